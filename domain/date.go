@@ -1,0 +1,107 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Date is a civil calendar date (valid time) with no time zone, stored as days
+// since 1970-01-01. The zero Date means "absent" (e.g. an ongoing engagement's
+// completedOn); 1970-01-01 itself is therefore not representable, which no
+// career record needs.
+type Date struct{ days int32 }
+
+const dateLayout = "2006-01-02"
+
+// NewDate returns the date y-m-d; it normalises like time.Date.
+func NewDate(y int, m time.Month, d int) Date {
+	return DateOf(time.Date(y, m, d, 0, 0, 0, 0, time.UTC))
+}
+
+// DateOf returns the calendar date of t in t's own location.
+func DateOf(t time.Time) Date {
+	y, m, d := t.Date()
+	u := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return Date{days: int32(u.Unix() / 86400)}
+}
+
+// ParseDate parses YYYY-MM-DD.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(dateLayout, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("date %q is not YYYY-MM-DD", s)
+	}
+	d := DateOf(t)
+	if d.IsZero() {
+		return Date{}, fmt.Errorf("date %q is out of range", s)
+	}
+	return d, nil
+}
+
+// MustDate parses YYYY-MM-DD and panics on error; for tests and constants.
+func MustDate(s string) Date {
+	d, err := ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// IsZero reports whether the date is absent.
+func (d Date) IsZero() bool { return d.days == 0 }
+
+// Time returns midnight UTC of the date.
+func (d Date) Time() time.Time { return time.Unix(int64(d.days)*86400, 0).UTC() }
+
+// String formats the date as YYYY-MM-DD, or "" when absent.
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Time().Format(dateLayout)
+}
+
+// Before reports whether d is strictly before e.
+func (d Date) Before(e Date) bool { return d.days < e.days }
+
+// After reports whether d is strictly after e.
+func (d Date) After(e Date) bool { return d.days > e.days }
+
+// Compare returns -1, 0 or +1 as d is before, equal to or after e.
+func (d Date) Compare(e Date) int {
+	switch {
+	case d.days < e.days:
+		return -1
+	case d.days > e.days:
+		return 1
+	}
+	return 0
+}
+
+// AddDays returns the date n days later (earlier for negative n).
+func (d Date) AddDays(n int) Date { return Date{days: d.days + int32(n)} }
+
+// AddDate adds years, months and days like time.Time.AddDate.
+func (d Date) AddDate(years, months, days int) Date {
+	return DateOf(d.Time().AddDate(years, months, days))
+}
+
+// Days returns the number of days since 1970-01-01; useful as a sort key.
+func (d Date) Days() int32 { return d.days }
+
+// MarshalText encodes the date as YYYY-MM-DD (empty when absent).
+func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText decodes YYYY-MM-DD; empty text is the absent date.
+func (d *Date) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = Date{}
+		return nil
+	}
+	v, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

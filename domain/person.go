@@ -1,0 +1,185 @@
+package domain
+
+import (
+	"regexp"
+	"sort"
+	"time"
+)
+
+var personIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidatePersonID checks that id is 1-64 characters of A-Z a-z 0-9 _ -,
+// which also makes it a single NATS subject token.
+func ValidatePersonID(id string) error {
+	if !personIDPattern.MatchString(id) {
+		return Invalid("id", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+	}
+	return nil
+}
+
+// Placement says that from On the person belongs to Department; an empty
+// Department means the person has departed.
+type Placement struct {
+	On         Date
+	Department string
+}
+
+// Membership is a period of belonging to one department over valid time; To
+// is exclusive and zero while open.
+type Membership struct {
+	Department string
+	From       Date
+	To         Date
+}
+
+// Change is one change to a person's accomplishments as the system learned
+// it: a recording or amendment (Accomplishment set) or a retraction.
+type Change struct {
+	RecordedAt     time.Time
+	Accomplishment Accomplishment // the whole new value; for a retraction only ID is meaningful
+	RetractedID    string         // set for a retraction
+	Reason         string
+}
+
+// Person is the fold of one person's events: identity, department placements
+// and every change to their accomplishments in the order it was recorded.
+// Apply methods assume the facts were validated when they were decided.
+type Person struct {
+	ID         string
+	Name       string
+	JoinedOn   Date
+	placements []Placement // in recording order
+	changes    []Change    // in recording order
+	current    map[string]Accomplishment
+	retracted  map[string]bool
+}
+
+// NewPerson folds a PersonRegistered fact.
+func NewPerson(id, name, department string, joinedOn Date) *Person {
+	return &Person{
+		ID: id, Name: name, JoinedOn: joinedOn,
+		placements: []Placement{{On: joinedOn, Department: department}},
+		current:    map[string]Accomplishment{},
+		retracted:  map[string]bool{},
+	}
+}
+
+// Transfer folds a transfer effective on the given date.
+func (p *Person) Transfer(department string, effectiveOn Date) {
+	p.placements = append(p.placements, Placement{On: effectiveOn, Department: department})
+}
+
+// Depart folds a departure effective on the given date.
+func (p *Person) Depart(effectiveOn Date) {
+	p.placements = append(p.placements, Placement{On: effectiveOn})
+}
+
+// Record folds a new accomplishment, or an amendment that replaces one whole.
+func (p *Person) Record(a Accomplishment, recordedAt time.Time) {
+	p.changes = append(p.changes, Change{RecordedAt: recordedAt, Accomplishment: a})
+	p.current[a.ID()] = a
+}
+
+// Retract folds a retraction.
+func (p *Person) Retract(id, reason string, recordedAt time.Time) {
+	p.changes = append(p.changes, Change{RecordedAt: recordedAt, RetractedID: id, Reason: reason})
+	delete(p.current, id)
+	p.retracted[id] = true
+}
+
+// Accomplishment returns the current value of an accomplishment. It returns
+// NotFound for an unknown id and Conflict for a retracted one, which is what
+// amending or retracting it must refuse.
+func (p *Person) Accomplishment(id string) (Accomplishment, error) {
+	if a, ok := p.current[id]; ok {
+		return a, nil
+	}
+	if p.retracted[id] {
+		return Accomplishment{}, &Error{Kind: KindInvalid, Field: "accomplishmentId",
+			Rule: "is already retracted", Message: "accomplishmentId: " + id + " is already retracted"}
+	}
+	return Accomplishment{}, NotFound("accomplishment %s not found", id)
+}
+
+// Changes returns the accomplishment changes in recording order.
+func (p *Person) Changes() []Change { return p.changes }
+
+// Evidence returns the evidence as known now, in recording order.
+func (p *Person) Evidence() Evidence { return p.evidence(time.Time{}) }
+
+// EvidenceKnownAt returns the evidence as the system knew it at t: changes
+// recorded after t are ignored.
+func (p *Person) EvidenceKnownAt(t time.Time) Evidence { return p.evidence(t) }
+
+func (p *Person) evidence(knownAt time.Time) Evidence {
+	var order []string
+	cur := map[string]Accomplishment{}
+	for _, c := range p.changes {
+		if !knownAt.IsZero() && c.RecordedAt.After(knownAt) {
+			break
+		}
+		if c.RetractedID != "" {
+			delete(cur, c.RetractedID)
+			continue
+		}
+		id := c.Accomplishment.ID()
+		if _, seen := cur[id]; !seen {
+			order = append(order, id)
+		}
+		cur[id] = c.Accomplishment
+	}
+	var ev Evidence
+	for _, id := range order {
+		if a, ok := cur[id]; ok {
+			ev.Add(a)
+		}
+	}
+	return ev
+}
+
+// Placements returns the department placements sorted by effective date;
+// among placements on the same date the one recorded last wins.
+func (p *Person) Placements() []Placement {
+	out := make([]Placement, len(p.placements))
+	copy(out, p.placements)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].On.Before(out[j].On) })
+	// Keep only the last placement of each date.
+	dedup := out[:0]
+	for i, pl := range out {
+		if i+1 < len(out) && out[i+1].On == pl.On {
+			continue
+		}
+		dedup = append(dedup, pl)
+	}
+	return dedup
+}
+
+// Memberships returns the department periods over valid time.
+func (p *Person) Memberships() []Membership {
+	var out []Membership
+	for _, pl := range p.Placements() {
+		if n := len(out); n > 0 && out[n-1].To.IsZero() {
+			if out[n-1].Department == pl.Department {
+				continue
+			}
+			out[n-1].To = pl.On
+		}
+		if pl.Department != "" {
+			out = append(out, Membership{Department: pl.Department, From: pl.On})
+		}
+	}
+	return out
+}
+
+// DepartmentOn returns the department the person belongs to on d, or "" when
+// none (before joining or after departure).
+func (p *Person) DepartmentOn(d Date) string {
+	dept := ""
+	for _, pl := range p.Placements() {
+		if pl.On.After(d) {
+			break
+		}
+		dept = pl.Department
+	}
+	return dept
+}
