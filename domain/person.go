@@ -114,6 +114,7 @@ func (p *Person) EvidenceKnownAt(t time.Time) Evidence { return p.evidence(t) }
 func (p *Person) evidence(knownAt time.Time) Evidence {
 	var order []string
 	cur := map[string]Accomplishment{}
+	seen := map[string]bool{} // an id recorded again after a retraction keeps its first place, once
 	for _, c := range p.changes {
 		if !knownAt.IsZero() && c.RecordedAt.After(knownAt) {
 			break
@@ -123,7 +124,8 @@ func (p *Person) evidence(knownAt time.Time) Evidence {
 			continue
 		}
 		id := c.Accomplishment.ID()
-		if _, seen := cur[id]; !seen {
+		if !seen[id] {
+			seen[id] = true
 			order = append(order, id)
 		}
 		cur[id] = c.Accomplishment

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+)
+
+// gqlResponse is a GraphQL response with its data left raw.
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+func post(t *testing.T, addr, token, query string, vars map[string]any) (int, gqlResponse) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out gqlResponse
+	if res.StatusCode == 200 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("response %s: %v", raw, err)
+		}
+	}
+	return res.StatusCode, out
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func start(t *testing.T, cfg Config) *Main {
+	t.Helper()
+	m := NewMain(cfg, io.Discard)
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func baseConfig(t *testing.T) Config {
+	_, err := ParseConfig([]string{"--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("careerd started without --auth-secret or --dev")
+	}
+	cfg, err := ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const registerMutation = `mutation($in: RegisterPersonInput!) {
+  registerPerson(input: $in) { position person { id name department standing { field level } } }
+}`
+
+// contract runs the end-to-end checks every configuration must pass.
+func contract(t *testing.T, m *Main, token string) {
+	addr := m.Addr()
+	if code, _ := post(t, addr, "", `{ catalogue { id } }`, nil); code != http.StatusUnauthorized {
+		t.Errorf("no token: status %d, want 401", code)
+	}
+	if code, _ := post(t, addr, "not-a-token", `{ catalogue { id } }`, nil); code != http.StatusUnauthorized {
+		t.Errorf("bad token: status %d, want 401", code)
+	}
+	code, res := post(t, addr, token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1001", "name": "Aiko Sato", "department": "Operations", "joinedOn": "2019-04-01"}})
+	if code != 200 || len(res.Errors) > 0 {
+		t.Fatalf("register: %d %+v", code, res.Errors)
+	}
+	var reg struct {
+		RegisterPerson struct {
+			Position string
+			Person   struct {
+				ID, Name, Department string
+				Standing             []struct {
+					Field string
+					Level int
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(res.Data, &reg); err != nil {
+		t.Fatal(err)
+	}
+	p := reg.RegisterPerson
+	if p.Position == "" || p.Person.ID != "E1001" || p.Person.Department != "Operations" || len(p.Person.Standing) != 3 {
+		t.Errorf("register payload = %+v", p)
+	}
+	// The same id again is bad input naming the field, and records nothing.
+	_, res = post(t, addr, token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1001", "name": "Someone Else", "department": "Operations", "joinedOn": "2019-04-01"}})
+	if len(res.Errors) != 1 || res.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || res.Errors[0].Extensions["field"] != "id" {
+		t.Errorf("duplicate id: %+v", res.Errors)
+	}
+	_, res = post(t, addr, token, `{ person(id: "E1001") { name department(asOf: "2019-03-31") } }`, nil)
+	if string(res.Data) != `{"person":{"name":"Aiko Sato","department":null}}` {
+		t.Errorf("person query = %s %+v", res.Data, res.Errors)
+	}
+	if code, body := get(t, "http://"+addr+"/healthz"); code != 200 {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
+	if code, body := get(t, "http://"+addr+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	if code, body := get(t, "http://"+addr+"/metrics"); code != 200 || !strings.Contains(body, `careerledger_commands_total{command="registerPerson",result="recorded"} 1`) {
+		t.Errorf("/metrics = %d, missing the command counter", code)
+	}
+}
+
+func TestEmbeddedDefaults(t *testing.T) {
+	cfg := baseConfig(t)
+	m := start(t, cfg)
+	if m.DevToken() == "" {
+		t.Fatal("no dev token in development mode")
+	}
+	contract(t, m, m.DevToken())
+	if code, body := get(t, "http://"+m.Addr()+"/"); code != 200 || !strings.Contains(body, "graphiql") {
+		t.Errorf("GraphiQL in dev mode: %d", code)
+	}
+	// A restart on the same data directory rebuilds the memory read model
+	// from the log: nothing acknowledged is lost.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := start(t, cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, res := post(t, m2.Addr(), m2.DevToken(), `{ person(id: "E1001") { name } }`, nil)
+		if string(res.Data) == `{"person":{"name":"Aiko Sato"}}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after restart: %s %+v", res.Data, res.Errors)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestProductionConfiguration(t *testing.T) {
+	nc, err := nats.Connect(nats.DefaultURL, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatalf("the local NATS server is not reachable (make services starts it): %v", err)
+	}
+	defer nc.Close()
+	var b [4]byte
+	rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	stream := "CAREER_TEST_" + suffix
+	t.Cleanup(func() {
+		js, _ := jetstream.New(nc)
+		js.DeleteStream(context.Background(), stream)
+	})
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	env := map[string]string{
+		"NATS_URL": nats.DefaultURL, "DATABASE_URL": pgtest.URL(pool), "CAREER_AUTH_SECRET": "test-secret",
+		"CAREER_STREAM": stream, "CAREER_SUBJECT_PREFIX": "t" + suffix + ".person", "CAREER_HTTP_ADDR": "127.0.0.1:0",
+	}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := start(t, cfg)
+	if m.DevToken() != "" {
+		t.Error("a dev token was minted outside development mode")
+	}
+	tokens, _ := graph.NewTokens("test-secret")
+	token, err := tokens.Mint(graph.Principal{Subject: "ops", Roles: []string{graph.RoleAdmin}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract(t, m, token)
+	if code, _ := get(t, "http://"+m.Addr()+"/"); code == 200 {
+		t.Error("GraphiQL served outside development mode")
+	}
+}
+
+func TestUnreachableDependencies(t *testing.T) {
+	env := map[string]string{"NATS_URL": "nats://127.0.0.1:1", "CAREER_AUTH_SECRET": "x", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
+	cfg, _ := ParseConfig(nil, func(k string) string { return env[k] })
+	m := NewMain(cfg, io.Discard)
+	err := m.Run(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "cannot reach NATS") {
+		t.Errorf("unreachable NATS: err = %v", err)
+	}
+	env = map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?connect_timeout=1", "CAREER_AUTH_SECRET": "x",
+		"CAREER_HTTP_ADDR": "127.0.0.1:0", "CAREER_DATA_DIR": t.TempDir()}
+	cfg, _ = ParseConfig(nil, func(k string) string { return env[k] })
+	m = NewMain(cfg, io.Discard)
+	err = m.Run(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL") {
+		t.Errorf("unreachable PostgreSQL: err = %v", err)
+	}
+}

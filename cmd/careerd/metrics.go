@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph"
+)
+
+type metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	appended  *prometheus.CounterVec
+	projected prometheus.Counter
+	position  prometheus.Gauge
+	lag       prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "careerledger_http_requests_total", Help: "HTTP requests by path and status code.",
+		}, []string{"path", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "careerledger_http_request_duration_seconds", Help: "HTTP request latency by path.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"path"}),
+		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "careerledger_commands_total", Help: "Commands by name and result (recorded, duplicate, refused, failed).",
+		}, []string{"command", "result"}),
+		projected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "careerledger_projected_events_total", Help: "Events applied to the read model by this instance.",
+		}),
+		position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_projection_position", Help: "Log position of the last event applied by this instance.",
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_projection_lag_events", Help: "Events between the log head and the read model checkpoint, at the last readiness check.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.position, m.lag,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+func (m *metrics) applied(pos uint64, n int) {
+	m.projected.Add(float64(n))
+	m.position.Set(float64(pos))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController and websocket upgrades reach the
+// underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (m *metrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		switch path {
+		case "/graphql", "/healthz", "/readyz", "/metrics", "/":
+		default:
+			path = "other"
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		next.ServeHTTP(sw, r)
+		m.latency.WithLabelValues(path).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(path, http.StatusText(sw.code)).Inc()
+	})
+}
+
+// requestIDs gives every request an id (the caller's X-Request-Id or a new
+// one), echoed in the response and logged with errors.
+func requestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(graph.WithRequestID(r.Context(), id)))
+	})
+}
+
+func randomSecret() string {
+	var b [32]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
+	return hex.EncodeToString(b[:])
+}
+
+// countingCommands counts commands by result for /metrics.
+type countingCommands struct {
+	graph.Commands
+	m *metrics
+}
+
+func (c countingCommands) count(name string, res events.Result, err error) (events.Result, error) {
+	result := "recorded"
+	switch {
+	case err != nil && graphKind(err) == "internal":
+		result = "failed"
+	case err != nil:
+		result = "refused"
+	case res.Duplicate:
+		result = "duplicate"
+	}
+	c.m.appended.WithLabelValues(name, result).Inc()
+	return res, err
+}
+
+func (c countingCommands) RegisterPerson(ctx context.Context, cmd events.RegisterPerson) (events.Result, error) {
+	res, err := c.Commands.RegisterPerson(ctx, cmd)
+	return c.count("registerPerson", res, err)
+}
+
+func (c countingCommands) TransferPerson(ctx context.Context, cmd events.TransferPerson) (events.Result, error) {
+	res, err := c.Commands.TransferPerson(ctx, cmd)
+	return c.count("transferPerson", res, err)
+}
+
+func (c countingCommands) RecordDeparture(ctx context.Context, cmd events.RecordDeparture) (events.Result, error) {
+	res, err := c.Commands.RecordDeparture(ctx, cmd)
+	return c.count("recordDeparture", res, err)
+}
+
+func (c countingCommands) RecordAccomplishment(ctx context.Context, cmd events.RecordAccomplishment) (events.Result, error) {
+	res, err := c.Commands.RecordAccomplishment(ctx, cmd)
+	return c.count("record"+string(cmd.Accomplishment.Kind()), res, err)
+}
+
+func (c countingCommands) AmendAccomplishment(ctx context.Context, cmd events.AmendAccomplishment) (events.Result, error) {
+	res, err := c.Commands.AmendAccomplishment(ctx, cmd)
+	return c.count("amendAccomplishment", res, err)
+}
+
+func (c countingCommands) RetractAccomplishment(ctx context.Context, cmd events.RetractAccomplishment) (events.Result, error) {
+	res, err := c.Commands.RetractAccomplishment(ctx, cmd)
+	return c.count("retractAccomplishment", res, err)
+}
+
+func graphKind(err error) string { return domain.KindOf(err).String() }

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/derived"
+	"github.com/careerledger/careerledger/projections/memory"
+	"github.com/careerledger/careerledger/projections/postgres"
+)
+
+// readModel is what careerd needs of a read model: the API's reads plus the
+// projector's writes.
+type readModel interface {
+	graph.ReadModel
+	projections.Store
+}
+
+var (
+	_ readModel = (*memory.Store)(nil)
+	_ readModel = (*postgres.Store)(nil)
+)
+
+// Main is the careerd program, separate from main() so tests can run it
+// whole on port 0.
+type Main struct {
+	Config Config
+	Out    io.Writer
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+
+	log       *slog.Logger
+	cat       *domain.Catalogue
+	embedded  *events.Embedded
+	nc        *nats.Conn
+	eventLog  *events.Log
+	pool      *pgxpool.Pool
+	store     readModel
+	tokens    *graph.Tokens
+	metrics   *metrics
+	broadcast *projections.Broadcaster
+	bus       *derived.Bus
+	server    *http.Server
+	listener  net.Listener
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	devToken  string
+}
+
+// NewMain returns a program for cfg that logs to out.
+func NewMain(cfg Config, out io.Writer) *Main {
+	return &Main{Config: cfg, Out: out}
+}
+
+func (m *Main) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Addr returns the address the API listens on (after Run).
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// DevToken returns the admin token printed in development mode.
+func (m *Main) DevToken() string { return m.devToken }
+
+// Run starts every part of careerd and returns once the API is serving. A
+// dependency that cannot be reached is a one-line error.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg := m.Config
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	m.log = slog.New(slog.NewJSONHandler(m.Out, &slog.HandlerOptions{Level: level}))
+	m.log.Info("careerd starting", cfg.Masked()...)
+
+	m.cat = domain.DefaultCatalogue()
+	if cfg.Catalogue != "" {
+		data, err := os.ReadFile(cfg.Catalogue)
+		if err != nil {
+			return fmt.Errorf("catalogue: %w", err)
+		}
+		if m.cat, err = domain.ParseCatalogue(data); err != nil {
+			return fmt.Errorf("catalogue %s: %w", cfg.Catalogue, err)
+		}
+	}
+	m.log.Info("catalogue loaded", "id", m.cat.ID(), "version", m.cat.Version())
+
+	secret := cfg.AuthSecret
+	if secret == "" {
+		secret = randomSecret()
+	}
+	if m.tokens, err = graph.NewTokens(secret); err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+
+	if err := m.openLog(ctx); err != nil {
+		return err
+	}
+	if err := m.openReadModel(ctx); err != nil {
+		return err
+	}
+	m.metrics = newMetrics()
+	m.broadcast = &projections.Broadcaster{}
+	if err := m.startBus(runCtx); err != nil {
+		return err
+	}
+	m.startProjector(runCtx)
+
+	recorder := events.NewRecorder(m.eventLog, m.cat, m.now)
+	resolver := &graph.Resolver{
+		ReadModel: m.store, Commands: countingCommands{recorder, m.metrics}, Catalogue: m.cat,
+		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: m.tokens, Dev: cfg.Dev, Logger: m.log}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", m.ready)
+	mux.Handle("GET /metrics", m.metrics.handler())
+	if cfg.Dev {
+		mux.Handle("GET /{$}", graph.Playground())
+	}
+	m.listener, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	m.server = &http.Server{Handler: m.metrics.instrument(requestIDs(mux)), ReadHeaderTimeout: 10 * time.Second}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("http server stopped", "err", err)
+		}
+	}()
+	if cfg.Dev {
+		m.devToken, err = m.tokens.Mint(graph.Principal{Subject: "dev-admin", Roles: []string{graph.RoleAdmin}}, 30*24*time.Hour, m.now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Out, "\ncareerd is serving at http://%s/ (GraphiQL)\nadmin token (development mode):\n\n  %s\n\n", m.Addr(), m.devToken)
+	}
+	m.log.Info("careerd serving", "addr", m.Addr())
+	return nil
+}
+
+func (m *Main) openLog(ctx context.Context) error {
+	cfg := m.Config
+	var err error
+	if cfg.NATSURL == "" {
+		m.embedded, err = events.StartEmbedded(events.EmbeddedConfig{
+			Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded JetStream: %w", err)
+		}
+	}
+	m.nc, err = m.connectNATS("careerd")
+	if err != nil {
+		return fmt.Errorf("cannot reach NATS at %q: %w", cfg.NATSURL, err)
+	}
+	m.eventLog, err = events.OpenLog(ctx, m.nc, events.LogConfig{Stream: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow})
+	if err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	return nil
+}
+
+// connectNATS opens a connection to the embedded server or to --nats-url.
+func (m *Main) connectNATS(name string) (*nats.Conn, error) {
+	if m.embedded != nil {
+		return m.embedded.Connect(nats.Name(name))
+	}
+	return nats.Connect(m.Config.NATSURL, nats.Name(name), nats.Timeout(5*time.Second),
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+}
+
+func (m *Main) openReadModel(ctx context.Context) error {
+	cfg := m.Config
+	if cfg.DatabaseURL == "" {
+		m.store = memory.New(m.cat)
+		return nil
+	}
+	var err error
+	m.pool, err = pgxpool.New(ctx, cfg.DatabaseURL)
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = m.pool.Ping(pctx)
+		cancel()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskURL(cfg.DatabaseURL), err)
+	}
+	if err := postgres.Migrate(ctx, m.pool, cfg.Schema); err != nil {
+		return err
+	}
+	st := postgres.New(m.pool, m.cat, cfg.Schema)
+	st.Logger = m.log
+	m.store = st
+	return nil
+}
+
+// startBus routes derived events (level changes) from the projecting
+// instance, through Watermill on NATS, to this instance's subscribers.
+func (m *Main) startBus(ctx context.Context) error {
+	// The bus gets a connection of its own: Watermill closes its
+	// connection when the bus closes.
+	nc, err := m.connectNATS("careerd-derived")
+	if err != nil {
+		return fmt.Errorf("cannot reach NATS at %q: %w", m.Config.NATSURL, err)
+	}
+	m.bus, err = derived.New(nc, derived.Config{Logger: m.log}, m.broadcast.LevelChanged)
+	if err != nil {
+		return err
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.bus.Run(ctx); err != nil {
+			m.log.Error("derived-event router stopped", "err", err)
+		}
+	}()
+	select {
+	case <-m.bus.Running():
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("derived-event router did not start")
+	}
+}
+
+// startProjector folds the log into the read model in the background,
+// restarting after errors; with PostgreSQL only the instance holding the
+// projector lock projects.
+func (m *Main) startProjector(ctx context.Context) {
+	p := &projections.Projector{
+		Catalogue: m.cat, Source: m.eventLog, Store: m.store, Notifier: m.bus, Now: m.now, Logger: m.log,
+		OnApplied: func(pos uint64, n int) { m.metrics.applied(pos, n) },
+	}
+	run := func(ctx context.Context) error {
+		for {
+			err := p.Run(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.log.Error("projector failed; restarting from the checkpoint", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if pg, ok := m.store.(*postgres.Store); ok {
+			pg.RunExclusive(ctx, time.Second, run) //nolint:errcheck // returns nil when ctx is done
+			return
+		}
+		run(ctx) //nolint:errcheck // returns nil when ctx is done
+	}()
+}
+
+// ready reports whether the log and read model are reachable and the
+// projector is caught up within the configured lag.
+func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	head, err := m.eventLog.Head(ctx)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "event log unreachable", "error": err.Error()})
+		return
+	}
+	cp, err := m.store.Checkpoint(ctx)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "read model unreachable", "error": err.Error()})
+		return
+	}
+	lag := uint64(0)
+	if head > cp {
+		lag = head - cp
+	}
+	m.metrics.lag.Set(float64(lag))
+	body := map[string]any{"head": head, "checkpoint": cp, "lag": lag}
+	if lag > m.Config.ReadyMaxLag {
+		body["status"] = "projector behind"
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	body["status"] = "ready"
+	writeJSON(w, http.StatusOK, body)
+}
+
+// Close shuts down gracefully: stop accepting, finish in-flight requests,
+// stop the projector after its current batch, then close the log and stores.
+func (m *Main) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		timeout := m.Config.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = 20 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if m.server != nil {
+			err = m.server.Shutdown(ctx)
+		}
+		if m.cancel != nil {
+			m.cancel()
+		}
+		if m.bus != nil {
+			m.bus.Close() //nolint:errcheck // shutting down; the router logs its own errors
+		}
+		m.wg.Wait()
+		if m.nc != nil {
+			if derr := m.nc.Drain(); derr != nil && err == nil {
+				err = derr
+			}
+		}
+		if m.pool != nil {
+			m.pool.Close()
+		}
+		if m.embedded != nil {
+			m.embedded.Shutdown()
+		}
+		if m.log != nil {
+			m.log.Info("careerd stopped")
+		}
+	})
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+}

@@ -1,0 +1,453 @@
+package domain
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// The criterion names of CriterionResult, one per part of a Requirement.
+const (
+	CriterionEngagement             = "engagement"
+	CriterionThemes                 = "themes"
+	CriterionTechnologySuccession   = "technologySuccession"
+	CriterionSubordinateDevelopment = "subordinateDevelopment"
+)
+
+// CriterionResult is one criterion of a level judged on one date: whether it
+// is met, the ids of the evidence that counts toward it (sorted; for an unmet
+// count criterion, what counts so far) and, when unmet, what is missing in
+// plain words.
+type CriterionResult struct {
+	Criterion string // CriterionEngagement, CriterionThemes, ...
+	Met       bool
+	Evidence  []string
+	Missing   string // "" when met
+}
+
+// LevelGap is the next level of a field and how far each of its criteria is
+// from being met.
+type LevelGap struct {
+	Level    int
+	Criteria []CriterionResult
+}
+
+// FieldStanding is a person's level in one field on one date, why, and what
+// the next level still needs.
+type FieldStanding struct {
+	Field      Field
+	Level      int
+	AttainedOn Date              // the last change of level on or before the date; zero at level 0
+	Criteria   []CriterionResult // the current level's criteria; empty at level 0
+	Next       *LevelGap         // nil at the catalogue's top level
+}
+
+// Standing is a person's judgment on one date under one catalogue version:
+// one FieldStanding per catalogue field, in catalogue order.
+type Standing struct {
+	CatalogueID      string
+	CatalogueVersion int
+	AsOf             Date
+	Fields           []FieldStanding
+}
+
+// Field returns the standing of f and true, or false when the catalogue has
+// no such field.
+func (s Standing) Field(f Field) (FieldStanding, bool) {
+	for _, fs := range s.Fields {
+		if fs.Field == f {
+			return fs, true
+		}
+	}
+	return FieldStanding{}, false
+}
+
+// LevelChange is one change of a person's level in a field over valid time.
+type LevelChange struct {
+	Field Field
+	On    Date
+	From  int
+	To    int
+}
+
+// LevelPeriod is a span of valid time during which a person held one level
+// (1 or higher) in a field; To is exclusive and zero while open. Level 0 has
+// no periods.
+type LevelPeriod struct {
+	Field Field
+	Level int
+	From  Date
+	To    Date
+}
+
+// Evaluate judges the evidence as of asOf: for every catalogue field the
+// level, since when it has held (attainedOn), the current level's criteria
+// and the gap to the next level. Evidence effective on asOf counts.
+//
+//	s := domain.DefaultCatalogue().Evaluate(ev, domain.MustDate("2024-03-01"))
+//	for _, f := range s.Fields { fmt.Println(f.Field, f.Level, f.AttainedOn) }
+func (c *Catalogue) Evaluate(ev Evidence, asOf Date) Standing {
+	s, _ := c.Judge(ev, asOf)
+	return s
+}
+
+// Judge returns both the standing as of asOf and the whole timeline, sharing
+// the preparation of the evidence. To judge as the system knew it at time T,
+// pass Person.EvidenceKnownAt(T).
+func (c *Catalogue) Judge(ev Evidence, asOf Date) (Standing, []LevelChange) {
+	p := c.prepare(&ev)
+	changes := p.timeline()
+	levels := make([]int, len(c.fields))
+	p.levelsAt(asOf, levels)
+	s := Standing{CatalogueID: c.ID(), CatalogueVersion: c.Version(), AsOf: asOf,
+		Fields: make([]FieldStanding, len(c.fields))}
+	for fi, f := range c.fields {
+		fs := FieldStanding{Field: f, Level: levels[fi]}
+		if fs.Level > 0 {
+			for _, ch := range changes {
+				if ch.Field == f && !ch.On.After(asOf) {
+					fs.AttainedOn = ch.On
+				}
+			}
+			fs.Criteria = p.explain(&c.reqs[c.reqFor(fs.Level, fi)], asOf)
+		}
+		if fs.Level < len(c.levels) {
+			fs.Next = &LevelGap{Level: fs.Level + 1, Criteria: p.explain(&c.reqs[c.reqFor(fs.Level+1, fi)], asOf)}
+		}
+		s.Fields[fi] = fs
+	}
+	return s, changes
+}
+
+// Timeline returns every change of level over valid time, sorted by date and
+// then by catalogue field order. It includes falls (a later, lower theme
+// assessment in force) and, when the catalogue sets a window, expiries.
+func (c *Catalogue) Timeline(ev Evidence) []LevelChange {
+	return c.prepare(&ev).timeline()
+}
+
+// LevelPeriods returns the spans during which each level of 1 or higher was
+// held, grouped by field in catalogue order and sorted by From within a field.
+func (c *Catalogue) LevelPeriods(ev Evidence) []LevelPeriod {
+	return periodsOf(c.fields, c.Timeline(ev))
+}
+
+func periodsOf(fields []Field, changes []LevelChange) []LevelPeriod {
+	var out []LevelPeriod
+	for _, f := range fields {
+		for _, ch := range changes {
+			if ch.Field != f {
+				continue
+			}
+			if n := len(out); n > 0 && out[n-1].Field == f && out[n-1].To.IsZero() {
+				out[n-1].To = ch.On
+			}
+			if ch.To > 0 {
+				out = append(out, LevelPeriod{Field: f, Level: ch.To, From: ch.On})
+			}
+		}
+	}
+	return out
+}
+
+// LevelOn returns the level in field f on date d (0 for a field the
+// catalogue does not have). It judges d directly, without the timeline.
+func (c *Catalogue) LevelOn(ev Evidence, f Field, d Date) int {
+	fi := c.fieldIndex(f)
+	if fi < 0 {
+		return 0
+	}
+	levels := make([]int, len(c.fields))
+	c.prepare(&ev).levelsAt(d, levels)
+	return levels[fi]
+}
+
+// prepared is evidence compiled against one catalogue: which requirements
+// each engagement qualifies for regardless of date, and the vocabulary
+// indexes of the other evidence.
+type prepared struct {
+	c  *Catalogue
+	ev *Evidence
+
+	engQual   []uint64 // per engagement: bits of the reqs it qualifies for
+	succMask  []uint64 // per succession item: bits of the catalogue fields it names
+	succKind  []int8   // per succession item: index into SuccessionKinds, -1 unknown
+	themeIdx  []int8   // per assessment: index into Themes, -1 unknown
+	themeRank []int8   // per assessment: Proficiency.Rank, 0 unknown
+}
+
+func (c *Catalogue) prepare(ev *Evidence) *prepared {
+	p := &prepared{c: c, ev: ev}
+	nu := len(ev.Engagements) + len(ev.Successions)
+	masks := make([]uint64, nu)
+	p.engQual, p.succMask = masks[:len(ev.Engagements)], masks[len(ev.Engagements):]
+	small := make([]int8, len(ev.Successions)+2*len(ev.Assessments))
+	p.succKind = small[:len(ev.Successions)]
+	p.themeIdx = small[len(ev.Successions) : len(ev.Successions)+len(ev.Assessments)]
+	p.themeRank = small[len(ev.Successions)+len(ev.Assessments):]
+
+	for i := range ev.Engagements {
+		e := &ev.Engagements[i]
+		fi := c.fieldIndex(e.Field)
+		if fi < 0 {
+			continue
+		}
+		crit := criteriaMask(e.Complexity)
+		role := e.Role.Rank()
+		outcome := uint64(1) << max(0, indexOf(Outcomes, e.Outcome))
+		for ri := range c.reqs {
+			r := &c.reqs[ri]
+			if r.eng != nil && (r.scope < 0 || r.scope == fi) && r.eng.qualifies(e, role, outcome, crit) {
+				p.engQual[i] |= 1 << ri
+			}
+		}
+	}
+	for i := range ev.Successions {
+		s := &ev.Successions[i]
+		p.succKind[i] = int8(indexOf(SuccessionKinds, s.Kind))
+		for _, f := range s.Fields {
+			if fi := c.fieldIndex(f); fi >= 0 {
+				p.succMask[i] |= 1 << fi
+			}
+		}
+	}
+	for i := range ev.Assessments {
+		a := &ev.Assessments[i]
+		p.themeIdx[i] = int8(indexOf(Themes, a.Theme))
+		p.themeRank[i] = int8(a.Proficiency.Rank())
+	}
+	return p
+}
+
+// qualifies reports whether e meets the role, outcome, budget, complexity and
+// size lines of the rule together, whatever the date.
+func (r *engagementReq) qualifies(e *Engagement, role int, outcome, crit uint64) bool {
+	if role < r.minRole || (r.outcomes != 0 && r.outcomes&outcome == 0) || (r.budget && !e.WithinBudget) {
+		return false
+	}
+	if e.Outcome == "" || !e.Outcome.Valid() {
+		return false
+	}
+	met := bits.OnesCount64(crit & r.criteria)
+	if met < r.minCrit {
+		return false
+	}
+	if len(r.size) == 0 {
+		return true
+	}
+	for _, s := range r.size {
+		var v *int64
+		switch s.attr {
+		case SizePeakHeadcount:
+			v = e.PeakHeadcount
+		case SizeAnnualContractValueYen:
+			v = e.AnnualContractValueYen
+		case SizeInstallationSites:
+			v = e.InstallationSites
+		case SizeInquiriesPerYear:
+			v = e.InquiriesPerYear
+		case SizeCriteriaMet:
+			if int64(met) >= s.min {
+				return true
+			}
+			continue
+		}
+		if v != nil && *v >= s.min {
+			return true
+		}
+	}
+	return false
+}
+
+// effective returns the date from which e counts for the rule (zero: never).
+func (r *engagementReq) effective(e *Engagement) Date {
+	if r.fromStart {
+		return e.StartedOn
+	}
+	return e.CompletedOn
+}
+
+// active reports whether evidence effective on e counts on d.
+func (p *prepared) active(e, d Date) bool {
+	if e.IsZero() || e.After(d) {
+		return false
+	}
+	return p.c.window == nil || d.Before(p.c.window.ExpiresOn(e))
+}
+
+// inForce returns the index of the assessment of theme t in force on d, or -1.
+// The latest assessment on or before d is in force; of several on that day
+// the highest proficiency wins, then the smallest id, so that recording
+// order never matters. An expired one leaves the theme unassessed.
+func (p *prepared) inForce(t int8, d Date) int {
+	best := -1
+	as := p.ev.Assessments
+	for i := range as {
+		a := &as[i]
+		if p.themeIdx[i] != t || p.themeRank[i] == 0 || a.AssessedOn.IsZero() || a.AssessedOn.After(d) {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := &as[best]
+		switch c := a.AssessedOn.Compare(b.AssessedOn); {
+		case c > 0, c == 0 && p.themeRank[i] > p.themeRank[best],
+			c == 0 && p.themeRank[i] == p.themeRank[best] && a.ID < b.ID:
+			best = i
+		}
+	}
+	if best >= 0 && !p.active(as[best].AssessedOn, d) {
+		return -1
+	}
+	return best
+}
+
+// levelsAt judges date d directly (no timeline) and stores each field's level.
+func (p *prepared) levelsAt(d Date, out []int) {
+	c := p.c
+	clear(out)
+	for li, l := range c.levels {
+		for k, ri := range l.reqs {
+			if !p.met(&c.reqs[ri], d, nil) {
+				continue
+			}
+			if l.common {
+				for fi := range out {
+					out[fi] = li + 1
+				}
+			} else {
+				out[k] = li + 1
+			}
+		}
+	}
+}
+
+// met reports whether every criterion of r holds on d; with results non-nil
+// it also records each criterion's result (evidence, but no text).
+func (p *prepared) met(r *req, d Date, results *[]CriterionResult) bool {
+	all := true
+	for _, name := range [...]string{CriterionEngagement, CriterionThemes, CriterionTechnologySuccession, CriterionSubordinateDevelopment} {
+		var ids *[]string
+		var res CriterionResult
+		if results != nil {
+			// Never nil, so that transports render [] rather than null.
+			res.Criterion, res.Evidence = name, []string{}
+			ids = &res.Evidence
+		}
+		var ok, present bool
+		switch name {
+		case CriterionEngagement:
+			present = r.eng != nil
+			ok = present && p.engagementMet(r, d, ids)
+		case CriterionThemes:
+			present = r.themes != nil
+			ok = present && p.themesMet(r.themes, d, ids)
+		case CriterionTechnologySuccession:
+			present = r.succ != nil
+			ok = present && p.successionMet(r, d, ids)
+		case CriterionSubordinateDevelopment:
+			present = r.dev != nil
+			ok = present && p.developmentMet(r.dev, d, ids)
+		}
+		if !present {
+			continue
+		}
+		if !ok {
+			all = false
+			if results == nil {
+				return false
+			}
+		}
+		if results != nil {
+			res.Met = ok
+			slices.Sort(res.Evidence)
+			*results = append(*results, res)
+		}
+	}
+	return all
+}
+
+func (p *prepared) engagementMet(r *req, d Date, ids *[]string) bool {
+	ok := false
+	for i := range p.ev.Engagements {
+		e := &p.ev.Engagements[i]
+		if p.engQual[i]&(1<<p.c.reqIndex(r)) == 0 || !p.active(r.eng.effective(e), d) {
+			continue
+		}
+		ok = true
+		if ids == nil {
+			return true
+		}
+		*ids = append(*ids, e.ID)
+	}
+	return ok
+}
+
+func (p *prepared) themesMet(t *themeReq, d Date, ids *[]string) bool {
+	n := 0
+	for _, th := range t.themes {
+		if i := p.inForce(th, d); i >= 0 && int(p.themeRank[i]) >= t.minRank {
+			n++
+			if ids != nil {
+				*ids = append(*ids, p.ev.Assessments[i].ID)
+			}
+		}
+	}
+	return n >= t.minCount
+}
+
+// successionCount returns how many items (or distinct kinds) count for r's
+// field on d, and the bits of the kinds seen.
+func (p *prepared) successionCount(r *req, d Date, ids *[]string) (items int, kinds uint64) {
+	for i := range p.ev.Successions {
+		s := &p.ev.Successions[i]
+		if p.succKind[i] < 0 || p.succMask[i] == 0 || !p.active(s.OccurredOn, d) {
+			continue
+		}
+		if r.scope >= 0 && p.succMask[i]&(1<<r.scope) == 0 {
+			continue
+		}
+		items++
+		kinds |= 1 << p.succKind[i]
+		if ids != nil {
+			*ids = append(*ids, s.ID)
+		}
+	}
+	return items, kinds
+}
+
+func (p *prepared) successionMet(r *req, d Date, ids *[]string) bool {
+	items, kinds := p.successionCount(r, d, ids)
+	if r.succ.DistinctKinds {
+		return bits.OnesCount64(kinds) >= r.succ.MinCount
+	}
+	return items >= r.succ.MinCount
+}
+
+func (p *prepared) developmentCount(d Date, ids *[]string) int {
+	n := 0
+	for i := range p.ev.Developments {
+		dv := &p.ev.Developments[i]
+		if !dv.Kind.Valid() || !p.active(dv.OccurredOn, d) {
+			continue
+		}
+		n++
+		if ids != nil {
+			*ids = append(*ids, dv.ID)
+		}
+	}
+	return n
+}
+
+func (p *prepared) developmentMet(r *DevelopmentRule, d Date, ids *[]string) bool {
+	return p.developmentCount(d, ids) >= r.MinCount
+}
+
+// reqIndex returns r's index in c.reqs.
+func (c *Catalogue) reqIndex(r *req) int {
+	if r.scope < 0 {
+		return c.levels[r.level-1].reqs[0]
+	}
+	return c.levels[r.level-1].reqs[r.scope]
+}

@@ -1,0 +1,246 @@
+package domain_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/careerledger/careerledger/domain"
+)
+
+// generator makes random but plausible evidence, biased toward the
+// thresholds so that every level is reached now and then.
+type generator struct {
+	r   *rand.Rand
+	seq int
+}
+
+func newGenerator(seed uint64) *generator {
+	return &generator{r: rand.New(rand.NewPCG(seed, 0x5eed))}
+}
+
+func (g *generator) id(prefix string) string {
+	g.seq++
+	return fmt.Sprintf("%s%03d", prefix, g.seq)
+}
+
+func (g *generator) date() domain.Date { return day("2015-01-01").AddDays(g.r.IntN(3000)) }
+
+func pick[T any](r *rand.Rand, list []T) T { return list[r.IntN(len(list))] }
+
+func (g *generator) size(values ...int64) *int64 {
+	if g.r.IntN(3) == 0 {
+		return nil
+	}
+	return num(pick(g.r, values))
+}
+
+func (g *generator) engagement() Engagement {
+	f := pick(g.r, domain.Fields)
+	e := Engagement{ID: g.id("e"), Field: f, Title: "work", Role: pick(g.r, domain.Roles),
+		StartedOn: g.date(), Outcome: pick(g.r, []domain.Outcome{domain.Successful, domain.Successful, domain.Unsuccessful, domain.Ongoing}),
+		WithinBudget:           g.r.IntN(4) > 0,
+		PeakHeadcount:          g.size(1, 9, 10, 19, 20, 60),
+		AnnualContractValueYen: g.size(0, 99_999_999, 100_000_000, 149_999_999, 150_000_000),
+		InstallationSites:      g.size(0, 99, 100),
+		InquiriesPerYear:       g.size(0, 2999, 3000),
+	}
+	if e.Outcome != domain.Ongoing {
+		e.CompletedOn = e.StartedOn.AddDays(g.r.IntN(400))
+	}
+	for _, c := range catalogue.CriteriaOf(f) {
+		if g.r.IntN(2) == 0 {
+			e.Complexity = append(e.Complexity, c)
+		}
+	}
+	return e
+}
+
+func (g *generator) succession() SuccessionItem {
+	s := SuccessionItem{ID: g.id("s"), Kind: pick(g.r, domain.SuccessionKinds), Title: "item", OccurredOn: g.date()}
+	for _, f := range domain.Fields {
+		if g.r.IntN(2) == 0 {
+			s.Fields = append(s.Fields, f)
+		}
+	}
+	if len(s.Fields) == 0 {
+		s.Fields = []Field{pick(g.r, domain.Fields)}
+	}
+	return s
+}
+
+func (g *generator) assessment(t domain.Theme) ThemeAssessment {
+	return ThemeAssessment{ID: g.id("a"), Theme: t, Proficiency: pick(g.r, domain.Proficiencies), AssessedOn: g.date()}
+}
+
+// evidence returns about n pieces of evidence; with reassess false every
+// theme is assessed at most once.
+func (g *generator) evidence(n int, reassess bool, used map[domain.Theme]bool) Evidence {
+	var ev Evidence
+	for range n {
+		switch g.r.IntN(10) {
+		case 0, 1, 2, 3:
+			ev.Engagements = append(ev.Engagements, g.engagement())
+		case 4, 5:
+			ev.Successions = append(ev.Successions, g.succession())
+		case 6:
+			ev.Developments = append(ev.Developments, Development{ID: g.id("d"), Kind: pick(g.r, domain.DevelopmentKinds), OccurredOn: g.date()})
+		default:
+			t := pick(g.r, domain.Themes)
+			if !reassess {
+				if used[t] {
+					continue
+				}
+				used[t] = true
+			}
+			ev.Assessments = append(ev.Assessments, g.assessment(t))
+		}
+	}
+	return ev
+}
+
+func shuffled(r *rand.Rand, ev Evidence) Evidence {
+	out := with(Evidence{})
+	out.Engagements = append(out.Engagements, ev.Engagements...)
+	out.Successions = append(out.Successions, ev.Successions...)
+	out.Developments = append(out.Developments, ev.Developments...)
+	out.Assessments = append(out.Assessments, ev.Assessments...)
+	r.Shuffle(len(out.Engagements), func(i, j int) { out.Engagements[i], out.Engagements[j] = out.Engagements[j], out.Engagements[i] })
+	r.Shuffle(len(out.Successions), func(i, j int) { out.Successions[i], out.Successions[j] = out.Successions[j], out.Successions[i] })
+	r.Shuffle(len(out.Developments), func(i, j int) { out.Developments[i], out.Developments[j] = out.Developments[j], out.Developments[i] })
+	r.Shuffle(len(out.Assessments), func(i, j int) { out.Assessments[i], out.Assessments[j] = out.Assessments[j], out.Assessments[i] })
+	return out
+}
+
+// probeDates returns every date on which something could change, the day
+// before each, and a few random days.
+func probeDates(g *generator, ev Evidence, changes []domain.LevelChange) []domain.Date {
+	var ds []domain.Date
+	addBoth := func(d domain.Date) {
+		if !d.IsZero() {
+			ds = append(ds, d, d.AddDays(-1))
+		}
+	}
+	for _, e := range ev.Engagements {
+		addBoth(e.StartedOn)
+		addBoth(e.CompletedOn)
+	}
+	for _, s := range ev.Successions {
+		addBoth(s.OccurredOn)
+	}
+	for _, d := range ev.Developments {
+		addBoth(d.OccurredOn)
+	}
+	for _, a := range ev.Assessments {
+		addBoth(a.AssessedOn)
+	}
+	for _, ch := range changes {
+		addBoth(ch.On)
+	}
+	for range 5 {
+		ds = append(ds, g.date())
+	}
+	return ds
+}
+
+func windowedCatalogue(t *testing.T) *domain.Catalogue {
+	t.Helper()
+	c, err := domain.ParseCatalogue([]byte(edit(t, `"version": 1,`, "\"version\": 1,\n  \"evidenceWindow\": {\"years\": 2, \"months\": 1},", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPropertyRecordingOrderNeverChangesTheJudgment(t *testing.T) {
+	t.Parallel()
+	for _, c := range []*domain.Catalogue{catalogue, windowedCatalogue(t)} {
+		for seed := range uint64(200) {
+			g := newGenerator(seed)
+			ev := g.evidence(10+g.r.IntN(50), true, nil)
+			wantTL := c.Timeline(ev)
+			wantS := c.Evaluate(ev, day(asOf))
+			for range 3 {
+				other := shuffled(g.r, ev)
+				if got := c.Timeline(other); !reflect.DeepEqual(got, wantTL) {
+					t.Fatalf("seed %d: timeline depends on recording order:\n%v\n%v", seed, got, wantTL)
+				}
+				if got := c.Evaluate(other, day(asOf)); !reflect.DeepEqual(got, wantS) {
+					t.Fatalf("seed %d: standing depends on recording order:\n%+v\n%+v", seed, got, wantS)
+				}
+			}
+		}
+	}
+}
+
+func TestPropertyTimelineAgreesWithLevelOnAndEvaluate(t *testing.T) {
+	t.Parallel()
+	reached := map[int]bool{}
+	for _, c := range []*domain.Catalogue{catalogue, windowedCatalogue(t)} {
+		for seed := range uint64(200) {
+			g := newGenerator(1000 + seed)
+			ev := g.evidence(10+g.r.IntN(50), true, nil)
+			changes := c.Timeline(ev)
+			for i, ch := range changes {
+				if ch.From == ch.To || (i > 0 && changes[i-1].On.After(ch.On)) {
+					t.Fatalf("seed %d: bad change %d in %v", seed, i, changes)
+				}
+			}
+			for _, d := range probeDates(g, ev, changes) {
+				s := c.Evaluate(ev, d)
+				for fi, f := range domain.Fields {
+					want := levelFromTimeline(changes, f, d)
+					reached[want] = true
+					if got := c.LevelOn(ev, f, d); got != want {
+						t.Fatalf("seed %d: %s on %s: LevelOn %d, timeline %d", seed, f, d, got, want)
+					}
+					fs := s.Fields[fi]
+					if fs.Level != want {
+						t.Fatalf("seed %d: %s on %s: Evaluate %d, timeline %d", seed, f, d, fs.Level, want)
+					}
+					var attained domain.Date
+					for _, ch := range changes {
+						if ch.Field == f && !ch.On.After(d) {
+							attained = ch.On
+						}
+					}
+					if want == 0 {
+						attained = domain.Date{}
+					}
+					if fs.AttainedOn != attained {
+						t.Fatalf("seed %d: %s on %s: attainedOn %s, want %s", seed, f, d, fs.AttainedOn, attained)
+					}
+				}
+			}
+		}
+	}
+	for l := range 6 {
+		if !reached[l] {
+			t.Errorf("the generator never reached level %d; the property is weak", l)
+		}
+	}
+}
+
+func TestPropertyAddingEvidenceNeverLowersALevelWithoutReassessment(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(300) {
+		g := newGenerator(5000 + seed)
+		used := map[domain.Theme]bool{}
+		ev := g.evidence(5+g.r.IntN(40), false, used)
+		more := g.evidence(1+g.r.IntN(20), false, used)
+		bigger := with(ev)
+		bigger.Engagements = append(bigger.Engagements, more.Engagements...)
+		bigger.Successions = append(bigger.Successions, more.Successions...)
+		bigger.Developments = append(bigger.Developments, more.Developments...)
+		bigger.Assessments = append(bigger.Assessments, more.Assessments...)
+		before, after := catalogue.Timeline(ev), catalogue.Timeline(bigger)
+		for _, d := range probeDates(g, bigger, append(before, after...)) {
+			for _, f := range domain.Fields {
+				if lo, hi := levelFromTimeline(before, f, d), levelFromTimeline(after, f, d); hi < lo {
+					t.Fatalf("seed %d: %s on %s fell from %d to %d after adding evidence", seed, f, d, lo, hi)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package domain
+
+import (
+	"cmp"
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// The timeline is a sweep over valid time. A level can only change on a day
+// when some evidence becomes effective or, with a window, expires, so the
+// sweep visits exactly those days, applies each day's events to running
+// counts and re-judges every requirement from the counts alone.
+
+type sweepKind uint8
+
+const (
+	sweepEngagement sweepKind = iota
+	sweepSuccession
+	sweepDevelopment
+	sweepAssessment
+)
+
+type sweepEvent struct {
+	day    int32
+	origin int32  // an assessment's own date, to match its expiry
+	mask   uint64 // engagement: req bits; succession: scope bits
+	kind   sweepKind
+	sign   int8 // +1 becomes effective, -1 expires
+	sub    int8 // succession kind or theme index
+	rank   int8 // proficiency rank of an assessment
+}
+
+type sweepState struct {
+	reqCount     []int32 // per req: qualifying engagements in force
+	succItems    []int32 // per scope (fields, then "any field"): items in force
+	succDistinct []int32 // per scope: distinct kinds in force
+	succKinds    []int32 // per scope and kind: items in force
+	themeDate    []int32 // per theme: date of the assessment in force
+	themeRank    []int8  // per theme: its rank, 0 when none or expired
+	dev          int32
+}
+
+func (p *prepared) sweepEvents() []sweepEvent {
+	c, ev, w := p.c, p.ev, p.c.window
+	n := 2*len(ev.Engagements) + len(ev.Successions) + len(ev.Developments) + len(ev.Assessments)
+	if w != nil {
+		n *= 2
+	}
+	events := make([]sweepEvent, 0, n)
+	add := func(e sweepEvent, on Date) {
+		e.day, e.sign = on.days, 1
+		events = append(events, e)
+		if w != nil {
+			e.day, e.sign = w.ExpiresOn(on).days, -1
+			events = append(events, e)
+		}
+	}
+	for i := range ev.Engagements {
+		e := &ev.Engagements[i]
+		if m := p.engQual[i] & c.startReq; m != 0 && !e.StartedOn.IsZero() {
+			add(sweepEvent{kind: sweepEngagement, mask: m}, e.StartedOn)
+		}
+		if m := p.engQual[i] & c.doneReq; m != 0 && !e.CompletedOn.IsZero() {
+			add(sweepEvent{kind: sweepEngagement, mask: m}, e.CompletedOn)
+		}
+	}
+	anyField := uint64(1) << len(c.fields)
+	for i := range ev.Successions {
+		s := &ev.Successions[i]
+		if p.succKind[i] >= 0 && p.succMask[i] != 0 && !s.OccurredOn.IsZero() {
+			add(sweepEvent{kind: sweepSuccession, mask: p.succMask[i] | anyField, sub: p.succKind[i]}, s.OccurredOn)
+		}
+	}
+	for i := range ev.Developments {
+		d := &ev.Developments[i]
+		if d.Kind.Valid() && !d.OccurredOn.IsZero() {
+			add(sweepEvent{kind: sweepDevelopment}, d.OccurredOn)
+		}
+	}
+	for i := range ev.Assessments {
+		a := &ev.Assessments[i]
+		if p.themeIdx[i] >= 0 && p.themeRank[i] > 0 && !a.AssessedOn.IsZero() {
+			add(sweepEvent{kind: sweepAssessment, sub: p.themeIdx[i], rank: p.themeRank[i], origin: a.AssessedOn.days}, a.AssessedOn)
+		}
+	}
+	// Events of one day commute (see apply), so an unstable sort is enough
+	// and the result does not depend on recording order.
+	slices.SortFunc(events, func(a, b sweepEvent) int { return cmp.Compare(a.day, b.day) })
+	return events
+}
+
+func (p *prepared) timeline() []LevelChange {
+	c := p.c
+	events := p.sweepEvents()
+	nf, scopes, nk, nt := len(c.fields), len(c.fields)+1, len(SuccessionKinds), len(Themes)
+	buf := make([]int32, len(c.reqs)+2*scopes+scopes*nk+nt)
+	st := sweepState{
+		reqCount:     buf[:len(c.reqs)],
+		succItems:    buf[len(c.reqs) : len(c.reqs)+scopes],
+		succDistinct: buf[len(c.reqs)+scopes : len(c.reqs)+2*scopes],
+		succKinds:    buf[len(c.reqs)+2*scopes : len(c.reqs)+2*scopes+scopes*nk],
+		themeDate:    buf[len(c.reqs)+2*scopes+scopes*nk:],
+		themeRank:    make([]int8, nt),
+	}
+	for t := range st.themeDate {
+		st.themeDate[t] = math.MinInt32
+	}
+	levels := make([]int, 2*nf)
+	cur, prev := levels[:nf], levels[nf:]
+	changes := make([]LevelChange, 0, 2*nf)
+	for i := 0; i < len(events); {
+		day := events[i].day
+		for ; i < len(events) && events[i].day == day; i++ {
+			st.apply(&events[i], nk)
+		}
+		clear(cur)
+		for li, l := range c.levels {
+			for k, ri := range l.reqs {
+				if !st.met(&c.reqs[ri], ri, nf) {
+					continue
+				}
+				if l.common {
+					for fi := range cur {
+						cur[fi] = li + 1
+					}
+				} else {
+					cur[k] = li + 1
+				}
+			}
+		}
+		for fi := range cur {
+			if cur[fi] != prev[fi] {
+				changes = append(changes, LevelChange{Field: c.fields[fi], On: Date{days: day}, From: prev[fi], To: cur[fi]})
+				prev[fi] = cur[fi]
+			}
+		}
+	}
+	return changes
+}
+
+// apply adds one event to the running state. Events of one day commute:
+// counts add up, an assessment replaces an older one or, on the same day,
+// keeps the higher rank, and an expiry only clears the assessment it belongs
+// to.
+func (st *sweepState) apply(e *sweepEvent, nk int) {
+	switch e.kind {
+	case sweepEngagement:
+		for m := e.mask; m != 0; m &= m - 1 {
+			st.reqCount[bits.TrailingZeros64(m)] += int32(e.sign)
+		}
+	case sweepSuccession:
+		for m := e.mask; m != 0; m &= m - 1 {
+			s := bits.TrailingZeros64(m)
+			st.succItems[s] += int32(e.sign)
+			k := s*nk + int(e.sub)
+			before := st.succKinds[k]
+			st.succKinds[k] += int32(e.sign)
+			switch {
+			case before == 0 && st.succKinds[k] > 0:
+				st.succDistinct[s]++
+			case before > 0 && st.succKinds[k] == 0:
+				st.succDistinct[s]--
+			}
+		}
+	case sweepDevelopment:
+		st.dev += int32(e.sign)
+	case sweepAssessment:
+		t := e.sub
+		switch {
+		case e.sign < 0:
+			if st.themeDate[t] == e.origin {
+				st.themeRank[t] = 0
+			}
+		case e.origin > st.themeDate[t]:
+			st.themeDate[t], st.themeRank[t] = e.origin, e.rank
+		case e.origin == st.themeDate[t] && e.rank > st.themeRank[t]:
+			st.themeRank[t] = e.rank
+		}
+	}
+}
+
+// met judges requirement r (index ri) from the running state.
+func (st *sweepState) met(r *req, ri, nf int) bool {
+	if r.eng != nil && st.reqCount[ri] <= 0 {
+		return false
+	}
+	if t := r.themes; t != nil {
+		n := 0
+		for _, th := range t.themes {
+			if int(st.themeRank[th]) >= t.minRank {
+				n++
+			}
+		}
+		if n < t.minCount {
+			return false
+		}
+	}
+	if s := r.succ; s != nil {
+		scope := r.scope
+		if scope < 0 {
+			scope = nf
+		}
+		have := st.succItems[scope]
+		if s.DistinctKinds {
+			have = st.succDistinct[scope]
+		}
+		if int(have) < s.MinCount {
+			return false
+		}
+	}
+	if d := r.dev; d != nil && int(st.dev) < d.MinCount {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,190 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Input limits that levels.md leaves open (see docs/judgment.md).
+const (
+	MaxTitleLength      = 200     // characters of an engagement's or item's title
+	MaxNameLength       = 200     // characters of a person's name
+	MaxDepartmentLength = 100     // characters of a department's name
+	MaxYen              = 1 << 53 // the largest amount the Yen scalar carries exactly
+)
+
+// ValidateAccomplishment checks a as recorded or amended against the rules of
+// levels.md "Validation" and this catalogue's fields and criteria; today is
+// the caller's current date (no date may lie after it). It returns nil or
+// the first violation as an *Error of KindInvalid whose Field is the
+// GraphQL input field (e.g. "completedOn"), checking fields in input order.
+//
+//	err := c.ValidateAccomplishment(domain.Accomplishment{Engagement: &e}, today)
+//	// completedOn: must not be before startedOn
+func (c *Catalogue) ValidateAccomplishment(a Accomplishment, today Date) error {
+	n := 0
+	for _, set := range []bool{a.Engagement != nil, a.Succession != nil, a.Development != nil, a.Assessment != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return Invalid("accomplishment", "must hold exactly one engagement, technology-succession item, subordinate development or theme assessment")
+	}
+	switch {
+	case a.Engagement != nil:
+		return c.validateEngagement(a.Engagement, today)
+	case a.Succession != nil:
+		return c.validateSuccession(a.Succession, today)
+	case a.Development != nil:
+		return validateDevelopment(a.Development, today)
+	default:
+		return validateAssessment(a.Assessment, today)
+	}
+}
+
+func (c *Catalogue) validateEngagement(e *Engagement, today Date) error {
+	if !c.HasField(e.Field) {
+		return oneOf("field", e.Field, c.fields)
+	}
+	if err := validateText("title", e.Title, MaxTitleLength); err != nil {
+		return err
+	}
+	if !e.Role.Valid() {
+		return oneOf("role", e.Role, Roles)
+	}
+	if err := validateDate("startedOn", e.StartedOn, today); err != nil {
+		return err
+	}
+	if !e.Outcome.Valid() {
+		return oneOf("outcome", e.Outcome, Outcomes)
+	}
+	switch {
+	case e.Outcome == Ongoing && !e.CompletedOn.IsZero():
+		return Invalid("completedOn", "must be absent while outcome is ONGOING")
+	case e.Outcome != Ongoing && e.CompletedOn.IsZero():
+		return Invalid("completedOn", "is required unless outcome is ONGOING")
+	case !e.CompletedOn.IsZero() && e.CompletedOn.Before(e.StartedOn):
+		return Invalid("completedOn", "must not be before startedOn")
+	case !e.CompletedOn.IsZero() && e.CompletedOn.After(today):
+		return Invalid("completedOn", "must not be in the future (after "+today.String()+")")
+	}
+	if v := e.PeakHeadcount; v != nil && *v < 1 {
+		return Invalid("peakHeadcount", "must be a whole number >= 1 when given")
+	}
+	if v := e.AnnualContractValueYen; v != nil {
+		if *v < 0 {
+			return Invalid("annualContractValueYen", "must be a whole number >= 0")
+		}
+		if *v > MaxYen {
+			return Invalid("annualContractValueYen", fmt.Sprintf("must be at most %d", int64(MaxYen)))
+		}
+	}
+	if v := e.InstallationSites; v != nil && *v < 0 {
+		return Invalid("installationSites", "must be a whole number >= 0")
+	}
+	if v := e.InquiriesPerYear; v != nil && *v < 0 {
+		return Invalid("inquiriesPerYear", "must be a whole number >= 0")
+	}
+	usable := c.CriteriaOf(e.Field)
+	for i, cr := range e.Complexity {
+		switch {
+		case !cr.Valid():
+			return Invalid("complexity", fmt.Sprintf("unknown criterion %q (one of %s)", cr, joinCodes(Criteria)))
+		case !slices.Contains(usable, cr):
+			return Invalid("complexity", fmt.Sprintf("%s is not a criterion of %s (it uses %s)", cr, e.Field, joinCodes(usable)))
+		case slices.Contains(e.Complexity[:i], cr):
+			return Invalid("complexity", fmt.Sprintf("lists %s more than once", cr))
+		}
+	}
+	return nil
+}
+
+func (c *Catalogue) validateSuccession(s *SuccessionItem, today Date) error {
+	if !s.Kind.Valid() {
+		return oneOf("kind", s.Kind, SuccessionKinds)
+	}
+	if err := validateText("title", s.Title, MaxTitleLength); err != nil {
+		return err
+	}
+	if err := validateDate("occurredOn", s.OccurredOn, today); err != nil {
+		return err
+	}
+	if len(s.Fields) == 0 {
+		return Invalid("fields", "must name at least one field")
+	}
+	for i, f := range s.Fields {
+		if !c.HasField(f) {
+			return Invalid("fields", fmt.Sprintf("unknown field %q (one of %s)", f, joinCodes(c.fields)))
+		}
+		if slices.Contains(s.Fields[:i], f) {
+			return Invalid("fields", fmt.Sprintf("lists %s more than once", f))
+		}
+	}
+	return nil
+}
+
+func validateDevelopment(d *Development, today Date) error {
+	if !d.Kind.Valid() {
+		return oneOf("kind", d.Kind, DevelopmentKinds)
+	}
+	if err := validateDate("occurredOn", d.OccurredOn, today); err != nil {
+		return err
+	}
+	if d.SubordinateID != "" && ValidatePersonID(d.SubordinateID) != nil {
+		return Invalid("subordinateId", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+	}
+	return nil
+}
+
+func validateAssessment(a *ThemeAssessment, today Date) error {
+	if !a.Theme.Valid() {
+		return oneOf("theme", a.Theme, Themes)
+	}
+	if !a.Proficiency.Valid() {
+		return oneOf("proficiency", a.Proficiency, Proficiencies)
+	}
+	return validateDate("assessedOn", a.AssessedOn, today)
+}
+
+// ValidateName checks a person's name: not blank, at most MaxNameLength
+// characters of valid UTF-8. It returns an *Error for the input "name".
+func ValidateName(name string) error { return validateText("name", name, MaxNameLength) }
+
+// ValidateDepartment checks a department's name: not blank, at most
+// MaxDepartmentLength characters of valid UTF-8. It returns an *Error for
+// the input "department".
+func ValidateDepartment(name string) error {
+	return validateText("department", name, MaxDepartmentLength)
+}
+
+func validateText(field, s string, maxLen int) error {
+	switch {
+	case !utf8.ValidString(s):
+		return Invalid(field, "must be valid UTF-8")
+	case strings.TrimSpace(s) == "":
+		return Invalid(field, "must not be empty")
+	case utf8.RuneCountInString(s) > maxLen:
+		return Invalid(field, fmt.Sprintf("must be at most %d characters", maxLen))
+	}
+	return nil
+}
+
+func validateDate(field string, d, today Date) error {
+	if d.IsZero() {
+		return Invalid(field, "is required")
+	}
+	if d.After(today) {
+		return Invalid(field, "must not be in the future (after "+today.String()+")")
+	}
+	return nil
+}
+
+func oneOf[T ~string](field string, got T, valid []T) error {
+	if got == "" {
+		return Invalid(field, "is required (one of "+joinCodes(valid)+")")
+	}
+	return Invalid(field, fmt.Sprintf("unknown value %q (one of %s)", got, joinCodes(valid)))
+}

@@ -1,0 +1,211 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/careerledger/careerledger/domain"
+)
+
+// schema is what the codec knows about one event type: its current version,
+// how to decode a body of that version, and the upcasters that lift a body
+// of each older version to the next one (upcast[v] turns a version v body
+// into a version v+1 body).
+type schema struct {
+	version int
+	decode  func([]byte) (Event, error)
+	upcast  map[int]func([]byte) ([]byte, error)
+}
+
+var schemas = map[string]schema{
+	"PersonRegistered":  {version: 1, decode: decodeAs[PersonRegistered]},
+	"PersonTransferred": {version: 1, decode: decodeAs[PersonTransferred]},
+	"PersonDeparted":    {version: 1, decode: decodeAs[PersonDeparted]},
+	"EngagementRecorded": {version: 2, decode: decodeAs[EngagementRecorded],
+		upcast: map[int]func([]byte) ([]byte, error){1: upcastEngagementV1}},
+	"TechnologySuccessionRecorded":   {version: 1, decode: decodeAs[TechnologySuccessionRecorded]},
+	"SubordinateDevelopmentRecorded": {version: 1, decode: decodeAs[SubordinateDevelopmentRecorded]},
+	"ThemeAssessed":                  {version: 1, decode: decodeAs[ThemeAssessed]},
+	"AccomplishmentAmended":          {version: 1, decode: decodeAs[AccomplishmentAmended]},
+	"AccomplishmentRetracted":        {version: 1, decode: decodeAs[AccomplishmentRetracted]},
+}
+
+// Types returns every event type name, sorted.
+func Types() []string {
+	out := make([]string, 0, len(schemas))
+	for t := range schemas {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CurrentVersion returns the schema version Encode writes for an event type.
+func CurrentVersion(typ string) (int, bool) {
+	s, ok := schemas[typ]
+	return s.version, ok
+}
+
+// Encode returns the type name, current schema version and JSON body of e.
+// It accepts the event structs of this package as values or pointers.
+func Encode(e Event) (typ string, version int, body []byte, err error) {
+	e = normalize(deref(e))
+	if e == nil {
+		return "", 0, nil, fmt.Errorf("encode: nil event")
+	}
+	typ = e.EventType()
+	s, ok := schemas[typ]
+	if !ok {
+		return "", 0, nil, fmt.Errorf("encode: unknown event type %q", typ)
+	}
+	body, err = json.Marshal(e)
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	return typ, s.version, body, nil
+}
+
+// Decode turns a stored body back into its event, running the upcasters for
+// bodies written under an older version. It returns the event as a value
+// (e.g. EngagementRecorded, not *EngagementRecorded). An unknown type, a
+// version newer than this code knows, or a version without an upcaster is an
+// error: the caller must not silently skip a fact.
+func Decode(typ string, version int, body []byte) (Event, error) {
+	s, ok := schemas[typ]
+	if !ok {
+		return nil, fmt.Errorf("decode: unknown event type %q", typ)
+	}
+	if version < 1 || version > s.version {
+		return nil, fmt.Errorf("decode %s: unknown version %d (current is %d)", typ, version, s.version)
+	}
+	for v := version; v < s.version; v++ {
+		up, ok := s.upcast[v]
+		if !ok {
+			return nil, fmt.Errorf("decode %s: no upcaster from version %d", typ, v)
+		}
+		var err error
+		if body, err = up(body); err != nil {
+			return nil, fmt.Errorf("decode %s: upcast from version %d: %w", typ, v, err)
+		}
+	}
+	e, err := s.decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s v%d: %w", typ, version, err)
+	}
+	return e, nil
+}
+
+func decodeAs[T Event](body []byte) (Event, error) {
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, err
+	}
+	return normalize(v), nil
+}
+
+// deref turns a pointer to one of this package's events into the value, so
+// that callers may pass either.
+func deref(e Event) Event {
+	switch v := e.(type) {
+	case *PersonRegistered:
+		return derefOrNil(v)
+	case *PersonTransferred:
+		return derefOrNil(v)
+	case *PersonDeparted:
+		return derefOrNil(v)
+	case *EngagementRecorded:
+		return derefOrNil(v)
+	case *TechnologySuccessionRecorded:
+		return derefOrNil(v)
+	case *SubordinateDevelopmentRecorded:
+		return derefOrNil(v)
+	case *ThemeAssessed:
+		return derefOrNil(v)
+	case *AccomplishmentAmended:
+		return derefOrNil(v)
+	case *AccomplishmentRetracted:
+		return derefOrNil(v)
+	}
+	return e
+}
+
+func derefOrNil[T Event](p *T) Event {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// normalize makes list fields non-nil so that a body always spells an empty
+// list as [] (never null) and a decoded event compares equal to a built one.
+func normalize(e Event) Event {
+	switch v := e.(type) {
+	case EngagementRecorded:
+		if v.Complexity == nil {
+			v.Complexity = []string{}
+		}
+		return v
+	case TechnologySuccessionRecorded:
+		if v.Fields == nil {
+			v.Fields = []string{}
+		}
+		return v
+	case AccomplishmentAmended:
+		if v.Engagement != nil {
+			n := normalize(*v.Engagement).(EngagementRecorded)
+			v.Engagement = &n
+		}
+		if v.Succession != nil {
+			n := normalize(*v.Succession).(TechnologySuccessionRecorded)
+			v.Succession = &n
+		}
+		return v
+	}
+	return e
+}
+
+// engagementRecordedV1 is EngagementRecorded as written under schema
+// version 1, kept only to read old bodies. Version 1 called withinBudget
+// "budgetKept" and nested the size attributes in a "size" object; version 2
+// spells every attribute flat and exactly as the GraphQL input does, so that
+// the log, the API and the rule book use one vocabulary.
+type engagementRecordedV1 struct {
+	AccomplishmentID string      `json:"accomplishmentId"`
+	Field            string      `json:"field"`
+	Title            string      `json:"title"`
+	Role             string      `json:"role"`
+	StartedOn        domain.Date `json:"startedOn"`
+	CompletedOn      domain.Date `json:"completedOn,omitzero"`
+	Outcome          string      `json:"outcome"`
+	BudgetKept       bool        `json:"budgetKept"`
+	Size             struct {
+		PeakHeadcount          *int64 `json:"peakHeadcount,omitempty"`
+		AnnualContractValueYen *int64 `json:"annualContractValueYen,omitempty"`
+		InstallationSites      *int64 `json:"installationSites,omitempty"`
+		InquiriesPerYear       *int64 `json:"inquiriesPerYear,omitempty"`
+	} `json:"size"`
+	Complexity []string `json:"complexity"`
+}
+
+func upcastEngagementV1(body []byte) ([]byte, error) {
+	var v1 engagementRecordedV1
+	if err := json.Unmarshal(body, &v1); err != nil {
+		return nil, err
+	}
+	return json.Marshal(normalize(EngagementRecorded{
+		AccomplishmentID:       v1.AccomplishmentID,
+		Field:                  v1.Field,
+		Title:                  v1.Title,
+		Role:                   v1.Role,
+		StartedOn:              v1.StartedOn,
+		CompletedOn:            v1.CompletedOn,
+		Outcome:                v1.Outcome,
+		WithinBudget:           v1.BudgetKept,
+		PeakHeadcount:          v1.Size.PeakHeadcount,
+		AnnualContractValueYen: v1.Size.AnnualContractValueYen,
+		InstallationSites:      v1.Size.InstallationSites,
+		InquiriesPerYear:       v1.Size.InquiriesPerYear,
+		Complexity:             v1.Complexity,
+	}))
+}

@@ -1,0 +1,19 @@
+// Package events is careerledger's event contract and event log.
+//
+// The contract: one struct per fact (PersonRegistered, EngagementRecorded,
+// ...), each with a type name and a schema version; Encode and Decode turn
+// them into JSON bodies and back, upcasting bodies written under older
+// versions. The bodies of a fixed example of every type at its current version
+// live in testdata/ as golden files: the log is forever, so an accidental
+// change to a stored shape must fail a test.
+//
+// The log: one JetStream stream (default CAREER), one subject per person
+// (career.person.<id>), the event type, version, recorded time and
+// idempotency key in headers. Appends carry the expected last sequence of the
+// person's subject, which makes every command an optimistic-concurrency
+// transaction; the Recorder runs load -> decide -> append and retries a lost
+// race.
+//
+// Embedded runs a JetStream server in-process for the zero-setup default and
+// for tests.
+package events

@@ -1,0 +1,205 @@
+package events
+
+import (
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+)
+
+// Recorded is an event as stored in the log, with what the log knows about
+// it.
+type Recorded struct {
+	Position       uint64    // the stream sequence: a total order over all people
+	PersonID       string    // from the subject
+	Type           string    // the type name header
+	Version        int       // the schema version it was written under (Event is upcast)
+	RecordedAt     time.Time // when the system learned the fact (transaction time)
+	IdempotencyKey string    // the caller's key, "" when none
+	Event          Event     // the decoded event, at its current version
+}
+
+// Subject returns the subject of a person's events: "<prefix>.<personID>",
+// e.g. "career.person.P1".
+func Subject(prefix, personID string) string { return prefix + "." + personID }
+
+// ToAccomplishment returns the accomplishment an EngagementRecorded,
+// TechnologySuccessionRecorded, SubordinateDevelopmentRecorded, ThemeAssessed
+// or AccomplishmentAmended event carries, and false for any other event.
+func ToAccomplishment(e Event) (domain.Accomplishment, bool) {
+	switch v := deref(e).(type) {
+	case EngagementRecorded:
+		return domain.Accomplishment{Engagement: engagementOf(v)}, true
+	case TechnologySuccessionRecorded:
+		return domain.Accomplishment{Succession: successionOf(v)}, true
+	case SubordinateDevelopmentRecorded:
+		return domain.Accomplishment{Development: &domain.Development{
+			ID: v.AccomplishmentID, Kind: domain.DevelopmentKind(v.Kind),
+			OccurredOn: v.OccurredOn, SubordinateID: v.SubordinateID}}, true
+	case ThemeAssessed:
+		return domain.Accomplishment{Assessment: &domain.ThemeAssessment{
+			ID: v.AccomplishmentID, Theme: domain.Theme(v.Theme),
+			Proficiency: domain.Proficiency(v.Proficiency), AssessedOn: v.AssessedOn}}, true
+	case AccomplishmentAmended:
+		var inner Event
+		switch {
+		case v.Engagement != nil:
+			inner = *v.Engagement
+		case v.Succession != nil:
+			inner = *v.Succession
+		case v.Development != nil:
+			inner = *v.Development
+		case v.Assessment != nil:
+			inner = *v.Assessment
+		default:
+			return domain.Accomplishment{}, false
+		}
+		a, ok := ToAccomplishment(inner)
+		if ok {
+			setID(&a, v.AccomplishmentID) // the amendment's id is the authority
+		}
+		return a, ok
+	}
+	return domain.Accomplishment{}, false
+}
+
+func engagementOf(v EngagementRecorded) *domain.Engagement {
+	cx := make([]domain.Criterion, len(v.Complexity))
+	for i, c := range v.Complexity {
+		cx[i] = domain.Criterion(c)
+	}
+	return &domain.Engagement{
+		ID: v.AccomplishmentID, Field: domain.Field(v.Field), Title: v.Title,
+		Role: domain.Role(v.Role), StartedOn: v.StartedOn, CompletedOn: v.CompletedOn,
+		Outcome: domain.Outcome(v.Outcome), WithinBudget: v.WithinBudget,
+		PeakHeadcount: v.PeakHeadcount, AnnualContractValueYen: v.AnnualContractValueYen,
+		InstallationSites: v.InstallationSites, InquiriesPerYear: v.InquiriesPerYear,
+		Complexity: cx,
+	}
+}
+
+func successionOf(v TechnologySuccessionRecorded) *domain.SuccessionItem {
+	fs := make([]domain.Field, len(v.Fields))
+	for i, f := range v.Fields {
+		fs[i] = domain.Field(f)
+	}
+	return &domain.SuccessionItem{ID: v.AccomplishmentID, Kind: domain.SuccessionKind(v.Kind),
+		Title: v.Title, OccurredOn: v.OccurredOn, Fields: fs}
+}
+
+func setID(a *domain.Accomplishment, id string) {
+	switch {
+	case a.Engagement != nil:
+		a.Engagement.ID = id
+	case a.Succession != nil:
+		a.Succession.ID = id
+	case a.Development != nil:
+		a.Development.ID = id
+	case a.Assessment != nil:
+		a.Assessment.ID = id
+	}
+}
+
+// FromAccomplishment returns the *Recorded event (EngagementRecorded,
+// TechnologySuccessionRecorded, SubordinateDevelopmentRecorded or
+// ThemeAssessed, as a value) that records a; nil for an empty accomplishment.
+func FromAccomplishment(a domain.Accomplishment) Event {
+	switch {
+	case a.Engagement != nil:
+		g := a.Engagement
+		cx := make([]string, len(g.Complexity))
+		for i, c := range g.Complexity {
+			cx[i] = string(c)
+		}
+		return EngagementRecorded{
+			AccomplishmentID: g.ID, Field: string(g.Field), Title: g.Title, Role: string(g.Role),
+			StartedOn: g.StartedOn, CompletedOn: g.CompletedOn, Outcome: string(g.Outcome),
+			WithinBudget: g.WithinBudget, PeakHeadcount: copyInt(g.PeakHeadcount),
+			AnnualContractValueYen: copyInt(g.AnnualContractValueYen),
+			InstallationSites:      copyInt(g.InstallationSites),
+			InquiriesPerYear:       copyInt(g.InquiriesPerYear), Complexity: cx,
+		}
+	case a.Succession != nil:
+		s := a.Succession
+		fs := make([]string, len(s.Fields))
+		for i, f := range s.Fields {
+			fs[i] = string(f)
+		}
+		return TechnologySuccessionRecorded{AccomplishmentID: s.ID, Kind: string(s.Kind),
+			Title: s.Title, OccurredOn: s.OccurredOn, Fields: fs}
+	case a.Development != nil:
+		d := a.Development
+		return SubordinateDevelopmentRecorded{AccomplishmentID: d.ID, Kind: string(d.Kind),
+			OccurredOn: d.OccurredOn, SubordinateID: d.SubordinateID}
+	case a.Assessment != nil:
+		t := a.Assessment
+		return ThemeAssessed{AccomplishmentID: t.ID, Theme: string(t.Theme),
+			Proficiency: string(t.Proficiency), AssessedOn: t.AssessedOn}
+	}
+	return nil
+}
+
+// amendmentOf returns the AccomplishmentAmended event that replaces an
+// accomplishment with a whole.
+func amendmentOf(a domain.Accomplishment) AccomplishmentAmended {
+	out := AccomplishmentAmended{AccomplishmentID: a.ID()}
+	switch v := FromAccomplishment(a).(type) {
+	case EngagementRecorded:
+		out.Engagement = &v
+	case TechnologySuccessionRecorded:
+		out.Succession = &v
+	case SubordinateDevelopmentRecorded:
+		out.Development = &v
+	case ThemeAssessed:
+		out.Assessment = &v
+	}
+	return out
+}
+
+func copyInt(p *int64) *int64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// Apply folds one recorded event into a person and returns the result.
+// PersonRegistered creates the person (a second one for the same person is
+// ignored); any other event before registration is ignored and nil is
+// returned. Accomplishment events are folded with their recorded time so
+// that the person can answer "as known at".
+func Apply(p *domain.Person, r Recorded) *domain.Person {
+	e := deref(r.Event)
+	if reg, ok := e.(PersonRegistered); ok {
+		if p == nil {
+			return domain.NewPerson(reg.PersonID, reg.Name, reg.Department, reg.JoinedOn)
+		}
+		return p
+	}
+	if p == nil {
+		return nil
+	}
+	switch v := e.(type) {
+	case PersonTransferred:
+		p.Transfer(v.Department, v.EffectiveOn)
+	case PersonDeparted:
+		p.Depart(v.EffectiveOn)
+	case AccomplishmentRetracted:
+		p.Retract(v.AccomplishmentID, v.Reason, r.RecordedAt)
+	default:
+		if a, ok := ToAccomplishment(e); ok {
+			p.Record(a, r.RecordedAt)
+		}
+	}
+	return p
+}
+
+// Fold folds a person's events, in log order, into the person; nil when
+// they hold no PersonRegistered.
+func Fold(rs []Recorded) *domain.Person {
+	var p *domain.Person
+	for _, r := range rs {
+		p = Apply(p, r)
+	}
+	return p
+}

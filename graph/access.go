@@ -1,0 +1,95 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// The roles table of the API contract, in one place:
+//   admin    everything
+//   hr       read everyone and all analytics; record for anyone
+//   manager  read and record for people in their own department (as of
+//            today); analytics for that department
+//   employee read their own person and record their own accomplishments
+
+func principal(ctx context.Context) (Principal, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "missing bearer token"}
+	}
+	return p, nil
+}
+
+func (r *Resolver) allowedPerson(p Principal, v projections.PersonView) bool {
+	switch {
+	case p.Has(RoleAdmin), p.Has(RoleHR):
+		return true
+	case p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department:
+		return true
+	case p.Has(RoleEmployee) && p.Person != "" && p.Person == v.ID:
+		return true
+	}
+	return false
+}
+
+// authorizePerson loads a person and checks the caller may read it and
+// record for it (the two coincide in the roles table).
+func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.PersonView, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return projections.PersonView{}, err
+	}
+	v, err := r.ReadModel.Person(ctx, id)
+	if err != nil {
+		if domain.KindOf(err) == domain.KindNotFound && !p.Has(RoleAdmin) && !p.Has(RoleHR) {
+			// Do not tell a manager or employee which ids exist elsewhere.
+			return v, domain.Forbidden("not allowed to access person %s", id)
+		}
+		return v, err
+	}
+	if !r.allowedPerson(p, v) {
+		return v, domain.Forbidden("not allowed to access person %s", id)
+	}
+	return v, nil
+}
+
+// authorizeDepartment checks the caller may act on a department (register
+// into it, transfer into it, or see its analytics). It returns the
+// department an analytics query is limited to ("" = all).
+func authorizeDepartment(p Principal, dept *string) (string, error) {
+	want := ""
+	if dept != nil {
+		want = *dept
+	}
+	switch {
+	case p.Has(RoleAdmin), p.Has(RoleHR):
+		return want, nil
+	case p.Has(RoleManager) && p.Department != "":
+		if want == "" || want == p.Department {
+			return p.Department, nil
+		}
+		return "", domain.Forbidden("a manager may only act on department %s", p.Department)
+	}
+	return "", domain.Forbidden("not allowed: needs the admin, hr or manager role")
+}
+
+// awaitProjection blocks until the read model has applied position: a
+// mutation returns only once every query sees its effect.
+func (r *Resolver) awaitProjection(ctx context.Context, pos uint64) error {
+	timeout := r.ReadYourWritesTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := r.ReadModel.WaitFor(wctx, pos); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return domain.Conflict("recorded at position %d, but the read model did not apply it within %s; retry the query shortly", pos, timeout)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/careerledger/careerledger/domain"
+)
+
+// Roles a token may carry.
+const (
+	RoleAdmin    = "admin"
+	RoleHR       = "hr"
+	RoleManager  = "manager"
+	RoleEmployee = "employee"
+)
+
+// Principal is who a request acts for, from its bearer token.
+type Principal struct {
+	Subject    string
+	Roles      []string
+	Department string // a manager's department
+	Person     string // the person id the caller is
+}
+
+// Has reports whether the principal holds role.
+func (p Principal) Has(role string) bool { return slices.Contains(p.Roles, role) }
+
+// Claims are the JWT claims careerledger reads and writes.
+type Claims struct {
+	Roles      []string `json:"roles"`
+	Department string   `json:"department,omitempty"`
+	Person     string   `json:"person,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Tokens mints and verifies HS256 bearer tokens with one secret.
+type Tokens struct {
+	secret []byte
+}
+
+// NewTokens returns a token authority for secret, which must not be empty.
+func NewTokens(secret string) (*Tokens, error) {
+	if secret == "" {
+		return nil, errors.New("auth secret is empty")
+	}
+	return &Tokens{secret: []byte(secret)}, nil
+}
+
+// Mint returns a signed token for p valid for ttl.
+func (t *Tokens) Mint(p Principal, ttl time.Duration, now time.Time) (string, error) {
+	for _, r := range p.Roles {
+		if !validRole(r) {
+			return "", fmt.Errorf("unknown role %q (admin, hr, manager, employee)", r)
+		}
+	}
+	if p.Has(RoleManager) && p.Department == "" {
+		return "", errors.New("a manager token needs a department")
+	}
+	if p.Has(RoleEmployee) && p.Person == "" {
+		return "", errors.New("an employee token needs a person")
+	}
+	c := Claims{
+		Roles: p.Roles, Department: p.Department, Person: p.Person,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   p.Subject,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+}
+
+// Verify checks a token's signature, algorithm and expiry and returns its
+// principal.
+func (t *Tokens) Verify(token string) (Principal, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired())
+	if err != nil {
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: " + err.Error()}
+	}
+	p := Principal{Subject: c.Subject, Roles: c.Roles, Department: c.Department, Person: c.Person}
+	for _, r := range p.Roles {
+		if !validRole(r) {
+			return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: unknown role " + r}
+		}
+	}
+	return p, nil
+}
+
+func validRole(r string) bool {
+	return r == RoleAdmin || r == RoleHR || r == RoleManager || r == RoleEmployee
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal of ctx.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// bearer extracts the token of an "Authorization: Bearer <token>" header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// Authenticate rejects requests without a valid bearer token with 401, except
+// websocket upgrades, which authenticate in their connection_init payload.
+func (t *Tokens) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger"`)
+			http.Error(w, `{"errors":[{"message":"missing bearer token","extensions":{"code":"UNAUTHENTICATED"}}]}`, http.StatusUnauthorized)
+			return
+		}
+		p, err := t.Verify(token)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger", error="invalid_token"`)
+			http.Error(w, `{"errors":[{"message":"invalid bearer token","extensions":{"code":"UNAUTHENTICATED"}}]}`, http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}

@@ -1,0 +1,224 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph/model"
+)
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func derefDate(p *domain.Date) domain.Date { return deref(p) }
+
+func (r *Resolver) record(ctx context.Context, personID string, a domain.Accomplishment, key *string) (*model.AccomplishmentPayload, error) {
+	if _, err := r.authorizePerson(ctx, personID); err != nil {
+		return nil, err
+	}
+	res, err := r.Commands.RecordAccomplishment(ctx, events.RecordAccomplishment{
+		PersonID: personID, Accomplishment: a, IdempotencyKey: deref(key),
+	})
+	return r.accomplishmentPayload(ctx, res, err)
+}
+
+// authorizeAccomplishment finds the person an accomplishment belongs to and
+// checks the caller may record for them.
+func (r *Resolver) authorizeAccomplishment(ctx context.Context, id string) (string, error) {
+	personID, _, ok := strings.Cut(id, ".")
+	if !ok {
+		return "", domain.NotFound("accomplishment %s not found", id)
+	}
+	if _, err := r.authorizePerson(ctx, personID); err != nil {
+		if domain.KindOf(err) == domain.KindNotFound {
+			return "", domain.NotFound("accomplishment %s not found", id)
+		}
+		return "", err
+	}
+	return personID, nil
+}
+
+func (r *Resolver) personPayload(ctx context.Context, res events.Result, err error) (*model.PersonPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := r.awaitProjection(ctx, res.Position); err != nil {
+		return nil, err
+	}
+	v, err := r.ReadModel.Person(ctx, res.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PersonPayload{Position: position(res.Position), Person: *personModel(v)}, nil
+}
+
+func (r *Resolver) accomplishmentPayload(ctx context.Context, res events.Result, err error) (*model.AccomplishmentPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := r.awaitProjection(ctx, res.Position); err != nil {
+		return nil, err
+	}
+	v, err := r.ReadModel.Person(ctx, res.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.ReadModel.Accomplishment(ctx, res.AccomplishmentID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AccomplishmentPayload{Position: position(res.Position), Person: *personModel(v),
+		AccomplishmentID: res.AccomplishmentID, Accomplishment: accomplishmentModel(a)}, nil
+}
+
+// set applies an omittable input value: absent keeps old, null clears it
+// (when clear is allowed), a value replaces it.
+func set[T any](o graphql.Omittable[*T], field string, nullable bool, apply func(v *T)) error {
+	if !o.IsSet() {
+		return nil
+	}
+	v := o.Value()
+	if v == nil && !nullable {
+		return domain.Invalid(field, "cannot be cleared")
+	}
+	apply(v)
+	return nil
+}
+
+// notFor reports amendment fields that do not belong to the accomplishment's kind.
+func notFor(kind domain.AccomplishmentKind, fields map[string]bool) error {
+	for _, name := range []string{"field", "title", "role", "startedOn", "completedOn", "outcome", "withinBudget",
+		"peakHeadcount", "annualContractValueYen", "installationSites", "inquiriesPerYear", "complexity", "kind",
+		"occurredOn", "fields", "subordinateId", "theme", "proficiency", "assessedOn"} {
+		if fields[name] {
+			return domain.Invalid(name, "does not apply to a "+string(kind))
+		}
+	}
+	return nil
+}
+
+// amendPatch returns the patch that applies an amendment input to the
+// current value of an accomplishment. The recorder re-validates the result
+// as a whole.
+func amendPatch(in model.AmendAccomplishmentInput) func(domain.Accomplishment) (domain.Accomplishment, error) {
+	given := map[string]bool{
+		"field": in.Field.IsSet(), "title": in.Title.IsSet(), "role": in.Role.IsSet(), "startedOn": in.StartedOn.IsSet(),
+		"completedOn": in.CompletedOn.IsSet(), "outcome": in.Outcome.IsSet(), "withinBudget": in.WithinBudget.IsSet(),
+		"peakHeadcount": in.PeakHeadcount.IsSet(), "annualContractValueYen": in.AnnualContractValueYen.IsSet(),
+		"installationSites": in.InstallationSites.IsSet(), "inquiriesPerYear": in.InquiriesPerYear.IsSet(),
+		"complexity": in.Complexity.IsSet(), "kind": in.Kind.IsSet(), "occurredOn": in.OccurredOn.IsSet(),
+		"fields": in.Fields.IsSet(), "subordinateId": in.SubordinateID.IsSet(), "theme": in.Theme.IsSet(),
+		"proficiency": in.Proficiency.IsSet(), "assessedOn": in.AssessedOn.IsSet(),
+	}
+	only := func(allowed ...string) map[string]bool {
+		rest := map[string]bool{}
+		for k, v := range given {
+			if v && !slices.Contains(allowed, k) {
+				rest[k] = true
+			}
+		}
+		return rest
+	}
+	return func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+		switch {
+		case cur.Engagement != nil:
+			e := *cur.Engagement
+			e.Complexity = slices.Clone(e.Complexity)
+			if err := notFor(domain.KindEngagement, only("field", "title", "role", "startedOn", "completedOn", "outcome",
+				"withinBudget", "peakHeadcount", "annualContractValueYen", "installationSites", "inquiriesPerYear", "complexity")); err != nil {
+				return cur, err
+			}
+			errs := []error{
+				set(in.Field, "field", false, func(v *model.SpecialtyField) { e.Field = domain.Field(*v) }),
+				set(in.Title, "title", false, func(v *string) { e.Title = *v }),
+				set(in.Role, "role", false, func(v *model.EngagementRole) { e.Role = domain.Role(*v) }),
+				set(in.StartedOn, "startedOn", false, func(v *domain.Date) { e.StartedOn = *v }),
+				set(in.CompletedOn, "completedOn", true, func(v *domain.Date) { e.CompletedOn = derefDate(v) }),
+				set(in.Outcome, "outcome", false, func(v *model.Outcome) { e.Outcome = domain.Outcome(*v) }),
+				set(in.WithinBudget, "withinBudget", false, func(v *bool) { e.WithinBudget = *v }),
+				set(in.PeakHeadcount, "peakHeadcount", true, func(v *int) { e.PeakHeadcount = int64Ptr(v) }),
+				set(in.AnnualContractValueYen, "annualContractValueYen", true, func(v *int64) { e.AnnualContractValueYen = v }),
+				set(in.InstallationSites, "installationSites", true, func(v *int) { e.InstallationSites = int64Ptr(v) }),
+				set(in.InquiriesPerYear, "inquiriesPerYear", true, func(v *int) { e.InquiriesPerYear = int64Ptr(v) }),
+			}
+			if in.Complexity.IsSet() {
+				e.Complexity = nil
+				for _, c := range in.Complexity.Value() {
+					e.Complexity = append(e.Complexity, domain.Criterion(c))
+				}
+			}
+			if err := firstError(errs); err != nil {
+				return cur, err
+			}
+			return domain.Accomplishment{Engagement: &e}, nil
+		case cur.Succession != nil:
+			s := *cur.Succession
+			s.Fields = slices.Clone(s.Fields)
+			if err := notFor(domain.KindSuccession, only("kind", "title", "occurredOn", "fields")); err != nil {
+				return cur, err
+			}
+			errs := []error{
+				set(in.Kind, "kind", false, func(v *string) { s.Kind = domain.SuccessionKind(*v) }),
+				set(in.Title, "title", false, func(v *string) { s.Title = *v }),
+				set(in.OccurredOn, "occurredOn", false, func(v *domain.Date) { s.OccurredOn = *v }),
+			}
+			if in.Fields.IsSet() {
+				s.Fields = nil
+				for _, f := range in.Fields.Value() {
+					s.Fields = append(s.Fields, domain.Field(f))
+				}
+			}
+			if err := firstError(errs); err != nil {
+				return cur, err
+			}
+			return domain.Accomplishment{Succession: &s}, nil
+		case cur.Development != nil:
+			d := *cur.Development
+			if err := notFor(domain.KindDevelopment, only("kind", "occurredOn", "subordinateId")); err != nil {
+				return cur, err
+			}
+			errs := []error{
+				set(in.Kind, "kind", false, func(v *string) { d.Kind = domain.DevelopmentKind(*v) }),
+				set(in.OccurredOn, "occurredOn", false, func(v *domain.Date) { d.OccurredOn = *v }),
+				set(in.SubordinateID, "subordinateId", true, func(v *string) { d.SubordinateID = deref(v) }),
+			}
+			if err := firstError(errs); err != nil {
+				return cur, err
+			}
+			return domain.Accomplishment{Development: &d}, nil
+		default:
+			t := *cur.Assessment
+			if err := notFor(domain.KindThemeAssessment, only("theme", "proficiency", "assessedOn")); err != nil {
+				return cur, err
+			}
+			errs := []error{
+				set(in.Theme, "theme", false, func(v *model.Theme) { t.Theme = domain.Theme(*v) }),
+				set(in.Proficiency, "proficiency", false, func(v *model.Proficiency) { t.Proficiency = domain.Proficiency(*v) }),
+				set(in.AssessedOn, "assessedOn", false, func(v *domain.Date) { t.AssessedOn = *v }),
+			}
+			if err := firstError(errs); err != nil {
+				return cur, err
+			}
+			return domain.Accomplishment{Assessment: &t}, nil
+		}
+	}
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+// Package graph serves careerledger's GraphQL API (gqlgen, schema first):
+// mutations that record through the event log, queries over the read
+// models, the levelChanged subscription, authentication, authorization,
+// limits and the error presenter.
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// ReadModel is what the API reads: the memory and PostgreSQL read models
+// both satisfy it.
+type ReadModel interface {
+	Person(ctx context.Context, id string) (projections.PersonView, error)
+	PeopleByID(ctx context.Context, ids []string) (map[string]projections.PersonView, error)
+	Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error)
+	History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error)
+	Accomplishments(ctx context.Context, id string, first int, after uint64) (projections.AccomplishmentPage, error)
+	Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error)
+	People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error)
+	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error)
+	// WaitFor blocks until the read model has applied position.
+	WaitFor(ctx context.Context, position uint64) error
+}
+
+// Commands records facts in the event log.
+type Commands interface {
+	RegisterPerson(ctx context.Context, c events.RegisterPerson) (events.Result, error)
+	TransferPerson(ctx context.Context, c events.TransferPerson) (events.Result, error)
+	RecordDeparture(ctx context.Context, c events.RecordDeparture) (events.Result, error)
+	RecordAccomplishment(ctx context.Context, c events.RecordAccomplishment) (events.Result, error)
+	AmendAccomplishment(ctx context.Context, c events.AmendAccomplishment) (events.Result, error)
+	RetractAccomplishment(ctx context.Context, c events.RetractAccomplishment) (events.Result, error)
+}
+
+// LevelChanges is the feed of derived level-change events the subscription
+// serves. The returned channel is closed when ctx is done or when the
+// subscriber is too slow to keep up.
+type LevelChanges interface {
+	Subscribe(ctx context.Context) <-chan projections.LevelChanged
+}
+
+// Resolver holds the API's dependencies.
+type Resolver struct {
+	ReadModel    ReadModel
+	Commands     Commands
+	Catalogue    *domain.Catalogue
+	LevelChanges LevelChanges
+	Logger       *slog.Logger
+	// Now is the clock ("today" for defaults and managers' departments).
+	Now func() time.Time
+	// ReadYourWritesTimeout bounds how long a mutation waits for the read
+	// model to apply its event before failing explicitly.
+	ReadYourWritesTimeout time.Duration
+}
+
+func (r *Resolver) today() domain.Date {
+	if r.Now != nil {
+		return domain.DateOf(r.Now())
+	}
+	return domain.DateOf(time.Now())
+}

@@ -1,0 +1,184 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/graph/generated"
+	"github.com/careerledger/careerledger/graph/model"
+)
+
+// Limits bound what one request may cost.
+type Limits struct {
+	Complexity  int   // default 5000; lists cost first times their children
+	Depth       int   // default 12
+	ParserToken int   // default 10000
+	BodyBytes   int64 // default 1 MiB
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Complexity <= 0 {
+		l.Complexity = 5000
+	}
+	if l.Depth <= 0 {
+		l.Depth = 12
+	}
+	if l.ParserToken <= 0 {
+		l.ParserToken = 10000
+	}
+	if l.BodyBytes <= 0 {
+		l.BodyBytes = 1 << 20
+	}
+	return l
+}
+
+// ServerConfig configures the GraphQL HTTP handler.
+type ServerConfig struct {
+	Resolver *Resolver
+	Tokens   *Tokens
+	Dev      bool // introspection and GraphiQL
+	Limits   Limits
+	Logger   *slog.Logger
+}
+
+// NewServer returns the /graphql handler (authenticated) with explicit
+// transports, a query cache, persisted queries and limits.
+func NewServer(cfg ServerConfig) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	lim := cfg.Limits.withDefaults()
+	c := generated.Config{Resolvers: cfg.Resolver}
+	listCost := func(child int, first *int) int {
+		n := 20
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return 1 + n*child
+	}
+	c.Complexity.Query.People = func(child int, _ *string, _ *model.SpecialtyField, _ *int, _ *domain.Date, first *int, _ *string) int {
+		return listCost(child, first)
+	}
+	c.Complexity.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }
+	c.Complexity.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, _, _ domain.Date, _ model.Interval) int {
+		return 50 * child
+	}
+
+	srv := handler.New(generated.NewExecutableSchema(c))
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			token, ok := bearer(payload.Authorization())
+			if !ok {
+				if t, _ := payload["token"].(string); t != "" {
+					token, ok = t, true
+				}
+			}
+			if !ok {
+				return ctx, nil, errors.New("missing bearer token in connection_init payload")
+			}
+			p, err := cfg.Tokens.Verify(token)
+			if err != nil {
+				return ctx, nil, err
+			}
+			return WithPrincipal(ctx, p), nil, nil
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(lim.ParserToken)
+	if cfg.Dev {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(lim.Complexity))
+	srv.Use(depthLimit{max: lim.Depth})
+	srv.SetErrorPresenter(errorPresenter(log))
+	srv.SetRecoverFunc(recoverFunc(log))
+
+	var h http.Handler = srv
+	h = cfg.Tokens.Authenticate(h)
+	h = limitBody(h, lim.BodyBytes)
+	return h
+}
+
+// Playground returns the GraphiQL page, served only in development mode.
+func Playground() http.Handler { return playground.Handler("careerledger", "/graphql") }
+
+func limitBody(next http.Handler, n int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"REQUEST_TOO_LARGE"}}]}`, http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// depthLimit refuses operations nested deeper than max selections.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); depth > d.max {
+		err := gqlerror.Errorf("operation is nested %d levels deep; the limit is %d", depth, d.max)
+		err.Extensions = map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"}
+		return err
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen int) int {
+	if seen > 64 {
+		return seen // cycles are refused by validation; stay bounded anyway
+	}
+	max := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				d = 1
+			} else {
+				d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, frags, seen+1)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				d = selectionDepth(f.SelectionSet, frags, seen+1)
+			}
+		}
+		if d > max {
+			max = d
+		}
+	}
+	return max
+}

@@ -1,0 +1,178 @@
+// Package derived carries the events the projections derive from the log
+// (level changes) to their consumers through Watermill on NATS. They travel
+// on their own subjects, never on the CAREER stream: the log holds facts,
+// these are conclusions that can always be recomputed.
+//
+// The projecting careerd publishes; every careerd instance subscribes (plain
+// NATS fan-out, no queue group) and hands each change to its local
+// subscribers, so a websocket client on any instance sees every change.
+package derived
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// DefaultTopicPrefix prefixes the derived-event subjects.
+const DefaultTopicPrefix = "career.derived"
+
+// LevelChangedV1 is the wire form of a level change, version 1.
+type LevelChangedV1 struct {
+	PersonID   string      `json:"personId"`
+	Department string      `json:"department,omitempty"`
+	Field      string      `json:"field"`
+	On         domain.Date `json:"on"`
+	From       int         `json:"from"`
+	To         int         `json:"to"`
+	Position   uint64      `json:"position"`
+}
+
+const (
+	headerType    = "Career-Derived-Type"
+	headerVersion = "Career-Derived-Version"
+	typeLevel     = "LevelChanged"
+)
+
+// Bus publishes derived events and routes them to a local handler.
+type Bus struct {
+	pub    *wmnats.Publisher
+	sub    *wmnats.Subscriber
+	router *message.Router
+	topic  string
+	poison string
+	log    *slog.Logger
+}
+
+// Config configures a Bus.
+type Config struct {
+	TopicPrefix string // default DefaultTopicPrefix
+	Logger      *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = DefaultTopicPrefix
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// New returns a bus on nc. Call Run to deliver to handle.
+func New(nc *nats.Conn, cfg Config, handle func(ctx context.Context, changes []projections.LevelChanged)) (*Bus, error) {
+	cfg = cfg.withDefaults()
+	logger := watermill.NewSlogLogger(cfg.Logger)
+	core := wmnats.JetStreamConfig{Disabled: true}
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler: &wmnats.NATSMarshaler{}, JetStream: core,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("derived publisher: %w", err)
+	}
+	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
+		Unmarshaler: &wmnats.NATSMarshaler{}, JetStream: core, CloseTimeout: 5 * time.Second,
+		AckWaitTimeout: 5 * time.Second, SubscribeTimeout: 5 * time.Second,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("derived subscriber: %w", err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 5 * time.Second}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("derived router: %w", err)
+	}
+	b := &Bus{pub: pub, sub: sub, router: router, log: cfg.Logger,
+		topic: cfg.TopicPrefix + ".level-changed", poison: cfg.TopicPrefix + ".poison"}
+	poison, err := middleware.PoisonQueue(pub, b.poison)
+	if err != nil {
+		return nil, err
+	}
+	router.AddMiddleware(
+		middleware.CorrelationID,
+		poison,
+		middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, Multiplier: 2, Logger: logger}.Middleware,
+		middleware.Recoverer,
+	)
+	router.AddConsumerHandler("level-changed-to-subscribers", b.topic, sub, func(msg *message.Message) error {
+		c, err := decodeLevelChanged(msg)
+		if err != nil {
+			return err
+		}
+		handle(msg.Context(), []projections.LevelChanged{c})
+		return nil
+	})
+	return b, nil
+}
+
+// Topic returns the subject level changes are published on.
+func (b *Bus) Topic() string { return b.topic }
+
+// PoisonTopic returns the subject messages that could not be handled go to.
+func (b *Bus) PoisonTopic() string { return b.poison }
+
+// Run routes messages until ctx is done or Close is called.
+func (b *Bus) Run(ctx context.Context) error { return b.router.Run(ctx) }
+
+// Running is closed once the router delivers messages.
+func (b *Bus) Running() <-chan struct{} { return b.router.Running() }
+
+// Close stops routing and closes the publisher and subscriber.
+func (b *Bus) Close() error {
+	err := b.router.Close()
+	if cerr := b.sub.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if cerr := b.pub.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// LevelChanged publishes changes; it satisfies projections.Notifier. A
+// failure to publish is logged, never fatal to the projector: derived
+// events can always be recomputed from the log.
+func (b *Bus) LevelChanged(_ context.Context, changes []projections.LevelChanged) {
+	msgs := make([]*message.Message, 0, len(changes))
+	for _, c := range changes {
+		body, err := json.Marshal(LevelChangedV1{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
+			On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position})
+		if err != nil {
+			b.log.Error("encode level change", "err", err)
+			continue
+		}
+		m := message.NewMessage(watermill.NewUUID(), body)
+		m.Metadata.Set(headerType, typeLevel)
+		m.Metadata.Set(headerVersion, "1")
+		msgs = append(msgs, m)
+	}
+	if err := b.pub.Publish(b.topic, msgs...); err != nil {
+		b.log.Error("publish level changes", "err", err, "count", len(msgs))
+	}
+}
+
+func decodeLevelChanged(msg *message.Message) (projections.LevelChanged, error) {
+	if t := msg.Metadata.Get(headerType); t != typeLevel {
+		return projections.LevelChanged{}, fmt.Errorf("derived event type %q is not %s", t, typeLevel)
+	}
+	if v := msg.Metadata.Get(headerVersion); v != "1" {
+		return projections.LevelChanged{}, fmt.Errorf("derived event %s version %q is unknown", typeLevel, v)
+	}
+	var w LevelChangedV1
+	if err := json.Unmarshal(msg.Payload, &w); err != nil {
+		return projections.LevelChanged{}, fmt.Errorf("decode %s: %w", typeLevel, err)
+	}
+	return projections.LevelChanged{PersonID: w.PersonID, Department: w.Department, Position: w.Position,
+		Change: domain.LevelChange{Field: domain.Field(w.Field), On: w.On, From: w.From, To: w.To}}, nil
+}

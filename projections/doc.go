@@ -1,0 +1,9 @@
+// Package projections folds the event log into read models that answer the
+// API's queries: people and their departments over valid time, their
+// accomplishments, their level in every field over valid time with the
+// explanation of the current standing, and the department skill distribution.
+//
+// Two stores implement the same read model: memory (the embedded default,
+// rebuilt from the log at start) and PostgreSQL (production). One Projector
+// drives either store; one contract test suite runs against both.
+package projections

@@ -1,0 +1,261 @@
+// Package memory is the in-memory read model: the embedded default, rebuilt
+// from the event log at every start. It satisfies the same contract suite as
+// the PostgreSQL read model.
+package memory
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+type person struct {
+	projections.PersonProjection
+	events []events.Recorded
+}
+
+// Store is the in-memory read model.
+type Store struct {
+	cat      *domain.Catalogue
+	signal   projections.PositionSignal
+	mu       sync.RWMutex
+	position uint64
+	people   map[string]*person
+	ids      []string // sorted
+	accOwner map[string]string
+}
+
+// New returns an empty store judging with cat.
+func New(cat *domain.Catalogue) *Store {
+	return &Store{cat: cat, people: map[string]*person{}, accOwner: map[string]string{}}
+}
+
+// Checkpoint returns the position of the last applied event.
+func (s *Store) Checkpoint(context.Context) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.position, nil
+}
+
+// WaitFor blocks until position has been applied or ctx is done.
+func (s *Store) WaitFor(ctx context.Context, position uint64) error {
+	return s.signal.Wait(ctx, position)
+}
+
+// PersonEvents returns the stored events of the given people.
+func (s *Store) PersonEvents(_ context.Context, ids []string) (map[string][]events.Recorded, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string][]events.Recorded, len(ids))
+	for _, id := range ids {
+		if p, ok := s.people[id]; ok {
+			out[id] = append([]events.Recorded(nil), p.events...)
+		}
+	}
+	return out, nil
+}
+
+// Apply stores a projected batch and advances the checkpoint.
+func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	s.mu.Lock()
+	byPerson := map[string][]events.Recorded{}
+	for _, r := range batch {
+		byPerson[r.PersonID] = append(byPerson[r.PersonID], r)
+	}
+	for _, pp := range people {
+		p, ok := s.people[pp.Person.ID]
+		if !ok {
+			p = &person{}
+			s.people[pp.Person.ID] = p
+			i := sort.SearchStrings(s.ids, pp.Person.ID)
+			s.ids = append(s.ids, "")
+			copy(s.ids[i+1:], s.ids[i:])
+			s.ids[i] = pp.Person.ID
+		}
+		p.PersonProjection = pp
+		p.events = append(p.events, byPerson[pp.Person.ID]...)
+		for _, a := range pp.Accomplishments {
+			s.accOwner[a.ID] = pp.Person.ID
+		}
+	}
+	s.position = position
+	s.mu.Unlock()
+	s.signal.Advance(position)
+	return nil
+}
+
+func (s *Store) get(id string) (*person, error) {
+	p, ok := s.people[id]
+	if !ok {
+		return nil, domain.NotFound("person %s not found", id)
+	}
+	return p, nil
+}
+
+// Person returns one person.
+func (s *Store) Person(_ context.Context, id string) (projections.PersonView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.get(id)
+	if err != nil {
+		return projections.PersonView{}, err
+	}
+	return p.Person, nil
+}
+
+// PeopleByID returns the known people among ids.
+func (s *Store) PeopleByID(_ context.Context, ids []string) (map[string]projections.PersonView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]projections.PersonView, len(ids))
+	for _, id := range ids {
+		if p, ok := s.people[id]; ok {
+			out[id] = p.Person
+		}
+	}
+	return out, nil
+}
+
+// Standing judges a person on asOf as known at knownAt (zero = now).
+func (s *Store) Standing(_ context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
+	s.mu.RLock()
+	p, err := s.get(id)
+	var rs []events.Recorded
+	if err == nil {
+		rs = p.events
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return domain.Standing{}, err
+	}
+	st, ok := projections.StandingOf(s.cat, rs, asOf, knownAt)
+	if !ok {
+		return domain.Standing{}, domain.NotFound("person %s was not known at %s", id, knownAt.Format(time.RFC3339))
+	}
+	return st, nil
+}
+
+// History returns a person's level changes, optionally of one field.
+func (s *Store) History(_ context.Context, id string, field *domain.Field) ([]domain.LevelChange, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	return projections.HistoryOf(p.Changes, field), nil
+}
+
+// Accomplishments returns a page of a person's accomplishments in recording order.
+func (s *Store) Accomplishments(_ context.Context, id string, first int, after uint64) (projections.AccomplishmentPage, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, err := s.get(id)
+	if err != nil {
+		return projections.AccomplishmentPage{}, err
+	}
+	all := p.Accomplishments
+	page := projections.AccomplishmentPage{TotalCount: len(all)}
+	for _, a := range all {
+		if a.Position <= after {
+			continue
+		}
+		if len(page.Items) == first {
+			page.HasNext = true
+			break
+		}
+		page.Items = append(page.Items, a)
+	}
+	return page, nil
+}
+
+// Accomplishment returns one accomplishment by id.
+func (s *Store) Accomplishment(_ context.Context, id string) (projections.AccomplishmentView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if owner, ok := s.accOwner[id]; ok {
+		for _, a := range s.people[owner].Accomplishments {
+			if a.ID == id {
+				return a, nil
+			}
+		}
+	}
+	return projections.AccomplishmentView{}, domain.NotFound("accomplishment %s not found", id)
+}
+
+func (s *Store) matches(p *person, f projections.PeopleFilter) bool {
+	if f.Department != "" && p.Person.DepartmentOn(f.AsOf) != f.Department {
+		return false
+	}
+	if f.MinLevel > 0 {
+		if f.Field != "" {
+			return projections.LevelOnPeriods(p.Periods, f.Field, f.AsOf) >= f.MinLevel
+		}
+		for _, fl := range domain.Fields {
+			if projections.LevelOnPeriods(p.Periods, fl, f.AsOf) >= f.MinLevel {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// People returns a page of people matching f, ordered by id.
+func (s *Store) People(_ context.Context, f projections.PeopleFilter) (projections.PeoplePage, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var page projections.PeoplePage
+	for _, id := range s.ids {
+		p := s.people[id]
+		if !s.matches(p, f) {
+			continue
+		}
+		page.TotalCount++
+		if id <= f.After {
+			continue
+		}
+		if len(page.People) == f.First {
+			page.HasNext = true
+			continue
+		}
+		page.People = append(page.People, p.Person)
+	}
+	return page, nil
+}
+
+// Distribution counts, per department (sorted) and level (ascending), the
+// people who belong to a department on asOf by their level in field on asOf.
+// department "" means every department.
+func (s *Store) Distribution(_ context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	type key struct {
+		dept  string
+		level int
+	}
+	counts := map[key]int{}
+	for _, p := range s.people {
+		d := p.Person.DepartmentOn(asOf)
+		if d == "" || (department != "" && d != department) {
+			continue
+		}
+		counts[key{d, projections.LevelOnPeriods(p.Periods, field, asOf)}]++
+	}
+	out := make([]projections.Cell, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, projections.Cell{Department: k.dept, Level: k.level, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Department != out[j].Department {
+			return out[i].Department < out[j].Department
+		}
+		return out[i].Level < out[j].Level
+	})
+	return out, nil
+}

@@ -1,0 +1,80 @@
+// Package pgtest gives tests a fresh, migrated PostgreSQL database of their
+// own on the local server, dropped when the test ends.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/projections/postgres"
+)
+
+// AdminURL is the local server the tests create their databases on.
+const AdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// NewDatabase creates an empty database and returns its URL; the database is
+// dropped at the end of the test.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL)
+	if err != nil {
+		t.Fatalf("pgtest: the local PostgreSQL is not reachable (make services starts it): %v", err)
+	}
+	defer admin.Close(ctx)
+	var b [6]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
+	name := "careerledger_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := pgx.Connect(ctx, AdminURL)
+		if err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+		}
+	})
+	u, _ := url.Parse(AdminURL)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// NewPool creates a fresh database, migrates schema into it and returns a
+// pool on it, closed at the end of the test.
+func NewPool(t testing.TB, schema string) *pgxpool.Pool {
+	t.Helper()
+	dsn := NewDatabase(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if err := postgres.Migrate(ctx, pool, schema); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return pool
+}
+
+// URL returns the connection string of pool's database, for programs
+// started by a test.
+func URL(pool *pgxpool.Pool) string {
+	cc := pool.Config().ConnConfig
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cc.User, cc.Host, cc.Port, cc.Database)
+}

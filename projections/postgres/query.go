@@ -1,0 +1,278 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// Person returns one person.
+func (s *Store) Person(ctx context.Context, id string) (projections.PersonView, error) {
+	m, err := s.PeopleByID(ctx, []string{id})
+	if err != nil {
+		return projections.PersonView{}, err
+	}
+	p, ok := m[id]
+	if !ok {
+		return projections.PersonView{}, domain.NotFound("person %s not found", id)
+	}
+	return p, nil
+}
+
+// PeopleByID returns the known people among ids, with their memberships,
+// in two queries whatever the number of ids.
+func (s *Store) PeopleByID(ctx context.Context, ids []string) (map[string]projections.PersonView, error) {
+	out := make(map[string]projections.PersonView, len(ids))
+	rows, err := s.pool.Query(ctx, s.q(`SELECT id, name, joined_on, position FROM {s}.people WHERE id = ANY($1)`), ids)
+	if err != nil {
+		return nil, fmt.Errorf("people: %w", err)
+	}
+	var p projections.PersonView
+	var joined time.Time
+	var pos int64
+	if _, err := pgx.ForEachRow(rows, []any{&p.ID, &p.Name, &joined, &pos}, func() error {
+		v := p
+		v.JoinedOn = domain.DateOf(joined)
+		v.Position = uint64(pos)
+		out[v.ID] = v
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("people: %w", err)
+	}
+	rows, err = s.pool.Query(ctx, s.q(`SELECT person_id, department, valid_from, valid_to FROM {s}.memberships
+		WHERE person_id = ANY($1) ORDER BY person_id, valid_from`), ids)
+	if err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	var pid, dept string
+	var from time.Time
+	var to *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&pid, &dept, &from, &to}, func() error {
+		v := out[pid]
+		v.Memberships = append(v.Memberships, domain.Membership{Department: dept, From: domain.DateOf(from), To: dateOf(to)})
+		out[pid] = v
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	return out, nil
+}
+
+// Standing judges a person on asOf as known at knownAt (zero = now), from
+// the person's stored events.
+func (s *Store) Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
+	m, err := s.PersonEvents(ctx, []string{id})
+	if err != nil {
+		return domain.Standing{}, err
+	}
+	rs, ok := m[id]
+	if !ok {
+		return domain.Standing{}, domain.NotFound("person %s not found", id)
+	}
+	st, ok := projections.StandingOf(s.cat, rs, asOf, knownAt)
+	if !ok {
+		return domain.Standing{}, domain.NotFound("person %s was not known at %s", id, knownAt.Format(time.RFC3339))
+	}
+	return st, nil
+}
+
+// History returns a person's level changes, optionally of one field.
+func (s *Store) History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error) {
+	if _, err := s.Person(ctx, id); err != nil {
+		return nil, err
+	}
+	var f string
+	if field != nil {
+		f = string(*field)
+	}
+	rows, err := s.pool.Query(ctx, s.q(`SELECT c.field, c.changed_on, c.from_level, c.to_level FROM {s}.level_changes c
+		WHERE c.person_id = $1 AND ($2 = '' OR c.field = $2)`), id, f)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	var out []domain.LevelChange
+	var c domain.LevelChange
+	var fl string
+	var on time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&fl, &on, &c.From, &c.To}, func() error {
+		v := c
+		v.Field = domain.Field(fl)
+		v.On = domain.DateOf(on)
+		out = append(out, v)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	projections.SortChanges(out)
+	return out, nil
+}
+
+const accomplishmentColumns = `id, person_id, position, recorded_at, amended_at, retracted, coalesce(retraction_reason, ''), body_type, body_version, body`
+
+func scanAccomplishments(rows pgx.Rows) ([]projections.AccomplishmentView, error) {
+	var out []projections.AccomplishmentView
+	var a projections.AccomplishmentView
+	var pos int64
+	var amended *time.Time
+	var typ string
+	var version int
+	var body []byte
+	_, err := pgx.ForEachRow(rows, []any{&a.ID, &a.PersonID, &pos, &a.RecordedAt, &amended, &a.Retracted, &a.RetractionReason, &typ, &version, &body}, func() error {
+		ev, err := events.Decode(typ, version, body)
+		if err != nil {
+			return fmt.Errorf("accomplishment %s: %w", a.ID, err)
+		}
+		acc, ok := events.ToAccomplishment(ev)
+		if !ok {
+			return fmt.Errorf("accomplishment %s: %s is not an accomplishment", a.ID, typ)
+		}
+		v := a
+		v.Position = uint64(pos)
+		v.Accomplishment = acc
+		if amended != nil {
+			v.AmendedAt = *amended
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// Accomplishments returns a page of a person's accomplishments in recording order.
+func (s *Store) Accomplishments(ctx context.Context, id string, first int, after uint64) (projections.AccomplishmentPage, error) {
+	var page projections.AccomplishmentPage
+	var exists bool
+	err := s.pool.QueryRow(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM {s}.people WHERE id = $1),
+		(SELECT count(*) FROM {s}.accomplishments WHERE person_id = $1)`), id).Scan(&exists, &page.TotalCount)
+	if err != nil {
+		return page, fmt.Errorf("accomplishments: %w", err)
+	}
+	if !exists {
+		return page, domain.NotFound("person %s not found", id)
+	}
+	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+` FROM {s}.accomplishments
+		WHERE person_id = $1 AND position > $2 ORDER BY position LIMIT $3`), id, int64(after), first+1)
+	if err != nil {
+		return page, fmt.Errorf("accomplishments: %w", err)
+	}
+	items, err := scanAccomplishments(rows)
+	if err != nil {
+		return page, err
+	}
+	if len(items) > first {
+		items, page.HasNext = items[:first], true
+	}
+	page.Items = items
+	return page, nil
+}
+
+// Accomplishment returns one accomplishment by id.
+func (s *Store) Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error) {
+	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+` FROM {s}.accomplishments WHERE id = $1`), id)
+	if err != nil {
+		return projections.AccomplishmentView{}, fmt.Errorf("accomplishment: %w", err)
+	}
+	items, err := scanAccomplishments(rows)
+	if err != nil {
+		return projections.AccomplishmentView{}, err
+	}
+	if len(items) == 0 {
+		return projections.AccomplishmentView{}, domain.NotFound("accomplishment %s not found", id)
+	}
+	return items[0], nil
+}
+
+const peopleWhere = `
+	($1 = '' OR EXISTS (SELECT 1 FROM {s}.memberships m WHERE m.person_id = p.id AND m.department = $1
+		AND m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2)))
+	AND ($4 = 0 OR EXISTS (SELECT 1 FROM {s}.level_periods lp WHERE lp.person_id = p.id
+		AND ($3 = '' OR lp.field = $3) AND lp.level >= $4
+		AND lp.valid_from <= $2 AND (lp.valid_to IS NULL OR lp.valid_to > $2)))`
+
+// People returns a page of people matching f, ordered by id.
+func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error) {
+	var page projections.PeoplePage
+	args := []any{f.Department, f.AsOf.Time(), string(f.Field), f.MinLevel}
+	if err := s.pool.QueryRow(ctx, s.q(`SELECT count(*) FROM {s}.people p WHERE `+peopleWhere), args...).Scan(&page.TotalCount); err != nil {
+		return page, fmt.Errorf("people: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, s.q(`SELECT p.id FROM {s}.people p WHERE `+peopleWhere+` AND p.id > $5 ORDER BY p.id LIMIT $6`),
+		append(args, f.After, f.First+1)...)
+	if err != nil {
+		return page, fmt.Errorf("people: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return page, fmt.Errorf("people: %w", err)
+	}
+	if len(ids) > f.First {
+		ids, page.HasNext = ids[:f.First], true
+	}
+	byID, err := s.PeopleByID(ctx, ids)
+	if err != nil {
+		return page, err
+	}
+	for _, id := range ids {
+		page.People = append(page.People, byID[id])
+	}
+	return page, nil
+}
+
+// Distribution counts, per department (sorted) and level (ascending), the
+// people who belong to a department on asOf by their level in field on asOf:
+// one indexed range query over memberships and level periods.
+func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
+	rows, err := s.pool.Query(ctx, s.q(`
+		SELECT m.department, coalesce(lp.level, 0) AS level, count(*)
+		FROM {s}.memberships m
+		LEFT JOIN {s}.level_periods lp ON lp.person_id = m.person_id AND lp.field = $1
+			AND lp.valid_from <= $2 AND (lp.valid_to IS NULL OR lp.valid_to > $2)
+		WHERE m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) AND ($3 = '' OR m.department = $3)
+		GROUP BY 1, 2 ORDER BY 1, 2`), string(field), asOf.Time(), department)
+	if err != nil {
+		return nil, fmt.Errorf("distribution: %w", err)
+	}
+	var out []projections.Cell
+	var c projections.Cell
+	if _, err := pgx.ForEachRow(rows, []any{&c.Department, &c.Level, &c.Count}, func() error {
+		out = append(out, c)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("distribution: %w", err)
+	}
+	return out, nil
+}
+
+// StoredStanding returns the standing stored at projection time, with the
+// catalogue id and version that judged it.
+func (s *Store) StoredStanding(ctx context.Context, id string) ([]domain.FieldStanding, string, int, error) {
+	rows, err := s.pool.Query(ctx, s.q(`SELECT catalogue_id, catalogue_version, explanation FROM {s}.standings WHERE person_id = $1`), id)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("standing: %w", err)
+	}
+	var out []domain.FieldStanding
+	var catID string
+	var catVersion int
+	var body []byte
+	if _, err := pgx.ForEachRow(rows, []any{&catID, &catVersion, &body}, func() error {
+		var fs domain.FieldStanding
+		if err := json.Unmarshal(body, &fs); err != nil {
+			return err
+		}
+		out = append(out, fs)
+		return nil
+	}); err != nil {
+		return nil, "", 0, fmt.Errorf("standing: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, "", 0, domain.NotFound("person %s not found", id)
+	}
+	return out, catID, catVersion, nil
+}

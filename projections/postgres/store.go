@@ -1,0 +1,270 @@
+// Package postgres is the PostgreSQL read model (pgx): the production store
+// for people, accomplishments, level periods and standings, applied by the
+// projector one transaction per batch together with the checkpoint.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// DefaultSchema is the PostgreSQL schema that holds the read models.
+const DefaultSchema = "careerledger"
+
+const checkpointName = "read_models"
+
+// Store is the PostgreSQL read model.
+type Store struct {
+	pool   *pgxpool.Pool
+	cat    *domain.Catalogue
+	schema string
+	signal projections.PositionSignal
+	// PollInterval is how often WaitFor re-reads the checkpoint when another
+	// instance is projecting.
+	PollInterval time.Duration
+	// Logger receives the projector lock's complaints; nil = discard.
+	Logger *slog.Logger
+}
+
+func (s *Store) logf(format string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// New returns a store on pool using schema ("" = DefaultSchema). The schema
+// must have been migrated (Migrate).
+func New(pool *pgxpool.Pool, cat *domain.Catalogue, schema string) *Store {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	return &Store{pool: pool, cat: cat, schema: schema, PollInterval: 10 * time.Millisecond}
+}
+
+// Schema returns the PostgreSQL schema the store reads and writes.
+func (s *Store) Schema() string { return s.schema }
+
+// q qualifies the {s}. placeholders in a statement with the store's schema.
+func (s *Store) q(sql string) string {
+	return strings.ReplaceAll(sql, "{s}", pgx.Identifier{s.schema}.Sanitize())
+}
+
+// Checkpoint returns the position of the last applied event.
+func (s *Store) Checkpoint(ctx context.Context) (uint64, error) {
+	var pos int64
+	err := s.pool.QueryRow(ctx, s.q(`SELECT position FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return uint64(pos), nil
+}
+
+// WaitFor blocks until position has been applied (by this process or any
+// other projecting into the same database) or ctx is done.
+func (s *Store) WaitFor(ctx context.Context, position uint64) error {
+	for {
+		if s.signal.Position() >= position {
+			return nil
+		}
+		cp, err := s.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		if cp >= position {
+			s.signal.Advance(cp)
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.PollInterval)
+		err = s.signal.Wait(wctx, position)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// PersonEvents returns the stored events of the given people, in order.
+func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
+	rows, err := s.pool.Query(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key, body
+		FROM {s}.person_events WHERE person_id = ANY($1) ORDER BY person_id, position`), ids)
+	if err != nil {
+		return nil, fmt.Errorf("person events: %w", err)
+	}
+	out := make(map[string][]events.Recorded, len(ids))
+	var r events.Recorded
+	var pos int64
+	var body []byte
+	_, err = pgx.ForEachRow(rows, []any{&pos, &r.PersonID, &r.Type, &r.Version, &r.RecordedAt, &r.IdempotencyKey, &body}, func() error {
+		ev, err := events.Decode(r.Type, r.Version, body)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", pos, err)
+		}
+		rec := r
+		rec.Position = uint64(pos)
+		rec.Event = ev
+		out[r.PersonID] = append(out[r.PersonID], rec)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("person events: %w", err)
+	}
+	return out, nil
+}
+
+// Apply stores a projected batch and advances the checkpoint in one
+// transaction. Events at or below the committed checkpoint are skipped, so
+// replaying a batch after a crash changes nothing.
+func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var current int64
+		err := tx.QueryRow(ctx, s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position`), checkpointName).Scan(&current)
+		if err != nil {
+			return fmt.Errorf("lock checkpoint: %w", err)
+		}
+		if uint64(current) >= position {
+			return nil // already applied (a replay after a crash, or a rival projector)
+		}
+		if err := s.copyEvents(ctx, tx, batch, uint64(current)); err != nil {
+			return err
+		}
+		if err := s.replacePeople(ctx, tx, people); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET position = $2, updated_at = now() WHERE name = $1`),
+			checkpointName, int64(position)); err != nil {
+			return fmt.Errorf("advance checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.signal.Advance(position)
+	return nil
+}
+
+func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Recorded, after uint64) error {
+	rows := make([][]any, 0, len(batch))
+	for _, r := range batch {
+		if r.Position <= after {
+			continue
+		}
+		// Stored at the current schema version: upcast once, read fast.
+		typ, version, body, err := events.Encode(r.Event)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", r.Position, err)
+		}
+		rows = append(rows, []any{int64(r.Position), r.PersonID, typ, version, r.RecordedAt, r.IdempotencyKey, body})
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "person_events"},
+		[]string{"position", "person_id", "type", "version", "recorded_at", "idempotency_key", "body"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("copy events: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projections.PersonProjection) error {
+	if len(people) == 0 {
+		return nil
+	}
+	ids := make([]string, len(people))
+	for i, pp := range people {
+		ids[i] = pp.Person.ID
+	}
+	if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.people WHERE id = ANY($1)`), ids); err != nil {
+		return fmt.Errorf("replace people: %w", err)
+	}
+	var persons, members, accs, periods, changes, standings [][]any
+	for _, pp := range people {
+		p := pp.Person
+		persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position)})
+		for _, m := range p.Memberships {
+			members = append(members, []any{p.ID, m.Department, m.From.Time(), nullDate(m.To)})
+		}
+		for _, a := range pp.Accomplishments {
+			typ, version, body, err := events.Encode(events.FromAccomplishment(a.Accomplishment))
+			if err != nil {
+				return fmt.Errorf("encode accomplishment %s: %w", a.ID, err)
+			}
+			var amended, reason any
+			if !a.AmendedAt.IsZero() {
+				amended = a.AmendedAt
+			}
+			if a.Retracted {
+				reason = a.RetractionReason
+			}
+			accs = append(accs, []any{a.ID, p.ID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
+				amended, a.Retracted, reason, typ, version, body})
+		}
+		for _, lp := range pp.Periods {
+			periods = append(periods, []any{p.ID, string(lp.Field), lp.Level, lp.From.Time(), nullDate(lp.To)})
+		}
+		for _, c := range pp.Changes {
+			changes = append(changes, []any{p.ID, string(c.Field), c.On.Time(), c.From, c.To})
+		}
+		for _, fs := range pp.Standing.Fields {
+			explanation, err := json.Marshal(fs)
+			if err != nil {
+				return fmt.Errorf("encode standing of %s: %w", p.ID, err)
+			}
+			standings = append(standings, []any{p.ID, string(fs.Field), fs.Level, nullDate(fs.AttainedOn),
+				pp.Standing.CatalogueID, pp.Standing.CatalogueVersion, explanation})
+		}
+	}
+	copies := []struct {
+		table string
+		cols  []string
+		rows  [][]any
+	}{
+		{"people", []string{"id", "name", "joined_on", "position"}, persons},
+		{"memberships", []string{"person_id", "department", "valid_from", "valid_to"}, members},
+		{"accomplishments", []string{"id", "person_id", "kind", "position", "recorded_at", "amended_at", "retracted",
+			"retraction_reason", "body_type", "body_version", "body"}, accs},
+		{"level_periods", []string{"person_id", "field", "level", "valid_from", "valid_to"}, periods},
+		{"level_changes", []string{"person_id", "field", "changed_on", "from_level", "to_level"}, changes},
+		{"standings", []string{"person_id", "field", "level", "attained_on", "catalogue_id", "catalogue_version", "explanation"}, standings},
+	}
+	for _, c := range copies {
+		if len(c.rows) == 0 {
+			continue
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
+			return fmt.Errorf("copy %s: %w", c.table, err)
+		}
+	}
+	return nil
+}
+
+func nullDate(d domain.Date) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.Time()
+}
+
+func dateOf(t *time.Time) domain.Date {
+	if t == nil {
+		return domain.Date{}
+	}
+	return domain.DateOf(*t)
+}

@@ -1,0 +1,16 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/careerledger/careerledger/projections/projectionstest"
+)
+
+func TestContract(t *testing.T) {
+	projectionstest.Run(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	})
+}

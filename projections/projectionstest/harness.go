@@ -1,0 +1,180 @@
+// Package projectionstest is the read-model contract suite: one set of
+// tests that every read model (memory, PostgreSQL) must pass, driven through
+// the real recorder, a real embedded JetStream log and the projector.
+package projectionstest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// ReadModel is what the suite exercises: the API's reads and the projector's
+// writes.
+type ReadModel interface {
+	projections.Store
+	Person(ctx context.Context, id string) (projections.PersonView, error)
+	PeopleByID(ctx context.Context, ids []string) (map[string]projections.PersonView, error)
+	Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error)
+	History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error)
+	Accomplishments(ctx context.Context, id string, first int, after uint64) (projections.AccomplishmentPage, error)
+	Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error)
+	People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error)
+	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error)
+	WaitFor(ctx context.Context, position uint64) error
+}
+
+// Factory makes a fresh, empty read model for one test.
+type Factory func(t *testing.T, cat *domain.Catalogue) ReadModel
+
+// Clock is a test clock that advances one second per reading, so that every
+// event has a distinct recorded time.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock starts a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the current time and advances the clock by a second.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+// Peek returns the current time without advancing.
+func (c *Clock) Peek() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Env is a running log, recorder and projector over one read model.
+type Env struct {
+	T        *testing.T
+	Cat      *domain.Catalogue
+	Log      *events.Log
+	Recorder *events.Recorder
+	Store    ReadModel
+	Clock    *Clock
+	Changes  *projections.Broadcaster
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// Today is the suite's "today".
+var Today = domain.MustDate("2026-06-01")
+
+// Start runs an embedded JetStream server, the recorder and a projector
+// into store; everything stops at the end of the test.
+func Start(t *testing.T, store ReadModel, cat *domain.Catalogue) *Env {
+	t.Helper()
+	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir(), SyncInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	log, err := events.OpenLog(context.Background(), nc, events.LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{T: t, Cat: cat, Log: log, Store: store, Clock: NewClock(Today.Time().Add(9 * time.Hour)),
+		Changes: &projections.Broadcaster{}, done: make(chan error, 1)}
+	env.Recorder = events.NewRecorder(log, cat, env.Clock.Now)
+	env.StartProjector()
+	t.Cleanup(env.StopProjector)
+	return env
+}
+
+// StartProjector (re)starts the projector from the store's checkpoint.
+func (e *Env) StartProjector() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.done = make(chan error, 1)
+	p := &projections.Projector{Catalogue: e.Cat, Source: e.Log, Store: e.Store, Notifier: e.Changes,
+		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: 50}
+	go func() { e.done <- p.Run(ctx) }()
+}
+
+// StopProjector stops the projector and waits for it.
+func (e *Env) StopProjector() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	if err := <-e.done; err != nil {
+		e.T.Errorf("projector: %v", err)
+	}
+	e.cancel = nil
+}
+
+// Wait blocks until the store has applied pos.
+func (e *Env) Wait(pos uint64) {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Store.WaitFor(ctx, pos); err != nil {
+		e.T.Fatalf("read model did not reach position %d: %v", pos, err)
+	}
+}
+
+// Must fails the test on a command error and waits for its projection.
+func (e *Env) Must(res events.Result, err error) events.Result {
+	e.T.Helper()
+	if err != nil {
+		e.T.Fatalf("command: %v", err)
+	}
+	e.Wait(res.Position)
+	return res
+}
+
+// Register registers a person in dept on joined.
+func (e *Env) Register(id, dept, joined string) events.Result {
+	e.T.Helper()
+	return e.Must(e.Recorder.RegisterPerson(context.Background(), events.RegisterPerson{
+		ID: id, Name: "Person " + id, Department: dept, JoinedOn: domain.MustDate(joined)}))
+}
+
+// Record records an accomplishment for a person.
+func (e *Env) Record(id string, a domain.Accomplishment) events.Result {
+	e.T.Helper()
+	return e.Must(e.Recorder.RecordAccomplishment(context.Background(), events.RecordAccomplishment{PersonID: id, Accomplishment: a}))
+}
+
+// Engagement builds an engagement accomplishment.
+func Engagement(field domain.Field, role domain.Role, started, completed string, outcome domain.Outcome, withinBudget bool, cx ...domain.Criterion) domain.Accomplishment {
+	e := &domain.Engagement{Field: field, Title: "work", Role: role, StartedOn: domain.MustDate(started),
+		Outcome: outcome, WithinBudget: withinBudget, Complexity: cx}
+	if completed != "" {
+		e.CompletedOn = domain.MustDate(completed)
+	}
+	return domain.Accomplishment{Engagement: e}
+}
+
+// Assessment builds a theme assessment.
+func Assessment(theme domain.Theme, p domain.Proficiency, on string) domain.Accomplishment {
+	return domain.Accomplishment{Assessment: &domain.ThemeAssessment{Theme: theme, Proficiency: p, AssessedOn: domain.MustDate(on)}}
+}
+
+// LevelOf returns the level in field from a standing.
+func LevelOf(st domain.Standing, f domain.Field) int {
+	for _, fs := range st.Fields {
+		if fs.Field == f {
+			return fs.Level
+		}
+	}
+	return -1
+}

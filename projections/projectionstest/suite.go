@@ -1,0 +1,412 @@
+package projectionstest
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// Run runs the whole contract suite against read models made by newStore.
+func Run(t *testing.T, newStore Factory) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, e *Env)
+	}{
+		{"register shows the person, their department and level 0", testRegister},
+		{"departments over valid time: transfer and departure", testDepartments},
+		{"levels, history and attainedOn from evidence", testLevels},
+		{"retraction lowers the level and rewrites history; knownAt sees the past", testRetraction},
+		{"amendment replaces the whole accomplishment", testAmendment},
+		{"accomplishments page in recording order", testAccomplishmentPaging},
+		{"people filter by department, field and minLevel, paged", testPeople},
+		{"distribution per department and level on a date", testDistribution},
+		{"back-dated evidence rewrites history from its date", testBackdated},
+		{"replaying a batch changes nothing", testReplay},
+		{"a fresh fold of the log equals the live read model", testRebuildEquals},
+		{"level changes are published as derived events", testDerived},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cat := domain.DefaultCatalogue()
+			e := Start(t, newStore(t, cat), cat)
+			tc.fn(t, e)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func testRegister(t *testing.T, e *Env) {
+	res := e.Register("E1", "Ops", "2020-04-01")
+	if res.PersonID != "E1" || res.Position == 0 {
+		t.Fatalf("result = %+v", res)
+	}
+	p, err := e.Store.Person(ctx, "E1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "Person E1" || p.JoinedOn != domain.MustDate("2020-04-01") || p.Position != res.Position {
+		t.Errorf("person = %+v", p)
+	}
+	if got := p.DepartmentOn(Today); got != "Ops" {
+		t.Errorf("department today = %q", got)
+	}
+	if got := p.DepartmentOn(domain.MustDate("2020-03-31")); got != "" {
+		t.Errorf("department before joining = %q, want none", got)
+	}
+	if _, err := e.Store.Person(ctx, "nobody"); domain.KindOf(err) != domain.KindNotFound {
+		t.Errorf("unknown person: err = %v, want NotFound", err)
+	}
+	st, err := e.Store.Standing(ctx, "E1", Today, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Fields) != 3 {
+		t.Fatalf("standing has %d fields, want 3", len(st.Fields))
+	}
+	for _, fs := range st.Fields {
+		if fs.Level != 0 || !fs.AttainedOn.IsZero() || fs.Next == nil || fs.Next.Level != 1 {
+			t.Errorf("%s: %+v", fs.Field, fs)
+		}
+	}
+	cp, err := e.Store.Checkpoint(ctx)
+	if err != nil || cp != res.Position {
+		t.Errorf("checkpoint = %d, %v; want %d", cp, err, res.Position)
+	}
+}
+
+func testDepartments(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2020-01-01")
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E1", Department: "Net", EffectiveOn: domain.MustDate("2022-01-01")}))
+	e.Must(e.Recorder.RecordDeparture(ctx, events.RecordDeparture{PersonID: "E1", EffectiveOn: domain.MustDate("2025-01-01")}))
+	p, err := e.Store.Person(ctx, "E1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []domain.Membership{
+		{Department: "Ops", From: domain.MustDate("2020-01-01"), To: domain.MustDate("2022-01-01")},
+		{Department: "Net", From: domain.MustDate("2022-01-01"), To: domain.MustDate("2025-01-01")},
+	}
+	if !reflect.DeepEqual(p.Memberships, want) {
+		t.Errorf("memberships = %+v, want %+v", p.Memberships, want)
+	}
+	for d, dept := range map[string]string{"2021-12-31": "Ops", "2022-01-01": "Net", "2024-12-31": "Net", "2025-01-01": ""} {
+		if got := p.DepartmentOn(domain.MustDate(d)); got != dept {
+			t.Errorf("department on %s = %q, want %q", d, got, dept)
+		}
+	}
+}
+
+// level3 records the evidence of SYSTEM_OPERATION level 3 (and level 2
+// common) and returns the id of the level-3 theme assessment.
+func level3(e *Env, id string) string {
+	e.Record(id, Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+		domain.OperationRequirements, domain.OperationSystems))
+	e.Record(id, Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"))
+	return e.Record(id, Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01")).AccomplishmentID
+}
+
+func testLevels(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	level3(e, "E1")
+	st, err := e.Store.Standing(ctx, "E1", Today, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[domain.Field]int{domain.SystemOperation: 3, domain.NetworkOperation: 2, domain.ServiceDesk: 2}
+	for f, l := range want {
+		if got := LevelOf(st, f); got != l {
+			t.Errorf("%s level = %d, want %d", f, got, l)
+		}
+	}
+	if st.Fields[0].AttainedOn != domain.MustDate("2017-06-01") {
+		t.Errorf("attainedOn = %s, want 2017-06-01", st.Fields[0].AttainedOn)
+	}
+	past, err := e.Store.Standing(ctx, "E1", domain.MustDate("2017-05-31"), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := LevelOf(past, domain.SystemOperation); got != 2 {
+		t.Errorf("level on 2017-05-31 = %d, want 2", got)
+	}
+	f := domain.SystemOperation
+	h, err := e.Store.History(ctx, "E1", &f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantH := []domain.LevelChange{
+		{Field: f, On: domain.MustDate("2016-02-01"), From: 0, To: 2},
+		{Field: f, On: domain.MustDate("2017-06-01"), From: 2, To: 3},
+	}
+	if !reflect.DeepEqual(h, wantH) {
+		t.Errorf("history = %+v, want %+v", h, wantH)
+	}
+	all, err := e.Store.History(ctx, "E1", nil)
+	if err != nil || len(all) != 4 {
+		t.Errorf("history of all fields = %+v, %v; want 4 changes", all, err)
+	}
+}
+
+func testRetraction(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	themeID := level3(e, "E1")
+	before := e.Clock.Peek()
+	res := e.Must(e.Recorder.RetractAccomplishment(ctx, events.RetractAccomplishment{AccomplishmentID: themeID, Reason: "entered twice"}))
+	if res.AccomplishmentID != themeID {
+		t.Errorf("retraction result = %+v", res)
+	}
+	st, err := e.Store.Standing(ctx, "E1", Today, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := LevelOf(st, domain.SystemOperation); got != 2 {
+		t.Errorf("level after retraction = %d, want 2", got)
+	}
+	known, err := e.Store.Standing(ctx, "E1", Today, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := LevelOf(known, domain.SystemOperation); got != 3 {
+		t.Errorf("level as known before the retraction = %d, want 3", got)
+	}
+	f := domain.SystemOperation
+	h, _ := e.Store.History(ctx, "E1", &f)
+	if len(h) != 1 || h[0].To != 2 {
+		t.Errorf("history after retraction = %+v, want only 0->2", h)
+	}
+	a, err := e.Store.Accomplishment(ctx, themeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Retracted || a.RetractionReason != "entered twice" {
+		t.Errorf("retracted accomplishment = %+v", a)
+	}
+}
+
+func testAmendment(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	themeID := level3(e, "E1")
+	e.Must(e.Recorder.AmendAccomplishment(ctx, events.AmendAccomplishment{AccomplishmentID: themeID,
+		Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
+			t := *a.Assessment
+			t.Proficiency = domain.Basic
+			return domain.Accomplishment{Assessment: &t}, nil
+		}}))
+	a, err := e.Store.Accomplishment(ctx, themeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Accomplishment.Assessment == nil || a.Accomplishment.Assessment.Proficiency != domain.Basic || a.AmendedAt.IsZero() {
+		t.Errorf("amended accomplishment = %+v", a)
+	}
+	st, _ := e.Store.Standing(ctx, "E1", Today, time.Time{})
+	if got := LevelOf(st, domain.SystemOperation); got != 2 {
+		t.Errorf("level after amending the theme down = %d, want 2", got)
+	}
+}
+
+func testAccomplishmentPaging(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, e.Record("E1", Assessment(domain.StressManagement, domain.Basic, "2016-01-0"+string(rune('1'+i)))).AccomplishmentID)
+	}
+	var got []string
+	after := uint64(0)
+	for pages := 0; ; pages++ {
+		page, err := e.Store.Accomplishments(ctx, "E1", 2, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.TotalCount != 5 {
+			t.Errorf("totalCount = %d, want 5", page.TotalCount)
+		}
+		for _, a := range page.Items {
+			got = append(got, a.ID)
+			after = a.Position
+		}
+		if !page.HasNext {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if !reflect.DeepEqual(got, ids) {
+		t.Errorf("paged ids = %v, want %v", got, ids)
+	}
+}
+
+func testPeople(t *testing.T, e *Env) {
+	for _, id := range []string{"A1", "A2", "A3"} {
+		e.Register(id, "Ops", "2015-01-01")
+	}
+	e.Register("B1", "Net", "2015-01-01")
+	level3(e, "A2")
+	page, err := e.Store.People(ctx, projections.PeopleFilter{Department: "Ops", AsOf: Today, First: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.TotalCount != 3 || !page.HasNext || len(page.People) != 2 || page.People[0].ID != "A1" || page.People[1].ID != "A2" {
+		t.Errorf("first page = %+v", page)
+	}
+	page, _ = e.Store.People(ctx, projections.PeopleFilter{Department: "Ops", AsOf: Today, First: 2, After: "A2"})
+	if len(page.People) != 1 || page.People[0].ID != "A3" || page.HasNext {
+		t.Errorf("second page = %+v", page)
+	}
+	page, _ = e.Store.People(ctx, projections.PeopleFilter{Field: domain.SystemOperation, MinLevel: 3, AsOf: Today, First: 10})
+	if page.TotalCount != 1 || len(page.People) != 1 || page.People[0].ID != "A2" {
+		t.Errorf("minLevel 3 = %+v", page)
+	}
+	page, _ = e.Store.People(ctx, projections.PeopleFilter{Field: domain.SystemOperation, MinLevel: 3, AsOf: domain.MustDate("2017-05-31"), First: 10})
+	if page.TotalCount != 0 {
+		t.Errorf("minLevel 3 before attaining it = %+v", page)
+	}
+	page, _ = e.Store.People(ctx, projections.PeopleFilter{AsOf: Today, First: 100})
+	if page.TotalCount != 4 {
+		t.Errorf("everyone = %d, want 4", page.TotalCount)
+	}
+}
+
+func testDistribution(t *testing.T, e *Env) {
+	e.Register("A1", "Ops", "2015-01-01")
+	e.Register("A2", "Ops", "2015-01-01")
+	e.Register("B1", "Net", "2015-01-01")
+	e.Register("C1", "Apps", "2019-01-01")
+	level3(e, "A2")
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "A1", Department: "Net", EffectiveOn: domain.MustDate("2020-01-01")}))
+	cells, err := e.Store.Distribution(ctx, domain.SystemOperation, Today, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []projections.Cell{{Department: "Apps", Level: 0, Count: 1}, {Department: "Net", Level: 0, Count: 2}, {Department: "Ops", Level: 3, Count: 1}}
+	if !reflect.DeepEqual(cells, want) {
+		t.Errorf("distribution today = %+v, want %+v", cells, want)
+	}
+	cells, _ = e.Store.Distribution(ctx, domain.SystemOperation, domain.MustDate("2016-06-01"), "")
+	want = []projections.Cell{{Department: "Net", Level: 0, Count: 1}, {Department: "Ops", Level: 0, Count: 1}, {Department: "Ops", Level: 2, Count: 1}}
+	if !reflect.DeepEqual(cells, want) {
+		t.Errorf("distribution on 2016-06-01 = %+v, want %+v", cells, want)
+	}
+	cells, _ = e.Store.Distribution(ctx, domain.SystemOperation, Today, "Ops")
+	if len(cells) != 1 || cells[0].Department != "Ops" {
+		t.Errorf("distribution of Ops = %+v", cells)
+	}
+}
+
+func testBackdated(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	e.Record("E1", Engagement(domain.ServiceDesk, domain.Participant, "2018-01-01", "", domain.Ongoing, false))
+	e.Record("E1", Assessment(domain.InformationAssetManagement, domain.Basic, "2019-01-01"))
+	f := domain.ServiceDesk
+	h, _ := e.Store.History(ctx, "E1", &f)
+	if len(h) != 1 || h[0].On != domain.MustDate("2019-01-01") || h[0].To != 1 {
+		t.Fatalf("history = %+v, want level 1 from 2019-01-01", h)
+	}
+	// Learned today: an older assessment moves the start back.
+	e.Record("E1", Assessment(domain.SystemOperationManagement, domain.Basic, "2018-03-01"))
+	h, _ = e.Store.History(ctx, "E1", &f)
+	if len(h) != 1 || h[0].On != domain.MustDate("2018-03-01") {
+		t.Errorf("history after back-dated evidence = %+v, want level 1 from 2018-03-01", h)
+	}
+}
+
+func testReplay(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	level3(e, "E1")
+	e.StopProjector()
+	cp, _ := e.Store.Checkpoint(ctx)
+	batch, err := e.Log.Read(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.Store.PersonEvents(ctx, []string{"E1"})
+	// A crash after commit but before the projector learned of it: the same
+	// events come again. The store must ignore what it has applied.
+	if err := e.Store.Apply(ctx, cp, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.Store.PersonEvents(ctx, []string{"E1"})
+	if len(after["E1"]) != len(before["E1"]) {
+		t.Errorf("events after replay = %d, want %d", len(after["E1"]), len(before["E1"]))
+	}
+	e.StartProjector()
+	res := e.Record("E1", Assessment(domain.StressManagement, domain.Basic, "2020-01-01"))
+	all, _ := e.Store.PersonEvents(ctx, []string{"E1"})
+	if n := len(all["E1"]); n != len(before["E1"])+1 || all["E1"][n-1].Position != res.Position {
+		t.Errorf("after restart: %d events, last at %d; want %d, %d", n, all["E1"][n-1].Position, len(before["E1"])+1, res.Position)
+	}
+}
+
+func testRebuildEquals(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	e.Register("E2", "Net", "2016-01-01")
+	id := level3(e, "E1")
+	level3(e, "E2")
+	e.Must(e.Recorder.RetractAccomplishment(ctx, events.RetractAccomplishment{AccomplishmentID: id, Reason: "wrong person"}))
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E2", Department: "Ops", EffectiveOn: domain.MustDate("2021-01-01")}))
+	rs, err := e.Log.Read(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"E1", "E2"} {
+		var mine []events.Recorded
+		for _, r := range rs {
+			if r.PersonID == id {
+				mine = append(mine, r)
+			}
+		}
+		p := events.Fold(mine)
+		wantSt := e.Cat.Evaluate(p.Evidence(), Today)
+		gotSt, err := e.Store.Standing(ctx, id, Today, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotSt, wantSt) {
+			t.Errorf("%s standing differs from a direct fold:\n got %+v\nwant %+v", id, gotSt, wantSt)
+		}
+		wantH := e.Cat.Timeline(p.Evidence())
+		gotH, _ := e.Store.History(ctx, id, nil)
+		if len(wantH) == 0 {
+			wantH = nil
+		}
+		if len(gotH) == 0 {
+			gotH = nil
+		}
+		if !reflect.DeepEqual(gotH, wantH) {
+			t.Errorf("%s history differs from a direct fold:\n got %+v\nwant %+v", id, gotH, wantH)
+		}
+		view, _ := e.Store.Person(ctx, id)
+		if !reflect.DeepEqual(view.Memberships, p.Memberships()) {
+			t.Errorf("%s memberships = %+v, want %+v", id, view.Memberships, p.Memberships())
+		}
+	}
+}
+
+func testDerived(t *testing.T, e *Env) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := e.Changes.Subscribe(sctx)
+	e.Register("E1", "Ops", "2015-01-01")
+	level3(e, "E1")
+	var got []projections.LevelChanged
+	timeout := time.After(5 * time.Second)
+	for len(got) < 4 {
+		select {
+		case c := <-ch:
+			got = append(got, c)
+		case <-timeout:
+			t.Fatalf("derived events = %+v, want 4", got)
+		}
+	}
+	for _, c := range got {
+		if c.PersonID != "E1" || c.Department != "Ops" {
+			t.Errorf("derived event = %+v", c)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+)
+
+// Store is what the projector writes to: a read model that applies a batch
+// of projected people and advances its checkpoint in one atomic step.
+type Store interface {
+	// Checkpoint returns the log position of the last applied event.
+	Checkpoint(ctx context.Context) (uint64, error)
+	// PersonEvents returns the stored events of the given people, in order.
+	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
+	// Apply stores the batch's events and the people it affected and moves
+	// the checkpoint to position, all or nothing.
+	Apply(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection) error
+}
+
+// Source is the ordered event log the projector folds.
+type Source interface {
+	Follow(ctx context.Context, after uint64, maxBatch int, handle func(ctx context.Context, batch []events.Recorded) error) error
+}
+
+// LevelChanged is a derived event: a projection found that a person's level
+// in a field changed on a date.
+type LevelChanged struct {
+	PersonID   string
+	Department string // the person's department as of the day it was found
+	Change     domain.LevelChange
+	Position   uint64 // the log position whose batch revealed it
+}
+
+// Notifier receives derived events after the batch that revealed them has
+// been committed.
+type Notifier interface {
+	LevelChanged(ctx context.Context, changes []LevelChanged)
+}
+
+// Projector folds the log into a Store in batches, re-evaluating each
+// affected person once per batch.
+type Projector struct {
+	Catalogue *domain.Catalogue
+	Source    Source
+	Store     Store
+	Notifier  Notifier // optional
+	MaxBatch  int      // default 1000
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// OnApplied, when set, is called with each committed position.
+	OnApplied func(position uint64, batchSize int)
+
+	cache map[string]*personState
+}
+
+// Run projects from the store's checkpoint until ctx is done (returning nil)
+// or an error occurs. After an error the caller may call Run again: the cache
+// is dropped and the fold resumes from the committed checkpoint.
+func (p *Projector) Run(ctx context.Context) error {
+	p.cache = map[string]*personState{}
+	from, err := p.Store.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	max := p.MaxBatch
+	if max <= 0 {
+		max = 1000
+	}
+	err = p.Source.Follow(ctx, from, max, p.applyBatch)
+	if err != nil {
+		p.cache = nil
+	}
+	return err
+}
+
+func (p *Projector) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	var order []string
+	touched := map[string]bool{}
+	var missing []string
+	for _, r := range batch {
+		if touched[r.PersonID] {
+			continue
+		}
+		touched[r.PersonID] = true
+		order = append(order, r.PersonID)
+		if _, ok := p.cache[r.PersonID]; !ok {
+			missing = append(missing, r.PersonID)
+		}
+	}
+	if len(missing) > 0 {
+		loaded, err := p.Store.PersonEvents(ctx, missing)
+		if err != nil {
+			return fmt.Errorf("load people: %w", err)
+		}
+		for _, id := range missing {
+			st := newPersonState(loaded[id])
+			if st.person != nil {
+				st.changes = p.Catalogue.Timeline(st.person.Evidence())
+			}
+			p.cache[id] = st
+		}
+	}
+	for _, r := range batch {
+		p.cache[r.PersonID].apply(r)
+	}
+	today := domain.DateOf(p.now())
+	people := make([]PersonProjection, 0, len(order))
+	var derived []LevelChanged
+	for _, id := range order {
+		st := p.cache[id]
+		if st.person == nil {
+			continue // events for a person never registered: nothing to show
+		}
+		pp := project(p.Catalogue, st, today)
+		people = append(people, pp)
+		previous := st.changes
+		st.changes = pp.Changes
+		for _, c := range newChanges(previous, pp.Changes) {
+			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),
+				Change: c, Position: batch[len(batch)-1].Position})
+		}
+	}
+	last := batch[len(batch)-1].Position
+	if err := p.Store.Apply(ctx, last, batch, people); err != nil {
+		return fmt.Errorf("apply batch ending at %d: %w", last, err)
+	}
+	if p.OnApplied != nil {
+		p.OnApplied(last, len(batch))
+	}
+	if p.Notifier != nil && len(derived) > 0 {
+		p.Notifier.LevelChanged(ctx, derived)
+	}
+	return nil
+}
