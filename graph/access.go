@@ -56,6 +56,22 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 	return v, nil
 }
 
+// authorizePlacement checks the caller may change where a person works
+// (transfer, departure): admin, hr, or the manager of the person's
+// department. An employee records only their own accomplishments.
+func (r *Resolver) authorizePlacement(ctx context.Context, id string) error {
+	v, err := r.authorizePerson(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(ctx)
+	if p.Has(RoleAdmin) || p.Has(RoleHR) ||
+		(p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department) {
+		return nil
+	}
+	return domain.Forbidden("not allowed to transfer or record the departure of person %s: needs the admin, hr or manager role", id)
+}
+
 // authorizeDepartment checks the caller may act on a department (register
 // into it, transfer into it, or see its analytics). It returns the
 // department an analytics query is limited to ("" = all).

@@ -22,13 +22,11 @@ func deref[T any](p *T) T {
 
 func derefDate(p *domain.Date) domain.Date { return deref(p) }
 
-func (r *Resolver) record(ctx context.Context, personID string, a domain.Accomplishment, key *string) (*model.AccomplishmentPayload, error) {
-	if _, err := r.authorizePerson(ctx, personID); err != nil {
+func (r *Resolver) record(ctx context.Context, cmd events.RecordAccomplishment) (*model.AccomplishmentPayload, error) {
+	if _, err := r.authorizePerson(ctx, cmd.PersonID); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.RecordAccomplishment(ctx, events.RecordAccomplishment{
-		PersonID: personID, Accomplishment: a, IdempotencyKey: deref(key),
-	})
+	res, err := r.Commands.RecordAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
 }
 

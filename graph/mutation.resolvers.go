@@ -8,8 +8,6 @@ package graph
 import (
 	"context"
 
-	"github.com/careerledger/careerledger/domain"
-	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph/generated"
 	"github.com/careerledger/careerledger/graph/model"
 )
@@ -23,72 +21,46 @@ func (r *mutationResolver) RegisterPerson(ctx context.Context, input model.Regis
 	if _, err := authorizeDepartment(p, &input.Department); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.RegisterPerson(ctx, events.RegisterPerson{
-		ID: deref(input.ID), Name: input.Name, Department: input.Department, JoinedOn: input.JoinedOn,
-		IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	res, err := r.Commands.RegisterPerson(ctx, registerCommand(input))
 	return r.personPayload(ctx, res, err)
 }
 
 // TransferPerson is the resolver for the transferPerson field.
 func (r *mutationResolver) TransferPerson(ctx context.Context, input model.TransferPersonInput) (*model.PersonPayload, error) {
-	if _, err := r.authorizePerson(ctx, input.PersonID); err != nil {
+	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.TransferPerson(ctx, events.TransferPerson{
-		PersonID: input.PersonID, Department: input.Department, EffectiveOn: input.EffectiveOn,
-		IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	res, err := r.Commands.TransferPerson(ctx, transferCommand(input))
 	return r.personPayload(ctx, res, err)
 }
 
 // RecordDeparture is the resolver for the recordDeparture field.
 func (r *mutationResolver) RecordDeparture(ctx context.Context, input model.RecordDepartureInput) (*model.PersonPayload, error) {
-	if _, err := r.authorizePerson(ctx, input.PersonID); err != nil {
+	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.RecordDeparture(ctx, events.RecordDeparture{
-		PersonID: input.PersonID, EffectiveOn: input.EffectiveOn, IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	res, err := r.Commands.RecordDeparture(ctx, departureCommand(input))
 	return r.personPayload(ctx, res, err)
 }
 
 // RecordEngagement is the resolver for the recordEngagement field.
 func (r *mutationResolver) RecordEngagement(ctx context.Context, input model.RecordEngagementInput) (*model.AccomplishmentPayload, error) {
-	cx := make([]domain.Criterion, len(input.Complexity))
-	for i, c := range input.Complexity {
-		cx[i] = domain.Criterion(c)
-	}
-	e := &domain.Engagement{
-		Field: domain.Field(input.Field), Title: input.Title, Role: domain.Role(input.Role),
-		StartedOn: input.StartedOn, CompletedOn: derefDate(input.CompletedOn), Outcome: domain.Outcome(input.Outcome),
-		WithinBudget: input.WithinBudget, PeakHeadcount: int64Ptr(input.PeakHeadcount),
-		AnnualContractValueYen: input.AnnualContractValueYen, InstallationSites: int64Ptr(input.InstallationSites),
-		InquiriesPerYear: int64Ptr(input.InquiriesPerYear), Complexity: cx,
-	}
-	return r.record(ctx, input.PersonID, domain.Accomplishment{Engagement: e}, input.IdempotencyKey)
+	return r.record(ctx, engagementCommand(input))
 }
 
 // RecordTechnologySuccession is the resolver for the recordTechnologySuccession field.
 func (r *mutationResolver) RecordTechnologySuccession(ctx context.Context, input model.RecordTechnologySuccessionInput) (*model.AccomplishmentPayload, error) {
-	fs := make([]domain.Field, len(input.Fields))
-	for i, f := range input.Fields {
-		fs[i] = domain.Field(f)
-	}
-	s := &domain.SuccessionItem{Kind: domain.SuccessionKind(input.Kind), Title: input.Title, OccurredOn: input.OccurredOn, Fields: fs}
-	return r.record(ctx, input.PersonID, domain.Accomplishment{Succession: s}, input.IdempotencyKey)
+	return r.record(ctx, successionCommand(input))
 }
 
 // RecordSubordinateDevelopment is the resolver for the recordSubordinateDevelopment field.
 func (r *mutationResolver) RecordSubordinateDevelopment(ctx context.Context, input model.RecordSubordinateDevelopmentInput) (*model.AccomplishmentPayload, error) {
-	d := &domain.Development{Kind: domain.DevelopmentKind(input.Kind), OccurredOn: input.OccurredOn, SubordinateID: deref(input.SubordinateID)}
-	return r.record(ctx, input.PersonID, domain.Accomplishment{Development: d}, input.IdempotencyKey)
+	return r.record(ctx, developmentCommand(input))
 }
 
 // AssessTheme is the resolver for the assessTheme field.
 func (r *mutationResolver) AssessTheme(ctx context.Context, input model.AssessThemeInput) (*model.AccomplishmentPayload, error) {
-	a := &domain.ThemeAssessment{Theme: domain.Theme(input.Theme), Proficiency: domain.Proficiency(input.Proficiency), AssessedOn: input.AssessedOn}
-	return r.record(ctx, input.PersonID, domain.Accomplishment{Assessment: a}, input.IdempotencyKey)
+	return r.record(ctx, assessmentCommand(input))
 }
 
 // AmendAccomplishment is the resolver for the amendAccomplishment field.
@@ -96,9 +68,7 @@ func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.
 	if _, err := r.authorizeAccomplishment(ctx, input.AccomplishmentID); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.AmendAccomplishment(ctx, events.AmendAccomplishment{
-		AccomplishmentID: input.AccomplishmentID, Patch: amendPatch(input), IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	res, err := r.Commands.AmendAccomplishment(ctx, amendCommand(input))
 	return r.accomplishmentPayload(ctx, res, err)
 }
 
@@ -107,9 +77,7 @@ func (r *mutationResolver) RetractAccomplishment(ctx context.Context, input mode
 	if _, err := r.authorizeAccomplishment(ctx, input.AccomplishmentID); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.RetractAccomplishment(ctx, events.RetractAccomplishment{
-		AccomplishmentID: input.AccomplishmentID, Reason: input.Reason, IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	res, err := r.Commands.RetractAccomplishment(ctx, retractCommand(input))
 	return r.accomplishmentPayload(ctx, res, err)
 }
 

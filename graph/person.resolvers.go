@@ -124,6 +124,11 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if asOf != nil {
 		f.AsOf = *asOf
 	}
+	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && f.AsOf != r.today() {
+		// A manager reads the people of their department as of today; a
+		// past department would reach people who have since left it.
+		return nil, domain.Forbidden("a manager may only list department %s as of today", p.Department)
+	}
 	if field != nil {
 		f.Field = domain.Field(*field)
 	}

@@ -66,3 +66,10 @@ func (r *Resolver) today() domain.Date {
 	}
 	return domain.DateOf(time.Now())
 }
+
+func (r *Resolver) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}

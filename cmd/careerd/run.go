@@ -26,16 +26,10 @@ import (
 	"github.com/careerledger/careerledger/projections/postgres"
 )
 
-// readModel is what careerd needs of a read model: the API's reads plus the
-// projector's writes.
-type readModel interface {
-	graph.ReadModel
-	projections.Store
-}
-
 var (
-	_ readModel = (*memory.Store)(nil)
-	_ readModel = (*postgres.Store)(nil)
+	_ projections.ReadModel = (*memory.Store)(nil)
+	_ projections.ReadModel = (*postgres.Store)(nil)
+	_ graph.ReadModel       = (*projections.Switch)(nil)
 )
 
 // Main is the careerd program, separate from main() so tests can run it
@@ -52,7 +46,10 @@ type Main struct {
 	nc        *nats.Conn
 	eventLog  *events.Log
 	pool      *pgxpool.Pool
-	store     readModel
+	store     *projections.Switch
+	rebuild   *rebuilder
+	projMu    sync.Mutex
+	projStop  context.CancelFunc // restarts the live projector (after a switch)
 	tokens    *graph.Tokens
 	metrics   *metrics
 	broadcast *projections.Broadcaster
@@ -61,6 +58,8 @@ type Main struct {
 	listener  net.Listener
 
 	cancel    context.CancelFunc
+	// staleCatalogue: the active read model was judged by another catalogue.
+	staleCatalogue bool
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	devToken  string
@@ -130,6 +129,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.startProjector(runCtx)
+	m.rebuild = &rebuilder{m: m}
+	if m.pool != nil {
+		m.followActive(runCtx)
+	}
 
 	recorder := events.NewRecorder(m.eventLog, m.cat, m.now)
 	resolver := &graph.Resolver{
@@ -141,6 +144,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.handler())
+	mux.Handle("/v1/", graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: m.tokens, Log: m.eventLog, Rebuilder: m.rebuild}))
 	if cfg.Dev {
 		mux.Handle("GET /{$}", graph.Playground())
 	}
@@ -164,6 +168,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		fmt.Fprintf(m.Out, "\ncareerd is serving at http://%s/ (GraphiQL)\nadmin token (development mode):\n\n  %s\n\n", m.Addr(), m.devToken)
 	}
 	m.log.Info("careerd serving", "addr", m.Addr())
+	if m.staleCatalogue {
+		m.log.Warn("the read model was judged by another catalogue; rebuilding it while the old one serves")
+		if _, err := m.rebuild.StartRebuild(runCtx); err != nil {
+			m.log.Error("rebuild", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -201,7 +211,7 @@ func (m *Main) connectNATS(name string) (*nats.Conn, error) {
 func (m *Main) openReadModel(ctx context.Context) error {
 	cfg := m.Config
 	if cfg.DatabaseURL == "" {
-		m.store = memory.New(m.cat)
+		m.store = projections.NewSwitch(memory.New(m.cat))
 		return nil
 	}
 	var err error
@@ -214,13 +224,30 @@ func (m *Main) openReadModel(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskURL(cfg.DatabaseURL), err)
 	}
-	if err := postgres.Migrate(ctx, m.pool, cfg.Schema); err != nil {
+	active, ok, err := postgres.ReadActive(ctx, m.pool, cfg.Schema)
+	if err != nil {
 		return err
 	}
-	st := postgres.New(m.pool, m.cat, cfg.Schema)
-	st.Logger = m.log
-	m.store = st
+	if !ok {
+		active = postgres.Active{Schema: cfg.Schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version()}
+	}
+	if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {
+		return err
+	}
+	if !ok {
+		if err := postgres.WriteActive(ctx, m.pool, cfg.Schema, active); err != nil {
+			return err
+		}
+	}
+	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version()
+	m.store = projections.NewSwitch(m.postgresStore(active.Schema))
 	return nil
+}
+
+func (m *Main) postgresStore(schema string) *postgres.Store {
+	st := postgres.New(m.pool, m.cat, schema)
+	st.Logger = m.log
+	return st
 }
 
 // startBus routes derived events (level changes) from the projecting
@@ -261,9 +288,17 @@ func (m *Main) startProjector(ctx context.Context) {
 	}
 	run := func(ctx context.Context) error {
 		for {
-			err := p.Run(ctx)
+			pctx, stop := context.WithCancel(ctx)
+			m.projMu.Lock()
+			m.projStop = stop
+			m.projMu.Unlock()
+			err := p.Run(pctx)
+			stop()
 			if ctx.Err() != nil {
 				return nil
+			}
+			if pctx.Err() != nil {
+				continue // restarted on purpose: the read model was switched
 			}
 			m.log.Error("projector failed; restarting from the checkpoint", "err", err)
 			select {
@@ -276,8 +311,8 @@ func (m *Main) startProjector(ctx context.Context) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		if pg, ok := m.store.(*postgres.Store); ok {
-			pg.RunExclusive(ctx, time.Second, run) //nolint:errcheck // returns nil when ctx is done
+		if m.pool != nil {
+			postgres.RunExclusive(ctx, m.pool, m.log, time.Second, run) //nolint:errcheck // returns nil when ctx is done
 			return
 		}
 		run(ctx) //nolint:errcheck // returns nil when ctx is done

@@ -61,6 +61,10 @@ func startBus(t *testing.T, srv *events.Embedded, handle func(context.Context, [
 	case <-time.After(5 * time.Second):
 		t.Fatal("bus did not start")
 	}
+	// Core NATS: a subscription counts once the server has seen it.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return bus
 }
 

@@ -3,25 +3,29 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // projectorLockKey elects the one projector among the instances sharing a
 // database.
 const projectorLockKey = 0x6361726565726c02
 
-// RunExclusive runs fn while this process holds the projector lock: of many
+// RunExclusive runs fn while this process holds the projector lock of the
+// database behind pool: of many
 // careerd instances against one database exactly one projects, and another
 // takes over within retry when it dies (its session, and so its lock, ends).
 // It returns when ctx is done.
-func (s *Store) RunExclusive(ctx context.Context, retry time.Duration, fn func(ctx context.Context) error) error {
+func RunExclusive(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, retry time.Duration, fn func(ctx context.Context) error) error {
 	for {
-		err := s.runLocked(ctx, fn)
+		err := runLocked(ctx, pool, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			s.logf("projector stopped: %v", err)
+		if err != nil && log != nil {
+			log.Warn("projector stopped", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -31,13 +35,13 @@ func (s *Store) RunExclusive(ctx context.Context, retry time.Duration, fn func(c
 	}
 }
 
-func (s *Store) runLocked(ctx context.Context, fn func(ctx context.Context) error) error {
-	conn, err := s.pool.Acquire(ctx)
+func runLocked(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) error) error {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("projector lock: %w", err)
 	}
 	defer conn.Release()
-	key := int64(projectorLockKey) + int64(len(s.schema)) // distinct per schema
+	key := int64(projectorLockKey)
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
 		conn.Conn().Close(context.Background()) //nolint:errcheck // discarding a broken session

@@ -38,10 +38,10 @@ type Store struct {
 	Logger *slog.Logger
 }
 
-func (s *Store) logf(format string, args ...any) {
-	if s.Logger != nil {
-		s.Logger.Warn(fmt.Sprintf(format, args...))
-	}
+// RunExclusive runs fn while this process holds the projector lock of the
+// store's database (see the package function RunExclusive).
+func (s *Store) RunExclusive(ctx context.Context, retry time.Duration, fn func(ctx context.Context) error) error {
+	return RunExclusive(ctx, s.pool, s.Logger, retry, fn)
 }
 
 // New returns a store on pool using schema ("" = DefaultSchema). The schema

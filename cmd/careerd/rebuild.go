@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/memory"
+	"github.com/careerledger/careerledger/projections/postgres"
+)
+
+// rebuilder builds a fresh read model from position 0 while the serving one
+// keeps answering, then switches over atomically: the way to apply a new
+// catalogue version or recover from a damaged read model without downtime.
+type rebuilder struct {
+	m       *Main
+	mu      sync.Mutex
+	status  graph.RebuildStatus
+	running bool
+}
+
+var _ graph.Rebuilder = (*rebuilder)(nil)
+
+// RebuildStatus returns the progress of the current or last rebuild.
+func (r *rebuilder) RebuildStatus() graph.RebuildStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.State == "" {
+		return graph.RebuildStatus{State: "idle"}
+	}
+	return r.status
+}
+
+// StartRebuild starts a rebuild in the background; only one runs at a time.
+func (r *rebuilder) StartRebuild(ctx context.Context) (graph.RebuildStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running {
+		return r.status, errors.New("a rebuild is already running")
+	}
+	r.running = true
+	r.status = graph.RebuildStatus{State: "running"}
+	go r.run(ctx)
+	return r.status, nil
+}
+
+func (r *rebuilder) update(f func(s *graph.RebuildStatus)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.status)
+}
+
+func (r *rebuilder) run(ctx context.Context) {
+	m := r.m
+	start := time.Now()
+	err := r.build(ctx, start)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = false
+	if err != nil {
+		r.status.State, r.status.Error = "failed", err.Error()
+		m.log.Error("rebuild failed; the old read model keeps serving", "err", err)
+		return
+	}
+	r.status.State = "done"
+	r.status.ETASeconds = 0
+	m.log.Info("rebuild done", "position", r.status.Position, "seconds", time.Since(start).Seconds())
+}
+
+func (r *rebuilder) build(ctx context.Context, start time.Time) error {
+	m := r.m
+	target, schema, err := m.newReadModel(ctx)
+	if err != nil {
+		return err
+	}
+	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, MaxBatch: 2000, Now: m.now,
+		OnApplied: func(pos uint64, _ int) {
+			r.update(func(s *graph.RebuildStatus) {
+				s.Position = pos
+				if el := time.Since(start).Seconds(); el > 0 {
+					s.EventsPerSecond = float64(pos) / el
+					if s.Head > pos && s.EventsPerSecond > 0 {
+						s.ETASeconds = float64(s.Head-pos) / s.EventsPerSecond
+					}
+				}
+			})
+		}}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	stop := func() error {
+		cancel()
+		return <-done
+	}
+	m.log.Info("rebuild started", "schema", schema)
+	for {
+		head, err := m.eventLog.Head(ctx)
+		if err != nil {
+			stop()
+			return err
+		}
+		cp, err := target.Checkpoint(ctx)
+		if err != nil {
+			stop()
+			return err
+		}
+		r.update(func(s *graph.RebuildStatus) { s.Head, s.Position = head, cp })
+		if cp >= head {
+			break
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("rebuild projector: %w", err)
+		case <-ctx.Done():
+			stop()
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := stop(); err != nil {
+		return fmt.Errorf("rebuild projector: %w", err)
+	}
+	return m.switchTo(ctx, target, schema)
+}
+
+// newReadModel returns an empty read model beside the serving one.
+func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string, error) {
+	if m.pool == nil {
+		return memory.New(m.cat), "", nil
+	}
+	schema := fmt.Sprintf("%s_%s", m.Config.Schema, m.now().UTC().Format("20060102t150405"))
+	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
+		return nil, "", err
+	}
+	return m.postgresStore(schema), schema, nil
+}
+
+// switchTo makes target the serving read model and restarts the live
+// projector on it (it continues from target's checkpoint).
+func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string) error {
+	old := m.store.Current()
+	if m.pool != nil {
+		if err := postgres.WriteActive(ctx, m.pool, m.Config.Schema,
+			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version()}); err != nil {
+			return err
+		}
+	}
+	m.store.Set(target)
+	m.restartProjector()
+	m.log.Info("read model switched", "schema", schema)
+	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
+		// Queries in flight on the old schema finish first.
+		time.AfterFunc(30*time.Second, func() {
+			if err := postgres.DropSchema(context.Background(), m.pool, pg.Schema()); err != nil {
+				m.log.Warn("drop retired read-model schema", "schema", pg.Schema(), "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+func (m *Main) restartProjector() {
+	m.projMu.Lock()
+	defer m.projMu.Unlock()
+	if m.projStop != nil {
+		m.projStop()
+	}
+}
+
+// followActive switches this instance to the read model another instance
+// rebuilt and activated.
+func (m *Main) followActive(ctx context.Context) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+			if err != nil || !ok {
+				continue
+			}
+			if cur, isPG := m.store.Current().(*postgres.Store); isPG && cur.Schema() != active.Schema {
+				m.store.Set(m.postgresStore(active.Schema))
+				m.restartProjector()
+				m.log.Info("followed the read model switch", "schema", active.Schema)
+			}
+		}
+	}()
+}

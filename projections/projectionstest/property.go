@@ -1,0 +1,400 @@
+package projectionstest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// PropertyConfig sizes RunProperty.
+type PropertyConfig struct {
+	Seeds  int // random sequences; default 20
+	Steps  int // commands per sequence; default 60
+	People int // people per sequence; default 5
+}
+
+// RunProperty checks, for random command sequences recorded through the real
+// Recorder and projected into read models made by newStore, that everything
+// the read model answers equals what the domain computes directly from the
+// log: for every person the standing on random dates (now and as known at
+// random times), the history, the memberships and the accomplishments; and
+// the people filters and distributions on random dates. The projector is
+// restarted once in the middle of each sequence, so that it also folds
+// people reloaded from the store.
+func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
+	if cfg.Seeds <= 0 {
+		cfg.Seeds = 20
+	}
+	if cfg.Steps <= 0 {
+		cfg.Steps = 60
+	}
+	if cfg.People <= 0 {
+		cfg.People = 5
+	}
+	for seed := uint64(1); seed <= uint64(cfg.Seeds); seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			cat := domain.DefaultCatalogue()
+			e := Start(t, newStore(t, cat), cat)
+			w := NewWorkload(seed, cat, e.Recorder, "E", cfg.People)
+			restartAt := w.R.IntN(cfg.Steps)
+			var last uint64
+			for i := 0; i < cfg.Steps; i++ {
+				if i == restartAt {
+					e.StopProjector()
+					e.StartProjector()
+				}
+				res, err := w.Step(ctx)
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				last = max(last, res.Position)
+			}
+			e.Wait(last)
+			checkAgainstFold(t, e, w.R, w.IDs)
+		})
+	}
+}
+
+// personFold is one person's events and their direct fold.
+type personFold struct {
+	events []events.Recorded
+	person *domain.Person
+}
+
+func checkAgainstFold(t *testing.T, e *Env, r *rand.Rand, ids []string) {
+	all, err := e.Log.Read(ctx, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folds := map[string]*personFold{}
+	for _, rec := range all {
+		f := folds[rec.PersonID]
+		if f == nil {
+			f = &personFold{}
+			folds[rec.PersonID] = f
+		}
+		f.events = append(f.events, rec)
+	}
+	for _, f := range folds {
+		f.person = events.Fold(f.events)
+	}
+	// Dates: random ones, today, and the edges of every level change.
+	dates := []domain.Date{Today, domain.MustDate("2013-01-01")}
+	for range 6 {
+		dates = append(dates, domain.MustDate("2012-01-01").AddDays(r.IntN(int(Today.Days()-domain.MustDate("2012-01-01").Days())+1)))
+	}
+	for _, id := range ids {
+		f := folds[id]
+		if f == nil {
+			if _, err := e.Store.Person(ctx, id); domain.KindOf(err) != domain.KindNotFound {
+				t.Errorf("%s was never registered: Person err = %v, want NotFound", id, err)
+			}
+			continue
+		}
+		checkPerson(t, e, r, id, f, dates)
+	}
+	checkPeopleAndDistribution(t, e, folds, dates)
+}
+
+func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, common []domain.Date) {
+	cat, p := e.Cat, f.person
+	ev := p.Evidence()
+	timeline := cat.Timeline(ev)
+
+	view, err := e.Store.Person(ctx, id)
+	if err != nil {
+		t.Fatalf("person %s: %v", id, err)
+	}
+	wantView := projections.PersonView{ID: id, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships(),
+		Position: f.events[len(f.events)-1].Position}
+	if len(view.Memberships) == 0 {
+		view.Memberships = nil
+	}
+	if len(wantView.Memberships) == 0 {
+		wantView.Memberships = nil
+	}
+	if !reflect.DeepEqual(view, wantView) {
+		t.Errorf("person %s:\n got %+v\nwant %+v", id, view, wantView)
+	}
+
+	// Standing as known now, on common and person-specific dates.
+	dates := append([]domain.Date(nil), common...)
+	for _, c := range timeline {
+		dates = append(dates, c.On, c.On.AddDays(-1))
+	}
+	for _, d := range dates {
+		got, err := e.Store.Standing(ctx, id, d, time.Time{})
+		if err != nil {
+			t.Fatalf("standing %s %s: %v", id, d, err)
+		}
+		if want := cat.Evaluate(ev, d); !reflect.DeepEqual(got, want) {
+			t.Errorf("standing %s on %s differs from Evaluate of the fold:\n got %+v\nwant %+v", id, d, got, want)
+		}
+	}
+
+	// History, of all fields and of each.
+	gotH, err := e.Store.History(ctx, id, nil)
+	if err != nil {
+		t.Fatalf("history %s: %v", id, err)
+	}
+	if !sameChanges(gotH, timeline) {
+		t.Errorf("history %s:\n got %+v\nwant %+v", id, gotH, timeline)
+	}
+	for _, fl := range domain.Fields {
+		gotF, err := e.Store.History(ctx, id, &fl)
+		if err != nil {
+			t.Fatalf("history %s %s: %v", id, fl, err)
+		}
+		if want := projections.HistoryOf(timeline, &fl); !sameChanges(gotF, want) {
+			t.Errorf("history %s of %s:\n got %+v\nwant %+v", id, fl, gotF, want)
+		}
+	}
+
+	// Standing as known at random times: exactly, just before and after
+	// events' recorded times, and before the person existed.
+	var knownAt []time.Time
+	for range 8 {
+		rec := f.events[r.IntN(len(f.events))].RecordedAt
+		knownAt = append(knownAt, rec, rec.Add(-time.Nanosecond), rec.Add(500*time.Millisecond))
+	}
+	knownAt = append(knownAt, f.events[0].RecordedAt.Add(-time.Second))
+	for _, k := range knownAt {
+		var known []events.Recorded
+		for _, rec := range f.events {
+			if !rec.RecordedAt.After(k) {
+				known = append(known, rec)
+			}
+		}
+		kp := events.Fold(known)
+		for range 3 {
+			d := dates[r.IntN(len(dates))]
+			got, err := e.Store.Standing(ctx, id, d, k)
+			if kp == nil {
+				if domain.KindOf(err) != domain.KindNotFound {
+					t.Errorf("standing %s on %s known at %s (before registration): %+v, %v; want NotFound", id, d, k, got, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("standing %s on %s known at %s: %v", id, d, k, err)
+			}
+			want := cat.Evaluate(kp.Evidence(), d)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("standing %s on %s known at %s differs from the fold of the events recorded by then:\n got %+v\nwant %+v",
+					id, d, k, got, want)
+			}
+			// The domain's own "as known at" agrees.
+			if alt := cat.Evaluate(p.EvidenceKnownAt(k), d); !reflect.DeepEqual(alt, want) {
+				t.Errorf("standing %s on %s: EvidenceKnownAt(%s) disagrees with folding the known events", id, d, k)
+			}
+		}
+	}
+
+	// Accomplishments, every page, against a walk of the events.
+	want := expectedAccomplishments(id, f.events)
+	var got []projections.AccomplishmentView
+	after := uint64(0)
+	for n := 0; ; n++ {
+		size := 1 + r.IntN(4)
+		page, err := e.Store.Accomplishments(ctx, id, size, after)
+		if err != nil {
+			t.Fatalf("accomplishments %s: %v", id, err)
+		}
+		if page.TotalCount != len(want) {
+			t.Errorf("accomplishments %s: totalCount %d, want %d", id, page.TotalCount, len(want))
+		}
+		if len(page.Items) > size {
+			t.Errorf("accomplishments %s: page of %d items, asked for %d", id, len(page.Items), size)
+		}
+		got = append(got, page.Items...)
+		if !page.HasNext || len(page.Items) == 0 || n > len(want)+1 {
+			break
+		}
+		after = page.Items[len(page.Items)-1].Position
+	}
+	got = NormalizeAccomplishments(got)
+	if len(got) == 0 {
+		got = nil
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("accomplishments %s:\n got %s\nwant %s", id, describe(got), describe(want))
+	}
+	for _, a := range want {
+		one, err := e.Store.Accomplishment(ctx, a.ID)
+		if err != nil {
+			t.Fatalf("accomplishment %s: %v", a.ID, err)
+		}
+		if one = NormalizeAccomplishments([]projections.AccomplishmentView{one})[0]; !reflect.DeepEqual(one, a) {
+			t.Errorf("accomplishment %s:\n got %s\nwant %s", a.ID, describe([]projections.AccomplishmentView{one}), describe([]projections.AccomplishmentView{a}))
+		}
+	}
+}
+
+// expectedAccomplishments walks a person's events: every accomplishment in
+// recording order, with its latest value and whether it was retracted.
+func expectedAccomplishments(id string, rs []events.Recorded) []projections.AccomplishmentView {
+	var out []projections.AccomplishmentView
+	index := map[string]int{}
+	for _, r := range rs {
+		switch v := r.Event.(type) {
+		case events.AccomplishmentRetracted:
+			out[index[v.AccomplishmentID]].Retracted = true
+			out[index[v.AccomplishmentID]].RetractionReason = v.Reason
+		case *events.AccomplishmentRetracted:
+			out[index[v.AccomplishmentID]].Retracted = true
+			out[index[v.AccomplishmentID]].RetractionReason = v.Reason
+		case events.AccomplishmentAmended, *events.AccomplishmentAmended:
+			a, _ := events.ToAccomplishment(v)
+			i := index[a.ID()]
+			out[i].Accomplishment = a
+			out[i].AmendedAt = r.RecordedAt.UTC()
+		default:
+			if a, ok := events.ToAccomplishment(v); ok {
+				index[a.ID()] = len(out)
+				out = append(out, projections.AccomplishmentView{ID: a.ID(), PersonID: id, Accomplishment: a,
+					Position: r.Position, RecordedAt: r.RecordedAt.UTC()})
+			}
+		}
+	}
+	return out
+}
+
+func checkPeopleAndDistribution(t *testing.T, e *Env, folds map[string]*personFold, dates []domain.Date) {
+	var ids []string
+	for id, f := range folds {
+		if f.person != nil {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, d := range dates {
+		levels := map[string]domain.Standing{}
+		for _, id := range ids {
+			levels[id] = e.Cat.Evaluate(folds[id].person.Evidence(), d)
+		}
+		// Distribution: count the folds directly.
+		for _, fl := range domain.Fields {
+			for _, dept := range append([]string{""}, departments...) {
+				counts := map[projections.Cell]int{}
+				for _, id := range ids {
+					pd := folds[id].person.DepartmentOn(d)
+					if pd == "" || (dept != "" && pd != dept) {
+						continue
+					}
+					counts[projections.Cell{Department: pd, Level: LevelOf(levels[id], fl)}]++
+				}
+				var want []projections.Cell
+				for c, n := range counts {
+					c.Count = n
+					want = append(want, c)
+				}
+				sort.Slice(want, func(i, j int) bool {
+					if want[i].Department != want[j].Department {
+						return want[i].Department < want[j].Department
+					}
+					return want[i].Level < want[j].Level
+				})
+				got, err := e.Store.Distribution(ctx, fl, d, dept)
+				if err != nil {
+					t.Fatalf("distribution: %v", err)
+				}
+				if len(got) == 0 {
+					got = nil
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("distribution of %s on %s in %q:\n got %+v\nwant %+v", fl, d, dept, got, want)
+				}
+			}
+		}
+		// People filters, walked page by page.
+		type filter struct {
+			dept  string
+			field domain.Field
+			min   int
+		}
+		filters := []filter{{}}
+		for _, dept := range departments {
+			filters = append(filters, filter{dept: dept}, filter{dept: dept, min: 2})
+		}
+		for min := 1; min <= 4; min++ {
+			filters = append(filters, filter{min: min})
+			for _, fl := range domain.Fields {
+				filters = append(filters, filter{field: fl, min: min})
+			}
+		}
+		for _, fi := range filters {
+			var want []string
+			for _, id := range ids {
+				if fi.dept != "" && folds[id].person.DepartmentOn(d) != fi.dept {
+					continue
+				}
+				if fi.min > 0 {
+					ok := false
+					for _, fl := range domain.Fields {
+						if (fi.field == "" || fi.field == fl) && LevelOf(levels[id], fl) >= fi.min {
+							ok = true
+						}
+					}
+					if !ok {
+						continue
+					}
+				}
+				want = append(want, id)
+			}
+			pages, err := AllPeople(ctx, e.Store, projections.PeopleFilter{Department: fi.dept, Field: fi.field, MinLevel: fi.min, AsOf: d, First: 2})
+			if err != nil {
+				t.Fatalf("people: %v", err)
+			}
+			var got []string
+			for _, pg := range pages {
+				if pg.TotalCount != len(want) {
+					t.Errorf("people %+v on %s: totalCount %d, want %d", fi, d, pg.TotalCount, len(want))
+				}
+				for _, pv := range pg.People {
+					got = append(got, pv.ID)
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("people %+v on %s: %v, want %v", fi, d, got, want)
+			}
+		}
+	}
+}
+
+func sameChanges(a, b []domain.LevelChange) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func describe(as []projections.AccomplishmentView) string {
+	s := ""
+	for _, a := range as {
+		s += fmt.Sprintf("\n  {%s pos=%d rec=%s amended=%s retracted=%v %q %s}", a.ID, a.Position, a.RecordedAt, a.AmendedAt,
+			a.Retracted, a.RetractionReason, describeAccomplishment(a.Accomplishment))
+	}
+	return s
+}
+
+func describeAccomplishment(a domain.Accomplishment) string {
+	switch {
+	case a.Engagement != nil:
+		return fmt.Sprintf("%+v", *a.Engagement)
+	case a.Succession != nil:
+		return fmt.Sprintf("%+v", *a.Succession)
+	case a.Development != nil:
+		return fmt.Sprintf("%+v", *a.Development)
+	case a.Assessment != nil:
+		return fmt.Sprintf("%+v", *a.Assessment)
+	}
+	return "{}"
+}

@@ -1,0 +1,116 @@
+package projections
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+)
+
+// ReadModel is a complete read model: what the API reads and what the
+// projector writes. The memory and PostgreSQL stores satisfy it.
+type ReadModel interface {
+	Store
+	Person(ctx context.Context, id string) (PersonView, error)
+	PeopleByID(ctx context.Context, ids []string) (map[string]PersonView, error)
+	Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error)
+	History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error)
+	Accomplishments(ctx context.Context, id string, first int, after uint64) (AccomplishmentPage, error)
+	Accomplishment(ctx context.Context, id string) (AccomplishmentView, error)
+	People(ctx context.Context, f PeopleFilter) (PeoplePage, error)
+	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]Cell, error)
+	WaitFor(ctx context.Context, position uint64) error
+}
+
+// Switch is a read model that delegates to one store and can be switched to
+// another atomically: a rebuilt read model replaces the serving one without
+// downtime.
+type Switch struct {
+	current atomic.Pointer[readModelBox]
+}
+
+type readModelBox struct{ rm ReadModel }
+
+// NewSwitch returns a Switch serving rm.
+func NewSwitch(rm ReadModel) *Switch {
+	s := &Switch{}
+	s.Set(rm)
+	return s
+}
+
+// Set makes rm the serving read model.
+func (s *Switch) Set(rm ReadModel) { s.current.Store(&readModelBox{rm}) }
+
+// Current returns the serving read model.
+func (s *Switch) Current() ReadModel { return s.current.Load().rm }
+
+// Checkpoint implements Store.
+func (s *Switch) Checkpoint(ctx context.Context) (uint64, error) { return s.Current().Checkpoint(ctx) }
+
+// PersonEvents implements Store.
+func (s *Switch) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
+	return s.Current().PersonEvents(ctx, ids)
+}
+
+// Apply implements Store.
+func (s *Switch) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection) error {
+	return s.Current().Apply(ctx, position, batch, people)
+}
+
+// Person returns one person.
+func (s *Switch) Person(ctx context.Context, id string) (PersonView, error) { return s.Current().Person(ctx, id) }
+
+// PeopleByID returns the known people among ids.
+func (s *Switch) PeopleByID(ctx context.Context, ids []string) (map[string]PersonView, error) {
+	return s.Current().PeopleByID(ctx, ids)
+}
+
+// Standing judges a person on asOf as known at knownAt.
+func (s *Switch) Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
+	return s.Current().Standing(ctx, id, asOf, knownAt)
+}
+
+// History returns a person's level changes.
+func (s *Switch) History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error) {
+	return s.Current().History(ctx, id, field)
+}
+
+// Accomplishments returns a page of a person's accomplishments.
+func (s *Switch) Accomplishments(ctx context.Context, id string, first int, after uint64) (AccomplishmentPage, error) {
+	return s.Current().Accomplishments(ctx, id, first, after)
+}
+
+// Accomplishment returns one accomplishment.
+func (s *Switch) Accomplishment(ctx context.Context, id string) (AccomplishmentView, error) {
+	return s.Current().Accomplishment(ctx, id)
+}
+
+// People returns a page of people.
+func (s *Switch) People(ctx context.Context, f PeopleFilter) (PeoplePage, error) { return s.Current().People(ctx, f) }
+
+// Distribution counts people per department and level.
+func (s *Switch) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]Cell, error) {
+	return s.Current().Distribution(ctx, field, asOf, department)
+}
+
+// WaitFor blocks until the serving read model has applied position. A
+// switch while waiting is followed: the new model is waited on.
+func (s *Switch) WaitFor(ctx context.Context, position uint64) error {
+	for {
+		rm := s.Current()
+		wctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		err := rm.WaitFor(wctx, position)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			if err != nil {
+				return ctx.Err()
+			}
+			return nil
+		}
+		if s.Current() == rm {
+			continue
+		}
+	}
+}
