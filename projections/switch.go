@@ -60,7 +60,9 @@ func (s *Switch) Apply(ctx context.Context, position uint64, batch []events.Reco
 }
 
 // Person returns one person.
-func (s *Switch) Person(ctx context.Context, id string) (PersonView, error) { return s.Current().Person(ctx, id) }
+func (s *Switch) Person(ctx context.Context, id string) (PersonView, error) {
+	return s.Current().Person(ctx, id)
+}
 
 // PeopleByID returns the known people among ids.
 func (s *Switch) PeopleByID(ctx context.Context, ids []string) (map[string]PersonView, error) {
@@ -88,7 +90,9 @@ func (s *Switch) Accomplishment(ctx context.Context, id string) (AccomplishmentV
 }
 
 // People returns a page of people.
-func (s *Switch) People(ctx context.Context, f PeopleFilter) (PeoplePage, error) { return s.Current().People(ctx, f) }
+func (s *Switch) People(ctx context.Context, f PeopleFilter) (PeoplePage, error) {
+	return s.Current().People(ctx, f)
+}
 
 // Distribution counts people per department and level.
 func (s *Switch) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]Cell, error) {

@@ -57,12 +57,12 @@ type Main struct {
 	server    *http.Server
 	listener  net.Listener
 
-	cancel    context.CancelFunc
+	cancel context.CancelFunc
 	// staleCatalogue: the active read model was judged by another catalogue.
 	staleCatalogue bool
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	devToken  string
+	wg             sync.WaitGroup
+	closeOnce      sync.Once
+	devToken       string
 }
 
 // NewMain returns a program for cfg that logs to out.
