@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/generated"
 	"github.com/careerledger/careerledger/graph/model"
 )
@@ -20,6 +21,11 @@ func (r *mutationResolver) RegisterPerson(ctx context.Context, input model.Regis
 	}
 	if _, err := authorizeDepartment(p, &input.Department); err != nil {
 		return nil, err
+	}
+	if input.ID != nil && *input.ID == "" {
+		// An empty id is given, not absent: it must not silently become a
+		// generated one.
+		return nil, domain.ValidatePersonID("")
 	}
 	res, err := r.Commands.RegisterPerson(ctx, registerCommand(input))
 	return r.personPayload(ctx, res, err)

@@ -44,7 +44,7 @@ func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *
 	if knownAt != nil {
 		kt = *knownAt
 	}
-	st, err := r.ReadModel.Standing(ctx, obj.ID, d, kt)
+	st, err := r.standing(ctx, obj, d, kt)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (r *personResolver) History(ctx context.Context, obj *model.Person, field *
 		df := domain.Field(*field)
 		f = &df
 	}
-	cs, err := r.ReadModel.History(ctx, obj.ID, f)
+	cs, err := r.history(ctx, obj, f)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +141,15 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	}
 	conn := &model.PersonConnection{Edges: []model.PersonEdge{}, TotalCount: page.TotalCount,
 		PageInfo: model.PageInfo{HasNextPage: page.HasNext}}
+	loader := &pageLoader{rm: r.ReadModel}
+	for _, v := range page.People {
+		loader.ids = append(loader.ids, v.ID)
+	}
 	for _, v := range page.People {
 		c := projections.EncodeCursor(v.ID)
-		conn.Edges = append(conn.Edges, model.PersonEdge{Cursor: c, Node: *personModel(v)})
+		node := personModel(v)
+		node.Page = loader
+		conn.Edges = append(conn.Edges, model.PersonEdge{Cursor: c, Node: *node})
 		conn.PageInfo.EndCursor = &c
 	}
 	return conn, nil

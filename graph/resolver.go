@@ -27,6 +27,9 @@ type ReadModel interface {
 	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error)
 	// WaitFor blocks until the read model has applied position.
 	WaitFor(ctx context.Context, position uint64) error
+	// PersonEvents returns the events of many people in one call: what a
+	// page of people is resolved from, never one query per person.
+	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
 }
 
 // Commands records facts in the event log.

@@ -52,6 +52,10 @@ type ServerConfig struct {
 	Dev      bool // introspection and GraphiQL
 	Limits   Limits
 	Logger   *slog.Logger
+	// OnOperation, when set, observes every operation: its name (the
+	// client's operation name, "" if anonymous), type, duration and
+	// whether it returned errors.
+	OnOperation func(name, kind string, d time.Duration, failed bool)
 }
 
 // NewServer returns the /graphql handler (authenticated) with explicit
@@ -88,12 +92,15 @@ func NewServer(cfg ServerConfig) http.Handler {
 					token, ok = t, true
 				}
 			}
+			// graphql-transport-ws refuses a connection by closing with
+			// 4403 Forbidden; a normal closure would invite a reconnect.
+			refuse := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
 			if !ok {
-				return ctx, nil, errors.New("missing bearer token in connection_init payload")
+				return refuse, nil, errors.New("missing bearer token in connection_init payload")
 			}
 			p, err := cfg.Tokens.Verify(token)
 			if err != nil {
-				return ctx, nil, err
+				return refuse, nil, err
 			}
 			return WithPrincipal(ctx, p), nil, nil
 		},
@@ -109,6 +116,23 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(lim.Complexity))
 	srv.Use(depthLimit{max: lim.Depth})
+	if cfg.OnOperation != nil {
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			start := time.Now()
+			resp := next(ctx)
+			if graphql.HasOperationContext(ctx) {
+				oc := graphql.GetOperationContext(ctx)
+				kind := "query"
+				if oc.Operation != nil {
+					kind = string(oc.Operation.Operation)
+				}
+				if kind != "subscription" {
+					cfg.OnOperation(oc.OperationName, kind, time.Since(start), resp != nil && len(resp.Errors) > 0)
+				}
+			}
+			return resp
+		})
+	}
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 

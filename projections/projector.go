@@ -65,6 +65,9 @@ func (p *Projector) Run(ctx context.Context) error {
 	p.cache = map[string]*personState{}
 	from, err := p.Store.Checkpoint(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while reading the checkpoint
+		}
 		return fmt.Errorf("read checkpoint: %w", err)
 	}
 	max := p.MaxBatch
@@ -74,6 +77,11 @@ func (p *Projector) Run(ctx context.Context) error {
 	err = p.Source.Follow(ctx, from, max, p.applyBatch)
 	if err != nil {
 		p.cache = nil
+		if ctx.Err() != nil {
+			// Stopped mid-batch: the batch's transaction was rolled back
+			// (or committed), either way the checkpoint is consistent.
+			return nil
+		}
 	}
 	return err
 }

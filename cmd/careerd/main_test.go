@@ -139,8 +139,16 @@ func contract(t *testing.T, m *Main, token string) {
 	if code, body := get(t, "http://"+addr+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
-	if code, body := get(t, "http://"+addr+"/metrics"); code != 200 || !strings.Contains(body, `careerledger_commands_total{command="registerPerson",result="recorded"} 1`) {
-		t.Errorf("/metrics = %d, missing the command counter", code)
+	code, body := get(t, "http://"+addr+"/metrics")
+	for _, want := range []string{
+		`careerledger_commands_total{command="registerPerson",result="recorded"} 1`,
+		`careerledger_commands_total{command="registerPerson",result="refused"} 1`,
+		`careerledger_graphql_operation_duration_seconds_count{operation="anonymous",outcome="ok",type="mutation"} 1`,
+		`careerledger_projection_lag_events`, `careerledger_projection_lag_seconds`,
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics = %d, missing %s", code, want)
+		}
 	}
 }
 

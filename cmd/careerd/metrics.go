@@ -24,6 +24,9 @@ type metrics struct {
 	projected prometheus.Counter
 	position  prometheus.Gauge
 	lag       prometheus.Gauge
+	lagAge    prometheus.Gauge
+	head      prometheus.Gauge
+	ops       *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -46,10 +49,20 @@ func newMetrics() *metrics {
 			Name: "careerledger_projection_position", Help: "Log position of the last event applied by this instance.",
 		}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "careerledger_projection_lag_events", Help: "Events between the log head and the read model checkpoint, at the last readiness check.",
+			Name: "careerledger_projection_lag_events", Help: "Events between the log head and the read model checkpoint.",
 		}),
+		lagAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_projection_lag_seconds", Help: "Age of the oldest event not yet in the read model (0 when caught up).",
+		}),
+		head: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_log_head_position", Help: "Position of the last event in the log.",
+		}),
+		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "careerledger_graphql_operation_duration_seconds", Help: "GraphQL operations by name, type and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"operation", "type", "outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.position, m.lag,
+	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.position, m.lag, m.lagAge, m.head, m.ops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -163,3 +176,14 @@ func (c countingCommands) RetractAccomplishment(ctx context.Context, cmd events.
 }
 
 func graphKind(err error) string { return domain.KindOf(err).String() }
+
+func (m *metrics) operation(name, kind string, d time.Duration, failed bool) {
+	if name == "" {
+		name = "anonymous"
+	}
+	outcome := "ok"
+	if failed {
+		outcome = "error"
+	}
+	m.ops.WithLabelValues(name, kind, outcome).Observe(d.Seconds())
+}

@@ -130,6 +130,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.startProjector(runCtx)
 	m.rebuild = &rebuilder{m: m}
+	m.watchLag(runCtx)
 	if m.pool != nil {
 		m.followActive(runCtx)
 	}
@@ -140,7 +141,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: m.tokens, Dev: cfg.Dev, Logger: m.log}))
+	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: m.tokens, Dev: cfg.Dev, Logger: m.log,
+		OnOperation: m.metrics.operation}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.handler())
@@ -338,7 +340,6 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	if head > cp {
 		lag = head - cp
 	}
-	m.metrics.lag.Set(float64(lag))
 	body := map[string]any{"head": head, "checkpoint": cp, "lag": lag}
 	if lag > m.Config.ReadyMaxLag {
 		body["status"] = "projector behind"
@@ -347,6 +348,42 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
+}
+
+// watchLag exports how far the read model trails the log, in events and in
+// the age of the oldest event not yet applied.
+func (m *Main) watchLag(ctx context.Context) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			head, err := m.eventLog.Head(ctx)
+			if err != nil {
+				continue
+			}
+			cp, err := m.store.Checkpoint(ctx)
+			if err != nil {
+				continue
+			}
+			m.metrics.head.Set(float64(head))
+			if head <= cp {
+				m.metrics.lag.Set(0)
+				m.metrics.lagAge.Set(0)
+				continue
+			}
+			m.metrics.lag.Set(float64(head - cp))
+			if oldest, err := m.eventLog.At(ctx, cp+1); err == nil {
+				m.metrics.lagAge.Set(m.now().Sub(oldest.RecordedAt).Seconds())
+			}
+		}
+	}()
 }
 
 // Close shuts down gracefully: stop accepting, finish in-flight requests,

@@ -81,4 +81,12 @@ type Person struct {
 	JoinedOn domain.Date
 	// MembershipPeriods feeds the memberships and department fields.
 	MembershipPeriods []domain.Membership
+	// Page, when set, loads what the person's fields need for every person
+	// of a page at once.
+	Page PageLoader
+}
+
+// PageLoader fetches data for all the people of one page in one call.
+type PageLoader interface {
+	IsPageLoader()
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,23 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 	if cfg.People <= 0 {
 		cfg.People = 5
 	}
+	// Guard against a vacuous property: over all sequences, the workload must
+	// have reached high levels, amended and retracted, and "as known at" must
+	// have differed from "now".
+	cov := &coverage{types: map[string]int{}}
+	t.Cleanup(func() {
+		cov.mu.Lock()
+		defer cov.mu.Unlock()
+		t.Logf("coverage: %d standings compared (max level %d), %d knownAt standings differing from now, events %v",
+			cov.standings, cov.maxLevel, cov.knownAtDiffers, cov.types)
+		if t.Failed() {
+			return
+		}
+		if cov.maxLevel < 3 || cov.knownAtDiffers == 0 || cov.types["AccomplishmentAmended"] == 0 ||
+			cov.types["AccomplishmentRetracted"] == 0 || cov.types["PersonDeparted"] == 0 {
+			t.Errorf("the random sequences do not cover the interesting cases")
+		}
+	})
 	for seed := uint64(1); seed <= uint64(cfg.Seeds); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
@@ -58,7 +76,7 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 				last = max(last, res.Position)
 			}
 			e.Wait(last)
-			checkAgainstFold(t, e, w.R, w.IDs)
+			checkAgainstFold(t, e, w.R, w.IDs, cov)
 		})
 	}
 }
@@ -69,12 +87,38 @@ type personFold struct {
 	person *domain.Person
 }
 
-func checkAgainstFold(t *testing.T, e *Env, r *rand.Rand, ids []string) {
+// coverage counts what the property checks saw.
+type coverage struct {
+	mu             sync.Mutex
+	standings      int
+	maxLevel       int
+	knownAtDiffers int
+	types          map[string]int
+}
+
+func (c *coverage) standing(st domain.Standing, differsFromNow bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.standings++
+	for _, fs := range st.Fields {
+		c.maxLevel = max(c.maxLevel, fs.Level)
+	}
+	if differsFromNow {
+		c.knownAtDiffers++
+	}
+}
+
+func checkAgainstFold(t *testing.T, e *Env, r *rand.Rand, ids []string, cov *coverage) {
 	all, err := e.Log.Read(ctx, 0, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	folds := map[string]*personFold{}
+	cov.mu.Lock()
+	for _, rec := range all {
+		cov.types[rec.Type]++
+	}
+	cov.mu.Unlock()
 	for _, rec := range all {
 		f := folds[rec.PersonID]
 		if f == nil {
@@ -99,12 +143,12 @@ func checkAgainstFold(t *testing.T, e *Env, r *rand.Rand, ids []string) {
 			}
 			continue
 		}
-		checkPerson(t, e, r, id, f, dates)
+		checkPerson(t, e, r, id, f, dates, cov)
 	}
 	checkPeopleAndDistribution(t, e, folds, dates)
 }
 
-func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, common []domain.Date) {
+func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, common []domain.Date, cov *coverage) {
 	cat, p := e.Cat, f.person
 	ev := p.Evidence()
 	timeline := cat.Timeline(ev)
@@ -138,6 +182,7 @@ func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, c
 		if want := cat.Evaluate(ev, d); !reflect.DeepEqual(got, want) {
 			t.Errorf("standing %s on %s differs from Evaluate of the fold:\n got %+v\nwant %+v", id, d, got, want)
 		}
+		cov.standing(got, false)
 	}
 
 	// History, of all fields and of each.
@@ -191,6 +236,8 @@ func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, c
 				t.Errorf("standing %s on %s known at %s differs from the fold of the events recorded by then:\n got %+v\nwant %+v",
 					id, d, k, got, want)
 			}
+			now := cat.Evaluate(ev, d)
+			cov.standing(got, !reflect.DeepEqual(levelsOf(got), levelsOf(now)))
 			// The domain's own "as known at" agrees.
 			if alt := cat.Evaluate(p.EvidenceKnownAt(k), d); !reflect.DeepEqual(alt, want) {
 				t.Errorf("standing %s on %s: EvidenceKnownAt(%s) disagrees with folding the known events", id, d, k)
@@ -367,6 +414,14 @@ func checkPeopleAndDistribution(t *testing.T, e *Env, folds map[string]*personFo
 			}
 		}
 	}
+}
+
+func levelsOf(st domain.Standing) []int {
+	var out []int
+	for _, fs := range st.Fields {
+		out = append(out, fs.Level)
+	}
+	return out
 }
 
 func sameChanges(a, b []domain.LevelChange) bool {

@@ -1,0 +1,66 @@
+package graph
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph/model"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// pageLoader fetches the events of every person of a page in one read-model
+// call, the first time any person's standing, history or accomplishments is
+// resolved; the other people of the page are then resolved from memory.
+type pageLoader struct {
+	rm   ReadModel
+	ids  []string
+	once sync.Once
+	evs  map[string][]events.Recorded
+	err  error
+}
+
+func (*pageLoader) IsPageLoader() {}
+
+func (l *pageLoader) events(ctx context.Context, id string) ([]events.Recorded, bool, error) {
+	l.once.Do(func() {
+		l.evs, l.err = l.rm.PersonEvents(context.WithoutCancel(ctx), l.ids)
+	})
+	rs, ok := l.evs[id]
+	return rs, ok, l.err
+}
+
+func pageOf(p *model.Person) *pageLoader {
+	l, _ := p.Page.(*pageLoader)
+	return l
+}
+
+// standing resolves a person's standing, from the page when there is one.
+func (r *Resolver) standing(ctx context.Context, p *model.Person, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
+	if l := pageOf(p); l != nil {
+		rs, ok, err := l.events(ctx, p.ID)
+		if err != nil {
+			return domain.Standing{}, err
+		}
+		if st, found := projections.StandingOf(r.Catalogue, rs, asOf, knownAt); ok && found {
+			return st, nil
+		}
+	}
+	return r.ReadModel.Standing(ctx, p.ID, asOf, knownAt)
+}
+
+// history resolves a person's level changes, from the page when there is one.
+func (r *Resolver) history(ctx context.Context, p *model.Person, field *domain.Field) ([]domain.LevelChange, error) {
+	if l := pageOf(p); l != nil {
+		rs, ok, err := l.events(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if person := events.Fold(rs); ok && person != nil {
+			return projections.HistoryOf(r.Catalogue.Timeline(person.Evidence()), field), nil
+		}
+	}
+	return r.ReadModel.History(ctx, p.ID, field)
+}

@@ -1,0 +1,337 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// wsMessage is a graphql-transport-ws message.
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// wsClient is one graphql-transport-ws connection.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+// dial opens a websocket to the server with the graphql-transport-ws
+// protocol and sends connection_init with payload.
+func (e *env) dial(t *testing.T, payload map[string]any) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http"),
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(1 << 20)
+	t.Cleanup(func() { conn.CloseNow() })
+	if conn.Subprotocol() != "graphql-transport-ws" {
+		t.Fatalf("negotiated subprotocol %q", conn.Subprotocol())
+	}
+	c := &wsClient{t: t, conn: conn}
+	c.send(wsMessage{Type: "connection_init", Payload: mustJSON(t, payload)})
+	return c
+}
+
+// connect dials and waits for connection_ack.
+func (e *env) connect(t *testing.T, token string) *wsClient {
+	t.Helper()
+	c := e.dial(t, map[string]any{"Authorization": "Bearer " + token})
+	if m, err := c.next(5 * time.Second); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("want connection_ack, got %+v %v", m, err)
+	}
+	return c
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (c *wsClient) send(m wsMessage) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := wsjson.Write(ctx, c.conn, m); err != nil {
+		c.t.Fatalf("websocket write: %v", err)
+	}
+}
+
+// next returns the next message other than ping/pong (answering pings).
+func (c *wsClient) next(timeout time.Duration) (wsMessage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		var m wsMessage
+		if err := wsjson.Read(ctx, c.conn, &m); err != nil {
+			return m, err
+		}
+		switch m.Type {
+		case "ping":
+			c.send(wsMessage{Type: "pong"})
+		case "pong":
+		default:
+			return m, nil
+		}
+	}
+}
+
+const levelChanged = `subscription($department: String, $personId: ID) {
+  levelChanged(department: $department, personId: $personId) { personId field on from to }
+}`
+
+// subscribe starts subscription id with the given variables.
+func (c *wsClient) subscribe(id string, vars map[string]any) {
+	c.t.Helper()
+	c.send(wsMessage{ID: id, Type: "subscribe", Payload: mustJSON(c.t, map[string]any{"query": levelChanged, "variables": vars})})
+}
+
+type change struct {
+	PersonID string `json:"personId"`
+	Field    string `json:"field"`
+	On       string `json:"on"`
+	From     int    `json:"from"`
+	To       int    `json:"to"`
+}
+
+// change waits for the next level change of subscription id.
+func (c *wsClient) change(id string) change {
+	c.t.Helper()
+	m, err := c.next(10 * time.Second)
+	if err != nil {
+		c.t.Fatalf("waiting for a level change: %v", err)
+	}
+	if m.Type != "next" || m.ID != id {
+		c.t.Fatalf("want next for %s, got %s %s %s", id, m.Type, m.ID, m.Payload)
+	}
+	var p struct {
+		Data struct {
+			LevelChanged change `json:"levelChanged"`
+		} `json:"data"`
+		Errors []gqlError `json:"errors"`
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+		c.t.Fatalf("payload %s: %v", m.Payload, err)
+	}
+	return p.Data.LevelChanged
+}
+
+// TestSubscription follows level changes over a websocket as each role may.
+func TestSubscription(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "S1", "name": "Sub One", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "S2", "name": "Sub Two", "department": "Network", "joinedOn": "2020-01-01"}, "")
+
+		byAdmin := e.connect(t, adm)
+		byAdmin.subscribe("1", map[string]any{"personId": "S1"})
+		self := e.connect(t, e.token(t, employee("S1")))
+		self.subscribe("s", nil)
+		mgrA := e.connect(t, e.token(t, managerA))
+		mgrA.subscribe("a", nil)
+		mgrB := e.connect(t, e.token(t, managerB))
+		mgrB.subscribe("b", nil)
+		waitSubscribers(t, e, 4)
+
+		// Level 1 in every field for S1: a participation and a common theme.
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "S1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+			"startedOn": "2025-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "S1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2025-02-01"}, "")
+		// Then a change in department B, for S2.
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "S2", "field": "NETWORK_OPERATION", "title": "t", "role": "PRACTITIONER",
+			"startedOn": "2025-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "S2", "theme": "INFORMATION_ASSET_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2025-03-01"}, "")
+
+		for _, c := range []struct {
+			name   string
+			client *wsClient
+			id     string
+		}{{"admin", byAdmin, "1"}, {"employee", self, "s"}, {"manager A", mgrA, "a"}} {
+			fields := map[string]bool{}
+			for range 3 {
+				got := c.client.change(c.id)
+				if got.PersonID != "S1" || got.From != 0 || got.To != 1 || got.On != "2025-02-01" {
+					t.Errorf("%s: change %+v, want S1 0 -> 1 on 2025-02-01", c.name, got)
+				}
+				fields[got.Field] = true
+			}
+			if len(fields) != 3 {
+				t.Errorf("%s: changes in %v, want all three fields", c.name, fields)
+			}
+		}
+		// Manager B's first change is S2's: S1's (department A) never came.
+		if got := mgrB.change("b"); got.PersonID != "S2" || got.To != 2 {
+			t.Errorf("manager B: first change %+v, want S2's", got)
+		}
+	})
+}
+
+func waitSubscribers(t *testing.T, e *env, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Changes.Subscribers() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers, want %d", e.Changes.Subscribers(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSubscriptionRefused: connection_init without a valid token closes the
+// connection with 4403; a subscription outside the caller's scope gets a
+// FORBIDDEN error.
+func TestSubscriptionRefused(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	expired, _ := e.tokens.Mint(admin, time.Hour, time.Now().Add(-2*time.Hour))
+	for name, payload := range map[string]map[string]any{
+		"no payload":    nil,
+		"no token":      {"other": "x"},
+		"garbage token": {"Authorization": "Bearer nope"},
+		"wrong secret":  {"Authorization": "Bearer " + mintWith(t, "other-secret")},
+		"expired":       {"Authorization": "Bearer " + expired},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := e.dial(t, payload)
+			m, err := c.next(5 * time.Second)
+			if err == nil {
+				t.Fatalf("got %s %s, want the connection closed", m.Type, m.Payload)
+			}
+			if code := websocket.CloseStatus(err); code != 4403 {
+				t.Errorf("closed with %d (%v), want 4403", code, err)
+			}
+		})
+	}
+
+	e.mutate(t, e.token(t, admin), &mRegister, map[string]any{"id": "S1", "name": "S", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	for _, c := range []struct {
+		name  string
+		token string
+		vars  map[string]any
+	}{
+		{"manager of another department", e.token(t, managerB), map[string]any{"department": "Operations"}},
+		{"employee following someone else", e.token(t, employee("S2")), map[string]any{"personId": "S1"}},
+		{"no roles", e.token(t, noRoles), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ws := e.connect(t, c.token)
+			ws.subscribe("x", c.vars)
+			m, err := ws.next(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []gqlError
+			switch m.Type {
+			case "error":
+				err = json.Unmarshal(m.Payload, &errs)
+			case "next":
+				var p struct {
+					Data   json.RawMessage
+					Errors []gqlError
+				}
+				err = json.Unmarshal(m.Payload, &p)
+				errs = p.Errors
+				if string(p.Data) != "" && string(p.Data) != "null" {
+					t.Errorf("data %s", p.Data)
+				}
+			}
+			if err != nil || len(errs) != 1 || errs[0].code() != "FORBIDDEN" {
+				t.Errorf("got %s %s, want one FORBIDDEN error", m.Type, m.Payload)
+			}
+		})
+	}
+}
+
+func mintWith(t *testing.T, secret string) string {
+	t.Helper()
+	tokens, err := graph.NewTokens(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokens.Mint(admin, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestSubscriptionSlowClient: a subscriber that stops reading is dropped;
+// the feed never blocks and the other subscribers keep receiving.
+func TestSubscriptionSlowClient(t *testing.T) {
+	e := newEnv(t, backends[0], options{buffer: 64})
+	adm := e.token(t, admin)
+	slow := e.connect(t, adm)
+	slow.subscribe("slow", nil)
+	fast := e.connect(t, adm)
+	fast.subscribe("fast", nil)
+	waitSubscribers(t, e, 2)
+
+	// Big changes fill the slow client's socket buffers quickly: it never
+	// reads again.
+	pad := strings.Repeat("x", 60)
+	batch := func(i int) []projections.LevelChanged {
+		out := make([]projections.LevelChanged, 32)
+		for j := range out {
+			out[j] = projections.LevelChanged{PersonID: fmt.Sprintf("%s-%d-%d", pad, i, j), Department: "Operations",
+				Change: domain.LevelChange{Field: domain.Field("SERVICE_DESK"), On: domain.MustDate("2025-01-01"), From: 0, To: 1}}
+		}
+		return out
+	}
+	dropped := false
+	for i := 0; i < 20000 && !dropped; i++ {
+		done := make(chan struct{})
+		go func() {
+			e.Changes.LevelChanged(context.Background(), batch(i))
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the level-change feed blocked on a slow subscriber")
+		}
+		for j := range 32 {
+			if got := fast.change("fast"); got.PersonID != fmt.Sprintf("%s-%d-%d", pad, i, j) {
+				t.Fatalf("fast subscriber got %s, want batch %d item %d", got.PersonID, i, j)
+			}
+		}
+		dropped = e.Changes.Subscribers() == 1
+	}
+	if !dropped {
+		t.Fatalf("the slow subscriber was never dropped (%d subscribers)", e.Changes.Subscribers())
+	}
+	// The fast subscriber is still served after the drop.
+	e.Changes.LevelChanged(context.Background(), batch(-1)[:1])
+	if got := fast.change("fast"); !strings.HasSuffix(got.PersonID, "--1-0") {
+		t.Errorf("after the drop the fast subscriber got %s", got.PersonID)
+	}
+	// The slow one, when it reads at last, finds its subscription completed
+	// (or the connection closed), not an endless stream.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		m, err := slow.next(5 * time.Second)
+		if err != nil || m.Type == "complete" || m.Type == "error" {
+			return
+		}
+	}
+	t.Error("the slow subscriber's stream never ended")
+}
