@@ -57,8 +57,21 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 		}
 		var ge *gqlerror.Error
-		if errors.As(err, &ge) && ge.Extensions != nil && ge.Extensions["code"] != nil {
-			return gerr // parse and validation errors carry their own code
+		if errors.As(err, &ge) {
+			switch {
+			case ge.Extensions != nil && ge.Extensions["code"] != nil:
+				return gerr // parse and validation errors carry their own code
+			case ge.Err == nil:
+				// gqlgen's own words about the request (a persisted-query
+				// hash that does not match, a body it could not read): the
+				// client's to fix, and safe to show.
+				gerr.Extensions = map[string]any{"code": "BAD_REQUEST"}
+				return gerr
+			case ge.Err.Error() == "introspection disabled":
+				// gqlgen reports it as a plain error; it is not a failure.
+				gerr.Extensions = map[string]any{"code": "INTROSPECTION_DISABLED"}
+				return gerr
+			}
 		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			gerr.Message = "the request timed out or was cancelled"

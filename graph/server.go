@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -78,8 +80,14 @@ func NewServer(cfg ServerConfig) http.Handler {
 		return listCost(child, first)
 	}
 	c.Complexity.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }
-	c.Complexity.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, _, _ domain.Date, _ model.Interval) int {
-		return 50 * child
+	c.Complexity.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval) int {
+		// Each point is a whole distribution: the cost grows with the points
+		// asked for (a range the resolver refuses costs next to nothing).
+		dates, err := trendDates(from, to, interval)
+		if err != nil {
+			return 1
+		}
+		return 1 + len(dates)*child
 	}
 
 	srv := handler.New(generated.NewExecutableSchema(c))
@@ -146,10 +154,28 @@ func NewServer(cfg ServerConfig) http.Handler {
 func Playground() http.Handler { return playground.Handler("careerledger", "/graphql") }
 
 func limitBody(next http.Handler, n int64) http.Handler {
+	tooLarge := func(w http.ResponseWriter) {
+		http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"REQUEST_TOO_LARGE"}}]}`, http.StatusRequestEntityTooLarge)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
-			http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"REQUEST_TOO_LARGE"}}]}`, http.StatusRequestEntityTooLarge)
+			tooLarge(w)
 			return
+		}
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+			// A body of unknown length (chunked) is read here, up to the
+			// limit, so that an oversized one gets 413 like any other
+			// rather than a transport's read error.
+			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
+			if err != nil {
+				http.Error(w, `{"errors":[{"message":"could not read the request body","extensions":{"code":"BAD_REQUEST"}}]}`, http.StatusBadRequest)
+				return
+			}
+			if int64(len(body)) > n {
+				tooLarge(w)
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, n)
 		next.ServeHTTP(w, r)

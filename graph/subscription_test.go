@@ -152,7 +152,9 @@ func TestSubscription(t *testing.T) {
 		mgrA.subscribe("a", nil)
 		mgrB := e.connect(t, e.token(t, managerB))
 		mgrB.subscribe("b", nil)
-		waitSubscribers(t, e, 4)
+		byHR := e.connect(t, e.token(t, hr))
+		byHR.subscribe("h", map[string]any{"department": "Operations"})
+		waitSubscribers(t, e, 5)
 
 		// Level 1 in every field for S1: a participation and a common theme.
 		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "S1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
@@ -167,7 +169,7 @@ func TestSubscription(t *testing.T) {
 			name   string
 			client *wsClient
 			id     string
-		}{{"admin", byAdmin, "1"}, {"employee", self, "s"}, {"manager A", mgrA, "a"}} {
+		}{{"admin", byAdmin, "1"}, {"employee", self, "s"}, {"manager A", mgrA, "a"}, {"hr", byHR, "h"}} {
 			fields := map[string]bool{}
 			for range 3 {
 				got := c.client.change(c.id)
@@ -183,6 +185,12 @@ func TestSubscription(t *testing.T) {
 		// Manager B's first change is S2's: S1's (department A) never came.
 		if got := mgrB.change("b"); got.PersonID != "S2" || got.To != 2 {
 			t.Errorf("manager B: first change %+v, want S2's", got)
+		}
+		// S2's changes (department B) reach none of the others.
+		for name, c := range map[string]*wsClient{"admin": byAdmin, "employee": self, "manager A": mgrA, "hr": byHR} {
+			if m, err := c.next(100 * time.Millisecond); err == nil {
+				t.Errorf("%s received %s %s", name, m.Type, m.Payload)
+			}
 		}
 	})
 }

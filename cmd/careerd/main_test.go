@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -31,6 +32,14 @@ type gqlResponse struct {
 
 func post(t *testing.T, addr, token, query string, vars map[string]any) (int, gqlResponse) {
 	t.Helper()
+	code, out, err := tryPost(addr, token, query, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out
+}
+
+func tryPost(addr, token, query string, vars map[string]any) (int, gqlResponse, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", "http://"+addr+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -39,17 +48,20 @@ func post(t *testing.T, addr, token, query string, vars map[string]any) (int, gq
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, gqlResponse{}, err
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, gqlResponse{}, err
+	}
 	var out gqlResponse
 	if res.StatusCode == 200 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("response %s: %v", raw, err)
+			return res.StatusCode, out, fmt.Errorf("response %s: %w", raw, err)
 		}
 	}
-	return res.StatusCode, out
+	return res.StatusCode, out, nil
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,7 +90,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (m *metrics) instrument(next http.Handler) http.Handler {
+func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
 		switch path {
@@ -99,8 +101,12 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		next.ServeHTTP(sw, r)
-		m.latency.WithLabelValues(path).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(path, http.StatusText(sw.code)).Inc()
+		d := time.Since(start)
+		m.latency.WithLabelValues(path).Observe(d.Seconds())
+		m.requests.WithLabelValues(path, strconv.Itoa(sw.code)).Inc()
+		log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", graph.RequestID(r.Context())),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.code),
+			slog.Duration("duration", d))
 	})
 }
 

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
@@ -124,5 +127,51 @@ func TestExportNeedsAdminOrHR(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", "http://"+m.Addr()+"/v1/export", "garbage"); code != http.StatusUnauthorized {
 		t.Errorf("bad token export: %d, want 401", code)
+	}
+}
+
+func TestANewCatalogueVersionRebuildsTheReadModel(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	m := start(t, cfg)
+	code, res := post(t, m.Addr(), m.DevToken(), registerMutation, map[string]any{"in": map[string]any{
+		"id": "C1", "name": "Person", "department": "Ops", "joinedOn": "2020-01-01"}})
+	if code != 200 || len(res.Errors) > 0 {
+		t.Fatalf("register: %d %+v", code, res.Errors)
+	}
+	m.Close()
+
+	// The same rules under a new version: a new catalogue judged nothing yet.
+	doc := strings.Replace(string(domain.DefaultCatalogueJSON()), `"version": 1`, `"version": 2`, 1)
+	if !strings.Contains(doc, `"version": 2`) {
+		t.Fatal("could not bump the catalogue version")
+	}
+	path := filepath.Join(t.TempDir(), "catalogue.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Catalogue = path
+	m2 := start(t, cfg)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		active, _, err := postgres.ReadActive(context.Background(), pool, cfg.Schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if active.CatalogueVersion == 2 {
+			if active.Schema == cfg.Schema {
+				t.Errorf("rebuilt into the serving schema %s", active.Schema)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rebuild for the new catalogue version: %+v", active)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, res = post(t, m2.Addr(), m2.DevToken(), `{ person(id: "C1") { standing { catalogueVersion } } }`, nil)
+	if !strings.Contains(string(res.Data), `"catalogueVersion":2`) {
+		t.Errorf("standing after the rebuild: %s %+v", res.Data, res.Errors)
 	}
 }

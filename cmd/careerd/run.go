@@ -154,7 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	m.server = &http.Server{Handler: m.metrics.instrument(requestIDs(mux)), ReadHeaderTimeout: 10 * time.Second}
+	m.server = &http.Server{Handler: requestIDs(m.metrics.instrument(m.log, mux)), ReadHeaderTimeout: 10 * time.Second}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

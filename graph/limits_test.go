@@ -1,0 +1,146 @@
+package graph_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/careerledger/careerledger/graph"
+)
+
+// TestLimits: what one request may cost is bounded (server.go, Limits).
+func TestLimits(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "L1", "name": "L", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+
+	refused := func(t *testing.T, r response, code string) {
+		t.Helper()
+		if len(r.Errors) == 0 || r.Errors[0].code() != code || (len(r.Data) > 0 && string(r.Data) != "null") {
+			t.Errorf("want %s and no data, got HTTP %d %s", code, r.Status, r.Raw)
+		}
+	}
+
+	t.Run("depth", func(t *testing.T) {
+		small := newEnv(t, backends[0], options{limits: graph.Limits{Depth: 3}})
+		tok := small.token(t, admin)
+		small.gql(t, tok, `{ person(id: "nobody") { standing { level } } }`, nil) // depth 3: allowed
+		refused(t, small.gql(t, tok, `{ person(id: "L1") { standing { next { level } } } }`, nil), "DEPTH_LIMIT_EXCEEDED")
+		// Fragments and inline fragments count as where they are spread.
+		refused(t, small.gql(t, tok, `query { person(id: "L1") { ...P } } fragment P on Person { standing { ... on FieldStanding { next { level } } } }`, nil), "DEPTH_LIMIT_EXCEEDED")
+		// The default limit (12) stops introspection-style nesting before
+		// anything runs.
+		deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }`
+		refused(t, e.gql(t, adm, deep, nil), "DEPTH_LIMIT_EXCEEDED")
+	})
+
+	t.Run("complexity", func(t *testing.T) {
+		q := `{ people(first: 100) { edges { node { id accomplishments(first: 100) { edges { node { id } } } } } } }`
+		refused(t, e.gql(t, adm, q, nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		// A full page of people with a page of their accomplishments is fine.
+		e.gql(t, adm, `{ people(first: 100) { edges { node { id accomplishments(first: 10) { totalCount } } } } }`, nil).ok(t)
+		// skillTrend is expensive per point.
+		// skillTrend costs a distribution per point: one daily year is
+		// fine, three are not.
+		trend := `skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2026-01-01", interval: DAY) { on cells { department level count } }`
+		e.gql(t, adm, `{ a: `+trend+` }`, nil).ok(t)
+		refused(t, e.gql(t, adm, `{ a: `+trend+` b: `+trend+` c: `+trend+` }`, nil), "COMPLEXITY_LIMIT_EXCEEDED")
+	})
+
+	t.Run("parser tokens", func(t *testing.T) {
+		// 12,000 aliases of one field: far more tokens than the limit.
+		var b strings.Builder
+		b.WriteString("{")
+		for range 3000 {
+			b.WriteString(" catalogue { id } ")
+		}
+		b.WriteString("}")
+		r := e.gql(t, adm, b.String(), nil)
+		if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "token limit") || strings.Contains(string(r.Data), "ITSS") {
+			t.Errorf("want a parse error on the token limit, got HTTP %d %.300s", r.Status, r.Raw)
+		}
+	})
+
+	t.Run("request body", func(t *testing.T) {
+		big := `{"query":"{ catalogue { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`
+		req, _ := http.NewRequest(http.MethodPost, e.url, strings.NewReader(big))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+adm)
+		if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a body over 1 MiB: HTTP %d %.200s, want 413", r.Status, r.Raw)
+		}
+		// Without a Content-Length (chunked), the body is cut off at the
+		// limit as it is read.
+		req, _ = http.NewRequest(http.MethodPost, e.url, io.MultiReader(strings.NewReader(big)))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+adm)
+		if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a chunked body over 1 MiB: HTTP %d %.200s, want 413", r.Status, r.Raw)
+		}
+		// Just under the limit is served.
+		ok := `{"query":"{ catalogue { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<19) + `"}}`
+		req, _ = http.NewRequest(http.MethodPost, e.url, bytes.NewReader([]byte(ok)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+adm)
+		if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusOK || len(r.Errors) > 0 {
+			t.Errorf("half a MiB: HTTP %d %.200s", r.Status, r.Raw)
+		}
+	})
+
+	t.Run("introspection", func(t *testing.T) {
+		q := `{ __schema { queryType { name } } }`
+		r := e.gql(t, adm, q, nil)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "INTROSPECTION_DISABLED" || strings.Contains(string(r.Data), "Query") {
+			t.Errorf("introspection in production mode: %s", r.Raw)
+		}
+		r = e.gql(t, adm, `{ __type(name: "Person") { name } }`, nil)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "INTROSPECTION_DISABLED" || strings.Contains(string(r.Data), "Person") {
+			t.Errorf("__type in production mode: %s", r.Raw)
+		}
+		dev := newEnv(t, backends[0], options{dev: true})
+		r = dev.gql(t, dev.token(t, admin), q, nil).ok(t)
+		if field(t, r.Data, "__schema.queryType.name") != "Query" {
+			t.Errorf("introspection in development mode: %s", r.Raw)
+		}
+	})
+
+	t.Run("persisted query", func(t *testing.T) {
+		q := `query Catalogue { catalogue { id version } }`
+		sum := sha256.Sum256([]byte(q))
+		ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+		// Unknown hash: the client is told to send the query.
+		r := e.post(t, http.DefaultClient, adm, map[string]any{"extensions": ext})
+		if len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_FOUND" {
+			t.Fatalf("unknown hash: %s", r.Raw)
+		}
+		first := e.post(t, http.DefaultClient, adm, map[string]any{"query": q, "extensions": ext}).ok(t)
+		again := e.post(t, http.DefaultClient, adm, map[string]any{"extensions": ext}).ok(t)
+		if string(first.Data) != string(again.Data) {
+			t.Errorf("hash only: %s, want %s", again.Data, first.Data)
+		}
+		// And over GET, as CDNs like it.
+		req, _ := http.NewRequest(http.MethodGet, e.url+"?extensions="+url.QueryEscape(string(mustJSON(t, ext))), nil)
+		req.Header.Set("Authorization", "Bearer "+adm)
+		if got := e.do(t, http.DefaultClient, req).ok(t); string(got.Data) != string(first.Data) {
+			t.Errorf("GET hash only: %s", got.Raw)
+		}
+		// A query that does not match its hash is refused.
+		bad := e.post(t, http.DefaultClient, adm, map[string]any{"query": `{ catalogue { id } }`, "extensions": ext})
+		if len(bad.Errors) != 1 || bad.Errors[0].code() != "BAD_REQUEST" || !strings.Contains(bad.Errors[0].Message, "hash") {
+			t.Errorf("mismatched hash accepted: %s", bad.Raw)
+		}
+		// Mutations are not served over GET.
+		req, _ = http.NewRequest(http.MethodGet, e.url+"?query="+url.QueryEscape(`mutation { registerPerson(input: {id: "G1", name: "g", department: "Operations", joinedOn: "2020-01-01"}) { position } }`), nil)
+		req.Header.Set("Authorization", "Bearer "+adm)
+		before := e.head(t)
+		if r := e.do(t, http.DefaultClient, req); len(r.Errors) == 0 || e.head(t) != before {
+			t.Errorf("mutation over GET: %s", r.Raw)
+		}
+	})
+}
