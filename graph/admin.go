@@ -155,9 +155,3 @@ func writeStatus(w http.ResponseWriter, code int, st RebuildStatus) {
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(st) //nolint:errcheck // the client went away
 }
-
-func (b *bulk) routeImport(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/import", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "bulk import is not available in this build", http.StatusNotFound)
-	})
-}

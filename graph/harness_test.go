@@ -106,6 +106,7 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger}))
+	mux.Handle("/v1/", graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: tokens, Log: pe.Log}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e := &env{Env: pe, backend: b.name, srv: srv, url: srv.URL + "/graphql", tokens: tokens, logs: logs, ids: map[string]string{}}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+)
+
+const distributionQuery = `query($field: SpecialtyField!, $asOf: Date, $department: String) {
+  skillDistribution(field: $field, asOf: $asOf, department: $department) { department level count }
+}`
+
+type distributionCell struct {
+	Department string `json:"department"`
+	Level      int    `json:"level"`
+	Count      int    `json:"count"`
+}
+
+// distributionCommand prints people per department and level in a field.
+func distributionCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("distribution", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	ep := endpointFlags(fs, c)
+	field := fs.String("field", "", "SYSTEM_OPERATION, NETWORK_OPERATION or SERVICE_DESK (required)")
+	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
+	department := fs.String("department", "", "only this department")
+	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *field == "" {
+		return errors.New("--field is required")
+	}
+	vars := map[string]any{"field": strings.ToUpper(*field)}
+	if *asOf != "" {
+		if err := checkDate("as-of", *asOf); err != nil {
+			return err
+		}
+		vars["asOf"] = *asOf
+	}
+	if *department != "" {
+		vars["department"] = *department
+	}
+	data, err := ep.graphql(c.ctx, distributionQuery, vars)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, data)
+	}
+	var res struct {
+		SkillDistribution []distributionCell `json:"skillDistribution"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("unexpected response: %w", err)
+	}
+	return printDistribution(c.stdout, res.SkillDistribution)
+}
+
+// printDistribution writes departments as rows and levels 0-5 (or more, if
+// the catalogue has them) as columns, with totals.
+func printDistribution(w io.Writer, cells []distributionCell) error {
+	maxLevel := 5
+	var depts []string
+	counts := map[string]map[int]int{}
+	for _, cell := range cells {
+		if counts[cell.Department] == nil {
+			counts[cell.Department] = map[int]int{}
+			depts = append(depts, cell.Department)
+		}
+		counts[cell.Department][cell.Level] += cell.Count
+		maxLevel = max(maxLevel, cell.Level)
+	}
+	width := len("DEPARTMENT")
+	for _, d := range depts {
+		width = max(width, utf8.RuneCountInString(d))
+	}
+	colTotals := make([]int, maxLevel+1)
+	rowTotals := make([]int, len(depts))
+	for i, d := range depts {
+		for l := 0; l <= maxLevel; l++ {
+			rowTotals[i] += counts[d][l]
+			colTotals[l] += counts[d][l]
+		}
+	}
+	grand := 0
+	for _, n := range rowTotals {
+		grand += n
+	}
+	num := max(len(strconv.Itoa(grand)), 2)
+	var b strings.Builder
+	row := func(name string, cells []string) {
+		b.WriteString(name + strings.Repeat(" ", width-utf8.RuneCountInString(name)))
+		for i, c := range cells {
+			w := num
+			if i == len(cells)-1 {
+				w = max(num, len("TOTAL"))
+			}
+			fmt.Fprintf(&b, "  %*s", w, c)
+		}
+		b.WriteByte('\n')
+	}
+	header := make([]string, 0, maxLevel+2)
+	for l := 0; l <= maxLevel; l++ {
+		header = append(header, "L"+strconv.Itoa(l))
+	}
+	row("DEPARTMENT", append(header, "TOTAL"))
+	line := func(byLevel func(int) int, total int) []string {
+		out := make([]string, 0, maxLevel+2)
+		for l := 0; l <= maxLevel; l++ {
+			out = append(out, strconv.Itoa(byLevel(l)))
+		}
+		return append(out, strconv.Itoa(total))
+	}
+	for i, d := range depts {
+		row(d, line(func(l int) int { return counts[d][l] }, rowTotals[i]))
+	}
+	row("TOTAL", line(func(l int) int { return colTotals[l] }, grand))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+const peopleQuery = `query($department: String, $field: SpecialtyField, $minLevel: Int, $asOf: Date, $after: String) {
+  people(department: $department, field: $field, minLevel: $minLevel, asOf: $asOf, first: 100, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id name joinedOn department(asOf: $asOf) standing(asOf: $asOf) { field level } } }
+  }
+}`
+
+type personRow struct {
+	ID         string  `json:"id"`
+	Name       string  `json:"name"`
+	JoinedOn   string  `json:"joinedOn"`
+	Department *string `json:"department"`
+	Standing   []struct {
+		Field string `json:"field"`
+		Level int    `json:"level"`
+	} `json:"standing"`
+}
+
+// peopleCommand lists people, all pages, with their levels.
+func peopleCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("people", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	ep := endpointFlags(fs, c)
+	department := fs.String("department", "", "only people in this department (as of --as-of)")
+	field := fs.String("field", "", "the field --min-level applies to")
+	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field")
+	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
+	asJSON := fs.Bool("json", false, `print {"totalCount": N, "people": [...]} as JSON`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	vars := map[string]any{}
+	if *department != "" {
+		vars["department"] = *department
+	}
+	if *field != "" {
+		vars["field"] = strings.ToUpper(*field)
+	}
+	if *minLevel >= 0 {
+		if *field == "" {
+			return errors.New("--min-level needs --field")
+		}
+		vars["minLevel"] = *minLevel
+	}
+	if *asOf != "" {
+		if err := checkDate("as-of", *asOf); err != nil {
+			return err
+		}
+		vars["asOf"] = *asOf
+	}
+	var people []json.RawMessage
+	total := 0
+	for {
+		data, err := ep.graphql(c.ctx, peopleQuery, vars)
+		if err != nil {
+			return err
+		}
+		var res struct {
+			People struct {
+				TotalCount int `json:"totalCount"`
+				PageInfo   struct {
+					HasNextPage bool    `json:"hasNextPage"`
+					EndCursor   *string `json:"endCursor"`
+				} `json:"pageInfo"`
+				Edges []struct {
+					Node json.RawMessage `json:"node"`
+				} `json:"edges"`
+			} `json:"people"`
+		}
+		if err := json.Unmarshal(data, &res); err != nil {
+			return fmt.Errorf("unexpected response: %w", err)
+		}
+		total = res.People.TotalCount
+		for _, e := range res.People.Edges {
+			people = append(people, e.Node)
+		}
+		if !res.People.PageInfo.HasNextPage || res.People.PageInfo.EndCursor == nil || len(res.People.Edges) == 0 {
+			break
+		}
+		vars["after"] = *res.People.PageInfo.EndCursor
+	}
+	if *asJSON {
+		if people == nil {
+			people = []json.RawMessage{}
+		}
+		return writeJSON(c.stdout, map[string]any{"totalCount": total, "people": people})
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	var fields []string
+	for i, raw := range people {
+		var p personRow
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return fmt.Errorf("unexpected response: %w", err)
+		}
+		if i == 0 {
+			fmt.Fprint(tw, "ID\tNAME\tDEPARTMENT\tJOINED")
+			for _, s := range p.Standing {
+				fields = append(fields, s.Field)
+				fmt.Fprintf(tw, "\t%s", s.Field)
+			}
+			fmt.Fprintln(tw)
+		}
+		dept := "-"
+		if p.Department != nil {
+			dept = *p.Department
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", p.ID, p.Name, dept, p.JoinedOn)
+		for _, f := range fields {
+			level := "-"
+			for _, s := range p.Standing {
+				if s.Field == f {
+					level = strconv.Itoa(s.Level)
+				}
+			}
+			fmt.Fprintf(tw, "\t%s", level)
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(people) == 1 {
+		fmt.Fprintln(c.stdout, "1 person")
+	} else {
+		fmt.Fprintf(c.stdout, "%d people\n", len(people))
+	}
+	return nil
+}

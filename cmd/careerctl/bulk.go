@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Limits of one POST /v1/import request.
+const (
+	maxBulkLines = 10000
+	maxBulkBytes = 32 << 20
+)
+
+// bulkRetryDelay is the first pause before a retry; it doubles each time.
+var bulkRetryDelay = 250 * time.Millisecond
+
+// bulkResult is the server's answer to one line of a bulk request.
+type bulkResult struct {
+	Line             int    `json:"line"`
+	OK               bool   `json:"ok"`
+	Position         string `json:"position"`
+	PersonID         string `json:"personId"`
+	AccomplishmentID string `json:"accomplishmentId"`
+	Duplicate        bool   `json:"duplicate"`
+	Code             string `json:"code"`
+	Field            string `json:"field"`
+	Rule             string `json:"rule"`
+	Message          string `json:"message"`
+}
+
+// refusal renders a refused line for the report: "CODE field: message".
+func (r bulkResult) refusal() string {
+	s := r.Code
+	if r.Field != "" {
+		s += " " + r.Field
+	}
+	return s + ": " + r.Message
+}
+
+// bulkImport sends lines (each one JSON object, no newline) to POST
+// /v1/import and returns one result per line, in order. Transport errors
+// and 5xx answers are retried a few times: every line carries an
+// idempotency key, so a repeat records nothing twice.
+func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult, error) {
+	body := bytes.Join(lines, []byte("\n"))
+	body = append(body, '\n')
+	var lastErr error
+	for attempt := range 5 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(bulkRetryDelay << (attempt - 1)):
+			}
+		}
+		res, retry, err := e.postBulk(ctx, body, len(lines))
+		if err == nil {
+			return res, nil
+		}
+		if !retry || ctx.Err() != nil {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("gave up after 5 attempts: %w", lastErr)
+}
+
+func (e *endpoint) postBulk(ctx context.Context, body []byte, n int) (results []bulkResult, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	req, err := e.request(ctx, http.MethodPost, "/v1/import", bytes.NewReader(body))
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Accept", "application/x-ndjson")
+	res, err := e.http.Do(req)
+	if err != nil {
+		return nil, true, err
+	}
+	defer res.Body.Close()
+	switch {
+	case res.StatusCode == http.StatusNotFound:
+		return nil, false, fmt.Errorf("POST /v1/import: %w", errNotImplemented)
+	case res.StatusCode == http.StatusUnauthorized:
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		var g struct{ Errors GraphQLErrors }
+		if json.Unmarshal(raw, &g) == nil && len(g.Errors) > 0 {
+			return nil, false, g.Errors
+		}
+		return nil, false, errors.New("UNAUTHENTICATED: the server refused the token (give --token or set $CAREER_TOKEN)")
+	case res.StatusCode >= 500:
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return nil, true, httpError(res, raw)
+	case res.StatusCode != http.StatusOK:
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return nil, false, httpError(res, raw)
+	}
+	results = make([]bulkResult, 0, n)
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var r bulkResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, false, fmt.Errorf("POST /v1/import: bad answer line %d: %w", len(results)+1, err)
+		}
+		if r.Line != len(results)+1 {
+			return nil, false, fmt.Errorf("POST /v1/import: answer line %d is for request line %d", len(results)+1, r.Line)
+		}
+		results = append(results, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, true, fmt.Errorf("POST /v1/import: reading the answer: %w", err)
+	}
+	if len(results) != n {
+		return nil, true, fmt.Errorf("POST /v1/import: %d answers for %d lines", len(results), n)
+	}
+	return results, false, nil
+}

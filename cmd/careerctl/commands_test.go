@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// accomplishmentOf runs a recording command with --json and returns the
+// accomplishment id from the payload.
+func accomplishmentOf(t *testing.T, mutation string, args ...string) string {
+	t.Helper()
+	var res map[string]struct {
+		Position         string
+		AccomplishmentID string
+	}
+	mustJSON(t, &res, args...)
+	p := res[mutation]
+	if p.AccomplishmentID == "" || p.Position == "" {
+		t.Fatalf("%s payload = %+v", mutation, res)
+	}
+	return p.AccomplishmentID
+}
+
+func TestMutationCommands(t *testing.T) {
+	t.Parallel()
+	out := mustCtl(t, "register-person", "--id", "MUT1", "--name", "Aiko Sato", "--department", "Mutation Ops", "--joinedOn", "2015-04-01")
+	if !strings.Contains(out, "MUT1 (Aiko Sato, Mutation Ops)") || !regexp.MustCompile(`position\s+\d+`).MatchString(out) {
+		t.Errorf("register-person printed:\n%s", out)
+	}
+	mustCtl(t, "register-person", "--id", "MUT2", "--name", "Ren Kato", "--department", "Mutation Ops", "--joinedOn", "2020-04-01")
+
+	// Bad input is refused with the code, message and field.
+	code, _, errs := ctl(t, "register-person", "--id", "MUT1", "--name", "X", "--department", "D", "--joinedOn", "2015-04-01")
+	if code != 1 || !strings.Contains(errs, "BAD_USER_INPUT: ") || !strings.Contains(errs, "(field: id)") {
+		t.Errorf("taken id: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = ctl(t, "record-engagement", "--personId", "MUT1", "--field", "SERVICE_DESK", "--title", "t", "--role", "LEAD",
+		"--startedOn", "2016-01-01", "--completedOn", "2016-12-31", "--outcome", "SUCCESSFUL", "--complexity", "OPERATION_SYSTEMS")
+	if code != 1 || !strings.Contains(errs, "BAD_USER_INPUT") || !strings.Contains(errs, "(field: complexity)") {
+		t.Errorf("code not used by the field: exit %d, stderr %q", code, errs)
+	}
+	// Missing required flags and malformed values are refused before sending.
+	code, _, errs = ctl(t, "assess-theme", "--theme", "STRESS_MANAGEMENT", "--peakHeadcount", "1")
+	if code == 0 || !strings.Contains(errs, "flag provided but not defined") {
+		t.Errorf("foreign flag: exit %d, %q", code, errs)
+	}
+	code, _, errs = ctl(t, "assess-theme", "--theme", "STRESS_MANAGEMENT", "--assessedOn", "2020-13-01")
+	if code != 1 || !strings.Contains(errs, "--personId is required") || !strings.Contains(errs, "--proficiency is required") ||
+		!strings.Contains(errs, `--assessedOn: "2020-13-01" is not a date`) {
+		t.Errorf("missing flags: exit %d, %q", code, errs)
+	}
+	code, _, errs = ctl(t, "record-engagement", "--personId", "MUT1", "--peakHeadcount", "many")
+	if code != 1 || !strings.Contains(errs, `--peakHeadcount: "many" is not a whole number`) {
+		t.Errorf("bad int: exit %d, %q", code, errs)
+	}
+
+	// A level-3 engagement (lower-case enums are accepted), a theme, a succession item, mentoring.
+	eng := accomplishmentOf(t, "recordEngagement", "record-engagement", "--personId", "MUT1", "--field", "system_operation",
+		"--title", "Core banking operations", "--role", "LEAD", "--startedOn", "2016-04-01", "--completedOn", "2017-03-31",
+		"--outcome", "SUCCESSFUL", "--withinBudget", "--peakHeadcount", "8", "--annualContractValueYen", "90000000",
+		"--complexity", "OPERATION_REQUIREMENTS,ORGANIZATION")
+	if !strings.HasPrefix(eng, "MUT1.") {
+		t.Errorf("accomplishment id %q", eng)
+	}
+	mustCtl(t, "assess-theme", "--personId", "MUT1", "--theme", "SYSTEM_OPERATION_MANAGEMENT", "--proficiency", "PRACTICE", "--assessedOn", "2016-06-01")
+	out = mustCtl(t, "assess-theme", "--personId", "MUT1", "--theme", "SERVICE_LEVEL_MANAGEMENT", "--proficiency", "GUIDES_SUBORDINATES", "--assessedOn", "2017-06-01")
+	if !regexp.MustCompile(`accomplishment\s+MUT1\.\S+ \(theme assessment\)`).MatchString(out) {
+		t.Errorf("assess-theme printed:\n%s", out)
+	}
+	mustCtl(t, "record-technology-succession", "--personId", "MUT1", "--kind", "EXTERNAL_PAPER", "--title", "Runbooks at scale",
+		"--occurredOn", "2017-09-01", "--fields", "SYSTEM_OPERATION,NETWORK_OPERATION")
+	dev := accomplishmentOf(t, "recordSubordinateDevelopment", "record-subordinate-development", "--personId", "MUT1", "--kind", "MENTORING",
+		"--occurredOn", "2017-10-01", "--subordinateId", "MUT2")
+
+	var p struct{ Person personView }
+	mustJSON(t, &p, "person", "MUT1", "--as-of", "2018-01-01")
+	if lvl := levelOf(p.Person, "SYSTEM_OPERATION"); lvl != 4 {
+		t.Fatalf("SYSTEM_OPERATION level = %d, want 4: %+v", lvl, p.Person.Standing)
+	}
+
+	// amend: only the given fields change; --clear sends explicit nulls.
+	mustCtl(t, "amend-accomplishment", "--accomplishmentId", eng, "--outcome", "ONGOING", "--clear", "completedOn,peakHeadcount")
+	mustJSON(t, &p, "person", "MUT1", "--as-of", "2018-01-01")
+	if lvl := levelOf(p.Person, "SYSTEM_OPERATION"); lvl != 2 {
+		t.Errorf("after amending to ONGOING: level %d, want 2 (the LEAD role still counts from startedOn)", lvl)
+	}
+	code, _, errs = ctl(t, "amend-accomplishment", "--accomplishmentId", eng, "--clear", "title")
+	if code != 1 || !strings.Contains(errs, "--clear title: only") {
+		t.Errorf("clearing a required field: exit %d %q", code, errs)
+	}
+	mustCtl(t, "amend-accomplishment", "--accomplishmentId", eng, "--outcome", "SUCCESSFUL", "--completedOn", "2017-03-31")
+	mustJSON(t, &p, "person", "MUT1", "--as-of", "2018-01-01")
+	if lvl := levelOf(p.Person, "SYSTEM_OPERATION"); lvl != 4 {
+		t.Errorf("after amending back: level %d, want 4", lvl)
+	}
+	// retract: the mentoring was needed for level 4.
+	out = mustCtl(t, "retract-accomplishment", "--accomplishmentId", dev, "--reason", "recorded for the wrong person")
+	if !strings.Contains(out, "retracted") {
+		t.Errorf("retract printed:\n%s", out)
+	}
+	mustJSON(t, &p, "person", "MUT1", "--as-of", "2018-01-01")
+	if lvl := levelOf(p.Person, "SYSTEM_OPERATION"); lvl != 3 {
+		t.Errorf("after retracting the mentoring: level %d, want 3", lvl)
+	}
+	code, _, errs = ctl(t, "retract-accomplishment", "--accomplishmentId", "MUT1.nope", "--reason", "x")
+	if code != 1 || !strings.Contains(errs, "NOT_FOUND: ") {
+		t.Errorf("unknown accomplishment: exit %d %q", code, errs)
+	}
+
+	// idempotency: the same key records once and returns the first position.
+	first := mustCtl(t, "transfer-person", "--personId", "MUT2", "--department", "Mutation Network", "--effectiveOn", "2022-01-01", "--idempotencyKey", "mut-transfer")
+	again := mustCtl(t, "transfer-person", "--personId", "MUT2", "--department", "Mutation Network", "--effectiveOn", "2022-01-01", "--idempotencyKey", "mut-transfer")
+	if first != again {
+		t.Errorf("idempotent transfer:\n%s\nthen\n%s", first, again)
+	}
+	out = mustCtl(t, "record-departure", "--personId", "MUT2", "--effectiveOn", "2024-01-01")
+	if !strings.Contains(out, "MUT2 (Ren Kato, no department today)") {
+		t.Errorf("record-departure printed:\n%s", out)
+	}
+	mustJSON(t, &p, "person", "MUT2", "--as-of", "2023-01-01")
+	if p.Person.Department == nil || *p.Person.Department != "Mutation Network" || len(p.Person.Memberships) != 2 {
+		t.Errorf("MUT2 in 2023: %+v", p.Person)
+	}
+}
+
+func levelOf(p personView, field string) int {
+	for _, s := range p.Standing {
+		if s.Field == field {
+			return s.Level
+		}
+	}
+	return -1
+}
+
+func TestUnauthenticated(t *testing.T) {
+	t.Parallel()
+	base, _ := needServer(t)
+	var out, errb bytes.Buffer
+	env := map[string]string{"CAREER_SERVER": base}
+	code := run([]string{"person", "E1"}, func(k string) string { return env[k] }, nil, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "UNAUTHENTICATED: missing bearer token (give --token or set $CAREER_TOKEN)") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	code = run([]string{"person", "E1", "--token", "forged"}, func(k string) string { return env[k] }, nil, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "UNAUTHENTICATED: invalid bearer token") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestPersonCommand(t *testing.T) {
+	t.Parallel()
+	mustCtl(t, "register-person", "--id", "PER1", "--name", "Haruto Suzuki", "--department", "Person Desk", "--joinedOn", "2018-04-01")
+	registered := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	mustCtl(t, "record-engagement", "--personId", "PER1", "--field", "SERVICE_DESK", "--title", "Helpdesk rota", "--role", "PRACTITIONER",
+		"--startedOn", "2018-05-01", "--completedOn", "2018-12-31", "--outcome", "SUCCESSFUL")
+	mustCtl(t, "assess-theme", "--personId", "PER1", "--theme", "SERVICE_SUPPORT_MANAGEMENT", "--proficiency", "BASIC", "--assessedOn", "2018-06-01")
+
+	out := mustCtl(t, "person", "PER1")
+	for _, want := range []string{
+		"PER1  Haruto Suzuki", "joined 2018-04-01; department today: Person Desk",
+		"SYSTEM_OPERATION: level 2 since 2018-06-01", "SERVICE_DESK: level 2 since 2018-06-01",
+		"next: level 3", "not met", "history", "2018-06-01  SERVICE_DESK", "0 -> 2", "Person Desk  2018-04-01 .. now",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("person output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`engagement\s+not met\s+needs \S`).MatchString(out) {
+		t.Errorf("no missing sentence for the level-3 engagement:\n%s", out)
+	}
+	out = mustCtl(t, "person", "--as-of", "2018-05-15", "PER1")
+	if !strings.Contains(out, "SERVICE_DESK: level 0") || !strings.Contains(out, "department on 2018-05-15: Person Desk") {
+		t.Errorf("as of 2018-05-15:\n%s", out)
+	}
+	var p struct{ Person personView }
+	mustJSON(t, &p, "person", "PER1", "--known-at", registered.UTC().Format(time.RFC3339Nano))
+	if levelOf(p.Person, "SERVICE_DESK") != 0 {
+		t.Errorf("known at registration: %+v", p.Person.Standing)
+	}
+	code, _, errs := ctl(t, "person", "NOBODY")
+	if code != 1 || !strings.Contains(errs, "NOT_FOUND: person NOBODY not found") {
+		t.Errorf("unknown person: %d %q", code, errs)
+	}
+	if code, _, _ := ctl(t, "person"); code == 0 {
+		t.Error("person without an id succeeded")
+	}
+}
+
+func TestDistributionAndPeople(t *testing.T) {
+	t.Parallel()
+	depts := []string{"Dist A", "Dist B"}
+	for i := range 7 {
+		id := fmt.Sprintf("DST%d", i)
+		mustCtl(t, "register-person", "--id", id, "--name", "Person "+id, "--department", depts[i%2], "--joinedOn", "2019-01-01")
+		if i < 3 {
+			mustCtl(t, "record-engagement", "--personId", id, "--field", "NETWORK_OPERATION", "--title", "NOC shift", "--role", "PARTICIPANT",
+				"--startedOn", "2019-02-01", "--outcome", "ONGOING")
+			mustCtl(t, "assess-theme", "--personId", id, "--theme", "INFORMATION_ASSET_MANAGEMENT", "--proficiency", "BASIC", "--assessedOn", "2019-03-01")
+		}
+	}
+	out := mustCtl(t, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist A")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !regexp.MustCompile(`^DEPARTMENT\s+L0\s+L1\s+L2\s+L3\s+L4\s+L5\s+TOTAL$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`^Dist A\s+2\s+2\s+0\s+0\s+0\s+0\s+4$`).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^TOTAL\s+2\s+2\s+0\s+0\s+0\s+0\s+4$`).MatchString(lines[2]) {
+		t.Errorf("distribution:\n%s", out)
+	}
+	var d struct{ SkillDistribution []distributionCell }
+	mustJSON(t, &d, "distribution", "--field", "NETWORK_OPERATION", "--as-of", "2019-02-15")
+	got := map[string]int{}
+	for _, c := range d.SkillDistribution {
+		if strings.HasPrefix(c.Department, "Dist ") {
+			got[fmt.Sprintf("%s/%d", c.Department, c.Level)] = c.Count
+		}
+	}
+	if got["Dist A/0"] != 4 || got["Dist B/0"] != 3 || got["Dist A/1"] != 0 {
+		t.Errorf("distribution as of 2019-02-15: %v", got)
+	}
+
+	var people struct {
+		TotalCount int
+		People     []personRow
+	}
+	mustJSON(t, &people, "people", "--department", "Dist B")
+	if people.TotalCount != 3 || len(people.People) != 3 || people.People[0].ID != "DST1" {
+		t.Errorf("people in Dist B: %+v", people)
+	}
+	mustJSON(t, &people, "people", "--department", "Dist A", "--field", "NETWORK_OPERATION", "--min-level", "1")
+	if people.TotalCount != 2 || len(people.People) != 2 {
+		t.Errorf("people at level >= 1: %+v", people)
+	}
+	out = mustCtl(t, "people", "--department", "Dist A")
+	if !regexp.MustCompile(`(?m)^ID\s+NAME\s+DEPARTMENT\s+JOINED\s+SYSTEM_OPERATION\s+NETWORK_OPERATION\s+SERVICE_DESK$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^DST0\s+Person DST0\s+Dist A\s+2019-01-01\s+1\s+1\s+1$`).MatchString(out) || !strings.HasSuffix(out, "4 people\n") {
+		t.Errorf("people table:\n%s", out)
+	}
+	if code, _, errs := ctl(t, "people", "--min-level", "2"); code != 1 || !strings.Contains(errs, "--min-level needs --field") {
+		t.Errorf("min-level without field: %d %q", code, errs)
+	}
+}
+
+func TestPeopleAllPages(t *testing.T) {
+	t.Parallel()
+	// 120 people take two pages of 100; registering through the GraphQL
+	// commands keeps this test independent of the bulk endpoint.
+	for i := range 120 {
+		id := fmt.Sprintf("PG%03d", i)
+		mustCtl(t, "register-person", "--id", id, "--name", "Paged "+id, "--department", "Paging Dept", "--joinedOn", "2020-01-01")
+	}
+	var people struct {
+		TotalCount int
+		People     []struct{ ID string }
+	}
+	mustJSON(t, &people, "people", "--department", "Paging Dept")
+	if people.TotalCount != 120 || len(people.People) != 120 || people.People[119].ID != "PG119" {
+		t.Errorf("paged: total %d, got %d", people.TotalCount, len(people.People))
+	}
+	raw, _ := json.Marshal(people.People[:2])
+	if string(raw) != `[{"ID":"PG000"},{"ID":"PG001"}]` {
+		t.Errorf("first people: %s", raw)
+	}
+}
+
+func TestHealthCommand(t *testing.T) {
+	t.Parallel()
+	code, out, errs := ctl(t, "health", "--ready")
+	if code != 0 || !strings.Contains(out, `"ready"`) {
+		t.Errorf("health --ready: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := ctl(t, "health"); code != 0 || !strings.Contains(out, `"ok"`) {
+		t.Errorf("health: %d %q", code, out)
+	}
+}

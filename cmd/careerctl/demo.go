@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+)
+
+// demoCommand fills a running careerd with a generated organisation through
+// the bulk endpoint.
+func demoCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	ep := endpointFlags(fs, c)
+	people := fs.Int("people", 2000, "people to register")
+	departments := fs.Int("departments", 20, "departments")
+	years := fs.Int("years", 15, "years of history up to today")
+	seed := fs.Uint64("seed", 1, "random seed: the same seed (on the same day) gives the same organisation")
+	chunk := fs.Int("chunk", 1000, "lines per request (1-10000)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case *people < 1:
+		return errors.New("--people must be at least 1")
+	case *departments < 1:
+		return errors.New("--departments must be at least 1")
+	case *years < 1 || *years > 60:
+		return errors.New("--years must be between 1 and 60")
+	case *chunk < 1 || *chunk > maxBulkLines:
+		return fmt.Errorf("--chunk must be between 1 and %d", maxBulkLines)
+	}
+	lines := generateDemo(demoConfig{People: *people, Departments: *departments, Years: *years, Seed: *seed, Today: time.Now()})
+	if err := demoPreflight(c, ep, lines[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "demo: %s people in %d departments, %s commands over %d years\n",
+		groupDigits(int64(*people)), *departments, groupDigits(int64(len(lines))), *years)
+
+	var t tally
+	ids := make([]string, len(lines)) // accomplishment ids by line, for the corrections
+	prog := newProgress(c.stderr, nil, "demo", "lines", int64(len(lines)), 0)
+	done := 0
+	var batch [][]byte
+	var idx []int
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		results, err := ep.bulkImport(c.ctx, batch)
+		if err != nil {
+			return err
+		}
+		for i, r := range results {
+			t.add(idx[i]+1, r)
+			ids[idx[i]] = r.AccomplishmentID
+		}
+		t.sent += len(batch)
+		done += len(batch)
+		batch, idx = batch[:0], idx[:0]
+		prog.Set(int64(done))
+		return nil
+	}
+	for i, l := range lines {
+		if l.Ref >= 0 {
+			if i > 0 && lines[i-1].Ref < 0 {
+				// The corrections need the ids of everything before.
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			if ids[l.Ref] == "" {
+				t.skipped++
+				done++
+				continue
+			}
+			l.Input["accomplishmentId"] = ids[l.Ref]
+		}
+		body, err := json.Marshal(map[string]any{"op": l.Op, "input": l.Input})
+		if err != nil {
+			return err
+		}
+		batch, idx = append(batch, body), append(idx, i)
+		if len(batch) >= *chunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	prog.Finish()
+	fmt.Fprintf(c.stdout, "demo: %s recorded, %s duplicates, %s refused", groupDigits(int64(t.recorded)),
+		groupDigits(int64(t.duplicates)), groupDigits(int64(len(t.refused))))
+	if t.skipped > 0 {
+		fmt.Fprintf(c.stdout, ", %s corrections skipped (their accomplishment was refused)", groupDigits(int64(t.skipped)))
+	}
+	fmt.Fprintln(c.stdout)
+	for i, r := range t.refused {
+		if i == 20 {
+			fmt.Fprintf(c.stdout, "... and %d more\n", len(t.refused)-20)
+			break
+		}
+		fmt.Fprintln(c.stdout, r)
+	}
+	if len(t.refused) > 0 {
+		return errReported
+	}
+	return nil
+}
+
+// demoPreflight refuses to add a demo to a server that already holds
+// another one (or other data under the demo's employee numbers): the
+// first generated person must be unknown, or be this demo's.
+func demoPreflight(c *cli, ep *endpoint, first demoLine) error {
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	id := first.Input["id"].(string)
+	data, err := ep.graphql(ctx, `query($id: ID!) { person(id: $id) { name memberships { department } } }`, map[string]any{"id": id})
+	var gerrs GraphQLErrors
+	if errors.As(err, &gerrs) && gerrs.Code() == "NOT_FOUND" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Person *struct {
+			Name        string
+			Memberships []struct{ Department string }
+		}
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("unexpected response: %w", err)
+	}
+	p := res.Person
+	if p == nil || p.Name == first.Input["name"] && len(p.Memberships) > 0 && p.Memberships[0].Department == first.Input["department"] {
+		return nil // nobody yet, or this demo again: every line is answered as a duplicate
+	}
+	return fmt.Errorf("%s is already %s, not this demo's first person: run the demo on an empty careerd (or with the seed and sizes used before)", id, p.Name)
+}

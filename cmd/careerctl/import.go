@@ -1,0 +1,460 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// importLine is one command of an import file.
+type importLine struct {
+	no   int    // the line number in the file, 1-based (a CSV record's first line)
+	body []byte // the request line for POST /v1/import
+	err  *lineError
+}
+
+// lineError is why a line cannot be sent; it is reported like a refusal.
+type lineError struct {
+	field, message string
+}
+
+func (e *lineError) String() string {
+	s := "BAD_LINE"
+	if e.field != "" {
+		s += " " + e.field
+	}
+	return s + ": " + e.message
+}
+
+func badLine(field, format string, args ...any) *lineError {
+	return &lineError{field: field, message: fmt.Sprintf(format, args...)}
+}
+
+// lineReader yields an import file's commands; io.EOF ends them.
+type lineReader interface {
+	next() (importLine, error)
+}
+
+// newLineReader reads format ("ndjson" or "csv") from r. base is the
+// file's base name, part of every derived idempotency key.
+func newLineReader(r io.Reader, format, base string) (lineReader, error) {
+	switch format {
+	case "ndjson":
+		return &ndjsonReader{r: bufio.NewReaderSize(r, 1<<20), base: base}, nil
+	case "csv":
+		return newCSVReader(r, base)
+	default:
+		return nil, fmt.Errorf("unknown format %q (ndjson or csv)", format)
+	}
+}
+
+// requestLine validates a command and returns its request line, with a
+// derived idempotency key unless the input has one: "import-" and the first
+// 24 hex digits of sha256(base name, line number, canonical text), so the
+// same line of the same file is recorded once however often it is sent.
+func requestLine(base string, no int, op string, input map[string]any) ([]byte, *lineError) {
+	m, ok := mutationByOp(op)
+	if !ok {
+		return nil, badLine("op", "unknown op %q (one of %s)", op, strings.Join(opNames(), ", "))
+	}
+	for name := range input {
+		if name != "idempotencyKey" && !slices.Contains(m.fields, name) {
+			return nil, badLine(name, "is not an input field of %s", op)
+		}
+	}
+	if k, _ := input["idempotencyKey"].(string); k == "" {
+		delete(input, "idempotencyKey")
+		canonical, err := json.Marshal(map[string]any{"op": op, "input": input})
+		if err != nil {
+			return nil, badLine("", "%v", err)
+		}
+		input["idempotencyKey"] = importKey(base, no, canonical)
+	}
+	body, err := json.Marshal(map[string]any{"op": op, "input": input})
+	if err != nil {
+		return nil, badLine("", "%v", err)
+	}
+	if len(body) >= maxBulkBytes {
+		return nil, badLine("", "the line is longer than %d bytes", maxBulkBytes)
+	}
+	return body, nil
+}
+
+// importKey derives a line's idempotency key.
+func importKey(base string, no int, canonical []byte) string {
+	h := sha256.New()
+	h.Write([]byte(base + "\x00" + strconv.Itoa(no) + "\x00"))
+	h.Write(canonical)
+	return "import-" + hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+func opNames() []string {
+	names := make([]string, len(mutations))
+	for i, m := range mutations {
+		names[i] = m.mutation
+	}
+	return names
+}
+
+// ndjsonReader reads {"op": ..., "input": {...}} lines; blank lines and
+// lines starting with # are skipped.
+type ndjsonReader struct {
+	r    *bufio.Reader
+	base string
+	no   int
+}
+
+func (n *ndjsonReader) next() (importLine, error) {
+	for {
+		raw, err := n.r.ReadBytes('\n')
+		if len(raw) == 0 && err != nil {
+			return importLine{}, err
+		}
+		n.no++
+		text := bytes.TrimSpace(raw)
+		if len(text) == 0 || text[0] == '#' {
+			continue
+		}
+		l := importLine{no: n.no}
+		var cmd struct {
+			Op    string         `json:"op"`
+			Input map[string]any `json:"input"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cmd); err != nil {
+			l.err = badLine("", "not a command object: %v", err)
+		} else if dec.More() {
+			l.err = badLine("", "more than one JSON value on the line")
+		} else if cmd.Input == nil {
+			l.err = badLine("input", "missing (an object of the mutation's input fields)")
+		} else {
+			l.body, l.err = requestLine(n.base, n.no, cmd.Op, cmd.Input)
+		}
+		return l, nil
+	}
+}
+
+// csvReader reads a CSV file whose header names op and input fields; list
+// fields are separated by ';' in a cell and an empty cell is an absent
+// field.
+type csvReader struct {
+	r      *csv.Reader
+	base   string
+	header []string
+	opCol  int
+}
+
+func newCSVReader(r io.Reader, base string) (*csvReader, error) {
+	cr := csv.NewReader(r)
+	cr.Comment = '#'
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, errors.New("the CSV file is empty (it needs a header row: op and input field names)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("CSV header: %w", err)
+	}
+	c := &csvReader{r: cr, base: base, opCol: -1}
+	seen := map[string]bool{}
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF"))
+		switch {
+		case seen[h]:
+			return nil, fmt.Errorf("CSV header: column %q appears twice", h)
+		case h == "op":
+			c.opCol = i
+		case inputFields[h].usage == "":
+			return nil, fmt.Errorf("CSV header: column %d %q is not an input field name", i+1, h)
+		}
+		seen[h] = true
+		c.header = append(c.header, h)
+	}
+	if c.opCol < 0 {
+		return nil, errors.New(`CSV header: no "op" column`)
+	}
+	return c, nil
+}
+
+func (c *csvReader) next() (importLine, error) {
+	rec, err := c.r.Read()
+	if err == io.EOF {
+		return importLine{}, err
+	}
+	no, _ := c.r.FieldPos(0)
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return importLine{}, fmt.Errorf("CSV line %d: %w", pe.StartLine, pe.Err)
+		}
+		return importLine{}, err
+	}
+	l := importLine{no: no}
+	if len(rec) != len(c.header) {
+		l.err = badLine("", "%d cells, the header has %d", len(rec), len(c.header))
+		return l, nil
+	}
+	input := map[string]any{}
+	for i, cell := range rec {
+		if i == c.opCol || strings.TrimSpace(cell) == "" {
+			continue
+		}
+		name := c.header[i]
+		var v any
+		if k := inputFields[name].kind; k == kindEnumList {
+			v = splitList(cell, ";")
+		} else {
+			var cerr error
+			if v, cerr = convertValue(name, cell); cerr != nil {
+				_, msg, _ := strings.Cut(cerr.Error(), ": ")
+				l.err = badLine(name, "%s", msg)
+				return l, nil
+			}
+		}
+		input[name] = v
+	}
+	l.body, l.err = requestLine(c.base, no, strings.TrimSpace(rec[c.opCol]), input)
+	return l, nil
+}
+
+// checkpoint is the progress file of an import: the last line of the file
+// whose chunk the server acknowledged. Size and modification time tie it
+// to one version of the file.
+type checkpoint struct {
+	File    string    `json:"file"`
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"modTime"`
+	Line    int       `json:"line"`
+}
+
+func progressPath(file string) string { return file + ".careerctl-progress" }
+
+func loadCheckpoint(file string, st os.FileInfo) (checkpoint, bool) {
+	raw, err := os.ReadFile(progressPath(file))
+	if err != nil {
+		return checkpoint{}, false
+	}
+	var cp checkpoint
+	if json.Unmarshal(raw, &cp) != nil || cp.Size != st.Size() || !cp.ModTime.Equal(st.ModTime()) || cp.File != filepath.Base(file) {
+		return checkpoint{}, false
+	}
+	return cp, true
+}
+
+func saveCheckpoint(file string, cp checkpoint) error {
+	raw, _ := json.Marshal(cp)
+	tmp := progressPath(file) + ".tmp"
+	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, progressPath(file))
+}
+
+// tally counts what the server did with the lines sent.
+type tally struct {
+	sent, recorded, duplicates, skipped int
+	refused                             []string // "line N: CODE field: message"
+}
+
+func (t *tally) add(no int, r bulkResult) {
+	switch {
+	case !r.OK:
+		t.refused = append(t.refused, fmt.Sprintf("line %d: %s", no, r.refusal()))
+	case r.Duplicate:
+		t.duplicates++
+	default:
+		t.recorded++
+	}
+}
+
+// importCommand sends an NDJSON or CSV file of commands to the bulk
+// endpoint in chunks.
+func importCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: careerctl import FILE [--format ndjson|csv] [--chunk 1000]")
+		fs.PrintDefaults()
+	}
+	ep := endpointFlags(fs, c)
+	format := fs.String("format", "", "ndjson or csv (default: from the file name, .csv = csv)")
+	chunk := fs.Int("chunk", 1000, "lines per request (1-10000)")
+	file, err := parseWithOneArg(fs, args, "FILE")
+	if err != nil {
+		return err
+	}
+	if *chunk < 1 || *chunk > maxBulkLines {
+		return fmt.Errorf("--chunk must be between 1 and %d", maxBulkLines)
+	}
+	if *format == "" {
+		*format = "ndjson"
+		if strings.EqualFold(filepath.Ext(file), ".csv") {
+			*format = "csv"
+		}
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	base := filepath.Base(file)
+	total, err := countLines(file, *format, base)
+	if err != nil {
+		return err
+	}
+	cp, resumed := loadCheckpoint(file, st)
+	if resumed {
+		fmt.Fprintf(c.stderr, "resuming after line %d (%s)\n", cp.Line, progressPath(file))
+	}
+	cp = checkpoint{File: base, Size: st.Size(), ModTime: st.ModTime(), Line: cp.Line}
+
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	lr, err := newLineReader(f, *format, base)
+	if err != nil {
+		return err
+	}
+	var t tally
+	prog := newProgress(c.stderr, nil, "import", "lines", int64(total), 0)
+	var (
+		batch   [][]byte
+		nos     []int
+		size    int
+		handled int // lines read so far, sent or not
+		lastNo  int
+	)
+	flush := func() error {
+		if len(batch) > 0 {
+			results, err := ep.bulkImport(c.ctx, batch)
+			if err != nil {
+				return err
+			}
+			for i, r := range results {
+				t.add(nos[i], r)
+			}
+			t.sent += len(batch)
+		}
+		if lastNo > cp.Line {
+			cp.Line = lastNo
+			if err := saveCheckpoint(file, cp); err != nil {
+				return fmt.Errorf("progress file: %w", err)
+			}
+		}
+		batch, nos, size = batch[:0], nos[:0], 0
+		prog.Set(int64(handled))
+		return nil
+	}
+	for {
+		l, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if l.no <= cp.Line && resumed {
+			t.skipped++
+			handled++
+			lastNo = l.no
+			prog.base = int64(handled)
+			continue
+		}
+		if len(batch) > 0 && (len(batch) >= *chunk || size+len(l.body)+1 > maxBulkBytes) {
+			if err := flush(); err != nil {
+				return interrupted(c, err, &t, file)
+			}
+		}
+		handled++
+		lastNo = l.no
+		if l.err != nil {
+			t.refused = append(t.refused, fmt.Sprintf("line %d: %s", l.no, l.err))
+			continue
+		}
+		batch, nos, size = append(batch, l.body), append(nos, l.no), size+len(l.body)+1
+	}
+	if err := flush(); err != nil {
+		return interrupted(c, err, &t, file)
+	}
+	prog.Finish()
+	os.Remove(progressPath(file))
+	printTally(c.stdout, file, total, &t)
+	if len(t.refused) > 0 {
+		return errReported
+	}
+	return nil
+}
+
+// countLines counts the commands of a file (bad lines included) for the
+// progress display; a file that cannot be parsed at all fails here, before
+// anything is sent.
+func countLines(file, format, base string) (int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	lr, err := newLineReader(f, format, base)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		_, err := lr.next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}
+
+// interrupted reports what a stopped import did and how to resume.
+func interrupted(c *cli, err error, t *tally, file string) error {
+	fmt.Fprintln(c.stderr)
+	if errors.Is(err, errNotImplemented) {
+		return err
+	}
+	if c.ctx.Err() != nil {
+		err = errors.New("interrupted")
+	}
+	printTally(c.stdout, file, -1, t)
+	if _, serr := os.Stat(progressPath(file)); serr == nil {
+		return fmt.Errorf("%w\nrun the same command again to resume after the last acknowledged line (%s)", err, progressPath(file))
+	}
+	return fmt.Errorf("%w\nrun the same command again: lines already recorded are answered as duplicates", err)
+}
+
+func printTally(w io.Writer, file string, total int, t *tally) {
+	of := ""
+	if total >= 0 {
+		of = fmt.Sprintf(" of %s lines", groupDigits(int64(total)))
+	}
+	fmt.Fprintf(w, "%s%s: %s recorded, %s duplicates, %s refused", file, of,
+		groupDigits(int64(t.recorded)), groupDigits(int64(t.duplicates)), groupDigits(int64(len(t.refused))))
+	if t.skipped > 0 {
+		fmt.Fprintf(w, ", %s skipped (acknowledged by an earlier run)", groupDigits(int64(t.skipped)))
+	}
+	fmt.Fprintln(w)
+	for _, r := range t.refused {
+		fmt.Fprintln(w, r)
+	}
+}

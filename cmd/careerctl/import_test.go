@@ -1,0 +1,415 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// readAll returns every line of an import file as its decoded request
+// object (nil for a bad line) with the errors by line number.
+func readAll(t *testing.T, format, text string) (map[int]map[string]any, map[int]string) {
+	t.Helper()
+	lr, err := newLineReader(strings.NewReader(text), format, "cmds."+format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, bad := map[int]map[string]any{}, map[int]string{}
+	for {
+		l, err := lr.next()
+		if err != nil {
+			break
+		}
+		if l.err != nil {
+			bad[l.no] = l.err.String()
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal(l.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		got[l.no] = v
+	}
+	return got, bad
+}
+
+func TestCSVParsing(t *testing.T) {
+	text := "\uFEFFop,personId,field,title,role,startedOn,completedOn,outcome,withinBudget,peakHeadcount,annualContractValueYen,complexity,fields,kind,occurredOn,idempotencyKey\n" +
+		"recordEngagement,E1,system_operation,\"Billing, nightly\",LEAD,2020-01-01,2020-12-31,SUCCESSFUL,true,12,3000000000,OPERATION_REQUIREMENTS;ORGANIZATION,,,,\n" +
+		"# a comment line\n" +
+		"recordEngagement,E1,SERVICE_DESK,\"Desk\nsecond line\",MEMBER,2021-01-01,,ONGOING,false,,,,,,,my-key\n" +
+		"recordTechnologySuccession,E1,,Talk,,,,,,,,,SYSTEM_OPERATION; NETWORK_OPERATION,external_talk,2021-05-01,\n" +
+		"recordEngagement,E1,SERVICE_DESK,t,LEAD,2020-01-01,,ONGOING,maybe,,,,,,,\n" +
+		"recordTechnologySuccession,E1,,Talk,LEAD,,,,,,,,SYSTEM_OPERATION,BOOK,2021-05-01,\n" +
+		"recordEngagement,E1,too,few\n" +
+		"dance,E1,,,,,,,,,,,,,,\n" +
+		"recordEngagement,E1,SERVICE_DESK,t,LEAD,2020-01-01,,ONGOING,false,,,,,,,\n"
+	got, bad := readAll(t, "csv", text)
+
+	want2 := map[string]any{"op": "recordEngagement", "input": map[string]any{
+		"personId": "E1", "field": "SYSTEM_OPERATION", "title": "Billing, nightly", "role": "LEAD", "startedOn": "2020-01-01",
+		"completedOn": "2020-12-31", "outcome": "SUCCESSFUL", "withinBudget": true, "peakHeadcount": 12.0,
+		"annualContractValueYen": 3e9, "complexity": []any{"OPERATION_REQUIREMENTS", "ORGANIZATION"},
+		"idempotencyKey": got[2]["input"].(map[string]any)["idempotencyKey"]}}
+	if !reflect.DeepEqual(got[2], want2) {
+		t.Errorf("line 2:\n got %v\nwant %v", got[2], want2)
+	}
+	in4 := got[4]["input"].(map[string]any)
+	if in4["title"] != "Desk\nsecond line" || in4["idempotencyKey"] != "my-key" || in4["withinBudget"] != false {
+		t.Errorf("line 4 (quoted newline, own key): %v", got[4])
+	}
+	if _, ok := in4["completedOn"]; ok {
+		t.Error("an empty cell was sent")
+	}
+	in6 := got[6]["input"].(map[string]any)
+	if !reflect.DeepEqual(in6["fields"], []any{"SYSTEM_OPERATION", "NETWORK_OPERATION"}) || in6["kind"] != "EXTERNAL_TALK" {
+		t.Errorf("line 6 (list with ';', enum case): %v", in6)
+	}
+	wantBad := map[int]string{
+		7:  `BAD_LINE withinBudget: "maybe" is not true or false`,
+		8:  `BAD_LINE role: is not an input field of recordTechnologySuccession`,
+		9:  `BAD_LINE: 4 cells, the header has 16`,
+		10: `BAD_LINE op: unknown op "dance"`,
+	}
+	for no, w := range wantBad {
+		if !strings.HasPrefix(bad[no], w) {
+			t.Errorf("line %d: %q, want %q", no, bad[no], w)
+		}
+	}
+	if len(got)+len(bad) != 8 {
+		t.Errorf("%d good and %d bad lines, want 8 in all", len(got), len(bad))
+	}
+	// The derived key depends on the line number and the content.
+	k2 := got[2]["input"].(map[string]any)["idempotencyKey"].(string)
+	k11 := got[11]["input"].(map[string]any)["idempotencyKey"].(string)
+	if !strings.HasPrefix(k2, "import-") || len(k2) != len("import-")+24 || k2 == k11 {
+		t.Errorf("keys %q %q", k2, k11)
+	}
+}
+
+func TestCSVHeaderErrors(t *testing.T) {
+	for text, want := range map[string]string{
+		"":                            "empty",
+		"personId,title\nE1,x\n":      `no "op" column`,
+		"op,personId,colour\n":        `column 3 "colour" is not an input field name`,
+		"op,personId,personId\n":      `column "personId" appears twice`,
+		"op,title\nassessTheme,\"x\n": `CSV line 2`,
+	} {
+		lr, err := newLineReader(strings.NewReader(text), "csv", "f.csv")
+		if err == nil {
+			for err == nil {
+				_, err = lr.next()
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+}
+
+func TestNDJSONParsing(t *testing.T) {
+	text := `{"op": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}
+
+# comment
+{"op":"recordEngagement","input":{"personId":"E1","annualContractValueYen":9007199254740993,"complexity":[]}}
+{"op": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}
+not json
+{"op": "assessTheme"}
+{"op": "assessTheme", "input": {"personId": "E1", "title": "x"}}
+{"op": "assessTheme", "input": {}, "extra": 1}
+{"op": "retractAccomplishment", "input": {"accomplishmentId": "E1.X", "reason": "dup", "idempotencyKey": "mine"}}`
+	lr, _ := newLineReader(strings.NewReader(text), "ndjson", "cmds.ndjson")
+	var lines []importLine
+	for {
+		l, err := lr.next()
+		if err != nil {
+			break
+		}
+		lines = append(lines, l)
+	}
+	nos := []int{}
+	for _, l := range lines {
+		nos = append(nos, l.no)
+	}
+	if !reflect.DeepEqual(nos, []int{1, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Fatalf("line numbers %v", nos)
+	}
+	// Large yen stays exact; the same text on another line gets another key.
+	if !bytes.Contains(lines[1].body, []byte(`"annualContractValueYen":9007199254740993`)) {
+		t.Errorf("yen: %s", lines[1].body)
+	}
+	key := func(l importLine) string {
+		var v struct {
+			Input struct{ IdempotencyKey string }
+		}
+		json.Unmarshal(l.body, &v)
+		return v.Input.IdempotencyKey
+	}
+	if key(lines[0]) == key(lines[2]) || key(lines[0]) == "" {
+		t.Errorf("keys of lines 1 and 5: %q %q", key(lines[0]), key(lines[2]))
+	}
+	canonical, _ := json.Marshal(map[string]any{"op": "registerPerson", "input": map[string]any{
+		"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}})
+	if want := importKey("cmds.ndjson", 1, canonical); key(lines[0]) != want {
+		t.Errorf("key %q, want %q", key(lines[0]), want)
+	}
+	if key(lines[7]) != "mine" {
+		t.Errorf("own key replaced: %s", lines[7].body)
+	}
+	for i, want := range map[int]string{3: "BAD_LINE: not a command object", 4: "BAD_LINE input: missing",
+		5: "BAD_LINE title: is not an input field of assessTheme", 6: `BAD_LINE: not a command object: json: unknown field "extra"`} {
+		if lines[i].err == nil || !strings.HasPrefix(lines[i].err.String(), want) {
+			t.Errorf("line %d: %v, want %q", lines[i].no, lines[i].err, want)
+		}
+	}
+}
+
+// fakeBulk implements the /v1/import contract well enough to test the
+// client: keys make lines idempotent, a title "bad" is refused, and
+// failAt makes the n-th request fail with 503 (every later one too, when
+// failAll is set).
+type fakeBulk struct {
+	mu       sync.Mutex
+	keys     map[string]string
+	pos      int
+	requests int
+	lines    []int // lines per request
+	failAt   int
+	failAll  bool
+	onCall   func(n int) // called with the request number before answering
+}
+
+func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.URL.Path != "/v1/import" || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer tok" {
+		http.Error(w, `{"errors":[{"message":"invalid bearer token","extensions":{"code":"UNAUTHENTICATED"}}]}`, http.StatusUnauthorized)
+		return
+	}
+	f.requests++
+	if f.onCall != nil {
+		f.onCall(f.requests)
+	}
+	if f.failAt > 0 && (f.requests == f.failAt || (f.failAll && f.requests > f.failAt)) {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	// Read the whole request first: net/http may close the body once the
+	// answer starts.
+	var reqLines [][]byte
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(nil, maxBulkBytes)
+	for sc.Scan() {
+		reqLines = append(reqLines, bytes.Clone(sc.Bytes()))
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	n := 0
+	for _, line := range reqLines {
+		n++
+		var cmd struct {
+			Op    string
+			Input map[string]any
+		}
+		json.Unmarshal(line, &cmd)
+		key, _ := cmd.Input["idempotencyKey"].(string)
+		if title, _ := cmd.Input["title"].(string); title == "bad" {
+			enc.Encode(bulkResult{Line: n, Code: "BAD_USER_INPUT", Field: "title", Rule: "bad", Message: "must not be bad"})
+			continue
+		}
+		if p, ok := f.keys[key]; ok {
+			enc.Encode(bulkResult{Line: n, OK: true, Position: p, Duplicate: true})
+			continue
+		}
+		f.pos++
+		f.keys[key] = strconv.Itoa(f.pos)
+		enc.Encode(bulkResult{Line: n, OK: true, Position: strconv.Itoa(f.pos), PersonID: "E1"})
+	}
+	f.lines = append(f.lines, n)
+}
+
+func writeCommands(t *testing.T, n int, bad ...int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		title := fmt.Sprintf("t%d", i)
+		for _, x := range bad {
+			if x == i {
+				title = "bad"
+			}
+		}
+		fmt.Fprintf(&b, `{"op":"recordTechnologySuccession","input":{"personId":"E1","kind":"BOOK","title":%q,"occurredOn":"2020-01-01","fields":["SERVICE_DESK"]}}`+"\n", title)
+	}
+	path := filepath.Join(t.TempDir(), "cmds.ndjson")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runAgainst(url string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	env := map[string]string{"CAREER_SERVER": url, "CAREER_TOKEN": "tok"}
+	code := run(args, func(k string) string { return env[k] }, nil, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestImportChunksReportsAndResumes(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}, failAt: 3, failAll: true}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	path := writeCommands(t, 25, 7, 19)
+
+	// The third request fails for good: the import stops after two
+	// acknowledged chunks and leaves the progress file.
+	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "5")
+	if code != 1 || !strings.Contains(errs, "run the same command again to resume") {
+		t.Fatalf("interrupted import: exit %d\n%s\n%s", code, out, errs)
+	}
+	var cp checkpoint
+	raw, err := os.ReadFile(path + ".careerctl-progress")
+	if err != nil || json.Unmarshal(raw, &cp) != nil || cp.Line != 10 {
+		t.Fatalf("progress file: %s %v", raw, err)
+	}
+	if !strings.Contains(out, "9 recorded, 0 duplicates, 1 refused") || !strings.Contains(out, "line 7: BAD_USER_INPUT title: must not be bad") {
+		t.Errorf("partial summary:\n%s", out)
+	}
+
+	// The resumed run starts after line 10.
+	fake.mu.Lock()
+	fake.failAt, fake.lines = 0, nil
+	fake.mu.Unlock()
+	code, out, errs = runAgainst(srv.URL, "import", path, "--chunk", "5")
+	if code != 1 || !strings.Contains(errs, "resuming after line 10") {
+		t.Fatalf("resumed import: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "of 25 lines: 14 recorded, 0 duplicates, 1 refused, 10 skipped") ||
+		!strings.Contains(out, "line 19: BAD_USER_INPUT title: must not be bad") || strings.Contains(out, "line 7:") {
+		t.Errorf("resumed summary:\n%s", out)
+	}
+	if !reflect.DeepEqual(fake.lines, []int{5, 5, 5}) {
+		t.Errorf("lines per request %v, want 3 chunks of 5", fake.lines)
+	}
+	if _, err := os.Stat(path + ".careerctl-progress"); !os.IsNotExist(err) {
+		t.Errorf("progress file left after a complete import: %v", err)
+	}
+
+	// Everything again: nothing new.
+	code, out, _ = runAgainst(srv.URL, "import", path, "--chunk", "10000")
+	if code != 1 || !strings.Contains(out, "0 recorded, 23 duplicates, 2 refused") {
+		t.Errorf("second import: exit %d\n%s", code, out)
+	}
+	// A progress file for another version of the file is ignored.
+	os.WriteFile(path+".careerctl-progress", []byte(`{"file":"cmds.ndjson","size":1,"line":20}`), 0o644)
+	if code, out, errs = runAgainst(srv.URL, "import", path); strings.Contains(errs, "resuming") || !strings.Contains(out, "23 duplicates") {
+		t.Errorf("stale progress file honoured: %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestImportRetriesATransientFailure(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}, failAt: 2}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	path := writeCommands(t, 12)
+	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "4")
+	if code != 0 || !strings.Contains(out, "12 recorded, 0 duplicates, 0 refused") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if fake.requests != 4 {
+		t.Errorf("%d requests, want 3 chunks + 1 retry", fake.requests)
+	}
+}
+
+func TestImportInterruptedByTheUser(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fake := &fakeBulk{keys: map[string]string{}}
+	fake.onCall = func(n int) {
+		if n == 3 {
+			cancel() // Ctrl-C while the third chunk is on its way
+		}
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	path := writeCommands(t, 10)
+	env := map[string]string{"CAREER_SERVER": srv.URL, "CAREER_TOKEN": "tok"}
+	var out, errb bytes.Buffer
+	code := runContext(ctx, []string{"import", path, "--chunk", "3"}, func(k string) string { return env[k] }, nil, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "careerctl import: interrupted\nrun the same command again to resume") ||
+		!strings.Contains(out.String(), "6 recorded") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	raw, _ := os.ReadFile(path + ".careerctl-progress")
+	if !strings.Contains(string(raw), `"line":6`) {
+		t.Errorf("progress file %s", raw)
+	}
+	code, outs, errs := runAgainst(srv.URL, "import", path, "--chunk", "3")
+	if code != 0 || !strings.Contains(errs, "resuming after line 6") || !strings.Contains(outs, "skipped") {
+		t.Errorf("resumed: %d\n%s\n%s", code, outs, errs)
+	}
+}
+
+func TestImportWithoutBulkEndpoint(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	code, _, errs := runAgainst(srv.URL, "import", writeCommands(t, 2))
+	if code != 1 || !strings.Contains(errs, "does not have this endpoint") {
+		t.Errorf("exit %d %q", code, errs)
+	}
+}
+
+// TestImportAgainstCareerd imports good and bad lines into a real careerd
+// twice; it is skipped while careerd has no bulk endpoint.
+func TestImportAgainstCareerd(t *testing.T) {
+	t.Parallel()
+	base, token := needServer(t)
+	needBulk(t, base, token)
+	dir := t.TempDir()
+	nd := filepath.Join(dir, "org.ndjson")
+	os.WriteFile(nd, []byte(`{"op":"registerPerson","input":{"id":"IMP1","name":"Yui Tanaka","department":"Import Ops","joinedOn":"2019-04-01"}}
+{"op":"recordEngagement","input":{"personId":"IMP1","field":"SERVICE_DESK","title":"Desk","role":"PRACTITIONER","startedOn":"2019-05-01","completedOn":"2019-04-01","outcome":"SUCCESSFUL","withinBudget":true,"complexity":[]}}
+{"op":"recordEngagement","input":{"personId":"IMP1","field":"SERVICE_DESK","title":"Desk","role":"PRACTITIONER","startedOn":"2019-05-01","completedOn":"2019-12-01","outcome":"SUCCESSFUL","withinBudget":true,"complexity":[]}}
+{"op":"assessTheme","input":{"personId":"NOBODY-IMP","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2019-06-01"}}
+{"op":"frobnicate","input":{}}
+{"op":"assessTheme","input":{"personId":"IMP1","theme":"SERVICE_SUPPORT_MANAGEMENT","proficiency":"BASIC","assessedOn":"2019-06-01"}}
+`), 0o644)
+	code, out, errs := ctl(t, "import", nd, "--chunk", "2")
+	if code != 1 || !strings.Contains(out, "of 6 lines: 3 recorded, 0 duplicates, 3 refused") ||
+		!strings.Contains(out, "line 2: BAD_USER_INPUT completedOn: ") || !strings.Contains(out, "line 4: NOT_FOUND: ") ||
+		!strings.Contains(out, `line 5: BAD_LINE op: unknown op "frobnicate"`) {
+		t.Fatalf("first import: exit %d\n%s\n%s", code, out, errs)
+	}
+	var p struct{ Person personView }
+	mustJSON(t, &p, "person", "IMP1")
+	if levelOf(p.Person, "SERVICE_DESK") != 2 {
+		t.Errorf("IMP1 after import: %+v", p.Person.Standing)
+	}
+	code, out, _ = ctl(t, "import", nd)
+	if code != 1 || !strings.Contains(out, "0 recorded, 3 duplicates, 3 refused") {
+		t.Errorf("second import: exit %d\n%s", code, out)
+	}
+
+	csvFile := filepath.Join(dir, "more.csv")
+	os.WriteFile(csvFile, []byte("op,personId,kind,title,occurredOn,fields\n"+
+		"recordTechnologySuccession,IMP1,BOOK,Desk handbook,2020-01-01,SERVICE_DESK;NETWORK_OPERATION\n"+
+		"recordTechnologySuccession,IMP1,BOOK,Desk handbook,2099-01-01,SERVICE_DESK\n"), 0o644)
+	code, out, _ = ctl(t, "import", csvFile)
+	if code != 1 || !strings.Contains(out, "1 recorded, 0 duplicates, 1 refused") || !strings.Contains(out, "line 3: BAD_USER_INPUT occurredOn: ") {
+		t.Errorf("CSV import: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,109 @@
+// Command careerctl is careerledger's command-line client: it mints tokens
+// and talks to a running careerd over its API.
+//
+//	careerctl token --subject S --role R [--department D] [--person P] [--ttl 24h]
+//	careerctl record-engagement --personId E1 --field SYSTEM_OPERATION ...
+//	careerctl person E1
+//	careerctl import commands.ndjson
+//
+// docs/careerctl.md describes every command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runContext(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errReported is returned by a command that has already told the user what
+// went wrong: careerctl exits 1 without another message.
+var errReported = errors.New("reported")
+
+// command is one careerctl subcommand.
+type command struct {
+	name, usage string
+	run         func(c *cli, args []string) error
+}
+
+// cli carries what every subcommand may use.
+type cli struct {
+	ctx    context.Context // cancelled on interrupt
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func commands() []command {
+	list := []command{
+		{"token", "mint a bearer token with $CAREER_AUTH_SECRET", tokenCommand},
+		{"health", "check that a careerd is alive (or --ready)", healthCommand},
+	}
+	for _, m := range mutations {
+		list = append(list, command{m.command, m.usage, m.run})
+	}
+	return append(list,
+		command{"person", "a person's levels, criteria, gaps and history", personCommand},
+		command{"distribution", "people per department and level in a field", distributionCommand},
+		command{"people", "list people (all pages), optionally filtered", peopleCommand},
+		command{"import", "record commands from an NDJSON or CSV file in bulk (resumable)", importCommand},
+		command{"export", "the whole event log as NDJSON", exportCommand},
+		command{"rebuild", "rebuild the server's read model (--wait shows progress)", rebuildCommand},
+		command{"migrate", "apply the PostgreSQL read-model migrations", migrateCommand},
+		command{"demo", "fill a careerd with a realistic demo organisation", demoCommand},
+	)
+}
+
+// run executes careerctl and returns its exit code.
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, getenv, stdin, stdout, stderr)
+}
+
+// runContext is run with a context that an interrupt cancels.
+func runContext(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return 2
+	}
+	for _, cmd := range commands() {
+		if cmd.name == args[0] {
+			if err := cmd.run(c, args[1:]); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return 2
+				}
+				if !errors.Is(err, errReported) {
+					fmt.Fprintf(stderr, "careerctl %s: %v\n", cmd.name, err)
+				}
+				return 1
+			}
+			return 0
+		}
+	}
+	fmt.Fprintf(stderr, "careerctl: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("usage: careerctl <command> [flags]\n\ncommands:\n")
+	for _, cmd := range commands() {
+		fmt.Fprintf(&b, "  %-31s %s\n", cmd.name, cmd.usage)
+	}
+	b.WriteString("\nRun 'careerctl <command> -h' for its flags.\n")
+	io.WriteString(w, b.String())
+}

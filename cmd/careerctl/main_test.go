@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/careerledger/careerledger/graph"
+)
+
+func TestTokenRoundTrip(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := map[string]string{"CAREER_AUTH_SECRET": "s3cret"}
+	code := run([]string{"token", "--subject", "kato", "--role", "manager", "--department", "Network"},
+		func(k string) string { return env[k] }, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	tokens, _ := graph.NewTokens("s3cret")
+	p, err := tokens.Verify(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "kato" || !p.Has(graph.RoleManager) || p.Department != "Network" {
+		t.Errorf("principal = %+v", p)
+	}
+	other, _ := graph.NewTokens("another")
+	if _, err := other.Verify(strings.TrimSpace(out.String())); err == nil {
+		t.Error("a token verified with the wrong secret")
+	}
+}
+
+func TestTokenRefusals(t *testing.T) {
+	cases := map[string][]string{
+		"no secret":           {"token", "--subject", "a", "--role", "admin"},
+		"unknown role":        {"token", "--subject", "a", "--role", "king", "--secret", "x"},
+		"manager without dep": {"token", "--subject", "a", "--role", "manager", "--secret", "x"},
+		"employee w/o person": {"token", "--subject", "a", "--role", "employee", "--secret", "x"},
+		"no subject":          {"token", "--role", "admin", "--secret", "x"},
+	}
+	for name, args := range cases {
+		var out, errb bytes.Buffer
+		if code := run(args, func(string) string { return "" }, nil, &out, &errb); code == 0 || out.Len() > 0 {
+			t.Errorf("%s: exit %d, printed %q", name, code, out.String())
+		}
+	}
+}

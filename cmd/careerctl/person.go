@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+const personQuery = `query($id: ID!, $asOf: Date, $knownAt: DateTime) {
+  person(id: $id) {
+    id name joinedOn
+    department(asOf: $asOf)
+    memberships { department from to }
+    standing(asOf: $asOf, knownAt: $knownAt) {
+      field level attainedOn catalogueId catalogueVersion
+      criteria { criterion met evidence missing }
+      next { level criteria { criterion met evidence missing } }
+    }
+    history { field on from to }
+  }
+}`
+
+type criterionResult struct {
+	Criterion string   `json:"criterion"`
+	Met       bool     `json:"met"`
+	Evidence  []string `json:"evidence"`
+	Missing   *string  `json:"missing"`
+}
+
+type personView struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	JoinedOn    string  `json:"joinedOn"`
+	Department  *string `json:"department"`
+	Memberships []struct {
+		Department string  `json:"department"`
+		From       string  `json:"from"`
+		To         *string `json:"to"`
+	} `json:"memberships"`
+	Standing []struct {
+		Field            string            `json:"field"`
+		Level            int               `json:"level"`
+		AttainedOn       *string           `json:"attainedOn"`
+		CatalogueID      string            `json:"catalogueId"`
+		CatalogueVersion int               `json:"catalogueVersion"`
+		Criteria         []criterionResult `json:"criteria"`
+		Next             *struct {
+			Level    int               `json:"level"`
+			Criteria []criterionResult `json:"criteria"`
+		} `json:"next"`
+	} `json:"standing"`
+	History []struct {
+		Field string `json:"field"`
+		On    string `json:"on"`
+		From  int    `json:"from"`
+		To    int    `json:"to"`
+	} `json:"history"`
+}
+
+// personCommand shows one person's standing per field with the criteria of
+// the current and the next level, the history and the department.
+func personCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("person", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: careerctl person ID [--as-of YYYY-MM-DD] [--known-at RFC3339] [--json]")
+		fs.PrintDefaults()
+	}
+	ep := endpointFlags(fs, c)
+	asOf := fs.String("as-of", "", "judge on evidence effective on or before this date (default today)")
+	knownAt := fs.String("known-at", "", "as the system knew it at this instant (RFC 3339; default now)")
+	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")
+	id, err := parseWithOneArg(fs, args, "ID")
+	if err != nil {
+		return err
+	}
+	vars := map[string]any{"id": id}
+	if *asOf != "" {
+		if err := checkDate("as-of", *asOf); err != nil {
+			return err
+		}
+		vars["asOf"] = *asOf
+	}
+	if *knownAt != "" {
+		vars["knownAt"] = *knownAt
+	}
+	data, err := ep.graphql(c.ctx, personQuery, vars)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Person *personView `json:"person"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("unexpected response: %w", err)
+	}
+	if res.Person == nil {
+		return fmt.Errorf("NOT_FOUND: person %s not found", id)
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, data)
+	}
+	return printPerson(c.stdout, res.Person, *asOf)
+}
+
+// parseWithOneArg parses fs from args that hold one positional argument,
+// before or after the flags.
+func parseWithOneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	var pos string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	rest := fs.Args()
+	if pos == "" && len(rest) > 0 {
+		pos, rest = rest[0], rest[1:]
+		if err := fs.Parse(rest); err != nil {
+			return "", err
+		}
+		rest = fs.Args()
+	}
+	if pos == "" {
+		fs.Usage()
+		return "", errors.New(what + " is required")
+	}
+	if len(rest) > 0 {
+		return "", fmt.Errorf("unexpected argument %q", rest[0])
+	}
+	return pos, nil
+}
+
+func printPerson(out io.Writer, p *personView, asOf string) error {
+	var w bytes.Buffer
+	when := "today"
+	if asOf != "" {
+		when = "on " + asOf
+	}
+	dept := "none"
+	if p.Department != nil {
+		dept = *p.Department
+	}
+	fmt.Fprintf(&w, "%s  %s\n", p.ID, p.Name)
+	fmt.Fprintf(&w, "joined %s; department %s: %s\n", p.JoinedOn, when, dept)
+	for _, s := range p.Standing {
+		since := ""
+		if s.AttainedOn != nil {
+			since = " since " + *s.AttainedOn
+		}
+		fmt.Fprintf(&w, "\n%s: level %d%s\n", s.Field, s.Level, since)
+		tw := tabwriter.NewWriter(&w, 0, 0, 2, ' ', 0)
+		if s.Level > 0 {
+			fmt.Fprintf(tw, "  level %d\t\t\t\n", s.Level)
+			printCriteria(tw, s.Criteria)
+		}
+		if s.Next != nil {
+			fmt.Fprintf(tw, "  next: level %d\t\t\t\n", s.Next.Level)
+			printCriteria(tw, s.Next.Criteria)
+		} else {
+			fmt.Fprintf(tw, "  top level reached\t\t\t\n")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(&w, "\nhistory")
+	tw := tabwriter.NewWriter(&w, 0, 0, 2, ' ', 0)
+	if len(p.History) == 0 {
+		fmt.Fprintln(tw, "  (no level yet)")
+	}
+	for _, h := range p.History {
+		fmt.Fprintf(tw, "  %s\t%s\t%d -> %d\n", h.On, h.Field, h.From, h.To)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(&w, "\ndepartments")
+	tw = tabwriter.NewWriter(&w, 0, 0, 2, ' ', 0)
+	for _, m := range p.Memberships {
+		to := "now"
+		if m.To != nil {
+			to = "before " + *m.To
+		}
+		fmt.Fprintf(tw, "  %s\t%s .. %s\n", m.Department, m.From, to)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeTrimmed(out, w.Bytes())
+}
+
+// writeTrimmed writes text without trailing blanks on its lines.
+func writeTrimmed(w io.Writer, text []byte) error {
+	lines := bytes.Split(text, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.TrimRight(l, " ")
+	}
+	_, err := w.Write(bytes.Join(lines, []byte("\n")))
+	return err
+}
+
+// printCriteria writes one row per criterion: met or not, then the
+// evidence that meets it or, when not met, what is missing (with the
+// evidence that counts so far).
+func printCriteria(w io.Writer, cs []criterionResult) {
+	for _, cr := range cs {
+		ev := strings.Join(cr.Evidence, ", ")
+		if len(cr.Evidence) > 4 {
+			ev = strings.Join(cr.Evidence[:4], ", ") + fmt.Sprintf(" (+%d more)", len(cr.Evidence)-4)
+		}
+		if cr.Met {
+			fmt.Fprintf(w, "    %s\tmet\t%s\t\n", cr.Criterion, ev)
+			continue
+		}
+		text := "not met"
+		if cr.Missing != nil && *cr.Missing != "" {
+			text = *cr.Missing
+		}
+		if ev != "" {
+			text += " (so far: " + ev + ")"
+		}
+		fmt.Fprintf(w, "    %s\tnot met\t%s\t\n", cr.Criterion, text)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// rebuildStatus is the server's answer on /v1/rebuild.
+type rebuildStatus struct {
+	State           string  `json:"state"` // idle, running, done or failed
+	Position        int64   `json:"position"`
+	Head            int64   `json:"head"`
+	EventsPerSecond float64 `json:"eventsPerSecond"`
+	ETASeconds      float64 `json:"etaSeconds"`
+	Error           string  `json:"error"`
+}
+
+// rebuildPoll is how often rebuild --wait asks for progress.
+var rebuildPoll = 500 * time.Millisecond
+
+// rebuildCommand asks careerd to rebuild its read model from the log.
+func rebuildCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	ep := endpointFlags(fs, c)
+	wait := fs.Bool("wait", false, "show progress until the rebuild is done")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	st, err := ep.rebuild(c.ctx, http.MethodPost)
+	if err != nil {
+		return err
+	}
+	if !*wait {
+		fmt.Fprintf(c.stdout, "rebuild %s (position %d of %d)\n", st.State, st.Position, st.Head)
+		return nil
+	}
+	prog := newProgress(c.stderr, nil, "rebuild", "events", st.Head, st.Position)
+	for {
+		switch st.State {
+		case "done":
+			prog.SetReported(st.Head, st.Head, st.EventsPerSecond, 0)
+			prog.Finish()
+			fmt.Fprintf(c.stdout, "rebuild done: %s events\n", groupDigits(st.Head))
+			return nil
+		case "failed":
+			prog.Finish()
+			return fmt.Errorf("rebuild failed at position %d: %s", st.Position, st.Error)
+		case "idle":
+			// The server finished (or never started) between two polls.
+			prog.Finish()
+			fmt.Fprintln(c.stdout, "rebuild idle")
+			return nil
+		}
+		eta := time.Duration(-1)
+		if st.ETASeconds >= 0 && st.EventsPerSecond > 0 {
+			eta = time.Duration(st.ETASeconds * float64(time.Second))
+		}
+		if st.Head > 0 {
+			prog.SetReported(st.Position, st.Head, st.EventsPerSecond, eta)
+		}
+		select {
+		case <-c.ctx.Done():
+			fmt.Fprintln(c.stderr)
+			return errors.New("stopped waiting; the rebuild goes on on the server (careerctl rebuild --wait shows it again)")
+		case <-time.After(rebuildPoll):
+		}
+		if st, err = ep.rebuild(c.ctx, http.MethodGet); err != nil {
+			return err
+		}
+	}
+}
+
+// rebuild starts a rebuild (POST) or asks how it is going (GET).
+func (e *endpoint) rebuild(ctx context.Context, method string) (rebuildStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := e.request(ctx, method, "/v1/rebuild", nil)
+	if err != nil {
+		return rebuildStatus{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := e.http.Do(req)
+	if err != nil {
+		return rebuildStatus{}, err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	switch {
+	case res.StatusCode == http.StatusNotFound:
+		return rebuildStatus{}, fmt.Errorf("%s /v1/rebuild: %w", method, errNotImplemented)
+	case res.StatusCode == http.StatusConflict && method == http.MethodPost:
+		// Already running: follow that one.
+		return e.rebuild(ctx, http.MethodGet)
+	case res.StatusCode != http.StatusOK && res.StatusCode != http.StatusAccepted:
+		return rebuildStatus{}, httpError(res, raw)
+	}
+	var st rebuildStatus
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return rebuildStatus{}, fmt.Errorf("%s /v1/rebuild: unexpected answer %q", method, raw)
+	}
+	return st, nil
+}

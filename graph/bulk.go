@@ -1,0 +1,292 @@
+package graph
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph/model"
+)
+
+// BatchCommands records many commands at once; the recorder's bulk path
+// (asynchronous publishing) satisfies it. Results are in the order of cmds.
+type BatchCommands interface {
+	RecordBatch(ctx context.Context, cmds []events.Command) []events.BatchResult
+}
+
+func (b *bulk) routeImport(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/import", b.importLines)
+}
+
+// importLine is one line of an import.
+type importLine struct {
+	Op    string          `json:"op"`
+	Input json.RawMessage `json:"input"`
+}
+
+// ImportResult is the answer to one import line.
+type ImportResult struct {
+	Line             int    `json:"line"`
+	OK               bool   `json:"ok"`
+	Position         string `json:"position,omitempty"`
+	PersonID         string `json:"personId,omitempty"`
+	AccomplishmentID string `json:"accomplishmentId,omitempty"`
+	Duplicate        bool   `json:"duplicate,omitempty"`
+	Code             string `json:"code,omitempty"`
+	Field            string `json:"field,omitempty"`
+	Rule             string `json:"rule,omitempty"`
+	Message          string `json:"message,omitempty"`
+}
+
+func failed(line int, err error) ImportResult {
+	res := ImportResult{Line: line, Code: "INTERNAL", Message: "internal error"}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		if code, ok := codes[de.Kind]; ok {
+			res.Code, res.Message, res.Field, res.Rule = code, de.Message, de.Field, de.Rule
+		}
+	}
+	return res
+}
+
+// planned is a decoded, authorized line ready to run.
+type planned struct {
+	line int
+	cmd  events.Command
+}
+
+func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, err := principal(ctx)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxImportBytes)
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var results []ImportResult
+	var plan []planned
+	registered := map[string]bool{} // people registered earlier in this request by this caller
+	line := 0
+	for sc.Scan() {
+		line++
+		if line > MaxImportLines {
+			http.Error(w, fmt.Sprintf("an import request carries at most %d lines", MaxImportLines), http.StatusRequestEntityTooLarge)
+			return
+		}
+		text := bytes.TrimSpace(sc.Bytes())
+		results = append(results, ImportResult{Line: line})
+		if len(text) == 0 {
+			results[line-1] = failed(line, domain.Invalid("line", "is empty"))
+			continue
+		}
+		cmd, err := b.Resolver.planLine(ctx, p, text, registered)
+		if err != nil {
+			results[line-1] = failed(line, err)
+			continue
+		}
+		plan = append(plan, planned{line: line, cmd: cmd})
+	}
+	if err := sc.Err(); err != nil {
+		http.Error(w, "read import: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var last uint64
+	record := func(i int, res events.Result, err error) {
+		pl := plan[i]
+		if err != nil {
+			results[pl.line-1] = failed(pl.line, err)
+			if domain.KindOf(err) == domain.KindInternal {
+				b.Resolver.logger().ErrorContext(ctx, "import line failed", "request_id", RequestID(ctx), "line", pl.line, "err", err)
+			}
+			return
+		}
+		results[pl.line-1] = ImportResult{Line: pl.line, OK: true, Position: position(res.Position), PersonID: res.PersonID,
+			AccomplishmentID: res.AccomplishmentID, Duplicate: res.Duplicate}
+		last = max(last, res.Position)
+	}
+	if batch, ok := b.Resolver.Commands.(BatchCommands); ok && len(plan) > 0 {
+		cmds := make([]events.Command, len(plan))
+		for i, pl := range plan {
+			cmds[i] = pl.cmd
+		}
+		for i, br := range batch.RecordBatch(ctx, cmds) {
+			record(i, br.Result, br.Err)
+		}
+	} else {
+		for i, pl := range plan {
+			res, err := execute(ctx, b.Resolver.Commands, pl.cmd)
+			record(i, res, err)
+		}
+	}
+	status := http.StatusOK
+	if last > 0 {
+		if err := b.Resolver.awaitProjection(ctx, last); err != nil {
+			// Recorded, but not yet visible: say so rather than hide it.
+			status = http.StatusAccepted
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	for _, res := range results {
+		enc.Encode(res) //nolint:errcheck // the client went away
+	}
+}
+
+// inputs maps each op to its input type.
+var inputs = map[string]reflect.Type{
+	"registerPerson":               reflect.TypeFor[model.RegisterPersonInput](),
+	"transferPerson":               reflect.TypeFor[model.TransferPersonInput](),
+	"recordDeparture":              reflect.TypeFor[model.RecordDepartureInput](),
+	"recordEngagement":             reflect.TypeFor[model.RecordEngagementInput](),
+	"recordTechnologySuccession":   reflect.TypeFor[model.RecordTechnologySuccessionInput](),
+	"recordSubordinateDevelopment": reflect.TypeFor[model.RecordSubordinateDevelopmentInput](),
+	"assessTheme":                  reflect.TypeFor[model.AssessThemeInput](),
+	"amendAccomplishment":          reflect.TypeFor[model.AmendAccomplishmentInput](),
+	"retractAccomplishment":        reflect.TypeFor[model.RetractAccomplishmentInput](),
+}
+
+// planLine decodes one import line strictly (every key known, every
+// required field present, each error naming its field), turns it into a
+// command and checks the caller may run it.
+func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, registered map[string]bool) (events.Command, error) {
+	var l importLine
+	if err := json.Unmarshal(text, &l); err != nil {
+		return nil, domain.Invalid("line", "is not a JSON object with op and input")
+	}
+	typ, ok := inputs[l.Op]
+	if !ok {
+		return nil, domain.Invalid("op", "must be one of the mutations (registerPerson, recordEngagement, ...)")
+	}
+	v := reflect.New(typ)
+	if err := decodeStrict(l.Input, v.Elem()); err != nil {
+		return nil, err
+	}
+	var cmd events.Command
+	var personID string
+	switch in := v.Interface().(type) {
+	case *model.RegisterPersonInput:
+		if _, err := authorizeDepartment(p, &in.Department); err != nil {
+			return nil, err
+		}
+		if in.ID != nil && *in.ID == "" {
+			return nil, domain.ValidatePersonID("")
+		}
+		c := registerCommand(*in)
+		if c.ID != "" {
+			registered[c.ID] = true
+		}
+		return c, nil
+	case *model.TransferPersonInput:
+		cmd, personID = transferCommand(*in), in.PersonID
+	case *model.RecordDepartureInput:
+		cmd, personID = departureCommand(*in), in.PersonID
+	case *model.RecordEngagementInput:
+		cmd, personID = engagementCommand(*in), in.PersonID
+	case *model.RecordTechnologySuccessionInput:
+		cmd, personID = successionCommand(*in), in.PersonID
+	case *model.RecordSubordinateDevelopmentInput:
+		cmd, personID = developmentCommand(*in), in.PersonID
+	case *model.AssessThemeInput:
+		cmd, personID = assessmentCommand(*in), in.PersonID
+	case *model.AmendAccomplishmentInput:
+		cmd, personID = amendCommand(*in), strings.SplitN(in.AccomplishmentID, ".", 2)[0]
+	case *model.RetractAccomplishmentInput:
+		cmd, personID = retractCommand(*in), strings.SplitN(in.AccomplishmentID, ".", 2)[0]
+	}
+	// admin and hr may record for anyone (an unknown person is the
+	// recorder's NOT_FOUND); others are checked against the read model, or
+	// against the people they registered earlier in this request.
+	if p.Has(RoleAdmin) || p.Has(RoleHR) {
+		return cmd, nil
+	}
+	switch cmd.(type) {
+	case events.TransferPerson, events.RecordDeparture:
+		if registered[personID] && p.Has(RoleManager) {
+			return cmd, nil
+		}
+		if err := r.authorizePlacement(ctx, personID); err != nil {
+			return nil, err
+		}
+	default:
+		if registered[personID] {
+			return cmd, nil
+		}
+		if _, err := r.authorizePerson(ctx, personID); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// decodeStrict decodes a JSON object into the struct v field by field, so
+// that an error names the input field, unknown keys are refused and
+// required (non-pointer, non-omittable) fields must be present.
+func decodeStrict(raw json.RawMessage, v reflect.Value) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return domain.Invalid("input", "must be a JSON object of the mutation's input fields")
+	}
+	t := v.Type()
+	seen := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		val, ok := obj[name]
+		seen[name] = true
+		optional := f.Type.Kind() == reflect.Pointer || strings.HasPrefix(f.Type.Name(), "Omittable[")
+		if !ok || (string(val) == "null" && !strings.HasPrefix(f.Type.Name(), "Omittable[")) {
+			if !optional && f.Type.Kind() != reflect.Slice {
+				return domain.Invalid(name, "is required")
+			}
+			if !optional && f.Type.Kind() == reflect.Slice {
+				v.Field(i).Set(reflect.MakeSlice(f.Type, 0, 0))
+			}
+			continue
+		}
+		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
+			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err))
+		}
+	}
+	for k := range obj {
+		if !seen[k] {
+			return domain.Invalid(k, "is not an input field of this mutation")
+		}
+	}
+	return nil
+}
+
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	switch t.Name() {
+	case "Date":
+		return "date (YYYY-MM-DD)"
+	case "int", "int64":
+		return "whole number"
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	}
+	return t.Name()
+}
+
+func shortError(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "json:") {
+		s = s[i+2:]
+	}
+	return s
+}

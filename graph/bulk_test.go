@@ -1,0 +1,122 @@
+package graph_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/careerledger/careerledger/graph"
+)
+
+func (e *env) importLines(t *testing.T, token string, lines ...string) (int, []graph.ImportResult) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/import", strings.NewReader(strings.Join(lines, "\n")+"\n"))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out []graph.ImportResult
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		var r graph.ImportResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("import answer %q: %v", sc.Text(), err)
+		}
+		out = append(out, r)
+	}
+	return res.StatusCode, out
+}
+
+var importFile = []string{
+	`{"op":"registerPerson","input":{"id":"B1","name":"Bulk One","department":"Operations","joinedOn":"2015-04-01","idempotencyKey":"k1"}}`,
+	`{"op":"recordEngagement","input":{"personId":"B1","field":"SYSTEM_OPERATION","title":"DC move","role":"MEMBER","startedOn":"2016-01-01","completedOn":"2017-01-01","outcome":"SUCCESSFUL","withinBudget":true,"complexity":["OPERATION_REQUIREMENTS","OPERATION_SYSTEMS"],"idempotencyKey":"k2"}}`,
+	`{"op":"assessTheme","input":{"personId":"B1","theme":"SERVICE_LEVEL_MANAGEMENT","proficiency":"PRACTICE","assessedOn":"2017-06-01","idempotencyKey":"k3"}}`,
+	`{"op":"assessTheme","input":{"personId":"B1","theme":"SERVICE_SUPPORT_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01","idempotencyKey":"k4"}}`,
+	`{"op":"recordEngagement","input":{"personId":"B1","field":"SYSTEM_OPERATION","title":"bad","role":"MEMBER","startedOn":"2018-01-01","completedOn":"2017-01-01","outcome":"SUCCESSFUL","withinBudget":true,"complexity":[],"idempotencyKey":"k5"}}`,
+	`{"op":"promotePerson","input":{}}`,
+	`{"op":"assessTheme","input":{"personId":"B1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01","colour":"red"}}`,
+	`{"op":"assessTheme","input":{"personId":"B1","theme":"STRESS_MANAGEMENT","assessedOn":"2016-02-01"}}`,
+	`{"op":"assessTheme","input":{"personId":"NOBODY","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
+	`{"op":"assessTheme","input":{"personId":"B1","theme":"FLYING","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
+	`not json`,
+}
+
+func TestBulkImport(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		token := e.token(t, admin)
+		code, res := e.importLines(t, token, importFile...)
+		if code != http.StatusOK || len(res) != len(importFile) {
+			t.Fatalf("import: %d, %d results for %d lines", code, len(res), len(importFile))
+		}
+		for i := 0; i < 4; i++ {
+			if !res[i].OK || res[i].Line != i+1 || res[i].Position == "" {
+				t.Errorf("line %d: %+v", i+1, res[i])
+			}
+		}
+		if res[1].AccomplishmentID == "" || !strings.HasPrefix(res[1].AccomplishmentID, "B1.") {
+			t.Errorf("line 2 accomplishment id = %q", res[1].AccomplishmentID)
+		}
+		refusals := []struct{ code, field string }{
+			{"BAD_USER_INPUT", "completedOn"}, {"BAD_USER_INPUT", "op"}, {"BAD_USER_INPUT", "colour"},
+			{"BAD_USER_INPUT", "proficiency"}, {"NOT_FOUND", ""}, {"BAD_USER_INPUT", "theme"}, {"BAD_USER_INPUT", "line"},
+		}
+		for i, want := range refusals {
+			got := res[4+i]
+			if got.OK || got.Code != want.code || got.Field != want.field || got.Message == "" {
+				t.Errorf("line %d: %+v, want %s on %q", 5+i, got, want.code, want.field)
+			}
+		}
+		// Read-your-writes: the import returned, so queries see it.
+		r := e.gql(t, token, `{ person(id: "B1") { standing { field level } } }`, nil).ok(t)
+		if !strings.Contains(string(r.Data), `{"field":"SYSTEM_OPERATION","level":3}`) {
+			t.Errorf("after import: %s", r.Data)
+		}
+		// The same file again records nothing new.
+		head := e.head(t)
+		_, again := e.importLines(t, token, importFile[:4]...)
+		for i, r := range again {
+			if !r.OK || !r.Duplicate || r.Position != res[i].Position || r.AccomplishmentID != res[i].AccomplishmentID {
+				t.Errorf("re-import line %d: %+v, want the first result %+v", i+1, r, res[i])
+			}
+		}
+		if e.head(t) != head {
+			t.Errorf("re-import appended events: head %d -> %d", head, e.head(t))
+		}
+	})
+}
+
+func TestBulkImportFollowsTheRolesTable(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		e.importLines(t, e.token(t, admin), `{"op":"registerPerson","input":{"id":"N1","name":"Net","department":"Network","joinedOn":"2015-04-01"}}`)
+		_, res := e.importLines(t, e.token(t, managerA),
+			`{"op":"registerPerson","input":{"id":"A1","name":"Ops","department":"Operations","joinedOn":"2015-04-01"}}`,
+			`{"op":"assessTheme","input":{"personId":"A1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
+			`{"op":"assessTheme","input":{"personId":"N1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
+			`{"op":"registerPerson","input":{"id":"N2","name":"Net","department":"Network","joinedOn":"2015-04-01"}}`,
+		)
+		if len(res) != 4 || !res[0].OK || !res[1].OK || res[2].Code != "FORBIDDEN" || res[3].Code != "FORBIDDEN" {
+			t.Errorf("manager import: %+v", res)
+		}
+		_, res = e.importLines(t, e.token(t, employee("A1")),
+			`{"op":"assessTheme","input":{"personId":"A1","theme":"CUSTOMER_SATISFACTION","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
+			`{"op":"transferPerson","input":{"personId":"A1","department":"Network","effectiveOn":"2020-01-01"}}`,
+		)
+		if len(res) != 2 || !res[0].OK || res[1].Code != "FORBIDDEN" {
+			t.Errorf("employee import: %+v", res)
+		}
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/import", strings.NewReader("{}\n"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("import without a token: %d", resp.StatusCode)
+		}
+	})
+}
