@@ -24,6 +24,12 @@ func newPersonState(rs []events.Recorded) *personState {
 }
 
 func (st *personState) apply(r events.Recorded) {
+	if n := len(st.events); n > 0 && r.Position <= st.events[n-1].Position {
+		// Already folded: the person was loaded from a store that a rival
+		// projector (one that has not yet noticed it lost the lock) had
+		// advanced past this batch. Folding it again would duplicate it.
+		return
+	}
 	st.events = append(st.events, r)
 	st.person = events.Apply(st.person, r)
 }

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -21,6 +22,10 @@ type Store interface {
 	// the checkpoint to position, all or nothing.
 	Apply(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection) error
 }
+
+// ErrCheckpointMoved reports a batch that does not follow the store's
+// checkpoint: another projector applied events this one has not seen.
+var ErrCheckpointMoved = errors.New("the read model's checkpoint moved under the projector")
 
 // Source is the ordered event log the projector folds.
 type Source interface {

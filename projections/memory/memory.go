@@ -5,6 +5,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -63,6 +64,14 @@ func (s *Store) PersonEvents(_ context.Context, ids []string) (map[string][]even
 // Apply stores a projected batch and advances the checkpoint.
 func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
 	s.mu.Lock()
+	if s.position >= position {
+		s.mu.Unlock()
+		return nil // already applied
+	}
+	if len(batch) > 0 && batch[0].Position != s.position+1 {
+		defer s.mu.Unlock()
+		return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, s.position, batch[0].Position)
+	}
 	byPerson := map[string][]events.Recorded{}
 	for _, r := range batch {
 		byPerson[r.PersonID] = append(byPerson[r.PersonID], r)

@@ -143,6 +143,13 @@ func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recor
 		if uint64(current) >= position {
 			return nil // already applied (a replay after a crash, or a rival projector)
 		}
+		if len(batch) > 0 && batch[0].Position != uint64(current)+1 {
+			// The log has no gaps, so a batch that does not start right
+			// after the checkpoint was folded from a stale view: another
+			// projector moved the checkpoint. Refuse it; the projector
+			// restarts from the committed checkpoint.
+			return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, current, batch[0].Position)
+		}
 		if err := s.copyEvents(ctx, tx, batch, uint64(current)); err != nil {
 			return err
 		}

@@ -1,0 +1,368 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/careerledger/careerledger/projections/projectionstest"
+)
+
+// Crash points inside the store's transaction are triggers: armed by the
+// test for one Apply, they fail the n-th row written to a table (mid-COPY)
+// or the checkpoint's advance (the last statement before COMMIT), either
+// with an error or by killing the backend process, which is what a crash of
+// the database session looks like.
+const crashSetup = `
+CREATE SCHEMA crashtest;
+CREATE TABLE crashtest.arm (tbl text NOT NULL, nth int NOT NULL, mode text NOT NULL);
+CREATE FUNCTION crashtest.point() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	a record;
+	n int;
+BEGIN
+	SELECT * INTO a FROM crashtest.arm WHERE tbl = TG_TABLE_NAME;
+	IF NOT FOUND THEN
+		RETURN NEW;
+	END IF;
+	n := coalesce(nullif(current_setting('crashtest.n_' || TG_TABLE_NAME, true), ''), '0')::int + 1;
+	PERFORM set_config('crashtest.n_' || TG_TABLE_NAME, n::text, true);
+	IF n < a.nth THEN
+		RETURN NEW;
+	END IF;
+	IF a.mode = 'terminate' THEN
+		PERFORM pg_terminate_backend(pg_backend_pid());
+		PERFORM pg_sleep(10);
+	END IF;
+	RAISE EXCEPTION 'crash test: % row %', TG_TABLE_NAME, n;
+END $$;
+`
+
+var crashTables = []string{"person_events", "people", "memberships", "accomplishments", "level_periods",
+	"level_changes", "standings", "projection_checkpoint"}
+
+func installCrashPoints(t *testing.T, admin *pgxpool.Pool) {
+	t.Helper()
+	if _, err := admin.Exec(bg, crashSetup); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range crashTables {
+		when := "BEFORE INSERT"
+		if table == "projection_checkpoint" {
+			// Only the advance, not the row lock taken at the start.
+			when = "BEFORE UPDATE OF position"
+		}
+		sql := fmt.Sprintf(`CREATE TRIGGER crash %s ON careerledger.%s FOR EACH ROW `, when, table)
+		if table == "projection_checkpoint" {
+			sql += `WHEN (NEW.position <> OLD.position) `
+		}
+		if _, err := admin.Exec(bg, sql+`EXECUTE FUNCTION crashtest.point()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// faultKind is where a projector run is made to fail.
+type faultKind struct {
+	name  string
+	table string // for trigger faults
+	mode  string // "raise" or "terminate" for trigger faults
+}
+
+func crashFaults() []faultKind {
+	fs := []faultKind{
+		{name: "stop after a commit"},      // a clean stop between batches
+		{name: "kill the run at random"},   // the run's context cancelled at a random moment
+		{name: "load fails"},               // PersonEvents fails: mid-batch, before the transaction
+		{name: "fail before apply"},        // the batch is folded but never written
+		{name: "cancel apply at random"},   // Apply's context cancelled after a random delay
+		{name: "terminate backends"},       // pg_terminate_backend from another connection at a random moment
+		{name: "lost commit notification"}, // Apply commits but the projector sees an error
+	}
+	for _, table := range crashTables {
+		for _, mode := range []string{"raise", "terminate"} {
+			fs = append(fs, faultKind{name: mode + " in " + table, table: table, mode: mode})
+		}
+	}
+	return fs
+}
+
+var errInjected = errors.New("injected fault")
+
+// faultyStore wraps the store of one projector run and fails it once, at the
+// first opportunity from batch atBatch on.
+type faultyStore struct {
+	*postgres.Store
+	admin   *pgxpool.Pool
+	kind    faultKind
+	atBatch int
+	delay   time.Duration
+	target  uint64 // stop the run once this position is applied
+	stopRun context.CancelFunc
+
+	mu      sync.Mutex
+	batches int
+	fired   bool
+}
+
+func (s *faultyStore) due() bool { return !s.fired && s.batches+1 >= s.atBatch }
+
+func (s *faultyStore) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
+	s.mu.Lock()
+	if s.kind.name == "load fails" && s.due() {
+		s.fired = true
+		s.mu.Unlock()
+		return nil, errInjected
+	}
+	s.mu.Unlock()
+	return s.Store.PersonEvents(ctx, ids)
+}
+
+func (s *faultyStore) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due := s.due()
+	s.batches++
+	var err error
+	switch {
+	case !due || s.kind.name == "load fails" || s.kind.name == "kill the run at random" || s.kind.name == "terminate backends":
+		err = s.Store.Apply(ctx, position, batch, people)
+	case s.kind.name == "stop after a commit":
+		if err = s.Store.Apply(ctx, position, batch, people); err == nil {
+			s.fired = true
+			s.stopRun()
+		}
+	case s.kind.name == "fail before apply":
+		s.fired = true
+		return errInjected
+	case s.kind.name == "cancel apply at random":
+		actx, cancel := context.WithCancel(ctx)
+		timer := time.AfterFunc(s.delay, cancel)
+		err = s.Store.Apply(actx, position, batch, people)
+		timer.Stop()
+		cancel()
+		s.fired = err != nil
+	case s.kind.name == "lost commit notification":
+		if err = s.Store.Apply(ctx, position, batch, people); err == nil {
+			s.fired = true
+			return errInjected
+		}
+	default: // a crash point in the transaction
+		nth := 1
+		if s.kind.table == "person_events" {
+			nth = 1 + rand.IntN(len(batch))
+		}
+		if _, err := s.admin.Exec(bg, `INSERT INTO crashtest.arm VALUES ($1, $2, $3)`, s.kind.table, nth, s.kind.mode); err != nil {
+			return fmt.Errorf("arm: %w", err)
+		}
+		err = s.Store.Apply(ctx, position, batch, people)
+		if _, derr := s.admin.Exec(bg, `DELETE FROM crashtest.arm`); derr != nil {
+			return fmt.Errorf("disarm: %w", derr)
+		}
+		s.fired = err != nil // no row of that table in this batch: try the next one
+	}
+	if err == nil && position >= s.target {
+		s.stopRun()
+	}
+	return err
+}
+
+// TestCrashReplaysToTheSameState kills the projector at every kind of point
+// (between batches, mid-batch before the transaction, inside the
+// transaction mid-COPY and just before COMMIT, by error, cancellation and
+// by killing the database session, and after COMMIT before the projector
+// learned of it), restarts a new projector each time as careerd does, while
+// events keep arriving, and checks that the result equals a clean rebuild:
+// every table, every query, and the events 1..head each exactly once.
+func TestCrashReplaysToTheSameState(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	base := pgtest.NewPool(t, postgres.DefaultSchema)
+	admin := newPool(t, base, "crash_admin")
+	pool := newPool(t, base, "crash_projector")
+	installCrashPoints(t, admin)
+	store := postgres.New(pool, cat, "")
+
+	r := rand.New(rand.NewPCG(7, 7))
+	w := projectionstest.NewWorkload(7, cat, env.Recorder, "C", 20)
+	if _, err := w.Run(bg, 250); err != nil {
+		t.Fatal(err)
+	}
+	// More events arrive while the projector crashes and restarts.
+	recording := make(chan error, 1)
+	go func() {
+		_, err := w.Run(bg, 100)
+		recording <- err
+	}()
+	recordingDone := false
+
+	start := time.Now()
+	faults := crashFaults()
+	fired := map[string]int{}
+	const wantFired = 2
+	covered := func() bool {
+		want := wantFired
+		if time.Since(start) > 15*time.Second {
+			want = 1 // a slow machine: once each is enough
+		}
+		for _, f := range faults {
+			if fired[f.name] < want {
+				return false
+			}
+		}
+		return true
+	}
+	iters, topUps := 0, 0
+	for iter := 0; ; iter++ {
+		iters = iter
+		if !recordingDone {
+			select {
+			case err := <-recording:
+				if err != nil {
+					t.Fatal(err)
+				}
+				recordingDone = true
+			default:
+			}
+		}
+		head, err := env.Log.Head(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := store.Checkpoint(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp == head && recordingDone {
+			if covered() {
+				break
+			}
+			// Not every fault has fired twice yet: give it more to chew on.
+			topUps++
+			if _, err := w.Run(bg, 40); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if iter > 600 {
+			t.Fatalf("not caught up after %d restarts (checkpoint %d, head %d, faults fired %v)", iter, cp, head, fired)
+		}
+		kind := faults[iter%len(faults)]
+		ctx, cancel := context.WithCancel(bg)
+		fs := &faultyStore{Store: store, admin: admin, kind: kind, atBatch: 1 + r.IntN(3),
+			delay: time.Duration(r.IntN(3000)) * time.Microsecond, target: head, stopRun: cancel}
+		p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: fs, MaxBatch: 2 + r.IntN(10),
+			Now: func() time.Time { return env.Clock.Peek() }}
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		// The faults that strike from outside, at a random moment.
+		outside := make(chan struct{})
+		delay := time.Duration(r.IntN(5000)) * time.Microsecond
+		switch kind.name {
+		case "kill the run at random":
+			go func() {
+				defer close(outside)
+				select {
+				case <-time.After(delay):
+					fs.mu.Lock()
+					fs.fired = true
+					fs.mu.Unlock()
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		case "terminate backends":
+			go func() {
+				defer close(outside)
+				select {
+				case <-time.After(delay):
+				case <-ctx.Done():
+					return
+				}
+				var n int
+				err := admin.QueryRow(bg, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+					WHERE datname = current_database() AND application_name = 'crash_projector' AND state <> 'idle') k`).Scan(&n)
+				if err == nil && n > 0 {
+					fs.mu.Lock()
+					fs.fired = true
+					fs.mu.Unlock()
+				}
+			}()
+		default:
+			close(outside)
+		}
+		var runErr error
+		select {
+		case runErr = <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("projector run %d (%s) did not end", iter, kind.name)
+		}
+		cancel()
+		<-outside
+		fs.mu.Lock()
+		if fs.fired {
+			fired[kind.name]++
+		}
+		injected := fs.fired && kind.name != "stop after a commit" && kind.name != "kill the run at random" && kind.name != "terminate backends"
+		fs.mu.Unlock()
+		if injected && runErr == nil {
+			t.Errorf("run %d (%s): the fault fired but Run returned nil", iter, kind.name)
+		}
+		if !fs.fired && runErr != nil {
+			t.Errorf("run %d (%s): Run failed without a fault: %v", iter, kind.name, runErr)
+		}
+		// Whatever happened, the committed state is whole: the checkpoint
+		// says exactly which events are stored.
+		var n, hi, cpNow int64
+		if err := admin.QueryRow(bg, `SELECT count(*), coalesce(max(position), 0),
+			coalesce((SELECT position FROM careerledger.projection_checkpoint), 0) FROM careerledger.person_events`).Scan(&n, &hi, &cpNow); err != nil {
+			t.Fatal(err)
+		}
+		if n != cpNow || hi != cpNow {
+			t.Fatalf("after run %d (%s): %d events stored up to %d, checkpoint %d", iter, kind.name, n, hi, cpNow)
+		}
+	}
+	t.Logf("%d projector runs in %s, %d top-ups; faults fired: %v", iters, time.Since(start), topUps, fired)
+
+	head, err := env.Log.Head(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEventsComplete(t, env, store, admin, head)
+	clean, cleanPool := cleanRebuild(t, env, head)
+	compareTables(t, dumpTables(t, admin), dumpTables(t, cleanPool))
+	q := snapshotQueries(t, env, w.IDs)
+	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+	// The standings stored with their explanation at projection time (not
+	// ordered by the store: compare them by field).
+	stored := func(st *postgres.Store, id string) string {
+		fs, catID, version, err := st.StoredStanding(bg, id)
+		if err != nil {
+			t.Fatalf("stored standing of %s: %v", id, err)
+		}
+		sort.Slice(fs, func(i, j int) bool { return fs[i].Field < fs[j].Field })
+		b, err := json.Marshal(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s %d %s", catID, version, b)
+	}
+	for _, id := range w.IDs {
+		if got, want := stored(store, id), stored(clean, id); got != want {
+			t.Errorf("stored standing of %s:\n got %s\nwant %s", id, got, want)
+		}
+	}
+}
