@@ -46,90 +46,114 @@ func rawMessage(b *testing.B, l *Log, person string, expected uint64, i int) *na
 	return m
 }
 
-// BenchmarkAppendRaw publishes synchronously with the same headers as
-// Append (expected subject sequence included), one writer.
-func BenchmarkAppendRaw(b *testing.B) {
-	for _, mode := range syncModes {
-		b.Run(mode.name, func(b *testing.B) {
-			l, _ := benchLog(b, mode.interval)
-			ctx := context.Background()
-			var last uint64
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				ack, err := l.js.PublishMsg(ctx, rawMessage(b, l, "P1", last, i))
-				if err != nil {
-					b.Fatal(err)
-				}
-				last = ack.Sequence
-			}
-		})
+// The scenario benchmarks run each workload twice in the same process, on
+// fresh in-process servers with the same durability setting: raw (what the
+// log's own publishing costs, every header included) and through the
+// Recorder. The second reports vs-raw: its throughput as a fraction of the
+// raw one's (raw ns/op divided by its ns/op).
+//
+//	go test -run XXX -bench 'SingleWriter|EightWriters|Bulk' ./events
+
+// rawNsPerOp remembers the raw sub-benchmark's cost for the next one.
+var rawNsPerOp float64
+
+func reportRaw(b *testing.B) {
+	rawNsPerOp = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+}
+
+func reportVsRaw(b *testing.B) {
+	if rawNsPerOp > 0 && b.N > 0 {
+		b.ReportMetric(rawNsPerOp/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "vs-raw")
 	}
 }
 
-// BenchmarkAppendRaw8 is BenchmarkAppendRaw with 8 writers on 8 people.
-func BenchmarkAppendRaw8(b *testing.B) {
-	for _, mode := range syncModes {
-		b.Run(mode.name, func(b *testing.B) {
-			l, _ := benchLog(b, mode.interval)
-			parallel8(b, func(w, n int) {
-				ctx := context.Background()
-				person := "W" + strconv.Itoa(w)
-				var last uint64
-				for i := range n {
-					ack, err := l.js.PublishMsg(ctx, rawMessage(b, l, person, last, i))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					last = ack.Sequence
-				}
-			})
-		})
-	}
-}
+// eventsPerPerson is how many accomplishments each person gets in the
+// single-command scenarios, so that a person's history is 1-20 events, as a
+// real person's would be.
+const eventsPerPerson = 20
 
-// BenchmarkRecorderAppend records accomplishments through the Recorder
-// (load, decide, append), one writer. People get 20 events each, so every
-// load reads 1-20 events, as a real person's would.
-func BenchmarkRecorderAppend(b *testing.B) {
-	for _, mode := range syncModes {
-		b.Run(mode.name, func(b *testing.B) {
-			l, _ := benchLog(b, mode.interval)
-			r := NewRecorder(l, testValidator{}, time.Now)
-			recordMany(b, r, "R", b.N)
-		})
+// registerPeople registers people prefix0..prefix(n-1) (untimed), so that
+// the Recorder knows them as it would after serving them.
+func registerPeople(b *testing.B, r *Recorder, prefix string, n int) {
+	cmds := make([]Command, n)
+	for i := range cmds {
+		cmds[i] = RegisterPerson{ID: prefix + strconv.Itoa(i), Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "reg"}
 	}
-}
-
-// BenchmarkRecorderAppend8 is BenchmarkRecorderAppend with 8 writers, each
-// on people of its own.
-func BenchmarkRecorderAppend8(b *testing.B) {
-	for _, mode := range syncModes {
-		b.Run(mode.name, func(b *testing.B) {
-			l, _ := benchLog(b, mode.interval)
-			r := NewRecorder(l, testValidator{}, time.Now)
-			parallel8(b, func(w, n int) { recordMany(b, r, "W"+strconv.Itoa(w)+"x", n) })
-		})
-	}
-}
-
-func recordMany(b *testing.B, r *Recorder, prefix string, n int) {
-	ctx := context.Background()
-	const perPerson = 20
-	for i := range n {
-		person := prefix + strconv.Itoa(i/perPerson)
-		if i%perPerson == 0 {
-			b.StopTimer()
-			if _, err := r.RegisterPerson(ctx, RegisterPerson{ID: person, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01")}); err != nil {
-				b.Error(err)
-				return
-			}
-			b.StartTimer()
+	for _, res := range r.RecordBatch(context.Background(), cmds) {
+		if res.Err != nil {
+			b.Fatal(res.Err)
 		}
-		if _, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: person, Accomplishment: sampleEngagement("job")}); err != nil {
+	}
+}
+
+// publishRaw publishes n engagements synchronously, eventsPerPerson per
+// person, with the expected subject sequence chained per person.
+func publishRaw(b *testing.B, l *Log, prefix string, n int) {
+	ctx := context.Background()
+	var last uint64
+	for i := range n {
+		if i%eventsPerPerson == 0 {
+			last = 0
+		}
+		ack, err := l.js.PublishMsg(ctx, rawMessage(b, l, prefix+strconv.Itoa(i/eventsPerPerson), last, i))
+		if err != nil {
 			b.Error(err)
 			return
 		}
+		last = ack.Sequence
+	}
+}
+
+// recordMany records n engagements through the Recorder, eventsPerPerson
+// per (registered) person, each with an idempotency key.
+func recordMany(b *testing.B, r *Recorder, prefix string, n int) {
+	ctx := context.Background()
+	a := sampleEngagement("Backbone migration")
+	for i := range n {
+		if _, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: prefix + strconv.Itoa(i/eventsPerPerson), Accomplishment: a, IdempotencyKey: strconv.Itoa(i)}); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+// BenchmarkSingleWriter: one writer recording engagements.
+func BenchmarkSingleWriter(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name+"/raw", func(b *testing.B) {
+			l, _ := benchLog(b, mode.interval)
+			b.ResetTimer()
+			publishRaw(b, l, "P", b.N)
+			reportRaw(b)
+		})
+		b.Run(mode.name+"/recorder", func(b *testing.B) {
+			l, _ := benchLog(b, mode.interval)
+			r := NewRecorder(l, testCatalogue, time.Now)
+			registerPeople(b, r, "P", b.N/eventsPerPerson+1)
+			b.ResetTimer()
+			recordMany(b, r, "P", b.N)
+			reportVsRaw(b)
+		})
+	}
+}
+
+// BenchmarkEightWriters: 8 writers, each on people of its own.
+func BenchmarkEightWriters(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name+"/raw", func(b *testing.B) {
+			l, _ := benchLog(b, mode.interval)
+			parallel8(b, func(w, n int) { publishRaw(b, l, "W"+strconv.Itoa(w)+"x", n) })
+			reportRaw(b)
+		})
+		b.Run(mode.name+"/recorder", func(b *testing.B) {
+			l, _ := benchLog(b, mode.interval)
+			r := NewRecorder(l, testCatalogue, time.Now)
+			for w := range 8 {
+				registerPeople(b, r, "W"+strconv.Itoa(w)+"x", b.N/8/eventsPerPerson+1)
+			}
+			parallel8(b, func(w, n int) { recordMany(b, r, "W"+strconv.Itoa(w)+"x", n) })
+			reportVsRaw(b)
+		})
 	}
 }
 
@@ -148,12 +172,17 @@ func parallel8(b *testing.B, f func(worker, n int)) {
 	wg.Wait()
 }
 
-// BenchmarkAppendAsyncRaw publishes b.N events asynchronously, each to a
-// new person with expected sequence 0 and a msg id (a bulk import of
-// registrations), and waits for every ack.
-func BenchmarkAppendAsyncRaw(b *testing.B) {
+// BenchmarkBulk: b.N events in one go. raw-async publishes b.N engagements
+// asynchronously, each to a new person with expected sequence 0, a msg id
+// and a key (the cheapest a bulk import can be: no waves, no reads), and
+// waits for every ack. record-batch runs b.N commands through RecordBatch,
+// ten per new person: a registration, then nine engagements (ten waves).
+// record-batch-known records b.N engagements for people the Recorder
+// already knows, ten per person.
+func BenchmarkBulk(b *testing.B) {
+	const per = 10
 	for _, mode := range syncModes {
-		b.Run(mode.name, func(b *testing.B) {
+		b.Run(mode.name+"/raw-async", func(b *testing.B) {
 			l, _ := benchLog(b, mode.interval)
 			b.ResetTimer()
 			futs := make([]jetstream.PubAckFuture, 0, b.N)
@@ -171,7 +200,46 @@ func BenchmarkAppendAsyncRaw(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportRaw(b)
 		})
+		b.Run(mode.name+"/record-batch", func(b *testing.B) {
+			l, _ := benchLog(b, mode.interval)
+			r := NewRecorder(l, testCatalogue, time.Now)
+			a := sampleEngagement("Backbone migration")
+			cmds := make([]Command, b.N)
+			for i := range cmds {
+				id := "A" + strconv.Itoa(i/per)
+				if i%per == 0 {
+					cmds[i] = RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: strconv.Itoa(i)}
+				} else {
+					cmds[i] = RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: strconv.Itoa(i)}
+				}
+			}
+			b.ResetTimer()
+			recordBatch(b, r, cmds)
+			reportVsRaw(b)
+		})
+		b.Run(mode.name+"/record-batch-known", func(b *testing.B) {
+			l, _ := benchLog(b, mode.interval)
+			r := NewRecorder(l, testCatalogue, time.Now)
+			registerPeople(b, r, "A", b.N/per+1)
+			a := sampleEngagement("Backbone migration")
+			cmds := make([]Command, b.N)
+			for i := range cmds {
+				cmds[i] = RecordAccomplishment{PersonID: "A" + strconv.Itoa(i/per), Accomplishment: a, IdempotencyKey: strconv.Itoa(i)}
+			}
+			b.ResetTimer()
+			recordBatch(b, r, cmds)
+			reportVsRaw(b)
+		})
+	}
+}
+
+func recordBatch(b *testing.B, r *Recorder, cmds []Command) {
+	for i, res := range r.RecordBatch(context.Background(), cmds) {
+		if res.Err != nil || res.Result.Duplicate {
+			b.Fatalf("command %d: %+v", i, res)
+		}
 	}
 }
 

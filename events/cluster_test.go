@@ -102,7 +102,7 @@ func TestClusterKeepsAcknowledgedEvents(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	r := NewRecorder(l, testValidator{}, time.Now)
+	r := NewRecorder(l, testCatalogue, time.Now)
 	people := []string{"A", "B", "C"}
 	for _, id := range people {
 		if _, ok := do(t, ctx, func(ctx context.Context) (Result, error) {

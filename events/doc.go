@@ -11,8 +11,9 @@
 // (career.person.<id>), the event type, version, recorded time and
 // idempotency key in headers. Appends carry the expected last sequence of the
 // person's subject, which makes every command an optimistic-concurrency
-// transaction; the Recorder runs load -> decide -> append and retries a lost
-// race.
+// transaction; the Recorder decides against the fold it remembers, appends,
+// and on a lost race catches the person up from the log and decides again.
+// RecordBatch runs many commands the same way with asynchronous publishing.
 //
 // Embedded runs a JetStream server in-process for the zero-setup default and
 // for tests.

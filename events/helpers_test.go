@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -108,52 +107,9 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// testValidator is a small stand-in for the domain's catalogue: enough of
-// the rule book to tell valid from invalid input in these tests.
-type testValidator struct{}
-
-func (testValidator) ValidateAccomplishment(a domain.Accomplishment, today domain.Date) error {
-	switch {
-	case a.Engagement != nil:
-		g := a.Engagement
-		switch {
-		case !g.Field.Valid():
-			return domain.Invalid("field", "must be a specialty field")
-		case !g.Role.Valid():
-			return domain.Invalid("role", "must be a role")
-		case !g.Outcome.Valid():
-			return domain.Invalid("outcome", "must be an outcome")
-		case g.StartedOn.IsZero() || g.StartedOn.After(today):
-			return domain.Invalid("startedOn", "must be a date not in the future")
-		case g.Outcome == domain.Ongoing && !g.CompletedOn.IsZero():
-			return domain.Invalid("completedOn", "must be absent while ONGOING")
-		case g.Outcome != domain.Ongoing && g.CompletedOn.IsZero():
-			return domain.Invalid("completedOn", "is required unless outcome is ONGOING")
-		case g.CompletedOn.After(today):
-			return domain.Invalid("completedOn", "must not be in the future")
-		case !g.CompletedOn.IsZero() && g.CompletedOn.Before(g.StartedOn):
-			return domain.Invalid("completedOn", "must not be before startedOn")
-		}
-	case a.Succession != nil:
-		if len(a.Succession.Fields) == 0 {
-			return domain.Invalid("fields", "must name at least one field")
-		}
-		if a.Succession.OccurredOn.After(today) {
-			return domain.Invalid("occurredOn", "must not be in the future")
-		}
-	case a.Development != nil:
-		if a.Development.OccurredOn.After(today) {
-			return domain.Invalid("occurredOn", "must not be in the future")
-		}
-	case a.Assessment != nil:
-		if !a.Assessment.Theme.Valid() {
-			return domain.Invalid("theme", "must be a theme")
-		}
-	default:
-		return fmt.Errorf("empty accomplishment")
-	}
-	return nil
-}
+// testCatalogue is the validator the tests record with: the domain's real
+// rule book.
+var testCatalogue Validator = domain.DefaultCatalogue()
 
 func i64(v int64) *int64 { return &v }
 

@@ -216,13 +216,25 @@ func (l *Log) Read(ctx context.Context, after uint64, max int) ([]Recorded, erro
 var loadGetsBeforeConsumer = 2
 
 // fetchRange returns the events on filter with sequence >= start, at most
-// limit of them (limit < 0: all), in order.
+// limit of them (limit < 0: all), in order. It always ends with a message get
+// that finds nothing (or the limit), even after reading through a consumer:
+// what it returns is the log as of its last round trip, which keeps the
+// window short between a catch-up and the append that expects it.
 func (l *Log) fetchRange(ctx context.Context, filter string, start uint64, limit int) ([]Recorded, error) {
 	var out []Recorded
 	seq := start
+	consumed := false
 	for limit < 0 || len(out) < limit {
-		if len(out) >= loadGetsBeforeConsumer {
-			return l.consumeRange(ctx, filter, seq, limit, out)
+		if len(out) >= loadGetsBeforeConsumer && !consumed {
+			var err error
+			if out, err = l.consumeRange(ctx, filter, seq, limit, out); err != nil {
+				return nil, err
+			}
+			consumed = true
+			if n := len(out); n > 0 {
+				seq = out[n-1].Position + 1
+			}
+			continue
 		}
 		m, err := l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -348,8 +360,8 @@ func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
 
 // message builds the NATS message that appends e to a person's subject.
 func (l *Log) message(personID string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, key string) (*nats.Msg, error) {
-	if err := domain.ValidatePersonID(personID); err != nil {
-		return nil, err
+	if !personIDOK(personID) {
+		return nil, domain.ValidatePersonID(personID)
 	}
 	typ, ver, body, err := Encode(e)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -22,21 +22,33 @@ type Validator interface {
 	ValidateAccomplishment(a domain.Accomplishment, today domain.Date) error
 }
 
-// Recorder runs the commands that write to the log: load the person, decide
-// with the domain, append with the expected sequence; a lost race is
-// retried from the load, so a concurrent writer never makes a command fail
-// or lose its write. It remembers the events of the people it wrote
-// recently (up to 10,000 people) and catches them up from the log on every
-// attempt, which reads only what is new. It is safe for concurrent use.
+// Recorder runs the commands that write to the log: decide with the domain
+// against the person's current state, append with the expected sequence of
+// the person's subject; a lost race is retried from the log, so a concurrent
+// writer (another goroutine, another careerd) never makes a command fail or
+// lose its write.
+//
+// It is optimistic: it remembers the fold of the people it served recently
+// (up to 10,000 people, least recently used forgotten first) and decides
+// against that without reading the log. The append's expected sequence is
+// the check: if anything was appended for the person meanwhile, it fails
+// with a conflict and the Recorder catches the person up from the log and
+// decides again. A refusal decided from memory is confirmed against the log
+// before it is returned. Commands of one Recorder on one person take turns
+// (they would only race each other); commands on different people run in
+// parallel. It is safe for concurrent use.
 type Recorder struct {
 	log   *Log
 	cat   Validator
 	now   func() time.Time
-	cache personCache
+	cache *personCache
+
+	conflicts atomic.Int64 // lost races seen, for tests and diagnostics
 }
 
-// Retry policy for lost races: full-jitter exponential backoff. 50 writers
-// on one person resolve well within it.
+// Retry policy for lost races: an immediate retry after the first, then
+// full-jitter exponential backoff. Writers of one Recorder on one person
+// take turns, so only other Recorders (other processes) race.
 const (
 	maxAttempts = 30
 	backoffBase = time.Millisecond
@@ -49,7 +61,7 @@ func NewRecorder(l *Log, cat Validator, now func() time.Time) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{log: l, cat: cat, now: now, cache: personCache{m: map[string]cachedPerson{}, max: cachedPeople}}
+	return &Recorder{log: l, cat: cat, now: now, cache: newPersonCache(cachedPeople)}
 }
 
 // Result is what a command did.
@@ -58,6 +70,33 @@ type Result struct {
 	PersonID         string
 	AccomplishmentID string // for accomplishment commands
 	Duplicate        bool   // the idempotency key was seen before: nothing new was recorded
+}
+
+// Command is one of the Recorder's commands, as a value: RegisterPerson,
+// TransferPerson, RecordDeparture, RecordAccomplishment, AmendAccomplishment
+// or RetractAccomplishment (see RecordBatch). No other type implements it.
+type Command interface {
+	// plan validates the command's input and returns how to decide it.
+	plan(r *Recorder) (plan, error)
+}
+
+// plan is a validated command: whose log it writes to, its idempotency key,
+// and the decision it takes from the person's current state (nil when the
+// person has no events). decide may run more than once (once per attempt).
+type plan struct {
+	personID string
+	key      string
+	// register says the command starts a person's log, so that an unknown
+	// person may be assumed to have no events (an append expecting 0 fails
+	// if that is wrong).
+	register bool
+	decide   func(*domain.Person) (decision, error)
+}
+
+// decision is what a command decided from the person's current state.
+type decision struct {
+	event            Event
+	accomplishmentID string
 }
 
 // RegisterPerson registers a new person. ID is optional: when empty one is
@@ -87,7 +126,9 @@ type RecordDeparture struct {
 }
 
 // RecordAccomplishment records a new accomplishment of any kind; its ID is
-// ignored and assigned.
+// ignored and assigned: "<personId>.<token>", the token derived from
+// IdempotencyKey when given (so that a retry, or a later command of the same
+// batch, can name it) and random otherwise.
 type RecordAccomplishment struct {
 	PersonID       string
 	Accomplishment domain.Accomplishment
@@ -111,15 +152,49 @@ type RetractAccomplishment struct {
 	IdempotencyKey   string
 }
 
-// decision is what a command decided from the person's current state.
-type decision struct {
-	event            Event
-	accomplishmentID string
-}
-
 // RegisterPerson registers a person. A taken id is invalid input ("id": "is
 // already taken").
 func (r *Recorder) RegisterPerson(ctx context.Context, c RegisterPerson) (Result, error) {
+	return r.execute(ctx, c)
+}
+
+// TransferPerson records a transfer; EffectiveOn must not be before the
+// person joined nor in the future.
+func (r *Recorder) TransferPerson(ctx context.Context, c TransferPerson) (Result, error) {
+	return r.execute(ctx, c)
+}
+
+// RecordDeparture records a departure; EffectiveOn must not be before the
+// person joined nor in the future.
+func (r *Recorder) RecordDeparture(ctx context.Context, c RecordDeparture) (Result, error) {
+	return r.execute(ctx, c)
+}
+
+// RecordAccomplishment records a new accomplishment for a known person,
+// assigning its id ("<personId>.<token>").
+func (r *Recorder) RecordAccomplishment(ctx context.Context, c RecordAccomplishment) (Result, error) {
+	return r.execute(ctx, c)
+}
+
+// AmendAccomplishment replaces an accomplishment with a new whole value.
+func (r *Recorder) AmendAccomplishment(ctx context.Context, c AmendAccomplishment) (Result, error) {
+	return r.execute(ctx, c)
+}
+
+// RetractAccomplishment withdraws an accomplishment; Reason is required.
+func (r *Recorder) RetractAccomplishment(ctx context.Context, c RetractAccomplishment) (Result, error) {
+	return r.execute(ctx, c)
+}
+
+func (r *Recorder) execute(ctx context.Context, c Command) (Result, error) {
+	p, err := c.plan(r)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.run(ctx, p)
+}
+
+func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 	today := domain.DateOf(r.now())
 	id := c.ID
 	if id == "" {
@@ -128,95 +203,91 @@ func (r *Recorder) RegisterPerson(ctx context.Context, c RegisterPerson) (Result
 		} else {
 			id = "P" + randomToken()
 		}
-	} else if err := domain.ValidatePersonID(id); err != nil {
-		return Result{}, err
+	} else if !personIDOK(id) {
+		return plan{}, domain.ValidatePersonID(id)
 	}
 	if err := firstError(
 		validName(c.Name),
 		validDepartment(c.Department),
 		validDate("joinedOn", c.JoinedOn, today),
 	); err != nil {
-		return Result{}, err
+		return plan{}, err
 	}
-	return r.run(ctx, id, c.IdempotencyKey, func(p *domain.Person) (decision, error) {
+	ev := PersonRegistered{PersonID: id, Name: c.Name, Department: c.Department, JoinedOn: c.JoinedOn}
+	return plan{personID: id, key: c.IdempotencyKey, register: true, decide: func(p *domain.Person) (decision, error) {
 		if p != nil {
 			return decision{}, domain.Invalid("id", "is already taken")
 		}
-		return decision{event: PersonRegistered{PersonID: id, Name: c.Name, Department: c.Department, JoinedOn: c.JoinedOn}}, nil
-	})
+		return decision{event: ev}, nil
+	}}, nil
 }
 
-// TransferPerson records a transfer; EffectiveOn must not be before the
-// person joined nor in the future.
-func (r *Recorder) TransferPerson(ctx context.Context, c TransferPerson) (Result, error) {
+func (c TransferPerson) plan(r *Recorder) (plan, error) {
 	today := domain.DateOf(r.now())
 	if err := firstError(
 		validPersonID(c.PersonID),
 		validDepartment(c.Department),
 		validDate("effectiveOn", c.EffectiveOn, today),
 	); err != nil {
-		return Result{}, err
+		return plan{}, err
 	}
-	return r.run(ctx, c.PersonID, c.IdempotencyKey, func(p *domain.Person) (decision, error) {
+	ev := PersonTransferred{PersonID: c.PersonID, Department: c.Department, EffectiveOn: c.EffectiveOn}
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
-		return decision{event: PersonTransferred{PersonID: c.PersonID, Department: c.Department, EffectiveOn: c.EffectiveOn}}, nil
-	})
+		return decision{event: ev}, nil
+	}}, nil
 }
 
-// RecordDeparture records a departure; EffectiveOn must not be before the
-// person joined nor in the future.
-func (r *Recorder) RecordDeparture(ctx context.Context, c RecordDeparture) (Result, error) {
+func (c RecordDeparture) plan(r *Recorder) (plan, error) {
 	today := domain.DateOf(r.now())
 	if err := firstError(
 		validPersonID(c.PersonID),
 		validDate("effectiveOn", c.EffectiveOn, today),
 	); err != nil {
-		return Result{}, err
+		return plan{}, err
 	}
-	return r.run(ctx, c.PersonID, c.IdempotencyKey, func(p *domain.Person) (decision, error) {
+	ev := PersonDeparted{PersonID: c.PersonID, EffectiveOn: c.EffectiveOn}
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
-		return decision{event: PersonDeparted{PersonID: c.PersonID, EffectiveOn: c.EffectiveOn}}, nil
-	})
+		return decision{event: ev}, nil
+	}}, nil
 }
 
-// RecordAccomplishment records a new accomplishment for a known person,
-// assigning its id ("<personId>.<token>").
-func (r *Recorder) RecordAccomplishment(ctx context.Context, c RecordAccomplishment) (Result, error) {
+func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 	if err := validPersonID(c.PersonID); err != nil {
-		return Result{}, err
+		return plan{}, err
 	}
 	if c.Accomplishment.Kind() == "" {
-		return Result{}, domain.Invalid("accomplishment", "must be one of engagement, technology succession, subordinate development or theme assessment")
+		return plan{}, domain.Invalid("accomplishment", "must be one of engagement, technology succession, subordinate development or theme assessment")
 	}
 	a := cloneAccomplishment(c.Accomplishment)
-	id := c.PersonID + "." + randomToken()
+	id := accomplishmentID(c.PersonID, c.IdempotencyKey)
 	setID(&a, id)
 	if err := r.cat.ValidateAccomplishment(a, domain.DateOf(r.now())); err != nil {
-		return Result{}, err
+		return plan{}, err
 	}
 	ev := FromAccomplishment(a)
-	return r.run(ctx, c.PersonID, c.IdempotencyKey, func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("person %s not found", c.PersonID)
 		}
 		return decision{event: ev, accomplishmentID: id}, nil
-	})
+	}}, nil
 }
 
-// AmendAccomplishment replaces an accomplishment with a new whole value.
-func (r *Recorder) AmendAccomplishment(ctx context.Context, c AmendAccomplishment) (Result, error) {
+func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 	personID, ok := personOf(c.AccomplishmentID)
 	if !ok {
-		return Result{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
+		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 	}
 	if c.Patch == nil {
-		return Result{}, errors.New("amend accomplishment: no patch")
+		return plan{}, errors.New("amend accomplishment: no patch")
 	}
-	return r.run(ctx, personID, c.IdempotencyKey, func(p *domain.Person) (decision, error) {
+	return plan{personID: personID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -237,161 +308,174 @@ func (r *Recorder) AmendAccomplishment(ctx context.Context, c AmendAccomplishmen
 			return decision{}, err
 		}
 		return decision{event: amendmentOf(next), accomplishmentID: c.AccomplishmentID}, nil
-	})
+	}}, nil
 }
 
-// RetractAccomplishment withdraws an accomplishment; Reason is required.
-func (r *Recorder) RetractAccomplishment(ctx context.Context, c RetractAccomplishment) (Result, error) {
+func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	personID, ok := personOf(c.AccomplishmentID)
 	if !ok {
-		return Result{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
+		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 	}
 	if strings.TrimSpace(c.Reason) == "" {
-		return Result{}, domain.Invalid("reason", "must not be empty")
+		return plan{}, domain.Invalid("reason", "must not be empty")
 	}
-	return r.run(ctx, personID, c.IdempotencyKey, func(p *domain.Person) (decision, error) {
+	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
+	return plan{personID: personID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
 		if _, err := p.Accomplishment(c.AccomplishmentID); err != nil {
 			return decision{}, err
 		}
-		return decision{event: AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason},
-			accomplishmentID: c.AccomplishmentID}, nil
-	})
+		return decision{event: ev, accomplishmentID: c.AccomplishmentID}, nil
+	}}, nil
 }
 
-// run is the command loop: load, answer a repeated idempotency key from the
-// log, decide, append with the expected sequence, and start over after a
-// lost race.
-func (r *Recorder) run(ctx context.Context, personID, key string, decide func(*domain.Person) (decision, error)) (Result, error) {
-	msgID := ""
-	if key != "" {
-		msgID = personID + ":" + key
+// msgID is the Nats-Msg-Id of a command's event: the person and the key
+// ("" without a key).
+func msgID(personID, key string) string {
+	if key == "" {
+		return ""
 	}
-	for attempt := 0; ; attempt++ {
-		rs, last, err := r.load(ctx, personID)
-		if err != nil {
-			return Result{}, err
+	return personID + ":" + key
+}
+
+// run is the command loop: decide against what the Recorder knows of the
+// person, append expecting the last position it knows, and on a lost race
+// catch the person up from the log and decide again. A repeated idempotency
+// key is answered from the person's own events (the dedupe window is short
+// and not the only memory: the log remembers every key).
+func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
+	e := r.cache.entry(p.personID)
+	if err := e.acquire(ctx); err != nil {
+		return Result{}, err
+	}
+	defer e.release()
+	fresh := false // e was read from the log during this command
+	if !e.known {
+		if p.register {
+			e.known = true // assume a new person: the append expects 0
+		} else {
+			if err := r.refresh(ctx, e); err != nil {
+				return Result{}, err
+			}
+			fresh = true
 		}
-		if key != "" {
-			// The dedupe window is short and not the only memory: the
-			// person's own log remembers every key.
-			for _, rec := range rs {
-				if rec.IdempotencyKey == key {
-					return resultOf(rec, true), nil
-				}
+	}
+	id := msgID(p.personID, p.key)
+	for conflicts := 0; ; {
+		if p.key != "" {
+			if res, ok := e.keys[p.key]; ok {
+				res.Duplicate = true
+				return res, nil
 			}
 		}
-		d, err := decide(Fold(rs))
+		d, err := p.decide(e.person)
 		if err != nil {
-			return Result{}, err
+			if fresh {
+				return Result{}, err
+			}
+			// Decided from memory: a refusal must hold against the log.
+			if err := r.refresh(ctx, e); err != nil {
+				return Result{}, err
+			}
+			fresh = true
+			continue
 		}
 		at := r.now()
-		pos, dup, err := r.log.Append(ctx, personID, last, msgID, d.event, at, key)
-		if err == nil && !dup {
-			// The append expected last, so the new event directly follows rs.
-			typ, ver, _, _ := Encode(d.event)
-			r.cache.put(personID, append(rs[:len(rs):len(rs)], Recorded{Position: pos, PersonID: personID,
-				Type: typ, Version: ver, RecordedAt: at.UTC(), IdempotencyKey: key, Event: deref(d.event)}))
-		}
+		pos, dup, err := r.log.Append(ctx, p.personID, e.last, id, d.event, at, p.key)
 		switch {
-		case err == nil && dup:
-			// Appended by an earlier try within the window, after our load.
+		case err == nil && !dup:
+			res := Result{Position: pos, PersonID: p.personID, AccomplishmentID: d.accomplishmentID}
+			e.apply(Recorded{Position: pos, PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, Event: d.event}, res)
+			return res, nil
+		case err == nil:
+			// Appended by an earlier try within the dedupe window, after
+			// what this Recorder knew: catch up to find it.
+			if err := r.refresh(ctx, e); err != nil {
+				return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
+			}
+			if res, ok := e.keys[p.key]; ok {
+				res.Duplicate = true
+				return res, nil
+			}
 			orig, err := r.log.At(ctx, pos)
 			if err != nil {
 				return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
 			}
 			return resultOf(orig, true), nil
-		case err == nil:
-			return Result{Position: pos, PersonID: personID, AccomplishmentID: d.accomplishmentID}, nil
 		case !errors.Is(err, ErrConflict):
 			return Result{}, err
-		case attempt+1 >= maxAttempts:
+		}
+		r.conflicts.Add(1)
+		if conflicts++; conflicts >= maxAttempts {
 			return Result{}, fmt.Errorf("gave up after %d lost races: %w", maxAttempts, err)
 		}
-		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+		if conflicts > 1 {
+			if err := sleepCtx(ctx, backoff(conflicts-2)); err != nil {
+				return Result{}, err
+			}
+		}
+		if err := r.refresh(ctx, e); err != nil {
 			return Result{}, err
 		}
+		fresh = true
 	}
 }
 
-// load returns the person's events, coherent with every acknowledged
-// append: a person seen before is caught up from the last position the
-// Recorder knows (one round trip when nothing is new) instead of read
-// whole. The log is append-only, so a known prefix never changes.
-func (r *Recorder) load(ctx context.Context, personID string) ([]Recorded, uint64, error) {
-	known, ok := r.cache.get(personID)
-	if !ok {
-		rs, last, err := r.log.Load(ctx, personID)
-		if err == nil && len(rs) > 0 {
-			r.cache.put(personID, rs)
-		}
-		return rs, last, err
+// refresh catches an entry up with the log: it reads the person's events
+// after the last one it knows (all of them for an unknown entry), which
+// costs one round trip when nothing is new. The log is append-only, so a
+// known prefix never changes.
+func (r *Recorder) refresh(ctx context.Context, e *personEntry) error {
+	if !e.known {
+		e.forget()
 	}
-	from := known[len(known)-1].Position
-	more, err := r.log.fetchRange(ctx, r.log.Subject(personID), from+1, -1)
+	subj := r.log.Subject(e.id)
+	more, err := r.log.fetchRange(ctx, subj, e.last+1, -1)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load %s: %w", r.log.Subject(personID), err)
+		return fmt.Errorf("load %s: %w", subj, err)
 	}
-	rs := known
-	if len(more) > 0 {
-		rs = append(known[:len(known):len(known)], more...)
-		r.cache.put(personID, rs)
+	for _, rec := range more {
+		e.apply(rec, resultOf(rec, false))
 	}
-	return rs, rs[len(rs)-1].Position, nil
+	e.known = true
+	return nil
 }
 
-// cachedPeople bounds the Recorder's memory of people's events.
-const cachedPeople = 10_000
-
-// personCache remembers the events of recently written people. Entries are
-// immutable slices (extended by copying), so readers share them freely.
-type personCache struct {
-	mu  sync.Mutex
-	m   map[string]cachedPerson
-	max int
-}
-
-type cachedPerson struct{ rs []Recorded }
-
-func (c *personCache) get(id string) ([]Recorded, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[id]
-	return e.rs, ok && len(e.rs) > 0
-}
-
-// put stores rs unless a longer history is already known.
-func (c *personCache) put(id string, rs []Recorded) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[id]; ok && len(e.rs) > 0 && e.rs[len(e.rs)-1].Position >= rs[len(rs)-1].Position {
-		return
+// accomplishmentID assigns the id of a new accomplishment: derived from the
+// idempotency key when there is one, so that a repeat names the same
+// accomplishment, random otherwise.
+func accomplishmentID(personID, key string) string {
+	if key != "" {
+		return personID + "." + derivedToken("accomplishment:"+key)
 	}
-	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
-		for k := range c.m { // evict an arbitrary entry
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[id] = cachedPerson{rs: rs}
+	return personID + "." + randomToken()
 }
 
 // resultOf is the Result of an event already in the log.
 func resultOf(rec Recorded, duplicate bool) Result {
-	res := Result{Position: rec.Position, PersonID: rec.PersonID, Duplicate: duplicate}
-	switch v := deref(rec.Event).(type) {
+	return Result{Position: rec.Position, PersonID: rec.PersonID, AccomplishmentID: accomplishmentIDOf(rec.Event), Duplicate: duplicate}
+}
+
+// accomplishmentIDOf returns the accomplishment an event records, amends or
+// retracts; "" for other events.
+func accomplishmentIDOf(e Event) string {
+	switch v := deref(e).(type) {
+	case EngagementRecorded:
+		return v.AccomplishmentID
+	case TechnologySuccessionRecorded:
+		return v.AccomplishmentID
+	case SubordinateDevelopmentRecorded:
+		return v.AccomplishmentID
+	case ThemeAssessed:
+		return v.AccomplishmentID
 	case AccomplishmentAmended:
-		res.AccomplishmentID = v.AccomplishmentID
+		return v.AccomplishmentID
 	case AccomplishmentRetracted:
-		res.AccomplishmentID = v.AccomplishmentID
-	default:
-		if a, ok := ToAccomplishment(v); ok {
-			res.AccomplishmentID = a.ID()
-		}
+		return v.AccomplishmentID
 	}
-	return res
+	return ""
 }
 
 func backoff(attempt int) time.Duration {
@@ -421,10 +505,26 @@ func placementAllowed(p *domain.Person, personID string, effectiveOn domain.Date
 }
 
 func validPersonID(id string) error {
-	if err := domain.ValidatePersonID(id); err != nil {
+	if !personIDOK(id) {
 		return domain.Invalid("personId", "must be 1-64 characters of A-Z a-z 0-9 _ -")
 	}
 	return nil
+}
+
+// personIDOK is domain.ValidatePersonID without the regular expression (it
+// runs on every command): 1-64 characters of A-Z a-z 0-9 _ -.
+func personIDOK(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func validName(name string) error {
@@ -467,7 +567,7 @@ func firstError(errs ...error) error {
 // "<personId>.<token>", and person ids never contain '.'.
 func personOf(accomplishmentID string) (string, bool) {
 	personID, token, ok := strings.Cut(accomplishmentID, ".")
-	if !ok || len(token) != tokenLen || domain.ValidatePersonID(personID) != nil {
+	if !ok || len(token) != tokenLen || !personIDOK(personID) {
 		return "", false
 	}
 	for _, c := range token {

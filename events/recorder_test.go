@@ -23,7 +23,7 @@ func fakeClock() func() time.Time {
 	return func() time.Time { return base.Add(time.Duration(n.Add(1)) * time.Second) }
 }
 
-func newRecorder(l *Log) *Recorder { return NewRecorder(l, testValidator{}, fakeClock()) }
+func newRecorder(l *Log) *Recorder { return NewRecorder(l, testCatalogue, fakeClock()) }
 
 func mustRegister(t *testing.T, r *Recorder, id string) Result {
 	t.Helper()
@@ -259,7 +259,7 @@ func TestRecorderRefusals(t *testing.T) {
 func TestRecorderConcurrentWritersOnOnePerson(t *testing.T) {
 	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
 		ctx := ctxT(t)
-		r := NewRecorder(l, testValidator{}, time.Now)
+		r := NewRecorder(l, testCatalogue, time.Now)
 		mustRegister(t, r, "E1")
 		const writers = 50
 		results := make([]Result, writers)
@@ -414,5 +414,13 @@ func TestRecorderContextCancelled(t *testing.T) {
 	_, err := newRecorder(l).RegisterPerson(ctx, RegisterPerson{ID: "E1", Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01")})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPersonIDOKAgreesWithTheDomain(t *testing.T) {
+	for _, id := range []string{"", "a", "E1001", "a.b", "a b", "x-y_Z9", strings.Repeat("x", 64), strings.Repeat("x", 65), "日本", "a*", "a>", "Ä"} {
+		if got, want := personIDOK(id), domain.ValidatePersonID(id) == nil; got != want {
+			t.Errorf("personIDOK(%q) = %v, domain says %v", id, got, want)
+		}
 	}
 }

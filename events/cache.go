@@ -1,0 +1,143 @@
+package events
+
+import (
+	"context"
+	"sync"
+
+	"github.com/careerledger/careerledger/domain"
+)
+
+// cachedPeople bounds the Recorder's memory of people (least recently used
+// people are forgotten first).
+const cachedPeople = 10_000
+
+// personEntry is what a Recorder knows about one person: the person's events
+// up to position last, their fold, and the results of the idempotency keys
+// among them. It is trusted optimistically: an append expects last, so a
+// stale entry makes the append fail with a conflict, and the entry is then
+// caught up from the log.
+//
+// Everything but the LRU links is guarded by the entry's lock, which a
+// command holds from its decision to its append, so the commands of one
+// Recorder on one person queue up instead of racing each other.
+type personEntry struct {
+	id   string
+	lock chan struct{} // a mutex that a waiting command can give up on (ctx)
+
+	// known says person, last and keys reflect the log up to last. An
+	// unknown entry must be read before deciding, except by a registration,
+	// which may assume the person has no events yet (an append expecting 0
+	// fails if that is wrong).
+	known  bool
+	rs     []Recorded        // the person's events, in log order
+	person *domain.Person    // Fold(rs), plus a batch's events not yet acknowledged
+	last   uint64            // position of the last of rs (0: none)
+	keys   map[string]Result // idempotency key -> result of its first event
+
+	prev, next *personEntry // LRU list, guarded by personCache.mu
+}
+
+// acquire takes the entry's lock, or gives up when ctx is done.
+func (e *personEntry) acquire(ctx context.Context) error {
+	select {
+	case e.lock <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case e.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *personEntry) release() { <-e.lock }
+
+// forget drops what the entry knows; the next command reads the person whole.
+func (e *personEntry) forget() {
+	e.known, e.rs, e.person, e.last, e.keys = false, nil, nil, 0, nil
+}
+
+// unfold drops from person the events folded in ahead of their
+// acknowledgement (see RecordBatch).
+func (e *personEntry) unfold() { e.person = Fold(e.rs) }
+
+// apply folds one event of the log (the next one after last) into the entry.
+func (e *personEntry) apply(rec Recorded, res Result) {
+	e.person = Apply(e.person, rec)
+	e.record(rec, res)
+}
+
+// record notes that rec, already folded into person, is in the log, with
+// the given result.
+func (e *personEntry) record(rec Recorded, res Result) {
+	e.rs = append(e.rs, rec)
+	e.last = rec.Position
+	if key := rec.IdempotencyKey; key != "" {
+		if e.keys == nil {
+			e.keys = map[string]Result{}
+		}
+		if _, seen := e.keys[key]; !seen {
+			e.keys[key] = res
+		}
+	}
+}
+
+// personCache is a size-capped LRU of person entries. Evicting an entry a
+// command still holds is harmless: the command finishes on its copy, and a
+// later command reads the person afresh (two entries for one person can only
+// make appends conflict, never go wrong).
+type personCache struct {
+	mu   sync.Mutex
+	m    map[string]*personEntry
+	root personEntry // sentinel of a circular list, most recent first
+	max  int
+}
+
+func newPersonCache(max int) *personCache {
+	c := &personCache{m: make(map[string]*personEntry), max: max}
+	c.root.next, c.root.prev = &c.root, &c.root
+	return c
+}
+
+// entry returns the person's entry, creating an unknown one, and marks it
+// most recently used.
+func (c *personCache) entry(id string) *personEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok {
+		if c.root.next != e {
+			c.unlink(e)
+			c.pushFront(e)
+		}
+		return e
+	}
+	e := &personEntry{id: id, lock: make(chan struct{}, 1)}
+	c.m[id] = e
+	c.pushFront(e)
+	if len(c.m) > c.max {
+		old := c.root.prev
+		c.unlink(old)
+		delete(c.m, old.id)
+	}
+	return e
+}
+
+// len returns the number of people remembered.
+func (c *personCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+func (c *personCache) unlink(e *personEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (c *personCache) pushFront(e *personEntry) {
+	e.prev, e.next = &c.root, c.root.next
+	c.root.next.prev = e
+	c.root.next = e
+}
