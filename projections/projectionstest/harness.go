@@ -16,18 +16,7 @@ import (
 
 // ReadModel is what the suite exercises: the API's reads and the projector's
 // writes.
-type ReadModel interface {
-	projections.Store
-	Person(ctx context.Context, id string) (projections.PersonView, error)
-	PeopleByID(ctx context.Context, ids []string) (map[string]projections.PersonView, error)
-	Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error)
-	History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error)
-	Accomplishments(ctx context.Context, id string, first int, after uint64) (projections.AccomplishmentPage, error)
-	Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error)
-	People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error)
-	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error)
-	WaitFor(ctx context.Context, position uint64) error
-}
+type ReadModel = projections.ReadModel
 
 // Factory makes a fresh, empty read model for one test.
 type Factory func(t *testing.T, cat *domain.Catalogue) ReadModel
