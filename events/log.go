@@ -367,18 +367,22 @@ func (l *Log) message(personID string, expectedLastSeq uint64, msgID string, e E
 	if err != nil {
 		return nil, err
 	}
+	// One backing array for the header values: one allocation, not six.
+	v := [6]string{typ, strconv.Itoa(ver), recordedAt.UTC().Format(time.RFC3339Nano), key, msgID,
+		// Always set, 0 included: 0 means "the person has no event yet".
+		strconv.FormatUint(expectedLastSeq, 10)}
+	vals := v[:]
 	h := make(nats.Header, 6)
-	h[HeaderType] = []string{typ}
-	h[HeaderVersion] = []string{strconv.Itoa(ver)}
-	h[HeaderRecordedAt] = []string{recordedAt.UTC().Format(time.RFC3339Nano)}
+	h[HeaderType] = vals[0:1:1]
+	h[HeaderVersion] = vals[1:2:2]
+	h[HeaderRecordedAt] = vals[2:3:3]
 	if key != "" {
-		h[HeaderIdempotencyKey] = []string{key}
+		h[HeaderIdempotencyKey] = vals[3:4:4]
 	}
 	if msgID != "" {
-		h[jetstream.MsgIDHeader] = []string{msgID}
+		h[jetstream.MsgIDHeader] = vals[4:5:5]
 	}
-	// Always set, 0 included: 0 means "the person has no event yet".
-	h[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(expectedLastSeq, 10)}
+	h[jetstream.ExpectedLastSubjSeqHeader] = vals[5:6:6]
 	return &nats.Msg{Subject: l.Subject(personID), Header: h, Data: body}, nil
 }
 

@@ -82,7 +82,7 @@ func (r *Recorder) RecordBatch(ctx context.Context, cmds []Command) []BatchResul
 	}()
 
 	active := slices.Clone(people)
-	var pend []Pending
+	pend := make([]Pending, 0, len(cmds))
 	for round := 0; ; round++ {
 		active = slices.DeleteFunc(active, func(bp *batchPerson) bool { return len(bp.queue) == 0 })
 		if len(active) == 0 {
@@ -212,11 +212,12 @@ func (r *Recorder) readPeople(ctx context.Context, active []*batchPerson, plans 
 // what this round read) stops the person for this round: the next round
 // reads the log and decides it again.
 func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult, pend []Pending) []Pending {
-	bp.steps = bp.steps[:0]
 	bp.raced = false
 	if len(bp.queue) == 0 {
+		bp.steps = bp.steps[:0]
 		return pend
 	}
+	bp.steps = slices.Grow(bp.steps[:0], len(bp.queue))
 	e := bp.e
 	var mine map[string]int // idempotency key -> command appending it this round
 	for k, i := range bp.queue {
@@ -272,6 +273,7 @@ func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult,
 // error).
 func (r *Recorder) settle(bp *batchPerson, plans []plan, out []BatchResult, outcomes []Outcome) {
 	e := bp.e
+	e.rs = slices.Grow(e.rs, len(bp.steps))
 	for k, s := range bp.steps {
 		switch {
 		case s.dupOf >= 0:
