@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// lag is scenario 6: record at half the single-writer rate while the
+// projector runs, and measure per event the time from the append's
+// acknowledgement (the command returning) to the commit of the read-model
+// transaction that holds it.
+func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []string) error {
+	cfg := b.cfg
+	target, why := cfg.lagRate, "-lag-rate"
+	if target <= 0 && b.singleRecorderRate2m > 0 {
+		target, why = b.singleRecorderRate2m/2, "half the single-writer Recorder rate of scenario 2 (sync=2m)"
+	}
+	if target <= 0 {
+		target, why = 1000, "default (scenario 2 not run)"
+	}
+	set := people[:min(2000, len(people))]
+	rec := events.NewRecorder(env.log, b.cat, nil)
+	g := newGen(5, b.cat)
+	progress("lag: warming the Recorder on %d people (not measured)", len(set))
+	if _, err := recordFor(ctx, rec, g, &keys{prefix: "lagwarm-"}, set, time.Time{}); err != nil {
+		return err
+	}
+	head, err := env.log.Head(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = ts.WaitFor(wctx, head)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("projector did not catch up with the warm-up: %w", err)
+	}
+
+	if err := b.lagAt(ctx, rec, ts, set, target, cfg.lagDur, "6 Live lag", why, true); err != nil {
+		return err
+	}
+	// The same measurement at a rate the projector sustains: the latency
+	// of the pipeline itself rather than of a growing backlog.
+	if b.projectorRate > 0 && b.projectorRate/2 < target {
+		head, err := env.log.Head(ctx)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err = ts.WaitFor(wctx, head)
+		cancel()
+		if err != nil {
+			progress("lag: the projector has not caught up after 5 minutes; skipping the low-rate measurement")
+			return nil
+		}
+		return b.lagAt(ctx, rec, ts, set, b.projectorRate/2, min(cfg.lagDur, 5*time.Second), "6b Live lag (info)",
+			"half the real projector's rebuild rate of scenario 5", false)
+	}
+	return nil
+}
+
+// lagAt records at target events/s for dur and adds a row with the lag
+// from each command's return to the commit that holds its event.
+func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore, set []string, target float64, dur time.Duration, label, why string, judged bool) error {
+	total := max(int(target*dur.Seconds()), 1)
+	interval := time.Duration(float64(time.Second) / target)
+	progress("lag: recording %d events at %s (%s) for %s with the projector running", total, fmtRate(target, "ev"), why, dur)
+	ts.track(true)
+	type obs struct {
+		pos uint64
+		ack time.Time
+	}
+	const workers = 4
+	jobs := make(chan int, 4096)
+	results := make([][]obs, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			g := newGen(uint64(200+w), b.cat)
+			k := &keys{prefix: fmt.Sprintf("lag-%d-", w)}
+			for i := range jobs {
+				if errs[w] != nil {
+					continue
+				}
+				p := set[i%len(set)]
+				res, err := rec.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: p,
+					Accomplishment: g.accomplishment("", epoch), IdempotencyKey: k.next()})
+				if err != nil {
+					errs[w] = err
+					continue
+				}
+				results[w] = append(results[w], obs{pos: res.Position, ack: time.Now()})
+			}
+		})
+	}
+	start := time.Now()
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var all []obs
+	var last uint64
+	for _, rs := range results {
+		all = append(all, rs...)
+		for _, o := range rs {
+			last = max(last, o.pos)
+		}
+	}
+	// A projector slower than the recording rate is still catching up:
+	// give it time (at least 500 events/s), then count what it has not
+	// applied with its lag so far (a lower bound).
+	wctx, cancel := context.WithTimeout(ctx, time.Minute+time.Duration(len(all))*2*time.Millisecond)
+	_ = ts.WaitFor(wctx, last) // nil, or the wait gave up: see unapplied
+	cancel()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	caughtAt := time.Now()
+	commits := ts.track(false)
+	lags := make([]time.Duration, 0, len(all))
+	early, unapplied := 0, 0
+	for _, o := range all {
+		i := sort.Search(len(commits), func(i int) bool { return commits[i].position >= o.pos })
+		if i == len(commits) {
+			unapplied++
+			lags = append(lags, caughtAt.Sub(o.ack))
+			continue
+		}
+		l := commits[i].at.Sub(o.ack)
+		if l < 0 {
+			early++ // committed before the command returned to its caller
+			l = 0
+		}
+		lags = append(lags, l)
+	}
+	slices.Sort(lags)
+	p50, p99, worst := percentile(lags, 50), percentile(lags, 99), lags[len(lags)-1]
+	applied := 0
+	for _, c := range commits {
+		applied += c.size
+	}
+	b.add(row{
+		Scenario: fmt.Sprintf("%s, ack to read-model commit, at %s (PostgreSQL)", label, fmtRate(rate(len(all), elapsed), "ev")),
+		Measured: fmt.Sprintf("p99 %s (p50 %s, max %s)", fmtDur(p99), fmtDur(p50), fmtDur(worst)),
+		Baseline: "-", Ratio: "-", Goal: "p99 < 50 ms", Verdict: verdictIf(judged, p99 < 50*time.Millisecond),
+		Note: fmt.Sprintf("Target %s (%s); %d RecordAccomplishment commands over %s from 4 paced goroutines on %d warm people, the projector (PostgreSQL store, %d-event log) running; %d transactions, %.1f events each on average; %d events were committed before their command returned (counted as 0); %d were still not applied when the wait gave up (counted with their lag so far).",
+			fmtRate(target, "ev"), why, len(all), elapsed.Round(time.Millisecond), len(set), last, len(commits), float64(applied)/float64(max(len(commits), 1)), early, unapplied),
+	})
+	return nil
+}
+
+// distribution is scenario 7: the skill distribution of every department
+// on a date (the skillDistribution query's read-model call) over the
+// rebuilt population, on PostgreSQL and on the memory store.
+func (b *bench) distribution(ctx context.Context, env *natsEnv, pool *pgxpool.Pool, pg *postgres.Store, npeople int) error {
+	cfg := b.cfg
+	if cfg.analyze {
+		progress("dist: ANALYZE")
+		if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
+			return err
+		}
+	}
+	type query struct {
+		field domain.Field
+		asOf  domain.Date
+	}
+	today := domain.MustDate("2026-11-26")
+	span := int(today.Days() - epoch.Days())
+	queries := make([]query, cfg.distRuns)
+	for i := range queries {
+		queries[i] = query{field: domain.Fields[i%len(domain.Fields)], asOf: epoch.AddDays(span * (i + 1) / len(queries))}
+	}
+	measure := func(rm interface {
+		Distribution(context.Context, domain.Field, domain.Date, string) ([]projections.Cell, error)
+	}) (p50, p99 time.Duration, counted int, err error) {
+		for _, q := range queries[:2] { // warm-up
+			if _, err := rm.Distribution(ctx, q.field, q.asOf, ""); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		lat := make([]time.Duration, 0, len(queries))
+		for _, q := range queries {
+			t := time.Now()
+			cells, err := rm.Distribution(ctx, q.field, q.asOf, "")
+			lat = append(lat, time.Since(t))
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			if q == queries[len(queries)-1] {
+				for _, c := range cells {
+					counted += c.Count
+				}
+			}
+		}
+		return percentile(lat, 50), percentile(lat, 99), counted, nil
+	}
+	progress("dist: %d distributions on PostgreSQL", len(queries))
+	p50, p99, counted, err := measure(pg)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		Scenario: fmt.Sprintf("7a Distribution of %d people on a date, PostgreSQL", npeople),
+		Measured: fmt.Sprintf("p50 %s, p99 %s", fmtDur(p50), fmtDur(p99)),
+		Baseline: "-", Ratio: "-", Goal: "< 50 ms (p99)", Verdict: verdict(p99 < 50*time.Millisecond),
+		Note: fmt.Sprintf("postgres.Store.Distribution (what skillDistribution calls), all departments, %d dates from %s to %s cycling the 3 fields; the last one counted %d people in %d departments; ANALYZE before: %v.",
+			len(queries), queries[0].asOf, queries[len(queries)-1].asOf, counted, len(departments), cfg.analyze),
+	})
+	if cfg.skipMemory {
+		return nil
+	}
+	head, err := env.log.Head(ctx)
+	if err != nil {
+		return err
+	}
+	progress("dist: rebuilding the memory store from %d events", head)
+	c0 := cpuTime()
+	mem, took, err := b.memoryRebuild(ctx, env.log, head)
+	used := cpuTime() - c0
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		Scenario: fmt.Sprintf("7b Rebuild %d events into the memory store", head),
+		Measured: fmtRate(rate(int(head), took), "ev") + " (" + fmtDur(took) + ")",
+		Baseline: "-", Ratio: "-", Goal: "-", Verdict: info,
+		Note: fmt.Sprintf("The same Projector with memory.Store: the projector's own cost (fold, judge, views, in-process NATS) without PostgreSQL; CPU of this process %s (%.0f%% of the wall time, %s per event).",
+			fmtDur(used), 100*used.Seconds()/took.Seconds(), fmtDur(used/time.Duration(head))),
+	})
+	progress("dist: %d distributions on the memory store", len(queries))
+	p50, p99, counted, err = measure(mem)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		Scenario: fmt.Sprintf("7c Distribution of %d people on a date, memory store", npeople),
+		Measured: fmt.Sprintf("p50 %s, p99 %s", fmtDur(p50), fmtDur(p99)),
+		Baseline: "-", Ratio: "-", Goal: "< 50 ms (p99)", Verdict: verdict(p99 < 50*time.Millisecond),
+		Note: fmt.Sprintf("memory.Store.Distribution, the same %d queries; the last one counted %d people.", len(queries), counted),
+	})
+	return nil
+}
+
+// verdictIf is verdict(ok) for a judged row and info otherwise.
+func verdictIf(judged, ok bool) string {
+	if !judged {
+		return info
+	}
+	return verdict(ok)
+}

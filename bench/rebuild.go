@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/memory"
+	"github.com/careerledger/careerledger/projections/postgres"
+)
+
+// rebuildLagDist runs scenarios 5 (rebuild), 6 (live lag) and 7
+// (distribution): they share one generated log and its PostgreSQL read
+// model.
+func (b *bench) rebuildLagDist(ctx context.Context) error {
+	cfg := b.cfg
+	progress("rebuild: starting the embedded server (sync interval 2m)")
+	env, err := startNATS(ctx, filepath.Join(b.dir, "rebuild"), 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	people, head, err := b.generate(ctx, env.log)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	pool := b.db.pool
+	if err := postgres.Migrate(ctx, pool, postgres.DefaultSchema); err != nil {
+		return err
+	}
+
+	// 5. Baseline first, then the real projector, which keeps running for
+	// the live-lag scenario.
+	var baseline, baseCPU time.Duration
+	if cfg.runs("rebuild") {
+		c0 := cpuTime()
+		progress("rebuild: baseline projector (Follow, decode, one INSERT per event, one transaction per batch with a checkpoint)")
+		if baseline, err = baselineProject(ctx, pool, env.log, head, cfg.maxBatch); err != nil {
+			return fmt.Errorf("baseline projector: %w", err)
+		}
+		baseCPU = cpuTime() - c0
+		progress("rebuild: baseline: %d events in %s (%s)", head, fmtDur(baseline), fmtRate(rate(int(head), baseline), "ev"))
+		if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
+			return err
+		}
+	}
+	progress("rebuild: real projector (projections.Projector + postgres.Store)")
+	ts := &timedStore{Store: postgres.New(pool, b.cat, "")}
+	c0 := cpuTime()
+	pr, err := startProjector(ctx, b, env.log, ts, head)
+	if err != nil {
+		return err
+	}
+	defer pr.stop()
+	select {
+	case <-pr.caughtUp:
+	case <-pr.finished:
+		return fmt.Errorf("projector stopped: %v", pr.err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	realTook := pr.took
+	realCPU := cpuTime() - c0
+	b.projectorRate = rate(int(head), realTook)
+	ts.mu.Lock()
+	rowsWritten := ts.rows
+	ts.mu.Unlock()
+	progress("rebuild: real: %d events in %s (%s)", head, fmtDur(realTook), fmtRate(rate(int(head), realTook), "ev"))
+	if cfg.runs("rebuild") {
+		realRate, baseRate := rate(int(head), realTook), rate(int(head), baseline)
+		ratio := realRate / baseRate
+		b.add(row{
+			Scenario: fmt.Sprintf("5 Rebuild %d events / %d people into PostgreSQL", head, len(people)),
+			Measured: fmtRate(realRate, "ev") + " (" + fmtDur(realTook) + ")",
+			Baseline: fmtRate(baseRate, "ev") + " (" + fmtDur(baseline) + ")",
+			Ratio:    fmtRatio(ratio), Goal: ">= 60% and > 20k ev/s",
+			Verdict: verdict(ratio >= 0.60 && realRate > 20000),
+			Note: fmt.Sprintf("Log generated with AppendBatch on an embedded server (sync interval 2m), %d people per chunk interleaved (registrations, engagements, assessments, succession, development, transfers, amendments, retractions). Real: Projector (batches of %d, re-judges each touched person per batch) into postgres.Store (COPY of events, delete + COPY of people, memberships, accomplishments, periods, changes, standings, checkpoint; one transaction). Baseline: Log.Follow (the same ordered consumer and decoding), one INSERT per event into a person_events copy (same indexes) queued in a pgx batch, plus a checkpoint upsert, one transaction per batch of %d. CPU of this Go process (projector, decoding, NATS server): real %s (%.0f%% of the wall time, %s per event), baseline %s (%.0f%%, %s per event); the rest of the wall time is PostgreSQL. The real store wrote %.1f rows per event (%d rows: every touched person is deleted and copied whole, once per batch it appears in), the baseline 1.",
+				cfg.chunk, cfg.maxBatch, cfg.maxBatch,
+				fmtDur(realCPU), 100*realCPU.Seconds()/realTook.Seconds(), fmtDur(realCPU/time.Duration(head)),
+				fmtDur(baseCPU), 100*baseCPU.Seconds()/max(baseline.Seconds(), 1e-9), fmtDur(baseCPU/time.Duration(head)),
+				float64(rowsWritten)/float64(head), rowsWritten),
+		})
+	}
+
+	// 6. Live lag.
+	if cfg.runs("lag") {
+		if err := b.lag(ctx, env, ts, people); err != nil {
+			return fmt.Errorf("lag: %w", err)
+		}
+	}
+	pr.stop()
+
+	// 7. Distribution.
+	if cfg.runs("dist") {
+		if err := b.distribution(ctx, env, pool, ts.Store, len(people)); err != nil {
+			return fmt.Errorf("distribution: %w", err)
+		}
+	}
+	return nil
+}
+
+// generate fills the log with about cfg.events events over cfg.people
+// people, chunk by chunk (not measured), and returns the people and the
+// log's head.
+func (b *bench) generate(ctx context.Context, l *events.Log) ([]string, uint64, error) {
+	cfg := b.cfg
+	g := newGen(4, b.cat)
+	perPerson := cfg.events / cfg.people
+	people := make([]string, 0, cfg.people)
+	progress("rebuild: generating about %d events over %d people (%d per person on average)", cfg.events, cfg.people, perPerson)
+	start := time.Now()
+	total := 0
+	for from := 0; from < cfg.people; from += cfg.chunk {
+		to := min(from+cfg.chunk, cfg.people)
+		ids := make([]string, 0, to-from)
+		logs := make([][]events.Event, 0, to-from)
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("P%07d", i)
+			ids = append(ids, id)
+			logs = append(logs, g.personEvents(id, g.eventsPer(perPerson)))
+		}
+		ps := pendings(ids, logs, time.Now())
+		out, err := l.AppendBatch(ctx, ps)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, o := range out {
+			if o.Err != nil {
+				return nil, 0, o.Err
+			}
+		}
+		total += len(ps)
+		people = append(people, ids...)
+		progress("rebuild: generated %d events, %d people (%s)", total, len(people), fmtRate(rate(total, time.Since(start)), "ev"))
+	}
+	head, err := l.Head(ctx)
+	return people, head, err
+}
+
+// baselineSchema holds the simplest projector's table.
+const baselineSchema = "bench_baseline"
+
+// baselineProject is the simplest possible projector: follow the log,
+// decode, insert each event in a person_events copy, one transaction per
+// batch with a checkpoint row. It returns the time to reach head.
+func baselineProject(ctx context.Context, pool *pgxpool.Pool, l *events.Log, head uint64, maxBatch int) (time.Duration, error) {
+	for _, ddl := range []string{
+		`CREATE SCHEMA ` + baselineSchema,
+		`CREATE TABLE ` + baselineSchema + `.person_events (position bigint PRIMARY KEY, person_id text NOT NULL, type text NOT NULL,
+			version int NOT NULL, recorded_at timestamptz NOT NULL, idempotency_key text NOT NULL DEFAULT '', body jsonb NOT NULL)`,
+		`CREATE INDEX person_events_person ON ` + baselineSchema + `.person_events (person_id, position)`,
+		`CREATE TABLE ` + baselineSchema + `.checkpoint (name text PRIMARY KEY, position bigint NOT NULL)`,
+	} {
+		if _, err := pool.Exec(ctx, ddl); err != nil {
+			return 0, err
+		}
+	}
+	const insert = `INSERT INTO ` + baselineSchema + `.person_events (position, person_id, type, version, recorded_at, idempotency_key, body)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	const checkpoint = `INSERT INTO ` + baselineSchema + `.checkpoint (name, position) VALUES ('baseline', $1)
+		ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	var took time.Duration
+	next := head / 10
+	err := l.Follow(fctx, 0, maxBatch, func(ctx context.Context, batch []events.Recorded) error {
+		last := batch[len(batch)-1].Position
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			pb := &pgx.Batch{}
+			for _, r := range batch {
+				typ, version, body, err := events.Encode(r.Event)
+				if err != nil {
+					return err
+				}
+				pb.Queue(insert, int64(r.Position), r.PersonID, typ, version, r.RecordedAt, r.IdempotencyKey, body)
+			}
+			pb.Queue(checkpoint, int64(last))
+			return tx.SendBatch(ctx, pb).Close()
+		})
+		if err != nil {
+			return err
+		}
+		if last >= next && last < head {
+			progress("rebuild: baseline at %d/%d", last, head)
+			next += head / 10
+		}
+		if last >= head {
+			took = time.Since(start)
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if took == 0 {
+		return 0, errors.Join(ctx.Err(), errors.New("stopped before the head"))
+	}
+	return took, nil
+}
+
+// timedStore is the PostgreSQL store with the commit time of every applied
+// batch noted while tracking.
+type timedStore struct {
+	*postgres.Store
+	mu       sync.Mutex
+	tracking bool
+	commits  []commit
+	rows     int64 // rows written by the applied batches (events + people's rows)
+}
+
+// rowsOf counts the rows Store.Apply writes for a batch: the events, and
+// every row of each touched person (deleted and copied again).
+func rowsOf(batch []events.Recorded, people []projections.PersonProjection) int64 {
+	n := int64(len(batch))
+	for _, pp := range people {
+		n += int64(1 + len(pp.Person.Memberships) + len(pp.Accomplishments) + len(pp.Periods) + len(pp.Changes) + len(pp.Standing.Fields))
+	}
+	return n
+}
+
+type commit struct {
+	position uint64
+	at       time.Time
+	size     int
+}
+
+// Apply implements projections.Store.
+func (t *timedStore) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	err := t.Store.Apply(ctx, position, batch, people)
+	if err == nil {
+		at := time.Now()
+		t.mu.Lock()
+		t.rows += rowsOf(batch, people)
+		if t.tracking {
+			t.commits = append(t.commits, commit{position: position, at: at, size: len(batch)})
+		}
+		t.mu.Unlock()
+	}
+	return err
+}
+
+func (t *timedStore) track(on bool) []commit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tracking = on
+	out := t.commits
+	if on {
+		t.commits = nil
+	}
+	return out
+}
+
+// runningProjector is a Projector running in the background.
+type runningProjector struct {
+	caughtUp chan struct{} // closed once head is applied
+	finished chan struct{} // closed when Run returned, with err set
+	err      error
+	took     time.Duration // from start to head
+	stop     func()
+}
+
+// startProjector runs a projector of l into st and notes when it reaches
+// head.
+func startProjector(ctx context.Context, b *bench, l *events.Log, st projections.Store, head uint64) (*runningProjector, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	rp := &runningProjector{caughtUp: make(chan struct{}), finished: make(chan struct{})}
+	rp.stop = func() {
+		cancel()
+		<-rp.finished
+	}
+	start := time.Now()
+	next := head / 10
+	p := &projections.Projector{Catalogue: b.cat, Source: l, Store: st, MaxBatch: b.cfg.maxBatch,
+		OnApplied: func(pos uint64, _ int) {
+			if pos >= next && pos < head {
+				progress("projector at %d/%d", pos, head)
+				next += head / 10
+			}
+			if pos >= head && rp.took == 0 {
+				rp.took = time.Since(start)
+				close(rp.caughtUp)
+			}
+		}}
+	go func() {
+		rp.err = p.Run(pctx)
+		close(rp.finished)
+	}()
+	return rp, nil
+}
+
+// memoryRebuild projects the log into a memory store and returns it and
+// the time it took.
+func (b *bench) memoryRebuild(ctx context.Context, l *events.Log, head uint64) (*memory.Store, time.Duration, error) {
+	mem := memory.New(b.cat)
+	pr, err := startProjector(ctx, b, l, mem, head)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer pr.stop()
+	select {
+	case <-pr.caughtUp:
+		return mem, pr.took, nil
+	case <-pr.finished:
+		return nil, 0, fmt.Errorf("memory projector stopped: %v", pr.err)
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+}
