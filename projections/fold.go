@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"slices"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -10,13 +11,19 @@ import (
 // personState is one person's events and their fold, kept by the projector
 // between batches so that a batch re-evaluates each affected person once.
 type personState struct {
-	events  []events.Recorded
-	person  *domain.Person
-	changes []domain.LevelChange // the timeline as last projected
+	events    []events.Recorded
+	person    *domain.Person
+	views     []AccomplishmentView // kept up to date event by event
+	viewIndex map[string]int
+	// What the store holds for this person, to write only what changed.
+	stored      bool
+	memberships []domain.Membership
+	changes     []domain.LevelChange // the timeline as last projected
+	touched     map[string]bool      // accomplishments changed since the last projection
 }
 
 func newPersonState(rs []events.Recorded) *personState {
-	st := &personState{}
+	st := &personState{viewIndex: map[string]int{}, touched: map[string]bool{}}
 	for _, r := range rs {
 		st.apply(r)
 	}
@@ -32,16 +39,65 @@ func (st *personState) apply(r events.Recorded) {
 	}
 	st.events = append(st.events, r)
 	st.person = events.Apply(st.person, r)
+	if st.person != nil {
+		st.foldView(r)
+	}
+}
+
+// foldView updates the accomplishment views with one event.
+func (st *personState) foldView(r events.Recorded) {
+	switch e := r.Event.(type) {
+	case events.AccomplishmentRetracted:
+		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
+			st.views[i].Retracted = true
+			st.views[i].RetractionReason = e.Reason
+			st.touched[e.AccomplishmentID] = true
+		}
+	case events.AccomplishmentAmended:
+		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
+			if a, ok := events.ToAccomplishment(e); ok {
+				st.views[i].Accomplishment = a
+				st.views[i].AmendedAt = r.RecordedAt
+				st.touched[e.AccomplishmentID] = true
+			}
+		}
+	default:
+		if a, ok := events.ToAccomplishment(r.Event); ok {
+			id := a.ID()
+			if i, seen := st.viewIndex[id]; seen {
+				// Recorded again after a retraction: the new record replaces it.
+				st.views[i] = AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
+					Position: r.Position, RecordedAt: r.RecordedAt}
+			} else {
+				st.viewIndex[id] = len(st.views)
+				st.views = append(st.views, AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
+					Position: r.Position, RecordedAt: r.RecordedAt})
+			}
+			st.touched[id] = true
+		}
+	}
 }
 
 // PersonProjection is everything the read model stores for one person,
-// computed from their whole event history.
+// computed from their whole event history, and what changed since the
+// store last saw them.
 type PersonProjection struct {
 	Person          PersonView
 	Accomplishments []AccomplishmentView
 	Periods         []domain.LevelPeriod
 	Changes         []domain.LevelChange
 	Standing        domain.Standing // as of the day of projection
+	Delta           Delta
+}
+
+// Delta says which parts of a person's rows changed since the store last
+// saw them, so a store may rewrite only those. A store may also ignore it
+// and replace the person whole.
+type Delta struct {
+	New             bool     // the store has no rows for the person yet
+	Memberships     bool     // department periods changed
+	Accomplishments []string // ids of accomplishments recorded, amended or retracted
+	Levels          bool     // level periods and changes changed
 }
 
 // project computes a person's read model rows. today bounds the standing
@@ -54,40 +110,20 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 	if n := len(st.events); n > 0 {
 		out.Person.Position = st.events[n-1].Position
 	}
-	out.Accomplishments = accomplishmentViews(p.ID, st.events)
+	// A copy: the store keeps it while the state moves on.
+	out.Accomplishments = append([]AccomplishmentView(nil), st.views...)
 	ev := p.Evidence()
 	out.Standing, out.Changes = cat.Judge(ev, today)
 	out.Periods = periodsOf(out.Changes)
-	return out
-}
-
-func accomplishmentViews(personID string, rs []events.Recorded) []AccomplishmentView {
-	var out []AccomplishmentView
-	index := map[string]int{}
-	for _, r := range rs {
-		switch e := r.Event.(type) {
-		case events.AccomplishmentRetracted:
-			if i, ok := index[e.AccomplishmentID]; ok {
-				out[i].Retracted = true
-				out[i].RetractionReason = e.Reason
-			}
-		case events.AccomplishmentAmended:
-			if i, ok := index[e.AccomplishmentID]; ok {
-				if a, ok := events.ToAccomplishment(e); ok {
-					out[i].Accomplishment = a
-					out[i].AmendedAt = r.RecordedAt
-				}
-			}
-		default:
-			if a, ok := events.ToAccomplishment(r.Event); ok {
-				index[a.ID()] = len(out)
-				out = append(out, AccomplishmentView{
-					ID: a.ID(), PersonID: personID, Accomplishment: a,
-					Position: r.Position, RecordedAt: r.RecordedAt,
-				})
-			}
-		}
+	out.Delta = Delta{
+		New:         !st.stored,
+		Memberships: !st.stored || !slices.Equal(st.memberships, out.Person.Memberships),
+		Levels:      !st.stored || !slices.Equal(st.changes, out.Changes),
 	}
+	for id := range st.touched {
+		out.Delta.Accomplishments = append(out.Delta.Accomplishments, id)
+	}
+	slices.Sort(out.Delta.Accomplishments)
 	return out
 }
 

@@ -123,8 +123,12 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 		for _, id := range missing {
 			st := newPersonState(loaded[id])
 			if st.person != nil {
+				// What the store holds: the projection of the stored events.
+				st.stored = true
+				st.memberships = st.person.Memberships()
 				st.changes = p.Catalogue.Timeline(st.person.Evidence())
 			}
+			clear(st.touched)
 			p.cache[id] = st
 		}
 	}
@@ -142,7 +146,8 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 		pp := project(p.Catalogue, st, today)
 		people = append(people, pp)
 		previous := st.changes
-		st.changes = pp.Changes
+		st.stored, st.memberships, st.changes = true, pp.Person.Memberships, pp.Changes
+		clear(st.touched)
 		for _, c := range newChanges(previous, pp.Changes) {
 			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),
 				Change: c, Position: batch[len(batch)-1].Position})

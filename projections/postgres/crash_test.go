@@ -61,9 +61,13 @@ func installCrashPoints(t *testing.T, admin *pgxpool.Pool) {
 	}
 	for _, table := range crashTables {
 		when := "BEFORE INSERT"
-		if table == "projection_checkpoint" {
+		switch table {
+		case "projection_checkpoint":
 			// Only the advance, not the row lock taken at the start.
 			when = "BEFORE UPDATE OF position"
+		case "people":
+			// New people are inserted, known ones updated in place.
+			when = "BEFORE INSERT OR UPDATE"
 		}
 		sql := fmt.Sprintf(`CREATE TRIGGER crash %s ON careerledger.%s FOR EACH ROW `, when, table)
 		if table == "projection_checkpoint" {

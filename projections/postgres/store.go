@@ -190,25 +190,48 @@ func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Record
 	return nil
 }
 
+// replacePeople writes what changed of each person: a new person whole;
+// for a known one, the people row, the standing, and only the
+// memberships, accomplishments and level rows its Delta names. Rows are
+// deleted and copied in set-based statements, a handful per batch
+// whatever its size.
 func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projections.PersonProjection) error {
 	if len(people) == 0 {
 		return nil
 	}
-	ids := make([]string, len(people))
-	for i, pp := range people {
-		ids[i] = pp.Person.ID
-	}
-	if _, err := tx.Exec(ctx, s.q(`DELETE FROM {s}.people WHERE id = ANY($1)`), ids); err != nil {
-		return fmt.Errorf("replace people: %w", err)
-	}
+	var known, memberIDs, levelIDs, accIDs []string
+	var knownNames []string
+	var knownPositions []int64
 	var persons, members, accs, periods, changes, standings [][]any
 	for _, pp := range people {
 		p := pp.Person
-		persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position)})
-		for _, m := range p.Memberships {
-			members = append(members, []any{p.ID, m.Department, m.From.Time(), nullDate(m.To)})
+		d := pp.Delta
+		if d.New {
+			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position)})
+		} else {
+			known = append(known, p.ID)
+			knownNames = append(knownNames, p.Name)
+			knownPositions = append(knownPositions, int64(p.Position))
+		}
+		if d.New || d.Memberships {
+			if !d.New {
+				memberIDs = append(memberIDs, p.ID)
+			}
+			for _, m := range p.Memberships {
+				members = append(members, []any{p.ID, m.Department, m.From.Time(), nullDate(m.To)})
+			}
+		}
+		write := map[string]bool{}
+		for _, id := range d.Accomplishments {
+			write[id] = true
+		}
+		if !d.New {
+			accIDs = append(accIDs, d.Accomplishments...)
 		}
 		for _, a := range pp.Accomplishments {
+			if !d.New && !write[a.ID] {
+				continue
+			}
 			typ, version, body, err := events.Encode(events.FromAccomplishment(a.Accomplishment))
 			if err != nil {
 				return fmt.Errorf("encode accomplishment %s: %w", a.ID, err)
@@ -223,11 +246,16 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			accs = append(accs, []any{a.ID, p.ID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
 				amended, a.Retracted, reason, typ, version, body})
 		}
-		for _, lp := range pp.Periods {
-			periods = append(periods, []any{p.ID, string(lp.Field), lp.Level, lp.From.Time(), nullDate(lp.To)})
-		}
-		for _, c := range pp.Changes {
-			changes = append(changes, []any{p.ID, string(c.Field), c.On.Time(), c.From, c.To})
+		if d.New || d.Levels {
+			if !d.New {
+				levelIDs = append(levelIDs, p.ID)
+			}
+			for _, lp := range pp.Periods {
+				periods = append(periods, []any{p.ID, string(lp.Field), lp.Level, lp.From.Time(), nullDate(lp.To)})
+			}
+			for _, c := range pp.Changes {
+				changes = append(changes, []any{p.ID, string(c.Field), c.On.Time(), c.From, c.To})
+			}
 		}
 		for _, fs := range pp.Standing.Fields {
 			explanation, err := json.Marshal(fs)
@@ -236,6 +264,26 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			}
 			standings = append(standings, []any{p.ID, string(fs.Field), fs.Level, nullDate(fs.AttainedOn),
 				pp.Standing.CatalogueID, pp.Standing.CatalogueVersion, explanation})
+		}
+	}
+	if len(known) > 0 {
+		b := &pgx.Batch{}
+		b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position
+			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, name, position) WHERE people.id = u.id`),
+			known, knownNames, knownPositions)
+		b.Queue(s.q(`DELETE FROM {s}.standings WHERE person_id = ANY($1)`), known)
+		if len(memberIDs) > 0 {
+			b.Queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
+		}
+		if len(accIDs) > 0 {
+			b.Queue(s.q(`DELETE FROM {s}.accomplishments WHERE id = ANY($1)`), accIDs)
+		}
+		if len(levelIDs) > 0 {
+			b.Queue(s.q(`DELETE FROM {s}.level_periods WHERE person_id = ANY($1)`), levelIDs)
+			b.Queue(s.q(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("update people: %w", err)
 		}
 	}
 	copies := []struct {
