@@ -52,7 +52,7 @@ END $$;
 `
 
 var crashTables = []string{"person_events", "people", "memberships", "accomplishments", "level_periods",
-	"level_changes", "standings", "projection_checkpoint"}
+	"level_changes", "projection_checkpoint"}
 
 func installCrashPoints(t *testing.T, admin *pgxpool.Pool) {
 	t.Helper()

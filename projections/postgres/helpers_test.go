@@ -135,7 +135,6 @@ var readModelTables = map[string]string{
 	"accomplishments":       "*",
 	"level_periods":         "*",
 	"level_changes":         "*",
-	"standings":             "*",
 }
 
 // dumpTables returns every read-model table as sorted JSON rows.

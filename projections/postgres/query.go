@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -253,26 +254,20 @@ func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domai
 // StoredStanding returns the standing stored at projection time, with the
 // catalogue id and version that judged it.
 func (s *Store) StoredStanding(ctx context.Context, id string) ([]domain.FieldStanding, string, int, error) {
-	rows, err := s.pool.Query(ctx, s.q(`SELECT catalogue_id, catalogue_version, explanation FROM {s}.standings WHERE person_id = $1`), id)
+	var catID string
+	var catVersion int
+	var body []byte
+	err := s.pool.QueryRow(ctx, s.q(`SELECT catalogue_id, catalogue_version, standing FROM {s}.people WHERE id = $1`), id).
+		Scan(&catID, &catVersion, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", 0, domain.NotFound("person %s not found", id)
+	}
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("standing: %w", err)
 	}
 	var out []domain.FieldStanding
-	var catID string
-	var catVersion int
-	var body []byte
-	if _, err := pgx.ForEachRow(rows, []any{&catID, &catVersion, &body}, func() error {
-		var fs domain.FieldStanding
-		if err := json.Unmarshal(body, &fs); err != nil {
-			return err
-		}
-		out = append(out, fs)
-		return nil
-	}); err != nil {
-		return nil, "", 0, fmt.Errorf("standing: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, "", 0, domain.NotFound("person %s not found", id)
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, "", 0, fmt.Errorf("standing of %s: %w", id, err)
 	}
 	return out, catID, catVersion, nil
 }

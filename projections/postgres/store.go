@@ -1,6 +1,7 @@
 // Package postgres is the PostgreSQL read model (pgx): the production store
-// for people, accomplishments, level periods and standings, applied by the
-// projector one transaction per batch together with the checkpoint.
+// for people (with their current standing), accomplishments, level periods
+// and level changes, applied by the projector one transaction per batch
+// together with the checkpoint.
 package postgres
 
 import (
@@ -191,7 +192,7 @@ func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Record
 }
 
 // replacePeople writes what changed of each person: a new person whole;
-// for a known one, the people row, the standing, and only the
+// for a known one, the people row (which carries the standing), and only the
 // memberships, accomplishments and level rows its Delta names. Rows are
 // deleted and copied in set-based statements, a handful per batch
 // whatever its size.
@@ -200,18 +201,24 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		return nil
 	}
 	var known, memberIDs, levelIDs, accIDs []string
-	var knownNames []string
+	var knownNames, knownStandings []string
 	var knownPositions []int64
-	var persons, members, accs, periods, changes, standings [][]any
+	var persons, members, accs, periods, changes [][]any
+	catID, catVersion := s.cat.ID(), s.cat.Version()
 	for _, pp := range people {
 		p := pp.Person
 		d := pp.Delta
+		standing, err := json.Marshal(pp.Standing.Fields)
+		if err != nil {
+			return fmt.Errorf("encode standing of %s: %w", p.ID, err)
+		}
 		if d.New {
-			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position)})
+			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position), catID, catVersion, standing})
 		} else {
 			known = append(known, p.ID)
 			knownNames = append(knownNames, p.Name)
 			knownPositions = append(knownPositions, int64(p.Position))
+			knownStandings = append(knownStandings, string(standing))
 		}
 		if d.New || d.Memberships {
 			if !d.New {
@@ -257,21 +264,14 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 				changes = append(changes, []any{p.ID, string(c.Field), c.On.Time(), c.From, c.To})
 			}
 		}
-		for _, fs := range pp.Standing.Fields {
-			explanation, err := json.Marshal(fs)
-			if err != nil {
-				return fmt.Errorf("encode standing of %s: %w", p.ID, err)
-			}
-			standings = append(standings, []any{p.ID, string(fs.Field), fs.Level, nullDate(fs.AttainedOn),
-				pp.Standing.CatalogueID, pp.Standing.CatalogueVersion, explanation})
-		}
 	}
 	if len(known) > 0 {
 		b := &pgx.Batch{}
-		b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position
-			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, name, position) WHERE people.id = u.id`),
-			known, knownNames, knownPositions)
-		b.Queue(s.q(`DELETE FROM {s}.standings WHERE person_id = ANY($1)`), known)
+		b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
+				catalogue_id = $5, catalogue_version = $6
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(id, name, position, standing)
+			WHERE people.id = u.id`),
+			known, knownNames, knownPositions, knownStandings, catID, catVersion)
 		if len(memberIDs) > 0 {
 			b.Queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
 		}
@@ -291,13 +291,12 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		cols  []string
 		rows  [][]any
 	}{
-		{"people", []string{"id", "name", "joined_on", "position"}, persons},
+		{"people", []string{"id", "name", "joined_on", "position", "catalogue_id", "catalogue_version", "standing"}, persons},
 		{"memberships", []string{"person_id", "department", "valid_from", "valid_to"}, members},
 		{"accomplishments", []string{"id", "person_id", "kind", "position", "recorded_at", "amended_at", "retracted",
 			"retraction_reason", "body_type", "body_version", "body"}, accs},
 		{"level_periods", []string{"person_id", "field", "level", "valid_from", "valid_to"}, periods},
 		{"level_changes", []string{"person_id", "field", "changed_on", "from_level", "to_level"}, changes},
-		{"standings", []string{"person_id", "field", "level", "attained_on", "catalogue_id", "catalogue_version", "explanation"}, standings},
 	}
 	for _, c := range copies {
 		if len(c.rows) == 0 {
