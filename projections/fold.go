@@ -19,6 +19,7 @@ type personState struct {
 	stored      bool
 	memberships []domain.Membership
 	changes     []domain.LevelChange // the timeline as last projected
+	standing    domain.Standing      // as last projected
 	touched     map[string]bool      // accomplishments changed since the last projection
 }
 
@@ -98,6 +99,7 @@ type Delta struct {
 	Memberships     bool     // department periods changed
 	Accomplishments []string // ids of accomplishments recorded, amended or retracted
 	Levels          bool     // level periods and changes changed
+	Standing        bool     // the current standing or its explanation changed
 }
 
 // project computes a person's read model rows. today bounds the standing
@@ -119,6 +121,7 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 		New:         !st.stored,
 		Memberships: !st.stored || !slices.Equal(st.memberships, out.Person.Memberships),
 		Levels:      !st.stored || !slices.Equal(st.changes, out.Changes),
+		Standing:    !st.stored || !sameStanding(st.standing, out.Standing),
 	}
 	for id := range st.touched {
 		out.Delta.Accomplishments = append(out.Delta.Accomplishments, id)
@@ -175,4 +178,25 @@ func StandingOf(cat *domain.Catalogue, rs []events.Recorded, asOf domain.Date, k
 		return domain.Standing{}, false
 	}
 	return cat.Evaluate(p.Evidence(), asOf), true
+}
+
+// sameStanding reports whether two standings say the same thing.
+func sameStanding(a, b domain.Standing) bool {
+	if a.CatalogueID != b.CatalogueID || a.CatalogueVersion != b.CatalogueVersion || a.AsOf != b.AsOf || len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for i := range a.Fields {
+		x, y := a.Fields[i], b.Fields[i]
+		if x.Field != y.Field || x.Level != y.Level || x.AttainedOn != y.AttainedOn || !sameCriteria(x.Criteria, y.Criteria) ||
+			(x.Next == nil) != (y.Next == nil) || (x.Next != nil && (x.Next.Level != y.Next.Level || !sameCriteria(x.Next.Criteria, y.Next.Criteria))) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameCriteria(a, b []domain.CriterionResult) bool {
+	return slices.EqualFunc(a, b, func(x, y domain.CriterionResult) bool {
+		return x.Criterion == y.Criterion && x.Met == y.Met && x.Missing == y.Missing && slices.Equal(x.Evidence, y.Evidence)
+	})
 }

@@ -115,6 +115,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 			missing = append(missing, r.PersonID)
 		}
 	}
+	today := domain.DateOf(p.now())
 	if len(missing) > 0 {
 		loaded, err := p.Store.PersonEvents(ctx, missing)
 		if err != nil {
@@ -126,7 +127,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 				// What the store holds: the projection of the stored events.
 				st.stored = true
 				st.memberships = st.person.Memberships()
-				st.changes = p.Catalogue.Timeline(st.person.Evidence())
+				st.standing, st.changes = p.Catalogue.Judge(st.person.Evidence(), today)
 			}
 			clear(st.touched)
 			p.cache[id] = st
@@ -135,7 +136,6 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 	for _, r := range batch {
 		p.cache[r.PersonID].apply(r)
 	}
-	today := domain.DateOf(p.now())
 	people := make([]PersonProjection, 0, len(order))
 	var derived []LevelChanged
 	for _, id := range order {
@@ -146,7 +146,7 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 		pp := project(p.Catalogue, st, today)
 		people = append(people, pp)
 		previous := st.changes
-		st.stored, st.memberships, st.changes = true, pp.Person.Memberships, pp.Changes
+		st.stored, st.memberships, st.changes, st.standing = true, pp.Person.Memberships, pp.Changes, pp.Standing
 		clear(st.touched)
 		for _, c := range newChanges(previous, pp.Changes) {
 			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),

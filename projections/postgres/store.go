@@ -200,25 +200,33 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 	if len(people) == 0 {
 		return nil
 	}
-	var known, memberIDs, levelIDs, accIDs []string
-	var knownNames, knownStandings []string
-	var knownPositions []int64
+	var known, same, memberIDs, levelIDs, accIDs []string // known: standing changed; same: it did not
+	var knownNames, knownStandings, sameNames []string
+	var knownPositions, samePositions []int64
 	var persons, members, accs, periods, changes [][]any
 	catID, catVersion := s.cat.ID(), s.cat.Version()
 	for _, pp := range people {
 		p := pp.Person
 		d := pp.Delta
-		standing, err := json.Marshal(pp.Standing.Fields)
-		if err != nil {
-			return fmt.Errorf("encode standing of %s: %w", p.ID, err)
+		var standing []byte
+		if d.New || d.Standing {
+			var err error
+			if standing, err = json.Marshal(pp.Standing.Fields); err != nil {
+				return fmt.Errorf("encode standing of %s: %w", p.ID, err)
+			}
 		}
-		if d.New {
+		switch {
+		case d.New:
 			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position), catID, catVersion, standing})
-		} else {
+		case d.Standing:
 			known = append(known, p.ID)
 			knownNames = append(knownNames, p.Name)
 			knownPositions = append(knownPositions, int64(p.Position))
 			knownStandings = append(knownStandings, string(standing))
+		default:
+			same = append(same, p.ID)
+			sameNames = append(sameNames, p.Name)
+			samePositions = append(samePositions, int64(p.Position))
 		}
 		if d.New || d.Memberships {
 			if !d.New {
@@ -265,13 +273,20 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			}
 		}
 	}
-	if len(known) > 0 {
+	if len(known)+len(same) > 0 {
 		b := &pgx.Batch{}
-		b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
-				catalogue_id = $5, catalogue_version = $6
-			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(id, name, position, standing)
-			WHERE people.id = u.id`),
-			known, knownNames, knownPositions, knownStandings, catID, catVersion)
+		if len(known) > 0 {
+			b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
+					catalogue_id = $5, catalogue_version = $6
+				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(id, name, position, standing)
+				WHERE people.id = u.id`),
+				known, knownNames, knownPositions, knownStandings, catID, catVersion)
+		}
+		if len(same) > 0 {
+			b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position
+				FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, name, position) WHERE people.id = u.id`),
+				same, sameNames, samePositions)
+		}
 		if len(memberIDs) > 0 {
 			b.Queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
 		}
