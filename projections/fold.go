@@ -59,6 +59,7 @@ func (st *personState) foldView(r events.Recorded) {
 			if a, ok := events.ToAccomplishment(e); ok {
 				st.views[i].Accomplishment = a
 				st.views[i].AmendedAt = r.RecordedAt
+				st.views[i].VersionPosition = r.Position
 				st.touched[e.AccomplishmentID] = true
 			}
 		}
@@ -68,11 +69,11 @@ func (st *personState) foldView(r events.Recorded) {
 			if i, seen := st.viewIndex[id]; seen {
 				// Recorded again after a retraction: the new record replaces it.
 				st.views[i] = AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
-					Position: r.Position, RecordedAt: r.RecordedAt}
+					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt}
 			} else {
 				st.viewIndex[id] = len(st.views)
 				st.views = append(st.views, AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
-					Position: r.Position, RecordedAt: r.RecordedAt})
+					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt})
 			}
 			st.touched[id] = true
 		}

@@ -31,6 +31,7 @@ type AccomplishmentView struct {
 	PersonID         string
 	Accomplishment   domain.Accomplishment
 	Position         uint64 // where it was first recorded
+	VersionPosition  uint64 // the event that holds its current value (its recording or latest amendment)
 	RecordedAt       time.Time
 	AmendedAt        time.Time // zero if never amended
 	Retracted        bool

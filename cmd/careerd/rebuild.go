@@ -145,7 +145,7 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	old := m.store.Current()
 	if m.pool != nil {
 		if err := postgres.WriteActive(ctx, m.pool, m.Config.Schema,
-			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version()}); err != nil {
+			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}); err != nil {
 			return err
 		}
 	}

@@ -175,3 +175,39 @@ func TestANewCatalogueVersionRebuildsTheReadModel(t *testing.T) {
 		t.Errorf("standing after the rebuild: %s %+v", res.Data, res.Errors)
 	}
 }
+
+func TestAnOlderReadModelFormatIsRebuilt(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	m := start(t, cfg)
+	if code, res := post(t, m.Addr(), m.DevToken(), registerMutation, map[string]any{"in": map[string]any{
+		"id": "F1", "name": "Person", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+		t.Fatalf("register: %d %+v", code, res.Errors)
+	}
+	m.Close()
+	active, _, _ := postgres.ReadActive(context.Background(), pool, cfg.Schema)
+	active.Format = postgres.Format - 1
+	if err := postgres.WriteActive(context.Background(), pool, cfg.Schema, active); err != nil {
+		t.Fatal(err)
+	}
+	m2 := start(t, cfg)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		now, _, err := postgres.ReadActive(context.Background(), pool, cfg.Schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.Format == postgres.Format && now.Schema != active.Schema {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an older read-model format was not rebuilt: %+v", now)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, res := post(t, m2.Addr(), m2.DevToken(), `{ skillDistribution(field: SERVICE_DESK) { department level count } }`, nil)
+	if string(res.Data) != `{"skillDistribution":[{"department":"Ops","level":0,"count":1}]}` {
+		t.Errorf("distribution after the rebuild: %s %+v", res.Data, res.Errors)
+	}
+}

@@ -58,7 +58,8 @@ type Main struct {
 	listener  net.Listener
 
 	cancel context.CancelFunc
-	// staleCatalogue: the active read model was judged by another catalogue.
+	// staleCatalogue: the active read model was judged by another catalogue
+	// or built in an older format.
 	staleCatalogue bool
 	wg             sync.WaitGroup
 	closeOnce      sync.Once
@@ -171,7 +172,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.log.Info("careerd serving", "addr", m.Addr())
 	if m.staleCatalogue {
-		m.log.Warn("the read model was judged by another catalogue; rebuilding it while the old one serves")
+		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves")
 		if _, err := m.rebuild.StartRebuild(runCtx); err != nil {
 			m.log.Error("rebuild", "err", err)
 		}
@@ -231,7 +232,7 @@ func (m *Main) openReadModel(ctx context.Context) error {
 		return err
 	}
 	if !ok {
-		active = postgres.Active{Schema: cfg.Schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version()}
+		active = postgres.Active{Schema: cfg.Schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}
 	}
 	if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {
 		return err
@@ -241,7 +242,8 @@ func (m *Main) openReadModel(ctx context.Context) error {
 			return err
 		}
 	}
-	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version()
+	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version() ||
+		active.Format != postgres.Format
 	m.store = projections.NewSwitch(m.postgresStore(active.Schema))
 	return nil
 }

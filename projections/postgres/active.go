@@ -16,7 +16,13 @@ type Active struct {
 	Schema           string
 	CatalogueID      string
 	CatalogueVersion int
+	Format           int // the read-model format the schema was built in
 }
+
+// Format is the read-model format this code builds. A schema of an older
+// format is rebuilt (beside the serving one), because a migration can add a
+// table but not fill it with what only the projector computes.
+const Format = 2
 
 const activeTable = `CREATE TABLE IF NOT EXISTS public.careerledger_read_models (
 	name              text PRIMARY KEY,
@@ -24,7 +30,8 @@ const activeTable = `CREATE TABLE IF NOT EXISTS public.careerledger_read_models 
 	catalogue_id      text NOT NULL,
 	catalogue_version int NOT NULL,
 	switched_at       timestamptz NOT NULL DEFAULT now()
-)`
+);
+ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS format int NOT NULL DEFAULT 1`
 
 // ReadActive returns the active read model of deployment name; ok is false
 // when none has been recorded yet.
@@ -32,8 +39,8 @@ func ReadActive(ctx context.Context, pool *pgxpool.Pool, name string) (a Active,
 	if _, err := pool.Exec(ctx, activeTable); err != nil {
 		return a, false, fmt.Errorf("active read model: %w", err)
 	}
-	err = pool.QueryRow(ctx, `SELECT schema, catalogue_id, catalogue_version FROM public.careerledger_read_models WHERE name = $1`, name).
-		Scan(&a.Schema, &a.CatalogueID, &a.CatalogueVersion)
+	err = pool.QueryRow(ctx, `SELECT schema, catalogue_id, catalogue_version, format FROM public.careerledger_read_models WHERE name = $1`, name).
+		Scan(&a.Schema, &a.CatalogueID, &a.CatalogueVersion, &a.Format)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, false, nil
 	}
@@ -48,11 +55,11 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 	if _, err := pool.Exec(ctx, activeTable); err != nil {
 		return fmt.Errorf("active read model: %w", err)
 	}
-	_, err := pool.Exec(ctx, `INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE
+	_, err := pool.Exec(ctx, `INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE
 		SET schema = EXCLUDED.schema, catalogue_id = EXCLUDED.catalogue_id,
-		    catalogue_version = EXCLUDED.catalogue_version, switched_at = now()`,
-		name, a.Schema, a.CatalogueID, a.CatalogueVersion)
+		    catalogue_version = EXCLUDED.catalogue_version, format = EXCLUDED.format, switched_at = now()`,
+		name, a.Schema, a.CatalogueID, a.CatalogueVersion, a.Format)
 	if err != nil {
 		return fmt.Errorf("switch read model: %w", err)
 	}

@@ -52,7 +52,7 @@ END $$;
 `
 
 var crashTables = []string{"person_events", "people", "memberships", "accomplishments", "level_periods",
-	"level_changes", "projection_checkpoint"}
+	"level_changes", "distribution_periods", "projection_checkpoint"}
 
 func installCrashPoints(t *testing.T, admin *pgxpool.Pool) {
 	t.Helper()

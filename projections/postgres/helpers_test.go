@@ -135,6 +135,7 @@ var readModelTables = map[string]string{
 	"accomplishments":       "*",
 	"level_periods":         "*",
 	"level_changes":         "*",
+	"distribution_periods":  "*",
 }
 
 // dumpTables returns every read-model table as sorted JSON rows.

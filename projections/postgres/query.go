@@ -115,17 +115,22 @@ func (s *Store) History(ctx context.Context, id string, field *domain.Field) ([]
 	return out, nil
 }
 
-const accomplishmentColumns = `id, person_id, position, recorded_at, amended_at, retracted, coalesce(retraction_reason, ''), body_type, body_version, body`
+// accomplishmentColumns reads an accomplishment with the event that holds
+// its current value (alias a for accomplishments, e for person_events).
+const accomplishmentColumns = `a.id, a.person_id, a.position, a.version_position, a.recorded_at, a.amended_at, a.retracted,
+	coalesce(a.retraction_reason, ''), e.type, e.version, e.body`
+
+const accomplishmentFrom = ` FROM {s}.accomplishments a JOIN {s}.person_events e ON e.position = a.version_position `
 
 func scanAccomplishments(rows pgx.Rows) ([]projections.AccomplishmentView, error) {
 	var out []projections.AccomplishmentView
 	var a projections.AccomplishmentView
-	var pos int64
+	var pos, vpos int64
 	var amended *time.Time
 	var typ string
 	var version int
 	var body []byte
-	_, err := pgx.ForEachRow(rows, []any{&a.ID, &a.PersonID, &pos, &a.RecordedAt, &amended, &a.Retracted, &a.RetractionReason, &typ, &version, &body}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&a.ID, &a.PersonID, &pos, &vpos, &a.RecordedAt, &amended, &a.Retracted, &a.RetractionReason, &typ, &version, &body}, func() error {
 		ev, err := events.Decode(typ, version, body)
 		if err != nil {
 			return fmt.Errorf("accomplishment %s: %w", a.ID, err)
@@ -135,7 +140,7 @@ func scanAccomplishments(rows pgx.Rows) ([]projections.AccomplishmentView, error
 			return fmt.Errorf("accomplishment %s: %s is not an accomplishment", a.ID, typ)
 		}
 		v := a
-		v.Position = uint64(pos)
+		v.Position, v.VersionPosition = uint64(pos), uint64(vpos)
 		v.Accomplishment = acc
 		if amended != nil {
 			v.AmendedAt = *amended
@@ -158,8 +163,8 @@ func (s *Store) Accomplishments(ctx context.Context, id string, first int, after
 	if !exists {
 		return page, domain.NotFound("person %s not found", id)
 	}
-	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+` FROM {s}.accomplishments
-		WHERE person_id = $1 AND position > $2 ORDER BY position LIMIT $3`), id, int64(after), first+1)
+	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`
+		WHERE a.person_id = $1 AND a.position > $2 ORDER BY a.position LIMIT $3`), id, int64(after), first+1)
 	if err != nil {
 		return page, fmt.Errorf("accomplishments: %w", err)
 	}
@@ -176,7 +181,7 @@ func (s *Store) Accomplishments(ctx context.Context, id string, first int, after
 
 // Accomplishment returns one accomplishment by id.
 func (s *Store) Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error) {
-	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+` FROM {s}.accomplishments WHERE id = $1`), id)
+	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`WHERE a.id = $1`), id)
 	if err != nil {
 		return projections.AccomplishmentView{}, fmt.Errorf("accomplishment: %w", err)
 	}
@@ -228,14 +233,12 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 
 // Distribution counts, per department (sorted) and level (ascending), the
 // people who belong to a department on asOf by their level in field on asOf:
-// one indexed range query over memberships and level periods.
+// one count over the distribution periods that contain the date, found
+// through their GiST index.
 func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
 	rows, err := s.pool.Query(ctx, s.q(`
-		SELECT m.department, coalesce(lp.level, 0) AS level, count(*)
-		FROM {s}.memberships m
-		LEFT JOIN {s}.level_periods lp ON lp.person_id = m.person_id AND lp.field = $1
-			AND lp.valid_from <= $2 AND (lp.valid_to IS NULL OR lp.valid_to > $2)
-		WHERE m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) AND ($3 = '' OR m.department = $3)
+		SELECT department, level, count(*) FROM {s}.distribution_periods
+		WHERE field = $1 AND valid @> $2::date AND ($3 = '' OR department = $3)
 		GROUP BY 1, 2 ORDER BY 1, 2`), string(field), asOf.Time(), department)
 	if err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careerledger/careerledger/domain"
@@ -200,11 +201,12 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 	if len(people) == 0 {
 		return nil
 	}
-	var known, same, memberIDs, levelIDs, accIDs []string // known: standing changed; same: it did not
+	var known, same, memberIDs, levelIDs, accIDs, distIDs []string // known: standing changed; same: it did not
 	var knownNames, knownStandings, sameNames []string
 	var knownPositions, samePositions []int64
-	var persons, members, accs, periods, changes [][]any
+	var persons, members, accs, periods, changes, dists [][]any
 	catID, catVersion := s.cat.ID(), s.cat.Version()
+	fields := s.cat.Fields()
 	for _, pp := range people {
 		p := pp.Person
 		d := pp.Delta
@@ -247,10 +249,6 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			if !d.New && !write[a.ID] {
 				continue
 			}
-			typ, version, body, err := events.Encode(events.FromAccomplishment(a.Accomplishment))
-			if err != nil {
-				return fmt.Errorf("encode accomplishment %s: %w", a.ID, err)
-			}
 			var amended, reason any
 			if !a.AmendedAt.IsZero() {
 				amended = a.AmendedAt
@@ -259,7 +257,15 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 				reason = a.RetractionReason
 			}
 			accs = append(accs, []any{a.ID, p.ID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
-				amended, a.Retracted, reason, typ, version, body})
+				amended, a.Retracted, reason, int64(a.VersionPosition)})
+		}
+		if d.New || d.Memberships || d.Levels {
+			if !d.New {
+				distIDs = append(distIDs, p.ID)
+			}
+			for _, dp := range projections.DistributionPeriodsOf(fields, p.Memberships, pp.Periods) {
+				dists = append(dists, []any{p.ID, string(dp.Field), dp.Department, dp.Level, dateRange(dp.From, dp.To)})
+			}
 		}
 		if d.New || d.Levels {
 			if !d.New {
@@ -297,6 +303,9 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			b.Queue(s.q(`DELETE FROM {s}.level_periods WHERE person_id = ANY($1)`), levelIDs)
 			b.Queue(s.q(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
 		}
+		if len(distIDs) > 0 {
+			b.Queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)`), distIDs)
+		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("update people: %w", err)
 		}
@@ -309,9 +318,10 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		{"people", []string{"id", "name", "joined_on", "position", "catalogue_id", "catalogue_version", "standing"}, persons},
 		{"memberships", []string{"person_id", "department", "valid_from", "valid_to"}, members},
 		{"accomplishments", []string{"id", "person_id", "kind", "position", "recorded_at", "amended_at", "retracted",
-			"retraction_reason", "body_type", "body_version", "body"}, accs},
+			"retraction_reason", "version_position"}, accs},
 		{"level_periods", []string{"person_id", "field", "level", "valid_from", "valid_to"}, periods},
 		{"level_changes", []string{"person_id", "field", "changed_on", "from_level", "to_level"}, changes},
+		{"distribution_periods", []string{"person_id", "field", "department", "level", "valid"}, dists},
 	}
 	for _, c := range copies {
 		if len(c.rows) == 0 {
@@ -322,6 +332,17 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		}
 	}
 	return nil
+}
+
+// dateRange is the [from, to) daterange of a period (to zero = open).
+func dateRange(from, to domain.Date) pgtype.Range[pgtype.Date] {
+	r := pgtype.Range[pgtype.Date]{Lower: pgtype.Date{Time: from.Time(), Valid: true}, LowerType: pgtype.Inclusive, Valid: true}
+	if to.IsZero() {
+		r.UpperType = pgtype.Unbounded
+	} else {
+		r.Upper, r.UpperType = pgtype.Date{Time: to.Time(), Valid: true}, pgtype.Exclusive
+	}
+	return r
 }
 
 func nullDate(d domain.Date) any {

@@ -303,11 +303,12 @@ func expectedAccomplishments(id string, rs []events.Recorded) []projections.Acco
 			i := index[a.ID()]
 			out[i].Accomplishment = a
 			out[i].AmendedAt = r.RecordedAt.UTC()
+			out[i].VersionPosition = r.Position
 		default:
 			if a, ok := events.ToAccomplishment(v); ok {
 				index[a.ID()] = len(out)
 				out = append(out, projections.AccomplishmentView{ID: a.ID(), PersonID: id, Accomplishment: a,
-					Position: r.Position, RecordedAt: r.RecordedAt.UTC()})
+					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt.UTC()})
 			}
 		}
 	}
