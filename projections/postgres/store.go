@@ -136,6 +136,12 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 // replaying a batch after a crash changes nothing.
 func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Every statement of a batch finds its rows by key. While a rebuild
+		// fills tables from empty, the planner has no statistics yet and
+		// would scan them whole, once per batch: forbid that.
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
 		var current int64
 		err := tx.QueryRow(ctx, s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
 			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position`), checkpointName).Scan(&current)
