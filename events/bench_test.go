@@ -174,10 +174,10 @@ func parallel8(b *testing.B, f func(worker, n int)) {
 
 // BenchmarkBulk: b.N events in one go. raw-async publishes b.N engagements
 // asynchronously, each to a new person with expected sequence 0, a msg id
-// and a key (the cheapest a bulk import can be: no waves, no reads), and
+// and a key (the cheapest a bulk import can be: no chains, no reads), and
 // waits for every ack. record-batch runs b.N commands through RecordBatch,
-// ten per new person: a registration, then nine engagements (ten waves).
-// record-batch-known records b.N engagements for people the Recorder
+// ten per new person: a registration, then nine engagements (a chain of
+// ten appends per person). record-batch-known records b.N engagements for people the Recorder
 // already knows, ten per person.
 func BenchmarkBulk(b *testing.B) {
 	const per = 10
@@ -243,8 +243,8 @@ func recordBatch(b *testing.B, r *Recorder, cmds []Command) {
 	}
 }
 
-// BenchmarkAppendBatch runs the same workload through AppendBatch (one
-// wave: one event per person), and with 10 events per person (10 waves).
+// BenchmarkAppendBatch runs the same workload through AppendBatch (one event
+// per person), and with 10 events per person (chains of 10 appends).
 func BenchmarkAppendBatch(b *testing.B) {
 	for _, perPerson := range []int{1, 10} {
 		for _, mode := range syncModes {

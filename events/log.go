@@ -363,6 +363,11 @@ func (l *Log) message(personID string, expectedLastSeq uint64, msgID string, e E
 	if !personIDOK(personID) {
 		return nil, domain.ValidatePersonID(personID)
 	}
+	return buildMessage(l.Subject(personID), expectedLastSeq, msgID, e, recordedAt, key)
+}
+
+// buildMessage is message for a subject already made from a valid person id.
+func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, key string) (*nats.Msg, error) {
 	typ, ver, body, err := Encode(e)
 	if err != nil {
 		return nil, err
@@ -383,7 +388,7 @@ func (l *Log) message(personID string, expectedLastSeq uint64, msgID string, e E
 		h[jetstream.MsgIDHeader] = vals[4:5:5]
 	}
 	h[jetstream.ExpectedLastSubjSeqHeader] = vals[5:6:6]
-	return &nats.Msg{Subject: l.Subject(personID), Header: h, Data: body}, nil
+	return &nats.Msg{Subject: subject, Header: h, Data: body}, nil
 }
 
 // Append adds e to the person's subject if the subject's last event is still

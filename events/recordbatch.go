@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -42,17 +43,12 @@ func (r *Recorder) RecordBatch(ctx context.Context, cmds []Command) []BatchResul
 	plans := make([]plan, len(cmds))
 	queues := map[string][]int{}
 	var ids []string
-	for i, c := range cmds {
-		if c == nil {
-			out[i].Err = errors.New("record batch: nil command")
+	r.planAll(cmds, plans, out)
+	for i := range cmds {
+		if out[i].Err != nil {
 			continue
 		}
-		p, err := c.plan(r)
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
-		plans[i] = p
+		p := plans[i]
 		q, seen := queues[p.personID]
 		if !seen {
 			ids = append(ids, p.personID)
@@ -95,10 +91,7 @@ func (r *Recorder) RecordBatch(ctx context.Context, cmds []Command) []BatchResul
 			return out
 		}
 		r.readPeople(ctx, active, plans, out)
-		pend = pend[:0]
-		for _, bp := range active {
-			pend = r.decideBatch(bp, plans, out, pend)
-		}
+		pend = r.decideAll(active, plans, out, pend[:0])
 		if len(pend) == 0 {
 			continue // people left only to confirm refusals next round
 		}
@@ -113,6 +106,90 @@ func (r *Recorder) RecordBatch(ctx context.Context, cmds []Command) []BatchResul
 			return out
 		}
 	}
+}
+
+// A large batch plans its commands, and decides its people, on up to
+// maxBatchWorkers goroutines (GOMAXPROCS permitting), so that the work done
+// before the first append holds up the log less: commands are planned
+// independently, and people are decided independently (each person's
+// commands in order, on one goroutine).
+const (
+	parallelFrom    = 1024 // commands in the batch
+	maxBatchWorkers = 4
+)
+
+// batchWorkers returns how many goroutines to plan or decide n things of a
+// batch of size commands on (at least 256 things each).
+func batchWorkers(size, n int) int {
+	if size < parallelFrom {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), maxBatchWorkers, n/256))
+}
+
+// inParallel calls f on w contiguous ranges of [0, n), each on a goroutine
+// of its own (on the caller's when w is 1).
+func inParallel(n, w int, f func(k, from, to int)) {
+	if w <= 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range w {
+		wg.Go(func() { f(k, k*n/w, (k+1)*n/w) })
+	}
+	wg.Wait()
+}
+
+// planAll plans every command; a command that cannot be planned gets its
+// error in out.
+func (r *Recorder) planAll(cmds []Command, plans []plan, out []BatchResult) {
+	inParallel(len(cmds), batchWorkers(len(cmds), len(cmds)), func(_, from, to int) {
+		for i := from; i < to; i++ {
+			c := cmds[i]
+			if c == nil {
+				out[i].Err = errors.New("record batch: nil command")
+				continue
+			}
+			p, err := c.plan(r)
+			if err != nil {
+				out[i].Err = err
+				continue
+			}
+			plans[i] = p
+		}
+	})
+}
+
+// decideAll runs decideBatch for every active person, appending their
+// Pendings to pend in the order of active.
+func (r *Recorder) decideAll(active []*batchPerson, plans []plan, out []BatchResult, pend []Pending) []Pending {
+	w := batchWorkers(len(plans), len(active))
+	if w <= 1 {
+		for _, bp := range active {
+			pend = r.decideBatch(bp, plans, out, pend)
+		}
+		return pend
+	}
+	parts := make([][]Pending, w)
+	inParallel(len(active), w, func(k, from, to int) {
+		for _, bp := range active[from:to] {
+			parts[k] = r.decideBatch(bp, plans, out, parts[k])
+		}
+	})
+	for k, part := range parts {
+		// The steps index into their part: shift them to where it lands.
+		off := len(pend)
+		for _, bp := range active[k*len(active)/w : (k+1)*len(active)/w] {
+			for j := range bp.steps {
+				if bp.steps[j].pending >= 0 {
+					bp.steps[j].pending += off
+				}
+			}
+		}
+		pend = append(pend, part...)
+	}
+	return pend
 }
 
 // batchPerson is one person's part of a RecordBatch.
