@@ -72,7 +72,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxImportBytes)
 	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxImportBytes) // a line may be as long as the request allows
 	var results []ImportResult
 	var plan []planned
 	registered := map[string]bool{} // people registered earlier in this request by this caller
