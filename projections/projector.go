@@ -66,6 +66,9 @@ type Projector struct {
 // Run projects from the store's checkpoint until ctx is done (returning nil)
 // or an error occurs. After an error the caller may call Run again: the cache
 // is dropped and the fold resumes from the committed checkpoint.
+//
+// Folding and judging a batch overlaps with the store applying the batch
+// before it; batches are still applied one at a time, in order.
 func (p *Projector) Run(ctx context.Context) error {
 	p.cache = map[string]*personState{}
 	from, err := p.Store.Checkpoint(ctx)
@@ -79,7 +82,39 @@ func (p *Projector) Run(ctx context.Context) error {
 	if max <= 0 {
 		max = 1000
 	}
-	err = p.Source.Follow(ctx, from, max, p.applyBatch)
+	fctx, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	work := make(chan prepared, 1)
+	applied := make(chan error, 1)
+	go func() {
+		for w := range work {
+			if err := p.apply(ctx, w); err != nil {
+				stopFollow()
+				applied <- err
+				for range work { // discard what was prepared after it
+				}
+				return
+			}
+		}
+		applied <- nil
+	}()
+	handle := func(fctx context.Context, batch []events.Recorded) error {
+		w, ok, err := p.prepare(fctx, batch)
+		if err != nil || !ok {
+			return err
+		}
+		select {
+		case work <- w:
+			return nil
+		case <-fctx.Done():
+			return fctx.Err()
+		}
+	}
+	err = p.Source.Follow(fctx, from, max, handle)
+	close(work)
+	if aerr := <-applied; aerr != nil {
+		err = aerr
+	}
 	if err != nil {
 		p.cache = nil
 		if ctx.Err() != nil {
@@ -91,6 +126,28 @@ func (p *Projector) Run(ctx context.Context) error {
 	return err
 }
 
+// prepared is a batch folded and judged, ready for the store.
+type prepared struct {
+	batch   []events.Recorded
+	people  []PersonProjection
+	derived []LevelChanged
+}
+
+// apply stores a prepared batch and reports it.
+func (p *Projector) apply(ctx context.Context, w prepared) error {
+	last := w.batch[len(w.batch)-1].Position
+	if err := p.Store.Apply(ctx, last, w.batch, w.people); err != nil {
+		return fmt.Errorf("apply batch ending at %d: %w", last, err)
+	}
+	if p.OnApplied != nil {
+		p.OnApplied(last, len(w.batch))
+	}
+	if p.Notifier != nil && len(w.derived) > 0 {
+		p.Notifier.LevelChanged(ctx, w.derived)
+	}
+	return nil
+}
+
 func (p *Projector) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
@@ -98,9 +155,11 @@ func (p *Projector) now() time.Time {
 	return time.Now()
 }
 
-func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) error {
+// prepare folds a batch into the cached people and judges each touched
+// person once. Only the fold runs here; the store is written by apply.
+func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepared, bool, error) {
 	if len(batch) == 0 {
-		return nil
+		return prepared{}, false, nil
 	}
 	var order []string
 	touched := map[string]bool{}
@@ -117,9 +176,12 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 	}
 	today := domain.DateOf(p.now())
 	if len(missing) > 0 {
+		// A person not in the cache has no event in a batch still being
+		// applied (every person of a batch enters the cache), so the store
+		// already holds all their earlier events.
 		loaded, err := p.Store.PersonEvents(ctx, missing)
 		if err != nil {
-			return fmt.Errorf("load people: %w", err)
+			return prepared{}, false, fmt.Errorf("load people: %w", err)
 		}
 		for _, id := range missing {
 			st := newPersonState(loaded[id])
@@ -153,15 +215,5 @@ func (p *Projector) applyBatch(ctx context.Context, batch []events.Recorded) err
 				Change: c, Position: batch[len(batch)-1].Position})
 		}
 	}
-	last := batch[len(batch)-1].Position
-	if err := p.Store.Apply(ctx, last, batch, people); err != nil {
-		return fmt.Errorf("apply batch ending at %d: %w", last, err)
-	}
-	if p.OnApplied != nil {
-		p.OnApplied(last, len(batch))
-	}
-	if p.Notifier != nil && len(derived) > 0 {
-		p.Notifier.LevelChanged(ctx, derived)
-	}
-	return nil
+	return prepared{batch: batch, people: people, derived: derived}, true, nil
 }
