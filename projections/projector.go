@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -198,15 +200,34 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepa
 	for _, r := range batch {
 		p.cache[r.PersonID].apply(r)
 	}
-	people := make([]PersonProjection, 0, len(order))
-	var derived []LevelChanged
+	ids := order[:0:0]
 	for _, id := range order {
-		st := p.cache[id]
-		if st.person == nil {
-			continue // events for a person never registered: nothing to show
+		if p.cache[id].person != nil { // events for a person never registered: nothing to show
+			ids = append(ids, id)
 		}
-		pp := project(p.Catalogue, st, today)
-		people = append(people, pp)
+	}
+	// Judging people is independent work: spread it over the cores.
+	people := make([]PersonProjection, len(ids))
+	workers := min(runtime.GOMAXPROCS(0), (len(ids)+63)/64)
+	if workers <= 1 {
+		for i, id := range ids {
+			people[i] = project(p.Catalogue, p.cache[id], today)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(ids); i += workers {
+					people[i] = project(p.Catalogue, p.cache[ids[i]], today)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var derived []LevelChanged
+	for i, id := range ids {
+		st := p.cache[id]
+		pp := people[i]
 		previous := st.changes
 		st.stored, st.memberships, st.changes, st.standing = true, pp.Person.Memberships, pp.Changes, pp.Standing
 		clear(st.touched)
