@@ -74,8 +74,12 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxImportBytes) // a line may be as long as the request allows
 	var results []ImportResult
-	var plan []planned
-	registered := map[string]bool{} // people registered earlier in this request by this caller
+	type rawLine struct {
+		line     int
+		text     []byte
+		register bool
+	}
+	var lines []rawLine
 	line := 0
 	for sc.Scan() {
 		line++
@@ -89,45 +93,70 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			results[line-1] = failed(line, domain.Invalid("line", "is empty"))
 			continue
 		}
-		cmd, err := b.Resolver.planLine(ctx, p, text, registered)
-		if err != nil {
-			results[line-1] = failed(line, err)
-			continue
+		var head struct {
+			Op string `json:"op"`
 		}
-		plan = append(plan, planned{line: line, cmd: cmd})
+		json.Unmarshal(text, &head) //nolint:errcheck // planLine reports a malformed line
+		lines = append(lines, rawLine{line: line, text: bytes.Clone(text), register: head.Op == "registerPerson"})
 	}
 	if err := sc.Err(); err != nil {
 		http.Error(w, "read import: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	var last uint64
-	record := func(i int, res events.Result, err error) {
-		pl := plan[i]
-		if err != nil {
-			results[pl.line-1] = failed(pl.line, err)
-			if domain.KindOf(err) == domain.KindInternal {
-				b.Resolver.logger().ErrorContext(ctx, "import line failed", "request_id", RequestID(ctx), "line", pl.line, "err", err)
+	// run plans and records one phase of lines, in order, and returns the
+	// people it newly registered.
+	run := func(register bool, registered map[string]bool) map[string]bool {
+		var plan []planned
+		for _, l := range lines {
+			if l.register != register {
+				continue
 			}
-			return
+			cmd, err := b.Resolver.planLine(ctx, p, l.text, registered)
+			if err != nil {
+				results[l.line-1] = failed(l.line, err)
+				continue
+			}
+			plan = append(plan, planned{line: l.line, cmd: cmd})
 		}
-		results[pl.line-1] = ImportResult{Line: pl.line, OK: true, Position: position(res.Position), PersonID: res.PersonID,
-			AccomplishmentID: res.AccomplishmentID, Duplicate: res.Duplicate}
-		last = max(last, res.Position)
+		created := map[string]bool{}
+		record := func(i int, res events.Result, err error) {
+			pl := plan[i]
+			if err != nil {
+				results[pl.line-1] = failed(pl.line, err)
+				if domain.KindOf(err) == domain.KindInternal {
+					b.Resolver.logger().ErrorContext(ctx, "import line failed", "request_id", RequestID(ctx), "line", pl.line, "err", err)
+				}
+				return
+			}
+			results[pl.line-1] = ImportResult{Line: pl.line, OK: true, Position: position(res.Position), PersonID: res.PersonID,
+				AccomplishmentID: res.AccomplishmentID, Duplicate: res.Duplicate}
+			last = max(last, res.Position)
+			if _, isRegistration := pl.cmd.(events.RegisterPerson); isRegistration && !res.Duplicate {
+				created[res.PersonID] = true
+			}
+		}
+		if batch, ok := b.Resolver.Commands.(BatchCommands); ok && len(plan) > 0 {
+			cmds := make([]events.Command, len(plan))
+			for i, pl := range plan {
+				cmds[i] = pl.cmd
+			}
+			for i, br := range batch.RecordBatch(ctx, cmds) {
+				record(i, br.Result, br.Err)
+			}
+		} else {
+			for i, pl := range plan {
+				res, err := execute(ctx, b.Resolver.Commands, pl.cmd)
+				record(i, res, err)
+			}
+		}
+		return created
 	}
-	if batch, ok := b.Resolver.Commands.(BatchCommands); ok && len(plan) > 0 {
-		cmds := make([]events.Command, len(plan))
-		for i, pl := range plan {
-			cmds[i] = pl.cmd
-		}
-		for i, br := range batch.RecordBatch(ctx, cmds) {
-			record(i, br.Result, br.Err)
-		}
-	} else {
-		for i, pl := range plan {
-			res, err := execute(ctx, b.Resolver.Commands, pl.cmd)
-			record(i, res, err)
-		}
-	}
+	// Registrations run first: a manager may then record for exactly the
+	// people this request created in their department, and for no one
+	// whose registration failed or repeated an earlier one.
+	registered := run(true, nil)
+	run(false, registered)
 	status := http.StatusOK
 	if last > 0 {
 		if err := b.Resolver.awaitProjection(ctx, last); err != nil {
@@ -158,7 +187,9 @@ var inputs = map[string]reflect.Type{
 
 // planLine decodes one import line strictly (every key known, every
 // required field present, each error naming its field), turns it into a
-// command and checks the caller may run it.
+// command and checks the caller may run it. registered holds the people
+// this request itself created (a manager may record for them before the
+// read model shows them).
 func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, registered map[string]bool) (events.Command, error) {
 	var l importLine
 	if err := json.Unmarshal(text, &l); err != nil {
@@ -182,11 +213,7 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 		if in.ID != nil && *in.ID == "" {
 			return nil, domain.ValidatePersonID("")
 		}
-		c := registerCommand(*in)
-		if c.ID != "" {
-			registered[c.ID] = true
-		}
-		return c, nil
+		return registerCommand(*in), nil
 	case *model.TransferPersonInput:
 		cmd, personID = transferCommand(*in), in.PersonID
 	case *model.RecordDepartureInput:

@@ -120,3 +120,23 @@ func TestBulkImportFollowsTheRolesTable(t *testing.T) {
 		}
 	})
 }
+
+// A registration that fails (the id is taken) must not lend its id to the
+// caller: otherwise a manager could reach a person of another department.
+func TestBulkImportAFailedRegistrationGrantsNothing(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		e.importLines(t, e.token(t, admin), `{"op":"registerPerson","input":{"id":"N1","name":"Net","department":"Network","joinedOn":"2015-04-01"}}`)
+		head := e.head(t)
+		_, res := e.importLines(t, e.token(t, managerA),
+			`{"op":"registerPerson","input":{"id":"N1","name":"Mine","department":"Operations","joinedOn":"2015-04-01"}}`,
+			`{"op":"assessTheme","input":{"personId":"N1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
+			`{"op":"transferPerson","input":{"personId":"N1","department":"Operations","effectiveOn":"2020-01-01"}}`,
+		)
+		if len(res) != 3 || res[0].Code != "BAD_USER_INPUT" || res[1].Code != "FORBIDDEN" || res[2].Code != "FORBIDDEN" {
+			t.Errorf("manager import for another department's person: %+v", res)
+		}
+		if e.head(t) != head {
+			t.Errorf("the refused import recorded events: head %d -> %d", head, e.head(t))
+		}
+	})
+}

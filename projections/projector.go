@@ -189,9 +189,11 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepa
 			st := newPersonState(loaded[id])
 			if st.person != nil {
 				// What the store holds: the projection of the stored events.
+				// Its standing was judged on another day, perhaps by another
+				// catalogue: leave it unknown so the first touch rewrites it.
 				st.stored = true
 				st.memberships = st.person.Memberships()
-				st.standing, st.changes = p.Catalogue.Judge(st.person.Evidence(), today)
+				st.changes = p.Catalogue.Timeline(st.person.Evidence())
 			}
 			clear(st.touched)
 			p.cache[id] = st

@@ -100,21 +100,27 @@ func (s *Switch) Distribution(ctx context.Context, field domain.Field, asOf doma
 }
 
 // WaitFor blocks until the serving read model has applied position. A
-// switch while waiting is followed: the new model is waited on.
+// switch while waiting is followed: only the model serving when the wait
+// ends counts, so a reader is never sent to a model that lacks the write.
 func (s *Switch) WaitFor(ctx context.Context, position uint64) error {
 	for {
 		rm := s.Current()
 		wctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 		err := rm.WaitFor(wctx, position)
+		timedOut := wctx.Err() != nil
 		cancel()
-		if err == nil || ctx.Err() != nil {
-			if err != nil {
-				return ctx.Err()
-			}
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil && s.Current() == rm:
 			return nil
-		}
-		if s.Current() == rm {
-			continue
+		case err != nil && !timedOut:
+			// The model failed (not merely slow): do not hammer it.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 }
