@@ -61,6 +61,7 @@ type config struct {
 	lagRate    float64
 	distRuns   int
 	skipMemory bool
+	noBulk     bool
 
 	gqlDur     time.Duration
 	gqlPeople  int
@@ -92,6 +93,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.lagDur, "lag-dur", 10*time.Second, "how long to record in the live-lag scenario")
 	fs.Float64Var(&c.lagRate, "lag-rate", 0, "events/s in the live-lag scenario (default: half the single-writer recorder rate measured with sync interval 2m, or 1000)")
 	fs.IntVar(&c.distRuns, "dist-runs", 50, "distribution queries per store")
+	fs.BoolVar(&c.noBulk, "no-bulk", false, "rebuild without the projector's bulk catch-up (judge every touched person in every batch)")
 	fs.BoolVar(&c.skipMemory, "skip-memory", false, "skip the rebuild into the memory store (and its distribution row)")
 	fs.DurationVar(&c.gqlDur, "gql-dur", 5*time.Second, "duration of each HTTP measurement")
 	fs.IntVar(&c.gqlPeople, "gql-people", 5000, "people in the memory store the GraphQL scenario reads")

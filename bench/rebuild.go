@@ -229,6 +229,7 @@ func rowsOf(batch []events.Recorded, people []projections.PersonProjection, fiel
 	n := int64(len(batch))
 	for _, pp := range people {
 		d := pp.Delta
+		d.New = d.New || d.Whole
 		n++
 		if d.New || d.Memberships {
 			n += int64(len(pp.Person.Memberships))
@@ -269,6 +270,17 @@ func (t *timedStore) Apply(ctx context.Context, position uint64, batch []events.
 	return err
 }
 
+// ApplyEvents implements projections.Store.
+func (t *timedStore) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
+	err := t.Store.ApplyEvents(ctx, position, batch)
+	if err == nil {
+		t.mu.Lock()
+		t.rows += int64(len(batch))
+		t.mu.Unlock()
+	}
+	return err
+}
+
 func (t *timedStore) track(on bool) []commit {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -300,7 +312,13 @@ func startProjector(ctx context.Context, b *bench, l *events.Log, st projections
 	}
 	start := time.Now()
 	next := head / 10
-	p := &projections.Projector{Catalogue: b.cat, Source: l, Store: st, MaxBatch: b.cfg.maxBatch,
+	p := &projections.Projector{Catalogue: b.cat, Source: l, Store: st, MaxBatch: b.cfg.maxBatch, Bulk: !b.cfg.noBulk,
+		OnStored: func(pos uint64, _ int) {
+			if pos >= next && pos < head {
+				progress("projector stored %d/%d (people judged at the head)", pos, head)
+				next += head / 10
+			}
+		},
 		OnApplied: func(pos uint64, _ int) {
 			if pos >= next && pos < head {
 				progress("projector at %d/%d", pos, head)

@@ -17,6 +17,7 @@ type personState struct {
 	viewIndex map[string]int
 	// What the store holds for this person, to write only what changed.
 	stored      bool
+	whole       bool // the store's rows may be missing or stale: rewrite them all
 	memberships []domain.Membership
 	changes     []domain.LevelChange // the timeline as last projected
 	standing    domain.Standing      // as last projected
@@ -97,6 +98,7 @@ type PersonProjection struct {
 // and replace the person whole.
 type Delta struct {
 	New             bool     // the store has no rows for the person yet
+	Whole           bool     // the store may hold any rows for the person: replace them all
 	Memberships     bool     // department periods changed
 	Accomplishments []string // ids of accomplishments recorded, amended or retracted
 	Levels          bool     // level periods and changes changed
@@ -126,6 +128,12 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 	}
 	for id := range st.touched {
 		out.Delta.Accomplishments = append(out.Delta.Accomplishments, id)
+	}
+	if st.whole {
+		out.Delta = Delta{Whole: true, Memberships: true, Levels: true, Standing: true}
+		for _, v := range st.views {
+			out.Delta.Accomplishments = append(out.Delta.Accomplishments, v.ID)
+		}
 	}
 	slices.Sort(out.Delta.Accomplishments)
 	return out

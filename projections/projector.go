@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,13 +17,29 @@ import (
 // Store is what the projector writes to: a read model that applies a batch
 // of projected people and advances its checkpoint in one atomic step.
 type Store interface {
-	// Checkpoint returns the log position of the last applied event.
+	// Checkpoint returns the log position of the last stored event: where
+	// the projector resumes.
 	Checkpoint(ctx context.Context) (uint64, error)
+	// Readable returns the position up to which the read model answers
+	// every query: the checkpoint, unless a bulk catch-up has stored events
+	// whose people are not judged yet (then the position before them).
+	Readable(ctx context.Context) (uint64, error)
 	// PersonEvents returns the stored events of the given people, in order.
 	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
 	// Apply stores the batch's events and the people it affected and moves
-	// the checkpoint to position, all or nothing.
+	// the checkpoint to position, all or nothing. people includes everyone
+	// Behind reports, so Apply leaves nobody behind. An empty batch at the
+	// checkpoint's position writes people only (catching up the people a
+	// stopped bulk catch-up left behind).
 	Apply(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection) error
+	// ApplyEvents stores the batch's events and moves the checkpoint to
+	// position, all or nothing, without writing the people they touch: a
+	// bulk catch-up judges each person once, when it reaches the head.
+	// Until an Apply writes them, Behind reports those people.
+	ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error
+	// Behind returns the people with events stored by ApplyEvents that no
+	// Apply has written since.
+	Behind(ctx context.Context) ([]string, error)
 }
 
 // ErrCheckpointMoved reports a batch that does not follow the store's
@@ -59,10 +76,30 @@ type Projector struct {
 	MaxBatch  int      // default 1000
 	Now       func() time.Time
 	Logger    *slog.Logger
-	// OnApplied, when set, is called with each committed position.
+	// Bulk defers judging while the projector catches up with the log as it
+	// was when Run started: up to that head only the events are stored
+	// (ApplyEvents), and the people they touch are judged and written once,
+	// with the batch that reaches it. A rebuild then judges each person once
+	// instead of once per batch. After it every batch is applied whole, so
+	// the deferral is bounded by the backlog. It needs a Source with a Head
+	// method (events.Log has one); without it Bulk is ignored.
+	Bulk bool
+	// OnApplied, when set, is called with each committed position whose
+	// people are written: the read model is readable up to it.
 	OnApplied func(position uint64, batchSize int)
+	// OnStored, when set, is called with each position committed by a bulk
+	// catch-up whose people are not written yet.
+	OnStored func(position uint64, batchSize int)
 
-	cache map[string]*personState
+	cache     map[string]*personState
+	complete  bool                // the cache holds every stored event: nobody needs loading
+	dirty     map[string]struct{} // people whose events were stored but not projected
+	bulkUntil uint64              // the head when Run started: defer the batches before it
+}
+
+// Head is what a Source tells of its last position, for Bulk.
+type headSource interface {
+	Head(ctx context.Context) (uint64, error)
 }
 
 // Run projects from the store's checkpoint until ctx is done (returning nil)
@@ -72,13 +109,31 @@ type Projector struct {
 // Folding and judging a batch overlaps with the store applying the batch
 // before it; batches are still applied one at a time, in order.
 func (p *Projector) Run(ctx context.Context) error {
-	p.cache = map[string]*personState{}
+	p.cache, p.dirty, p.bulkUntil = map[string]*personState{}, map[string]struct{}{}, 0
 	from, err := p.Store.Checkpoint(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while reading the checkpoint
 		}
 		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	// From position 0 every stored event passes through this run's cache.
+	p.complete = from == 0
+	if err := p.catchUpBehind(ctx, from); err != nil {
+		p.cache = nil
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if hs, ok := p.Source.(headSource); ok && p.Bulk {
+		if p.bulkUntil, err = hs.Head(ctx); err != nil {
+			p.cache = nil
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read the head: %w", err)
+		}
 	}
 	max := p.MaxBatch
 	if max <= 0 {
@@ -101,7 +156,13 @@ func (p *Projector) Run(ctx context.Context) error {
 		applied <- nil
 	}()
 	handle := func(fctx context.Context, batch []events.Recorded) error {
-		w, ok, err := p.prepare(fctx, batch)
+		// Before the head Run started from, defer; the batch that reaches
+		// it judges everyone, and ends the bulk phase.
+		deferred := len(batch) > 0 && batch[len(batch)-1].Position < p.bulkUntil
+		if !deferred {
+			p.bulkUntil = 0
+		}
+		w, ok, err := p.prepare(fctx, batch, deferred)
 		if err != nil || !ok {
 			return err
 		}
@@ -128,26 +189,74 @@ func (p *Projector) Run(ctx context.Context) error {
 	return err
 }
 
-// prepared is a batch folded and judged, ready for the store.
+// catchUpBehind writes the people a stopped bulk catch-up stored events for
+// but never judged, before following the log: their rows may be missing or
+// stale, so each is rewritten whole.
+func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) error {
+	behind, err := p.Store.Behind(ctx)
+	if err != nil {
+		return fmt.Errorf("people left behind: %w", err)
+	}
+	if len(behind) == 0 {
+		return nil
+	}
+	loaded, err := p.Store.PersonEvents(ctx, behind)
+	if err != nil {
+		return fmt.Errorf("load people left behind: %w", err)
+	}
+	for _, id := range behind {
+		st := newPersonState(loaded[id])
+		st.whole = true
+		p.cache[id] = st
+		p.dirty[id] = struct{}{}
+	}
+	w := p.judge(checkpoint, nil)
+	if err := p.Store.Apply(ctx, checkpoint, nil, w.people); err != nil {
+		return fmt.Errorf("write people left behind at %d: %w", checkpoint, err)
+	}
+	p.report(ctx, w)
+	if p.Logger != nil {
+		p.Logger.Info("wrote the people a bulk catch-up left behind", "people", len(behind), "position", checkpoint)
+	}
+	return nil
+}
+
+// prepared is a batch folded (and judged unless deferred), ready for the
+// store.
 type prepared struct {
-	batch   []events.Recorded
-	people  []PersonProjection
-	derived []LevelChanged
+	position uint64
+	batch    []events.Recorded
+	deferred bool // store the events only; the people stay dirty
+	people   []PersonProjection
+	derived  []LevelChanged
 }
 
 // apply stores a prepared batch and reports it.
 func (p *Projector) apply(ctx context.Context, w prepared) error {
-	last := w.batch[len(w.batch)-1].Position
-	if err := p.Store.Apply(ctx, last, w.batch, w.people); err != nil {
-		return fmt.Errorf("apply batch ending at %d: %w", last, err)
+	if w.deferred {
+		if err := p.Store.ApplyEvents(ctx, w.position, w.batch); err != nil {
+			return fmt.Errorf("store events of the batch ending at %d: %w", w.position, err)
+		}
+		if p.OnStored != nil {
+			p.OnStored(w.position, len(w.batch))
+		}
+		return nil
 	}
+	if err := p.Store.Apply(ctx, w.position, w.batch, w.people); err != nil {
+		return fmt.Errorf("apply batch ending at %d: %w", w.position, err)
+	}
+	p.report(ctx, w)
+	return nil
+}
+
+// report announces a committed batch whose people are written.
+func (p *Projector) report(ctx context.Context, w prepared) {
 	if p.OnApplied != nil {
-		p.OnApplied(last, len(w.batch))
+		p.OnApplied(w.position, len(w.batch))
 	}
 	if p.Notifier != nil && len(w.derived) > 0 {
 		p.Notifier.LevelChanged(ctx, w.derived)
 	}
-	return nil
 }
 
 func (p *Projector) now() time.Time {
@@ -157,9 +266,10 @@ func (p *Projector) now() time.Time {
 	return time.Now()
 }
 
-// prepare folds a batch into the cached people and judges each touched
-// person once. Only the fold runs here; the store is written by apply.
-func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepared, bool, error) {
+// prepare folds a batch into the cached people and, unless deferred, judges
+// each person touched since the last judgment once. Only the fold runs
+// here; the store is written by apply.
+func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferred bool) (prepared, bool, error) {
 	if len(batch) == 0 {
 		return prepared{}, false, nil
 	}
@@ -172,11 +282,10 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepa
 		}
 		touched[r.PersonID] = true
 		order = append(order, r.PersonID)
-		if _, ok := p.cache[r.PersonID]; !ok {
+		if _, ok := p.cache[r.PersonID]; !ok && !p.complete {
 			missing = append(missing, r.PersonID)
 		}
 	}
-	today := domain.DateOf(p.now())
 	if len(missing) > 0 {
 		// A person not in the cache has no event in a batch still being
 		// applied (every person of a batch enters the cache), so the store
@@ -200,15 +309,35 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepa
 		}
 	}
 	for _, r := range batch {
-		p.cache[r.PersonID].apply(r)
+		st, ok := p.cache[r.PersonID]
+		if !ok {
+			st = newPersonState(nil)
+			p.cache[r.PersonID] = st
+		}
+		st.apply(r)
 	}
-	ids := order[:0:0]
 	for _, id := range order {
+		p.dirty[id] = struct{}{}
+	}
+	last := batch[len(batch)-1].Position
+	if deferred {
+		return prepared{position: last, batch: batch, deferred: true}, true, nil
+	}
+	return p.judge(last, batch), true, nil
+}
+
+// judge projects every dirty person, spread over the cores, and finds the
+// level changes their new rows reveal.
+func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
+	today := domain.DateOf(p.now())
+	ids := make([]string, 0, len(p.dirty))
+	for id := range p.dirty {
 		if p.cache[id].person != nil { // events for a person never registered: nothing to show
 			ids = append(ids, id)
 		}
 	}
-	// Judging people is independent work: spread it over the cores.
+	clear(p.dirty)
+	slices.Sort(ids) // the same batch writes its rows in the same order
 	people := make([]PersonProjection, len(ids))
 	workers := min(runtime.GOMAXPROCS(0), (len(ids)+63)/64)
 	if workers <= 1 {
@@ -231,12 +360,12 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded) (prepa
 		st := p.cache[id]
 		pp := people[i]
 		previous := st.changes
-		st.stored, st.memberships, st.changes, st.standing = true, pp.Person.Memberships, pp.Changes, pp.Standing
+		st.stored, st.whole, st.memberships, st.changes, st.standing = true, false, pp.Person.Memberships, pp.Changes, pp.Standing
 		clear(st.touched)
 		for _, c := range newChanges(previous, pp.Changes) {
 			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),
-				Change: c, Position: batch[len(batch)-1].Position})
+				Change: c, Position: position})
 		}
 	}
-	return prepared{batch: batch, people: people, derived: derived}, true, nil
+	return prepared{position: position, batch: batch, people: people, derived: derived}
 }

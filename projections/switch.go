@@ -59,6 +59,17 @@ func (s *Switch) Apply(ctx context.Context, position uint64, batch []events.Reco
 	return s.Current().Apply(ctx, position, batch, people)
 }
 
+// Readable implements Store.
+func (s *Switch) Readable(ctx context.Context) (uint64, error) { return s.Current().Readable(ctx) }
+
+// ApplyEvents implements Store.
+func (s *Switch) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
+	return s.Current().ApplyEvents(ctx, position, batch)
+}
+
+// Behind implements Store.
+func (s *Switch) Behind(ctx context.Context) ([]string, error) { return s.Current().Behind(ctx) }
+
 // Person returns one person.
 func (s *Switch) Person(ctx context.Context, id string) (PersonView, error) {
 	return s.Current().Person(ctx, id)

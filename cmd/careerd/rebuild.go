@@ -77,18 +77,21 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) error {
 	if err != nil {
 		return err
 	}
-	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, MaxBatch: 2000, Now: m.now,
-		OnApplied: func(pos uint64, _ int) {
-			r.update(func(s *graph.RebuildStatus) {
-				s.Position = pos
-				if el := time.Since(start).Seconds(); el > 0 {
-					s.EventsPerSecond = float64(pos) / el
-					if s.Head > pos && s.EventsPerSecond > 0 {
-						s.ETASeconds = float64(s.Head-pos) / s.EventsPerSecond
-					}
+	progress := func(pos uint64, _ int) {
+		r.update(func(s *graph.RebuildStatus) {
+			s.Position = pos
+			if el := time.Since(start).Seconds(); el > 0 {
+				s.EventsPerSecond = float64(pos) / el
+				if s.Head > pos && s.EventsPerSecond > 0 {
+					s.ETASeconds = float64(s.Head-pos) / s.EventsPerSecond
 				}
-			})
-		}}
+			}
+		})
+	}
+	// Bulk: the new model serves nobody until the switch, so it stores the
+	// events first and judges each person once, at the head.
+	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, MaxBatch: 2000, Now: m.now,
+		Bulk: true, OnApplied: progress, OnStored: progress}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(pctx) }()
@@ -108,8 +111,13 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) error {
 			stop()
 			return err
 		}
+		readable, err := target.Readable(ctx)
+		if err != nil {
+			stop()
+			return err
+		}
 		r.update(func(s *graph.RebuildStatus) { s.Head, s.Position = head, cp })
-		if cp >= head {
+		if readable >= head {
 			break
 		}
 		select {

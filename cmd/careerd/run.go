@@ -288,7 +288,11 @@ func (m *Main) startBus(ctx context.Context) error {
 func (m *Main) startProjector(ctx context.Context) {
 	p := &projections.Projector{
 		Catalogue: m.cat, Source: m.eventLog, Store: m.store, Notifier: m.bus, Now: m.now, Logger: m.log,
+		// A backlog (a fresh memory model at start, a long stop) is caught up
+		// in bulk: each person judged once, at the head.
+		Bulk:      true,
 		OnApplied: func(pos uint64, n int) { m.metrics.applied(pos, n) },
+		OnStored:  func(_ uint64, n int) { m.metrics.projected.Add(float64(n)) },
 	}
 	run := func(ctx context.Context) error {
 		for {
@@ -333,7 +337,7 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "event log unreachable", "error": err.Error()})
 		return
 	}
-	cp, err := m.store.Checkpoint(ctx)
+	cp, err := m.store.Readable(ctx)
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "read model unreachable", "error": err.Error()})
 		return
@@ -370,7 +374,7 @@ func (m *Main) watchLag(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			cp, err := m.store.Checkpoint(ctx)
+			cp, err := m.store.Readable(ctx)
 			if err != nil {
 				continue
 			}

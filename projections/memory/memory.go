@@ -26,6 +26,8 @@ type Store struct {
 	signal   projections.PositionSignal
 	mu       sync.RWMutex
 	position uint64
+	readable uint64                       // the position whose people are all written
+	deferred map[string][]events.Recorded // events stored by ApplyEvents, by person, not yet written
 	people   map[string]*person
 	ids      []string // sorted
 	accOwner map[string]string
@@ -33,7 +35,7 @@ type Store struct {
 
 // New returns an empty store judging with cat.
 func New(cat *domain.Catalogue) *Store {
-	return &Store{cat: cat, people: map[string]*person{}, accOwner: map[string]string{}}
+	return &Store{cat: cat, people: map[string]*person{}, accOwner: map[string]string{}, deferred: map[string][]events.Recorded{}}
 }
 
 // Checkpoint returns the position of the last applied event.
@@ -41,6 +43,44 @@ func (s *Store) Checkpoint(context.Context) (uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.position, nil
+}
+
+// Readable returns the position whose people are all written.
+func (s *Store) Readable(context.Context) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.readable, nil
+}
+
+// Behind returns the people with events stored by ApplyEvents and not
+// written since.
+func (s *Store) Behind(context.Context) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.deferred))
+	for id := range s.deferred {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ApplyEvents stores a batch's events without writing the people they
+// touch, and advances the checkpoint.
+func (s *Store) ApplyEvents(_ context.Context, position uint64, batch []events.Recorded) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.position >= position {
+		return nil // already applied
+	}
+	if len(batch) > 0 && batch[0].Position != s.position+1 {
+		return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, s.position, batch[0].Position)
+	}
+	for _, r := range batch {
+		s.deferred[r.PersonID] = append(s.deferred[r.PersonID], r)
+	}
+	s.position = position
+	return nil
 }
 
 // WaitFor blocks until position has been applied or ctx is done.
@@ -54,8 +94,13 @@ func (s *Store) PersonEvents(_ context.Context, ids []string) (map[string][]even
 	defer s.mu.RUnlock()
 	out := make(map[string][]events.Recorded, len(ids))
 	for _, id := range ids {
+		var rs []events.Recorded
 		if p, ok := s.people[id]; ok {
-			out[id] = append([]events.Recorded(nil), p.events...)
+			rs = append(rs, p.events...)
+		}
+		rs = append(rs, s.deferred[id]...)
+		if len(rs) > 0 {
+			out[id] = rs
 		}
 	}
 	return out, nil
@@ -64,7 +109,7 @@ func (s *Store) PersonEvents(_ context.Context, ids []string) (map[string][]even
 // Apply stores a projected batch and advances the checkpoint.
 func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
 	s.mu.Lock()
-	if s.position >= position {
+	if s.position > position || s.position == position && len(batch) > 0 {
 		s.mu.Unlock()
 		return nil // already applied
 	}
@@ -87,12 +132,16 @@ func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorde
 			s.ids[i] = pp.Person.ID
 		}
 		p.PersonProjection = pp
+		p.events = append(p.events, s.deferred[pp.Person.ID]...)
 		p.events = append(p.events, byPerson[pp.Person.ID]...)
 		for _, a := range pp.Accomplishments {
 			s.accOwner[a.ID] = pp.Person.ID
 		}
 	}
-	s.position = position
+	// Whoever had deferred events is in people, or was never registered
+	// (nothing to show, as for a whole batch).
+	clear(s.deferred)
+	s.position, s.readable = position, position
 	s.mu.Unlock()
 	s.signal.Advance(position)
 	return nil

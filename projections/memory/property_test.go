@@ -15,3 +15,11 @@ func TestProperty(t *testing.T) {
 		return memory.New(cat)
 	}, projectionstest.PropertyConfig{})
 }
+
+// TestPropertyBulk: the same, when the projector catches up a backlog in
+// bulk (events first, each person judged once at the head).
+func TestPropertyBulk(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return memory.New(cat)
+	}, projectionstest.PropertyConfig{Seeds: 10, Bulk: true})
+}

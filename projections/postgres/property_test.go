@@ -16,3 +16,11 @@ func TestProperty(t *testing.T) {
 		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	}, projectionstest.PropertyConfig{})
 }
+
+// TestPropertyBulk: the same, when the projector catches up a backlog in
+// bulk (events first, each person judged once at the head).
+func TestPropertyBulk(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	}, projectionstest.PropertyConfig{Seeds: 10, Bulk: true})
+}

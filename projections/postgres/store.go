@@ -76,6 +76,35 @@ func (s *Store) Checkpoint(ctx context.Context) (uint64, error) {
 	return uint64(pos), nil
 }
 
+// Readable returns the position up to which every person's rows are
+// written: the checkpoint, or where a bulk catch-up started deferring them.
+func (s *Store) Readable(ctx context.Context) (uint64, error) {
+	var pos int64
+	err := s.pool.QueryRow(ctx, s.q(`SELECT coalesce(people_from, position) FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("readable position: %w", err)
+	}
+	return uint64(pos), nil
+}
+
+// Behind returns the people with events stored by ApplyEvents and not
+// written since.
+func (s *Store) Behind(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, s.q(`SELECT DISTINCT e.person_id FROM {s}.person_events e, {s}.projection_checkpoint c
+		WHERE c.name = $1 AND c.people_from IS NOT NULL AND e.position > c.people_from ORDER BY 1`), checkpointName)
+	if err != nil {
+		return nil, fmt.Errorf("people behind: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("people behind: %w", err)
+	}
+	return ids, nil
+}
+
 // WaitFor blocks until position has been applied (by this process or any
 // other projecting into the same database) or ctx is done.
 func (s *Store) WaitFor(ctx context.Context, position uint64) error {
@@ -83,7 +112,7 @@ func (s *Store) WaitFor(ctx context.Context, position uint64) error {
 		if s.signal.Position() >= position {
 			return nil
 		}
-		cp, err := s.Checkpoint(ctx)
+		cp, err := s.Readable(ctx)
 		if err != nil {
 			return err
 		}
@@ -133,9 +162,44 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 
 // Apply stores a projected batch and advances the checkpoint in one
 // transaction. Events at or below the committed checkpoint are skipped, so
-// replaying a batch after a crash changes nothing.
+// replaying a batch after a crash changes nothing. An empty batch at the
+// checkpoint writes people only.
 func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inBatch(ctx, position, batch, func(tx pgx.Tx) error {
+		if err := s.replacePeople(ctx, tx, people); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET position = $2, people_from = NULL, updated_at = now()
+			WHERE name = $1`), checkpointName, int64(position)); err != nil {
+			return fmt.Errorf("advance checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.signal.Advance(position)
+	return nil
+}
+
+// ApplyEvents stores a batch's events and advances the checkpoint in one
+// transaction, leaving the people they touch to a later Apply; people_from
+// keeps where that started.
+func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
+	return s.inBatch(ctx, position, batch, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET people_from = coalesce(people_from, position),
+				position = $2, updated_at = now() WHERE name = $1`), checkpointName, int64(position)); err != nil {
+			return fmt.Errorf("advance checkpoint: %w", err)
+		}
+		return nil
+	})
+}
+
+// inBatch runs the transaction of a batch ending at position: it locks the
+// checkpoint, skips a batch already applied, refuses one that does not
+// follow the checkpoint, copies the new events, then runs rest.
+func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, rest func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Every statement of a batch finds its rows by key. While a rebuild
 		// fills tables from empty, the planner has no statistics yet and
 		// would scan them whole, once per batch: forbid that.
@@ -148,33 +212,27 @@ func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recor
 		if err != nil {
 			return fmt.Errorf("lock checkpoint: %w", err)
 		}
-		if uint64(current) >= position {
+		if uint64(current) > position || uint64(current) == position && len(batch) > 0 {
 			return nil // already applied (a replay after a crash, or a rival projector)
 		}
-		if len(batch) > 0 && batch[0].Position != uint64(current)+1 {
+		if uint64(current) < position && len(batch) == 0 || len(batch) > 0 && batch[0].Position != uint64(current)+1 {
 			// The log has no gaps, so a batch that does not start right
 			// after the checkpoint was folded from a stale view: another
 			// projector moved the checkpoint. Refuse it; the projector
 			// restarts from the committed checkpoint.
-			return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, current, batch[0].Position)
+			start := position
+			if len(batch) > 0 {
+				start = batch[0].Position
+			}
+			return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, current, start)
 		}
-		if err := s.copyEvents(ctx, tx, batch, uint64(current)); err != nil {
-			return err
+		if len(batch) > 0 {
+			if err := s.copyEvents(ctx, tx, batch, uint64(current)); err != nil {
+				return err
+			}
 		}
-		if err := s.replacePeople(ctx, tx, people); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET position = $2, updated_at = now() WHERE name = $1`),
-			checkpointName, int64(position)); err != nil {
-			return fmt.Errorf("advance checkpoint: %w", err)
-		}
-		return nil
+		return rest(tx)
 	})
-	if err != nil {
-		return err
-	}
-	s.signal.Advance(position)
-	return nil
 }
 
 func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Recorded, after uint64) error {
@@ -207,7 +265,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 	if len(people) == 0 {
 		return nil
 	}
-	var known, same, memberIDs, levelIDs, accIDs, distIDs []string // known: standing changed; same: it did not
+	var known, same, memberIDs, levelIDs, accIDs, distIDs, wholeIDs []string // known: standing changed; same: it did not
 	var knownNames, knownStandings, sameNames []string
 	var knownPositions, samePositions []int64
 	var persons, members, accs, periods, changes, dists [][]any
@@ -216,15 +274,21 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 	for _, pp := range people {
 		p := pp.Person
 		d := pp.Delta
+		// A person the store may hold any rows of is deleted (with every row
+		// that refers to it) and written as new.
+		fresh := d.New || d.Whole
+		if d.Whole {
+			wholeIDs = append(wholeIDs, p.ID)
+		}
 		var standing []byte
-		if d.New || d.Standing {
+		if fresh || d.Standing {
 			var err error
 			if standing, err = json.Marshal(pp.Standing.Fields); err != nil {
 				return fmt.Errorf("encode standing of %s: %w", p.ID, err)
 			}
 		}
 		switch {
-		case d.New:
+		case fresh:
 			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position), catID, catVersion, standing})
 		case d.Standing:
 			known = append(known, p.ID)
@@ -236,8 +300,8 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			sameNames = append(sameNames, p.Name)
 			samePositions = append(samePositions, int64(p.Position))
 		}
-		if d.New || d.Memberships {
-			if !d.New {
+		if fresh || d.Memberships {
+			if !fresh {
 				memberIDs = append(memberIDs, p.ID)
 			}
 			for _, m := range p.Memberships {
@@ -248,11 +312,11 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		for _, id := range d.Accomplishments {
 			write[id] = true
 		}
-		if !d.New {
+		if !fresh {
 			accIDs = append(accIDs, d.Accomplishments...)
 		}
 		for _, a := range pp.Accomplishments {
-			if !d.New && !write[a.ID] {
+			if !fresh && !write[a.ID] {
 				continue
 			}
 			var amended, reason any
@@ -265,7 +329,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			accs = append(accs, []any{a.ID, p.ID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
 				amended, a.Retracted, reason, int64(a.VersionPosition)})
 		}
-		if d.New || d.Memberships || d.Levels {
+		if fresh || d.Memberships || d.Levels {
 			if !d.New {
 				distIDs = append(distIDs, p.ID)
 			}
@@ -273,8 +337,8 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 				dists = append(dists, []any{p.ID, string(dp.Field), dp.Department, dp.Level, dateRange(dp.From, dp.To)})
 			}
 		}
-		if d.New || d.Levels {
-			if !d.New {
+		if fresh || d.Levels {
+			if !fresh {
 				levelIDs = append(levelIDs, p.ID)
 			}
 			for _, lp := range pp.Periods {
@@ -285,7 +349,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			}
 		}
 	}
-	if len(known)+len(same) > 0 {
+	if len(known)+len(same)+len(wholeIDs) > 0 {
 		b := &pgx.Batch{}
 		if len(known) > 0 {
 			b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
@@ -311,6 +375,15 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		}
 		if len(distIDs) > 0 {
 			b.Queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)`), distIDs)
+		}
+		if len(wholeIDs) > 0 { // their distribution periods are in distIDs
+			for _, table := range []string{"people", "memberships", "accomplishments", "level_periods", "level_changes"} {
+				col := "person_id"
+				if table == "people" {
+					col = "id"
+				}
+				b.Queue(s.q(`DELETE FROM {s}.`+table+` WHERE `+col+` = ANY($1)`), wholeIDs)
+			}
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("update people: %w", err)

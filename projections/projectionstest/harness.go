@@ -4,8 +4,10 @@
 package projectionstest
 
 import (
+	"cmp"
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +57,12 @@ type Env struct {
 	Store    ReadModel
 	Clock    *Clock
 	Changes  *projections.Broadcaster
+	// Bulk and MaxBatch configure the projectors StartProjector starts
+	// (MaxBatch 0: 50).
+	Bulk     bool
+	MaxBatch int
+	// Deferred counts the batches stored without their people (Bulk).
+	Deferred atomic.Int64
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -94,7 +102,8 @@ func (e *Env) StartProjector() {
 	e.cancel = cancel
 	e.done = make(chan error, 1)
 	p := &projections.Projector{Catalogue: e.Cat, Source: e.Log, Store: e.Store, Notifier: e.Changes,
-		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: 50}
+		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: cmp.Or(e.MaxBatch, 50), Bulk: e.Bulk,
+		OnStored: func(uint64, int) { e.Deferred.Add(1) }}
 	go func() { e.done <- p.Run(ctx) }()
 }
 

@@ -19,6 +19,10 @@ type PropertyConfig struct {
 	Seeds  int // random sequences; default 20
 	Steps  int // commands per sequence; default 60
 	People int // people per sequence; default 5
+	// Bulk stops the projector until a random step, then catches up with
+	// a bulk projector in small batches (each person judged at the head),
+	// instead of restarting it.
+	Bulk bool
 }
 
 // RunProperty checks, for random command sequences recorded through the real
@@ -46,10 +50,13 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 	t.Cleanup(func() {
 		cov.mu.Lock()
 		defer cov.mu.Unlock()
-		t.Logf("coverage: %d standings compared (max level %d), %d knownAt standings differing from now, events %v",
-			cov.standings, cov.maxLevel, cov.knownAtDiffers, cov.types)
+		t.Logf("coverage: %d standings compared (max level %d), %d knownAt standings differing from now, %d batches deferred, events %v",
+			cov.standings, cov.maxLevel, cov.knownAtDiffers, cov.deferred, cov.types)
 		if t.Failed() {
 			return
+		}
+		if cfg.Bulk && cov.deferred == 0 {
+			t.Errorf("no batch was deferred: the bulk catch-up was not exercised")
 		}
 		if cov.maxLevel < 3 || cov.knownAtDiffers == 0 || cov.types["AccomplishmentAmended"] == 0 ||
 			cov.types["AccomplishmentRetracted"] == 0 || cov.types["PersonDeparted"] == 0 {
@@ -63,6 +70,10 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 			e := Start(t, newStore(t, cat), cat)
 			w := NewWorkload(seed, cat, e.Recorder, "E", cfg.People)
 			restartAt := w.R.IntN(cfg.Steps)
+			if cfg.Bulk {
+				e.StopProjector()
+				e.Bulk, e.MaxBatch = true, 1+w.R.IntN(5)
+			}
 			var last uint64
 			for i := 0; i < cfg.Steps; i++ {
 				if i == restartAt {
@@ -76,6 +87,9 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 				last = max(last, res.Position)
 			}
 			e.Wait(last)
+			cov.mu.Lock()
+			cov.deferred += e.Deferred.Load()
+			cov.mu.Unlock()
 			checkAgainstFold(t, e, w.R, w.IDs, cov)
 		})
 	}
@@ -93,6 +107,7 @@ type coverage struct {
 	standings      int
 	maxLevel       int
 	knownAtDiffers int
+	deferred       int64
 	types          map[string]int
 }
 
