@@ -94,6 +94,17 @@ func (c *Catalogue) Evaluate(ev Evidence, asOf Date) Standing {
 // the preparation of the evidence. To judge as the system knew it at time T,
 // pass Person.EvidenceKnownAt(T).
 func (c *Catalogue) Judge(ev Evidence, asOf Date) (Standing, []LevelChange) {
+	return c.judge(ev, asOf, true)
+}
+
+// JudgeLevels is Judge without the explanation: each field's level and
+// attainedOn (no Criteria, no Next), and the whole timeline. It is what a
+// projection keeps; the explanation is evaluated when it is asked for.
+func (c *Catalogue) JudgeLevels(ev Evidence, asOf Date) (Standing, []LevelChange) {
+	return c.judge(ev, asOf, false)
+}
+
+func (c *Catalogue) judge(ev Evidence, asOf Date, explain bool) (Standing, []LevelChange) {
 	p := c.prepare(&ev)
 	changes := p.timeline()
 	levels := make([]int, len(c.fields))
@@ -108,9 +119,11 @@ func (c *Catalogue) Judge(ev Evidence, asOf Date) (Standing, []LevelChange) {
 					fs.AttainedOn = ch.On
 				}
 			}
-			fs.Criteria = p.explain(&c.reqs[c.reqFor(fs.Level, fi)], asOf)
+			if explain {
+				fs.Criteria = p.explain(&c.reqs[c.reqFor(fs.Level, fi)], asOf)
+			}
 		}
-		if fs.Level < len(c.levels) {
+		if explain && fs.Level < len(c.levels) {
 			fs.Next = &LevelGap{Level: fs.Level + 1, Criteria: p.explain(&c.reqs[c.reqFor(fs.Level+1, fi)], asOf)}
 		}
 		s.Fields[fi] = fs

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 )
@@ -44,6 +45,7 @@ type Change struct {
 // Person is the fold of one person's events: identity, department placements
 // and every change to their accomplishments in the order it was recorded.
 // Apply methods assume the facts were validated when they were decided.
+// A Person is not safe for concurrent use (Evidence caches).
 type Person struct {
 	ID         string
 	Name       string
@@ -52,6 +54,9 @@ type Person struct {
 	changes    []Change    // in recording order
 	current    map[string]Accomplishment
 	retracted  map[string]bool
+	// ev is the evidence as known now, kept up to date while recordings
+	// only add accomplishments (nil: rebuild it from changes).
+	ev *Evidence
 }
 
 // NewPerson folds a PersonRegistered fact.
@@ -76,13 +81,21 @@ func (p *Person) Depart(effectiveOn Date) {
 
 // Record folds a new accomplishment, or an amendment that replaces one whole.
 func (p *Person) Record(a Accomplishment, recordedAt time.Time) {
+	id := a.ID()
+	_, known := p.current[id]
+	if known || p.retracted[id] {
+		p.ev = nil // replaced in place, or back in its first place: rebuild
+	} else if p.ev != nil {
+		p.ev.Add(a) // a new id goes last, as a rebuild would put it
+	}
 	p.changes = append(p.changes, Change{RecordedAt: recordedAt, Accomplishment: a})
-	p.current[a.ID()] = a
+	p.current[id] = a
 }
 
 // Retract folds a retraction.
 func (p *Person) Retract(id, reason string, recordedAt time.Time) {
 	p.changes = append(p.changes, Change{RecordedAt: recordedAt, RetractedID: id, Reason: reason})
+	p.ev = nil
 	delete(p.current, id)
 	p.retracted[id] = true
 }
@@ -104,8 +117,20 @@ func (p *Person) Accomplishment(id string) (Accomplishment, error) {
 // Changes returns the accomplishment changes in recording order.
 func (p *Person) Changes() []Change { return p.changes }
 
-// Evidence returns the evidence as known now, in recording order.
-func (p *Person) Evidence() Evidence { return p.evidence(time.Time{}) }
+// Evidence returns the evidence as known now, in recording order. The
+// result is the caller's own.
+func (p *Person) Evidence() Evidence {
+	if p.ev == nil {
+		ev := p.evidence(time.Time{})
+		p.ev = &ev
+	}
+	return Evidence{
+		Engagements:  slices.Clone(p.ev.Engagements),
+		Successions:  slices.Clone(p.ev.Successions),
+		Developments: slices.Clone(p.ev.Developments),
+		Assessments:  slices.Clone(p.ev.Assessments),
+	}
+}
 
 // EvidenceKnownAt returns the evidence as the system knew it at t: changes
 // recorded after t are ignored.

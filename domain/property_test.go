@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -241,6 +242,71 @@ func TestPropertyAddingEvidenceNeverLowersALevelWithoutReassessment(t *testing.T
 					t.Fatalf("seed %d: %s on %s fell from %d to %d after adding evidence", seed, f, d, lo, hi)
 				}
 			}
+		}
+	}
+}
+
+// TestPersonEvidenceKeptUpToDate: the evidence a Person keeps while
+// recordings only add accomplishments equals the one rebuilt from its
+// changes, through random recordings, amendments, retractions and
+// re-recordings after a retraction; and the caller's copy is its own.
+func TestPersonEvidenceKeptUpToDate(t *testing.T) {
+	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	for seed := uint64(1); seed <= 50; seed++ {
+		g := newGenerator(seed)
+		p := domain.NewPerson("P1", "P", "ops", day("2015-01-01"))
+		var ids []Engagement
+		at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		for step := 0; step < 60; step++ {
+			at = at.Add(time.Minute)
+			switch k := g.r.IntN(10); {
+			case k < 6 || len(ids) == 0: // a new accomplishment
+				e := g.engagement()
+				ids = append(ids, e)
+				p.Record(domain.Accomplishment{Engagement: &e}, at)
+			case k < 8: // an amendment (or a re-recording after a retraction)
+				e := pick(g.r, ids)
+				e.Title = fmt.Sprintf("amended %d", step)
+				p.Record(domain.Accomplishment{Engagement: &e}, at)
+			default:
+				p.Retract(pick(g.r, ids).ID, "wrong", at)
+			}
+			got := p.Evidence()
+			if want := p.EvidenceKnownAt(far); !reflect.DeepEqual(got, want) {
+				t.Fatalf("seed %d step %d: kept evidence\n %+v\nwant (rebuilt)\n %+v", seed, step, got, want)
+			}
+			if len(got.Engagements) > 0 {
+				got.Engagements[0].Title = "scribbled by the caller"
+				if again := p.Evidence(); again.Engagements[0].Title == "scribbled by the caller" {
+					t.Fatalf("seed %d: Evidence returned the person's own slice", seed)
+				}
+			}
+		}
+	}
+}
+
+// TestJudgeLevelsIsJudgeWithoutExplanation: the projection's judgment gives
+// the same levels, dates and timeline as the full one.
+func TestJudgeLevelsIsJudgeWithoutExplanation(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	for seed := uint64(1); seed <= 200; seed++ {
+		g := newGenerator(seed)
+		ev := g.evidence(5+g.r.IntN(40), true, map[domain.Theme]bool{})
+		asOf := g.date()
+		full, fullChanges := cat.Judge(ev, asOf)
+		lean, leanChanges := cat.JudgeLevels(ev, asOf)
+		if !reflect.DeepEqual(fullChanges, leanChanges) {
+			t.Fatalf("seed %d: timelines differ", seed)
+		}
+		for i := range full.Fields {
+			f := full.Fields[i]
+			f.Criteria, f.Next = nil, nil
+			if !reflect.DeepEqual(f, lean.Fields[i]) {
+				t.Fatalf("seed %d field %s: JudgeLevels %+v, Judge %+v", seed, f.Field, lean.Fields[i], f)
+			}
+		}
+		if full.CatalogueID != lean.CatalogueID || full.CatalogueVersion != lean.CatalogueVersion || full.AsOf != lean.AsOf {
+			t.Fatalf("seed %d: headers differ", seed)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 // personState is one person's events and their fold, kept by the projector
 // between batches so that a batch re-evaluates each affected person once.
 type personState struct {
-	events    []events.Recorded
+	last      uint64 // the position of the last event folded
 	person    *domain.Person
 	views     []AccomplishmentView // kept up to date event by event
 	viewIndex map[string]int
@@ -33,13 +33,13 @@ func newPersonState(rs []events.Recorded) *personState {
 }
 
 func (st *personState) apply(r events.Recorded) {
-	if n := len(st.events); n > 0 && r.Position <= st.events[n-1].Position {
+	if r.Position <= st.last {
 		// Already folded: the person was loaded from a store that a rival
 		// projector (one that has not yet noticed it lost the lock) had
 		// advanced past this batch. Folding it again would duplicate it.
 		return
 	}
-	st.events = append(st.events, r)
+	st.last = r.Position
 	st.person = events.Apply(st.person, r)
 	if st.person != nil {
 		st.foldView(r)
@@ -89,7 +89,7 @@ type PersonProjection struct {
 	Accomplishments []AccomplishmentView
 	Periods         []domain.LevelPeriod
 	Changes         []domain.LevelChange
-	Standing        domain.Standing // as of the day of projection
+	Standing        domain.Standing // as of the day of projection: levels and attainedOn, no explanation
 	Delta           Delta
 }
 
@@ -102,7 +102,7 @@ type Delta struct {
 	Memberships     bool     // department periods changed
 	Accomplishments []string // ids of accomplishments recorded, amended or retracted
 	Levels          bool     // level periods and changes changed
-	Standing        bool     // the current standing or its explanation changed
+	Standing        bool     // a level or attainedOn of the current standing changed
 }
 
 // project computes a person's read model rows. today bounds the standing
@@ -112,13 +112,13 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 	out := PersonProjection{Person: PersonView{
 		ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships(),
 	}}
-	if n := len(st.events); n > 0 {
-		out.Person.Position = st.events[n-1].Position
-	}
+	out.Person.Position = st.last
 	// A copy: the store keeps it while the state moves on.
 	out.Accomplishments = append([]AccomplishmentView(nil), st.views...)
 	ev := p.Evidence()
-	out.Standing, out.Changes = cat.Judge(ev, today)
+	// The explanation is evaluated on read (for any date and knownAt):
+	// only the levels are kept, and judged without it.
+	out.Standing, out.Changes = cat.JudgeLevels(ev, today)
 	out.Periods = periodsOf(out.Changes)
 	out.Delta = Delta{
 		New:         !st.stored,
@@ -196,16 +196,9 @@ func sameStanding(a, b domain.Standing) bool {
 	}
 	for i := range a.Fields {
 		x, y := a.Fields[i], b.Fields[i]
-		if x.Field != y.Field || x.Level != y.Level || x.AttainedOn != y.AttainedOn || !sameCriteria(x.Criteria, y.Criteria) ||
-			(x.Next == nil) != (y.Next == nil) || (x.Next != nil && (x.Next.Level != y.Next.Level || !sameCriteria(x.Next.Criteria, y.Next.Criteria))) {
+		if x.Field != y.Field || x.Level != y.Level || x.AttainedOn != y.AttainedOn {
 			return false
 		}
 	}
 	return true
-}
-
-func sameCriteria(a, b []domain.CriterionResult) bool {
-	return slices.EqualFunc(a, b, func(x, y domain.CriterionResult) bool {
-		return x.Criterion == y.Criterion && x.Met == y.Met && x.Missing == y.Missing && slices.Equal(x.Evidence, y.Evidence)
-	})
 }

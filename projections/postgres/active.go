@@ -22,7 +22,10 @@ type Active struct {
 // Format is the read-model format this code builds. A schema of an older
 // format is rebuilt (beside the serving one), because a migration can add a
 // table but not fill it with what only the projector computes.
-const Format = 2
+//
+//   - 2: distribution periods, accomplishments read from their event.
+//   - 3: the standing on a person's row holds levels and attainedOn only.
+const Format = 3
 
 const activeTable = `CREATE TABLE IF NOT EXISTS public.careerledger_read_models (
 	name              text PRIMARY KEY,

@@ -254,8 +254,9 @@ func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domai
 	return out, nil
 }
 
-// StoredStanding returns the standing stored at projection time, with the
-// catalogue id and version that judged it.
+// StoredStanding returns the levels stored at projection time (each field's
+// level and attainedOn, as of that day; no explanation), with the catalogue
+// id and version that judged them.
 func (s *Store) StoredStanding(ctx context.Context, id string) ([]domain.FieldStanding, string, int, error) {
 	var catID string
 	var catVersion int
@@ -268,9 +269,16 @@ func (s *Store) StoredStanding(ctx context.Context, id string) ([]domain.FieldSt
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("standing: %w", err)
 	}
-	var out []domain.FieldStanding
-	if err := json.Unmarshal(body, &out); err != nil {
+	var stored []storedLevel
+	if err := json.Unmarshal(body, &stored); err != nil {
 		return nil, "", 0, fmt.Errorf("standing of %s: %w", id, err)
+	}
+	out := make([]domain.FieldStanding, len(stored))
+	for i, l := range stored {
+		out[i] = domain.FieldStanding{Field: l.Field, Level: l.Level}
+		if l.AttainedOn != nil {
+			out[i].AttainedOn = *l.AttainedOn
+		}
 	}
 	return out, catID, catVersion, nil
 }

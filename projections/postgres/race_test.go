@@ -187,11 +187,20 @@ func TestTwoProjectorsRace(t *testing.T) {
 	// coming. The standby takes the lock within its retry; the old holder
 	// notices only at its next ping, so for a while both project.
 	holder.start(env, l)
+	before := holder.applied.Load() // a standby applies nothing
 	recorded := make(chan uint64, 1)
 	go func() {
-		last, err := w.Run(bg, 120)
-		if err != nil {
-			t.Error(err)
+		// Keep recording until the standby has taken over (or long enough
+		// to fail): a fixed amount can be projected whole by the old
+		// holder before the standby's next try.
+		var last uint64
+		for i := 0; i < 6 || holder.applied.Load() == before && i < 300; i++ {
+			l, err := w.Run(bg, 20)
+			if err != nil {
+				t.Error(err)
+				break
+			}
+			last = l
 		}
 		recorded <- last
 	}()
@@ -204,7 +213,6 @@ func TestTwoProjectorsRace(t *testing.T) {
 	if killed != 1 {
 		t.Errorf("killed %d lock sessions, want 1", killed)
 	}
-	before := holder.applied.Load()
 	head = <-recorded
 	waitFor(t, other.store, head)
 	waitFor(t, holder.store, head)

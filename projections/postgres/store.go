@@ -203,7 +203,12 @@ func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Rec
 		// Every statement of a batch finds its rows by key. While a rebuild
 		// fills tables from empty, the planner has no statistics yet and
 		// would scan them whole, once per batch: forbid that.
-		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+		//
+		// The commit need not wait for its WAL flush: the log is the
+		// durable record, and the checkpoint commits with the batch, so a
+		// database crash that loses the last commits loses them whole and
+		// the projector applies them again.
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off"); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
 		var current int64
@@ -283,7 +288,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		var standing []byte
 		if fresh || d.Standing {
 			var err error
-			if standing, err = json.Marshal(pp.Standing.Fields); err != nil {
+			if standing, err = json.Marshal(storedLevelsOf(pp.Standing)); err != nil {
 				return fmt.Errorf("encode standing of %s: %w", p.ID, err)
 			}
 		}
@@ -411,6 +416,26 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		}
 	}
 	return nil
+}
+
+// storedLevel is one field of the standing kept on a person's row: the
+// level and since when, as of the day of projection. The explanation is
+// evaluated on read.
+type storedLevel struct {
+	Field      domain.Field `json:"field"`
+	Level      int          `json:"level"`
+	AttainedOn *domain.Date `json:"attainedOn,omitempty"`
+}
+
+func storedLevelsOf(st domain.Standing) []storedLevel {
+	out := make([]storedLevel, len(st.Fields))
+	for i, f := range st.Fields {
+		out[i] = storedLevel{Field: f.Field, Level: f.Level}
+		if !f.AttainedOn.IsZero() {
+			out[i].AttainedOn = &f.AttainedOn
+		}
+	}
+	return out
 }
 
 // dateRange is the [from, to) daterange of a period (to zero = open).
