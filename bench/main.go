@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -67,6 +68,10 @@ type config struct {
 	gqlPeople  int
 	gqlClients int
 }
+
+// careerdGCPercent is careerd's collector target when GOGC is unset
+// (cmd/careerd: defaultGCPercent).
+const careerdGCPercent = 400
 
 var scenarios = []string{"judge", "record", "rebuild", "lag", "dist", "graphql"}
 
@@ -139,6 +144,11 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	// The process stands in for careerd (recorder, projector, read model
+	// and embedded server in one heap): the same collector target.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(careerdGCPercent)
 	}
 	if cfg.cpuprof != "" {
 		f, err := os.Create(cfg.cpuprof)
@@ -254,7 +264,9 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 
 // machine describes where the numbers come from.
 func machine(ctx context.Context, pgURL string) []string {
-	out := []string{fmt.Sprintf("%d CPUs (GOMAXPROCS %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0))}
+	gogc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gogc)
+	out := []string{fmt.Sprintf("%d CPUs (GOMAXPROCS %d, GOGC %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0), gogc)}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
