@@ -21,7 +21,9 @@ type Active struct {
 
 // Format is the read-model format this code builds. A schema of an older
 // format is rebuilt (beside the serving one), because a migration can add a
-// table but not fill it with what only the projector computes.
+// table but not fill it with what only the projector computes. A migration
+// that fills what it adds from the tables already there (004) keeps the
+// format.
 //
 //   - 2: distribution periods, accomplishments read from their event.
 //   - 3: the standing on a person's row holds levels and attainedOn only.

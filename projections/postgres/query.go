@@ -233,13 +233,17 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 
 // Distribution counts, per department (sorted) and level (ascending), the
 // people who belong to a department on asOf by their level in field on asOf:
-// one count over the distribution periods that contain the date, found
-// through their GiST index.
+// the sum of the distribution deltas of the years before asOf, of the months
+// of its year before it and of the days of its month up to it, each range
+// read through the primary key.
 func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
 	rows, err := s.pool.Query(ctx, s.q(`
-		SELECT department, level, count(*) FROM {s}.distribution_periods
-		WHERE field = $1 AND valid @> $2::date AND ($3 = '' OR department = $3)
-		GROUP BY 1, 2 ORDER BY 1, 2`), string(field), asOf.Time(), department)
+		SELECT department, level, sum(delta)::bigint FROM {s}.distribution_deltas
+		WHERE field = $1 AND ($3 = '' OR department = $3) AND (
+			   (grain = 0 AND bucket < date_trunc('year', $2::date)::date)
+			OR (grain = 1 AND bucket >= date_trunc('year', $2::date)::date AND bucket < date_trunc('month', $2::date)::date)
+			OR (grain = 2 AND bucket >= date_trunc('month', $2::date)::date AND bucket <= $2::date))
+		GROUP BY 1, 2 HAVING sum(delta) <> 0 ORDER BY 1, 2`), string(field), asOf.Time(), department)
 	if err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)
 	}

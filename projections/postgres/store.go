@@ -203,12 +203,14 @@ func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Rec
 		// Every statement of a batch finds its rows by key. While a rebuild
 		// fills tables from empty, the planner has no statistics yet and
 		// would scan them whole, once per batch: forbid that.
+		// With scans priced out, a plan's cost can pass the JIT threshold
+		// and compile for a statement that touches a few rows: no JIT.
 		//
 		// The commit need not wait for its WAL flush: the log is the
 		// durable record, and the checkpoint commits with the batch, so a
 		// database crash that loses the last commits loses them whole and
 		// the projector applies them again.
-		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off"); err != nil {
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; SET LOCAL synchronous_commit = off"); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
 		var current int64
@@ -265,7 +267,8 @@ func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Record
 // for a known one, the people row (which carries the standing), and only the
 // memberships, accomplishments and level rows its Delta names. Rows are
 // deleted and copied in set-based statements, a handful per batch
-// whatever its size.
+// whatever its size. The distribution deltas are adjusted by the difference
+// between the distribution periods deleted and those copied.
 func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projections.PersonProjection) error {
 	if len(people) == 0 {
 		return nil
@@ -274,6 +277,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 	var knownNames, knownStandings, sameNames []string
 	var knownPositions, samePositions []int64
 	var persons, members, accs, periods, changes, dists [][]any
+	deltas := distributionDeltas{} // what the batch changes in distribution_deltas
 	catID, catVersion := s.cat.ID(), s.cat.Version()
 	fields := s.cat.Fields()
 	for _, pp := range people {
@@ -340,6 +344,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			}
 			for _, dp := range projections.DistributionPeriodsOf(fields, p.Memberships, pp.Periods) {
 				dists = append(dists, []any{p.ID, string(dp.Field), dp.Department, dp.Level, dateRange(dp.From, dp.To)})
+				deltas.addPeriod(dp, +1)
 			}
 		}
 		if fresh || d.Levels {
@@ -379,7 +384,21 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			b.Queue(s.q(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
 		}
 		if len(distIDs) > 0 {
-			b.Queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)`), distIDs)
+			// The periods a person had leave the distribution: they come back
+			// to be subtracted from the deltas.
+			b.Queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)
+				RETURNING field, department, level, lower(valid), upper(valid)`), distIDs).Query(func(rows pgx.Rows) error {
+				var dp projections.DistributionPeriod
+				var field string
+				var from time.Time
+				var to *time.Time // NULL: open
+				_, err := pgx.ForEachRow(rows, []any{&field, &dp.Department, &dp.Level, &from, &to}, func() error {
+					dp.Field, dp.From, dp.To = domain.Field(field), domain.DateOf(from), dateOf(to)
+					deltas.addPeriod(dp, -1)
+					return nil
+				})
+				return err
+			})
 		}
 		if len(wholeIDs) > 0 { // their distribution periods are in distIDs
 			for _, table := range []string{"people", "memberships", "accomplishments", "level_periods", "level_changes"} {
@@ -392,6 +411,17 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("update people: %w", err)
+		}
+	}
+	if c := deltas.columns(); len(c.deltas) > 0 {
+		// One statement for the batch: a row some period already counted in
+		// is added to, any other is inserted.
+		_, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.distribution_deltas AS d (field, grain, bucket, department, level, delta)
+			SELECT * FROM unnest($1::text[], $2::smallint[], $3::date[], $4::text[], $5::int[], $6::bigint[])
+			ON CONFLICT (field, grain, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
+			c.fields, c.grains, c.buckets, c.departments, c.levels, c.deltas)
+		if err != nil {
+			return fmt.Errorf("distribution deltas: %w", err)
 		}
 	}
 	copies := []struct {

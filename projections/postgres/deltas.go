@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/projections"
+)
+
+// The grains of distribution_deltas. A change of a (field, department,
+// level) count on a day is stored three times, summed into the row of its
+// year, of its month and of the day itself, so that the count on a date is
+// a sum over the whole years before it, the whole months of its year before
+// it and the days of its month up to it: at most some years + 11 + 31 rows
+// per department and level, whatever the number of people.
+const (
+	grainYear  int16 = 0
+	grainMonth int16 = 1
+	grainDay   int16 = 2
+)
+
+// deltaKey is the primary key of a distribution_deltas row.
+type deltaKey struct {
+	field      string
+	grain      int16
+	bucket     domain.Date
+	department string
+	level      int
+}
+
+// deltaBuckets returns the first day of day's year, the first day of its
+// month, and day: the buckets of its three grains.
+func deltaBuckets(day domain.Date) [3]domain.Date {
+	y, m, _ := day.Time().Date()
+	return [3]domain.Date{
+		grainYear:  domain.NewDate(y, time.January, 1),
+		grainMonth: domain.NewDate(y, m, 1),
+		grainDay:   day,
+	}
+}
+
+// deltaPoint is a day on which the count of a field, department and level
+// changes.
+type deltaPoint struct {
+	field      string
+	department string
+	level      int
+	day        domain.Date
+}
+
+// distributionDeltas accumulates the changes a batch makes to the
+// distribution, per day: a person's periods are subtracted and added back
+// whole, so most changes cancel out before they are spread over the grains,
+// and each row is written once however many periods touch it.
+type distributionDeltas map[deltaPoint]int64
+
+// addPeriod adds sign (+1 for a new period, -1 for a removed one) to the
+// count of the period's field, department and level on each of its days: at
+// its start, and back at its end unless it is open.
+func (m distributionDeltas) addPeriod(p projections.DistributionPeriod, sign int64) {
+	pt := deltaPoint{field: string(p.Field), department: p.Department, level: p.Level, day: p.From}
+	m[pt] += sign
+	if !p.To.IsZero() {
+		pt.day = p.To
+		m[pt] -= sign
+	}
+}
+
+// rows sums the changes into the rows of their year, month and day; sums
+// that cancel out are dropped.
+func (m distributionDeltas) rows() map[deltaKey]int64 {
+	out := make(map[deltaKey]int64, len(m))
+	for pt, n := range m {
+		if n == 0 {
+			continue
+		}
+		for g, bucket := range deltaBuckets(pt.day) {
+			out[deltaKey{field: pt.field, grain: int16(g), bucket: bucket, department: pt.department, level: pt.level}] += n
+		}
+	}
+	for k, n := range out {
+		if n == 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// deltaColumns are the rows of a distributionDeltas as column arrays for
+// unnest, in key order.
+type deltaColumns struct {
+	fields      []string
+	grains      []int16
+	buckets     []time.Time
+	departments []string
+	levels      []int32
+	deltas      []int64
+}
+
+// columns returns the rows as column arrays sorted by key, so that a batch
+// writes its rows in a deterministic order.
+func (m distributionDeltas) columns() deltaColumns {
+	rows := m.rows()
+	keys := make([]deltaKey, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b deltaKey) int {
+		return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.grain, b.grain), a.bucket.Compare(b.bucket),
+			cmp.Compare(a.department, b.department), cmp.Compare(a.level, b.level))
+	})
+	c := deltaColumns{
+		fields:      make([]string, len(keys)),
+		grains:      make([]int16, len(keys)),
+		buckets:     make([]time.Time, len(keys)),
+		departments: make([]string, len(keys)),
+		levels:      make([]int32, len(keys)),
+		deltas:      make([]int64, len(keys)),
+	}
+	for i, k := range keys {
+		c.fields[i], c.grains[i], c.buckets[i], c.departments[i], c.levels[i], c.deltas[i] =
+			k.field, k.grain, k.bucket.Time(), k.department, int32(k.level), rows[k]
+	}
+	return c
+}
