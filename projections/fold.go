@@ -18,10 +18,11 @@ type personState struct {
 	// What the store holds for this person, to write only what changed.
 	stored      bool
 	whole       bool // the store's rows may be missing or stale: rewrite them all
+	rowsKnown   bool // memberships and changes are exactly what this run wrote for the person
 	memberships []domain.Membership
 	changes     []domain.LevelChange // the timeline as last projected
 	standing    domain.Standing      // as last projected
-	touched     map[string]bool      // accomplishments changed since the last projection
+	touched     map[string]bool      // accomplishments changed since the last projection; true: the store has a row for it
 }
 
 func newPersonState(rs []events.Recorded) *personState {
@@ -53,7 +54,7 @@ func (st *personState) foldView(r events.Recorded) {
 		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
 			st.views[i].Retracted = true
 			st.views[i].RetractionReason = e.Reason
-			st.touched[e.AccomplishmentID] = true
+			st.touch(e.AccomplishmentID)
 		}
 	case events.AccomplishmentAmended:
 		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
@@ -61,7 +62,7 @@ func (st *personState) foldView(r events.Recorded) {
 				st.views[i].Accomplishment = a
 				st.views[i].AmendedAt = r.RecordedAt
 				st.views[i].VersionPosition = r.Position
-				st.touched[e.AccomplishmentID] = true
+				st.touch(e.AccomplishmentID)
 			}
 		}
 	default:
@@ -71,13 +72,21 @@ func (st *personState) foldView(r events.Recorded) {
 				// Recorded again after a retraction: the new record replaces it.
 				st.views[i] = AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
 					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt}
+				st.touch(id)
 			} else {
 				st.viewIndex[id] = len(st.views)
 				st.views = append(st.views, AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
 					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt})
+				st.touched[id] = false // new since the store last saw the person: no row to replace
 			}
-			st.touched[id] = true
 		}
+	}
+}
+
+// touch notes that an accomplishment the store may hold a row for changed.
+func (st *personState) touch(id string) {
+	if _, fresh := st.touched[id]; !fresh {
+		st.touched[id] = true
 	}
 }
 
@@ -91,6 +100,18 @@ type PersonProjection struct {
 	Changes         []domain.LevelChange
 	Standing        domain.Standing // as of the day of projection: levels and attainedOn, no explanation
 	Delta           Delta
+	// Prior is what the store holds for the person when the projector
+	// knows it exactly (it wrote it in this run), so a store may write only
+	// the rows that differ; nil: unknown, replace the person's rows.
+	Prior *Prior
+}
+
+// Prior is the part of a person's previous projection a store needs to
+// write only what changed.
+type Prior struct {
+	Memberships []domain.Membership
+	Periods     []domain.LevelPeriod
+	Changes     []domain.LevelChange
 }
 
 // Delta says which parts of a person's rows changed since the store last
@@ -101,6 +122,7 @@ type Delta struct {
 	Whole           bool     // the store may hold any rows for the person: replace them all
 	Memberships     bool     // department periods changed
 	Accomplishments []string // ids of accomplishments recorded, amended or retracted
+	Added           []string // those among them recorded for the first time: the store has no row to replace
 	Levels          bool     // level periods and changes changed
 	Standing        bool     // a level or attainedOn of the current standing changed
 }
@@ -126,8 +148,15 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 		Levels:      !st.stored || !slices.Equal(st.changes, out.Changes),
 		Standing:    !st.stored || !sameStanding(st.standing, out.Standing),
 	}
-	for id := range st.touched {
+	for id, replaces := range st.touched {
 		out.Delta.Accomplishments = append(out.Delta.Accomplishments, id)
+		if !replaces {
+			out.Delta.Added = append(out.Delta.Added, id)
+		}
+	}
+	slices.Sort(out.Delta.Added)
+	if st.rowsKnown && !st.whole {
+		out.Prior = &Prior{Memberships: st.memberships, Periods: periodsOf(st.changes), Changes: st.changes}
 	}
 	if st.whole {
 		out.Delta = Delta{Whole: true, Memberships: true, Levels: true, Standing: true}

@@ -360,7 +360,8 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		st := p.cache[id]
 		pp := people[i]
 		previous := st.changes
-		st.stored, st.whole, st.memberships, st.changes, st.standing = true, false, pp.Person.Memberships, pp.Changes, pp.Standing
+		st.stored, st.whole, st.rowsKnown = true, false, true
+		st.memberships, st.changes, st.standing = pp.Person.Memberships, pp.Changes, pp.Standing
 		clear(st.touched)
 		for _, c := range newChanges(previous, pp.Changes) {
 			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),

@@ -274,6 +274,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		return nil
 	}
 	var known, same, memberIDs, levelIDs, accIDs, distIDs, wholeIDs []string // known: standing changed; same: it did not
+	var gone rowKeys // rows of a known prior projection that are no longer projected
 	var knownNames, knownStandings, sameNames []string
 	var knownPositions, samePositions []int64
 	var persons, members, accs, periods, changes, dists [][]any
@@ -322,7 +323,15 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			write[id] = true
 		}
 		if !fresh {
-			accIDs = append(accIDs, d.Accomplishments...)
+			added := map[string]bool{}
+			for _, id := range d.Added {
+				added[id] = true
+			}
+			for _, id := range d.Accomplishments {
+				if !added[id] { // a row to replace
+					accIDs = append(accIDs, id)
+				}
+			}
 		}
 		for _, a := range pp.Accomplishments {
 			if !fresh && !write[a.ID] {
@@ -338,28 +347,58 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			accs = append(accs, []any{a.ID, p.ID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
 				amended, a.Retracted, reason, int64(a.VersionPosition)})
 		}
+		// With the prior projection known, only the level periods, changes
+		// and distribution periods that differ are deleted and written, and
+		// the deltas take the difference; otherwise the person's rows are
+		// replaced and the deleted periods come back to be subtracted.
+		prior := pp.Prior
+		if fresh {
+			prior = nil
+		}
 		if fresh || d.Memberships || d.Levels {
-			if !d.New {
+			now := projections.DistributionPeriodsOf(fields, p.Memberships, pp.Periods)
+			var was []projections.DistributionPeriod
+			switch {
+			case prior != nil:
+				was = projections.DistributionPeriodsOf(fields, prior.Memberships, prior.Periods)
+			case !d.New:
 				distIDs = append(distIDs, p.ID)
 			}
-			for _, dp := range projections.DistributionPeriodsOf(fields, p.Memberships, pp.Periods) {
+			removed, added := diff(was, now)
+			for _, dp := range removed {
+				gone.dists = append(gone.dists, rowKey{p.ID, string(dp.Field), dp.From.Time()})
+				deltas.addPeriod(dp, -1)
+			}
+			for _, dp := range added {
 				dists = append(dists, []any{p.ID, string(dp.Field), dp.Department, dp.Level, dateRange(dp.From, dp.To)})
 				deltas.addPeriod(dp, +1)
 			}
 		}
 		if fresh || d.Levels {
-			if !fresh {
+			var wasPeriods []domain.LevelPeriod
+			var wasChanges []domain.LevelChange
+			if prior != nil {
+				wasPeriods, wasChanges = prior.Periods, prior.Changes
+			} else if !fresh {
 				levelIDs = append(levelIDs, p.ID)
 			}
-			for _, lp := range pp.Periods {
+			removed, added := diff(wasPeriods, pp.Periods)
+			for _, lp := range removed {
+				gone.periods = append(gone.periods, rowKey{p.ID, string(lp.Field), lp.From.Time()})
+			}
+			for _, lp := range added {
 				periods = append(periods, []any{p.ID, string(lp.Field), lp.Level, lp.From.Time(), nullDate(lp.To)})
 			}
-			for _, c := range pp.Changes {
+			removedChanges, addedChanges := diff(wasChanges, pp.Changes)
+			for _, c := range removedChanges {
+				gone.changes = append(gone.changes, rowKey{p.ID, string(c.Field), c.On.Time()})
+			}
+			for _, c := range addedChanges {
 				changes = append(changes, []any{p.ID, string(c.Field), c.On.Time(), c.From, c.To})
 			}
 		}
 	}
-	if len(known)+len(same)+len(wholeIDs) > 0 {
+	if len(known)+len(same)+len(wholeIDs)+len(gone.dists)+len(gone.periods)+len(gone.changes) > 0 {
 		b := &pgx.Batch{}
 		if len(known) > 0 {
 			b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
@@ -399,6 +438,17 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 				})
 				return err
 			})
+		}
+		for _, g := range []struct {
+			table, column string
+			keys          []rowKey
+		}{{"level_periods", "t.valid_from", gone.periods}, {"level_changes", "t.changed_on", gone.changes},
+			{"distribution_periods", "lower(t.valid)", gone.dists}} {
+			if len(g.keys) > 0 {
+				ids, fs, ds := gone.columns(g.keys)
+				b.Queue(s.q(`DELETE FROM {s}.`+g.table+` t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
+					WHERE t.person_id = k.person_id AND t.field = k.field AND `+g.column+` = k.day`), ids, fs, ds)
+			}
 		}
 		if len(wholeIDs) > 0 { // their distribution periods are in distIDs
 			for _, table := range []string{"people", "memberships", "accomplishments", "level_periods", "level_changes"} {
@@ -446,6 +496,46 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		}
 	}
 	return nil
+}
+
+// rowKey finds one of a person's level periods, level changes or
+// distribution periods: unique per person, field and start (or date).
+type rowKey struct {
+	personID, field string
+	day             time.Time
+}
+
+// rowKeys are the rows of known prior projections to delete.
+type rowKeys struct{ periods, changes, dists []rowKey }
+
+func (rowKeys) columns(keys []rowKey) (ids, fields []string, days []time.Time) {
+	for _, k := range keys {
+		ids, fields, days = append(ids, k.personID), append(fields, k.field), append(days, k.day)
+	}
+	return ids, fields, days
+}
+
+// diff returns the elements of was not in now and of now not in was, each
+// in its slice's order.
+func diff[T comparable](was, now []T) (removed, added []T) {
+	in := make(map[T]int, len(was))
+	for _, x := range was {
+		in[x]++
+	}
+	for _, x := range now {
+		if in[x] > 0 {
+			in[x]--
+			continue
+		}
+		added = append(added, x)
+	}
+	for _, x := range was {
+		if in[x] > 0 {
+			in[x]--
+			removed = append(removed, x)
+		}
+	}
+	return removed, added
 }
 
 // storedLevel is one field of the standing kept on a person's row: the
