@@ -274,7 +274,8 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 		return nil
 	}
 	var known, same, memberIDs, levelIDs, accIDs, distIDs, wholeIDs []string // known: standing changed; same: it did not
-	var gone rowKeys // rows of a known prior projection that are no longer projected
+	// gone: rows of a known prior projection that are no longer projected.
+	var gone rowKeys
 	var knownNames, knownStandings, sameNames []string
 	var knownPositions, samePositions []int64
 	var persons, members, accs, periods, changes, dists [][]any
