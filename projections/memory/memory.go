@@ -18,6 +18,7 @@ import (
 type person struct {
 	projections.PersonProjection
 	events []events.Recorded
+	dist   []projections.DistributionPeriod // department and level per field over valid time
 }
 
 // Store is the in-memory read model.
@@ -31,11 +32,12 @@ type Store struct {
 	people   map[string]*person
 	ids      []string // sorted
 	accOwner map[string]string
+	dist     distIndex
 }
 
 // New returns an empty store judging with cat.
 func New(cat *domain.Catalogue) *Store {
-	return &Store{cat: cat, people: map[string]*person{}, accOwner: map[string]string{}, deferred: map[string][]events.Recorded{}}
+	return &Store{cat: cat, people: map[string]*person{}, accOwner: map[string]string{}, deferred: map[string][]events.Recorded{}, dist: distIndex{}}
 }
 
 // Checkpoint returns the position of the last applied event.
@@ -132,6 +134,13 @@ func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorde
 			s.ids[i] = pp.Person.ID
 		}
 		p.PersonProjection = pp
+		for _, dp := range p.dist {
+			s.dist.add(dp, -1)
+		}
+		p.dist = projections.DistributionPeriodsOf(s.cat.Fields(), pp.Person.Memberships, pp.Periods)
+		for _, dp := range p.dist {
+			s.dist.add(dp, +1)
+		}
 		p.events = append(p.events, s.deferred[pp.Person.ID]...)
 		p.events = append(p.events, byPerson[pp.Person.ID]...)
 		for _, a := range pp.Accomplishments {
@@ -293,21 +302,10 @@ func (s *Store) People(_ context.Context, f projections.PeopleFilter) (projectio
 func (s *Store) Distribution(_ context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	type key struct {
-		dept  string
-		level int
-	}
-	counts := map[key]int{}
-	for _, p := range s.people {
-		d := p.Person.DepartmentOn(asOf)
-		if d == "" || (department != "" && d != department) {
-			continue
-		}
-		counts[key{d, projections.LevelOnPeriods(p.Periods, field, asOf)}]++
-	}
+	counts := s.dist.counts(field, asOf, department)
 	out := make([]projections.Cell, 0, len(counts))
 	for k, n := range counts {
-		out = append(out, projections.Cell{Department: k.dept, Level: k.level, Count: n})
+		out = append(out, projections.Cell{Department: k.department, Level: k.level, Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Department != out[j].Department {

@@ -10,15 +10,17 @@ import (
 )
 
 // The grains of distribution_deltas. A change of a (field, department,
-// level) count on a day is stored three times, summed into the row of its
-// year, of its month and of the day itself, so that the count on a date is
-// a sum over the whole years before it, the whole months of its year before
-// it and the days of its month up to it: at most some years + 11 + 31 rows
-// per department and level, whatever the number of people.
+// level) count on a day is stored twice, summed into the row of its year and
+// of its month, so that the count on a date is a sum over the whole years
+// before it and the whole months of its year before it (at most some years
+// + 11 rows per department and level, whatever the number of people), plus
+// the periods that start or end in its month up to it, counted from
+// distribution_periods through its start and end indexes. Day rows would
+// make the count a little cheaper and every write much dearer: a day is
+// rarely shared, so nearly every change would be a row of its own.
 const (
 	grainYear  int16 = 0
 	grainMonth int16 = 1
-	grainDay   int16 = 2
 )
 
 // deltaKey is the primary key of a distribution_deltas row.
@@ -30,14 +32,13 @@ type deltaKey struct {
 	level      int
 }
 
-// deltaBuckets returns the first day of day's year, the first day of its
-// month, and day: the buckets of its three grains.
-func deltaBuckets(day domain.Date) [3]domain.Date {
+// deltaBuckets returns the first day of day's year and the first day of its
+// month: the buckets of its two grains.
+func deltaBuckets(day domain.Date) [2]domain.Date {
 	y, m, _ := day.Time().Date()
-	return [3]domain.Date{
+	return [2]domain.Date{
 		grainYear:  domain.NewDate(y, time.January, 1),
 		grainMonth: domain.NewDate(y, m, 1),
-		grainDay:   day,
 	}
 }
 
@@ -68,8 +69,8 @@ func (m distributionDeltas) addPeriod(p projections.DistributionPeriod, sign int
 	}
 }
 
-// rows sums the changes into the rows of their year, month and day; sums
-// that cancel out are dropped.
+// rows sums the changes into the rows of their year and month; sums that
+// cancel out are dropped.
 func (m distributionDeltas) rows() map[deltaKey]int64 {
 	out := make(map[deltaKey]int64, len(m))
 	for pt, n := range m {

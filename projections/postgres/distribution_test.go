@@ -128,6 +128,7 @@ func TestMigrationBackFillsDistributionDeltas(t *testing.T) {
 
 	if _, err := pool.Exec(bg, `
 		DROP TABLE careerledger.distribution_deltas;
+		DROP INDEX careerledger.distribution_periods_starts, careerledger.distribution_periods_ends;
 		CREATE INDEX distribution_periods_valid ON careerledger.distribution_periods USING gist (field, valid) INCLUDE (department, level);
 		DELETE FROM careerledger.schema_migrations WHERE version = '004_distribution_deltas.sql'`); err != nil {
 		t.Fatal(err)

@@ -237,13 +237,25 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 // of its year before it and of the days of its month up to it, each range
 // read through the primary key.
 func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
+	// The years before asOf's and the months of its year before its month
+	// from the deltas; the days of its month up to it from the periods that
+	// start (+1) or end (-1) on them.
 	rows, err := s.pool.Query(ctx, s.q(`
-		SELECT department, level, sum(delta)::bigint FROM {s}.distribution_deltas
-		WHERE field = $1 AND ($3 = '' OR department = $3) AND (
-			   (grain = 0 AND bucket < date_trunc('year', $2::date)::date)
-			OR (grain = 1 AND bucket >= date_trunc('year', $2::date)::date AND bucket < date_trunc('month', $2::date)::date)
-			OR (grain = 2 AND bucket >= date_trunc('month', $2::date)::date AND bucket <= $2::date))
-		GROUP BY 1, 2 HAVING sum(delta) <> 0 ORDER BY 1, 2`), string(field), asOf.Time(), department)
+		SELECT department, level, sum(n)::bigint FROM (
+			SELECT department, level, delta AS n FROM {s}.distribution_deltas
+			WHERE field = $1 AND ($3 = '' OR department = $3) AND (
+				   (grain = 0 AND bucket < date_trunc('year', $2::date)::date)
+				OR (grain = 1 AND bucket >= date_trunc('year', $2::date)::date AND bucket < date_trunc('month', $2::date)::date))
+			UNION ALL
+			SELECT department, level, 1 FROM {s}.distribution_periods
+			WHERE field = $1 AND ($3 = '' OR department = $3)
+				AND lower(valid) >= date_trunc('month', $2::date)::date AND lower(valid) <= $2::date
+			UNION ALL
+			SELECT department, level, -1 FROM {s}.distribution_periods
+			WHERE field = $1 AND ($3 = '' OR department = $3)
+				AND upper(valid) >= date_trunc('month', $2::date)::date AND upper(valid) <= $2::date
+		) c
+		GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2`), string(field), asOf.Time(), department)
 	if err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)
 	}
