@@ -181,6 +181,9 @@ type bench struct {
 	db   *benchDB
 	// measured by the recording scenario, used to pace the live-lag one
 	singleRecorderRate2m float64
+	// singleRecorderRateAlways is the same with an fsync on every write,
+	// careerd's embedded default.
+	singleRecorderRateAlways float64
 	// measured by the rebuild scenario: what the real projector sustains
 	projectorRate float64
 }

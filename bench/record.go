@@ -256,6 +256,8 @@ func (b *bench) record(ctx context.Context, mode syncMode) error {
 	}
 	if mode.interval > 0 {
 		b.singleRecorderRate2m = recSide.best
+	} else {
+		b.singleRecorderRateAlways = recSide.best
 	}
 	ratio := recSide.best / rawSide.best
 	b.add(row{
