@@ -85,8 +85,8 @@ func (b *bench) rebuildLagDist(ctx context.Context) error {
 			Baseline: fmtRate(baseRate, "ev") + " (" + fmtDur(baseline) + ")",
 			Ratio:    fmtRatio(ratio), Goal: ">= 60% and > 20k ev/s",
 			Verdict: verdict(ratio >= 0.60 && realRate > 20000),
-			Note: fmt.Sprintf("Log generated with AppendBatch on an embedded server (sync interval 2m), %d people per chunk interleaved (registrations, engagements, assessments, succession, development, transfers, amendments, retractions). Real: Projector (batches of %d, re-judges each touched person per batch) into postgres.Store (COPY of events; per touched person an UPDATE of its row and standing, and a rewrite of only the memberships, accomplishments, level periods and changes and distribution periods that changed; one upsert of the distribution deltas those periods move; checkpoint; one transaction). Baseline: Log.Follow (the same ordered consumer and decoding), one INSERT per event into a person_events copy (same indexes) queued in a pgx batch, plus a checkpoint upsert, one transaction per batch of %d. CPU of this Go process (projector, decoding, NATS server): real %s (%.0f%% of the wall time, %s per event), baseline %s (%.0f%%, %s per event); the rest of the wall time is PostgreSQL. The real store wrote %.1f rows per event (%d rows inserted or updated: the event, the touched person's row, and what changed, distribution deltas not counted), the baseline 1.",
-				cfg.chunk, cfg.maxBatch, cfg.maxBatch,
+			Note: fmt.Sprintf("Log generated with AppendBatch on an embedded server (sync interval 2m), %d people per chunk interleaved (registrations, engagements, assessments, succession, development, transfers, amendments, retractions). Real: Projector (batches of %d) into postgres.Store, %s. Baseline: Log.Follow (the same ordered consumer and decoding), one INSERT per event into a person_events copy (same indexes) queued in a pgx batch, plus a checkpoint upsert, one transaction per batch of %d. CPU of this Go process (projector, decoding, NATS server): real %s (%.0f%% of the wall time, %s per event), baseline %s (%.0f%%, %s per event); the rest of the wall time is PostgreSQL. The real store wrote %.1f rows per event (%d rows inserted or updated: the event, the touched person's row, and what changed, distribution deltas not counted), the baseline 1.",
+				cfg.chunk, cfg.maxBatch, bulkNote(!cfg.noBulk), cfg.maxBatch,
 				fmtDur(realCPU), 100*realCPU.Seconds()/realTook.Seconds(), fmtDur(realCPU/time.Duration(head)),
 				fmtDur(baseCPU), 100*baseCPU.Seconds()/max(baseline.Seconds(), 1e-9), fmtDur(baseCPU/time.Duration(head)),
 				float64(rowsWritten)/float64(head), rowsWritten),
@@ -108,6 +108,14 @@ func (b *bench) rebuildLagDist(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// bulkNote says how the real projector judged people.
+func bulkNote(bulk bool) string {
+	if bulk {
+		return "in bulk: a COPY of the events and the checkpoint per batch until the head it started from; there, in the last batch's transaction, each person judged once and their rows copied, and one upsert of the distribution deltas"
+	}
+	return "-no-bulk: per batch a COPY of the events and, per touched person (re-judged), an update of its row and the rows that changed, an upsert of the distribution deltas, the checkpoint, in one transaction"
 }
 
 // generate fills the log with about cfg.events events over cfg.people
