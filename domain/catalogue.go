@@ -351,6 +351,11 @@ func ParseCatalogue(data []byte) (*Catalogue, error) {
 		return nil, &CatalogueError{Line: lineAt(data, dec.InputOffset()),
 			Problem: "unexpected data after the catalogue object"}
 	}
+	// encoding/json keeps the last of two equal keys: one of them is a
+	// mistake the file's author should see.
+	if path, key, off, dup := duplicateKey(data); dup {
+		return nil, &CatalogueError{Line: lineAt(data, off), Path: path, Problem: fmt.Sprintf("duplicate key %q", key)}
+	}
 	c, perr := compileCatalogue(f)
 	if perr != nil {
 		return nil, &CatalogueError{Line: lineOfPath(data, perr.path), Path: perr.path, Problem: perr.problem}
@@ -453,6 +458,57 @@ func walkJSON(data []byte, visit func(path, key string, off int64) bool) {
 		return err == nil
 	}
 	value("", "")
+}
+
+// duplicateKey finds the first key repeated within one object of a
+// syntactically valid JSON document: its path, the key, and an offset on
+// the line of its second occurrence.
+func duplicateKey(data []byte) (dupPath, key string, off int64, found bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var value func(at string) bool // false: stop
+	value = func(at string) bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		d, ok := tok.(json.Delim)
+		if !ok {
+			return true
+		}
+		switch d {
+		case '{':
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return false
+				}
+				k, _ := kt.(string)
+				p := k
+				if at != "" {
+					p = at + "." + k
+				}
+				if seen[k] {
+					dupPath, key, off, found = p, k, dec.InputOffset(), true
+					return false
+				}
+				seen[k] = true
+				if !value(p) {
+					return false
+				}
+			}
+		case '[':
+			for i := 0; dec.More(); i++ {
+				if !value(fmt.Sprintf("%s[%d]", at, i)) {
+					return false
+				}
+			}
+		}
+		_, err = dec.Token()
+		return err == nil
+	}
+	value("")
+	return dupPath, key, off, found
 }
 
 // lineOfPath finds the line of the value at path, or of its deepest present

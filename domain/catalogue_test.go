@@ -147,6 +147,11 @@ func TestMalformedCataloguesAreRefusedWithTheLine(t *testing.T) {
 				return edit(t, `"minRole": "MEMBER",`, `"minRole": "MEMBER", "colour": "red",`, 2)
 			},
 			marker: `"colour"`, want: `unknown key "colour"`},
+		{name: "a key given twice in one object",
+			doc: func(t *testing.T) string {
+				return edit(t, `"minRole": "MEMBER",`, `"minRole": "MEMBER", "minRole": "LEAD",`, 2)
+			},
+			marker: `"minRole": "LEAD"`, want: `minRole: duplicate key "minRole"`},
 		{name: "unknown role",
 			doc:    func(t *testing.T) string { return edit(t, `"minRole": "LEAD"`, `"minRole": "BOSS"`, 3) },
 			marker: `"BOSS"`, want: `levels[3].fields.SERVICE_DESK.engagement.minRole: unknown role "BOSS"`},
