@@ -488,11 +488,13 @@ func duplicateKey(data []byte) (dupPath, key string, off int64, found bool) {
 				if at != "" {
 					p = at + "." + k
 				}
-				if seen[k] {
+				// encoding/json matches keys to fields without regard to
+				// case: "minRole" and "MinRole" are the same key.
+				if seen[strings.ToLower(k)] {
 					dupPath, key, off, found = p, k, dec.InputOffset(), true
 					return false
 				}
-				seen[k] = true
+				seen[strings.ToLower(k)] = true
 				if !value(p) {
 					return false
 				}

@@ -152,6 +152,11 @@ func TestMalformedCataloguesAreRefusedWithTheLine(t *testing.T) {
 				return edit(t, `"minRole": "MEMBER",`, `"minRole": "MEMBER", "minRole": "LEAD",`, 2)
 			},
 			marker: `"minRole": "LEAD"`, want: `minRole: duplicate key "minRole"`},
+		{name: "a key given twice in one object, in another case (encoding/json ignores case)",
+			doc: func(t *testing.T) string {
+				return edit(t, `"minRole": "MEMBER",`, `"minRole": "MEMBER", "MinRole": "LEAD",`, 2)
+			},
+			marker: `"MinRole": "LEAD"`, want: `duplicate key "MinRole"`},
 		{name: "unknown role",
 			doc:    func(t *testing.T) string { return edit(t, `"minRole": "LEAD"`, `"minRole": "BOSS"`, 3) },
 			marker: `"BOSS"`, want: `levels[3].fields.SERVICE_DESK.engagement.minRole: unknown role "BOSS"`},

@@ -91,10 +91,11 @@ type Projector struct {
 	// catch-up whose people are not written yet.
 	OnStored func(position uint64, batchSize int)
 
-	cache     map[string]*personState
-	complete  bool                // the cache holds every stored event: nobody needs loading
-	dirty     map[string]struct{} // people whose events were stored but not projected
-	bulkUntil uint64              // the head when Run started: defer the batches before it
+	cache       map[string]*personState
+	complete    bool                // the cache holds every stored event: nobody needs loading
+	dirty       map[string]struct{} // people whose events were stored but not projected
+	bulkUntil   uint64              // the head when Run started: defer the batches before it
+	deferredAny bool                // people were deferred (or left behind) since the last judgment
 }
 
 // Head is what a Source tells of its last position, for Bulk.
@@ -109,7 +110,7 @@ type headSource interface {
 // Folding and judging a batch overlaps with the store applying the batch
 // before it; batches are still applied one at a time, in order.
 func (p *Projector) Run(ctx context.Context) error {
-	p.cache, p.dirty, p.bulkUntil = map[string]*personState{}, map[string]struct{}{}, 0
+	p.cache, p.dirty, p.bulkUntil, p.deferredAny = map[string]*personState{}, map[string]struct{}{}, 0, false
 	from, err := p.Store.Checkpoint(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -210,6 +211,7 @@ func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) error 
 		p.cache[id] = st
 		p.dirty[id] = struct{}{}
 	}
+	p.deferredAny = true
 	w := p.judge(checkpoint, nil)
 	if err := p.Store.Apply(ctx, checkpoint, nil, w.people); err != nil {
 		return fmt.Errorf("write people left behind at %d: %w", checkpoint, err)
@@ -321,6 +323,7 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 	}
 	last := batch[len(batch)-1].Position
 	if deferred {
+		p.deferredAny = true
 		return prepared{position: last, batch: batch, deferred: true}, true, nil
 	}
 	return p.judge(last, batch), true, nil
@@ -355,6 +358,10 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		}
 		wg.Wait()
 	}
+	// What a bulk catch-up or a recovery reveals is history the read model
+	// now answers, not news: only batches applied as they come notify.
+	notify := !p.deferredAny
+	p.deferredAny = false
 	var derived []LevelChanged
 	for i, id := range ids {
 		st := p.cache[id]
@@ -363,6 +370,9 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		st.stored, st.whole, st.rowsKnown = true, false, true
 		st.memberships, st.changes, st.standing = pp.Person.Memberships, pp.Changes, pp.Standing
 		clear(st.touched)
+		if !notify {
+			continue
+		}
 		for _, c := range newChanges(previous, pp.Changes) {
 			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),
 				Change: c, Position: position})

@@ -172,7 +172,7 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 // replaying a batch after a crash changes nothing. An empty batch at the
 // checkpoint writes people only.
 func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
-	err := s.inBatch(ctx, position, batch, func(tx pgx.Tx) error {
+	err := s.inBatch(ctx, position, batch, false, func(tx pgx.Tx) error {
 		if err := s.replacePeople(ctx, tx, people); err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recor
 // transaction, leaving the people they touch to a later Apply; people_from
 // keeps where that started.
 func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
-	return s.inBatch(ctx, position, batch, func(tx pgx.Tx) error {
+	return s.inBatch(ctx, position, batch, true, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET people_from = coalesce(people_from, position),
 				position = $2, updated_at = now() WHERE name = $1`), checkpointName, int64(position)); err != nil {
 			return fmt.Errorf("advance checkpoint: %w", err)
@@ -205,7 +205,7 @@ func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events
 // inBatch runs the transaction of a batch ending at position: it locks the
 // checkpoint, skips a batch already applied, refuses one that does not
 // follow the checkpoint, copies the new events, then runs rest.
-func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, rest func(tx pgx.Tx) error) error {
+func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Every statement of a batch finds its rows by key. While a rebuild
 		// fills tables from empty, the planner has no statistics yet and
@@ -221,12 +221,16 @@ func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Rec
 			return fmt.Errorf("apply: %w", err)
 		}
 		var current int64
+		var peopleFrom *int64
 		err := tx.QueryRow(ctx, s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
-			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position`), checkpointName).Scan(&current)
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position, people_from`), checkpointName).Scan(&current, &peopleFrom)
 		if err != nil {
 			return fmt.Errorf("lock checkpoint: %w", err)
 		}
 		if uint64(current) > position || uint64(current) == position && len(batch) > 0 {
+			if deferring || peopleFrom != nil || len(batch) == 0 {
+				return fmt.Errorf("%w: checkpoint %d with people behind, batch ends at %d", projections.ErrCheckpointMoved, current, position)
+			}
 			return nil // already applied (a replay after a crash, or a rival projector)
 		}
 		if uint64(current) < position && len(batch) == 0 || len(batch) > 0 && batch[0].Position != uint64(current)+1 {

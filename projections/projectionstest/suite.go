@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"replaying a batch changes nothing", testReplay},
 		{"a fresh fold of the log equals the live read model", testRebuildEquals},
 		{"level changes are published as derived events", testDerived},
+		{"a bulk catch-up publishes no history, later batches publish news", testBulkCatchUpIsNotNews},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -407,6 +408,56 @@ func testDerived(t *testing.T, e *Env) {
 	for _, c := range got {
 		if c.PersonID != "E1" || c.Department != "Ops" {
 			t.Errorf("derived event = %+v", c)
+		}
+	}
+}
+
+// testBulkCatchUpIsNotNews: the level changes a bulk catch-up reveals are
+// history the read model now answers, not news, so none is published; a
+// change recorded once the projector has caught up is.
+func testBulkCatchUpIsNotNews(t *testing.T, e *Env) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := e.Changes.Subscribe(sctx)
+	e.StopProjector()
+	must := func(res events.Result, err error) uint64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Position
+	}
+	must(e.Recorder.RegisterPerson(ctx, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")}))
+	for _, a := range []domain.Accomplishment{
+		Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+			domain.OperationRequirements, domain.OperationSystems),
+		Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"),
+	} {
+		must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
+	}
+	e.Bulk, e.MaxBatch = true, 1
+	e.StartProjector()
+	e.Wait(must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1",
+		Accomplishment: Assessment(domain.StressManagement, domain.Basic, "2016-03-01")})))
+	if e.Deferred.Load() == 0 {
+		t.Fatal("no batch was deferred: the catch-up was not in bulk")
+	}
+	select {
+	case c := <-ch:
+		t.Fatalf("the bulk catch-up published %+v", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// Caught up: the change to level 3 is news.
+	e.Record("E1", Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01"))
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case c := <-ch:
+			if c.PersonID == "E1" && c.Change.Field == domain.SystemOperation && c.Change.To == 3 {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the change to level 3 recorded after the catch-up was not published")
 		}
 	}
 }

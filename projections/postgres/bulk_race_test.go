@@ -1,0 +1,252 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/careerledger/careerledger/projections/projectionstest"
+)
+
+// These tests run bulk projectors against rivals, as happens when a lock
+// session dies under a projector that has not noticed yet: a batch a rival
+// already applied must never make a bulk projector believe people are
+// written that are not (or the reverse).
+
+// gatedHeadSource is a gatedSource with a Head, so that Bulk defers.
+type gatedHeadSource struct {
+	*gatedSource
+	head uint64
+}
+
+func (s *gatedHeadSource) Head(context.Context) (uint64, error) { return s.head, nil }
+
+// TestLaggingBulkRivalLeavesNobodyBehind: TestLaggingRivalTakesOver's
+// interleaving, but the old projector is in a bulk catch-up (as careerd's
+// live projector is after a long stop) when it loses the lock: it stores
+// events 1-3 without their people, and the new projector's batches that it
+// believed already applied must not hide that.
+func TestLaggingBulkRivalLeavesNobodyBehind(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	store := postgres.New(pool, cat, "")
+	if _, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "L1", Name: "Person L1", Department: "Ops",
+		JoinedOn: domain.MustDate("2015-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"2016-01-01", "2017-01-01", "2018-01-01"} {
+		if _, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "L1",
+			Accomplishment: projectionstest.Assessment(domain.StressManagement, domain.Basic, d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.Recorder.TransferPerson(bg, events.TransferPerson{PersonID: "L1", Department: "Net",
+		EffectiveOn: domain.MustDate("2019-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := env.Log.Read(bg, 0, 100)
+	if err != nil || len(rs) != 5 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	run := func(src projections.Source, bulk bool) (context.CancelFunc, chan error) {
+		ctx, cancel := context.WithCancel(bg)
+		p := &projections.Projector{Catalogue: cat, Source: src, Store: store, Bulk: bulk, Now: func() time.Time { return env.Clock.Peek() }}
+		done := make(chan error, 1)
+		go func() {
+			for {
+				err := p.Run(ctx)
+				if err == nil || ctx.Err() != nil {
+					done <- err
+					return
+				}
+				t.Logf("run failed, restarting: %v", err)
+			}
+		}()
+		return cancel, done
+	}
+	newSrc := &gatedSource{release: make(chan struct{}), batches: [][]events.Recorded{rs[0:1], rs[1:2], rs[2:3], rs[3:5]}}
+	stopNew, newDone := run(newSrc, true)
+	time.Sleep(50 * time.Millisecond)
+	// The old projector, in bulk (head 5), stores events 1-3 without their people.
+	oldSrc := &gatedHeadSource{gatedSource: &gatedSource{release: make(chan struct{}), batches: [][]events.Recorded{rs[0:3]}}, head: 5}
+	close(oldSrc.release)
+	stopOld, oldDone := run(oldSrc, true)
+	for {
+		cp, _ := store.Checkpoint(bg)
+		if cp == 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopOld()
+	if err := <-oldDone; err != nil {
+		t.Fatal(err)
+	}
+	close(newSrc.release)
+	waitFor(t, store, 5)
+	stopNew()
+	if err := <-newDone; err != nil {
+		t.Fatal(err)
+	}
+	clean, cleanPool := cleanRebuild(t, env, 5)
+	compareTables(t, dumpTables(t, pool), dumpTables(t, cleanPool))
+	q := snapshotQueries(t, env, []string{"L1"})
+	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+}
+
+// TestRivalBulkProjectorsWithoutLock: two bulk projectors on one database
+// with no lock, restarting after every refusal, while events keep coming:
+// the result equals a clean rebuild.
+func TestRivalBulkProjectorsWithoutLock(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	base := pgtest.NewPool(t, postgres.DefaultSchema)
+	w := projectionstest.NewWorkload(13, cat, env.Recorder, "W", 12)
+	if _, err := w.Run(bg, 40); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	var wg sync.WaitGroup
+	var stores []*postgres.Store
+	var failures atomic.Int64
+	for i, batch := range []int{3, 5} {
+		store := postgres.New(newPool(t, base, fmt.Sprintf("rival_%d", i)), cat, "")
+		stores = append(stores, store)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, MaxBatch: batch, Bulk: true,
+					Now: func() time.Time { return env.Clock.Peek() }}
+				if err := p.Run(ctx); err != nil {
+					failures.Add(1)
+					t.Logf("rival %d: %v (restarting)", i, err)
+				}
+			}
+		}()
+	}
+	if _, err := w.Run(bg, 200); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := w.Run(bg, 40); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := env.Log.Head(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stores[0], head)
+	cancel()
+	wg.Wait()
+	checkEventsComplete(t, env, stores[0], base, head)
+	clean, cleanPool := cleanRebuild(t, env, head)
+	compareTables(t, dumpTables(t, base), dumpTables(t, cleanPool))
+	q := snapshotQueries(t, env, w.IDs)
+	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, stores[0], q), projectionstest.Snapshot(t, clean, q))
+	if n := failures.Load(); n > 0 {
+		t.Logf("rival runs failed and restarted %d times", n)
+	}
+}
+
+// hookStore runs before once, before its first ApplyEvents.
+type hookStore struct {
+	*postgres.Store
+	once   sync.Once
+	before func()
+}
+
+func (s *hookStore) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
+	s.once.Do(s.before)
+	return s.Store.ApplyEvents(ctx, position, batch)
+}
+
+// TestDeferredBatchAppliedByARival: a bulk projector's deferred batch was
+// committed first by a rival, with its people. The bulk projector must not
+// go on judging from a cache that missed the rival's rows (here a person's
+// timeline the rival rewrote), or stale level rows would stay.
+func TestDeferredBatchAppliedByARival(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	store := postgres.New(pool, cat, "")
+	must := func(_ events.Result, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "P", Name: "P", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")}))
+	must(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "P",
+		Accomplishment: projectionstest.Engagement(domain.ServiceDesk, domain.Participant, "2018-01-01", "", domain.Ongoing, false)}))
+	res, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "P",
+		Accomplishment: projectionstest.Assessment(domain.InformationAssetManagement, domain.Basic, "2019-01-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amend := func(on string) {
+		must(env.Recorder.AmendAccomplishment(bg, events.AmendAccomplishment{AccomplishmentID: res.AccomplishmentID,
+			Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
+				x := *a.Assessment
+				x.AssessedOn = domain.MustDate(on)
+				return domain.Accomplishment{Assessment: &x}, nil
+			}}))
+	}
+	amend("2018-03-01")
+	amend("2019-01-01")
+	must(env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "Q", Name: "Q", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")}))
+	rs, err := env.Log.Read(bg, 0, 100)
+	if err != nil || len(rs) != 6 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	now := func() time.Time { return env.Clock.Peek() }
+	runUntil := func(p *projections.Projector, pos uint64) {
+		ctx, cancel := context.WithCancel(bg)
+		done := make(chan error, 1)
+		go func() {
+			for {
+				err := p.Run(ctx)
+				if err == nil || ctx.Err() != nil {
+					done <- err
+					return
+				}
+				t.Logf("run failed, restarting: %v", err)
+			}
+		}()
+		waitFor(t, store, pos)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Positions 1-2 projected normally.
+	runUntil(&projections.Projector{Catalogue: cat, Source: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:3]}}, Store: store, Now: now}, 3)
+	// B: bulk (head 5), batches [3] [4] [5]. Before its first ApplyEvents, a
+	// rival commits position 3 with its people.
+	hs := &hookStore{Store: store, before: func() {
+		runUntil(&projections.Projector{Catalogue: cat, Source: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[3:4]}}, Store: store, Now: now}, 4)
+	}}
+	b := &projections.Projector{Catalogue: cat, Store: hs, Now: now, Bulk: true,
+		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[3:4], rs[4:5], rs[5:6]}}, head: 6}}
+	runUntil(b, 6)
+	clean, cleanPool := cleanRebuild(t, env, 6)
+	compareTables(t, dumpTables(t, pool), dumpTables(t, cleanPool))
+	q := snapshotQueries(t, env, []string{"P", "Q"})
+	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+}
+
+func closed() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
