@@ -39,24 +39,7 @@ func TestLaggingBulkRivalLeavesNobodyBehind(t *testing.T) {
 	env := startLog(t, cat)
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	store := postgres.New(pool, cat, "")
-	if _, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "L1", Name: "Person L1", Department: "Ops",
-		JoinedOn: domain.MustDate("2015-01-01")}); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"2016-01-01", "2017-01-01", "2018-01-01"} {
-		if _, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "L1",
-			Accomplishment: projectionstest.Assessment(domain.StressManagement, domain.Basic, d)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.Recorder.TransferPerson(bg, events.TransferPerson{PersonID: "L1", Department: "Net",
-		EffectiveOn: domain.MustDate("2019-01-01")}); err != nil {
-		t.Fatal(err)
-	}
-	rs, err := env.Log.Read(bg, 0, 100)
-	if err != nil || len(rs) != 5 {
-		t.Fatalf("log: %d events, %v", len(rs), err)
-	}
+	rs := recordLaggingRivalLog(t, env)
 	run := func(src projections.Source, bulk bool) (context.CancelFunc, chan error) {
 		ctx, cancel := context.WithCancel(bg)
 		p := &projections.Projector{Catalogue: cat, Source: src, Store: store, Bulk: bulk, Now: func() time.Time { return env.Clock.Peek() }}

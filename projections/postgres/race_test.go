@@ -309,17 +309,10 @@ func (s *gatedSource) Follow(ctx context.Context, after uint64, _ int, handle fu
 	return nil
 }
 
-// TestLaggingRivalTakesOver is the interleaving a takeover produces: the
-// new projector has read the checkpoint when the old one, not yet aware
-// that it lost the lock, commits more batches; the new one then loads a
-// person from the store (already holding those batches), replays the same
-// events as no-ops, and finally projects on its own. It must neither fold
-// an event twice nor fail.
-func TestLaggingRivalTakesOver(t *testing.T) {
-	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	store := postgres.New(pool, cat, "")
+// recordLaggingRivalLog records the five events of one person the lagging
+// rival tests project: a registration, three assessments and a transfer.
+func recordLaggingRivalLog(t *testing.T, env *projectionstest.Env) []events.Recorded {
+	t.Helper()
 	if _, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "L1", Name: "Person L1", Department: "Ops",
 		JoinedOn: domain.MustDate("2015-01-01")}); err != nil {
 		t.Fatal(err)
@@ -338,6 +331,21 @@ func TestLaggingRivalTakesOver(t *testing.T) {
 	if err != nil || len(rs) != 5 {
 		t.Fatalf("log: %d events, %v", len(rs), err)
 	}
+	return rs
+}
+
+// TestLaggingRivalTakesOver is the interleaving a takeover produces: the
+// new projector has read the checkpoint when the old one, not yet aware
+// that it lost the lock, commits more batches; the new one then loads a
+// person from the store (already holding those batches), replays the same
+// events as no-ops, and finally projects on its own. It must neither fold
+// an event twice nor fail.
+func TestLaggingRivalTakesOver(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	store := postgres.New(pool, cat, "")
+	rs := recordLaggingRivalLog(t, env)
 	newProjector := func(src projections.Source) (*projections.Projector, context.CancelFunc, chan error) {
 		ctx, cancel := context.WithCancel(bg)
 		p := &projections.Projector{Catalogue: cat, Source: src, Store: store, Now: func() time.Time { return env.Clock.Peek() }}
