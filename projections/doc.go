@@ -1,7 +1,8 @@
 // Package projections folds the event log into read models that answer the
 // API's queries: people and their departments over valid time, their
-// accomplishments, their level in every field over valid time with the
-// explanation of the current standing, and the department skill distribution.
+// accomplishments, their level in every field over valid time, and the
+// department skill distribution; a standing's explanation, for any date and
+// any knownAt, is evaluated on read from the person's stored events.
 //
 // Two stores implement the same read model: memory (the embedded default,
 // rebuilt from the log at start) and PostgreSQL (production). One Projector

@@ -127,8 +127,9 @@ type Delta struct {
 	Standing        bool     // a level or attainedOn of the current standing changed
 }
 
-// project computes a person's read model rows. today bounds the standing
-// stored with its explanation; queries for other dates evaluate on read.
+// project computes a person's read model rows. today is the date of the
+// levels kept as the current standing; queries (any date, and every
+// explanation) evaluate on read.
 func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonProjection {
 	p := st.person
 	out := PersonProjection{Person: PersonView{
