@@ -2,9 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,58 +87,7 @@ func TestLaggingBulkRivalLeavesNobodyBehind(t *testing.T) {
 // TestRivalBulkProjectorsWithoutLock: two bulk projectors on one database
 // with no lock, restarting after every refusal, while events keep coming:
 // the result equals a clean rebuild.
-func TestRivalBulkProjectorsWithoutLock(t *testing.T) {
-	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	base := pgtest.NewPool(t, postgres.DefaultSchema)
-	w := projectionstest.NewWorkload(13, cat, env.Recorder, "W", 12)
-	if _, err := w.Run(bg, 40); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(bg)
-	var wg sync.WaitGroup
-	var stores []*postgres.Store
-	var failures atomic.Int64
-	for i, batch := range []int{3, 5} {
-		store := postgres.New(newPool(t, base, fmt.Sprintf("rival_%d", i)), cat, "")
-		stores = append(stores, store)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, MaxBatch: batch, Bulk: true,
-					Now: func() time.Time { return env.Clock.Peek() }}
-				if err := p.Run(ctx); err != nil {
-					failures.Add(1)
-					t.Logf("rival %d: %v (restarting)", i, err)
-				}
-			}
-		}()
-	}
-	if _, err := w.Run(bg, 200); err != nil {
-		t.Fatal(err)
-	}
-	for range 5 {
-		if _, err := w.Run(bg, 40); err != nil {
-			t.Fatal(err)
-		}
-	}
-	head, err := env.Log.Head(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, stores[0], head)
-	cancel()
-	wg.Wait()
-	checkEventsComplete(t, env, stores[0], base, head)
-	clean, cleanPool := cleanRebuild(t, env, head)
-	compareTables(t, dumpTables(t, base), dumpTables(t, cleanPool))
-	q := snapshotQueries(t, env, w.IDs)
-	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, stores[0], q), projectionstest.Snapshot(t, clean, q))
-	if n := failures.Load(); n > 0 {
-		t.Logf("rival runs failed and restarted %d times", n)
-	}
-}
+func TestRivalBulkProjectorsWithoutLock(t *testing.T) { rivalsWithoutLock(t, true) }
 
 // hookStore runs before once, before its first ApplyEvents.
 type hookStore struct {

@@ -233,7 +233,12 @@ func TestTwoProjectorsRace(t *testing.T) {
 // under a projector that has not noticed yet: the store's Apply must make
 // the rival's stale batches no-ops, and the result must equal a clean
 // rebuild.
-func TestRivalProjectorsWithoutLock(t *testing.T) {
+func TestRivalProjectorsWithoutLock(t *testing.T) { rivalsWithoutLock(t, false) }
+
+// rivalsWithoutLock runs two projectors (bulk or not) against one database
+// with no lock, restarting each after every refusal, while events keep
+// coming in several bursts, and compares the result with a clean rebuild.
+func rivalsWithoutLock(t *testing.T, bulk bool) {
 	cat := domain.DefaultCatalogue()
 	env := startLog(t, cat)
 	base := pgtest.NewPool(t, postgres.DefaultSchema)
@@ -252,7 +257,7 @@ func TestRivalProjectorsWithoutLock(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, MaxBatch: batch,
+				p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, MaxBatch: batch, Bulk: bulk,
 					Now: func() time.Time { return env.Clock.Peek() }}
 				if err := p.Run(ctx); err != nil {
 					failures.Add(1)
@@ -261,7 +266,12 @@ func TestRivalProjectorsWithoutLock(t *testing.T) {
 			}
 		}()
 	}
-	head, err := w.Run(bg, 200)
+	for _, n := range []int{200, 40, 40, 40, 40, 40} {
+		if _, err := w.Run(bg, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := env.Log.Head(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
