@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"sync"
@@ -100,6 +102,21 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 	total := max(int(target*dur.Seconds()), 1)
 	interval := time.Duration(float64(time.Second) / target)
 	progress("lag: recording %d events at %s (%s) for %s with the projector running", total, fmtRate(target, "ev"), why, dur)
+	if b.cfg.lagProf != "" && b.cfg.cpuprof == "" {
+		f, err := os.Create(b.cfg.lagProf)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		b.cfg.lagProf = "" // the first measurement only
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	ts.track(true)
 	type obs struct {
 		pos uint64

@@ -40,6 +40,7 @@ import (
 type config struct {
 	out     string
 	cpuprof string
+	lagProf string
 	only    map[string]bool
 	pgURL   string
 	dir     string
@@ -81,6 +82,7 @@ func parseFlags(args []string) (config, error) {
 	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarios, ","))
 	fs.StringVar(&c.out, "out", "", "also write the Markdown table to this file")
 	fs.StringVar(&c.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&c.lagProf, "lag-cpuprofile", "", "write a CPU profile of the first live-lag measurement only to this file (not with -cpuprofile)")
 	fs.StringVar(&c.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL; a database careerledger_bench_<random> is created on it and dropped at the end")
 	fs.StringVar(&c.dir, "dir", "", "directory for the embedded JetStream stores (default: a new temporary directory, removed at the end)")
 	fs.BoolVar(&c.keepDB, "keep-db", false, "keep the benchmark database (its name is printed)")

@@ -105,7 +105,26 @@ func (c *Catalogue) JudgeLevels(ev Evidence, asOf Date) (Standing, []LevelChange
 }
 
 func (c *Catalogue) judge(ev Evidence, asOf Date, explain bool) (Standing, []LevelChange) {
-	p := c.prepare(&ev)
+	return c.judgePrepared(c.prepare(&ev), asOf, explain)
+}
+
+// JudgePersonLevels is JudgeLevels of the person's evidence as known now,
+// without copying it: what the catalogue derives from each piece of
+// evidence is kept on the person and reused while recordings only add to
+// it, so re-judging a person with a long history after one more
+// accomplishment derives that one alone. Like every Person method it is not
+// safe for concurrent use on the same person.
+func (c *Catalogue) JudgePersonLevels(p *Person, asOf Date) (Standing, []LevelChange) {
+	ev := p.currentEvidence()
+	if p.prep == nil || p.prep.c != c || p.prep.ev != ev {
+		p.prep = c.prepare(ev)
+	} else {
+		p.prep.extend()
+	}
+	return c.judgePrepared(p.prep, asOf, false)
+}
+
+func (c *Catalogue) judgePrepared(p *prepared, asOf Date, explain bool) (Standing, []LevelChange) {
 	changes := p.timeline()
 	levels := make([]int, len(c.fields))
 	p.levelsAt(asOf, levels)
@@ -191,44 +210,55 @@ type prepared struct {
 func (c *Catalogue) prepare(ev *Evidence) *prepared {
 	p := &prepared{c: c, ev: ev}
 	nu := len(ev.Engagements) + len(ev.Successions)
-	masks := make([]uint64, nu)
-	p.engQual, p.succMask = masks[:len(ev.Engagements)], masks[len(ev.Engagements):]
-	small := make([]int8, len(ev.Successions)+2*len(ev.Assessments))
-	p.succKind = small[:len(ev.Successions)]
-	p.themeIdx = small[len(ev.Successions) : len(ev.Successions)+len(ev.Assessments)]
-	p.themeRank = small[len(ev.Successions)+len(ev.Assessments):]
+	masks := make([]uint64, 0, nu)
+	p.engQual, p.succMask = masks[:0:len(ev.Engagements)], masks[len(ev.Engagements):len(ev.Engagements):nu]
+	small := make([]int8, 0, len(ev.Successions)+2*len(ev.Assessments))
+	ns, na := len(ev.Successions), len(ev.Assessments)
+	p.succKind = small[:0:ns]
+	p.themeIdx = small[ns : ns : ns+na]
+	p.themeRank = small[ns+na : ns+na : ns+2*na]
+	p.extend()
+	return p
+}
 
-	for i := range ev.Engagements {
+// extend derives what the rules need from the items of p.ev that p does not
+// cover yet: evidence only grows at its end while its prefix stays (see
+// Person.JudgePersonLevels), so a cached prepared is brought up to date by
+// deriving the new items alone.
+func (p *prepared) extend() {
+	c, ev := p.c, p.ev
+	for i := len(p.engQual); i < len(ev.Engagements); i++ {
 		e := &ev.Engagements[i]
-		fi := c.fieldIndex(e.Field)
-		if fi < 0 {
-			continue
-		}
-		crit := criteriaMask(e.Complexity)
-		role := e.Role.Rank()
-		outcome := uint64(1) << max(0, indexOf(Outcomes, e.Outcome))
-		for ri := range c.reqs {
-			r := &c.reqs[ri]
-			if r.eng != nil && (r.scope < 0 || r.scope == fi) && r.eng.qualifies(e, role, outcome, crit) {
-				p.engQual[i] |= 1 << ri
+		var q uint64
+		if fi := c.fieldIndex(e.Field); fi >= 0 {
+			crit := criteriaMask(e.Complexity)
+			role := e.Role.Rank()
+			outcome := uint64(1) << max(0, indexOf(Outcomes, e.Outcome))
+			for ri := range c.reqs {
+				r := &c.reqs[ri]
+				if r.eng != nil && (r.scope < 0 || r.scope == fi) && r.eng.qualifies(e, role, outcome, crit) {
+					q |= 1 << ri
+				}
 			}
 		}
+		p.engQual = append(p.engQual, q)
 	}
-	for i := range ev.Successions {
+	for i := len(p.succMask); i < len(ev.Successions); i++ {
 		s := &ev.Successions[i]
-		p.succKind[i] = int8(indexOf(SuccessionKinds, s.Kind))
+		var m uint64
 		for _, f := range s.Fields {
 			if fi := c.fieldIndex(f); fi >= 0 {
-				p.succMask[i] |= 1 << fi
+				m |= 1 << fi
 			}
 		}
+		p.succMask = append(p.succMask, m)
+		p.succKind = append(p.succKind, int8(indexOf(SuccessionKinds, s.Kind)))
 	}
-	for i := range ev.Assessments {
+	for i := len(p.themeIdx); i < len(ev.Assessments); i++ {
 		a := &ev.Assessments[i]
-		p.themeIdx[i] = int8(indexOf(Themes, a.Theme))
-		p.themeRank[i] = int8(a.Proficiency.Rank())
+		p.themeIdx = append(p.themeIdx, int8(indexOf(Themes, a.Theme)))
+		p.themeRank = append(p.themeRank, int8(a.Proficiency.Rank()))
 	}
-	return p
 }
 
 // qualifies reports whether e meets the role, outcome, budget, complexity and

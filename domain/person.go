@@ -57,6 +57,9 @@ type Person struct {
 	// ev is the evidence as known now, kept up to date while recordings
 	// only add accomplishments (nil: rebuild it from changes).
 	ev *Evidence
+	// prep is what a catalogue derived from each item of ev (see
+	// JudgePersonLevels); it covers a prefix of ev and goes with it.
+	prep *prepared
 }
 
 // NewPerson folds a PersonRegistered fact.
@@ -84,7 +87,7 @@ func (p *Person) Record(a Accomplishment, recordedAt time.Time) {
 	id := a.ID()
 	_, known := p.current[id]
 	if known || p.retracted[id] {
-		p.ev = nil // replaced in place, or back in its first place: rebuild
+		p.ev, p.prep = nil, nil // replaced in place, or back in its first place: rebuild
 	} else if p.ev != nil {
 		p.ev.Add(a) // a new id goes last, as a rebuild would put it
 	}
@@ -95,7 +98,7 @@ func (p *Person) Record(a Accomplishment, recordedAt time.Time) {
 // Retract folds a retraction.
 func (p *Person) Retract(id, reason string, recordedAt time.Time) {
 	p.changes = append(p.changes, Change{RecordedAt: recordedAt, RetractedID: id, Reason: reason})
-	p.ev = nil
+	p.ev, p.prep = nil, nil
 	delete(p.current, id)
 	p.retracted[id] = true
 }
@@ -120,16 +123,23 @@ func (p *Person) Changes() []Change { return p.changes }
 // Evidence returns the evidence as known now, in recording order. The
 // result is the caller's own.
 func (p *Person) Evidence() Evidence {
-	if p.ev == nil {
-		ev := p.evidence(time.Time{})
-		p.ev = &ev
-	}
+	p.currentEvidence()
 	return Evidence{
 		Engagements:  slices.Clone(p.ev.Engagements),
 		Successions:  slices.Clone(p.ev.Successions),
 		Developments: slices.Clone(p.ev.Developments),
 		Assessments:  slices.Clone(p.ev.Assessments),
 	}
+}
+
+// currentEvidence returns the cached evidence as known now, building it if
+// needed. It is the person's own: callers must not change or keep it.
+func (p *Person) currentEvidence() *Evidence {
+	if p.ev == nil {
+		ev := p.evidence(time.Time{})
+		p.ev, p.prep = &ev, nil
+	}
+	return p.ev
 }
 
 // EvidenceKnownAt returns the evidence as the system knew it at t: changes

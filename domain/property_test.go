@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -308,5 +309,78 @@ func TestJudgeLevelsIsJudgeWithoutExplanation(t *testing.T) {
 		if full.CatalogueID != lean.CatalogueID || full.CatalogueVersion != lean.CatalogueVersion || full.AsOf != lean.AsOf {
 			t.Fatalf("seed %d: headers differ", seed)
 		}
+	}
+}
+
+// TestJudgePersonLevelsEqualsJudgeLevels: judging a person through the
+// derivations kept on them gives what judging a fresh copy of their
+// evidence gives, after every step of random recordings of every kind,
+// amendments, retractions and re-recordings, and when another catalogue
+// judges the same person in between.
+func TestJudgePersonLevelsEqualsJudgeLevels(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	// Another catalogue whose rules derive other things from the same
+	// engagements: every "minCriteria": 2 becomes 1.
+	file := bytes.ReplaceAll(domain.DefaultCatalogueJSON(), []byte(`"minCriteria": 2`), []byte(`"minCriteria": 1`))
+	file = bytes.Replace(file, []byte(`"version": 1`), []byte(`"version": 2`), 1)
+	other, err := domain.ParseCatalogue(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ := false
+	for seed := uint64(1); seed <= 60; seed++ {
+		g := newGenerator(seed)
+		p := domain.NewPerson("P1", "P", "ops", day("2015-01-01"))
+		var recorded []domain.Accomplishment
+		at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		asOf := day("2026-11-26")
+		for step := 0; step < 80; step++ {
+			at = at.Add(time.Minute)
+			switch k := g.r.IntN(12); {
+			case k < 8 || len(recorded) == 0: // a new accomplishment of any kind
+				var a domain.Accomplishment
+				switch g.r.IntN(4) {
+				case 0:
+					e := g.engagement()
+					a.Engagement = &e
+				case 1:
+					s := g.succession()
+					a.Succession = &s
+				case 2:
+					a.Development = &Development{ID: g.id("d"), Kind: pick(g.r, domain.DevelopmentKinds), OccurredOn: g.date()}
+				default:
+					as := g.assessment(pick(g.r, domain.Themes))
+					a.Assessment = &as
+				}
+				recorded = append(recorded, a)
+				p.Record(a, at)
+			case k < 10: // an amendment (or a re-recording after a retraction)
+				a := pick(g.r, recorded)
+				if a.Engagement != nil {
+					e := *a.Engagement
+					e.Outcome = pick(g.r, domain.Outcomes)
+					a.Engagement = &e
+				}
+				p.Record(a, at)
+			default:
+				p.Retract(pick(g.r, recorded).ID(), "wrong", at)
+			}
+			judge := cat
+			if step%7 == 3 {
+				judge = other
+			}
+			got, gotChanges := judge.JudgePersonLevels(p, asOf)
+			want, wantChanges := judge.JudgeLevels(p.Evidence(), asOf)
+			if _, c := cat.JudgeLevels(p.Evidence(), asOf); !reflect.DeepEqual(c, gotChanges) && judge == other {
+				differ = true
+			}
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotChanges, wantChanges) {
+				t.Fatalf("seed %d step %d: JudgePersonLevels\n %+v %+v\nJudgeLevels of the evidence\n %+v %+v",
+					seed, step, got, gotChanges, want, wantChanges)
+			}
+		}
+	}
+	if !differ {
+		t.Fatal("the two catalogues never judged differently: the test cannot tell their derivations apart")
 	}
 }

@@ -11,10 +11,14 @@ import (
 // personState is one person's events and their fold, kept by the projector
 // between batches so that a batch re-evaluates each affected person once.
 type personState struct {
-	last      uint64 // the position of the last event folded
-	person    *domain.Person
-	views     []AccomplishmentView // kept up to date event by event
-	viewIndex map[string]int
+	last   uint64 // the position of the last event folded
+	person *domain.Person
+	views  []AccomplishmentView // kept up to date event by event
+	// viewsShared: a projection handed views to a store, which keeps them;
+	// an element is then changed in a copy (appending is safe: the store's
+	// slice ends before the new element).
+	viewsShared bool
+	viewIndex   map[string]int
 	// What the store holds for this person, to write only what changed.
 	stored      bool
 	whole       bool // the store's rows may be missing or stale: rewrite them all
@@ -47,21 +51,32 @@ func (st *personState) apply(r events.Recorded) {
 	}
 }
 
+// ownView returns the i-th view to change in place, copying the views
+// first if a store holds them.
+func (st *personState) ownView(i int) *AccomplishmentView {
+	if st.viewsShared {
+		st.views, st.viewsShared = slices.Clone(st.views), false
+	}
+	return &st.views[i]
+}
+
 // foldView updates the accomplishment views with one event.
 func (st *personState) foldView(r events.Recorded) {
 	switch e := r.Event.(type) {
 	case events.AccomplishmentRetracted:
 		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
-			st.views[i].Retracted = true
-			st.views[i].RetractionReason = e.Reason
+			v := st.ownView(i)
+			v.Retracted = true
+			v.RetractionReason = e.Reason
 			st.touch(e.AccomplishmentID)
 		}
 	case events.AccomplishmentAmended:
 		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
 			if a, ok := events.ToAccomplishment(e); ok {
-				st.views[i].Accomplishment = a
-				st.views[i].AmendedAt = r.RecordedAt
-				st.views[i].VersionPosition = r.Position
+				v := st.ownView(i)
+				v.Accomplishment = a
+				v.AmendedAt = r.RecordedAt
+				v.VersionPosition = r.Position
 				st.touch(e.AccomplishmentID)
 			}
 		}
@@ -70,7 +85,7 @@ func (st *personState) foldView(r events.Recorded) {
 			id := a.ID()
 			if i, seen := st.viewIndex[id]; seen {
 				// Recorded again after a retraction: the new record replaces it.
-				st.views[i] = AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
+				*st.ownView(i) = AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
 					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt}
 				st.touch(id)
 			} else {
@@ -136,12 +151,14 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 		ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships(),
 	}}
 	out.Person.Position = st.last
-	// A copy: the store keeps it while the state moves on.
-	out.Accomplishments = append([]AccomplishmentView(nil), st.views...)
-	ev := p.Evidence()
+	// The store keeps the views while the state moves on: they are shared
+	// up to their current length, and copied before a change (ownView).
+	out.Accomplishments = st.views[:len(st.views):len(st.views)]
+	st.viewsShared = true
 	// The explanation is evaluated on read (for any date and knownAt):
-	// only the levels are kept, and judged without it.
-	out.Standing, out.Changes = cat.JudgeLevels(ev, today)
+	// only the levels are kept, and judged without it, from the derivations
+	// the person keeps between batches.
+	out.Standing, out.Changes = cat.JudgePersonLevels(p, today)
 	out.Periods = periodsOf(out.Changes)
 	out.Delta = Delta{
 		New:         !st.stored,

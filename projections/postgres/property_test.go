@@ -24,3 +24,14 @@ func TestPropertyBulk(t *testing.T) {
 		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	}, projectionstest.PropertyConfig{Seeds: 10, Bulk: true})
 }
+
+// TestPropertyCopying: the same when every row is written by COPY, as
+// large batches (a rebuild's) are; the other tests write small batches'
+// rows in the transaction's pipeline.
+func TestPropertyCopying(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		s := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+		s.CopyAbove = 1
+		return s
+	}, projectionstest.PropertyConfig{Seeds: 10})
+}

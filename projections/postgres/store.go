@@ -38,6 +38,10 @@ type Store struct {
 	PollInterval time.Duration
 	// Logger receives the projector lock's complaints; nil = discard.
 	Logger *slog.Logger
+	// CopyAbove is the number of rows of one table from which a batch
+	// copies them (COPY) instead of inserting them in its pipeline; 0 =
+	// DefaultCopyAbove, negative = always insert.
+	CopyAbove int
 }
 
 // RunExclusive runs fn while this process holds the projector lock of the
@@ -172,14 +176,12 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 // replaying a batch after a crash changes nothing. An empty batch at the
 // checkpoint writes people only.
 func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
-	err := s.inBatch(ctx, position, batch, false, func(tx pgx.Tx) error {
-		if err := s.replacePeople(ctx, tx, people); err != nil {
+	err := s.inBatch(ctx, position, batch, false, func(w *writes) error {
+		if err := s.replacePeople(ctx, w, people); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET position = $2, people_from = NULL, updated_at = now()
-			WHERE name = $1`), checkpointName, int64(position)); err != nil {
-			return fmt.Errorf("advance checkpoint: %w", err)
-		}
+		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET position = $2, people_from = NULL, updated_at = now()
+			WHERE name = $1`), checkpointName, int64(position))
 		return nil
 	})
 	if err != nil {
@@ -193,67 +195,215 @@ func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recor
 // transaction, leaving the people they touch to a later Apply; people_from
 // keeps where that started.
 func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
-	return s.inBatch(ctx, position, batch, true, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET people_from = coalesce(people_from, position),
-				position = $2, updated_at = now() WHERE name = $1`), checkpointName, int64(position)); err != nil {
-			return fmt.Errorf("advance checkpoint: %w", err)
-		}
+	return s.inBatch(ctx, position, batch, true, func(w *writes) error {
+		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET people_from = coalesce(people_from, position),
+				position = $2, updated_at = now() WHERE name = $1`), checkpointName, int64(position))
 		return nil
 	})
 }
 
 // inBatch runs the transaction of a batch ending at position: it locks the
 // checkpoint, skips a batch already applied, refuses one that does not
-// follow the checkpoint, copies the new events, then runs rest.
-func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Every statement of a batch finds its rows by key. While a rebuild
-		// fills tables from empty, the planner has no statistics yet and
-		// would scan them whole, once per batch: forbid that.
-		// With scans priced out, a plan's cost can pass the JIT threshold
-		// and compile for a statement that touches a few rows: no JIT.
-		//
-		// The commit need not wait for its WAL flush: the log is the
-		// durable record, and the checkpoint commits with the batch, so a
-		// database crash that loses the last commits loses them whole and
-		// the projector applies them again.
-		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; SET LOCAL synchronous_commit = off"); err != nil {
+// follow the checkpoint, writes the new events, then what rest queues.
+//
+// A live batch is small and its statements are many (a dozen tables and
+// deletes): each one waiting for its answer costs a round trip, and a
+// round trip (system calls and wake-ups on both sides) costs more than the
+// statement on a busy machine, and is where a busy machine makes a batch
+// wait. So the statements go as two pipelines, BEGIN with the checkpoint
+// lock, then every write with the checkpoint, and COMMIT: three round
+// trips. Large row sets (a rebuild's) are copied in between
+// (writes.insert).
+func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(w *writes) error) (err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	// A connection left inside a transaction (an error, a cancellation) is
+	// closed by Release, which rolls the transaction back.
+	defer conn.Release()
+	open := false
+	defer func() {
+		if err != nil && open && !conn.Conn().IsClosed() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
+				conn.Conn().Close(rctx) //nolint:errcheck // closing rolls back
+			}
+			cancel()
+		}
+	}()
+	// Every statement of a batch finds its rows by key. While a rebuild
+	// fills tables from empty, the planner has no statistics yet and would
+	// scan them whole, once per batch: forbid that. With scans priced out,
+	// a plan's cost can pass the JIT threshold and compile for a statement
+	// that touches a few rows: no JIT.
+	//
+	// The commit need not wait for its WAL flush: the log is the durable
+	// record, and the checkpoint commits with the batch, so a database
+	// crash that loses the last commits loses them whole and the projector
+	// applies them again.
+	var current int64
+	var peopleFrom *int64
+	lock := &pgx.Batch{}
+	lock.Queue("BEGIN")
+	lock.Queue(`SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
+		set_config('synchronous_commit', 'off', true)`)
+	lock.Queue(s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
+		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position, people_from`), checkpointName).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&current, &peopleFrom) })
+	open = true
+	if err := conn.SendBatch(ctx, lock).Close(); err != nil {
+		return fmt.Errorf("lock checkpoint: %w", err)
+	}
+	if uint64(current) > position || uint64(current) == position && len(batch) > 0 {
+		if deferring || peopleFrom != nil || len(batch) == 0 {
+			return fmt.Errorf("%w: checkpoint %d with people behind, batch ends at %d", projections.ErrCheckpointMoved, current, position)
+		}
+		// Already applied (a replay after a crash, or a rival projector).
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
-		var current int64
-		var peopleFrom *int64
-		err := tx.QueryRow(ctx, s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
-			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position, people_from`), checkpointName).Scan(&current, &peopleFrom)
-		if err != nil {
-			return fmt.Errorf("lock checkpoint: %w", err)
-		}
-		if uint64(current) > position || uint64(current) == position && len(batch) > 0 {
-			if deferring || peopleFrom != nil || len(batch) == 0 {
-				return fmt.Errorf("%w: checkpoint %d with people behind, batch ends at %d", projections.ErrCheckpointMoved, current, position)
-			}
-			return nil // already applied (a replay after a crash, or a rival projector)
-		}
-		if uint64(current) < position && len(batch) == 0 || len(batch) > 0 && batch[0].Position != uint64(current)+1 {
-			// The log has no gaps, so a batch that does not start right
-			// after the checkpoint was folded from a stale view: another
-			// projector moved the checkpoint. Refuse it; the projector
-			// restarts from the committed checkpoint.
-			start := position
-			if len(batch) > 0 {
-				start = batch[0].Position
-			}
-			return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, current, start)
-		}
+		open = false
+		return nil
+	}
+	if uint64(current) < position && len(batch) == 0 || len(batch) > 0 && batch[0].Position != uint64(current)+1 {
+		// The log has no gaps, so a batch that does not start right after
+		// the checkpoint was folded from a stale view: another projector
+		// moved the checkpoint. Refuse it; the projector restarts from the
+		// committed checkpoint.
+		start := position
 		if len(batch) > 0 {
-			if err := s.copyEvents(ctx, tx, batch, uint64(current)); err != nil {
-				return err
-			}
+			start = batch[0].Position
 		}
-		return rest(tx)
-	})
+		return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, current, start)
+	}
+	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove()}
+	if len(batch) > 0 {
+		if err := s.writeEvents(ctx, w, batch, uint64(current)); err != nil {
+			return err
+		}
+	}
+	if err := rest(w); err != nil {
+		return err
+	}
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	// COMMIT goes on its own, after the writes have answered: queued with
+	// them it would reach the server even if this run were stopped while
+	// they ran, and commit after the run had returned, under the next one.
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	open = false
+	return nil
 }
 
-func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Recorded, after uint64) error {
+// DefaultCopyAbove is the number of rows from which a table's new rows are
+// copied (COPY) rather than inserted in the batch's pipeline.
+const DefaultCopyAbove = 2000
+
+func (s *Store) copyAbove() int {
+	switch {
+	case s.CopyAbove < 0:
+		return 0
+	case s.CopyAbove == 0:
+		return DefaultCopyAbove
+	}
+	return s.CopyAbove
+}
+
+// writes collects a batch transaction's statements and sends them as one
+// pipeline; an insert of many rows is a COPY, sent after what is queued
+// before it so that the statements still run in order.
+type writes struct {
+	conn      *pgxpool.Conn
+	schema    string
+	copyAbove int
+	b         pgx.Batch
+}
+
+// queue adds a statement to the pipeline; it runs, in order, at the next
+// flush. Its error names the statement and the table it writes.
+func (w *writes) queue(sql string, args ...any) *pgx.QueuedQuery {
+	what := strings.Fields(sql)[0] + " " + w.target(sql)
+	q := w.b.Queue(sql, args...)
+	q.Fn = func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	return q
+}
+
+// target is the table a statement writes, for error messages.
+func (w *writes) target(sql string) string {
+	f := strings.Fields(sql)
+	for i, t := range f {
+		switch strings.ToUpper(t) {
+		case "INTO", "FROM", "UPDATE":
+			if i+1 < len(f) {
+				return f[i+1]
+			}
+		}
+	}
+	return ""
+}
+
+// flush sends the queued statements and waits for all of them.
+func (w *writes) flush(ctx context.Context) error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	err := w.conn.SendBatch(ctx, &w.b).Close()
+	w.b = pgx.Batch{}
+	return err
+}
+
+// column is a column of a table and its SQL type, for unnest.
+type column struct{ name, typ string }
+
+// insert writes rows (values in columns order) into table: queued as one
+// INSERT of unnested column arrays, or, from copyAbove rows on, copied
+// after sending what is queued.
+func (w *writes) insert(ctx context.Context, table string, cols []column, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	if w.copyAbove > 0 && len(rows) >= w.copyAbove {
+		if err := w.flush(ctx); err != nil {
+			return err
+		}
+		if _, err := w.conn.CopyFrom(ctx, pgx.Identifier{w.schema, table}, names, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+		return nil
+	}
+	params := make([]string, len(cols))
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		params[i] = fmt.Sprintf("$%d::%s[]", i+1, c.typ)
+		col := make([]any, len(rows))
+		for r, row := range rows {
+			col[r] = row[i]
+		}
+		args[i] = col
+	}
+	w.queue(fmt.Sprintf("INSERT INTO %s (%s) SELECT * FROM unnest(%s)", pgx.Identifier{w.schema, table}.Sanitize(),
+		strings.Join(names, ", "), strings.Join(params, ", ")), args...)
+	return nil
+}
+
+// eventColumns are the columns of person_events a batch writes.
+var eventColumns = []column{{"position", "bigint"}, {"person_id", "text"}, {"type", "text"}, {"version", "int"},
+	{"recorded_at", "timestamptz"}, {"idempotency_key", "text"}, {"body", "jsonb"}}
+
+func (s *Store) writeEvents(ctx context.Context, w *writes, batch []events.Recorded, after uint64) error {
 	rows := make([][]any, 0, len(batch))
 	for _, r := range batch {
 		if r.Position <= after {
@@ -264,14 +414,9 @@ func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Record
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", r.Position, err)
 		}
-		rows = append(rows, []any{int64(r.Position), r.PersonID, typ, version, r.RecordedAt, r.IdempotencyKey, body})
+		rows = append(rows, []any{int64(r.Position), r.PersonID, typ, int32(version), r.RecordedAt, r.IdempotencyKey, body})
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "person_events"},
-		[]string{"position", "person_id", "type", "version", "recorded_at", "idempotency_key", "body"}, pgx.CopyFromRows(rows))
-	if err != nil {
-		return fmt.Errorf("copy events: %w", err)
-	}
-	return nil
+	return w.insert(ctx, "person_events", eventColumns, rows)
 }
 
 // replacePeople writes what changed of each person: a new person whole;
@@ -280,7 +425,7 @@ func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, batch []events.Record
 // deleted and copied in set-based statements, a handful per batch
 // whatever its size. The distribution deltas are adjusted by the difference
 // between the distribution periods deleted and those copied.
-func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projections.PersonProjection) error {
+func (s *Store) replacePeople(ctx context.Context, w *writes, people []projections.PersonProjection) error {
 	if len(people) == 0 {
 		return nil
 	}
@@ -410,34 +555,33 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			}
 		}
 	}
-	if len(known)+len(same)+len(wholeIDs)+len(gone.dists)+len(gone.periods)+len(gone.changes) > 0 {
-		b := &pgx.Batch{}
+	{ // what changed of people already stored, in one pipeline with the rest
 		if len(known) > 0 {
-			b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
+			w.queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
 					catalogue_id = $5, catalogue_version = $6
 				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(id, name, position, standing)
 				WHERE people.id = u.id`),
 				known, knownNames, knownPositions, knownStandings, catID, catVersion)
 		}
 		if len(same) > 0 {
-			b.Queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position
+			w.queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position
 				FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, name, position) WHERE people.id = u.id`),
 				same, sameNames, samePositions)
 		}
 		if len(memberIDs) > 0 {
-			b.Queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
+			w.queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
 		}
 		if len(accIDs) > 0 {
-			b.Queue(s.q(`DELETE FROM {s}.accomplishments WHERE id = ANY($1)`), accIDs)
+			w.queue(s.q(`DELETE FROM {s}.accomplishments WHERE id = ANY($1)`), accIDs)
 		}
 		if len(levelIDs) > 0 {
-			b.Queue(s.q(`DELETE FROM {s}.level_periods WHERE person_id = ANY($1)`), levelIDs)
-			b.Queue(s.q(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
+			w.queue(s.q(`DELETE FROM {s}.level_periods WHERE person_id = ANY($1)`), levelIDs)
+			w.queue(s.q(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
 		}
 		if len(distIDs) > 0 {
 			// The periods a person had leave the distribution: they come back
 			// to be subtracted from the deltas.
-			b.Queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)
+			w.queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)
 				RETURNING field, department, level, lower(valid), upper(valid)`), distIDs).Query(func(rows pgx.Rows) error {
 				var dp projections.DistributionPeriod
 				var field string
@@ -458,7 +602,7 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 			{"distribution_periods", "lower(t.valid)", gone.dists}} {
 			if len(g.keys) > 0 {
 				ids, fs, ds := gone.columns(g.keys)
-				b.Queue(s.q(`DELETE FROM {s}.`+g.table+` t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
+				w.queue(s.q(`DELETE FROM {s}.`+g.table+` t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
 					WHERE t.person_id = k.person_id AND t.field = k.field AND `+g.column+` = k.day`), ids, fs, ds)
 			}
 		}
@@ -468,43 +612,43 @@ func (s *Store) replacePeople(ctx context.Context, tx pgx.Tx, people []projectio
 				if table == "people" {
 					col = "id"
 				}
-				b.Queue(s.q(`DELETE FROM {s}.`+table+` WHERE `+col+` = ANY($1)`), wholeIDs)
+				w.queue(s.q(`DELETE FROM {s}.`+table+` WHERE `+col+` = ANY($1)`), wholeIDs)
 			}
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("update people: %w", err)
+		if len(distIDs) > 0 {
+			// The deltas below subtract what these deletes return.
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	if c := deltas.columns(); len(c.deltas) > 0 {
 		// One statement for the batch: a row some period already counted in
 		// is added to, any other is inserted.
-		_, err := tx.Exec(ctx, s.q(`INSERT INTO {s}.distribution_deltas AS d (field, grain, bucket, department, level, delta)
+		w.queue(s.q(`INSERT INTO {s}.distribution_deltas AS d (field, grain, bucket, department, level, delta)
 			SELECT * FROM unnest($1::text[], $2::smallint[], $3::date[], $4::text[], $5::int[], $6::bigint[])
 			ON CONFLICT (field, grain, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
 			c.fields, c.grains, c.buckets, c.departments, c.levels, c.deltas)
-		if err != nil {
-			return fmt.Errorf("distribution deltas: %w", err)
-		}
 	}
-	copies := []struct {
+	inserts := []struct {
 		table string
-		cols  []string
+		cols  []column
 		rows  [][]any
 	}{
-		{"people", []string{"id", "name", "joined_on", "position", "catalogue_id", "catalogue_version", "standing"}, persons},
-		{"memberships", []string{"person_id", "department", "valid_from", "valid_to"}, members},
-		{"accomplishments", []string{"id", "person_id", "kind", "position", "recorded_at", "amended_at", "retracted",
-			"retraction_reason", "version_position"}, accs},
-		{"level_periods", []string{"person_id", "field", "level", "valid_from", "valid_to"}, periods},
-		{"level_changes", []string{"person_id", "field", "changed_on", "from_level", "to_level"}, changes},
-		{"distribution_periods", []string{"person_id", "field", "department", "level", "valid"}, dists},
+		{"people", []column{{"id", "text"}, {"name", "text"}, {"joined_on", "date"}, {"position", "bigint"},
+			{"catalogue_id", "text"}, {"catalogue_version", "int"}, {"standing", "jsonb"}}, persons},
+		{"memberships", []column{{"person_id", "text"}, {"department", "text"}, {"valid_from", "date"}, {"valid_to", "date"}}, members},
+		{"accomplishments", []column{{"id", "text"}, {"person_id", "text"}, {"kind", "text"}, {"position", "bigint"},
+			{"recorded_at", "timestamptz"}, {"amended_at", "timestamptz"}, {"retracted", "boolean"},
+			{"retraction_reason", "text"}, {"version_position", "bigint"}}, accs},
+		{"level_periods", []column{{"person_id", "text"}, {"field", "text"}, {"level", "int"}, {"valid_from", "date"}, {"valid_to", "date"}}, periods},
+		{"level_changes", []column{{"person_id", "text"}, {"field", "text"}, {"changed_on", "date"}, {"from_level", "int"}, {"to_level", "int"}}, changes},
+		{"distribution_periods", []column{{"person_id", "text"}, {"field", "text"}, {"department", "text"}, {"level", "int"},
+			{"valid", "daterange"}}, dists},
 	}
-	for _, c := range copies {
-		if len(c.rows) == 0 {
-			continue
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
-			return fmt.Errorf("copy %s: %w", c.table, err)
+	for _, in := range inserts {
+		if err := w.insert(ctx, in.table, in.cols, in.rows); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -14,3 +14,12 @@ func TestContract(t *testing.T) {
 		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	})
 }
+
+// TestContractCopying: the contract when every row is written by COPY.
+func TestContractCopying(t *testing.T) {
+	projectionstest.Run(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		s := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+		s.CopyAbove = 1
+		return s
+	})
+}
