@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -214,44 +215,126 @@ func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events
 // lock, then every write with the checkpoint, and COMMIT: three round
 // trips. Large row sets (a rebuild's) are copied in between
 // (writes.insert).
-func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(w *writes) error) (err error) {
+func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(w *writes) error) error {
+	follows := position // the checkpoint this batch follows
+	if len(batch) > 0 {
+		follows = batch[0].Position - 1
+	}
+	done, err := s.followingBatch(ctx, follows, batch, rest)
+	if err != nil || done {
+		return err
+	}
+	return s.lockedBatch(ctx, position, batch, deferring, rest)
+}
+
+// errNotFollowing is the guard of followingBatch failing: the checkpoint
+// is not where the batch follows.
+var errNotFollowing = errors.New("the checkpoint is not where the batch follows")
+
+// followingBatch is the common case of inBatch in two round trips: one
+// pipeline begins, locks the checkpoint only if the batch follows it (a
+// guard that fails otherwise, which aborts everything queued after it) and
+// writes; then COMMIT. done is false when the checkpoint was elsewhere:
+// nothing was written, and lockedBatch decides.
+func (s *Store) followingBatch(ctx context.Context, follows uint64, batch []events.Recorded, rest func(w *writes) error) (done bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("apply: %w", err)
+	}
+	defer conn.Release()
+	defer func() {
+		if err != nil || !done {
+			rollback(ctx, conn)
+		}
+	}()
+	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove()}
+	w.queue("BEGIN")
+	w.queue(setLocals)
+	w.queue(s.q(`SELECT 1 / count(*) FROM (SELECT FROM {s}.projection_checkpoint WHERE name = $1 AND position = $2 FOR UPDATE) c`),
+		checkpointName, int64(follows)).Fn = func(br pgx.BatchResults) error {
+		var pgErr *pgconn.PgError
+		// 22012 division_by_zero: the guard found no checkpoint to follow.
+		if _, err := br.Exec(); errors.As(err, &pgErr) && pgErr.Code == "22012" {
+			return errNotFollowing
+		} else if err != nil {
+			return fmt.Errorf("lock checkpoint: %w", err)
+		}
+		return nil
+	}
+	if len(batch) > 0 {
+		if err := s.writeEvents(ctx, w, batch, follows); err != nil {
+			return notFollowing(err)
+		}
+	}
+	if err := rest(w); err != nil {
+		return notFollowing(err)
+	}
+	if err := w.flush(ctx); err != nil {
+		return notFollowing(err)
+	}
+	// COMMIT goes on its own, after the writes have answered: queued with
+	// them it would reach the server even if this run were stopped while
+	// they ran, and commit after the run had returned, under the next one.
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return false, fmt.Errorf("commit: %w", err)
+	}
+	return true, nil
+}
+
+// notFollowing turns the guard's failure into done == false.
+func notFollowing(err error) (bool, error) {
+	if errors.Is(err, errNotFollowing) {
+		return false, nil
+	}
+	return false, err
+}
+
+// setLocals are the settings of a batch transaction.
+//
+// Every statement of a batch finds its rows by key. While a rebuild fills
+// tables from empty, the planner has no statistics yet and would scan them
+// whole, once per batch: forbid that. With scans priced out, a plan's cost
+// can pass the JIT threshold and compile for a statement that touches a
+// few rows: no JIT.
+//
+// The commit need not wait for its WAL flush: the log is the durable
+// record, and the checkpoint commits with the batch, so a database crash
+// that loses the last commits loses them whole and the projector applies
+// them again.
+const setLocals = `SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
+	set_config('synchronous_commit', 'off', true)`
+
+// rollback ends whatever transaction conn is in; a connection it cannot
+// roll back is closed (which rolls back), and Release discards it.
+func rollback(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().IsClosed() || conn.Conn().PgConn().TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
+		conn.Conn().Close(rctx) //nolint:errcheck // closing rolls back
+	}
+}
+
+// lockedBatch is inBatch when the checkpoint is not where the batch
+// follows, or the row is missing: it locks the checkpoint whatever its
+// position and decides.
+func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(w *writes) error) (err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	// A connection left inside a transaction (an error, a cancellation) is
-	// closed by Release, which rolls the transaction back.
 	defer conn.Release()
-	open := false
-	defer func() {
-		if err != nil && open && !conn.Conn().IsClosed() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
-				conn.Conn().Close(rctx) //nolint:errcheck // closing rolls back
-			}
-			cancel()
-		}
-	}()
-	// Every statement of a batch finds its rows by key. While a rebuild
-	// fills tables from empty, the planner has no statistics yet and would
-	// scan them whole, once per batch: forbid that. With scans priced out,
-	// a plan's cost can pass the JIT threshold and compile for a statement
-	// that touches a few rows: no JIT.
-	//
-	// The commit need not wait for its WAL flush: the log is the durable
-	// record, and the checkpoint commits with the batch, so a database
-	// crash that loses the last commits loses them whole and the projector
-	// applies them again.
+	defer func() { rollback(ctx, conn) }() // after a COMMIT: nothing to do
 	var current int64
 	var peopleFrom *int64
 	lock := &pgx.Batch{}
 	lock.Queue("BEGIN")
-	lock.Queue(`SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
-		set_config('synchronous_commit', 'off', true)`)
+	lock.Queue(setLocals)
 	lock.Queue(s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
 		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position, people_from`), checkpointName).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&current, &peopleFrom) })
-	open = true
 	if err := conn.SendBatch(ctx, lock).Close(); err != nil {
 		return fmt.Errorf("lock checkpoint: %w", err)
 	}
@@ -259,12 +342,7 @@ func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Rec
 		if deferring || peopleFrom != nil || len(batch) == 0 {
 			return fmt.Errorf("%w: checkpoint %d with people behind, batch ends at %d", projections.ErrCheckpointMoved, current, position)
 		}
-		// Already applied (a replay after a crash, or a rival projector).
-		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
-			return fmt.Errorf("apply: %w", err)
-		}
-		open = false
-		return nil
+		return nil // already applied (a replay after a crash, or a rival projector)
 	}
 	if uint64(current) < position && len(batch) == 0 || len(batch) > 0 && batch[0].Position != uint64(current)+1 {
 		// The log has no gaps, so a batch that does not start right after
@@ -295,7 +373,6 @@ func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Rec
 	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	open = false
 	return nil
 }
 
