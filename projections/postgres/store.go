@@ -297,12 +297,16 @@ func notFollowing(err error) (bool, error) {
 // can pass the JIT threshold and compile for a statement that touches a
 // few rows: no JIT.
 //
+// The statements are the same every batch, their row counts small and
+// their keys unique: the generic plan is the plan, so PostgreSQL need not
+// plan each execution again to compare (it did, for the unnest joins).
+//
 // The commit need not wait for its WAL flush: the log is the durable
 // record, and the checkpoint commits with the batch, so a database crash
 // that loses the last commits loses them whole and the projector applies
 // them again.
 const setLocals = `SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
-	set_config('synchronous_commit', 'off', true)`
+	set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit', 'off', true)`
 
 // rollback ends whatever transaction conn is in; a connection it cannot
 // roll back is closed (which rolls back), and Release discards it.
