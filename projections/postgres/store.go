@@ -382,7 +382,7 @@ func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events
 
 // DefaultCopyAbove is the number of rows from which a table's new rows are
 // copied (COPY) rather than inserted in the batch's pipeline.
-const DefaultCopyAbove = 2000
+const DefaultCopyAbove = 500
 
 func (s *Store) copyAbove() int {
 	switch {
