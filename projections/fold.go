@@ -12,6 +12,7 @@ import (
 // between batches so that a batch re-evaluates each affected person once.
 type personState struct {
 	last   uint64 // the position of the last event folded
+	seen   uint64 // the projector's batch count when the person last appeared
 	person *domain.Person
 	views  []AccomplishmentView // kept up to date event by event
 	// viewsShared: a projection handed views to a store, which keeps them;

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -90,13 +92,28 @@ type Projector struct {
 	// OnStored, when set, is called with each position committed by a bulk
 	// catch-up whose people are not written yet.
 	OnStored func(position uint64, batchSize int)
+	// MaxCached bounds the people kept folded between batches (0 =
+	// DefaultMaxCached, negative = no bound). Beyond it the people touched
+	// least recently, and already written, are dropped and loaded from the
+	// store when they next appear. The heap the collector marks on each
+	// cycle then stops growing with the population. A bulk catch-up holds
+	// everyone it touches until the head.
+	MaxCached int
+	// OnEvicted, when set, is called with the number of people each
+	// eviction dropped from the cache.
+	OnEvicted func(people int)
 
 	cache       map[string]*personState
 	complete    bool                // the cache holds every stored event: nobody needs loading
 	dirty       map[string]struct{} // people whose events were stored but not projected
 	bulkUntil   uint64              // the head when Run started: defer the batches before it
 	deferredAny bool                // people were deferred (or left behind) since the last judgment
+	batches     uint64              // batches prepared in this run: the clock of personState.seen
+	committed   atomic.Uint64       // the last position the store committed in this run
 }
+
+// DefaultMaxCached is Projector.MaxCached when it is 0.
+const DefaultMaxCached = 20_000
 
 // Head is what a Source tells of its last position, for Bulk.
 type headSource interface {
@@ -111,6 +128,7 @@ type headSource interface {
 // before it; batches are still applied one at a time, in order.
 func (p *Projector) Run(ctx context.Context) error {
 	p.cache, p.dirty, p.bulkUntil, p.deferredAny = map[string]*personState{}, map[string]struct{}{}, 0, false
+	p.batches = 0
 	from, err := p.Store.Checkpoint(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -120,6 +138,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 	// From position 0 every stored event passes through this run's cache.
 	p.complete = from == 0
+	p.committed.Store(from)
 	if err := p.catchUpBehind(ctx, from); err != nil {
 		p.cache = nil
 		if ctx.Err() != nil {
@@ -239,6 +258,7 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 		if err := p.Store.ApplyEvents(ctx, w.position, w.batch); err != nil {
 			return fmt.Errorf("store events of the batch ending at %d: %w", w.position, err)
 		}
+		p.committed.Store(w.position)
 		if p.OnStored != nil {
 			p.OnStored(w.position, len(w.batch))
 		}
@@ -247,6 +267,7 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 	if err := p.Store.Apply(ctx, w.position, w.batch, w.people); err != nil {
 		return fmt.Errorf("apply batch ending at %d: %w", w.position, err)
 	}
+	p.committed.Store(w.position)
 	p.report(ctx, w)
 	return nil
 }
@@ -310,6 +331,7 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 			p.cache[id] = st
 		}
 	}
+	p.batches++
 	for _, r := range batch {
 		st, ok := p.cache[r.PersonID]
 		if !ok {
@@ -317,6 +339,7 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 			p.cache[r.PersonID] = st
 		}
 		st.apply(r)
+		st.seen = p.batches
 	}
 	for _, id := range order {
 		p.dirty[id] = struct{}{}
@@ -326,7 +349,45 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 		p.deferredAny = true
 		return prepared{position: last, batch: batch, deferred: true}, true, nil
 	}
-	return p.judge(last, batch), true, nil
+	w := p.judge(last, batch)
+	p.evict()
+	return w, true, nil
+}
+
+// evict drops the people touched least recently once the cache holds more
+// than MaxCached, down to nine tenths of it. Only people the store holds
+// whole can go: judged (not dirty), written (not left behind) and with no
+// event in a batch still being applied, so that loading them from the
+// store gives back exactly what is dropped.
+func (p *Projector) evict() {
+	limit := p.MaxCached
+	if limit == 0 {
+		limit = DefaultMaxCached
+	}
+	if limit < 0 || len(p.cache) <= limit {
+		return
+	}
+	committed := p.committed.Load()
+	type candidate struct {
+		id   string
+		seen uint64
+	}
+	var out []candidate
+	for id, st := range p.cache {
+		if _, dirty := p.dirty[id]; dirty || st.whole || st.last > committed {
+			continue
+		}
+		out = append(out, candidate{id, st.seen})
+	}
+	slices.SortFunc(out, func(a, b candidate) int { return cmp.Compare(a.seen, b.seen) })
+	drop := out[:min(len(out), len(p.cache)-limit*9/10)]
+	for _, c := range drop {
+		delete(p.cache, c.id)
+	}
+	p.complete = false // who is not cached may have stored events now
+	if p.OnEvicted != nil && len(drop) > 0 {
+		p.OnEvicted(len(drop))
+	}
 }
 
 // judge projects every dirty person, spread over the cores, and finds the

@@ -23,3 +23,12 @@ func TestPropertyBulk(t *testing.T) {
 		return memory.New(cat)
 	}, projectionstest.PropertyConfig{Seeds: 10, Bulk: true})
 }
+
+// TestPropertyEvicting: the same when the projector keeps at most one person
+// folded between batches, dropping and reloading the others from
+// the store.
+func TestPropertyEvicting(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return memory.New(cat)
+	}, projectionstest.PropertyConfig{Seeds: 10, MaxCached: 1})
+}

@@ -35,3 +35,12 @@ func TestPropertyCopying(t *testing.T) {
 		return s
 	}, projectionstest.PropertyConfig{Seeds: 10})
 }
+
+// TestPropertyEvicting: the same when the projector keeps at most one person
+// folded between batches, dropping and reloading the others from
+// the store.
+func TestPropertyEvicting(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	}, projectionstest.PropertyConfig{Seeds: 10, MaxCached: 1})
+}

@@ -61,10 +61,14 @@ type Env struct {
 	// (MaxBatch 0: 50).
 	Bulk     bool
 	MaxBatch int
+	// MaxCached is the projectors' Projector.MaxCached.
+	MaxCached int
 	// Deferred counts the batches stored without their people (Bulk).
 	Deferred atomic.Int64
-	cancel   context.CancelFunc
-	done     chan error
+	// Evicted counts the people the projectors dropped from their cache.
+	Evicted atomic.Int64
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // Today is the suite's "today".
@@ -103,7 +107,8 @@ func (e *Env) StartProjector() {
 	e.done = make(chan error, 1)
 	p := &projections.Projector{Catalogue: e.Cat, Source: e.Log, Store: e.Store, Notifier: e.Changes,
 		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: cmp.Or(e.MaxBatch, 50), Bulk: e.Bulk,
-		OnStored: func(uint64, int) { e.Deferred.Add(1) }}
+		MaxCached: e.MaxCached, OnStored: func(uint64, int) { e.Deferred.Add(1) },
+		OnEvicted: func(n int) { e.Evicted.Add(int64(n)) }}
 	go func() { e.done <- p.Run(ctx) }()
 }
 

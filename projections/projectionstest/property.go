@@ -23,6 +23,10 @@ type PropertyConfig struct {
 	// a bulk projector in small batches (each person judged at the head),
 	// instead of restarting it.
 	Bulk bool
+	// MaxCached is the projector's cache bound (0: its default); with 1 or
+	// 2 people among several, the projector drops and reloads people
+	// nearly every batch.
+	MaxCached int
 }
 
 // RunProperty checks, for random command sequences recorded through the real
@@ -50,10 +54,13 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 	t.Cleanup(func() {
 		cov.mu.Lock()
 		defer cov.mu.Unlock()
-		t.Logf("coverage: %d standings compared (max level %d), %d knownAt standings differing from now, %d batches deferred, events %v",
-			cov.standings, cov.maxLevel, cov.knownAtDiffers, cov.deferred, cov.types)
+		t.Logf("coverage: %d standings compared (max level %d), %d knownAt standings differing from now, %d batches deferred, %d people dropped from the cache, events %v",
+			cov.standings, cov.maxLevel, cov.knownAtDiffers, cov.deferred, cov.evicted, cov.types)
 		if t.Failed() {
 			return
+		}
+		if cfg.MaxCached > 0 && cov.evicted == 0 {
+			t.Errorf("nobody was dropped from the projector's cache: the bound was not exercised")
 		}
 		if cfg.Bulk && cov.deferred == 0 {
 			t.Errorf("no batch was deferred: the bulk catch-up was not exercised")
@@ -68,6 +75,11 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 			t.Parallel()
 			cat := domain.DefaultCatalogue()
 			e := Start(t, newStore(t, cat), cat)
+			if cfg.MaxCached != 0 {
+				e.StopProjector()
+				e.MaxCached = cfg.MaxCached
+				e.StartProjector()
+			}
 			w := NewWorkload(seed, cat, e.Recorder, "E", cfg.People)
 			restartAt := w.R.IntN(cfg.Steps)
 			if cfg.Bulk {
@@ -85,10 +97,17 @@ func RunProperty(t *testing.T, newStore Factory, cfg PropertyConfig) {
 					t.Fatalf("step %d: %v", i, err)
 				}
 				last = max(last, res.Position)
+				if cfg.MaxCached != 0 && i%2 == 0 {
+					// Let the batch commit, so that the next one finds
+					// people the bound can drop (never those of a batch
+					// still being applied).
+					e.Wait(last)
+				}
 			}
 			e.Wait(last)
 			cov.mu.Lock()
 			cov.deferred += e.Deferred.Load()
+			cov.evicted += e.Evicted.Load()
 			cov.mu.Unlock()
 			checkAgainstFold(t, e, w.R, w.IDs, cov)
 		})
@@ -108,6 +127,7 @@ type coverage struct {
 	maxLevel       int
 	knownAtDiffers int
 	deferred       int64
+	evicted        int64
 	types          map[string]int
 }
 
