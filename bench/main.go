@@ -58,6 +58,7 @@ type config struct {
 	people     int
 	chunk      int
 	maxBatch   int
+	maxCached  int
 	analyze    bool
 	lagDur     time.Duration
 	lagRate    float64
@@ -96,6 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.people, "people", 20_000, "people in the rebuild log (the target: 100,000)")
 	fs.IntVar(&c.chunk, "chunk", 10_000, "people per generation chunk: each chunk's events interleave in the log, as a year of activity would")
 	fs.IntVar(&c.maxBatch, "max-batch", 1000, "projector batch size (real and baseline)")
+	fs.IntVar(&c.maxCached, "max-cached", 0, "people the PostgreSQL projector keeps folded between batches (0: projections.DefaultMaxCached, negative: no bound)")
 	fs.BoolVar(&c.analyze, "analyze", true, "ANALYZE the read model after the rebuild before querying distributions (what autovacuum does shortly after)")
 	fs.DurationVar(&c.lagDur, "lag-dur", 10*time.Second, "how long to record in the live-lag scenario")
 	fs.Float64Var(&c.lagRate, "lag-rate", 0, "events/s in the live-lag scenario (default: half the single-writer recorder rate measured with sync interval 2m, or 1000)")

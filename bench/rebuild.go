@@ -321,6 +321,7 @@ func startProjector(ctx context.Context, b *bench, l *events.Log, st projections
 	start := time.Now()
 	next := head / 10
 	p := &projections.Projector{Catalogue: b.cat, Source: l, Store: st, MaxBatch: b.cfg.maxBatch, Bulk: !b.cfg.noBulk,
+		MaxCached: b.cfg.maxCached,
 		OnStored: func(pos uint64, _ int) {
 			if pos >= next && pos < head {
 				progress("projector stored %d/%d (people judged at the head)", pos, head)

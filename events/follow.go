@@ -71,7 +71,7 @@ func (l *Log) Follow(ctx context.Context, after uint64, maxBatch int, handle fun
 		if !ok || r.Position <= last {
 			continue
 		}
-		batch := make([]Recorded, 1, min(maxBatch, 64))
+		batch := make([]Recorded, 1, min(maxBatch, 8)) // grows when events are waiting
 		batch[0] = r
 		last = r.Position
 		deadline := time.Now().Add(followFillWait)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -407,29 +408,29 @@ type writes struct {
 // queue adds a statement to the pipeline; it runs, in order, at the next
 // flush. Its error names the statement and the table it writes.
 func (w *writes) queue(sql string, args ...any) *pgx.QueuedQuery {
-	what := strings.Fields(sql)[0] + " " + w.target(sql)
 	q := w.b.Queue(sql, args...)
 	q.Fn = func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return fmt.Errorf("%s: %w", statementName(sql), err)
 		}
 		return nil
 	}
 	return q
 }
 
-// target is the table a statement writes, for error messages.
-func (w *writes) target(sql string) string {
+// statementName is a statement's verb and the table it writes, for error
+// messages.
+func statementName(sql string) string {
 	f := strings.Fields(sql)
 	for i, t := range f {
 		switch strings.ToUpper(t) {
 		case "INTO", "FROM", "UPDATE":
 			if i+1 < len(f) {
-				return f[i+1]
+				return f[0] + " " + f[i+1]
 			}
 		}
 	}
-	return ""
+	return f[0]
 }
 
 // flush sends the queued statements and waits for all of them.
@@ -452,11 +453,11 @@ func (w *writes) insert(ctx context.Context, table string, cols []column, rows [
 	if len(rows) == 0 {
 		return nil
 	}
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.name
-	}
 	if w.copyAbove > 0 && len(rows) >= w.copyAbove {
+		names := make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = c.name
+		}
 		if err := w.flush(ctx); err != nil {
 			return err
 		}
@@ -465,19 +466,37 @@ func (w *writes) insert(ctx context.Context, table string, cols []column, rows [
 		}
 		return nil
 	}
-	params := make([]string, len(cols))
 	args := make([]any, len(cols))
-	for i, c := range cols {
-		params[i] = fmt.Sprintf("$%d::%s[]", i+1, c.typ)
+	for i := range cols {
 		col := make([]any, len(rows))
 		for r, row := range rows {
 			col[r] = row[i]
 		}
 		args[i] = col
 	}
-	w.queue(fmt.Sprintf("INSERT INTO %s (%s) SELECT * FROM unnest(%s)", pgx.Identifier{w.schema, table}.Sanitize(),
-		strings.Join(names, ", "), strings.Join(params, ", ")), args...)
+	w.queue(insertSQL(w.schema, table, cols), args...)
 	return nil
+}
+
+// insertSQLs caches the INSERT ... SELECT FROM unnest statement of each
+// schema and table.
+var insertSQLs sync.Map // schema + "." + table -> string
+
+func insertSQL(schema, table string, cols []column) string {
+	key := schema + "." + table
+	if sql, ok := insertSQLs.Load(key); ok {
+		return sql.(string)
+	}
+	names := make([]string, len(cols))
+	params := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+		params[i] = fmt.Sprintf("$%d::%s[]", i+1, c.typ)
+	}
+	sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT * FROM unnest(%s)", pgx.Identifier{schema, table}.Sanitize(),
+		strings.Join(names, ", "), strings.Join(params, ", "))
+	insertSQLs.Store(key, sql)
+	return sql
 }
 
 // eventColumns are the columns of person_events a batch writes.
@@ -711,28 +730,31 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 			ON CONFLICT (field, grain, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
 			c.fields, c.grains, c.buckets, c.departments, c.levels, c.deltas)
 	}
-	inserts := []struct {
+	for _, in := range []struct {
 		table string
-		cols  []column
 		rows  [][]any
-	}{
-		{"people", []column{{"id", "text"}, {"name", "text"}, {"joined_on", "date"}, {"position", "bigint"},
-			{"catalogue_id", "text"}, {"catalogue_version", "int"}, {"standing", "jsonb"}}, persons},
-		{"memberships", []column{{"person_id", "text"}, {"department", "text"}, {"valid_from", "date"}, {"valid_to", "date"}}, members},
-		{"accomplishments", []column{{"id", "text"}, {"person_id", "text"}, {"kind", "text"}, {"position", "bigint"},
-			{"recorded_at", "timestamptz"}, {"amended_at", "timestamptz"}, {"retracted", "boolean"},
-			{"retraction_reason", "text"}, {"version_position", "bigint"}}, accs},
-		{"level_periods", []column{{"person_id", "text"}, {"field", "text"}, {"level", "int"}, {"valid_from", "date"}, {"valid_to", "date"}}, periods},
-		{"level_changes", []column{{"person_id", "text"}, {"field", "text"}, {"changed_on", "date"}, {"from_level", "int"}, {"to_level", "int"}}, changes},
-		{"distribution_periods", []column{{"person_id", "text"}, {"field", "text"}, {"department", "text"}, {"level", "int"},
-			{"valid", "daterange"}}, dists},
-	}
-	for _, in := range inserts {
-		if err := w.insert(ctx, in.table, in.cols, in.rows); err != nil {
+	}{{"people", persons}, {"memberships", members}, {"accomplishments", accs}, {"level_periods", periods},
+		{"level_changes", changes}, {"distribution_periods", dists}} {
+		if err := w.insert(ctx, in.table, tableColumns[in.table], in.rows); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// tableColumns are the columns a batch writes of each read-model table, in
+// the order of the rows replacePeople builds.
+var tableColumns = map[string][]column{
+	"people": {{"id", "text"}, {"name", "text"}, {"joined_on", "date"}, {"position", "bigint"},
+		{"catalogue_id", "text"}, {"catalogue_version", "int"}, {"standing", "jsonb"}},
+	"memberships": {{"person_id", "text"}, {"department", "text"}, {"valid_from", "date"}, {"valid_to", "date"}},
+	"accomplishments": {{"id", "text"}, {"person_id", "text"}, {"kind", "text"}, {"position", "bigint"},
+		{"recorded_at", "timestamptz"}, {"amended_at", "timestamptz"}, {"retracted", "boolean"},
+		{"retraction_reason", "text"}, {"version_position", "bigint"}},
+	"level_periods": {{"person_id", "text"}, {"field", "text"}, {"level", "int"}, {"valid_from", "date"}, {"valid_to", "date"}},
+	"level_changes": {{"person_id", "text"}, {"field", "text"}, {"changed_on", "date"}, {"from_level", "int"}, {"to_level", "int"}},
+	"distribution_periods": {{"person_id", "text"}, {"field", "text"}, {"department", "text"}, {"level", "int"},
+		{"valid", "daterange"}},
 }
 
 // rowKey finds one of a person's level periods, level changes or
