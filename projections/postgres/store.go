@@ -212,10 +212,11 @@ func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events
 // deletes): each one waiting for its answer costs a round trip, and a
 // round trip (system calls and wake-ups on both sides) costs more than the
 // statement on a busy machine, and is where a busy machine makes a batch
-// wait. So the statements go as two pipelines, BEGIN with the checkpoint
-// lock, then every write with the checkpoint, and COMMIT: three round
-// trips. Large row sets (a rebuild's) are copied in between
-// (writes.insert).
+// wait. So a batch that follows the checkpoint (nearly all) takes two
+// round trips (followingBatch): one pipeline of BEGIN, a guarded lock of
+// the checkpoint and every write, then COMMIT. Any other goes through
+// lockedBatch, which locks the checkpoint first and then decides: three.
+// Large row sets (a rebuild's) are copied in between (writes.insert).
 func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Recorded, deferring bool, rest func(w *writes) error) error {
 	follows := position // the checkpoint this batch follows
 	if len(batch) > 0 {
