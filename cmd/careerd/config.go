@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/careerledger/careerledger/projections"
 )
 
 // Config is careerd's whole configuration. Every flag can also be set by an
@@ -26,6 +28,7 @@ type Config struct {
 	SyncInterval    time.Duration
 	Schema          string
 	ReadyMaxLag     uint64
+	ProjectorCache  int
 	RYWTimeout      time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -83,6 +86,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&c.Schema, envFlag{"schema", "CAREER_SCHEMA", "PostgreSQL schema of the read models"}, "careerledger")
 	var lag int
 	num(&lag, envFlag{"ready-max-lag", "CAREER_READY_MAX_LAG", "events the projector may be behind the log and still be ready"}, 1000)
+	num(&c.ProjectorCache, envFlag{"projector-cache", "CAREER_PROJECTOR_CACHE",
+		"people the projector keeps folded between batches (the rest are loaded from the read model when they appear); 0 = no bound"},
+		projections.DefaultMaxCached)
 	dur(&c.RYWTimeout, envFlag{"read-your-writes-timeout", "CAREER_RYW_TIMEOUT", "how long a mutation waits for the read model"}, 10*time.Second)
 	dur(&c.ShutdownTimeout, envFlag{"shutdown-timeout", "CAREER_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"}, 20*time.Second)
 	str(&c.LogLevel, envFlag{"log-level", "CAREER_LOG_LEVEL", "debug, info, warn or error"}, "info")
@@ -96,6 +102,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--ready-max-lag must be >= 0")
 	}
 	c.ReadyMaxLag = uint64(lag)
+	if c.ProjectorCache < 0 {
+		return c, fmt.Errorf("--projector-cache must be >= 0 (0 = no bound)")
+	}
 	if c.AuthSecret == "" && !c.Dev {
 		return c, fmt.Errorf("--auth-secret ($CAREER_AUTH_SECRET) is required unless --dev")
 	}
@@ -119,7 +128,7 @@ func (c Config) Masked() []any {
 		"database_url", maskURL(c.DatabaseURL), "data_dir", c.DataDir, "auth_secret", mask(c.AuthSecret),
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
 		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
-		"ready_max_lag", c.ReadyMaxLag, "read_your_writes_timeout", c.RYWTimeout.String(),
+		"ready_max_lag", c.ReadyMaxLag, "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel,
 	}
 }
@@ -136,4 +145,12 @@ func maskURL(u string) string {
 		return u[:scheme+3] + user + ":********" + u[at:]
 	}
 	return u
+}
+
+// maxCached is Projector.MaxCached for --projector-cache (0: no bound).
+func (c Config) maxCached() int {
+	if c.ProjectorCache == 0 {
+		return -1
+	}
+	return c.ProjectorCache
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 )
@@ -267,5 +268,27 @@ func TestGCPercentDefaultsUnlessGOGCIsSet(t *testing.T) {
 	})
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GOGC=100: collector target %d, want it left alone (100)", got)
+	}
+}
+
+func TestProjectorCacheFlag(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := ParseConfig([]string{"--dev"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.maxCached(); got != projections.DefaultMaxCached {
+		t.Errorf("default bound %d, want %d", got, projections.DefaultMaxCached)
+	}
+	env["CAREER_PROJECTOR_CACHE"] = "0"
+	if cfg, err = ParseConfig([]string{"--dev"}, getenv); err != nil || cfg.maxCached() >= 0 {
+		t.Errorf("$CAREER_PROJECTOR_CACHE=0: bound %d, err %v; want no bound", cfg.maxCached(), err)
+	}
+	if cfg, err = ParseConfig([]string{"--dev", "--projector-cache", "500"}, getenv); err != nil || cfg.maxCached() != 500 {
+		t.Errorf("--projector-cache 500 over the environment: bound %d, err %v", cfg.maxCached(), err)
+	}
+	if _, err = ParseConfig([]string{"--dev", "--projector-cache", "-1"}, getenv); err == nil || !strings.Contains(err.Error(), "--projector-cache") {
+		t.Errorf("--projector-cache -1: err %v, want one naming the flag", err)
 	}
 }

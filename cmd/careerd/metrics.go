@@ -24,6 +24,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	appended  *prometheus.CounterVec
 	projected prometheus.Counter
+	evicted   prometheus.Counter
 	position  prometheus.Gauge
 	lag       prometheus.Gauge
 	lagAge    prometheus.Gauge
@@ -47,6 +48,9 @@ func newMetrics() *metrics {
 		projected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projected_events_total", Help: "Events applied to the read model by this instance.",
 		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "careerledger_projector_cache_evictions_total", Help: "People the projector dropped from its cache (--projector-cache); each is loaded from the read model when it appears again.",
+		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "careerledger_projection_position", Help: "Log position of the last event applied by this instance.",
 		}),
@@ -64,7 +68,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"operation", "type", "outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.position, m.lag, m.lagAge, m.head, m.ops,
+	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.position, m.lag, m.lagAge, m.head, m.ops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -91,7 +91,7 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) error {
 	// Bulk: the new model serves nobody until the switch, so it stores the
 	// events first and judges each person once, at the head.
 	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, MaxBatch: 2000, Now: m.now,
-		Bulk: true, OnApplied: progress, OnStored: progress}
+		Bulk: true, OnApplied: progress, OnStored: progress, MaxCached: m.Config.maxCached()}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(pctx) }()

@@ -293,6 +293,8 @@ func (m *Main) startProjector(ctx context.Context) {
 		Bulk:      true,
 		OnApplied: func(pos uint64, n int) { m.metrics.applied(pos, n) },
 		OnStored:  func(_ uint64, n int) { m.metrics.projected.Add(float64(n)) },
+		MaxCached: m.Config.maxCached(),
+		OnEvicted: func(n int) { m.metrics.evicted.Add(float64(n)) },
 	}
 	run := func(ctx context.Context) error {
 		for {
