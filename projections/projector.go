@@ -381,11 +381,14 @@ func (p *Projector) evict() {
 	}
 	slices.SortFunc(out, func(a, b candidate) int { return cmp.Compare(a.seen, b.seen) })
 	drop := out[:min(len(out), len(p.cache)-limit*9/10)]
+	if len(drop) == 0 {
+		return
+	}
 	for _, c := range drop {
 		delete(p.cache, c.id)
 	}
 	p.complete = false // who is not cached may have stored events now
-	if p.OnEvicted != nil && len(drop) > 0 {
+	if p.OnEvicted != nil {
 		p.OnEvicted(len(drop))
 	}
 }
