@@ -462,54 +462,26 @@ func walkJSON(data []byte, visit func(path, key string, off int64) bool) {
 
 // duplicateKey finds the first key repeated within one object of a
 // syntactically valid JSON document: its path, the key, and an offset on
-// the line of its second occurrence.
+// the line where its second value starts. Every object has a path of its
+// own (array elements are indexed), so a member is a repeat when its
+// object's path and its key were seen before.
 func duplicateKey(data []byte) (dupPath, key string, off int64, found bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var value func(at string) bool // false: stop
-	value = func(at string) bool {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
+	seen := map[string]bool{}
+	walkJSON(data, func(p, k string, o int64) bool {
+		if k == "" && (p == "" || strings.HasSuffix(p, "]")) {
+			return false // the document, or an array element: no key
 		}
-		d, ok := tok.(json.Delim)
-		if !ok {
+		parent := strings.TrimSuffix(strings.TrimSuffix(p, k), ".")
+		// encoding/json matches keys to fields without regard to case:
+		// "minRole" and "MinRole" are the same key.
+		member := parent + "\x00" + strings.ToLower(k)
+		if seen[member] {
+			dupPath, key, off, found = p, k, o, true
 			return true
 		}
-		switch d {
-		case '{':
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return false
-				}
-				k, _ := kt.(string)
-				p := k
-				if at != "" {
-					p = at + "." + k
-				}
-				// encoding/json matches keys to fields without regard to
-				// case: "minRole" and "MinRole" are the same key.
-				if seen[strings.ToLower(k)] {
-					dupPath, key, off, found = p, k, dec.InputOffset(), true
-					return false
-				}
-				seen[strings.ToLower(k)] = true
-				if !value(p) {
-					return false
-				}
-			}
-		case '[':
-			for i := 0; dec.More(); i++ {
-				if !value(fmt.Sprintf("%s[%d]", at, i)) {
-					return false
-				}
-			}
-		}
-		_, err = dec.Token()
-		return err == nil
-	}
-	value("")
+		seen[member] = true
+		return false
+	})
 	return dupPath, key, off, found
 }
 

@@ -39,20 +39,8 @@ func TestLaggingBulkRivalLeavesNobodyBehind(t *testing.T) {
 	store := postgres.New(pool, cat, "")
 	rs := recordLaggingRivalLog(t, env)
 	run := func(src projections.Source, bulk bool) (context.CancelFunc, chan error) {
-		ctx, cancel := context.WithCancel(bg)
-		p := &projections.Projector{Catalogue: cat, Source: src, Store: store, Bulk: bulk, Now: func() time.Time { return env.Clock.Peek() }}
-		done := make(chan error, 1)
-		go func() {
-			for {
-				err := p.Run(ctx)
-				if err == nil || ctx.Err() != nil {
-					done <- err
-					return
-				}
-				t.Logf("run failed, restarting: %v", err)
-			}
-		}()
-		return cancel, done
+		return runRestarting(t, &projections.Projector{Catalogue: cat, Source: src, Store: store, Bulk: bulk,
+			Now: func() time.Time { return env.Clock.Peek() }})
 	}
 	newSrc := &gatedSource{release: make(chan struct{}), batches: [][]events.Recorded{rs[0:1], rs[1:2], rs[2:3], rs[3:5]}}
 	stopNew, newDone := run(newSrc, true)
@@ -78,10 +66,7 @@ func TestLaggingBulkRivalLeavesNobodyBehind(t *testing.T) {
 	if err := <-newDone; err != nil {
 		t.Fatal(err)
 	}
-	clean, cleanPool := cleanRebuild(t, env, 5)
-	compareTables(t, dumpTables(t, pool), dumpTables(t, cleanPool))
-	q := snapshotQueries(t, env, []string{"L1"})
-	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+	equalsCleanRebuild(t, env, 5, pool, store, []string{"L1"})
 }
 
 // TestRivalBulkProjectorsWithoutLock: two bulk projectors on one database
@@ -141,18 +126,7 @@ func TestDeferredBatchAppliedByARival(t *testing.T) {
 	}
 	now := func() time.Time { return env.Clock.Peek() }
 	runUntil := func(p *projections.Projector, pos uint64) {
-		ctx, cancel := context.WithCancel(bg)
-		done := make(chan error, 1)
-		go func() {
-			for {
-				err := p.Run(ctx)
-				if err == nil || ctx.Err() != nil {
-					done <- err
-					return
-				}
-				t.Logf("run failed, restarting: %v", err)
-			}
-		}()
+		cancel, done := runRestarting(t, p)
 		waitFor(t, store, pos)
 		cancel()
 		if err := <-done; err != nil {
@@ -169,14 +143,30 @@ func TestDeferredBatchAppliedByARival(t *testing.T) {
 	b := &projections.Projector{Catalogue: cat, Store: hs, Now: now, Bulk: true,
 		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[3:4], rs[4:5], rs[5:6]}}, head: 6}}
 	runUntil(b, 6)
-	clean, cleanPool := cleanRebuild(t, env, 6)
-	compareTables(t, dumpTables(t, pool), dumpTables(t, cleanPool))
-	q := snapshotQueries(t, env, []string{"P", "Q"})
-	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+	equalsCleanRebuild(t, env, 6, pool, store, []string{"P", "Q"})
 }
 
 func closed() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// runRestarting runs p in the background, running it again after every
+// error (as careerd does), until the returned cancel; done then receives
+// the last Run's result.
+func runRestarting(t *testing.T, p *projections.Projector) (context.CancelFunc, chan error) {
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			err := p.Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				done <- err
+				return
+			}
+			t.Logf("run failed, restarting: %v", err)
+		}
+	}()
+	return cancel, done
 }

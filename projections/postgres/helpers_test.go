@@ -191,3 +191,15 @@ func snapshotQueries(t *testing.T, env *projectionstest.Env, ids []string) proje
 	}
 	return q
 }
+
+// equalsCleanRebuild checks that the read model a projector left in pool
+// (store reads it) equals a clean rebuild of the log up to head: every
+// table, and every query about ids. It returns the clean read model.
+func equalsCleanRebuild(t *testing.T, env *projectionstest.Env, head uint64, pool *pgxpool.Pool, store *postgres.Store, ids []string) *postgres.Store {
+	t.Helper()
+	clean, cleanPool := cleanRebuild(t, env, head)
+	compareTables(t, dumpTables(t, pool), dumpTables(t, cleanPool))
+	q := snapshotQueries(t, env, ids)
+	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+	return clean
+}

@@ -222,10 +222,7 @@ func TestTwoProjectorsRace(t *testing.T) {
 	t.Logf("phase 3: %s applied %d batches after the kill", holder.name, holder.applied.Load()-before)
 
 	checkEventsComplete(t, env, holder.store, admin, head)
-	clean, cleanPool := cleanRebuild(t, env, head)
-	compareTables(t, dumpTables(t, admin), dumpTables(t, cleanPool))
-	q := snapshotQueries(t, env, w.IDs)
-	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, holder.store, q), projectionstest.Snapshot(t, clean, q))
+	equalsCleanRebuild(t, env, head, admin, holder.store, w.IDs)
 }
 
 // TestRivalProjectorsWithoutLock runs two projectors against one database
@@ -279,10 +276,7 @@ func rivalsWithoutLock(t *testing.T, bulk bool) {
 	cancel()
 	wg.Wait()
 	checkEventsComplete(t, env, stores[0], base, head)
-	clean, cleanPool := cleanRebuild(t, env, head)
-	compareTables(t, dumpTables(t, base), dumpTables(t, cleanPool))
-	q := snapshotQueries(t, env, w.IDs)
-	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, stores[0], q), projectionstest.Snapshot(t, clean, q))
+	equalsCleanRebuild(t, env, head, base, stores[0], w.IDs)
 	if n := failures.Load(); n > 0 {
 		t.Logf("rival runs failed and restarted %d times", n)
 	}
@@ -399,8 +393,5 @@ func TestLaggingRivalTakesOver(t *testing.T) {
 	if err := <-newDone; err != nil {
 		t.Fatal(err)
 	}
-	clean, cleanPool := cleanRebuild(t, env, 5)
-	compareTables(t, dumpTables(t, pool), dumpTables(t, cleanPool))
-	q := snapshotQueries(t, env, []string{"L1"})
-	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
+	equalsCleanRebuild(t, env, 5, pool, store, []string{"L1"})
 }
