@@ -118,6 +118,9 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		}()
 	}
 	ts.track(true)
+	if b.timed != nil {
+		b.timed.take()
+	}
 	type obs struct {
 		pos uint64
 		ack time.Time
@@ -179,6 +182,12 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 	caughtAt := time.Now()
 	commits := ts.track(false)
 	lags := make([]time.Duration, 0, len(all))
+	waits, stores := make([]time.Duration, 0, len(all)), make([]time.Duration, 0, len(all))
+	var delivered []time.Duration
+	var deliveries []delivery
+	if b.timed != nil {
+		deliveries = b.timed.take()
+	}
 	early, unapplied := 0, 0
 	for _, o := range all {
 		i := sort.Search(len(commits), func(i int) bool { return commits[i].position >= o.pos })
@@ -188,6 +197,11 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 			continue
 		}
 		l := commits[i].at.Sub(o.ack)
+		waits = append(waits, max(commits[i].start.Sub(o.ack), 0))
+		if j := sort.Search(len(deliveries), func(j int) bool { return deliveries[j].last >= o.pos }); j < len(deliveries) {
+			delivered = append(delivered, max(deliveries[j].at.Sub(o.ack), 0))
+		}
+		stores = append(stores, commits[i].at.Sub(commits[i].start))
 		if l < 0 {
 			early++ // committed before the command returned to its caller
 			l = 0
@@ -195,6 +209,16 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		lags = append(lags, l)
 	}
 	slices.Sort(lags)
+	slices.Sort(waits)
+	slices.Sort(stores)
+	slices.Sort(delivered)
+	if len(delivered) > 0 {
+		progress("lag: ack to the projector's batch p50 %s p99 %s", fmtDur(percentile(delivered, 50)), fmtDur(percentile(delivered, 99)))
+	}
+	if len(waits) > 0 {
+		progress("lag: ack to the store's Apply p50 %s p99 %s; Apply to commit p50 %s p99 %s",
+			fmtDur(percentile(waits, 50)), fmtDur(percentile(waits, 99)), fmtDur(percentile(stores, 50)), fmtDur(percentile(stores, 99)))
+	}
 	p50, p99, worst := percentile(lags, 50), percentile(lags, 99), lags[len(lags)-1]
 	applied := 0
 	for _, c := range commits {

@@ -178,11 +178,12 @@ func main() {
 
 // bench holds what the scenarios share.
 type bench struct {
-	cfg  config
-	cat  *domain.Catalogue
-	dir  string
-	rows []row
-	db   *benchDB
+	cfg   config
+	cat   *domain.Catalogue
+	dir   string
+	rows  []row
+	db    *benchDB
+	timed *timedSource // the log the projectors follow, timed
 	// measured by the recording scenario, used to pace the live-lag one
 	singleRecorderRate2m float64
 	// singleRecorderRateAlways is the same with an fsync on every write,

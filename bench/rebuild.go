@@ -85,7 +85,7 @@ func (b *bench) rebuildLagDist(ctx context.Context) error {
 			Baseline: fmtRate(baseRate, "ev") + " (" + fmtDur(baseline) + ")",
 			Ratio:    fmtRatio(ratio), Goal: ">= 60% and > 20k ev/s",
 			Verdict: verdict(ratio >= 0.60 && realRate > 20000),
-			Note: fmt.Sprintf("Log generated with AppendBatch on an embedded server (sync interval 2m), %d people per chunk interleaved (registrations, engagements, assessments, succession, development, transfers, amendments, retractions). Real: Projector (batches of %d) into postgres.Store, %s. Baseline: Log.Follow (the same ordered consumer and decoding), one INSERT per event into a person_events copy (same indexes) queued in a pgx batch, plus a checkpoint upsert, one transaction per batch of %d. CPU of this Go process (projector, decoding, NATS server): real %s (%.0f%% of the wall time, %s per event), baseline %s (%.0f%%, %s per event); the rest of the wall time is PostgreSQL. The real store wrote %.1f rows per event (%d rows inserted or updated: the event, the touched person's row, and what changed, distribution deltas not counted), the baseline 1.",
+			Note: fmt.Sprintf("Log generated with AppendBatch on an embedded server (sync interval 2m), %d people per chunk interleaved (registrations, engagements, assessments, succession, development, transfers, amendments, retractions). Real: Projector (batches of %d) into postgres.Store, %s. Baseline: Log.Follow (the same ordered consumer and decoding), one INSERT per event into a person_events copy (same indexes) queued in a pgx batch, plus a checkpoint upsert, one transaction per batch of %d. CPU of this Go process (projector, decoding, NATS server): real %s (%.0f%% of the wall time, %s per event), baseline %s (%.0f%%, %s per event); the rest of the wall time is PostgreSQL. The real store wrote %.1f rows per event (%d rows inserted or updated: the event, a person's row when their standing changed, and what else changed, distribution deltas not counted), the baseline 1.",
 				cfg.chunk, cfg.maxBatch, bulkNote(!cfg.noBulk), cfg.maxBatch,
 				fmtDur(realCPU), 100*realCPU.Seconds()/realTook.Seconds(), fmtDur(realCPU/time.Duration(head)),
 				fmtDur(baseCPU), 100*baseCPU.Seconds()/max(baseline.Seconds(), 1e-9), fmtDur(baseCPU/time.Duration(head)),
@@ -231,14 +231,16 @@ type timedStore struct {
 }
 
 // rowsOf counts the rows Store.Apply inserts or updates for a batch: the
-// events, each touched person's row (which carries the standing), and what
-// the person's Delta says changed (a new person is written whole).
+// events, and what each touched person's Delta says changed (a new person
+// is written whole; a known one's row when their standing changed).
 func rowsOf(batch []events.Recorded, people []projections.PersonProjection, fields []domain.Field) int64 {
 	n := int64(len(batch))
 	for _, pp := range people {
 		d := pp.Delta
 		d.New = d.New || d.Whole
-		n++
+		if d.New || d.Standing {
+			n++ // the person's row, which carries the standing
+		}
 		if d.New || d.Memberships {
 			n += int64(len(pp.Person.Memberships))
 		}
@@ -259,19 +261,21 @@ func rowsOf(batch []events.Recorded, people []projections.PersonProjection, fiel
 
 type commit struct {
 	position uint64
-	at       time.Time
+	start    time.Time // when Apply was called
+	at       time.Time // when it returned, committed
 	size     int
 }
 
 // Apply implements projections.Store.
 func (t *timedStore) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	start := time.Now()
 	err := t.Store.Apply(ctx, position, batch, people)
 	if err == nil {
 		at := time.Now()
 		t.mu.Lock()
 		t.rows += rowsOf(batch, people, t.Fields)
 		if t.tracking {
-			t.commits = append(t.commits, commit{position: position, at: at, size: len(batch)})
+			t.commits = append(t.commits, commit{position: position, start: start, at: at, size: len(batch)})
 		}
 		t.mu.Unlock()
 	}
@@ -320,7 +324,7 @@ func startProjector(ctx context.Context, b *bench, l *events.Log, st projections
 	}
 	start := time.Now()
 	next := head / 10
-	p := &projections.Projector{Catalogue: b.cat, Source: l, Store: st, MaxBatch: b.cfg.maxBatch, Bulk: !b.cfg.noBulk,
+	p := &projections.Projector{Catalogue: b.cat, Source: b.source(l), Store: st, MaxBatch: b.cfg.maxBatch, Bulk: !b.cfg.noBulk,
 		MaxCached: b.cfg.maxCached,
 		OnStored: func(pos uint64, _ int) {
 			if pos >= next && pos < head {
@@ -362,4 +366,46 @@ func (b *bench) memoryRebuild(ctx context.Context, l *events.Log, head uint64) (
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
 	}
+}
+
+// timedSource is the log with the time each batch reached the projector
+// noted while its timedStore tracks.
+type timedSource struct {
+	*events.Log
+	mu         sync.Mutex
+	deliveries []delivery
+}
+
+type delivery struct {
+	last uint64    // the batch's last position
+	at   time.Time // when Follow handed it over
+}
+
+// source returns the log the projectors follow, timed.
+func (b *bench) source(l *events.Log) projections.Source {
+	if b.timed == nil || b.timed.Log != l {
+		b.timed = &timedSource{Log: l}
+	}
+	return b.timed
+}
+
+// Follow implements projections.Source.
+func (t *timedSource) Follow(ctx context.Context, after uint64, maxBatch int, handle func(ctx context.Context, batch []events.Recorded) error) error {
+	return t.Log.Follow(ctx, after, maxBatch, func(ctx context.Context, batch []events.Recorded) error {
+		if len(batch) > 0 {
+			t.mu.Lock()
+			t.deliveries = append(t.deliveries, delivery{last: batch[len(batch)-1].Position, at: time.Now()})
+			t.mu.Unlock()
+		}
+		return handle(ctx, batch)
+	})
+}
+
+// take returns the deliveries noted since the last take.
+func (t *timedSource) take() []delivery {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.deliveries
+	t.deliveries = nil
+	return out
 }

@@ -9,37 +9,27 @@ import (
 	"github.com/careerledger/careerledger/projections"
 )
 
-// The grains of distribution_deltas. A change of a (field, department,
-// level) count on a day is stored twice, summed into the row of its year and
-// of its month, so that the count on a date is a sum over the whole years
-// before it and the whole months of its year before it (at most some years
-// + 11 rows per department and level, whatever the number of people), plus
-// the periods that start or end in its month up to it, counted from
-// distribution_periods through its start and end indexes. Day rows would
-// make the count a little cheaper and every write much dearer: a day is
-// rarely shared, so nearly every change would be a row of its own.
-const (
-	grainYear  int16 = 0
-	grainMonth int16 = 1
-)
-
-// deltaKey is the primary key of a distribution_deltas row.
+// deltaKey is the primary key of a distribution_deltas row: a change of a
+// (field, department, level) count on a day is summed into the row of its
+// month, so that the count on a date is a sum over the months before its
+// month (at most 12 rows a year per department and level, whatever the
+// number of people), plus the periods that start or end in its month up to
+// it, counted from distribution_periods through its start and end indexes.
+// Day rows would make the count a little cheaper and every write much
+// dearer: a day is rarely shared, so nearly every change would be a row of
+// its own. Year rows as well as month rows (migration 004, dropped by 007)
+// made the count cheaper still and doubled the rows every change wrote.
 type deltaKey struct {
 	field      string
-	grain      int16
-	bucket     domain.Date
+	bucket     domain.Date // the first day of the month
 	department string
 	level      int
 }
 
-// deltaBuckets returns the first day of day's year and the first day of its
-// month: the buckets of its two grains.
-func deltaBuckets(day domain.Date) [2]domain.Date {
+// monthOf returns the first day of day's month: its bucket.
+func monthOf(day domain.Date) domain.Date {
 	y, m, _ := day.Time().Date()
-	return [2]domain.Date{
-		grainYear:  domain.NewDate(y, time.January, 1),
-		grainMonth: domain.NewDate(y, m, 1),
-	}
+	return domain.NewDate(y, m, 1)
 }
 
 // deltaPoint is a day on which the count of a field, department and level
@@ -69,17 +59,15 @@ func (m distributionDeltas) addPeriod(p projections.DistributionPeriod, sign int
 	}
 }
 
-// rows sums the changes into the rows of their year and month; sums that
-// cancel out are dropped.
+// rows sums the changes into the rows of their month; sums that cancel out
+// are dropped.
 func (m distributionDeltas) rows() map[deltaKey]int64 {
 	out := make(map[deltaKey]int64, len(m))
 	for pt, n := range m {
 		if n == 0 {
 			continue
 		}
-		for g, bucket := range deltaBuckets(pt.day) {
-			out[deltaKey{field: pt.field, grain: int16(g), bucket: bucket, department: pt.department, level: pt.level}] += n
-		}
+		out[deltaKey{field: pt.field, bucket: monthOf(pt.day), department: pt.department, level: pt.level}] += n
 	}
 	for k, n := range out {
 		if n == 0 {
@@ -93,7 +81,6 @@ func (m distributionDeltas) rows() map[deltaKey]int64 {
 // unnest, in key order.
 type deltaColumns struct {
 	fields      []string
-	grains      []int16
 	buckets     []time.Time
 	departments []string
 	levels      []int32
@@ -109,20 +96,19 @@ func (m distributionDeltas) columns() deltaColumns {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b deltaKey) int {
-		return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.grain, b.grain), a.bucket.Compare(b.bucket),
+		return cmp.Or(cmp.Compare(a.field, b.field), a.bucket.Compare(b.bucket),
 			cmp.Compare(a.department, b.department), cmp.Compare(a.level, b.level))
 	})
 	c := deltaColumns{
 		fields:      make([]string, len(keys)),
-		grains:      make([]int16, len(keys)),
 		buckets:     make([]time.Time, len(keys)),
 		departments: make([]string, len(keys)),
 		levels:      make([]int32, len(keys)),
 		deltas:      make([]int64, len(keys)),
 	}
 	for i, k := range keys {
-		c.fields[i], c.grains[i], c.buckets[i], c.departments[i], c.levels[i], c.deltas[i] =
-			k.field, k.grain, k.bucket.Time(), k.department, int32(k.level), rows[k]
+		c.fields[i], c.buckets[i], c.departments[i], c.levels[i], c.deltas[i] =
+			k.field, k.bucket.Time(), k.department, int32(k.level), rows[k]
 	}
 	return c
 }

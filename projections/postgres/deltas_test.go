@@ -8,53 +8,37 @@ import (
 	"github.com/careerledger/careerledger/projections"
 )
 
-func TestDeltaBuckets(t *testing.T) {
-	for _, c := range []struct{ day, year, month string }{
-		{"2019-12-31", "2019-01-01", "2019-12-01"},
-		{"2020-01-01", "2020-01-01", "2020-01-01"},
-		{"2020-01-31", "2020-01-01", "2020-01-01"},
-		{"2020-02-01", "2020-01-01", "2020-02-01"},
-		{"2020-02-28", "2020-01-01", "2020-02-01"},
-		{"2020-02-29", "2020-01-01", "2020-02-01"},
-		{"2020-03-01", "2020-01-01", "2020-03-01"},
-		{"2021-02-28", "2021-01-01", "2021-02-01"},
-		{"2021-03-01", "2021-01-01", "2021-03-01"},
-		{"2023-04-30", "2023-01-01", "2023-04-01"},
-		{"2023-05-01", "2023-01-01", "2023-05-01"},
-		{"2023-07-15", "2023-01-01", "2023-07-01"},
+func TestMonthOf(t *testing.T) {
+	for _, c := range []struct{ day, month string }{
+		{"2019-12-31", "2019-12-01"},
+		{"2020-01-01", "2020-01-01"},
+		{"2020-01-31", "2020-01-01"},
+		{"2020-02-01", "2020-02-01"},
+		{"2020-02-29", "2020-02-01"},
+		{"2020-03-01", "2020-03-01"},
+		{"2021-02-28", "2021-02-01"},
+		{"2023-04-30", "2023-04-01"},
+		{"2023-05-01", "2023-05-01"},
+		{"2023-07-15", "2023-07-01"},
 	} {
-		day := domain.MustDate(c.day)
-		got := deltaBuckets(day)
-		want := [2]domain.Date{domain.MustDate(c.year), domain.MustDate(c.month)}
-		if got != want {
-			t.Errorf("buckets of %s: got %v, want %v", c.day, got, want)
+		if got, want := monthOf(domain.MustDate(c.day)), domain.MustDate(c.month); got != want {
+			t.Errorf("month of %s: got %s, want %s", c.day, got, want)
 		}
 	}
 }
 
 // countOn counts (field, department, level) on day as the distribution
-// query does: the delta rows of the years before day's year and of the
-// months of its year before its month, plus the periods starting (+1) or
-// ending (-1) in its month up to it.
+// query does: the delta rows of the months before day's month, plus the
+// periods starting (+1) or ending (-1) in its month up to it.
 func countOn(rows map[deltaKey]int64, periods []projections.DistributionPeriod, field domain.Field, department string, level int, day domain.Date) int64 {
-	b := deltaBuckets(day)
+	month := monthOf(day)
 	var n int64
 	for k, d := range rows {
-		if k.field != string(field) || k.department != department || k.level != level {
-			continue
-		}
-		switch k.grain {
-		case grainYear:
-			if k.bucket.Before(b[grainYear]) {
-				n += d
-			}
-		case grainMonth:
-			if !k.bucket.Before(b[grainYear]) && k.bucket.Before(b[grainMonth]) {
-				n += d
-			}
+		if k.field == string(field) && k.department == department && k.level == level && k.bucket.Before(month) {
+			n += d
 		}
 	}
-	inMonth := func(d domain.Date) bool { return !d.IsZero() && !d.Before(b[grainMonth]) && !d.After(day) }
+	inMonth := func(d domain.Date) bool { return !d.IsZero() && !d.Before(month) && !d.After(day) }
 	for _, p := range periods {
 		if p.Field != field || p.Department != department || p.Level != level {
 			continue
@@ -91,14 +75,14 @@ func TestDeltasOfOnePeriod(t *testing.T) {
 	open.To = domain.Date{}
 	m = distributionDeltas{}
 	m.addPeriod(open, +1)
-	if rows := m.rows(); len(rows) != 2 {
-		t.Errorf("an open period writes %d rows, want 2 (its start at each grain)", len(rows))
+	if rows := m.rows(); len(rows) != 1 {
+		t.Errorf("an open period writes %d rows, want 1 (its start's month)", len(rows))
 	}
 	if got := countOn(m.rows(), []projections.DistributionPeriod{open}, p.Field, p.Department, p.Level, domain.MustDate("2040-02-29")); got != 1 {
 		t.Errorf("open period in 2040: %d, want 1", got)
 	}
 
-	// A period within one month leaves its year and month as they were: no
+	// A period within one month leaves its month as it was: no
 	// row at all; its days are counted from the period itself.
 	short := p
 	short.From, short.To = domain.MustDate("2024-02-05"), domain.MustDate("2024-02-29")
@@ -173,13 +157,13 @@ func TestDeltasCountPeriods(t *testing.T) {
 			t.Fatalf("case %d: %d columns rows, want the %d rows", n, len(c.deltas), len(rows))
 		}
 		for i := range c.deltas {
-			k := deltaKey{field: c.fields[i], grain: c.grains[i], bucket: domain.DateOf(c.buckets[i]),
+			k := deltaKey{field: c.fields[i], bucket: domain.DateOf(c.buckets[i]),
 				department: c.departments[i], level: int(c.levels[i])}
 			if c.deltas[i] == 0 || rows[k] != c.deltas[i] {
 				t.Fatalf("case %d: row %d %+v = %d, summed %d", n, i, k, c.deltas[i], rows[k])
 			}
 			if i > 0 {
-				prev := deltaKey{field: c.fields[i-1], grain: c.grains[i-1], bucket: domain.DateOf(c.buckets[i-1]),
+				prev := deltaKey{field: c.fields[i-1], bucket: domain.DateOf(c.buckets[i-1]),
 					department: c.departments[i-1], level: int(c.levels[i-1])}
 				if !keyLess(prev, k) {
 					t.Fatalf("case %d: rows %d and %d out of order: %+v, %+v", n, i-1, i, prev, k)
@@ -193,8 +177,6 @@ func keyLess(a, b deltaKey) bool {
 	switch {
 	case a.field != b.field:
 		return a.field < b.field
-	case a.grain != b.grain:
-		return a.grain < b.grain
 	case a.bucket != b.bucket:
 		return a.bucket.Before(b.bucket)
 	case a.department != b.department:

@@ -109,7 +109,8 @@ func TestDistributionDeltasFollowPeriods(t *testing.T) {
 
 // TestMigrationBackFillsDistributionDeltas takes a projected schema back to
 // what migration 003 left (no deltas, the GiST index on the periods), then
-// migrates it again: the back-filled deltas must answer as the periods do,
+// migrates it again (004 back-fills year and month rows, 007 keeps the
+// month rows): the back-filled deltas must answer as the periods do,
 // equal (but for rows that cancelled out) what the projector had written,
 // and keep being maintained by the projector from there.
 func TestMigrationBackFillsDistributionDeltas(t *testing.T) {
@@ -130,7 +131,9 @@ func TestMigrationBackFillsDistributionDeltas(t *testing.T) {
 		DROP TABLE careerledger.distribution_deltas;
 		DROP INDEX careerledger.distribution_periods_starts, careerledger.distribution_periods_ends;
 		CREATE INDEX distribution_periods_valid ON careerledger.distribution_periods USING gist (field, valid) INCLUDE (department, level);
-		DELETE FROM careerledger.schema_migrations WHERE version = '004_distribution_deltas.sql'`); err != nil {
+		ALTER TABLE careerledger.people ADD COLUMN position bigint NOT NULL DEFAULT 0;
+		DELETE FROM careerledger.schema_migrations
+		WHERE version IN ('004_distribution_deltas.sql', '007_month_deltas_and_positions_on_read.sql')`); err != nil {
 		t.Fatal(err)
 	}
 	if err := postgres.Migrate(bg, pool, postgres.DefaultSchema); err != nil {

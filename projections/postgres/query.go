@@ -31,7 +31,9 @@ func (s *Store) Person(ctx context.Context, id string) (projections.PersonView, 
 // in two queries whatever the number of ids.
 func (s *Store) PeopleByID(ctx context.Context, ids []string) (map[string]projections.PersonView, error) {
 	out := make(map[string]projections.PersonView, len(ids))
-	rows, err := s.pool.Query(ctx, s.q(`SELECT id, name, joined_on, position FROM {s}.people WHERE id = ANY($1)`), ids)
+	rows, err := s.pool.Query(ctx, s.q(`SELECT id, name, joined_on,
+		coalesce((SELECT max(e.position) FROM {s}.person_events e WHERE e.person_id = people.id), 0)
+		FROM {s}.people WHERE id = ANY($1)`), ids)
 	if err != nil {
 		return nil, fmt.Errorf("people: %w", err)
 	}
@@ -233,19 +235,15 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 
 // Distribution counts, per department (sorted) and level (ascending), the
 // people who belong to a department on asOf by their level in field on asOf:
-// the sum of the distribution deltas of the years before asOf, of the months
-// of its year before it and of the days of its month up to it, each range
-// read through the primary key.
+// the sum of the distribution deltas of the months before asOf's and of the
+// days of its month up to it, each range read through an index.
 func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
-	// The years before asOf's and the months of its year before its month
-	// from the deltas; the days of its month up to it from the periods that
-	// start (+1) or end (-1) on them.
+	// The months before asOf's from the deltas; the days of its month up to
+	// it from the periods that start (+1) or end (-1) on them.
 	rows, err := s.pool.Query(ctx, s.q(`
 		SELECT department, level, sum(n)::bigint FROM (
 			SELECT department, level, delta AS n FROM {s}.distribution_deltas
-			WHERE field = $1 AND ($3 = '' OR department = $3) AND (
-				   (grain = 0 AND bucket < date_trunc('year', $2::date)::date)
-				OR (grain = 1 AND bucket >= date_trunc('year', $2::date)::date AND bucket < date_trunc('month', $2::date)::date))
+			WHERE field = $1 AND ($3 = '' OR department = $3) AND bucket < date_trunc('month', $2::date)::date
 			UNION ALL
 			SELECT department, level, 1 FROM {s}.distribution_periods
 			WHERE field = $1 AND ($3 = '' OR department = $3)

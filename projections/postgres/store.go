@@ -530,11 +530,12 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	if len(people) == 0 {
 		return nil
 	}
-	var known, same, memberIDs, levelIDs, accIDs, distIDs, wholeIDs []string // known: standing changed; same: it did not
+	// known: stored people whose standing changed (a person's name never
+	// does, and their latest position is read from their events).
+	var known, memberIDs, levelIDs, accIDs, distIDs, wholeIDs []string
 	// gone: rows of a known prior projection that are no longer projected.
 	var gone rowKeys
-	var knownNames, knownStandings, sameNames []string
-	var knownPositions, samePositions []int64
+	var knownStandings []string
 	var persons, members, accs, periods, changes, dists [][]any
 	deltas := distributionDeltas{} // what the batch changes in distribution_deltas
 	catID, catVersion := s.cat.ID(), s.cat.Version()
@@ -557,16 +558,10 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 		}
 		switch {
 		case fresh:
-			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), int64(p.Position), catID, catVersion, standing})
+			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), catID, catVersion, standing})
 		case d.Standing:
 			known = append(known, p.ID)
-			knownNames = append(knownNames, p.Name)
-			knownPositions = append(knownPositions, int64(p.Position))
 			knownStandings = append(knownStandings, string(standing))
-		default:
-			same = append(same, p.ID)
-			sameNames = append(sameNames, p.Name)
-			samePositions = append(samePositions, int64(p.Position))
 		}
 		if fresh || d.Memberships {
 			if !fresh {
@@ -658,16 +653,9 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	}
 	{ // what changed of people already stored, in one pipeline with the rest
 		if len(known) > 0 {
-			w.queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position, standing = u.standing::jsonb,
-					catalogue_id = $5, catalogue_version = $6
-				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(id, name, position, standing)
-				WHERE people.id = u.id`),
-				known, knownNames, knownPositions, knownStandings, catID, catVersion)
-		}
-		if len(same) > 0 {
-			w.queue(s.q(`UPDATE {s}.people SET name = u.name, position = u.position
-				FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, name, position) WHERE people.id = u.id`),
-				same, sameNames, samePositions)
+			w.queue(s.q(`UPDATE {s}.people SET standing = u.standing::jsonb, catalogue_id = $3, catalogue_version = $4
+				FROM unnest($1::text[], $2::text[]) AS u(id, standing) WHERE people.id = u.id`),
+				known, knownStandings, catID, catVersion)
 		}
 		if len(memberIDs) > 0 {
 			w.queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
@@ -726,10 +714,10 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	if c := deltas.columns(); len(c.deltas) > 0 {
 		// One statement for the batch: a row some period already counted in
 		// is added to, any other is inserted.
-		w.queue(s.q(`INSERT INTO {s}.distribution_deltas AS d (field, grain, bucket, department, level, delta)
-			SELECT * FROM unnest($1::text[], $2::smallint[], $3::date[], $4::text[], $5::int[], $6::bigint[])
-			ON CONFLICT (field, grain, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
-			c.fields, c.grains, c.buckets, c.departments, c.levels, c.deltas)
+		w.queue(s.q(`INSERT INTO {s}.distribution_deltas AS d (field, bucket, department, level, delta)
+			SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::bigint[])
+			ON CONFLICT (field, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
+			c.fields, c.buckets, c.departments, c.levels, c.deltas)
 	}
 	for _, in := range []struct {
 		table string
@@ -746,8 +734,8 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 // tableColumns are the columns a batch writes of each read-model table, in
 // the order of the rows replacePeople builds.
 var tableColumns = map[string][]column{
-	"people": {{"id", "text"}, {"name", "text"}, {"joined_on", "date"}, {"position", "bigint"},
-		{"catalogue_id", "text"}, {"catalogue_version", "int"}, {"standing", "jsonb"}},
+	"people": {{"id", "text"}, {"name", "text"}, {"joined_on", "date"}, {"catalogue_id", "text"},
+		{"catalogue_version", "int"}, {"standing", "jsonb"}},
 	"memberships": {{"person_id", "text"}, {"department", "text"}, {"valid_from", "date"}, {"valid_to", "date"}},
 	"accomplishments": {{"id", "text"}, {"person_id", "text"}, {"kind", "text"}, {"position", "bigint"},
 		{"recorded_at", "timestamptz"}, {"amended_at", "timestamptz"}, {"retracted", "boolean"},
