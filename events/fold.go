@@ -2,6 +2,7 @@ package events
 
 import (
 	"time"
+	"unique"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -33,12 +34,12 @@ func ToAccomplishment(e Event) (domain.Accomplishment, bool) {
 		return domain.Accomplishment{Succession: successionOf(v)}, true
 	case SubordinateDevelopmentRecorded:
 		return domain.Accomplishment{Development: &domain.Development{
-			ID: v.AccomplishmentID, Kind: domain.DevelopmentKind(v.Kind),
+			ID: v.AccomplishmentID, Kind: domain.DevelopmentKind(canon(v.Kind)),
 			OccurredOn: v.OccurredOn, SubordinateID: v.SubordinateID}}, true
 	case ThemeAssessed:
 		return domain.Accomplishment{Assessment: &domain.ThemeAssessment{
-			ID: v.AccomplishmentID, Theme: domain.Theme(v.Theme),
-			Proficiency: domain.Proficiency(v.Proficiency), AssessedOn: v.AssessedOn}}, true
+			ID: v.AccomplishmentID, Theme: domain.Theme(canon(v.Theme)),
+			Proficiency: domain.Proficiency(canon(v.Proficiency)), AssessedOn: v.AssessedOn}}, true
 	case AccomplishmentAmended:
 		var inner Event
 		switch {
@@ -62,15 +63,27 @@ func ToAccomplishment(e Event) (domain.Accomplishment, bool) {
 	return domain.Accomplishment{}, false
 }
 
+// canon returns the one long-lived copy of a value drawn from a small set
+// (a field, role, outcome, criterion, kind, theme or proficiency): a
+// decoded string is a heap object of its own, and a person's folded
+// accomplishments would otherwise keep one per value for as long as the
+// person is cached, for the collector to mark on every cycle.
+func canon(s string) string {
+	if s == "" {
+		return s
+	}
+	return unique.Make(s).Value()
+}
+
 func engagementOf(v EngagementRecorded) *domain.Engagement {
 	cx := make([]domain.Criterion, len(v.Complexity))
 	for i, c := range v.Complexity {
-		cx[i] = domain.Criterion(c)
+		cx[i] = domain.Criterion(canon(c))
 	}
 	return &domain.Engagement{
-		ID: v.AccomplishmentID, Field: domain.Field(v.Field), Title: v.Title,
-		Role: domain.Role(v.Role), StartedOn: v.StartedOn, CompletedOn: v.CompletedOn,
-		Outcome: domain.Outcome(v.Outcome), WithinBudget: v.WithinBudget,
+		ID: v.AccomplishmentID, Field: domain.Field(canon(v.Field)), Title: v.Title,
+		Role: domain.Role(canon(v.Role)), StartedOn: v.StartedOn, CompletedOn: v.CompletedOn,
+		Outcome: domain.Outcome(canon(v.Outcome)), WithinBudget: v.WithinBudget,
 		PeakHeadcount: v.PeakHeadcount, AnnualContractValueYen: v.AnnualContractValueYen,
 		InstallationSites: v.InstallationSites, InquiriesPerYear: v.InquiriesPerYear,
 		Complexity: cx,
@@ -80,9 +93,9 @@ func engagementOf(v EngagementRecorded) *domain.Engagement {
 func successionOf(v TechnologySuccessionRecorded) *domain.SuccessionItem {
 	fs := make([]domain.Field, len(v.Fields))
 	for i, f := range v.Fields {
-		fs[i] = domain.Field(f)
+		fs[i] = domain.Field(canon(f))
 	}
-	return &domain.SuccessionItem{ID: v.AccomplishmentID, Kind: domain.SuccessionKind(v.Kind),
+	return &domain.SuccessionItem{ID: v.AccomplishmentID, Kind: domain.SuccessionKind(canon(v.Kind)),
 		Title: v.Title, OccurredOn: v.OccurredOn, Fields: fs}
 }
 
@@ -169,15 +182,25 @@ func copyInt(p *int64) *int64 {
 // returned. Accomplishment events are folded with their recorded time so
 // that the person can answer "as known at".
 func Apply(p *domain.Person, r Recorded) *domain.Person {
+	p, _, _ = ApplyRecorded(p, r)
+	return p
+}
+
+// ApplyRecorded is Apply that also returns the accomplishment the event
+// recorded into the person (ok false when it recorded none), for a caller
+// that keeps its own view of it: sharing the value rather than converting
+// the event again keeps one copy of it on the heap. The value is not to be
+// changed in place.
+func ApplyRecorded(p *domain.Person, r Recorded) (_ *domain.Person, a domain.Accomplishment, ok bool) {
 	e := deref(r.Event)
-	if reg, ok := e.(PersonRegistered); ok {
+	if reg, isReg := e.(PersonRegistered); isReg {
 		if p == nil {
-			return domain.NewPerson(reg.PersonID, reg.Name, reg.Department, reg.JoinedOn)
+			return domain.NewPerson(reg.PersonID, reg.Name, reg.Department, reg.JoinedOn), a, false
 		}
-		return p
+		return p, a, false
 	}
 	if p == nil {
-		return nil
+		return nil, a, false
 	}
 	switch v := e.(type) {
 	case PersonTransferred:
@@ -187,11 +210,11 @@ func Apply(p *domain.Person, r Recorded) *domain.Person {
 	case AccomplishmentRetracted:
 		p.Retract(v.AccomplishmentID, v.Reason, r.RecordedAt)
 	default:
-		if a, ok := ToAccomplishment(e); ok {
+		if a, ok = ToAccomplishment(e); ok {
 			p.Record(a, r.RecordedAt)
 		}
 	}
-	return p
+	return p, a, ok
 }
 
 // Fold folds a person's events, in log order, into the person; nil when

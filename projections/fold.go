@@ -46,9 +46,11 @@ func (st *personState) apply(r events.Recorded) {
 		return
 	}
 	st.last = r.Position
-	st.person = events.Apply(st.person, r)
+	var a domain.Accomplishment
+	var recorded bool
+	st.person, a, recorded = events.ApplyRecorded(st.person, r)
 	if st.person != nil {
-		st.foldView(r)
+		st.foldView(r, a, recorded)
 	}
 }
 
@@ -61,8 +63,10 @@ func (st *personState) ownView(i int) *AccomplishmentView {
 	return &st.views[i]
 }
 
-// foldView updates the accomplishment views with one event.
-func (st *personState) foldView(r events.Recorded) {
+// foldView updates the accomplishment views with one event; a is the
+// accomplishment it recorded into the person (recorded false if none),
+// shared with the person.
+func (st *personState) foldView(r events.Recorded, a domain.Accomplishment, recorded bool) {
 	switch e := r.Event.(type) {
 	case events.AccomplishmentRetracted:
 		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
@@ -73,7 +77,7 @@ func (st *personState) foldView(r events.Recorded) {
 		}
 	case events.AccomplishmentAmended:
 		if i, ok := st.viewIndex[e.AccomplishmentID]; ok {
-			if a, ok := events.ToAccomplishment(e); ok {
+			if recorded {
 				v := st.ownView(i)
 				v.Accomplishment = a
 				v.AmendedAt = r.RecordedAt
@@ -82,7 +86,7 @@ func (st *personState) foldView(r events.Recorded) {
 			}
 		}
 	default:
-		if a, ok := events.ToAccomplishment(r.Event); ok {
+		if recorded {
 			id := a.ID()
 			if i, seen := st.viewIndex[id]; seen {
 				// Recorded again after a retraction: the new record replaces it.
