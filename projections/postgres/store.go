@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -571,34 +572,25 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 				members = append(members, []any{p.ID, m.Department, m.From.Time(), nullDate(m.To)})
 			}
 		}
-		write := map[string]bool{}
-		for _, id := range d.Accomplishments {
-			write[id] = true
-		}
-		if !fresh {
-			added := map[string]bool{}
-			for _, id := range d.Added {
-				added[id] = true
+		if fresh {
+			for _, a := range pp.Accomplishments {
+				accs = append(accs, accomplishmentRow(p.ID, a))
 			}
+		} else {
+			// Only the accomplishments the Delta names, found from the end:
+			// the views of a person with a long history are not walked for
+			// the one or two a batch usually adds.
 			for _, id := range d.Accomplishments {
-				if !added[id] { // a row to replace
+				if _, added := slices.BinarySearch(d.Added, id); !added { // a row to replace
 					accIDs = append(accIDs, id)
 				}
+				for i := len(pp.Accomplishments) - 1; i >= 0; i-- {
+					if a := &pp.Accomplishments[i]; a.ID == id {
+						accs = append(accs, accomplishmentRow(p.ID, *a))
+						break
+					}
+				}
 			}
-		}
-		for _, a := range pp.Accomplishments {
-			if !fresh && !write[a.ID] {
-				continue
-			}
-			var amended, reason any
-			if !a.AmendedAt.IsZero() {
-				amended = a.AmendedAt
-			}
-			if a.Retracted {
-				reason = a.RetractionReason
-			}
-			accs = append(accs, []any{a.ID, p.ID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
-				amended, a.Retracted, reason, int64(a.VersionPosition)})
 		}
 		// With the prior projection known, only the level periods, changes
 		// and distribution periods that differ are deleted and written, and
@@ -729,6 +721,19 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 		}
 	}
 	return nil
+}
+
+// accomplishmentRow is an accomplishments row, in tableColumns' order.
+func accomplishmentRow(personID string, a projections.AccomplishmentView) []any {
+	var amended, reason any
+	if !a.AmendedAt.IsZero() {
+		amended = a.AmendedAt
+	}
+	if a.Retracted {
+		reason = a.RetractionReason
+	}
+	return []any{a.ID, personID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
+		amended, a.Retracted, reason, int64(a.VersionPosition)}
 }
 
 // tableColumns are the columns a batch writes of each read-model table, in
