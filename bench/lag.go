@@ -31,24 +31,10 @@ func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []
 	if target <= 0 {
 		target, why = 1000, "default (scenario 2 not run)"
 	}
-	set := people[:min(2000, len(people))]
-	rec := events.NewRecorder(env.log, b.cat, nil)
-	g := newGen(5, b.cat)
-	progress("lag: warming the Recorder on %d people (not measured)", len(set))
-	if _, err := recordFor(ctx, rec, g, &keys{prefix: "lagwarm-"}, set, time.Time{}); err != nil {
-		return err
-	}
-	head, err := env.log.Head(ctx)
+	rec, set, err := b.warm(ctx, env, ts, people)
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = ts.WaitFor(wctx, head)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("projector did not catch up with the warm-up: %w", err)
-	}
-
 	if err := b.lagAt(ctx, rec, ts, set, target, cfg.lagDur, "6 Live lag", why, true); err != nil {
 		return err
 	}
@@ -80,6 +66,30 @@ func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []
 			"half the real projector's rebuild rate of scenario 5", false)
 	}
 	return nil
+}
+
+// warm records one event for each of up to 2,000 people with a new
+// Recorder (not measured), so that the measurement that follows writes to
+// people the Recorder and the projector both hold, and waits until the
+// projector has applied them.
+func (b *bench) warm(ctx context.Context, env *natsEnv, ts *timedStore, people []string) (*events.Recorder, []string, error) {
+	set := people[:min(2000, len(people))]
+	rec := events.NewRecorder(env.log, b.cat, nil)
+	g := newGen(5, b.cat)
+	progress("lag: warming the Recorder on %d people (not measured)", len(set))
+	if _, err := recordFor(ctx, rec, g, &keys{prefix: "lagwarm-"}, set, time.Time{}); err != nil {
+		return nil, nil, err
+	}
+	head, err := env.log.Head(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := ts.WaitFor(wctx, head); err != nil {
+		return nil, nil, fmt.Errorf("projector did not catch up with the warm-up: %w", err)
+	}
+	return rec, set, nil
 }
 
 // caughtUp waits (up to 5 minutes) until the projector has applied the log.

@@ -9,9 +9,11 @@
 // Scenarios: judge (domain judgment), record (command path vs raw
 // publishes, both durability settings), rebuild (projector into PostgreSQL
 // vs the simplest projector), lag (publish ack to read-model commit), dist
-// (skill distribution on PostgreSQL and memory), graphql (gqlgen vs a bare
-// handler). It needs the local PostgreSQL (make services); JetStream runs
-// embedded in this process.
+// (skill distribution on PostgreSQL and memory), tcp (the single writer and
+// the live lag with the NATS server reached over TCP, careerd's production
+// topology), graphql (gqlgen vs a bare handler). It needs the local
+// PostgreSQL (make services); JetStream runs embedded in this process,
+// except for the tcp scenario, which uses the server at -nats-url.
 package main
 
 import (
@@ -63,6 +65,7 @@ type config struct {
 	lagDur     time.Duration
 	lagRate    float64
 	distRuns   int
+	natsURL    string
 	skipMemory bool
 	noBulk     bool
 
@@ -75,7 +78,7 @@ type config struct {
 // (cmd/careerd: defaultGCPercent).
 const careerdGCPercent = 400
 
-var scenarios = []string{"judge", "record", "rebuild", "lag", "dist", "graphql"}
+var scenarios = []string{"judge", "record", "rebuild", "lag", "dist", "tcp", "graphql"}
 
 func parseFlags(args []string) (config, error) {
 	var c config
@@ -102,6 +105,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.lagDur, "lag-dur", 10*time.Second, "how long to record in the live-lag scenario")
 	fs.Float64Var(&c.lagRate, "lag-rate", 0, "events/s in the live-lag scenario (default: half the single-writer recorder rate measured with sync interval 2m, or 1000)")
 	fs.IntVar(&c.distRuns, "dist-runs", 50, "distribution queries per store")
+	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "the NATS server (with JetStream) of the tcp scenario, careerd's production topology; the scenario uses a stream of its own and deletes it")
 	fs.BoolVar(&c.noBulk, "no-bulk", false, "rebuild without the projector's bulk catch-up (judge every touched person in every batch)")
 	fs.BoolVar(&c.skipMemory, "skip-memory", false, "skip the rebuild into the memory store (and its distribution row)")
 	fs.DurationVar(&c.gqlDur, "gql-dur", 5*time.Second, "duration of each HTTP measurement")
@@ -213,7 +217,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	env := machine(ctx, cfg.pgURL)
 	progress("machine: %s", strings.Join(env, "; "))
 
-	needDB := cfg.runs("rebuild") || cfg.runs("lag") || cfg.runs("dist")
+	needDB := cfg.runs("rebuild") || cfg.runs("lag") || cfg.runs("dist") || cfg.runs("tcp")
 	if needDB {
 		db, err := createDB(ctx, cfg.pgURL)
 		if err != nil {
@@ -242,9 +246,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 			}
 		}
 	}
-	if needDB {
+	if cfg.runs("rebuild") || cfg.runs("lag") || cfg.runs("dist") {
 		if err := b.rebuildLagDist(ctx); err != nil {
 			return err
+		}
+	}
+	if cfg.runs("tcp") {
+		if err := b.tcp(ctx); err != nil {
+			return fmt.Errorf("tcp: %w", err)
 		}
 	}
 	if cfg.runs("graphql") {

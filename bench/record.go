@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -27,11 +28,12 @@ type syncMode struct {
 // natsEnv is an embedded JetStream server, one in-process connection, the
 // event log on it and the raw JetStream handles the baselines publish with.
 type natsEnv struct {
-	emb *events.Embedded
-	nc  *nats.Conn
-	log *events.Log
-	js  jetstream.JetStream // synchronous raw publishes
-	ajs jetstream.JetStream // asynchronous raw publishes, the same window as the Log's
+	emb    *events.Embedded // nil: an external server (connectNATS)
+	stream string           // the log's stream
+	nc     *nats.Conn
+	log    *events.Log
+	js     jetstream.JetStream // synchronous raw publishes
+	ajs    jetstream.JetStream // asynchronous raw publishes, the same window as the Log's
 }
 
 // Async publishing limits, the same as events.Log's AppendBatch uses.
@@ -45,23 +47,57 @@ func startNATS(ctx context.Context, dir string, interval time.Duration) (*natsEn
 	if err != nil {
 		return nil, err
 	}
-	e := &natsEnv{emb: emb}
-	if e.nc, err = emb.Connect(); err != nil {
+	nc, err := emb.Connect()
+	if err != nil {
 		emb.Shutdown()
 		return nil, err
 	}
-	if e.log, err = events.OpenLog(ctx, e.nc, events.LogConfig{}); err != nil {
-		e.close()
+	e, err := openEnv(ctx, nc, events.LogConfig{})
+	if err != nil {
+		emb.Shutdown()
 		return nil, err
 	}
-	e.js, _ = jetstream.New(e.nc)
-	e.ajs, _ = jetstream.New(e.nc, jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
+	e.emb = emb
+	return e, nil
+}
+
+// connectNATS connects to the server at url over TCP and opens a log on a
+// stream of its own (CAREERBENCH_<random>, subjects careerbench<random>.person.*),
+// which close deletes.
+func connectNATS(ctx context.Context, url string) (*natsEnv, error) {
+	nc, err := nats.Connect(url, nats.Name("careerledger-bench"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	tag := strconv.FormatUint(rand.Uint64(), 36)
+	return openEnv(ctx, nc, events.LogConfig{Stream: "CAREERBENCH_" + tag, SubjectPrefix: "careerbench" + tag + ".person"})
+}
+
+// openEnv opens the log and the raw handles on nc; it closes nc on error.
+func openEnv(ctx context.Context, nc *nats.Conn, cfg events.LogConfig) (*natsEnv, error) {
+	e := &natsEnv{nc: nc, stream: cfg.Stream}
+	var err error
+	if e.log, err = events.OpenLog(ctx, nc, cfg); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	e.js, _ = jetstream.New(nc)
+	e.ajs, _ = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
 	return e, nil
 }
 
 func (e *natsEnv) close() {
+	if e.emb == nil { // an external server: the stream was the run's own
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := e.js.DeleteStream(ctx, e.stream); err != nil {
+			progress("delete stream %s: %v", e.stream, err)
+		}
+		cancel()
+	}
 	e.nc.Close()
-	e.emb.Shutdown()
+	if e.emb != nil {
+		e.emb.Shutdown()
+	}
 }
 
 // rawMsg builds what the Log publishes for an event, with the same headers:
@@ -196,43 +232,47 @@ func split(people []string, w int) [][]string {
 	return out
 }
 
-// record runs scenarios 2-4 with one durability setting.
-func (b *bench) record(ctx context.Context, mode syncMode) error {
-	progress("record %s: starting the embedded server", mode.name)
-	env, err := startNATS(ctx, filepath.Join(b.dir, "record-"+mode.name[5:]), mode.interval)
-	if err != nil {
-		return err
-	}
-	defer env.close()
-	g := newGen(2, b.cat)
-	const history = 6
+// writerSet is what the recording scenarios share on one server: people with
+// a history for each side and the Recorder.
+type writerSet struct {
+	env            *natsEnv
+	g              *gen
+	rec            *events.Recorder
+	recPop, rawPop population
+	ks, rawKeys    *keys
+	history        int
+}
+
+// prepareWriters gives each side its people, with a short history each
+// (not measured).
+func (b *bench) prepareWriters(ctx context.Context, env *natsEnv, name string) (*writerSet, error) {
+	w := &writerSet{env: env, g: newGen(2, b.cat), history: 6, ks: &keys{prefix: "rec-"}, rawKeys: &keys{prefix: "raw-"}}
 	np := b.cfg.recordPeople
-	progress("record %s: %d + %d people with %d events of history each (not measured)", mode.name, np, np, history)
-	recPop, err := populate(ctx, env.log, g, "R", np, history)
-	if err != nil {
-		return err
+	progress("record %s: %d + %d people with %d events of history each (not measured)", name, np, np, w.history)
+	var err error
+	if w.recPop, err = populate(ctx, env.log, w.g, "R", np, w.history); err != nil {
+		return nil, err
 	}
-	rawPop, err := populate(ctx, env.log, g, "W", np, history)
-	if err != nil {
-		return err
+	if w.rawPop, err = populate(ctx, env.log, w.g, "W", np, w.history); err != nil {
+		return nil, err
 	}
-	rec := events.NewRecorder(env.log, b.cat, nil)
-	dur := b.cfg.recordDur
+	w.rec = events.NewRecorder(env.log, b.cat, nil)
+	return w, nil
+}
 
-	// The Recorder's first write to a person loads the whole history; it
-	// remembers people afterwards. Measure that cold pass separately.
-	progress("record %s: cold pass: one command for each of %d people", mode.name, np)
-	ks := &keys{prefix: "rec-"}
+// single measures one writer: the Recorder's first write to each person
+// (which loads the whole history; it remembers people afterwards), then
+// rounds of the Recorder against raw synchronous publishes, alternating
+// which side goes first.
+func (b *bench) single(ctx context.Context, w *writerSet, name string) (cold float64, recSide, rawSide side, err error) {
+	progress("record %s: cold pass: one command for each of %d people", name, len(w.recPop.people))
 	t0 := time.Now()
-	n, err := recordFor(ctx, rec, g, ks, recPop.people, time.Time{})
+	n, err := recordFor(ctx, w.rec, w.g, w.ks, w.recPop.people, time.Time{})
 	if err != nil {
-		return err
+		return 0, recSide, rawSide, err
 	}
-	coldRate := rate(n, time.Since(t0))
-
-	// 2. Single writer.
-	var recSide, rawSide side
-	rawKeys := &keys{prefix: "raw-"}
+	cold = rate(n, time.Since(t0))
+	dur := b.cfg.recordDur
 	for r := range b.cfg.rounds {
 		order := []string{"raw", "recorder"}
 		if r%2 == 1 {
@@ -242,37 +282,64 @@ func (b *bench) record(ctx context.Context, mode syncMode) error {
 			t := time.Now()
 			var n int
 			if which == "raw" {
-				n, err = publishFor(ctx, env, rawPop, g, rawKeys, rawPop.people, t.Add(dur))
+				n, err = publishFor(ctx, w.env, w.rawPop, w.g, w.rawKeys, w.rawPop.people, t.Add(dur))
 				rawSide.add(n, time.Since(t))
 			} else {
-				n, err = recordFor(ctx, rec, g, ks, recPop.people, t.Add(dur))
+				n, err = recordFor(ctx, w.rec, w.g, w.ks, w.recPop.people, t.Add(dur))
 				recSide.add(n, time.Since(t))
 			}
 			if err != nil {
-				return err
+				return cold, recSide, rawSide, err
 			}
-			progress("record %s: single writer, round %d, %s: %s", mode.name, r+1, which, fmtRate(rate(n, time.Since(t)), "ev"))
+			progress("record %s: single writer, round %d, %s: %s", name, r+1, which, fmtRate(rate(n, time.Since(t)), "ev"))
 		}
+	}
+	return cold, recSide, rawSide, nil
+}
+
+// singleRows adds the rows of scenario 2 and 2c.
+func (b *bench) singleRows(label, name string, w *writerSet, cold float64, recSide, rawSide side) {
+	ratio := recSide.best / rawSide.best
+	b.add(row{
+		Scenario: "2" + label + " Single writer, Recorder vs sync publish, " + name,
+		Measured: fmtRate(recSide.best, "ev"), Baseline: fmtRate(rawSide.best, "ev"),
+		Ratio: fmtRatio(ratio), Goal: ">= 70%", Verdict: verdict(ratio >= 0.70),
+		Note: fmt.Sprintf("RecordAccomplishment (validate, catch up the cached person, append with expected sequence and msg id) vs js.PublishMsg with the same 6 headers; %d people with %d events of history each side, warm Recorder cache; best of %d rounds of %s, alternating order.",
+			len(w.recPop.people), w.history, b.cfg.rounds, b.cfg.recordDur),
+	})
+	b.add(row{
+		Scenario: "2" + label + "c Recorder cold first write per person, " + name,
+		Measured: fmtRate(cold, "ev"), Baseline: fmtRate(rawSide.best, "ev"), Ratio: fmtRatio(cold / rawSide.best),
+		Goal: "-", Verdict: info,
+		Note: fmt.Sprintf("The first command for each of %d people: a full load of a %d-event history (two message gets, then an ephemeral consumer) before the append.", len(w.recPop.people), w.history),
+	})
+}
+
+// record runs scenarios 2-4 with one durability setting.
+func (b *bench) record(ctx context.Context, mode syncMode) error {
+	progress("record %s: starting the embedded server", mode.name)
+	env, err := startNATS(ctx, filepath.Join(b.dir, "record-"+mode.name[5:]), mode.interval)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	w, err := b.prepareWriters(ctx, env, mode.name)
+	if err != nil {
+		return err
+	}
+
+	// 2. Single writer.
+	coldRate, recSide, rawSide, err := b.single(ctx, w, mode.name)
+	if err != nil {
+		return err
 	}
 	if mode.interval > 0 {
 		b.singleRecorderRate2m = recSide.best
 	} else {
 		b.singleRecorderRateAlways = recSide.best
 	}
-	ratio := recSide.best / rawSide.best
-	b.add(row{
-		Scenario: "2 Single writer, Recorder vs sync publish, " + mode.name,
-		Measured: fmtRate(recSide.best, "ev"), Baseline: fmtRate(rawSide.best, "ev"),
-		Ratio: fmtRatio(ratio), Goal: ">= 70%", Verdict: verdict(ratio >= 0.70),
-		Note: fmt.Sprintf("RecordAccomplishment (validate, catch up the cached person, append with expected sequence and msg id) vs js.PublishMsg with the same 6 headers; %d people with %d events of history each side, warm Recorder cache; best of %d rounds of %s, alternating order.",
-			np, history, b.cfg.rounds, dur),
-	})
-	b.add(row{
-		Scenario: "2c Recorder cold first write per person, " + mode.name,
-		Measured: fmtRate(coldRate, "ev"), Baseline: fmtRate(rawSide.best, "ev"), Ratio: fmtRatio(coldRate / rawSide.best),
-		Goal: "-", Verdict: info,
-		Note: fmt.Sprintf("The first command for each of %d people: a full load of a %d-event history (two message gets, then an ephemeral consumer) before the append.", np, history),
-	})
+	b.singleRows("", mode.name, w, coldRate, recSide, rawSide)
+	rec, recPop, rawPop, np, dur := w.rec, w.recPop, w.rawPop, b.cfg.recordPeople, b.cfg.recordDur
 
 	// 3. Eight writers on people of their own.
 	const writers = 8
@@ -337,7 +404,7 @@ func (b *bench) record(ctx context.Context, mode syncMode) error {
 			progress("record %s: 8 writers, round %d, %s: %s", mode.name, r+1, which, fmtRate(rate(total, took), "ev"))
 		}
 	}
-	ratio = rec8.best / raw8.best
+	ratio := rec8.best / raw8.best
 	b.add(row{
 		Scenario: "3 8 writers, Recorder vs sync publish, " + mode.name,
 		Measured: fmtRate(rec8.best, "ev"), Baseline: fmtRate(raw8.best, "ev"),
