@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -111,6 +112,10 @@ func (b *bench) caughtUp(ctx context.Context, env *natsEnv, ts *timedStore) erro
 func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore, set []string, target float64, dur time.Duration, label, why string, judged bool) error {
 	total := max(int(target*dur.Seconds()), 1)
 	interval := time.Duration(float64(time.Second) / target)
+	// As testing.B does before each benchmark: the garbage of what ran
+	// before (a rebuild, or the previous rate's burst) is collected now
+	// rather than in this measurement's window.
+	runtime.GC()
 	progress("lag: recording %d events at %s (%s) for %s with the projector running", total, fmtRate(target, "ev"), why, dur)
 	if b.cfg.lagProf != "" && b.cfg.cpuprof == "" {
 		f, err := os.Create(b.cfg.lagProf)
