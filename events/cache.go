@@ -29,8 +29,7 @@ type personEntry struct {
 	// which may assume the person has no events yet (an append expecting 0
 	// fails if that is wrong).
 	known  bool
-	rs     []Recorded        // the person's events, in log order
-	person *domain.Person    // Fold(rs), plus a batch's events not yet acknowledged
+	person *domain.Person    // the person's events folded, plus a batch's events not yet acknowledged
 	last   uint64            // position of the last of rs (0: none)
 	keys   map[string]Result // idempotency key -> result of its first event
 
@@ -56,12 +55,15 @@ func (e *personEntry) release() { <-e.lock }
 
 // forget drops what the entry knows; the next command reads the person whole.
 func (e *personEntry) forget() {
-	e.known, e.rs, e.person, e.last, e.keys = false, nil, nil, 0, nil
+	e.known, e.person, e.last, e.keys = false, nil, 0, nil
 }
 
 // unfold drops from person the events folded in ahead of their
-// acknowledgement (see RecordBatch).
-func (e *personEntry) unfold() { e.person = Fold(e.rs) }
+// acknowledgement (see RecordBatch): the entry is read whole from the log
+// before its next decision. The entry keeps no copy of the events to fold
+// again from: that copy doubled the memory of every cached person for the
+// sake of a lost race.
+func (e *personEntry) unfold() { e.known = false }
 
 // apply folds one event of the log (the next one after last) into the entry.
 func (e *personEntry) apply(rec Recorded, res Result) {
@@ -72,7 +74,6 @@ func (e *personEntry) apply(rec Recorded, res Result) {
 // record notes that rec, already folded into person, is in the log, with
 // the given result.
 func (e *personEntry) record(rec Recorded, res Result) {
-	e.rs = append(e.rs, rec)
 	e.last = rec.Position
 	if key := rec.IdempotencyKey; key != "" {
 		if e.keys == nil {

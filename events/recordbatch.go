@@ -350,7 +350,6 @@ func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult,
 // error).
 func (r *Recorder) settle(bp *batchPerson, plans []plan, out []BatchResult, outcomes []Outcome) {
 	e := bp.e
-	e.rs = slices.Grow(e.rs, len(bp.steps))
 	for k, s := range bp.steps {
 		switch {
 		case s.dupOf >= 0:

@@ -316,6 +316,18 @@ func TestRecordBatchConcurrentWriter(t *testing.T) {
 				nextBatch++
 			}
 		}
+		// A lost race drops what the batch folded in ahead of its acks:
+		// what the recorders remember of X is the log up to some point (the
+		// other's later appends are caught up with before the next
+		// decision), never an event the log does not hold there.
+		want := changeIDs(Fold(rs))
+		for name, r := range map[string]*Recorder{"batch": rb, "other": other} {
+			if e := r.cache.entry("X"); e.known {
+				if got := changeIDs(e.person); len(got) > len(want) || !reflect.DeepEqual(got, want[:len(got)]) {
+					t.Errorf("the %s recorder remembers %d changes of X that are not the first of the log's %d", name, len(got), len(want))
+				}
+			}
+		}
 		t.Logf("%d batch events, %d single commands; lost races: batch recorder %d, other %d", n, nSingles, rb.conflicts.Load(), other.conflicts.Load())
 		if rb.conflicts.Load()+other.conflicts.Load() == 0 {
 			t.Error("no lost races: the test did not test concurrency")
@@ -514,4 +526,18 @@ func TestRecorderForgetsPeople(t *testing.T) {
 			t.Errorf("F%d: %d events, want 4", p, len(rs))
 		}
 	}
+}
+
+// changeIDs lists the accomplishment each of p's changes records or
+// retracts, in order.
+func changeIDs(p *domain.Person) []string {
+	var out []string
+	for _, c := range p.Changes() {
+		id := c.RetractedID
+		if id == "" {
+			id = c.Accomplishment.ID()
+		}
+		out = append(out, id)
+	}
+	return out
 }
