@@ -75,28 +75,70 @@ func canon(s string) string {
 	return unique.Make(s).Value()
 }
 
+// engagementBox holds an engagement with its numbers and criteria, and
+// sharedStrings its id and title, so that what a cached person keeps of
+// an engagement is two heap objects rather than up to eight.
+type engagementBox struct {
+	e  domain.Engagement
+	n  [4]int64
+	cx [8]domain.Criterion
+}
+
 func engagementOf(v EngagementRecorded) *domain.Engagement {
-	cx := make([]domain.Criterion, len(v.Complexity))
-	for i, c := range v.Complexity {
-		cx[i] = domain.Criterion(canon(c))
+	b := &engagementBox{}
+	cx := b.cx[:0]
+	if len(v.Complexity) > len(b.cx) {
+		cx = make([]domain.Criterion, 0, len(v.Complexity))
 	}
-	return &domain.Engagement{
-		ID: v.AccomplishmentID, Field: domain.Field(canon(v.Field)), Title: v.Title,
+	for _, c := range v.Complexity {
+		cx = append(cx, domain.Criterion(canon(c)))
+	}
+	id, title := sharedStrings(v.AccomplishmentID, v.Title)
+	b.e = domain.Engagement{
+		ID: id, Field: domain.Field(canon(v.Field)), Title: title,
 		Role: domain.Role(canon(v.Role)), StartedOn: v.StartedOn, CompletedOn: v.CompletedOn,
 		Outcome: domain.Outcome(canon(v.Outcome)), WithinBudget: v.WithinBudget,
-		PeakHeadcount: v.PeakHeadcount, AnnualContractValueYen: v.AnnualContractValueYen,
-		InstallationSites: v.InstallationSites, InquiriesPerYear: v.InquiriesPerYear,
-		Complexity: cx,
+		PeakHeadcount: boxInt(&b.n[0], v.PeakHeadcount), AnnualContractValueYen: boxInt(&b.n[1], v.AnnualContractValueYen),
+		InstallationSites: boxInt(&b.n[2], v.InstallationSites), InquiriesPerYear: boxInt(&b.n[3], v.InquiriesPerYear),
+		Complexity: cx[:len(cx):len(cx)], // an append copies rather than writes into the box
 	}
+	return &b.e
+}
+
+// boxInt copies *p into *dst and returns dst; nil for nil.
+func boxInt(dst, p *int64) *int64 {
+	if p == nil {
+		return nil
+	}
+	*dst = *p
+	return dst
+}
+
+// sharedStrings returns copies of a and b that share one allocation.
+func sharedStrings(a, b string) (string, string) {
+	ab := a + b
+	return ab[:len(a)], ab[len(a):]
+}
+
+// successionBox is successionOf's engagementBox.
+type successionBox struct {
+	s  domain.SuccessionItem
+	fs [3]domain.Field
 }
 
 func successionOf(v TechnologySuccessionRecorded) *domain.SuccessionItem {
-	fs := make([]domain.Field, len(v.Fields))
-	for i, f := range v.Fields {
-		fs[i] = domain.Field(canon(f))
+	b := &successionBox{}
+	fs := b.fs[:0]
+	if len(v.Fields) > len(b.fs) {
+		fs = make([]domain.Field, 0, len(v.Fields))
 	}
-	return &domain.SuccessionItem{ID: v.AccomplishmentID, Kind: domain.SuccessionKind(canon(v.Kind)),
-		Title: v.Title, OccurredOn: v.OccurredOn, Fields: fs}
+	for _, f := range v.Fields {
+		fs = append(fs, domain.Field(canon(f)))
+	}
+	id, title := sharedStrings(v.AccomplishmentID, v.Title)
+	b.s = domain.SuccessionItem{ID: id, Kind: domain.SuccessionKind(canon(v.Kind)),
+		Title: title, OccurredOn: v.OccurredOn, Fields: fs[:len(fs):len(fs)]}
+	return &b.s
 }
 
 func setID(a *domain.Accomplishment, id string) {
