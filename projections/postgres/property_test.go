@@ -44,3 +44,12 @@ func TestPropertyEvicting(t *testing.T) {
 		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	}, projectionstest.PropertyConfig{Seeds: 10, MaxCached: 1})
 }
+
+// TestPropertyBulkEvicting: a bulk catch-up (which keeps everyone it
+// touches until the head) followed by live batches under a bound of one
+// person.
+func TestPropertyBulkEvicting(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	}, projectionstest.PropertyConfig{Seeds: 6, Bulk: true, MaxCached: 1})
+}
