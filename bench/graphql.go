@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sync"
 	"time"
 
@@ -112,6 +113,7 @@ func (b *bench) graphql(ctx context.Context) error {
 			if which == "graphql" {
 				f = gqlReq
 			}
+			runtime.GC() // each side starts without the other's (or an earlier scenario's) garbage, as under testing.B
 			res, err := load(ctx, cfg.gqlClients, cfg.gqlDur, people, f)
 			if err != nil {
 				return fmt.Errorf("%s: %w", which, err)
