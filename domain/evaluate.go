@@ -205,6 +205,12 @@ type prepared struct {
 	succKind  []int8   // per succession item: index into SuccessionKinds, -1 unknown
 	themeIdx  []int8   // per assessment: index into Themes, -1 unknown
 	themeRank []int8   // per assessment: Proficiency.Rank, 0 unknown
+
+	// sweep is the timeline's events of the items swept counts (engagements,
+	// successions, developments, assessments), sorted by day: extended as
+	// the evidence grows rather than built and sorted whole every time.
+	sweep []sweepEvent
+	swept [4]int
 }
 
 func (c *Catalogue) prepare(ev *Evidence) *prepared {

@@ -43,7 +43,12 @@ type sweepState struct {
 
 func (p *prepared) sweepEvents() []sweepEvent {
 	c, ev, w := p.c, p.ev, p.c.window
-	n := 2*len(ev.Engagements) + len(ev.Successions) + len(ev.Developments) + len(ev.Assessments)
+	counts := [4]int{len(ev.Engagements), len(ev.Successions), len(ev.Developments), len(ev.Assessments)}
+	if counts == p.swept {
+		return p.sweep
+	}
+	from := p.swept
+	n := 2*(counts[0]-from[0]) + counts[1] - from[1] + counts[2] - from[2] + counts[3] - from[3]
 	if w != nil {
 		n *= 2
 	}
@@ -56,7 +61,7 @@ func (p *prepared) sweepEvents() []sweepEvent {
 			events = append(events, e)
 		}
 	}
-	for i := range ev.Engagements {
+	for i := from[0]; i < counts[0]; i++ {
 		e := &ev.Engagements[i]
 		if m := p.engQual[i] & c.startReq; m != 0 && !e.StartedOn.IsZero() {
 			add(sweepEvent{kind: sweepEngagement, mask: m}, e.StartedOn)
@@ -66,19 +71,19 @@ func (p *prepared) sweepEvents() []sweepEvent {
 		}
 	}
 	anyField := uint64(1) << len(c.fields)
-	for i := range ev.Successions {
+	for i := from[1]; i < counts[1]; i++ {
 		s := &ev.Successions[i]
 		if p.succKind[i] >= 0 && p.succMask[i] != 0 && !s.OccurredOn.IsZero() {
 			add(sweepEvent{kind: sweepSuccession, mask: p.succMask[i] | anyField, sub: p.succKind[i]}, s.OccurredOn)
 		}
 	}
-	for i := range ev.Developments {
+	for i := from[2]; i < counts[2]; i++ {
 		d := &ev.Developments[i]
 		if d.Kind.Valid() && !d.OccurredOn.IsZero() {
 			add(sweepEvent{kind: sweepDevelopment}, d.OccurredOn)
 		}
 	}
-	for i := range ev.Assessments {
+	for i := from[3]; i < counts[3]; i++ {
 		a := &ev.Assessments[i]
 		if p.themeIdx[i] >= 0 && p.themeRank[i] > 0 && !a.AssessedOn.IsZero() {
 			add(sweepEvent{kind: sweepAssessment, sub: p.themeIdx[i], rank: p.themeRank[i], origin: a.AssessedOn.days}, a.AssessedOn)
@@ -87,7 +92,28 @@ func (p *prepared) sweepEvents() []sweepEvent {
 	// Events of one day commute (see apply), so an unstable sort is enough
 	// and the result does not depend on recording order.
 	slices.SortFunc(events, func(a, b sweepEvent) int { return cmp.Compare(a.day, b.day) })
-	return events
+	p.sweep, p.swept = mergeByDay(p.sweep, events), counts
+	return p.sweep
+}
+
+// mergeByDay merges b into a, both sorted by day, in place from the end:
+// a grows by len(b) (reallocated only when its capacity is short).
+func mergeByDay(a, b []sweepEvent) []sweepEvent {
+	if len(a) == 0 {
+		return b
+	}
+	i, j := len(a)-1, len(b)-1
+	a = slices.Grow(a, len(b))[:len(a)+len(b)]
+	for k := len(a) - 1; j >= 0; k-- {
+		if i >= 0 && a[i].day > b[j].day {
+			a[k] = a[i]
+			i--
+		} else {
+			a[k] = b[j]
+			j--
+		}
+	}
+	return a
 }
 
 func (p *prepared) timeline() []LevelChange {
