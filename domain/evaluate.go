@@ -127,7 +127,18 @@ func (c *Catalogue) JudgePersonLevels(p *Person, asOf Date) (Standing, []LevelCh
 func (c *Catalogue) judgePrepared(p *prepared, asOf Date, explain bool) (Standing, []LevelChange) {
 	changes := p.timeline()
 	levels := make([]int, len(c.fields))
-	p.levelsAt(asOf, levels)
+	if explain {
+		p.levelsAt(asOf, levels) // judged directly, as the explanation is
+	} else {
+		// The timeline's last change on or before asOf in each field (Judge
+		// and JudgeLevels agree: the domain property tests compare them).
+		for _, ch := range changes {
+			if ch.On.After(asOf) {
+				break
+			}
+			levels[c.fieldIndex(ch.Field)] = ch.To
+		}
+	}
 	s := Standing{CatalogueID: c.ID(), CatalogueVersion: c.Version(), AsOf: asOf,
 		Fields: make([]FieldStanding, len(c.fields))}
 	for fi, f := range c.fields {
