@@ -57,18 +57,11 @@ func (b *bench) rebuildLagDist(ctx context.Context) error {
 	progress("rebuild: real projector (projections.Projector + postgres.Store)")
 	ts := &timedStore{Store: postgres.New(pool, b.cat, ""), Fields: b.cat.Fields()}
 	c0 := cpuTime()
-	pr, err := startProjector(ctx, b, env.log, ts, head)
+	pr, err := projectToHead(ctx, b, env.log, ts, head)
 	if err != nil {
 		return err
 	}
 	defer pr.stop()
-	select {
-	case <-pr.caughtUp:
-	case <-pr.finished:
-		return fmt.Errorf("projector stopped: %v", pr.err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	realTook := pr.took
 	realCPU := cpuTime() - c0
 	b.projectorRate = rate(int(head), realTook)
@@ -349,23 +342,34 @@ func startProjector(ctx context.Context, b *bench, l *events.Log, st projections
 	return rp, nil
 }
 
+// projectToHead starts a projector of l into st and waits until it has
+// applied head; it keeps running until stopped.
+func projectToHead(ctx context.Context, b *bench, l *events.Log, st projections.Store, head uint64) (*runningProjector, error) {
+	pr, err := startProjector(ctx, b, l, st, head)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-pr.caughtUp:
+		return pr, nil
+	case <-pr.finished:
+		return nil, fmt.Errorf("projector stopped: %v", pr.err)
+	case <-ctx.Done():
+		pr.stop()
+		return nil, ctx.Err()
+	}
+}
+
 // memoryRebuild projects the log into a memory store and returns it and
 // the time it took.
 func (b *bench) memoryRebuild(ctx context.Context, l *events.Log, head uint64) (*memory.Store, time.Duration, error) {
 	mem := memory.New(b.cat)
-	pr, err := startProjector(ctx, b, l, mem, head)
+	pr, err := projectToHead(ctx, b, l, mem, head)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("memory: %w", err)
 	}
-	defer pr.stop()
-	select {
-	case <-pr.caughtUp:
-		return mem, pr.took, nil
-	case <-pr.finished:
-		return nil, 0, fmt.Errorf("memory projector stopped: %v", pr.err)
-	case <-ctx.Done():
-		return nil, 0, ctx.Err()
-	}
+	pr.stop()
+	return mem, pr.took, nil
 }
 
 // timedSource is the log with the time each batch reached the projector

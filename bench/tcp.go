@@ -51,18 +51,11 @@ func (b *bench) tcp(ctx context.Context) error {
 	}
 	progress("tcp: rebuilding the read model of %d events", head)
 	ts := &timedStore{Store: postgres.New(pool, b.cat, tcpSchema), Fields: b.cat.Fields()}
-	pr, err := startProjector(ctx, b, env.log, ts, head)
+	pr, err := projectToHead(ctx, b, env.log, ts, head)
 	if err != nil {
 		return err
 	}
 	defer pr.stop()
-	select {
-	case <-pr.caughtUp:
-	case <-pr.finished:
-		return fmt.Errorf("projector stopped: %v", pr.err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	progress("tcp: rebuilt in %s (%s)", fmtDur(pr.took), fmtRate(rate(int(head), pr.took), "ev"))
 
 	rec, set, err := b.warm(ctx, env, ts, people)

@@ -86,13 +86,6 @@ type engagementBox struct {
 
 func engagementOf(v EngagementRecorded) *domain.Engagement {
 	b := &engagementBox{}
-	cx := b.cx[:0]
-	if len(v.Complexity) > len(b.cx) {
-		cx = make([]domain.Criterion, 0, len(v.Complexity))
-	}
-	for _, c := range v.Complexity {
-		cx = append(cx, domain.Criterion(canon(c)))
-	}
 	id, title := sharedStrings(v.AccomplishmentID, v.Title)
 	b.e = domain.Engagement{
 		ID: id, Field: domain.Field(canon(v.Field)), Title: title,
@@ -100,9 +93,23 @@ func engagementOf(v EngagementRecorded) *domain.Engagement {
 		Outcome: domain.Outcome(canon(v.Outcome)), WithinBudget: v.WithinBudget,
 		PeakHeadcount: boxInt(&b.n[0], v.PeakHeadcount), AnnualContractValueYen: boxInt(&b.n[1], v.AnnualContractValueYen),
 		InstallationSites: boxInt(&b.n[2], v.InstallationSites), InquiriesPerYear: boxInt(&b.n[3], v.InquiriesPerYear),
-		Complexity: cx[:len(cx):len(cx)], // an append copies rather than writes into the box
+		Complexity: canonSlice(b.cx[:], v.Complexity),
 	}
 	return &b.e
+}
+
+// canonSlice returns vals interned, in room when it is large enough (else
+// in an array of their own), capped at their number so that an append
+// copies rather than writes into the room.
+func canonSlice[T ~string](room []T, vals []string) []T {
+	out := room[:0]
+	if len(vals) > cap(room) {
+		out = make([]T, 0, len(vals))
+	}
+	for _, v := range vals {
+		out = append(out, T(canon(v)))
+	}
+	return out[:len(out):len(out)]
 }
 
 // boxInt copies *p into *dst and returns dst; nil for nil.
@@ -128,16 +135,9 @@ type successionBox struct {
 
 func successionOf(v TechnologySuccessionRecorded) *domain.SuccessionItem {
 	b := &successionBox{}
-	fs := b.fs[:0]
-	if len(v.Fields) > len(b.fs) {
-		fs = make([]domain.Field, 0, len(v.Fields))
-	}
-	for _, f := range v.Fields {
-		fs = append(fs, domain.Field(canon(f)))
-	}
 	id, title := sharedStrings(v.AccomplishmentID, v.Title)
 	b.s = domain.SuccessionItem{ID: id, Kind: domain.SuccessionKind(canon(v.Kind)),
-		Title: title, OccurredOn: v.OccurredOn, Fields: fs[:len(fs):len(fs)]}
+		Title: title, OccurredOn: v.OccurredOn, Fields: canonSlice(b.fs[:], v.Fields)}
 	return &b.s
 }
 
