@@ -30,7 +30,7 @@ type personEntry struct {
 	// fails if that is wrong).
 	known  bool
 	person *domain.Person    // the person's events folded, plus a batch's events not yet acknowledged
-	last   uint64            // position of the last of rs (0: none)
+	last   uint64            // position of the person's last event in the log (0: none)
 	keys   map[string]Result // idempotency key -> result of its first event
 
 	prev, next *personEntry // LRU list, guarded by personCache.mu
@@ -59,11 +59,11 @@ func (e *personEntry) forget() {
 }
 
 // unfold drops from person the events folded in ahead of their
-// acknowledgement (see RecordBatch): the entry is read whole from the log
-// before its next decision. The entry keeps no copy of the events to fold
-// again from: that copy doubled the memory of every cached person for the
-// sake of a lost race.
-func (e *personEntry) unfold() { e.known = false }
+// acknowledgement (see RecordBatch) by forgetting the entry: it is read
+// whole from the log before its next decision. The entry keeps no copy of
+// the events to fold again from: that copy doubled the memory of every
+// cached person for the sake of a lost race.
+func (e *personEntry) unfold() { e.forget() }
 
 // apply folds one event of the log (the next one after last) into the entry.
 func (e *personEntry) apply(rec Recorded, res Result) {

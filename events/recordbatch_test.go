@@ -541,3 +541,29 @@ func changeIDs(p *domain.Person) []string {
 	}
 	return out
 }
+
+// TestBatchCutShortLeavesNoPhantom: a batch cut short (its context done)
+// after folding an event in ahead of its acknowledgement must not leave
+// that event in what the Recorder remembers, even when the next command is
+// a registration of the same (taken) id, which decides without reading an
+// unknown person: a retraction of the accomplishment that never reached
+// the log is then refused.
+func TestBatchCutShortLeavesNoPhantom(t *testing.T) {
+	l, _ := openEmbeddedLog(t, LogConfig{})
+	ctx := ctxT(t)
+	r := newRecorder(l)
+	mustRegister(t, r, "E1")
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	got := r.RecordBatch(cctx, []Command{RecordAccomplishment{PersonID: "E1", Accomplishment: sampleEngagement("k1"), IdempotencyKey: "k1"}})
+	if got[0].Err == nil {
+		t.Fatalf("a batch under a cancelled context went through: %+v", got[0])
+	}
+	if _, err := r.RegisterPerson(ctx, RegisterPerson{ID: "E1", Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01")}); err == nil {
+		t.Fatal("registering a taken id succeeded")
+	}
+	id := accomplishmentID("E1", "k1")
+	if res, err := r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: id, Reason: "phantom"}); err == nil {
+		t.Errorf("retracted %s at %d, which the log never recorded", id, res.Position)
+	}
+}

@@ -354,6 +354,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 	fresh := false // e was read from the log during this command
 	if !e.known {
 		if p.register {
+			e.forget()     // nothing of an unknown entry is trusted
 			e.known = true // assume a new person: the append expects 0
 		} else {
 			if err := r.refresh(ctx, e); err != nil {
