@@ -200,14 +200,20 @@ func TestProductionConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the local NATS server is not reachable (make services starts it): %v", err)
 	}
-	defer nc.Close()
 	var b [4]byte
 	rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
 	stream := "CAREER_TEST_" + suffix
+	// Cleanups run after the test function's defers: the connection must
+	// still be open to delete the stream, and closed only afterwards.
 	t.Cleanup(func() {
+		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		js.DeleteStream(context.Background(), stream)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := js.DeleteStream(ctx, stream); err != nil {
+			t.Errorf("delete the test stream %s: %v", stream, err)
+		}
 	})
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	env := map[string]string{
