@@ -19,15 +19,17 @@ import (
 // One careerd, built from ./cmd/careerd and run as a subprocess in
 // development mode, serves every test of the package that needs a server
 // (started on first use). Tests keep to their own person ids and
-// departments.
+// departments; a test that comes back (go test -count=N) gets a new
+// server, so that each round starts from an empty log.
 var server struct {
-	once  sync.Once
-	err   error
-	addr  string
-	token string
-	cmd   *exec.Cmd
-	dir   string
-	log   *lockedBuffer
+	mu     sync.Mutex
+	served map[string]*testing.T // the tests the running server has served
+	err    error
+	addr   string
+	token  string
+	cmd    *exec.Cmd
+	dir    string
+	log    *lockedBuffer
 }
 
 func TestMain(m *testing.M) {
@@ -146,7 +148,17 @@ func needServer(t *testing.T) (string, string) {
 	if testing.Short() {
 		t.Skip("needs a careerd (skipped with -short)")
 	}
-	server.once.Do(func() { server.err = startServer() })
+	server.mu.Lock()
+	defer server.mu.Unlock()
+	if prev, ok := server.served[t.Name()]; ok && prev != t { // a new round of the same tests
+		stopServer()
+		server.served, server.err, server.cmd, server.dir = nil, nil, nil, ""
+	}
+	if server.served == nil {
+		server.served = map[string]*testing.T{}
+		server.err = startServer()
+	}
+	server.served[t.Name()] = t
 	if server.err != nil {
 		t.Fatal(server.err)
 	}
