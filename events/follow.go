@@ -10,13 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// followFillWait bounds how long Follow waits to fill a batch once it has
-// one event: a caught-up follower hands over single events after this delay.
+// followFillWait bounds how long Follow waits, in all, for more events to
+// fill a batch once it has one: a caught-up follower hands over single
+// events after this delay. Events already delivered never wait.
 const followFillWait = 2 * time.Millisecond
 
 // Follow delivers every event with Position > after, in log order, in
-// batches of at most maxBatch (a batch is whatever is buffered, never
-// waiting more than about 2ms to fill one), and then new events as they are
+// batches of at most maxBatch (a batch is whatever is already delivered,
+// plus what comes within about 2ms of waiting), and then new events as they are
 // appended. It runs until ctx is done (and returns nil) or handle returns an
 // error (and returns it). It reads through an ordered consumer, which
 // recreates itself from the last delivered position after a reset (lost
@@ -43,61 +44,98 @@ func (l *Log) Follow(ctx context.Context, after uint64, maxBatch int, handle fun
 	}
 	defer it.Stop()
 
-	last := after
-	// next returns the next event; ok is false when none came in time.
-	next := func(opt jetstream.NextOpt) (r Recorded, ok bool, err error) {
+	// next returns the next message; ok is false when none came in time.
+	next := func(opt jetstream.NextOpt) (jetstream.Msg, bool, error) {
 		m, err := it.Next(opt)
 		if err != nil {
 			if errors.Is(err, nats.ErrTimeout) {
-				return Recorded{}, false, nil
+				return nil, false, nil
 			}
-			return Recorded{}, false, err
+			return nil, false, err
 		}
+		return m, true, nil
+	}
+	decode := func(m jetstream.Msg) (Recorded, error) {
 		md, err := m.Metadata()
 		if err != nil {
-			return Recorded{}, false, err
+			return Recorded{}, err
 		}
-		r, err = l.recordOf(m.Subject(), md.Sequence.Stream, m.Headers(), m.Data(), md.Timestamp)
-		return r, err == nil, err
+		return l.recordOf(m.Subject(), md.Sequence.Stream, m.Headers(), m.Data(), md.Timestamp)
+	}
+	f := filler[jetstream.Msg]{
+		first:  func() (jetstream.Msg, bool, error) { return next(jetstream.NextContext(ctx)) },
+		more:   func(wait time.Duration) (jetstream.Msg, bool, error) { return next(jetstream.NextMaxWait(wait)) },
+		decode: decode, wait: followFillWait, max: maxBatch, last: after,
 	}
 	for {
-		r, ok, err := next(jetstream.NextContext(ctx))
+		batch, err := f.fill()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("follow %s after %d: %w", l.cfg.Stream, last, err)
+			return fmt.Errorf("follow %s after %d: %w", l.cfg.Stream, f.last, err)
 		}
-		if !ok || r.Position <= last {
+		if len(batch) == 0 {
 			continue
-		}
-		batch := make([]Recorded, 1, min(maxBatch, 8)) // grows when events are waiting
-		batch[0] = r
-		last = r.Position
-		deadline := time.Now().Add(followFillWait)
-		for len(batch) < maxBatch {
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				break
-			}
-			r, ok, err := next(jetstream.NextMaxWait(wait))
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("follow %s after %d: %w", l.cfg.Stream, last, err)
-			}
-			if !ok {
-				break
-			}
-			if r.Position <= last {
-				continue
-			}
-			batch = append(batch, r)
-			last = r.Position
 		}
 		if err := handle(ctx, batch); err != nil {
 			return err
 		}
 	}
+}
+
+// filler cuts a followed log into batches. A batch starts with the first
+// event to come (first blocks for it) and takes more until it holds max
+// events or more has waited, in all, wait: only time spent waiting for an
+// event counts, so a backlog (events already delivered) fills whole
+// batches however long decoding them takes, while a caught-up follower
+// hands over what came within wait. Events at or below last (a redelivery)
+// are skipped.
+type filler[M any] struct {
+	first  func() (m M, ok bool, err error)                   // the next message, blocking
+	more   func(wait time.Duration) (m M, ok bool, err error) // ok false: none within wait
+	decode func(M) (Recorded, error)
+	wait   time.Duration
+	max    int
+	last   uint64 // the position of the last event handed over
+}
+
+// fill returns the next batch, empty when first returned no event.
+func (f *filler[M]) fill() ([]Recorded, error) {
+	m, ok, err := f.first()
+	if err != nil || !ok {
+		return nil, err
+	}
+	r, err := f.decode(m)
+	if err != nil {
+		return nil, err
+	}
+	if r.Position <= f.last {
+		return nil, nil
+	}
+	batch := make([]Recorded, 1, min(f.max, 8)) // grows when events are waiting
+	batch[0] = r
+	f.last = r.Position
+	var waited time.Duration
+	for len(batch) < f.max && waited < f.wait {
+		t := time.Now()
+		m, ok, err := f.more(f.wait - waited)
+		waited += time.Since(t)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		r, err := f.decode(m)
+		if err != nil {
+			return nil, err
+		}
+		if r.Position <= f.last {
+			continue
+		}
+		batch = append(batch, r)
+		f.last = r.Position
+	}
+	return batch, nil
 }

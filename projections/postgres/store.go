@@ -43,7 +43,8 @@ type Store struct {
 	Logger *slog.Logger
 	// CopyAbove is the number of rows of one table from which a batch
 	// copies them (COPY) instead of inserting them in its pipeline; 0 =
-	// DefaultCopyAbove, negative = always insert.
+	// DefaultCopyAbove for a bulk batch and DefaultJudgedCopyAbove for a
+	// judged one, negative = always insert.
 	CopyAbove int
 }
 
@@ -223,7 +224,7 @@ func (s *Store) inBatch(ctx context.Context, position uint64, batch []events.Rec
 	if len(batch) > 0 {
 		follows = batch[0].Position - 1
 	}
-	done, err := s.followingBatch(ctx, follows, batch, rest)
+	done, err := s.followingBatch(ctx, follows, batch, deferring, rest)
 	if err != nil || done {
 		return err
 	}
@@ -239,7 +240,7 @@ var errNotFollowing = errors.New("the checkpoint is not where the batch follows"
 // guard that fails otherwise, which aborts everything queued after it) and
 // writes; then COMMIT. done is false when the checkpoint was elsewhere:
 // nothing was written, and lockedBatch decides.
-func (s *Store) followingBatch(ctx context.Context, follows uint64, batch []events.Recorded, rest func(w *writes) error) (done bool, err error) {
+func (s *Store) followingBatch(ctx context.Context, follows uint64, batch []events.Recorded, deferring bool, rest func(w *writes) error) (done bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return false, fmt.Errorf("apply: %w", err)
@@ -250,7 +251,7 @@ func (s *Store) followingBatch(ctx context.Context, follows uint64, batch []even
 			rollback(ctx, conn)
 		}
 	}()
-	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove()}
+	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove(deferring)}
 	w.queue("BEGIN")
 	w.queue(setLocals)
 	w.queue(s.q(`SELECT 1 / count(*) FROM (SELECT FROM {s}.projection_checkpoint WHERE name = $1 AND position = $2 FOR UPDATE) c`),
@@ -362,7 +363,7 @@ func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events
 		}
 		return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, current, start)
 	}
-	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove()}
+	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove(deferring)}
 	if len(batch) > 0 {
 		if err := s.writeEvents(ctx, w, batch, uint64(current)); err != nil {
 			return err
@@ -383,18 +384,29 @@ func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events
 	return nil
 }
 
-// DefaultCopyAbove is the number of rows from which a table's new rows are
-// copied (COPY) rather than inserted in the batch's pipeline.
+// DefaultCopyAbove is the number of rows from which a bulk batch (a
+// catch-up storing events, their people judged later) copies a table's new
+// rows (COPY) rather than inserting them in the batch's pipeline.
 const DefaultCopyAbove = 500
 
-func (s *Store) copyAbove() int {
+// DefaultJudgedCopyAbove is the same for a judged batch: the live path,
+// where latency counts, and the people a catch-up judges at once. Each COPY
+// waits for what is queued before it and takes two round trips of its own,
+// which a live batch of a few hundred events pays in lag; past a projector
+// batch's size (1,000 events by default) the rows are a catch-up's, and
+// COPY is the cheaper way.
+const DefaultJudgedCopyAbove = 2000
+
+func (s *Store) copyAbove(deferring bool) int {
 	switch {
 	case s.CopyAbove < 0:
 		return 0
-	case s.CopyAbove == 0:
+	case s.CopyAbove > 0:
+		return s.CopyAbove
+	case deferring:
 		return DefaultCopyAbove
 	}
-	return s.CopyAbove
+	return DefaultJudgedCopyAbove
 }
 
 // writes collects a batch transaction's statements and sends them as one
