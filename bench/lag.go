@@ -164,6 +164,7 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 			}
 		})
 	}
+	cpu0 := readCPU()
 	start := time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
@@ -195,6 +196,11 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		return err
 	}
 	caughtAt := time.Now()
+	cpu := cpuSince(cpu0, len(all))
+	if cpu != "" {
+		progress("lag: from the first command to the last commit, %s", cpu)
+		cpu = " From the first command to the last commit, " + cpu + "."
+	}
 	commits := ts.track(false)
 	lags := make([]time.Duration, 0, len(all))
 	waits, stores := make([]time.Duration, 0, len(all)), make([]time.Duration, 0, len(all))
@@ -243,8 +249,8 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		Scenario: fmt.Sprintf("%s, ack to read-model commit, at %s (PostgreSQL)", label, fmtRate(rate(len(all), elapsed), "ev")),
 		Measured: fmt.Sprintf("p99 %s (p50 %s, max %s)", fmtDur(p99), fmtDur(p50), fmtDur(worst)),
 		Baseline: "-", Ratio: "-", Goal: "p99 < 50 ms", Verdict: verdictIf(judged, p99 < 50*time.Millisecond),
-		Note: fmt.Sprintf("Target %s (%s); %d RecordAccomplishment commands over %s from 4 paced goroutines on %d warm people, the projector (PostgreSQL store, %d-event log) running; %d transactions, %.1f events each on average; %d events were committed before their command returned (counted as 0); %d were still not applied when the wait gave up (counted with their lag so far).",
-			fmtRate(target, "ev"), why, len(all), elapsed.Round(time.Millisecond), len(set), last, len(commits), float64(applied)/float64(max(len(commits), 1)), early, unapplied),
+		Note: fmt.Sprintf("Target %s (%s); %d RecordAccomplishment commands over %s from 4 paced goroutines on %d warm people, the projector (PostgreSQL store, %d-event log) running; %d transactions, %.1f events each on average; %d events were committed before their command returned (counted as 0); %d were still not applied when the wait gave up (counted with their lag so far).%s",
+			fmtRate(target, "ev"), why, len(all), elapsed.Round(time.Millisecond), len(set), last, len(commits), float64(applied)/float64(max(len(commits), 1)), early, unapplied, cpu),
 	})
 	return nil
 }
