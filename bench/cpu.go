@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,14 +11,19 @@ import (
 )
 
 // cpuUse is a reading of the CPU time the machine and this process have
-// used, so that a measurement can say where its cores went: this process
-// (writers, embedded NATS server, projector) or the rest of the machine
-// (PostgreSQL when it runs locally, and a NATS server of its own).
+// used, so that a measurement can say where the cores went: this process
+// (writers, projector, an embedded NATS server) or the rest of the machine
+// (PostgreSQL when it runs locally, a NATS server of its own, the kernel).
 type cpuUse struct {
 	at      time.Time
-	machine time.Duration // busy time of every core (/proc/stat), 0 if unreadable
+	cores   int           // the machine's cores (cpuN lines of /proc/stat); 0 if unreadable
+	machine time.Duration // busy time of every core, steal excluded
+	steal   time.Duration // time the hypervisor gave to other guests
 	self    time.Duration // user + system time of this process
 }
+
+// userHZ is the unit of /proc/stat's times (USER_HZ, 100 on Linux).
+const userHZ = 100
 
 func readCPU() cpuUse {
 	u := cpuUse{at: time.Now()}
@@ -27,36 +31,53 @@ func readCPU() cpuUse {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	if f, err := os.Open("/proc/stat"); err == nil {
-		sc := bufio.NewScanner(f)
-		if sc.Scan() {
-			// cpu user nice system idle iowait irq softirq steal ...
-			f := strings.Fields(sc.Text())
-			var busy int64
-			for i, v := range f[1:min(len(f), 9)] {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				if i != 3 && i != 4 { // not idle, not iowait
-					busy += n
-				}
-			}
-			u.machine = time.Duration(busy) * time.Second / 100 // USER_HZ
+	file, err := os.Open("/proc/stat")
+	if err != nil {
+		return u
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || !strings.HasPrefix(fields[0], "cpu") {
+			continue
 		}
-		f.Close()
+		if fields[0] != "cpu" {
+			u.cores++
+			continue
+		}
+		// cpu user nice system idle iowait irq softirq steal guest...
+		// (guest time is already in user and nice).
+		for i, v := range fields[1:min(len(fields), 9)] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			t := time.Duration(n) * (time.Second / userHZ)
+			switch i {
+			case 3, 4: // idle, iowait
+			case 7:
+				u.steal += t
+			default:
+				u.machine += t
+			}
+		}
 	}
 	return u
 }
 
-// cpuSince describes the CPU used from start to now per event.
-func cpuSince(start cpuUse, events int) string {
-	end := readCPU()
+// cpuBetween describes the CPU used from start to end per event; rest
+// names what the rest of the machine was.
+func cpuBetween(start, end cpuUse, events int, rest string) string {
 	wall := end.at.Sub(start.at)
-	if start.machine == 0 || wall <= 0 || events == 0 {
+	if start.cores == 0 || wall <= 0 || events == 0 {
 		return ""
 	}
-	cores := float64(runtime.NumCPU())
+	cores := float64(start.cores)
 	machine, self := end.machine-start.machine, end.self-start.self
-	rest := max(machine-self, 0)
-	return fmt.Sprintf("the machine's %d cores were %.0f%% busy: this process %.2f cores (%s of CPU per event), the rest of the machine (PostgreSQL, and a NATS server of its own) %.2f cores (%s per event)",
-		int(cores), 100*machine.Seconds()/(wall.Seconds()*cores), self.Seconds()/wall.Seconds(), fmtDur(self/time.Duration(events)),
-		rest.Seconds()/wall.Seconds(), fmtDur(rest/time.Duration(events)))
+	others := max(machine-self, 0)
+	s := fmt.Sprintf("the machine's %d cores were %.0f%% busy: this process %.2f cores (%s of CPU per event), the rest of the machine (%s) %.2f cores (%s per event)",
+		start.cores, 100*machine.Seconds()/(wall.Seconds()*cores), self.Seconds()/wall.Seconds(), fmtDur(self/time.Duration(events)),
+		rest, others.Seconds()/wall.Seconds(), fmtDur(others/time.Duration(events)))
+	if steal := end.steal - start.steal; steal > wall/100 {
+		s += fmt.Sprintf("; the hypervisor took %.0f%% of the cores for other guests", 100*steal.Seconds()/(wall.Seconds()*cores))
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -196,11 +197,7 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		return err
 	}
 	caughtAt := time.Now()
-	cpu := cpuSince(cpu0, len(all))
-	if cpu != "" {
-		progress("lag: from the first command to the last commit, %s", cpu)
-		cpu = " From the first command to the last commit, " + cpu + "."
-	}
+	cpu1 := readCPU()
 	commits := ts.track(false)
 	lags := make([]time.Duration, 0, len(all))
 	waits, stores := make([]time.Duration, 0, len(all)), make([]time.Duration, 0, len(all))
@@ -244,6 +241,19 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 	applied := 0
 	for _, c := range commits {
 		applied += c.size
+	}
+	rest := "PostgreSQL, the kernel"
+	if b.natsApart {
+		rest = "PostgreSQL, the NATS server, the kernel"
+	}
+	cpu := cpuBetween(cpu0, cpu1, len(all), rest)
+	if cpu != "" {
+		window := "From the first command to the last commit"
+		if unapplied > 0 {
+			window = "From the first command to the end of the wait for the projector"
+		}
+		progress("lag: %s, %s", strings.ToLower(window[:1])+window[1:], cpu)
+		cpu = " " + window + ", " + cpu + "."
 	}
 	b.add(row{
 		Scenario: fmt.Sprintf("%s, ack to read-model commit, at %s (PostgreSQL)", label, fmtRate(rate(len(all), elapsed), "ev")),

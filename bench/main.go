@@ -195,6 +195,9 @@ type bench struct {
 	singleRecorderRateAlways float64
 	// measured by the rebuild scenario: what the real projector sustains
 	projectorRate float64
+	// natsApart: the live-lag measurement running reaches a NATS server
+	// that is a process of its own (scenario tcp).
+	natsApart bool
 }
 
 func (b *bench) add(r row) {

@@ -66,5 +66,7 @@ func (b *bench) tcp(ctx context.Context) error {
 	if b.cfg.lagRate > 0 {
 		target, why = b.cfg.lagRate, "-lag-rate"
 	}
+	b.natsApart = true
+	defer func() { b.natsApart = false }()
 	return b.lagAt(ctx, rec, ts, set, target, b.cfg.lagDur, "6t Live lag over TCP ("+url+")", why, true)
 }

@@ -12,12 +12,23 @@ import (
 
 // followFillWait bounds how long Follow waits, in all, for more events to
 // fill a batch once it has one: a caught-up follower hands over single
-// events after this delay. Events already delivered never wait.
+// events after this delay. Taking an event already delivered is not
+// waiting (see filler).
 const followFillWait = 2 * time.Millisecond
 
+// followFillCap bounds a batch's filling in wall-clock time, whatever it
+// was spent on (decoding a backlog, a collector cycle, the scheduler).
+const followFillCap = 25 * time.Millisecond
+
+// followBuffered is how long taking a message that was already delivered
+// may take (the consumer's lock, its pending count, a timer) before the
+// call counts as waiting.
+const followBuffered = 20 * time.Microsecond
+
 // Follow delivers every event with Position > after, in log order, in
-// batches of at most maxBatch (a batch is whatever is already delivered,
-// plus what comes within about 2ms of waiting), and then new events as they are
+// batches of at most maxBatch (a batch is what was already delivered, plus
+// what comes within about 2ms of waiting, filled for at most 25ms), and
+// then new events as they are
 // appended. It runs until ctx is done (and returns nil) or handle returns an
 // error (and returns it). It reads through an ordered consumer, which
 // recreates itself from the last delivered position after a reset (lost
@@ -65,7 +76,7 @@ func (l *Log) Follow(ctx context.Context, after uint64, maxBatch int, handle fun
 	f := filler[jetstream.Msg]{
 		first:  func() (jetstream.Msg, bool, error) { return next(jetstream.NextContext(ctx)) },
 		more:   func(wait time.Duration) (jetstream.Msg, bool, error) { return next(jetstream.NextMaxWait(wait)) },
-		decode: decode, wait: followFillWait, max: maxBatch, last: after,
+		decode: decode, wait: followFillWait, buffered: followBuffered, cap: followFillCap, max: maxBatch, last: after,
 	}
 	for {
 		batch, err := f.fill()
@@ -86,18 +97,21 @@ func (l *Log) Follow(ctx context.Context, after uint64, maxBatch int, handle fun
 
 // filler cuts a followed log into batches. A batch starts with the first
 // event to come (first blocks for it) and takes more until it holds max
-// events or more has waited, in all, wait: only time spent waiting for an
-// event counts, so a backlog (events already delivered) fills whole
-// batches however long decoding them takes, while a caught-up follower
-// hands over what came within wait. Events at or below last (a redelivery)
-// are skipped.
+// events, or more has waited wait in all, or cap has passed since the first
+// event. A call of more counts as waiting only for what it took beyond
+// buffered, the cost of taking a message already delivered: so a backlog
+// fills whole batches however long decoding it takes (up to cap), while a
+// caught-up follower hands over what came within wait. Events at or below
+// last (a redelivery) are skipped.
 type filler[M any] struct {
-	first  func() (m M, ok bool, err error)                   // the next message, blocking
-	more   func(wait time.Duration) (m M, ok bool, err error) // ok false: none within wait
-	decode func(M) (Recorded, error)
-	wait   time.Duration
-	max    int
-	last   uint64 // the position of the last event handed over
+	first    func() (m M, ok bool, err error)                   // the next message, blocking
+	more     func(wait time.Duration) (m M, ok bool, err error) // ok false: none within wait
+	decode   func(M) (Recorded, error)
+	wait     time.Duration
+	buffered time.Duration
+	cap      time.Duration
+	max      int
+	last     uint64 // the position of the last event put in a batch
 }
 
 // fill returns the next batch, empty when first returned no event.
@@ -106,6 +120,7 @@ func (f *filler[M]) fill() ([]Recorded, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
+	start := time.Now()
 	r, err := f.decode(m)
 	if err != nil {
 		return nil, err
@@ -119,8 +134,13 @@ func (f *filler[M]) fill() ([]Recorded, error) {
 	var waited time.Duration
 	for len(batch) < f.max && waited < f.wait {
 		t := time.Now()
+		if t.Sub(start) >= f.cap {
+			break
+		}
 		m, ok, err := f.more(f.wait - waited)
-		waited += time.Since(t)
+		if d := time.Since(t); d > f.buffered {
+			waited += d - f.buffered
+		}
 		if err != nil {
 			return nil, err
 		}

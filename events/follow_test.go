@@ -6,24 +6,41 @@ import (
 	"time"
 )
 
-// fakeFeed stands in for a consumer: buffered messages come at once, then
-// each call waits its whole wait and finds nothing.
+// spin takes d of CPU, as taking a message or decoding it does (a sleep
+// would take far longer than a few microseconds).
+func spin(d time.Duration) {
+	for t := time.Now(); time.Since(t) < d; {
+	}
+}
+
+// fakeFeed stands in for a consumer: buffered messages come at once (at a
+// small cost each), then, if every is set, one more after each such wait;
+// otherwise a call waits its whole wait and finds nothing.
 type fakeFeed struct {
-	buffered []uint64 // positions already delivered
+	buffered []uint64      // positions already delivered
+	cost     time.Duration // of taking a buffered message
+	every    time.Duration // a trickle: the next event comes after this wait
+	next     uint64        // the trickle's next position
 	waited   time.Duration
 	waits    int // calls that found nothing
 }
 
-func (f *fakeFeed) next(wait time.Duration) (uint64, bool, error) {
-	if len(f.buffered) == 0 {
-		time.Sleep(wait)
-		f.waited += wait
-		f.waits++
-		return 0, false, nil
+func (f *fakeFeed) more(wait time.Duration) (uint64, bool, error) {
+	if len(f.buffered) > 0 {
+		spin(f.cost)
+		p := f.buffered[0]
+		f.buffered = f.buffered[1:]
+		return p, true, nil
 	}
-	p := f.buffered[0]
-	f.buffered = f.buffered[1:]
-	return p, true, nil
+	if f.every > 0 && f.every <= wait {
+		time.Sleep(f.every)
+		f.next++
+		return f.next, true, nil
+	}
+	time.Sleep(wait)
+	f.waited += wait
+	f.waits++
+	return 0, false, nil
 }
 
 func positions(from, to uint64) []uint64 {
@@ -34,26 +51,25 @@ func positions(from, to uint64) []uint64 {
 	return out
 }
 
-func newFakeFiller(feed *fakeFeed, decodeTime time.Duration, wait time.Duration, max int, last uint64) *filler[uint64] {
+func newFakeFiller(feed *fakeFeed, decodeTime time.Duration, max int, last uint64) *filler[uint64] {
 	return &filler[uint64]{
-		first: func() (uint64, bool, error) { return feed.next(time.Millisecond) },
-		more:  feed.next,
+		first: func() (uint64, bool, error) { return feed.more(time.Millisecond) },
+		more:  feed.more,
 		decode: func(p uint64) (Recorded, error) {
-			if decodeTime > 0 {
-				time.Sleep(decodeTime)
-			}
+			spin(decodeTime)
 			return Recorded{Position: p}, nil
 		},
-		wait: wait, max: max, last: last,
+		wait: followFillWait, buffered: followBuffered, cap: followFillCap, max: max, last: last,
 	}
 }
 
 // A backlog fills whole batches even when decoding it takes far longer than
-// the fill wait: only waiting for events counts against it.
+// the fill wait: taking a message already delivered is not waiting.
 func TestFillerBacklogFillsWholeBatches(t *testing.T) {
-	feed := &fakeFeed{buffered: positions(1, 250)}
-	// 100 events of 50µs decoding each: 5ms, over twice the 2ms fill wait.
-	f := newFakeFiller(feed, 50*time.Microsecond, followFillWait, 100, 0)
+	// Taking each of 200 events costs 15µs (3ms in all) and decoding it
+	// 10µs: together over twice the 2ms fill wait.
+	feed := &fakeFeed{buffered: positions(1, 500), cost: 15 * time.Microsecond}
+	f := newFakeFiller(feed, 10*time.Microsecond, 200, 0)
 	var sizes []int
 	for range 3 {
 		b, err := f.fill()
@@ -67,11 +83,11 @@ func TestFillerBacklogFillsWholeBatches(t *testing.T) {
 			}
 		}
 	}
-	if want := []int{100, 100, 50}; sizes[0] != want[0] || sizes[1] != want[1] || sizes[2] != want[2] {
+	if want := []int{200, 200, 100}; sizes[0] != want[0] || sizes[1] != want[1] || sizes[2] != want[2] {
 		t.Errorf("batch sizes %v, want %v", sizes, want)
 	}
-	if f.last != 250 {
-		t.Errorf("last = %d, want 250", f.last)
+	if f.last != 500 {
+		t.Errorf("last = %d, want 500", f.last)
 	}
 	// Only the last batch waited for more: once, for what was left of the
 	// fill wait.
@@ -80,11 +96,42 @@ func TestFillerBacklogFillsWholeBatches(t *testing.T) {
 	}
 }
 
+// A caught-up follower with events trickling in (one every 0.8ms) hands
+// over what came within about 2ms of waiting, not a full batch.
+func TestFillerTrickleCutAfterFillWait(t *testing.T) {
+	feed := &fakeFeed{buffered: []uint64{1}, every: 800 * time.Microsecond, next: 1}
+	f := newFakeFiller(feed, 0, 100, 0)
+	b, err := f.fill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first event, then one or two more within 2ms (depending on how
+	// long the sleeps really take).
+	if len(b) < 2 || len(b) > 3 {
+		t.Errorf("batch of %d events, want 2 or 3 (about 2ms of waiting at one event every 0.8ms)", len(b))
+	}
+}
+
+// Filling a batch stops at the cap whatever took the time: here decoding a
+// backlog slowly.
+func TestFillerCappedInWallTime(t *testing.T) {
+	feed := &fakeFeed{buffered: positions(1, 100)}
+	f := newFakeFiller(feed, time.Millisecond, 100, 0)
+	f.cap = 10 * time.Millisecond
+	b, err := f.fill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || len(b) > 15 {
+		t.Errorf("batch of %d events at 1ms of decoding each, want about 10 (a 10ms cap)", len(b))
+	}
+}
+
 // Redelivered events (at or below the last handed over) are skipped, and a
 // first call that finds nothing gives an empty batch.
 func TestFillerSkipsRedeliveries(t *testing.T) {
 	feed := &fakeFeed{buffered: []uint64{5, 6, 5, 6, 7}}
-	f := newFakeFiller(feed, 0, time.Millisecond, 10, 4)
+	f := newFakeFiller(feed, 0, 10, 4)
 	b, err := f.fill()
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +142,7 @@ func TestFillerSkipsRedeliveries(t *testing.T) {
 	// 3 was skipped as the first event: an empty batch, nothing consumed
 	// beyond it.
 	feed = &fakeFeed{buffered: []uint64{3}}
-	f = newFakeFiller(feed, 0, time.Millisecond, 10, 4)
+	f = newFakeFiller(feed, 0, 10, 4)
 	if b, err := f.fill(); err != nil || len(b) != 0 {
 		t.Errorf("fill = %v, %v; want an empty batch", b, err)
 	}
@@ -108,7 +155,7 @@ func TestFillerSkipsRedeliveries(t *testing.T) {
 func TestFillerErrors(t *testing.T) {
 	boom := errors.New("boom")
 	feed := &fakeFeed{buffered: positions(1, 5)}
-	f := newFakeFiller(feed, 0, time.Millisecond, 10, 0)
+	f := newFakeFiller(feed, 0, 10, 0)
 	f.decode = func(p uint64) (Recorded, error) {
 		if p == 3 {
 			return Recorded{}, boom
@@ -118,7 +165,7 @@ func TestFillerErrors(t *testing.T) {
 	if _, err := f.fill(); !errors.Is(err, boom) {
 		t.Errorf("fill = %v, want the decode error", err)
 	}
-	f = newFakeFiller(&fakeFeed{buffered: positions(1, 5)}, 0, time.Millisecond, 10, 0)
+	f = newFakeFiller(&fakeFeed{buffered: positions(1, 5)}, 0, 10, 0)
 	f.more = func(time.Duration) (uint64, bool, error) { return 0, false, boom }
 	if _, err := f.fill(); !errors.Is(err, boom) {
 		t.Errorf("fill = %v, want the feed's error", err)

@@ -390,11 +390,11 @@ func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events
 const DefaultCopyAbove = 500
 
 // DefaultJudgedCopyAbove is the same for a judged batch: the live path,
-// where latency counts, and the people a catch-up judges at once. Each COPY
-// waits for what is queued before it and takes two round trips of its own,
-// which a live batch of a few hundred events pays in lag; past a projector
-// batch's size (1,000 events by default) the rows are a catch-up's, and
-// COPY is the cheaper way.
+// where latency counts, a backlog, and the people a catch-up judges at
+// once. Each COPY waits for what is queued before it and takes two round
+// trips of its own, which a live batch of a few hundred events paid in
+// lag; from 2,000 rows of a table (more than careerd's live batches of at
+// most 1,000 events usually write to one) COPY is the cheaper way.
 const DefaultJudgedCopyAbove = 2000
 
 func (s *Store) copyAbove(deferring bool) int {
