@@ -44,6 +44,21 @@ type Store interface {
 	Behind(ctx context.Context) ([]string, error)
 }
 
+// DerivedKeeper is a Store that keeps the level changes a batch revealed
+// in the batch's transaction, so that they reach the Notifier at least
+// once: a projector that dies between a commit and the publication
+// publishes them when it (or the one that takes over) starts again. A
+// repeat carries the same changes, which subscribers recognize (see
+// projections/derived).
+type DerivedKeeper interface {
+	// ApplyDerived is Apply that also keeps derived as the changes of the
+	// batch ending at position, in place of the previous batch's.
+	ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection, derived []LevelChanged) error
+	// LastDerived returns the changes kept with the batch that ends at the
+	// checkpoint: none if that batch was written by Apply or ApplyEvents.
+	LastDerived(ctx context.Context) ([]LevelChanged, error)
+}
+
 // ErrCheckpointMoved reports a batch that does not follow the store's
 // checkpoint: another projector applied events this one has not seen.
 var ErrCheckpointMoved = errors.New("the read model's checkpoint moved under the projector")
@@ -139,6 +154,12 @@ func (p *Projector) Run(ctx context.Context) error {
 	// From position 0 every stored event passes through this run's cache.
 	p.complete = from == 0
 	p.committed.Store(from)
+	if err := p.republish(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	if err := p.catchUpBehind(ctx, from); err != nil {
 		p.cache = nil
 		if ctx.Err() != nil {
@@ -264,11 +285,45 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 		}
 		return nil
 	}
-	if err := p.Store.Apply(ctx, w.position, w.batch, w.people); err != nil {
+	var err error
+	if k, ok := p.keeper(); ok {
+		err = k.ApplyDerived(ctx, w.position, w.batch, w.people, w.derived)
+	} else {
+		err = p.Store.Apply(ctx, w.position, w.batch, w.people)
+	}
+	if err != nil {
 		return fmt.Errorf("apply batch ending at %d: %w", w.position, err)
 	}
 	p.committed.Store(w.position)
 	p.report(ctx, w)
+	return nil
+}
+
+// keeper returns the store as a DerivedKeeper when there is someone to
+// publish to and the store keeps what a batch revealed.
+func (p *Projector) keeper() (DerivedKeeper, bool) {
+	if p.Notifier == nil {
+		return nil, false
+	}
+	k, ok := p.Store.(DerivedKeeper)
+	return k, ok
+}
+
+// republish hands the Notifier again what the batch at the checkpoint
+// revealed: the run before may have died between its commit and the
+// publication.
+func (p *Projector) republish(ctx context.Context) error {
+	k, ok := p.keeper()
+	if !ok {
+		return nil
+	}
+	changes, err := k.LastDerived(ctx)
+	if err != nil {
+		return fmt.Errorf("level changes of the last batch: %w", err)
+	}
+	if len(changes) > 0 {
+		p.Notifier.LevelChanged(ctx, changes)
+	}
 	return nil
 }
 

@@ -59,6 +59,25 @@ func (s *Switch) Apply(ctx context.Context, position uint64, batch []events.Reco
 	return s.Current().Apply(ctx, position, batch, people)
 }
 
+// ApplyDerived implements DerivedKeeper: the serving store keeps the
+// changes if it can (Apply otherwise).
+func (s *Switch) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection, derived []LevelChanged) error {
+	rm := s.Current()
+	if k, ok := rm.(DerivedKeeper); ok {
+		return k.ApplyDerived(ctx, position, batch, people, derived)
+	}
+	return rm.Apply(ctx, position, batch, people)
+}
+
+// LastDerived implements DerivedKeeper: none unless the serving store
+// keeps them.
+func (s *Switch) LastDerived(ctx context.Context) ([]LevelChanged, error) {
+	if k, ok := s.Current().(DerivedKeeper); ok {
+		return k.LastDerived(ctx)
+	}
+	return nil, nil
+}
+
 // Readable implements Store.
 func (s *Switch) Readable(ctx context.Context) (uint64, error) { return s.Current().Readable(ctx) }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -53,6 +54,47 @@ type Bus struct {
 	topic  string
 	poison string
 	log    *slog.Logger
+	seen   *recent // ids of the changes handed to the handler lately
+}
+
+// recentIDs is how many change ids a Bus remembers to recognize a repeat:
+// a projector that starts again publishes the last batch's changes again
+// (at least once), seconds after the first time at most.
+const recentIDs = 8192
+
+// recent is a bounded set of ids, the oldest forgotten first.
+type recent struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newRecent(n int) *recent {
+	return &recent{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// add records id and reports whether it is new.
+func (r *recent) add(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ids[id]; ok {
+		return false
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.ids, old)
+	}
+	r.ring[r.next] = id
+	r.ids[id] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
+	return true
+}
+
+// changeID names a level change: the batch that revealed it, the person,
+// the field and the day. The same change published again (after a
+// projector died between its commit and the publication) has the same id.
+func changeID(c projections.LevelChanged) string {
+	return fmt.Sprintf("%d/%s/%s/%s", c.Position, c.PersonID, c.Change.Field, c.Change.On)
 }
 
 // Config configures a Bus.
@@ -93,7 +135,7 @@ func New(nc *nats.Conn, cfg Config, handle func(ctx context.Context, changes []p
 	if err != nil {
 		return nil, fmt.Errorf("derived router: %w", err)
 	}
-	b := &Bus{pub: pub, sub: sub, router: router, log: cfg.Logger,
+	b := &Bus{pub: pub, sub: sub, router: router, log: cfg.Logger, seen: newRecent(recentIDs),
 		topic: cfg.TopicPrefix + ".level-changed", poison: cfg.TopicPrefix + ".poison"}
 	poison, err := middleware.PoisonQueue(pub, b.poison)
 	if err != nil {
@@ -109,6 +151,9 @@ func New(nc *nats.Conn, cfg Config, handle func(ctx context.Context, changes []p
 		c, err := decodeLevelChanged(msg)
 		if err != nil {
 			return err
+		}
+		if !b.seen.add(changeID(c)) {
+			return nil // a repeat: handed over already
 		}
 		handle(msg.Context(), []projections.LevelChanged{c})
 		return nil
@@ -142,7 +187,10 @@ func (b *Bus) Close() error {
 
 // LevelChanged publishes changes; it satisfies projections.Notifier. A
 // failure to publish is logged, never fatal to the projector: derived
-// events can always be recomputed from the log.
+// events can always be recomputed from the log. A change is published at
+// least once (see projections.DerivedKeeper) and handed to each
+// instance's handler once: its message id names it, and a repeat of one
+// of the last 8,192 is dropped.
 func (b *Bus) LevelChanged(_ context.Context, changes []projections.LevelChanged) {
 	msgs := make([]*message.Message, 0, len(changes))
 	for _, c := range changes {
@@ -152,7 +200,7 @@ func (b *Bus) LevelChanged(_ context.Context, changes []projections.LevelChanged
 			b.log.Error("encode level change", "err", err)
 			continue
 		}
-		m := message.NewMessage(watermill.NewUUID(), body)
+		m := message.NewMessage(changeID(c), body)
 		m.Metadata.Set(headerType, typeLevel)
 		m.Metadata.Set(headerVersion, "1")
 		msgs = append(msgs, m)

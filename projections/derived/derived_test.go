@@ -79,12 +79,23 @@ func TestEveryInstanceReceivesEveryChange(t *testing.T) {
 	startBus(t, srv, b.add)
 	change := projections.LevelChanged{PersonID: "E1", Department: "Ops", Position: 42,
 		Change: domain.LevelChange{Field: domain.ServiceDesk, On: domain.MustDate("2024-04-01"), From: 2, To: 3}}
-	pub.LevelChanged(context.Background(), []projections.LevelChanged{change, change})
+	later := change
+	later.Position, later.Change.On, later.Change.From, later.Change.To = 57, domain.MustDate("2025-04-01"), 3, 4
+	pub.LevelChanged(context.Background(), []projections.LevelChanged{change})
+	// The same change again (a projector that started again after dying
+	// between its commit and the publication), then a new one.
+	pub.LevelChanged(context.Background(), []projections.LevelChanged{change, later})
 	for name, c := range map[string]*collector{"publishing instance": &a, "other instance": &b} {
 		got := c.wait(t, 2)
-		if got[0] != change {
-			t.Errorf("%s received %+v, want %+v", name, got[0], change)
+		if got[0] != change || got[1] != later {
+			t.Errorf("%s received %+v, want %+v then %+v", name, got, change, later)
 		}
+		time.Sleep(50 * time.Millisecond)
+		c.mu.Lock()
+		if len(c.got) != 2 {
+			t.Errorf("%s received %d changes, want 2 (the repeat dropped): %+v", name, len(c.got), c.got)
+		}
+		c.mu.Unlock()
 	}
 }
 

@@ -180,12 +180,25 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 // replaying a batch after a crash changes nothing. An empty batch at the
 // checkpoint writes people only.
 func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	return s.ApplyDerived(ctx, position, batch, people, nil)
+}
+
+// ApplyDerived is Apply that also keeps the level changes the batch
+// revealed with the checkpoint (projections.DerivedKeeper).
+func (s *Store) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
+	var kept []byte // NULL: nothing to publish again
+	if len(derived) > 0 {
+		var err error
+		if kept, err = encodeDerived(position, derived); err != nil {
+			return err
+		}
+	}
 	err := s.inBatch(ctx, position, batch, false, func(w *writes) error {
 		if err := s.replacePeople(ctx, w, people); err != nil {
 			return err
 		}
-		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET position = $2, people_from = NULL, updated_at = now()
-			WHERE name = $1`), checkpointName, int64(position))
+		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET position = $2, people_from = NULL, last_derived = $3::jsonb,
+			updated_at = now() WHERE name = $1`), checkpointName, int64(position), kept)
 		return nil
 	})
 	if err != nil {
@@ -195,13 +208,70 @@ func (s *Store) Apply(ctx context.Context, position uint64, batch []events.Recor
 	return nil
 }
 
+// LastDerived returns the level changes kept with the batch that ends at
+// the checkpoint (projections.DerivedKeeper).
+func (s *Store) LastDerived(ctx context.Context) ([]projections.LevelChanged, error) {
+	var kept []byte
+	err := s.pool.QueryRow(ctx, s.q(`SELECT last_derived FROM {s}.projection_checkpoint
+		WHERE name = $1 AND (last_derived->>'position')::bigint = position`), checkpointName).Scan(&kept)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && kept == nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last level changes: %w", err)
+	}
+	return decodeDerived(kept)
+}
+
+// keptDerived is the stored form of the level changes of a batch.
+type keptDerived struct {
+	Position uint64       `json:"position"`
+	Changes  []keptChange `json:"changes"`
+}
+
+type keptChange struct {
+	PersonID   string      `json:"personId"`
+	Department string      `json:"department,omitempty"`
+	Field      string      `json:"field"`
+	On         domain.Date `json:"on"`
+	From       int         `json:"from"`
+	To         int         `json:"to"`
+	Position   uint64      `json:"position"`
+}
+
+func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte, error) {
+	k := keptDerived{Position: position, Changes: make([]keptChange, len(derived))}
+	for i, c := range derived {
+		k.Changes[i] = keptChange{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
+			On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position}
+	}
+	b, err := json.Marshal(k)
+	if err != nil {
+		return nil, fmt.Errorf("encode the level changes of the batch ending at %d: %w", position, err)
+	}
+	return b, nil
+}
+
+func decodeDerived(b []byte) ([]projections.LevelChanged, error) {
+	var k keptDerived
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, fmt.Errorf("decode the last level changes: %w", err)
+	}
+	out := make([]projections.LevelChanged, len(k.Changes))
+	for i, c := range k.Changes {
+		out[i] = projections.LevelChanged{PersonID: c.PersonID, Department: c.Department, Position: c.Position,
+			Change: domain.LevelChange{Field: domain.Field(c.Field), On: c.On, From: c.From, To: c.To}}
+	}
+	return out, nil
+}
+
 // ApplyEvents stores a batch's events and advances the checkpoint in one
 // transaction, leaving the people they touch to a later Apply; people_from
 // keeps where that started.
 func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
 	return s.inBatch(ctx, position, batch, true, func(w *writes) error {
 		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET people_from = coalesce(people_from, position),
-				position = $2, updated_at = now() WHERE name = $1`), checkpointName, int64(position))
+				position = $2, last_derived = NULL, updated_at = now() WHERE name = $1`), checkpointName, int64(position))
 		return nil
 	})
 }
