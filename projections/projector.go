@@ -55,8 +55,13 @@ type DerivedKeeper interface {
 	// batch ending at position, in place of the previous batch's.
 	ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection, derived []LevelChanged) error
 	// LastDerived returns the changes kept with the batch that ends at the
-	// checkpoint: none if that batch was written by Apply or ApplyEvents.
+	// checkpoint: none if that batch was written by Apply or ApplyEvents,
+	// or its changes were marked Published.
 	LastDerived(ctx context.Context) ([]LevelChanged, error)
+	// Published forgets the changes kept with the batch ending at
+	// position, if they are still the kept ones: they reached the Notifier
+	// and a projector stopping cleanly need not publish them again.
+	Published(ctx context.Context, position uint64) error
 }
 
 // ErrCheckpointMoved reports a batch that does not follow the store's
@@ -154,12 +159,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	// From position 0 every stored event passes through this run's cache.
 	p.complete = from == 0
 	p.committed.Store(from)
-	if err := p.republish(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
+	p.republish(ctx)
 	if err := p.catchUpBehind(ctx, from); err != nil {
 		p.cache = nil
 		if ctx.Err() != nil {
@@ -218,6 +218,10 @@ func (p *Projector) Run(ctx context.Context) error {
 	close(work)
 	if aerr := <-applied; aerr != nil {
 		err = aerr
+	}
+	if err == nil {
+		// A clean stop: the last batch's changes were published.
+		p.published(ctx)
 	}
 	if err != nil {
 		p.cache = nil
@@ -311,20 +315,40 @@ func (p *Projector) keeper() (DerivedKeeper, bool) {
 
 // republish hands the Notifier again what the batch at the checkpoint
 // revealed: the run before may have died between its commit and the
-// publication.
-func (p *Projector) republish(ctx context.Context) error {
+// publication. What cannot be read is logged and skipped: a notification
+// is not worth stopping the read model for.
+func (p *Projector) republish(ctx context.Context) {
 	k, ok := p.keeper()
 	if !ok {
-		return nil
+		return
 	}
 	changes, err := k.LastDerived(ctx)
 	if err != nil {
-		return fmt.Errorf("level changes of the last batch: %w", err)
+		if p.Logger != nil && ctx.Err() == nil {
+			p.Logger.Error("level changes of the last batch not published again", "err", err)
+		}
+		return
 	}
 	if len(changes) > 0 {
 		p.Notifier.LevelChanged(ctx, changes)
+		if p.Logger != nil {
+			p.Logger.Info("published again the level changes of the last batch", "changes", len(changes), "position", p.committed.Load())
+		}
 	}
-	return nil
+}
+
+// published tells a DerivedKeeper, after a clean stop, that the last
+// batch's changes reached the Notifier.
+func (p *Projector) published(ctx context.Context) {
+	k, ok := p.keeper()
+	if !ok {
+		return
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := k.Published(pctx, p.committed.Load()); err != nil && p.Logger != nil {
+		p.Logger.Warn("could not mark the last level changes published; a restart publishes them again", "err", err)
+	}
 }
 
 // report announces a committed batch whose people are written.

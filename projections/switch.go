@@ -78,6 +78,14 @@ func (s *Switch) LastDerived(ctx context.Context) ([]LevelChanged, error) {
 	return nil, nil
 }
 
+// Published implements DerivedKeeper.
+func (s *Switch) Published(ctx context.Context, position uint64) error {
+	if k, ok := s.Current().(DerivedKeeper); ok {
+		return k.Published(ctx, position)
+	}
+	return nil
+}
+
 // Readable implements Store.
 func (s *Switch) Readable(ctx context.Context) (uint64, error) { return s.Current().Readable(ctx) }
 

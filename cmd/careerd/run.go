@@ -50,6 +50,7 @@ type Main struct {
 	rebuild   *rebuilder
 	projMu    sync.Mutex
 	projStop  context.CancelFunc // restarts the live projector (after a switch)
+	projDone  chan struct{}      // closed when the live projector has stopped
 	tokens    *graph.Tokens
 	metrics   *metrics
 	broadcast *projections.Broadcaster
@@ -318,9 +319,11 @@ func (m *Main) startProjector(ctx context.Context) {
 			}
 		}
 	}
+	m.projDone = make(chan struct{})
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		defer close(m.projDone)
 		if m.pool != nil {
 			postgres.RunExclusive(ctx, m.pool, m.log, time.Second, run) //nolint:errcheck // returns nil when ctx is done
 			return
@@ -410,6 +413,14 @@ func (m *Main) Close() error {
 		}
 		if m.cancel != nil {
 			m.cancel()
+		}
+		if m.projDone != nil {
+			// The projector's last batch publishes its level changes on
+			// the bus before the bus closes.
+			select {
+			case <-m.projDone:
+			case <-ctx.Done():
+			}
 		}
 		if m.bus != nil {
 			m.bus.Close() //nolint:errcheck // shutting down; the router logs its own errors

@@ -58,8 +58,9 @@ type Bus struct {
 }
 
 // recentIDs is how many change ids a Bus remembers to recognize a repeat:
-// a projector that starts again publishes the last batch's changes again
-// (at least once), seconds after the first time at most.
+// a projector that starts again after dying publishes the last batch's
+// changes again (at least once). A batch of 1,000 events reveals at most a
+// few thousand.
 const recentIDs = 8192
 
 // recent is a bounded set of ids, the oldest forgotten first.
@@ -72,6 +73,14 @@ type recent struct {
 
 func newRecent(n int) *recent {
 	return &recent{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// has reports whether id is remembered.
+func (r *recent) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.ids[id]
+	return ok
 }
 
 // add records id and reports whether it is new.
@@ -91,10 +100,11 @@ func (r *recent) add(id string) bool {
 }
 
 // changeID names a level change: the batch that revealed it, the person,
-// the field and the day. The same change published again (after a
-// projector died between its commit and the publication) has the same id.
+// the field, the day and the levels. The same change published again
+// (after a projector died between its commit and the publication) has the
+// same id.
 func changeID(c projections.LevelChanged) string {
-	return fmt.Sprintf("%d/%s/%s/%s", c.Position, c.PersonID, c.Change.Field, c.Change.On)
+	return fmt.Sprintf("%d/%s/%s/%s/%d-%d", c.Position, c.PersonID, c.Change.Field, c.Change.On, c.Change.From, c.Change.To)
 }
 
 // Config configures a Bus.
@@ -152,10 +162,12 @@ func New(nc *nats.Conn, cfg Config, handle func(ctx context.Context, changes []p
 		if err != nil {
 			return err
 		}
-		if !b.seen.add(changeID(c)) {
+		id := changeID(c)
+		if b.seen.has(id) {
 			return nil // a repeat: handed over already
 		}
 		handle(msg.Context(), []projections.LevelChanged{c})
+		b.seen.add(id) // after: a handler that panicked is retried
 		return nil
 	})
 	return b, nil
@@ -187,10 +199,10 @@ func (b *Bus) Close() error {
 
 // LevelChanged publishes changes; it satisfies projections.Notifier. A
 // failure to publish is logged, never fatal to the projector: derived
-// events can always be recomputed from the log. A change is published at
-// least once (see projections.DerivedKeeper) and handed to each
-// instance's handler once: its message id names it, and a repeat of one
-// of the last 8,192 is dropped.
+// events can always be recomputed from the log. With a store that keeps
+// them (projections.DerivedKeeper) a change is published again when the
+// projector dies before publishing; its message id names it, and each
+// instance drops a repeat of one of the last 8,192 it handed over.
 func (b *Bus) LevelChanged(_ context.Context, changes []projections.LevelChanged) {
 	msgs := make([]*message.Message, 0, len(changes))
 	for _, c := range changes {

@@ -211,20 +211,41 @@ func (s *Store) ApplyDerived(ctx context.Context, position uint64, batch []event
 // LastDerived returns the level changes kept with the batch that ends at
 // the checkpoint (projections.DerivedKeeper).
 func (s *Store) LastDerived(ctx context.Context) ([]projections.LevelChanged, error) {
+	var position int64
 	var kept []byte
-	err := s.pool.QueryRow(ctx, s.q(`SELECT last_derived FROM {s}.projection_checkpoint
-		WHERE name = $1 AND (last_derived->>'position')::bigint = position`), checkpointName).Scan(&kept)
+	err := s.pool.QueryRow(ctx, s.q(`SELECT position, last_derived FROM {s}.projection_checkpoint WHERE name = $1`),
+		checkpointName).Scan(&position, &kept)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && kept == nil {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("last level changes: %w", err)
 	}
-	return decodeDerived(kept)
+	k, err := decodeDerived(kept)
+	if err != nil {
+		return nil, err
+	}
+	if k.Position != uint64(position) {
+		return nil, nil // left by a release that does not keep them
+	}
+	return k.changes(), nil
 }
 
-// keptDerived is the stored form of the level changes of a batch.
+// Published forgets the changes kept with the batch ending at position if
+// they are still the kept ones (projections.DerivedKeeper).
+func (s *Store) Published(ctx context.Context, position uint64) error {
+	_, err := s.pool.Exec(ctx, s.q(`UPDATE {s}.projection_checkpoint SET last_derived = NULL
+		WHERE name = $1 AND position = $2 AND last_derived IS NOT NULL`), checkpointName, int64(position))
+	if err != nil {
+		return fmt.Errorf("mark the level changes at %d published: %w", position, err)
+	}
+	return nil
+}
+
+// keptDerived is the stored form of the level changes of a batch
+// (version 1).
 type keptDerived struct {
+	Version  int          `json:"version"`
 	Position uint64       `json:"position"`
 	Changes  []keptChange `json:"changes"`
 }
@@ -240,7 +261,7 @@ type keptChange struct {
 }
 
 func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte, error) {
-	k := keptDerived{Position: position, Changes: make([]keptChange, len(derived))}
+	k := keptDerived{Version: 1, Position: position, Changes: make([]keptChange, len(derived))}
 	for i, c := range derived {
 		k.Changes[i] = keptChange{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
 			On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position}
@@ -252,17 +273,24 @@ func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte,
 	return b, nil
 }
 
-func decodeDerived(b []byte) ([]projections.LevelChanged, error) {
+func decodeDerived(b []byte) (keptDerived, error) {
 	var k keptDerived
 	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, fmt.Errorf("decode the last level changes: %w", err)
+		return k, fmt.Errorf("decode the last level changes: %w", err)
 	}
+	if k.Version != 1 {
+		return k, fmt.Errorf("decode the last level changes: version %d is unknown", k.Version)
+	}
+	return k, nil
+}
+
+func (k keptDerived) changes() []projections.LevelChanged {
 	out := make([]projections.LevelChanged, len(k.Changes))
 	for i, c := range k.Changes {
 		out[i] = projections.LevelChanged{PersonID: c.PersonID, Department: c.Department, Position: c.Position,
 			Change: domain.LevelChange{Field: domain.Field(c.Field), On: c.On, From: c.From, To: c.To}}
 	}
-	return out, nil
+	return out
 }
 
 // ApplyEvents stores a batch's events and advances the checkpoint in one
