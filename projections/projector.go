@@ -88,6 +88,9 @@ type Notifier interface {
 	LevelChanged(ctx context.Context, changes []LevelChanged)
 }
 
+// DefaultMaxBatch is the batch size of a Projector whose MaxBatch is 0.
+const DefaultMaxBatch = 1000
+
 // Projector folds the log into a Store in batches, re-evaluating each
 // affected person once per batch.
 type Projector struct {
@@ -106,6 +109,13 @@ type Projector struct {
 	// the deferral is bounded by the backlog. It needs a Source with a Head
 	// method (events.Log has one); without it Bulk is ignored.
 	Bulk bool
+	// BulkAbove, with Bulk, is the backlog (in events) up to which Run,
+	// resuming from a checkpoint, projects batch by batch anyway, each
+	// judged and its level changes published: a few seconds of writes
+	// missed while no projector ran are news, not history. From position 0
+	// (a fresh read model) the catch-up is always in bulk. 0: any backlog
+	// is caught up in bulk.
+	BulkAbove uint64
 	// OnApplied, when set, is called with each committed position whose
 	// people are written: the read model is readable up to it.
 	OnApplied func(position uint64, batchSize int)
@@ -168,17 +178,21 @@ func (p *Projector) Run(ctx context.Context) error {
 		return err
 	}
 	if hs, ok := p.Source.(headSource); ok && p.Bulk {
-		if p.bulkUntil, err = hs.Head(ctx); err != nil {
+		head, err := hs.Head(ctx)
+		if err != nil {
 			p.cache = nil
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("read the head: %w", err)
 		}
+		if from == 0 || head > from+p.BulkAbove {
+			p.bulkUntil = head
+		}
 	}
 	max := p.MaxBatch
 	if max <= 0 {
-		max = 1000
+		max = DefaultMaxBatch
 	}
 	fctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()

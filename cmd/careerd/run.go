@@ -290,8 +290,11 @@ func (m *Main) startProjector(ctx context.Context) {
 	p := &projections.Projector{
 		Catalogue: m.cat, Source: m.eventLog, Store: m.store, Notifier: m.bus, Now: m.now, Logger: m.log,
 		// A backlog (a fresh memory model at start, a long stop) is caught up
-		// in bulk: each person judged once, at the head.
+		// in bulk: each person judged once, at the head. Up to ten batches
+		// (a restart after a crash, a lock handed over) are projected as
+		// they come, and their level changes published.
 		Bulk:      true,
+		BulkAbove: 10 * projections.DefaultMaxBatch,
 		OnApplied: func(pos uint64, n int) { m.metrics.applied(pos, n) },
 		OnStored:  func(_ uint64, n int) { m.metrics.projected.Add(float64(n)) },
 		MaxCached: m.Config.maxCached(),

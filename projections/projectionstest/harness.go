@@ -59,8 +59,9 @@ type Env struct {
 	Changes  *projections.Broadcaster
 	// Bulk and MaxBatch configure the projectors StartProjector starts
 	// (MaxBatch 0: 50).
-	Bulk     bool
-	MaxBatch int
+	Bulk      bool
+	BulkAbove uint64
+	MaxBatch  int
 	// MaxCached is the projectors' Projector.MaxCached.
 	MaxCached int
 	// Deferred counts the batches stored without their people (Bulk).
@@ -106,7 +107,7 @@ func (e *Env) StartProjector() {
 	e.cancel = cancel
 	e.done = make(chan error, 1)
 	p := &projections.Projector{Catalogue: e.Cat, Source: e.Log, Store: e.Store, Notifier: e.Changes,
-		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: cmp.Or(e.MaxBatch, 50), Bulk: e.Bulk,
+		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: cmp.Or(e.MaxBatch, 50), Bulk: e.Bulk, BulkAbove: e.BulkAbove,
 		MaxCached: e.MaxCached, OnStored: func(uint64, int) { e.Deferred.Add(1) },
 		OnEvicted: func(n int) { e.Evicted.Add(int64(n)) }}
 	go func() { e.done <- p.Run(ctx) }()

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"a fresh fold of the log equals the live read model", testRebuildEquals},
 		{"level changes are published as derived events", testDerived},
 		{"a bulk catch-up publishes no history, later batches publish news", testBulkCatchUpIsNotNews},
+		{"a short backlog after a restart is projected as it comes and published", testShortBacklogIsNews},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,7 +436,8 @@ func testBulkCatchUpIsNotNews(t *testing.T, e *Env) {
 	} {
 		must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
 	}
-	e.Bulk, e.MaxBatch = true, 1
+	// A fresh read model (no checkpoint): in bulk even within BulkAbove.
+	e.Bulk, e.BulkAbove, e.MaxBatch = true, 100, 1
 	e.StartProjector()
 	e.Wait(must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1",
 		Accomplishment: Assessment(domain.StressManagement, domain.Basic, "2016-03-01")})))
@@ -458,6 +460,47 @@ func testBulkCatchUpIsNotNews(t *testing.T, e *Env) {
 			}
 		case <-timeout:
 			t.Fatal("the change to level 3 recorded after the catch-up was not published")
+		}
+	}
+}
+
+// testShortBacklogIsNews: a projector resuming from a checkpoint with a
+// backlog within BulkAbove (a restart after a crash) projects it batch by
+// batch and publishes the level changes it reveals.
+func testShortBacklogIsNews(t *testing.T, e *Env) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.Register("E1", "Ops", "2015-01-01") // projected: the projector resumes from a checkpoint
+	ch := e.Changes.Subscribe(sctx)
+	e.StopProjector()
+	var last uint64
+	for _, a := range []domain.Accomplishment{
+		Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+			domain.OperationRequirements, domain.OperationSystems),
+		Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"),
+		Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01"),
+	} {
+		res, err := e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Position
+	}
+	e.Bulk, e.BulkAbove, e.MaxBatch = true, 100, 1
+	e.StartProjector()
+	e.Wait(last)
+	if n := e.Deferred.Load(); n != 0 {
+		t.Fatalf("%d batches of a 3-event backlog were deferred (BulkAbove 100)", n)
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case c := <-ch:
+			if c.PersonID == "E1" && c.Change.Field == domain.SystemOperation && c.Change.To == 3 {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the change to level 3 in the backlog was not published")
 		}
 	}
 }
