@@ -261,8 +261,14 @@ type commit struct {
 
 // Apply implements projections.Store.
 func (t *timedStore) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	return t.ApplyDerived(ctx, position, batch, people, nil)
+}
+
+// ApplyDerived implements projections.DerivedKeeper (a projector with a
+// Notifier writes through it), timed as Apply.
+func (t *timedStore) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
 	start := time.Now()
-	err := t.Store.Apply(ctx, position, batch, people)
+	err := t.Store.ApplyDerived(ctx, position, batch, people, derived)
 	if err == nil {
 		at := time.Now()
 		t.mu.Lock()

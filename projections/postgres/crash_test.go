@@ -142,6 +142,14 @@ func (s *faultyStore) Apply(ctx context.Context, position uint64, batch []events
 	return s.fault(ctx, position, batch, func(ctx context.Context) error { return s.Store.Apply(ctx, position, batch, people) })
 }
 
+// ApplyDerived is Apply with level changes kept (a projector with a
+// Notifier): the same faults strike it.
+func (s *faultyStore) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
+	return s.fault(ctx, position, batch, func(ctx context.Context) error {
+		return s.Store.ApplyDerived(ctx, position, batch, people, derived)
+	})
+}
+
 // ApplyEvents is a bulk catch-up's batch: the same faults strike it.
 func (s *faultyStore) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
 	return s.fault(ctx, position, batch, func(ctx context.Context) error { return s.Store.ApplyEvents(ctx, position, batch) })

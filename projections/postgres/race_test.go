@@ -36,11 +36,17 @@ type ledgerStore struct {
 }
 
 func (s *ledgerStore) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
+	return s.ApplyDerived(ctx, position, batch, people, nil)
+}
+
+// ApplyDerived is Apply with level changes kept (a projector with a
+// Notifier): noted the same way.
+func (s *ledgerStore) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
 	before, err := s.Store.Checkpoint(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.Store.Apply(ctx, position, batch, people); err != nil {
+	if err := s.Store.ApplyDerived(ctx, position, batch, people, derived); err != nil {
 		return err
 	}
 	s.ledger.mu.Lock()
