@@ -111,10 +111,11 @@ type Projector struct {
 	Bulk bool
 	// BulkAbove, with Bulk, is the backlog (in events) up to which Run,
 	// resuming from a checkpoint, projects batch by batch anyway, each
-	// judged and its level changes published: a few seconds of writes
-	// missed while no projector ran are news, not history. From position 0
-	// (a fresh read model) the catch-up is always in bulk. 0: any backlog
-	// is caught up in bulk.
+	// judged and its level changes published: writes missed while no
+	// projector ran for a moment are news, not history. The bound counts
+	// events, not time. From position 0 (a fresh read model) and after an
+	// interrupted bulk catch-up the catch-up is always in bulk. 0: any
+	// backlog that does not fit in the first batch is caught up in bulk.
 	BulkAbove uint64
 	// OnApplied, when set, is called with each committed position whose
 	// people are written: the read model is readable up to it.
@@ -169,8 +170,9 @@ func (p *Projector) Run(ctx context.Context) error {
 	// From position 0 every stored event passes through this run's cache.
 	p.complete = from == 0
 	p.committed.Store(from)
-	p.republish(ctx)
-	if err := p.catchUpBehind(ctx, from); err != nil {
+	sent := p.republish(ctx)
+	interrupted, err := p.catchUpBehind(ctx, from)
+	if err != nil {
 		p.cache = nil
 		if ctx.Err() != nil {
 			return nil
@@ -186,7 +188,9 @@ func (p *Projector) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("read the head: %w", err)
 		}
-		if from == 0 || head > from+p.BulkAbove {
+		// From a fresh read model, after an interrupted bulk catch-up (its
+		// tail is history too) or past BulkAbove: in bulk.
+		if from == 0 || interrupted || head > from+p.BulkAbove {
 			p.bulkUntil = head
 		}
 	}
@@ -233,8 +237,11 @@ func (p *Projector) Run(ctx context.Context) error {
 	if aerr := <-applied; aerr != nil {
 		err = aerr
 	}
-	if err == nil {
-		// A clean stop: the last batch's changes were published.
+	if (err == nil || ctx.Err() != nil) && (sent || p.committed.Load() > from) {
+		// Stopped (a batch in flight, if any, rolled back or failed): the
+		// changes of the last batch committed were published. Published
+		// forgets them only if that batch is still the checkpoint's (a
+		// commit this run did not hear of moved it).
 		p.published(ctx)
 	}
 	if err != nil {
@@ -250,18 +257,19 @@ func (p *Projector) Run(ctx context.Context) error {
 
 // catchUpBehind writes the people a stopped bulk catch-up stored events for
 // but never judged, before following the log: their rows may be missing or
-// stale, so each is rewritten whole.
-func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) error {
+// stale, so each is rewritten whole. interrupted reports that there were
+// any.
+func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) (interrupted bool, err error) {
 	behind, err := p.Store.Behind(ctx)
 	if err != nil {
-		return fmt.Errorf("people left behind: %w", err)
+		return false, fmt.Errorf("people left behind: %w", err)
 	}
 	if len(behind) == 0 {
-		return nil
+		return false, nil
 	}
 	loaded, err := p.Store.PersonEvents(ctx, behind)
 	if err != nil {
-		return fmt.Errorf("load people left behind: %w", err)
+		return true, fmt.Errorf("load people left behind: %w", err)
 	}
 	for _, id := range behind {
 		st := newPersonState(loaded[id])
@@ -272,13 +280,13 @@ func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) error 
 	p.deferredAny = true
 	w := p.judge(checkpoint, nil)
 	if err := p.Store.Apply(ctx, checkpoint, nil, w.people); err != nil {
-		return fmt.Errorf("write people left behind at %d: %w", checkpoint, err)
+		return true, fmt.Errorf("write people left behind at %d: %w", checkpoint, err)
 	}
 	p.report(ctx, w)
 	if p.Logger != nil {
 		p.Logger.Info("wrote the people a bulk catch-up left behind", "people", len(behind), "position", checkpoint)
 	}
-	return nil
+	return true, nil
 }
 
 // prepared is a batch folded (and judged unless deferred), ready for the
@@ -330,18 +338,19 @@ func (p *Projector) keeper() (DerivedKeeper, bool) {
 // republish hands the Notifier again what the batch at the checkpoint
 // revealed: the run before may have died between its commit and the
 // publication. What cannot be read is logged and skipped: a notification
-// is not worth stopping the read model for.
-func (p *Projector) republish(ctx context.Context) {
+// is not worth stopping the read model for. sent is false then (the kept
+// changes must not be marked published).
+func (p *Projector) republish(ctx context.Context) (sent bool) {
 	k, ok := p.keeper()
 	if !ok {
-		return
+		return true
 	}
 	changes, err := k.LastDerived(ctx)
 	if err != nil {
 		if p.Logger != nil && ctx.Err() == nil {
 			p.Logger.Error("level changes of the last batch not published again", "err", err)
 		}
-		return
+		return false
 	}
 	if len(changes) > 0 {
 		p.Notifier.LevelChanged(ctx, changes)
@@ -349,6 +358,7 @@ func (p *Projector) republish(ctx context.Context) {
 			p.Logger.Info("published again the level changes of the last batch", "changes", len(changes), "position", p.committed.Load())
 		}
 	}
+	return true
 }
 
 // published tells a DerivedKeeper, after a clean stop, that the last

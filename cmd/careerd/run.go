@@ -401,7 +401,9 @@ func (m *Main) watchLag(ctx context.Context) {
 }
 
 // Close shuts down gracefully: stop accepting, finish in-flight requests,
-// stop the projector after its current batch, then close the log and stores.
+// stop the projector (a batch in flight rolls back, or commits and is
+// published; the next start publishes again what it cannot tell), then
+// close the bus, the log and stores.
 func (m *Main) Close() error {
 	var err error
 	m.closeOnce.Do(func() {

@@ -240,3 +240,125 @@ func TestLastDerivedReadsOnlyTheCheckpointsBatch(t *testing.T) {
 	}
 	publishUntil(t, env, store, &n, head.Position, 0)
 }
+
+// stallsFrom is a store whose ApplyDerived calls after the first n wait
+// for their context to end and fail: a stop with a batch in flight.
+type stallsFrom struct {
+	*postgres.Store
+	n     int
+	calls atomic.Int32
+}
+
+func (s *stallsFrom) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
+	if int(s.calls.Add(1)) > s.n {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.Store.ApplyDerived(ctx, position, batch, people, derived)
+}
+
+// recordLevels records a registration and three accomplishments that
+// change E1's levels (in their third and fourth events), one at a time.
+func recordLevels(t *testing.T, env *pt.Env) []uint64 {
+	t.Helper()
+	var out []uint64
+	rec := func(res events.Result, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res.Position)
+	}
+	rec(env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")}))
+	for _, a := range []domain.Accomplishment{
+		pt.Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+			domain.OperationRequirements, domain.OperationSystems),
+		pt.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"),
+		pt.Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01"),
+	} {
+		rec(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
+	}
+	return out
+}
+
+// A projector stopped while a batch is in flight has published the
+// batches it committed: the next start publishes nothing again.
+func TestStopWithABatchInFlightMarksThePublishedOnes(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	store := &stallsFrom{Store: postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, ""), n: 3}
+	var n notes
+	ctx, cancel := context.WithCancel(bg)
+	p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Notifier: &n, MaxBatch: 1,
+		Now: func() time.Time { return env.Clock.Peek() }}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	// Batches 1-3 commit (the third reveals changes); the fourth stalls.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		cp, err := store.Checkpoint(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp == pos[2] && store.calls.Load() > 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint %d after %d writes, want %d and the fourth in flight", cp, store.calls.Load(), pos[2])
+		}
+	}
+	if len(n.all()) == 0 {
+		t.Fatal("the third batch revealed no level change: the test proves nothing")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if kept, err := store.LastDerived(bg); err != nil || len(kept) != 0 {
+		t.Errorf("after a stop with a batch in flight LastDerived = %+v, %v; want none (published)", kept, err)
+	}
+}
+
+// The tail of an interrupted bulk catch-up is history however short: it is
+// caught up in bulk, and publishes nothing.
+func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	now := func() time.Time { return env.Clock.Peek() }
+	// A bulk catch-up to 4 stores 1 and 2 (their people deferred) and stops.
+	var first notes
+	b1 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &first, Now: now, Bulk: true,
+		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: pos[3]}}
+	cancel, done := runRestarting(t, b1)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if cp, err := store.Checkpoint(bg); err != nil || cp == pos[1] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first bulk run did not store 1 and 2")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Resumed with a backlog of two events, well within BulkAbove.
+	var second notes
+	b2 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &second, Now: now, Bulk: true, BulkAbove: 100,
+		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[2:3], rs[3:4]}}, head: pos[3]}}
+	cancel, done = runRestarting(t, b2)
+	waitFor(t, store, pos[3])
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := append(first.all(), second.all()...); len(got) != 0 {
+		t.Errorf("an interrupted bulk catch-up and its tail published %+v", got)
+	}
+}
