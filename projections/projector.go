@@ -82,6 +82,30 @@ type LevelChanged struct {
 	Position   uint64 // the log position whose batch revealed it
 }
 
+// LevelChangedV1 is the JSON form of a level change, version 1: what the
+// derived-event bus sends and what a store keeps with its checkpoint.
+type LevelChangedV1 struct {
+	PersonID   string      `json:"personId"`
+	Department string      `json:"department,omitempty"`
+	Field      string      `json:"field"`
+	On         domain.Date `json:"on"`
+	From       int         `json:"from"`
+	To         int         `json:"to"`
+	Position   uint64      `json:"position"`
+}
+
+// V1 returns the JSON form of c.
+func (c LevelChanged) V1() LevelChangedV1 {
+	return LevelChangedV1{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
+		On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position}
+}
+
+// LevelChanged returns the level change w is the JSON form of.
+func (w LevelChangedV1) LevelChanged() LevelChanged {
+	return LevelChanged{PersonID: w.PersonID, Department: w.Department, Position: w.Position,
+		Change: domain.LevelChange{Field: domain.Field(w.Field), On: w.On, From: w.From, To: w.To}}
+}
+
 // Notifier receives derived events after the batch that revealed them has
 // been committed.
 type Notifier interface {

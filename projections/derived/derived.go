@@ -22,7 +22,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 
-	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/projections"
 )
 
@@ -30,15 +29,7 @@ import (
 const DefaultTopicPrefix = "career.derived"
 
 // LevelChangedV1 is the wire form of a level change, version 1.
-type LevelChangedV1 struct {
-	PersonID   string      `json:"personId"`
-	Department string      `json:"department,omitempty"`
-	Field      string      `json:"field"`
-	On         domain.Date `json:"on"`
-	From       int         `json:"from"`
-	To         int         `json:"to"`
-	Position   uint64      `json:"position"`
-}
+type LevelChangedV1 = projections.LevelChangedV1
 
 const (
 	headerType    = "Career-Derived-Type"
@@ -206,8 +197,7 @@ func (b *Bus) Close() error {
 func (b *Bus) LevelChanged(_ context.Context, changes []projections.LevelChanged) {
 	msgs := make([]*message.Message, 0, len(changes))
 	for _, c := range changes {
-		body, err := json.Marshal(LevelChangedV1{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
-			On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position})
+		body, err := json.Marshal(c.V1())
 		if err != nil {
 			b.log.Error("encode level change", "err", err)
 			continue
@@ -233,6 +223,5 @@ func decodeLevelChanged(msg *message.Message) (projections.LevelChanged, error) 
 	if err := json.Unmarshal(msg.Payload, &w); err != nil {
 		return projections.LevelChanged{}, fmt.Errorf("decode %s: %w", typeLevel, err)
 	}
-	return projections.LevelChanged{PersonID: w.PersonID, Department: w.Department, Position: w.Position,
-		Change: domain.LevelChange{Field: domain.Field(w.Field), On: w.On, From: w.From, To: w.To}}, nil
+	return w.LevelChanged(), nil
 }

@@ -56,21 +56,29 @@ func (s *diesAfterCommit) ApplyDerived(ctx context.Context, position uint64, bat
 	return nil
 }
 
-// publishUntil runs a projector of env's log into store, publishing to n,
-// until its checkpoint is head and n holds want changes, and stops it.
-func publishUntil(t *testing.T, env *pt.Env, store projections.Store, n *notes, head uint64, want int) {
+// startPublishing runs a projector of source into store, publishing to
+// n; stop cancels it and checks that it stopped cleanly.
+func startPublishing(t *testing.T, env *pt.Env, source projections.Source, store projections.Store, n *notes) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(bg)
-	p := &projections.Projector{Catalogue: env.Cat, Source: env.Log, Store: store, Notifier: n, MaxBatch: 1000,
+	p := &projections.Projector{Catalogue: env.Cat, Source: source, Store: store, Notifier: n, MaxBatch: 1000,
 		Now: func() time.Time { return env.Clock.Peek() }}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	defer func() {
+	return func() {
+		t.Helper()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("projector: %v", err)
 		}
-	}()
+	}
+}
+
+// publishUntil runs a projector of env's log into store, publishing to n,
+// until its checkpoint is head and n holds want changes, and stops it.
+func publishUntil(t *testing.T, env *pt.Env, store projections.Store, n *notes, head uint64, want int) {
+	t.Helper()
+	defer startPublishing(t, env, env.Log, store, n)()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 		cp, err := store.Checkpoint(bg)
 		if err != nil {
@@ -81,6 +89,32 @@ func publishUntil(t *testing.T, env *pt.Env, store projections.Store, n *notes, 
 		}
 	}
 	t.Fatalf("projector did not reach %d with %d changes published (has %d)", head, want, len(n.all()))
+}
+
+// followed is a Source that tells when a projector starts following it:
+// by then the projector has published again what it would.
+type followed struct {
+	projections.Source
+	started chan struct{}
+}
+
+func (f *followed) Follow(ctx context.Context, after uint64, maxBatch int, handle func(context.Context, []events.Recorded) error) error {
+	close(f.started)
+	return f.Source.Follow(ctx, after, maxBatch, handle)
+}
+
+// runBriefly starts a projector of env's log into store and stops it once
+// it follows the log.
+func runBriefly(t *testing.T, env *pt.Env, store projections.Store, n *notes) {
+	t.Helper()
+	src := &followed{Source: env.Log, started: make(chan struct{})}
+	stop := startPublishing(t, env, src, store, n)
+	select {
+	case <-src.started:
+	case <-time.After(10 * time.Second):
+		t.Error("the projector never followed the log")
+	}
+	stop()
 }
 
 // withoutPosition drops what depends on how the log was cut into batches.
@@ -168,22 +202,6 @@ func TestLevelChangesOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 	}
 	if got, err := dying.LastDerived(bg); err != nil || len(got) != 0 {
 		t.Errorf("LastDerived after a clean stop = %+v, %v; want none", got, err)
-	}
-}
-
-// runBriefly runs a projector of env's log into store for a moment (time
-// to start and publish again what it would) and stops it.
-func runBriefly(t *testing.T, env *pt.Env, store projections.Store, n *notes) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(bg)
-	p := &projections.Projector{Catalogue: env.Cat, Source: env.Log, Store: store, Notifier: n, MaxBatch: 1000,
-		Now: func() time.Time { return env.Clock.Peek() }}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("projector: %v", err)
 	}
 }
 

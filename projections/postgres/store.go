@@ -245,26 +245,15 @@ func (s *Store) Published(ctx context.Context, position uint64) error {
 // keptDerived is the stored form of the level changes of a batch
 // (version 1).
 type keptDerived struct {
-	Version  int          `json:"version"`
-	Position uint64       `json:"position"`
-	Changes  []keptChange `json:"changes"`
-}
-
-type keptChange struct {
-	PersonID   string      `json:"personId"`
-	Department string      `json:"department,omitempty"`
-	Field      string      `json:"field"`
-	On         domain.Date `json:"on"`
-	From       int         `json:"from"`
-	To         int         `json:"to"`
-	Position   uint64      `json:"position"`
+	Version  int                          `json:"version"`
+	Position uint64                       `json:"position"`
+	Changes  []projections.LevelChangedV1 `json:"changes"`
 }
 
 func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte, error) {
-	k := keptDerived{Version: 1, Position: position, Changes: make([]keptChange, len(derived))}
+	k := keptDerived{Version: 1, Position: position, Changes: make([]projections.LevelChangedV1, len(derived))}
 	for i, c := range derived {
-		k.Changes[i] = keptChange{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
-			On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position}
+		k.Changes[i] = c.V1()
 	}
 	b, err := json.Marshal(k)
 	if err != nil {
@@ -287,8 +276,7 @@ func decodeDerived(b []byte) (keptDerived, error) {
 func (k keptDerived) changes() []projections.LevelChanged {
 	out := make([]projections.LevelChanged, len(k.Changes))
 	for i, c := range k.Changes {
-		out[i] = projections.LevelChanged{PersonID: c.PersonID, Department: c.Department, Position: c.Position,
-			Change: domain.LevelChange{Field: domain.Field(c.Field), On: c.On, From: c.From, To: c.To}}
+		out[i] = c.LevelChanged()
 	}
 	return out
 }

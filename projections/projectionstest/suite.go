@@ -451,15 +451,22 @@ func testBulkCatchUpIsNotNews(t *testing.T, e *Env) {
 	}
 	// Caught up: the change to level 3 is news.
 	e.Record("E1", Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01"))
+	awaitLevel3(t, ch, "E1", "the change to level 3 recorded after the catch-up was not published")
+}
+
+// awaitLevel3 waits for the change of id to level 3 in system operation
+// on ch, and fails with why after 5 s.
+func awaitLevel3(t *testing.T, ch <-chan projections.LevelChanged, id, why string) {
+	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
 		case c := <-ch:
-			if c.PersonID == "E1" && c.Change.Field == domain.SystemOperation && c.Change.To == 3 {
+			if c.PersonID == id && c.Change.Field == domain.SystemOperation && c.Change.To == 3 {
 				return
 			}
 		case <-timeout:
-			t.Fatal("the change to level 3 recorded after the catch-up was not published")
+			t.Fatal(why)
 		}
 	}
 }
@@ -492,15 +499,5 @@ func testShortBacklogIsNews(t *testing.T, e *Env) {
 	if n := e.Deferred.Load(); n != 0 {
 		t.Fatalf("%d batches of a 3-event backlog were deferred (BulkAbove 100)", n)
 	}
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case c := <-ch:
-			if c.PersonID == "E1" && c.Change.Field == domain.SystemOperation && c.Change.To == 3 {
-				return
-			}
-		case <-timeout:
-			t.Fatal("the change to level 3 in the backlog was not published")
-		}
-	}
+	awaitLevel3(t, ch, "E1", "the change to level 3 in the backlog was not published")
 }
