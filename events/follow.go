@@ -111,7 +111,8 @@ type filler[M any] struct {
 	buffered time.Duration
 	cap      time.Duration
 	max      int
-	last     uint64 // the position of the last event put in a batch
+	last     uint64           // the position of the last event put in a batch
+	now      func() time.Time // nil: time.Now
 }
 
 // fill returns the next batch, empty when first returned no event.
@@ -120,7 +121,11 @@ func (f *filler[M]) fill() ([]Recorded, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	start := time.Now()
+	now := f.now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	r, err := f.decode(m)
 	if err != nil {
 		return nil, err
@@ -133,12 +138,12 @@ func (f *filler[M]) fill() ([]Recorded, error) {
 	f.last = r.Position
 	var waited time.Duration
 	for len(batch) < f.max && waited < f.wait {
-		t := time.Now()
+		t := now()
 		if t.Sub(start) >= f.cap {
 			break
 		}
 		m, ok, err := f.more(f.wait - waited)
-		if d := time.Since(t); d > f.buffered {
+		if d := now().Sub(t); d > f.buffered {
 			waited += d - f.buffered
 		}
 		if err != nil {
