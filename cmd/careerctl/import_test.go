@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // readAll returns every line of an import file as its decoded request
@@ -187,7 +188,7 @@ type fakeBulk struct {
 	lines    []int // lines per request
 	failAt   int
 	failAll  bool
-	onCall   func(n int) // called with the request number before answering
+	onCall   func(n int, r *http.Request) // called with the request number once it is read, before answering
 }
 
 func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -202,9 +203,6 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.requests++
-	if f.onCall != nil {
-		f.onCall(f.requests)
-	}
 	if f.failAt > 0 && (f.requests == f.failAt || (f.failAll && f.requests > f.failAt)) {
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		return
@@ -216,6 +214,9 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sc.Buffer(nil, maxBulkBytes)
 	for sc.Scan() {
 		reqLines = append(reqLines, bytes.Clone(sc.Bytes()))
+	}
+	if f.onCall != nil {
+		f.onCall(f.requests, r)
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
@@ -339,9 +340,16 @@ func TestImportInterruptedByTheUser(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fake := &fakeBulk{keys: map[string]string{}}
-	fake.onCall = func(n int) {
+	fake.onCall = func(n int, r *http.Request) {
 		if n == 3 {
 			cancel() // Ctrl-C while the third chunk is on its way
+			// The client gives up on the request before it is answered:
+			// its acknowledgement never arrives.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+				t.Error("the client kept waiting for the chunk after the interrupt")
+			}
 		}
 	}
 	srv := httptest.NewServer(fake)
