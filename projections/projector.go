@@ -60,7 +60,7 @@ type DerivedKeeper interface {
 	LastDerived(ctx context.Context) ([]LevelChanged, error)
 	// Published forgets the changes kept with the batch ending at
 	// position, if they are still the kept ones: they reached the Notifier
-	// and a projector stopping cleanly need not publish them again.
+	// and a projector that stopped need not publish them again.
 	Published(ctx context.Context, position uint64) error
 }
 
@@ -385,8 +385,8 @@ func (p *Projector) republish(ctx context.Context) (sent bool) {
 	return true
 }
 
-// published tells a DerivedKeeper, after a clean stop, that the last
-// batch's changes reached the Notifier.
+// published tells a DerivedKeeper, when the projector stops, that the
+// changes of the last batch it committed reached the Notifier.
 func (p *Projector) published(ctx context.Context) {
 	k, ok := p.keeper()
 	if !ok {
