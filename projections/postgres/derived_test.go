@@ -61,7 +61,7 @@ func (s *diesAfterCommit) ApplyDerived(ctx context.Context, position uint64, bat
 func startPublishing(t *testing.T, env *pt.Env, source projections.Source, store projections.Store, n *notes) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(bg)
-	p := &projections.Projector{Catalogue: env.Cat, Source: source, Store: store, Notifier: n, MaxBatch: 1000,
+	p := &projections.Projector{Catalogue: env.Cat, Source: source, Store: store, Notifier: n, MaxBatch: 1,
 		Now: func() time.Time { return env.Clock.Peek() }}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -173,7 +173,7 @@ func TestLevelChangesOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 
 	dying.armed.Store(true)
 	var first notes
-	p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Notifier: &first, MaxBatch: 1000,
+	p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Notifier: &first, MaxBatch: 1,
 		Now: func() time.Time { return env.Clock.Peek() }}
 	rctx, cancel := context.WithTimeout(bg, 10*time.Second)
 	defer cancel()
