@@ -133,6 +133,15 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 			f.Close()
 		}()
 	}
+	if b.cfg.lagMem != "" {
+		path := b.cfg.lagMem
+		b.cfg.lagMem = "" // the first measurement only
+		defer func() {
+			if err := writeHeapProfile(path); err != nil {
+				progress("lag: heap profile: %v", err)
+			}
+		}()
+	}
 	ts.track(true)
 	if b.timed != nil {
 		b.timed.take()
@@ -363,4 +372,19 @@ func verdictIf(judged, ok bool) string {
 		return info
 	}
 	return verdict(ok)
+}
+
+// writeHeapProfile writes the live heap, as the last collection found it,
+// after one more collection.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -64,6 +64,14 @@ type DerivedKeeper interface {
 	Published(ctx context.Context, position uint64) error
 }
 
+// ErrDerivedUnreadable marks a DerivedKeeper's error about kept changes it
+// cannot read (a damaged value, a version it does not know): a projector
+// logs it and goes on, since a notification is not worth stopping the read
+// model for. Any other LastDerived error (the database unreachable) stops
+// the run, which the next run retries: going on would let the next batch
+// replace changes that never went out.
+var ErrDerivedUnreadable = errors.New("the kept level changes cannot be read")
+
 // ErrCheckpointMoved reports a batch that does not follow the store's
 // checkpoint: another projector applied events this one has not seen.
 var ErrCheckpointMoved = errors.New("the read model's checkpoint moved under the projector")
@@ -194,7 +202,14 @@ func (p *Projector) Run(ctx context.Context) error {
 	// From position 0 every stored event passes through this run's cache.
 	p.complete = from == 0
 	p.committed.Store(from)
-	sent := p.republish(ctx)
+	sent, err := p.republish(ctx)
+	if err != nil {
+		p.cache = nil
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	interrupted, err := p.catchUpBehind(ctx, from)
 	if err != nil {
 		p.cache = nil
@@ -361,20 +376,23 @@ func (p *Projector) keeper() (DerivedKeeper, bool) {
 
 // republish hands the Notifier again what the batch at the checkpoint
 // revealed: the run before may have died between its commit and the
-// publication. What cannot be read is logged and skipped: a notification
-// is not worth stopping the read model for. sent is false then (the kept
-// changes must not be marked published).
-func (p *Projector) republish(ctx context.Context) (sent bool) {
+// publication. Changes that cannot be read are logged and skipped, and sent
+// is false then (they must not be marked published); any other error ends
+// the run before it commits a batch over them.
+func (p *Projector) republish(ctx context.Context) (sent bool, err error) {
 	k, ok := p.keeper()
 	if !ok {
-		return true
+		return true, nil
 	}
 	changes, err := k.LastDerived(ctx)
-	if err != nil {
-		if p.Logger != nil && ctx.Err() == nil {
+	if errors.Is(err, ErrDerivedUnreadable) {
+		if p.Logger != nil {
 			p.Logger.Error("level changes of the last batch not published again", "err", err)
 		}
-		return false
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the last batch's level changes: %w", err)
 	}
 	if len(changes) > 0 {
 		p.Notifier.LevelChanged(ctx, changes)
@@ -382,7 +400,7 @@ func (p *Projector) republish(ctx context.Context) (sent bool) {
 			p.Logger.Info("published again the level changes of the last batch", "changes", len(changes), "position", p.committed.Load())
 		}
 	}
-	return true
+	return true, nil
 }
 
 // published tells a DerivedKeeper, when the projector stops, that the

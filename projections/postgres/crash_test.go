@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -97,7 +98,7 @@ func crashFaults() []faultKind {
 		{name: "fail before apply"},        // the batch is folded but never written
 		{name: "cancel apply at random"},   // Apply's context cancelled after a random delay
 		{name: "terminate backends"},       // pg_terminate_backend from another connection at a random moment
-		{name: "lost commit notification"}, // Apply commits but the projector sees an error
+		{name: "lost commit notification"}, // Apply commits a batch with level changes but the projector sees an error
 	}
 	for _, table := range crashTables {
 		for _, mode := range []string{"raise", "terminate"} {
@@ -123,6 +124,13 @@ type faultyStore struct {
 	mu      sync.Mutex
 	batches int
 	fired   bool
+	kept    []keptBatch // what each ApplyDerived of this run was to keep
+}
+
+// keptBatch is a batch's end and the level changes it revealed.
+type keptBatch struct {
+	position uint64
+	changes  []projections.LevelChanged
 }
 
 func (s *faultyStore) due() bool { return !s.fired && s.batches+1 >= s.atBatch }
@@ -139,24 +147,32 @@ func (s *faultyStore) PersonEvents(ctx context.Context, ids []string) (map[strin
 }
 
 func (s *faultyStore) Apply(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
-	return s.fault(ctx, position, batch, func(ctx context.Context) error { return s.Store.Apply(ctx, position, batch, people) })
+	return s.fault(ctx, position, batch, false, func(ctx context.Context) error { return s.Store.Apply(ctx, position, batch, people) })
 }
 
 // ApplyDerived is Apply with level changes kept (a projector with a
 // Notifier): the same faults strike it.
 func (s *faultyStore) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
-	return s.fault(ctx, position, batch, func(ctx context.Context) error {
+	if len(derived) > 0 {
+		s.mu.Lock()
+		s.kept = append(s.kept, keptBatch{position: position, changes: slices.Clone(derived)})
+		s.mu.Unlock()
+	}
+	return s.fault(ctx, position, batch, len(derived) > 0, func(ctx context.Context) error {
 		return s.Store.ApplyDerived(ctx, position, batch, people, derived)
 	})
 }
 
 // ApplyEvents is a bulk catch-up's batch: the same faults strike it.
 func (s *faultyStore) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
-	return s.fault(ctx, position, batch, func(ctx context.Context) error { return s.Store.ApplyEvents(ctx, position, batch) })
+	return s.fault(ctx, position, batch, false, func(ctx context.Context) error { return s.Store.ApplyEvents(ctx, position, batch) })
 }
 
 // fault runs apply, the store's write of a batch, failing it as s.kind says.
-func (s *faultyStore) fault(ctx context.Context, position uint64, batch []events.Recorded, apply func(ctx context.Context) error) error {
+// revealing is whether the batch revealed level changes: a commit whose
+// notification is lost strikes only such a batch, whose changes then depend
+// on the next run to go out.
+func (s *faultyStore) fault(ctx context.Context, position uint64, batch []events.Recorded, revealing bool, apply func(ctx context.Context) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	due := s.due()
@@ -181,7 +197,7 @@ func (s *faultyStore) fault(ctx context.Context, position uint64, batch []events
 		cancel()
 		s.fired = err != nil
 	case s.kind.name == "lost commit notification":
-		if err = apply(ctx); err == nil {
+		if err = apply(ctx); err == nil && revealing {
 			s.fired = true
 			return errInjected
 		}
@@ -212,6 +228,9 @@ func (s *faultyStore) fault(ctx context.Context, position uint64, batch []events
 // learned of it), restarts a new projector each time as careerd does, while
 // events keep arriving, and checks that the result equals a clean rebuild:
 // every table, every query, and the events 1..head each exactly once.
+// Every run publishes level changes, as careerd's projector does: each
+// change a committed batch revealed must have gone out, whichever way its
+// run ended (at least once).
 func TestCrashReplaysToTheSameState(t *testing.T) {
 	cat := domain.DefaultCatalogue()
 	env := startLog(t, cat)
@@ -251,6 +270,9 @@ func TestCrashReplaysToTheSameState(t *testing.T) {
 		return true
 	}
 	iters, topUps, leftBehind := 0, 0, 0
+	var sent notes            // what every run published
+	var committed []keptBatch // what the batches that committed revealed
+	diedOwing := 0            // runs that ended with a committed batch's changes unpublished
 	for iter := 0; ; iter++ {
 		iters = iter
 		if !recordingDone {
@@ -294,7 +316,7 @@ func TestCrashReplaysToTheSameState(t *testing.T) {
 		store.CopyAbove = []int{1, -1}[r.IntN(2)]
 		// Half the runs catch up in bulk: their crashes leave people behind
 		// that the next run must write before anything else.
-		p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: fs, MaxBatch: 2 + r.IntN(10),
+		p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: fs, Notifier: &sent, MaxBatch: 2 + r.IntN(10),
 			Bulk: r.IntN(2) == 0, Now: func() time.Time { return env.Clock.Peek() }}
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
@@ -364,6 +386,20 @@ func TestCrashReplaysToTheSameState(t *testing.T) {
 		if n != cpNow || hi != cpNow {
 			t.Fatalf("after run %d (%s): %d events stored up to %d, checkpoint %d", iter, kind.name, n, hi, cpNow)
 		}
+		// A run's batches commit in order and it stops at the first that
+		// fails: those up to the checkpoint committed.
+		fs.mu.Lock()
+		for _, k := range fs.kept {
+			if k.position <= uint64(cpNow) {
+				committed = append(committed, k)
+			}
+		}
+		fs.mu.Unlock()
+		if owed, err := store.LastDerived(bg); err != nil {
+			t.Fatal(err)
+		} else if len(owed) > 0 {
+			diedOwing++ // the next run publishes them again
+		}
 		if behind, err := store.Behind(bg); err != nil {
 			t.Fatal(err)
 		} else if len(behind) > 0 {
@@ -373,7 +409,29 @@ func TestCrashReplaysToTheSameState(t *testing.T) {
 	if leftBehind == 0 {
 		t.Error("no bulk run stopped with people left behind: their recovery was not exercised")
 	}
-	t.Logf("%d projector runs in %s, %d top-ups, %d left people behind; faults fired: %v", iters, time.Since(start), topUps, leftBehind, fired)
+	t.Logf("%d projector runs in %s, %d top-ups, %d left people behind, %d left level changes to publish again; faults fired: %v",
+		iters, time.Since(start), topUps, leftBehind, diedOwing, fired)
+
+	// At least once: every change a committed batch revealed went out, by
+	// the run that committed it or, when that run died first, by the next
+	// start (here, the one careerd makes after the last run).
+	runBriefly(t, env, store, &sent)
+	published := map[projections.LevelChangedV1]bool{}
+	for _, c := range sent.all() {
+		published[c.V1()] = true
+	}
+	changes := 0
+	for _, k := range committed {
+		for _, c := range k.changes {
+			changes++
+			if !published[c.V1()] {
+				t.Errorf("the batch ending at %d revealed %+v, which never went out", k.position, c.V1())
+			}
+		}
+	}
+	if changes == 0 {
+		t.Error("no committed batch revealed a level change: publication was not exercised")
+	}
 
 	head, err := env.Log.Head(bg)
 	if err != nil {

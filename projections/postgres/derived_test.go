@@ -56,6 +56,15 @@ func (s *diesAfterCommit) ApplyDerived(ctx context.Context, position uint64, bat
 	return nil
 }
 
+var errUnreachable = errors.New("the database is unreachable")
+
+// unreadableKept is a store whose kept level changes cannot be read.
+type unreadableKept struct{ *projections.Switch }
+
+func (unreadableKept) LastDerived(context.Context) ([]projections.LevelChanged, error) {
+	return nil, errUnreachable
+}
+
 // startPublishing runs a projector of source into store, publishing to
 // n; stop cancels it and checks that it stopped cleanly.
 func startPublishing(t *testing.T, env *pt.Env, source projections.Source, store projections.Store, n *notes) (stop func()) {
@@ -187,6 +196,24 @@ func TestLevelChangesOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 	if err != nil || len(kept) == 0 {
 		t.Fatalf("LastDerived after the death = %+v, %v; want the dead batch's changes", kept, err)
 	}
+	// A start that cannot read them (the database unreachable) ends there:
+	// going on, its first batch would replace them unpublished.
+	cp, err := store.Checkpoint(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blind notes
+	p = &projections.Projector{Catalogue: cat, Source: env.Log, Store: unreadableKept{store}, Notifier: &blind, MaxBatch: 1,
+		Now: func() time.Time { return env.Clock.Peek() }}
+	if err := p.Run(rctx); !errors.Is(err, errUnreachable) {
+		t.Fatalf("Run over kept changes it cannot read = %v, want %v", err, errUnreachable)
+	}
+	if now, err := store.Checkpoint(bg); err != nil || now != cp || len(blind.all()) != 0 {
+		t.Fatalf("that run moved the checkpoint from %d to %d (%v) or published %+v", cp, now, err, blind.all())
+	}
+	if again, err := dying.LastDerived(bg); err != nil || !reflect.DeepEqual(again, kept) {
+		t.Fatalf("LastDerived after that run = %+v, %v; want %+v", again, err, kept)
+	}
 	// Started again, the projector publishes what the committed batch
 	// revealed, then the rest.
 	var again notes
@@ -206,8 +233,9 @@ func TestLevelChangesOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 }
 
 // What LastDerived makes of what is kept: nothing after a batch without
-// changes, nothing for another position than the checkpoint's, an error
-// (which a projector logs, and goes on) for what it cannot read.
+// changes, nothing for another position than the checkpoint's,
+// ErrDerivedUnreadable (which a projector logs, and goes on) for what it
+// cannot read.
 func TestLastDerivedReadsOnlyTheCheckpointsBatch(t *testing.T) {
 	cat := domain.DefaultCatalogue()
 	env := startLog(t, cat)
@@ -246,9 +274,11 @@ func TestLastDerivedReadsOnlyTheCheckpointsBatch(t *testing.T) {
 	if got, err := store.LastDerived(bg); err != nil || len(got) != 0 {
 		t.Errorf("LastDerived after a batch without changes = %+v, %v; want none", got, err)
 	}
-	set(`'{"version": 9, "position": 0}'`)
-	if _, err := store.LastDerived(bg); err == nil {
-		t.Error("LastDerived of an unknown version: no error")
+	for _, bad := range []string{`'{"version": 9, "position": 0}'`, `'[]'`} {
+		set(bad)
+		if _, err := store.LastDerived(bg); !errors.Is(err, projections.ErrDerivedUnreadable) {
+			t.Errorf("LastDerived of %s = %v, want ErrDerivedUnreadable", bad, err)
+		}
 	}
 	// A projector starting over it logs and projects on.
 	head, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",

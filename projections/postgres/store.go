@@ -265,10 +265,10 @@ func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte,
 func decodeDerived(b []byte) (keptDerived, error) {
 	var k keptDerived
 	if err := json.Unmarshal(b, &k); err != nil {
-		return k, fmt.Errorf("decode the last level changes: %w", err)
+		return k, fmt.Errorf("%w: %w", projections.ErrDerivedUnreadable, err)
 	}
 	if k.Version != 1 {
-		return k, fmt.Errorf("decode the last level changes: version %d is unknown", k.Version)
+		return k, fmt.Errorf("%w: version %d is unknown", projections.ErrDerivedUnreadable, k.Version)
 	}
 	return k, nil
 }
