@@ -215,6 +215,12 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 	if b.timed != nil {
 		deliveries = b.timed.take()
 	}
+	var series *strings.Builder
+	if b.cfg.lagCSV != "" {
+		series = &strings.Builder{}
+		series.WriteString("ack_ms,delivered_ms,apply_ms,commit_ms\n")
+	}
+	ms := func(t time.Time) string { return fmt.Sprintf("%.2f", float64(t.Sub(start).Microseconds())/1000) }
 	early, unapplied := 0, 0
 	for _, o := range all {
 		i := sort.Search(len(commits), func(i int) bool { return commits[i].position >= o.pos })
@@ -229,11 +235,25 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 			delivered = append(delivered, max(deliveries[j].at.Sub(o.ack), 0))
 		}
 		stores = append(stores, commits[i].at.Sub(commits[i].start))
+		if series != nil {
+			got := ""
+			if j := sort.Search(len(deliveries), func(j int) bool { return deliveries[j].last >= o.pos }); j < len(deliveries) {
+				got = ms(deliveries[j].at)
+			}
+			fmt.Fprintf(series, "%s,%s,%s,%s\n", ms(o.ack), got, ms(commits[i].start), ms(commits[i].at))
+		}
 		if l < 0 {
 			early++ // committed before the command returned to its caller
 			l = 0
 		}
 		lags = append(lags, l)
+	}
+	if series != nil {
+		path := b.cfg.lagCSV
+		b.cfg.lagCSV = "" // the first measurement only
+		if err := os.WriteFile(path, []byte(series.String()), 0o644); err != nil {
+			return err
+		}
 	}
 	slices.Sort(lags)
 	slices.Sort(waits)
