@@ -56,7 +56,9 @@ type DerivedKeeper interface {
 	ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection, derived []LevelChanged) error
 	// LastDerived returns the changes kept with the batch that ends at the
 	// checkpoint: none if that batch was written by Apply or ApplyEvents,
-	// or its changes were marked Published.
+	// or its changes were marked Published. A kept value it cannot decode
+	// is an error wrapping ErrDerivedUnreadable; any other error stops
+	// the projector's run.
 	LastDerived(ctx context.Context) ([]LevelChanged, error)
 	// Published forgets the changes kept with the batch ending at
 	// position, if they are still the kept ones: they reached the Notifier
@@ -392,7 +394,7 @@ func (p *Projector) republish(ctx context.Context) (sent bool, err error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read the last batch's level changes: %w", err)
+		return false, fmt.Errorf("publish again the last batch's level changes: %w", err)
 	}
 	if len(changes) > 0 {
 		p.Notifier.LevelChanged(ctx, changes)
