@@ -17,13 +17,6 @@ type Recorded struct {
 	RecordedAt     time.Time // when the system learned the fact (transaction time)
 	IdempotencyKey string    // the caller's key, "" when none
 	Event          Event     // the decoded event, at its current version
-	// Body is the body as the log holds it when it was written at the
-	// current version (Event needed no upcast), nil otherwise: a store that
-	// keeps bodies at the current version can take it as it is instead of
-	// encoding Event again. It is shared with the message: never modify
-	// it, and drop it from a Recorded kept beyond its batch (it holds on to
-	// the message's buffer).
-	Body []byte
 }
 
 // Subject returns the subject of a person's events: "<prefix>.<personID>",

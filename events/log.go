@@ -338,10 +338,6 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 			at = t
 		}
 	}
-	var body []byte
-	if current, _ := CurrentVersion(typ); ver == current {
-		body = data
-	}
 	return Recorded{
 		Position:       seq,
 		PersonID:       strings.TrimPrefix(subject, l.cfg.SubjectPrefix+"."),
@@ -350,7 +346,6 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 		RecordedAt:     at,
 		IdempotencyKey: hdr.Get(HeaderIdempotencyKey),
 		Event:          e,
-		Body:           body,
 	}, nil
 }
 

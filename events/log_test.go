@@ -1,15 +1,11 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -405,72 +401,4 @@ func TestClassifyBothConflictCodes(t *testing.T) {
 	if err := classify("s", errors.New("timeout")); errors.Is(err, ErrConflict) {
 		t.Error("a timeout classified as a conflict")
 	}
-}
-
-// A body the log holds at the current version is handed over as it is, for
-// a store to keep without encoding the event again; one written under an
-// older version is not (the event was upcast), by every read path.
-func TestRecordedCarriesCurrentBodies(t *testing.T) {
-	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, nc *nats.Conn) {
-		ctx := ctxT(t)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies := map[int][]byte{}
-		for _, v := range []int{1, 2} {
-			body, err := os.ReadFile(filepath.Join("testdata", fmt.Sprintf("EngagementRecorded.v%d.json", v)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			bodies[v] = body
-			m := nats.NewMsg(Subject(l.cfg.SubjectPrefix, fmt.Sprintf("V%d", v)))
-			m.Header.Set(HeaderType, "EngagementRecorded")
-			m.Header.Set(HeaderVersion, strconv.Itoa(v))
-			m.Data = body
-			if _, err := js.PublishMsg(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		check := func(path string, rs []Recorded) {
-			t.Helper()
-			if len(rs) != 2 {
-				t.Fatalf("%s: %d events, want 2", path, len(rs))
-			}
-			if rs[0].Version != 1 || rs[0].Body != nil {
-				t.Errorf("%s: the v1 event has version %d and body %q, want no body (it was upcast)", path, rs[0].Version, rs[0].Body)
-			}
-			if rs[1].Version != 2 || !bytes.Equal(rs[1].Body, bodies[2]) {
-				t.Errorf("%s: the v2 event has version %d and body %q, want the log's", path, rs[1].Version, rs[1].Body)
-			}
-			if !reflect.DeepEqual(rs[0].Event, rs[1].Event) {
-				t.Errorf("%s: the two bodies decode differently:\n%#v\n%#v", path, rs[0].Event, rs[1].Event)
-			}
-		}
-		small, err := l.Read(ctx, 0, 2) // message gets
-		if err != nil {
-			t.Fatal(err)
-		}
-		check("Read", small)
-		at1, err1 := l.At(ctx, 1)
-		at2, err2 := l.At(ctx, 2)
-		if err := errors.Join(err1, err2); err != nil {
-			t.Fatal(err)
-		}
-		check("At", []Recorded{at1, at2})
-		fctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		var followed []Recorded
-		err = l.Follow(fctx, 0, 10, func(_ context.Context, batch []Recorded) error {
-			followed = append(followed, batch...)
-			if len(followed) >= 2 {
-				cancel()
-			}
-			return nil
-		})
-		if err != nil && fctx.Err() == nil {
-			t.Fatal(err)
-		}
-		check("Follow", followed)
-	})
 }

@@ -79,7 +79,6 @@ func (s *Store) ApplyEvents(_ context.Context, position uint64, batch []events.R
 		return fmt.Errorf("%w: checkpoint %d, batch starts at %d", projections.ErrCheckpointMoved, s.position, batch[0].Position)
 	}
 	for _, r := range batch {
-		r.Body = nil // the decoded event is what this store keeps
 		s.deferred[r.PersonID] = append(s.deferred[r.PersonID], r)
 	}
 	s.position = position
@@ -122,7 +121,6 @@ func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorde
 	}
 	byPerson := map[string][]events.Recorded{}
 	for _, r := range batch {
-		r.Body = nil // the decoded event is what this store keeps
 		byPerson[r.PersonID] = append(byPerson[r.PersonID], r)
 	}
 	for _, pp := range people {

@@ -609,14 +609,10 @@ func (s *Store) writeEvents(ctx context.Context, w *writes, batch []events.Recor
 		if r.Position <= after {
 			continue
 		}
-		// Stored at the current schema version: upcast once, read fast. A
-		// body the log holds at that version already is stored as it is.
-		typ, version, body := r.Type, r.Version, r.Body
-		if body == nil {
-			var err error
-			if typ, version, body, err = events.Encode(r.Event); err != nil {
-				return fmt.Errorf("encode event %d: %w", r.Position, err)
-			}
+		// Stored at the current schema version: upcast once, read fast.
+		typ, version, body, err := events.Encode(r.Event)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", r.Position, err)
 		}
 		rows = append(rows, []any{int64(r.Position), r.PersonID, typ, int32(version), r.RecordedAt, r.IdempotencyKey, body})
 	}
