@@ -53,3 +53,14 @@ func TestPropertyBulkEvicting(t *testing.T) {
 		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	}, projectionstest.PropertyConfig{Seeds: 6, Bulk: true, MaxCached: 1})
 }
+
+// TestPropertyBulkReindexing: a bulk catch-up whose head batch, writing the
+// first people of the empty read model, builds the secondary indexes after
+// its rows (as a rebuild's does from DefaultReindexAbove people).
+func TestPropertyBulkReindexing(t *testing.T) {
+	projectionstest.RunProperty(t, func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		s := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+		s.ReindexAbove = 1
+		return s
+	}, projectionstest.PropertyConfig{Seeds: 6, Bulk: true})
+}

@@ -46,6 +46,11 @@ type Store struct {
 	// DefaultCopyAbove for a bulk batch and DefaultJudgedCopyAbove for a
 	// judged one, negative = always insert.
 	CopyAbove int
+	// ReindexAbove is the number of people from which a batch that writes
+	// the first people of an empty read model drops the secondary indexes
+	// of the tables it fills and builds them again once its rows are in,
+	// in its transaction; 0 = DefaultReindexAbove, negative = never.
+	ReindexAbove int
 }
 
 // RunExclusive runs fn while this process holds the projector lock of the
@@ -193,9 +198,22 @@ func (s *Store) ApplyDerived(ctx context.Context, position uint64, batch []event
 			return err
 		}
 	}
+	var rebuilt []index
+	if n := s.reindexAbove(); n > 0 && len(people) >= n {
+		var err error
+		if rebuilt, err = s.indexesToRebuild(ctx); err != nil {
+			return err
+		}
+	}
 	err := s.inBatch(ctx, position, batch, false, func(w *writes) error {
+		for _, ix := range rebuilt {
+			w.queue("DROP INDEX " + pgx.Identifier{s.schema, ix.name}.Sanitize())
+		}
 		if err := s.replacePeople(ctx, w, people); err != nil {
 			return err
+		}
+		for _, ix := range rebuilt {
+			w.queue(ix.def)
 		}
 		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET position = $2, people_from = NULL, last_derived = $3::jsonb,
 			updated_at = now() WHERE name = $1`), checkpointName, int64(position), kept)
@@ -482,6 +500,57 @@ const DefaultCopyAbove = 500
 // lag; from 2,000 rows of a table (more than careerd's live batches of at
 // most 1,000 events usually write to one) COPY is the cheaper way.
 const DefaultJudgedCopyAbove = 2000
+
+// DefaultReindexAbove is the number of people from which a batch writing
+// the first people of an empty read model (the head of a rebuild's bulk
+// catch-up, where every person is written at once) builds the secondary
+// indexes of the tables it fills after its rows are in, rather than
+// keeping them up to date row by row: on the rows of 20,000 people, 1.8 s
+// against 3.0 s of PostgreSQL's time.
+const DefaultReindexAbove = 10_000
+
+func (s *Store) reindexAbove() int {
+	if s.ReindexAbove == 0 {
+		return DefaultReindexAbove
+	}
+	return s.ReindexAbove
+}
+
+// reindexTables are the tables a batch fills with people's rows.
+var reindexTables = []string{"memberships", "accomplishments", "level_periods", "level_changes", "distribution_periods"}
+
+// index is a secondary index: its name and its definition.
+type index struct{ name, def string }
+
+// indexesToRebuild returns the non-unique indexes of reindexTables when the
+// read model holds nobody yet, and none otherwise: a batch dropping them
+// takes its tables from every reader until it commits, which only an
+// empty read model (one being built) can afford.
+func (s *Store) indexesToRebuild(ctx context.Context) ([]index, error) {
+	var empty bool
+	if err := s.pool.QueryRow(ctx, s.q(`SELECT NOT EXISTS (SELECT FROM {s}.people)`)).Scan(&empty); err != nil {
+		return nil, fmt.Errorf("is the read model empty: %w", err)
+	}
+	if !empty {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT ic.relname, pg_get_indexdef(i.indexrelid)
+		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = t.relnamespace
+		WHERE n.nspname = $1 AND t.relname = ANY($2) AND NOT i.indisunique ORDER BY ic.relname`, s.schema, reindexTables)
+	if err != nil {
+		return nil, fmt.Errorf("secondary indexes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (index, error) {
+		var ix index
+		err := r.Scan(&ix.name, &ix.def)
+		return ix, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secondary indexes: %w", err)
+	}
+	return out, nil
+}
 
 func (s *Store) copyAbove(deferring bool) int {
 	switch {
