@@ -55,7 +55,9 @@ func (b *bench) rebuildLagDist(ctx context.Context) error {
 		}
 	}
 	progress("rebuild: real projector (projections.Projector + postgres.Store)")
-	ts := &timedStore{Store: postgres.New(pool, b.cat, ""), Fields: b.cat.Fields()}
+	pg := postgres.New(pool, b.cat, "")
+	pg.ReindexAbove = postgres.DefaultReindexAbove // as careerctl rebuild's new schema
+	ts := &timedStore{Store: pg, Fields: b.cat.Fields()}
 	c0 := cpuTime()
 	pr, err := projectToHead(ctx, b, env.log, ts, head)
 	if err != nil {

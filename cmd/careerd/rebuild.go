@@ -144,7 +144,11 @@ func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string,
 	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
 		return nil, "", err
 	}
-	return m.postgresStore(schema), schema, nil
+	st := m.postgresStore(schema)
+	// Nobody queries the new schema before the switch: its head batch may
+	// build its indexes after its rows.
+	st.ReindexAbove = postgres.DefaultReindexAbove
+	return st, schema, nil
 }
 
 // switchTo makes target the serving read model and restarts the live

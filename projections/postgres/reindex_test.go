@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,8 +64,9 @@ func sameDefinitions(t *testing.T, when string, got, want map[string]indexInfo) 
 
 // The first people written into an empty read model (the head of a
 // rebuild's bulk catch-up) have the secondary indexes of their tables built
-// after their rows are in; new people once the read model holds someone
-// leave every index as it is. Either way the indexes are the migrations'.
+// after their rows are in; a head batch that fails leaves them as they
+// were; new people once the read model holds someone leave every index as
+// it is. Either way the indexes are the migrations'.
 func TestFirstPeopleOfAnEmptyReadModelBuildTheIndexesAfter(t *testing.T) {
 	cat := domain.DefaultCatalogue()
 	env := startLog(t, cat)
@@ -88,13 +91,17 @@ func TestFirstPeopleOfAnEmptyReadModelBuildTheIndexesAfter(t *testing.T) {
 		}
 		return head
 	}
+	// Batches of four: the first ones store events (and the checkpoint),
+	// the one at the head follows them and writes everyone, by COPY.
+	projector := func(store *postgres.Store) *projections.Projector {
+		return &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Bulk: true, MaxBatch: 4,
+			Now: func() time.Time { return env.Clock.Peek() }}
+	}
 	project := func(store *postgres.Store, head uint64) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(bg)
-		p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Bulk: true,
-			Now: func() time.Time { return env.Clock.Peek() }}
 		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
+		go func() { done <- projector(store).Run(ctx) }()
 		waitFor(t, store, head)
 		cancel()
 		if err := <-done; err != nil {
@@ -102,11 +109,31 @@ func TestFirstPeopleOfAnEmptyReadModelBuildTheIndexesAfter(t *testing.T) {
 		}
 	}
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	admin := newPool(t, pool, "reindex_admin")
 	migrated := readModelIndexes(t, pool)
 	store := postgres.New(pool, cat, "")
-	store.ReindexAbove = 2
+	store.ReindexAbove, store.CopyAbove = 2, 1
+	head := record("R1", "R2", "R3")
 
-	project(store, record("R1", "R2", "R3"))
+	// The head batch fails after dropping the indexes, mid-COPY: they are
+	// back as they were.
+	installCrashPoints(t, admin)
+	if _, err := admin.Exec(bg, `INSERT INTO crashtest.arm VALUES ('memberships', 1, 'raise')`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 15*time.Second)
+	defer cancel()
+	if err := projector(store).Run(ctx); err == nil || !strings.Contains(err.Error(), "crash test") {
+		t.Fatalf("Run with a crash in the head batch = %v", err)
+	}
+	if got := readModelIndexes(t, pool); !reflect.DeepEqual(got, migrated) {
+		t.Errorf("after a failed head batch the indexes are\n%v\nwant\n%v", got, migrated)
+	}
+	if _, err := admin.Exec(bg, `DELETE FROM crashtest.arm`); err != nil {
+		t.Fatal(err)
+	}
+
+	project(store, head)
 	first := readModelIndexes(t, pool)
 	sameDefinitions(t, "after the first people", first, migrated)
 	// The tables the people's rows fill; person_events is filled batch by

@@ -46,10 +46,13 @@ type Store struct {
 	// DefaultCopyAbove for a bulk batch and DefaultJudgedCopyAbove for a
 	// judged one, negative = always insert.
 	CopyAbove int
-	// ReindexAbove is the number of people from which a batch that writes
-	// the first people of an empty read model drops the secondary indexes
-	// of the tables it fills and builds them again once its rows are in,
-	// in its transaction; 0 = DefaultReindexAbove, negative = never.
+	// ReindexAbove, when positive, is the number of people from which a
+	// batch that writes the first people of an empty read model drops the
+	// secondary indexes of the tables it fills and builds them again once
+	// its rows are in, in its transaction; 0 or negative = never. The drop
+	// locks those tables against readers until the commit: set it only on
+	// a read model nobody queries yet (a rebuild's new schema), for
+	// instance to DefaultReindexAbove.
 	ReindexAbove int
 }
 
@@ -199,7 +202,7 @@ func (s *Store) ApplyDerived(ctx context.Context, position uint64, batch []event
 		}
 	}
 	var rebuilt []index
-	if n := s.reindexAbove(); n > 0 && len(people) >= n {
+	if n := s.ReindexAbove; n > 0 && len(people) >= n {
 		var err error
 		if rebuilt, err = s.indexesToRebuild(ctx); err != nil {
 			return err
@@ -501,20 +504,13 @@ const DefaultCopyAbove = 500
 // most 1,000 events usually write to one) COPY is the cheaper way.
 const DefaultJudgedCopyAbove = 2000
 
-// DefaultReindexAbove is the number of people from which a batch writing
-// the first people of an empty read model (the head of a rebuild's bulk
-// catch-up, where every person is written at once) builds the secondary
-// indexes of the tables it fills after its rows are in, rather than
-// keeping them up to date row by row: on the rows of 20,000 people, 1.8 s
-// against 3.0 s of PostgreSQL's time.
+// DefaultReindexAbove is the ReindexAbove of a rebuild's new read model:
+// from 10,000 people, the batch writing the first people (the head of the
+// bulk catch-up, where every person is written at once) builds the
+// secondary indexes of the tables it fills after its rows are in, rather
+// than keeping them up to date row by row: on the rows of 20,000 people,
+// 1.8 s against 3.0 s of PostgreSQL's time.
 const DefaultReindexAbove = 10_000
-
-func (s *Store) reindexAbove() int {
-	if s.ReindexAbove == 0 {
-		return DefaultReindexAbove
-	}
-	return s.ReindexAbove
-}
 
 // reindexTables are the tables a batch fills with people's rows.
 var reindexTables = []string{"memberships", "accomplishments", "level_periods", "level_changes", "distribution_periods"}
@@ -522,10 +518,8 @@ var reindexTables = []string{"memberships", "accomplishments", "level_periods", 
 // index is a secondary index: its name and its definition.
 type index struct{ name, def string }
 
-// indexesToRebuild returns the non-unique indexes of reindexTables when the
-// read model holds nobody yet, and none otherwise: a batch dropping them
-// takes its tables from every reader until it commits, which only an
-// empty read model (one being built) can afford.
+// indexesToRebuild returns the non-unique indexes of reindexTables that back
+// no constraint, when the read model holds nobody yet, and none otherwise.
 func (s *Store) indexesToRebuild(ctx context.Context) ([]index, error) {
 	var empty bool
 	if err := s.pool.QueryRow(ctx, s.q(`SELECT NOT EXISTS (SELECT FROM {s}.people)`)).Scan(&empty); err != nil {
@@ -537,7 +531,8 @@ func (s *Store) indexesToRebuild(ctx context.Context) ([]index, error) {
 	rows, err := s.pool.Query(ctx, `SELECT ic.relname, pg_get_indexdef(i.indexrelid)
 		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
-		WHERE n.nspname = $1 AND t.relname = ANY($2) AND NOT i.indisunique ORDER BY ic.relname`, s.schema, reindexTables)
+		WHERE n.nspname = $1 AND t.relname = ANY($2) AND NOT i.indisunique
+		AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY ic.relname`, s.schema, reindexTables)
 	if err != nil {
 		return nil, fmt.Errorf("secondary indexes: %w", err)
 	}
