@@ -211,3 +211,32 @@ func TestAnOlderReadModelFormatIsRebuilt(t *testing.T) {
 		t.Errorf("distribution after the rebuild: %s %+v", res.Data, res.Errors)
 	}
 }
+
+// Only the schema a rebuild builds, which nobody queries before the
+// switch, may build its indexes after its first people's rows: dropping
+// them locks their tables against readers. The serving schema never does.
+func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	m := start(t, cfg)
+	if st, ok := m.store.Current().(*postgres.Store); !ok {
+		t.Fatalf("the serving store is a %T, want a postgres store", m.store.Current())
+	} else if st.ReindexAbove > 0 {
+		t.Errorf("the serving store drops indexes from %d people", st.ReindexAbove)
+	}
+	target, schema, err := m.newReadModel(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := postgres.DropSchema(context.Background(), pool, schema); err != nil {
+			t.Error(err)
+		}
+	})
+	if st, ok := target.(*postgres.Store); !ok {
+		t.Fatalf("a rebuild's store is a %T, want a postgres store", target)
+	} else if st.ReindexAbove != postgres.DefaultReindexAbove {
+		t.Errorf("a rebuild's store has ReindexAbove %d, want %d", st.ReindexAbove, postgres.DefaultReindexAbove)
+	}
+}
