@@ -161,6 +161,10 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 			return err
 		}
 	}
+	if pg, ok := target.(*postgres.Store); ok {
+		// Serving now: its indexes stay, whatever a later batch writes.
+		pg.ReindexAbove = 0
+	}
 	m.store.Set(target)
 	m.restartProjector()
 	m.log.Info("read model switched", "schema", schema)

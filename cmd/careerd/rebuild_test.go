@@ -229,14 +229,19 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := postgres.DropSchema(context.Background(), pool, schema); err != nil {
-			t.Error(err)
-		}
-	})
-	if st, ok := target.(*postgres.Store); !ok {
+	st, ok := target.(*postgres.Store)
+	if !ok {
 		t.Fatalf("a rebuild's store is a %T, want a postgres store", target)
-	} else if st.ReindexAbove != postgres.DefaultReindexAbove {
+	}
+	if st.ReindexAbove != postgres.DefaultReindexAbove {
 		t.Errorf("a rebuild's store has ReindexAbove %d, want %d", st.ReindexAbove, postgres.DefaultReindexAbove)
+	}
+	// Switched to, it serves: its people table may still be empty (a log
+	// without people), and a later catch-up must not drop its indexes.
+	if err := m.switchTo(context.Background(), target, schema); err != nil {
+		t.Fatal(err)
+	}
+	if st.ReindexAbove > 0 {
+		t.Errorf("the store switched to still drops indexes from %d people", st.ReindexAbove)
 	}
 }
