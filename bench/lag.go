@@ -136,6 +136,10 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 	if b.cfg.lagMem != "" {
 		path := b.cfg.lagMem
 		b.cfg.lagMem = "" // the first measurement only
+		// The window's own allocations: pprof -diff_base path.start path.
+		if err := writeHeapProfile(path + ".start"); err != nil {
+			progress("lag: heap profile: %v", err)
+		}
 		defer func() {
 			if err := writeHeapProfile(path); err != nil {
 				progress("lag: heap profile: %v", err)
