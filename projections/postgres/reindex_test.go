@@ -169,3 +169,97 @@ func TestFirstPeopleOfAnEmptyReadModelBuildTheIndexesAfter(t *testing.T) {
 		t.Errorf("%d accomplishments stored (%v), want 10", n, err)
 	}
 }
+
+// The head batch reads the definitions it builds again in its own
+// transaction, once the tables are locked: an index redefined by a
+// transaction that commits while the batch waits for its lock is built
+// again as redefined, not as the catalog had it before the batch began.
+func TestTheHeadBatchBuildsAgainTheDefinitionsItLocked(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	var head uint64
+	for _, id := range []string{"L1", "L2", "L3"} {
+		if _, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: id, Name: "Person " + id, Department: "Ops",
+			JoinedOn: domain.MustDate("2015-01-01")}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: id,
+			Accomplishment: pt.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = res.Position
+	}
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	other := newPool(t, pool, "reindex_redefines")
+	store := postgres.New(pool, cat, "")
+	store.ReindexAbove = 2
+
+	// Another session redefines an index of a table the batch fills and
+	// holds its transaction open.
+	const redefined = `"position" DESC`
+	tx, err := other.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg) //nolint:errcheck // committed below
+	for _, sql := range []string{`DROP INDEX careerledger.accomplishments_person`,
+		`CREATE INDEX accomplishments_person ON careerledger.accomplishments (person_id, ` + redefined + `)`} {
+		if _, err := tx.Exec(bg, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// One batch holds the whole log: it reaches the head and writes
+	// everyone, so it builds the indexes after its rows.
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- (&projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Bulk: true, MaxBatch: 100,
+			Now: func() time.Time { return env.Clock.Peek() }}).Run(ctx)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var waiting int
+		if err := other.QueryRow(bg, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the head batch never waited for the tables the other session holds")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tx.Commit(bg); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		cp, err := store.Checkpoint(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp >= head {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the projector stopped at %d before the head %d: %v", cp, head, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read model stuck at %d, want %d", cp, head)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ix, ok := readModelIndexes(t, pool)["accomplishments_person"]
+	if !ok || !strings.Contains(ix.def, redefined) {
+		t.Errorf("after the head batch accomplishments_person is %q, want the definition committed while it waited (%s)", ix.def, redefined)
+	}
+}

@@ -201,14 +201,14 @@ func (s *Store) ApplyDerived(ctx context.Context, position uint64, batch []event
 			return err
 		}
 	}
-	var rebuilt []index
-	if n := s.ReindexAbove; n > 0 && len(people) >= n {
-		var err error
-		if rebuilt, err = s.indexesToRebuild(ctx); err != nil {
-			return err
-		}
-	}
 	err := s.inBatch(ctx, position, batch, false, func(w *writes) error {
+		var rebuilt []index
+		if n := s.ReindexAbove; n > 0 && len(people) >= n {
+			var err error
+			if rebuilt, err = s.indexesToRebuild(ctx, w); err != nil {
+				return err
+			}
+		}
 		for _, ix := range rebuilt {
 			w.queue("DROP INDEX " + pgx.Identifier{s.schema, ix.name}.Sanitize())
 		}
@@ -520,15 +520,30 @@ type index struct{ name, def string }
 
 // indexesToRebuild returns the non-unique indexes of reindexTables that back
 // no constraint, when the read model holds nobody yet, and none otherwise.
-func (s *Store) indexesToRebuild(ctx context.Context) ([]index, error) {
+// It runs in the batch's transaction, after what w queued (the checkpoint's
+// lock among it): nobody else writes people meanwhile, and it locks the
+// tables before reading their indexes' definitions (the drops would lock
+// them anyway), so a definition changed by someone else in the meantime
+// is the one built again.
+func (s *Store) indexesToRebuild(ctx context.Context, w *writes) ([]index, error) {
+	if err := w.flush(ctx); err != nil {
+		return nil, err
+	}
 	var empty bool
-	if err := s.pool.QueryRow(ctx, s.q(`SELECT NOT EXISTS (SELECT FROM {s}.people)`)).Scan(&empty); err != nil {
+	if err := w.conn.QueryRow(ctx, s.q(`SELECT NOT EXISTS (SELECT FROM {s}.people)`)).Scan(&empty); err != nil {
 		return nil, fmt.Errorf("is the read model empty: %w", err)
 	}
 	if !empty {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT ic.relname, pg_get_indexdef(i.indexrelid)
+	tables := make([]string, len(reindexTables))
+	for i, t := range reindexTables {
+		tables[i] = pgx.Identifier{s.schema, t}.Sanitize()
+	}
+	if _, err := w.conn.Exec(ctx, "LOCK TABLE "+strings.Join(tables, ", ")+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return nil, fmt.Errorf("lock the tables whose indexes are built after their rows: %w", err)
+	}
+	rows, err := w.conn.Query(ctx, `SELECT ic.relname, pg_get_indexdef(i.indexrelid)
 		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
 		WHERE n.nspname = $1 AND t.relname = ANY($2) AND NOT i.indisunique
