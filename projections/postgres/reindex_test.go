@@ -213,11 +213,17 @@ func TestTheHeadBatchBuildsAgainTheDefinitionsItLocked(t *testing.T) {
 	// One batch holds the whole log: it reaches the head and writes
 	// everyone, so it builds the indexes after its rows.
 	ctx, cancel := context.WithCancel(bg)
-	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- (&projections.Projector{Catalogue: cat, Source: env.Log, Store: store, Bulk: true, MaxBatch: 100,
 			Now: func() time.Time { return env.Clock.Peek() }}).Run(ctx)
+	}()
+	running := true
+	defer func() { // a failed test still waits for the projector to stop
+		cancel()
+		if running {
+			<-done
+		}
 	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -247,6 +253,7 @@ func TestTheHeadBatchBuildsAgainTheDefinitionsItLocked(t *testing.T) {
 		}
 		select {
 		case err := <-done:
+			running = false
 			t.Fatalf("the projector stopped at %d before the head %d: %v", cp, head, err)
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -255,6 +262,7 @@ func TestTheHeadBatchBuildsAgainTheDefinitionsItLocked(t *testing.T) {
 		}
 	}
 	cancel()
+	running = false
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -359,7 +359,7 @@ func (s *Store) followingBatch(ctx context.Context, follows uint64, batch []even
 		}
 	}()
 	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove(deferring)}
-	w.queue("BEGIN")
+	w.queue(begin)
 	w.queue(setLocals)
 	w.queue(s.q(`SELECT 1 / count(*) FROM (SELECT FROM {s}.projection_checkpoint WHERE name = $1 AND position = $2 FOR UPDATE) c`),
 		checkpointName, int64(follows)).Fn = func(br pgx.BatchResults) error {
@@ -399,6 +399,13 @@ func notFollowing(err error) (bool, error) {
 	}
 	return false, err
 }
+
+// begin starts a batch transaction. Read committed, PostgreSQL's default,
+// named so that a server or role defaulting to another level does not
+// change it: each statement of a batch must see what committed before it
+// (the head batch reads the index definitions after locking their tables,
+// not as they were when the transaction began).
+const begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 // setLocals are the settings of a batch transaction.
 //
@@ -445,7 +452,7 @@ func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events
 	var current int64
 	var peopleFrom *int64
 	lock := &pgx.Batch{}
-	lock.Queue("BEGIN")
+	lock.Queue(begin)
 	lock.Queue(setLocals)
 	lock.Queue(s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
 		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position, people_from`), checkpointName).
@@ -521,10 +528,10 @@ type index struct{ name, def string }
 // indexesToRebuild returns the non-unique indexes of reindexTables that back
 // no constraint, when the read model holds nobody yet, and none otherwise.
 // It runs in the batch's transaction, after what w queued (the checkpoint's
-// lock among it): nobody else writes people meanwhile, and it locks the
-// tables before reading their indexes' definitions (the drops would lock
-// them anyway), so a definition changed by someone else in the meantime
-// is the one built again.
+// lock among it): nobody else writes people meanwhile. It locks the tables
+// before reading their indexes' definitions (the drops lock most of them
+// anyway), so a definition changed by someone else in the meantime is the
+// one built again.
 func (s *Store) indexesToRebuild(ctx context.Context, w *writes) ([]index, error) {
 	if err := w.flush(ctx); err != nil {
 		return nil, err
