@@ -70,12 +70,12 @@ func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []
 	return nil
 }
 
-// warm records one event for each of up to 2,000 people with a new
+// warm records one event for each of up to -lag-people people with a new
 // Recorder (not measured), so that the measurement that follows writes to
 // people the Recorder and the projector both hold, and waits until the
 // projector has applied them.
 func (b *bench) warm(ctx context.Context, env *natsEnv, ts *timedStore, people []string) (*events.Recorder, []string, error) {
-	set := people[:min(2000, len(people))]
+	set := people[:min(b.cfg.lagPeople, len(people))]
 	rec := events.NewRecorder(env.log, b.cat, nil)
 	g := newGen(5, b.cat)
 	progress("lag: warming the Recorder on %d people (not measured)", len(set))

@@ -65,6 +65,7 @@ type config struct {
 	maxCached  int
 	analyze    bool
 	lagDur     time.Duration
+	lagPeople  int
 	lagRate    float64
 	distRuns   int
 	natsURL    string
@@ -107,6 +108,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.maxCached, "max-cached", 0, "people the PostgreSQL projector keeps folded between batches (0: projections.DefaultMaxCached, negative: no bound)")
 	fs.BoolVar(&c.analyze, "analyze", true, "ANALYZE the read model after the rebuild before querying distributions (what autovacuum does shortly after)")
 	fs.DurationVar(&c.lagDur, "lag-dur", 10*time.Second, "how long to record in the live-lag scenario")
+	fs.IntVar(&c.lagPeople, "lag-people", 2000, "people the live-lag scenario writes to (warmed first, then each written to in turn)")
 	fs.Float64Var(&c.lagRate, "lag-rate", 0, "events/s in the live-lag scenario (default: half the single-writer recorder rate measured with sync interval 2m, or 1000)")
 	fs.IntVar(&c.distRuns, "dist-runs", 50, "distribution queries per store")
 	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "the NATS server (with JetStream) of the tcp scenario, careerd's production topology; the scenario uses a stream of its own and deletes it")
