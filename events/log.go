@@ -344,6 +344,7 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 		Type:           typ,
 		Version:        ver,
 		RecordedAt:     at,
+		StoredAt:       ts,
 		IdempotencyKey: hdr.Get(HeaderIdempotencyKey),
 		Event:          e,
 	}, nil

@@ -154,6 +154,12 @@ type Projector struct {
 	// OnApplied, when set, is called with each committed position whose
 	// people are written: the read model is readable up to it.
 	OnApplied func(position uint64, batchSize int)
+	// OnCommitted, when set, is called with the events of each batch whose
+	// people are written, just after its commit: the live lag of each is
+	// the time since its StoredAt. A bulk catch-up's batches are not
+	// passed, the one that reaches its head included: they are history,
+	// which a fresh read model projects again at every start.
+	OnCommitted func(batch []events.Recorded)
 	// OnStored, when set, is called with each position committed by a bulk
 	// catch-up whose people are not written yet.
 	OnStored func(position uint64, batchSize int)
@@ -259,6 +265,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		// Before the head Run started from, defer; the batch that reaches
 		// it judges everyone, and ends the bulk phase.
 		deferred := len(batch) > 0 && batch[len(batch)-1].Position < p.bulkUntil
+		ends := !deferred && p.bulkUntil != 0
 		if !deferred {
 			p.bulkUntil = 0
 		}
@@ -266,6 +273,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		if err != nil || !ok {
 			return err
 		}
+		w.endsBulk = ends
 		select {
 		case work <- w:
 			return nil
@@ -336,6 +344,7 @@ type prepared struct {
 	position uint64
 	batch    []events.Recorded
 	deferred bool // store the events only; the people stay dirty
+	endsBulk bool // the batch that reaches the head a bulk catch-up started from
 	people   []PersonProjection
 	derived  []LevelChanged
 }
@@ -423,6 +432,9 @@ func (p *Projector) published(ctx context.Context) {
 func (p *Projector) report(ctx context.Context, w prepared) {
 	if p.OnApplied != nil {
 		p.OnApplied(w.position, len(w.batch))
+	}
+	if p.OnCommitted != nil && len(w.batch) > 0 && !w.endsBulk {
+		p.OnCommitted(w.batch)
 	}
 	if p.Notifier != nil && len(w.derived) > 0 {
 		p.Notifier.LevelChanged(ctx, w.derived)

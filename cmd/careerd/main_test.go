@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,48 @@ func contract(t *testing.T, m *Main, token string) {
 			t.Errorf("/metrics = %d, missing %s", code, want)
 		}
 	}
+	liveLagCounted(t, addr, token)
+}
+
+// liveLagCounted checks that an event recorded while the projector follows
+// the log is counted in the live-lag histogram. The first event may have
+// been caught up in bulk (a projector that took its lock after it), which
+// is not counted; a second one, recorded after the first was readable, is
+// projected live.
+func liveLagCounted(t *testing.T, addr, token string) {
+	t.Helper()
+	_, res := post(t, addr, token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1002", "name": "Ren Ito", "department": "Operations", "joinedOn": "2020-04-01"}})
+	if len(res.Errors) > 0 {
+		t.Fatalf("register E1002: %+v", res.Errors)
+	}
+	// The lag is observed just after the commit the mutation waited for.
+	var count, inf int
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, body := get(t, "http://"+addr+"/metrics")
+		count, inf = metricValue(body, "careerledger_projection_live_lag_seconds_count"),
+			metricValue(body, `careerledger_projection_live_lag_seconds_bucket{le="+Inf"}`)
+		if count >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if count < 1 || count > 2 || inf != count {
+		t.Errorf("live lag: count %d, +Inf bucket %d; want 1 or 2 (two events recorded), equal", count, inf)
+	}
+}
+
+// metricValue returns the integer value of the sample named exactly name
+// in a Prometheus text exposition, -1 if there is none.
+func metricValue(body, name string) int {
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 func TestEmbeddedDefaults(t *testing.T) {

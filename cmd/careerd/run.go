@@ -293,12 +293,13 @@ func (m *Main) startProjector(ctx context.Context) {
 		// in bulk: each person judged once, at the head. Up to ten batches
 		// (a restart after a crash, a lock handed over) are projected as
 		// they come, and their level changes published.
-		Bulk:      true,
-		BulkAbove: 10 * projections.DefaultMaxBatch,
-		OnApplied: func(pos uint64, n int) { m.metrics.applied(pos, n) },
-		OnStored:  func(_ uint64, n int) { m.metrics.projected.Add(float64(n)) },
-		MaxCached: m.Config.maxCached(),
-		OnEvicted: func(n int) { m.metrics.evicted.Add(float64(n)) },
+		Bulk:        true,
+		BulkAbove:   10 * projections.DefaultMaxBatch,
+		OnApplied:   func(pos uint64, n int) { m.metrics.applied(pos, n) },
+		OnStored:    func(_ uint64, n int) { m.metrics.projected.Add(float64(n)) },
+		OnCommitted: m.metrics.committed,
+		MaxCached:   m.Config.maxCached(),
+		OnEvicted:   func(n int) { m.metrics.evicted.Add(float64(n)) },
 	}
 	run := func(ctx context.Context) error {
 		for {

@@ -6,6 +6,7 @@ package projectionstest
 import (
 	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,8 +69,13 @@ type Env struct {
 	Deferred atomic.Int64
 	// Evicted counts the people the projectors dropped from their cache.
 	Evicted atomic.Int64
-	cancel  context.CancelFunc
-	done    chan error
+	// committed holds the events the projectors passed to OnCommitted.
+	committed struct {
+		sync.Mutex
+		events []events.Recorded
+	}
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // Today is the suite's "today".
@@ -109,7 +115,12 @@ func (e *Env) StartProjector() {
 	p := &projections.Projector{Catalogue: e.Cat, Source: e.Log, Store: e.Store, Notifier: e.Changes,
 		Now: func() time.Time { return e.Clock.Peek() }, MaxBatch: cmp.Or(e.MaxBatch, 50), Bulk: e.Bulk, BulkAbove: e.BulkAbove,
 		MaxCached: e.MaxCached, OnStored: func(uint64, int) { e.Deferred.Add(1) },
-		OnEvicted: func(n int) { e.Evicted.Add(int64(n)) }}
+		OnEvicted: func(n int) { e.Evicted.Add(int64(n)) },
+		OnCommitted: func(batch []events.Recorded) {
+			e.committed.Lock()
+			e.committed.events = append(e.committed.events, batch...)
+			e.committed.Unlock()
+		}}
 	go func() { e.done <- p.Run(ctx) }()
 }
 
@@ -133,6 +144,34 @@ func (e *Env) Wait(pos uint64) {
 	if err := e.Store.WaitFor(ctx, pos); err != nil {
 		e.T.Fatalf("read model did not reach position %d: %v", pos, err)
 	}
+}
+
+// Committed returns the events the projectors have reported as committed
+// live (Projector.OnCommitted) once pos is among them, waiting up to 5 s;
+// the report follows the commit that Wait waits for.
+func (e *Env) Committed(pos uint64) []events.Recorded {
+	e.T.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e.committed.Lock()
+		got := slices.Clone(e.committed.events)
+		e.committed.Unlock()
+		if slices.ContainsFunc(got, func(r events.Recorded) bool { return r.Position == pos }) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("position %d was not reported committed live; reported: %v", pos, positions(got))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func positions(rs []events.Recorded) []uint64 {
+	out := make([]uint64, len(rs))
+	for i, r := range rs {
+		out[i] = r.Position
+	}
+	return out
 }
 
 // Must fails the test on a command error and waits for its projection.

@@ -3,6 +3,7 @@ package projectionstest
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -436,11 +437,12 @@ func testBulkCatchUpIsNotNews(t *testing.T, e *Env) {
 	} {
 		must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
 	}
+	head := must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1",
+		Accomplishment: Assessment(domain.StressManagement, domain.Basic, "2016-03-01")}))
 	// A fresh read model (no checkpoint): in bulk even within BulkAbove.
 	e.Bulk, e.BulkAbove, e.MaxBatch = true, 100, 1
 	e.StartProjector()
-	e.Wait(must(e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1",
-		Accomplishment: Assessment(domain.StressManagement, domain.Basic, "2016-03-01")})))
+	e.Wait(head)
 	if e.Deferred.Load() == 0 {
 		t.Fatal("no batch was deferred: the catch-up was not in bulk")
 	}
@@ -450,8 +452,18 @@ func testBulkCatchUpIsNotNews(t *testing.T, e *Env) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// Caught up: the change to level 3 is news.
-	e.Record("E1", Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01"))
+	live := e.Record("E1", Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01"))
 	awaitLevel3(t, ch, "E1", "the change to level 3 recorded after the catch-up was not published")
+	// Nor is the catch-up's lag live lag: only events projected as they
+	// came are reported committed, each with the time the log stored it.
+	for _, r := range e.Committed(live.Position) {
+		if r.Position <= head {
+			t.Errorf("event %d of the bulk catch-up was reported as committed live", r.Position)
+		}
+		if r.StoredAt.IsZero() {
+			t.Errorf("event %d was reported without the time the log stored it", r.Position)
+		}
+	}
 }
 
 // awaitLevel3 waits for the change of id to level 3 in system operation
@@ -500,4 +512,16 @@ func testShortBacklogIsNews(t *testing.T, e *Env) {
 		t.Fatalf("%d batches of a 3-event backlog were deferred (BulkAbove 100)", n)
 	}
 	awaitLevel3(t, ch, "E1", "the change to level 3 in the backlog was not published")
+	// The backlog's events waited for the projector: that is live lag, and
+	// each is reported once, stamped no later than its commit.
+	got := e.Committed(last)
+	want := []uint64{1, 2, 3, 4}
+	if !slices.Equal(positions(got), want) {
+		t.Errorf("reported committed live: %v, want %v", positions(got), want)
+	}
+	for _, r := range got {
+		if r.StoredAt.IsZero() || r.StoredAt.After(time.Now()) {
+			t.Errorf("event %d: stored at %v", r.Position, r.StoredAt)
+		}
+	}
 }
