@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,4 +81,45 @@ func cpuBetween(start, end cpuUse, events int, rest string) string {
 		s += fmt.Sprintf("; the hypervisor took %.0f%% of the cores for other guests", 100*steal.Seconds()/(wall.Seconds()*cores))
 	}
 	return s
+}
+
+// gcUse is a reading of the collector's work so far (runtime/metrics).
+type gcUse struct {
+	cycles       uint64
+	mark, assist float64 // CPU seconds marking, all of it and the part done by allocating goroutines
+	live         uint64  // the live heap after the last cycle
+}
+
+var gcMetrics = []string{"/gc/cycles/total:gc-cycles", "/cpu/classes/gc/mark/assist:cpu-seconds",
+	"/cpu/classes/gc/mark/dedicated:cpu-seconds", "/cpu/classes/gc/mark/idle:cpu-seconds", "/gc/heap/live:bytes"}
+
+func readGC() gcUse {
+	s := make([]metrics.Sample, len(gcMetrics))
+	for i, name := range gcMetrics {
+		s[i].Name = name
+	}
+	metrics.Read(s)
+	f := func(i int) float64 {
+		if s[i].Value.Kind() == metrics.KindFloat64 {
+			return s[i].Value.Float64()
+		}
+		return 0
+	}
+	u := func(i int) uint64 {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			return s[i].Value.Uint64()
+		}
+		return 0
+	}
+	return gcUse{cycles: u(0), assist: f(1), mark: f(1) + f(2) + f(3), live: u(4)}
+}
+
+// gcBetween says what the collector did between two readings.
+func gcBetween(a, b gcUse) string {
+	n := b.cycles - a.cycles
+	if n == 0 {
+		return fmt.Sprintf("no collector cycle (live heap %d MB)", a.live>>20)
+	}
+	return fmt.Sprintf("%d collector cycle(s): %.2f s of CPU marking, %.2f s of it assists by the writers and the projector; live heap %d MB before, %d MB after the last",
+		n, b.mark-a.mark, b.assist-a.assist, a.live>>20, b.live>>20)
 }

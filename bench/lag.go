@@ -178,7 +178,7 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 			}
 		})
 	}
-	cpu0 := readCPU()
+	cpu0, gc0 := readCPU(), readGC()
 	start := time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
@@ -210,7 +210,7 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		return err
 	}
 	caughtAt := time.Now()
-	cpu1 := readCPU()
+	cpu1, gc1 := readCPU(), readGC()
 	commits := ts.track(false)
 	lags := make([]time.Duration, 0, len(all))
 	waits, stores := make([]time.Duration, 0, len(all)), make([]time.Duration, 0, len(all))
@@ -288,6 +288,9 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		progress("lag: %s, %s", strings.ToLower(window[:1])+window[1:], cpu)
 		cpu = " " + window + ", " + cpu + "."
 	}
+	gc := gcBetween(gc0, gc1)
+	progress("lag: in the window, %s", gc)
+	cpu += " In the window, " + gc + "."
 	b.add(row{
 		Scenario: fmt.Sprintf("%s, ack to read-model commit, at %s (PostgreSQL)", label, fmtRate(rate(len(all), elapsed), "ev")),
 		Measured: fmt.Sprintf("p99 %s (p50 %s, max %s)", fmtDur(p99), fmtDur(p50), fmtDur(worst)),
