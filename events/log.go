@@ -344,7 +344,7 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 		Type:           typ,
 		Version:        ver,
 		RecordedAt:     at,
-		StoredAt:       ts,
+		StoredAt:       ts.UTC(), // no location pointer for the collector to scan
 		IdempotencyKey: hdr.Get(HeaderIdempotencyKey),
 		Event:          e,
 	}, nil

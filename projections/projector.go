@@ -157,8 +157,12 @@ type Projector struct {
 	// OnCommitted, when set, is called with the events of each batch whose
 	// people are written, just after its commit: the live lag of each is
 	// the time since its StoredAt. A bulk catch-up's batches are not
-	// passed, the one that reaches its head included: they are history,
-	// which a fresh read model projects again at every start.
+	// passed, the one that reaches its head included (with whatever live
+	// events it holds): they are history, which a fresh read model projects
+	// again at every start. Without Bulk (or a Source without Head) every
+	// batch is passed. No event is passed twice by one Projector, across
+	// runs; a batch another projector had committed first (a store answers
+	// it as already applied) is passed as if this one had.
 	OnCommitted func(batch []events.Recorded)
 	// OnStored, when set, is called with each position committed by a bulk
 	// catch-up whose people are not written yet.
@@ -181,6 +185,11 @@ type Projector struct {
 	deferredAny bool                // people were deferred (or left behind) since the last judgment
 	batches     uint64              // batches prepared in this run: the clock of personState.seen
 	committed   atomic.Uint64       // the last position the store committed in this run
+	// reported is the last position OnCommitted was given or passed over
+	// (a bulk catch-up's), kept across runs: a run that resumes from an
+	// earlier checkpoint (the read model was switched to one a rebuild
+	// left behind the log) reports no event twice, and none of a catch-up.
+	reported atomic.Uint64
 }
 
 // DefaultMaxCached is Projector.MaxCached when it is 0.
@@ -262,6 +271,9 @@ func (p *Projector) Run(ctx context.Context) error {
 		applied <- nil
 	}()
 	handle := func(fctx context.Context, batch []events.Recorded) error {
+		if len(batch) == 0 {
+			return nil // nothing to fold, and nothing ends the bulk phase
+		}
 		// Before the head Run started from, defer; the batch that reaches
 		// it judges everyone, and ends the bulk phase.
 		deferred := len(batch) > 0 && batch[len(batch)-1].Position < p.bulkUntil
@@ -356,6 +368,7 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 			return fmt.Errorf("store events of the batch ending at %d: %w", w.position, err)
 		}
 		p.committed.Store(w.position)
+		p.passed(w.batch)
 		if p.OnStored != nil {
 			p.OnStored(w.position, len(w.batch))
 		}
@@ -434,10 +447,23 @@ func (p *Projector) report(ctx context.Context, w prepared) {
 		p.OnApplied(w.position, len(w.batch))
 	}
 	if p.OnCommitted != nil && len(w.batch) > 0 && !w.endsBulk {
-		p.OnCommitted(w.batch)
+		done := p.reported.Load()
+		i, _ := slices.BinarySearchFunc(w.batch, done+1, func(r events.Recorded, pos uint64) int { return cmp.Compare(r.Position, pos) })
+		if i < len(w.batch) {
+			p.OnCommitted(w.batch[i:])
+		}
 	}
+	p.passed(w.batch)
 	if p.Notifier != nil && len(w.derived) > 0 {
 		p.Notifier.LevelChanged(ctx, w.derived)
+	}
+}
+
+// passed notes that the events of a committed batch were reported or
+// passed over.
+func (p *Projector) passed(batch []events.Recorded) {
+	if len(batch) > 0 && batch[len(batch)-1].Position > p.reported.Load() {
+		p.reported.Store(batch[len(batch)-1].Position)
 	}
 }
 
