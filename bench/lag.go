@@ -271,6 +271,16 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 			fmtDur(percentile(waits, 50)), fmtDur(percentile(waits, 99)), fmtDur(percentile(stores, 50)), fmtDur(percentile(stores, 99)))
 	}
 	p50, p99, worst := percentile(lags, 50), percentile(lags, 99), lags[len(lags)-1]
+	// The same events as careerd's live-lag histogram sees them: from the
+	// server's stamp (before the acknowledgement) to the report of the
+	// commit.
+	stamped := ""
+	if st := ts.stamps(); len(st) > 0 {
+		slices.Sort(st)
+		stamped = fmt.Sprintf(" careerd's live-lag histogram (server stamp to commit) would have seen %d events with p50 %s, p99 %s.",
+			len(st), fmtDur(percentile(st, 50)), fmtDur(percentile(st, 99)))
+		progress("lag:%s", stamped)
+	}
 	applied := 0
 	for _, c := range commits {
 		applied += c.size
@@ -290,7 +300,7 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 	}
 	gc := gcBetween(gc0, gc1)
 	progress("lag: in the window, %s", gc)
-	cpu += " In the window, " + gc + "."
+	cpu += " In the window, " + gc + "." + stamped
 	b.add(row{
 		Scenario: fmt.Sprintf("%s, ack to read-model commit, at %s (PostgreSQL)", label, fmtRate(rate(len(all), elapsed), "ev")),
 		Measured: fmt.Sprintf("p99 %s (p50 %s, max %s)", fmtDur(p99), fmtDur(p50), fmtDur(worst)),

@@ -221,8 +221,12 @@ type timedStore struct {
 	mu       sync.Mutex
 	tracking bool
 	commits  []commit
-	rows     int64 // rows written by the applied batches (events + people's rows)
-	Fields   []domain.Field
+	// stamped: while tracking, each event's time from the log server's
+	// stamp to the report of its commit, as careerd's live-lag histogram
+	// takes it (Projector.OnCommitted).
+	stamped []time.Duration
+	rows    int64 // rows written by the applied batches (events + people's rows)
+	Fields  []domain.Field
 }
 
 // rowsOf counts the rows Store.Apply inserts or updates for a batch: the
@@ -300,9 +304,32 @@ func (t *timedStore) track(on bool) []commit {
 	t.tracking = on
 	out := t.commits
 	if on {
-		t.commits = nil
+		t.commits, t.stamped = nil, nil
 	}
 	return out
+}
+
+// committedLive is the projector's OnCommitted: it notes each event's lag
+// as careerd's live-lag histogram observes it.
+func (t *timedStore) committedLive(batch []events.Recorded) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.tracking {
+		return
+	}
+	for _, r := range batch {
+		if !r.StoredAt.IsZero() {
+			t.stamped = append(t.stamped, max(now.Sub(r.StoredAt), 0))
+		}
+	}
+}
+
+// stamps returns the lags committedLive noted in the last tracking.
+func (t *timedStore) stamps() []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stamped
 }
 
 // runningProjector is a Projector running in the background.
@@ -327,6 +354,11 @@ func startProjector(ctx context.Context, b *bench, l *events.Log, st projections
 	next := head / 10
 	p := &projections.Projector{Catalogue: b.cat, Source: b.source(l), Store: st, MaxBatch: b.cfg.maxBatch, Bulk: !b.cfg.noBulk,
 		MaxCached: b.cfg.maxCached,
+		OnCommitted: func(batch []events.Recorded) {
+			if ts, ok := st.(*timedStore); ok {
+				ts.committedLive(batch)
+			}
+		},
 		OnStored: func(pos uint64, _ int) {
 			if pos >= next && pos < head {
 				progress("projector stored %d/%d (people judged at the head)", pos, head)
