@@ -17,9 +17,10 @@ type Recorded struct {
 	RecordedAt     time.Time // when the system learned the fact (transaction time)
 	IdempotencyKey string    // the caller's key, "" when none
 	Event          Event     // the decoded event, at its current version
-	// StoredAt is when the log's server stored the event (its clock): the
-	// moment its append was acknowledged. Set on what the log returns
-	// (Follow, Read, Load, At); zero on what a Recorder folds itself.
+	// StoredAt is when the log's server stored the event, by its clock:
+	// just before it acknowledged the append (and before any fsync). Set on
+	// what the log returns (Follow, Read, Load, At); zero on what a Recorder
+	// folds itself.
 	StoredAt time.Time
 }
 

@@ -276,7 +276,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		// Before the head Run started from, defer; the batch that reaches
 		// it judges everyone, and ends the bulk phase.
-		deferred := len(batch) > 0 && batch[len(batch)-1].Position < p.bulkUntil
+		deferred := batch[len(batch)-1].Position < p.bulkUntil
 		ends := !deferred && p.bulkUntil != 0
 		if !deferred {
 			p.bulkUntil = 0
