@@ -286,8 +286,8 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		applied += c.size
 	}
 	rest := "PostgreSQL, the kernel"
-	if b.natsApart {
-		rest = "PostgreSQL, the NATS server, the kernel"
+	if b.natsApart != "" {
+		rest = "PostgreSQL, " + b.natsApart + ", the kernel"
 	}
 	cpu := cpuBetween(cpu0, cpu1, len(all), rest)
 	if cpu != "" {

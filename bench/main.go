@@ -69,6 +69,7 @@ type config struct {
 	lagRate    float64
 	distRuns   int
 	natsURL    string
+	natsServer string
 	skipMemory bool
 	noBulk     bool
 
@@ -81,7 +82,7 @@ type config struct {
 // (cmd/careerd: defaultGCPercent).
 const careerdGCPercent = 400
 
-var scenarios = []string{"judge", "record", "rebuild", "lag", "dist", "tcp", "graphql"}
+var scenarios = []string{"judge", "record", "rebuild", "lag", "dist", "tcp", "graphql", "cluster"}
 
 func parseFlags(args []string) (config, error) {
 	var c config
@@ -112,6 +113,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&c.lagRate, "lag-rate", 0, "events/s in the live-lag scenario (default: half the single-writer recorder rate measured with sync interval 2m, or 1000)")
 	fs.IntVar(&c.distRuns, "dist-runs", 50, "distribution queries per store")
 	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "the NATS server (with JetStream) of the tcp scenario, careerd's production topology; the scenario uses a stream of its own and deletes it")
+	fs.StringVar(&c.natsServer, "nats-server", "nats-server", "the nats-server binary the cluster scenario starts three of (a path, or a command on PATH; /usr/sbin/nats-server if not on PATH)")
 	fs.BoolVar(&c.noBulk, "no-bulk", false, "rebuild without the projector's bulk catch-up (judge every touched person in every batch)")
 	fs.BoolVar(&c.skipMemory, "skip-memory", false, "skip the rebuild into the memory store (and its distribution row)")
 	fs.DurationVar(&c.gqlDur, "gql-dur", 5*time.Second, "duration of each HTTP measurement")
@@ -201,9 +203,9 @@ type bench struct {
 	singleRecorderRateAlways float64
 	// measured by the rebuild scenario: what the real projector sustains
 	projectorRate float64
-	// natsApart: the live-lag measurement running reaches a NATS server
-	// that is a process of its own (scenario tcp).
-	natsApart bool
+	// natsApart names the NATS server(s) the running live-lag measurement
+	// reaches as processes of their own ("": the embedded one).
+	natsApart string
 }
 
 func (b *bench) add(r row) {
@@ -226,7 +228,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	env := machine(ctx, cfg.pgURL)
 	progress("machine: %s", strings.Join(env, "; "))
 
-	needDB := cfg.runs("rebuild") || cfg.runs("lag") || cfg.runs("dist") || cfg.runs("tcp")
+	needDB := cfg.runs("rebuild") || cfg.runs("lag") || cfg.runs("dist") || cfg.runs("tcp") || cfg.runs("cluster")
 	if needDB {
 		db, err := createDB(ctx, cfg.pgURL)
 		if err != nil {
@@ -268,6 +270,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.runs("graphql") {
 		if err := b.graphql(ctx); err != nil {
 			return fmt.Errorf("graphql: %w", err)
+		}
+	}
+	if cfg.runs("cluster") {
+		if err := b.cluster(ctx); err != nil {
+			return fmt.Errorf("cluster: %w", err)
 		}
 	}
 	total := time.Since(started)

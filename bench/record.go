@@ -64,13 +64,13 @@ func startNATS(ctx context.Context, dir string, interval time.Duration) (*natsEn
 // connectNATS connects to the server at url over TCP and opens a log on a
 // stream of its own (CAREERBENCH_<random>, subjects careerbench<random>.person.*),
 // which close deletes.
-func connectNATS(ctx context.Context, url string) (*natsEnv, error) {
+func connectNATS(ctx context.Context, url string, replicas int) (*natsEnv, error) {
 	nc, err := nats.Connect(url, nats.Name("careerledger-bench"), nats.Timeout(5*time.Second))
 	if err != nil {
 		return nil, err
 	}
 	tag := strconv.FormatUint(rand.Uint64(), 36)
-	return openEnv(ctx, nc, events.LogConfig{Stream: "CAREERBENCH_" + tag, SubjectPrefix: "careerbench" + tag + ".person"})
+	return openEnv(ctx, nc, events.LogConfig{Stream: "CAREERBENCH_" + tag, SubjectPrefix: "careerbench" + tag + ".person", Replicas: replicas})
 }
 
 // openEnv opens the log and the raw handles on nc; it closes nc on error.
