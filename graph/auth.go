@@ -122,11 +122,13 @@ func bearer(h string) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// Authenticate rejects requests without a valid bearer token with 401, except
-// websocket upgrades, which authenticate in their connection_init payload.
+// Authenticate rejects requests without a valid bearer token with 401. A
+// websocket upgrade may also come without the header (a browser cannot set
+// one) and authenticate in its connection_init payload instead; with the
+// header, it is checked here like any request's.
 func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.Header.Get("Authorization") == "" {
 			next.ServeHTTP(w, r)
 			return
 		}

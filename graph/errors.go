@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/careerledger/careerledger/domain"
@@ -43,6 +44,13 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		var de *domain.Error
 		if errors.As(err, &de) {
+			if de.Kind == domain.KindInvalid && de.Field == "" {
+				// A malformed scalar: it knows its rule, the path its field.
+				named := *de
+				named.Field = inputName(gerr.Path)
+				named.Message = named.Field + ": " + named.Rule
+				de = &named
+			}
 			if code, ok := codes[de.Kind]; ok {
 				gerr.Message = de.Message
 				if gerr.Extensions == nil {
@@ -83,6 +91,17 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gerr.Extensions = map[string]any{"code": "INTERNAL", "requestId": RequestID(ctx)}
 		return gerr
 	}
+}
+
+// inputName is the last name in an input's path (the field or argument a
+// malformed value came in), "input" if it has none.
+func inputName(path ast.Path) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if name, ok := path[i].(ast.PathName); ok {
+			return string(name)
+		}
+	}
+	return "input"
 }
 
 // recoverFunc logs a resolver panic and reports a generic internal error.

@@ -100,11 +100,18 @@ func NewServer(cfg ServerConfig) http.Handler {
 					token, ok = t, true
 				}
 			}
+			if !ok {
+				if _, upgraded := PrincipalFrom(ctx); upgraded {
+					// The upgrade request carried a valid Authorization
+					// header (Authenticate checked it).
+					return ctx, nil, nil
+				}
+			}
 			// graphql-transport-ws refuses a connection by closing with
 			// 4403 Forbidden; a normal closure would invite a reconnect.
 			refuse := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
 			if !ok {
-				return refuse, nil, errors.New("missing bearer token in connection_init payload")
+				return refuse, nil, errors.New("missing bearer token: neither an Authorization header on the upgrade nor one in the connection_init payload")
 			}
 			p, err := cfg.Tokens.Verify(token)
 			if err != nil {

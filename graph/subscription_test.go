@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -33,10 +34,16 @@ type wsClient struct {
 // protocol and sends connection_init with payload.
 func (e *env) dial(t *testing.T, payload map[string]any) *wsClient {
 	t.Helper()
+	return e.dialWith(t, nil, payload)
+}
+
+// dialWith is dial with headers on the upgrade request.
+func (e *env) dialWith(t *testing.T, header http.Header, payload map[string]any) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http"),
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: header})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,4 +349,83 @@ func TestSubscriptionSlowClient(t *testing.T) {
 		}
 	}
 	t.Error("the slow subscriber's stream never ended")
+}
+
+// TestSubscriptionAuthenticatedOnTheUpgrade: a client that sends the
+// Authorization header on the websocket upgrade, as on every request, and
+// nothing in connection_init is connected as that token's principal; a bad
+// header is refused with 401 before the upgrade.
+func TestSubscriptionAuthenticatedOnTheUpgrade(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "H1", "name": "H", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+
+	// Manager B's scope comes from the header's token: department
+	// Operations is refused, their own department accepted.
+	c := e.dialWith(t, http.Header{"Authorization": {"Bearer " + e.token(t, managerB)}}, map[string]any{})
+	if m, err := c.next(5 * time.Second); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("want connection_ack, got %+v %v", m, err)
+	}
+	c.subscribe("x", map[string]any{"department": "Operations"})
+	m, err := c.next(5 * time.Second)
+	if err != nil || !strings.Contains(string(m.Payload), "FORBIDDEN") {
+		t.Fatalf("manager B following Operations: got %s %s %v, want FORBIDDEN", m.Type, m.Payload, err)
+	}
+
+	ws := e.dialWith(t, http.Header{"Authorization": {"Bearer " + adm}}, map[string]any{})
+	if m, err := ws.next(5 * time.Second); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("want connection_ack, got %+v %v", m, err)
+	}
+	ws.subscribe("1", map[string]any{"personId": "H1"})
+	waitSubscribers(t, e, 1)
+	e.mutate(t, adm, &mEngagement, map[string]any{"personId": "H1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+		"startedOn": "2025-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
+	e.mutate(t, adm, &mAssess, map[string]any{"personId": "H1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2025-02-01"}, "")
+	if got := ws.change("1"); got.PersonID != "H1" || got.To != 1 {
+		t.Errorf("change %+v, want H1 to level 1", got)
+	}
+
+	for name, h := range map[string]string{"garbage": "Bearer nope", "wrong secret": "Bearer " + mintWith(t, "other-secret"), "not bearer": "Basic eDp5"} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http"),
+				&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {h}}})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+				status := 0
+				if resp != nil {
+					status = resp.StatusCode
+				}
+				t.Fatalf("upgrade with %q: HTTP %d, err %v; want 401", h, status, err)
+			}
+		})
+	}
+}
+
+// TestLevelChangedTypeAsTheContractWritesIt: levelChanged is
+// `LevelChange` (nullable), as the API contract declares it, so clients
+// generated from the contract's schema match the served one.
+func TestLevelChangedTypeAsTheContractWritesIt(t *testing.T) {
+	dev := newEnv(t, backends[0], options{dev: true})
+	r := dev.gql(t, dev.token(t, admin), `{ __type(name: "Subscription") { fields { name type { kind name } } } }`, nil).ok(t)
+	var got struct {
+		Type struct {
+			Fields []struct {
+				Name string
+				Type struct{ Kind, Name string }
+			}
+		} `json:"__type"`
+	}
+	if err := json.Unmarshal(r.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got.Type.Fields {
+		if f.Name == "levelChanged" {
+			if f.Type.Kind != "OBJECT" || f.Type.Name != "LevelChange" {
+				t.Errorf("levelChanged is %s %s, want the nullable OBJECT LevelChange", f.Type.Kind, f.Type.Name)
+			}
+			return
+		}
+	}
+	t.Errorf("no levelChanged among %+v", got.Type.Fields)
 }

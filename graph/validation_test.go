@@ -3,6 +3,7 @@ package graph_test
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // engagementInput is a valid engagement for V1 that each case breaks in
@@ -108,6 +109,11 @@ func TestValidation(t *testing.T) {
 			{"amend succession fields to none", &mAmend, map[string]any{"accomplishmentId": succ, "fields": []string{}}, "BAD_USER_INPUT", "fields", "at least one"},
 			{"amend succession to the future", &mAmend, map[string]any{"accomplishmentId": succ, "occurredOn": tomorrow}, "BAD_USER_INPUT", "occurredOn", "future"},
 			{"amend succession kind to an unknown one", &mAmend, map[string]any{"accomplishmentId": succ, "kind": "NOVEL"}, "BAD_USER_INPUT", "kind", "NOVEL"},
+			{"joinedOn a day that does not exist", &mRegister, map[string]any{"id": "V4", "name": "n", "department": "Operations", "joinedOn": "2024-02-30"}, "BAD_USER_INPUT", "joinedOn", "YYYY-MM-DD"},
+			{"startedOn not a date", &mEngagement, engagementInput(map[string]any{"startedOn": "01/02/2024"}), "BAD_USER_INPUT", "startedOn", "YYYY-MM-DD"},
+			{"yen not a whole number", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": 1.5}), "BAD_USER_INPUT", "annualContractValueYen", "whole number"},
+			{"yen beyond 2^53", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": 1e17}), "BAD_USER_INPUT", "annualContractValueYen", "2^53"},
+			{"amend to a date that does not exist", &mAmend, map[string]any{"accomplishmentId": succ, "occurredOn": "2024-13-01"}, "BAD_USER_INPUT", "occurredOn", "YYYY-MM-DD"},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -123,7 +129,8 @@ func TestValidation(t *testing.T) {
 				if c.field != "" && !strings.Contains(got.Message, c.field) {
 					t.Errorf("the message %q does not name the field %s", got.Message, c.field)
 				}
-				if p := got.Path; len(p) != 1 || p[0] != mutationField[c.mutation] {
+				// The mutation; a malformed scalar's path goes on to its field.
+				if p := got.Path; len(p) < 1 || p[0] != mutationField[c.mutation] {
 					t.Errorf("error path %v", p)
 				}
 				if after := e.head(t); after != before {
@@ -215,4 +222,40 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestMalformedScalarArguments: a date or date-time argument that does not
+// parse is BAD_USER_INPUT naming the argument and the rule, not an
+// internal error.
+func TestMalformedScalarArguments(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "M1", "name": "M", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	const q = `query($asOf: Date, $knownAt: DateTime) { person(id: "M1") { standing(asOf: $asOf, knownAt: $knownAt) { field level } } }`
+	for _, c := range []struct {
+		name  string
+		vars  map[string]any
+		field string
+		rule  string
+	}{
+		{"asOf month 13", map[string]any{"asOf": "2024-13-01"}, "asOf", "YYYY-MM-DD"},
+		{"asOf a number", map[string]any{"asOf": 20240101}, "asOf", "YYYY-MM-DD"},
+		{"knownAt a word", map[string]any{"knownAt": "yesterday"}, "knownAt", "RFC 3339"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.gql(t, adm, q, c.vars)
+			if len(r.Errors) != 1 {
+				t.Fatalf("want one error, got HTTP %d %s %+v", r.Status, r.Data, r.Errors)
+			}
+			got := r.Errors[0]
+			if got.code() != "BAD_USER_INPUT" || got.field() != c.field || !strings.Contains(got.rule(), c.rule) ||
+				!strings.HasPrefix(got.Message, c.field+": ") {
+				t.Errorf("got %q code %s field %q rule %q; want BAD_USER_INPUT naming %s and %q", got.Message, got.code(), got.field(), got.rule(), c.field, c.rule)
+			}
+		})
+	}
+	// A well-formed pair still answers.
+	if r := e.gql(t, adm, q, map[string]any{"asOf": "2024-12-01", "knownAt": time.Now().Add(time.Minute).UTC().Format(time.RFC3339)}); len(r.Errors) != 0 {
+		t.Errorf("valid arguments: %+v", r.Errors)
+	}
 }

@@ -1395,7 +1395,7 @@ type Catalogue {
 
 type Subscription {
   "Level changes as projections find them, filtered by current department or person."
-  levelChanged(department: String, personId: ID): LevelChange!
+  levelChanged(department: String, personId: ID): LevelChange
 }
 `, BuiltIn: false},
 	{Name: "../schema/mutation.graphqls", Input: `type Mutation {
@@ -5328,10 +5328,10 @@ func (ec *executionContext) _Subscription_levelChanged(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LevelChange) graphql.Marshaler {
-			return ec.marshalNLevelChange2ᚖgithubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐLevelChange(ctx, selections, v)
+			return ec.marshalOLevelChange2ᚖgithubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐLevelChange(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Subscription_levelChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9684,13 +9684,13 @@ func (ec *executionContext) marshalNDate2githubᚗcomᚋcareerledgerᚋcareerled
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalDateTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := model.MarshalDateTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
@@ -9842,14 +9842,6 @@ func (ec *executionContext) marshalNLevelChange2ᚕgithubᚗcomᚋcareerledger�
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNLevelChange2ᚖgithubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐLevelChange(ctx context.Context, sel ast.SelectionSet, v *model.LevelChange) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "LevelChange!")
-		return graphql.Null
-	}
-	return ec._LevelChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMembership2githubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐMembership(ctx context.Context, sel ast.SelectionSet, v model.Membership) graphql.Marshaler {
@@ -10302,7 +10294,7 @@ func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Contex
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalDateTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -10312,7 +10304,7 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := model.MarshalDateTime(*v)
 	return res
 }
 
@@ -10366,6 +10358,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOLevelChange2ᚖgithubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐLevelChange(ctx context.Context, sel ast.SelectionSet, v *model.LevelChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LevelChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOLevelGap2ᚖgithubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐLevelGap(ctx context.Context, sel ast.SelectionSet, v *model.LevelGap) graphql.Marshaler {

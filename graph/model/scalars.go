@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -20,13 +21,33 @@ func MarshalDate(d domain.Date) graphql.Marshaler {
 	})
 }
 
+// invalid is the error of a malformed scalar: the input field (or argument)
+// it came in is named by the error presenter, from the error's path.
+func invalid(rule string) error { return domain.Invalid("", rule) }
+
 // UnmarshalDate reads "YYYY-MM-DD".
 func UnmarshalDate(v any) (domain.Date, error) {
 	s, ok := v.(string)
 	if !ok {
-		return domain.Date{}, fmt.Errorf("a Date must be a string YYYY-MM-DD")
+		return domain.Date{}, invalid("must be a date string YYYY-MM-DD")
 	}
-	return domain.ParseDate(s)
+	d, err := domain.ParseDate(s)
+	if err != nil {
+		return domain.Date{}, invalid(fmt.Sprintf("must be a date YYYY-MM-DD that exists, not %q", s))
+	}
+	return d, nil
+}
+
+// MarshalDateTime writes an instant as RFC 3339 with nanoseconds.
+func MarshalDateTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }
+
+// UnmarshalDateTime reads an RFC 3339 instant.
+func UnmarshalDateTime(v any) (time.Time, error) {
+	t, err := graphql.UnmarshalTime(v)
+	if err != nil {
+		return time.Time{}, invalid("must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z")
+	}
+	return t, nil
 }
 
 // maxYen is the largest integer a JSON number carries exactly (2^53).
@@ -50,25 +71,25 @@ func UnmarshalYen(v any) (int64, error) {
 	case json.Number:
 		i, err := strconv.ParseInt(string(x), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("a Yen amount must be a whole number")
+			return 0, invalid("must be a whole number of yen")
 		}
 		n = i
 	case float64:
 		if x != float64(int64(x)) {
-			return 0, fmt.Errorf("a Yen amount must be a whole number")
+			return 0, invalid("must be a whole number of yen")
 		}
 		n = int64(x)
 	case string:
 		i, err := strconv.ParseInt(x, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("a Yen amount must be a whole number")
+			return 0, invalid("must be a whole number of yen")
 		}
 		n = i
 	default:
-		return 0, fmt.Errorf("a Yen amount must be a whole number")
+		return 0, invalid("must be a whole number of yen")
 	}
 	if n > maxYen || n < -maxYen {
-		return 0, fmt.Errorf("a Yen amount must be at most 2^53")
+		return 0, invalid("must be at most 2^53 (9007199254740992) in absolute value")
 	}
 	return n, nil
 }
