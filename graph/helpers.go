@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"time"
+
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/model"
 )
@@ -21,6 +23,23 @@ func pageSize(first *int) (int, error) {
 // maxTrendPoints bounds the work one skillTrend request can ask for.
 const maxTrendPoints = 400
 
+// addMonths is d n months on, on the same day of the month or, where that
+// month is shorter, on its last day: from January 31 monthly gives February
+// 29 (or 28), March 31, April 30; from February 29 yearly, February 28. A
+// date never rolls into the month after (time.AddDate would skip February
+// from January 31).
+func addMonths(d domain.Date, n int) domain.Date {
+	t := d.Time()
+	y, m := t.Year(), int(t.Month())-1+n
+	y, m = y+m/12, m%12
+	if m < 0 {
+		y, m = y-1, m+12
+	}
+	month := time.Month(m + 1)
+	last := time.Date(y, month+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	return domain.NewDate(y, month, min(t.Day(), last))
+}
+
 func trendDates(from, to domain.Date, interval model.Interval) ([]domain.Date, error) {
 	if to.Before(from) {
 		return nil, domain.Invalid("to", "must not be before from")
@@ -34,11 +53,11 @@ func trendDates(from, to domain.Date, interval model.Interval) ([]domain.Date, e
 		case model.IntervalWeek:
 			d = from.AddDays(7 * i)
 		case model.IntervalMonth:
-			d = from.AddDate(0, i, 0)
+			d = addMonths(from, i)
 		case model.IntervalQuarter:
-			d = from.AddDate(0, 3*i, 0)
+			d = addMonths(from, 3*i)
 		default:
-			d = from.AddDate(i, 0, 0)
+			d = addMonths(from, 12*i)
 		}
 		if d.After(to) {
 			return out, nil

@@ -174,6 +174,8 @@ func TestValidation(t *testing.T) {
 				`{ people(minLevel: 6) { totalCount } }`:                                                          "minLevel",
 				`{ people(minLevel: -1) { totalCount } }`:                                                         "minLevel",
 				`{ people(after: "***") { totalCount } }`:                                                         "after",
+				`{ people(first: 2, after: "garbage") { totalCount } }`:                                           "after",
+				`{ people(after: "AA") { totalCount } }`:                                                          "after",
 				`{ person(id: "V1") { accomplishments(after: "bm90LWEtbnVtYmVy") { totalCount } } }`:              "after",
 				`{ skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2024-01-01", interval: DAY) { on } }`: "to",
 				`{ skillTrend(field: SERVICE_DESK, from: "1990-01-01", to: "2026-01-01", interval: DAY) { on } }`: "interval",

@@ -1,9 +1,11 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/base64"
 	"sort"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -17,7 +19,9 @@ func DecodeCursor(cursor string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
+	// Every key this API encodes is text without NUL (PostgreSQL's text
+	// holds nothing else): anything else was not made here.
+	if err != nil || !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
 		return "", domain.Invalid("after", "is not a cursor returned by this API")
 	}
 	return string(b), nil

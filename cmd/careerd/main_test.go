@@ -166,6 +166,34 @@ func contract(t *testing.T, m *Main, token string) {
 		}
 	}
 	liveLagCounted(t, addr, token)
+
+	// A recording is counted under its mutation's name, and a bulk
+	// endpoint under its own path.
+	_, res = post(t, addr, token, `mutation($in: AssessThemeInput!) { assessTheme(input: $in) { position } }`, map[string]any{"in": map[string]any{
+		"personId": "E1001", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2024-01-01"}})
+	if len(res.Errors) > 0 {
+		t.Errorf("assessTheme: %+v", res.Errors)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/export", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("/v1/export: %v", err)
+	} else {
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // only the request's count matters
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("/v1/export = %d", resp.StatusCode)
+		}
+	}
+	_, body = get(t, "http://"+addr+"/metrics")
+	for _, want := range []string{`careerledger_commands_total{command="assessTheme",result="recorded"} 1`, `path="/v1/export"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics: missing %s", want)
+		}
+	}
 }
 
 // liveLagCounted checks that an event recorded while the projector follows

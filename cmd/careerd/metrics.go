@@ -126,7 +126,7 @@ func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
 		switch path {
-		case "/graphql", "/healthz", "/readyz", "/metrics", "/":
+		case "/graphql", "/healthz", "/readyz", "/metrics", "/", "/v1/import", "/v1/export", "/v1/rebuild":
 		default:
 			path = "other"
 		}
@@ -200,7 +200,17 @@ func (c countingCommands) RecordDeparture(ctx context.Context, cmd events.Record
 
 func (c countingCommands) RecordAccomplishment(ctx context.Context, cmd events.RecordAccomplishment) (events.Result, error) {
 	res, err := c.Commands.RecordAccomplishment(ctx, cmd)
-	return c.count("record"+string(cmd.Accomplishment.Kind()), res, err)
+	return c.count(recordingCommand[cmd.Accomplishment.Kind()], res, err)
+}
+
+// recordingCommand names each kind's command label after the mutation that
+// records it.
+var recordingCommand = map[domain.AccomplishmentKind]string{
+	domain.KindEngagement:      "recordEngagement",
+	domain.KindSuccession:      "recordTechnologySuccession",
+	domain.KindDevelopment:     "recordSubordinateDevelopment",
+	domain.KindThemeAssessment: "assessTheme",
+	"":                         "recordAccomplishment", // refused before it has a kind
 }
 
 func (c countingCommands) AmendAccomplishment(ctx context.Context, cmd events.AmendAccomplishment) (events.Result, error) {

@@ -1,0 +1,45 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
+
+// TestTrendPointsKeepTheirDayOfMonth: a monthly, quarterly or yearly trend
+// from a day some months lack falls on the last day of those months and
+// never skips one (January 31 plus a month is February 29, not March 2).
+func TestTrendPointsKeepTheirDayOfMonth(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	for _, c := range []struct {
+		from, to, interval string
+		want               []string
+	}{
+		{"2024-01-31", "2024-05-31", "MONTH", []string{"2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31"}},
+		{"2023-01-31", "2023-03-31", "MONTH", []string{"2023-01-31", "2023-02-28", "2023-03-31"}},
+		{"2023-11-30", "2024-03-01", "QUARTER", []string{"2023-11-30", "2024-02-29"}},
+		{"2024-08-31", "2025-06-01", "QUARTER", []string{"2024-08-31", "2024-11-30", "2025-02-28", "2025-05-31"}},
+		{"2024-02-29", "2028-03-01", "YEAR", []string{"2024-02-29", "2025-02-28", "2026-02-28", "2027-02-28", "2028-02-29"}},
+		{"2024-01-15", "2024-03-15", "MONTH", []string{"2024-01-15", "2024-02-15", "2024-03-15"}},
+	} {
+		t.Run(c.from+"_"+c.interval, func(t *testing.T) {
+			r := e.gql(t, adm, `query($from: Date!, $to: Date!, $interval: Interval!) {
+				skillTrend(field: SERVICE_DESK, from: $from, to: $to, interval: $interval) { on } }`,
+				map[string]any{"from": c.from, "to": c.to, "interval": c.interval}).ok(t)
+			var got struct {
+				SkillTrend []struct{ On string } `json:"skillTrend"`
+			}
+			if err := json.Unmarshal(r.Data, &got); err != nil {
+				t.Fatal(err)
+			}
+			var on []string
+			for _, p := range got.SkillTrend {
+				on = append(on, p.On)
+			}
+			if !slices.Equal(on, c.want) {
+				t.Errorf("points %v, want %v", on, c.want)
+			}
+		})
+	}
+}
