@@ -169,8 +169,9 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	m.restartProjector()
 	m.log.Info("read model switched", "schema", schema)
 	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
-		// Queries in flight on the old schema finish first.
-		time.AfterFunc(30*time.Second, func() {
+		// Queries in flight on the old schema finish first. A process that
+		// stops before this runs leaves it to the sweep of followActive.
+		time.AfterFunc(retiredGrace, func() {
 			if err := postgres.DropSchema(context.Background(), m.pool, pg.Schema()); err != nil {
 				m.log.Warn("drop retired read-model schema", "schema", pg.Schema(), "err", err)
 			}
@@ -187,18 +188,41 @@ func (m *Main) restartProjector() {
 	}
 }
 
+// retiredGrace is how long a retired read-model schema outlives its switch:
+// every instance follows within seconds, and queries in flight finish.
+const retiredGrace = 30 * time.Second
+
+// sweepRetiredEvery is how often followActive looks for retired schemas
+// left behind.
+var sweepRetiredEvery = time.Minute
+
 // followActive switches this instance to the read model another instance
 // rebuilt and activated.
+//
+// Every sweepRetiredEvery it also drops the schemas a switch retired more
+// than retiredGrace ago that are still there (their instance stopped before
+// dropping them).
 func (m *Main) followActive(ctx context.Context) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
+		sweep := time.NewTicker(sweepRetiredEvery)
+		defer sweep.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-sweep.C:
+				dropped, err := postgres.DropRetired(ctx, m.pool, m.Config.Schema, retiredGrace)
+				if err != nil && ctx.Err() == nil {
+					m.log.Warn("drop retired read-model schemas", "err", err)
+				}
+				if len(dropped) > 0 {
+					m.log.Info("dropped retired read-model schemas", "schemas", dropped)
+				}
+				continue
 			case <-t.C:
 			}
 			active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)

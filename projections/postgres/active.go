@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -69,6 +72,65 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 		return fmt.Errorf("switch read model: %w", err)
 	}
 	return nil
+}
+
+// DropRetired drops the schemas of deployment name that a switch retired:
+// the deployment's first schema (named name) and those a rebuild named
+// name_<UTC start time> before the active one, once the active one has
+// served for grace (instances follow a switch within seconds; queries in
+// flight on the old schema finish first). A schema newer than the active
+// one is a rebuild still filling and stays. It returns what it dropped.
+// careerd drops a retired schema grace after its switch; this catches the
+// ones a process stopped before that.
+func DropRetired(ctx context.Context, pool *pgxpool.Pool, name string, grace time.Duration) ([]string, error) {
+	var active string
+	var served bool
+	err := pool.QueryRow(ctx, `SELECT schema, now() - switched_at >= $2 FROM public.careerledger_read_models WHERE name = $1`,
+		name, grace).Scan(&active, &served)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !served) {
+		return nil, nil
+	}
+	var undefined *pgconn.PgError
+	if errors.As(err, &undefined) && undefined.Code == "42P01" { // no registry yet
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("active read model: %w", err)
+	}
+	rows, err := pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR left(nspname, length($1) + 1) = $1 || '_'`, name)
+	if err != nil {
+		return nil, err
+	}
+	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, s := range schemas {
+		if s == active || !retiredBy(name, s, active) {
+			continue
+		}
+		if err := DropSchema(ctx, pool, s); err != nil {
+			return dropped, fmt.Errorf("drop retired read-model schema %s: %w", s, err)
+		}
+		dropped = append(dropped, s)
+	}
+	return dropped, nil
+}
+
+// retiredBy reports whether schema s of deployment name came before the
+// active schema: the first one, or a rebuild's started earlier.
+func retiredBy(name, s, active string) bool {
+	stamp := func(schema string) (time.Time, bool) {
+		if schema == name {
+			return time.Time{}, true // the first: before every rebuild
+		}
+		t, err := time.Parse("20060102t150405", strings.TrimPrefix(schema, name+"_"))
+		return t, err == nil && strings.HasPrefix(schema, name+"_")
+	}
+	st, ok := stamp(s)
+	at, aok := stamp(active)
+	return ok && aok && st.Before(at)
 }
 
 // DropSchema removes a retired read-model schema.
