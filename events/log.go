@@ -338,6 +338,10 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 			at = t
 		}
 	}
+	// Knowledge time to the microsecond, as PostgreSQL keeps it, so that
+	// every read model answers a knownAt between two nanoseconds alike
+	// (the Recorder stamps microseconds; older events may carry more).
+	at = at.Truncate(time.Microsecond)
 	return Recorded{
 		Position:       seq,
 		PersonID:       strings.TrimPrefix(subject, l.cfg.SubjectPrefix+"."),

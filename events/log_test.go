@@ -402,3 +402,24 @@ func TestClassifyBothConflictCodes(t *testing.T) {
 		t.Error("a timeout classified as a conflict")
 	}
 }
+
+// TestRecordedAtToTheMicrosecond: knowledge time is read back to the
+// microsecond, as PostgreSQL keeps it, whatever precision the header
+// carries (older events were stamped in nanoseconds), so every read model
+// answers a knownAt between two nanoseconds alike.
+func TestRecordedAtToTheMicrosecond(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		at := time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
+		if _, _, err := l.Append(ctx, "NS", 0, "", PersonRegistered{PersonID: "NS", Name: "N", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}, at, ""); err != nil {
+			t.Fatal(err)
+		}
+		rs, _, err := l.Load(ctx, "NS")
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("Load = %d events, %v", len(rs), err)
+		}
+		if want := time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC); !rs[0].RecordedAt.Equal(want) {
+			t.Errorf("recordedAt %s, want %s", rs[0].RecordedAt.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+		}
+	})
+}

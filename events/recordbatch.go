@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -322,7 +323,7 @@ func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult,
 			bp.steps = append(bp.steps, batchStep{cmd: i, pending: -1, dupOf: -1})
 			continue
 		}
-		at := r.now()
+		at := r.now().Truncate(time.Microsecond) // knowledge time as the log keeps it
 		pend = append(pend, Pending{PersonID: p.personID, ExpectedLastSeq: e.last, MsgID: msgID(p.personID, p.key),
 			Event: d.event, RecordedAt: at, IdempotencyKey: p.key})
 		// Fold it in ahead of its ack; settle unfolds it if the append

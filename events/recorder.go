@@ -383,7 +383,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 			fresh = true
 			continue
 		}
-		at := r.now()
+		at := r.now().Truncate(time.Microsecond) // knowledge time as the log keeps it
 		pos, dup, err := r.log.Append(ctx, p.personID, e.last, id, d.event, at, p.key)
 		switch {
 		case err == nil && !dup:

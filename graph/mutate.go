@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -128,6 +129,11 @@ func amendPatch(in model.AmendAccomplishmentInput) func(domain.Accomplishment) (
 		return rest
 	}
 	return func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+		if !slices.Contains(slices.Collect(maps.Values(given)), true) {
+			// An amendment of nothing would add an event that changes
+			// nothing to a log kept forever.
+			return cur, domain.Invalid("input", "must give at least one field to change besides accomplishmentId")
+		}
 		switch {
 		case cur.Engagement != nil:
 			e := *cur.Engagement
