@@ -346,3 +346,21 @@ func sign64(t *testing.T, claims jwt.MapClaims) string {
 	_, payload, _ := strings.Cut(s, ".")
 	return payload
 }
+
+// TestAManagerSeesTheTransferThatTakesSomeoneAway: the payload of a
+// transfer out of the manager's department shows the person as the
+// transfer left them (the change was recorded: refusing the payload would
+// report it as a failure); from then on the person is out of reach.
+func TestAManagerSeesTheTransferThatTakesSomeoneAway(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	e.mutate(t, e.token(t, admin), &mRegister, map[string]any{"id": "T1", "name": "Leaving", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	mgr := e.token(t, managerA)
+	r := e.mutate(t, mgr, &mTransfer, map[string]any{"personId": "T1", "department": "Network", "effectiveOn": "2025-01-01"}, "")
+	if got := field(t, r.Data, "transferPerson.person.department"); got != "Network" {
+		t.Errorf("payload department %v, want Network", got)
+	}
+	r = e.gql(t, mgr, `{ person(id: "T1") { name } }`, nil)
+	if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+		t.Errorf("reading T1 after the transfer: %s %+v, want FORBIDDEN", r.Data, r.Errors)
+	}
+}
