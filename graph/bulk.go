@@ -227,6 +227,9 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	case *model.AssessThemeInput:
 		cmd, personID = assessmentCommand(*in), in.PersonID
 	case *model.AmendAccomplishmentInput:
+		if err := amendsNothing(*in); err != nil {
+			return nil, err
+		}
 		cmd, personID = amendCommand(*in), strings.SplitN(in.AccomplishmentID, ".", 2)[0]
 	case *model.RetractAccomplishmentInput:
 		cmd, personID = retractCommand(*in), strings.SplitN(in.AccomplishmentID, ".", 2)[0]

@@ -44,6 +44,7 @@ var importFile = []string{
 	`{"op":"assessTheme","input":{"personId":"NOBODY","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
 	`{"op":"assessTheme","input":{"personId":"B1","theme":"FLYING","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
 	`not json`,
+	`{"op":"amendAccomplishment","input":{"accomplishmentId":"B1.AAAAAAAAAA"}}`,
 }
 
 func TestBulkImport(t *testing.T) {
@@ -64,6 +65,7 @@ func TestBulkImport(t *testing.T) {
 		refusals := []struct{ code, field string }{
 			{"BAD_USER_INPUT", "completedOn"}, {"BAD_USER_INPUT", "op"}, {"BAD_USER_INPUT", "colour"},
 			{"BAD_USER_INPUT", "proficiency"}, {"NOT_FOUND", ""}, {"BAD_USER_INPUT", "theme"}, {"BAD_USER_INPUT", "line"},
+			{"BAD_USER_INPUT", "input"}, // an amendment naming nothing to change
 		}
 		for i, want := range refusals {
 			got := res[4+i]

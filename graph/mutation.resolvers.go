@@ -74,6 +74,9 @@ func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.
 	if _, err := r.authorizeAccomplishment(ctx, input.AccomplishmentID); err != nil {
 		return nil, err
 	}
+	if err := amendsNothing(input); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.AmendAccomplishment(ctx, amendCommand(input))
 	return r.accomplishmentPayload(ctx, res, err)
 }

@@ -170,12 +170,8 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	m.log.Info("read model switched", "schema", schema)
 	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
 		// Queries in flight on the old schema finish first. A process that
-		// stops before this runs leaves it to the sweep of followActive.
-		time.AfterFunc(retiredGrace, func() {
-			if err := postgres.DropSchema(context.Background(), m.pool, pg.Schema()); err != nil {
-				m.log.Warn("drop retired read-model schema", "schema", pg.Schema(), "err", err)
-			}
-		})
+		// stops before this runs leaves it to sweepRetired.
+		time.AfterFunc(retiredGrace+time.Second, func() { m.dropRetired(context.Background()) })
 	}
 	return nil
 }
@@ -190,39 +186,58 @@ func (m *Main) restartProjector() {
 
 // retiredGrace is how long a retired read-model schema outlives its switch:
 // every instance follows within seconds, and queries in flight finish.
-const retiredGrace = 30 * time.Second
+// sweepRetiredEvery is how often sweepRetired looks for retired schemas
+// left behind. Variables for tests.
+var (
+	retiredGrace      = 30 * time.Second
+	sweepRetiredEvery = time.Minute
+)
 
-// sweepRetiredEvery is how often followActive looks for retired schemas
-// left behind.
-var sweepRetiredEvery = time.Minute
+// sweepRetired drops, every sweepRetiredEvery until ctx is done, the
+// schemas a switch retired more than retiredGrace ago that are still there
+// (the instance that switched stopped before dropping them).
+func (m *Main) sweepRetired(ctx context.Context) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(sweepRetiredEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.dropRetired(ctx)
+			}
+		}
+	}()
+}
+
+// dropRetired drops the schemas a switch retired more than retiredGrace ago.
+func (m *Main) dropRetired(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	dropped, err := postgres.DropRetired(ctx, m.pool, m.Config.Schema, retiredGrace)
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("drop retired read-model schemas; trying again later", "err", err)
+	}
+	if len(dropped) > 0 {
+		m.log.Info("dropped retired read-model schemas", "schemas", dropped)
+	}
+}
 
 // followActive switches this instance to the read model another instance
 // rebuilt and activated.
-//
-// Every sweepRetiredEvery it also drops the schemas a switch retired more
-// than retiredGrace ago that are still there (their instance stopped before
-// dropping them).
 func (m *Main) followActive(ctx context.Context) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
-		sweep := time.NewTicker(sweepRetiredEvery)
-		defer sweep.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-sweep.C:
-				dropped, err := postgres.DropRetired(ctx, m.pool, m.Config.Schema, retiredGrace)
-				if err != nil && ctx.Err() == nil {
-					m.log.Warn("drop retired read-model schemas", "err", err)
-				}
-				if len(dropped) > 0 {
-					m.log.Info("dropped retired read-model schemas", "schemas", dropped)
-				}
-				continue
 			case <-t.C:
 			}
 			active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)

@@ -95,6 +95,10 @@ func TestRebuildWithoutDowntimeInMemory(t *testing.T) {
 }
 
 func TestRebuildWithoutDowntimeOnPostgres(t *testing.T) {
+	// The retired schema goes at once, to whichever instance sweeps first.
+	grace, every := retiredGrace, sweepRetiredEvery
+	retiredGrace, sweepRetiredEvery = 0, 50*time.Millisecond
+	t.Cleanup(func() { retiredGrace, sweepRetiredEvery = grace, every })
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	cfg := baseConfig(t)
 	cfg.DatabaseURL = pgtest.URL(pool)
@@ -110,6 +114,26 @@ func TestRebuildWithoutDowntimeOnPostgres(t *testing.T) {
 	_, res := post(t, m2.Addr(), m2.DevToken(), `{ people(first: 1) { totalCount } }`, nil)
 	if string(res.Data) != `{"people":{"totalCount":31}}` {
 		t.Errorf("after restart: %s %+v", res.Data, res.Errors)
+	}
+	// The schema the rebuild retired is dropped, by whichever instance
+	// swept after the grace (the first one may have stopped before).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left bool
+		if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, cfg.Schema).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if !left {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retired schema %s is still there", cfg.Schema)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var serving bool
+	if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, active.Schema).Scan(&serving); err != nil || !serving {
+		t.Errorf("the active schema is gone (%v)", err)
 	}
 }
 

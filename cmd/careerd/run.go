@@ -135,6 +135,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.watchLag(runCtx)
 	if m.pool != nil {
 		m.followActive(runCtx)
+		m.sweepRetired(runCtx)
 	}
 
 	recorder := events.NewRecorder(m.eventLog, m.cat, m.now)

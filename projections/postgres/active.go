@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -39,7 +37,13 @@ const activeTable = `CREATE TABLE IF NOT EXISTS public.careerledger_read_models 
 	catalogue_version int NOT NULL,
 	switched_at       timestamptz NOT NULL DEFAULT now()
 );
-ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS format int NOT NULL DEFAULT 1`
+ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS format int NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS public.careerledger_retired_schemas (
+	name       text NOT NULL,
+	schema     text NOT NULL,
+	retired_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (name, schema)
+)`
 
 // ReadActive returns the active read model of deployment name; ok is false
 // when none has been recorded yet.
@@ -63,10 +67,23 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 	if _, err := pool.Exec(ctx, activeTable); err != nil {
 		return fmt.Errorf("active read model: %w", err)
 	}
-	_, err := pool.Exec(ctx, `INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE
-		SET schema = EXCLUDED.schema, catalogue_id = EXCLUDED.catalogue_id,
-		    catalogue_version = EXCLUDED.catalogue_version, format = EXCLUDED.format, switched_at = now()`,
+	// One statement: the switch, and the schema it replaces noted as
+	// retired (DropRetired drops only those, never one a switch made
+	// active again).
+	_, err := pool.Exec(ctx, `WITH old AS (
+			SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE
+		), switched AS (
+			INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE
+			SET schema = EXCLUDED.schema, catalogue_id = EXCLUDED.catalogue_id,
+			    catalogue_version = EXCLUDED.catalogue_version, format = EXCLUDED.format, switched_at = now()
+			RETURNING schema
+		), unretired AS (
+			DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2
+		)
+		INSERT INTO public.careerledger_retired_schemas (name, schema)
+		SELECT $1, old.schema FROM old WHERE old.schema <> $2
+		ON CONFLICT (name, schema) DO UPDATE SET retired_at = now()`,
 		name, a.Schema, a.CatalogueID, a.CatalogueVersion, a.Format)
 	if err != nil {
 		return fmt.Errorf("switch read model: %w", err)
@@ -74,63 +91,59 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 	return nil
 }
 
-// DropRetired drops the schemas of deployment name that a switch retired:
-// the deployment's first schema (named name) and those a rebuild named
-// name_<UTC start time> before the active one, once the active one has
-// served for grace (instances follow a switch within seconds; queries in
-// flight on the old schema finish first). A schema newer than the active
-// one is a rebuild still filling and stays. It returns what it dropped.
-// careerd drops a retired schema grace after its switch; this catches the
-// ones a process stopped before that.
+// DropRetired drops the schemas a switch of deployment name replaced (noted
+// by WriteActive) once grace has passed since: instances follow a switch
+// within seconds, and queries in flight on the old schema finish first. A
+// schema no switch replaced (a rebuild still filling, another
+// deployment's) is never touched, nor one a later switch made active
+// again. careerd drops a retired schema grace after its switch; this
+// catches the ones a process stopped before that. It returns what it
+// dropped.
 func DropRetired(ctx context.Context, pool *pgxpool.Pool, name string, grace time.Duration) ([]string, error) {
-	var active string
-	var served bool
-	err := pool.QueryRow(ctx, `SELECT schema, now() - switched_at >= $2 FROM public.careerledger_read_models WHERE name = $1`,
-		name, grace).Scan(&active, &served)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !served) {
-		return nil, nil
-	}
-	var undefined *pgconn.PgError
-	if errors.As(err, &undefined) && undefined.Code == "42P01" { // no registry yet
-		return nil, nil
-	}
-	if err != nil {
+	if _, err := pool.Exec(ctx, activeTable); err != nil {
 		return nil, fmt.Errorf("active read model: %w", err)
 	}
-	rows, err := pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR left(nspname, length($1) + 1) = $1 || '_'`, name)
+	rows, err := pool.Query(ctx, `SELECT r.schema FROM public.careerledger_retired_schemas r
+		WHERE r.name = $1 AND r.retired_at <= now() - $2::interval
+		  AND r.schema IS DISTINCT FROM (SELECT schema FROM public.careerledger_read_models WHERE name = $1)
+		ORDER BY r.retired_at`, name, grace)
 	if err != nil {
 		return nil, err
 	}
-	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	retired, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, err
 	}
 	var dropped []string
-	for _, s := range schemas {
-		if s == active || !retiredBy(name, s, active) {
-			continue
+	for _, schema := range retired {
+		// The drop and forgetting it in one transaction, which takes the
+		// registry row first: a switch back to this schema waits for it.
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var active string
+			err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if active == schema {
+				return nil // switched back to since the list was read
+			}
+			// A query still reading the schema holds the drop back; rather
+			// than hold switches back behind it, try again next time.
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema)
+			return err
+		})
+		if err != nil {
+			return dropped, fmt.Errorf("drop retired read-model schema %s: %w", schema, err)
 		}
-		if err := DropSchema(ctx, pool, s); err != nil {
-			return dropped, fmt.Errorf("drop retired read-model schema %s: %w", s, err)
-		}
-		dropped = append(dropped, s)
+		dropped = append(dropped, schema)
 	}
 	return dropped, nil
-}
-
-// retiredBy reports whether schema s of deployment name came before the
-// active schema: the first one, or a rebuild's started earlier.
-func retiredBy(name, s, active string) bool {
-	stamp := func(schema string) (time.Time, bool) {
-		if schema == name {
-			return time.Time{}, true // the first: before every rebuild
-		}
-		t, err := time.Parse("20060102t150405", strings.TrimPrefix(schema, name+"_"))
-		return t, err == nil && strings.HasPrefix(schema, name+"_")
-	}
-	st, ok := stamp(s)
-	at, aok := stamp(active)
-	return ok && aok && st.Before(at)
 }
 
 // DropSchema removes a retired read-model schema.

@@ -10,33 +10,46 @@ import (
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 )
 
-// TestDropRetiredKeepsTheActiveAndNewerSchemas: after a switch has served
-// for the grace period, the deployment's first schema and the rebuilds
-// before the active one go; the active one, a rebuild still filling (newer)
-// and another deployment's schemas stay. Before the grace nothing goes.
-func TestDropRetiredKeepsTheActiveAndNewerSchemas(t *testing.T) {
+// TestDropRetiredDropsOnlyWhatASwitchReplaced: a schema goes only once a
+// switch replaced it and the grace has passed. A rebuild still filling is
+// never touched, even one named (by its start time) before the active
+// schema, nor is another deployment's schema, nor one a later switch made
+// active again.
+func TestDropRetiredDropsOnlyWhatASwitchReplaced(t *testing.T) {
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	const name = "crm"
-	schemas := []string{name, name + "_20260101t090000", name + "_20260102t090000", name + "_20260103t090000",
-		"crm_archive", "crmx", "other_20260101t090000"}
+	a, b, c := name+"_20260101t090000", name+"_20260101t093000", name+"_20260102t090000"
+	schemas := []string{name, a, b, c, "crm_archive", "other_20260101t090000"}
 	for _, s := range schemas {
 		if err := postgres.Migrate(bg, pool, s); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cat := domain.DefaultCatalogue()
-	active := name + "_20260102t090000"
-	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: active, CatalogueID: cat.ID(),
-		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
-		t.Fatal(err)
+	activate := func(schema string) {
+		t.Helper()
+		if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: schema, CatalogueID: cat.ID(),
+			CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drop := func(grace time.Duration) []string {
+		t.Helper()
+		dropped, err := postgres.DropRetired(bg, pool, name, grace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(dropped)
+		return dropped
 	}
 	present := func() []string {
+		t.Helper()
+		var out []string
 		rows, err := pool.Query(bg, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1`, schemas)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer rows.Close()
-		var out []string
 		for rows.Next() {
 			var s string
 			if err := rows.Scan(&s); err != nil {
@@ -47,19 +60,35 @@ func TestDropRetiredKeepsTheActiveAndNewerSchemas(t *testing.T) {
 		return out
 	}
 
-	if dropped, err := postgres.DropRetired(bg, pool, name, time.Hour); err != nil || len(dropped) != 0 {
-		t.Fatalf("within the grace: dropped %v, %v; want nothing", dropped, err)
+	activate(name) // the first schema: nothing replaced
+	if got := drop(0); len(got) != 0 {
+		t.Fatalf("nothing switched away from yet: dropped %v", got)
 	}
-	dropped, err := postgres.DropRetired(bg, pool, name, 0)
-	if err != nil {
-		t.Fatal(err)
+	// Two rebuilds, a (started first) and b; b finishes first. a is still
+	// filling, named before the active schema: it stays.
+	activate(b)
+	if got := drop(time.Hour); len(got) != 0 {
+		t.Errorf("within the grace: dropped %v", got)
 	}
-	slices.Sort(dropped)
-	if want := []string{name, name + "_20260101t090000"}; !slices.Equal(dropped, want) {
-		t.Errorf("dropped %v, want %v", dropped, want)
+	if got, want := drop(0), []string{name}; !slices.Equal(got, want) {
+		t.Errorf("after b's switch: dropped %v, want %v", got, want)
 	}
-	if got, want := present(), []string{"crm_20260102t090000", "crm_20260103t090000", "crm_archive", "crmx", "other_20260101t090000"}; !slices.Equal(got, want) {
+	if got, want := present(), []string{a, b, c, "crm_archive", "other_20260101t090000"}; !slices.Equal(got, want) {
 		t.Errorf("left %v, want %v", got, want)
+	}
+	// a finishes and switches: b is retired. Then c, and back to a: c goes,
+	// a (active again) stays.
+	activate(a)
+	activate(c)
+	activate(a)
+	if got, want := drop(0), []string{b, c}; !slices.Equal(got, want) {
+		t.Errorf("after switching a, c, a: dropped %v, want %v", got, want)
+	}
+	if got, want := present(), []string{a, "crm_archive", "other_20260101t090000"}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+	if got := drop(0); len(got) != 0 {
+		t.Errorf("a second sweep dropped %v", got)
 	}
 	if dropped, err := postgres.DropRetired(bg, pool, "nobody", 0); err != nil || len(dropped) != 0 {
 		t.Errorf("a deployment never switched: dropped %v, %v", dropped, err)
