@@ -196,22 +196,7 @@ var (
 // sweepRetired drops, every sweepRetiredEvery until ctx is done, the
 // schemas a switch retired more than retiredGrace ago that are still there
 // (the instance that switched stopped before dropping them).
-func (m *Main) sweepRetired(ctx context.Context) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		t := time.NewTicker(sweepRetiredEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				m.dropRetired(ctx)
-			}
-		}
-	}()
-}
+func (m *Main) sweepRetired(ctx context.Context) { m.every(ctx, sweepRetiredEvery, m.dropRetired) }
 
 // dropRetired drops the schemas a switch retired more than retiredGrace ago.
 func (m *Main) dropRetired(ctx context.Context) {
@@ -229,26 +214,15 @@ func (m *Main) dropRetired(ctx context.Context) {
 // followActive switches this instance to the read model another instance
 // rebuilt and activated.
 func (m *Main) followActive(ctx context.Context) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
-			if err != nil || !ok {
-				continue
-			}
-			if cur, isPG := m.store.Current().(*postgres.Store); isPG && cur.Schema() != active.Schema {
-				m.store.Set(m.postgresStore(active.Schema))
-				m.restartProjector()
-				m.log.Info("followed the read model switch", "schema", active.Schema)
-			}
+	m.every(ctx, 2*time.Second, func(ctx context.Context) {
+		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+		if err != nil || !ok {
+			return
 		}
-	}()
+		if cur, isPG := m.store.Current().(*postgres.Store); isPG && cur.Schema() != active.Schema {
+			m.store.Set(m.postgresStore(active.Schema))
+			m.restartProjector()
+			m.log.Info("followed the read model switch", "schema", active.Schema)
+		}
+	})
 }

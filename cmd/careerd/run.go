@@ -369,34 +369,41 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 // watchLag exports how far the read model trails the log, in events and in
 // the age of the oldest event not yet applied.
 func (m *Main) watchLag(ctx context.Context) {
+	m.every(ctx, time.Second, func(ctx context.Context) {
+		head, err := m.eventLog.Head(ctx)
+		if err != nil {
+			return
+		}
+		cp, err := m.store.Readable(ctx)
+		if err != nil {
+			return
+		}
+		m.metrics.head.Set(float64(head))
+		if head <= cp {
+			m.metrics.lag.Set(0)
+			m.metrics.lagAge.Set(0)
+			return
+		}
+		m.metrics.lag.Set(float64(head - cp))
+		if oldest, err := m.eventLog.At(ctx, cp+1); err == nil {
+			m.metrics.lagAge.Set(m.now().Sub(oldest.RecordedAt).Seconds())
+		}
+	})
+}
+
+// every calls fn every d, on a goroutine Close waits for, until ctx is done.
+func (m *Main) every(ctx context.Context, d time.Duration, fn func(ctx context.Context)) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-			}
-			head, err := m.eventLog.Head(ctx)
-			if err != nil {
-				continue
-			}
-			cp, err := m.store.Readable(ctx)
-			if err != nil {
-				continue
-			}
-			m.metrics.head.Set(float64(head))
-			if head <= cp {
-				m.metrics.lag.Set(0)
-				m.metrics.lagAge.Set(0)
-				continue
-			}
-			m.metrics.lag.Set(float64(head - cp))
-			if oldest, err := m.eventLog.At(ctx, cp+1); err == nil {
-				m.metrics.lagAge.Set(m.now().Sub(oldest.RecordedAt).Seconds())
+				fn(ctx)
 			}
 		}
 	}()
