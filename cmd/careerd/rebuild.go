@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -71,11 +72,25 @@ func (r *rebuilder) run(ctx context.Context) {
 	m.log.Info("rebuild done", "position", r.status.Position, "seconds", time.Since(start).Seconds())
 }
 
-func (r *rebuilder) build(ctx context.Context, start time.Time) error {
+func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	m := r.m
 	target, schema, err := m.newReadModel(ctx)
 	if err != nil {
 		return err
+	}
+	if schema != "" {
+		defer func() {
+			if err == nil {
+				return
+			}
+			// Never switched to: nobody will. (Stopped by a shutdown, ctx
+			// is done: a short one of its own.)
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if derr := postgres.DropUnused(dctx, m.pool, m.Config.Schema, schema); derr != nil {
+				m.log.Warn("drop the schema of a rebuild that did not finish", "schema", schema, "err", derr)
+			}
+		}()
 	}
 	progress := func(pos uint64, _ int) {
 		r.update(func(s *graph.RebuildStatus) {
@@ -140,7 +155,10 @@ func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string,
 	if m.pool == nil {
 		return memory.New(m.cat), "", nil
 	}
-	schema := fmt.Sprintf("%s_%s", m.Config.Schema, m.now().UTC().Format("20060102t150405"))
+	// The start time names it for people; the random part keeps two
+	// rebuilds started in the same second (two instances on a new
+	// catalogue) out of each other's schema.
+	schema := fmt.Sprintf("%s_%s_%04x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32N(1<<16))
 	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
 		return nil, "", err
 	}
@@ -171,7 +189,14 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
 		// Queries in flight on the old schema finish first. A process that
 		// stops before this runs leaves it to sweepRetired.
-		time.AfterFunc(retiredGrace+time.Second, func() { m.dropRetired(context.Background()) })
+		grace := retiredGrace
+		go func() { // not Close's to wait for: a stop cancels it
+			select {
+			case <-time.After(grace + time.Second):
+				m.dropRetired(m.runCtx, grace)
+			case <-m.runCtx.Done():
+			}
+		}()
 	}
 	return nil
 }
@@ -196,13 +221,16 @@ var (
 // sweepRetired drops, every sweepRetiredEvery until ctx is done, the
 // schemas a switch retired more than retiredGrace ago that are still there
 // (the instance that switched stopped before dropping them).
-func (m *Main) sweepRetired(ctx context.Context) { m.every(ctx, sweepRetiredEvery, m.dropRetired) }
+func (m *Main) sweepRetired(ctx context.Context) {
+	grace := retiredGrace
+	m.every(ctx, sweepRetiredEvery, func(ctx context.Context) { m.dropRetired(ctx, grace) })
+}
 
-// dropRetired drops the schemas a switch retired more than retiredGrace ago.
-func (m *Main) dropRetired(ctx context.Context) {
+// dropRetired drops the schemas a switch retired more than grace ago.
+func (m *Main) dropRetired(ctx context.Context, grace time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	dropped, err := postgres.DropRetired(ctx, m.pool, m.Config.Schema, retiredGrace)
+	dropped, err := postgres.DropRetired(ctx, m.pool, m.Config.Schema, grace)
 	if err != nil && ctx.Err() == nil {
 		m.log.Warn("drop retired read-model schemas; trying again later", "err", err)
 	}

@@ -41,6 +41,7 @@ type Main struct {
 	Now func() time.Time
 
 	log       *slog.Logger
+	runCtx    context.Context // done when Close begins
 	cat       *domain.Catalogue
 	embedded  *events.Embedded
 	nc        *nats.Conn
@@ -117,7 +118,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel = cancel
+	m.cancel, m.runCtx = cancel, runCtx
 
 	if err := m.openLog(ctx); err != nil {
 		return err
@@ -234,15 +235,17 @@ func (m *Main) openReadModel(ctx context.Context) error {
 		return err
 	}
 	if !ok {
-		active = postgres.Active{Schema: cfg.Schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}
+		first := postgres.Active{Schema: cfg.Schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}
+		if err := postgres.Migrate(ctx, m.pool, first.Schema); err != nil {
+			return err
+		}
+		// Another instance may have been first (and even switched since).
+		if active, err = postgres.InitActive(ctx, m.pool, cfg.Schema, first); err != nil {
+			return err
+		}
 	}
 	if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {
 		return err
-	}
-	if !ok {
-		if err := postgres.WriteActive(ctx, m.pool, cfg.Schema, active); err != nil {
-			return err
-		}
 	}
 	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version() ||
 		active.Format != postgres.Format

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,11 +46,27 @@ CREATE TABLE IF NOT EXISTS public.careerledger_retired_schemas (
 	PRIMARY KEY (name, schema)
 )`
 
+// registries remembers the pools whose database has the registry tables in
+// their current shape: the DDL takes an exclusive lock on them, which must
+// not queue behind a switch every time an instance looks at the pointer.
+var registries sync.Map // *pgxpool.Pool -> struct{}
+
+func ensureRegistry(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, ok := registries.Load(pool); ok {
+		return nil
+	}
+	if _, err := pool.Exec(ctx, activeTable); err != nil {
+		return fmt.Errorf("active read model: %w", err)
+	}
+	registries.Store(pool, struct{}{})
+	return nil
+}
+
 // ReadActive returns the active read model of deployment name; ok is false
 // when none has been recorded yet.
 func ReadActive(ctx context.Context, pool *pgxpool.Pool, name string) (a Active, ok bool, err error) {
-	if _, err := pool.Exec(ctx, activeTable); err != nil {
-		return a, false, fmt.Errorf("active read model: %w", err)
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return a, false, err
 	}
 	err = pool.QueryRow(ctx, `SELECT schema, catalogue_id, catalogue_version, format FROM public.careerledger_read_models WHERE name = $1`, name).
 		Scan(&a.Schema, &a.CatalogueID, &a.CatalogueVersion, &a.Format)
@@ -62,29 +79,61 @@ func ReadActive(ctx context.Context, pool *pgxpool.Pool, name string) (a Active,
 	return a, true, nil
 }
 
-// WriteActive points deployment name at a.
-func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) error {
-	if _, err := pool.Exec(ctx, activeTable); err != nil {
-		return fmt.Errorf("active read model: %w", err)
+// InitActive records a as deployment name's first read model unless one is
+// recorded already (another instance was first), and returns the one that
+// is.
+func InitActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) (Active, error) {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return a, err
 	}
-	// One statement: the switch, and the schema it replaces noted as
-	// retired (DropRetired drops only those, never one a switch made
-	// active again).
-	_, err := pool.Exec(ctx, `WITH old AS (
-			SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE
-		), switched AS (
-			INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
+	if _, err := pool.Exec(ctx, `INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`, name, a.Schema, a.CatalogueID, a.CatalogueVersion, a.Format); err != nil {
+		return a, fmt.Errorf("record the first read model: %w", err)
+	}
+	got, _, err := ReadActive(ctx, pool, name)
+	return got, err
+}
+
+// WriteActive points deployment name at a, and notes the schema it replaces
+// as retired (DropRetired drops only those), in one transaction that holds
+// the deployment's registry row. A schema that does not exist (dropped as
+// retired while this waited for the row) is refused.
+func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) error {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var old string
+		err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&old)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// A statement of its own: it sees what committed while the row
+		// was awaited.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, a.Schema).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("schema %s does not exist", a.Schema)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE
 			SET schema = EXCLUDED.schema, catalogue_id = EXCLUDED.catalogue_id,
-			    catalogue_version = EXCLUDED.catalogue_version, format = EXCLUDED.format, switched_at = now()
-			RETURNING schema
-		), unretired AS (
-			DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2
-		)
-		INSERT INTO public.careerledger_retired_schemas (name, schema)
-		SELECT $1, old.schema FROM old WHERE old.schema <> $2
-		ON CONFLICT (name, schema) DO UPDATE SET retired_at = now()`,
-		name, a.Schema, a.CatalogueID, a.CatalogueVersion, a.Format)
+			    catalogue_version = EXCLUDED.catalogue_version, format = EXCLUDED.format, switched_at = now()`,
+			name, a.Schema, a.CatalogueID, a.CatalogueVersion, a.Format); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
+			return err
+		}
+		if old == "" || old == a.Schema {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO public.careerledger_retired_schemas (name, schema) VALUES ($1, $2)
+			ON CONFLICT (name, schema) DO UPDATE SET retired_at = now()`, name, old)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("switch read model: %w", err)
 	}
@@ -98,15 +147,14 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 // deployment's) is never touched, nor one a later switch made active
 // again. careerd drops a retired schema grace after its switch; this
 // catches the ones a process stopped before that. It returns what it
-// dropped.
+// dropped; a schema it could not drop (a query still holding it) is left
+// for the next call and named in the error, after the others were tried.
 func DropRetired(ctx context.Context, pool *pgxpool.Pool, name string, grace time.Duration) ([]string, error) {
-	if _, err := pool.Exec(ctx, activeTable); err != nil {
-		return nil, fmt.Errorf("active read model: %w", err)
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return nil, err
 	}
-	rows, err := pool.Query(ctx, `SELECT r.schema FROM public.careerledger_retired_schemas r
-		WHERE r.name = $1 AND r.retired_at <= now() - $2::interval
-		  AND r.schema IS DISTINCT FROM (SELECT schema FROM public.careerledger_read_models WHERE name = $1)
-		ORDER BY r.retired_at`, name, grace)
+	rows, err := pool.Query(ctx, `SELECT schema FROM public.careerledger_retired_schemas
+		WHERE name = $1 AND retired_at <= now() - $2::interval ORDER BY retired_at`, name, grace)
 	if err != nil {
 		return nil, err
 	}
@@ -115,35 +163,77 @@ func DropRetired(ctx context.Context, pool *pgxpool.Pool, name string, grace tim
 		return nil, err
 	}
 	var dropped []string
+	var errs []error
 	for _, schema := range retired {
-		// The drop and forgetting it in one transaction, which takes the
-		// registry row first: a switch back to this schema waits for it.
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			var active string
-			err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if active == schema {
-				return nil // switched back to since the list was read
-			}
-			// A query still reading the schema holds the drop back; rather
-			// than hold switches back behind it, try again next time.
-			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema)
-			return err
-		})
+		done, err := dropIfRetired(ctx, pool, name, schema, grace)
 		if err != nil {
-			return dropped, fmt.Errorf("drop retired read-model schema %s: %w", schema, err)
+			errs = append(errs, fmt.Errorf("drop retired read-model schema %s: %w", schema, err))
 		}
-		dropped = append(dropped, schema)
+		if done {
+			dropped = append(dropped, schema)
+		}
 	}
-	return dropped, nil
+	return dropped, errors.Join(errs...)
+}
+
+// dropIfRetired drops schema if, with the deployment's registry row held
+// (so no switch runs meanwhile), it is still noted as retired for grace and
+// is not the active one; the note goes with it.
+func dropIfRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string, grace time.Duration) (bool, error) {
+	dropped := false
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var active string
+		err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var still bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM public.careerledger_retired_schemas
+			WHERE name = $1 AND schema = $2 AND retired_at <= now() - $3::interval)`, name, schema, grace).Scan(&still); err != nil {
+			return err
+		}
+		if !still || active == schema {
+			return nil // switched to, or retired anew, since the list was read
+		}
+		// A query still reading the schema holds the drop back; rather
+		// than hold switches back behind it, try again next time.
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema); err != nil {
+			return err
+		}
+		dropped = true
+		return nil
+	})
+	return dropped && err == nil, err
+}
+
+// DropUnused drops schema, a read model some rebuild filled but never made
+// active (it failed or was stopped), unless a switch made it active after
+// all; the registry row is held meanwhile.
+func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) error {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var active string
+		err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if active == schema {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		return err
+	})
 }
 
 // DropSchema removes a retired read-model schema.

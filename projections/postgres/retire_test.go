@@ -93,4 +93,60 @@ func TestDropRetiredDropsOnlyWhatASwitchReplaced(t *testing.T) {
 	if dropped, err := postgres.DropRetired(bg, pool, "nobody", 0); err != nil || len(dropped) != 0 {
 		t.Errorf("a deployment never switched: dropped %v, %v", dropped, err)
 	}
+	// A switch to a schema dropped meanwhile is refused: the pointer never
+	// names a schema that is not there.
+	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: b, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err == nil {
+		t.Errorf("switched to %s, which was dropped", b)
+	}
+	if got, ok, err := postgres.ReadActive(bg, pool, name); err != nil || !ok || got.Schema != a {
+		t.Errorf("after the refused switch the active schema is %q (%v, %v), want %s", got.Schema, ok, err, a)
+	}
+}
+
+// TestFirstActivationAndUnusedRebuilds: the first instance to record a
+// deployment's read model wins (a second one is told the first one's), and
+// a rebuild's schema that never became active is dropped, the active one
+// never.
+func TestFirstActivationAndUnusedRebuilds(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cat := domain.DefaultCatalogue()
+	const name = "erp"
+	first := postgres.Active{Schema: name, CatalogueID: cat.ID(), CatalogueVersion: cat.Version(), Format: postgres.Format}
+	for _, s := range []string{name, name + "_20260101t090000_0001", name + "_20260101t090000_0002"} {
+		if err := postgres.Migrate(bg, pool, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := postgres.InitActive(bg, pool, name, first)
+	if err != nil || got.Schema != name {
+		t.Fatalf("first activation: %+v, %v", got, err)
+	}
+	other := first
+	other.Schema = name + "_20260101t090000_0001"
+	if got, err := postgres.InitActive(bg, pool, name, other); err != nil || got.Schema != name {
+		t.Errorf("a second first activation: %+v, %v; want the first one's %s", got, err, name)
+	}
+	if err := postgres.DropUnused(bg, pool, name, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.DropUnused(bg, pool, name, name+"_20260101t090000_0002"); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	rows, err := pool.Query(bg, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'erp%' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, s)
+	}
+	rows.Close()
+	if want := []string{name, name + "_20260101t090000_0001"}; !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v (the active one kept, the unused rebuild dropped)", left, want)
+	}
 }
