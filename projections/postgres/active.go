@@ -103,9 +103,8 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 		return err
 	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var old string
-		err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&old)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		old, err := lockActive(ctx, tx, name)
+		if err != nil {
 			return err
 		}
 		// A statement of its own: it sees what committed while the row
@@ -138,6 +137,18 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 		return fmt.Errorf("switch read model: %w", err)
 	}
 	return nil
+}
+
+// lockActive locks deployment name's registry row for the rest of tx (a
+// switch or a drop of a retired schema waits for it) and returns its
+// active schema ("" before the first).
+func lockActive(ctx context.Context, tx pgx.Tx, name string) (string, error) {
+	var active string
+	err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return active, err
 }
 
 // DropRetired drops the schemas a switch of deployment name replaced (noted
@@ -182,9 +193,8 @@ func DropRetired(ctx context.Context, pool *pgxpool.Pool, name string, grace tim
 func dropIfRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string, grace time.Duration) (bool, error) {
 	dropped := false
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var active string
-		err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		active, err := lockActive(ctx, tx, name)
+		if err != nil {
 			return err
 		}
 		var still bool
@@ -220,9 +230,8 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 		return err
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var active string
-		err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		active, err := lockActive(ctx, tx, name)
+		if err != nil {
 			return err
 		}
 		if active == schema {
