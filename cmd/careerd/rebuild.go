@@ -45,7 +45,19 @@ func (r *rebuilder) StartRebuild(ctx context.Context) (graph.RebuildStatus, erro
 	}
 	r.running = true
 	r.status = graph.RebuildStatus{State: "running"}
-	go r.run(ctx)
+	// A shutdown stops the rebuild and waits for it, so that the schema
+	// it leaves unfinished is dropped while the pool is still open.
+	m := r.m
+	rctx, stop := context.WithCancel(ctx)
+	if m.runCtx != nil {
+		context.AfterFunc(m.runCtx, stop)
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer stop()
+		r.run(rctx)
+	}()
 	return r.status, nil
 }
 
@@ -75,9 +87,6 @@ func (r *rebuilder) run(ctx context.Context) {
 func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	m := r.m
 	target, schema, err := m.newReadModel(ctx)
-	if err != nil {
-		return err
-	}
 	if schema != "" {
 		defer func() {
 			if err == nil {
@@ -91,6 +100,9 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 				m.log.Warn("drop the schema of a rebuild that did not finish", "schema", schema, "err", derr)
 			}
 		}()
+	}
+	if err != nil {
+		return err
 	}
 	progress := func(pos uint64, _ int) {
 		r.update(func(s *graph.RebuildStatus) {
@@ -160,7 +172,7 @@ func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string,
 	// catalogue) out of each other's schema.
 	schema := fmt.Sprintf("%s_%s_%04x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32N(1<<16))
 	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
-		return nil, "", err
+		return nil, schema, err // the schema may exist, half migrated
 	}
 	st := m.postgresStore(schema)
 	// Nobody queries the new schema before the switch: its head batch may

@@ -269,3 +269,68 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 		t.Errorf("the store switched to still drops indexes from %d people", st.ReindexAbove)
 	}
 }
+
+// TestAStopMidRebuildLeavesNoSchemaBehind: careerd stopped while a rebuild
+// fills its schema stops the rebuild and waits for it, and the rebuild
+// drops its unfinished schema: every schema left is the active one or one
+// a switch noted as retired.
+func TestAStopMidRebuildLeavesNoSchemaBehind(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	m := start(t, cfg)
+	token := m.DevToken()
+	var lines strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&lines, `{"op":"registerPerson","input":{"id":"S%04d","name":"P","department":"Ops","joinedOn":"2020-01-01"}}`+"\n", i)
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+m.Addr()+"/v1/import", strings.NewReader(lines.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", token); code != http.StatusAccepted {
+		t.Fatalf("start rebuild: %d %s", code, body)
+	}
+	m.Close()
+	state := m.rebuild.RebuildStatus().State
+
+	ctx := context.Background()
+	active, _, err := postgres.ReadActive(ctx, pool, cfg.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{active.Schema: true}
+	rows, err := pool.Query(ctx, `SELECT schema FROM public.careerledger_retired_schemas WHERE name = $1`, cfg.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		kept[s] = true
+	}
+	rows.Close()
+	rows, err = pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR left(nspname, length($1) + 1) = $1 || '_'`, cfg.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		if !kept[s] {
+			t.Errorf("schema %s left behind (rebuild %s, active %s)", s, state, active.Schema)
+		}
+	}
+	t.Logf("the rebuild was %s when careerd stopped", state)
+}
