@@ -43,18 +43,23 @@ func (r *rebuilder) StartRebuild(ctx context.Context) (graph.RebuildStatus, erro
 	if r.running {
 		return r.status, errors.New("a rebuild is already running")
 	}
-	r.running = true
-	r.status = graph.RebuildStatus{State: "running"}
 	// A shutdown stops the rebuild and waits for it, so that the schema
 	// it leaves unfinished is dropped while the pool is still open.
 	m := r.m
+	if m.runCtx != nil && m.runCtx.Err() != nil {
+		return r.status, errors.New("careerd is shutting down")
+	}
+	r.running = true
+	r.status = graph.RebuildStatus{State: "running"}
 	rctx, stop := context.WithCancel(ctx)
+	unhook := func() bool { return false }
 	if m.runCtx != nil {
-		context.AfterFunc(m.runCtx, stop)
+		unhook = context.AfterFunc(m.runCtx, stop)
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		defer unhook()
 		defer stop()
 		r.run(rctx)
 	}()
@@ -149,6 +154,9 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 		}
 		select {
 		case err := <-done:
+			if err == nil {
+				err = errors.New("stopped before the head") // its context was cancelled
+			}
 			return fmt.Errorf("rebuild projector: %w", err)
 		case <-ctx.Done():
 			stop()
@@ -170,7 +178,7 @@ func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string,
 	// The start time names it for people; the random part keeps two
 	// rebuilds started in the same second (two instances on a new
 	// catalogue) out of each other's schema.
-	schema := fmt.Sprintf("%s_%s_%04x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32N(1<<16))
+	schema := fmt.Sprintf("%s_%s_%08x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32())
 	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
 		return nil, schema, err // the schema may exist, half migrated
 	}

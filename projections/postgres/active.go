@@ -224,9 +224,16 @@ func dropIfRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string,
 
 // DropUnused drops schema, a read model some rebuild filled but never made
 // active (it failed or was stopped), unless a switch made it active after
-// all; the registry row is held meanwhile.
+// all; the registry row is held meanwhile. It first notes the schema as
+// retired, so that if the drop fails (a sweep holding the row, a query on
+// the schema) DropRetired drops it later.
 func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) error {
 	if err := ensureRegistry(ctx, pool); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO public.careerledger_retired_schemas (name, schema)
+		SELECT $1, $2 WHERE $2 IS DISTINCT FROM (SELECT schema FROM public.careerledger_read_models WHERE name = $1)
+		ON CONFLICT (name, schema) DO NOTHING`, name, schema); err != nil {
 		return err
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -240,7 +247,10 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema)
 		return err
 	})
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,8 +97,8 @@ func TestDropRetiredDropsOnlyWhatASwitchReplaced(t *testing.T) {
 	// A switch to a schema dropped meanwhile is refused: the pointer never
 	// names a schema that is not there.
 	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: b, CatalogueID: cat.ID(),
-		CatalogueVersion: cat.Version(), Format: postgres.Format}); err == nil {
-		t.Errorf("switched to %s, which was dropped", b)
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("switch to %s, which was dropped: %v; want refused as not existing", b, err)
 	}
 	if got, ok, err := postgres.ReadActive(bg, pool, name); err != nil || !ok || got.Schema != a {
 		t.Errorf("after the refused switch the active schema is %q (%v, %v), want %s", got.Schema, ok, err, a)
@@ -148,5 +149,28 @@ func TestFirstActivationAndUnusedRebuilds(t *testing.T) {
 	rows.Close()
 	if want := []string{name, name + "_20260101t090000_0001"}; !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v (the active one kept, the unused rebuild dropped)", left, want)
+	}
+
+	// A drop that cannot go through now (a query holds the schema) leaves
+	// the schema noted as retired: the sweep drops it once it can.
+	busy := name + "_20260101t090000_0001"
+	tx, err := pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(bg, `LOCK TABLE `+busy+`.people IN ACCESS SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.DropUnused(bg, pool, name, busy); err == nil {
+		t.Errorf("dropped %s while a transaction held it", busy)
+	}
+	if dropped, err := postgres.DropRetired(bg, pool, name, time.Hour); err != nil || len(dropped) != 0 {
+		t.Errorf("within the grace: dropped %v, %v", dropped, err)
+	}
+	if err := tx.Rollback(bg); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := postgres.DropRetired(bg, pool, name, 0); err != nil || !slices.Equal(dropped, []string{busy}) {
+		t.Errorf("the sweep after the drop failed: dropped %v, %v; want %s", dropped, err, busy)
 	}
 }
