@@ -323,28 +323,10 @@ func TestAStopMidRebuildLeavesNoSchemaBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept := map[string]bool{active.Schema: true}
-	rows, err := pool.Query(ctx, `SELECT schema FROM public.careerledger_retired_schemas WHERE name = $1`, cfg.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
+	for _, s := range pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_retired_schemas WHERE name = $1`, cfg.Schema) {
 		kept[s] = true
 	}
-	rows.Close()
-	rows, err = pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR left(nspname, length($1) + 1) = $1 || '_'`, cfg.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
+	for _, s := range pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR left(nspname, length($1) + 1) = $1 || '_'`, cfg.Schema) {
 		if !kept[s] {
 			t.Errorf("schema %s left behind (active %s)", s, active.Schema)
 		}

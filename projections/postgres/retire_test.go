@@ -45,20 +45,7 @@ func TestDropRetiredDropsOnlyWhatASwitchReplaced(t *testing.T) {
 	}
 	present := func() []string {
 		t.Helper()
-		var out []string
-		rows, err := pool.Query(bg, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1`, schemas)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
+		return pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1`, schemas)
 	}
 
 	activate(name) // the first schema: nothing replaced
@@ -134,19 +121,7 @@ func TestFirstActivationAndUnusedRebuilds(t *testing.T) {
 	if err := postgres.DropUnused(bg, pool, name, name+"_20260101t090000_0002"); err != nil {
 		t.Fatal(err)
 	}
-	var left []string
-	rows, err := pool.Query(bg, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'erp%' ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		left = append(left, s)
-	}
-	rows.Close()
+	left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'erp%' ORDER BY 1`)
 	if want := []string{name, name + "_20260101t090000_0001"}; !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v (the active one kept, the unused rebuild dropped)", left, want)
 	}

@@ -78,3 +78,18 @@ func URL(pool *pgxpool.Pool) string {
 	cc := pool.Config().ConnConfig
 	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cc.User, cc.Host, cc.Port, cc.Database)
 }
+
+// Strings runs a query of one text column and returns its values, failing
+// the test on an error.
+func Strings(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
