@@ -210,7 +210,7 @@ func dropIfRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string,
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		if err := dropSchema(ctx, tx, schema); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema); err != nil {
@@ -247,7 +247,7 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		if err := dropSchema(ctx, tx, schema); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema)
@@ -255,8 +255,8 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 	})
 }
 
-// DropSchema removes a retired read-model schema.
-func DropSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	_, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+// dropSchema removes a read-model schema and everything in it, in tx.
+func dropSchema(ctx context.Context, tx pgx.Tx, schema string) error {
+	_, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	return err
 }
