@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -287,6 +288,10 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
 			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err))
 		}
+		// As in GraphQL, where the field is an Int (Yen is an int64).
+		if beyondInt32(v.Field(i)) {
+			return domain.Invalid(name, model.IntRule)
+		}
 	}
 	for k := range obj {
 		if !seen[k] {
@@ -294,6 +299,26 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 		}
 	}
 	return nil
+}
+
+// beyondInt32 reports whether v, an int, a pointer to one, or an
+// Omittable of either, holds a number outside GraphQL's Int.
+func beyondInt32(v reflect.Value) bool {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return false
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Int:
+		return v.Int() < math.MinInt32 || v.Int() > math.MaxInt32
+	case reflect.Struct:
+		if m := v.MethodByName("Value"); m.IsValid() && m.Type().NumIn() == 0 && m.Type().NumOut() == 1 {
+			return beyondInt32(m.Call(nil)[0])
+		}
+	}
+	return false
 }
 
 func typeName(t reflect.Type) string {

@@ -45,6 +45,8 @@ var importFile = []string{
 	`{"op":"assessTheme","input":{"personId":"B1","theme":"FLYING","proficiency":"BASIC","assessedOn":"2016-02-01"}}`,
 	`not json`,
 	`{"op":"amendAccomplishment","input":{"accomplishmentId":"B1.AAAAAAAAAA"}}`,
+	`{"op":"recordEngagement","input":{"personId":"B1","field":"SYSTEM_OPERATION","title":"big","role":"MEMBER","startedOn":"2016-01-01","completedOn":"2017-01-01","outcome":"SUCCESSFUL","withinBudget":true,"peakHeadcount":1099511627776,"complexity":[]}}`,
+	`{"op":"amendAccomplishment","input":{"accomplishmentId":"B1.AAAAAAAAAA","inquiriesPerYear":2147483648}}`,
 }
 
 func TestBulkImport(t *testing.T) {
@@ -66,6 +68,8 @@ func TestBulkImport(t *testing.T) {
 			{"BAD_USER_INPUT", "completedOn"}, {"BAD_USER_INPUT", "op"}, {"BAD_USER_INPUT", "colour"},
 			{"BAD_USER_INPUT", "proficiency"}, {"NOT_FOUND", ""}, {"BAD_USER_INPUT", "theme"}, {"BAD_USER_INPUT", "line"},
 			{"BAD_USER_INPUT", "input"}, // an amendment naming nothing to change
+			// Beyond GraphQL's Int, as in a mutation.
+			{"BAD_USER_INPUT", "peakHeadcount"}, {"BAD_USER_INPUT", "inquiriesPerYear"},
 		}
 		for i, want := range refusals {
 			got := res[4+i]

@@ -90,8 +90,11 @@ func NewServer(cfg ServerConfig) http.Handler {
 		return 1 + len(dates)*child
 	}
 
-	srv := handler.New(generated.NewExecutableSchema(c))
-	srv.AddTransport(transport.Websocket{
+	es := generated.NewExecutableSchema(c)
+	srv := handler.New(es)
+	srv.SetValidationRulesFn(validationRules)
+	addTransport := func(t graphql.Transport) { srv.AddTransport(intVariables{Transport: t, schema: es.Schema()}) }
+	addTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token, ok := bearer(payload.Authorization())
@@ -120,9 +123,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 			return WithPrincipal(ctx, p), nil, nil
 		},
 	})
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	addTransport(transport.Options{})
+	addTransport(transport.GET{})
+	addTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserToken)
 	if cfg.Dev {

@@ -115,6 +115,9 @@ func TestValidation(t *testing.T) {
 			{"startedOn not a date", &mEngagement, engagementInput(map[string]any{"startedOn": "01/02/2024"}), "BAD_USER_INPUT", "startedOn", "YYYY-MM-DD"},
 			{"yen not a whole number", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": 1.5}), "BAD_USER_INPUT", "annualContractValueYen", "whole number"},
 			{"yen beyond 2^53", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": 1e17}), "BAD_USER_INPUT", "annualContractValueYen", "2^53"},
+			{"yen a string", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": "1000"}), "BAD_USER_INPUT", "annualContractValueYen", "not a string"},
+			{"peakHeadcount beyond 32 bits", &mEngagement, engagementInput(map[string]any{"peakHeadcount": 1 << 40}), "BAD_USER_INPUT", "peakHeadcount", "32-bit signed integer"},
+			{"amend inquiriesPerYear beyond 32 bits", &mAmend, map[string]any{"accomplishmentId": eng, "inquiriesPerYear": 1 << 31}, "BAD_USER_INPUT", "inquiriesPerYear", "32-bit signed integer"},
 			{"amend to a date that does not exist", &mAmend, map[string]any{"accomplishmentId": succ, "occurredOn": "2024-13-01"}, "BAD_USER_INPUT", "occurredOn", "YYYY-MM-DD"},
 		}
 		for _, c := range cases {
@@ -262,4 +265,86 @@ func TestMalformedScalarArguments(t *testing.T) {
 	if r := e.gql(t, adm, q, map[string]any{"asOf": "2024-12-01", "knownAt": time.Now().Add(time.Minute).UTC().Format(time.RFC3339)}); len(r.Errors) != 0 {
 		t.Errorf("valid arguments: %+v", r.Errors)
 	}
+}
+
+// TestMalformedNumbers: a Yen is a JSON integer and an Int a whole number
+// that fits in 32 signed bits, as a literal in the document or as a
+// variable. A whole number out of range, a Yen sent as a string or an Int
+// variable that is a string of digits is BAD_USER_INPUT naming its argument
+// or input field and the rule; so is an Int variable (or a variable's
+// field) that is no whole number, named as sent. A literal of the wrong
+// type for an Int fails GraphQL validation (HTTP 422) with a message that
+// starts with its argument's or input field's name. Nothing refused is
+// recorded.
+func TestMalformedNumbers(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "V1", "name": "Val", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	// engagement is a valid recordEngagement for V1, in the document, with
+	// one more input field.
+	engagement := func(field string) string {
+		return `mutation { recordEngagement(input: {personId: "V1", field: SYSTEM_OPERATION, title: "Ops", role: MEMBER,
+			startedOn: "2024-01-01", completedOn: "2024-12-31", outcome: SUCCESSFUL, withinBudget: true,
+			complexity: [OPERATION_REQUIREMENTS], ` + field + `}) { accomplishmentId } }`
+	}
+	in := func(change map[string]any) map[string]any { return map[string]any{"in": engagementInput(change)} }
+	const people = `query($n: Int) { people(first: $n) { totalCount } }`
+	const intRule = "(GraphQL Int is a 32-bit signed integer)"
+	for _, c := range []struct {
+		name   string
+		query  string
+		vars   map[string]any
+		status int
+		code   string
+		field  string // the message's first word; extensions.field for BAD_USER_INPUT
+		rule   string // a part of the rule, of the message for a validation error
+	}{
+		{"yen a string literal", engagement(`annualContractValueYen: "1000"`), nil, 200, "BAD_USER_INPUT", "annualContractValueYen", "not a string"},
+		{"yen a string variable", mEngagement, in(map[string]any{"annualContractValueYen": "1000"}), 200, "BAD_USER_INPUT", "annualContractValueYen", "not a string"},
+		{"Int literal 2^31 in an input", engagement(`peakHeadcount: 2147483648`), nil, 200, "BAD_USER_INPUT", "peakHeadcount", intRule},
+		{"Int variable 2^40 in an input", mEngagement, in(map[string]any{"peakHeadcount": 1 << 40}), 200, "BAD_USER_INPUT", "peakHeadcount", intRule},
+		{"Int literal argument beyond 32 bits", `{ people(first: 3000000000) { totalCount } }`, nil, 200, "BAD_USER_INPUT", "first", intRule},
+		{"Int variable argument beyond 32 bits", people, map[string]any{"n": 3000000000}, 200, "BAD_USER_INPUT", "first", intRule},
+		{"Int variable argument below -2^31", people, map[string]any{"n": -2147483649}, 200, "BAD_USER_INPUT", "first", intRule},
+		{"Int variable a string of digits", people, map[string]any{"n": "5"}, 200, "BAD_USER_INPUT", "first", "not a string"},
+		{"Int literal a string of digits in an input", engagement(`peakHeadcount: "5"`), nil, 422, "GRAPHQL_VALIDATION_FAILED", "peakHeadcount", "Int cannot represent"},
+		{"Int variable a fraction", people, map[string]any{"n": 1.5}, 200, "BAD_USER_INPUT", "n", intRule},
+		{"Int variable a word", people, map[string]any{"n": "five"}, 200, "BAD_USER_INPUT", "n", "not a string"},
+		{"Int variable a fraction in an input", mEngagement, in(map[string]any{"peakHeadcount": 1.5}), 200, "BAD_USER_INPUT", "peakHeadcount", intRule},
+		{"Int literal a fraction", `{ people(first: 1.5) { totalCount } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "first", "Int cannot represent non-integer value: 1.5"},
+		{"Int literal a fraction in an input", engagement(`peakHeadcount: 1.5`), nil, 422, "GRAPHQL_VALIDATION_FAILED", "peakHeadcount", "Int cannot represent non-integer value: 1.5"},
+		{"Int literal beyond 64 bits", `{ people(first: 99999999999999999999) { totalCount } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "first", "32-bit signed integer"},
+		{"Int variable default a fraction", `query($n: Int = 1.5) { people(first: $n) { totalCount } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "n", "non-integer"},
+		// The smallest Int passes the scalar and meets the field's own rule.
+		{"Int literal -2^31 in an input", engagement(`installationSites: -2147483648`), nil, 200, "BAD_USER_INPUT", "installationSites", ">= 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.head(t)
+			r := e.gql(t, adm, c.query, c.vars)
+			if r.Status != c.status || string(r.Data) != "null" || len(r.Errors) != 1 {
+				t.Fatalf("want HTTP %d, one error and null data, got HTTP %d %s %+v", c.status, r.Status, r.Data, r.Errors)
+			}
+			got := r.Errors[0]
+			if got.code() != c.code || !strings.HasPrefix(got.Message, c.field+": ") {
+				t.Errorf("got %q code %s; want %s naming %s", got.Message, got.code(), c.code, c.field)
+			}
+			rule := got.Message
+			if c.code == "BAD_USER_INPUT" {
+				if got.field() != c.field {
+					t.Errorf("got field %q, want %s", got.field(), c.field)
+				}
+				rule = got.rule()
+			}
+			if !strings.Contains(rule, c.rule) {
+				t.Errorf("got rule %q, want %q in it", rule, c.rule)
+			}
+			if after := e.head(t); after != before {
+				t.Errorf("refused input recorded something: head %d -> %d", before, after)
+			}
+		})
+	}
+	// The largest Int and the largest Yen still go through, literal or variable.
+	e.gql(t, adm, engagement(`peakHeadcount: 2147483647, annualContractValueYen: 9007199254740992`), nil).ok(t)
+	e.gql(t, adm, mEngagement, in(map[string]any{"peakHeadcount": 2147483647, "inquiriesPerYear": 2147483647})).ok(t)
+	e.gql(t, adm, people, map[string]any{"n": 100}).ok(t)
 }

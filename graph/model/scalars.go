@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -60,7 +61,8 @@ func MarshalYen(v int64) graphql.Marshaler {
 	})
 }
 
-// UnmarshalYen reads a JSON integer between -2^53 and 2^53.
+// UnmarshalYen reads a JSON integer between -2^53 and 2^53 (a number, never
+// a string of digits).
 func UnmarshalYen(v any) (int64, error) {
 	var n int64
 	switch x := v.(type) {
@@ -80,11 +82,8 @@ func UnmarshalYen(v any) (int64, error) {
 		}
 		n = int64(x)
 	case string:
-		i, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
-			return 0, invalid("must be a whole number of yen")
-		}
-		n = i
+		// The contract's Yen is a JSON integer: "1000" is not one.
+		return 0, invalid("must be a whole number of yen as a JSON integer, not a string")
 	default:
 		return 0, invalid("must be a whole number of yen")
 	}
@@ -92,6 +91,46 @@ func UnmarshalYen(v any) (int64, error) {
 		return 0, invalid("must be at most 2^53 (9007199254740992) in absolute value")
 	}
 	return n, nil
+}
+
+// IntRule is the rule of a malformed Int.
+const IntRule = "must be a whole number from -2147483648 to 2147483647 (GraphQL Int is a 32-bit signed integer)"
+
+// MarshalInt writes a GraphQL Int.
+func MarshalInt(i int) graphql.Marshaler { return graphql.MarshalInt(i) }
+
+// UnmarshalInt reads a GraphQL Int: a whole number that fits in 32 signed
+// bits (GraphQL's Int, whatever Go's int holds), given as a number (an
+// integer literal, a JSON integer), never as a string of digits.
+func UnmarshalInt(v any) (int, error) {
+	var n int64
+	switch x := v.(type) {
+	case int64: // a literal in the document
+		n = x
+	case int:
+		n = int64(x)
+	case int32:
+		n = int64(x)
+	case json.Number: // a variable
+		i, err := strconv.ParseInt(string(x), 10, 64)
+		if err != nil {
+			return 0, invalid(IntRule)
+		}
+		n = i
+	case float64: // a variable decoded without json.Number
+		if x != math.Trunc(x) || x < math.MinInt32 || x > math.MaxInt32 {
+			return 0, invalid(IntRule)
+		}
+		n = int64(x)
+	case string:
+		return 0, invalid(IntRule + ", not a string")
+	default:
+		return 0, invalid(IntRule)
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, invalid(IntRule)
+	}
+	return int(n), nil
 }
 
 // Person is a person as the read model knows them; the fields with
