@@ -91,7 +91,9 @@ func (r *rebuilder) run(ctx context.Context) {
 
 func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	m := r.m
-	target, schema, err := m.newReadModel(ctx)
+	target, schema, claim, err := m.newReadModel(ctx)
+	// Released last: after the switch, or after the drop below.
+	defer claim.Release()
 	if schema != "" {
 		defer func() {
 			if err == nil {
@@ -170,23 +172,30 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	return m.switchTo(ctx, target, schema)
 }
 
-// newReadModel returns an empty read model beside the serving one.
-func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string, error) {
+// newReadModel returns an empty read model beside the serving one, and
+// the rebuild's claim on its schema (nil for the memory model): if this
+// process dies before it switches or drops the schema, the claim ends with
+// its session and another instance's sweep drops the schema.
+func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string, *postgres.Rebuild, error) {
 	if m.pool == nil {
-		return memory.New(m.cat), "", nil
+		return memory.New(m.cat), "", nil, nil
 	}
 	// The start time names it for people; the random part keeps two
 	// rebuilds started in the same second (two instances on a new
 	// catalogue) out of each other's schema.
 	schema := fmt.Sprintf("%s_%s_%08x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32())
+	claim, err := postgres.BeginRebuild(ctx, m.pool, m.Config.Schema, schema)
+	if err != nil {
+		return nil, "", nil, err
+	}
 	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
-		return nil, schema, err // the schema may exist, half migrated
+		return nil, schema, claim, err // the schema may exist, half migrated
 	}
 	st := m.postgresStore(schema)
 	// Nobody queries the new schema before the switch: its head batch may
 	// build its indexes after its rows.
 	st.ReindexAbove = postgres.DefaultReindexAbove
-	return st, schema, nil
+	return st, schema, claim, nil
 }
 
 // switchTo makes target the serving read model and restarts the live
@@ -246,7 +255,8 @@ func (m *Main) sweepRetired(ctx context.Context) {
 	m.every(ctx, sweepRetiredEvery, func(ctx context.Context) { m.dropRetired(ctx, grace) })
 }
 
-// dropRetired drops the schemas a switch retired more than grace ago.
+// dropRetired drops the schemas a switch retired more than grace ago, and
+// those of rebuilds that died without a switch or a clean-up.
 func (m *Main) dropRetired(ctx context.Context, grace time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -256,6 +266,13 @@ func (m *Main) dropRetired(ctx context.Context, grace time.Duration) {
 	}
 	if len(dropped) > 0 {
 		m.log.Info("dropped retired read-model schemas", "schemas", dropped)
+	}
+	abandoned, err := postgres.DropAbandoned(ctx, m.pool, m.Config.Schema)
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("drop the schemas of rebuilds that died; trying again later", "err", err)
+	}
+	if len(abandoned) > 0 {
+		m.log.Info("dropped the schemas of rebuilds that died", "schemas", abandoned)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 func call(t *testing.T, method, url, token string) (int, string) {
@@ -108,6 +111,17 @@ func TestRebuildWithoutDowntimeOnPostgres(t *testing.T) {
 	if err != nil || !ok || active.Schema == cfg.Schema || !strings.HasPrefix(active.Schema, cfg.Schema+"_") {
 		t.Errorf("active read model after rebuild = %+v, %v, %v", active, ok, err)
 	}
+	// A rebuild that died (its claim ended with its session) before it
+	// switched or cleaned up: the next sweep drops its schema.
+	dead := cfg.Schema + "_20260101t000000_deadbeef"
+	claim, err := postgres.BeginRebuild(context.Background(), pool, cfg.Schema, dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(context.Background(), pool, dead); err != nil {
+		t.Fatal(err)
+	}
+	claim.Release()
 	// A restart serves the rebuilt schema.
 	m.Close()
 	m2 := start(t, cfg)
@@ -116,18 +130,16 @@ func TestRebuildWithoutDowntimeOnPostgres(t *testing.T) {
 		t.Errorf("after restart: %s %+v", res.Data, res.Errors)
 	}
 	// The schema the rebuild retired is dropped, by whichever instance
-	// swept after the grace (the first one may have stopped before).
+	// swept after the grace (the first one may have stopped before), and
+	// so is the dead rebuild's.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var left bool
-		if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, cfg.Schema).Scan(&left); err != nil {
-			t.Fatal(err)
-		}
-		if !left {
+		left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, []string{cfg.Schema, dead})
+		if len(left) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the retired schema %s is still there", cfg.Schema)
+			t.Fatalf("schemas %v are still there (retired, and a dead rebuild's)", left)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -249,10 +261,11 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 	} else if st.ReindexAbove > 0 {
 		t.Errorf("the serving store drops indexes from %d people", st.ReindexAbove)
 	}
-	target, schema, err := m.newReadModel(context.Background())
+	target, schema, claim, err := m.newReadModel(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer claim.Release()
 	st, ok := target.(*postgres.Store)
 	if !ok {
 		t.Fatalf("a rebuild's store is a %T, want a postgres store", target)
@@ -333,5 +346,74 @@ func TestAStopMidRebuildLeavesNoSchemaBehind(t *testing.T) {
 	}
 	if active.Schema != cfg.Schema {
 		t.Errorf("active schema %s, want %s (the stopped rebuild never switched)", active.Schema, cfg.Schema)
+	}
+	if claims := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, cfg.Schema); len(claims) != 0 {
+		t.Errorf("the stopped rebuild still claims %v", claims)
+	}
+}
+
+// TestAStartFollowsASwitchMadeWhileItMigrated: an instance starting while
+// migrations are held back (another instance's long migration) reads the
+// active schema, waits, and meanwhile a switch retires that schema and a
+// sweep drops it; its migration then makes the schema anew, empty. It
+// serves the schema switched to instead, and leaves the empty one noted as
+// retired for the sweep.
+func TestAStartFollowsASwitchMadeWhileItMigrated(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	start(t, cfg).Close() // records cfg.Schema as the active one
+	ctx := context.Background()
+	next := cfg.Schema + "_20260101t000000_0000beef"
+	if err := postgres.Migrate(ctx, pool, next); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	const migrateLockKey = 0x6361726565726c01 // postgres.Migrate's
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, io.Discard)
+	t.Cleanup(func() { m.Close() })
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid::bigint = $1::bigint >> 32 AND objid::bigint = $1::bigint & 4294967295)`, int64(migrateLockKey)).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the starting instance never waited for the migration lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cat := domain.DefaultCatalogue()
+	if err := postgres.WriteActive(ctx, pool, cfg.Schema, postgres.Active{Schema: next, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := postgres.DropRetired(ctx, pool, cfg.Schema, 0); err != nil || len(dropped) != 1 {
+		t.Fatalf("drop the retired schema: %v, %v", dropped, err)
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := m.store.Current().(*postgres.Store); !ok || st.Schema() != next {
+		t.Errorf("the instance serves %v, want the schema switched to, %s", m.store.Current(), next)
+	}
+	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_retired_schemas WHERE name = $1`, cfg.Schema); !slices.Equal(got, []string{cfg.Schema}) {
+		t.Errorf("retired %v, want the schema the migration made anew, %s", got, cfg.Schema)
 	}
 }

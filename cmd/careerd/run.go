@@ -244,8 +244,24 @@ func (m *Main) openReadModel(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {
-		return err
+	for {
+		if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {
+			return err
+		}
+		// A switch while the migration waited may have retired the schema,
+		// and a sweep dropped it: the migration then made it anew, empty.
+		// Follow the switch, and leave that one to the sweep.
+		again, _, err := postgres.ReadActive(ctx, m.pool, cfg.Schema)
+		if err != nil {
+			return err
+		}
+		if again.Schema == active.Schema {
+			break
+		}
+		if err := postgres.NoteRetired(ctx, m.pool, cfg.Schema, active.Schema); err != nil {
+			return err
+		}
+		active = again
 	}
 	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version() ||
 		active.Format != postgres.Format

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS public.careerledger_retired_schemas (
 	schema     text NOT NULL,
 	retired_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (name, schema)
+);
+CREATE TABLE IF NOT EXISTS public.careerledger_rebuilds (
+	name       text NOT NULL,
+	schema     text NOT NULL,
+	started_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (name, schema)
 )`
 
 // registries remembers the pools whose database has the registry tables in
@@ -124,6 +130,9 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
 			return err
 		}
 		if old == "" || old == a.Schema {
@@ -210,10 +219,7 @@ func dropIfRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string,
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
 			return err
 		}
-		if err := dropSchema(ctx, tx, schema); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema); err != nil {
+		if err := dropSchema(ctx, tx, name, schema); err != nil {
 			return err
 		}
 		dropped = true
@@ -231,9 +237,7 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 	if err := ensureRegistry(ctx, pool); err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO public.careerledger_retired_schemas (name, schema)
-		SELECT $1, $2 WHERE $2 IS DISTINCT FROM (SELECT schema FROM public.careerledger_read_models WHERE name = $1)
-		ON CONFLICT (name, schema) DO NOTHING`, name, schema); err != nil {
+	if err := NoteRetired(ctx, pool, name, schema); err != nil {
 		return err
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -247,16 +251,147 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
 			return err
 		}
-		if err := dropSchema(ctx, tx, schema); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema)
-		return err
+		return dropSchema(ctx, tx, name, schema)
 	})
 }
 
-// dropSchema removes a read-model schema and everything in it, in tx.
-func dropSchema(ctx context.Context, tx pgx.Tx, schema string) error {
-	_, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+// NoteRetired notes schema as retired by deployment name unless it is the
+// active one or noted already, for DropRetired to drop once the grace has
+// passed.
+func NoteRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string) error {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return err
+	}
+	_, err := pool.Exec(ctx, `INSERT INTO public.careerledger_retired_schemas (name, schema)
+		SELECT $1, $2 WHERE $2 IS DISTINCT FROM (SELECT schema FROM public.careerledger_read_models WHERE name = $1)
+		ON CONFLICT (name, schema) DO NOTHING`, name, schema)
 	return err
+}
+
+// dropSchema removes a read-model schema of deployment name and everything
+// in it, and the registry's notes of it, in tx.
+func dropSchema(ctx context.Context, tx pgx.Tx, name, schema string) error {
+	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, schema); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, schema)
+	return err
+}
+
+// rebuildLockKey is the advisory lock a live rebuild of schema holds for
+// as long as it runs: its session ending (the process killed, the
+// connection lost) releases it.
+func rebuildLockKey(schema string) string { return "careerledger rebuild " + schema }
+
+// Rebuild is a rebuild's claim on the schema it fills: while it is held,
+// DropAbandoned leaves the schema alone; once its session ends without a
+// switch to the schema, the schema is abandoned.
+type Rebuild struct {
+	conn *pgx.Conn // a session of its own, outside the pool
+	key  string
+}
+
+// BeginRebuild claims schema, not created yet, for a rebuild of deployment
+// name: it takes the rebuild's lock on a session of its own (not one of
+// the pool's), then notes the schema among the rebuilds, so that a rebuild
+// whose process dies before it switches or cleans up is found and dropped
+// (DropAbandoned). Release the claim when the rebuild has switched or
+// dropped its schema.
+func BeginRebuild(ctx context.Context, pool *pgxpool.Pool, name, schema string) (*Rebuild, error) {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("claim rebuild schema: %w", err)
+	}
+	r := &Rebuild{conn: conn, key: rebuildLockKey(schema)}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", r.key); err != nil {
+		r.Release()
+		return nil, fmt.Errorf("claim rebuild schema: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO public.careerledger_rebuilds (name, schema) VALUES ($1, $2)
+		ON CONFLICT (name, schema) DO NOTHING`, name, schema); err != nil {
+		r.Release()
+		return nil, fmt.Errorf("claim rebuild schema: %w", err)
+	}
+	return r, nil
+}
+
+// Release gives the claim up at once (a sweep right after it sees the
+// schema abandoned) and ends its session.
+func (r *Rebuild) Release() {
+	if r == nil || r.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()") //nolint:errcheck // the session's end releases it too
+	r.conn.Close(ctx)                                   //nolint:errcheck // the session and its lock end either way
+	r.conn = nil
+}
+
+// DropAbandoned drops the schemas of deployment name's rebuilds that
+// ended without a switch to them or a clean-up of their own: the process
+// was killed, or lost its session. A rebuild still running holds its claim
+// (BeginRebuild), and its schema is left alone; so is a schema a switch
+// made active. It returns what it dropped; a schema it could not drop is
+// left for the next call and named in the error.
+func DropAbandoned(ctx context.Context, pool *pgxpool.Pool, name string) ([]string, error) {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1 ORDER BY started_at`, name)
+	if err != nil {
+		return nil, err
+	}
+	claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	var errs []error
+	for _, schema := range claimed {
+		done, err := dropIfAbandoned(ctx, pool, name, schema)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drop abandoned rebuild schema %s: %w", schema, err))
+		}
+		if done {
+			dropped = append(dropped, schema)
+		}
+	}
+	return dropped, errors.Join(errs...)
+}
+
+func dropIfAbandoned(ctx context.Context, pool *pgxpool.Pool, name, schema string) (bool, error) {
+	dropped := false
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		active, err := lockActive(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if active == schema { // switched to: no longer a rebuild
+			_, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, schema)
+			return err
+		}
+		var free bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", rebuildLockKey(schema)).Scan(&free); err != nil {
+			return err
+		}
+		if !free {
+			return nil // still running
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
+			return err
+		}
+		if err := dropSchema(ctx, tx, name, schema); err != nil {
+			return err
+		}
+		dropped = true
+		return nil
+	})
+	return dropped && err == nil, err
 }

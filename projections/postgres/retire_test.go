@@ -149,3 +149,89 @@ func TestFirstActivationAndUnusedRebuilds(t *testing.T) {
 		t.Errorf("the sweep after the drop failed: dropped %v, %v; want %s", dropped, err, busy)
 	}
 }
+
+// TestDropAbandonedDropsOnlyDeadRebuilds: a rebuild's schema whose claim
+// ended with its session (the process killed) is dropped; one whose
+// rebuild still runs, one a switch made active, and another deployment's
+// are not.
+func TestDropAbandonedDropsOnlyDeadRebuilds(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cat := domain.DefaultCatalogue()
+	const name = "hr"
+	running, killed, switched, other := name+"_20260101t090000_00000001", name+"_20260101t090000_00000002",
+		name+"_20260101t090000_00000003", "payroll_20260101t090000_00000004"
+	claims := map[string]*postgres.Rebuild{}
+	for _, s := range []string{running, killed, switched, other} {
+		owner := name
+		if s == other {
+			owner = "payroll"
+		}
+		c, err := postgres.BeginRebuild(bg, pool, owner, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Release)
+		claims[s] = c
+		if err := postgres.Migrate(bg, pool, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := postgres.Migrate(bg, pool, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.InitActive(bg, pool, name, postgres.Active{Schema: name, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: switched, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	claims[switched].Release()
+	// The killed rebuild's session ends as a killed process's would.
+	var terminated int
+	if err := pool.QueryRow(bg, `SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l,
+		(SELECT hashtextextended('careerledger rebuild ' || $1, 0) AS k) h
+		WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+		AND l.classid::bigint = (h.k >> 32) & 4294967295 AND l.objid::bigint = h.k & 4294967295`, killed).Scan(&terminated); err != nil {
+		t.Fatal(err)
+	}
+	if terminated != 1 {
+		t.Fatalf("terminated %d sessions holding the claim on %s, want 1", terminated, killed)
+	}
+	var dropped []string
+	deadline := time.Now().Add(5 * time.Second)
+	for len(dropped) == 0 { // the terminated session's locks go a moment later
+		var err error
+		if dropped, err = postgres.DropAbandoned(bg, pool, name); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if want := []string{killed}; !slices.Equal(dropped, want) {
+		t.Errorf("dropped %v, want %v", dropped, want)
+	}
+	all := []string{name, running, killed, switched, other}
+	present := func() []string {
+		t.Helper()
+		return pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1`, all)
+	}
+	if got, want := present(), []string{name, running, switched, other}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+	if got, want := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds ORDER BY 1`), []string{running, other}; !slices.Equal(got, want) {
+		t.Errorf("claims left %v, want %v", got, want)
+	}
+	// The running rebuild ends without a switch or a drop of its own (a
+	// process that lost its session): the next sweep drops its schema.
+	claims[running].Release()
+	if dropped, err := postgres.DropAbandoned(bg, pool, name); err != nil || !slices.Equal(dropped, []string{running}) {
+		t.Errorf("after the last claim ended: dropped %v, %v; want %v", dropped, err, []string{running})
+	}
+	if got, want := present(), []string{name, switched, other}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+}
