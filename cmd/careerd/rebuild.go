@@ -247,12 +247,20 @@ var (
 	sweepRetiredEvery = time.Minute
 )
 
-// sweepRetired drops, every sweepRetiredEvery until ctx is done, the
-// schemas a switch retired more than retiredGrace ago that are still there
-// (the instance that switched stopped before dropping them).
+// sweepRetired drops, at start and then every sweepRetiredEvery until ctx
+// is done, the schemas a switch retired more than retiredGrace ago that
+// are still there (the instance that switched stopped before dropping
+// them), and those of rebuilds that died (a restart after a kill cleans
+// up at once).
 func (m *Main) sweepRetired(ctx context.Context) {
 	grace := retiredGrace
-	m.every(ctx, sweepRetiredEvery, func(ctx context.Context) { m.dropRetired(ctx, grace) })
+	sweep := func(ctx context.Context) { m.dropRetired(ctx, grace) }
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		sweep(ctx)
+	}()
+	m.every(ctx, sweepRetiredEvery, sweep)
 }
 
 // dropRetired drops the schemas a switch retired more than grace ago, and

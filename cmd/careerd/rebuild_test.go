@@ -417,3 +417,35 @@ func TestAStartFollowsASwitchMadeWhileItMigrated(t *testing.T) {
 		t.Errorf("retired %v, want the schema the migration made anew, %s", got, cfg.Schema)
 	}
 }
+
+// TestAStartSweepsAtOnce: an instance restarted after its rebuild was
+// killed drops the dead rebuild's schema as it starts, not a sweep period
+// later.
+func TestAStartSweepsAtOnce(t *testing.T) {
+	every := sweepRetiredEvery
+	sweepRetiredEvery = time.Hour
+	t.Cleanup(func() { sweepRetiredEvery = every })
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	ctx := context.Background()
+	dead := cfg.Schema + "_20260101t000000_0000dead"
+	claim, err := postgres.BeginRebuild(ctx, pool, cfg.Schema, dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(ctx, pool, dead); err != nil {
+		t.Fatal(err)
+	}
+	claim.Release() // as a killed process's session would end
+	start(t, cfg)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, dead); len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead rebuild's schema %s is still there 10 s after the start", dead)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
