@@ -89,11 +89,33 @@ func (r *rebuilder) run(ctx context.Context) {
 	m.log.Info("rebuild done", "position", r.status.Position, "seconds", time.Since(start).Seconds())
 }
 
+// errClaimLost is why a rebuild stops when its claim's session ends: from
+// then on another instance's sweep may drop the schema under it.
+var errClaimLost = errors.New("the rebuild's claim on its schema was lost (its PostgreSQL session ended), so a sweep may drop the schema: start the rebuild again")
+
 func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	m := r.m
-	target, schema, claim, err := m.newReadModel(ctx)
+	schema, claim, err := m.claimSchema(ctx)
+	if err != nil {
+		return err
+	}
 	// Released last: after the switch, or after the drop below.
 	defer claim.Release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-claim.Lost():
+			cancel(errClaimLost)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		if err != nil && errors.Is(context.Cause(ctx), errClaimLost) {
+			err = fmt.Errorf("%w (%v)", errClaimLost, err)
+		}
+	}()
+	target, err := m.newReadModel(ctx, schema)
 	if schema != "" {
 		defer func() {
 			if err == nil {
@@ -126,11 +148,11 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	// events first and judges each person once, at the head.
 	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, MaxBatch: 2000, Now: m.now,
 		Bulk: true, OnApplied: progress, OnStored: progress, MaxCached: m.Config.maxCached()}
-	pctx, cancel := context.WithCancel(ctx)
+	pctx, stopProjector := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(pctx) }()
 	stop := func() error {
-		cancel()
+		stopProjector()
 		return <-done
 	}
 	m.log.Info("rebuild started", "schema", schema)
@@ -172,13 +194,14 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	return m.switchTo(ctx, target, schema)
 }
 
-// newReadModel returns an empty read model beside the serving one, and
-// the rebuild's claim on its schema (nil for the memory model): if this
-// process dies before it switches or drops the schema, the claim ends with
-// its session and another instance's sweep drops the schema.
-func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string, *postgres.Rebuild, error) {
+// claimSchema names a new read-model schema beside the serving one and
+// claims it (postgres.BeginRebuild): if this process dies before it
+// switches to the schema or drops it, the claim ends with its session and
+// another instance's sweep drops the schema. "" and nil for the memory
+// model.
+func (m *Main) claimSchema(ctx context.Context) (string, *postgres.Rebuild, error) {
 	if m.pool == nil {
-		return memory.New(m.cat), "", nil, nil
+		return "", nil, nil
 	}
 	// The start time names it for people; the random part keeps two
 	// rebuilds started in the same second (two instances on a new
@@ -186,16 +209,25 @@ func (m *Main) newReadModel(ctx context.Context) (projections.ReadModel, string,
 	schema := fmt.Sprintf("%s_%s_%08x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32())
 	claim, err := postgres.BeginRebuild(ctx, m.pool, m.Config.Schema, schema)
 	if err != nil {
-		return nil, "", nil, err
+		return "", nil, err
+	}
+	return schema, claim, nil
+}
+
+// newReadModel returns an empty read model in schema, claimed by
+// claimSchema (the memory model for "").
+func (m *Main) newReadModel(ctx context.Context, schema string) (projections.ReadModel, error) {
+	if schema == "" {
+		return memory.New(m.cat), nil
 	}
 	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
-		return nil, schema, claim, err // the schema may exist, half migrated
+		return nil, err // the schema may exist, half migrated
 	}
 	st := m.postgresStore(schema)
 	// Nobody queries the new schema before the switch: its head batch may
 	// build its indexes after its rows.
 	st.ReindexAbove = postgres.DefaultReindexAbove
-	return st, schema, claim, nil
+	return st, nil
 }
 
 // switchTo makes target the serving read model and restarts the live
@@ -266,22 +298,23 @@ func (m *Main) sweepRetired(ctx context.Context) {
 // dropRetired drops the schemas a switch retired more than grace ago, and
 // those of rebuilds that died without a switch or a clean-up.
 func (m *Main) dropRetired(ctx context.Context, grace time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	dropped, err := postgres.DropRetired(ctx, m.pool, m.Config.Schema, grace)
-	if err != nil && ctx.Err() == nil {
-		m.log.Warn("drop retired read-model schemas; trying again later", "err", err)
+	sweep := func(what string, drop func(ctx context.Context) ([]string, error)) {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		dropped, err := drop(sctx)
+		if err != nil && ctx.Err() == nil { // not when careerd stops
+			m.log.Warn("drop "+what+"; trying again later", "err", err)
+		}
+		if len(dropped) > 0 {
+			m.log.Info("dropped "+what, "schemas", dropped)
+		}
 	}
-	if len(dropped) > 0 {
-		m.log.Info("dropped retired read-model schemas", "schemas", dropped)
-	}
-	abandoned, err := postgres.DropAbandoned(ctx, m.pool, m.Config.Schema)
-	if err != nil && ctx.Err() == nil {
-		m.log.Warn("drop the schemas of rebuilds that died; trying again later", "err", err)
-	}
-	if len(abandoned) > 0 {
-		m.log.Info("dropped the schemas of rebuilds that died", "schemas", abandoned)
-	}
+	sweep("retired read-model schemas", func(ctx context.Context) ([]string, error) {
+		return postgres.DropRetired(ctx, m.pool, m.Config.Schema, grace)
+	})
+	sweep("the schemas of rebuilds that died", func(ctx context.Context) ([]string, error) {
+		return postgres.DropAbandoned(ctx, m.pool, m.Config.Schema)
+	})
 }
 
 // followActive switches this instance to the read model another instance

@@ -19,6 +19,7 @@ import (
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func call(t *testing.T, method, url, token string) (int, string) {
@@ -261,11 +262,15 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 	} else if st.ReindexAbove > 0 {
 		t.Errorf("the serving store drops indexes from %d people", st.ReindexAbove)
 	}
-	target, schema, claim, err := m.newReadModel(context.Background())
+	schema, claim, err := m.claimSchema(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer claim.Release()
+	target, err := m.newReadModel(context.Background(), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, ok := target.(*postgres.Store)
 	if !ok {
 		t.Fatalf("a rebuild's store is a %T, want a postgres store", target)
@@ -368,34 +373,12 @@ func TestAStartFollowsASwitchMadeWhileItMigrated(t *testing.T) {
 	if err := postgres.Migrate(ctx, pool, next); err != nil {
 		t.Fatal(err)
 	}
-	holder, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	const migrateLockKey = 0x6361726565726c01 // postgres.Migrate's
-	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
-		t.Fatal(err)
-	}
+	release := holdMigrations(t, pool)
 	m := NewMain(cfg, io.Discard)
 	t.Cleanup(func() { m.Close() })
 	ran := make(chan error, 1)
 	go func() { ran <- m.Run(ctx) }()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var waiting bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND classid::bigint = $1::bigint >> 32 AND objid::bigint = $1::bigint & 4294967295)`, int64(migrateLockKey)).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the starting instance never waited for the migration lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitMigrationWaiter(t, pool)
 	cat := domain.DefaultCatalogue()
 	if err := postgres.WriteActive(ctx, pool, cfg.Schema, postgres.Active{Schema: next, CatalogueID: cat.ID(),
 		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
@@ -404,9 +387,7 @@ func TestAStartFollowsASwitchMadeWhileItMigrated(t *testing.T) {
 	if dropped, err := postgres.DropRetired(ctx, pool, cfg.Schema, 0); err != nil || len(dropped) != 1 {
 		t.Fatalf("drop the retired schema: %v, %v", dropped, err)
 	}
-	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
@@ -447,5 +428,135 @@ func TestAStartSweepsAtOnce(t *testing.T) {
 			t.Fatalf("the dead rebuild's schema %s is still there 10 s after the start", dead)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestARebuildStopsWhenItsClaimIsLost: a rebuild whose claim's session
+// ends (a PostgreSQL restart, an administrator) while the process lives
+// stops with a clear cause rather than fill a schema a sweep may drop, and
+// drops what it made.
+func TestARebuildStopsWhenItsClaimIsLost(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	m := start(t, cfg)
+	ctx := context.Background()
+	// Migrations held back: the rebuild waits in its own, claim in hand.
+	release := holdMigrations(t, pool)
+	if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", m.DevToken()); code != http.StatusAccepted {
+		t.Fatalf("start rebuild: %d %s", code, body)
+	}
+	var claimed []string
+	for deadline := time.Now().Add(10 * time.Second); len(claimed) == 0; {
+		claimed = pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, cfg.Schema)
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild never claimed a schema")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pgtest.EndClaim(t, pool, claimed[0])
+	var st graph.RebuildStatus
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if st = m.rebuild.RebuildStatus(); st.State != "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rebuild still runs 15 s after its claim was lost: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st.State != "failed" || !strings.Contains(st.Error, "claim on its schema was lost") {
+		t.Errorf("rebuild status %+v, want failed for the lost claim", st)
+	}
+	release()
+	if left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, claimed[0]); len(left) != 0 {
+		t.Errorf("the stopped rebuild left its schema %v", left)
+	}
+	if left := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds`); len(left) != 0 {
+		t.Errorf("claims left %v", left)
+	}
+	if active, _, err := postgres.ReadActive(ctx, pool, cfg.Schema); err != nil || active.Schema != cfg.Schema {
+		t.Errorf("active %+v, %v; want the serving %s", active, err, cfg.Schema)
+	}
+}
+
+// TestAFirstStartBehindAnotherFollowsIt: the first two instances of a
+// deployment start together; the second waits for migrations while the
+// first records its schema and a rebuild switches away from it. The second
+// serves the schema the pointer names, and the default schema its
+// migration made is noted as retired for the sweep.
+func TestAFirstStartBehindAnotherFollowsIt(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	ctx := context.Background()
+	other := cfg.Schema + "_20260101t000000_0000cafe"
+	if err := postgres.Migrate(ctx, pool, other); err != nil {
+		t.Fatal(err)
+	}
+	release := holdMigrations(t, pool)
+	m := NewMain(cfg, io.Discard)
+	t.Cleanup(func() { m.Close() })
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	awaitMigrationWaiter(t, pool)
+	cat := domain.DefaultCatalogue()
+	if _, err := postgres.InitActive(ctx, pool, cfg.Schema, postgres.Active{Schema: other, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := m.store.Current().(*postgres.Store); !ok || st.Schema() != other {
+		t.Errorf("the instance serves %v, want the recorded %s", m.store.Current(), other)
+	}
+	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_retired_schemas WHERE name = $1`, cfg.Schema); !slices.Equal(got, []string{cfg.Schema}) {
+		t.Errorf("retired %v, want the schema its migration made, %s", got, cfg.Schema)
+	}
+}
+
+// migrateLockKey is postgres.Migrate's advisory lock.
+const migrateLockKey = 0x6361726565726c01
+
+// holdMigrations holds every migration of pool's database back, as another
+// instance's long migration would, until the returned func is called.
+func holdMigrations(t *testing.T, pool *pgxpool.Pool) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	holder, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close(ctx) })
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// awaitMigrationWaiter returns once a session waits for the migration lock.
+func awaitMigrationWaiter(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting bool
+		if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid::bigint = $1::bigint >> 32 AND objid::bigint = $1::bigint & 4294967295)`, int64(migrateLockKey)).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nobody waited for the migration lock")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

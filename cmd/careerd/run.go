@@ -243,6 +243,13 @@ func (m *Main) openReadModel(ctx context.Context) error {
 		if active, err = postgres.InitActive(ctx, m.pool, cfg.Schema, first); err != nil {
 			return err
 		}
+		if active.Schema != first.Schema {
+			// Ours was made for nothing, or made anew after a switch away
+			// from it and a sweep: the sweep's to drop.
+			if err := postgres.NoteRetired(ctx, m.pool, cfg.Schema, first.Schema); err != nil {
+				return err
+			}
+		}
 	}
 	for {
 		if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS public.careerledger_retired_schemas (
 CREATE TABLE IF NOT EXISTS public.careerledger_rebuilds (
 	name       text NOT NULL,
 	schema     text NOT NULL,
+	lock_id    int NOT NULL, -- the claim: advisory lock (rebuildLockClass, lock_id)
 	started_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (name, schema)
 )`
@@ -281,25 +282,34 @@ func dropSchema(ctx context.Context, tx pgx.Tx, name, schema string) error {
 	return err
 }
 
-// rebuildLockKey is the advisory lock a live rebuild of schema holds for
-// as long as it runs: its session ending (the process killed, the
-// connection lost) releases it.
-func rebuildLockKey(schema string) string { return "careerledger rebuild " + schema }
+// rebuildLockClass is the first half of the advisory lock a live rebuild
+// holds for as long as it runs (the second is the lock_id its claim row
+// stores): its session ending (the process killed, the connection lost)
+// releases it. Two-key advisory locks never meet the single-key ones of
+// migrations and of the projector.
+const rebuildLockClass = 0x636c7262
+
+// claimHeartbeat is how often a rebuild's claim checks that its session
+// (and so its lock) is still there.
+const claimHeartbeat = time.Second
 
 // Rebuild is a rebuild's claim on the schema it fills: while it is held,
 // DropAbandoned leaves the schema alone; once its session ends without a
 // switch to the schema, the schema is abandoned.
 type Rebuild struct {
 	conn *pgx.Conn // a session of its own, outside the pool
-	key  string
+	lost chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
-// BeginRebuild claims schema, not created yet, for a rebuild of deployment
-// name: it takes the rebuild's lock on a session of its own (not one of
-// the pool's), then notes the schema among the rebuilds, so that a rebuild
-// whose process dies before it switches or cleans up is found and dropped
-// (DropAbandoned). Release the claim when the rebuild has switched or
-// dropped its schema.
+// BeginRebuild claims schema, which must not exist yet, for a rebuild of
+// deployment name: it takes the rebuild's lock on a session of its own
+// (not one of the pool's), then notes the schema and the lock among the
+// rebuilds, so that a rebuild whose process dies before it switches or
+// cleans up is found and dropped (DropAbandoned). Stop the rebuild when
+// Lost is closed: its schema may be dropped from then on. Release the
+// claim when the rebuild has switched or dropped its schema.
 func BeginRebuild(ctx context.Context, pool *pgxpool.Pool, name, schema string) (*Rebuild, error) {
 	if err := ensureRegistry(ctx, pool); err != nil {
 		return nil, err
@@ -308,17 +318,62 @@ func BeginRebuild(ctx context.Context, pool *pgxpool.Pool, name, schema string) 
 	if err != nil {
 		return nil, fmt.Errorf("claim rebuild schema: %w", err)
 	}
-	r := &Rebuild{conn: conn, key: rebuildLockKey(schema)}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", r.key); err != nil {
-		r.Release()
-		return nil, fmt.Errorf("claim rebuild schema: %w", err)
+	fail := func(err error) (*Rebuild, error) {
+		conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // the session and its lock end either way
+		return nil, fmt.Errorf("claim rebuild schema %s: %w", schema, err)
 	}
-	if _, err := conn.Exec(ctx, `INSERT INTO public.careerledger_rebuilds (name, schema) VALUES ($1, $2)
-		ON CONFLICT (name, schema) DO NOTHING`, name, schema); err != nil {
-		r.Release()
-		return nil, fmt.Errorf("claim rebuild schema: %w", err)
+	// The session idles between heartbeats for as long as the rebuild
+	// runs: a server-wide idle timeout must not end it (PostgreSQL 14+).
+	conn.Exec(ctx, "SET idle_session_timeout = 0") //nolint:errcheck // older servers have no such timeout
+	var id int32
+	var got, exists bool
+	if err := conn.QueryRow(ctx, `SELECT hashtext($1), pg_try_advisory_lock($2, hashtext($1)),
+		EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, schema, int32(rebuildLockClass)).Scan(&id, &got, &exists); err != nil {
+		return fail(err)
 	}
+	if !got || exists {
+		return fail(errors.New("another rebuild holds it, or it exists already"))
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO public.careerledger_rebuilds (name, schema, lock_id) VALUES ($1, $2, $3)`,
+		name, schema, id); err != nil {
+		return fail(err)
+	}
+	r := &Rebuild{conn: conn, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	go r.watch()
 	return r, nil
+}
+
+// watch closes lost when the claim's session is gone: a PostgreSQL
+// restart, an administrator's pg_terminate_backend, a proxy closing an
+// idle connection.
+func (r *Rebuild) watch() {
+	defer close(r.done)
+	t := time.NewTicker(claimHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := r.conn.Ping(ctx)
+			cancel()
+			if err != nil {
+				close(r.lost)
+				return
+			}
+		}
+	}
+}
+
+// Lost is closed when the claim's session ended under a running rebuild:
+// the schema is no longer protected, and the rebuild should stop. Never
+// closed for a nil claim (the memory read model's rebuild).
+func (r *Rebuild) Lost() <-chan struct{} {
+	if r == nil {
+		return nil
+	}
+	return r.lost
 }
 
 // Release gives the claim up at once (a sweep right after it sees the
@@ -327,6 +382,8 @@ func (r *Rebuild) Release() {
 	if r == nil || r.conn == nil {
 		return
 	}
+	close(r.stop)
+	<-r.done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()") //nolint:errcheck // the session's end releases it too
@@ -366,6 +423,10 @@ func DropAbandoned(ctx context.Context, pool *pgxpool.Pool, name string) ([]stri
 	return dropped, errors.Join(errs...)
 }
 
+// dropIfAbandoned drops schema if, with the deployment's registry row held
+// (so no switch runs meanwhile), it is still claimed by a rebuild (a
+// switch to it ends the claim in its own transaction), is not the active
+// one, and its claim's lock is free: the rebuild's session is gone.
 func dropIfAbandoned(ctx context.Context, pool *pgxpool.Pool, name, schema string) (bool, error) {
 	dropped := false
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -373,12 +434,20 @@ func dropIfAbandoned(ctx context.Context, pool *pgxpool.Pool, name, schema strin
 		if err != nil {
 			return err
 		}
-		if active == schema { // switched to: no longer a rebuild
+		var id int32
+		err = tx.QueryRow(ctx, `SELECT lock_id FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, schema).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // switched to, or cleaned up, since the list was read
+		}
+		if err != nil {
+			return err
+		}
+		if active == schema { // made active without ending the claim (the pointer set by hand): no longer a rebuild
 			_, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, schema)
 			return err
 		}
 		var free bool
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", rebuildLockKey(schema)).Scan(&free); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1, $2)", int32(rebuildLockClass), id).Scan(&free); err != nil {
 			return err
 		}
 		if !free {

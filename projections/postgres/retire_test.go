@@ -188,16 +188,18 @@ func TestDropAbandonedDropsOnlyDeadRebuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	claims[switched].Release()
-	// The killed rebuild's session ends as a killed process's would.
-	var terminated int
-	if err := pool.QueryRow(bg, `SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l,
-		(SELECT hashtextextended('careerledger rebuild ' || $1, 0) AS k) h
-		WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-		AND l.classid::bigint = (h.k >> 32) & 4294967295 AND l.objid::bigint = h.k & 4294967295`, killed).Scan(&terminated); err != nil {
-		t.Fatal(err)
+	// The killed rebuild's session ends as a killed process's would, and
+	// its claim says so.
+	pgtest.EndClaim(t, pool, killed)
+	select {
+	case <-claims[killed].Lost():
+	case <-time.After(10 * time.Second):
+		t.Error("the claim whose session ended is not reported lost")
 	}
-	if terminated != 1 {
-		t.Fatalf("terminated %d sessions holding the claim on %s, want 1", terminated, killed)
+	select {
+	case <-claims[running].Lost():
+		t.Error("a claim whose session lives is reported lost")
+	default:
 	}
 	var dropped []string
 	deadline := time.Now().Add(5 * time.Second)
@@ -233,5 +235,94 @@ func TestDropAbandonedDropsOnlyDeadRebuilds(t *testing.T) {
 	}
 	if got, want := present(), []string{name, switched, other}; !slices.Equal(got, want) {
 		t.Errorf("left %v, want %v", got, want)
+	}
+}
+
+// TestAClaimIsTheOnlyOne: a rebuild cannot claim a schema that exists
+// already, nor one another rebuild holds.
+func TestAClaimIsTheOnlyOne(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	const name = "ops"
+	if err := postgres.Migrate(bg, pool, name); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := postgres.BeginRebuild(bg, pool, name, name); err == nil {
+		c.Release()
+		t.Error("claimed a schema that exists")
+	}
+	schema := name + "_20260101t090000_00000001"
+	first, err := postgres.BeginRebuild(bg, pool, name, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+	if c, err := postgres.BeginRebuild(bg, pool, name, schema); err == nil {
+		c.Release()
+		t.Error("claimed a schema another rebuild holds")
+	}
+	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds`); !slices.Equal(got, []string{schema}) {
+		t.Errorf("claims %v, want only the first, %s", got, schema)
+	}
+}
+
+// TestASweepWithAStaleListSparesASwitchedSchema: a sweep that listed two
+// claims before both rebuilds switched (one after the other) must not drop
+// the first one's schema, retired by the second switch moments ago: the
+// retired schema keeps its grace. Only a schema still claimed is the
+// sweep's.
+func TestASweepWithAStaleListSparesASwitchedSchema(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cat := domain.DefaultCatalogue()
+	const name = "it"
+	a, b := name+"_20260101t090000_0000000a", name+"_20260101t090000_0000000b"
+	claims := map[string]*postgres.Rebuild{}
+	for _, s := range []string{a, b} {
+		c, err := postgres.BeginRebuild(bg, pool, name, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Release)
+		claims[s] = c
+		if err := postgres.Migrate(bg, pool, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1 ORDER BY 1`, name)
+	for _, s := range []string{a, b} {
+		if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: s, CatalogueID: cat.ID(),
+			CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+			t.Fatal(err)
+		}
+		claims[s].Release()
+	}
+	for _, s := range stale {
+		if dropped, err := postgres.DropIfAbandoned(bg, pool, name, s); err != nil || dropped {
+			t.Errorf("the stale list's %s: dropped %v, %v; want left alone", s, dropped, err)
+		}
+	}
+	if got, want := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1`, []string{a, b}), []string{a, b}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v (a retired within its grace, b active)", got, want)
+	}
+	// A claim made active without ending it (the pointer set by hand) is
+	// no longer a rebuild: its claim goes, its schema stays.
+	c, err := postgres.BeginRebuild(bg, pool, name, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(bg, pool, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(bg, `UPDATE public.careerledger_read_models SET schema = $2 WHERE name = $1`, name, name); err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	if dropped, err := postgres.DropAbandoned(bg, pool, name); err != nil || len(dropped) != 0 {
+		t.Errorf("the active schema, still claimed: dropped %v, %v", dropped, err)
+	}
+	if got := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, name); len(got) != 1 {
+		t.Errorf("the active schema %s was dropped", name)
+	}
+	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, name); len(got) != 0 {
+		t.Errorf("claims left %v, want none", got)
 	}
 }

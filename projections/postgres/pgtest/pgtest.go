@@ -93,3 +93,20 @@ func Strings(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) []string
 	}
 	return out
 }
+
+// EndClaim ends the session holding a rebuild's claim on schema (see
+// postgres.BeginRebuild), as a killed process's or a lost connection's
+// would end, and fails the test unless exactly one did.
+func EndClaim(t testing.TB, pool *pgxpool.Pool, schema string) {
+	t.Helper()
+	var ended int
+	if err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(l.pid))
+		FROM pg_locks l JOIN public.careerledger_rebuilds r ON l.objid::bigint = r.lock_id::bigint & 4294967295
+		WHERE r.schema = $1 AND l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`, schema).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	if ended != 1 {
+		t.Fatalf("ended %d sessions holding the claim on %s, want 1", ended, schema)
+	}
+}

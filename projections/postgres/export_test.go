@@ -1,0 +1,5 @@
+package postgres
+
+// DropIfAbandoned lets tests drive one step of DropAbandoned with a list
+// they read before other sessions moved on.
+var DropIfAbandoned = dropIfAbandoned
