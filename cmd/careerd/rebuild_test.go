@@ -373,12 +373,7 @@ func TestAStartFollowsASwitchMadeWhileItMigrated(t *testing.T) {
 	if err := postgres.Migrate(ctx, pool, next); err != nil {
 		t.Fatal(err)
 	}
-	release := holdMigrations(t, pool)
-	m := NewMain(cfg, io.Discard)
-	t.Cleanup(func() { m.Close() })
-	ran := make(chan error, 1)
-	go func() { ran <- m.Run(ctx) }()
-	awaitMigrationWaiter(t, pool)
+	m, ran, release := startBehindMigrations(t, cfg, pool)
 	cat := domain.DefaultCatalogue()
 	if err := postgres.WriteActive(ctx, pool, cfg.Schema, postgres.Active{Schema: next, CatalogueID: cat.ID(),
 		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
@@ -494,12 +489,7 @@ func TestAFirstStartBehindAnotherFollowsIt(t *testing.T) {
 	if err := postgres.Migrate(ctx, pool, other); err != nil {
 		t.Fatal(err)
 	}
-	release := holdMigrations(t, pool)
-	m := NewMain(cfg, io.Discard)
-	t.Cleanup(func() { m.Close() })
-	ran := make(chan error, 1)
-	go func() { ran <- m.Run(ctx) }()
-	awaitMigrationWaiter(t, pool)
+	m, ran, release := startBehindMigrations(t, cfg, pool)
 	cat := domain.DefaultCatalogue()
 	if _, err := postgres.InitActive(ctx, pool, cfg.Schema, postgres.Active{Schema: other, CatalogueID: cat.ID(),
 		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
@@ -539,6 +529,20 @@ func holdMigrations(t *testing.T, pool *pgxpool.Pool) (release func()) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// startBehindMigrations starts an instance while migrations are held back,
+// and returns once it waits for them; release lets it go on, and ran
+// tells how its start ended.
+func startBehindMigrations(t *testing.T, cfg Config, pool *pgxpool.Pool) (m *Main, ran chan error, release func()) {
+	t.Helper()
+	release = holdMigrations(t, pool)
+	m = NewMain(cfg, io.Discard)
+	t.Cleanup(func() { m.Close() })
+	ran = make(chan error, 1)
+	go func() { ran <- m.Run(context.Background()) }()
+	awaitMigrationWaiter(t, pool)
+	return m, ran, release
 }
 
 // awaitMigrationWaiter returns once a session waits for the migration lock.

@@ -174,21 +174,30 @@ func DropRetired(ctx context.Context, pool *pgxpool.Pool, name string, grace tim
 	if err := ensureRegistry(ctx, pool); err != nil {
 		return nil, err
 	}
-	rows, err := pool.Query(ctx, `SELECT schema FROM public.careerledger_retired_schemas
+	return dropEach(ctx, pool, "retired read-model schema", func(schema string) (bool, error) {
+		return dropIfRetired(ctx, pool, name, schema, grace)
+	}, `SELECT schema FROM public.careerledger_retired_schemas
 		WHERE name = $1 AND retired_at <= now() - $2::interval ORDER BY retired_at`, name, grace)
+}
+
+// dropEach lists schemas with query and args, and drops each with drop,
+// which decides again under the registry row lock. It returns what was
+// dropped, and the errors of the others (what: what they are), joined.
+func dropEach(ctx context.Context, pool *pgxpool.Pool, what string, drop func(schema string) (bool, error), query string, args ...any) ([]string, error) {
+	rows, err := pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	retired, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	listed, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, err
 	}
 	var dropped []string
 	var errs []error
-	for _, schema := range retired {
-		done, err := dropIfRetired(ctx, pool, name, schema, grace)
+	for _, schema := range listed {
+		done, err := drop(schema)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("drop retired read-model schema %s: %w", schema, err))
+			errs = append(errs, fmt.Errorf("drop %s %s: %w", what, schema, err))
 		}
 		if done {
 			dropped = append(dropped, schema)
@@ -215,18 +224,20 @@ func dropIfRetired(ctx context.Context, pool *pgxpool.Pool, name, schema string,
 		if !still || active == schema {
 			return nil // switched to, or retired anew, since the list was read
 		}
-		// A query still reading the schema holds the drop back; rather
-		// than hold switches back behind it, try again next time.
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
-			return err
-		}
-		if err := dropSchema(ctx, tx, name, schema); err != nil {
-			return err
-		}
 		dropped = true
-		return nil
+		return dropBriefly(ctx, tx, name, schema)
 	})
 	return dropped && err == nil, err
+}
+
+// dropBriefly drops schema in tx (which holds the registry row) unless it
+// must wait: a query still reading the schema holds the drop back, and
+// rather than hold switches back behind it, a sweep tries again next time.
+func dropBriefly(ctx context.Context, tx pgx.Tx, name, schema string) error {
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
+		return err
+	}
+	return dropSchema(ctx, tx, name, schema)
 }
 
 // DropUnused drops schema, a read model some rebuild filled but never made
@@ -401,26 +412,9 @@ func DropAbandoned(ctx context.Context, pool *pgxpool.Pool, name string) ([]stri
 	if err := ensureRegistry(ctx, pool); err != nil {
 		return nil, err
 	}
-	rows, err := pool.Query(ctx, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1 ORDER BY started_at`, name)
-	if err != nil {
-		return nil, err
-	}
-	claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
-	}
-	var dropped []string
-	var errs []error
-	for _, schema := range claimed {
-		done, err := dropIfAbandoned(ctx, pool, name, schema)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("drop abandoned rebuild schema %s: %w", schema, err))
-		}
-		if done {
-			dropped = append(dropped, schema)
-		}
-	}
-	return dropped, errors.Join(errs...)
+	return dropEach(ctx, pool, "abandoned rebuild schema", func(schema string) (bool, error) {
+		return dropIfAbandoned(ctx, pool, name, schema)
+	}, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1 ORDER BY started_at`, name)
 }
 
 // dropIfAbandoned drops schema if, with the deployment's registry row held
@@ -453,14 +447,8 @@ func dropIfAbandoned(ctx context.Context, pool *pgxpool.Pool, name, schema strin
 		if !free {
 			return nil // still running
 		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '20s'"); err != nil {
-			return err
-		}
-		if err := dropSchema(ctx, tx, name, schema); err != nil {
-			return err
-		}
 		dropped = true
-		return nil
+		return dropBriefly(ctx, tx, name, schema)
 	})
 	return dropped && err == nil, err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestDropRetiredDropsOnlyWhatASwitchReplaced: a schema goes only once a
@@ -166,15 +167,7 @@ func TestDropAbandonedDropsOnlyDeadRebuilds(t *testing.T) {
 		if s == other {
 			owner = "payroll"
 		}
-		c, err := postgres.BeginRebuild(bg, pool, owner, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Release)
-		claims[s] = c
-		if err := postgres.Migrate(bg, pool, s); err != nil {
-			t.Fatal(err)
-		}
+		claims[s] = claimAndMigrate(t, pool, owner, s)
 	}
 	if err := postgres.Migrate(bg, pool, name); err != nil {
 		t.Fatal(err)
@@ -277,15 +270,7 @@ func TestASweepWithAStaleListSparesASwitchedSchema(t *testing.T) {
 	a, b := name+"_20260101t090000_0000000a", name+"_20260101t090000_0000000b"
 	claims := map[string]*postgres.Rebuild{}
 	for _, s := range []string{a, b} {
-		c, err := postgres.BeginRebuild(bg, pool, name, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Release)
-		claims[s] = c
-		if err := postgres.Migrate(bg, pool, s); err != nil {
-			t.Fatal(err)
-		}
+		claims[s] = claimAndMigrate(t, pool, name, s)
 	}
 	stale := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1 ORDER BY 1`, name)
 	for _, s := range []string{a, b} {
@@ -325,4 +310,20 @@ func TestASweepWithAStaleListSparesASwitchedSchema(t *testing.T) {
 	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, name); len(got) != 0 {
 		t.Errorf("claims left %v, want none", got)
 	}
+}
+
+// claimAndMigrate claims schema for a rebuild of deployment name and
+// migrates it, as a rebuild starts; the claim is released when the test
+// ends, if not before.
+func claimAndMigrate(t *testing.T, pool *pgxpool.Pool, name, schema string) *postgres.Rebuild {
+	t.Helper()
+	c, err := postgres.BeginRebuild(bg, pool, name, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Release)
+	if err := postgres.Migrate(bg, pool, schema); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
