@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,7 @@ func TestMalformedNumbers(t *testing.T) {
 		{"Int variable a string of digits", people, map[string]any{"n": "5"}, 200, "BAD_USER_INPUT", "first", "not a string"},
 		{"Int literal a string of digits in an input", engagement(`peakHeadcount: "5"`), nil, 422, "GRAPHQL_VALIDATION_FAILED", "peakHeadcount", "Int cannot represent"},
 		{"Int variable a fraction", people, map[string]any{"n": 1.5}, 200, "BAD_USER_INPUT", "n", intRule},
+		{"Int variable a whole number with a fraction part", people, map[string]any{"n": json.Number("5.0")}, 200, "BAD_USER_INPUT", "n", "without a fraction or an exponent"},
 		{"Int variable a word", people, map[string]any{"n": "five"}, 200, "BAD_USER_INPUT", "n", "not a string"},
 		{"Int variable a fraction in an input", mEngagement, in(map[string]any{"peakHeadcount": 1.5}), 200, "BAD_USER_INPUT", "peakHeadcount", intRule},
 		{"Int literal a fraction", `{ people(first: 1.5) { totalCount } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "first", "Int cannot represent non-integer value: 1.5"},

@@ -94,7 +94,7 @@ func UnmarshalYen(v any) (int64, error) {
 }
 
 // IntRule is the rule of a malformed Int.
-const IntRule = "must be a whole number from -2147483648 to 2147483647 (GraphQL Int is a 32-bit signed integer)"
+const IntRule = "must be an integer written without a fraction or an exponent (5, not 5.0 or 5e0), from -2147483648 to 2147483647 (GraphQL Int is a 32-bit signed integer)"
 
 // MarshalInt writes a GraphQL Int.
 func MarshalInt(i int) graphql.Marshaler { return graphql.MarshalInt(i) }
