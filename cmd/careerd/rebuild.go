@@ -91,7 +91,7 @@ func (r *rebuilder) run(ctx context.Context) {
 
 // errClaimLost is why a rebuild stops when its claim's session ends: from
 // then on another instance's sweep may drop the schema under it.
-var errClaimLost = errors.New("the rebuild's claim on its schema was lost (its PostgreSQL session ended), so a sweep may drop the schema: start the rebuild again")
+var errClaimLost = errors.New("rebuild stopped, since a sweep may drop a schema whose claim is lost: start the rebuild again")
 
 func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	m := r.m
@@ -106,13 +106,13 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	go func() {
 		select {
 		case <-claim.Lost():
-			cancel(errClaimLost)
+			cancel(fmt.Errorf("%w (%w)", errClaimLost, claim.Err()))
 		case <-ctx.Done():
 		}
 	}()
 	defer func() {
-		if err != nil && errors.Is(context.Cause(ctx), errClaimLost) {
-			err = fmt.Errorf("%w (%v)", errClaimLost, err)
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, errClaimLost) {
+			err = fmt.Errorf("%w; it was at: %v", cause, err)
 		}
 	}()
 	target, err := m.newReadModel(ctx, schema)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -428,43 +429,71 @@ func TestAStartSweepsAtOnce(t *testing.T) {
 
 // TestARebuildStopsWhenItsClaimIsLost: a rebuild whose claim's session
 // ends (a PostgreSQL restart, an administrator) while the process lives
-// stops with a clear cause rather than fill a schema a sweep may drop, and
-// drops what it made.
+// stops with a clear cause rather than switch to, or go on filling, a
+// schema a sweep may drop, and drops the schema it made.
 func TestARebuildStopsWhenItsClaimIsLost(t *testing.T) {
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	cfg := baseConfig(t)
 	cfg.DatabaseURL = pgtest.URL(pool)
 	m := start(t, cfg)
 	ctx := context.Background()
-	// Migrations held back: the rebuild waits in its own, claim in hand.
-	release := holdMigrations(t, pool)
+	// The registry row held: the rebuild fills its schema, then waits at
+	// its switch.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, cfg.Schema); err != nil {
+		t.Fatal(err)
+	}
 	if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", m.DevToken()); code != http.StatusAccepted {
 		t.Fatalf("start rebuild: %d %s", code, body)
 	}
-	var claimed []string
-	for deadline := time.Now().Add(10 * time.Second); len(claimed) == 0; {
-		claimed = pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, cfg.Schema)
+	var schema string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := pool.QueryRow(ctx, `SELECT coalesce((SELECT r.schema FROM public.careerledger_rebuilds r
+			JOIN pg_namespace n ON n.nspname = r.schema WHERE r.name = $1), '')
+			FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' LIMIT 1`, cfg.Schema).Scan(&schema); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatal(err)
+		}
+		if schema != "" {
+			break // its schema is there, and something waits for the row
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the rebuild never claimed a schema")
+			t.Fatal("the rebuild never waited at its switch")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	pgtest.EndClaim(t, pool, claimed[0])
+	pgtest.EndClaim(t, pool, schema)
+	// It gives the switch up, and notes its schema as retired before it
+	// waits for the row to drop it.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if len(pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_retired_schemas WHERE schema = $1`, schema)) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rebuild did not give its switch up 15 s after its claim was lost: %+v", m.rebuild.RebuildStatus())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var st graph.RebuildStatus
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		if st = m.rebuild.RebuildStatus(); st.State != "running" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the rebuild still runs 15 s after its claim was lost: %+v", st)
+			t.Fatalf("the rebuild still runs: %+v", st)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	if st.State != "failed" || !strings.Contains(st.Error, "claim on its schema was lost") {
-		t.Errorf("rebuild status %+v, want failed for the lost claim", st)
+	if st.State != "failed" || !strings.Contains(st.Error, "claim on schema "+schema+" was lost") {
+		t.Errorf("rebuild status %+v, want failed for the lost claim on %s", st, schema)
 	}
-	release()
-	if left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, claimed[0]); len(left) != 0 {
+	if left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, schema); len(left) != 0 {
 		t.Errorf("the stopped rebuild left its schema %v", left)
 	}
 	if left := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds`); len(left) != 0 {

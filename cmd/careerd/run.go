@@ -252,17 +252,22 @@ func (m *Main) openReadModel(ctx context.Context) error {
 		}
 	}
 	for {
-		if err := postgres.Migrate(ctx, m.pool, active.Schema); err != nil {
-			return err
-		}
+		merr := postgres.Migrate(ctx, m.pool, active.Schema)
 		// A switch while the migration waited may have retired the schema,
-		// and a sweep dropped it: the migration then made it anew, empty.
-		// Follow the switch, and leave that one to the sweep.
-		again, _, err := postgres.ReadActive(ctx, m.pool, cfg.Schema)
+		// and a sweep dropped it: the migration then made it anew, empty,
+		// or failed as the drop ran. Follow the switch, and leave that one
+		// to the sweep.
+		again, ok, err := postgres.ReadActive(ctx, m.pool, cfg.Schema)
 		if err != nil {
 			return err
 		}
+		if !ok {
+			return fmt.Errorf("the read-model pointer of %q in public.careerledger_read_models went away while careerd started", cfg.Schema)
+		}
 		if again.Schema == active.Schema {
+			if merr != nil {
+				return merr
+			}
 			break
 		}
 		if err := postgres.NoteRetired(ctx, m.pool, cfg.Schema, active.Schema); err != nil {

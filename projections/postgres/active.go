@@ -58,11 +58,24 @@ CREATE TABLE IF NOT EXISTS public.careerledger_rebuilds (
 // not queue behind a switch every time an instance looks at the pointer.
 var registries sync.Map // *pgxpool.Pool -> struct{}
 
+// registryLockKey serialises the registry's DDL: two instances starting on
+// a new database at once would otherwise both create its tables, and one
+// fail on the catalogue's unique index. A key of its own: an instance's
+// first look at the pointer must not wait for a long migration.
+const registryLockKey = 0x6361726565726c03
+
 func ensureRegistry(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, ok := registries.Load(pool); ok {
 		return nil
 	}
-	if _, err := pool.Exec(ctx, activeTable); err != nil {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(registryLockKey)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, activeTable)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("active read model: %w", err)
 	}
 	registries.Store(pool, struct{}{})
@@ -133,7 +146,9 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
+		// Neither the schema switched to nor the one retired is a rebuild
+		// any more: the one has no grace to keep, the other keeps its own.
+		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema IN ($2, $3)`, name, a.Schema, old); err != nil {
 			return err
 		}
 		if old == "" || old == a.Schema {
@@ -308,10 +323,12 @@ const claimHeartbeat = time.Second
 // DropAbandoned leaves the schema alone; once its session ends without a
 // switch to the schema, the schema is abandoned.
 type Rebuild struct {
-	conn *pgx.Conn // a session of its own, outside the pool
-	lost chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	conn   *pgx.Conn // a session of its own, outside the pool
+	schema string
+	lost   chan struct{}
+	err    error // why the claim was lost, set before lost is closed
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // BeginRebuild claims schema, which must not exist yet, for a rebuild of
@@ -342,14 +359,17 @@ func BeginRebuild(ctx context.Context, pool *pgxpool.Pool, name, schema string) 
 		EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, schema, int32(rebuildLockClass)).Scan(&id, &got, &exists); err != nil {
 		return fail(err)
 	}
-	if !got || exists {
-		return fail(errors.New("another rebuild holds it, or it exists already"))
+	if exists {
+		return fail(errors.New("the schema exists already"))
+	}
+	if !got {
+		return fail(errors.New("another rebuild holds it (or one whose schema name hashes alike)"))
 	}
 	if _, err := conn.Exec(ctx, `INSERT INTO public.careerledger_rebuilds (name, schema, lock_id) VALUES ($1, $2, $3)`,
 		name, schema, id); err != nil {
 		return fail(err)
 	}
-	r := &Rebuild{conn: conn, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Rebuild{conn: conn, schema: schema, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.watch()
 	return r, nil
 }
@@ -370,6 +390,7 @@ func (r *Rebuild) watch() {
 			err := r.conn.Ping(ctx)
 			cancel()
 			if err != nil {
+				r.err = fmt.Errorf("the claim on schema %s was lost: its PostgreSQL session ended or did not answer within 5 s: %w", r.schema, err)
 				close(r.lost)
 				return
 			}
@@ -385,6 +406,16 @@ func (r *Rebuild) Lost() <-chan struct{} {
 		return nil
 	}
 	return r.lost
+}
+
+// Err says why the claim was lost, once Lost is closed; nil before.
+func (r *Rebuild) Err() error {
+	select {
+	case <-r.Lost():
+		return r.err
+	default:
+		return nil
+	}
 }
 
 // Release gives the claim up at once (a sweep right after it sees the

@@ -181,11 +181,17 @@ func TestDropAbandonedDropsOnlyDeadRebuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	claims[switched].Release()
+	// The other deployment's rebuild ends too: its schema is its own
+	// deployment's sweep's, not this one's.
+	claims[other].Release()
 	// The killed rebuild's session ends as a killed process's would, and
-	// its claim says so.
+	// its claim says so, naming the schema.
 	pgtest.EndClaim(t, pool, killed)
 	select {
 	case <-claims[killed].Lost():
+		if err := claims[killed].Err(); err == nil || !strings.Contains(err.Error(), killed) {
+			t.Errorf("the lost claim's error %v does not name %s", err, killed)
+		}
 	case <-time.After(10 * time.Second):
 		t.Error("the claim whose session ended is not reported lost")
 	}
@@ -239,9 +245,9 @@ func TestAClaimIsTheOnlyOne(t *testing.T) {
 	if err := postgres.Migrate(bg, pool, name); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := postgres.BeginRebuild(bg, pool, name, name); err == nil {
+	if c, err := postgres.BeginRebuild(bg, pool, name, name); err == nil || !strings.Contains(err.Error(), "exists already") {
 		c.Release()
-		t.Error("claimed a schema that exists")
+		t.Errorf("claimed a schema that exists: %v", err)
 	}
 	schema := name + "_20260101t090000_00000001"
 	first, err := postgres.BeginRebuild(bg, pool, name, schema)
@@ -249,9 +255,11 @@ func TestAClaimIsTheOnlyOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Release()
-	if c, err := postgres.BeginRebuild(bg, pool, name, schema); err == nil {
-		c.Release()
-		t.Error("claimed a schema another rebuild holds")
+	for _, owner := range []string{name, "finance"} { // the same deployment, and another one
+		if c, err := postgres.BeginRebuild(bg, pool, owner, schema); err == nil || !strings.Contains(err.Error(), "another rebuild holds it") {
+			c.Release()
+			t.Errorf("%s claimed a schema another rebuild holds: %v", owner, err)
+		}
 	}
 	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds`); !slices.Equal(got, []string{schema}) {
 		t.Errorf("claims %v, want only the first, %s", got, schema)
@@ -309,6 +317,46 @@ func TestASweepWithAStaleListSparesASwitchedSchema(t *testing.T) {
 	}
 	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, name); len(got) != 0 {
 		t.Errorf("claims left %v, want none", got)
+	}
+	// Set by hand to a schema still claimed, then switched away from: the
+	// switch ends that claim too, so the schema keeps a retired one's
+	// grace rather than go as abandoned.
+	c2 := claimAndMigrate(t, pool, name, name+"_20260101t090000_0000000c")
+	if _, err := pool.Exec(bg, `UPDATE public.careerledger_read_models SET schema = $2 WHERE name = $1`, name, name+"_20260101t090000_0000000c"); err != nil {
+		t.Fatal(err)
+	}
+	c2.Release()
+	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: name, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := postgres.DropAbandoned(bg, pool, name); err != nil || len(dropped) != 0 {
+		t.Errorf("a schema just retired by a switch: dropped %v, %v; want it left to its grace", dropped, err)
+	}
+}
+
+// TestInstancesStartTogetherOnANewDatabase: the registry's tables are made
+// by whichever instance comes first; the others, starting at the same
+// moment, wait for it rather than fail.
+func TestInstancesStartTogetherOnANewDatabase(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		pool, err := pgxpool.New(bg, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		go func() {
+			_, _, err := postgres.ReadActive(bg, pool, "fresh")
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("an instance starting with the others: %v", err)
+		}
 	}
 }
 
