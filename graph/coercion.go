@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -10,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/model"
 )
 
@@ -89,6 +91,16 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 		return nil
 	}
 	if _, err := model.UnmarshalInt(val); err != nil {
+		// Whole here, as the presenter would make it: the websocket
+		// transport sends these errors as they are.
+		var de *domain.Error
+		if errors.As(err, &de) {
+			named := *de
+			named.Field = inputName(p)
+			named.Message = named.Field + ": " + named.Rule
+			return &gqlerror.Error{Message: named.Message, Path: p, Err: &named,
+				Extensions: map[string]any{"code": codes[named.Kind], "field": named.Field, "rule": named.Rule}}
+		}
 		return &gqlerror.Error{Message: err.Error(), Path: p, Err: err}
 	}
 	return nil

@@ -429,3 +429,45 @@ func TestLevelChangedTypeAsTheContractWritesIt(t *testing.T) {
 	}
 	t.Errorf("no levelChanged among %+v", got.Type.Fields)
 }
+
+// TestMalformedVariableOverWebsocket: a variable that is no Int, sent over
+// the websocket (which passes errors on as they are, not through the
+// presenter), is bad input with its code, field and rule, as over HTTP.
+func TestMalformedVariableOverWebsocket(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		c := e.connect(t, e.token(t, admin))
+		c.send(wsMessage{ID: "q", Type: "subscribe", Payload: mustJSON(t, map[string]any{
+			"query": `query($n: Int) { people(first: $n) { totalCount } }`, "variables": map[string]any{"n": 1.5}})})
+		m, err := c.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errs []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		}
+		var body struct {
+			Errors []struct {
+				Message    string         `json:"message"`
+				Extensions map[string]any `json:"extensions"`
+			} `json:"errors"`
+		}
+		switch m.Type {
+		case "next":
+			if err := json.Unmarshal(m.Payload, &body); err != nil {
+				t.Fatal(err)
+			}
+			errs = body.Errors
+		case "error":
+			if err := json.Unmarshal(m.Payload, &errs); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("want the query's errors, got %s %s", m.Type, m.Payload)
+		}
+		if len(errs) != 1 || errs[0].Extensions["code"] != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "n" ||
+			!strings.HasPrefix(errs[0].Message, "n: ") || errs[0].Extensions["rule"] == nil {
+			t.Errorf("over the websocket: %s %s; want BAD_USER_INPUT naming n with its rule", m.Type, m.Payload)
+		}
+	})
+}
