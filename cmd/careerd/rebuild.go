@@ -317,6 +317,39 @@ func (m *Main) dropRetired(ctx context.Context, grace time.Duration) {
 	})
 }
 
+// staleRetryEvery is how often an instance whose rebuild for a newer
+// catalogue version or read-model format failed starts it again. A
+// variable for tests.
+var staleRetryEvery = time.Minute
+
+// retryStaleRebuild starts the rebuild again, every staleRetryEvery until
+// ctx is done, while this instance's last rebuild failed and the active
+// read model is still older than this instance's catalogue version or
+// read-model format. Only forward: an instance never rebuilds again by
+// itself towards an older catalogue (an old instance still running in a
+// rolling upgrade) or another catalogue.
+func (m *Main) retryStaleRebuild(ctx context.Context) {
+	m.every(ctx, staleRetryEvery, func(ctx context.Context) {
+		last := m.rebuild.RebuildStatus()
+		if last.State != "failed" {
+			return
+		}
+		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+		if err != nil || !ok {
+			return
+		}
+		older := active.Format < postgres.Format ||
+			(active.Format == postgres.Format && active.CatalogueID == m.cat.ID() && active.CatalogueVersion < m.cat.Version())
+		if !older {
+			return
+		}
+		m.log.Warn("the rebuild for this catalogue and format failed; starting it again", "last_error", last.Error)
+		if _, err := m.rebuild.StartRebuild(ctx); err != nil {
+			m.log.Error("rebuild", "err", err)
+		}
+	})
+}
+
 // followActive switches this instance to the read model another instance
 // rebuilt and activated.
 func (m *Main) followActive(ctx context.Context) {

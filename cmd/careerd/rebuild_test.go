@@ -437,49 +437,11 @@ func TestARebuildStopsWhenItsClaimIsLost(t *testing.T) {
 	cfg.DatabaseURL = pgtest.URL(pool)
 	m := start(t, cfg)
 	ctx := context.Background()
-	// The registry row held: the rebuild fills its schema, then waits at
-	// its switch.
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, cfg.Schema); err != nil {
-		t.Fatal(err)
-	}
-	if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", m.DevToken()); code != http.StatusAccepted {
-		t.Fatalf("start rebuild: %d %s", code, body)
-	}
-	var schema string
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if err := pool.QueryRow(ctx, `SELECT coalesce((SELECT r.schema FROM public.careerledger_rebuilds r
-			JOIN pg_namespace n ON n.nspname = r.schema WHERE r.name = $1), '')
-			FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' LIMIT 1`, cfg.Schema).Scan(&schema); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			t.Fatal(err)
+	schema := loseClaimAtSwitch(t, pool, cfg.Schema, func() {
+		if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", m.DevToken()); code != http.StatusAccepted {
+			t.Fatalf("start rebuild: %d %s", code, body)
 		}
-		if schema != "" {
-			break // its schema is there, and something waits for the row
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the rebuild never waited at its switch")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	pgtest.EndClaim(t, pool, schema)
-	// It gives the switch up, and notes its schema as retired before it
-	// waits for the row to drop it.
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if len(pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_retired_schemas WHERE schema = $1`, schema)) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the rebuild did not give its switch up 15 s after its claim was lost: %+v", m.rebuild.RebuildStatus())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	})
 	var st graph.RebuildStatus
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		if st = m.rebuild.RebuildStatus(); st.State != "running" {
@@ -591,5 +553,90 @@ func awaitMigrationWaiter(t *testing.T, pool *pgxpool.Pool) {
 			t.Fatal("nobody waited for the migration lock")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// loseClaimAtSwitch holds deployment name's registry row, runs start (which
+// starts a rebuild), waits until the rebuild has filled its schema and
+// waits at its switch, ends its claim's session, waits until the rebuild
+// has given the switch up (it notes its schema as retired before it waits
+// for the row to drop it), lets the row go, and returns the schema.
+func loseClaimAtSwitch(t *testing.T, pool *pgxpool.Pool, name string, start func()) string {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name); err != nil {
+		t.Fatal(err)
+	}
+	start()
+	var schema string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := pool.QueryRow(ctx, `SELECT coalesce((SELECT r.schema FROM public.careerledger_rebuilds r
+			JOIN pg_namespace n ON n.nspname = r.schema WHERE r.name = $1), '')
+			FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' LIMIT 1`, name).Scan(&schema); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatal(err)
+		}
+		if schema != "" {
+			break // its schema is there, and something waits for the row
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild never waited at its switch")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pgtest.EndClaim(t, pool, schema)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if len(pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_retired_schemas WHERE schema = $1`, schema)) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild did not give its switch up 15 s after its claim was lost")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return schema
+}
+
+// TestAFailedRebuildForANewerFormatIsRetried: the rebuild careerd starts
+// for a newer catalogue or format, when it fails, is started again while
+// the read model is still the older one.
+func TestAFailedRebuildForANewerFormatIsRetried(t *testing.T) {
+	every := staleRetryEvery
+	staleRetryEvery = 100 * time.Millisecond
+	t.Cleanup(func() { staleRetryEvery = every })
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	start(t, cfg).Close()
+	ctx := context.Background()
+	active, _, _ := postgres.ReadActive(ctx, pool, cfg.Schema)
+	active.Format = postgres.Format - 1
+	if err := postgres.WriteActive(ctx, pool, cfg.Schema, active); err != nil {
+		t.Fatal(err)
+	}
+	var m *Main
+	failed := loseClaimAtSwitch(t, pool, cfg.Schema, func() { m = start(t, cfg) })
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		now, _, err := postgres.ReadActive(ctx, pool, cfg.Schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.Format == postgres.Format {
+			if now.Schema == failed || now.Schema == cfg.Schema {
+				t.Errorf("switched to %s, want a new rebuild's schema", now.Schema)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed rebuild was not tried again: %+v, status %+v", now, m.rebuild.RebuildStatus())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

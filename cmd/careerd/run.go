@@ -179,6 +179,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if _, err := m.rebuild.StartRebuild(runCtx); err != nil {
 			m.log.Error("rebuild", "err", err)
 		}
+		m.retryStaleRebuild(runCtx)
 	}
 	return nil
 }

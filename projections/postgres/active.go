@@ -64,8 +64,25 @@ var registries sync.Map // *pgxpool.Pool -> struct{}
 // first look at the pointer must not wait for a long migration.
 const registryLockKey = 0x6361726565726c03
 
+// registryShape tells whether the registry's tables are there in their
+// current shape: the DDL locks its tables exclusively even when it has
+// nothing to do, which would hold every instance's look at the pointer
+// back behind each start (and a start behind a switch in progress).
+const registryShape = `SELECT to_regclass('public.careerledger_rebuilds') IS NOT NULL
+	AND to_regclass('public.careerledger_retired_schemas') IS NOT NULL
+	AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('public.careerledger_read_models')
+		AND attname = 'format' AND NOT attisdropped)`
+
 func ensureRegistry(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, ok := registries.Load(pool); ok {
+		return nil
+	}
+	var current bool
+	if err := pool.QueryRow(ctx, registryShape).Scan(&current); err != nil {
+		return fmt.Errorf("active read model: %w", err)
+	}
+	if current {
+		registries.Store(pool, struct{}{})
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
