@@ -22,6 +22,10 @@ type rebuilder struct {
 	mu      sync.Mutex
 	status  graph.RebuildStatus
 	running bool
+	// automatic: the current or last rebuild is careerd's own, for a newer
+	// catalogue version or format; it switches only if the active read
+	// model is still older, and is retried when it fails.
+	automatic bool
 }
 
 var _ graph.Rebuilder = (*rebuilder)(nil)
@@ -38,6 +42,15 @@ func (r *rebuilder) RebuildStatus() graph.RebuildStatus {
 
 // StartRebuild starts a rebuild in the background; only one runs at a time.
 func (r *rebuilder) StartRebuild(ctx context.Context) (graph.RebuildStatus, error) {
+	return r.start(ctx, false)
+}
+
+// startAutomatic starts careerd's own rebuild for its catalogue and format.
+func (r *rebuilder) startAutomatic(ctx context.Context) (graph.RebuildStatus, error) {
+	return r.start(ctx, true)
+}
+
+func (r *rebuilder) start(ctx context.Context, automatic bool) (graph.RebuildStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.running {
@@ -49,7 +62,7 @@ func (r *rebuilder) StartRebuild(ctx context.Context) (graph.RebuildStatus, erro
 	if m.runCtx != nil && m.runCtx.Err() != nil {
 		return r.status, errors.New("careerd is shutting down")
 	}
-	r.running = true
+	r.running, r.automatic = true, automatic
 	r.status = graph.RebuildStatus{State: "running"}
 	rctx, stop := context.WithCancel(ctx)
 	unhook := func() bool { return false }
@@ -191,7 +204,22 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	if err := stop(); err != nil {
 		return fmt.Errorf("rebuild projector: %w", err)
 	}
-	return m.switchTo(ctx, target, schema)
+	r.mu.Lock()
+	automatic := r.automatic
+	r.mu.Unlock()
+	// careerd's own rebuild never switches back over one at least as new
+	// that another instance switched to meanwhile.
+	return m.switchTo(ctx, target, schema, automatic)
+}
+
+// olderThanOurs reports whether the active read model a was built by an
+// older version of this instance's catalogue, or in an older format by
+// this version.
+func (m *Main) olderThanOurs(a postgres.Active) bool {
+	if a.CatalogueID != m.cat.ID() {
+		return false
+	}
+	return a.CatalogueVersion < m.cat.Version() || (a.CatalogueVersion == m.cat.Version() && a.Format < postgres.Format)
 }
 
 // claimSchema names a new read-model schema beside the serving one and
@@ -232,10 +260,14 @@ func (m *Main) newReadModel(ctx context.Context, schema string) (projections.Rea
 
 // switchTo makes target the serving read model and restarts the live
 // projector on it (it continues from target's checkpoint).
-func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string) error {
+func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool) error {
 	old := m.store.Current()
 	if m.pool != nil {
-		if err := postgres.WriteActive(ctx, m.pool, m.Config.Schema,
+		write := postgres.WriteActive
+		if forward {
+			write = postgres.WriteActiveForward
+		}
+		if err := write(ctx, m.pool, m.Config.Schema,
 			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}); err != nil {
 			return err
 		}
@@ -317,36 +349,44 @@ func (m *Main) dropRetired(ctx context.Context, grace time.Duration) {
 	})
 }
 
-// staleRetryEvery is how often an instance whose rebuild for a newer
-// catalogue version or read-model format failed starts it again. A
-// variable for tests.
-var staleRetryEvery = time.Minute
+// staleRetryEvery is how soon an instance whose own rebuild for a newer
+// catalogue version or read-model format failed starts it again; each
+// further failure doubles the wait, up to staleRetryMax. Variables for
+// tests.
+var (
+	staleRetryEvery = time.Minute
+	staleRetryMax   = time.Hour
+)
 
-// retryStaleRebuild starts the rebuild again, every staleRetryEvery until
-// ctx is done, while this instance's last rebuild failed and the active
-// read model is still older than this instance's catalogue version or
-// read-model format. Only forward: an instance never rebuilds again by
-// itself towards an older catalogue (an old instance still running in a
-// rolling upgrade) or another catalogue.
+// retryStaleRebuild starts careerd's own rebuild again, until ctx is done,
+// after it failed, while the active read model is still built by an older
+// version of this instance's catalogue (or in an older format) and no
+// other rebuild of the deployment is running. Only forward: an instance
+// never rebuilds again by itself towards an older catalogue (an old
+// instance still running in a rolling upgrade) or another catalogue.
 func (m *Main) retryStaleRebuild(ctx context.Context) {
-	m.every(ctx, staleRetryEvery, func(ctx context.Context) {
-		last := m.rebuild.RebuildStatus()
-		if last.State != "failed" {
+	wait, next := staleRetryEvery, time.Now().Add(staleRetryEvery)
+	m.every(ctx, min(staleRetryEvery, 5*time.Second), func(ctx context.Context) {
+		m.rebuild.mu.Lock()
+		last, automatic := m.rebuild.status, m.rebuild.automatic
+		m.rebuild.mu.Unlock()
+		if last.State != "failed" || !automatic || time.Now().Before(next) {
 			return
 		}
 		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
-		if err != nil || !ok {
+		if err != nil || !ok || !m.olderThanOurs(active) {
 			return
 		}
-		older := active.Format < postgres.Format ||
-			(active.Format == postgres.Format && active.CatalogueID == m.cat.ID() && active.CatalogueVersion < m.cat.Version())
-		if !older {
-			return
+		if running, err := postgres.RebuildRunning(ctx, m.pool, m.Config.Schema); err != nil || running {
+			return // another instance's may well switch: look again later
 		}
-		m.log.Warn("the rebuild for this catalogue and format failed; starting it again", "last_error", last.Error)
-		if _, err := m.rebuild.StartRebuild(ctx); err != nil {
+		m.log.Warn("this instance's rebuild for its catalogue and format failed; starting it again",
+			"last_error", last.Error, "next_wait", (2 * wait).String())
+		if _, err := m.rebuild.startAutomatic(ctx); err != nil {
 			m.log.Error("rebuild", "err", err)
 		}
+		wait = min(2*wait, staleRetryMax)
+		next = time.Now().Add(wait)
 	})
 }
 

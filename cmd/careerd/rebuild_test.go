@@ -281,7 +281,7 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 	}
 	// Switched to, it serves: its people table may still be empty (a log
 	// without people), and a later catch-up must not drop its indexes.
-	if err := m.switchTo(context.Background(), target, schema); err != nil {
+	if err := m.switchTo(context.Background(), target, schema, false); err != nil {
 		t.Fatal(err)
 	}
 	if st.ReindexAbove > 0 {

@@ -176,7 +176,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.log.Info("careerd serving", "addr", m.Addr())
 	if m.staleCatalogue {
 		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves")
-		if _, err := m.rebuild.StartRebuild(runCtx); err != nil {
+		if _, err := m.rebuild.startAutomatic(runCtx); err != nil {
 			m.log.Error("rebuild", "err", err)
 		}
 		m.retryStaleRebuild(runCtx)

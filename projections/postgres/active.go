@@ -89,6 +89,10 @@ func ensureRegistry(ctx context.Context, pool *pgxpool.Pool) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(registryLockKey)); err != nil {
 			return err
 		}
+		// The instance this one waited for may have made them.
+		if err := tx.QueryRow(ctx, registryShape).Scan(&current); err != nil || current {
+			return err
+		}
 		_, err := tx.Exec(ctx, activeTable)
 		return err
 	})
@@ -136,6 +140,23 @@ func InitActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) 
 // the deployment's registry row. A schema that does not exist (dropped as
 // retired while this waited for the row) is refused.
 func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) error {
+	return writeActive(ctx, pool, name, a, false)
+}
+
+// WriteActiveForward is WriteActive for a rebuild to a newer catalogue
+// version or format: it switches only if, with the registry row held, the
+// active read model is not already of a's catalogue at a's version or a
+// newer one (another instance's rebuild switched first), and returns
+// ErrAsNew otherwise.
+func WriteActiveForward(ctx context.Context, pool *pgxpool.Pool, name string, a Active) error {
+	return writeActive(ctx, pool, name, a, true)
+}
+
+// ErrAsNew: the active read model is already as new as the one a forward
+// switch would make active.
+var ErrAsNew = errors.New("the active read model is already of this catalogue version and format, or newer")
+
+func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) error {
 	if err := ensureRegistry(ctx, pool); err != nil {
 		return err
 	}
@@ -143,6 +164,18 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 		old, err := lockActive(ctx, tx, name)
 		if err != nil {
 			return err
+		}
+		if forward {
+			var cur Active
+			err := tx.QueryRow(ctx, `SELECT catalogue_id, catalogue_version, format FROM public.careerledger_read_models WHERE name = $1`, name).
+				Scan(&cur.CatalogueID, &cur.CatalogueVersion, &cur.Format)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if err == nil && cur.CatalogueID == a.CatalogueID && (cur.CatalogueVersion > a.CatalogueVersion ||
+				(cur.CatalogueVersion == a.CatalogueVersion && cur.Format >= a.Format)) {
+				return ErrAsNew
+			}
 		}
 		// A statement of its own: it sees what committed while the row
 		// was awaited.
@@ -448,6 +481,21 @@ func (r *Rebuild) Release() {
 	r.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()") //nolint:errcheck // the session's end releases it too
 	r.conn.Close(ctx)                                   //nolint:errcheck // the session and its lock end either way
 	r.conn = nil
+}
+
+// RebuildRunning reports whether a rebuild of deployment name holds its
+// claim now, on any instance.
+func RebuildRunning(ctx context.Context, pool *pgxpool.Pool, name string) (bool, error) {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return false, err
+	}
+	var running bool
+	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM public.careerledger_rebuilds r JOIN pg_locks l
+		ON l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid::bigint = $2 AND l.objid::bigint = r.lock_id::bigint & 4294967295
+		WHERE r.name = $1)`, name, int64(rebuildLockClass)).Scan(&running)
+	return running, err
 }
 
 // DropAbandoned drops the schemas of deployment name's rebuilds that

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -264,6 +265,13 @@ func TestAClaimIsTheOnlyOne(t *testing.T) {
 	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds`); !slices.Equal(got, []string{schema}) {
 		t.Errorf("claims %v, want only the first, %s", got, schema)
 	}
+	if running, err := postgres.RebuildRunning(bg, pool, name); err != nil || !running {
+		t.Errorf("a rebuild holds its claim: running %v, %v", running, err)
+	}
+	first.Release()
+	if running, err := postgres.RebuildRunning(bg, pool, name); err != nil || running {
+		t.Errorf("the claim was released: running %v, %v", running, err)
+	}
 }
 
 // TestASweepWithAStaleListSparesASwitchedSchema: a sweep that listed two
@@ -374,4 +382,50 @@ func claimAndMigrate(t *testing.T, pool *pgxpool.Pool, name, schema string) *pos
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestAForwardSwitchNeverGoesBack: careerd's own rebuild for its catalogue
+// switches only over an older version or format of the same catalogue (or
+// another catalogue), never over one as new as its own that another
+// instance switched to first.
+func TestAForwardSwitchNeverGoesBack(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	const name = "fwd"
+	for _, s := range []string{name, name + "_b"} {
+		if err := postgres.Migrate(bg, pool, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(schema, id string, version, format int) error {
+		return postgres.WriteActive(bg, pool, name, postgres.Active{Schema: schema, CatalogueID: id, CatalogueVersion: version, Format: format})
+	}
+	forward := func(id string, version, format int) error {
+		return postgres.WriteActiveForward(bg, pool, name, postgres.Active{Schema: name + "_b", CatalogueID: id, CatalogueVersion: version, Format: format})
+	}
+	for _, c := range []struct {
+		what             string
+		id               string
+		version, format  int
+		activeV, activeF int
+		wantAsNew        bool
+	}{
+		{"the same version and format", "itss", 2, 3, 2, 3, true},
+		{"an older version than the active one", "itss", 1, 3, 2, 3, true},
+		{"the same version, an older format", "itss", 2, 2, 2, 3, true},
+		{"a newer version", "itss", 3, 3, 2, 3, false},
+		{"the same version, a newer format", "itss", 2, 3, 2, 2, false},
+		{"another catalogue", "other", 1, 3, 2, 3, false},
+	} {
+		if err := set(name, "itss", c.activeV, c.activeF); err != nil {
+			t.Fatal(err)
+		}
+		err := forward(c.id, c.version, c.format)
+		if got := errors.Is(err, postgres.ErrAsNew); got != c.wantAsNew || (err != nil && !got) {
+			t.Errorf("%s: %v, want refused as not newer: %v", c.what, err, c.wantAsNew)
+		}
+		active, _, _ := postgres.ReadActive(bg, pool, name)
+		if want := map[bool]string{true: name, false: name + "_b"}[c.wantAsNew]; active.Schema != want {
+			t.Errorf("%s: active %s, want %s", c.what, active.Schema, want)
+		}
+	}
 }
