@@ -22,9 +22,10 @@ type rebuilder struct {
 	mu      sync.Mutex
 	status  graph.RebuildStatus
 	running bool
-	// automatic: the current or last rebuild is careerd's own, for a newer
-	// catalogue version or format; it switches only if the active read
-	// model is still older, and is retried when it fails.
+	// automatic: the current or last rebuild is careerd's own, for its
+	// catalogue and format; it switches only if the active read model is
+	// not already as new (WriteActiveForward), and is retried when it
+	// fails while the active one is older.
 	automatic bool
 }
 

@@ -325,10 +325,7 @@ func DropUnused(ctx context.Context, pool *pgxpool.Pool, name, schema string) er
 		if active == schema {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
-			return err
-		}
-		return dropSchema(ctx, tx, name, schema)
+		return dropBriefly(ctx, tx, name, schema)
 	})
 }
 
