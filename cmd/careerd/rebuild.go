@@ -129,7 +129,7 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 			err = fmt.Errorf("%w; it was at: %v", cause, err)
 		}
 	}()
-	target, err := m.newReadModel(ctx, schema)
+	target, err := m.newReadModel(ctx, schema, claim)
 	if schema != "" {
 		defer func() {
 			if err == nil {
@@ -245,11 +245,11 @@ func (m *Main) claimSchema(ctx context.Context) (string, *postgres.Rebuild, erro
 
 // newReadModel returns an empty read model in schema, claimed by
 // claimSchema (the memory model for "").
-func (m *Main) newReadModel(ctx context.Context, schema string) (projections.ReadModel, error) {
+func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.Rebuild) (projections.ReadModel, error) {
 	if schema == "" {
 		return memory.New(m.cat), nil
 	}
-	if err := postgres.Migrate(ctx, m.pool, schema); err != nil {
+	if err := claim.Migrate(ctx, m.pool); err != nil {
 		return nil, err // the schema may exist, half migrated
 	}
 	st := m.postgresStore(schema)

@@ -268,7 +268,7 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer claim.Release()
-	target, err := m.newReadModel(context.Background(), schema)
+	target, err := m.newReadModel(context.Background(), schema, claim)
 	if err != nil {
 		t.Fatal(err)
 	}

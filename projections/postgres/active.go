@@ -371,6 +371,7 @@ const claimHeartbeat = time.Second
 // switch to the schema, the schema is abandoned.
 type Rebuild struct {
 	conn   *pgx.Conn // a session of its own, outside the pool
+	name   string    // the deployment
 	schema string
 	lost   chan struct{}
 	err    error // why the claim was lost, set before lost is closed
@@ -416,9 +417,32 @@ func BeginRebuild(ctx context.Context, pool *pgxpool.Pool, name, schema string) 
 		name, schema, id); err != nil {
 		return fail(err)
 	}
-	r := &Rebuild{conn: conn, schema: schema, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Rebuild{conn: conn, name: name, schema: schema, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.watch()
 	return r, nil
+}
+
+// Migrate makes the claimed schema and applies the migrations to it
+// (Migrate), making the schema only while the claim is noted: a sweep that
+// found the claim's session gone and ended the claim before the schema
+// existed would otherwise leave a schema nobody claims.
+func (r *Rebuild) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrate(ctx, pool, r.schema, r)
+}
+
+// errClaimEnded is held's error: the claim's row is gone.
+var errClaimEnded = errors.New("its claim was ended (by a sweep that found the claim's session gone) before the schema was made")
+
+// held locks the claim's row in tx, so that no sweep ends the claim before
+// tx ends (dropIfAbandoned locks the row first), or fails if it is gone.
+func (r *Rebuild) held(ctx context.Context, tx pgx.Tx) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2 FOR SHARE`,
+		r.name, r.schema).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errClaimEnded
+	}
+	return err
 }
 
 // watch closes lost when the claim's session is gone: a PostgreSQL
@@ -522,7 +546,9 @@ func dropIfAbandoned(ctx context.Context, pool *pgxpool.Pool, name, schema strin
 			return err
 		}
 		var id int32
-		err = tx.QueryRow(ctx, `SELECT lock_id FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2`, name, schema).Scan(&id)
+		// FOR UPDATE: a rebuild making the schema holds the row until the
+		// schema exists (Rebuild.Migrate), so the drop below sees it.
+		err = tx.QueryRow(ctx, `SELECT lock_id FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2 FOR UPDATE`, name, schema).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // switched to, or cleaned up, since the list was read
 		}

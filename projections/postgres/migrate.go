@@ -20,6 +20,11 @@ const migrateLockKey = 0x6361726565726c01
 // in its own transaction, under an advisory lock so concurrent starters
 // apply each file once. It is safe to call at every start.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	return migrate(ctx, pool, schema, nil)
+}
+
+// migrate is Migrate; claim, if not nil, guards the schema's creation.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, claim *Rebuild) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -31,7 +36,15 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)) //nolint:errcheck // released with the session anyway
 
 	s := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+s); err != nil {
+	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if claim != nil {
+			if err := claim.held(ctx, tx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+s)
+		return err
+	}); err != nil {
 		return fmt.Errorf("migrate: create schema %s: %w", schema, err)
 	}
 	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s+".schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {

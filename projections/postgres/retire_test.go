@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -378,10 +379,114 @@ func claimAndMigrate(t *testing.T, pool *pgxpool.Pool, name, schema string) *pos
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Release)
-	if err := postgres.Migrate(bg, pool, schema); err != nil {
+	if err := c.Migrate(bg, pool); err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestASweepAndAMigratingRebuildNeverOrphanASchema: a rebuild whose claim's
+// session ended while it waited to make its schema (behind another
+// migration) must not make the schema once a sweep ended the claim; and a
+// sweep that meets a rebuild making its schema waits for it, then drops
+// the schema with the claim, rather than end the claim and leave the
+// schema to nobody.
+func TestASweepAndAMigratingRebuildNeverOrphanASchema(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	const name = "orph"
+	exists := func(schema string) bool {
+		return len(pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, schema)) == 1
+	}
+	lose := func(c *postgres.Rebuild, schema string) {
+		t.Helper()
+		pgtest.EndClaim(t, pool, schema)
+		select {
+		case <-c.Lost():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the claim whose session ended is not reported lost")
+		}
+	}
+	sweep := func(want string) error {
+		deadline := time.Now().Add(5 * time.Second)
+		for { // the terminated session's locks go a moment later
+			dropped, err := postgres.DropAbandoned(bg, pool, name)
+			if err != nil {
+				return err
+			}
+			if slices.Equal(dropped, []string{want}) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the sweep dropped %v, want [%s]", dropped, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// The sweep first: the schema is never made.
+	late := name + "_20260101t090000_0000000a"
+	c, err := postgres.BeginRebuild(bg, pool, name, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Release)
+	lose(c, late)
+	if err := sweep(late); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Migrate(bg, pool); err == nil || !strings.Contains(err.Error(), late) || !strings.Contains(err.Error(), "claim was ended") {
+		t.Errorf("migrating a schema whose claim a sweep ended: %v, want an error naming the schema and the ended claim", err)
+	}
+	if exists(late) {
+		t.Errorf("%s was made after a sweep ended its claim: nobody would ever drop it", late)
+	}
+
+	// The rebuild first: it holds its claim's row while it makes the
+	// schema, as Rebuild.Migrate does; the sweep waits, then drops both.
+	making := name + "_20260101t090000_0000000b"
+	c, err = postgres.BeginRebuild(bg, pool, name, making)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Release)
+	tx, err := pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg) //nolint:errcheck // committed below
+	if _, err := tx.Exec(bg, `SELECT FROM public.careerledger_rebuilds WHERE name = $1 AND schema = $2 FOR SHARE`, name, making); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(bg, "CREATE SCHEMA "+making); err != nil {
+		t.Fatal(err)
+	}
+	lose(c, making)
+	time.Sleep(200 * time.Millisecond) // the terminated session's locks go
+	swept := make(chan error, 1)
+	go func() { swept <- sweep(making) }()
+	var err2 error
+	waited := true
+	select {
+	case err2 = <-swept:
+		waited = false
+		t.Error("the sweep did not wait for the rebuild making its schema")
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := tx.Commit(bg); err != nil {
+		t.Fatal(err)
+	}
+	if waited {
+		err2 = <-swept
+	}
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	if exists(making) {
+		t.Errorf("%s outlived the sweep that ended its claim: nobody would ever drop it", making)
+	}
+	if got := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_rebuilds WHERE name = $1`, name); len(got) != 0 {
+		t.Errorf("claims left: %v", got)
+	}
 }
 
 // TestAForwardSwitchNeverGoesBack: careerd's own rebuild for its catalogue
