@@ -5,11 +5,17 @@ import (
 	"time"
 )
 
-// Date is a civil calendar date (valid time) with no time zone, stored as days
-// since 1970-01-01. The zero Date means "absent" (e.g. an ongoing engagement's
-// completedOn); 1970-01-01 itself is therefore not representable, which no
-// career record needs.
-type Date struct{ days int32 }
+// Date is a civil calendar date (valid time) with no time zone. The zero
+// Date means "absent" (e.g. an ongoing engagement's completedOn); every day
+// from 0000-01-01 to 9999-12-31 is a Date, 1970-01-01 included.
+type Date struct {
+	days int32 // days since 1970-01-01, plus dayBias: 0 is no day
+}
+
+// dayBias puts the absent date on the day before 0000-01-01, which no
+// YYYY-MM-DD names: every date ParseDate accepts (years 0000 to 9999, as
+// always) is a Date.
+const dayBias = 719528 + 1 // 719528 days from 0000-01-01 to 1970-01-01
 
 const dateLayout = "2006-01-02"
 
@@ -22,7 +28,7 @@ func NewDate(y int, m time.Month, d int) Date {
 func DateOf(t time.Time) Date {
 	y, m, d := t.Date()
 	u := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	return Date{days: int32(u.Unix() / 86400)}
+	return Date{days: int32(u.Unix()/86400) + dayBias}
 }
 
 // ParseDate parses YYYY-MM-DD.
@@ -31,11 +37,7 @@ func ParseDate(s string) (Date, error) {
 	if err != nil {
 		return Date{}, fmt.Errorf("date %q is not YYYY-MM-DD", s)
 	}
-	d := DateOf(t)
-	if d.IsZero() {
-		return Date{}, fmt.Errorf("date %q is out of range", s)
-	}
-	return d, nil
+	return DateOf(t), nil
 }
 
 // MustDate parses YYYY-MM-DD and panics on error; for tests and constants.
@@ -51,7 +53,7 @@ func MustDate(s string) Date {
 func (d Date) IsZero() bool { return d.days == 0 }
 
 // Time returns midnight UTC of the date.
-func (d Date) Time() time.Time { return time.Unix(int64(d.days)*86400, 0).UTC() }
+func (d Date) Time() time.Time { return time.Unix(int64(d.days-dayBias)*86400, 0).UTC() }
 
 // String formats the date as YYYY-MM-DD, or "" when absent.
 func (d Date) String() string {
@@ -87,7 +89,7 @@ func (d Date) AddDate(years, months, days int) Date {
 }
 
 // Days returns the number of days since 1970-01-01; useful as a sort key.
-func (d Date) Days() int32 { return d.days }
+func (d Date) Days() int32 { return d.days - dayBias }
 
 // MarshalText encodes the date as YYYY-MM-DD (empty when absent).
 func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

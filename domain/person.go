@@ -152,7 +152,9 @@ func (p *Person) evidence(knownAt time.Time) Evidence {
 	seen := map[string]bool{} // an id recorded again after a retraction keeps its first place, once
 	for _, c := range p.changes {
 		if !knownAt.IsZero() && c.RecordedAt.After(knownAt) {
-			break
+			// continue, not break: stamps come from each writer's clock,
+			// and a later change may carry an earlier stamp.
+			continue
 		}
 		if c.RetractedID != "" {
 			delete(cur, c.RetractedID)

@@ -22,3 +22,22 @@ func TestEvidenceAfterRetractAndRecordAgainHoldsTheIDOnce(t *testing.T) {
 		t.Errorf("evidence known between retraction and re-recording holds %d pieces, want 0", n)
 	}
 }
+
+// TestKnownAtWithAStampOutOfOrder: what was known at T is every change
+// stamped at or before T, even after a change stamped later in the log
+// (two writers' clocks apart), as the read models' knownAt answers it.
+func TestKnownAtWithAStampOutOfOrder(t *testing.T) {
+	t0 := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+	p := domain.NewPerson("P1", "n", "Ops", day("2021-01-01"))
+	a1 := assess("P1.a", domain.ServiceSupportManagement, domain.Basic, "2022-01-01")
+	a2 := assess("P1.b", domain.SystemOperationManagement, domain.Basic, "2022-01-01")
+	p.Record(domain.Accomplishment{Assessment: &a1}, t0.Add(time.Second))
+	p.Record(domain.Accomplishment{Assessment: &a2}, t0.Add(500*time.Millisecond))
+	got := p.EvidenceKnownAt(t0.Add(700 * time.Millisecond))
+	if len(got.Assessments) != 1 || got.Assessments[0].ID != "P1.b" {
+		t.Errorf("known at t0+0.7s: %+v, want P1.b only (recorded at t0+0.5s)", got.Assessments)
+	}
+	if got := p.EvidenceKnownAt(t0.Add(time.Second)); len(got.Assessments) != 2 {
+		t.Errorf("known at t0+1s: %+v, want both", got.Assessments)
+	}
+}

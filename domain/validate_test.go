@@ -171,3 +171,37 @@ func TestValidateNameAndDepartment(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryDayIsADate: the absent Date is no calendar day, so 1970-01-01
+// (day 0 of the Unix epoch) is a date like any other, from 0000-01-01 (as
+// ever: the log may hold such dates) to 9999-12-31, and evidence on it is
+// judged.
+func TestEveryDayIsADate(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"1970-01-01", "1969-12-31", "1970-01-02", "0000-01-01", "0000-12-31", "9999-12-31"} {
+		d, err := domain.ParseDate(s)
+		if err != nil {
+			t.Errorf("ParseDate(%s): %v", s, err)
+			continue
+		}
+		if d.IsZero() || d.String() != s {
+			t.Errorf("ParseDate(%s) = %q (absent %v)", s, d, d.IsZero())
+		}
+		if got := domain.DateOf(d.Time()); got != d {
+			t.Errorf("%s: DateOf(Time()) = %s", s, got)
+		}
+	}
+	epoch := domain.MustDate("1970-01-01")
+	if epoch.Days() != 0 || epoch.AddDays(-1).String() != "1969-12-31" || !epoch.AddDays(-1).Before(epoch) {
+		t.Errorf("1970-01-01: Days %d, the day before %s", epoch.Days(), epoch.AddDays(-1))
+	}
+	var absent domain.Date
+	if !absent.IsZero() || absent.String() != "" || absent == epoch {
+		t.Errorf("the absent date is %q", absent)
+	}
+	e := member("e1", SO, "1970-01-01")
+	e.StartedOn = epoch
+	if err := domain.DefaultCatalogue().ValidateAccomplishment(domain.Accomplishment{Engagement: &e}, domain.MustDate(today)); err != nil {
+		t.Errorf("an engagement started and completed on 1970-01-01: %v", err)
+	}
+}

@@ -528,22 +528,12 @@ func personIDOK(id string) bool {
 	return true
 }
 
-func validName(name string) error {
-	if strings.TrimSpace(name) == "" {
-		return domain.Invalid("name", "must not be empty")
-	}
-	return nil
-}
+// validName and validDepartment are the rule book's text rules: not
+// blank, valid UTF-8, at most 200 (a name) or 100 (a department)
+// characters.
+func validName(name string) error { return domain.ValidateName(name) }
 
-func validDepartment(dept string) error {
-	switch {
-	case strings.TrimSpace(dept) == "":
-		return domain.Invalid("department", "must not be empty")
-	case len([]rune(dept)) > 100:
-		return domain.Invalid("department", "must be at most 100 characters")
-	}
-	return nil
-}
+func validDepartment(dept string) error { return domain.ValidateDepartment(dept) }
 
 func validDate(field string, d, today domain.Date) error {
 	switch {

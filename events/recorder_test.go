@@ -168,6 +168,15 @@ func TestRecorderRefusals(t *testing.T) {
 			{"register: empty department", func() (Result, error) {
 				return r.RegisterPerson(ctx, RegisterPerson{ID: "E2", Name: "n", JoinedOn: d})
 			}, domain.KindInvalid, "department"},
+			{"register: name of 201 characters", func() (Result, error) {
+				return r.RegisterPerson(ctx, RegisterPerson{ID: "E2", Name: strings.Repeat("名", 201), Department: "d", JoinedOn: d})
+			}, domain.KindInvalid, "name"},
+			{"register: name not UTF-8", func() (Result, error) {
+				return r.RegisterPerson(ctx, RegisterPerson{ID: "E2", Name: "a\xffb", Department: "d", JoinedOn: d})
+			}, domain.KindInvalid, "name"},
+			{"transfer: department not UTF-8", func() (Result, error) {
+				return r.TransferPerson(ctx, TransferPerson{PersonID: "E1", Department: "a\xffb", EffectiveOn: d})
+			}, domain.KindInvalid, "department"},
 			{"register: department of 101 characters", func() (Result, error) {
 				return r.RegisterPerson(ctx, RegisterPerson{ID: "E2", Name: "n", Department: strings.Repeat("部", 101), JoinedOn: d})
 			}, domain.KindInvalid, "department"},
