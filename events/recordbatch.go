@@ -92,7 +92,7 @@ func (r *Recorder) RecordBatch(ctx context.Context, cmds []Command) []BatchResul
 			return out
 		}
 		r.readPeople(ctx, active, plans, out)
-		pend = r.decideAll(active, plans, out, pend[:0])
+		pend = r.decideAll(ctx, active, plans, out, pend[:0])
 		if len(pend) == 0 {
 			continue // people left only to confirm refusals next round
 		}
@@ -164,18 +164,18 @@ func (r *Recorder) planAll(cmds []Command, plans []plan, out []BatchResult) {
 
 // decideAll runs decideBatch for every active person, appending their
 // Pendings to pend in the order of active.
-func (r *Recorder) decideAll(active []*batchPerson, plans []plan, out []BatchResult, pend []Pending) []Pending {
+func (r *Recorder) decideAll(ctx context.Context, active []*batchPerson, plans []plan, out []BatchResult, pend []Pending) []Pending {
 	w := batchWorkers(len(plans), len(active))
 	if w <= 1 {
 		for _, bp := range active {
-			pend = r.decideBatch(bp, plans, out, pend)
+			pend = r.decideBatch(ctx, bp, plans, out, pend)
 		}
 		return pend
 	}
 	parts := make([][]Pending, w)
 	inParallel(len(active), w, func(k, from, to int) {
 		for _, bp := range active[from:to] {
-			parts[k] = r.decideBatch(bp, plans, out, parts[k])
+			parts[k] = r.decideBatch(ctx, bp, plans, out, parts[k])
 		}
 	})
 	for k, part := range parts {
@@ -289,7 +289,7 @@ func (r *Recorder) readPeople(ctx context.Context, active []*batchPerson, plans 
 // and appends the events to pend. A refusal decided from memory (not from
 // what this round read) stops the person for this round: the next round
 // reads the log and decides it again.
-func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult, pend []Pending) []Pending {
+func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []plan, out []BatchResult, pend []Pending) []Pending {
 	bp.raced = false
 	if len(bp.queue) == 0 {
 		bp.steps = bp.steps[:0]
@@ -297,18 +297,27 @@ func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult,
 	}
 	bp.steps = slices.Grow(bp.steps[:0], len(bp.queue))
 	e := bp.e
-	var mine map[string]int // idempotency key -> command appending it this round
+	type first struct {
+		cmd int   // the command appending the key this round
+		ev  Event // what it appends
+	}
+	var mine map[string]first // idempotency key -> its first command this round
 	for k, i := range bp.queue {
 		p := plans[i]
 		if p.key != "" {
 			if res, ok := e.keys[p.key]; ok {
-				res.Duplicate = true
-				out[i] = BatchResult{Result: res}
+				res, err := r.repeat(ctx, p, res)
+				out[i] = BatchResult{Result: res, Err: err}
 				bp.steps = append(bp.steps, batchStep{cmd: i, pending: -1, dupOf: -1})
 				continue
 			}
-			if j, ok := mine[p.key]; ok {
-				bp.steps = append(bp.steps, batchStep{cmd: i, pending: -1, dupOf: j})
+			if f, ok := mine[p.key]; ok {
+				if p.repeats != nil && !p.repeats(f.ev) {
+					out[i] = BatchResult{Err: errKeyReused}
+					bp.steps = append(bp.steps, batchStep{cmd: i, pending: -1, dupOf: -1})
+					continue
+				}
+				bp.steps = append(bp.steps, batchStep{cmd: i, pending: -1, dupOf: f.cmd})
 				continue
 			}
 		}
@@ -334,9 +343,9 @@ func (r *Recorder) decideBatch(bp *batchPerson, plans []plan, out []BatchResult,
 		out[i] = BatchResult{Result: Result{PersonID: p.personID, AccomplishmentID: d.accomplishmentID}}
 		if p.key != "" {
 			if mine == nil {
-				mine = map[string]int{}
+				mine = map[string]first{}
 			}
-			mine[p.key] = i
+			mine[p.key] = first{cmd: i, ev: d.event}
 		}
 	}
 	bp.queue = nil

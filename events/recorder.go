@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,23 @@ type plan struct {
 	// if that is wrong).
 	register bool
 	decide   func(*domain.Person) (decision, error)
+	// repeats reports whether orig, the event first recorded under key, is
+	// what this command records: a repeat of the same request. A key sent
+	// again with another request (another mutation, other values, another
+	// caller's registration under the same key) is refused, never answered
+	// with the first request's result.
+	repeats func(orig Event) bool
 }
+
+// sameEvent returns plan.repeats for a command that records planned.
+func sameEvent(planned Event) func(Event) bool {
+	want := normalize(deref(planned))
+	return func(orig Event) bool { return reflect.DeepEqual(normalize(deref(orig)), want) }
+}
+
+// errKeyReused is the refusal of a key first used for another request.
+var errKeyReused = domain.Invalid("idempotencyKey",
+	"was already used for a different request (another mutation, or other values): send a repeat unchanged, and a new request with a new key")
 
 // decision is what a command decided from the person's current state.
 type decision struct {
@@ -214,7 +231,7 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := PersonRegistered{PersonID: id, Name: c.Name, Department: c.Department, JoinedOn: c.JoinedOn}
-	return plan{personID: id, key: c.IdempotencyKey, register: true, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: id, key: c.IdempotencyKey, register: true, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
 		if p != nil {
 			return decision{}, domain.Invalid("id", "is already taken")
 		}
@@ -232,7 +249,7 @@ func (c TransferPerson) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := PersonTransferred{PersonID: c.PersonID, Department: c.Department, EffectiveOn: c.EffectiveOn}
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
@@ -249,7 +266,7 @@ func (c RecordDeparture) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := PersonDeparted{PersonID: c.PersonID, EffectiveOn: c.EffectiveOn}
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
@@ -271,7 +288,7 @@ func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := FromAccomplishment(a)
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("person %s not found", c.PersonID)
 		}
@@ -287,7 +304,13 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 	if c.Patch == nil {
 		return plan{}, errors.New("amend accomplishment: no patch")
 	}
-	return plan{personID: personID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
+	// An amendment's values depend on what it amends: a repeat is known by
+	// its kind and accomplishment only.
+	repeats := func(orig Event) bool {
+		v, ok := deref(orig).(AccomplishmentAmended)
+		return ok && v.AccomplishmentID == c.AccomplishmentID
+	}
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: repeats, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -320,7 +343,7 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 		return plan{}, domain.Invalid("reason", "must not be empty")
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
-	return plan{personID: personID, key: c.IdempotencyKey, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -338,6 +361,20 @@ func msgID(personID, key string) string {
 		return ""
 	}
 	return personID + ":" + key
+}
+
+// repeat answers a command whose key was used before, by the event at
+// first.Position: with that event's result if the command repeats it, and
+// errKeyReused otherwise.
+func (r *Recorder) repeat(ctx context.Context, p plan, first Result) (Result, error) {
+	orig, err := r.log.At(ctx, first.Position)
+	if err != nil {
+		return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
+	}
+	if orig.PersonID != p.personID || (p.repeats != nil && !p.repeats(orig.Event)) {
+		return Result{}, errKeyReused
+	}
+	return resultOf(orig, true), nil
 }
 
 // run is the command loop: decide against what the Recorder knows of the
@@ -367,8 +404,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 	for conflicts := 0; ; {
 		if p.key != "" {
 			if res, ok := e.keys[p.key]; ok {
-				res.Duplicate = true
-				return res, nil
+				return r.repeat(ctx, p, res)
 			}
 		}
 		d, err := p.decide(e.person)
@@ -397,14 +433,9 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 				return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
 			}
 			if res, ok := e.keys[p.key]; ok {
-				res.Duplicate = true
-				return res, nil
+				return r.repeat(ctx, p, res)
 			}
-			orig, err := r.log.At(ctx, pos)
-			if err != nil {
-				return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
-			}
-			return resultOf(orig, true), nil
+			return r.repeat(ctx, p, Result{Position: pos})
 		case !errors.Is(err, ErrConflict):
 			return Result{}, err
 		}

@@ -364,3 +364,31 @@ func TestAManagerSeesTheTransferThatTakesSomeoneAway(t *testing.T) {
 		t.Errorf("reading T1 after the transfer: %s %+v, want FORBIDDEN", r.Data, r.Errors)
 	}
 }
+
+// TestAKeyUsedByAnotherCallerShowsNothing: a registration without an id
+// takes its generated id from its idempotency key; a manager who sends
+// another registration with a key someone already used for a person of
+// another department gets BAD_USER_INPUT naming the key, no data of that
+// person, and nothing recorded, in GraphQL as in /v1/import.
+func TestAKeyUsedByAnotherCallerShowsNothing(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	e.mutate(t, e.token(t, admin), &mRegister, map[string]any{"name": "Secret Sato", "department": "Network",
+		"joinedOn": "2020-01-01", "idempotencyKey": "hire-2026-0042"}, "")
+	mgr := e.token(t, managerA)
+	r := e.gql(t, mgr, mRegister, map[string]any{"in": map[string]any{"name": "Mine", "department": "Operations",
+		"joinedOn": "2025-01-01", "idempotencyKey": "hire-2026-0042"}})
+	if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "idempotencyKey" {
+		t.Errorf("another registration under a used key: errors %+v, want one BAD_USER_INPUT naming idempotencyKey", r.Errors)
+	}
+	if strings.Contains(string(r.Raw), "Secret Sato") || strings.Contains(string(r.Raw), "Network") {
+		t.Errorf("the response shows the other department's person: %s", r.Raw)
+	}
+	_, lines := e.importLines(t, mgr, `{"op":"registerPerson","input":{"name":"Mine","department":"Operations","joinedOn":"2025-01-01","idempotencyKey":"hire-2026-0042"}}`)
+	if len(lines) != 1 || lines[0].OK || lines[0].Code != "BAD_USER_INPUT" || lines[0].Field != "idempotencyKey" || lines[0].PersonID != "" {
+		t.Errorf("the same line imported: %+v, want a refusal naming idempotencyKey and no person", lines)
+	}
+	people := e.gql(t, e.token(t, admin), `{ people(department: "Operations") { totalCount } }`, nil).ok(t)
+	if got := field(t, people.Data, "people.totalCount"); got != float64(0) {
+		t.Errorf("Operations has %v people after refused registrations, want 0", got)
+	}
+}

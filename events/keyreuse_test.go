@@ -1,0 +1,88 @@
+package events
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/careerledger/careerledger/domain"
+)
+
+// TestAKeyReusedForAnotherRequestIsRefused: an idempotency key answers a
+// repeat of its first request with that request's result, and refuses any
+// other request sent with it (another mutation, other values, another
+// caller's registration), recording nothing, whether the Recorder remembers
+// the key or reads it from the log, one command at a time or in a batch.
+func TestAKeyReusedForAnotherRequestIsRefused(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		reg := RegisterPerson{Name: "Secret Sato", Department: "Executive Office", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "hire-42"}
+		mine := RegisterPerson{Name: "Mine", Department: "Data Center", JoinedOn: domain.MustDate("2025-01-01"), IdempotencyKey: "hire-42"}
+		dev := RecordAccomplishment{PersonID: "E1", IdempotencyKey: "k-1", Accomplishment: domain.Accomplishment{Development: &domain.Development{
+			Kind: domain.Mentoring, OccurredOn: domain.MustDate("2024-01-01")}}}
+		otherDev := dev
+		otherDev.Accomplishment = domain.Accomplishment{Development: &domain.Development{Kind: domain.Coaching, OccurredOn: domain.MustDate("2024-01-01")}}
+		move := TransferPerson{PersonID: "E1", Department: "Other", EffectiveOn: domain.MustDate("2025-01-01"), IdempotencyKey: "k-1"}
+
+		refused := func(t *testing.T, what string, res Result, err error) {
+			t.Helper()
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != "idempotencyKey" {
+				t.Errorf("%s: %+v, %v; want a refusal naming idempotencyKey", what, res, err)
+			}
+		}
+		head := func() uint64 {
+			h, err := l.Head(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}
+
+		r := newRecorder(l)
+		first, err := r.RegisterPerson(ctx, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRegister(t, r, "E1")
+		firstDev, err := r.RecordAccomplishment(ctx, dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := head()
+		for _, rec := range []*Recorder{r, newRecorder(l)} { // remembered, then read from the log
+			res, err := rec.RegisterPerson(ctx, mine)
+			refused(t, "another registration under a used key", res, err)
+			res, err = rec.TransferPerson(ctx, move)
+			refused(t, "a transfer under a development's key", res, err)
+			res, err = rec.RecordAccomplishment(ctx, otherDev)
+			refused(t, "another development under a used key", res, err)
+			if res, err := rec.RegisterPerson(ctx, reg); err != nil || !res.Duplicate || res.PersonID != first.PersonID || res.Position != first.Position {
+				t.Errorf("a repeat of the registration: %+v, %v; want %+v as a duplicate", res, err, first)
+			}
+			if res, err := rec.RecordAccomplishment(ctx, dev); err != nil || !res.Duplicate || res.AccomplishmentID != firstDev.AccomplishmentID {
+				t.Errorf("a repeat of the development: %+v, %v; want %+v as a duplicate", res, err, firstDev)
+			}
+			// In a batch: against the log, and against an earlier command
+			// of the same batch.
+			again := dev
+			again.IdempotencyKey = "k-2"
+			changed := otherDev
+			changed.IdempotencyKey = "k-2"
+			out := rec.RecordBatch(ctx, []Command{mine, move, again, changed, again})
+			refused(t, "batch: another registration", out[0].Result, out[0].Err)
+			refused(t, "batch: a transfer", out[1].Result, out[1].Err)
+			if out[2].Err != nil {
+				t.Errorf("batch: a new development: %v", out[2].Err)
+			}
+			refused(t, "batch: another development under the batch's own key", out[3].Result, out[3].Err)
+			if out[4].Err != nil || !out[4].Result.Duplicate || out[4].Result.AccomplishmentID != out[2].Result.AccomplishmentID {
+				t.Errorf("batch: a repeat of the batch's own command: %+v", out[4])
+			}
+		}
+		if got, want := head(), before+1; got != want { // the one new development
+			t.Errorf("head %d, want %d: a refused request recorded something", got, want)
+		}
+	})
+}
