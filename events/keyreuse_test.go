@@ -86,3 +86,31 @@ func TestAKeyReusedForAnotherRequestIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestNamesAndDepartmentsAreTrimmed: spaces around a name or a department
+// are not kept, so "QA Dept " and "QA Dept" are one department.
+func TestNamesAndDepartmentsAreTrimmed(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		r := newRecorder(l)
+		if _, err := r.RegisterPerson(ctx, RegisterPerson{ID: "E1", Name: " Sato Aiko\t", Department: "QA Dept ", JoinedOn: domain.MustDate("2020-01-01")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.TransferPerson(ctx, TransferPerson{PersonID: "E1", Department: "  Network", EffectiveOn: domain.MustDate("2021-01-01")}); err != nil {
+			t.Fatal(err)
+		}
+		rs, _, err := l.Load(ctx, "E1")
+		if err != nil || len(rs) != 2 {
+			t.Fatalf("%d events, %v", len(rs), err)
+		}
+		if reg, ok := deref(rs[0].Event).(PersonRegistered); !ok || reg.Name != "Sato Aiko" || reg.Department != "QA Dept" {
+			t.Errorf("recorded %+v", rs[0].Event)
+		}
+		if tr, ok := deref(rs[1].Event).(PersonTransferred); !ok || tr.Department != "Network" {
+			t.Errorf("recorded %+v", rs[1].Event)
+		}
+		if _, err := r.TransferPerson(ctx, TransferPerson{PersonID: "E1", Department: "   ", EffectiveOn: domain.MustDate("2021-01-01")}); err == nil {
+			t.Error("a department of spaces was recorded")
+		}
+	})
+}

@@ -212,6 +212,9 @@ func (r *Recorder) execute(ctx context.Context, c Command) (Result, error) {
 }
 
 func (c RegisterPerson) plan(r *Recorder) (plan, error) {
+	// Spaces around a name or a department are a typing slip, not a new
+	// department: "QA Dept " is "QA Dept".
+	c.Name, c.Department = strings.TrimSpace(c.Name), strings.TrimSpace(c.Department)
 	today := domain.DateOf(r.now())
 	id := c.ID
 	if id == "" {
@@ -240,6 +243,7 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 }
 
 func (c TransferPerson) plan(r *Recorder) (plan, error) {
+	c.Department = strings.TrimSpace(c.Department)
 	today := domain.DateOf(r.now())
 	if err := firstError(
 		validPersonID(c.PersonID),
@@ -284,7 +288,7 @@ func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 	a := cloneAccomplishment(c.Accomplishment)
 	id := accomplishmentID(c.PersonID, c.IdempotencyKey)
 	setID(&a, id)
-	if err := r.cat.ValidateAccomplishment(a, domain.DateOf(r.now())); err != nil {
+	if err := firstError(r.cat.ValidateAccomplishment(a, domain.DateOf(r.now())), notSelf(a, c.PersonID)); err != nil {
 		return plan{}, err
 	}
 	ev := FromAccomplishment(a)
@@ -327,7 +331,7 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 		}
 		next = cloneAccomplishment(next)
 		setID(&next, c.AccomplishmentID)
-		if err := r.cat.ValidateAccomplishment(next, domain.DateOf(r.now())); err != nil {
+		if err := firstError(r.cat.ValidateAccomplishment(next, domain.DateOf(r.now())), notSelf(next, personID)); err != nil {
 			return decision{}, err
 		}
 		return decision{event: amendmentOf(next), accomplishmentID: c.AccomplishmentID}, nil
@@ -524,6 +528,17 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// notSelf refuses a subordinate development whose subordinate is the
+// person themself: it would meet the levels-4/5 criterion with no one
+// developed. A subordinate the log does not know is accepted (levels.md:
+// "optionally who was developed"; experience from elsewhere counts).
+func notSelf(a domain.Accomplishment, personID string) error {
+	if d := a.Development; d != nil && d.SubordinateID == personID {
+		return domain.Invalid("subordinateId", "must name someone other than the person developing them ("+personID+")")
+	}
+	return nil
 }
 
 func placementAllowed(p *domain.Person, personID string, effectiveOn domain.Date) error {

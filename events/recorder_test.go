@@ -146,6 +146,11 @@ func TestRecorderRefusals(t *testing.T) {
 		ongoingWithEnd := sampleEngagement("bad")
 		ongoingWithEnd.Engagement.Outcome = domain.Ongoing
 		keep := func(cur domain.Accomplishment) (domain.Accomplishment, error) { return cur, nil }
+		mentored, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", Accomplishment: domain.Accomplishment{
+			Development: &domain.Development{Kind: domain.Mentoring, OccurredOn: d, SubordinateID: "NOT-REGISTERED"}}})
+		if err != nil {
+			t.Fatalf("a development of someone the log does not know: %v", err)
+		}
 
 		cases := []struct {
 			name  string
@@ -222,6 +227,16 @@ func TestRecorderRefusals(t *testing.T) {
 			{"amend: unknown person", func() (Result, error) {
 				return r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: "E9.AAAAAAAAAA", Patch: keep})
 			}, domain.KindNotFound, ""},
+			{"development: of the person themself", func() (Result, error) {
+				return r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", Accomplishment: domain.Accomplishment{
+					Development: &domain.Development{Kind: domain.Mentoring, OccurredOn: d, SubordinateID: "E1"}}})
+			}, domain.KindInvalid, "subordinateId"},
+			{"amend: development of the person themself", func() (Result, error) {
+				return r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: mentored.AccomplishmentID, Patch: func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+					cur.Development.SubordinateID = "E1"
+					return cur, nil
+				}})
+			}, domain.KindInvalid, "subordinateId"},
 			{"amend: retracted", func() (Result, error) {
 				return r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: gone.AccomplishmentID, Patch: keep})
 			}, domain.KindInvalid, "accomplishmentId"},

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -78,7 +79,7 @@ func (r *Resolver) authorizePlacement(ctx context.Context, id string) error {
 func authorizeDepartment(p Principal, dept *string) (string, error) {
 	want := ""
 	if dept != nil {
-		want = *dept
+		want = strings.TrimSpace(*dept) // as the recorder keeps it
 	}
 	switch {
 	case p.Has(RoleAdmin), p.Has(RoleHR):

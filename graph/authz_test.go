@@ -392,3 +392,18 @@ func TestAKeyUsedByAnotherCallerShowsNothing(t *testing.T) {
 		t.Errorf("Operations has %v people after refused registrations, want 0", got)
 	}
 }
+
+// TestADepartmentWithSpacesIsTheDepartment: a manager registering into
+// their department with a stray space is registering into it, and the
+// person is counted there, not in a department of its own.
+func TestADepartmentWithSpacesIsTheDepartment(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	r := e.mutate(t, e.token(t, managerA), &mRegister, map[string]any{"id": "S1", "name": " Spaced ", "department": " Operations ",
+		"joinedOn": "2020-01-01"}, "")
+	if got := field(t, r.Data, "registerPerson.person.department"); got != "Operations" {
+		t.Errorf("department %q, want Operations", got)
+	}
+	if got := field(t, r.Data, "registerPerson.person.name"); got != "Spaced" {
+		t.Errorf("name %q, want Spaced", got)
+	}
+}

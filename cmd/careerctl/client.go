@@ -26,8 +26,23 @@ type endpoint struct {
 func endpointFlags(fs *flag.FlagSet, c *cli) *endpoint {
 	e := &endpoint{http: &http.Client{}}
 	fs.StringVar(&e.server, "server", envOr(c.getenv, "CAREER_SERVER", "http://127.0.0.1:8080"), "careerd base URL ($CAREER_SERVER)")
-	fs.StringVar(&e.token, "token", c.getenv("CAREER_TOKEN"), "bearer token ($CAREER_TOKEN)")
+	secretFlag(fs, &e.token, "token", c.getenv("CAREER_TOKEN"), "bearer `token` ($CAREER_TOKEN)")
 	return e
+}
+
+// secretValue is a string flag whose value -h never prints: a token or a
+// key taken from the environment must not land in a terminal or a log.
+type secretValue struct{ p *string }
+
+func (v secretValue) String() string { return "" }
+
+func (v secretValue) Set(s string) error { *v.p = s; return nil }
+
+// secretFlag registers a string flag on fs that defaults to def (from the
+// environment) without showing it.
+func secretFlag(fs *flag.FlagSet, p *string, name, def, usage string) {
+	*p = def
+	fs.Var(secretValue{p}, name, usage)
 }
 
 // url returns the absolute URL of path on the server.

@@ -45,3 +45,32 @@ func TestTokenRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpHidesSecrets: -h names the variables a token and the signing key
+// come from, never their values (a help screen ends up in screen shares and
+// CI logs); a value from the environment still takes effect.
+func TestHelpHidesSecrets(t *testing.T) {
+	env := map[string]string{"CAREER_TOKEN": "tok-value-1234", "CAREER_AUTH_SECRET": "key-value-5678"}
+	getenv := func(k string) string { return env[k] }
+	for _, args := range [][]string{{"person", "-h"}, {"import", "-h"}, {"token", "-h"}} {
+		var out, errb bytes.Buffer
+		run(args, getenv, nil, &out, &errb)
+		help := out.String() + errb.String()
+		if !strings.Contains(help, "$CAREER_") {
+			t.Errorf("%v: no help printed: %q", args, help)
+		}
+		for _, v := range env {
+			if strings.Contains(help, v) {
+				t.Errorf("%v: the help shows %q:\n%s", args, v, help)
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"token", "--subject", "a", "--role", "admin"}, getenv, nil, &out, &errb); code != 0 {
+		t.Fatalf("a token with the key from the environment: exit %d: %s", code, errb.String())
+	}
+	tokens, _ := graph.NewTokens("key-value-5678")
+	if _, err := tokens.Verify(strings.TrimSpace(out.String())); err != nil {
+		t.Errorf("the token is not signed with the key from the environment: %v", err)
+	}
+}

@@ -20,7 +20,8 @@ func tokenCommand(c *cli, args []string) error {
 	department := fs.String("department", "", "a manager's department")
 	person := fs.String("person", "", "the person id the caller is (employees)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
-	secret := fs.String("secret", c.getenv("CAREER_AUTH_SECRET"), "HMAC key ($CAREER_AUTH_SECRET)")
+	secret := new(string)
+	secretFlag(fs, secret, "secret", c.getenv("CAREER_AUTH_SECRET"), "HMAC `key` ($CAREER_AUTH_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
