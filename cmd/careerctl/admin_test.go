@@ -163,7 +163,7 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("migrate: %d %q %q", code, out, errs)
 		}
 	}
-	if code, _, errs := runAgainst("", "migrate"); code != 1 || !strings.Contains(errs, "--database-url (or $DATABASE_URL) is required") {
+	if code, _, errs := runAgainst("", "migrate"); code != 2 || !strings.Contains(errs, "--database-url (or $DATABASE_URL) is required") {
 		t.Errorf("no URL: %d %q", code, errs)
 	}
 	code, _, errs := runAgainst("", "migrate", "--database-url", "postgres://nobody:secret@127.0.0.1:1/none?connect_timeout=2")

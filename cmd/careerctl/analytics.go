@@ -31,14 +31,14 @@ func distributionCommand(c *cli, args []string) error {
 	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
 	department := fs.String("department", "", "only this department")
 	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *field == "" {
-		return errors.New("--field is required")
+		return usagef("--field is required")
 	}
 	vars := map[string]any{"field": strings.ToUpper(*field)}
 	if *asOf != "" {
@@ -158,7 +158,7 @@ func peopleCommand(c *cli, args []string) error {
 	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field")
 	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
 	asJSON := fs.Bool("json", false, `print {"totalCount": N, "people": [...]} as JSON`)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -37,18 +38,21 @@ type bulkResult struct {
 
 // refusal renders a refused line for the report: "CODE field: message".
 func (r bulkResult) refusal() string {
-	s := r.Code
+	s, msg := r.Code, r.Message
 	if r.Field != "" {
 		s += " " + r.Field
+		msg = strings.TrimPrefix(msg, r.Field+": ") // named once
 	}
-	return s + ": " + r.Message
+	return s + ": " + msg
 }
 
 // bulkImport sends lines (each one JSON object, no newline) to POST
-// /v1/import and returns one result per line, in order. Transport errors
-// and 5xx answers are retried a few times: every line carries an
-// idempotency key, so a repeat records nothing twice.
-func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult, error) {
+// /v1/import and returns one result per line, in order, and whether the
+// server answered 202: it recorded the lines, but its read model had not
+// shown them yet when it answered. Transport errors and 5xx answers are
+// retried a few times: every line carries an idempotency key, so a repeat
+// records nothing twice.
+func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult, bool, error) {
 	body := bytes.Join(lines, []byte("\n"))
 	body = append(body, '\n')
 	var lastErr error
@@ -56,23 +60,28 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, false, ctx.Err()
 			case <-time.After(bulkRetryDelay << (attempt - 1)):
 			}
 		}
-		res, retry, err := e.postBulk(ctx, body, len(lines))
+		res, accepted, retry, err := e.postBulk(ctx, body, len(lines))
 		if err == nil {
-			return res, nil
+			return res, accepted, nil
 		}
 		if !retry || ctx.Err() != nil {
-			return nil, err
+			return nil, false, err
 		}
 		lastErr = err
 	}
-	return nil, fmt.Errorf("gave up after 5 attempts: %w", lastErr)
+	return nil, false, fmt.Errorf("gave up after 5 attempts: %w", lastErr)
 }
 
-func (e *endpoint) postBulk(ctx context.Context, body []byte, n int) (results []bulkResult, retry bool, err error) {
+func (e *endpoint) postBulk(ctx context.Context, body []byte, n int) (results []bulkResult, accepted, retry bool, err error) {
+	results, retry, err = e.postBulkOnce(ctx, body, n, &accepted)
+	return results, accepted, retry, err
+}
+
+func (e *endpoint) postBulkOnce(ctx context.Context, body []byte, n int, accepted *bool) (results []bulkResult, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	req, err := e.request(ctx, http.MethodPost, "/v1/import", bytes.NewReader(body))
@@ -99,6 +108,8 @@ func (e *endpoint) postBulk(ctx context.Context, body []byte, n int) (results []
 	case res.StatusCode >= 500:
 		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		return nil, true, httpError(res, raw)
+	case res.StatusCode == http.StatusAccepted:
+		*accepted = true // recorded; the answer lines say what
 	case res.StatusCode != http.StatusOK:
 		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		return nil, false, httpError(res, raw)

@@ -46,16 +46,16 @@ func TestMutationCommands(t *testing.T) {
 	}
 	// Missing required flags and malformed values are refused before sending.
 	code, _, errs = ctl(t, "assess-theme", "--theme", "STRESS_MANAGEMENT", "--peakHeadcount", "1")
-	if code == 0 || !strings.Contains(errs, "flag provided but not defined") {
+	if code != 2 || !strings.Contains(errs, "flag provided but not defined") {
 		t.Errorf("foreign flag: exit %d, %q", code, errs)
 	}
 	code, _, errs = ctl(t, "assess-theme", "--theme", "STRESS_MANAGEMENT", "--assessedOn", "2020-13-01")
-	if code != 1 || !strings.Contains(errs, "--personId is required") || !strings.Contains(errs, "--proficiency is required") ||
+	if code != 2 || !strings.Contains(errs, "--personId is required") || !strings.Contains(errs, "--proficiency is required") ||
 		!strings.Contains(errs, `--assessedOn: "2020-13-01" is not a date`) {
 		t.Errorf("missing flags: exit %d, %q", code, errs)
 	}
 	code, _, errs = ctl(t, "record-engagement", "--personId", "MUT1", "--peakHeadcount", "many")
-	if code != 1 || !strings.Contains(errs, `--peakHeadcount: "many" is not a whole number`) {
+	if code != 2 || !strings.Contains(errs, `--peakHeadcount: "many" is not a whole number`) {
 		t.Errorf("bad int: exit %d, %q", code, errs)
 	}
 

@@ -20,7 +20,7 @@ func demoCommand(c *cli, args []string) error {
 	years := fs.Int("years", 15, "years of history up to today")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed (on the same day) gives the same organisation")
 	chunk := fs.Int("chunk", 1000, "lines per request (1-10000)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -28,13 +28,13 @@ func demoCommand(c *cli, args []string) error {
 	}
 	switch {
 	case *people < 1:
-		return errors.New("--people must be at least 1")
+		return usagef("--people must be at least 1")
 	case *departments < 1:
-		return errors.New("--departments must be at least 1")
+		return usagef("--departments must be at least 1")
 	case *years < 1 || *years > 60:
-		return errors.New("--years must be between 1 and 60")
+		return usagef("--years must be between 1 and 60")
 	case *chunk < 1 || *chunk > maxBulkLines:
-		return fmt.Errorf("--chunk must be between 1 and %d", maxBulkLines)
+		return usagef("--chunk must be between 1 and %d", maxBulkLines)
 	}
 	lines := generateDemo(demoConfig{People: *people, Departments: *departments, Years: *years, Seed: *seed, Today: time.Now()})
 	if err := demoPreflight(c, ep, lines[0]); err != nil {
@@ -53,9 +53,12 @@ func demoCommand(c *cli, args []string) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		results, err := ep.bulkImport(c.ctx, batch)
+		results, unseen, err := ep.bulkImport(c.ctx, batch)
 		if err != nil {
 			return err
+		}
+		if unseen {
+			t.unseen++
 		}
 		for i, r := range results {
 			t.add(idx[i]+1, r)

@@ -21,7 +21,7 @@ func exportCommand(c *cli, args []string) error {
 	ep := endpointFlags(fs, c)
 	after := fs.Uint64("after", 0, "only events after this log position")
 	out := fs.String("out", "", "write to this file (default stdout); written to FILE.partial and renamed when complete")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -17,7 +17,7 @@ func healthCommand(c *cli, args []string) error {
 	fs.SetOutput(c.stderr)
 	server := fs.String("server", envOr(c.getenv, "CAREER_SERVER", "http://127.0.0.1:8080"), "careerd base URL ($CAREER_SERVER)")
 	ready := fs.Bool("ready", false, "check readiness (/readyz) instead of liveness (/healthz)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	path := "/healthz"

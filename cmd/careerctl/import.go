@@ -268,13 +268,26 @@ func saveCheckpoint(file string, cp checkpoint) error {
 // tally counts what the server did with the lines sent.
 type tally struct {
 	sent, recorded, duplicates, skipped int
-	refused                             []string // "line N: CODE field: message"
+	refused                             []refusedLine
+	// chunks the server recorded but answered 202: its read model had
+	// not shown them yet
+	unseen int
+}
+
+// refusedLine is a line the import refused: "line N: CODE field: message".
+type refusedLine struct {
+	no   int
+	text string
+}
+
+func (t *tally) refuse(no int, why string) {
+	t.refused = append(t.refused, refusedLine{no, fmt.Sprintf("line %d: %s", no, why)})
 }
 
 func (t *tally) add(no int, r bulkResult) {
 	switch {
 	case !r.OK:
-		t.refused = append(t.refused, fmt.Sprintf("line %d: %s", no, r.refusal()))
+		t.refuse(no, r.refusal())
 	case r.Duplicate:
 		t.duplicates++
 	default:
@@ -299,7 +312,7 @@ func importCommand(c *cli, args []string) error {
 		return err
 	}
 	if *chunk < 1 || *chunk > maxBulkLines {
-		return fmt.Errorf("--chunk must be between 1 and %d", maxBulkLines)
+		return usagef("--chunk must be between 1 and %d", maxBulkLines)
 	}
 	if *format == "" {
 		*format = "ndjson"
@@ -342,9 +355,12 @@ func importCommand(c *cli, args []string) error {
 	)
 	flush := func() error {
 		if len(batch) > 0 {
-			results, err := ep.bulkImport(c.ctx, batch)
+			results, unseen, err := ep.bulkImport(c.ctx, batch)
 			if err != nil {
 				return err
+			}
+			if unseen {
+				t.unseen++
 			}
 			for i, r := range results {
 				t.add(nos[i], r)
@@ -384,7 +400,7 @@ func importCommand(c *cli, args []string) error {
 		handled++
 		lastNo = l.no
 		if l.err != nil {
-			t.refused = append(t.refused, fmt.Sprintf("line %d: %s", l.no, l.err))
+			t.refuse(l.no, l.err.String())
 			continue
 		}
 		batch, nos, size = append(batch, l.body), append(nos, l.no), size+len(l.body)+1
@@ -454,7 +470,12 @@ func printTally(w io.Writer, file string, total int, t *tally) {
 		fmt.Fprintf(w, ", %s skipped (acknowledged by an earlier run)", groupDigits(int64(t.skipped)))
 	}
 	fmt.Fprintln(w)
+	if t.unseen > 0 {
+		fmt.Fprintf(w, "careerd recorded %s of the chunks before its read model showed them (202 Accepted): queries show them once it catches up\n",
+			groupDigits(int64(t.unseen)))
+	}
+	slices.SortStableFunc(t.refused, func(a, b refusedLine) int { return a.no - b.no })
 	for _, r := range t.refused {
-		fmt.Fprintln(w, r)
+		fmt.Fprintln(w, r.text)
 	}
 }

@@ -88,6 +88,9 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 				if !errors.Is(err, errReported) {
 					fmt.Fprintf(stderr, "careerctl %s: %v\n", cmd.name, err)
 				}
+				if errors.As(err, new(usageError)) {
+					return 2
+				}
 				return 1
 			}
 			return 0
@@ -106,4 +109,25 @@ func usage(w io.Writer) {
 	}
 	b.WriteString("\nRun 'careerctl <command> -h' for its flags.\n")
 	io.WriteString(w, b.String())
+}
+
+// usageError is a command used wrongly (a flag or an argument): careerctl
+// exits 2 for it, 1 for a command that failed.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef returns a usageError.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// parseFlags is fs.Parse with its errors (an unknown flag, a bad value;
+// the flag package prints them with the usage) marked as usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{err}
+	}
+	return err
 }

@@ -74,3 +74,25 @@ func TestHelpHidesSecrets(t *testing.T) {
 		t.Errorf("the token is not signed with the key from the environment: %v", err)
 	}
 }
+
+// TestUsageErrorsExit2: a command used wrongly exits 2, as the docs say;
+// a command that ran and failed exits 1.
+func TestUsageErrorsExit2(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"CAREER_TOKEN": "t", "CAREER_SERVER": "http://127.0.0.1:1"}[k]
+	}
+	for _, args := range [][]string{
+		{"import", "a", "b"}, {"people", "--bogus"}, {"person"}, {"token", "--subject", "a", "--role", "admin", "--secret", "x", "--ttl", "soon"},
+		{"distribution"}, {"import", "f.ndjson", "--chunk", "20000"}, {"token", "--role", "admin", "--secret", "x"},
+		{"record-departure", "--personId", "E1", "--effectiveOn", "yesterday"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, env, nil, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"person", "E1"}, env, nil, &out, &errb); code != 1 {
+		t.Errorf("an unreachable server: exit %d, want 1 (%s)", code, errb.String())
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -19,14 +18,14 @@ func migrateCommand(c *cli, args []string) error {
 	fs.SetOutput(c.stderr)
 	dbURL := fs.String("database-url", c.getenv("DATABASE_URL"), "PostgreSQL URL ($DATABASE_URL)")
 	schema := fs.String("schema", postgres.DefaultSchema, "schema of the read models")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *dbURL == "" {
-		return errors.New("--database-url (or $DATABASE_URL) is required")
+		return usagef("--database-url (or $DATABASE_URL) is required")
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Minute)
 	defer cancel()

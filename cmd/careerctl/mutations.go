@@ -136,13 +136,13 @@ func convertValue(name, text string) (any, error) {
 		return strings.ToUpper(text), nil
 	case kindDate:
 		if _, err := time.Parse(time.DateOnly, text); err != nil {
-			return nil, fmt.Errorf("%s: %q is not a date (YYYY-MM-DD)", name, text)
+			return nil, usagef("%s: %q is not a date (YYYY-MM-DD)", name, text)
 		}
 		return text, nil
 	case kindInt, kindYen:
 		n, err := strconv.ParseInt(strings.ReplaceAll(text, "_", ""), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a whole number", name, text)
+			return nil, usagef("%s: %q is not a whole number", name, text)
 		}
 		return n, nil
 	case kindBool:
@@ -161,7 +161,7 @@ func convertValue(name, text string) (any, error) {
 // checkDate refuses a --flag value that is not YYYY-MM-DD.
 func checkDate(flagName, s string) error {
 	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return fmt.Errorf("--%s: %q is not a date (YYYY-MM-DD)", flagName, s)
+		return usagef("--%s: %q is not a date (YYYY-MM-DD)", flagName, s)
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 	if m.mutation == "amendAccomplishment" {
 		fs.Var(&clear, "clear", "optional `fields` to clear (send as null), comma-separated: "+strings.Join(nullable, ", "))
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -236,7 +236,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 	}
 	for _, name := range m.required {
 		if _, given := input[name]; !given {
-			errs = append(errs, fmt.Errorf("--%s is required", name))
+			errs = append(errs, usagef("--%s is required", name))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

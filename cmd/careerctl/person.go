@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -115,23 +114,23 @@ func parseWithOneArg(fs *flag.FlagSet, args []string, what string) (string, erro
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		pos, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
 	rest := fs.Args()
 	if pos == "" && len(rest) > 0 {
 		pos, rest = rest[0], rest[1:]
-		if err := fs.Parse(rest); err != nil {
+		if err := parseFlags(fs, rest); err != nil {
 			return "", err
 		}
 		rest = fs.Args()
 	}
 	if pos == "" {
 		fs.Usage()
-		return "", errors.New(what + " is required")
+		return "", usagef("%s is required", what)
 	}
 	if len(rest) > 0 {
-		return "", fmt.Errorf("unexpected argument %q", rest[0])
+		return "", usagef("unexpected argument %q", rest[0])
 	}
 	return pos, nil
 }

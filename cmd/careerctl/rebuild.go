@@ -30,7 +30,7 @@ func rebuildCommand(c *cli, args []string) error {
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	wait := fs.Bool("wait", false, "show progress until the rebuild is done")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

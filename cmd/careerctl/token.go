@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -22,17 +21,17 @@ func tokenCommand(c *cli, args []string) error {
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
 	secret := new(string)
 	secretFlag(fs, secret, "secret", c.getenv("CAREER_AUTH_SECRET"), "HMAC `key` ($CAREER_AUTH_SECRET)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *subject == "" {
-		return errors.New("--subject is required")
+		return usagef("--subject is required")
 	}
 	if len(roles) == 0 {
-		return errors.New("--role is required")
+		return usagef("--role is required")
 	}
 	if *ttl <= 0 {
-		return errors.New("--ttl must be positive")
+		return usagef("--ttl must be positive")
 	}
 	tokens, err := graph.NewTokens(*secret)
 	if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +40,13 @@ type envFlag struct {
 	name, env, usage string
 }
 
+// usageOutput is where -h and flag errors are printed.
+var usageOutput io.Writer = os.Stderr
+
 // ParseConfig reads flags from args with defaults from getenv.
 func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("careerd", flag.ContinueOnError)
+	fs.SetOutput(usageOutput)
 	var c Config
 	str := func(p *string, f envFlag, def string) {
 		if v := getenv(f.env); v != "" {
@@ -48,7 +54,17 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		fs.StringVar(p, f.name, def, f.usage+" ($"+f.env+")")
 	}
+	// secret is str for a value that may hold a credential: -h shows its
+	// default (from the environment) masked.
+	secret := func(p *string, f envFlag, def string, mask func(string) string) {
+		if v := getenv(f.env); v != "" {
+			def = v
+		}
+		*p = def
+		fs.Var(maskedValue{p, mask}, f.name, f.usage+" ($"+f.env+")")
+	}
 	var errs []string
+	var durations []envFlag
 	dur := func(p *time.Duration, f envFlag, def time.Duration) {
 		if v := getenv(f.env); v != "" {
 			d, err := time.ParseDuration(v)
@@ -58,6 +74,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			def = d
 		}
 		fs.DurationVar(p, f.name, def, f.usage+" ($"+f.env+")")
+		durations = append(durations, f)
 	}
 	num := func(p *int, f envFlag, def int) {
 		if v := getenv(f.env); v != "" {
@@ -70,13 +87,19 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		fs.IntVar(p, f.name, def, f.usage+" ($"+f.env+")")
 	}
 	str(&c.HTTPAddr, envFlag{"http-addr", "CAREER_HTTP_ADDR", "where the API listens"}, "127.0.0.1:8080")
-	str(&c.NATSURL, envFlag{"nats-url", "NATS_URL", "NATS server with JetStream; empty = embedded in-process server"}, "")
+	secret(&c.NATSURL, envFlag{"nats-url", "NATS_URL", "NATS server with JetStream; empty = embedded in-process server"}, "", maskURL)
 	str(&c.NATSListen, envFlag{"nats-listen", "CAREER_NATS_LISTEN", "embedded server: also listen for NATS clients here (host:port); empty = no TCP port"}, "")
-	str(&c.DatabaseURL, envFlag{"database-url", "DATABASE_URL", "PostgreSQL for the read models; empty = in-memory read models rebuilt from the log"}, "")
+	secret(&c.DatabaseURL, envFlag{"database-url", "DATABASE_URL", "PostgreSQL for the read models; empty = in-memory read models rebuilt from the log"}, "", maskURL)
 	str(&c.DataDir, envFlag{"data-dir", "CAREER_DATA_DIR", "embedded JetStream storage"}, "./data")
-	str(&c.AuthSecret, envFlag{"auth-secret", "CAREER_AUTH_SECRET", "HMAC key for bearer tokens; empty = refuse to start unless --dev"}, "")
-	dev := getenv("CAREER_DEV")
-	fs.BoolVar(&c.Dev, "dev", dev == "1" || strings.EqualFold(dev, "true"), "development mode: admin token printed, GraphiQL and introspection on ($CAREER_DEV)")
+	secret(&c.AuthSecret, envFlag{"auth-secret", "CAREER_AUTH_SECRET", "HMAC key for bearer tokens; empty = refuse to start unless --dev"}, "", maskAll)
+	dev := false
+	if v := getenv("CAREER_DEV"); v != "" {
+		var err error
+		if dev, err = strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Sprintf("$CAREER_DEV: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v))
+		}
+	}
+	fs.BoolVar(&c.Dev, "dev", dev, "development mode: admin token printed, GraphiQL and introspection on ($CAREER_DEV)")
 	str(&c.Catalogue, envFlag{"catalogue", "CAREER_CATALOGUE", "catalogue file; empty = built-in ITSS Operations catalogue"}, "")
 	str(&c.Stream, envFlag{"stream", "CAREER_STREAM", "JetStream stream name"}, "CAREER")
 	str(&c.SubjectPrefix, envFlag{"subject-prefix", "CAREER_SUBJECT_PREFIX", "subject prefix of the per-person subjects"}, "career.person")
@@ -94,6 +117,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&c.LogLevel, envFlag{"log-level", "CAREER_LOG_LEVEL", "debug, info, warn or error"}, "info")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, f := range durations {
+		if d := fs.Lookup(f.name).Value.(flag.Getter).Get().(time.Duration); d < 0 {
+			errs = append(errs, fmt.Sprintf("--%s ($%s) must not be negative, not %s", f.name, f.env, d))
+		}
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -114,15 +142,33 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// maskedValue is a string flag whose -h default is masked.
+type maskedValue struct {
+	p    *string
+	mask func(string) string
+}
+
+func (v maskedValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.mask(*v.p)
+}
+
+func (v maskedValue) Set(s string) error { *v.p = s; return nil }
+
+// maskAll hides a secret whole.
+func maskAll(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "********"
+}
+
 // Masked returns the configuration as printable key/value pairs with
 // secrets masked.
 func (c Config) Masked() []any {
-	mask := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "********"
-	}
+	mask := maskAll
 	return []any{
 		"http_addr", c.HTTPAddr, "nats_url", maskURL(c.NATSURL), "nats_listen", c.NATSListen,
 		"database_url", maskURL(c.DatabaseURL), "data_dir", c.DataDir, "auth_secret", mask(c.AuthSecret),
@@ -133,18 +179,107 @@ func (c Config) Masked() []any {
 	}
 }
 
-// maskURL hides a password in a URL's user info.
+// maskURL hides the credentials in a server address: a URL's password (or
+// its whole user info when it is a bare token, as in nats://TOKEN@host) and
+// password query parameters, and the password of a PostgreSQL key/value
+// connection string (host=... password=...). Several comma-separated URLs
+// (a NATS cluster) are each masked.
 func maskURL(u string) string {
-	at := strings.LastIndex(u, "@")
+	if u == "" {
+		return ""
+	}
+	if !strings.Contains(u, "://") {
+		return maskKeyValues(u)
+	}
+	parts := strings.Split(u, ",")
+	for i, part := range parts {
+		parts[i] = maskOneURL(part)
+	}
+	return strings.Join(parts, ",")
+}
+
+func maskOneURL(u string) string {
 	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if scheme < 0 {
 		return u
 	}
-	userinfo := u[scheme+3 : at]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
-		return u[:scheme+3] + user + ":********" + u[at:]
+	rest := u[scheme+3:]
+	hostEnd := strings.IndexAny(rest, "/?#")
+	if hostEnd < 0 {
+		hostEnd = len(rest)
 	}
-	return u
+	if at := strings.LastIndex(rest[:hostEnd], "@"); at >= 0 {
+		userinfo := rest[:at]
+		if user, _, ok := strings.Cut(userinfo, ":"); ok {
+			userinfo = user + ":********"
+		} else {
+			userinfo = "********" // a token
+		}
+		rest = userinfo + rest[at:]
+	}
+	if q := strings.Index(rest, "?"); q >= 0 {
+		params := strings.Split(rest[q+1:], "&")
+		for i, kv := range params {
+			if k, _, ok := strings.Cut(kv, "="); ok && isSecretKey(k) {
+				params[i] = k + "=********"
+			}
+		}
+		rest = rest[:q+1] + strings.Join(params, "&")
+	}
+	return u[:scheme+3] + rest
+}
+
+// maskKeyValues masks the secret values of a key/value connection string
+// (key=value or key='quoted value', separated by spaces).
+func maskKeyValues(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == ' ' {
+			b.WriteByte(' ')
+			i++
+			continue
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		j := i + eq + 1
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		end := j
+		if end < len(s) && s[end] == '\'' {
+			end++
+			for end < len(s) && s[end] != '\'' {
+				if s[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			end = min(end+1, len(s))
+		} else {
+			for end < len(s) && s[end] != ' ' {
+				end++
+			}
+		}
+		if isSecretKey(key) {
+			b.WriteString(s[i:j] + "********")
+		} else {
+			b.WriteString(s[i:end])
+		}
+		i = end
+	}
+	return b.String()
+}
+
+func isSecretKey(k string) bool {
+	switch strings.ToLower(k) {
+	case "password", "pass", "token", "secret", "sslpassword":
+		return true
+	}
+	return false
 }
 
 // maxCached is Projector.MaxCached for --projector-cache (0: no bound).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -197,7 +198,7 @@ func (m *Main) openLog(ctx context.Context) error {
 	}
 	m.nc, err = m.connectNATS("careerd")
 	if err != nil {
-		return fmt.Errorf("cannot reach NATS at %q: %w", cfg.NATSURL, err)
+		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(cfg.NATSURL), err)
 	}
 	m.eventLog, err = events.OpenLog(ctx, m.nc, events.LogConfig{Stream: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow})
 	if err != nil {
@@ -288,6 +289,21 @@ func (m *Main) postgresStore(schema string) *postgres.Store {
 	return st
 }
 
+// derivedPrefix is the subject prefix of a deployment's derived events,
+// beside its log's subjects and never under them (the stream would take
+// them in): "career.person" (the default) gives "career.derived", as
+// before; "acme.person" gives "acme.derived"; a prefix not ending in
+// ".person" gets "-derived" on its last token ("hr.people" gives
+// "hr.people-derived"). Deployments sharing a NATS server have log
+// subjects apart (streams cannot overlap), so their level changes are
+// apart too.
+func derivedPrefix(subjectPrefix string) string {
+	if base, ok := strings.CutSuffix(subjectPrefix, ".person"); ok && base != "" {
+		return base + ".derived"
+	}
+	return subjectPrefix + "-derived"
+}
+
 // startBus routes derived events (level changes) from the projecting
 // instance, through Watermill on NATS, to this instance's subscribers.
 func (m *Main) startBus(ctx context.Context) error {
@@ -295,9 +311,9 @@ func (m *Main) startBus(ctx context.Context) error {
 	// connection when the bus closes.
 	nc, err := m.connectNATS("careerd-derived")
 	if err != nil {
-		return fmt.Errorf("cannot reach NATS at %q: %w", m.Config.NATSURL, err)
+		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(m.Config.NATSURL), err)
 	}
-	m.bus, err = derived.New(nc, derived.Config{Logger: m.log}, m.broadcast.LevelChanged)
+	m.bus, err = derived.New(nc, derived.Config{Logger: m.log, TopicPrefix: derivedPrefix(m.Config.SubjectPrefix)}, m.broadcast.LevelChanged)
 	if err != nil {
 		return err
 	}

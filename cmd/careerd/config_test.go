@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestDerivedEventsFollowTheSubjectPrefix: two deployments on one NATS
+// server have their own level-change subjects, apart from their logs'.
+func TestDerivedEventsFollowTheSubjectPrefix(t *testing.T) {
+	for prefix, want := range map[string]string{
+		"career.person": "career.derived", // the default, as before
+		"acme.person":   "acme.derived",
+		"hr.people":     "hr.people-derived",
+		"people":        "people-derived",
+		".person":       ".person-derived",
+	} {
+		got := derivedPrefix(prefix)
+		if got != want {
+			t.Errorf("derivedPrefix(%q) = %q, want %q", prefix, got, want)
+		}
+		if strings.HasPrefix(got+".", prefix+".") {
+			t.Errorf("derivedPrefix(%q) = %q lies under the log's subjects", prefix, got)
+		}
+	}
+	cfg := baseConfig(t)
+	cfg.SubjectPrefix = "optrial.person"
+	m := start(t, cfg)
+	if got, want := m.bus.Topic(), "optrial.derived.level-changed"; got != want {
+		t.Errorf("the bus publishes on %q, want %q", got, want)
+	}
+}
+
+// TestCredentialsAreNeverPrinted: the addresses and the key careerd is
+// given are masked in -h, in the configuration it logs and in its errors.
+func TestCredentialsAreNeverPrinted(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://postgres:Pa55word@db:5432/career?sslmode=disable":      "postgres://postgres:********@db:5432/career?sslmode=disable",
+		"postgres://db:5432/career?user=u&password=Pa55word&sslmode=false": "postgres://db:5432/career?user=u&password=********&sslmode=false",
+		"host=127.0.0.1 user=u password=Pa55word dbname=career":            "host=127.0.0.1 user=u password=******** dbname=career",
+		"host=db password='Pa55 word' dbname=career":                       "host=db password=******** dbname=career",
+		"nats://u:Pa55word@127.0.0.1:4222":                                 "nats://u:********@127.0.0.1:4222",
+		"nats://Pa55word@127.0.0.1:4222":                                   "nats://********@127.0.0.1:4222",
+		"nats://a:Pa55word@n1:4222,nats://Pa55word@n2:4222":                "nats://a:********@n1:4222,nats://********@n2:4222",
+		"nats://127.0.0.1:4222":                                            "nats://127.0.0.1:4222",
+		"postgres://db/career?application_name=a@b":                        "postgres://db/career?application_name=a@b",
+	} {
+		if got := maskURL(in); got != want {
+			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+
+	env := map[string]string{"DATABASE_URL": "host=db password=Pa55word dbname=career",
+		"NATS_URL": "nats://Pa55word@127.0.0.1:1", "CAREER_AUTH_SECRET": "Pa55word"}
+	var help strings.Builder
+	usageOutput = &help
+	defer func() { usageOutput = os.Stderr }()
+	if _, err := ParseConfig([]string{"-h"}, func(k string) string { return env[k] }); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	if !strings.Contains(help.String(), "DATABASE_URL") || strings.Contains(help.String(), "Pa55word") {
+		t.Errorf("-h shows a credential (or nothing):\n%s", help.String())
+	}
+	cfg, err := ParseConfig([]string{"--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != env["DATABASE_URL"] || cfg.AuthSecret != "Pa55word" {
+		t.Errorf("the values from the environment did not take effect: %+v", cfg)
+	}
+	if logged := fmt.Sprint(cfg.Masked()...); strings.Contains(logged, "Pa55word") {
+		t.Errorf("the logged configuration shows a credential: %s", logged)
+	}
+	cfg.DatabaseURL = ""
+	err = NewMain(cfg, io.Discard).Run(context.Background())
+	if err == nil || strings.Contains(err.Error(), "Pa55word") || !strings.Contains(err.Error(), "NATS") {
+		t.Errorf("unreachable NATS: %v, want an error without the token", err)
+	}
+}
+
+// TestBadValuesAreRefused: a value careerd cannot use is an error naming
+// its variable or flag, never silently another value.
+func TestBadValuesAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"CAREER_DEV": "yes"}, nil, "$CAREER_DEV"},
+		{map[string]string{"CAREER_DUPLICATE_WINDOW": "-1m"}, nil, "--duplicate-window"},
+		{nil, []string{"--read-your-writes-timeout", "-1s"}, "--read-your-writes-timeout"},
+		{nil, []string{"--shutdown-timeout", "-5s"}, "--shutdown-timeout"},
+	} {
+		args := append([]string{"--auth-secret", "x"}, tc.args...)
+		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want an error naming %s", tc.env, tc.args, err, tc.want)
+		}
+	}
+	cfg, err := ParseConfig(nil, func(k string) string { return map[string]string{"CAREER_DEV": "TRUE"}[k] })
+	if err != nil || !cfg.Dev {
+		t.Errorf("CAREER_DEV=TRUE: %+v, %v", cfg.Dev, err)
+	}
+}
