@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"net/http"
 	"runtime/debug"
@@ -286,6 +287,31 @@ func TestEmbeddedDefaults(t *testing.T) {
 }
 
 func TestProductionConfiguration(t *testing.T) {
+	cfg, _ := productionConfig(t)
+	m := start(t, cfg)
+	if m.DevToken() != "" {
+		t.Error("a dev token was minted outside development mode")
+	}
+	contract(t, m, adminToken(t))
+	if code, _ := get(t, "http://"+m.Addr()+"/"); code == 200 {
+		t.Error("GraphiQL served outside development mode")
+	}
+}
+
+// adminToken is an admin's token signed with productionConfig's secret.
+func adminToken(t *testing.T) string {
+	tokens, _ := graph.NewTokens("test-secret")
+	token, err := tokens.Mint(graph.Principal{Subject: "ops", Roles: []string{graph.RoleAdmin}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// productionConfig is careerd's production configuration for a test: the
+// machine's NATS server, with a stream and subjects of the test's own
+// (deleted at the end), and a database of its own.
+func productionConfig(t *testing.T) (Config, *pgxpool.Pool) {
 	nc, err := nats.Connect(nats.DefaultURL, nats.Timeout(2*time.Second))
 	if err != nil {
 		t.Fatalf("the local NATS server is not reachable (make services starts it): %v", err)
@@ -314,19 +340,7 @@ func TestProductionConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := start(t, cfg)
-	if m.DevToken() != "" {
-		t.Error("a dev token was minted outside development mode")
-	}
-	tokens, _ := graph.NewTokens("test-secret")
-	token, err := tokens.Mint(graph.Principal{Subject: "ops", Roles: []string{graph.RoleAdmin}}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	contract(t, m, token)
-	if code, _ := get(t, "http://"+m.Addr()+"/"); code == 200 {
-		t.Error("GraphiQL served outside development mode")
-	}
+	return cfg, pool
 }
 
 func TestUnreachableDependencies(t *testing.T) {

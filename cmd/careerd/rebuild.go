@@ -163,11 +163,16 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, MaxBatch: 2000, Now: m.now,
 		Bulk: true, OnApplied: progress, OnStored: progress, MaxCached: m.Config.maxCached()}
 	pctx, stopProjector := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(pctx) }()
+	done := make(chan struct{})
+	var runErr error // set before done is closed
+	go func() {
+		runErr = p.Run(pctx)
+		close(done)
+	}()
 	stop := func() error {
 		stopProjector()
-		return <-done
+		<-done
+		return runErr
 	}
 	m.log.Info("rebuild started", "schema", schema)
 	for {
@@ -191,7 +196,8 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 			break
 		}
 		select {
-		case err := <-done:
+		case <-done:
+			err := runErr
 			if err == nil {
 				err = errors.New("stopped before the head") // its context was cancelled
 			}
@@ -202,16 +208,52 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if err := stop(); err != nil {
-		return fmt.Errorf("rebuild projector: %w", err)
-	}
 	r.mu.Lock()
 	automatic := r.automatic
 	r.mu.Unlock()
+	// The rebuild's projector goes on following the log while the switch
+	// waits for it to apply what the serving model has applied (writes
+	// went on while it reached the head).
+	catchUp := func(ctx context.Context, upTo uint64) error {
+		wctx, cancel := context.WithTimeout(ctx, switchCatchUp)
+		defer cancel()
+		caught := make(chan error, 1)
+		go func() { caught <- target.WaitFor(wctx, upTo) }()
+		select {
+		case err := <-caught:
+			if serr := stop(); serr != nil && err == nil {
+				err = serr
+			}
+			if err != nil {
+				return fmt.Errorf("rebuild projector: catching up with the serving read model at %d: %w", upTo, err)
+			}
+			return nil
+		case <-done:
+			err := runErr
+			if err == nil {
+				err = errors.New("stopped before the serving read model's position")
+			}
+			return fmt.Errorf("rebuild projector: %w", err)
+		}
+	}
 	// careerd's own rebuild never switches back over one at least as new
 	// that another instance switched to meanwhile.
-	return m.switchTo(ctx, target, schema, automatic)
+	if err := m.switchTo(ctx, target, schema, automatic, catchUp); err != nil {
+		stop() //nolint:errcheck // failing already; stopped if not yet
+		return err
+	}
+	return nil
 }
+
+// switchCatchUp bounds how long a switch waits, with the live projector
+// paused, for the rebuilt model to apply what the serving one has applied:
+// mutations wait meanwhile (their read-your-writes wait follows the
+// switch). A variable for tests.
+var switchCatchUp = 30 * time.Second
+
+// beforeSet, if not nil, runs as a switch is about to serve the new model:
+// tests widen the moment with it.
+var beforeSet func()
 
 // olderThanOurs reports whether the active read model a was built by an
 // older version of this instance's catalogue, or in an older format by
@@ -260,9 +302,24 @@ func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.
 }
 
 // switchTo makes target the serving read model and restarts the live
-// projector on it (it continues from target's checkpoint).
-func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool) error {
+// projector on it (it continues from target's checkpoint). With catchUp,
+// it first pauses the live projector and has catchUp bring target up to
+// what the serving model has applied, so that nothing a query saw before
+// the switch (a write whose mutation returned) is missing after it.
+func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool,
+	catchUp func(ctx context.Context, upTo uint64) error) error {
 	old := m.store.Current()
+	resume := m.pauseLive()
+	defer resume()
+	if catchUp != nil {
+		upTo, err := old.Readable(ctx)
+		if err != nil {
+			return fmt.Errorf("read model switch: the serving read model's position: %w", err)
+		}
+		if err := catchUp(ctx, upTo); err != nil {
+			return err
+		}
+	}
 	if m.pool != nil {
 		write := postgres.WriteActive
 		if forward {
@@ -277,8 +334,11 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 		// Serving now: its indexes stay, whatever a later batch writes.
 		pg.ReindexAbove = 0
 	}
+	if beforeSet != nil {
+		beforeSet()
+	}
 	m.store.Set(target)
-	m.restartProjector()
+	resume() // the live projector starts again, on target
 	m.log.Info("read model switched", "schema", schema)
 	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
 		// Queries in flight on the old schema finish first. A process that
@@ -301,6 +361,24 @@ func (m *Main) restartProjector() {
 	if m.projStop != nil {
 		m.projStop()
 	}
+}
+
+// pauseLive stops the live projector (waiting for its run to end, its last
+// batch committed or rolled back) and keeps it from starting again until
+// the returned resume is called (once; later calls do nothing). An
+// instance that does not project (another holds the projector lock) has
+// nothing to stop, and does not start projecting meanwhile.
+func (m *Main) pauseLive() (resume func()) {
+	m.liveMu.Lock()
+	m.projMu.Lock()
+	stop, ran := m.projStop, m.projRun
+	m.projMu.Unlock()
+	if stop != nil {
+		stop()
+		<-ran
+	}
+	var once sync.Once
+	return func() { once.Do(m.liveMu.Unlock) }
 }
 
 // retiredGrace is how long a retired read-model schema outlives its switch:
@@ -391,18 +469,54 @@ func (m *Main) retryStaleRebuild(ctx context.Context) {
 	})
 }
 
+// followEvery is how often an instance looks for a switch another
+// instance made. A variable for tests.
+var followEvery = 500 * time.Millisecond
+
 // followActive switches this instance to the read model another instance
 // rebuilt and activated.
 func (m *Main) followActive(ctx context.Context) {
-	m.every(ctx, 2*time.Second, func(ctx context.Context) {
+	m.every(ctx, followEvery, func(ctx context.Context) {
 		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
 		if err != nil || !ok {
 			return
 		}
 		if cur, isPG := m.store.Current().(*postgres.Store); isPG && cur.Schema() != active.Schema {
-			m.store.Set(m.postgresStore(active.Schema))
-			m.restartProjector()
+			target := m.postgresStore(active.Schema)
+			// As a switch does: this instance's projector stops on the old
+			// model, and the new one serves once it has applied what the
+			// old one had (the instance that switched caught it up to its
+			// own position; this one may have projected further).
+			resume := m.pauseLive()
+			defer resume()
+			if upTo, err := cur.Readable(ctx); err == nil {
+				if err := m.catchUpTo(ctx, target, upTo); err != nil {
+					m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
+				}
+			}
+			m.store.Set(target)
+			resume()
 			m.log.Info("followed the read model switch", "schema", active.Schema)
 		}
 	})
+}
+
+// catchUpTo projects the log into target until it has applied upTo, with a
+// projector of its own that publishes nothing (what it applies was
+// published from the model target replaces), for at most switchCatchUp.
+func (m *Main) catchUpTo(ctx context.Context, target projections.ReadModel, upTo uint64) error {
+	if at, err := target.Readable(ctx); err == nil && at >= upTo {
+		return nil
+	}
+	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, Now: m.now, MaxCached: m.Config.maxCached()}
+	pctx, cancel := context.WithTimeout(ctx, switchCatchUp)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	err := target.WaitFor(pctx, upTo)
+	cancel()
+	if rerr := <-done; err == nil && rerr != nil {
+		err = rerr
+	}
+	return err
 }

@@ -281,7 +281,7 @@ func TestOnlyARebuildsSchemaBuildsIndexesAfterItsRows(t *testing.T) {
 	}
 	// Switched to, it serves: its people table may still be empty (a log
 	// without people), and a later catch-up must not drop its indexes.
-	if err := m.switchTo(context.Background(), target, schema, false); err != nil {
+	if err := m.switchTo(context.Background(), target, schema, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if st.ReindexAbove > 0 {
@@ -639,4 +639,137 @@ func TestAFailedRebuildForANewerFormatIsRetried(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// writesThroughRebuilds records and reads back while rebuilds run and
+// switch, and fails on any write refused as NOT_FOUND, any person missing
+// right after the mutation that registered them returned, or any count
+// going backwards: a switch must serve everything the model it replaces
+// had applied.
+func writesThroughRebuilds(t *testing.T, m *Main, rebuilds int) {
+	writesThroughRebuildsOn(t, m.DevToken(), []*Main{m}, make([]int, rebuilds))
+}
+
+// writesThroughRebuildsOn is writesThroughRebuilds with instances of one
+// deployment: two writers on each, each reading back through the instance
+// it wrote through, and a rebuild started on instances[i] for each i in
+// rebuildOn.
+func writesThroughRebuildsOn(t *testing.T, token string, instances []*Main, rebuildOn []int) {
+	// Writers go on for a moment between the rebuilt model's catching up
+	// and its serving.
+	beforeSet = func() { time.Sleep(150 * time.Millisecond) }
+	t.Cleanup(func() { beforeSet = nil })
+	addr := instances[0].Addr()
+	for i := range 200 {
+		if code, res := post(t, addr, token, registerMutation, map[string]any{"in": map[string]any{
+			"id": fmt.Sprintf("S%03d", i), "name": "Person", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+			t.Fatalf("register: %d %+v", code, res.Errors)
+		}
+	}
+	writers := 4
+	if len(instances) > 1 {
+		writers = 2 * len(instances)
+	}
+	stopWriting := make(chan struct{})
+	written := make(chan int, writers)
+	for w := range writers {
+		go writeAndReadBack(t, instances[w%len(instances)].Addr(), token, w, stopWriting, written)
+	}
+	for _, on := range rebuildOn {
+		addr := instances[on].Addr()
+		if code, body := call(t, "POST", "http://"+addr+"/v1/rebuild", token); code != http.StatusAccepted {
+			t.Fatalf("start rebuild: %d %s", code, body)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var st graph.RebuildStatus
+			_, body := call(t, "GET", "http://"+addr+"/v1/rebuild", token)
+			if err := json.Unmarshal([]byte(body), &st); err != nil {
+				t.Fatal(body)
+			}
+			if st.State == "failed" {
+				t.Fatalf("rebuild failed: %+v", st)
+			}
+			if st.State == "done" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rebuild did not finish: %+v", st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	close(stopWriting)
+	total := 0
+	for range writers {
+		total += <-written
+	}
+	if total == 0 {
+		t.Error("nothing was written during the rebuilds")
+	}
+}
+
+// writeAndReadBack is one writer of writesThroughRebuilds: until stop, it
+// registers a person, assesses them, and reads them back.
+func writeAndReadBack(t *testing.T, addr, token string, w int, stop <-chan struct{}, written chan<- int) {
+	{
+		n, lastCount := 0, 0
+		defer func() { written <- n }()
+		for ; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := fmt.Sprintf("W%d-%05d", w, n)
+			code, res := post(t, addr, token, registerMutation, map[string]any{"in": map[string]any{
+				"id": id, "name": "Writer", "department": "Ops", "joinedOn": "2020-01-01"}})
+			if code != 200 || len(res.Errors) > 0 {
+				t.Errorf("register %s: %d %+v", id, code, res.Errors)
+				return
+			}
+			code, res = post(t, addr, token, `mutation($in: AssessThemeInput!) { assessTheme(input: $in) { accomplishmentId } }`,
+				map[string]any{"in": map[string]any{"personId": id, "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-01-01"}})
+			if code != 200 || len(res.Errors) > 0 {
+				t.Errorf("assess %s right after registering them: %d %+v", id, code, res.Errors)
+				return
+			}
+			_, res = post(t, addr, token, `query($id: ID!) { person(id: $id) { id } people(first: 1) { totalCount } }`, map[string]any{"id": id})
+			var got struct {
+				Person *struct{ ID string }
+				People struct{ TotalCount int }
+			}
+			if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
+				t.Errorf("%s right after its registration returned: %s %+v", id, res.Data, res.Errors)
+				return
+			}
+			if got.People.TotalCount < lastCount {
+				t.Errorf("people went from %d to %d", lastCount, got.People.TotalCount)
+				return
+			}
+			lastCount = got.People.TotalCount
+		}
+	}
+}
+
+func TestWritesThroughRebuildsInMemory(t *testing.T) {
+	writesThroughRebuilds(t, start(t, baseConfig(t)), 8)
+}
+
+// TestWritesThroughRebuildsOnTwoInstances: the production configuration
+// with two instances of one deployment; rebuilds started on the one that
+// projects and on the one that does not; every writer reads back through
+// the instance it wrote through.
+func TestWritesThroughRebuildsOnTwoInstances(t *testing.T) {
+	cfg, _ := productionConfig(t)
+	a := start(t, cfg)
+	b := start(t, cfg)
+	writesThroughRebuildsOn(t, adminToken(t), []*Main{a, b}, []int{1, 0, 1})
+}
+
+func TestWritesThroughRebuildsOnPostgres(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	writesThroughRebuilds(t, start(t, cfg), 4)
 }

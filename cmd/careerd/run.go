@@ -41,18 +41,22 @@ type Main struct {
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 
-	log       *slog.Logger
-	runCtx    context.Context // done when Close begins
-	cat       *domain.Catalogue
-	embedded  *events.Embedded
-	nc        *nats.Conn
-	eventLog  *events.Log
-	pool      *pgxpool.Pool
-	store     *projections.Switch
-	rebuild   *rebuilder
-	projMu    sync.Mutex
-	projStop  context.CancelFunc // restarts the live projector (after a switch)
-	projDone  chan struct{}      // closed when the live projector has stopped
+	log      *slog.Logger
+	runCtx   context.Context // done when Close begins
+	cat      *domain.Catalogue
+	embedded *events.Embedded
+	nc       *nats.Conn
+	eventLog *events.Log
+	pool     *pgxpool.Pool
+	store    *projections.Switch
+	rebuild  *rebuilder
+	projMu   sync.Mutex
+	projStop context.CancelFunc // restarts the live projector (after a switch)
+	projRun  chan struct{}      // closed when the live projector's current run has returned
+	projDone chan struct{}      // closed when the live projector has stopped
+	// liveMu is held by a read-model switch while the live projector must
+	// not run (pauseLive); the projector takes it before each run.
+	liveMu    sync.Mutex
 	tokens    *graph.Tokens
 	metrics   *metrics
 	broadcast *projections.Broadcaster
@@ -352,12 +356,16 @@ func (m *Main) startProjector(ctx context.Context) {
 	}
 	run := func(ctx context.Context) error {
 		for {
+			m.liveMu.Lock() // not while a switch holds it
 			pctx, stop := context.WithCancel(ctx)
+			ran := make(chan struct{})
 			m.projMu.Lock()
-			m.projStop = stop
+			m.projStop, m.projRun = stop, ran
 			m.projMu.Unlock()
+			m.liveMu.Unlock()
 			err := p.Run(pctx)
 			stop()
+			close(ran)
 			if ctx.Err() != nil {
 				return nil
 			}
