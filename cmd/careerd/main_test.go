@@ -402,3 +402,66 @@ func TestProjectorCacheFlag(t *testing.T) {
 		t.Errorf("--projector-cache -1: err %v, want one naming the flag", err)
 	}
 }
+
+// TestLagGrowsWhileTheReadModelStalls: with the read model's checkpoint
+// locked (a stalled database), the lag metrics report the events recorded
+// since and their age, rather than the 0 they last read.
+func TestLagGrowsWhileTheReadModelStalls(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	cfg.RYWTimeout = 500 * time.Millisecond
+	m := start(t, cfg)
+	token := m.DevToken()
+	if code, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "L1", "name": "n", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+		t.Fatalf("register: %d %+v", code, res.Errors)
+	}
+	// The watch has read the read model once (the head is set in the same
+	// round): then the stall.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, body := get(t, "http://"+m.Addr()+"/metrics"); metricValue(body, "careerledger_log_head_position") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lag watch did not run")
+		}
+	}
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // the lock goes with it
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+cfg.Schema+".projection_checkpoint IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	// Recorded; not applied while the lock holds (the mutation's wait for
+	// the read model gives up).
+	post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "L2", "name": "n", "department": "Ops", "joinedOn": "2020-01-01"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := get(t, "http://"+m.Addr()+"/metrics")
+		if metricValue(body, "careerledger_projection_lag_events") >= 1 && !strings.Contains(body, "careerledger_projection_lag_seconds 0\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lag metrics did not show the stalled event:\n%s", grepLines(body, "careerledger_projection_lag", "careerledger_log_head"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// grepLines returns body's lines that start with one of the prefixes.
+func grepLines(body string, prefixes ...string) string {
+	var b strings.Builder
+	for line := range strings.Lines(body) {
+		for _, p := range prefixes {
+			if strings.HasPrefix(line, p) {
+				b.WriteString(line)
+			}
+		}
+	}
+	return b.String()
+}

@@ -425,23 +425,36 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 // watchLag exports how far the read model trails the log, in events and in
 // the age of the oldest event not yet applied.
 func (m *Main) watchLag(ctx context.Context) {
+	// known is the read model's last readable position this watch could
+	// read: while the read model does not answer (a lock held on it, a
+	// stalled database) the lag grows from there rather than stand still.
+	known, haveKnown := uint64(0), false
 	m.every(ctx, time.Second, func(ctx context.Context) {
-		head, err := m.eventLog.Head(ctx)
-		if err != nil {
-			return
-		}
-		cp, err := m.store.Readable(ctx)
+		hctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
+		defer cancel()
+		head, err := m.eventLog.Head(hctx)
 		if err != nil {
 			return
 		}
 		m.metrics.head.Set(float64(head))
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		cp, err := m.store.Readable(rctx)
+		rcancel()
+		switch {
+		case err == nil:
+			known, haveKnown = cp, true
+		case haveKnown:
+			cp = known
+		default:
+			return
+		}
 		if head <= cp {
 			m.metrics.lag.Set(0)
 			m.metrics.lagAge.Set(0)
 			return
 		}
 		m.metrics.lag.Set(float64(head - cp))
-		if oldest, err := m.eventLog.At(ctx, cp+1); err == nil {
+		if oldest, err := m.eventLog.At(hctx, cp+1); err == nil {
 			m.metrics.lagAge.Set(m.now().Sub(oldest.RecordedAt).Seconds())
 		}
 	})
