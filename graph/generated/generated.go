@@ -1368,7 +1368,7 @@ type AccomplishmentEdge {
 	{Name: "../schema/analytics.graphqls", Input: `extend type Query {
   "People per department and level in field on asOf (default today); a manager sees only their department."
   skillDistribution(field: SpecialtyField!, asOf: Date, department: String): [DistributionCell!]!
-  "The distribution at each interval from from to to (inclusive)."
+  "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value."
   skillTrend(field: SpecialtyField!, department: String, from: Date!, to: Date!, interval: Interval!): [TrendPoint!]!
   "The catalogue that judges levels."
   catalogue: Catalogue!
