@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
@@ -154,7 +155,7 @@ func (w *Workload) Step(ctx context.Context) (events.Result, error) {
 		return w.Recorder.RecordDeparture(ctx, events.RecordDeparture{PersonID: id, EffectiveOn: w.date(w.joined[id])})
 	case op < 36 && len(w.live) > 0:
 		id := pick(w.R, w.live)
-		next := w.Accomplishment(w.kinds[id])
+		next := notSelf(w.Accomplishment(w.kinds[id]), id[:strings.IndexByte(id, '.')])
 		return w.Recorder.AmendAccomplishment(ctx, events.AmendAccomplishment{AccomplishmentID: id,
 			Patch: func(domain.Accomplishment) (domain.Accomplishment, error) { return next, nil }})
 	case op < 42 && len(w.live) > 0:
@@ -168,13 +169,24 @@ func (w *Workload) Step(ctx context.Context) (events.Result, error) {
 		return res, err
 	default:
 		a := w.Accomplishment("")
-		res, err := w.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: pick(w.R, people), Accomplishment: a})
+		person := pick(w.R, people)
+		a = notSelf(a, person)
+		res, err := w.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: person, Accomplishment: a})
 		if err == nil {
 			w.live = append(w.live, res.AccomplishmentID)
 			w.kinds[res.AccomplishmentID] = a.Kind()
 		}
 		return res, err
 	}
+}
+
+// notSelf drops a development's subordinate when it is the person
+// themself, which the recorder refuses.
+func notSelf(a domain.Accomplishment, personID string) domain.Accomplishment {
+	if a.Development != nil && a.Development.SubordinateID == personID {
+		a.Development.SubordinateID = ""
+	}
+	return a
 }
 
 // Run issues n commands and returns the position of the last one.
