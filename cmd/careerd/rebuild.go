@@ -355,14 +355,6 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	return nil
 }
 
-func (m *Main) restartProjector() {
-	m.projMu.Lock()
-	defer m.projMu.Unlock()
-	if m.projStop != nil {
-		m.projStop()
-	}
-}
-
 // pauseLive stops the live projector (waiting for its run to end, its last
 // batch committed or rolled back) and keeps it from starting again until
 // the returned resume is called (once; later calls do nothing). An

@@ -51,7 +51,7 @@ type Main struct {
 	store    *projections.Switch
 	rebuild  *rebuilder
 	projMu   sync.Mutex
-	projStop context.CancelFunc // restarts the live projector (after a switch)
+	projStop context.CancelFunc // stops the live projector's current run (pauseLive)
 	projRun  chan struct{}      // closed when the live projector's current run has returned
 	projDone chan struct{}      // closed when the live projector has stopped
 	// liveMu is held by a read-model switch while the live projector must
