@@ -34,6 +34,9 @@ type Config struct {
 	RYWTimeout      time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// TimeZone names where "today" is: the date a new record may not pass,
+	// and the default asOf of queries.
+	TimeZone string
 }
 
 type envFlag struct {
@@ -115,6 +118,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	dur(&c.RYWTimeout, envFlag{"read-your-writes-timeout", "CAREER_RYW_TIMEOUT", "how long a mutation waits for the read model"}, 10*time.Second)
 	dur(&c.ShutdownTimeout, envFlag{"shutdown-timeout", "CAREER_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"}, 20*time.Second)
 	str(&c.LogLevel, envFlag{"log-level", "CAREER_LOG_LEVEL", "debug, info, warn or error"}, "info")
+	str(&c.TimeZone, envFlag{"time-zone", "CAREER_TIME_ZONE", "IANA time zone of \"today\" (no date after today is accepted; queries default to today), e.g. Asia/Tokyo"}, "UTC")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -132,6 +136,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	c.ReadyMaxLag = uint64(lag)
 	if c.ProjectorCache < 0 {
 		return c, fmt.Errorf("--projector-cache must be >= 0 (0 = no bound)")
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
+		return c, fmt.Errorf("--time-zone ($CAREER_TIME_ZONE) must name an IANA time zone such as UTC or Asia/Tokyo, not %q", c.TimeZone)
 	}
 	if c.AuthSecret == "" && !c.Dev {
 		return c, fmt.Errorf("--auth-secret ($CAREER_AUTH_SECRET) is required unless --dev")
@@ -175,7 +182,7 @@ func (c Config) Masked() []any {
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
 		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
 		"ready_max_lag", c.ReadyMaxLag, "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel,
+		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel, "time_zone", c.TimeZone,
 	}
 }
 

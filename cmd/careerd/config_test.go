@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDerivedEventsFollowTheSubjectPrefix: two deployments on one NATS
@@ -106,5 +107,34 @@ func TestBadValuesAreRefused(t *testing.T) {
 	cfg, err := ParseConfig(nil, func(k string) string { return map[string]string{"CAREER_DEV": "TRUE"}[k] })
 	if err != nil || !cfg.Dev {
 		t.Errorf("CAREER_DEV=TRUE: %+v, %v", cfg.Dev, err)
+	}
+}
+
+// TestTodayIsInTheConfiguredTimeZone: at 06:58 in Tokyo (21:58 UTC the day
+// before), a deployment in Asia/Tokyo accepts evidence dated today there;
+// one in UTC, the default, refuses it as in the future.
+func TestTodayIsInTheConfiguredTimeZone(t *testing.T) {
+	at := time.Date(2026, 11, 26, 21, 58, 0, 0, time.UTC)
+	for zone, ok := range map[string]bool{"Asia/Tokyo": true, "UTC": false} {
+		cfg := baseConfig(t)
+		cfg.TimeZone = zone
+		m := NewMain(cfg, io.Discard)
+		m.Now = func() time.Time { return at }
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		if code, res := post(t, m.Addr(), m.DevToken(), registerMutation, map[string]any{"in": map[string]any{
+			"id": "TZ1", "name": "n", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+			t.Fatalf("%s: register: %d %+v", zone, code, res.Errors)
+		}
+		_, res := post(t, m.Addr(), m.DevToken(), `mutation($in: AssessThemeInput!) { assessTheme(input: $in) { accomplishmentId } }`,
+			map[string]any{"in": map[string]any{"personId": "TZ1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2026-11-27"}})
+		if got := len(res.Errors) == 0; got != ok {
+			t.Errorf("%s: evidence dated 2026-11-27 at %s: errors %+v, want accepted %v", zone, at, res.Errors, ok)
+		}
+	}
+	if _, err := ParseConfig([]string{"--dev", "--time-zone", "Mars/Olympus"}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "--time-zone") {
+		t.Errorf("an unknown zone: %v, want an error naming --time-zone", err)
 	}
 }

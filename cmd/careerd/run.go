@@ -41,6 +41,8 @@ type Main struct {
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 
+	loc      *time.Location // --time-zone (see now)
+	locOnce  sync.Once
 	log      *slog.Logger
 	runCtx   context.Context // done when Close begins
 	cat      *domain.Catalogue
@@ -78,11 +80,20 @@ func NewMain(cfg Config, out io.Writer) *Main {
 	return &Main{Config: cfg, Out: out}
 }
 
+// now is the clock, in --time-zone: every "today" careerd decides (the
+// recorder's, the queries' default, the projector's) is that zone's date.
 func (m *Main) now() time.Time {
+	t := time.Now()
 	if m.Now != nil {
-		return m.Now()
+		t = m.Now()
 	}
-	return time.Now()
+	m.locOnce.Do(func() {
+		m.loc = time.UTC
+		if l, err := time.LoadLocation(m.Config.TimeZone); err == nil && m.Config.TimeZone != "" {
+			m.loc = l
+		}
+	})
+	return t.In(m.loc)
 }
 
 // Addr returns the address the API listens on (after Run).
