@@ -114,3 +114,36 @@ func TestNamesAndDepartmentsAreTrimmed(t *testing.T) {
 		}
 	})
 }
+
+// TestWhatAnEarlierVersionRecordedStillWorks: a retry of a registration an
+// earlier version recorded with spaces around its department is its
+// repeat, not another request; and a development an earlier version
+// recorded of the person themself can still be amended, as long as the
+// amendment keeps its subordinate.
+func TestWhatAnEarlierVersionRecordedStillWorks(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		cmd := RegisterPerson{Name: "Sato Aiko", Department: "QA Dept ", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "hire-7"}
+		id := "P" + derivedToken("person:hire-7")
+		at := fakeClock()()
+		if _, _, err := l.Append(ctx, id, 0, msgID(id, "hire-7"), PersonRegistered{PersonID: id, Name: cmd.Name,
+			Department: cmd.Department, JoinedOn: cmd.JoinedOn}, at, "hire-7"); err != nil {
+			t.Fatal(err)
+		}
+		dev := id + ".OLDSELFDEV"
+		if _, _, err := l.Append(ctx, id, 1, "", SubordinateDevelopmentRecorded{AccomplishmentID: dev, Kind: "MENTORING",
+			OccurredOn: domain.MustDate("2021-01-01"), SubordinateID: id}, at, ""); err != nil {
+			t.Fatal(err)
+		}
+		r := newRecorder(l)
+		if res, err := r.RegisterPerson(ctx, cmd); err != nil || !res.Duplicate || res.PersonID != id {
+			t.Errorf("the retry of an earlier version's registration: %+v, %v; want a duplicate of %s", res, err, id)
+		}
+		if _, err := r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: dev, Patch: func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+			cur.Development.OccurredOn = domain.MustDate("2021-02-01")
+			return cur, nil
+		}}); err != nil {
+			t.Errorf("amending the date of an earlier self-development: %v", err)
+		}
+	})
+}

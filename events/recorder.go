@@ -102,8 +102,25 @@ type plan struct {
 
 // sameEvent returns plan.repeats for a command that records planned.
 func sameEvent(planned Event) func(Event) bool {
-	want := normalize(deref(planned))
-	return func(orig Event) bool { return reflect.DeepEqual(normalize(deref(orig)), want) }
+	want := asCompared(planned)
+	return func(orig Event) bool { return reflect.DeepEqual(asCompared(orig), want) }
+}
+
+// asCompared is an event as sameEvent compares it: normalized, with the
+// spaces around names and departments that commands now drop dropped, so
+// that a retry of a request an earlier version recorded with them is still
+// its repeat.
+func asCompared(e Event) Event {
+	switch v := normalize(deref(e)).(type) {
+	case PersonRegistered:
+		v.Name, v.Department = strings.TrimSpace(v.Name), strings.TrimSpace(v.Department)
+		return v
+	case PersonTransferred:
+		v.Department = strings.TrimSpace(v.Department)
+		return v
+	default:
+		return v
+	}
 }
 
 // errKeyReused is the refusal of a key first used for another request.
@@ -331,7 +348,13 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 		}
 		next = cloneAccomplishment(next)
 		setID(&next, c.AccomplishmentID)
-		if err := firstError(r.cat.ValidateAccomplishment(next, domain.DateOf(r.now())), notSelf(next, personID)); err != nil {
+		// A development recorded of the person themself before the rule can
+		// still be amended, as long as the amendment keeps its subordinate.
+		self := notSelf(next, personID)
+		if self != nil && notSelf(cur, personID) != nil {
+			self = nil
+		}
+		if err := firstError(r.cat.ValidateAccomplishment(next, domain.DateOf(r.now())), self); err != nil {
 			return decision{}, err
 		}
 		return decision{event: amendmentOf(next), accomplishmentID: c.AccomplishmentID}, nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,7 +191,19 @@ type Projector struct {
 	// earlier checkpoint (the read model was switched to one a rebuild
 	// left behind the log) reports no event twice, and none of a catch-up.
 	reported atomic.Uint64
+	// stopAt, when not 0, is the last position Run applies (StopAfter).
+	stopAt atomic.Uint64
 }
+
+// StopAfter makes Run apply the log up to pos and return nil there, from
+// its next batch on (a batch already folded may pass it). A read-model
+// switch bounds the projectors that catch a new model up with it, so that
+// what comes after is applied by the live projector, which publishes
+// level changes.
+func (p *Projector) StopAfter(pos uint64) { p.stopAt.Store(pos) }
+
+// errStopAt ends a Follow at StopAfter's position.
+var errStopAt = errors.New("reached the position to stop after")
 
 // DefaultMaxCached is Projector.MaxCached when it is 0.
 const DefaultMaxCached = 20_000
@@ -274,6 +287,16 @@ func (p *Projector) Run(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil // nothing to fold, and nothing ends the bulk phase
 		}
+		last := false // the batch reaches StopAfter's position
+		if until := p.stopAt.Load(); until > 0 {
+			if batch[0].Position > until {
+				return errStopAt
+			}
+			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut < len(batch) {
+				batch = batch[:cut]
+			}
+			last = batch[len(batch)-1].Position >= until
+		}
 		// Before the head Run started from, defer; the batch that reaches
 		// it judges everyone, and ends the bulk phase.
 		deferred := batch[len(batch)-1].Position < p.bulkUntil
@@ -288,12 +311,18 @@ func (p *Projector) Run(ctx context.Context) error {
 		w.endsBulk = ends
 		select {
 		case work <- w:
+			if last {
+				return errStopAt
+			}
 			return nil
 		case <-fctx.Done():
 			return fctx.Err()
 		}
 	}
 	err = p.Source.Follow(fctx, from, max, handle)
+	if errors.Is(err, errStopAt) {
+		err = nil // what was handed over is applied below
+	}
 	close(work)
 	if aerr := <-applied; aerr != nil {
 		err = aerr

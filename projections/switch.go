@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,44 @@ type ReadModel interface {
 // downtime.
 type Switch struct {
 	current atomic.Pointer[readModelBox]
+	// held, while not nil, is closed when a switch in progress serves its
+	// new model (Hold): queries wait for it rather than read the model
+	// switched away from.
+	held atomic.Pointer[chan struct{}]
+}
+
+// Hold makes queries (Person ... Distribution) wait, from now until
+// release is called (once; later calls do nothing), and then read the model
+// serving by then: a switch holds them from the moment the model it
+// replaces stops taking writes until the new one, caught up, serves, so
+// that no query misses a write acknowledged meanwhile. Queries already
+// running finish on the model they started on. The projector's methods
+// (Apply, Readable ...) and WaitFor do not wait.
+func (s *Switch) Hold() (release func()) {
+	ch := make(chan struct{})
+	s.held.Store(&ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.held.CompareAndSwap(&ch, nil)
+			close(ch)
+		})
+	}
+}
+
+// reading returns the model a query reads, after a Hold in progress.
+func (s *Switch) reading(ctx context.Context) (ReadModel, error) {
+	for {
+		h := s.held.Load()
+		if h == nil {
+			return s.Current(), nil
+		}
+		select {
+		case <-*h:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 type readModelBox struct{ rm ReadModel }
@@ -99,42 +138,74 @@ func (s *Switch) Behind(ctx context.Context) ([]string, error) { return s.Curren
 
 // Person returns one person.
 func (s *Switch) Person(ctx context.Context, id string) (PersonView, error) {
-	return s.Current().Person(ctx, id)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return PersonView{}, err
+	}
+	return rm.Person(ctx, id)
 }
 
 // PeopleByID returns the known people among ids.
 func (s *Switch) PeopleByID(ctx context.Context, ids []string) (map[string]PersonView, error) {
-	return s.Current().PeopleByID(ctx, ids)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.PeopleByID(ctx, ids)
 }
 
 // Standing judges a person on asOf as known at knownAt.
 func (s *Switch) Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
-	return s.Current().Standing(ctx, id, asOf, knownAt)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return domain.Standing{}, err
+	}
+	return rm.Standing(ctx, id, asOf, knownAt)
 }
 
 // History returns a person's level changes.
 func (s *Switch) History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error) {
-	return s.Current().History(ctx, id, field)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.History(ctx, id, field)
 }
 
 // Accomplishments returns a page of a person's accomplishments.
 func (s *Switch) Accomplishments(ctx context.Context, id string, first int, after uint64) (AccomplishmentPage, error) {
-	return s.Current().Accomplishments(ctx, id, first, after)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return AccomplishmentPage{}, err
+	}
+	return rm.Accomplishments(ctx, id, first, after)
 }
 
 // Accomplishment returns one accomplishment.
 func (s *Switch) Accomplishment(ctx context.Context, id string) (AccomplishmentView, error) {
-	return s.Current().Accomplishment(ctx, id)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return AccomplishmentView{}, err
+	}
+	return rm.Accomplishment(ctx, id)
 }
 
 // People returns a page of people.
 func (s *Switch) People(ctx context.Context, f PeopleFilter) (PeoplePage, error) {
-	return s.Current().People(ctx, f)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return PeoplePage{}, err
+	}
+	return rm.People(ctx, f)
 }
 
 // Distribution counts people per department and level.
 func (s *Switch) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]Cell, error) {
-	return s.Current().Distribution(ctx, field, asOf, department)
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.Distribution(ctx, field, asOf, department)
 }
 
 // WaitFor blocks until the serving read model has applied position. A

@@ -95,11 +95,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	secret(&c.DatabaseURL, envFlag{"database-url", "DATABASE_URL", "PostgreSQL for the read models; empty = in-memory read models rebuilt from the log"}, "", maskURL)
 	str(&c.DataDir, envFlag{"data-dir", "CAREER_DATA_DIR", "embedded JetStream storage"}, "./data")
 	secret(&c.AuthSecret, envFlag{"auth-secret", "CAREER_AUTH_SECRET", "HMAC key for bearer tokens; empty = refuse to start unless --dev"}, "", maskAll)
-	dev := false
+	dev, devErr := false, ""
 	if v := getenv("CAREER_DEV"); v != "" {
 		var err error
 		if dev, err = strconv.ParseBool(v); err != nil {
-			errs = append(errs, fmt.Sprintf("$CAREER_DEV: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v))
+			devErr = fmt.Sprintf("$CAREER_DEV: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v)
 		}
 	}
 	fs.BoolVar(&c.Dev, "dev", dev, "development mode: admin token printed, GraphiQL and introspection on ($CAREER_DEV)")
@@ -121,6 +121,13 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&c.TimeZone, envFlag{"time-zone", "CAREER_TIME_ZONE", "IANA time zone of \"today\" (no date after today is accepted; queries default to today), e.g. Asia/Tokyo"}, "UTC")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if devErr != "" {
+		given := false // --dev on the command line wins over the variable
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "dev" })
+		if !given {
+			errs = append(errs, devErr)
+		}
 	}
 	for _, f := range durations {
 		if d := fs.Lookup(f.name).Value.(flag.Getter).Get().(time.Duration); d < 0 {
@@ -195,7 +202,7 @@ func maskURL(u string) string {
 	if u == "" {
 		return ""
 	}
-	if !strings.Contains(u, "://") {
+	if !strings.Contains(u, "://") && strings.Contains(u, "=") {
 		return maskKeyValues(u)
 	}
 	parts := strings.Split(u, ",")
@@ -205,13 +212,16 @@ func maskURL(u string) string {
 	return strings.Join(parts, ",")
 }
 
+// maskOneURL masks one server address, with or without a scheme (NATS
+// takes "user:pass@host:4222" as well).
 func maskOneURL(u string) string {
-	scheme := strings.Index(u, "://")
-	if scheme < 0 {
-		return u
+	prefix, rest := "", u
+	if scheme := strings.Index(u, "://"); scheme >= 0 {
+		prefix, rest = u[:scheme+3], u[scheme+3:]
 	}
-	rest := u[scheme+3:]
-	hostEnd := strings.IndexAny(rest, "/?#")
+	// The user info ends at the last @ before the path: a password may
+	// hold ? or # (not a valid URL, and still a password).
+	hostEnd := strings.IndexByte(rest, '/')
 	if hostEnd < 0 {
 		hostEnd = len(rest)
 	}
@@ -223,8 +233,10 @@ func maskOneURL(u string) string {
 			userinfo = "********" // a token
 		}
 		rest = userinfo + rest[at:]
+		hostEnd += len(userinfo) - at
 	}
-	if q := strings.Index(rest, "?"); q >= 0 {
+	if q := strings.IndexByte(rest[hostEnd:], '?'); q >= 0 {
+		q += hostEnd
 		params := strings.Split(rest[q+1:], "&")
 		for i, kv := range params {
 			if k, _, ok := strings.Cut(kv, "="); ok && isSecretKey(k) {
@@ -233,7 +245,7 @@ func maskOneURL(u string) string {
 		}
 		rest = rest[:q+1] + strings.Join(params, "&")
 	}
-	return u[:scheme+3] + rest
+	return prefix + rest
 }
 
 // maskKeyValues masks the secret values of a key/value connection string

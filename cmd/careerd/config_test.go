@@ -51,6 +51,11 @@ func TestCredentialsAreNeverPrinted(t *testing.T) {
 		"nats://a:Pa55word@n1:4222,nats://Pa55word@n2:4222":                "nats://a:********@n1:4222,nats://********@n2:4222",
 		"nats://127.0.0.1:4222":                                            "nats://127.0.0.1:4222",
 		"postgres://db/career?application_name=a@b":                        "postgres://db/career?application_name=a@b",
+		"postgres://db/x?password=Pa55word&application_name=a@b":           "postgres://db/x?password=********&application_name=a@b",
+		"nats://a:4222,u:Pa55word@b:4222":                                  "nats://a:4222,u:********@b:4222",
+		"Pa55word@nats.internal:4222":                                      "********@nats.internal:4222",
+		"postgres://app:pa#Pa55word@db/x":                                  "postgres://app:********@db/x",
+		"postgres://app:Pa55?word@db/x?sslmode=disable":                    "postgres://app:********@db/x?sslmode=disable",
 	} {
 		if got := maskURL(in); got != want {
 			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
@@ -107,6 +112,10 @@ func TestBadValuesAreRefused(t *testing.T) {
 	cfg, err := ParseConfig(nil, func(k string) string { return map[string]string{"CAREER_DEV": "TRUE"}[k] })
 	if err != nil || !cfg.Dev {
 		t.Errorf("CAREER_DEV=TRUE: %+v, %v", cfg.Dev, err)
+	}
+	cfg, err = ParseConfig([]string{"--dev"}, func(k string) string { return map[string]string{"CAREER_DEV": "yes"}[k] })
+	if err != nil || !cfg.Dev {
+		t.Errorf("--dev with CAREER_DEV=yes (the flag wins): %+v, %v", cfg.Dev, err)
 	}
 }
 

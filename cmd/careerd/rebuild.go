@@ -211,38 +211,31 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	r.mu.Lock()
 	automatic := r.automatic
 	r.mu.Unlock()
-	// The rebuild's projector goes on following the log while the switch
-	// waits for it to apply what the serving model has applied (writes
-	// went on while it reached the head).
-	catchUp := func(ctx context.Context, upTo uint64) error {
-		wctx, cancel := context.WithTimeout(ctx, switchCatchUp)
-		defer cancel()
-		caught := make(chan error, 1)
-		go func() { caught <- target.WaitFor(wctx, upTo) }()
-		select {
-		case err := <-caught:
-			if serr := stop(); serr != nil && err == nil {
-				err = serr
-			}
-			if err != nil {
-				return fmt.Errorf("rebuild projector: catching up with the serving read model at %d: %w", upTo, err)
-			}
-			return nil
-		case <-done:
-			err := runErr
-			if err == nil {
-				err = errors.New("stopped before the serving read model's position")
-			}
-			return fmt.Errorf("rebuild projector: %w", err)
-		}
+	// The rebuild's projector stops where it is; the serving model, which
+	// publishes level changes, must hold at least as much before the
+	// switch, so that the new model never holds an event the old one did
+	// not (its change would go unpublished, and an instance still serving
+	// the old model would not show it).
+	if err := stop(); err != nil {
+		return fmt.Errorf("rebuild projector: %w", err)
 	}
-	// careerd's own rebuild never switches back over one at least as new
-	// that another instance switched to meanwhile.
-	if err := m.switchTo(ctx, target, schema, automatic, catchUp); err != nil {
-		stop() //nolint:errcheck // failing already; stopped if not yet
+	reached, err := target.Readable(ctx)
+	if err != nil {
 		return err
 	}
-	return nil
+	wctx, wcancel := context.WithTimeout(ctx, switchCatchUp)
+	err = m.store.WaitFor(wctx, reached)
+	wcancel()
+	if err != nil {
+		return fmt.Errorf("the serving read model did not reach the rebuilt one's position %d: %w", reached, err)
+	}
+	// Then the switch brings the new model up to exactly what the serving
+	// one holds once the registry has moved (no batch commits on it after
+	// that).
+	catchUp := func(ctx context.Context, upTo uint64) error { return m.catchUpTo(ctx, target, upTo) }
+	// careerd's own rebuild never switches back over one at least as new
+	// that another instance switched to meanwhile.
+	return m.switchTo(ctx, target, schema, automatic, catchUp)
 }
 
 // switchCatchUp bounds how long a switch waits, with the live projector
@@ -296,8 +289,10 @@ func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.
 	}
 	st := m.postgresStore(schema)
 	// Nobody queries the new schema before the switch: its head batch may
-	// build its indexes after its rows.
+	// build its indexes after its rows; and it is no deployment's active
+	// model yet.
 	st.ReindexAbove = postgres.DefaultReindexAbove
+	st.Deployment = ""
 	return st, nil
 }
 
@@ -308,36 +303,51 @@ func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.
 // the switch (a write whose mutation returned) is missing after it.
 func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool,
 	catchUp func(ctx context.Context, upTo uint64) error) error {
-	old := m.store.Current()
 	resume := m.pauseLive()
 	defer resume()
-	if catchUp != nil {
-		upTo, err := old.Readable(ctx)
-		if err != nil {
-			return fmt.Errorf("read model switch: the serving read model's position: %w", err)
-		}
-		if err := catchUp(ctx, upTo); err != nil {
-			return err
-		}
-	}
+	old := m.store.Current() // after the pause: a follow may have switched meanwhile
+	// Queries wait from here until the new model serves: once the registry
+	// moves, writes go to the new model only.
+	release := m.store.Hold()
+	defer release()
 	if m.pool != nil {
 		write := postgres.WriteActive
 		if forward {
 			write = postgres.WriteActiveForward
 		}
+		// From this commit on, no instance's batch commits on the old
+		// schema (postgres.Store.Deployment): its position is final.
 		if err := write(ctx, m.pool, m.Config.Schema,
 			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}); err != nil {
 			return err
 		}
 	}
+	if catchUp != nil {
+		upTo, err := old.Readable(ctx)
+		if err == nil {
+			err = catchUp(ctx, upTo)
+		}
+		if err != nil {
+			if m.pool == nil {
+				return err // nothing switched: the old model serves on
+			}
+			// The registry names the new schema already, and every
+			// instance follows it: serve it too; the live projector brings
+			// it up to the head.
+			m.log.Warn("read model switch: the new model did not catch up with the old one before serving", "schema", schema, "err", err)
+		}
+	}
 	if pg, ok := target.(*postgres.Store); ok {
-		// Serving now: its indexes stay, whatever a later batch writes.
+		// Serving now: its indexes stay, whatever a later batch writes, and
+		// its batches commit only while it is the deployment's active one.
 		pg.ReindexAbove = 0
+		pg.Deployment = m.Config.Schema
 	}
 	if beforeSet != nil {
 		beforeSet()
 	}
 	m.store.Set(target)
+	release()
 	resume() // the live projector starts again, on target
 	m.log.Info("read model switched", "schema", schema)
 	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
@@ -468,47 +478,79 @@ var followEvery = 500 * time.Millisecond
 // followActive switches this instance to the read model another instance
 // rebuilt and activated.
 func (m *Main) followActive(ctx context.Context) {
-	m.every(ctx, followEvery, func(ctx context.Context) {
-		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
-		if err != nil || !ok {
-			return
-		}
-		if cur, isPG := m.store.Current().(*postgres.Store); isPG && cur.Schema() != active.Schema {
-			target := m.postgresStore(active.Schema)
-			// As a switch does: this instance's projector stops on the old
-			// model, and the new one serves once it has applied what the
-			// old one had (the instance that switched caught it up to its
-			// own position; this one may have projected further).
-			resume := m.pauseLive()
-			defer resume()
-			if upTo, err := cur.Readable(ctx); err == nil {
-				if err := m.catchUpTo(ctx, target, upTo); err != nil {
-					m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
-				}
-			}
-			m.store.Set(target)
-			resume()
-			m.log.Info("followed the read model switch", "schema", active.Schema)
-		}
-	})
+	// At once, when a switch commits: an instance still serving the old
+	// model would not show the writes the new one takes from then on.
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		postgres.ListenSwitches(ctx, m.pool, m.Config.Schema, func() { m.followNow(ctx) })
+	}()
+	// And every followEvery, should a notification be lost.
+	m.every(ctx, followEvery, func(ctx context.Context) { m.followNow(ctx) })
 }
 
-// catchUpTo projects the log into target until it has applied upTo, with a
-// projector of its own that publishes nothing (what it applies was
-// published from the model target replaces), for at most switchCatchUp.
+// followNow switches this instance to the deployment's active read model
+// if it serves another one: as a switch does, its projector stops on the
+// old model, and the new one serves once it holds what the old one had
+// (whose position is final: the registry moved, so no batch commits on it
+// any more).
+// It reports whether it switched.
+func (m *Main) followNow(ctx context.Context) bool {
+	active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+	if err != nil || !ok {
+		return false
+	}
+	if cur, isPG := m.store.Current().(*postgres.Store); !isPG || cur.Schema() == active.Schema {
+		return false
+	}
+	resume := m.pauseLive()
+	defer resume()
+	// Again under the pause: a switch of this instance's own may have run.
+	if active, ok, err = postgres.ReadActive(ctx, m.pool, m.Config.Schema); err != nil || !ok {
+		return false
+	}
+	cur, isPG := m.store.Current().(*postgres.Store)
+	if !isPG || cur.Schema() == active.Schema {
+		return false
+	}
+	release := m.store.Hold() // queries wait for the new model
+	defer release()
+	target := m.postgresStore(active.Schema)
+	if upTo, err := cur.Readable(ctx); err == nil {
+		if err := m.catchUpTo(ctx, target, upTo); err != nil {
+			m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
+		}
+	}
+	m.store.Set(target)
+	release()
+	resume()
+	m.log.Info("followed the read model switch", "schema", active.Schema)
+	return true
+}
+
+// catchUpTo projects the log into target until it has applied upTo, with
+// projectors of its own that publish nothing (what they apply was
+// published from the model target replaces) and stop there, for at most
+// switchCatchUp. A projector that loses a race to another one writing
+// target (the switching instance's rebuild, catching up) starts again.
 func (m *Main) catchUpTo(ctx context.Context, target projections.ReadModel, upTo uint64) error {
-	if at, err := target.Readable(ctx); err == nil && at >= upTo {
-		return nil
-	}
-	p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, Now: m.now, MaxCached: m.Config.maxCached()}
-	pctx, cancel := context.WithTimeout(ctx, switchCatchUp)
+	cctx, cancel := context.WithTimeout(ctx, switchCatchUp)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- p.Run(pctx) }()
-	err := target.WaitFor(pctx, upTo)
-	cancel()
-	if rerr := <-done; err == nil && rerr != nil {
-		err = rerr
+	for {
+		at, err := target.Readable(cctx)
+		if err != nil {
+			return err
+		}
+		if at >= upTo {
+			return nil
+		}
+		p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, Now: m.now, MaxCached: m.Config.maxCached()}
+		p.StopAfter(upTo)
+		if err := p.Run(cctx); err != nil && !errors.Is(err, projections.ErrCheckpointMoved) {
+			return err
+		}
+		if err := cctx.Err(); err != nil {
+			return err
+		}
 	}
-	return err
 }

@@ -298,9 +298,12 @@ func (m *Main) openReadModel(ctx context.Context) error {
 	return nil
 }
 
+// postgresStore is a store serving schema as this deployment's active read
+// model (for a rebuild's new model, newReadModel clears Deployment).
 func (m *Main) postgresStore(schema string) *postgres.Store {
 	st := postgres.New(m.pool, m.cat, schema)
 	st.Logger = m.log
+	st.Deployment = m.Config.Schema
 	return st
 }
 
@@ -382,6 +385,11 @@ func (m *Main) startProjector(ctx context.Context) {
 			}
 			if pctx.Err() != nil {
 				continue // restarted on purpose: the read model was switched
+			}
+			if errors.Is(err, postgres.ErrNotActive) && m.followNow(ctx) {
+				// Another instance switched the read model: followed now,
+				// not at the next look.
+				continue
 			}
 			m.log.Error("projector failed; restarting from the checkpoint", "err", err)
 			select {

@@ -75,3 +75,38 @@ func TestProjectorReportsEachEventOnceAcrossRuns(t *testing.T) {
 		t.Errorf("reported %v, want %v", got, want)
 	}
 }
+
+// TestAProjectorStopsAfterAPosition: with StopAfter, Run applies the log
+// up to that position, not a batch beyond it, and returns by itself.
+func TestAProjectorStopsAfterAPosition(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	e := projectionstest.Start(t, memory.New(cat), cat)
+	e.StopProjector()
+	ctx := context.Background()
+	if _, err := e.Recorder.RegisterPerson(ctx, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops",
+		JoinedOn: domain.MustDate("2015-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []string{"2016-01-01", "2016-02-01", "2016-03-01", "2016-04-01"} {
+		if _, err := e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1",
+			Accomplishment: projectionstest.Assessment(domain.ServiceSupportManagement, domain.Basic, on)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := memory.New(cat)
+	p := &projections.Projector{Catalogue: cat, Source: e.Log, Store: store, Now: e.Clock.Peek, MaxBatch: 100}
+	p.StopAfter(3)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return at the position to stop after")
+	}
+	if cp, err := store.Checkpoint(ctx); err != nil || cp != 3 {
+		t.Errorf("checkpoint %d (%v), want 3 of the log's 5", cp, err)
+	}
+}

@@ -196,6 +196,10 @@ func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active,
 		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
 			return err
 		}
+		// Instances listening (ListenSwitches) follow at the commit.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, switchChannel, name); err != nil {
+			return err
+		}
 		// Neither the schema switched to nor the one retired is a rebuild
 		// any more: the one has no grace to keep, the other keeps its own.
 		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_rebuilds WHERE name = $1 AND schema IN ($2, $3)`, name, a.Schema, old); err != nil {
@@ -212,6 +216,47 @@ func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active,
 		return fmt.Errorf("switch read model: %w", err)
 	}
 	return nil
+}
+
+// switchChannel is the PostgreSQL notification channel a switch notifies,
+// with the deployment's name as payload.
+const switchChannel = "careerledger_read_models"
+
+// ListenSwitches calls switched each time a switch of deployment name's
+// read model commits (on any instance), until ctx is done. It listens on a
+// session of its own, outside the pool, and opens it again a second after
+// it fails; switched also runs after each (re)connection, since a switch
+// may have committed while nobody listened. It returns when ctx is done.
+func ListenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, switched func()) {
+	for ctx.Err() == nil {
+		listenSwitches(ctx, pool, name, switched)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func listenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, switched func()) {
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))   //nolint:errcheck // the session ends either way
+	conn.Exec(ctx, "SET idle_session_timeout = 0") //nolint:errcheck // older servers have no such timeout
+	if _, err := conn.Exec(ctx, "LISTEN "+switchChannel); err != nil {
+		return
+	}
+	switched()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return
+		}
+		if n.Payload == name {
+			switched()
+		}
+	}
 }
 
 // lockActive locks deployment name's registry row for the rest of tx (a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -532,5 +533,50 @@ func TestAForwardSwitchNeverGoesBack(t *testing.T) {
 		if want := map[bool]string{true: name, false: name + "_b"}[c.wantAsNew]; active.Schema != want {
 			t.Errorf("%s: active %s, want %s", c.what, active.Schema, want)
 		}
+	}
+}
+
+// TestABatchAfterASwitchAwayIsRefused: a store serving a deployment commits
+// a batch only while the registry names its schema; once a switch moved
+// the pointer, its batches fail with ErrNotActive and its checkpoint stays
+// where the switch found it.
+func TestABatchAfterASwitchAwayIsRefused(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cat := domain.DefaultCatalogue()
+	const name = "act"
+	for _, s := range []string{name, name + "_new"} {
+		if err := postgres.Migrate(bg, pool, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := postgres.InitActive(bg, pool, name, postgres.Active{Schema: name, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	store := postgres.New(pool, cat, name)
+	store.Deployment = name
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	reg := func(pos uint64, id string) []events.Recorded {
+		return []events.Recorded{{Position: pos, PersonID: id, RecordedAt: at, Event: events.PersonRegistered{
+			PersonID: id, Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}}
+	}
+	if err := store.ApplyEvents(bg, 1, reg(1, "P1")); err != nil {
+		t.Fatalf("a batch while the schema is active: %v", err)
+	}
+	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: name + "_new", CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ApplyEvents(bg, 2, reg(2, "P2")); !errors.Is(err, postgres.ErrNotActive) {
+		t.Errorf("a batch after the switch away: %v, want ErrNotActive", err)
+	}
+	if cp, err := store.Checkpoint(bg); err != nil || cp != 1 {
+		t.Errorf("checkpoint %d (%v) after the refused batch, want 1", cp, err)
+	}
+	// A store serving no deployment (a rebuild's, before its switch) is
+	// not checked.
+	free := postgres.New(pool, cat, name)
+	if err := free.ApplyEvents(bg, 2, reg(2, "P2")); err != nil {
+		t.Errorf("a batch of a store without a deployment: %v", err)
 	}
 }

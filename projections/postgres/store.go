@@ -54,6 +54,39 @@ type Store struct {
 	// a read model nobody queries yet (a rebuild's new schema), for
 	// instance to DefaultReindexAbove.
 	ReindexAbove int
+	// Deployment, when set, is the deployment (the registry row of
+	// public.careerledger_read_models) whose active read model this store
+	// serves: each batch then commits only while the registry still names
+	// the store's schema, and fails with ErrNotActive once a switch moved
+	// it, so a model switched away from never advances past what the
+	// switch caught the new one up to. Set it on serving stores, not on a
+	// rebuild's model before its switch.
+	Deployment string
+}
+
+// ErrNotActive is a batch's failure on a store whose deployment's registry
+// no longer names its schema: another instance switched the read model.
+var ErrNotActive = errors.New("the read model was switched away from this schema")
+
+// queueActiveCheck queues, when the store serves a deployment, the check
+// that the registry still names its schema. It takes the registry row in
+// key-share mode: a switch (which holds the row for update) waits for a
+// batch in flight, and a batch that comes after it sees the new schema.
+func (s *Store) queueActiveCheck(b *pgx.Batch) {
+	if s.Deployment == "" {
+		return
+	}
+	b.Queue(`SELECT count(*) FROM (SELECT FROM public.careerledger_read_models WHERE name = $1 AND schema = $2 FOR KEY SHARE) a`,
+		s.Deployment, s.schema).QueryRow(func(row pgx.Row) error {
+		var n int
+		if err := row.Scan(&n); err != nil {
+			return fmt.Errorf("read-model registry: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w %s (deployment %s)", ErrNotActive, s.schema, s.Deployment)
+		}
+		return nil
+	})
 }
 
 // RunExclusive runs fn while this process holds the projector lock of the
@@ -361,6 +394,7 @@ func (s *Store) followingBatch(ctx context.Context, follows uint64, batch []even
 	w := &writes{conn: conn, schema: s.schema, copyAbove: s.copyAbove(deferring)}
 	w.queue(begin)
 	w.queue(setLocals)
+	s.queueActiveCheck(&w.b)
 	w.queue(s.q(`SELECT 1 / count(*) FROM (SELECT FROM {s}.projection_checkpoint WHERE name = $1 AND position = $2 FOR UPDATE) c`),
 		checkpointName, int64(follows)).Fn = func(br pgx.BatchResults) error {
 		var pgErr *pgconn.PgError
@@ -454,6 +488,7 @@ func (s *Store) lockedBatch(ctx context.Context, position uint64, batch []events
 	lock := &pgx.Batch{}
 	lock.Queue(begin)
 	lock.Queue(setLocals)
+	s.queueActiveCheck(lock)
 	lock.Queue(s.q(`INSERT INTO {s}.projection_checkpoint (name, position) VALUES ($1, 0)
 		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position, people_from`), checkpointName).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&current, &peopleFrom) })
