@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -78,7 +79,51 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 
 func (e *endpoint) postBulk(ctx context.Context, body []byte, n int) (results []bulkResult, accepted, retry bool, err error) {
 	results, retry, err = e.postBulkOnce(ctx, body, n, &accepted)
+	if err == nil && accepted {
+		// The next chunk may name people this one registered (a manager
+		// may record only for people the read model shows in their
+		// department): wait until the read model holds this chunk.
+		var last uint64
+		for _, r := range results {
+			if p, perr := strconv.ParseUint(r.Position, 10, 64); perr == nil {
+				last = max(last, p)
+			}
+		}
+		e.awaitReadModel(ctx, last)
+	}
 	return results, accepted, retry, err
+}
+
+// readModelWait bounds how long an import waits for careerd's read model
+// after a chunk answered 202. A variable for tests.
+var readModelWait = 5 * time.Minute
+
+// awaitReadModel waits, up to readModelWait, until careerd's /readyz
+// reports a checkpoint at or past pos; it gives up silently (the next
+// chunk's answers say what could not be done).
+func (e *endpoint) awaitReadModel(ctx context.Context, pos uint64) {
+	if pos == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, readModelWait)
+	defer cancel()
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		if req, err := e.request(ctx, http.MethodGet, "/readyz", nil); err == nil {
+			if res, err := e.http.Do(req); err == nil {
+				var body struct{ Checkpoint uint64 }
+				derr := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&body)
+				res.Body.Close()
+				if derr == nil && body.Checkpoint >= pos {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
 }
 
 func (e *endpoint) postBulkOnce(ctx context.Context, body []byte, n int, accepted *bool) (results []bulkResult, retry bool, err error) {

@@ -181,20 +181,32 @@ not json
 // failAt makes the n-th request fail with 503 (every later one too, when
 // failAll is set).
 type fakeBulk struct {
-	mu       sync.Mutex
-	keys     map[string]string
-	pos      int
-	requests int
-	lines    []int // lines per request
-	failAt   int
-	failAll  bool
-	onCall   func(n int, r *http.Request) // called with the request number once it is read, before answering
-	accepted bool                         // answer 202: recorded, not yet visible
+	mu         sync.Mutex
+	keys       map[string]string
+	pos        int
+	requests   int
+	lines      []int // lines per request
+	failAt     int
+	failAll    bool
+	onCall     func(n int, r *http.Request) // called with the request number once it is read, before answering
+	accepted   bool                         // answer 202: recorded, not yet visible
+	readyCalls int                          // GET /readyz
 }
 
 func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.URL.Path == "/readyz" {
+		// The read model catches up with what was recorded at every
+		// second look.
+		f.readyCalls++
+		cp := 0
+		if f.readyCalls%2 == 0 {
+			cp = f.pos
+		}
+		fmt.Fprintf(w, `{"status":"ready","checkpoint":%d}`, cp)
+		return
+	}
 	if r.URL.Path != "/v1/import" || r.Method != http.MethodPost {
 		http.NotFound(w, r)
 		return
@@ -341,6 +353,11 @@ func TestImportGoesOnWhenTheReadModelLags(t *testing.T) {
 	}
 	if !reflect.DeepEqual(fake.lines, []int{5, 5, 2}) {
 		t.Errorf("lines per request %v, want every chunk sent once", fake.lines)
+	}
+	// Each chunk waited for the read model to hold it (two looks each)
+	// before the next one went.
+	if fake.readyCalls != 6 {
+		t.Errorf("%d looks at /readyz, want 2 for each of the 3 chunks", fake.readyCalls)
 	}
 }
 
