@@ -57,6 +57,11 @@ func (b *bench) rebuildLagDist(ctx context.Context) error {
 	progress("rebuild: real projector (projections.Projector + postgres.Store)")
 	pg := postgres.New(pool, b.cat, "")
 	pg.ReindexAbove = postgres.DefaultReindexAbove // as careerctl rebuild's new schema
+	// As careerd's serving store, which the live-lag scenario measures:
+	// each batch checks that the registry still names its schema.
+	if err := serveAsDeployment(ctx, b, pool, pg, postgres.DefaultSchema); err != nil {
+		return err
+	}
 	ts := &timedStore{Store: pg, Fields: b.cat.Fields()}
 	c0 := cpuTime()
 	pr, err := projectToHead(ctx, b, env.log, ts, head)
@@ -227,6 +232,17 @@ type timedStore struct {
 	stamped []time.Duration
 	rows    int64 // rows written by the applied batches (events + people's rows)
 	Fields  []domain.Field
+}
+
+// serveAsDeployment records schema as deployment schema's active read model
+// and makes pg check it in every batch, as careerd's serving store does.
+func serveAsDeployment(ctx context.Context, b *bench, pool *pgxpool.Pool, pg *postgres.Store, schema string) error {
+	if _, err := postgres.InitActive(ctx, pool, schema, postgres.Active{Schema: schema, CatalogueID: b.cat.ID(),
+		CatalogueVersion: b.cat.Version(), Format: postgres.Format}); err != nil {
+		return err
+	}
+	pg.Deployment = schema
+	return nil
 }
 
 // rowsOf counts the rows Store.Apply inserts or updates for a batch: the

@@ -70,7 +70,11 @@ func (b *bench) apart(ctx context.Context, env *natsEnv, t topology) error {
 		return err
 	}
 	progress("%s: rebuilding the read model of %d events", t.name, head)
-	ts := &timedStore{Store: postgres.New(pool, b.cat, t.schema), Fields: b.cat.Fields()}
+	pg := postgres.New(pool, b.cat, t.schema)
+	if err := serveAsDeployment(ctx, b, pool, pg, t.schema); err != nil {
+		return err
+	}
+	ts := &timedStore{Store: pg, Fields: b.cat.Fields()}
 	pr, err := projectToHead(ctx, b, env.log, ts, head)
 	if err != nil {
 		return err
