@@ -237,9 +237,13 @@ type timedStore struct {
 // serveAsDeployment records schema as deployment schema's active read model
 // and makes pg check it in every batch, as careerd's serving store does.
 func serveAsDeployment(ctx context.Context, b *bench, pool *pgxpool.Pool, pg *postgres.Store, schema string) error {
-	if _, err := postgres.InitActive(ctx, pool, schema, postgres.Active{Schema: schema, CatalogueID: b.cat.ID(),
-		CatalogueVersion: b.cat.Version(), Format: postgres.Format}); err != nil {
+	a, err := postgres.InitActive(ctx, pool, schema, postgres.Active{Schema: schema, CatalogueID: b.cat.ID(),
+		CatalogueVersion: b.cat.Version(), Format: postgres.Format})
+	if err != nil {
 		return err
+	}
+	if a.Schema != schema {
+		return fmt.Errorf("the benchmark database's registry names schema %s for %s, not %s", a.Schema, schema, schema)
 	}
 	pg.Deployment = schema
 	return nil

@@ -30,27 +30,37 @@ type ReadModel interface {
 // downtime.
 type Switch struct {
 	current atomic.Pointer[readModelBox]
-	// held, while not nil, is closed when a switch in progress serves its
-	// new model (Hold): queries wait for it rather than read the model
-	// switched away from.
-	held atomic.Pointer[chan struct{}]
+	// held, while not nil, is closed when the last Hold is released:
+	// queries wait for it rather than read the model switched away from.
+	held   atomic.Pointer[chan struct{}]
+	holdMu sync.Mutex
+	holds  int // Holds not yet released
 }
 
 // Hold makes queries (Person ... Distribution) wait, from now until
-// release is called (once; later calls do nothing), and then read the model
-// serving by then: a switch holds them from the moment the model it
+// release is called (once; later calls do nothing) and every other Hold
+// is released too, and then read the model serving by then: a switch holds them from the moment the model it
 // replaces stops taking writes until the new one, caught up, serves, so
 // that no query misses a write acknowledged meanwhile. Queries already
 // running finish on the model they started on. The projector's methods
 // (Apply, Readable ...) and WaitFor do not wait.
 func (s *Switch) Hold() (release func()) {
-	ch := make(chan struct{})
-	s.held.Store(&ch)
+	s.holdMu.Lock()
+	if s.holds == 0 {
+		ch := make(chan struct{})
+		s.held.Store(&ch)
+	}
+	s.holds++
+	s.holdMu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			s.held.CompareAndSwap(&ch, nil)
-			close(ch)
+			s.holdMu.Lock()
+			defer s.holdMu.Unlock()
+			if s.holds--; s.holds == 0 {
+				close(*s.held.Load())
+				s.held.Store(nil)
+			}
 		})
 	}
 }

@@ -40,3 +40,33 @@ func TestSwitchWaitsForTheServingModel(t *testing.T) {
 		t.Fatalf("the new model reached 5 but the wait returned %v", err)
 	}
 }
+
+// TestHoldsOverlap: queries wait while any Hold is in force, and go on once
+// the last is released, whatever the order of the releases.
+func TestHoldsOverlap(t *testing.T) {
+	s := projections.NewSwitch(memory.New(domain.DefaultCatalogue()))
+	ctx := context.Background()
+	released := func() bool { // a query answers (NOT_FOUND), rather than wait
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		_, err := s.Person(c, "nobody")
+		return !errors.Is(err, context.DeadlineExceeded)
+	}
+	if !released() {
+		t.Fatal("a query waits with no Hold")
+	}
+	first := s.Hold()
+	second := s.Hold()
+	first()
+	if released() {
+		t.Error("a query went on while the second Hold was in force")
+	}
+	first() // a second call does nothing
+	if released() {
+		t.Error("a repeated release ended the second Hold")
+	}
+	second()
+	if !released() {
+		t.Error("a query still waits after every Hold was released")
+	}
+}

@@ -310,20 +310,23 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	// moves, writes go to the new model only.
 	release := m.store.Hold()
 	defer release()
+	from := old // the model whose final position the new one catches up to
 	if m.pool != nil {
-		write := postgres.WriteActive
-		if forward {
-			write = postgres.WriteActiveForward
-		}
-		// From this commit on, no instance's batch commits on the old
-		// schema (postgres.Store.Deployment): its position is final.
-		if err := write(ctx, m.pool, m.Config.Schema,
-			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}); err != nil {
+		// From this commit on, no instance's batch commits on the schema
+		// it replaces (postgres.Store.Deployment): its position is final.
+		// That schema is the registry's, which another instance may have
+		// switched to since this one last followed.
+		replaced, err := postgres.SwitchActive(ctx, m.pool, m.Config.Schema,
+			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}, forward)
+		if err != nil {
 			return err
+		}
+		if pg, ok := old.(*postgres.Store); replaced != "" && (!ok || pg.Schema() != replaced) {
+			from = postgres.New(m.pool, m.cat, replaced)
 		}
 	}
 	if catchUp != nil {
-		upTo, err := old.Readable(ctx)
+		upTo, err := from.Readable(ctx)
 		if err == nil {
 			err = catchUp(ctx, upTo)
 		}
@@ -503,6 +506,10 @@ func (m *Main) followNow(ctx context.Context) bool {
 	if cur, isPG := m.store.Current().(*postgres.Store); !isPG || cur.Schema() == active.Schema {
 		return false
 	}
+	// Queries wait from the moment the switch is seen (they would read a
+	// model that no longer takes writes) until the new one serves.
+	release := m.store.Hold()
+	defer release()
 	resume := m.pauseLive()
 	defer resume()
 	// Again under the pause: a switch of this instance's own may have run.
@@ -513,8 +520,6 @@ func (m *Main) followNow(ctx context.Context) bool {
 	if !isPG || cur.Schema() == active.Schema {
 		return false
 	}
-	release := m.store.Hold() // queries wait for the new model
-	defer release()
 	target := m.postgresStore(active.Schema)
 	if upTo, err := cur.Readable(ctx); err == nil {
 		if err := m.catchUpTo(ctx, target, upTo); err != nil {

@@ -140,7 +140,16 @@ func InitActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) 
 // the deployment's registry row. A schema that does not exist (dropped as
 // retired while this waited for the row) is refused.
 func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active) error {
-	return writeActive(ctx, pool, name, a, false)
+	_, err := writeActive(ctx, pool, name, a, false)
+	return err
+}
+
+// SwitchActive is WriteActive, or WriteActiveForward when forward, that
+// also returns the schema the switch replaced ("" before the first), read
+// with the registry row held: once the switch commits, no serving store's
+// batch commits on it (Store.Deployment), so its position is final.
+func SwitchActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) (replaced string, err error) {
+	return writeActive(ctx, pool, name, a, forward)
 }
 
 // WriteActiveForward is WriteActive for a rebuild to a newer catalogue
@@ -149,22 +158,27 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 // newer one (another instance's rebuild switched first), and returns
 // ErrAsNew otherwise.
 func WriteActiveForward(ctx context.Context, pool *pgxpool.Pool, name string, a Active) error {
-	return writeActive(ctx, pool, name, a, true)
+	_, err := writeActive(ctx, pool, name, a, true)
+	return err
 }
 
 // ErrAsNew: the active read model is already as new as the one a forward
 // switch would make active.
 var ErrAsNew = errors.New("the active read model is already of this catalogue version and format, or newer")
 
-func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) error {
+func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) (replaced string, err error) {
 	if err := ensureRegistry(ctx, pool); err != nil {
-		return err
+		return "", err
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		old, err := lockActive(ctx, tx, name)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// For update: it waits for the serving store's batches in flight
+		// (they hold the row for key share), and those after it see the
+		// new schema.
+		old, err := lockActiveFor(ctx, tx, name, "UPDATE")
 		if err != nil {
 			return err
 		}
+		replaced = old
 		if forward {
 			var cur Active
 			err := tx.QueryRow(ctx, `SELECT catalogue_id, catalogue_version, format FROM public.careerledger_read_models WHERE name = $1`, name).
@@ -213,9 +227,9 @@ func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active,
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("switch read model: %w", err)
+		return "", fmt.Errorf("switch read model: %w", err)
 	}
-	return nil
+	return replaced, nil
 }
 
 // switchChannel is the PostgreSQL notification channel a switch notifies,
@@ -262,9 +276,18 @@ func listenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, switch
 // lockActive locks deployment name's registry row for the rest of tx (a
 // switch or a drop of a retired schema waits for it) and returns its
 // active schema ("" before the first).
+//
+// It locks for no-key update: that waits for a switch and keeps others
+// off, but not the serving store's batches (they hold the row for key
+// share), so a sweep dropping a schema does not stall the live projector.
 func lockActive(ctx context.Context, tx pgx.Tx, name string) (string, error) {
+	return lockActiveFor(ctx, tx, name, "NO KEY UPDATE")
+}
+
+// lockActiveFor is lockActive with the lock mode ("UPDATE" for a switch).
+func lockActiveFor(ctx context.Context, tx pgx.Tx, name, mode string) (string, error) {
 	var active string
-	err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, name).Scan(&active)
+	err := tx.QueryRow(ctx, `SELECT schema FROM public.careerledger_read_models WHERE name = $1 FOR `+mode, name).Scan(&active)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

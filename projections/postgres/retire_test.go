@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -563,9 +564,13 @@ func TestABatchAfterASwitchAwayIsRefused(t *testing.T) {
 	if err := store.ApplyEvents(bg, 1, reg(1, "P1")); err != nil {
 		t.Fatalf("a batch while the schema is active: %v", err)
 	}
-	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: name + "_new", CatalogueID: cat.ID(),
-		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+	replaced, err := postgres.SwitchActive(bg, pool, name, postgres.Active{Schema: name + "_new", CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}, false)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if replaced != name {
+		t.Errorf("the switch replaced %q, want %q", replaced, name)
 	}
 	if err := store.ApplyEvents(bg, 2, reg(2, "P2")); !errors.Is(err, postgres.ErrNotActive) {
 		t.Errorf("a batch after the switch away: %v, want ErrNotActive", err)
@@ -578,5 +583,40 @@ func TestABatchAfterASwitchAwayIsRefused(t *testing.T) {
 	free := postgres.New(pool, cat, name)
 	if err := free.ApplyEvents(bg, 2, reg(2, "P2")); err != nil {
 		t.Errorf("a batch of a store without a deployment: %v", err)
+	}
+}
+
+// TestASweepDoesNotStallTheLiveProjector: a sweep holds the registry row
+// while it drops a schema (up to 20 s); the serving store's batches, which
+// check the row in key-share mode, go on meanwhile. A switch's hold still
+// stops them.
+func TestASweepDoesNotStallTheLiveProjector(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cat := domain.DefaultCatalogue()
+	const name = "stall"
+	if err := postgres.Migrate(bg, pool, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.InitActive(bg, pool, name, postgres.Active{Schema: name, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	store := postgres.New(pool, cat, name)
+	store.Deployment = name
+	tx, err := pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg) //nolint:errcheck // only a lock to give back
+	if _, err := postgres.LockActive(bg, tx, name); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(bg, 2*time.Second)
+	defer cancel()
+	err = store.ApplyEvents(ctx, 1, []events.Recorded{{Position: 1, PersonID: "P1", RecordedAt: at,
+		Event: events.PersonRegistered{PersonID: "P1", Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}})
+	if err != nil {
+		t.Errorf("a batch while a sweep holds the registry row: %v (it must not wait for the sweep)", err)
 	}
 }
