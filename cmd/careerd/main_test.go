@@ -417,8 +417,9 @@ func TestLagGrowsWhileTheReadModelStalls(t *testing.T) {
 		"id": "L1", "name": "n", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
 		t.Fatalf("register: %d %+v", code, res.Errors)
 	}
-	// The watch has read the read model once (the head is set in the same
-	// round): then the stall.
+	// The watch has read the read model (the head is set first in the same
+	// round, whose read of the read model ends well within the second
+	// before the next round): then the stall.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, body := get(t, "http://"+m.Addr()+"/metrics"); metricValue(body, "careerledger_log_head_position") == 1 {
 			break
@@ -427,6 +428,7 @@ func TestLagGrowsWhileTheReadModelStalls(t *testing.T) {
 			t.Fatal("the lag watch did not run")
 		}
 	}
+	time.Sleep(1100 * time.Millisecond)
 	ctx := context.Background()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
