@@ -542,24 +542,11 @@ func TestAForwardSwitchNeverGoesBack(t *testing.T) {
 // the pointer, its batches fail with ErrNotActive and its checkpoint stays
 // where the switch found it.
 func TestABatchAfterASwitchAwayIsRefused(t *testing.T) {
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	cat := domain.DefaultCatalogue()
 	const name = "act"
-	for _, s := range []string{name, name + "_new"} {
-		if err := postgres.Migrate(bg, pool, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := postgres.InitActive(bg, pool, name, postgres.Active{Schema: name, CatalogueID: cat.ID(),
-		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+	pool, store := servingStore(t, name)
+	cat := domain.DefaultCatalogue()
+	if err := postgres.Migrate(bg, pool, name+"_new"); err != nil {
 		t.Fatal(err)
-	}
-	store := postgres.New(pool, cat, name)
-	store.Deployment = name
-	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	reg := func(pos uint64, id string) []events.Recorded {
-		return []events.Recorded{{Position: pos, PersonID: id, RecordedAt: at, Event: events.PersonRegistered{
-			PersonID: id, Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}}
 	}
 	if err := store.ApplyEvents(bg, 1, reg(1, "P1")); err != nil {
 		t.Fatalf("a batch while the schema is active: %v", err)
@@ -591,9 +578,30 @@ func TestABatchAfterASwitchAwayIsRefused(t *testing.T) {
 // check the row in key-share mode, go on meanwhile. A switch's hold still
 // stops them.
 func TestASweepDoesNotStallTheLiveProjector(t *testing.T) {
+	const name = "stall"
+	pool, store := servingStore(t, name)
+	tx, err := pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg) //nolint:errcheck // only a lock to give back
+	if _, err := postgres.LockActive(bg, tx, name); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 2*time.Second)
+	defer cancel()
+	if err := store.ApplyEvents(ctx, 1, reg(1, "P1")); err != nil {
+		t.Errorf("a batch while a sweep holds the registry row: %v (it must not wait for the sweep)", err)
+	}
+}
+
+// servingStore migrates schema name of a new database, records it as
+// deployment name's active read model, and returns a store serving it
+// (Deployment set), as careerd's.
+func servingStore(t *testing.T, name string) (*pgxpool.Pool, *postgres.Store) {
+	t.Helper()
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	cat := domain.DefaultCatalogue()
-	const name = "stall"
 	if err := postgres.Migrate(bg, pool, name); err != nil {
 		t.Fatal(err)
 	}
@@ -603,20 +611,11 @@ func TestASweepDoesNotStallTheLiveProjector(t *testing.T) {
 	}
 	store := postgres.New(pool, cat, name)
 	store.Deployment = name
-	tx, err := pool.Begin(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(bg) //nolint:errcheck // only a lock to give back
-	if _, err := postgres.LockActive(bg, tx, name); err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	ctx, cancel := context.WithTimeout(bg, 2*time.Second)
-	defer cancel()
-	err = store.ApplyEvents(ctx, 1, []events.Recorded{{Position: 1, PersonID: "P1", RecordedAt: at,
-		Event: events.PersonRegistered{PersonID: "P1", Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}})
-	if err != nil {
-		t.Errorf("a batch while a sweep holds the registry row: %v (it must not wait for the sweep)", err)
-	}
+	return pool, store
+}
+
+// reg is a batch of one registration at pos.
+func reg(pos uint64, id string) []events.Recorded {
+	return []events.Recorded{{Position: pos, PersonID: id, RecordedAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		Event: events.PersonRegistered{PersonID: id, Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}}
 }
