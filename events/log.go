@@ -236,7 +236,25 @@ func (l *Log) fetchRange(ctx context.Context, filter string, start uint64, limit
 			}
 			continue
 		}
-		m, err := l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		var m *jetstream.RawStreamMsg
+		var err error
+		if filter == l.wild {
+			// Every event: by sequence. "The next message on a subject"
+			// with the log's wildcard costs a scan of every person's
+			// subject on older servers (nats-server 2.9: seconds a call
+			// with thousands of people).
+			m, err = l.stream.GetMsg(ctx, seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				if last, lerr := l.lastSeq(ctx); lerr != nil {
+					return nil, lerr
+				} else if seq < last {
+					seq++ // a sequence with no event (none is ever deleted, but be exact)
+					continue
+				}
+			}
+		} else {
+			m, err = l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		}
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return out, nil
 		}
@@ -253,10 +271,28 @@ func (l *Log) fetchRange(ctx context.Context, filter string, start uint64, limit
 	return out, nil
 }
 
+// lastSeq is the stream's last sequence now.
+func (l *Log) lastSeq(ctx context.Context) (uint64, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
+
 // consumeRange appends to out the events on filter from seq on through an
 // ephemeral consumer. The consumer's pending count at creation bounds what
-// it reads, so events appended meanwhile do not make it wait.
+// it reads, so events appended meanwhile do not make it wait; it stops
+// early when the consumer has nothing more at once, and fetchRange's
+// message gets then read the rest.
 func (l *Log) consumeRange(ctx context.Context, filter string, seq uint64, limit int, out []Recorded) ([]Recorded, error) {
+	if filter == l.wild {
+		// The whole log is the whole stream: no filter. A consumer
+		// filtered on the log's wildcard looks each message up among every
+		// person's subject on older servers (nats-server 2.9: 18 s for
+		// 1,000 events with 3,000 people).
+		filter = ""
+	}
 	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject:     filter,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -276,13 +312,12 @@ func (l *Log) consumeRange(ctx context.Context, filter string, seq uint64, limit
 		n = limit - len(out)
 	}
 	out = slices.Grow(out, n)
-	deadline, hasDeadline := ctx.Deadline()
 	for n > 0 {
-		wait := 10 * time.Second
-		if hasDeadline {
-			wait = max(time.Until(deadline), time.Millisecond)
-		}
-		batch, err := cons.Fetch(min(n, 1000), jetstream.FetchMaxWait(wait))
+		// The events are stored: take what the consumer has now, never
+		// wait for more. The pending count can overstate what a filtered
+		// consumer delivers (nats-server 2.9 counted 83 where 74 came), and
+		// a fetch of more than comes waited its whole expiry.
+		batch, err := cons.FetchNoWait(min(n, 1000))
 		if err != nil {
 			return nil, err
 		}
@@ -299,11 +334,13 @@ func (l *Log) consumeRange(ctx context.Context, filter string, seq uint64, limit
 			out = append(out, r)
 			got++
 		}
-		if err := batch.Error(); err != nil {
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return nil, err
 		}
 		if got == 0 {
-			return nil, fmt.Errorf("consumer delivered nothing with %d pending", n)
+			// Nothing more now, whatever the count said: fetchRange's
+			// message gets read on from here to the true end, one by one.
+			return out, nil
 		}
 		n -= got
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -91,13 +92,19 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 		after = n
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
+	// Sent after the body: "complete" once every event to the end of the
+	// log went out, the reason otherwise, so that a client tells a whole
+	// export from one cut short (the status went out with the first line).
+	w.Header().Set("Trailer", ExportTrailer)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	for {
 		batch, err := b.Log.Read(ctx, after, 1000)
 		if err != nil {
 			b.Resolver.logger().ErrorContext(ctx, "export failed", "request_id", RequestID(ctx), "after", after, "err", err)
-			return // the client sees a truncated stream; positions let it resume
+			bw.Flush() //nolint:errcheck // the client went away
+			w.Header().Set(ExportTrailer, fmt.Sprintf("failed after position %d: %v", after, err))
+			return // positions let the client resume
 		}
 		if len(batch) == 0 {
 			break
@@ -106,6 +113,8 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 			typ, version, body, err := events.Encode(rec.Event)
 			if err != nil {
 				b.Resolver.logger().ErrorContext(ctx, "export encode", "position", rec.Position, "err", err)
+				bw.Flush() //nolint:errcheck // the client went away
+				w.Header().Set(ExportTrailer, fmt.Sprintf("failed at position %d: %v", rec.Position, err))
 				return
 			}
 			enc.Encode(ExportedEvent{Position: rec.Position, PersonID: rec.PersonID, Type: typ, Version: version, //nolint:errcheck // checked by Flush
@@ -116,8 +125,17 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	bw.Flush() //nolint:errcheck // the client went away
+	if bw.Flush() == nil {
+		w.Header().Set(ExportTrailer, ExportComplete)
+	}
 }
+
+// ExportTrailer is the HTTP trailer of /v1/export: ExportComplete when the
+// export reached the end of the log, the reason it stopped otherwise.
+const (
+	ExportTrailer  = "Career-Export"
+	ExportComplete = "complete"
+)
 
 func (b *bulk) startRebuild(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal(r.Context())

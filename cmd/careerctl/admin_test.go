@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/careerledger/careerledger/graph"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,6 +51,25 @@ func TestExportAgainstAFakeServer(t *testing.T) {
 	code, _, errs = runAgainst(srv.URL+"/nothing-here", "export", "--out", other)
 	if _, err := os.Stat(other); code != 1 || !strings.Contains(errs, "does not have this endpoint") || !os.IsNotExist(err) {
 		t.Errorf("no endpoint: %d %q", code, errs)
+	}
+}
+
+// TestAnExportCutShortFails: careerd's trailer says an export stopped
+// before the end of the log; careerctl exits 1, names where to continue,
+// and leaves no file that looks complete.
+func TestAnExportCutShortFails(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Trailer", graph.ExportTrailer)
+		fmt.Fprint(w, exportBody)
+		w.Header().Set(graph.ExportTrailer, "failed after position 2: consumer gone")
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "log.ndjson")
+	code, _, errs := runAgainst(srv.URL, "export", "--out", file)
+	if _, err := os.Stat(file); code != 1 || !os.IsNotExist(err) ||
+		!strings.Contains(errs, "careerd stopped after 2 events: failed after position 2: consumer gone; --after 2 continues") {
+		t.Errorf("an export cut short: exit %d, file there: %v, stderr %q", code, err == nil, errs)
 	}
 }
 

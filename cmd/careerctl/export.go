@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/careerledger/careerledger/graph"
 	"io"
 	"net/http"
 	"os"
@@ -108,7 +109,17 @@ func (e *endpoint) export(ctx context.Context, after uint64, w io.Writer) (int64
 	if len(last) > 0 && last[len(last)-1] != '\n' {
 		bw.WriteByte('\n')
 	}
-	return n, positionOf(last), bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return n, "", err
+	}
+	// The trailer comes after the body: careerd says whether the export
+	// reached the end of the log. A careerd without it (an older one)
+	// is taken at its word.
+	if got := res.Trailer.Get(graph.ExportTrailer); got != "" && got != graph.ExportComplete {
+		return n, positionOf(last), fmt.Errorf("GET /v1/export: careerd stopped after %d events: %s; --after %s continues from the last one received",
+			n, got, positionOf(last))
+	}
+	return n, positionOf(last), nil
 }
 
 // positionOf extracts "position" from an exported event line.

@@ -212,6 +212,45 @@ func maskURL(u string) string {
 	return strings.Join(parts, ",")
 }
 
+// redacted is an error whose message has a server address's credentials
+// masked (maskURL); it unwraps to the original.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r redacted) Error() string { return r.msg }
+func (r redacted) Unwrap() error { return r.err }
+
+// redact masks in err's message the credentials of addr, a server address
+// (or list) it may quote whole or in part, as url.Parse's errors do.
+func redact(err error, addr string) error {
+	if err == nil || addr == "" {
+		return err
+	}
+	msg := err.Error()
+	for _, part := range strings.Split(addr, ",") {
+		if masked := maskOneURL(part); masked != part {
+			msg = strings.ReplaceAll(msg, part, masked)
+		}
+		// The user info alone, should the message quote it apart.
+		rest := part
+		if i := strings.Index(rest, "://"); i >= 0 {
+			rest = rest[i+3:]
+		}
+		if at := strings.LastIndex(rest, "@"); at > 0 {
+			info := rest[:at]
+			if _, pass, ok := strings.Cut(info, ":"); ok {
+				info = pass
+			}
+			if info != "" {
+				msg = strings.ReplaceAll(msg, info, "********")
+			}
+		}
+	}
+	return redacted{msg, err}
+}
+
 // maskOneURL masks one server address, with or without a scheme (NATS
 // takes "user:pass@host:4222" as well).
 func maskOneURL(u string) string {

@@ -88,6 +88,15 @@ func TestCredentialsAreNeverPrinted(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "Pa55word") || !strings.Contains(err.Error(), "NATS") {
 		t.Errorf("unreachable NATS: %v, want an error without the token", err)
 	}
+	// Addresses that do not parse: the parser's error quotes them.
+	for _, bad := range []string{"nats://u:Pa55word@127.0.0.1:badport", "nats://Pa55word@127.0.0.1:badport",
+		"nats://Pa55word@127.0.0.1:4222/%zz", "nats://ok@127.0.0.1:1,nats://u:Pa55word@127.0.0.1:bad"} {
+		cfg.NATSURL = bad
+		err = NewMain(cfg, io.Discard).Run(context.Background())
+		if err == nil || strings.Contains(err.Error(), "Pa55word") {
+			t.Errorf("NATS_URL %q: %v, want an error without the password", maskURL(bad), err)
+		}
+	}
 }
 
 // TestBadValuesAreRefused: a value careerd cannot use is an error naming

@@ -183,10 +183,13 @@ func contract(t *testing.T, m *Main, token string) {
 	if resp, err := http.DefaultClient.Do(req); err != nil {
 		t.Errorf("/v1/export: %v", err)
 	} else {
-		io.Copy(io.Discard, resp.Body) //nolint:errcheck // only the request's count matters
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // the trailer comes after the body
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("/v1/export = %d", resp.StatusCode)
+		}
+		if got := resp.Trailer.Get(graph.ExportTrailer); got != graph.ExportComplete {
+			t.Errorf("/v1/export's trailer %s = %q, want %q", graph.ExportTrailer, got, graph.ExportComplete)
 		}
 	}
 	_, body = get(t, "http://"+addr+"/metrics")

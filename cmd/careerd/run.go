@@ -213,7 +213,7 @@ func (m *Main) openLog(ctx context.Context) error {
 	}
 	m.nc, err = m.connectNATS("careerd")
 	if err != nil {
-		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(cfg.NATSURL), err)
+		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(cfg.NATSURL), redact(err, cfg.NATSURL))
 	}
 	m.eventLog, err = events.OpenLog(ctx, m.nc, events.LogConfig{Stream: cfg.Stream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow})
 	if err != nil {
@@ -329,7 +329,7 @@ func (m *Main) startBus(ctx context.Context) error {
 	// connection when the bus closes.
 	nc, err := m.connectNATS("careerd-derived")
 	if err != nil {
-		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(m.Config.NATSURL), err)
+		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(m.Config.NATSURL), redact(err, m.Config.NATSURL))
 	}
 	m.bus, err = derived.New(nc, derived.Config{Logger: m.log, TopicPrefix: derivedPrefix(m.Config.SubjectPrefix)}, m.broadcast.LevelChanged)
 	if err != nil {
