@@ -297,10 +297,12 @@ func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.
 }
 
 // switchTo makes target the serving read model and restarts the live
-// projector on it (it continues from target's checkpoint). With catchUp,
-// it first pauses the live projector and has catchUp bring target up to
-// what the serving model has applied, so that nothing a query saw before
-// the switch (a write whose mutation returned) is missing after it.
+// projector on it (it continues from target's checkpoint). It pauses the
+// live projector and holds queries throughout; it moves the registry (with
+// PostgreSQL), and then, with catchUp, has target brought up to the final
+// position of the model the switch replaced, so that nothing a query saw
+// before the switch (a write whose mutation returned) is missing after it.
+// The steps are in docs/projections.md.
 func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool,
 	catchUp func(ctx context.Context, upTo uint64) error) error {
 	resume := m.pauseLive()
