@@ -307,3 +307,60 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRepeats: requests sent again with their idempotency keys (a
+// client's retry, a file imported again). batch re-sends a batch of 2,000
+// commands already recorded (200 people: a registration and nine
+// engagements each) through RecordBatch, per op: to the Recorder that
+// recorded it (remembered), and to a new Recorder each time, as after a
+// restart (restarted: it reads each person once). single repeats one
+// recorded engagement per op through RecordAccomplishment.
+func BenchmarkRepeats(b *testing.B) {
+	const people, per = 200, 10
+	a := sampleEngagement("Backbone migration")
+	cmds := make([]Command, 0, people*per)
+	for i := range people * per {
+		id := "R" + strconv.Itoa(i/per)
+		if i%per == 0 {
+			cmds = append(cmds, RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "k" + strconv.Itoa(i)})
+		} else {
+			cmds = append(cmds, RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: "k" + strconv.Itoa(i)})
+		}
+	}
+	repeated := func(b *testing.B, out []BatchResult) {
+		for i, res := range out {
+			if res.Err != nil || !res.Result.Duplicate {
+				b.Fatalf("command %d: %+v", i, res)
+			}
+		}
+	}
+	l, _ := benchLog(b, 2*time.Minute)
+	r := NewRecorder(l, testCatalogue, time.Now)
+	recordBatch(b, r, cmds)
+	b.Run("batch=2000/remembered", func(b *testing.B) {
+		for b.Loop() {
+			repeated(b, r.RecordBatch(context.Background(), cmds))
+		}
+	})
+	b.Run("batch=2000/restarted", func(b *testing.B) {
+		for b.Loop() {
+			repeated(b, NewRecorder(l, testCatalogue, time.Now).RecordBatch(context.Background(), cmds))
+		}
+	})
+	b.Run("single/remembered", func(b *testing.B) {
+		ctx := context.Background()
+		var recs []RecordAccomplishment
+		for _, c := range cmds {
+			if c, ok := c.(RecordAccomplishment); ok {
+				recs = append(recs, c)
+			}
+		}
+		i := 0
+		for b.Loop() {
+			if res, err := r.RecordAccomplishment(ctx, recs[i%len(recs)]); err != nil || !res.Duplicate {
+				b.Fatalf("%+v, %v", res, err)
+			}
+			i++
+		}
+	})
+}

@@ -29,9 +29,9 @@ type personEntry struct {
 	// which may assume the person has no events yet (an append expecting 0
 	// fails if that is wrong).
 	known  bool
-	person *domain.Person    // the person's events folded, plus a batch's events not yet acknowledged
-	last   uint64            // position of the person's last event in the log (0: none)
-	keys   map[string]Result // idempotency key -> result of its first event
+	person *domain.Person   // the person's events folded, plus a batch's events not yet acknowledged
+	last   uint64           // position of the person's last event in the log (0: none)
+	keys   map[string]keyed // idempotency key -> its first event's result and fingerprint
 
 	prev, next *personEntry // LRU list, guarded by personCache.mu
 }
@@ -65,22 +65,40 @@ func (e *personEntry) forget() {
 // cached person for the sake of a lost race.
 func (e *personEntry) unfold() { e.forget() }
 
+// keyed is what an entry keeps of an idempotency key: the result of the
+// key's first event, and that event's fingerprint (printOf), with which a
+// request sent again with the key is told a repeat or another request
+// without reading the event from the log. 64 bytes a key: the result's 48
+// and the fingerprint's 16. A zero fingerprint is none (the event has no
+// fingerprint): the event is then read from the log.
+type keyed struct {
+	res   Result
+	print fingerprint
+}
+
 // apply folds one event of the log (the next one after last) into the entry.
 func (e *personEntry) apply(rec Recorded, res Result) {
 	e.person = Apply(e.person, rec)
-	e.record(rec, res)
+	e.record(rec, res, nil)
 }
 
 // record notes that rec, already folded into person, is in the log, with
-// the given result.
-func (e *personEntry) record(rec Recorded, res Result) {
+// the given result. When rec's key is new, its fingerprint is print, or
+// computed from rec's event when print is nil.
+func (e *personEntry) record(rec Recorded, res Result, print *fingerprint) {
 	e.last = rec.Position
 	if key := rec.IdempotencyKey; key != "" {
 		if e.keys == nil {
-			e.keys = map[string]Result{}
+			e.keys = map[string]keyed{}
 		}
 		if _, seen := e.keys[key]; !seen {
-			e.keys[key] = res
+			k := keyed{res: res}
+			if print != nil {
+				k.print = *print
+			} else {
+				k.print, _ = printOf(rec.Event)
+			}
+			e.keys[key] = k
 		}
 	}
 }

@@ -1,12 +1,19 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -202,4 +209,420 @@ func TestReadingTheWholeLogInPages(t *testing.T) {
 			t.Errorf("reading %d events took %s: a page waited for events that did not come", head, took)
 		}
 	})
+}
+
+// TestARememberedKeyIsToldWithoutReadingTheLog: a request sent with a key
+// the Recorder remembers (it recorded the key, or read it with the person)
+// is told a repeat or another request by fingerprint, without reading the
+// key's first event from the log, one command at a time and in a batch;
+// and every answer is the one reading the log gives: each repeat the first
+// result, each other request (another mutation, other values, another
+// caller's registration) refused naming idempotencyKey, recording nothing.
+func TestARememberedKeyIsToldWithoutReadingTheLog(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		day := domain.MustDate
+		reg := RegisterPerson{Name: "Secret Sato", Department: "Executive Office", JoinedOn: day("2020-01-01"), IdempotencyKey: "hire-42"}
+		dev := RecordAccomplishment{PersonID: "E1", IdempotencyKey: "k-dev", Accomplishment: domain.Accomplishment{Development: &domain.Development{
+			Kind: domain.Mentoring, OccurredOn: day("2024-01-01")}}}
+		eng := RecordAccomplishment{PersonID: "E1", IdempotencyKey: "k-eng", Accomplishment: sampleEngagement("Backbone migration")}
+		move := TransferPerson{PersonID: "E1", Department: "Network", EffectiveOn: day("2024-06-01"), IdempotencyKey: "k-move"}
+		leave := RecordDeparture{PersonID: "E1", EffectiveOn: day("2025-03-31"), IdempotencyKey: "k-leave"}
+		devID := "E1." + derivedToken("accomplishment:k-dev")
+		engID := "E1." + derivedToken("accomplishment:k-eng")
+		amend := AmendAccomplishment{AccomplishmentID: devID, IdempotencyKey: "k-amend", Patch: func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+			cur.Development.OccurredOn = day("2024-02-01")
+			return cur, nil
+		}}
+		retract := RetractAccomplishment{AccomplishmentID: engID, Reason: "recorded twice", IdempotencyKey: "k-retract"}
+
+		r := newRecorder(l)
+		mustRegister(t, r, "E1")
+		firsts := map[string]Result{} // person:key -> the first request's result
+		for i, c := range []Command{reg, dev, eng, move, amend, retract, leave} {
+			var res Result
+			var err error
+			if i%2 == 0 { // recorded alone, and in a batch
+				res, err = r.execute(ctx, c)
+			} else {
+				out := r.RecordBatch(ctx, []Command{c})
+				res, err = out[0].Result, out[0].Err
+			}
+			if err != nil {
+				t.Fatalf("%T: %v", c, err)
+			}
+			firsts[res.PersonID+":"+idempotencyKeyOf(t, r, c)] = res
+		}
+
+		// Each request sent again with a used key, and whether it repeats
+		// the key's first request.
+		with := func(c Command, key string) Command {
+			switch c := c.(type) {
+			case RegisterPerson:
+				c.IdempotencyKey = key
+				return c
+			case RecordAccomplishment:
+				c.IdempotencyKey = key
+				return c
+			case TransferPerson:
+				c.IdempotencyKey = key
+				return c
+			case RecordDeparture:
+				c.IdempotencyKey = key
+				return c
+			case AmendAccomplishment:
+				c.IdempotencyKey = key
+				return c
+			case RetractAccomplishment:
+				c.IdempotencyKey = key
+				return c
+			}
+			panic(c)
+		}
+		otherReg := reg
+		otherReg.Name = "Mine"
+		spaced := reg
+		spaced.Department = " Executive Office  "
+		otherDev := dev
+		otherDev.Accomplishment = domain.Accomplishment{Development: &domain.Development{Kind: domain.Coaching, OccurredOn: day("2024-01-01")}}
+		otherEng := eng
+		otherEng.Accomplishment = sampleEngagement("Backbone migration")
+		otherEng.Accomplishment.Engagement.InstallationSites = nil
+		otherMove := move
+		otherMove.EffectiveOn = day("2024-06-02")
+		otherLeave := leave
+		otherLeave.EffectiveOn = day("2025-03-30")
+		amendEng := amend
+		amendEng.AccomplishmentID = engID
+		otherRetract := retract
+		otherRetract.Reason = "recorded twice!"
+		cases := []struct {
+			name    string
+			cmd     Command
+			repeats string // the person and key of the first request it repeats; "": refused
+		}{
+			{"the registration", reg, "P" + derivedToken("person:hire-42") + ":hire-42"},
+			{"the registration, with spaces", spaced, "P" + derivedToken("person:hire-42") + ":hire-42"},
+			{"another caller's registration", otherReg, ""},
+			{"the development", dev, "E1:k-dev"},
+			{"another development", otherDev, ""},
+			{"the engagement", eng, "E1:k-eng"},
+			{"an engagement without its sites", otherEng, ""},
+			{"the transfer", move, "E1:k-move"},
+			{"a transfer on another day", otherMove, ""},
+			{"a transfer under a development's key", with(move, "k-dev"), ""},
+			{"the amendment", amend, "E1:k-amend"},
+			{"an amendment of another accomplishment", amendEng, ""},
+			{"an amendment under a development's key", with(amend, "k-dev"), ""},
+			{"a development under an amendment's key", with(dev, "k-amend"), ""},
+			{"the retraction", retract, "E1:k-retract"},
+			{"a retraction for another reason", otherRetract, ""},
+			{"the departure", leave, "E1:k-leave"},
+			{"a departure on another day", otherLeave, ""},
+			{"a departure under a transfer's key", with(leave, "k-move"), ""},
+		}
+		cmds := make([]Command, len(cases))
+		for i, c := range cases {
+			cmds[i] = c.cmd
+		}
+		head := func() uint64 {
+			h, err := l.Head(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}
+		before := head()
+		check := func(how string, out []BatchResult) {
+			t.Helper()
+			for i, c := range cases {
+				res, err := out[i].Result, out[i].Err
+				if c.repeats == "" {
+					var de *domain.Error
+					if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != "idempotencyKey" {
+						t.Errorf("%s: %s: %+v, %v; want a refusal naming idempotencyKey", how, c.name, res, err)
+					}
+					continue
+				}
+				want := firsts[c.repeats]
+				want.Duplicate = true
+				if err != nil || res != want {
+					t.Errorf("%s: %s: %+v, %v; want %+v", how, c.name, res, err, want)
+				}
+			}
+		}
+		one := func(r *Recorder) []BatchResult {
+			out := make([]BatchResult, len(cmds))
+			for i, c := range cmds {
+				out[i].Result, out[i].Err = r.execute(ctx, c)
+			}
+			return out
+		}
+
+		check("one at a time, remembered", one(r))
+		check("in a batch, remembered", r.RecordBatch(ctx, cmds))
+		if n := r.originReads.Load(); n != 0 {
+			t.Errorf("%d first events read from the log for keys the Recorder remembers, want 0", n)
+		}
+		// A Recorder that reads the people (as after a restart) knows their
+		// keys from the log, events of earlier versions included.
+		restarted := newRecorder(l)
+		check("in a batch, after a restart", restarted.RecordBatch(ctx, cmds))
+		check("one at a time, after a restart", one(restarted))
+		if n := restarted.originReads.Load(); n != 0 {
+			t.Errorf("%d first events read from the log after a restart, want 0", n)
+		}
+		// The same answers from the log, without the fingerprints.
+		forgetPrints(r)
+		check("one at a time, read from the log", one(r))
+		if n, want := r.originReads.Load(), int64(len(cmds)); n != want {
+			t.Errorf("%d first events read from the log without fingerprints, want %d", n, want)
+		}
+		forgetPrints(r)
+		check("in a batch, read from the log", r.RecordBatch(ctx, cmds))
+		if got := head(); got != before {
+			t.Errorf("head %d, want %d: a refused request or a repeat recorded something", got, before)
+		}
+	})
+}
+
+// idempotencyKeyOf returns c's idempotency key.
+func idempotencyKeyOf(t *testing.T, r *Recorder, c Command) string {
+	t.Helper()
+	p, err := c.plan(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.key
+}
+
+// forgetPrints drops the fingerprints of every key r remembers, so that
+// the key's first event is read from the log.
+func forgetPrints(r *Recorder) {
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	for _, e := range r.cache.m {
+		for k, v := range e.keys {
+			v.print = fingerprint{}
+			e.keys[k] = v
+		}
+	}
+}
+
+// TestAnEarlierVersionsKeyIsToldByFingerprint: a key whose first event an
+// earlier version recorded (an engagement under EngagementRecorded version
+// 1, a registration with spaces around its department) is told a repeat or
+// another request by the fingerprint of the event as read and upcast, with
+// the answers reading the event gives.
+func TestAnEarlierVersionsKeyIsToldByFingerprint(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		reg := RegisterPerson{Name: "Sato Aiko", Department: "QA Dept", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "hire-7"}
+		id := "P" + derivedToken("person:hire-7")
+		eng := RecordAccomplishment{PersonID: id, Accomplishment: sampleEngagement("Backbone migration"), IdempotencyKey: "k-old"}
+		a := cloneAccomplishment(eng.Accomplishment)
+		setID(&a, accomplishmentID(id, eng.IdempotencyKey))
+		v2 := FromAccomplishment(a).(EngagementRecorded)
+		v1 := engagementRecordedV1{AccomplishmentID: v2.AccomplishmentID, Field: v2.Field, Title: v2.Title, Role: v2.Role,
+			StartedOn: v2.StartedOn, CompletedOn: v2.CompletedOn, Outcome: v2.Outcome, BudgetKept: v2.WithinBudget, Complexity: v2.Complexity}
+		v1.Size.PeakHeadcount, v1.Size.AnnualContractValueYen = v2.PeakHeadcount, v2.AnnualContractValueYen
+		v1.Size.InstallationSites, v1.Size.InquiriesPerYear = v2.InstallationSites, v2.InquiriesPerYear
+		regBody, err := json.Marshal(PersonRegistered{PersonID: id, Name: reg.Name, Department: " QA Dept ", JoinedOn: reg.JoinedOn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engBody, err := json.Marshal(v1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		publishAs(t, l, id, 0, "PersonRegistered", 1, regBody, reg.IdempotencyKey)
+		publishAs(t, l, id, 1, "EngagementRecorded", 1, engBody, eng.IdempotencyKey)
+
+		otherReg := reg
+		otherReg.Name = "Mine"
+		otherEng := eng
+		otherEng.Accomplishment = sampleEngagement("Backbone migration, phase 2")
+		cmds := []Command{reg, eng, otherReg, otherEng}
+		check := func(how string, r *Recorder, reads int64) {
+			t.Helper()
+			for i, c := range cmds {
+				res, err := r.execute(ctx, c)
+				switch i {
+				case 0:
+					if err != nil || !res.Duplicate || res.PersonID != id || res.Position != 1 {
+						t.Errorf("%s: the registration again: %+v, %v", how, res, err)
+					}
+				case 1:
+					if err != nil || !res.Duplicate || res.AccomplishmentID != v2.AccomplishmentID || res.Position != 2 {
+						t.Errorf("%s: the engagement again: %+v, %v", how, res, err)
+					}
+				default:
+					var de *domain.Error
+					if !errors.As(err, &de) || de.Field != "idempotencyKey" {
+						t.Errorf("%s: %T under a used key: %+v, %v; want a refusal naming idempotencyKey", how, c, res, err)
+					}
+				}
+			}
+			if n := r.originReads.Load(); n != reads {
+				t.Errorf("%s: %d first events read from the log, want %d", how, n, reads)
+			}
+		}
+		r := newRecorder(l)
+		check("by fingerprint", r, 0)
+		forgetPrints(r)
+		check("read from the log", r, int64(len(cmds)))
+		if h, err := l.Head(ctx); err != nil || h != 2 {
+			t.Errorf("head %d, %v; want 2", h, err)
+		}
+	})
+}
+
+// publishAs appends a body as an earlier version wrote it: typ at version
+// ver, with a key.
+func publishAs(t *testing.T, l *Log, personID string, expected uint64, typ string, ver int, body []byte, key string) {
+	t.Helper()
+	m := nats.NewMsg(l.Subject(personID))
+	m.Data = body
+	m.Header.Set(HeaderType, typ)
+	m.Header.Set(HeaderVersion, strconv.Itoa(ver))
+	m.Header.Set(HeaderRecordedAt, fakeClock()().Format(time.RFC3339Nano))
+	m.Header.Set(HeaderIdempotencyKey, key)
+	m.Header.Set(jetstream.MsgIDHeader, msgID(personID, key))
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expected, 10))
+	if _, err := l.js.PublishMsg(ctxT(t), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAFingerprintIsTheComparedForm: two events have one fingerprint
+// exactly when a repeat's comparison takes them for one request (for an
+// amendment: the same accomplishment), whether built or read from a body
+// of any version; an event whose body would not give it back unchanged
+// has none.
+func TestAFingerprintIsTheComparedForm(t *testing.T) {
+	print := func(e Event) fingerprint {
+		t.Helper()
+		p, ok := printOf(e)
+		if !ok || p == (fingerprint{}) {
+			t.Fatalf("no fingerprint for %#v", e)
+		}
+		return p
+	}
+	seen := map[fingerprint]Event{}
+	for _, e := range examples() {
+		p := print(e)
+		if other, ok := seen[p]; ok {
+			t.Errorf("%#v and %#v have one fingerprint", e, other)
+		}
+		seen[p] = e
+		typ, ver, _, _ := Encode(e)
+		for v := 1; v <= ver; v++ {
+			body, err := os.ReadFile(filepath.Join("testdata", fmt.Sprintf("%s.v%d.json", typ, v)))
+			if err != nil {
+				if v < ver && errors.Is(err, os.ErrNotExist) {
+					continue
+				}
+				t.Fatal(err)
+			}
+			got, err := Decode(typ, v, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if print(got) != p {
+				t.Errorf("%s version %d read from its body has another fingerprint than built", typ, v)
+			}
+		}
+		if a, ok := e.(AccomplishmentAmended); ok {
+			same := AccomplishmentAmended{AccomplishmentID: a.AccomplishmentID}
+			other := AccomplishmentAmended{AccomplishmentID: "E1001.ZZZZZZZZZZ", Engagement: a.Engagement}
+			if print(same) != p || print(&a) != p || print(other) == p {
+				t.Error("an amendment's fingerprint is not its accomplishment's")
+			}
+			continue
+		}
+		same := sameEvent(e)
+		for _, m := range mutations(e) {
+			if want, got := same(m), print(m) == p; got != want {
+				t.Errorf("%#v\nand %#v:\none fingerprint %v, one request %v", e, m, got, want)
+			}
+		}
+	}
+	// Values that run into each other if the encoding does not delimit
+	// them.
+	e1, e2 := examples()[3].(EngagementRecorded), examples()[3].(EngagementRecorded)
+	e1.PeakHeadcount, e1.AnnualContractValueYen = nil, i64(5)
+	e2.PeakHeadcount, e2.AnnualContractValueYen = i64(5), nil
+	for _, pair := range [][2]Event{
+		{PersonRegistered{PersonID: "E1", Name: "ab", Department: "c"}, PersonRegistered{PersonID: "E1", Name: "a", Department: "bc"}},
+		{e1, e2},
+		{TechnologySuccessionRecorded{Title: "a", Fields: []string{"b", "c"}}, TechnologySuccessionRecorded{Title: "a", Fields: []string{"bc"}}},
+		{PersonTransferred{PersonID: "E1"}, PersonDeparted{PersonID: "E1"}},
+	} {
+		if print(pair[0]) == print(pair[1]) {
+			t.Errorf("%#v and %#v have one fingerprint", pair[0], pair[1])
+		}
+	}
+	for _, e := range []Event{
+		PersonRegistered{PersonID: "E1", Name: "Sato \xff", Department: "QA", JoinedOn: domain.MustDate("2020-01-01")},
+		AccomplishmentRetracted{AccomplishmentID: "E1.ABCDEFGHIJ", Reason: "\xfe"},
+		AccomplishmentAmended{AccomplishmentID: "E1.\xff"},
+		PersonDeparted{PersonID: "E1", EffectiveOn: domain.NewDate(10000, 1, 1)},
+		PersonDeparted{PersonID: "E1", EffectiveOn: domain.NewDate(-5, 1, 1)},
+		nil,
+	} {
+		if p, ok := printOf(e); ok || p != (fingerprint{}) {
+			t.Errorf("a fingerprint for %#v, which the log would not give back unchanged", e)
+		}
+	}
+}
+
+// mutations returns copies of a flat event with one field changed each,
+// some of them changes a repeat's comparison ignores (spaces around a
+// name or a department, a nil list for an empty one).
+func mutations(e Event) []Event {
+	var out []Event
+	orig := reflect.ValueOf(e)
+	for i := range orig.NumField() {
+		var changes []func(reflect.Value)
+		switch f := orig.Field(i); f.Interface().(type) {
+		case string:
+			s := f.String()
+			for _, v := range []string{s + "x", " " + s, s + " ", "", "\t" + s + "\n", "<&>" + s} {
+				changes = append(changes, func(v2 reflect.Value) { v2.SetString(v) })
+			}
+		case bool:
+			changes = append(changes, func(v reflect.Value) { v.SetBool(!f.Bool()) })
+		case domain.Date:
+			d := f.Interface().(domain.Date)
+			for _, v := range []domain.Date{d.AddDays(1), d.AddDays(-1), {}} {
+				changes = append(changes, func(f reflect.Value) { f.Set(reflect.ValueOf(v)) })
+			}
+		case *int64:
+			n := int64(0)
+			if p := f.Interface().(*int64); p != nil {
+				n = *p + 1
+				changes = append(changes, func(f reflect.Value) { f.Set(reflect.ValueOf((*int64)(nil))) })
+				changes = append(changes, func(f reflect.Value) { f.Set(reflect.ValueOf(i64(*p))) })
+			}
+			changes = append(changes, func(f reflect.Value) { f.Set(reflect.ValueOf(&n)) })
+		case []string:
+			l := f.Interface().([]string)
+			vs := [][]string{nil, {}, append(slices.Clone(l), "X"), slices.Clone(l)}
+			if len(l) > 1 {
+				vs = append(vs, append([]string{l[1], l[0]}, l[2:]...), l[:1])
+			}
+			for _, v := range vs {
+				changes = append(changes, func(f reflect.Value) { f.Set(reflect.ValueOf(v)) })
+			}
+		default:
+			panic(fmt.Sprintf("mutations: field %s of %T", orig.Type().Field(i).Name, e))
+		}
+		for _, change := range changes {
+			c := reflect.New(orig.Type()).Elem()
+			c.Set(orig)
+			change(c.Field(i))
+			out = append(out, c.Interface().(Event))
+		}
+	}
+	return out
 }

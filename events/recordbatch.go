@@ -210,9 +210,10 @@ type batchPerson struct {
 // batchStep is what one command decided in a round.
 type batchStep struct {
 	cmd     int
-	pending int      // index of its append in the round's Pendings; -1 when nothing was appended
-	dupOf   int      // the command of this round whose idempotency key it repeats; -1 if none
-	rec     Recorded // the appended event, folded in ahead of its ack
+	pending int         // index of its append in the round's Pendings; -1 when nothing was appended
+	dupOf   int         // the command of this round whose idempotency key it repeats; -1 if none
+	rec     Recorded    // the appended event, folded in ahead of its ack
+	print   fingerprint // of the appended event, when it has a key
 }
 
 // fail gives every command still queued the error.
@@ -339,7 +340,13 @@ func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []pla
 		// fails.
 		rec := Recorded{PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, Event: d.event}
 		e.person = Apply(e.person, rec)
-		bp.steps = append(bp.steps, batchStep{cmd: i, pending: len(pend) - 1, dupOf: -1, rec: rec})
+		step := batchStep{cmd: i, pending: len(pend) - 1, dupOf: -1, rec: rec}
+		if p.key != "" {
+			// Here rather than in settle: a large batch decides on
+			// several goroutines.
+			step.print, _ = printOf(d.event)
+		}
+		bp.steps = append(bp.steps, step)
 		out[i] = BatchResult{Result: Result{PersonID: p.personID, AccomplishmentID: d.accomplishmentID}}
 		if p.key != "" {
 			if mine == nil {
@@ -375,7 +382,7 @@ func (r *Recorder) settle(bp *batchPerson, plans []plan, out []BatchResult, outc
 			out[s.cmd].Result.Position = o.Position
 			rec := s.rec
 			rec.Position = o.Position
-			e.record(rec, out[s.cmd].Result)
+			e.record(rec, out[s.cmd].Result, &s.print)
 			continue
 		}
 		e.unfold()

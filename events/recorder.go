@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -44,7 +46,8 @@ type Recorder struct {
 	now   func() time.Time
 	cache *personCache
 
-	conflicts atomic.Int64 // lost races seen, for tests and diagnostics
+	conflicts   atomic.Int64 // lost races seen, for tests and diagnostics
+	originReads atomic.Int64 // repeats told by reading their original from the log, likewise
 }
 
 // Retry policy for lost races: an immediate retry after the first, then
@@ -98,12 +101,118 @@ type plan struct {
 	// caller's registration under the same key) is refused, never answered
 	// with the first request's result.
 	repeats func(orig Event) bool
+	// same is what the command's repeats have the fingerprint (printOf)
+	// of: the event it records (an amendment: AccomplishmentAmended with
+	// the accomplishment only, the way repeats compares it). With it a
+	// command whose key the Recorder remembers is told a repeat or another
+	// request without reading the log; nil: the log is read.
+	same Event
 }
 
 // sameEvent returns plan.repeats for a command that records planned.
 func sameEvent(planned Event) func(Event) bool {
 	want := asCompared(planned)
 	return func(orig Event) bool { return reflect.DeepEqual(asCompared(orig), want) }
+}
+
+// fingerprint identifies an event as a repeat compares it: two events
+// with the same fingerprint are one request (up to a collision of SHA-256
+// truncated to 128 bits). The zero fingerprint is none.
+type fingerprint [16]byte
+
+// printOf returns the fingerprint of e: SHA-256 over an unambiguous
+// encoding of asCompared(e), the form sameEvent compares (every field,
+// a nil list or pointer told from an empty one, as reflect.DeepEqual
+// tells them), and of an amendment over its accomplishment only, as an
+// amendment's repeats compares it. ok is false, and the fingerprint zero,
+// when e holds what its encoding in the log does not give back unchanged
+// (a string that is not UTF-8, a date outside 0000-9999) or a value of a
+// kind the encoding does not know: the log is then the judge. An event
+// read from the log has the fingerprint of the event that was appended,
+// whatever version encoded it, so the two are interchangeable.
+func printOf(e Event) (fingerprint, bool) {
+	c := asCompared(e)
+	if c == nil {
+		return fingerprint{}, false
+	}
+	var buf [512]byte
+	p := printer{buf: appendString(buf[:0], c.EventType())}
+	if a, ok := c.(AccomplishmentAmended); ok {
+		p.ok = utf8.ValidString(a.AccomplishmentID)
+		p.buf = appendString(p.buf, a.AccomplishmentID)
+	} else {
+		p.ok = true
+		p.value(reflect.ValueOf(c))
+	}
+	if !p.ok {
+		return fingerprint{}, false
+	}
+	sum := sha256.Sum256(p.buf)
+	return fingerprint(sum[:16]), true
+}
+
+// printer builds the encoding printOf hashes: a string is its length and
+// bytes, a pointer or a list a presence byte first (a list then its
+// length and elements), a struct its fields in order.
+type printer struct {
+	buf []byte
+	ok  bool // every value was encoded, and comes back unchanged from the log
+}
+
+var (
+	dateType     = reflect.TypeFor[domain.Date]()
+	firstLogDate = domain.MustDate("0000-01-01") // the dates a log body spells (YYYY-MM-DD)
+	lastLogDate  = domain.MustDate("9999-12-31")
+)
+
+func (p *printer) value(v reflect.Value) {
+	if !p.ok {
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		p.ok = utf8.ValidString(s)
+		p.buf = appendString(p.buf, s)
+	case reflect.Bool:
+		p.buf = appendBool(p.buf, v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		p.buf = binary.AppendVarint(p.buf, v.Int())
+	case reflect.Pointer:
+		p.buf = appendBool(p.buf, !v.IsNil())
+		if !v.IsNil() {
+			p.value(v.Elem())
+		}
+	case reflect.Slice:
+		p.buf = appendBool(p.buf, !v.IsNil())
+		p.buf = binary.AppendUvarint(p.buf, uint64(v.Len()))
+		for i := range v.Len() {
+			p.value(v.Index(i))
+		}
+	case reflect.Struct:
+		if v.Type() == dateType && v.CanInterface() {
+			d, _ := v.Interface().(domain.Date)
+			p.ok = d.IsZero() || (!d.Before(firstLogDate) && !d.After(lastLogDate))
+			p.buf = binary.AppendVarint(p.buf, int64(d.Days()))
+			return
+		}
+		for i := range v.NumField() {
+			p.value(v.Field(i))
+		}
+	default:
+		p.ok = false
+	}
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // asCompared is an event as sameEvent compares it: normalized, with the
@@ -251,7 +360,7 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := PersonRegistered{PersonID: id, Name: c.Name, Department: c.Department, JoinedOn: c.JoinedOn}
-	return plan{personID: id, key: c.IdempotencyKey, register: true, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: id, key: c.IdempotencyKey, register: true, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
 		if p != nil {
 			return decision{}, domain.Invalid("id", "is already taken")
 		}
@@ -270,7 +379,7 @@ func (c TransferPerson) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := PersonTransferred{PersonID: c.PersonID, Department: c.Department, EffectiveOn: c.EffectiveOn}
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
@@ -287,7 +396,7 @@ func (c RecordDeparture) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := PersonDeparted{PersonID: c.PersonID, EffectiveOn: c.EffectiveOn}
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
@@ -309,7 +418,7 @@ func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 		return plan{}, err
 	}
 	ev := FromAccomplishment(a)
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("person %s not found", c.PersonID)
 		}
@@ -331,7 +440,8 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 		v, ok := deref(orig).(AccomplishmentAmended)
 		return ok && v.AccomplishmentID == c.AccomplishmentID
 	}
-	return plan{personID: personID, key: c.IdempotencyKey, repeats: repeats, decide: func(p *domain.Person) (decision, error) {
+	same := AccomplishmentAmended{AccomplishmentID: c.AccomplishmentID}
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: repeats, same: same, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -370,7 +480,7 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 		return plan{}, domain.Invalid("reason", "must not be empty")
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
-	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -390,11 +500,24 @@ func msgID(personID, key string) string {
 	return personID + ":" + key
 }
 
-// repeat answers a command whose key was used before, by the event at
-// first.Position: with that event's result if the command repeats it, and
-// errKeyReused otherwise.
-func (r *Recorder) repeat(ctx context.Context, p plan, first Result) (Result, error) {
-	orig, err := r.log.At(ctx, first.Position)
+// repeat answers a command whose key was used before, by the key's first
+// event: with that event's result if the command repeats it, and
+// errKeyReused otherwise. It tells which by the fingerprints of the event
+// and of what the command records when both have one, and otherwise by
+// reading the event at first.res.Position from the log.
+func (r *Recorder) repeat(ctx context.Context, p plan, first keyed) (Result, error) {
+	if first.print != (fingerprint{}) && first.res.PersonID == p.personID && p.same != nil {
+		if print, ok := printOf(p.same); ok {
+			if print != first.print {
+				return Result{}, errKeyReused
+			}
+			res := first.res
+			res.Duplicate = true
+			return res, nil
+		}
+	}
+	r.originReads.Add(1)
+	orig, err := r.log.At(ctx, first.res.Position)
 	if err != nil {
 		return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
 	}
@@ -408,7 +531,8 @@ func (r *Recorder) repeat(ctx context.Context, p plan, first Result) (Result, er
 // person, append expecting the last position it knows, and on a lost race
 // catch the person up from the log and decide again. A repeated idempotency
 // key is answered from the person's own events (the dedupe window is short
-// and not the only memory: the log remembers every key).
+// and not the only memory: the log remembers every key), told a repeat by
+// fingerprint when the Recorder remembers the key (see repeat).
 func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 	e := r.cache.entry(p.personID)
 	if err := e.acquire(ctx); err != nil {
@@ -462,7 +586,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 			if res, ok := e.keys[p.key]; ok {
 				return r.repeat(ctx, p, res)
 			}
-			return r.repeat(ctx, p, Result{Position: pos})
+			return r.repeat(ctx, p, keyed{res: Result{Position: pos}})
 		case !errors.Is(err, ErrConflict):
 			return Result{}, err
 		}
