@@ -12,6 +12,7 @@ const (
 	MaxTitleLength      = 200     // characters of an engagement's or item's title
 	MaxNameLength       = 200     // characters of a person's name
 	MaxDepartmentLength = 100     // characters of a department's name
+	MaxReasonLength     = 1000    // characters of a retraction's reason
 	MaxYen              = 1 << 53 // the largest amount the Yen scalar carries exactly
 )
 
@@ -158,6 +159,13 @@ func ValidateName(name string) error { return validateText("name", name, MaxName
 // the input "department".
 func ValidateDepartment(name string) error {
 	return validateText("department", name, MaxDepartmentLength)
+}
+
+// ValidateReason checks a retraction's reason: not blank, at most
+// MaxReasonLength characters of valid UTF-8. It returns an *Error for the
+// input "reason".
+func ValidateReason(reason string) error {
+	return validateText("reason", reason, MaxReasonLength)
 }
 
 func validateText(field, s string, maxLen int) error {

@@ -476,8 +476,8 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	if !ok {
 		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 	}
-	if strings.TrimSpace(c.Reason) == "" {
-		return plan{}, domain.Invalid("reason", "must not be empty")
+	if err := domain.ValidateReason(c.Reason); err != nil {
+		return plan{}, err
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
 	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {

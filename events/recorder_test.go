@@ -259,6 +259,12 @@ func TestRecorderRefusals(t *testing.T) {
 			{"retract: no reason", func() (Result, error) {
 				return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: rec.AccomplishmentID})
 			}, domain.KindInvalid, "reason"},
+			{"retract: a reason that is not UTF-8", func() (Result, error) {
+				return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: rec.AccomplishmentID, Reason: "typo \xff"})
+			}, domain.KindInvalid, "reason"},
+			{"retract: a reason too long", func() (Result, error) {
+				return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: rec.AccomplishmentID, Reason: strings.Repeat("x", domain.MaxReasonLength+1)})
+			}, domain.KindInvalid, "reason"},
 			{"retract: unknown", func() (Result, error) {
 				return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: "E1.BBBBBBBBBB", Reason: "x"})
 			}, domain.KindNotFound, ""},
