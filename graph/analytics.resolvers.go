@@ -117,6 +117,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 					continue
 				}
 				m := changeModel(c.PersonID, c.Change)
+				m.Withdrawn = c.Withdrawn
 				select {
 				case out <- &m:
 				case <-ctx.Done():

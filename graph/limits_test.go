@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,16 +42,31 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("complexity", func(t *testing.T) {
+		// 100 people with 100 accomplishments each: 10,000 nodes.
 		q := `{ people(first: 100) { edges { node { id accomplishments(first: 100) { edges { node { id } } } } } } }`
 		refused(t, e.gql(t, adm, q, nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		// A full page of people with a page of their accomplishments is fine.
 		e.gql(t, adm, `{ people(first: 100) { edges { node { id accomplishments(first: 10) { totalCount } } } } }`, nil).ok(t)
-		// skillTrend is expensive per point.
+		// A manager's page of 100 people, each with 20 accomplishments, is
+		// too much (7,001); of 50 it fits (3,501).
+		refused(t, e.gql(t, adm, managerPage(100), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		e.gql(t, adm, managerPage(50), nil).ok(t)
 		// skillTrend costs a distribution per point: one daily year is
-		// fine, three are not.
+		// fine, two or three are not.
 		trend := `skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2026-01-01", interval: DAY) { on cells { department level count } }`
 		e.gql(t, adm, `{ a: `+trend+` }`, nil).ok(t)
+		refused(t, e.gql(t, adm, `{ a: `+trend+` b: `+trend+` }`, nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		refused(t, e.gql(t, adm, `{ a: `+trend+` b: `+trend+` c: `+trend+` }`, nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		// Each distribution is a read of its own: 600 of them are refused,
+		// though their selection is small.
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 600 {
+			fmt.Fprintf(&b, " d%d: skillDistribution(field: SERVICE_DESK) { level }", i)
+		}
+		b.WriteString("}")
+		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		e.gql(t, adm, `{ a: skillDistribution(field: SERVICE_DESK) { level } b: skillDistribution(field: SYSTEM_OPERATION) { level } }`, nil).ok(t)
 	})
 
 	t.Run("parser tokens", func(t *testing.T) {
@@ -141,6 +158,114 @@ func TestLimits(t *testing.T) {
 		before := e.head(t)
 		if r := e.do(t, http.DefaultClient, req); len(r.Errors) == 0 || e.head(t) != before {
 			t.Errorf("mutation over GET: %s", r.Raw)
+		}
+	})
+}
+
+// The pages a client shows, with everything they can show: a dashboard of
+// people with their standing (every criterion with its evidence and the
+// gap), memberships and history; a manager's page, the same with each
+// person's accomplishments (every field of every kind); and one person's
+// page with a hundred accomplishments.
+const (
+	pagePersonFields = `id name joinedOn department
+    memberships { department from to }
+    standing { ...S }
+    history { personId field on from to }`
+	pageAccomplishments = `totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ...A } }`
+	dashboardPage       = `{ people(first: 20) { totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { ` + pagePersonFields + ` } } } }` + standingFields
+	personPage = `query($id: ID!) { person(id: $id) { ` + pagePersonFields + `
+    accomplishments(first: 100) { ` + pageAccomplishments + ` } } }` + standingFields + accomplishmentFields
+)
+
+func managerPage(people int) string {
+	return `{ people(first: ` + fmt.Sprint(people) + `) { totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { ` + pagePersonFields + ` accomplishments(first: 20) { ` + pageAccomplishments + ` } } } } }` +
+		standingFields + accomplishmentFields
+}
+
+// TestRealisticPagesFitTheComplexityLimit: the pages clients show fit the
+// default limit, at the costs docs/api-choices.md gives, on both read
+// models.
+func TestRealisticPagesFitTheComplexityLimit(t *testing.T) {
+	pages := []struct {
+		name  string
+		query string
+		vars  map[string]any
+		cost  int
+	}{
+		{"dashboard", dashboardPage, nil, 181},
+		{"manager's page", managerPage(20), nil, 1401},
+		{"person's page", personPage, map[string]any{"id": "E1001"}, 308},
+	}
+	t.Run("costs", func(t *testing.T) {
+		// The cost is computed before anything runs: a limit of 1 refuses
+		// every page and names its cost.
+		e := newEnv(t, backends[0], options{limits: graph.Limits{Complexity: 1}})
+		adm := e.token(t, admin)
+		costOf := regexp.MustCompile(`^operation has complexity (\d+), which exceeds the limit of 1$`)
+		trend := `skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2026-01-01", interval: DAY) { on cells { department level count } }`
+		var distributions strings.Builder
+		for i := range 600 {
+			fmt.Fprintf(&distributions, " d%d: skillDistribution(field: SERVICE_DESK) { level }", i)
+		}
+		others := []struct {
+			name  string
+			query string
+			vars  map[string]any
+			cost  int
+		}{
+			{"manager's page of 50", managerPage(50), nil, 3501},
+			{"manager's page of 100", managerPage(100), nil, 7001},
+			{"100 people with 100 accomplishments", `{ people(first: 100) { edges { node { id accomplishments(first: 100) { edges { node { id } } } } } } }`, nil, 20301},
+			{"a daily trend over a year", `{ ` + trend + ` }`, nil, 4027},
+			{"two daily trends over a year", `{ a: ` + trend + ` b: ` + trend + ` }`, nil, 8054},
+			{"600 distributions", `{` + distributions.String() + ` }`, nil, 6000},
+		}
+		for _, p := range append(pages, others...) {
+			r := e.gql(t, adm, p.query, p.vars)
+			m := []string{"", ""}
+			if len(r.Errors) == 1 && r.Errors[0].code() == "COMPLEXITY_LIMIT_EXCEEDED" {
+				m = costOf.FindStringSubmatch(r.Errors[0].Message)
+			}
+			if m == nil || m[1] != fmt.Sprint(p.cost) {
+				t.Errorf("%s: %s; want a cost of %d", p.name, r.Raw, p.cost)
+			}
+		}
+	})
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		buildDataset(t, e)
+		tokens := map[string]string{"admin": e.token(t, admin), "managerA": e.token(t, managerA)}
+		for _, p := range pages {
+			for who, tok := range tokens {
+				r := e.gql(t, tok, p.query, p.vars).ok(t)
+				var nodes []map[string]any
+				if people, ok := field(t, r.Data, "people.edges").([]any); ok {
+					for _, edge := range people {
+						nodes = append(nodes, edge.(map[string]any)["node"].(map[string]any))
+					}
+				} else if person, ok := field(t, r.Data, "person").(map[string]any); ok {
+					nodes = append(nodes, person)
+				}
+				if len(nodes) == 0 {
+					t.Fatalf("%s as %s: no people in %s", p.name, who, r.Data)
+				}
+				kinds := map[string]bool{}
+				for _, n := range nodes {
+					if st, _ := n["standing"].([]any); len(st) != 3 {
+						t.Errorf("%s as %s: %v has standing %v", p.name, who, n["id"], n["standing"])
+					}
+					if acc, ok := n["accomplishments"].(map[string]any); ok {
+						for _, edge := range acc["edges"].([]any) {
+							kinds[edge.(map[string]any)["node"].(map[string]any)["kind"].(string)] = true
+						}
+					}
+				}
+				if p.name != "dashboard" && len(kinds) != 4 {
+					t.Errorf("%s as %s: accomplishments of kinds %v, want all four", p.name, who, kinds)
+				}
+			}
 		}
 	})
 }

@@ -44,7 +44,10 @@ func (r *Resolver) standing(ctx context.Context, p *model.Person, asOf domain.Da
 		if err != nil {
 			return domain.Standing{}, err
 		}
-		if st, found := projections.StandingOf(r.Catalogue, rs, asOf, knownAt); ok && found {
+		if ok {
+			// Registered after knownAt: a standing of no fields, as the
+			// read model answers it.
+			st, _ := projections.StandingOf(r.Catalogue, rs, asOf, knownAt)
 			return st, nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -25,7 +26,7 @@ import (
 
 // Limits bound what one request may cost.
 type Limits struct {
-	Complexity  int   // default 5000; lists cost first times their children
+	Complexity  int   // default 5000, in objects: see costs
 	Depth       int   // default 12
 	ParserToken int   // default 10000
 	BodyBytes   int64 // default 1 MiB
@@ -69,27 +70,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	}
 	lim := cfg.Limits.withDefaults()
 	c := generated.Config{Resolvers: cfg.Resolver}
-	listCost := func(child int, first *int) int {
-		n := 20
-		if first != nil && *first > 0 {
-			n = *first
-		}
-		return 1 + n*child
-	}
-	c.Complexity.Query.People = func(child int, _ *string, _ *model.SpecialtyField, _ *int, _ *domain.Date, first *int, _ *string) int {
-		return listCost(child, first)
-	}
-	c.Complexity.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }
-	c.Complexity.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval) int {
-		// Each point is a whole distribution: the cost grows with the points
-		// asked for (a range the resolver refuses costs next to nothing).
-		dates, err := trendDates(from, to, interval)
-		if err != nil {
-			return 1
-		}
-		return 1 + len(dates)*child
-	}
-
+	costs(&c.Complexity)
 	es := generated.NewExecutableSchema(c)
 	srv := handler.New(es)
 	srv.SetValidationRulesFn(validationRules)
@@ -132,7 +113,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(extension.FixedComplexityLimit(lim.Complexity))
+	srv.Use(extension.FixedComplexityLimit(lim.Complexity, complexity.WithFixedScalarValue(0)))
 	srv.Use(depthLimit{max: lim.Depth})
 	if cfg.OnOperation != nil {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -158,6 +139,48 @@ func NewServer(cfg ServerConfig) http.Handler {
 	h = cfg.Tokens.Authenticate(h)
 	h = limitBody(h, lim.BodyBytes)
 	return h
+}
+
+// distributionCost is what one distribution costs besides its selection: each
+// is a read of the store of its own (a query on PostgreSQL).
+const distributionCost = 10
+
+// costs sets the cost model that Limits.Complexity bounds. A request costs
+// the objects it may return: a field whose value is an object (or a list of
+// objects) costs 1 plus what is selected in it, and a scalar or enum field
+// costs nothing (it is read from an object already fetched; the parser
+// token limit bounds how many a request can name). A connection (people,
+// accomplishments) costs 1 plus first (20 by default) times what is
+// selected in it, as if every page were full. A distribution costs
+// distributionCost plus its selection, and a skillTrend, which computes one
+// distribution per point, costs 1 plus that times its points. Fragments on
+// the accomplishment types add up (they select scalars only, so they cost
+// nothing). Other lists count once, whatever their length: their length is
+// the data's (a person's memberships, history, three fields' standing), not
+// the request's.
+func costs(c *generated.ComplexityRoot) {
+	listCost := func(child int, first *int) int {
+		n := 20
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return 1 + n*child
+	}
+	c.Query.People = func(child int, _ *string, _ *model.SpecialtyField, _ *int, _ *domain.Date, first *int, _ *string) int {
+		return listCost(child, first)
+	}
+	c.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }
+	c.Query.SkillDistribution = func(child int, _ model.SpecialtyField, _ *domain.Date, _ *string) int {
+		return distributionCost + child
+	}
+	c.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval) int {
+		// A range the resolver refuses costs next to nothing.
+		dates, err := trendDates(from, to, interval)
+		if err != nil {
+			return 1
+		}
+		return 1 + len(dates)*(distributionCost+child)
+	}
 }
 
 // Playground returns the GraphiQL page, served only in development mode.

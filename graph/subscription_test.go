@@ -105,7 +105,7 @@ func (c *wsClient) next(timeout time.Duration) (wsMessage, error) {
 }
 
 const levelChanged = `subscription($department: String, $personId: ID) {
-  levelChanged(department: $department, personId: $personId) { personId field on from to }
+  levelChanged(department: $department, personId: $personId) { personId field on from to withdrawn }
 }`
 
 // subscribe starts subscription id with the given variables.
@@ -115,11 +115,12 @@ func (c *wsClient) subscribe(id string, vars map[string]any) {
 }
 
 type change struct {
-	PersonID string `json:"personId"`
-	Field    string `json:"field"`
-	On       string `json:"on"`
-	From     int    `json:"from"`
-	To       int    `json:"to"`
+	PersonID  string `json:"personId"`
+	Field     string `json:"field"`
+	On        string `json:"on"`
+	From      int    `json:"from"`
+	To        int    `json:"to"`
+	Withdrawn bool   `json:"withdrawn"`
 }
 
 // change waits for the next level change of subscription id.
@@ -180,7 +181,7 @@ func TestSubscription(t *testing.T) {
 			fields := map[string]bool{}
 			for range 3 {
 				got := c.client.change(c.id)
-				if got.PersonID != "S1" || got.From != 0 || got.To != 1 || got.On != "2025-02-01" {
+				if got.PersonID != "S1" || got.From != 0 || got.To != 1 || got.On != "2025-02-01" || got.Withdrawn {
 					t.Errorf("%s: change %+v, want S1 0 -> 1 on 2025-02-01", c.name, got)
 				}
 				fields[got.Field] = true
@@ -198,6 +199,69 @@ func TestSubscription(t *testing.T) {
 			if m, err := c.next(100 * time.Millisecond); err == nil {
 				t.Errorf("%s received %s %s", name, m.Type, m.Payload)
 			}
+		}
+	})
+}
+
+// TestSubscriptionWithdrawn: a change announced earlier that back-dated
+// evidence or a retraction supersedes comes again with withdrawn true (a
+// moved date: the old change withdrawn, then the new one); history, which
+// holds only what holds, says withdrawn false.
+func TestSubscriptionWithdrawn(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "W1", "name": "With Drawn", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		ws := e.connect(t, adm)
+		ws.subscribe("w", map[string]any{"personId": "W1"})
+		waitSubscribers(t, e, 1)
+		// Level 1 in every field on 2025-02-01: a participation and a common theme.
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "W1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+			"startedOn": "2025-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
+		r := e.mutate(t, adm, &mAssess, map[string]any{"personId": "W1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2025-02-01"}, "")
+		theme, _ := field(t, r.Data, "assessTheme.accomplishmentId").(string)
+		// expect reads the next three changes: one per field, all on on.
+		expect := func(step, on string, withdrawn bool) {
+			t.Helper()
+			fields := map[string]bool{}
+			for range 3 {
+				got := ws.change("w")
+				if got.PersonID != "W1" || got.From != 0 || got.To != 1 || got.On != on || got.Withdrawn != withdrawn {
+					t.Errorf("%s: change %+v, want W1 0 -> 1 on %s withdrawn %v", step, got, on, withdrawn)
+				}
+				fields[got.Field] = true
+			}
+			if len(fields) != 3 {
+				t.Errorf("%s: changes in %v, want all three fields", step, fields)
+			}
+		}
+		expect("recorded", "2025-02-01", false)
+
+		e.mutate(t, adm, &mAmend, map[string]any{"accomplishmentId": theme, "assessedOn": "2025-03-01"}, "")
+		expect("the date moved: the old changes withdrawn", "2025-02-01", true)
+		expect("the date moved: then the new ones", "2025-03-01", false)
+		h := e.gql(t, adm, `{ person(id: "W1") { history { on withdrawn } } }`, nil).ok(t)
+		var got struct {
+			Person struct {
+				History []struct {
+					On        string
+					Withdrawn bool
+				}
+			}
+		}
+		h.decode(t, &got)
+		if len(got.Person.History) != 3 {
+			t.Errorf("history %s, want the three changes on 2025-03-01", h.Data)
+		}
+		for _, c := range got.Person.History {
+			if c.On != "2025-03-01" || c.Withdrawn {
+				t.Errorf("history %s, want the three changes on 2025-03-01, none withdrawn", h.Data)
+			}
+		}
+
+		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": theme, "reason": "assessed by mistake"}, "")
+		expect("retracted", "2025-03-01", true)
+		if m, err := ws.next(100 * time.Millisecond); err == nil {
+			t.Errorf("after the withdrawals: %s %s", m.Type, m.Payload)
 		}
 	})
 }

@@ -209,7 +209,8 @@ func periodsOf(changes []domain.LevelChange) []domain.LevelPeriod {
 }
 
 // newChanges returns the changes in after that are not in before: the level
-// changes a batch revealed, published as derived events.
+// changes a batch revealed, published as derived events (and, with the
+// arguments swapped, those it withdrew).
 func newChanges(before, after []domain.LevelChange) []domain.LevelChange {
 	seen := make(map[domain.LevelChange]bool, len(before))
 	for _, c := range before {
@@ -226,8 +227,11 @@ func newChanges(before, after []domain.LevelChange) []domain.LevelChange {
 
 // StandingOf evaluates a person's standing on asOf from their events, as the
 // system knew them at knownAt (zero = now). Both stores answer standing
-// queries with it, so they cannot disagree.
-func StandingOf(cat *domain.Catalogue, rs []events.Recorded, asOf domain.Date, knownAt time.Time) (domain.Standing, bool) {
+// queries with it, so they cannot disagree. When nothing was known of the
+// person at knownAt (their registration was recorded later) the standing
+// has no fields, only the catalogue and asOf, and known is false: nothing
+// was judged then, which is not an error.
+func StandingOf(cat *domain.Catalogue, rs []events.Recorded, asOf domain.Date, knownAt time.Time) (_ domain.Standing, known bool) {
 	var p *domain.Person
 	for _, r := range rs {
 		if !knownAt.IsZero() && r.RecordedAt.After(knownAt) {
@@ -236,7 +240,7 @@ func StandingOf(cat *domain.Catalogue, rs []events.Recorded, asOf domain.Date, k
 		p = events.Apply(p, r)
 	}
 	if p == nil {
-		return domain.Standing{}, false
+		return domain.Standing{CatalogueID: cat.ID(), CatalogueVersion: cat.Version(), AsOf: asOf}, false
 	}
 	return cat.Evaluate(p.Evidence(), asOf), true
 }

@@ -3,6 +3,7 @@ package projections
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,11 +47,11 @@ type Store interface {
 }
 
 // DerivedKeeper is a Store that keeps the level changes a batch revealed
-// in the batch's transaction, so that they reach the Notifier at least
-// once: a projector that dies between a commit and the publication
-// publishes them when it (or the one that takes over) starts again. A
-// repeat carries the same changes, which subscribers recognize (see
-// projections/derived).
+// (announced or withdrawn) in the batch's transaction, so that they reach
+// the Notifier at least once: a projector that dies between a commit and
+// the publication publishes them when it (or the one that takes over)
+// starts again. A repeat carries the same changes, which subscribers
+// recognize (see projections/derived).
 type DerivedKeeper interface {
 	// ApplyDerived is Apply that also keeps derived as the changes of the
 	// batch ending at position, in place of the previous batch's.
@@ -85,16 +86,25 @@ type Source interface {
 }
 
 // LevelChanged is a derived event: a projection found that a person's level
-// in a field changed on a date.
+// in a field changed on a date or, Withdrawn, that a change the person's
+// timeline held when last projected no longer holds (back-dated evidence, an
+// amendment or a retraction superseded it).
 type LevelChanged struct {
 	PersonID   string
 	Department string // the person's department as of the day it was found
 	Change     domain.LevelChange
 	Position   uint64 // the log position whose batch revealed it
+	Withdrawn  bool   // the change is withdrawn, not announced
 }
 
+// LevelChangedVersion is the version of the JSON form of a level change
+// that EncodeLevelChanged writes (on the derived-event bus, and with a
+// store's checkpoint).
+const LevelChangedVersion = 2
+
 // LevelChangedV1 is the JSON form of a level change, version 1: what the
-// derived-event bus sends and what a store keeps with its checkpoint.
+// derived-event bus sent and what a store kept with its checkpoint before
+// withdrawals. It has no withdrawals: it reads as an announcement.
 type LevelChangedV1 struct {
 	PersonID   string      `json:"personId"`
 	Department string      `json:"department,omitempty"`
@@ -105,20 +115,74 @@ type LevelChangedV1 struct {
 	Position   uint64      `json:"position"`
 }
 
-// V1 returns the JSON form of c.
-func (c LevelChanged) V1() LevelChangedV1 {
-	return LevelChangedV1{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
-		On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position}
+// LevelChangedV2 is the JSON form of a level change, version 2: version 1
+// and whether the change is withdrawn.
+type LevelChangedV2 struct {
+	PersonID   string      `json:"personId"`
+	Department string      `json:"department,omitempty"`
+	Field      string      `json:"field"`
+	On         domain.Date `json:"on"`
+	From       int         `json:"from"`
+	To         int         `json:"to"`
+	Position   uint64      `json:"position"`
+	Withdrawn  bool        `json:"withdrawn"`
+}
+
+// V2 returns the JSON form of c, version 2.
+func (c LevelChanged) V2() LevelChangedV2 {
+	return LevelChangedV2{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
+		On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position, Withdrawn: c.Withdrawn}
+}
+
+// V2 upcasts a version 1 form: an announcement (Withdrawn false).
+func (w LevelChangedV1) V2() LevelChangedV2 {
+	return LevelChangedV2{PersonID: w.PersonID, Department: w.Department, Field: w.Field,
+		On: w.On, From: w.From, To: w.To, Position: w.Position}
 }
 
 // LevelChanged returns the level change w is the JSON form of.
-func (w LevelChangedV1) LevelChanged() LevelChanged {
-	return LevelChanged{PersonID: w.PersonID, Department: w.Department, Position: w.Position,
+func (w LevelChangedV1) LevelChanged() LevelChanged { return w.V2().LevelChanged() }
+
+// LevelChanged returns the level change w is the JSON form of.
+func (w LevelChangedV2) LevelChanged() LevelChanged {
+	return LevelChanged{PersonID: w.PersonID, Department: w.Department, Position: w.Position, Withdrawn: w.Withdrawn,
 		Change: domain.LevelChange{Field: domain.Field(w.Field), On: w.On, From: w.From, To: w.To}}
 }
 
+// EncodeLevelChanged returns the JSON form of c in version
+// LevelChangedVersion.
+func EncodeLevelChanged(c LevelChanged) ([]byte, error) {
+	b, err := json.Marshal(c.V2())
+	if err != nil {
+		return nil, fmt.Errorf("encode the level change of %s: %w", c.PersonID, err)
+	}
+	return b, nil
+}
+
+// DecodeLevelChanged reads a JSON form of a level change written under
+// version: 1 (upcast: an announcement) or 2. Any other version, or a body
+// that is not a JSON object of the form, is an error.
+func DecodeLevelChanged(version int, body []byte) (LevelChanged, error) {
+	switch version {
+	case 1:
+		var w LevelChangedV1
+		if err := json.Unmarshal(body, &w); err != nil {
+			return LevelChanged{}, fmt.Errorf("decode a level change (version 1): %w", err)
+		}
+		return w.LevelChanged(), nil
+	case 2:
+		var w LevelChangedV2
+		if err := json.Unmarshal(body, &w); err != nil {
+			return LevelChanged{}, fmt.Errorf("decode a level change (version 2): %w", err)
+		}
+		return w.LevelChanged(), nil
+	}
+	return LevelChanged{}, fmt.Errorf("a level change of version %d is unknown (this release reads 1 and 2)", version)
+}
+
 // Notifier receives derived events after the batch that revealed them has
-// been committed.
+// been committed: the changes a batch announced and those it withdrew (a
+// person's withdrawals before their announcements).
 type Notifier interface {
 	LevelChanged(ctx context.Context, changes []LevelChanged)
 }
@@ -608,7 +672,7 @@ func (p *Projector) evict() {
 }
 
 // judge projects every dirty person, spread over the cores, and finds the
-// level changes their new rows reveal.
+// level changes their new rows reveal, and those they withdraw.
 func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 	today := domain.DateOf(p.now())
 	ids := make([]string, 0, len(p.dirty))
@@ -651,9 +715,15 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		if !notify {
 			continue
 		}
+		// A change of the timeline as last projected that it no longer
+		// holds is withdrawn, before what it holds now is announced: a
+		// moved date is the old change withdrawn, then the new one.
+		dept := pp.Person.DepartmentOn(today)
+		for _, c := range newChanges(pp.Changes, previous) {
+			derived = append(derived, LevelChanged{PersonID: id, Department: dept, Change: c, Position: position, Withdrawn: true})
+		}
 		for _, c := range newChanges(previous, pp.Changes) {
-			derived = append(derived, LevelChanged{PersonID: id, Department: pp.Person.DepartmentOn(today),
-				Change: c, Position: position})
+			derived = append(derived, LevelChanged{PersonID: id, Department: dept, Change: c, Position: position})
 		}
 	}
 	return prepared{position: position, batch: batch, people: people, derived: derived}

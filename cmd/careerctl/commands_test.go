@@ -184,6 +184,11 @@ func TestPersonCommand(t *testing.T) {
 	if levelOf(p.Person, "SERVICE_DESK") != 0 {
 		t.Errorf("known at registration: %+v", p.Person.Standing)
 	}
+	before := registered.Add(-time.Hour).UTC().Format(time.RFC3339)
+	out = mustCtl(t, "person", "PER1", "--known-at", before)
+	if !strings.Contains(out, "PER1  Haruto Suzuki") || !strings.Contains(out, "nothing was known of PER1 at "+before) {
+		t.Errorf("known before the registration:\n%s", out)
+	}
 	code, _, errs := ctl(t, "person", "NOBODY")
 	if code != 1 || !strings.Contains(errs, "NOT_FOUND: person NOBODY not found") {
 		t.Errorf("unknown person: %d %q", code, errs)

@@ -104,7 +104,7 @@ func personCommand(c *cli, args []string) error {
 	if *asJSON {
 		return writeJSON(c.stdout, data)
 	}
-	return printPerson(c.stdout, res.Person, *asOf)
+	return printPerson(c.stdout, res.Person, *asOf, *knownAt)
 }
 
 // parseWithOneArg parses fs from args that hold one positional argument,
@@ -135,7 +135,7 @@ func parseWithOneArg(fs *flag.FlagSet, args []string, what string) (string, erro
 	return pos, nil
 }
 
-func printPerson(out io.Writer, p *personView, asOf string) error {
+func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 	var w bytes.Buffer
 	when := "today"
 	if asOf != "" {
@@ -147,6 +147,11 @@ func printPerson(out io.Writer, p *personView, asOf string) error {
 	}
 	fmt.Fprintf(&w, "%s  %s\n", p.ID, p.Name)
 	fmt.Fprintf(&w, "joined %s; department %s: %s\n", p.JoinedOn, when, dept)
+	if knownAt != "" && len(p.Standing) == 0 {
+		// The standing as known at an instant before the registration was
+		// recorded has no fields: nothing was known of the person then.
+		fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded later\n", p.ID, knownAt)
+	}
 	for _, s := range p.Standing {
 		since := ""
 		if s.AttainedOn != nil {

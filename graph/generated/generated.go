@@ -112,11 +112,12 @@ type ComplexityRoot struct {
 	}
 
 	LevelChange struct {
-		Field    func(childComplexity int) int
-		From     func(childComplexity int) int
-		On       func(childComplexity int) int
-		PersonID func(childComplexity int) int
-		To       func(childComplexity int) int
+		Field     func(childComplexity int) int
+		From      func(childComplexity int) int
+		On        func(childComplexity int) int
+		PersonID  func(childComplexity int) int
+		To        func(childComplexity int) int
+		Withdrawn func(childComplexity int) int
 	}
 
 	LevelGap struct {
@@ -608,6 +609,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LevelChange.To(childComplexity), true
+	case "LevelChange.withdrawn":
+		if e.ComplexityRoot.LevelChange.Withdrawn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LevelChange.Withdrawn(childComplexity), true
 
 	case "LevelGap.criteria":
 		if e.ComplexityRoot.LevelGap.Criteria == nil {
@@ -1394,7 +1401,7 @@ type Catalogue {
 }
 
 type Subscription {
-  "Level changes as projections find them, filtered by current department or person."
+  "Level changes as projections find them, filtered by current department or person; a change announced earlier that the timeline no longer holds comes again with withdrawn true (a moved date: the old change withdrawn, then the new one)."
   levelChanged(department: String, personId: ID): LevelChange
 }
 `, BuiltIn: false},
@@ -1541,7 +1548,7 @@ type Person {
   department(asOf: Date): String
   "Department membership over valid time."
   memberships: [Membership!]!
-  "One standing per field, always all three: judged on evidence effective on or before asOf (default today), as known at knownAt (default now)."
+  "One standing per field, all three: judged on evidence effective on or before asOf (default today), as known at knownAt (default now). Empty when knownAt is before the person's registration was recorded: nothing was known of them then."
   standing(asOf: Date, knownAt: DateTime): [FieldStanding!]!
   "Changes of level over valid time, oldest first."
   history(field: SpecialtyField): [LevelChange!]!
@@ -1601,6 +1608,8 @@ type LevelChange {
   on: Date!
   from: Int!
   to: Int!
+  "True only in levelChanged, when a change announced earlier no longer holds (back-dated evidence or a retraction superseded it); always false in history."
+  withdrawn: Boolean!
 }
 `, BuiltIn: false},
 	{Name: "../schema/scalars.graphqls", Input: `"A calendar date, YYYY-MM-DD."
@@ -1752,6 +1761,8 @@ func (ec *executionContext) childFields_LevelChange(ctx context.Context, field g
 		return ec.fieldContext_LevelChange_from(ctx, field)
 	case "to":
 		return ec.fieldContext_LevelChange_to(ctx, field)
+	case "withdrawn":
+		return ec.fieldContext_LevelChange_withdrawn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LevelChange", field.Name)
 }
@@ -3691,6 +3702,29 @@ func (ec *executionContext) _LevelChange_to(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_LevelChange_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LevelChange", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LevelChange_withdrawn(ctx context.Context, field graphql.CollectedField, obj *model.LevelChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LevelChange_withdrawn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Withdrawn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LevelChange_withdrawn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LevelChange", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _LevelGap_level(ctx context.Context, field graphql.CollectedField, obj *model.LevelGap) (ret graphql.Marshaler) {
@@ -8333,6 +8367,11 @@ func (ec *executionContext) _LevelChange(ctx context.Context, sel ast.SelectionS
 			}
 		case "to":
 			out.Values[i] = ec._LevelChange_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdrawn":
+			out.Values[i] = ec._LevelChange_withdrawn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

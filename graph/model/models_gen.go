@@ -161,6 +161,8 @@ type LevelChange struct {
 	On       domain.Date    `json:"on"`
 	From     int            `json:"from"`
 	To       int            `json:"to"`
+	// True only in levelChanged, when a change announced earlier no longer holds (back-dated evidence or a retraction superseded it); always false in history.
+	Withdrawn bool `json:"withdrawn"`
 }
 
 type LevelGap struct {

@@ -10,9 +10,9 @@ package derived
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,8 +28,13 @@ import (
 // DefaultTopicPrefix prefixes the derived-event subjects.
 const DefaultTopicPrefix = "career.derived"
 
-// LevelChangedV1 is the wire form of a level change, version 1.
+// LevelChangedV1 is the wire form of a level change, version 1 (no
+// withdrawals); the bus still reads it.
 type LevelChangedV1 = projections.LevelChangedV1
+
+// LevelChangedV2 is the wire form of a level change, version 2 (with
+// withdrawals): what the bus sends.
+type LevelChangedV2 = projections.LevelChangedV2
 
 const (
 	headerType    = "Career-Derived-Type"
@@ -91,11 +96,17 @@ func (r *recent) add(id string) bool {
 }
 
 // changeID names a level change: the batch that revealed it, the person,
-// the field, the day and the levels. The same change published again
-// (after a projector died between its commit and the publication) has the
-// same id.
+// the field, the day and the levels, and "/withdrawn" for a withdrawal (an
+// announcement's id is what it was before withdrawals). The same change
+// published again (after a projector died between its commit and the
+// publication) has the same id; a withdrawal never has the id of the
+// announcement it withdraws.
 func changeID(c projections.LevelChanged) string {
-	return fmt.Sprintf("%d/%s/%s/%s/%d-%d", c.Position, c.PersonID, c.Change.Field, c.Change.On, c.Change.From, c.Change.To)
+	id := fmt.Sprintf("%d/%s/%s/%s/%d-%d", c.Position, c.PersonID, c.Change.Field, c.Change.On, c.Change.From, c.Change.To)
+	if c.Withdrawn {
+		id += "/withdrawn"
+	}
+	return id
 }
 
 // Config configures a Bus.
@@ -197,14 +208,14 @@ func (b *Bus) Close() error {
 func (b *Bus) LevelChanged(_ context.Context, changes []projections.LevelChanged) {
 	msgs := make([]*message.Message, 0, len(changes))
 	for _, c := range changes {
-		body, err := json.Marshal(c.V1())
+		body, err := projections.EncodeLevelChanged(c)
 		if err != nil {
 			b.log.Error("encode level change", "err", err)
 			continue
 		}
 		m := message.NewMessage(changeID(c), body)
 		m.Metadata.Set(headerType, typeLevel)
-		m.Metadata.Set(headerVersion, "1")
+		m.Metadata.Set(headerVersion, strconv.Itoa(projections.LevelChangedVersion))
 		msgs = append(msgs, m)
 	}
 	if err := b.pub.Publish(b.topic, msgs...); err != nil {
@@ -216,12 +227,15 @@ func decodeLevelChanged(msg *message.Message) (projections.LevelChanged, error) 
 	if t := msg.Metadata.Get(headerType); t != typeLevel {
 		return projections.LevelChanged{}, fmt.Errorf("derived event type %q is not %s", t, typeLevel)
 	}
-	if v := msg.Metadata.Get(headerVersion); v != "1" {
+	// Version 1 (before withdrawals) is read as an announcement.
+	v := msg.Metadata.Get(headerVersion)
+	n, err := strconv.Atoi(v)
+	if err != nil || strconv.Itoa(n) != v {
 		return projections.LevelChanged{}, fmt.Errorf("derived event %s version %q is unknown", typeLevel, v)
 	}
-	var w LevelChangedV1
-	if err := json.Unmarshal(msg.Payload, &w); err != nil {
+	c, err := projections.DecodeLevelChanged(n, msg.Payload)
+	if err != nil {
 		return projections.LevelChanged{}, fmt.Errorf("decode %s: %w", typeLevel, err)
 	}
-	return w.LevelChanged(), nil
+	return c, nil
 }

@@ -1,7 +1,11 @@
 package derived_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -132,5 +136,107 @@ func TestUndecodableMessagesGoToThePoisonQueue(t *testing.T) {
 	}
 	if len(a.got) != 0 {
 		t.Errorf("handler received %+v from an undecodable message", a.got)
+	}
+}
+
+// A withdrawal travels withdrawn, and under another id than the
+// announcement it withdraws (even one revealed at the same position): the
+// bus hands both over, and drops only a repeat of either.
+func TestWithdrawalsTravelUnderTheirOwnID(t *testing.T) {
+	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	var a, b collector
+	pub := startBus(t, srv, a.add)
+	startBus(t, srv, b.add)
+	announced := projections.LevelChanged{PersonID: "E1", Department: "Ops", Position: 42,
+		Change: domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2024-05-01"), From: 2, To: 3}}
+	withdrawn := announced
+	withdrawn.Withdrawn = true
+	moved := announced
+	moved.Change.On = domain.MustDate("2024-07-01")
+	pub.LevelChanged(context.Background(), []projections.LevelChanged{announced})
+	// The withdrawal and the moved change, then both again (a projector
+	// that started again after dying before the publication).
+	pub.LevelChanged(context.Background(), []projections.LevelChanged{withdrawn, moved})
+	pub.LevelChanged(context.Background(), []projections.LevelChanged{withdrawn, moved})
+	want := []projections.LevelChanged{announced, withdrawn, moved}
+	for name, c := range map[string]*collector{"publishing instance": &a, "other instance": &b} {
+		got := c.wait(t, 3)
+		if !reflect.DeepEqual(got[:3], want) {
+			t.Errorf("%s received %+v, want %+v", name, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+		c.mu.Lock()
+		if len(c.got) != 3 {
+			t.Errorf("%s received %d changes, want 3 (the repeats dropped): %+v", name, len(c.got), c.got)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// What the bus sends is version 2 of the wire form, marked in its headers;
+// a version 1 message, as releases before withdrawals send it, is still
+// handed over, as an announcement.
+func TestVersionsOnTheWire(t *testing.T) {
+	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	var a collector
+	bus := startBus(t, srv, a.add)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sent := make(chan *nats.Msg, 1)
+	if _, err := nc.ChanSubscribe(bus.Topic(), sent); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	withdrawal := projections.LevelChanged{PersonID: "E1001", Department: "Service Desk", Position: 4711, Withdrawn: true,
+		Change: domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2024-05-01"), From: 2, To: 3}}
+	bus.LevelChanged(context.Background(), []projections.LevelChanged{withdrawal})
+	select {
+	case m := <-sent:
+		golden, err := os.ReadFile(filepath.Join("..", "testdata", "LevelChanged.v2.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := m.Header.Get("Career-Derived-Version"); v != "2" || m.Header.Get("Career-Derived-Type") != "LevelChanged" {
+			t.Errorf("sent with type %q version %q, want LevelChanged 2", m.Header.Get("Career-Derived-Type"), v)
+		}
+		if !bytes.Equal(append(m.Data, '\n'), golden) {
+			t.Errorf("sent %s, want the version 2 form %s", m.Data, golden)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing was sent")
+	}
+	if got := a.wait(t, 1); !reflect.DeepEqual(got, []projections.LevelChanged{withdrawal}) {
+		t.Errorf("handed over %+v, want %+v", got, withdrawal)
+	}
+
+	v1, err := os.ReadFile(filepath.Join("..", "testdata", "LevelChanged.v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg(bus.Topic())
+	msg.Header.Set("_watermill_message_uuid", "4711/E1001/SYSTEM_OPERATION/2024-05-01/2-3")
+	msg.Header.Set("Career-Derived-Type", "LevelChanged")
+	msg.Header.Set("Career-Derived-Version", "1")
+	msg.Data = v1
+	if err := nc.PublishMsg(msg); err != nil {
+		t.Fatal(err)
+	}
+	announced := withdrawal
+	announced.Withdrawn = false
+	if got := a.wait(t, 2); !reflect.DeepEqual(got[1], announced) {
+		t.Errorf("a version 1 message was handed over as %+v, want %+v", got[1], announced)
 	}
 }

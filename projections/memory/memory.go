@@ -188,7 +188,8 @@ func (s *Store) PeopleByID(_ context.Context, ids []string) (map[string]projecti
 	return out, nil
 }
 
-// Standing judges a person on asOf as known at knownAt (zero = now).
+// Standing judges a person on asOf as known at knownAt (zero = now); an
+// unknown person is NotFound.
 func (s *Store) Standing(_ context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
 	s.mu.RLock()
 	p, err := s.get(id)
@@ -200,10 +201,8 @@ func (s *Store) Standing(_ context.Context, id string, asOf domain.Date, knownAt
 	if err != nil {
 		return domain.Standing{}, err
 	}
-	st, ok := projections.StandingOf(s.cat, rs, asOf, knownAt)
-	if !ok {
-		return domain.Standing{}, domain.NotFound("person %s was not known at %s", id, knownAt.Format(time.RFC3339))
-	}
+	// A person registered after knownAt has a standing of no fields.
+	st, _ := projections.StandingOf(s.cat, rs, asOf, knownAt)
 	return st, nil
 }
 

@@ -448,16 +448,16 @@ func TestCrashReplaysToTheSameState(t *testing.T) {
 	// the run that committed it or, when that run died first, by the next
 	// start (here, the one careerd makes after the last run).
 	runBriefly(t, env, store, &sent)
-	published := map[projections.LevelChangedV1]bool{}
+	published := map[projections.LevelChangedV2]bool{}
 	for _, c := range sent.all() {
-		published[c.V1()] = true
+		published[c.V2()] = true
 	}
 	changes := 0
 	for _, k := range committed {
 		for _, c := range k.changes {
 			changes++
-			if !published[c.V1()] {
-				t.Errorf("the batch ending at %d revealed %+v, which never went out", k.position, c.V1())
+			if !published[c.V2()] {
+				t.Errorf("the batch ending at %d revealed %+v, which never went out", k.position, c.V2())
 			}
 		}
 	}

@@ -232,6 +232,54 @@ func TestLevelChangesOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 	}
 }
 
+// A withdrawal is kept with its batch like an announcement: a projector
+// that dies between the commit of the batch that withdraws a change and
+// its publication publishes it, withdrawn, when it starts again.
+func TestWithdrawalsOutliveADeathBetweenCommitAndPublication(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	dying := &diesAfterCommit{Store: postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")}
+	level3 := domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2017-06-01"), From: 2, To: 3}
+	var announced notes
+	publishUntil(t, env, dying, &announced, pos[3], 4)
+	if !slices.ContainsFunc(announced.all(), func(c projections.LevelChanged) bool { return c.Change == level3 && !c.Withdrawn }) {
+		t.Fatalf("published %+v, want the change to level 3 announced", announced.all())
+	}
+	// The theme assessment that made level 3 is retracted.
+	rs, err := env.Log.Read(bg, pos[2], 1)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("read %d: %+v, %v", pos[3], rs, err)
+	}
+	theme, ok := rs[0].Event.(events.ThemeAssessed)
+	if !ok {
+		t.Fatalf("event %d is %T, want the theme assessment", pos[3], rs[0].Event)
+	}
+	res, err := env.Recorder.RetractAccomplishment(bg, events.RetractAccomplishment{AccomplishmentID: theme.AccomplishmentID, Reason: "entered twice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dying.armed.Store(true)
+	var first notes
+	p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: dying, Notifier: &first, MaxBatch: 1,
+		Now: func() time.Time { return env.Clock.Peek() }}
+	rctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	if err := p.Run(rctx); !errors.Is(err, errDied) {
+		t.Fatalf("Run = %v, want the death after the commit (nil: the retraction's batch revealed nothing)", err)
+	}
+	want := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Change: level3, Position: res.Position, Withdrawn: true}}
+	if kept, err := dying.LastDerived(bg); err != nil || !reflect.DeepEqual(kept, want) {
+		t.Fatalf("LastDerived after the death = %+v, %v; want %+v", kept, err, want)
+	}
+	var again notes
+	publishUntil(t, env, dying, &again, res.Position, 1)
+	if got := again.all(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the restart published %+v, want %+v", got, want)
+	}
+}
+
 // What LastDerived makes of what is kept: nothing after a batch without
 // changes, nothing for another position than the checkpoint's,
 // ErrDerivedUnreadable (which a projector logs, and goes on) for what it
@@ -262,6 +310,16 @@ func TestLastDerivedReadsOnlyTheCheckpointsBatch(t *testing.T) {
 	if got, err := store.LastDerived(bg); err != nil || len(got) != 1 || got[0].PersonID != "E1" || got[0].Change.To != 3 {
 		t.Errorf("LastDerived at the checkpoint's position = %+v, %v; want the kept change", got, err)
 	}
+	withdrawal := `{"personId": "E1", "field": "SERVICE_DESK", "on": "2017-06-01", "from": 2, "to": 3, "position": 1, "withdrawn": true}`
+	set(`jsonb_build_object('version', 2, 'position', position, 'changes', jsonb_build_array('` + withdrawal + `'::jsonb))`)
+	if got, err := store.LastDerived(bg); err != nil || len(got) != 1 || got[0].Change.To != 3 || !got[0].Withdrawn {
+		t.Errorf("LastDerived of a kept withdrawal (version 2) = %+v, %v; want it withdrawn", got, err)
+	}
+	// Version 1 knows no withdrawals: a "withdrawn" in it is not read.
+	set(`jsonb_build_object('version', 1, 'position', position, 'changes', jsonb_build_array('` + withdrawal + `'::jsonb))`)
+	if got, err := store.LastDerived(bg); err != nil || len(got) != 1 || got[0].Withdrawn {
+		t.Errorf("LastDerived of version 1 = %+v, %v; want an announcement", got, err)
+	}
 	if err := store.Published(bg, res.Position+1); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +332,8 @@ func TestLastDerivedReadsOnlyTheCheckpointsBatch(t *testing.T) {
 	if got, err := store.LastDerived(bg); err != nil || len(got) != 0 {
 		t.Errorf("LastDerived after a batch without changes = %+v, %v; want none", got, err)
 	}
-	for _, bad := range []string{`'{"version": 9, "position": 0}'`, `'[]'`} {
+	for _, bad := range []string{`'{"version": 9, "position": 0}'`, `'[]'`,
+		`jsonb_build_object('version', 2, 'position', position, 'changes', jsonb_build_array('[]'::jsonb))`} {
 		set(bad)
 		if _, err := store.LastDerived(bg); !errors.Is(err, projections.ErrDerivedUnreadable) {
 			t.Errorf("LastDerived of %s = %v, want ErrDerivedUnreadable", bad, err)

@@ -14,9 +14,16 @@ import (
 	"github.com/careerledger/careerledger/projections"
 )
 
+// Every query here is a read (see read): run again, whole, on another
+// connection when the connection it ran on was lost.
+
 // Person returns one person.
 func (s *Store) Person(ctx context.Context, id string) (projections.PersonView, error) {
-	m, err := s.PeopleByID(ctx, []string{id})
+	return read(ctx, s, func(q querier) (projections.PersonView, error) { return s.person(ctx, q, id) })
+}
+
+func (s *Store) person(ctx context.Context, q querier, id string) (projections.PersonView, error) {
+	m, err := s.peopleByID(ctx, q, []string{id})
 	if err != nil {
 		return projections.PersonView{}, err
 	}
@@ -30,8 +37,12 @@ func (s *Store) Person(ctx context.Context, id string) (projections.PersonView, 
 // PeopleByID returns the known people among ids, with their memberships,
 // in two queries whatever the number of ids.
 func (s *Store) PeopleByID(ctx context.Context, ids []string) (map[string]projections.PersonView, error) {
+	return read(ctx, s, func(q querier) (map[string]projections.PersonView, error) { return s.peopleByID(ctx, q, ids) })
+}
+
+func (s *Store) peopleByID(ctx context.Context, q querier, ids []string) (map[string]projections.PersonView, error) {
 	out := make(map[string]projections.PersonView, len(ids))
-	rows, err := s.pool.Query(ctx, s.q(`SELECT id, name, joined_on,
+	rows, err := q.Query(ctx, s.q(`SELECT id, name, joined_on,
 		coalesce((SELECT max(e.position) FROM {s}.person_events e WHERE e.person_id = people.id), 0)
 		FROM {s}.people WHERE id = ANY($1)`), ids)
 	if err != nil {
@@ -49,7 +60,7 @@ func (s *Store) PeopleByID(ctx context.Context, ids []string) (map[string]projec
 	}); err != nil {
 		return nil, fmt.Errorf("people: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, s.q(`SELECT person_id, department, valid_from, valid_to FROM {s}.memberships
+	rows, err = q.Query(ctx, s.q(`SELECT person_id, department, valid_from, valid_to FROM {s}.memberships
 		WHERE person_id = ANY($1) ORDER BY person_id, valid_from`), ids)
 	if err != nil {
 		return nil, fmt.Errorf("memberships: %w", err)
@@ -69,7 +80,7 @@ func (s *Store) PeopleByID(ctx context.Context, ids []string) (map[string]projec
 }
 
 // Standing judges a person on asOf as known at knownAt (zero = now), from
-// the person's stored events.
+// the person's stored events; an unknown person is NotFound.
 func (s *Store) Standing(ctx context.Context, id string, asOf domain.Date, knownAt time.Time) (domain.Standing, error) {
 	m, err := s.PersonEvents(ctx, []string{id})
 	if err != nil {
@@ -79,23 +90,25 @@ func (s *Store) Standing(ctx context.Context, id string, asOf domain.Date, known
 	if !ok {
 		return domain.Standing{}, domain.NotFound("person %s not found", id)
 	}
-	st, ok := projections.StandingOf(s.cat, rs, asOf, knownAt)
-	if !ok {
-		return domain.Standing{}, domain.NotFound("person %s was not known at %s", id, knownAt.Format(time.RFC3339))
-	}
+	// A person registered after knownAt has a standing of no fields.
+	st, _ := projections.StandingOf(s.cat, rs, asOf, knownAt)
 	return st, nil
 }
 
 // History returns a person's level changes, optionally of one field.
 func (s *Store) History(ctx context.Context, id string, field *domain.Field) ([]domain.LevelChange, error) {
-	if _, err := s.Person(ctx, id); err != nil {
+	return read(ctx, s, func(q querier) ([]domain.LevelChange, error) { return s.history(ctx, q, id, field) })
+}
+
+func (s *Store) history(ctx context.Context, q querier, id string, field *domain.Field) ([]domain.LevelChange, error) {
+	if _, err := s.person(ctx, q, id); err != nil {
 		return nil, err
 	}
 	var f string
 	if field != nil {
 		f = string(*field)
 	}
-	rows, err := s.pool.Query(ctx, s.q(`SELECT c.field, c.changed_on, c.from_level, c.to_level FROM {s}.level_changes c
+	rows, err := q.Query(ctx, s.q(`SELECT c.field, c.changed_on, c.from_level, c.to_level FROM {s}.level_changes c
 		WHERE c.person_id = $1 AND ($2 = '' OR c.field = $2)`), id, f)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -155,9 +168,15 @@ func scanAccomplishments(rows pgx.Rows) ([]projections.AccomplishmentView, error
 
 // Accomplishments returns a page of a person's accomplishments in recording order.
 func (s *Store) Accomplishments(ctx context.Context, id string, first int, after uint64) (projections.AccomplishmentPage, error) {
+	return read(ctx, s, func(q querier) (projections.AccomplishmentPage, error) {
+		return s.accomplishments(ctx, q, id, first, after)
+	})
+}
+
+func (s *Store) accomplishments(ctx context.Context, q querier, id string, first int, after uint64) (projections.AccomplishmentPage, error) {
 	var page projections.AccomplishmentPage
 	var exists bool
-	err := s.pool.QueryRow(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM {s}.people WHERE id = $1),
+	err := q.QueryRow(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM {s}.people WHERE id = $1),
 		(SELECT count(*) FROM {s}.accomplishments WHERE person_id = $1)`), id).Scan(&exists, &page.TotalCount)
 	if err != nil {
 		return page, fmt.Errorf("accomplishments: %w", err)
@@ -165,7 +184,7 @@ func (s *Store) Accomplishments(ctx context.Context, id string, first int, after
 	if !exists {
 		return page, domain.NotFound("person %s not found", id)
 	}
-	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`
+	rows, err := q.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`
 		WHERE a.person_id = $1 AND a.position > $2 ORDER BY a.position LIMIT $3`), id, int64(after), first+1)
 	if err != nil {
 		return page, fmt.Errorf("accomplishments: %w", err)
@@ -183,7 +202,11 @@ func (s *Store) Accomplishments(ctx context.Context, id string, first int, after
 
 // Accomplishment returns one accomplishment by id.
 func (s *Store) Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error) {
-	rows, err := s.pool.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`WHERE a.id = $1`), id)
+	return read(ctx, s, func(q querier) (projections.AccomplishmentView, error) { return s.accomplishment(ctx, q, id) })
+}
+
+func (s *Store) accomplishment(ctx context.Context, q querier, id string) (projections.AccomplishmentView, error) {
+	rows, err := q.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`WHERE a.id = $1`), id)
 	if err != nil {
 		return projections.AccomplishmentView{}, fmt.Errorf("accomplishment: %w", err)
 	}
@@ -206,12 +229,16 @@ const peopleWhere = `
 
 // People returns a page of people matching f, ordered by id.
 func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error) {
+	return read(ctx, s, func(q querier) (projections.PeoplePage, error) { return s.people(ctx, q, f) })
+}
+
+func (s *Store) people(ctx context.Context, q querier, f projections.PeopleFilter) (projections.PeoplePage, error) {
 	var page projections.PeoplePage
 	args := []any{f.Department, f.AsOf.Time(), string(f.Field), f.MinLevel}
-	if err := s.pool.QueryRow(ctx, s.q(`SELECT count(*) FROM {s}.people p WHERE `+peopleWhere), args...).Scan(&page.TotalCount); err != nil {
+	if err := q.QueryRow(ctx, s.q(`SELECT count(*) FROM {s}.people p WHERE `+peopleWhere), args...).Scan(&page.TotalCount); err != nil {
 		return page, fmt.Errorf("people: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, s.q(`SELECT p.id FROM {s}.people p WHERE `+peopleWhere+` AND p.id > $5 ORDER BY p.id LIMIT $6`),
+	rows, err := q.Query(ctx, s.q(`SELECT p.id FROM {s}.people p WHERE `+peopleWhere+` AND p.id > $5 ORDER BY p.id LIMIT $6`),
 		append(args, f.After, f.First+1)...)
 	if err != nil {
 		return page, fmt.Errorf("people: %w", err)
@@ -223,7 +250,7 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 	if len(ids) > f.First {
 		ids, page.HasNext = ids[:f.First], true
 	}
-	byID, err := s.PeopleByID(ctx, ids)
+	byID, err := s.peopleByID(ctx, q, ids)
 	if err != nil {
 		return page, err
 	}
@@ -238,9 +265,13 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 // the sum of the distribution deltas of the months before asOf's and of the
 // days of its month up to it, each range read through an index.
 func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
+	return read(ctx, s, func(q querier) ([]projections.Cell, error) { return s.distribution(ctx, q, field, asOf, department) })
+}
+
+func (s *Store) distribution(ctx context.Context, q querier, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
 	// The months before asOf's from the deltas; the days of its month up to
 	// it from the periods that start (+1) or end (-1) on them.
-	rows, err := s.pool.Query(ctx, s.q(`
+	rows, err := q.Query(ctx, s.q(`
 		SELECT department, level, sum(n)::bigint FROM (
 			SELECT department, level, delta AS n FROM {s}.distribution_deltas
 			WHERE field = $1 AND ($3 = '' OR department = $3) AND bucket < date_trunc('month', $2::date)::date
@@ -272,17 +303,24 @@ func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domai
 // level and attainedOn, as of that day; no explanation), with the catalogue
 // id and version that judged them.
 func (s *Store) StoredStanding(ctx context.Context, id string) ([]domain.FieldStanding, string, int, error) {
-	var catID string
-	var catVersion int
-	var body []byte
-	err := s.pool.QueryRow(ctx, s.q(`SELECT catalogue_id, catalogue_version, standing FROM {s}.people WHERE id = $1`), id).
-		Scan(&catID, &catVersion, &body)
+	type row struct {
+		catID      string
+		catVersion int
+		body       []byte
+	}
+	r, err := read(ctx, s, func(q querier) (row, error) {
+		var r row
+		err := q.QueryRow(ctx, s.q(`SELECT catalogue_id, catalogue_version, standing FROM {s}.people WHERE id = $1`), id).
+			Scan(&r.catID, &r.catVersion, &r.body)
+		return r, err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, "", 0, domain.NotFound("person %s not found", id)
 	}
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("standing: %w", err)
 	}
+	catID, catVersion, body := r.catID, r.catVersion, r.body
 	var stored []storedLevel
 	if err := json.Unmarshal(body, &stored); err != nil {
 		return nil, "", 0, fmt.Errorf("standing of %s: %w", id, err)

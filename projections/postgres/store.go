@@ -114,8 +114,11 @@ func (s *Store) q(sql string) string {
 
 // Checkpoint returns the position of the last applied event.
 func (s *Store) Checkpoint(ctx context.Context) (uint64, error) {
-	var pos int64
-	err := s.pool.QueryRow(ctx, s.q(`SELECT position FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&pos)
+	pos, err := read(ctx, s, func(q querier) (int64, error) {
+		var pos int64
+		err := q.QueryRow(ctx, s.q(`SELECT position FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&pos)
+		return pos, err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -128,8 +131,12 @@ func (s *Store) Checkpoint(ctx context.Context) (uint64, error) {
 // Readable returns the position up to which every person's rows are
 // written: the checkpoint, or where a bulk catch-up started deferring them.
 func (s *Store) Readable(ctx context.Context) (uint64, error) {
-	var pos int64
-	err := s.pool.QueryRow(ctx, s.q(`SELECT coalesce(people_from, position) FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&pos)
+	pos, err := read(ctx, s, func(q querier) (int64, error) {
+		var pos int64
+		err := q.QueryRow(ctx, s.q(`SELECT coalesce(people_from, position) FROM {s}.projection_checkpoint WHERE name = $1`),
+			checkpointName).Scan(&pos)
+		return pos, err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -142,15 +149,19 @@ func (s *Store) Readable(ctx context.Context) (uint64, error) {
 // Behind returns the people with events stored by ApplyEvents and not
 // written since.
 func (s *Store) Behind(ctx context.Context) ([]string, error) {
+	return read(ctx, s, func(q querier) ([]string, error) { return s.behind(ctx, q) })
+}
+
+func (s *Store) behind(ctx context.Context, q querier) ([]string, error) {
 	var from *int64
-	err := s.pool.QueryRow(ctx, s.q(`SELECT people_from FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&from)
+	err := q.QueryRow(ctx, s.q(`SELECT people_from FROM {s}.projection_checkpoint WHERE name = $1`), checkpointName).Scan(&from)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && from == nil {
 		return nil, nil // nobody deferred: the common case costs one row
 	}
 	if err != nil {
 		return nil, fmt.Errorf("people behind: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, s.q(`SELECT DISTINCT person_id FROM {s}.person_events WHERE position > $1 ORDER BY 1`), *from)
+	rows, err := q.Query(ctx, s.q(`SELECT DISTINCT person_id FROM {s}.person_events WHERE position > $1 ORDER BY 1`), *from)
 	if err != nil {
 		return nil, fmt.Errorf("people behind: %w", err)
 	}
@@ -190,7 +201,11 @@ func (s *Store) WaitFor(ctx context.Context, position uint64) error {
 
 // PersonEvents returns the stored events of the given people, in order.
 func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
-	rows, err := s.pool.Query(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key, body
+	return read(ctx, s, func(q querier) (map[string][]events.Recorded, error) { return s.personEvents(ctx, q, ids) })
+}
+
+func (s *Store) personEvents(ctx context.Context, q querier, ids []string) (map[string][]events.Recorded, error) {
+	rows, err := q.Query(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key, body
 		FROM {s}.person_events WHERE person_id = ANY($1) ORDER BY person_id, position`), ids)
 	if err != nil {
 		return nil, fmt.Errorf("person events: %w", err)
@@ -265,24 +280,31 @@ func (s *Store) ApplyDerived(ctx context.Context, position uint64, batch []event
 // LastDerived returns the level changes kept with the batch that ends at
 // the checkpoint (projections.DerivedKeeper).
 func (s *Store) LastDerived(ctx context.Context) ([]projections.LevelChanged, error) {
-	var position int64
-	var kept []byte
-	err := s.pool.QueryRow(ctx, s.q(`SELECT position, last_derived FROM {s}.projection_checkpoint WHERE name = $1`),
-		checkpointName).Scan(&position, &kept)
+	type row struct {
+		position int64
+		kept     []byte
+	}
+	r, err := read(ctx, s, func(q querier) (row, error) {
+		var r row
+		err := q.QueryRow(ctx, s.q(`SELECT position, last_derived FROM {s}.projection_checkpoint WHERE name = $1`),
+			checkpointName).Scan(&r.position, &r.kept)
+		return r, err
+	})
+	position, kept := r.position, r.kept
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && kept == nil {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("last level changes: %w", err)
 	}
-	k, err := decodeDerived(kept)
+	at, changes, err := decodeDerived(kept)
 	if err != nil {
 		return nil, err
 	}
-	if k.Position != uint64(position) {
+	if at != uint64(position) {
 		return nil, nil // left by a release that does not keep them
 	}
-	return k.changes(), nil
+	return changes, nil
 }
 
 // Published forgets the changes kept with the batch ending at position if
@@ -296,18 +318,24 @@ func (s *Store) Published(ctx context.Context, position uint64) error {
 	return nil
 }
 
-// keptDerived is the stored form of the level changes of a batch
-// (version 1).
+// keptDerived is the stored form of the level changes of a batch: version
+// 1 holds projections.LevelChangedV1 bodies (written before withdrawals),
+// version 2 projections.LevelChangedV2 ones; a release writes
+// projections.LevelChangedVersion and reads both.
 type keptDerived struct {
-	Version  int                          `json:"version"`
-	Position uint64                       `json:"position"`
-	Changes  []projections.LevelChangedV1 `json:"changes"`
+	Version  int               `json:"version"`
+	Position uint64            `json:"position"`
+	Changes  []json.RawMessage `json:"changes"`
 }
 
 func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte, error) {
-	k := keptDerived{Version: 1, Position: position, Changes: make([]projections.LevelChangedV1, len(derived))}
+	k := keptDerived{Version: projections.LevelChangedVersion, Position: position, Changes: make([]json.RawMessage, len(derived))}
 	for i, c := range derived {
-		k.Changes[i] = c.V1()
+		b, err := projections.EncodeLevelChanged(c)
+		if err != nil {
+			return nil, fmt.Errorf("encode the level changes of the batch ending at %d: %w", position, err)
+		}
+		k.Changes[i] = b
 	}
 	b, err := json.Marshal(k)
 	if err != nil {
@@ -316,23 +344,23 @@ func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte,
 	return b, nil
 }
 
-func decodeDerived(b []byte) (keptDerived, error) {
+// decodeDerived reads a kept value of any version this release knows,
+// version 1 upcast (its changes are announcements).
+func decodeDerived(b []byte) (position uint64, changes []projections.LevelChanged, err error) {
 	var k keptDerived
 	if err := json.Unmarshal(b, &k); err != nil {
-		return k, fmt.Errorf("%w: %w", projections.ErrDerivedUnreadable, err)
+		return 0, nil, fmt.Errorf("%w: %w", projections.ErrDerivedUnreadable, err)
 	}
-	if k.Version != 1 {
-		return k, fmt.Errorf("%w: version %d is unknown", projections.ErrDerivedUnreadable, k.Version)
+	if k.Version < 1 || k.Version > projections.LevelChangedVersion {
+		return 0, nil, fmt.Errorf("%w: version %d is unknown", projections.ErrDerivedUnreadable, k.Version)
 	}
-	return k, nil
-}
-
-func (k keptDerived) changes() []projections.LevelChanged {
-	out := make([]projections.LevelChanged, len(k.Changes))
-	for i, c := range k.Changes {
-		out[i] = c.LevelChanged()
+	changes = make([]projections.LevelChanged, len(k.Changes))
+	for i, body := range k.Changes {
+		if changes[i], err = projections.DecodeLevelChanged(k.Version, body); err != nil {
+			return 0, nil, fmt.Errorf("%w: change %d: %w", projections.ErrDerivedUnreadable, i, err)
+		}
 	}
-	return out
+	return k.Position, changes, nil
 }
 
 // ApplyEvents stores a batch's events and advances the checkpoint in one

@@ -259,8 +259,10 @@ func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, c
 			d := dates[r.IntN(len(dates))]
 			got, err := e.Store.Standing(ctx, id, d, k)
 			if kp == nil {
-				if domain.KindOf(err) != domain.KindNotFound {
-					t.Errorf("standing %s on %s known at %s (before registration): %+v, %v; want NotFound", id, d, k, got, err)
+				// Nothing was known of the person: no fields, no error.
+				want := domain.Standing{CatalogueID: cat.ID(), CatalogueVersion: cat.Version(), AsOf: d}
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("standing %s on %s known at %s (before registration): %+v, %v; want %+v", id, d, k, got, err, want)
 				}
 				continue
 			}

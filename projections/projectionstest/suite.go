@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"departments over valid time: transfer and departure", testDepartments},
 		{"levels, history and attainedOn from evidence", testLevels},
 		{"retraction lowers the level and rewrites history; knownAt sees the past", testRetraction},
+		{"known before the registration was recorded: a standing of no fields", testKnownBeforeRegistration},
 		{"amendment replaces the whole accomplishment", testAmendment},
 		{"accomplishments page in recording order", testAccomplishmentPaging},
 		{"people filter by department, field and minLevel, paged", testPeople},
@@ -32,6 +33,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"level changes are published as derived events", testDerived},
 		{"a bulk catch-up publishes no history, later batches publish news", testBulkCatchUpIsNotNews},
 		{"a short backlog after a restart is projected as it comes and published", testShortBacklogIsNews},
+		{"a level change the timeline no longer holds is published withdrawn", testWithdrawn},
+		{"a bulk catch-up publishes no withdrawal", testBulkCatchUpWithdrawsNothing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,6 +191,38 @@ func testRetraction(t *testing.T, e *Env) {
 	}
 	if !a.Retracted || a.RetractionReason != "entered twice" {
 		t.Errorf("retracted accomplishment = %+v", a)
+	}
+}
+
+// testKnownBeforeRegistration: asked as known at an instant before their
+// registration was recorded, a person has a standing of no fields (nothing
+// was judged then), with the catalogue and asOf, not an error; an unknown
+// person is still NotFound.
+func testKnownBeforeRegistration(t *testing.T, e *Env) {
+	before := e.Clock.Peek()
+	e.Register("E1", "Ops", "2015-01-01")
+	level3(e, "E1")
+	for _, d := range []domain.Date{Today, domain.MustDate("2014-12-31")} {
+		st, err := e.Store.Standing(ctx, "E1", d, before)
+		want := domain.Standing{CatalogueID: e.Cat.ID(), CatalogueVersion: e.Cat.Version(), AsOf: d}
+		if err != nil || !reflect.DeepEqual(st, want) {
+			t.Errorf("standing on %s known before the registration = %+v, %v; want %+v, no error", d, st, err, want)
+		}
+	}
+	// From the registration's own instant on, the person is judged.
+	reg, err := e.Store.PersonEvents(ctx, []string{"E1"})
+	if err != nil || len(reg["E1"]) == 0 {
+		t.Fatalf("events of E1: %v, %v", reg, err)
+	}
+	st, err := e.Store.Standing(ctx, "E1", Today, reg["E1"][0].RecordedAt)
+	if err != nil || len(st.Fields) != len(domain.Fields) || LevelOf(st, domain.SystemOperation) != 0 {
+		t.Errorf("standing known at the registration = %+v, %v; want every field at level 0", st, err)
+	}
+	if _, err := e.Store.Standing(ctx, "nobody", Today, before); domain.KindOf(err) != domain.KindNotFound {
+		t.Errorf("standing of an unknown person known at %s: err = %v, want NotFound", before, err)
+	}
+	if _, err := e.Store.Standing(ctx, "nobody", Today, time.Time{}); domain.KindOf(err) != domain.KindNotFound {
+		t.Errorf("standing of an unknown person: err = %v, want NotFound", err)
 	}
 }
 
@@ -523,5 +558,100 @@ func testShortBacklogIsNews(t *testing.T, e *Env) {
 		if r.StoredAt.IsZero() || r.StoredAt.After(time.Now()) {
 			t.Errorf("event %d: stored at %v", r.Position, r.StoredAt)
 		}
+	}
+}
+
+// nextChanges returns the next n level changes on ch and fails if they do
+// not come within 5 s, or if another comes within 100 ms after them.
+func nextChanges(t *testing.T, ch <-chan projections.LevelChanged, n int) []projections.LevelChanged {
+	t.Helper()
+	var got []projections.LevelChanged
+	timeout := time.After(5 * time.Second)
+	for len(got) < n {
+		select {
+		case c := <-ch:
+			got = append(got, c)
+		case <-timeout:
+			t.Fatalf("derived events = %+v, want %d", got, n)
+		}
+	}
+	select {
+	case c := <-ch:
+		t.Fatalf("after %+v another derived event came: %+v", got, c)
+	case <-time.After(100 * time.Millisecond):
+	}
+	return got
+}
+
+// testWithdrawn: a change the person's timeline held when last projected
+// and holds no more (its date moved by an amendment, its evidence
+// retracted) is published again, withdrawn, in the batch that supersedes
+// it; a moved date is the old change withdrawn, then the new one.
+func testWithdrawn(t *testing.T, e *Env) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := e.Changes.Subscribe(sctx)
+	e.Register("E1", "Ops", "2015-01-01")
+	themeID := level3(e, "E1")
+	announced := domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2017-06-01"), From: 2, To: 3}
+	// The three fields to level 2, then system operation to 3.
+	for _, c := range nextChanges(t, ch, 4) {
+		if c.Withdrawn {
+			t.Errorf("evidence that raises levels withdrew %+v", c)
+		}
+	}
+	moved := domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2017-09-01"), From: 2, To: 3}
+	amended := e.Must(e.Recorder.AmendAccomplishment(ctx, events.AmendAccomplishment{AccomplishmentID: themeID,
+		Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
+			t := *a.Assessment
+			t.AssessedOn = moved.On
+			return domain.Accomplishment{Assessment: &t}, nil
+		}}))
+	want := []projections.LevelChanged{
+		{PersonID: "E1", Department: "Ops", Change: announced, Position: amended.Position, Withdrawn: true},
+		{PersonID: "E1", Department: "Ops", Change: moved, Position: amended.Position},
+	}
+	if got := nextChanges(t, ch, 2); !reflect.DeepEqual(got, want) {
+		t.Errorf("after moving the date:\n got %+v\nwant %+v", got, want)
+	}
+	retracted := e.Must(e.Recorder.RetractAccomplishment(ctx, events.RetractAccomplishment{AccomplishmentID: themeID, Reason: "entered twice"}))
+	want = []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Change: moved, Position: retracted.Position, Withdrawn: true}}
+	if got := nextChanges(t, ch, 1); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the retraction:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// testBulkCatchUpWithdrawsNothing: what a bulk catch-up supersedes is
+// history, like what it reveals: no withdrawal is published.
+func testBulkCatchUpWithdrawsNothing(t *testing.T, e *Env) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.Register("E1", "Ops", "2015-01-01")
+	themeID := level3(e, "E1")
+	ch := e.Changes.Subscribe(sctx)
+	e.StopProjector()
+	if _, err := e.Recorder.RetractAccomplishment(ctx, events.RetractAccomplishment{AccomplishmentID: themeID, Reason: "entered twice"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1",
+		Accomplishment: Assessment(domain.StressManagement, domain.Basic, "2016-03-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Resuming with a backlog of two events, one per batch: in bulk.
+	e.Bulk, e.BulkAbove, e.MaxBatch = true, 0, 1
+	e.StartProjector()
+	e.Wait(res.Position)
+	if e.Deferred.Load() == 0 {
+		t.Fatal("no batch was deferred: the catch-up was not in bulk")
+	}
+	f := domain.SystemOperation
+	if h, _ := e.Store.History(ctx, "E1", &f); len(h) != 1 || h[0].To != 2 {
+		t.Fatalf("history after the catch-up = %+v, want only 0->2: nothing was superseded", h)
+	}
+	select {
+	case c := <-ch:
+		t.Fatalf("the bulk catch-up published %+v", c)
+	case <-time.After(100 * time.Millisecond):
 	}
 }
