@@ -67,6 +67,16 @@ func TestLimits(t *testing.T) {
 		b.WriteString("}")
 		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ a: skillDistribution(field: SERVICE_DESK) { level } b: skillDistribution(field: SYSTEM_OPERATION) { level } }`, nil).ok(t)
+		// The catalogue document is about 8 KB: a client reads it once,
+		// and 100 aliases of it (800 KB of answer) are refused.
+		b.Reset()
+		b.WriteString("{")
+		for i := range 100 {
+			fmt.Fprintf(&b, " c%d: catalogue { document }", i)
+		}
+		b.WriteString("}")
+		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		e.gql(t, adm, `{ catalogue { id version document } }`, nil).ok(t)
 	})
 
 	t.Run("parser tokens", func(t *testing.T) {

@@ -145,6 +145,11 @@ func NewServer(cfg ServerConfig) http.Handler {
 // is a read of the store of its own (a query on PostgreSQL).
 const distributionCost = 10
 
+// documentCost is what the catalogue document costs: a scalar, but one of
+// about 8 KB, so that aliases of it cannot multiply an answer past what
+// the limit allows any other request (100 aliases are refused).
+const documentCost = 50
+
 // costs sets the cost model that Limits.Complexity bounds. A request costs
 // the objects it may return: a field whose value is an object (or a list of
 // objects) costs 1 plus what is selected in it, and a scalar or enum field
@@ -157,8 +162,9 @@ const distributionCost = 10
 // the accomplishment types add up (they select scalars only, so they cost
 // nothing). Other lists count once, whatever their length: their length is
 // the data's (a person's memberships, history, three fields' standing), not
-// the request's.
+// the request's. The catalogue document costs documentCost.
 func costs(c *generated.ComplexityRoot) {
+	c.Catalogue.Document = func(int) int { return documentCost }
 	listCost := func(child int, first *int) int {
 		n := 20
 		if first != nil && *first > 0 {
