@@ -101,6 +101,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 	if r.LevelChanges == nil {
 		return nil, domain.Conflict("level-change notifications are not configured")
 	}
+	withdrawals := selectsWithdrawn(ctx)
 	in := r.LevelChanges.Subscribe(ctx)
 	out := make(chan *model.LevelChange, 16)
 	go func() {
@@ -113,7 +114,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 				if !ok {
 					return
 				}
-				if (wantDept != "" && c.Department != wantDept) || (wantPerson != "" && c.PersonID != wantPerson) {
+				if (wantDept != "" && c.Department != wantDept) || (wantPerson != "" && c.PersonID != wantPerson) || (c.Withdrawn && !withdrawals) {
 					continue
 				}
 				m := changeModel(c.PersonID, c.Change)

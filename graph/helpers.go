@@ -1,7 +1,10 @@
 package graph
 
 import (
+	"context"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/model"
@@ -67,4 +70,21 @@ func trendDates(from, to domain.Date, interval model.Interval) ([]domain.Date, e
 		}
 		out = append(out, d)
 	}
+}
+
+// selectsWithdrawn reports whether the levelChanged subscription in ctx
+// selects withdrawn. Only such a subscription is sent withdrawals: one
+// written before withdrawals existed would receive a withdrawal as a
+// message identical to the announcement it withdraws.
+func selectsWithdrawn(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return false
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{"LevelChange"}) {
+		if f.Name == "withdrawn" {
+			return true
+		}
+	}
+	return false
 }

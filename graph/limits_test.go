@@ -67,6 +67,16 @@ func TestLimits(t *testing.T) {
 		b.WriteString("}")
 		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ a: skillDistribution(field: SERVICE_DESK) { level } b: skillDistribution(field: SYSTEM_OPERATION) { level } }`, nil).ok(t)
+		// A page is read whole even when only its totalCount is asked for:
+		// 50 aliases of a page of 100 (5,050) are refused.
+		b.Reset()
+		b.WriteString("{")
+		for i := range 50 {
+			fmt.Fprintf(&b, " p%d: people(first: 100) { totalCount }", i)
+		}
+		b.WriteString("}")
+		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		e.gql(t, adm, `{ people(first: 100) { totalCount } }`, nil).ok(t)
 		// The catalogue document is about 8 KB: a client reads it once,
 		// and 100 aliases of it (800 KB of answer) are refused.
 		b.Reset()

@@ -156,7 +156,8 @@ const documentCost = 50
 // costs nothing (it is read from an object already fetched; the parser
 // token limit bounds how many a request can name). A connection (people,
 // accomplishments) costs 1 plus first (20 by default) times what is
-// selected in it, as if every page were full. A distribution costs
+// selected in it (at least 1, since the page is read whole even when only
+// its totalCount is selected), as if every page were full. A distribution costs
 // distributionCost plus its selection, and a skillTrend, which computes one
 // distribution per point, costs 1 plus that times its points. Fragments on
 // the accomplishment types add up (they select scalars only, so they cost
@@ -170,7 +171,9 @@ func costs(c *generated.ComplexityRoot) {
 		if first != nil && *first > 0 {
 			n = *first
 		}
-		return 1 + n*child
+		// A page is read whole even when only its totalCount is selected:
+		// it costs at least first.
+		return 1 + n*max(child, 1)
 	}
 	c.Query.People = func(child int, _ *string, _ *model.SpecialtyField, _ *int, _ *domain.Date, first *int, _ *string) int {
 		return listCost(child, first)

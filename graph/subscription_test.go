@@ -213,7 +213,22 @@ func TestSubscriptionWithdrawn(t *testing.T) {
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "W1", "name": "With Drawn", "department": "Operations", "joinedOn": "2020-01-01"}, "")
 		ws := e.connect(t, adm)
 		ws.subscribe("w", map[string]any{"personId": "W1"})
-		waitSubscribers(t, e, 1)
+		// A subscription that does not select withdrawn (one written before
+		// withdrawals) is sent no withdrawals: to it, one would look like
+		// the announcement it withdraws.
+		old := e.connect(t, adm)
+		old.send(wsMessage{ID: "old", Type: "subscribe", Payload: mustJSON(t, map[string]any{
+			"query":     `subscription($personId: ID) { levelChanged(personId: $personId) { personId field on from to } }`,
+			"variables": map[string]any{"personId": "W1"}})})
+		waitSubscribers(t, e, 2)
+		expectOld := func(step, on string) {
+			t.Helper()
+			for range 3 {
+				if got := old.change("old"); got.On != on || got.From != 0 || got.To != 1 {
+					t.Errorf("%s, without withdrawn selected: change %+v, want 0 -> 1 on %s", step, got, on)
+				}
+			}
+		}
 		// Level 1 in every field on 2025-02-01: a participation and a common theme.
 		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "W1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
 			"startedOn": "2025-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
@@ -235,10 +250,12 @@ func TestSubscriptionWithdrawn(t *testing.T) {
 			}
 		}
 		expect("recorded", "2025-02-01", false)
+		expectOld("recorded", "2025-02-01")
 
 		e.mutate(t, adm, &mAmend, map[string]any{"accomplishmentId": theme, "assessedOn": "2025-03-01"}, "")
 		expect("the date moved: the old changes withdrawn", "2025-02-01", true)
 		expect("the date moved: then the new ones", "2025-03-01", false)
+		expectOld("the date moved", "2025-03-01")
 		h := e.gql(t, adm, `{ person(id: "W1") { history { on withdrawn } } }`, nil).ok(t)
 		var got struct {
 			Person struct {
@@ -262,6 +279,9 @@ func TestSubscriptionWithdrawn(t *testing.T) {
 		expect("retracted", "2025-03-01", true)
 		if m, err := ws.next(100 * time.Millisecond); err == nil {
 			t.Errorf("after the withdrawals: %s %s", m.Type, m.Payload)
+		}
+		if m, err := old.next(100 * time.Millisecond); err == nil {
+			t.Errorf("retracted, without withdrawn selected: %s %s", m.Type, m.Payload)
 		}
 	})
 }

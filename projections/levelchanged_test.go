@@ -47,7 +47,11 @@ func TestLevelChangedGoldenForms(t *testing.T) {
 	}
 	withdrawn := exampleChange
 	withdrawn.Withdrawn = true
-	body, err := projections.EncodeLevelChanged(withdrawn)
+	if projections.VersionFor(withdrawn) != 2 || projections.VersionFor(exampleChange) != 1 {
+		t.Errorf("VersionFor: a withdrawal %d, an announcement %d; want 2 and 1",
+			projections.VersionFor(withdrawn), projections.VersionFor(exampleChange))
+	}
+	body, err := projections.EncodeLevelChanged(2, withdrawn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,15 +72,26 @@ func TestLevelChangedGoldenForms(t *testing.T) {
 	if got, err := projections.DecodeLevelChanged(1, v1); err != nil || got != exampleChange {
 		t.Errorf("DecodeLevelChanged(1, golden) = %+v, %v; want %+v", got, err, exampleChange)
 	}
-	// Upcast and written again, it is the current form of the announcement.
-	up, _ := projections.DecodeLevelChanged(1, v1)
-	again, err := projections.EncodeLevelChanged(up)
+	// This release writes an announcement in version 1, byte for byte what
+	// earlier releases wrote, so that they read it.
+	if again, err := projections.EncodeLevelChanged(1, exampleChange); err != nil || !bytes.Equal(again, v1) {
+		t.Errorf("an announcement in version 1:\n got %s, %v\nwant %s", again, err, v1)
+	}
+	// In version 2 it is the withdrawal's form with withdrawn false.
+	again, err := projections.EncodeLevelChanged(2, exampleChange)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := bytes.Replace(v2, []byte(`"withdrawn":true`), []byte(`"withdrawn":false`), 1)
 	if !bytes.Equal(again, want) {
-		t.Errorf("a version 1 body upcast and encoded:\n got %s\nwant %s", again, want)
+		t.Errorf("an announcement in version 2:\n got %s\nwant %s", again, want)
+	}
+	// Version 1 cannot hold a withdrawal, nor is there a version 3.
+	if b, err := projections.EncodeLevelChanged(1, withdrawn); err == nil {
+		t.Errorf("a withdrawal in version 1: %s, want an error", b)
+	}
+	if b, err := projections.EncodeLevelChanged(3, exampleChange); err == nil {
+		t.Errorf("version 3: %s, want an error", b)
 	}
 }
 

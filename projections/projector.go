@@ -97,9 +97,11 @@ type LevelChanged struct {
 	Withdrawn  bool   // the change is withdrawn, not announced
 }
 
-// LevelChangedVersion is the version of the JSON form of a level change
-// that EncodeLevelChanged writes (on the derived-event bus, and with a
-// store's checkpoint).
+// LevelChangedVersion is the newest version of the JSON form of a level
+// change (on the derived-event bus, and with a store's checkpoint): the
+// one that holds a withdrawal. A change is written in the oldest version
+// that holds it (VersionFor), so that a release that reads only version 1
+// still reads every announcement.
 const LevelChangedVersion = 2
 
 // LevelChangedV1 is the JSON form of a level change, version 1: what the
@@ -149,10 +151,29 @@ func (w LevelChangedV2) LevelChanged() LevelChanged {
 		Change: domain.LevelChange{Field: domain.Field(w.Field), On: w.On, From: w.From, To: w.To}}
 }
 
-// EncodeLevelChanged returns the JSON form of c in version
-// LevelChangedVersion.
-func EncodeLevelChanged(c LevelChanged) ([]byte, error) {
-	b, err := json.Marshal(c.V2())
+// VersionFor returns the oldest version of the JSON form that holds c: 1
+// for an announcement (what every release reads), 2 for a withdrawal.
+func VersionFor(c LevelChanged) int {
+	if c.Withdrawn {
+		return 2
+	}
+	return 1
+}
+
+// EncodeLevelChanged returns the JSON form of c in version (1 or 2; see
+// VersionFor). Version 1 cannot hold a withdrawal.
+func EncodeLevelChanged(version int, c LevelChanged) ([]byte, error) {
+	var v any
+	switch {
+	case version == 2:
+		v = c.V2()
+	case version == 1 && !c.Withdrawn:
+		v = LevelChangedV1{PersonID: c.PersonID, Department: c.Department, Field: string(c.Change.Field),
+			On: c.Change.On, From: c.Change.From, To: c.Change.To, Position: c.Position}
+	default:
+		return nil, fmt.Errorf("encode the level change of %s: version %d cannot hold it (VersionFor: %d)", c.PersonID, version, VersionFor(c))
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode the level change of %s: %w", c.PersonID, err)
 	}
@@ -185,6 +206,23 @@ func DecodeLevelChanged(version int, body []byte) (LevelChanged, error) {
 // person's withdrawals before their announcements).
 type Notifier interface {
 	LevelChanged(ctx context.Context, changes []LevelChanged)
+}
+
+// AsyncNotifier is a Notifier whose LevelChanged queues the changes and
+// hands them over later (projections/derived's bus, which retries a
+// publication that failed). With a DerivedKeeper the projector keeps what
+// is still queued with each batch it commits, and marks a batch's changes
+// published only once Flush says they were handed over: a projector that
+// dies while they wait (NATS unreachable) loses none of them.
+type AsyncNotifier interface {
+	Notifier
+	// Pending returns the changes given to LevelChanged that are not
+	// handed over yet, oldest first.
+	Pending() []LevelChanged
+	// Flush waits until every change given to LevelChanged is handed
+	// over; it returns an error if ctx ends first, or the notifier
+	// stopped with changes not handed over.
+	Flush(ctx context.Context) error
 }
 
 // DefaultMaxBatch is the batch size of a Projector whose MaxBatch is 0.
@@ -304,21 +342,31 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// stoppedEarly ends a run stopped before it follows the log: what it
+	// published again went to the Notifier, as a stop after a batch would
+	// tell (else the next start would publish it once more).
+	stoppedEarly := func() error {
+		p.cache = nil
+		if sent {
+			p.published(ctx)
+		}
+		return nil
+	}
 	interrupted, err := p.catchUpBehind(ctx, from)
 	if err != nil {
-		p.cache = nil
 		if ctx.Err() != nil {
-			return nil
+			return stoppedEarly()
 		}
+		p.cache = nil
 		return err
 	}
 	if hs, ok := p.Source.(headSource); ok && p.Bulk {
 		head, err := hs.Head(ctx)
 		if err != nil {
-			p.cache = nil
 			if ctx.Err() != nil {
-				return nil
+				return stoppedEarly()
 			}
+			p.cache = nil
 			return fmt.Errorf("read the head: %w", err)
 		}
 		// From a fresh read model, after an interrupted bulk catch-up (its
@@ -433,7 +481,13 @@ func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) (inter
 	}
 	p.deferredAny = true
 	w := p.judge(checkpoint, nil)
-	if err := p.Store.Apply(ctx, checkpoint, nil, w.people); err != nil {
+	// It reveals nothing, but must not drop what is kept unpublished.
+	if k, ok := p.keeper(); ok {
+		err = k.ApplyDerived(ctx, checkpoint, nil, w.people, p.toKeep(nil))
+	} else {
+		err = p.Store.Apply(ctx, checkpoint, nil, w.people)
+	}
+	if err != nil {
 		return true, fmt.Errorf("write people left behind at %d: %w", checkpoint, err)
 	}
 	p.report(ctx, w)
@@ -469,7 +523,7 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 	}
 	var err error
 	if k, ok := p.keeper(); ok {
-		err = k.ApplyDerived(ctx, w.position, w.batch, w.people, w.derived)
+		err = k.ApplyDerived(ctx, w.position, w.batch, w.people, p.toKeep(w.derived))
 	} else {
 		err = p.Store.Apply(ctx, w.position, w.batch, w.people)
 	}
@@ -479,6 +533,23 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 	p.committed.Store(w.position)
 	p.report(ctx, w)
 	return nil
+}
+
+// toKeep is what a DerivedKeeper keeps with a batch that revealed derived:
+// with an AsyncNotifier, the changes of earlier batches it has not handed
+// over yet first (they were all queued before this batch commits: only
+// its own changes are queued after), so that the batch does not replace
+// them unpublished.
+func (p *Projector) toKeep(derived []LevelChanged) []LevelChanged {
+	an, ok := p.Notifier.(AsyncNotifier)
+	if !ok {
+		return derived
+	}
+	pending := an.Pending()
+	if len(pending) == 0 {
+		return derived
+	}
+	return append(pending, derived...)
 }
 
 // keeper returns the store as a DerivedKeeper when there is someone to
@@ -521,11 +592,24 @@ func (p *Projector) republish(ctx context.Context) (sent bool, err error) {
 }
 
 // published tells a DerivedKeeper, when the projector stops, that the
-// changes of the last batch it committed reached the Notifier.
+// changes of the last batch it committed reached the Notifier: with an
+// AsyncNotifier, once it has handed over everything (waiting up to 5 s);
+// otherwise they stay kept, and the next start publishes them again.
 func (p *Projector) published(ctx context.Context) {
 	k, ok := p.keeper()
 	if !ok {
 		return
+	}
+	if an, ok := p.Notifier.(AsyncNotifier); ok {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := an.Flush(fctx)
+		cancel()
+		if err != nil {
+			if p.Logger != nil {
+				p.Logger.Warn("the last level changes were not handed over; a restart publishes them again", "err", err)
+			}
+			return
+		}
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

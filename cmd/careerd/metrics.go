@@ -32,6 +32,10 @@ type metrics struct {
 	liveLag   prometheus.Histogram
 	head      prometheus.Gauge
 	ops       *prometheus.HistogramVec
+	// derivedFailed counts failed attempts to publish level changes on
+	// NATS; derivedDropped the changes dropped while too many waited.
+	derivedFailed  prometheus.Counter
+	derivedDropped prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -74,8 +78,15 @@ func newMetrics() *metrics {
 			Name: "careerledger_graphql_operation_duration_seconds", Help: "GraphQL operations by name, type and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"operation", "type", "outcome"}),
+		derivedFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "careerledger_derived_publish_failures_total", Help: "Failed attempts to publish level changes on NATS; each is retried until NATS takes them.",
+		}),
+		derivedDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "careerledger_derived_dropped_total", Help: "Level changes dropped unpublished because the queue of those waiting for NATS was full.",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.ops,
+		m.derivedFailed, m.derivedDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

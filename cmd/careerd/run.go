@@ -331,7 +331,9 @@ func (m *Main) startBus(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach NATS at %q: %w", maskURL(m.Config.NATSURL), redact(err, m.Config.NATSURL))
 	}
-	m.bus, err = derived.New(nc, derived.Config{Logger: m.log, TopicPrefix: derivedPrefix(m.Config.SubjectPrefix)}, m.broadcast.LevelChanged)
+	m.bus, err = derived.New(nc, derived.Config{Logger: m.log, TopicPrefix: derivedPrefix(m.Config.SubjectPrefix),
+		OnPublishFailed: m.metrics.derivedFailed.Inc,
+		OnDropped:       func(n int) { m.metrics.derivedDropped.Add(float64(n)) }}, m.broadcast.LevelChanged)
 	if err != nil {
 		return err
 	}

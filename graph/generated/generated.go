@@ -1401,7 +1401,7 @@ type Catalogue {
 }
 
 type Subscription {
-  "Level changes as projections find them, filtered by current department or person; a change announced earlier that the timeline no longer holds comes again with withdrawn true (a moved date: the old change withdrawn, then the new one)."
+  "Level changes as projections find them, filtered by current department or person; a change announced earlier that the timeline no longer holds comes again with withdrawn true (a moved date: the old change withdrawn, then the new one), to a subscription that selects withdrawn."
   levelChanged(department: String, personId: ID): LevelChange
 }
 `, BuiltIn: false},

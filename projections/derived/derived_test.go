@@ -239,4 +239,21 @@ func TestVersionsOnTheWire(t *testing.T) {
 	if got := a.wait(t, 2); !reflect.DeepEqual(got[1], announced) {
 		t.Errorf("a version 1 message was handed over as %+v, want %+v", got[1], announced)
 	}
+
+	// An announcement goes out in version 1, byte for byte what releases
+	// before withdrawals send and read, so that during a rolling upgrade
+	// they still take every announcement.
+	<-sent // the raw version 1 message above
+	bus.LevelChanged(context.Background(), []projections.LevelChanged{announced})
+	select {
+	case m := <-sent:
+		if v := m.Header.Get("Career-Derived-Version"); v != "1" {
+			t.Errorf("an announcement sent with version %q, want 1", v)
+		}
+		if !bytes.Equal(append(m.Data, '\n'), v1) {
+			t.Errorf("an announcement sent as %s, want the version 1 form %s", m.Data, v1)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the announcement was not sent")
+	}
 }

@@ -469,3 +469,71 @@ func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
 		t.Errorf("an interrupted bulk catch-up and its tail published %+v", got)
 	}
 }
+
+// stoppedAtBehind is a store whose projector is stopped as it looks for
+// people left behind: right after it published the kept changes again,
+// before it follows the log.
+type stoppedAtBehind struct {
+	*postgres.Store
+	stop context.CancelFunc
+}
+
+func (s stoppedAtBehind) Behind(ctx context.Context) ([]string, error) {
+	s.stop()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A projector stopped after it published the kept changes again, before it
+// follows the log, marks them published as a stop after a batch does: the
+// next start does not publish them once more.
+func TestAStopRightAfterPublishingAgainMarksThemPublished(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	reg, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	dying := &diesAfterCommit{Store: postgres.New(pool, cat, "")}
+	var before notes
+	publishUntil(t, env, dying, &before, reg.Position, 0)
+	if _, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",
+		Accomplishment: pt.Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+			domain.OperationRequirements, domain.OperationSystems)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",
+		Accomplishment: pt.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dying.armed.Store(true)
+	rctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	var first notes
+	p := &projections.Projector{Catalogue: cat, Source: env.Log, Store: dying, Notifier: &first, MaxBatch: 10,
+		Now: func() time.Time { return env.Clock.Peek() }}
+	if err := p.Run(rctx); !errors.Is(err, errDied) {
+		t.Fatalf("Run = %v, want the death after the commit", err)
+	}
+	kept, err := dying.LastDerived(bg)
+	if err != nil || len(kept) == 0 || kept[0].Position != res.Position {
+		t.Fatalf("kept after the death: %+v, %v; want the changes of the batch ending at %d", kept, err, res.Position)
+	}
+
+	sctx, stop := context.WithCancel(bg)
+	defer stop()
+	var again notes
+	p = &projections.Projector{Catalogue: cat, Source: env.Log, Store: stoppedAtBehind{Store: dying.Store, stop: stop}, Notifier: &again,
+		Now: func() time.Time { return env.Clock.Peek() }}
+	if err := p.Run(sctx); err != nil {
+		t.Fatalf("Run stopped before following = %v", err)
+	}
+	if got := again.all(); !reflect.DeepEqual(got, kept) {
+		t.Fatalf("published again %+v, want %+v", got, kept)
+	}
+	if got, err := dying.LastDerived(bg); err != nil || len(got) != 0 {
+		t.Errorf("kept after that stop: %+v, %v; want none (the next start would publish them once more)", got, err)
+	}
+}

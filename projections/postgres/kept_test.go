@@ -48,8 +48,9 @@ func TestKeptLevelChangesGoldenForms(t *testing.T) {
 	}
 
 	// Version 1, as the release that added migration 008 keeps it: its
-	// changes are announcements. (Written by hand: this release never
-	// writes it.)
+	// changes are announcements. This release keeps a batch without
+	// withdrawals in it too, byte for byte, so that an earlier release
+	// taking over reads it.
 	v1, err := os.ReadFile(filepath.Join("testdata", "last_derived.v1.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +68,9 @@ func TestKeptLevelChangesGoldenForms(t *testing.T) {
 	want := []projections.LevelChanged{change("2024-05-01", 2, 3, false)}
 	if at, got, err := decodeDerived(v1); err != nil || at != 4711 || !reflect.DeepEqual(got, want) {
 		t.Errorf("decodeDerived(v1 golden) = %d, %+v, %v; want 4711, %+v", at, got, err, want)
+	}
+	if body, err := encodeDerived(4711, want); err != nil || !bytes.Equal(append(body, '\n'), v1) {
+		t.Errorf("a batch without withdrawals kept as %s, %v; want the version 1 form %s", body, err, v1)
 	}
 
 	for _, bad := range []string{

@@ -83,10 +83,10 @@ func (s *Store) liveConn(ctx context.Context) (*pgxpool.Conn, error) {
 
 // lostCodes are the SQLSTATEs, besides class 08 (connection exception),
 // of a session PostgreSQL ended: admin_shutdown (pg_terminate_backend, a
-// fast or smart shutdown), crash_shutdown (another backend crashed),
-// cannot_connect_now (starting up, shutting down, in recovery) and
-// idle_session_timeout.
-var lostCodes = []string{"57P01", "57P02", "57P03", "57P05"}
+// fast or smart shutdown), crash_shutdown (another backend crashed) and
+// idle_session_timeout. (cannot_connect_now, 57P03, comes only while a
+// connection is opened, as a *pgconn.ConnectError: never retried.)
+var lostCodes = []string{"57P01", "57P02", "57P05"}
 
 // connectionLost reports whether err, a read's failure, is the loss of
 // the connection it ran on, which running the read again on another

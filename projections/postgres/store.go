@@ -320,8 +320,10 @@ func (s *Store) Published(ctx context.Context, position uint64) error {
 
 // keptDerived is the stored form of the level changes of a batch: version
 // 1 holds projections.LevelChangedV1 bodies (written before withdrawals),
-// version 2 projections.LevelChangedV2 ones; a release writes
-// projections.LevelChangedVersion and reads both.
+// version 2 projections.LevelChangedV2 ones. A batch's changes are kept
+// in the oldest version that holds them all (1 unless one is withdrawn),
+// so that a release that reads only version 1 reads what holds no
+// withdrawal; this release reads both.
 type keptDerived struct {
 	Version  int               `json:"version"`
 	Position uint64            `json:"position"`
@@ -329,9 +331,12 @@ type keptDerived struct {
 }
 
 func encodeDerived(position uint64, derived []projections.LevelChanged) ([]byte, error) {
-	k := keptDerived{Version: projections.LevelChangedVersion, Position: position, Changes: make([]json.RawMessage, len(derived))}
+	k := keptDerived{Version: 1, Position: position, Changes: make([]json.RawMessage, len(derived))}
+	for _, c := range derived {
+		k.Version = max(k.Version, projections.VersionFor(c))
+	}
 	for i, c := range derived {
-		b, err := projections.EncodeLevelChanged(c)
+		b, err := projections.EncodeLevelChanged(k.Version, c)
 		if err != nil {
 			return nil, fmt.Errorf("encode the level changes of the batch ending at %d: %w", position, err)
 		}
