@@ -467,7 +467,16 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 		if err := firstError(r.cat.ValidateAccomplishment(next, domain.DateOf(r.now())), self); err != nil {
 			return decision{}, err
 		}
-		return decision{event: amendmentOf(next), accomplishmentID: c.AccomplishmentID}, nil
+		// An amendment to the values the accomplishment holds already would
+		// add an event that changes nothing to a log kept forever (and
+		// move its amendedAt).
+		ev := amendmentOf(next)
+		was := cloneAccomplishment(cur)
+		setID(&was, c.AccomplishmentID)
+		if reflect.DeepEqual(asCompared(ev), asCompared(amendmentOf(was))) {
+			return decision{}, domain.Invalid("input", "changes nothing: every value given is the one accomplishment "+c.AccomplishmentID+" holds already")
+		}
+		return decision{event: ev, accomplishmentID: c.AccomplishmentID}, nil
 	}}, nil
 }
 

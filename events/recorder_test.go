@@ -251,6 +251,11 @@ func TestRecorderRefusals(t *testing.T) {
 					return domain.Accomplishment{Development: &domain.Development{Kind: domain.Coaching, OccurredOn: d}}, nil
 				}})
 			}, domain.KindInvalid, "accomplishmentId"},
+			{"amend: changes nothing", func() (Result, error) {
+				return r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID, Patch: func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+					return cur, nil
+				}})
+			}, domain.KindInvalid, "input"},
 			{"amend: patch refuses", func() (Result, error) {
 				return r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID, Patch: func(domain.Accomplishment) (domain.Accomplishment, error) {
 					return domain.Accomplishment{}, domain.Invalid("title", "must not be empty")

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/careerledger/careerledger/domain"
@@ -286,7 +287,7 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 			continue
 		}
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
-			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err))
+			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err, typeName(f.Type)))
 		}
 		// As in GraphQL, where the field is an Int (Yen is an int64).
 		if beyondInt32(v.Field(i)) {
@@ -338,10 +339,20 @@ func typeName(t reflect.Type) string {
 	return t.Name()
 }
 
-func shortError(err error) string {
+// shortError is what err says of the value, without Go's words: the JSON
+// kind given where another was wanted ("got a string"), the value an enum
+// refused ("\"BOSS\""), or the decoder's message without its prefix.
+func shortError(err error, want string) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "got a JSON " + te.Value
+	}
 	s := err.Error()
 	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "json:") {
 		s = s[i+2:]
+	}
+	if v, ok := strings.CutSuffix(s, " is not a valid "+want); ok {
+		return strconv.Quote(v)
 	}
 	return s
 }

@@ -77,6 +77,14 @@ func TestBulkImport(t *testing.T) {
 				t.Errorf("line %d: %+v, want %s on %q", 5+i, got, want.code, want.field)
 			}
 		}
+		// A refused value is named as given, without the decoder's words.
+		if m := res[9].Message; !strings.Contains(m, `is not a valid Theme: "FLYING"`) || strings.Count(m, "is not a valid") != 1 {
+			t.Errorf("line 10 (an unknown theme): %q", m)
+		}
+		_, typed := e.importLines(t, token, `{"op":"recordEngagement","input":{"personId":"B1","field":"SYSTEM_OPERATION","title":"t","role":"MEMBER","startedOn":"2016-01-01","outcome":"ONGOING","withinBudget":true,"peakHeadcount":"12","complexity":[]}}`)
+		if len(typed) != 1 || typed[0].Field != "peakHeadcount" || !strings.Contains(typed[0].Message, "got a JSON string") || strings.Contains(typed[0].Message, "Go value") {
+			t.Errorf("a number given as a string: %+v", typed)
+		}
 		// Read-your-writes: the import returned, so queries see it.
 		r := e.gql(t, token, `{ person(id: "B1") { standing { field level } } }`, nil).ok(t)
 		if !strings.Contains(string(r.Data), `{"field":"SYSTEM_OPERATION","level":3}`) {

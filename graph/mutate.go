@@ -99,7 +99,7 @@ func notFor(kind domain.AccomplishmentKind, fields map[string]bool) error {
 		"peakHeadcount", "annualContractValueYen", "installationSites", "inquiriesPerYear", "complexity", "kind",
 		"occurredOn", "fields", "subordinateId", "theme", "proficiency", "assessedOn"} {
 		if fields[name] {
-			return domain.Invalid(name, "does not apply to a "+string(kind))
+			return domain.Invalid(name, "does not apply to an accomplishment of kind "+string(kind))
 		}
 	}
 	return nil

@@ -112,6 +112,8 @@ func TestValidation(t *testing.T) {
 			{"amend succession kind to an unknown one", &mAmend, map[string]any{"accomplishmentId": succ, "kind": "NOVEL"}, "BAD_USER_INPUT", "kind", "NOVEL"},
 			{"amend nothing", &mAmend, map[string]any{"accomplishmentId": eng}, "BAD_USER_INPUT", "input", "at least one field"},
 			{"amend nothing but a key", &mAmend, map[string]any{"accomplishmentId": eng, "idempotencyKey": "am-nothing"}, "BAD_USER_INPUT", "input", "at least one field"},
+			{"amend to the values held", &mAmend, map[string]any{"accomplishmentId": eng, "outcome": "SUCCESSFUL", "title": "Ops"}, "BAD_USER_INPUT", "input", "changes nothing"},
+			{"amend a list to what it holds", &mAmend, map[string]any{"accomplishmentId": succ, "fields": []string{"SYSTEM_OPERATION"}}, "BAD_USER_INPUT", "input", "changes nothing"},
 			{"joinedOn a day that does not exist", &mRegister, map[string]any{"id": "V4", "name": "n", "department": "Operations", "joinedOn": "2024-02-30"}, "BAD_USER_INPUT", "joinedOn", "YYYY-MM-DD"},
 			{"startedOn not a date", &mEngagement, engagementInput(map[string]any{"startedOn": "01/02/2024"}), "BAD_USER_INPUT", "startedOn", "YYYY-MM-DD"},
 			{"yen not a whole number", &mEngagement, engagementInput(map[string]any{"annualContractValueYen": 1.5}), "BAD_USER_INPUT", "annualContractValueYen", "whole number"},

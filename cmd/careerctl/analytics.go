@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -173,7 +172,7 @@ func peopleCommand(c *cli, args []string) error {
 	}
 	if *minLevel >= 0 {
 		if *field == "" {
-			return errors.New("--min-level needs --field")
+			return usagef("--min-level needs --field")
 		}
 		vars["minLevel"] = *minLevel
 	}

@@ -186,7 +186,8 @@ func TestPersonCommand(t *testing.T) {
 	}
 	before := registered.Add(-time.Hour).UTC().Format(time.RFC3339)
 	out = mustCtl(t, "person", "PER1", "--known-at", before)
-	if !strings.Contains(out, "PER1  Haruto Suzuki") || !strings.Contains(out, "nothing was known of PER1 at "+before) {
+	if !strings.Contains(out, "PER1  Haruto Suzuki") || !strings.Contains(out, "nothing was known of PER1 at "+before) ||
+		!strings.Contains(out, "standing as known at "+before+"; history and departments as known now") {
 		t.Errorf("known before the registration:\n%s", out)
 	}
 	code, _, errs := ctl(t, "person", "NOBODY")
@@ -246,7 +247,7 @@ func TestDistributionAndPeople(t *testing.T) {
 		!regexp.MustCompile(`(?m)^DST0\s+Person DST0\s+Dist A\s+2019-01-01\s+1\s+1\s+1$`).MatchString(out) || !strings.HasSuffix(out, "4 people\n") {
 		t.Errorf("people table:\n%s", out)
 	}
-	if code, _, errs := ctl(t, "people", "--min-level", "2"); code != 1 || !strings.Contains(errs, "--min-level needs --field") {
+	if code, _, errs := ctl(t, "people", "--min-level", "2"); code != 2 || !strings.Contains(errs, "--min-level needs --field") {
 		t.Errorf("min-level without field: %d %q", code, errs)
 	}
 }

@@ -147,10 +147,14 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 	}
 	fmt.Fprintf(&w, "%s  %s\n", p.ID, p.Name)
 	fmt.Fprintf(&w, "joined %s; department %s: %s\n", p.JoinedOn, when, dept)
-	if knownAt != "" && len(p.Standing) == 0 {
-		// The standing as known at an instant before the registration was
-		// recorded has no fields: nothing was known of the person then.
-		fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded later\n", p.ID, knownAt)
+	if knownAt != "" {
+		// Only the standing is as known then; the rest is as known now.
+		fmt.Fprintf(&w, "standing as known at %s; history and departments as known now\n", knownAt)
+		if len(p.Standing) == 0 {
+			// The standing as known at an instant before the registration
+			// was recorded has no fields: nothing was known of the person.
+			fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded later\n", p.ID, knownAt)
+		}
 	}
 	for _, s := range p.Standing {
 		since := ""
