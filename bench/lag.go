@@ -368,6 +368,9 @@ func (b *bench) distribution(ctx context.Context, env *natsEnv, pool *pgxpool.Po
 		Note: fmt.Sprintf("postgres.Store.Distribution (what skillDistribution calls), all departments, %d dates from %s to %s cycling the 3 fields; the last one counted %d people in %d departments; ANALYZE before: %v.",
 			len(queries), queries[0].asOf, queries[len(queries)-1].asOf, counted, len(departments), cfg.analyze),
 	})
+	if err := b.trend(ctx, pg, npeople, today); err != nil {
+		return err
+	}
 	if cfg.skipMemory {
 		return nil
 	}
@@ -424,4 +427,64 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// trend measures a daily skillTrend over the year before today on
+// PostgreSQL: the store's Trend (one statement) against a Distribution per
+// date (what the resolver did before), best of three each, and checks that
+// the two agree.
+func (b *bench) trend(ctx context.Context, pg *postgres.Store, npeople int, today domain.Date) error {
+	var dates []domain.Date
+	for d := today.AddDays(-365); !d.After(today); d = d.AddDays(1) {
+		dates = append(dates, d)
+	}
+	field := domain.ServiceDesk
+	progress("dist: a daily trend of %d dates on PostgreSQL, both ways", len(dates))
+	best := func(run func() ([][]projections.Cell, error)) (time.Duration, [][]projections.Cell, error) {
+		var bestD time.Duration
+		var out [][]projections.Cell
+		for i := range 3 {
+			t := time.Now()
+			got, err := run()
+			if d := time.Since(t); i == 0 || d < bestD {
+				bestD = d
+			}
+			if err != nil {
+				return 0, nil, err
+			}
+			out = got
+		}
+		return bestD, out, nil
+	}
+	one, trend, err := best(func() ([][]projections.Cell, error) { return pg.Trend(ctx, field, dates, "") })
+	if err != nil {
+		return err
+	}
+	each, perDate, err := best(func() ([][]projections.Cell, error) {
+		out := make([][]projections.Cell, len(dates))
+		for i, d := range dates {
+			cells, err := pg.Distribution(ctx, field, d, "")
+			if err != nil {
+				return nil, err
+			}
+			out[i] = cells
+		}
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range dates {
+		if !slices.Equal(trend[i], perDate[i]) {
+			return fmt.Errorf("trend: the point on %s differs from its distribution: %+v against %+v", dates[i], trend[i], perDate[i])
+		}
+	}
+	b.add(row{
+		Scenario: fmt.Sprintf("7t A daily trend over a year, %d people, PostgreSQL (info)", npeople),
+		Measured: fmtDur(one), Baseline: fmtDur(each), Ratio: fmt.Sprintf("%.0fx", float64(each)/float64(max(one, 1))),
+		Goal: "-", Verdict: info,
+		Note: fmt.Sprintf("postgres.Store.Trend (what skillTrend calls) for %s on the %d days up to %s, all departments, against one Distribution per day (the baseline, what skillTrend did before); best of 3 each; every point equal.",
+			field, len(dates), today),
+	})
+	return nil
 }

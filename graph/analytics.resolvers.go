@@ -12,6 +12,7 @@ import (
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/generated"
 	"github.com/careerledger/careerledger/graph/model"
+	"github.com/careerledger/careerledger/projections"
 )
 
 // SkillDistribution is the resolver for the skillDistribution field.
@@ -49,13 +50,13 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.TrendPoint, 0, len(dates))
-	for _, d := range dates {
-		cells, err := r.ReadModel.Distribution(ctx, domain.Field(field), d, dept)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, model.TrendPoint{On: d, Cells: cellsModel(cells)})
+	points, err := projections.Trend(ctx, r.ReadModel, domain.Field(field), dates, dept)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.TrendPoint, len(dates))
+	for i, d := range dates {
+		out[i] = model.TrendPoint{On: d, Cells: cellsModel(points[i])}
 	}
 	return out, nil
 }

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"context"
+
 	"github.com/careerledger/careerledger/domain"
 )
 
@@ -72,4 +74,35 @@ func earlier(a, b domain.Date) domain.Date {
 		return a
 	}
 	return b
+}
+
+// TrendReader is a read model that answers the distributions of one field
+// on many dates at once, faster than a Distribution per date (the
+// PostgreSQL store reads them in one statement).
+type TrendReader interface {
+	Trend(ctx context.Context, field domain.Field, dates []domain.Date, department string) ([][]Cell, error)
+}
+
+// Distributor is what Trend needs of a read model without a Trend of its
+// own.
+type Distributor interface {
+	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]Cell, error)
+}
+
+// Trend returns the distribution of field on each of dates (ascending),
+// each as Distribution answers it: from rm's Trend when it has one, else
+// one Distribution per date.
+func Trend(ctx context.Context, rm Distributor, field domain.Field, dates []domain.Date, department string) ([][]Cell, error) {
+	if tr, ok := rm.(TrendReader); ok {
+		return tr.Trend(ctx, field, dates, department)
+	}
+	out := make([][]Cell, len(dates))
+	for i, d := range dates {
+		cells, err := rm.Distribution(ctx, field, d, department)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = cells
+	}
+	return out, nil
 }

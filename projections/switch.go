@@ -218,6 +218,16 @@ func (s *Switch) Distribution(ctx context.Context, field domain.Field, asOf doma
 	return rm.Distribution(ctx, field, asOf, department)
 }
 
+// Trend returns the distributions of field on dates (see Trend) from the
+// serving read model.
+func (s *Switch) Trend(ctx context.Context, field domain.Field, dates []domain.Date, department string) ([][]Cell, error) {
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Trend(ctx, rm, field, dates, department)
+}
+
 // WaitFor blocks until the serving read model has applied position. A
 // switch while waiting is followed: only the model serving when the wait
 // ends counts, so a reader is never sent to a model that lacks the write.

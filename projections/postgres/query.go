@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -295,6 +298,89 @@ func (s *Store) distribution(ctx context.Context, q querier, field domain.Field,
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)
+	}
+	return out, nil
+}
+
+// Trend returns the distribution of field on each of dates (ascending) in
+// one statement, so every point is of one snapshot: the distribution on
+// the first date as Distribution reads it, then the periods that start
+// (+1) or end (-1) after it, up to the last date, applied in date order.
+// It reads each period bound of the range once, where a Distribution per
+// date read a month of them per point (a daily trend over a year: two
+// reads against 365).
+func (s *Store) Trend(ctx context.Context, field domain.Field, dates []domain.Date, department string) ([][]projections.Cell, error) {
+	if len(dates) == 0 {
+		return nil, nil
+	}
+	for i := 1; i < len(dates); i++ {
+		if dates[i].Before(dates[i-1]) {
+			return nil, fmt.Errorf("trend: dates out of order (%s after %s)", dates[i], dates[i-1])
+		}
+	}
+	type bound struct {
+		on    time.Time
+		cell  projections.Cell
+		delta int
+	}
+	bounds, err := read(ctx, s, func(q querier) ([]bound, error) {
+		rows, err := q.Query(ctx, s.q(`
+			SELECT $2::date, department, level, sum(n)::bigint FROM (
+				SELECT department, level, delta AS n FROM {s}.distribution_deltas
+				WHERE field = $1 AND ($4 = '' OR department = $4) AND bucket < date_trunc('month', $2::date)::date
+				UNION ALL
+				SELECT department, level, 1 FROM {s}.distribution_periods
+				WHERE field = $1 AND ($4 = '' OR department = $4)
+					AND lower(valid) >= date_trunc('month', $2::date)::date AND lower(valid) <= $2::date
+				UNION ALL
+				SELECT department, level, -1 FROM {s}.distribution_periods
+				WHERE field = $1 AND ($4 = '' OR department = $4)
+					AND upper(valid) >= date_trunc('month', $2::date)::date AND upper(valid) <= $2::date
+			) c
+			GROUP BY 2, 3 HAVING sum(n) <> 0
+			UNION ALL
+			SELECT lower(valid), department, level, 1 FROM {s}.distribution_periods
+			WHERE field = $1 AND ($4 = '' OR department = $4) AND lower(valid) > $2::date AND lower(valid) <= $3::date
+			UNION ALL
+			SELECT upper(valid), department, level, -1 FROM {s}.distribution_periods
+			WHERE field = $1 AND ($4 = '' OR department = $4) AND upper(valid) > $2::date AND upper(valid) <= $3::date
+			ORDER BY 1`), string(field), dates[0].Time(), dates[len(dates)-1].Time(), department)
+		if err != nil {
+			return nil, err
+		}
+		var out []bound
+		var b bound
+		var n int64
+		if _, err := pgx.ForEachRow(rows, []any{&b.on, &b.cell.Department, &b.cell.Level, &n}, func() error {
+			b.delta = int(n)
+			out = append(out, b)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trend: %w", err)
+	}
+	counts := map[projections.Cell]int{}
+	out := make([][]projections.Cell, len(dates))
+	next := 0
+	for i, d := range dates {
+		for ; next < len(bounds) && !domain.DateOf(bounds[next].on).After(d); next++ {
+			counts[bounds[next].cell] += bounds[next].delta
+		}
+		var cells []projections.Cell
+		for c, n := range counts {
+			if n != 0 {
+				c.Count = n
+				cells = append(cells, c)
+			}
+		}
+		slices.SortFunc(cells, func(a, b projections.Cell) int {
+			return cmp.Or(strings.Compare(a.Department, b.Department), cmp.Compare(a.Level, b.Level))
+		})
+		out[i] = cells
 	}
 	return out, nil
 }

@@ -1,9 +1,11 @@
 package projectionstest
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -182,6 +184,7 @@ func checkAgainstFold(t *testing.T, e *Env, r *rand.Rand, ids []string, cov *cov
 		checkPerson(t, e, r, id, f, dates, cov)
 	}
 	checkPeopleAndDistribution(t, e, folds, dates)
+	checkTrend(t, e, dates)
 }
 
 func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, common []domain.Date, cov *coverage) {
@@ -351,6 +354,46 @@ func expectedAccomplishments(id string, rs []events.Recorded) []projections.Acco
 		}
 	}
 	return out
+}
+
+// checkTrend: a trend over the random dates, and a daily one over a month
+// of the workload's years, equal a Distribution per date (which
+// checkPeopleAndDistribution holds to the folds), for everyone and for
+// one department.
+func checkTrend(t *testing.T, e *Env, dates []domain.Date) {
+	sorted := slices.Clone(dates)
+	slices.SortFunc(sorted, func(a, b domain.Date) int { return cmp.Compare(a.Days(), b.Days()) })
+	sorted = slices.Compact(sorted)
+	for d := domain.MustDate("2016-01-15"); d.Before(domain.MustDate("2016-02-15")); d = d.AddDays(1) {
+		sorted = append(sorted, d) // a daily run (ascending on its own)
+	}
+	runs := [][]domain.Date{sorted[:len(sorted)-31], sorted[len(sorted)-31:]}
+	for _, run := range runs {
+		for _, fl := range domain.Fields {
+			for _, dept := range []string{"", departments[0]} {
+				trend, err := projections.Trend(ctx, e.Store, fl, run, dept)
+				if err != nil {
+					t.Fatalf("trend: %v", err)
+				}
+				if len(trend) != len(run) {
+					t.Fatalf("trend of %d dates: %d points", len(run), len(trend))
+				}
+				for i, d := range run {
+					want, err := e.Store.Distribution(ctx, fl, d, dept)
+					if err != nil {
+						t.Fatalf("distribution: %v", err)
+					}
+					got := trend[i]
+					if len(got) == 0 && len(want) == 0 {
+						continue
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("trend of %s in %q, point %s:\n got %+v\nwant %+v", fl, dept, d, got, want)
+					}
+				}
+			}
+		}
+	}
 }
 
 func checkPeopleAndDistribution(t *testing.T, e *Env, folds map[string]*personFold, dates []domain.Date) {
