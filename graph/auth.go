@@ -28,6 +28,9 @@ type Principal struct {
 	Roles      []string
 	Department string // a manager's department
 	Person     string // the person id the caller is
+	// Expires is when the token stops being valid (set by Verify; Mint
+	// ignores it and takes a ttl). A websocket connection ends then.
+	Expires time.Time
 }
 
 // Has reports whether the principal holds role.
@@ -88,6 +91,9 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: " + err.Error()}
 	}
 	p := Principal{Subject: c.Subject, Roles: c.Roles, Department: c.Department, Person: c.Person}
+	if c.ExpiresAt != nil {
+		p.Expires = c.ExpiresAt.Time
+	}
 	for _, r := range p.Roles {
 		if !validRole(r) {
 			return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: unknown role " + r}

@@ -67,6 +67,8 @@ type options struct {
 	dev    bool
 	limits graph.Limits
 	buffer int // level-change buffer per subscriber; 0 = the Broadcaster's default
+	// websockets, when set, holds the server's websocket connections.
+	websockets *graph.Websockets
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -105,7 +107,8 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 		Logger: logger, Now: pe.Clock.Peek, ReadYourWritesTimeout: 10 * time.Second,
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger}))
+	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger,
+		Websockets: opts.websockets}))
 	mux.Handle("/v1/", graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: tokens, Log: pe.Log}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

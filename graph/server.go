@@ -59,6 +59,11 @@ type ServerConfig struct {
 	// client's operation name, "" if anonymous), type, duration and
 	// whether it returned errors.
 	OnOperation func(name, kind string, d time.Duration, failed bool)
+	// Websockets, when set, holds the server's websocket connections so
+	// that Websockets.Shutdown ends them with a close frame (1001 Going
+	// Away) when the server stops. Without it they are dropped without one
+	// when the process exits.
+	Websockets *Websockets
 }
 
 // NewServer returns the /graphql handler (authenticated) with explicit
@@ -75,7 +80,15 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv := handler.New(es)
 	srv.SetValidationRulesFn(validationRules)
 	addTransport := func(t graphql.Transport) { srv.AddTransport(intVariables{Transport: t, schema: es.Schema()}) }
-	addTransport(transport.Websocket{
+	ws := cfg.Websockets
+	if ws == nil {
+		ws = NewWebsockets()
+	}
+	addTransport(sessions{ws: ws, Transport: transport.Websocket{
+		// Every connection ends when the token it is authenticated by
+		// expires (or the server shuts down): see wsSession. Its timer,
+		// not a ping, closes it, at the expiry.
+		Implementation:        wsImplementation{inner: transport.CoderWebsocketImplementation{}},
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token, ok := bearer(payload.Authorization())
@@ -92,8 +105,8 @@ func NewServer(cfg ServerConfig) http.Handler {
 				}
 			}
 			// graphql-transport-ws refuses a connection by closing with
-			// 4403 Forbidden; a normal closure would invite a reconnect.
-			refuse := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
+			// 4403 Forbidden (see closeForbidden).
+			refuse := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), closeForbidden)
 			if !ok {
 				return refuse, nil, errors.New("missing bearer token: neither an Authorization header on the upgrade nor one in the connection_init payload")
 			}
@@ -101,9 +114,14 @@ func NewServer(cfg ServerConfig) http.Handler {
 			if err != nil {
 				return refuse, nil, err
 			}
+			if s := sessionFrom(ctx); s != nil {
+				// The connection ends when this token expires, whatever
+				// the upgrade's token said.
+				s.expireAt(p.Expires)
+			}
 			return WithPrincipal(ctx, p), nil, nil
 		},
-	})
+	}})
 	addTransport(transport.Options{})
 	addTransport(transport.GET{})
 	addTransport(transport.POST{})

@@ -3,7 +3,9 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -554,4 +556,200 @@ func TestMalformedVariableOverWebsocket(t *testing.T) {
 			t.Errorf("over the websocket: %s %s; want BAD_USER_INPUT naming n with its rule", m.Type, m.Payload)
 		}
 	})
+}
+
+// levelOne records a participation and a common theme for id: level 1 in
+// every field, three level changes.
+func levelOne(t *testing.T, e *env, token, id string) {
+	t.Helper()
+	e.mutate(t, token, &mEngagement, map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+		"startedOn": "2025-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
+	e.mutate(t, token, &mAssess, map[string]any{"personId": id, "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2025-02-01"}, "")
+}
+
+// ack waits for connection_ack.
+func (c *wsClient) ack() *wsClient {
+	c.t.Helper()
+	if m, err := c.next(5 * time.Second); err != nil || m.Type != "connection_ack" {
+		c.t.Fatalf("want connection_ack, got %+v %v", m, err)
+	}
+	return c
+}
+
+// TestSubscriptionEndsWhenItsTokenExpires: a websocket connection ends
+// when the token it is authenticated by expires, whether the token came in
+// connection_init or on the upgrade: it is closed with 4403 "token
+// expired" within a second of the expiry (not at the next event), and a
+// level change recorded afterwards reaches it no more. A connection whose
+// token has not expired keeps receiving, as does one whose connection_init
+// token outlives its upgrade's (the payload's token wins).
+func TestSubscriptionEndsWhenItsTokenExpires(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "T1", "name": "Before Expiry", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+
+	// A JWT's exp is in whole seconds: the short token expires on the
+	// second 2 to 3 s from now.
+	now := time.Now()
+	expiry := now.Truncate(time.Second).Add(3 * time.Second)
+	short, err := e.tokens.Mint(hr, expiry.Sub(now), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := e.token(t, hr)
+	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+	expiring := map[string]*wsClient{
+		"token in connection_init": e.connect(t, short),
+		"token on the upgrade":     e.dialWith(t, bearer(short), map[string]any{}).ack(),
+	}
+	lasting := map[string]*wsClient{
+		"token in connection_init":                        e.connect(t, long),
+		"lasting connection_init token, expiring upgrade": e.dialWith(t, bearer(short), map[string]any{"Authorization": "Bearer " + long}).ack(),
+	}
+	for _, c := range expiring {
+		c.subscribe("1", nil)
+	}
+	for _, c := range lasting {
+		c.subscribe("1", nil)
+	}
+	waitSubscribers(t, e, 4)
+
+	receive := func(when, name string, c *wsClient, person string) {
+		t.Helper()
+		for range 3 {
+			if got := c.change("1"); got.PersonID != person || got.To != 1 {
+				t.Errorf("%s, %s: change %+v, want %s to level 1", when, name, got, person)
+			}
+		}
+	}
+	levelOne(t, e, adm, "T1")
+	if !time.Now().Before(expiry) {
+		t.Fatalf("the first changes were recorded after the token expired (at %s): too slow to test", expiry.Format(time.StampMilli))
+	}
+	for name, c := range expiring {
+		receive("before expiry", name, c, "T1")
+	}
+	for name, c := range lasting {
+		receive("before expiry", name, c, "T1")
+	}
+
+	// From now on each expiring connection is read as it goes, so that
+	// its close is timed when it comes.
+	type ending struct {
+		got []wsMessage // what came after the first changes
+		err error       // how reading ended
+		at  time.Time   // and when
+	}
+	endings := map[string]chan ending{}
+	for name, c := range expiring {
+		ch := make(chan ending, 1)
+		endings[name] = ch
+		go func() {
+			var r ending
+			for {
+				var m wsMessage
+				if err := wsjson.Read(context.Background(), c.conn, &m); err != nil {
+					r.err, r.at = err, time.Now()
+					ch <- r
+					return
+				}
+				r.got = append(r.got, m)
+			}
+		}()
+	}
+
+	// A second after the expiry, T2's changes reach only the lasting
+	// connections.
+	time.Sleep(time.Until(expiry.Add(time.Second)))
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "T2", "name": "After Expiry", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	levelOne(t, e, adm, "T2")
+	for name, c := range lasting {
+		receive("after expiry", name, c, "T2")
+	}
+	for name, c := range expiring {
+		var r ending
+		select {
+		case r = <-endings[name]:
+		case <-time.After(500 * time.Millisecond):
+			c.conn.CloseNow()
+			r = <-endings[name]
+		}
+		for _, m := range r.got {
+			t.Errorf("%s: after the first changes, received %s %s", name, m.Type, m.Payload)
+		}
+		var ce websocket.CloseError
+		switch {
+		case !errors.As(r.err, &ce):
+			t.Errorf("%s: %v; want the connection closed with 4403 at the expiry", name, r.err)
+		case ce.Code != 4403 || ce.Reason != "token expired":
+			t.Errorf("%s: closed with %d %q, want 4403 \"token expired\"", name, ce.Code, ce.Reason)
+		case r.at.Before(expiry) || r.at.After(expiry.Add(time.Second)):
+			t.Errorf("%s: closed at %s, want within a second of the expiry at %s", name, r.at.Format(time.StampMilli), expiry.Format(time.StampMilli))
+		}
+	}
+}
+
+// TestWebsocketsShutdown: Websockets.Shutdown ends every websocket
+// connection with 1001 Going Away (one with a subscription, one without,
+// one not yet initialised), returns once they have ended, and refuses a
+// new upgrade with 503.
+func TestWebsocketsShutdown(t *testing.T) {
+	ws := graph.NewWebsockets()
+	e := newEnv(t, backends[0], options{websockets: ws})
+	adm := e.token(t, admin)
+	subscribed := e.connect(t, adm)
+	subscribed.subscribe("1", nil)
+	idle := e.connect(t, adm)
+	waitSubscribers(t, e, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(e.url, "http")
+	opts := &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {"Bearer " + adm}}}
+	uninitialised, _, err := websocket.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uninitialised.CloseNow()
+
+	done := make(chan error, 1)
+	go func() { done <- ws.Shutdown(ctx) }()
+	closed := func(name string, err error) {
+		t.Helper()
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason != "server shutting down" {
+			t.Errorf("%s: %v; want the connection closed with 1001 \"server shutting down\"", name, err)
+		}
+	}
+	for name, c := range map[string]*wsClient{"subscribed": subscribed, "idle": idle} {
+		m, err := c.next(5 * time.Second)
+		if err == nil {
+			t.Errorf("%s: got %s %s, want the connection closed", name, m.Type, m.Payload)
+			continue
+		}
+		closed(name, err)
+	}
+	readCtx, readCancel := context.WithTimeout(ctx, 5*time.Second)
+	defer readCancel()
+	_, _, err = uninitialised.Read(readCtx)
+	closed("not initialised", err)
+
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+	_, resp, err := websocket.Dial(ctx, url, opts)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("an upgrade after Shutdown: HTTP %d, %v; want 503", status, err)
+	}
+	if body, _ := io.ReadAll(resp.Body); resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"UNAVAILABLE"`) {
+		t.Errorf("an upgrade after Shutdown: Retry-After %q, body %s; want 1 and UNAVAILABLE", resp.Header.Get("Retry-After"), body)
+	}
 }

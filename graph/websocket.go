@@ -1,0 +1,269 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// Close codes a websocket connection ends with besides the transport's own.
+const (
+	// closeForbidden ends a connection whose token is refused at
+	// connection_init or expires later. graphql-transport-ws clients
+	// (graphql-ws) reconnect after it, asking again for their connection
+	// parameters: a fresh token. 4401 would read as "Unauthorized" but is
+	// the protocol's code for a subscribe sent before connection_ack, and
+	// graphql-ws gives up for good after it.
+	closeForbidden = 4403
+	// closeGoingAway (RFC 6455's 1001) ends every connection when the
+	// server shuts down; clients reconnect after it, as after a restart.
+	closeGoingAway = 1001
+)
+
+// Websockets tracks the websocket connections of the servers configured
+// with it, so that Shutdown can end them with a close frame: without one,
+// a client sees its connection drop ("EOF") and cannot tell a restart from
+// a crash. http.Server.Shutdown does not do it: it neither closes nor waits
+// for upgraded connections.
+type Websockets struct {
+	mu       sync.Mutex
+	closing  bool
+	sessions map[*wsSession]struct{}
+	wg       sync.WaitGroup
+}
+
+// NewWebsockets returns an empty set of websocket connections for
+// ServerConfig.Websockets.
+func NewWebsockets() *Websockets {
+	return &Websockets{sessions: map[*wsSession]struct{}{}}
+}
+
+// Shutdown ends every websocket connection with 1001 Going Away (a
+// subscription's next message is not sent), refuses new ones with 503, and
+// waits until each has ended: the client answered the close frame, or the
+// close handshake gave up on it (5 s). It returns ctx's error if some are
+// still open when ctx is done.
+func (ws *Websockets) Shutdown(ctx context.Context) error {
+	ws.mu.Lock()
+	ws.closing = true
+	open := make([]*wsSession, 0, len(ws.sessions))
+	for s := range ws.sessions {
+		open = append(open, s)
+	}
+	ws.mu.Unlock()
+	for _, s := range open {
+		s.end(closeGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		ws.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// open registers a session for an upgrade request, or reports false once
+// Shutdown has begun.
+func (ws *Websockets) open(s *wsSession) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.closing {
+		return false
+	}
+	ws.sessions[s] = struct{}{}
+	ws.wg.Add(1)
+	return true
+}
+
+func (ws *Websockets) release(s *wsSession) {
+	ws.mu.Lock()
+	delete(ws.sessions, s)
+	ws.mu.Unlock()
+	ws.wg.Done()
+}
+
+// wsSession is one websocket connection as the server ends it: when its
+// token expires or the server shuts down. Ending it stops every write
+// (nothing is delivered after the token's expiry, even a message already
+// on its way), cancels the connection's context (its subscriptions stop)
+// and sends a close frame with the session's code.
+type wsSession struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	code    int // 0 while the session runs: the transport's own closes pass
+	reason  string
+	expires time.Time // the token's expiry; zero: none known yet
+	timer   *time.Timer
+}
+
+type wsSessionKey struct{}
+
+func sessionFrom(ctx context.Context) *wsSession {
+	s, _ := ctx.Value(wsSessionKey{}).(*wsSession)
+	return s
+}
+
+// expireAt ends the session at t, the expiry of the token it is
+// authenticated by, replacing an earlier token's (a connection_init token
+// wins over the upgrade's).
+func (s *wsSession) expireAt(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	s.expires = t
+	if t.IsZero() {
+		return
+	}
+	s.timer = time.AfterFunc(time.Until(t), func() { s.end(closeForbidden, "token expired") })
+}
+
+// end closes the session with code and reason, unless it was ended already.
+func (s *wsSession) end(code int, reason string) {
+	s.mu.Lock()
+	if s.code == 0 {
+		s.code, s.reason = code, reason
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// ended returns the code and reason the session was ended with (0 if it
+// was not), treating a token past its expiry as ended even before the
+// timer has fired.
+func (s *wsSession) ended() (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.code == 0 && !s.expires.IsZero() && !time.Now().Before(s.expires) {
+		return closeForbidden, "token expired"
+	}
+	return s.code, s.reason
+}
+
+// release stops the expiry timer and cancels the context once the
+// connection is over, without a close of its own.
+func (s *wsSession) release() {
+	s.mu.Lock()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// sessions wraps the websocket transport: each upgrade gets a session,
+// registered in ws, whose context the transport's connection (and every
+// operation on it) derives from.
+type sessions struct {
+	graphql.Transport
+	ws *Websockets
+}
+
+func (t sessions) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx, cancel := context.WithCancel(r.Context())
+	s := &wsSession{cancel: cancel}
+	s.ctx = context.WithValue(ctx, wsSessionKey{}, s)
+	if !t.ws.open(s) {
+		cancel()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"errors":[{"message":"the server is shutting down","extensions":{"code":"UNAVAILABLE"}}]}`, http.StatusServiceUnavailable)
+		return
+	}
+	defer t.ws.release(s)
+	defer s.release()
+	if p, ok := PrincipalFrom(r.Context()); ok {
+		// Authenticated by the upgrade's Authorization header: its token's
+		// expiry ends the connection, initialised or not.
+		s.expireAt(p.Expires)
+	}
+	t.Transport.Do(w, r.WithContext(s.ctx), exec)
+}
+
+// wsImplementation accepts websocket connections with inner and binds each
+// to its request's session.
+type wsImplementation struct {
+	inner transport.WebsocketImplementation
+}
+
+func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := i.inner.Accept(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := sessionFrom(r.Context())
+	if s == nil {
+		return conn, nil
+	}
+	c := &wsConn{WebsocketConn: conn, s: s}
+	go func() {
+		// The transport closes a connection whose context is cancelled
+		// only once it runs (after connection_init), and with 1000; this
+		// closes it in any state, with the session's code.
+		<-s.ctx.Done()
+		if code, reason := s.ended(); code != 0 {
+			_ = c.WriteClose(code, reason)
+		}
+	}()
+	return c, nil
+}
+
+// errSessionEnded is what a write on an ended session returns.
+var errSessionEnded = errors.New("websocket session ended: token expired or server shutting down")
+
+// wsConn is a connection that sends nothing once its session has ended,
+// and closes with the session's code whatever code the transport asks for.
+type wsConn struct {
+	transport.WebsocketConn
+	s *wsSession
+}
+
+var (
+	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
+)
+
+func (c *wsConn) WriteJSON(v any) error {
+	if code, _ := c.s.ended(); code != 0 {
+		return errSessionEnded
+	}
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+func (c *wsConn) WriteClose(code int, reason string) error {
+	if own, why := c.s.ended(); own != 0 {
+		code, reason = own, why
+	}
+	return c.WebsocketConn.WriteClose(code, reason)
+}
+
+func (c *wsConn) SetReadLimit(n int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(n)
+	}
+}
+
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
