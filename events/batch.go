@@ -73,6 +73,9 @@ func (l *Log) AppendBatch(ctx context.Context, ps []Pending) ([]Outcome, error) 
 				// Could not even send: stop here; acks already in flight are
 				// still collected so their outcomes are right.
 				b.drain(ctx)
+				if refusedUnsent(err) {
+					err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+				}
 				return failRest(b.out, fmt.Errorf("append batch: %w", err))
 			}
 			b.push(inflight{idx: i, subject: m.Subject, fut: fut})

@@ -29,6 +29,70 @@ const (
 // domain.KindConflict.
 var ErrConflict error = domain.Conflict("wrong last sequence: a concurrent write to the same person won")
 
+// ErrUnavailable is the error (wrapped) of an append or a read that did not
+// reach the log: the connection to NATS was down, reconnecting, draining or
+// closed, or no server answered for the stream (JetStream restarting, a
+// leader being elected). An append that fails with it recorded nothing: its
+// message was never sent (a connection made with ConnectOptions keeps no
+// reconnect buffer, so a publish while it is down fails at once rather than
+// go out on reconnect), or the server answered that no stream took it. Test
+// it with errors.Is.
+var ErrUnavailable = errors.New("the event log is unreachable")
+
+// ErrUnconfirmed is the error (wrapped) of an append whose message was sent
+// but whose acknowledgement never came, because the connection closed or
+// was made again while the append waited: the event may have been
+// recorded. An append whose context ends while it waits (a deadline, the
+// caller gone) is the same case, and returns the context's error. A retry
+// with the same msg id within the duplicate window (the same idempotency
+// key, for the Recorder, at any time) records it once.
+var ErrUnconfirmed = errors.New("the append was sent but its acknowledgement was lost: it may have been recorded")
+
+// RequestTimeout bounds each request the log makes to NATS (an append, and
+// each round trip of a read) whose context has no deadline of its own (a
+// context with one is bounded by it instead). An append that gets no answer
+// within it fails with context.DeadlineExceeded: it may have been recorded.
+// JetStream's own retry of a publish the server answered with "no
+// responders" (nothing stored: up to 2 more attempts, 250 ms apart, each
+// sent only on a live connection) runs within the same bound, and none is
+// sent after it.
+const RequestTimeout = 5 * time.Second
+
+// ConnectOptions are the options of a NATS connection a Log appends
+// through, to pass to nats.Connect (or Embedded.Connect) with any others.
+// The connection keeps no reconnect buffer: while it is down, a publish
+// fails at once (and the Log reports ErrUnavailable) instead of being held
+// and sent when the connection is made again, seconds or minutes after its
+// caller was told it failed, stamped with the time of its first attempt
+// (a retry would then record the event twice, and a knownAt between the
+// stamp and the arrival would answer differently before and after). It
+// reconnects forever.
+func ConnectOptions() []nats.Option {
+	return []nats.Option{nats.ReconnectBufSize(-1), nats.MaxReconnects(-1)}
+}
+
+// refusedUnsent reports whether err says a request to NATS was never sent
+// (the connection down, reconnecting or draining) or was answered with "no
+// responders" (nothing subscribed to take it: no stream stored it).
+func refusedUnsent(err error) bool {
+	return errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrConnectionDraining) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrInvalidConnection)
+}
+
+// readErr marks the error of a read that did not reach the log as
+// ErrUnavailable (a read changes nothing, so a connection lost while it
+// waited is no different).
+func readErr(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if refusedUnsent(err) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
 // LogConfig says which stream holds the log. Zero fields take the defaults.
 type LogConfig struct {
 	Stream          string        // stream name; default "CAREER" (no dots allowed)
@@ -83,11 +147,11 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 	if strings.ContainsAny(cfg.Stream, ". *>") {
 		return nil, fmt.Errorf("open log: stream name %q must not contain '.', ' ', '*' or '>'", cfg.Stream)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(RequestTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	asyncJS, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
+	asyncJS, err := jetstream.New(nc, jetstream.WithDefaultTimeout(RequestTimeout), jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
@@ -150,7 +214,7 @@ func (l *Log) Subject(personID string) string { return Subject(l.cfg.SubjectPref
 func (l *Log) Head(ctx context.Context) (uint64, error) {
 	info, err := l.stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("head of %s: %w", l.cfg.Stream, err)
+		return 0, fmt.Errorf("head of %s: %w", l.cfg.Stream, readErr(err))
 	}
 	return info.State.LastSeq, nil
 }
@@ -219,8 +283,15 @@ var loadGetsBeforeConsumer = 2
 // limit of them (limit < 0: all), in order. It always ends with a message get
 // that finds nothing (or the limit), even after reading through a consumer:
 // what it returns is the log as of its last round trip, which keeps the
-// window short between a catch-up and the append that expects it.
+// window short between a catch-up and the append that expects it. A log it
+// cannot reach is ErrUnavailable.
 func (l *Log) fetchRange(ctx context.Context, filter string, start uint64, limit int) ([]Recorded, error) {
+	out, err := l.readRange(ctx, filter, start, limit)
+	return out, readErr(err)
+}
+
+// readRange is fetchRange, its errors as NATS returned them.
+func (l *Log) readRange(ctx context.Context, filter string, start uint64, limit int) ([]Recorded, error) {
 	var out []Recorded
 	seq := start
 	consumed := false
@@ -395,7 +466,7 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
 	m, err := l.stream.GetMsg(ctx, pos)
 	if err != nil {
-		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, err)
+		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
 	}
 	return l.recordOf(m.Subject, m.Sequence, m.Header, m.Data, m.Time)
 }
@@ -442,11 +513,19 @@ func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event,
 // checks the expected sequence first, so a repeat with a stale expectation
 // may come back as a conflict instead; callers that need the original must
 // also look for it in the log (as the Recorder does). A lost race returns an
-// error that matches ErrConflict.
+// error that matches ErrConflict; a log it could not reach (nothing
+// recorded), ErrUnavailable; an acknowledgement lost with the connection
+// (perhaps recorded), ErrUnconfirmed; no acknowledgement within ctx's
+// deadline or RequestTimeout (perhaps recorded), context.DeadlineExceeded.
 func (l *Log) Append(ctx context.Context, personID string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, idempotencyKey string) (pos uint64, duplicate bool, err error) {
 	m, err := l.message(personID, expectedLastSeq, msgID, e, recordedAt, idempotencyKey)
 	if err != nil {
 		return 0, false, fmt.Errorf("append for %s: %w", personID, err)
+	}
+	if l.nc.IsClosed() {
+		// Nothing is sent on a closed connection; closed while the append
+		// waits, it is unconfirmed (classify).
+		return 0, false, fmt.Errorf("append %s: %w: %w", m.Subject, ErrUnavailable, nats.ErrConnectionClosed)
 	}
 	ack, err := l.js.PublishMsg(ctx, m)
 	if err != nil {
@@ -456,14 +535,21 @@ func (l *Log) Append(ctx context.Context, personID string, expectedLastSeq uint6
 }
 
 // classify turns JetStream's "wrong last sequence" (10071 on R1 streams,
-// 10164 on replicated ones) into ErrConflict.
+// 10164 on replicated ones) into ErrConflict, a publish that was never sent
+// or that no stream took into ErrUnavailable, and one whose answer was lost
+// with its connection into ErrUnconfirmed.
 func classify(subject string, err error) error {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) &&
+	switch {
+	case errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant ||
-			strings.Contains(strings.ToLower(apiErr.Description), "wrong last sequence")) {
+			strings.Contains(strings.ToLower(apiErr.Description), "wrong last sequence")):
 		return fmt.Errorf("append %s: %w: %w", subject, ErrConflict, err)
+	case refusedUnsent(err):
+		return fmt.Errorf("append %s: %w: %w", subject, ErrUnavailable, err)
+	case errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected):
+		return fmt.Errorf("append %s: %w: %w", subject, ErrUnconfirmed, err)
 	}
 	return fmt.Errorf("append %s: %w", subject, err)
 }

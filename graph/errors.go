@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 )
 
 // codes maps domain error kinds to GraphQL extensions.code: the one table
@@ -36,9 +37,57 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// What a client is told when the event log cannot be reached (UNAVAILABLE:
+// nothing was sent, or no stream took it) and when an answer did not come
+// in time or was lost (TIMEOUT): a mutation's write may then have been
+// recorded, and only a retry under the same idempotency key is sure to
+// record it once.
+const (
+	unavailableMutation = "the event log is unreachable: nothing was recorded; send the request again once it is back"
+	unavailableQuery    = "the event log is unreachable; try again once it is back"
+	timeoutMutation     = "the write was not confirmed (the request timed out, was cancelled, or lost its answer with the connection to the event log): " +
+		"it may have been recorded. Sending it again with the same idempotencyKey is safe (it is recorded once); without one, a retry may record it twice"
+	timeoutQuery = "the request timed out or was cancelled"
+)
+
+// logLine ends the warning logged for each failureOf code.
+var logLine = map[string]string{"UNAVAILABLE": "the event log is unreachable", "TIMEOUT": "timed out or cancelled"}
+
+// failureOf returns the code and message a client is told for an error
+// that is neither the client's nor a bug: the event log unreachable
+// (UNAVAILABLE) or an answer that did not come in time or was lost
+// (TIMEOUT); mutation chooses the words for a write. It returns "" for any
+// other error.
+func failureOf(err error, mutation bool) (code, message string) {
+	switch {
+	case errors.Is(err, events.ErrUnavailable):
+		if mutation {
+			return "UNAVAILABLE", unavailableMutation
+		}
+		return "UNAVAILABLE", unavailableQuery
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, events.ErrUnconfirmed):
+		if mutation {
+			return "TIMEOUT", timeoutMutation
+		}
+		return "TIMEOUT", timeoutQuery
+	}
+	return "", ""
+}
+
+// isMutation reports whether ctx is a field of a mutation.
+func isMutation(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation == ast.Mutation
+}
+
 // errorPresenter turns resolver errors into GraphQL errors: domain errors
-// keep their message and get their code; anything else is logged with the
-// request id and shown as a generic INTERNAL error.
+// keep their message and get their code; an event log that cannot be
+// reached is UNAVAILABLE, a deadline, a cancel or a lost acknowledgement
+// TIMEOUT (each logged at warn with the request id); anything else is
+// logged with the request id and shown as a generic INTERNAL error.
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
@@ -81,12 +130,14 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return gerr
 			}
 		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			gerr.Message = "the request timed out or was cancelled"
-			gerr.Extensions = map[string]any{"code": "TIMEOUT", "requestId": RequestID(ctx)}
+		if code, msg := failureOf(err, isMutation(ctx)); code != "" {
+			log.WarnContext(ctx, "request failed: "+logLine[code], "request_id", RequestID(ctx),
+				"path", gerr.Path.String(), "code", code, "err", err)
+			gerr.Message = msg
+			gerr.Extensions = map[string]any{"code": code, "requestId": RequestID(ctx)}
 			return gerr
 		}
-		log.ErrorContext(ctx, "request failed", "request_id", RequestID(ctx), "path", gerr.Path.String(), "err", err)
+		log.ErrorContext(ctx, "request failed", "request_id", RequestID(ctx), "path", gerr.Path.String(), "code", "INTERNAL", "err", err)
 		gerr.Message = "internal error"
 		gerr.Extensions = map[string]any{"code": "INTERNAL", "requestId": RequestID(ctx)}
 		return gerr

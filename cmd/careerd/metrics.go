@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -49,7 +50,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"path"}),
 		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "careerledger_commands_total", Help: "Commands by name and result (recorded, duplicate, refused, failed).",
+			Name: "careerledger_commands_total", Help: "Commands by name and result (recorded, duplicate, refused, unavailable, failed).",
 		}, []string{"command", "result"}),
 		projected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projected_events_total", Help: "Events applied to the read model by this instance.",
@@ -183,6 +184,8 @@ type countingCommands struct {
 func (c countingCommands) count(name string, res events.Result, err error) (events.Result, error) {
 	result := "recorded"
 	switch {
+	case errors.Is(err, events.ErrUnavailable):
+		result = "unavailable"
 	case err != nil && graphKind(err) == "internal":
 		result = "failed"
 	case err != nil:

@@ -63,8 +63,11 @@ type Main struct {
 	metrics   *metrics
 	broadcast *projections.Broadcaster
 	bus       *derived.Bus
-	server    *http.Server
-	listener  net.Listener
+	// websockets are the GraphQL websocket connections, closed with a
+	// close frame at shutdown (http.Server.Shutdown leaves them).
+	websockets *graph.Websockets
+	server     *http.Server
+	listener   net.Listener
 
 	cancel context.CancelFunc
 	// staleCatalogue: the active read model was judged by another catalogue
@@ -161,8 +164,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,
 	}
 	mux := http.NewServeMux()
+	m.websockets = graph.NewWebsockets()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: m.tokens, Dev: cfg.Dev, Logger: m.log,
-		OnOperation: m.metrics.operation}))
+		OnOperation: m.metrics.operation, Websockets: m.websockets}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.handler())
@@ -222,13 +226,57 @@ func (m *Main) openLog(ctx context.Context) error {
 	return nil
 }
 
-// connectNATS opens a connection to the embedded server or to --nats-url.
+// connectNATS opens a connection to the embedded server or to --nats-url,
+// with natsOptions.
 func (m *Main) connectNATS(name string) (*nats.Conn, error) {
 	if m.embedded != nil {
-		return m.embedded.Connect(nats.Name(name))
+		return m.embedded.Connect(m.natsOptions(name)...)
 	}
-	return nats.Connect(m.Config.NATSURL, nats.Name(name), nats.Timeout(5*time.Second),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	return nats.Connect(m.Config.NATSURL, append(m.natsOptions(name), nats.Timeout(5*time.Second),
+		nats.RetryOnFailedConnect(false))...)
+}
+
+// natsOptions are the options of every connection careerd makes: the log's
+// (events.ConnectOptions: no reconnect buffer, so that a write while NATS is
+// away fails at once and is never sent behind its caller's back when the
+// connection comes back; reconnect forever, every 2 s), and a log line when
+// the connection is lost (warn), made again (info) or closed (info at
+// shutdown, error otherwise), and for NATS's asynchronous errors (warn),
+// each with the connection's name and its address, credentials masked.
+func (m *Main) natsOptions(name string) []nats.Option {
+	log := m.log.With("connection", name)
+	addr := func(nc *nats.Conn) string {
+		if u := nc.ConnectedUrl(); u != "" {
+			return maskURL(u)
+		}
+		return maskURL(m.Config.NATSURL)
+	}
+	return append(events.ConnectOptions(), nats.Name(name),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // closing: the closed handler says so
+			}
+			log.Warn("NATS connection lost; reconnecting (writes fail as unavailable meanwhile)",
+				"url", addr(nc), "err", redact(err, m.Config.NATSURL))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS connection restored", "url", addr(nc))
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if err := nc.LastError(); err != nil {
+				log.Error("NATS connection closed", "url", addr(nc), "err", redact(err, m.Config.NATSURL))
+				return
+			}
+			log.Info("NATS connection closed", "url", addr(nc))
+		}),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("NATS asynchronous error", "url", addr(nc), "subject", subject, "err", redact(err, m.Config.NATSURL))
+		}),
+	)
 }
 
 func (m *Main) openReadModel(ctx context.Context) error {
@@ -524,6 +572,13 @@ func (m *Main) Close() error {
 			select {
 			case <-m.projDone:
 			case <-ctx.Done():
+			}
+		}
+		if m.websockets != nil {
+			// After the projector's last batch, so that subscribers get its
+			// level changes; with 1001 Going Away, so that they reconnect.
+			if werr := m.websockets.Shutdown(ctx); werr != nil && err == nil {
+				err = werr
 			}
 		}
 		if m.bus != nil {

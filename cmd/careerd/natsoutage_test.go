@@ -1,0 +1,483 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+)
+
+// natsServer is an embedded JetStream server clients reach over TCP, so
+// that it can stop and start again at the same address, on the same
+// storage: NATS going away for a while, as a killed nats-server does.
+type natsServer struct {
+	t    *testing.T
+	dir  string
+	addr string
+	srv  *events.Embedded
+}
+
+func startNATS(t *testing.T) *natsServer {
+	t.Helper()
+	s := &natsServer{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	s.start()
+	s.addr = strings.TrimPrefix(s.srv.ClientURL(), "nats://")
+	t.Cleanup(func() {
+		if s.srv != nil {
+			s.srv.Shutdown()
+		}
+	})
+	return s
+}
+
+// url is the server's address with credentials in it (the server asks for
+// none and ignores them): what careerd logs must never show them.
+func (s *natsServer) url() string { return "nats://careerd:" + natsPassword + "@" + s.addr }
+
+const natsPassword = "n4ts-s3cret"
+
+func (s *natsServer) start() {
+	s.t.Helper()
+	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: s.dir, Listen: s.addr})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.srv = srv
+}
+
+func (s *natsServer) stop() {
+	s.srv.Shutdown()
+	s.srv = nil
+}
+
+// logLines is a log careerd writes while the test reads it.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// find returns the records whose message is msg and whose attributes
+// include every one of attrs.
+func (l *logLines) find(t *testing.T, msg string, attrs map[string]string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(l.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			continue // careerd's banner, not a record
+		}
+		if rec["msg"] != msg {
+			continue
+		}
+		ok := true
+		for k, v := range attrs {
+			if fmt.Sprint(rec[k]) != v {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// waitLog waits up to 10 s for a record.
+func (l *logLines) waitLog(t *testing.T, msg string, attrs map[string]string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if recs := l.find(t, msg, attrs); len(recs) > 0 {
+			return recs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log record %q with %v in:\n%s", msg, attrs, l.String())
+		}
+	}
+}
+
+const (
+	lostMsg     = "NATS connection lost; reconnecting (writes fail as unavailable meanwhile)"
+	restoredMsg = "NATS connection restored"
+)
+
+// succession is a technology succession of E1's.
+func succession() domain.Accomplishment {
+	return domain.Accomplishment{Succession: &domain.SuccessionItem{Kind: domain.InternalPaper,
+		Title: "Runbooks that run", OccurredOn: domain.MustDate("2022-03-01"), Fields: []domain.Field{domain.ServiceDesk}}}
+}
+
+// TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded: through the
+// connection careerd makes (connectNATS), a command while the NATS server
+// is away fails within moments as ErrUnavailable, and is not in the log
+// once the server is back (before, the connection held the publish and
+// sent it on reconnect, recorded long after its caller was told it timed
+// out). The connection's loss and return are logged, credentials masked.
+func TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded(t *testing.T) {
+	s := startNATS(t)
+	var logs logLines
+	m := &Main{Config: Config{NATSURL: s.url()}, log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	nc, err := m.connectNATS("careerd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	l, err := events.OpenLog(ctx, nc, events.LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := events.NewRecorder(l, domain.DefaultCatalogue(), nil)
+	if _, err := rec.RegisterPerson(ctx, events.RegisterPerson{ID: "E1", Name: "Aiko Sato", Department: "Ops",
+		JoinedOn: domain.MustDate("2019-04-01")}); err != nil {
+		t.Fatal(err)
+	}
+
+	s.stop()
+	for deadline := time.Now().Add(5 * time.Second); nc.Status() != nats.RECONNECTING; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the connection never noticed the server went away (%v)", nc.Status())
+		}
+	}
+	// An append (E1 is known: the Recorder appends without reading), one
+	// with an idempotency key, and a command that must read first.
+	for _, c := range []struct {
+		name string
+		run  func() (events.Result, error)
+	}{
+		{"append", func() (events.Result, error) {
+			return rec.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: succession()})
+		}},
+		{"append with a key", func() (events.Result, error) {
+			return rec.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: succession(), IdempotencyKey: "k1"})
+		}},
+		{"read first", func() (events.Result, error) {
+			return rec.TransferPerson(ctx, events.TransferPerson{PersonID: "E2", Department: "Dev", EffectiveOn: domain.MustDate("2020-01-01")})
+		}},
+	} {
+		start := time.Now()
+		_, err := c.run()
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s while NATS is away took %v, want a prompt failure", c.name, took)
+		}
+		if !errors.Is(err, events.ErrUnavailable) {
+			t.Errorf("%s while NATS is away: err = %v, want ErrUnavailable", c.name, err)
+		}
+	}
+	// Nothing else on the connection is held for later either.
+	if err := nc.Publish("careerledger.test", []byte("x")); !errors.Is(err, nats.ErrReconnectBufExceeded) {
+		t.Errorf("a publish while NATS is away: err = %v, want it refused at once", err)
+	}
+	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd", "level": "WARN", "url": "nats://careerd:********@" + s.addr})
+
+	s.start()
+	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd", "level": "INFO", "url": "nats://careerd:********@" + s.addr})
+	time.Sleep(300 * time.Millisecond) // what the connection held would have been sent on reconnect
+	rs, err := l.Read(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Type != "PersonRegistered" {
+		for _, r := range rs {
+			t.Logf("position %d: %s recorded at %s, stored at %s", r.Position, r.Type, r.RecordedAt, r.StoredAt)
+		}
+		t.Errorf("the log holds %d events after the outage, want only the registration", len(rs))
+	}
+	// And the log takes writes again.
+	if _, err := rec.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", Accomplishment: succession(), IdempotencyKey: "k1"}); err != nil {
+		t.Errorf("a write after the outage: %v", err)
+	}
+	if strings.Contains(logs.String(), natsPassword) {
+		t.Errorf("the log shows NATS's password:\n%s", logs.String())
+	}
+}
+
+// postAs posts a GraphQL request with a request id.
+func postAs(t *testing.T, addr, token, requestID, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Request-Id", requestID)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out gqlResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%d %s: %v", res.StatusCode, raw, err)
+	}
+	return out
+}
+
+const successionMutation = `mutation($in: RecordTechnologySuccessionInput!) {
+  recordTechnologySuccession(input: $in) { position accomplishmentId }
+}`
+
+func successionInput(key string) map[string]any {
+	in := map[string]any{"personId": "E1", "kind": "INTERNAL_PAPER", "title": "Runbooks that run",
+		"occurredOn": "2022-03-01", "fields": []string{"SERVICE_DESK"}}
+	if key != "" {
+		in["idempotencyKey"] = key
+	}
+	return map[string]any{"in": in}
+}
+
+// startAgainst starts careerd on natsURL and, when pg, a PostgreSQL read
+// model of its own, logging to logs.
+func startAgainst(t *testing.T, natsURL string, pg bool, logs io.Writer) *Main {
+	t.Helper()
+	env := map[string]string{"NATS_URL": natsURL, "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
+	if pg {
+		env["DATABASE_URL"] = pgtest.URL(pgtest.NewPool(t, postgres.DefaultSchema))
+	}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, logs)
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// TestAMutationWhileNATSIsAwayIsUnavailable: careerd in its production
+// configuration (PostgreSQL, NATS over TCP) answers a mutation while NATS
+// is away at once with UNAVAILABLE, saying nothing was recorded, logs it
+// with the request id, and records nothing when NATS is back.
+func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
+	s := startNATS(t)
+	var logs logLines
+	m := startAgainst(t, s.url(), true, &logs)
+	token := adminToken(t)
+	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
+		t.Fatalf("register: %+v", res.Errors)
+	}
+
+	s.stop()
+	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd", "url": "nats://careerd:********@" + s.addr})
+	for i, key := range []string{"", "k1"} {
+		id := fmt.Sprintf("outage-%d", i)
+		start := time.Now()
+		res := postAs(t, m.Addr(), token, id, successionMutation, successionInput(key))
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s took %v, want a prompt answer", id, took)
+		}
+		if len(res.Errors) != 1 {
+			t.Fatalf("%s: %s %+v, want one error", id, res.Data, res.Errors)
+		}
+		e := res.Errors[0]
+		if e.Extensions["code"] != "UNAVAILABLE" || e.Extensions["requestId"] != id ||
+			e.Message != "the event log is unreachable: nothing was recorded; send the request again once it is back" {
+			t.Errorf("%s: %q %v, want UNAVAILABLE saying nothing was recorded, with the request id", id, e.Message, e.Extensions)
+		}
+		logs.waitLog(t, "request failed: the event log is unreachable", map[string]string{"request_id": id, "level": "WARN", "code": "UNAVAILABLE"})
+	}
+	_, metrics := get(t, "http://"+m.Addr()+"/metrics")
+	if want := `careerledger_commands_total{command="recordTechnologySuccession",result="unavailable"} 2`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics: missing %s", want)
+	}
+
+	s.start()
+	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd"})
+	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd-derived"})
+	time.Sleep(300 * time.Millisecond)
+	rs, err := m.eventLog.Read(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 {
+		t.Errorf("the log holds %d events after the outage, want only the registration", len(rs))
+	}
+	// The same requests now record, each once.
+	for i, key := range []string{"", "k1"} {
+		res := postAs(t, m.Addr(), token, fmt.Sprintf("after-%d", i), successionMutation, successionInput(key))
+		if len(res.Errors) > 0 {
+			t.Errorf("after the outage: %+v", res.Errors)
+		}
+	}
+	if rs, _ := m.eventLog.Read(context.Background(), 0, 0); len(rs) != 3 {
+		t.Errorf("the log holds %d events, want 3", len(rs))
+	}
+	if strings.Contains(logs.String(), natsPassword) {
+		t.Errorf("the log shows NATS's password:\n%s", logs.String())
+	}
+}
+
+// silentProxy carries TCP between NATS clients and a server, and can stop
+// carrying it (holding the bytes) while its connections stay open: a
+// network gone silent, where a request is sent and no answer comes.
+type silentProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cond   *sync.Cond
+	held   bool
+	conns  []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *silentProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &silentProxy{ln: ln, target: target}
+	p.cond = sync.NewCond(&p.mu)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go p.pipe(u, c)
+			go p.pipe(c, u)
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *silentProxy) addr() string { return p.ln.Addr().String() }
+
+// hold stops carrying bytes; release carries them again, what was held
+// first.
+func (p *silentProxy) hold() { p.mu.Lock(); p.held = true; p.mu.Unlock() }
+
+func (p *silentProxy) release() {
+	p.mu.Lock()
+	p.held = false
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+func (p *silentProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.held {
+				p.cond.Wait()
+			}
+			p.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *silentProxy) close() {
+	p.ln.Close()
+	p.release()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestAMutationWhoseAnswerIsLostIsATimeoutThatMayHaveRecorded: a mutation
+// whose append reached NATS's socket but got no answer (the network went
+// silent) is TIMEOUT after events.RequestTimeout, saying it may have been
+// recorded and that a retry with the same idempotencyKey is safe; and so it
+// is: the held append reaches the server once the network carries bytes
+// again, and the retry answers it without recording it twice.
+func TestAMutationWhoseAnswerIsLostIsATimeoutThatMayHaveRecorded(t *testing.T) {
+	s := startNATS(t)
+	p := startProxy(t, s.addr)
+	var logs logLines
+	m := startAgainst(t, "nats://"+p.addr(), false, &logs)
+	token := adminToken(t)
+	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
+		t.Fatalf("register: %+v", res.Errors)
+	}
+
+	p.hold()
+	start := time.Now()
+	res := postAs(t, m.Addr(), token, "silent-1", successionMutation, successionInput("k1"))
+	took := time.Since(start)
+	p.release()
+	if took < events.RequestTimeout || took > events.RequestTimeout+2*time.Second {
+		t.Errorf("the mutation answered after %v, want about %v", took, events.RequestTimeout)
+	}
+	if len(res.Errors) != 1 {
+		t.Fatalf("%s %+v, want one error", res.Data, res.Errors)
+	}
+	e := res.Errors[0]
+	if e.Extensions["code"] != "TIMEOUT" || e.Extensions["requestId"] != "silent-1" ||
+		!strings.Contains(e.Message, "it may have been recorded") || !strings.Contains(e.Message, "same idempotencyKey is safe") {
+		t.Errorf("%q %v, want TIMEOUT saying the write may have been recorded and a retry with the key is safe", e.Message, e.Extensions)
+	}
+	logs.waitLog(t, "request failed: timed out or cancelled", map[string]string{"request_id": "silent-1", "level": "WARN", "code": "TIMEOUT"})
+
+	// The append was sent: it is recorded once the bytes flow again.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if head, err := m.eventLog.Head(context.Background()); err == nil && head == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held append never reached the log")
+		}
+	}
+	res = postAs(t, m.Addr(), token, "silent-2", successionMutation, successionInput("k1"))
+	if len(res.Errors) > 0 {
+		t.Fatalf("the retry: %+v", res.Errors)
+	}
+	var d struct{ RecordTechnologySuccession struct{ Position string } }
+	if err := json.Unmarshal(res.Data, &d); err != nil || d.RecordTechnologySuccession.Position != "2" {
+		t.Errorf("the retry answered %s, want the held append's position 2", res.Data)
+	}
+	if head, _ := m.eventLog.Head(context.Background()); head != 2 {
+		t.Errorf("the log's head is %d after the retry, want 2 (recorded once)", head)
+	}
+}
