@@ -537,3 +537,37 @@ func TestAStopRightAfterPublishingAgainMarksThemPublished(t *testing.T) {
 		t.Errorf("kept after that stop: %+v, %v; want none (the next start would publish them once more)", got, err)
 	}
 }
+
+// The changes kept with the checkpoint outlive a bulk catch-up's batches
+// (which reveal none): published again at the start, they may still wait
+// for NATS, and a stop then must leave them for the next start.
+func TestKeptChangesOutliveABulkBatch(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	store := postgres.New(pool, cat, "")
+	var n notes
+	publishUntil(t, env, store, &n, pos[2], 1)
+	kept := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Position: pos[2],
+		Change: domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2016-02-01"), From: 0, To: 2}}}
+	if err := store.ApplyDerived(bg, pos[2], nil, nil, kept); err != nil { // the changes kept at the checkpoint
+		t.Fatal(err)
+	}
+	recs, err := env.Log.Read(bg, pos[2], 10)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("the event after the checkpoint: %+v, %v", recs, err)
+	}
+	if err := store.ApplyEvents(bg, pos[3], recs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.LastDerived(bg); err != nil || !reflect.DeepEqual(got, kept) {
+		t.Errorf("kept after a bulk batch: %+v, %v; want %+v", got, err, kept)
+	}
+	if err := store.Published(bg, pos[3]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.LastDerived(bg); err != nil || len(got) != 0 {
+		t.Errorf("kept after they were published: %+v, %v; want none", got, err)
+	}
+}

@@ -370,11 +370,19 @@ func decodeDerived(b []byte) (position uint64, changes []projections.LevelChange
 
 // ApplyEvents stores a batch's events and advances the checkpoint in one
 // transaction, leaving the people they touch to a later Apply; people_from
-// keeps where that started.
+// keeps where that started. A bulk batch reveals no level change, but the
+// changes kept with the checkpoint it moves may not have reached the
+// notifier yet (published again at the start, still waiting for NATS):
+// they stay kept, moved to the new position, until a batch that keeps its
+// own replaces them or a stop marks them published. (A value left by a
+// release that does not keep them, of another position, is dropped.)
 func (s *Store) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
 	return s.inBatch(ctx, position, batch, true, func(w *writes) error {
 		w.queue(s.q(`UPDATE {s}.projection_checkpoint SET people_from = coalesce(people_from, position),
-				position = $2, last_derived = NULL, updated_at = now() WHERE name = $1`), checkpointName, int64(position))
+				position = $2, updated_at = now(),
+				last_derived = CASE WHEN jsonb_typeof(last_derived) = 'object' AND last_derived->'position' = to_jsonb(position)
+					THEN jsonb_set(last_derived, '{position}', to_jsonb($2::bigint)) END
+			WHERE name = $1`), checkpointName, int64(position))
 		return nil
 	})
 }
