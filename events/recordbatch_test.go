@@ -265,7 +265,7 @@ func TestRecordBatchConcurrentWriter(t *testing.T) {
 						}
 					default:
 					}
-					time.Sleep(time.Millisecond) // a busy user, not a tight loop
+					time.Sleep(3 * time.Millisecond) // a busy user, not a tight loop
 					key := fmt.Sprintf("s%d-%d", w, i)
 					res, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "X", Accomplishment: sampleEngagement(key), IdempotencyKey: key})
 					if err != nil {

@@ -544,27 +544,35 @@ func TestAStopRightAfterPublishingAgainMarksThemPublished(t *testing.T) {
 func TestKeptChangesOutliveABulkBatch(t *testing.T) {
 	cat := domain.DefaultCatalogue()
 	env := startLog(t, cat)
-	pos := recordLevels(t, env)
+	reg, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	store := postgres.New(pool, cat, "")
 	var n notes
-	publishUntil(t, env, store, &n, pos[2], 1)
-	kept := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Position: pos[2],
+	publishUntil(t, env, store, &n, reg.Position, 0) // the projector stopped at the registration
+	kept := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Position: reg.Position,
 		Change: domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2016-02-01"), From: 0, To: 2}}}
-	if err := store.ApplyDerived(bg, pos[2], nil, nil, kept); err != nil { // the changes kept at the checkpoint
+	if err := store.ApplyDerived(bg, reg.Position, nil, nil, kept); err != nil { // the changes kept at the checkpoint
 		t.Fatal(err)
 	}
-	recs, err := env.Log.Read(bg, pos[2], 10)
+	next, err := env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",
+		Accomplishment: pt.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := env.Log.Read(bg, reg.Position, 10)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("the event after the checkpoint: %+v, %v", recs, err)
 	}
-	if err := store.ApplyEvents(bg, pos[3], recs); err != nil {
+	if err := store.ApplyEvents(bg, next.Position, recs); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := store.LastDerived(bg); err != nil || !reflect.DeepEqual(got, kept) {
 		t.Errorf("kept after a bulk batch: %+v, %v; want %+v", got, err, kept)
 	}
-	if err := store.Published(bg, pos[3]); err != nil {
+	if err := store.Published(bg, next.Position); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := store.LastDerived(bg); err != nil || len(got) != 0 {
