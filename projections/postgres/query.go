@@ -271,11 +271,11 @@ func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domai
 	return read(ctx, s, func(q querier) ([]projections.Cell, error) { return s.distribution(ctx, q, field, asOf, department) })
 }
 
-func (s *Store) distribution(ctx context.Context, q querier, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
-	// The months before asOf's from the deltas; the days of its month up to
-	// it from the periods that start (+1) or end (-1) on them.
-	rows, err := q.Query(ctx, s.q(`
-		SELECT department, level, sum(n)::bigint FROM (
+// distributionCounts is the +1 and -1 of every department and level on $2
+// (the date) in field $1 and department $3 (empty: all): the months before
+// $2's from the deltas, the days of its month up to it from the periods
+// that start (+1) or end (-1) on them. Summed, they are the distribution.
+const distributionCounts = `(
 			SELECT department, level, delta AS n FROM {s}.distribution_deltas
 			WHERE field = $1 AND ($3 = '' OR department = $3) AND bucket < date_trunc('month', $2::date)::date
 			UNION ALL
@@ -286,7 +286,10 @@ func (s *Store) distribution(ctx context.Context, q querier, field domain.Field,
 			SELECT department, level, -1 FROM {s}.distribution_periods
 			WHERE field = $1 AND ($3 = '' OR department = $3)
 				AND upper(valid) >= date_trunc('month', $2::date)::date AND upper(valid) <= $2::date
-		) c
+		) c`
+
+func (s *Store) distribution(ctx context.Context, q querier, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error) {
+	rows, err := q.Query(ctx, s.q(`SELECT department, level, sum(n)::bigint FROM `+distributionCounts+`
 		GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2`), string(field), asOf.Time(), department)
 	if err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)
@@ -324,27 +327,15 @@ func (s *Store) Trend(ctx context.Context, field domain.Field, dates []domain.Da
 		delta int
 	}
 	bounds, err := read(ctx, s, func(q querier) ([]bound, error) {
-		rows, err := q.Query(ctx, s.q(`
-			SELECT $2::date, department, level, sum(n)::bigint FROM (
-				SELECT department, level, delta AS n FROM {s}.distribution_deltas
-				WHERE field = $1 AND ($4 = '' OR department = $4) AND bucket < date_trunc('month', $2::date)::date
-				UNION ALL
-				SELECT department, level, 1 FROM {s}.distribution_periods
-				WHERE field = $1 AND ($4 = '' OR department = $4)
-					AND lower(valid) >= date_trunc('month', $2::date)::date AND lower(valid) <= $2::date
-				UNION ALL
-				SELECT department, level, -1 FROM {s}.distribution_periods
-				WHERE field = $1 AND ($4 = '' OR department = $4)
-					AND upper(valid) >= date_trunc('month', $2::date)::date AND upper(valid) <= $2::date
-			) c
+		rows, err := q.Query(ctx, s.q(`SELECT $2::date, department, level, sum(n)::bigint FROM `+distributionCounts+`
 			GROUP BY 2, 3 HAVING sum(n) <> 0
 			UNION ALL
 			SELECT lower(valid), department, level, 1 FROM {s}.distribution_periods
-			WHERE field = $1 AND ($4 = '' OR department = $4) AND lower(valid) > $2::date AND lower(valid) <= $3::date
+			WHERE field = $1 AND ($3 = '' OR department = $3) AND lower(valid) > $2::date AND lower(valid) <= $4::date
 			UNION ALL
 			SELECT upper(valid), department, level, -1 FROM {s}.distribution_periods
-			WHERE field = $1 AND ($4 = '' OR department = $4) AND upper(valid) > $2::date AND upper(valid) <= $3::date
-			ORDER BY 1`), string(field), dates[0].Time(), dates[len(dates)-1].Time(), department)
+			WHERE field = $1 AND ($3 = '' OR department = $3) AND upper(valid) > $2::date AND upper(valid) <= $4::date
+			ORDER BY 1`), string(field), dates[0].Time(), department, dates[len(dates)-1].Time())
 		if err != nil {
 			return nil, err
 		}
