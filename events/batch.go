@@ -70,13 +70,7 @@ func (l *Log) AppendBatch(ctx context.Context, ps []Pending) ([]Outcome, error) 
 				fut, err = l.asyncJS.PublishMsgAsync(m, stallWait)
 			}
 			if err != nil {
-				// Could not even send: stop here; acks already in flight are
-				// still collected so their outcomes are right.
-				b.drain(ctx)
-				if refusedUnsent(err) {
-					err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-				}
-				return failRest(b.out, fmt.Errorf("append batch: %w", err))
+				return b.unsent(ctx, err)
 			}
 			b.push(inflight{idx: i, subject: m.Subject, fut: fut})
 		}
@@ -254,6 +248,24 @@ func (b *chains) fail(i int32, err error) {
 			b.out[j].Err = skipped
 		}
 	}
+}
+
+// unsent ends a batch whose next publish could not even be sent (err):
+// acks already in flight are collected so their outcomes are right; one
+// still unanswered when ctx ends was sent, so it (and the rest of its
+// person's chain) may have been recorded: ErrUnconfirmed, never the
+// "nothing was recorded" of ErrUnavailable, which only what was never sent
+// gets.
+func (b *chains) unsent(ctx context.Context, err error) ([]Outcome, error) {
+	b.drain(ctx)
+	for ; b.fhead < len(b.flying); b.fhead++ {
+		f := b.flying[b.fhead]
+		b.fail(f.idx, fmt.Errorf("append %s: %w: %w", f.subject, ErrUnconfirmed, context.Cause(ctx)))
+	}
+	if refusedUnsent(err) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return failRest(b.out, fmt.Errorf("append batch: %w", err))
 }
 
 func failRest(out []Outcome, err error) ([]Outcome, error) {
