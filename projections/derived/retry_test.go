@@ -350,10 +350,13 @@ func TestChangesWaitingForNATSOutliveTheProjector(t *testing.T) {
 	}
 	stop := project(bus)
 	reach(head)
-	waiting := bus.Pending()
-	if len(waiting) < 2 || waiting[0].Position == waiting[len(waiting)-1].Position {
-		t.Fatalf("waiting for NATS: %+v; want the changes of two batches", waiting)
+	// The projector queues a batch's changes after it commits the batch.
+	var waiting []projections.LevelChanged
+	twoBatches := func() bool {
+		waiting = bus.Pending()
+		return len(waiting) >= 2 && waiting[0].Position != waiting[len(waiting)-1].Position
 	}
+	waitFor(t, "the changes of two batches waiting for NATS", twoBatches)
 	if kept, err := store.LastDerived(bg); err != nil || !reflect.DeepEqual(kept, waiting) {
 		t.Errorf("kept with the last batch: %+v, %v; want everything waiting %+v", kept, err, waiting)
 	}
