@@ -48,10 +48,12 @@ var ErrUnavailable = errors.New("the event log is unreachable")
 // key, for the Recorder, at any time) records it once.
 var ErrUnconfirmed = errors.New("the append was sent but its acknowledgement was lost: it may have been recorded")
 
-// RequestTimeout bounds each request the log makes to NATS (an append, and
-// each round trip of a read) whose context has no deadline of its own (a
-// context with one is bounded by it instead). An append that gets no answer
-// within it fails with context.DeadlineExceeded: it may have been recorded.
+// RequestTimeout bounds each request the log makes to NATS: an append
+// (whatever its context's deadline, if an earlier one does not end it
+// first), and each round trip of a read whose context has no deadline of
+// its own (a context with one is bounded by it instead). An append that
+// gets no answer within it fails with context.DeadlineExceeded: it may
+// have been recorded.
 // JetStream's own retry of a publish the server answered with "no
 // responders" (nothing stored: up to 2 more attempts, 250 ms apart, each
 // sent only on a live connection) runs within the same bound, and none is
@@ -527,6 +529,10 @@ func (l *Log) Append(ctx context.Context, personID string, expectedLastSeq uint6
 		// waits, it is unconfirmed (classify).
 		return 0, false, fmt.Errorf("append %s: %w: %w", m.Subject, ErrUnavailable, nats.ErrConnectionClosed)
 	}
+	// One round trip, bounded by RequestTimeout even when the caller's
+	// deadline is later (a request's own, careerd's --request-timeout).
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
 	ack, err := l.js.PublishMsg(ctx, m)
 	if err != nil {
 		return 0, false, classify(m.Subject, err)

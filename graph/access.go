@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -103,6 +104,11 @@ func (r *Resolver) awaitProjection(ctx context.Context, pos uint64) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := r.ReadModel.WaitFor(wctx, pos); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The request's own deadline (Limits.Request): the write is
+			// as certain as at the read-your-writes timeout.
+			return domain.Conflict("recorded at position %d, but the read model did not apply it before the request's deadline; retry the query shortly", pos)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,8 +12,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/careerledger/careerledger/projections/projectionstest"
 )
 
 // TestLimits: what one request may cost is bounded (server.go, Limits).
@@ -288,4 +296,65 @@ func TestRealisticPagesFitTheComplexityLimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRequestDeadline: a query or mutation over HTTP ends with TIMEOUT at
+// Limits.Request, well before the read-your-writes wait (10 s here) would
+// end it; a websocket outlives the deadline.
+func TestRequestDeadline(t *testing.T) {
+	e := newEnv(t, backends[0], options{limits: graph.Limits{Request: 400 * time.Millisecond}})
+	adm := e.token(t, admin)
+	ws := e.connect(t, adm)
+	ws.subscribe("1", nil)
+	time.Sleep(600 * time.Millisecond)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "D1", "name": "D", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	levelOne(t, e, adm, "D1")
+	if got := ws.change("1"); got.PersonID != "D1" {
+		t.Errorf("change %+v, want D1's", got)
+	}
+
+	// With the projector stopped, a mutation waits for a read model that
+	// does not move.
+	e.StopProjector()
+	start := time.Now()
+	r := e.gql(t, adm, mRegister, map[string]any{"in": map[string]any{"id": "D2", "name": "D", "department": "Operations", "joinedOn": "2020-01-01"}})
+	// The write is in the log: the answer says so, as at the
+	// read-your-writes timeout.
+	if len(r.Errors) == 0 || r.Errors[0].code() != "CONFLICT" || !strings.Contains(r.Errors[0].Message, "recorded at position 4, but the read model did not apply it before the request's deadline") {
+		t.Errorf("want CONFLICT recorded at position 4, got HTTP %d %s", r.Status, r.Raw)
+	}
+
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("answered after %v, want about 400 ms", d)
+	}
+}
+
+// TestQueryDeadline: a query whose read hangs (here on a table another
+// session has locked) ends with TIMEOUT at Limits.Request.
+func TestQueryDeadline(t *testing.T) {
+	var pool *pgxpool.Pool
+	b := backend{"postgres", func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
+		pool = pgtest.NewPool(t, postgres.DefaultSchema)
+		return postgres.New(pool, cat, postgres.DefaultSchema)
+	}}
+	e := newEnv(t, b, options{limits: graph.Limits{Request: 400 * time.Millisecond}})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "Q1", "name": "Q", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+postgres.DefaultSchema+".people IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := e.gql(t, adm, `{ person(id: "Q1") { name } }`, nil)
+	if len(r.Errors) == 0 || r.Errors[0].code() != "TIMEOUT" {
+		t.Errorf("want TIMEOUT, got HTTP %d %s", r.Status, r.Raw)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("answered after %v, want about 400 ms", d)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/complexity"
@@ -30,6 +31,15 @@ type Limits struct {
 	Depth       int   // default 12
 	ParserToken int   // default 10000
 	BodyBytes   int64 // default 1 MiB
+	// WebsocketInit is how long a websocket may take to send
+	// connection_init before it is closed (default 10 s): a connection
+	// that never says who it is holds nothing open for long.
+	WebsocketInit time.Duration
+	// Request bounds a query or mutation over HTTP (default 60 s, more
+	// than a mutation's read-your-writes wait): a request whose reads
+	// hang on a silent connection ends with an error instead of holding
+	// its client forever. Subscriptions are not bounded by it.
+	Request time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -44,6 +54,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BodyBytes <= 0 {
 		l.BodyBytes = 1 << 20
+	}
+	if l.WebsocketInit <= 0 {
+		l.WebsocketInit = 10 * time.Second
+	}
+	if l.Request <= 0 {
+		l.Request = 60 * time.Second
 	}
 	return l
 }
@@ -90,6 +106,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		// not a ping, closes it, at the expiry.
 		Implementation:        wsImplementation{inner: transport.CoderWebsocketImplementation{}},
 		KeepAlivePingInterval: 10 * time.Second,
+		InitTimeout:           lim.WebsocketInit,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token, ok := bearer(payload.Authorization())
 			if !ok {
@@ -156,7 +173,22 @@ func NewServer(cfg ServerConfig) http.Handler {
 	var h http.Handler = srv
 	h = cfg.Tokens.Authenticate(h)
 	h = limitBody(h, lim.BodyBytes)
+	h = limitTime(h, lim.Request)
 	return h
+}
+
+// limitTime gives every request but a websocket upgrade a deadline of d: a
+// request that outlives it ends with TIMEOUT (failureOf).
+func limitTime(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // distributionCost is what one distribution costs besides its selection: each

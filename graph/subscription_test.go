@@ -42,6 +42,14 @@ func (e *env) dial(t *testing.T, payload map[string]any) *wsClient {
 // dialWith is dial with headers on the upgrade request.
 func (e *env) dialWith(t *testing.T, header http.Header, payload map[string]any) *wsClient {
 	t.Helper()
+	c := e.dialSilent(t, header)
+	c.send(wsMessage{Type: "connection_init", Payload: mustJSON(t, payload)})
+	return c
+}
+
+// dialSilent opens a websocket and sends nothing.
+func (e *env) dialSilent(t *testing.T, header http.Header) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http"),
@@ -54,9 +62,7 @@ func (e *env) dialWith(t *testing.T, header http.Header, payload map[string]any)
 	if conn.Subprotocol() != "graphql-transport-ws" {
 		t.Fatalf("negotiated subprotocol %q", conn.Subprotocol())
 	}
-	c := &wsClient{t: t, conn: conn}
-	c.send(wsMessage{Type: "connection_init", Payload: mustJSON(t, payload)})
-	return c
+	return &wsClient{t: t, conn: conn}
 }
 
 // connect dials and waits for connection_ack.
@@ -752,4 +758,35 @@ func TestWebsocketsShutdown(t *testing.T) {
 	if body, _ := io.ReadAll(resp.Body); resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"UNAVAILABLE"`) {
 		t.Errorf("an upgrade after Shutdown: Retry-After %q, body %s; want 1 and UNAVAILABLE", resp.Header.Get("Retry-After"), body)
 	}
+}
+
+// TestWebsocketInitTimeout: a websocket that sends no connection_init in
+// time is closed with graphql-transport-ws's 4408, whether or not its
+// upgrade carried a token; one that sends it in time is not.
+func TestWebsocketInitTimeout(t *testing.T) {
+	e := newEnv(t, backends[0], options{limits: graph.Limits{WebsocketInit: 300 * time.Millisecond}})
+	adm := e.token(t, admin)
+	for name, header := range map[string]http.Header{"no token": nil, "token on the upgrade": {"Authorization": {"Bearer " + adm}}} {
+		t.Run(name, func(t *testing.T) {
+			c := e.dialSilent(t, header)
+			start := time.Now()
+			_, err := c.next(5 * time.Second)
+			if code := websocket.CloseStatus(err); code != 4408 {
+				t.Fatalf("closed with %v (%v), want 4408", code, err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("closed after %v, want about 300 ms", d)
+			}
+		})
+	}
+	t.Run("init in time", func(t *testing.T) {
+		c := e.connect(t, adm)
+		c.subscribe("1", nil)
+		time.Sleep(600 * time.Millisecond)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "W1", "name": "W", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		levelOne(t, e, adm, "W1")
+		if got := c.change("1"); got.PersonID != "W1" {
+			t.Errorf("change %+v, want W1's", got)
+		}
+	})
 }

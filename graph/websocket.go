@@ -248,9 +248,15 @@ func (c *wsConn) WriteJSON(v any) error {
 	return c.WebsocketConn.WriteJSON(v)
 }
 
+// closeInitTimeout is graphql-transport-ws's close code for a connection
+// that sent no connection_init in time; the transport closes it with 1002.
+const closeInitTimeout = 4408
+
 func (c *wsConn) WriteClose(code int, reason string) error {
 	if own, why := c.s.ended(); own != 0 {
 		code, reason = own, why
+	} else if code == transport.WebsocketCloseProtocolError && reason == "connection initialisation timeout" {
+		code, reason = closeInitTimeout, "Connection initialisation timeout"
 	}
 	return c.WebsocketConn.WriteClose(code, reason)
 }

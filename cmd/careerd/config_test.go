@@ -111,6 +111,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{map[string]string{"CAREER_DUPLICATE_WINDOW": "-1m"}, nil, "--duplicate-window"},
 		{nil, []string{"--read-your-writes-timeout", "-1s"}, "--read-your-writes-timeout"},
 		{nil, []string{"--shutdown-timeout", "-5s"}, "--shutdown-timeout"},
+		{map[string]string{"CAREER_REQUEST_TIMEOUT": "-1s"}, nil, "--request-timeout"},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })

@@ -166,7 +166,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	m.websockets = graph.NewWebsockets()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: m.tokens, Dev: cfg.Dev, Logger: m.log,
-		OnOperation: m.metrics.operation, Websockets: m.websockets}))
+		OnOperation: m.metrics.operation, Websockets: m.websockets, Limits: graph.Limits{Request: cfg.RequestTimeout}}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.handler())
