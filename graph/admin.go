@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -98,8 +99,17 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Trailer", ExportTrailer)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
+	from := after
 	for {
 		batch, err := b.Log.Read(ctx, after, 1000)
+		if err != nil && after == from && errors.Is(err, events.ErrUnavailable) {
+			// Nothing went out yet: the status can still say it, as a
+			// mutation's UNAVAILABLE does.
+			b.Resolver.logger().WarnContext(ctx, "export failed: "+logLine["UNAVAILABLE"], "request_id", RequestID(ctx), "after", after, "err", err)
+			w.Header().Del("Trailer")
+			http.Error(w, "the event log is unreachable: try again once it is back", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			b.Resolver.logger().ErrorContext(ctx, "export failed", "request_id", RequestID(ctx), "after", after, "err", err)
 			bw.Flush() //nolint:errcheck // the client went away

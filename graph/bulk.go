@@ -48,6 +48,19 @@ type ImportResult struct {
 	Message          string `json:"message,omitempty"`
 }
 
+// MarshalJSON writes "duplicate" on every recorded line, false included,
+// and leaves it off refused ones.
+func (r ImportResult) MarshalJSON() ([]byte, error) {
+	type plain ImportResult
+	if !r.OK {
+		return json.Marshal(plain(r))
+	}
+	return json.Marshal(struct {
+		plain
+		Duplicate bool `json:"duplicate"`
+	}{plain(r), r.Duplicate})
+}
+
 func failed(line int, err error) ImportResult {
 	res := ImportResult{Line: line, Code: "INTERNAL", Message: "internal error"}
 	var de *domain.Error

@@ -154,3 +154,21 @@ func TestBulkImportAFailedRegistrationGrantsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestImportResultForm: a recorded line always says whether it was a
+// repeat; a refused line does not.
+func TestImportResultForm(t *testing.T) {
+	for _, tc := range []struct {
+		r    graph.ImportResult
+		want string
+	}{
+		{graph.ImportResult{Line: 1, OK: true, Position: "7", PersonID: "P1"}, `{"line":1,"ok":true,"position":"7","personId":"P1","duplicate":false}`},
+		{graph.ImportResult{Line: 2, OK: true, Position: "7", PersonID: "P1", Duplicate: true}, `{"line":2,"ok":true,"position":"7","personId":"P1","duplicate":true}`},
+		{graph.ImportResult{Line: 3, Code: "NOT_FOUND", Message: "person P9 not found"}, `{"line":3,"ok":false,"code":"NOT_FOUND","message":"person P9 not found"}`},
+	} {
+		got, err := json.Marshal(tc.r)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%+v: %s %v, want %s", tc.r, got, err, tc.want)
+		}
+	}
+}

@@ -307,6 +307,20 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 		}
 		logs.waitLog(t, "request failed: the event log is unreachable", map[string]string{"request_id": id, "level": "WARN", "code": "UNAVAILABLE"})
 	}
+	// An export says so in its status, before any line went out.
+	req, _ := http.NewRequest("GET", "http://"+m.Addr()+"/v1/export", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Request-Id", "export-1")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the event log is unreachable") {
+			t.Errorf("export while NATS is away: %d %q, want 503 saying the log is unreachable", res.StatusCode, body)
+		}
+		logs.waitLog(t, "export failed: the event log is unreachable", map[string]string{"request_id": "export-1", "level": "WARN"})
+	}
 	_, metrics := get(t, "http://"+m.Addr()+"/metrics")
 	if want := `careerledger_commands_total{command="recordTechnologySuccession",result="unavailable"} 2`; !strings.Contains(metrics, want) {
 		t.Errorf("/metrics: missing %s", want)
