@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +154,54 @@ func TestWhatAnEarlierVersionRecordedStillWorks(t *testing.T) {
 			return cur, nil
 		}}); err != nil {
 			t.Errorf("amending the date of an earlier self-development: %v", err)
+		}
+	})
+}
+
+// TestAnEarlierLongReasonIsAnsweredAsARepeat: a release before the bound
+// on a reason's length recorded longer ones; the retry of such a
+// retraction under its key is answered as the repeat it is (by
+// fingerprint, and by reading the log), while a long reason under a new
+// key, or none, is refused and records nothing.
+func TestAnEarlierLongReasonIsAnsweredAsARepeat(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		r := newRecorder(l)
+		mustRegister(t, r, "E1")
+		rec, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", Accomplishment: sampleEngagement("Backbone")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		long := strings.Repeat("the customer withdrew the project; ", 50) // 1,750 characters
+		pos, _, err := l.Append(ctx, "E1", rec.Position, msgID("E1", "gone"),
+			AccomplishmentRetracted{AccomplishmentID: rec.AccomplishmentID, Reason: long}, fakeClock()(), "gone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		retract := func(r *Recorder, reason, key string) (Result, error) {
+			return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: rec.AccomplishmentID, Reason: reason, IdempotencyKey: key})
+		}
+		fresh := newRecorder(l)
+		for how, r := range map[string]*Recorder{"by fingerprint": fresh, "read from the log": r} {
+			if how == "read from the log" {
+				forgetPrints(r)
+			}
+			if res, err := retract(r, long, "gone"); err != nil || !res.Duplicate || res.Position != pos {
+				t.Errorf("%s: the retry: %+v, %v; want the repeat of position %d", how, res, err, pos)
+			}
+			for _, key := range []string{"", "new"} {
+				var de *domain.Error
+				if _, err := retract(r, long, key); !errors.As(err, &de) || de.Field != "reason" || !strings.Contains(de.Rule, "at most 1000") {
+					t.Errorf("%s: a long reason under key %q: %v; want a refusal of the reason's length", how, key, err)
+				}
+			}
+			var de *domain.Error
+			if _, err := retract(r, "   ", "blank"); !errors.As(err, &de) || de.Field != "reason" {
+				t.Errorf("%s: a blank reason: %v; want a refusal naming reason", how, err)
+			}
+		}
+		if h, err := l.Head(ctx); err != nil || h != pos {
+			t.Errorf("head %d, %v; want %d: a refusal recorded something", h, err, pos)
 		}
 	})
 }

@@ -485,11 +485,18 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	if !ok {
 		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 	}
-	if err := domain.ValidateReason(c.Reason); err != nil {
-		return plan{}, err
+	// A reason over MaxReasonLength under a key is refused only once the
+	// key is known not to be a repeat: a release before the bound recorded
+	// such reasons, and the retry of one is answered as the repeat it is.
+	tooLong := domain.ValidateReason(c.Reason)
+	if tooLong != nil && (c.IdempotencyKey == "" || domain.ValidateReason(firstRunes(c.Reason, domain.MaxReasonLength)) != nil) {
+		return plan{}, tooLong
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
 	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
+		if tooLong != nil {
+			return decision{}, tooLong
+		}
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -498,6 +505,17 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 		}
 		return decision{event: ev, accomplishmentID: c.AccomplishmentID}, nil
 	}}, nil
+}
+
+// firstRunes is s cut to its first n characters.
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // msgID is the Nats-Msg-Id of a command's event: the person and the key
