@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -25,7 +26,8 @@ import (
 // intVariables wraps a transport so that a variable (or a field of one)
 // whose value cannot be an Int, such as 1.5 or "five", is bad input naming
 // that variable or field and the Int's rule, like one out of range, rather
-// than gqlparser's GRAPHQL_VALIDATION_FAILED ("cannot use value 0 as Int").
+// than gqlparser's GRAPHQL_VALIDATION_FAILED ("cannot use value 0 as Int");
+// likewise a value that is not one of its enum's ("BOSS" for a role).
 type intVariables struct {
 	graphql.Transport
 	schema *ast.Schema
@@ -51,7 +53,7 @@ func (x intVariableExecutor) CreateOperationContext(ctx context.Context, params 
 }
 
 // badInt returns, when e is gqlparser's refusal of a variable's value where
-// an Int goes, the bad-input error of that value at the same path
+// an Int or an enum goes, the bad-input error of that value at the same path
 // (["variable", name, field...]); nil for any other error.
 func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string]any, e *gqlerror.Error) *gqlerror.Error {
 	p := e.Path
@@ -87,7 +89,21 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 			} // else one value given for a list, coerced to a list of one
 		}
 	}
-	if typ.Elem != nil || typ.NamedType != "Int" || val == nil {
+	if typ.Elem != nil || val == nil {
+		return nil
+	}
+	if enum := x.schema.Types[typ.NamedType]; enum != nil && enum.Kind == ast.Enum {
+		if s, ok := val.(string); ok && enum.EnumValues.ForName(s) != nil {
+			return nil // refused for another reason
+		}
+		// As /v1/import names it: the value as given, in JSON.
+		given, _ := json.Marshal(val)
+		field := inputName(p)
+		de := domain.Invalid(field, "is not a valid "+enum.Name+": "+string(given))
+		return &gqlerror.Error{Message: de.Message, Path: p, Err: de,
+			Extensions: map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}}
+	}
+	if typ.NamedType != "Int" {
 		return nil
 	}
 	if _, err := model.UnmarshalInt(val); err != nil {
