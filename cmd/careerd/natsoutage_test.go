@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,52 +18,18 @@ import (
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 )
 
-// natsServer is an embedded JetStream server clients reach over TCP, so
-// that it can stop and start again at the same address, on the same
-// storage: NATS going away for a while, as a killed nats-server does.
-type natsServer struct {
-	t    *testing.T
-	dir  string
-	addr string
-	srv  *events.Embedded
+// withCredentials is s's address with credentials in it (the server asks
+// for none and ignores them): what careerd logs must never show them.
+func withCredentials(s *natstest.Server) string {
+	return "nats://careerd:" + natsPassword + "@" + s.Addr()
 }
-
-func startNATS(t *testing.T) *natsServer {
-	t.Helper()
-	s := &natsServer{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
-	s.start()
-	s.addr = strings.TrimPrefix(s.srv.ClientURL(), "nats://")
-	t.Cleanup(func() {
-		if s.srv != nil {
-			s.srv.Shutdown()
-		}
-	})
-	return s
-}
-
-// url is the server's address with credentials in it (the server asks for
-// none and ignores them): what careerd logs must never show them.
-func (s *natsServer) url() string { return "nats://careerd:" + natsPassword + "@" + s.addr }
 
 const natsPassword = "n4ts-s3cret"
-
-func (s *natsServer) start() {
-	s.t.Helper()
-	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: s.dir, Listen: s.addr})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.srv = srv
-}
-
-func (s *natsServer) stop() {
-	s.srv.Shutdown()
-	s.srv = nil
-}
 
 // logLines is a log careerd writes while the test reads it.
 type logLines struct {
@@ -141,9 +106,9 @@ func succession() domain.Accomplishment {
 // sent it on reconnect, recorded long after its caller was told it timed
 // out). The connection's loss and return are logged, credentials masked.
 func TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.Start(t)
 	var logs logLines
-	m := &Main{Config: Config{NATSURL: s.url()}, log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	m := &Main{Config: Config{NATSURL: withCredentials(s)}, log: slog.New(slog.NewJSONHandler(&logs, nil))}
 	nc, err := m.connectNATS("careerd")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +125,7 @@ func TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s.stop()
+	s.Stop()
 	for deadline := time.Now().Add(5 * time.Second); nc.Status() != nats.RECONNECTING; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the connection never noticed the server went away (%v)", nc.Status())
@@ -195,10 +160,10 @@ func TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded(t *testing.T) {
 	if err := nc.Publish("careerledger.test", []byte("x")); !errors.Is(err, nats.ErrReconnectBufExceeded) {
 		t.Errorf("a publish while NATS is away: err = %v, want it refused at once", err)
 	}
-	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd", "level": "WARN", "url": "nats://careerd:********@" + s.addr})
+	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd", "level": "WARN", "url": "nats://careerd:********@" + s.Addr()})
 
-	s.start()
-	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd", "level": "INFO", "url": "nats://careerd:********@" + s.addr})
+	s.Start()
+	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd", "level": "INFO", "url": "nats://careerd:********@" + s.Addr()})
 	time.Sleep(300 * time.Millisecond) // what the connection held would have been sent on reconnect
 	rs, err := l.Read(ctx, 0, 0)
 	if err != nil {
@@ -279,17 +244,17 @@ func startAgainst(t *testing.T, natsURL string, pg bool, logs io.Writer) *Main {
 // is away at once with UNAVAILABLE, saying nothing was recorded, logs it
 // with the request id, and records nothing when NATS is back.
 func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.Start(t)
 	var logs logLines
-	m := startAgainst(t, s.url(), true, &logs)
+	m := startAgainst(t, withCredentials(s), true, &logs)
 	token := adminToken(t)
 	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
 		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
 		t.Fatalf("register: %+v", res.Errors)
 	}
 
-	s.stop()
-	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd", "url": "nats://careerd:********@" + s.addr})
+	s.Stop()
+	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd", "url": "nats://careerd:********@" + s.Addr()})
 	for i, key := range []string{"", "k1"} {
 		id := fmt.Sprintf("outage-%d", i)
 		start := time.Now()
@@ -326,7 +291,7 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 		t.Errorf("/metrics: missing %s", want)
 	}
 
-	s.start()
+	s.Start()
 	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd"})
 	logs.waitLog(t, restoredMsg, map[string]string{"connection": "careerd-derived"})
 	time.Sleep(300 * time.Millisecond)
@@ -352,93 +317,6 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 	}
 }
 
-// silentProxy carries TCP between NATS clients and a server, and can stop
-// carrying it (holding the bytes) while its connections stay open: a
-// network gone silent, where a request is sent and no answer comes.
-type silentProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cond   *sync.Cond
-	held   bool
-	conns  []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *silentProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &silentProxy{ln: ln, target: target}
-	p.cond = sync.NewCond(&p.mu)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go p.pipe(u, c)
-			go p.pipe(c, u)
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *silentProxy) addr() string { return p.ln.Addr().String() }
-
-// hold stops carrying bytes; release carries them again, what was held
-// first.
-func (p *silentProxy) hold() { p.mu.Lock(); p.held = true; p.mu.Unlock() }
-
-func (p *silentProxy) release() {
-	p.mu.Lock()
-	p.held = false
-	p.mu.Unlock()
-	p.cond.Broadcast()
-}
-
-func (p *silentProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			for p.held {
-				p.cond.Wait()
-			}
-			p.mu.Unlock()
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *silentProxy) close() {
-	p.ln.Close()
-	p.release()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 // TestAMutationWhoseAnswerIsLostIsATimeoutThatMayHaveRecorded: a mutation
 // whose append reached NATS's socket but got no answer (the network went
 // silent) is TIMEOUT after events.RequestTimeout, saying it may have been
@@ -446,21 +324,21 @@ func (p *silentProxy) close() {
 // is: the held append reaches the server once the network carries bytes
 // again, and the retry answers it without recording it twice.
 func TestAMutationWhoseAnswerIsLostIsATimeoutThatMayHaveRecorded(t *testing.T) {
-	s := startNATS(t)
-	p := startProxy(t, s.addr)
+	s := natstest.Start(t)
+	p := natstest.StartProxy(t, s.Addr())
 	var logs logLines
-	m := startAgainst(t, "nats://"+p.addr(), false, &logs)
+	m := startAgainst(t, "nats://"+p.Addr(), false, &logs)
 	token := adminToken(t)
 	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
 		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
 		t.Fatalf("register: %+v", res.Errors)
 	}
 
-	p.hold()
+	p.Hold()
 	start := time.Now()
 	res := postAs(t, m.Addr(), token, "silent-1", successionMutation, successionInput("k1"))
 	took := time.Since(start)
-	p.release()
+	p.Release()
 	if took < events.RequestTimeout || took > events.RequestTimeout+2*time.Second {
 		t.Errorf("the mutation answered after %v, want about %v", took, events.RequestTimeout)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/derived"
 	"github.com/careerledger/careerledger/projections/memory"
@@ -27,45 +27,6 @@ import (
 
 var bg = context.Background()
 
-// natsServer is an embedded server clients reach over TCP, so that it can
-// stop and start again at the same address, on the same storage: NATS
-// going away for a while.
-type natsServer struct {
-	t    *testing.T
-	dir  string
-	addr string
-	url  string
-	srv  *events.Embedded
-}
-
-func startNATS(t *testing.T) *natsServer {
-	t.Helper()
-	s := &natsServer{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
-	s.start()
-	s.url = s.srv.ClientURL()
-	s.addr = strings.TrimPrefix(s.url, "nats://")
-	t.Cleanup(func() {
-		if s.srv != nil {
-			s.srv.Shutdown()
-		}
-	})
-	return s
-}
-
-func (s *natsServer) start() {
-	s.t.Helper()
-	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: s.dir, Listen: s.addr})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.srv = srv
-}
-
-func (s *natsServer) stop() {
-	s.srv.Shutdown()
-	s.srv = nil
-}
-
 // conn is a client connection to s that reconnects forever and buffers
 // nothing while it reconnects (as one does once its reconnect buffer is
 // full): a publication while the server is away fails.
@@ -74,16 +35,16 @@ type conn struct {
 	disconnected chan struct{}
 }
 
-func (s *natsServer) connect() *conn {
-	s.t.Helper()
+func connect(t *testing.T, s *natstest.Server) *conn {
+	t.Helper()
 	c := &conn{disconnected: make(chan struct{}, 16)}
-	nc, err := nats.Connect(s.url, nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond),
+	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond),
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(*nats.Conn, error) { c.disconnected <- struct{}{} }))
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
-	s.t.Cleanup(nc.Close)
+	t.Cleanup(nc.Close)
 	c.Conn = nc
 	return c
 }
@@ -166,8 +127,8 @@ func levelChange(pos uint64, on string, from, to int) projections.LevelChanged {
 // buffer used up) are published once it is back: every one, once, in
 // order. The failure is logged once per call, however many attempts fail.
 func TestAPublicationNATSRefusedIsRetriedUntilItGoesThrough(t *testing.T) {
-	s := startNATS(t)
-	nc := s.connect()
+	s := natstest.Start(t)
+	nc := connect(t, s)
 	var logs logBuffer
 	var failed atomic.Int64
 	var a collector
@@ -185,7 +146,7 @@ func TestAPublicationNATSRefusedIsRetriedUntilItGoesThrough(t *testing.T) {
 	bus.LevelChanged(bg, []projections.LevelChanged{first})
 	a.wait(t, 1)
 
-	s.stop()
+	s.Stop()
 	nc.waitDisconnected(t)
 	bus.LevelChanged(bg, []projections.LevelChanged{second})
 	bus.LevelChanged(bg, []projections.LevelChanged{withdrawn, third})
@@ -199,7 +160,7 @@ func TestAPublicationNATSRefusedIsRetriedUntilItGoesThrough(t *testing.T) {
 	}
 	cancel()
 
-	s.start()
+	s.Start()
 	want := []projections.LevelChanged{first, second, withdrawn, third}
 	if got := a.wait(t, len(want)); !reflect.DeepEqual(got, want) {
 		t.Errorf("received %+v, want %+v", got, want)
@@ -229,8 +190,8 @@ func TestAPublicationNATSRefusedIsRetriedUntilItGoesThrough(t *testing.T) {
 // Closing the bus ends the retries: no attempt after it, and Flush says
 // what was left.
 func TestClosingTheBusStopsItsRetries(t *testing.T) {
-	s := startNATS(t)
-	nc := s.connect()
+	s := natstest.Start(t)
+	nc := connect(t, s)
 	var failed atomic.Int64
 	var a collector
 	bus, err := derived.New(nc.Conn, derived.Config{OnPublishFailed: func() { failed.Add(1) }}, a.add)
@@ -238,7 +199,7 @@ func TestClosingTheBusStopsItsRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	runBus(t, nc.Conn, bus)
-	s.stop()
+	s.Stop()
 	nc.waitDisconnected(t)
 	bus.LevelChanged(bg, []projections.LevelChanged{levelChange(10, "2024-04-01", 1, 2)})
 	waitFor(t, "two failed attempts", func() bool { return failed.Load() >= 2 })
@@ -265,8 +226,8 @@ func TestClosingTheBusStopsItsRetries(t *testing.T) {
 
 // A full queue drops its oldest changes, counted, and keeps the newest.
 func TestAFullQueueDropsTheOldest(t *testing.T) {
-	s := startNATS(t)
-	nc := s.connect()
+	s := natstest.Start(t)
+	nc := connect(t, s)
 	var dropped atomic.Int64
 	var a collector
 	bus, err := derived.New(nc.Conn, derived.Config{MaxPending: 2, OnDropped: func(n int) { dropped.Add(int64(n)) }}, a.add)
@@ -274,7 +235,7 @@ func TestAFullQueueDropsTheOldest(t *testing.T) {
 		t.Fatal(err)
 	}
 	runBus(t, nc.Conn, bus)
-	s.stop()
+	s.Stop()
 	nc.waitDisconnected(t)
 	cs := []projections.LevelChanged{levelChange(10, "2024-04-01", 1, 2), levelChange(11, "2024-05-01", 2, 3), levelChange(12, "2024-06-01", 3, 4)}
 	bus.LevelChanged(bg, cs[:1])
@@ -283,7 +244,7 @@ func TestAFullQueueDropsTheOldest(t *testing.T) {
 	if got := bus.Pending(); !reflect.DeepEqual(got, cs[1:]) || dropped.Load() != 1 {
 		t.Errorf("pending %+v, %d dropped; want %+v, 1 dropped", got, dropped.Load(), cs[1:])
 	}
-	s.start()
+	s.Start()
 	if got := a.wait(t, 2); !reflect.DeepEqual(got, cs[1:]) {
 		t.Errorf("received %+v, want %+v", got, cs[1:])
 	}
@@ -318,8 +279,8 @@ func TestChangesWaitingForNATSOutliveTheProjector(t *testing.T) {
 	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 
 	// The derived events' NATS is away (the log's is not).
-	s := startNATS(t)
-	nc := s.connect()
+	s := natstest.Start(t)
+	nc := connect(t, s)
 	var failed atomic.Int64
 	var lost collector
 	bus, err := derived.New(nc.Conn, derived.Config{OnPublishFailed: func() { failed.Add(1) }}, lost.add)
@@ -327,7 +288,7 @@ func TestChangesWaitingForNATSOutliveTheProjector(t *testing.T) {
 		t.Fatal(err)
 	}
 	runBus(t, nc.Conn, bus)
-	s.stop()
+	s.Stop()
 	nc.waitDisconnected(t)
 
 	project := func(notifier projections.Notifier) (stop func()) {
@@ -377,8 +338,8 @@ func TestChangesWaitingForNATSOutliveTheProjector(t *testing.T) {
 	}
 
 	// NATS back, the next start publishes them, once, in order.
-	s.start()
-	nc2 := s.connect()
+	s.Start()
+	nc2 := connect(t, s)
 	var got collector
 	bus2, err := derived.New(nc2.Conn, derived.Config{}, got.add)
 	if err != nil {
