@@ -48,6 +48,7 @@ type Outcome struct {
 // connection lost); outcomes not reached then carry it too.
 func (l *Log) AppendBatch(ctx context.Context, ps []Pending) ([]Outcome, error) {
 	b := newChains(ps)
+	b.by = ActorFrom(ctx)
 	for {
 		if b.rhead < len(b.ready) && ctx.Err() != nil {
 			return failRest(b.out, fmt.Errorf("append batch: %w", ctx.Err()))
@@ -96,6 +97,7 @@ var stallWait = jetstream.WithStallWait(asyncStallWait)
 type chains struct {
 	ps  []Pending
 	out []Outcome
+	by  string // who every event is recorded by (ActorFrom)
 	// next[i] is the index of the same person's Pending after ps[i] (-1
 	// at the end of the person's chain); person[i] indexes subjects.
 	next     []int32
@@ -156,7 +158,7 @@ func (b *chains) message(l *Log, i int32) (*nats.Msg, error) {
 		subj = l.Subject(p.PersonID)
 		b.subjects[b.person[i]] = subj
 	}
-	return buildMessage(subj, b.expected[i], p.MsgID, p.Event, p.RecordedAt, p.IdempotencyKey)
+	return buildMessage(subj, b.expected[i], p.MsgID, p.Event, p.RecordedAt, p.IdempotencyKey, b.by)
 }
 
 // push adds a published append to the window.

@@ -45,7 +45,7 @@ func TestAppendBatchConflictMidChain(t *testing.T) {
 			if seen.Add(1) != 3 {
 				return
 			}
-			m, err := l.message("C", 0, "other-writer", departed("C"), time.Now(), "")
+			m, err := l.message("C", 0, "other-writer", departed("C"), time.Now(), "", "")
 			if err == nil {
 				delete(m.Header, jetstream.ExpectedLastSubjSeqHeader)
 				_, err = js.PublishMsg(ctx, m)

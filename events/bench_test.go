@@ -39,7 +39,7 @@ func benchEvent(i int) Event {
 
 // rawMessage builds what Append publishes, with every header.
 func rawMessage(b *testing.B, l *Log, person string, expected uint64, i int) *nats.Msg {
-	m, err := l.message(person, expected, person+":"+strconv.Itoa(i), benchEvent(i), time.Now(), strconv.Itoa(i))
+	m, err := l.message(person, expected, person+":"+strconv.Itoa(i), benchEvent(i), time.Now(), strconv.Itoa(i), "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ type Recorded struct {
 	Version        int       // the schema version it was written under (Event is upcast)
 	RecordedAt     time.Time // when the system learned the fact (transaction time)
 	IdempotencyKey string    // the caller's key, "" when none
+	RecordedBy     string    // who recorded it (HeaderRecordedBy), "" when not told
 	Event          Event     // the decoded event, at its current version
 	// StoredAt is when the log's server stored the event, by its clock:
 	// just before it acknowledged the append (and before any fsync). Set on

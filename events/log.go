@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/nats-io/nats.go"
@@ -21,7 +22,39 @@ const (
 	HeaderVersion        = "Career-Event-Version"
 	HeaderRecordedAt     = "Career-Recorded-At" // RFC 3339 with nanoseconds
 	HeaderIdempotencyKey = "Career-Idempotency-Key"
+	// HeaderRecordedBy is who recorded the event (the subject of the
+	// caller's token; see WithActor). Events before it carry none.
+	HeaderRecordedBy = "Career-Recorded-By"
 )
+
+// MaxActorLength bounds the actor an event is stamped with (bytes).
+const MaxActorLength = 256
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying who is acting: every event appended under
+// it (Log.Append, Log.AppendBatch, and so every Recorder command) is
+// stamped with them in HeaderRecordedBy. Control characters are dropped and
+// the rest cut to MaxActorLength bytes (a header holds one line).
+func WithActor(ctx context.Context, who string) context.Context {
+	who = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, who)
+	for len(who) > MaxActorLength {
+		_, size := utf8.DecodeLastRuneInString(who)
+		who = who[:len(who)-size]
+	}
+	return context.WithValue(ctx, actorKey{}, who)
+}
+
+// ActorFrom returns who WithActor put in ctx, "" if nobody.
+func ActorFrom(ctx context.Context) string {
+	who, _ := ctx.Value(actorKey{}).(string)
+	return who
+}
 
 // ErrConflict is the error an Append returns (wrapped) when the person's
 // subject has moved past the expected last sequence: another writer won the
@@ -460,6 +493,7 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 		RecordedAt:     at,
 		StoredAt:       ts.UTC(), // no location pointer for the collector to scan
 		IdempotencyKey: hdr.Get(HeaderIdempotencyKey),
+		RecordedBy:     hdr.Get(HeaderRecordedBy),
 		Event:          e,
 	}, nil
 }
@@ -474,25 +508,28 @@ func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
 }
 
 // message builds the NATS message that appends e to a person's subject.
-func (l *Log) message(personID string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, key string) (*nats.Msg, error) {
+func (l *Log) message(personID string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, key, by string) (*nats.Msg, error) {
 	if !personIDOK(personID) {
 		return nil, domain.ValidatePersonID(personID)
 	}
-	return buildMessage(l.Subject(personID), expectedLastSeq, msgID, e, recordedAt, key)
+	return buildMessage(l.Subject(personID), expectedLastSeq, msgID, e, recordedAt, key, by)
 }
 
 // buildMessage is message for a subject already made from a valid person id.
-func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, key string) (*nats.Msg, error) {
+func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, key, by string) (*nats.Msg, error) {
 	typ, ver, body, err := Encode(e)
 	if err != nil {
 		return nil, err
 	}
-	// One backing array for the header values: one allocation, not six.
-	v := [6]string{typ, strconv.Itoa(ver), recordedAt.UTC().Format(time.RFC3339Nano), key, msgID,
+	// One backing array for the header values: one allocation, not seven.
+	v := [7]string{typ, strconv.Itoa(ver), recordedAt.UTC().Format(time.RFC3339Nano), key, msgID,
 		// Always set, 0 included: 0 means "the person has no event yet".
-		strconv.FormatUint(expectedLastSeq, 10)}
+		strconv.FormatUint(expectedLastSeq, 10), by}
 	vals := v[:]
-	h := make(nats.Header, 6)
+	h := make(nats.Header, 7)
+	if by != "" {
+		h[HeaderRecordedBy] = vals[6:7:7]
+	}
 	h[HeaderType] = vals[0:1:1]
 	h[HeaderVersion] = vals[1:2:2]
 	h[HeaderRecordedAt] = vals[2:3:3]
@@ -520,7 +557,7 @@ func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event,
 // (perhaps recorded), ErrUnconfirmed; no acknowledgement within ctx's
 // deadline or RequestTimeout (perhaps recorded), context.DeadlineExceeded.
 func (l *Log) Append(ctx context.Context, personID string, expectedLastSeq uint64, msgID string, e Event, recordedAt time.Time, idempotencyKey string) (pos uint64, duplicate bool, err error) {
-	m, err := l.message(personID, expectedLastSeq, msgID, e, recordedAt, idempotencyKey)
+	m, err := l.message(personID, expectedLastSeq, msgID, e, recordedAt, idempotencyKey, ActorFrom(ctx))
 	if err != nil {
 		return 0, false, fmt.Errorf("append for %s: %w", personID, err)
 	}

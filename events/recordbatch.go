@@ -338,7 +338,7 @@ func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []pla
 			Event: d.event, RecordedAt: at, IdempotencyKey: p.key})
 		// Fold it in ahead of its ack; settle unfolds it if the append
 		// fails.
-		rec := Recorded{PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, Event: d.event}
+		rec := Recorded{PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, RecordedBy: ActorFrom(ctx), Event: d.event}
 		e.person = Apply(e.person, rec)
 		step := batchStep{cmd: i, pending: len(pend) - 1, dupOf: -1, rec: rec}
 		if p.key != "" {

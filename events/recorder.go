@@ -602,7 +602,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 		switch {
 		case err == nil && !dup:
 			res := Result{Position: pos, PersonID: p.personID, AccomplishmentID: d.accomplishmentID}
-			e.apply(Recorded{Position: pos, PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, Event: d.event}, res)
+			e.apply(Recorded{Position: pos, PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, RecordedBy: ActorFrom(ctx), Event: d.event}, res)
 			return res, nil
 		case err == nil:
 			// Appended by an earlier try within the dedupe window, after

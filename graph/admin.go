@@ -73,6 +73,7 @@ type ExportedEvent struct {
 	Version        int             `json:"version"`
 	RecordedAt     time.Time       `json:"recordedAt"`
 	IdempotencyKey string          `json:"idempotencyKey"`
+	RecordedBy     string          `json:"recordedBy,omitempty"` // who recorded it; absent on events before it was kept
 	Event          json.RawMessage `json:"event"`
 }
 
@@ -128,7 +129,7 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			enc.Encode(ExportedEvent{Position: rec.Position, PersonID: rec.PersonID, Type: typ, Version: version, //nolint:errcheck // checked by Flush
-				RecordedAt: rec.RecordedAt, IdempotencyKey: rec.IdempotencyKey, Event: body})
+				RecordedAt: rec.RecordedAt, IdempotencyKey: rec.IdempotencyKey, RecordedBy: rec.RecordedBy, Event: body})
 			after = rec.Position
 		}
 		if err := bw.Flush(); err != nil {

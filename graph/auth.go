@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 )
 
 // Roles a token may carry.
@@ -110,7 +111,8 @@ type principalKey struct{}
 
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	// Whatever the request records is recorded by the token's subject.
+	return context.WithValue(events.WithActor(ctx, p.Subject), principalKey{}, p)
 }
 
 // PrincipalFrom returns the principal of ctx.

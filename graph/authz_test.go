@@ -115,9 +115,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for _, id := range []string{p, other} {
 				e.mutate(t, adm, &mRegister, map[string]any{"id": id, "name": "Person " + id, "department": "Operations", "joinedOn": "2020-01-01"}, "")
 			}
-			eng := e.mutate(t, adm, &mEngagement, map[string]any{"personId": p, "field": "SYSTEM_OPERATION", "title": "ops", "role": "PRACTITIONER",
+			// What an employee amends and retracts they recorded themselves
+			// (TestWhoRecordedDecidesWhatAnEmployeeChanges).
+			recorder := adm
+			if r.name == "employeeSelf" {
+				recorder = e.token(t, employee(p))
+			}
+			eng := e.mutate(t, recorder, &mEngagement, map[string]any{"personId": p, "field": "SYSTEM_OPERATION", "title": "ops", "role": "PRACTITIONER",
 				"startedOn": "2021-01-01", "completedOn": "2021-12-31", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}, "ENG_"+r.name)
-			theme := e.mutate(t, adm, &mAssess, map[string]any{"personId": p, "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "THEME_"+r.name)
+			theme := e.mutate(t, recorder, &mAssess, map[string]any{"personId": p, "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "THEME_"+r.name)
 			targets[r.name] = target{p, other,
 				field(t, eng.Data, "recordEngagement.accomplishmentId").(string), field(t, theme.Data, "assessTheme.accomplishmentId").(string)}
 		}
@@ -406,4 +412,64 @@ func TestADepartmentWithSpacesIsTheDepartment(t *testing.T) {
 	if got := field(t, r.Data, "registerPerson.person.name"); got != "Spaced" {
 		t.Errorf("name %q, want Spaced", got)
 	}
+}
+
+// TestWhoRecordedDecidesWhatAnEmployeeChanges: every accomplishment says
+// who recorded, last amended and retracted it (the token's subject). An
+// employee amends and retracts only what they recorded themselves, not
+// what hr or their manager recorded for them (an assessment, say); hr and
+// the manager change either. /v1/import applies the same rule.
+func TestWhoRecordedDecidesWhatAnEmployeeChanges(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, hrTok, mgr := e.token(t, admin), e.token(t, hr), e.token(t, managerA)
+		self := e.token(t, employee("W1"))
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "W1", "name": "W", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		assess := func(token, proficiency string) string {
+			r := e.mutate(t, token, &mAssess, map[string]any{"personId": "W1", "theme": "STRESS_MANAGEMENT", "proficiency": proficiency, "assessedOn": "2021-02-01"}, "")
+			return field(t, r.Data, "assessTheme.accomplishmentId").(string)
+		}
+		byManager, byHR, bySelf := assess(mgr, "BASIC"), assess(hrTok, "BASIC"), assess(self, "BASIC")
+		const who = `query($id: ID!) { accomplishment(id: $id) { recordedBy amendedBy retractedBy } }`
+		check := func(id, recordedBy string, amendedBy, retractedBy any) {
+			t.Helper()
+			r := e.gql(t, self, who, map[string]any{"id": id}).ok(t)
+			want := map[string]any{"recordedBy": recordedBy, "amendedBy": amendedBy, "retractedBy": retractedBy}
+			if got := field(t, r.Data, "accomplishment"); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: %v, want %v", id, got, want)
+			}
+		}
+		check(byManager, "manager-a", nil, nil)
+		check(bySelf, "employee-W1", nil, nil)
+
+		amend := func(token, id, proficiency string) response {
+			return e.gql(t, token, mAmend, in(map[string]any{"accomplishmentId": id, "proficiency": proficiency}))
+		}
+		retract := func(token, id string) response {
+			return e.gql(t, token, mRetract, in(map[string]any{"accomplishmentId": id, "reason": "mine now"}))
+		}
+		for _, id := range []string{byManager, byHR} {
+			head := e.head(t)
+			for name, r := range map[string]response{"amend": amend(self, id, "GUIDES_OTHERS"), "retract": retract(self, id)} {
+				if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "was recorded by") {
+					t.Errorf("the employee's %s of %s: %s, want FORBIDDEN", name, id, r.Raw)
+				}
+			}
+			if e.head(t) != head {
+				t.Errorf("a refused change of %s recorded something", id)
+			}
+		}
+		// Through /v1/import likewise.
+		if _, res := e.importLines(t, self, `{"op":"retractAccomplishment","input":{"accomplishmentId":"`+byManager+`","reason":"mine now"}}`); len(res) != 1 || res[0].OK || res[0].Code != "FORBIDDEN" {
+			t.Errorf("the employee's import of a retraction of the manager's assessment: %+v, want FORBIDDEN", res)
+		}
+		// Their own they change; hr and the manager change anyone's, and
+		// the record says who did.
+		amend(self, bySelf, "PRACTICE").ok(t)
+		check(bySelf, "employee-W1", "employee-W1", nil)
+		amend(hrTok, bySelf, "GUIDES_SUBORDINATES").ok(t)
+		retract(mgr, bySelf).ok(t)
+		check(bySelf, "employee-W1", "hr", "manager-a")
+		amend(mgr, byHR, "PRACTICE").ok(t)
+		check(byHR, "hr", "manager-a", nil)
+	})
 }

@@ -259,7 +259,20 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	if p.Has(RoleAdmin) || p.Has(RoleHR) {
 		return cmd, nil
 	}
-	switch cmd.(type) {
+	switch c := cmd.(type) {
+	case events.AmendAccomplishment, events.RetractAccomplishment:
+		if registered[personID] {
+			return cmd, nil
+		}
+		id := ""
+		if a, ok := c.(events.AmendAccomplishment); ok {
+			id = a.AccomplishmentID
+		} else {
+			id = c.(events.RetractAccomplishment).AccomplishmentID
+		}
+		if err := r.authorizeChange(ctx, id); err != nil {
+			return nil, err
+		}
 	case events.TransferPerson, events.RecordDeparture:
 		if registered[personID] && p.Has(RoleManager) {
 			return cmd, nil

@@ -105,6 +105,7 @@ func accomplishmentModel(v projections.AccomplishmentView) model.Accomplishment 
 		}
 		return model.Engagement{ID: v.ID, Kind: model.AccomplishmentKindEngagement, PersonID: v.PersonID, Position: pos,
 			RecordedAt: v.RecordedAt, AmendedAt: amended, Retracted: v.Retracted, RetractionReason: reason,
+			RecordedBy: strPtr(v.RecordedBy), AmendedBy: strPtr(v.AmendedBy), RetractedBy: strPtr(v.RetractedBy),
 			Field: model.SpecialtyField(e.Field), Title: e.Title, Role: model.EngagementRole(e.Role), StartedOn: e.StartedOn,
 			CompletedOn: datePtr(e.CompletedOn), Outcome: model.Outcome(e.Outcome), WithinBudget: e.WithinBudget,
 			PeakHeadcount: intPtr(e.PeakHeadcount), AnnualContractValueYen: e.AnnualContractValueYen,
@@ -117,16 +118,19 @@ func accomplishmentModel(v projections.AccomplishmentView) model.Accomplishment 
 		}
 		return model.TechnologySuccession{ID: v.ID, Kind: model.AccomplishmentKindTechnologySuccession, PersonID: v.PersonID,
 			Position: pos, RecordedAt: v.RecordedAt, AmendedAt: amended, Retracted: v.Retracted, RetractionReason: reason,
+			RecordedBy: strPtr(v.RecordedBy), AmendedBy: strPtr(v.AmendedBy), RetractedBy: strPtr(v.RetractedBy),
 			SuccessionKind: model.SuccessionKind(s.Kind), Title: s.Title, OccurredOn: s.OccurredOn, Fields: fs}
 	case a.Development != nil:
 		d := a.Development
 		return model.SubordinateDevelopment{ID: v.ID, Kind: model.AccomplishmentKindSubordinateDevelopment, PersonID: v.PersonID,
 			Position: pos, RecordedAt: v.RecordedAt, AmendedAt: amended, Retracted: v.Retracted, RetractionReason: reason,
+			RecordedBy: strPtr(v.RecordedBy), AmendedBy: strPtr(v.AmendedBy), RetractedBy: strPtr(v.RetractedBy),
 			DevelopmentKind: model.DevelopmentKind(d.Kind), OccurredOn: d.OccurredOn, SubordinateID: strPtr(d.SubordinateID)}
 	default:
 		t := a.Assessment
 		return model.ThemeAssessment{ID: v.ID, Kind: model.AccomplishmentKindThemeAssessment, PersonID: v.PersonID,
 			Position: pos, RecordedAt: v.RecordedAt, AmendedAt: amended, Retracted: v.Retracted, RetractionReason: reason,
+			RecordedBy: strPtr(v.RecordedBy), AmendedBy: strPtr(v.AmendedBy), RetractedBy: strPtr(v.RetractedBy),
 			Theme: model.Theme(t.Theme), Proficiency: model.Proficiency(t.Proficiency), AssessedOn: t.AssessedOn}
 	}
 }

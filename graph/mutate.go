@@ -10,6 +10,7 @@ import (
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph/model"
+	"github.com/careerledger/careerledger/projections"
 )
 
 func deref[T any](p *T) T {
@@ -31,19 +32,53 @@ func (r *Resolver) record(ctx context.Context, cmd events.RecordAccomplishment) 
 }
 
 // authorizeAccomplishment finds the person an accomplishment belongs to and
-// checks the caller may record for them.
+// checks the caller may read it and record for the person.
 func (r *Resolver) authorizeAccomplishment(ctx context.Context, id string) (string, error) {
+	_, personID, err := r.authorizeAccomplishmentPerson(ctx, id)
+	return personID, err
+}
+
+func (r *Resolver) authorizeAccomplishmentPerson(ctx context.Context, id string) (projections.PersonView, string, error) {
 	personID, _, ok := strings.Cut(id, ".")
 	if !ok {
-		return "", domain.NotFound("accomplishment %s not found", id)
+		return projections.PersonView{}, "", domain.NotFound("accomplishment %s not found", id)
 	}
-	if _, err := r.authorizePerson(ctx, personID); err != nil {
+	v, err := r.authorizePerson(ctx, personID)
+	if err != nil {
 		if domain.KindOf(err) == domain.KindNotFound {
-			return "", domain.NotFound("accomplishment %s not found", id)
+			return v, "", domain.NotFound("accomplishment %s not found", id)
 		}
-		return "", err
+		return v, "", err
 	}
-	return personID, nil
+	return v, personID, nil
+}
+
+// authorizeChange checks the caller may amend or retract an accomplishment:
+// they may record for its person, and one who may do so only as the
+// employee themselves (not as admin, hr or their manager) may change only
+// what they recorded, or what nobody is known to have recorded (events
+// from before the log said who).
+func (r *Resolver) authorizeChange(ctx context.Context, id string) error {
+	v, _, err := r.authorizeAccomplishmentPerson(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(ctx)
+	if p.Has(RoleAdmin) || p.Has(RoleHR) ||
+		(p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department) {
+		return nil
+	}
+	a, err := r.ReadModel.Accomplishment(ctx, id)
+	if err != nil {
+		if domain.KindOf(err) == domain.KindNotFound {
+			return nil // the command says so
+		}
+		return err
+	}
+	if a.RecordedBy != "" && a.RecordedBy != p.Subject {
+		return domain.Forbidden("accomplishment %s was recorded by %s: an employee amends or retracts only what they recorded themselves", id, a.RecordedBy)
+	}
+	return nil
 }
 
 func (r *Resolver) personPayload(ctx context.Context, res events.Result, err error) (*model.PersonPayload, error) {

@@ -71,7 +71,7 @@ func (r *mutationResolver) AssessTheme(ctx context.Context, input model.AssessTh
 
 // AmendAccomplishment is the resolver for the amendAccomplishment field.
 func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.AmendAccomplishmentInput) (*model.AccomplishmentPayload, error) {
-	if _, err := r.authorizeAccomplishment(ctx, input.AccomplishmentID); err != nil {
+	if err := r.authorizeChange(ctx, input.AccomplishmentID); err != nil {
 		return nil, err
 	}
 	if err := amendsNothing(input); err != nil {
@@ -83,7 +83,7 @@ func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.
 
 // RetractAccomplishment is the resolver for the retractAccomplishment field.
 func (r *mutationResolver) RetractAccomplishment(ctx context.Context, input model.RetractAccomplishmentInput) (*model.AccomplishmentPayload, error) {
-	if _, err := r.authorizeAccomplishment(ctx, input.AccomplishmentID); err != nil {
+	if err := r.authorizeChange(ctx, input.AccomplishmentID); err != nil {
 		return nil, err
 	}
 	res, err := r.Commands.RetractAccomplishment(ctx, retractCommand(input))

@@ -73,6 +73,7 @@ func (st *personState) foldView(r events.Recorded, a domain.Accomplishment, reco
 			v := st.ownView(i)
 			v.Retracted = true
 			v.RetractionReason = e.Reason
+			v.RetractedBy = r.RecordedBy
 			st.touch(e.AccomplishmentID)
 		}
 	case events.AccomplishmentAmended:
@@ -81,6 +82,7 @@ func (st *personState) foldView(r events.Recorded, a domain.Accomplishment, reco
 				v := st.ownView(i)
 				v.Accomplishment = a
 				v.AmendedAt = r.RecordedAt
+				v.AmendedBy = r.RecordedBy
 				v.VersionPosition = r.Position
 				st.touch(e.AccomplishmentID)
 			}
@@ -91,12 +93,12 @@ func (st *personState) foldView(r events.Recorded, a domain.Accomplishment, reco
 			if i, seen := st.viewIndex[id]; seen {
 				// Recorded again after a retraction: the new record replaces it.
 				*st.ownView(i) = AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
-					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt}
+					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt, RecordedBy: r.RecordedBy}
 				st.touch(id)
 			} else {
 				st.viewIndex[id] = len(st.views)
 				st.views = append(st.views, AccomplishmentView{ID: id, PersonID: st.person.ID, Accomplishment: a,
-					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt})
+					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt, RecordedBy: r.RecordedBy})
 				st.touched[id] = false // new since the store last saw the person: no row to replace
 			}
 		}

@@ -36,6 +36,9 @@ type AccomplishmentView struct {
 	AmendedAt        time.Time // zero if never amended
 	Retracted        bool
 	RetractionReason string
+	// Who recorded it, last amended it and retracted it (events.Recorded's
+	// RecordedBy): "" when not told, as for events before it was kept.
+	RecordedBy, AmendedBy, RetractedBy string
 }
 
 // PeopleFilter selects people for the people query.

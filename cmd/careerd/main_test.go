@@ -183,10 +183,21 @@ func contract(t *testing.T, m *Main, token string) {
 	if resp, err := http.DefaultClient.Do(req); err != nil {
 		t.Errorf("/v1/export: %v", err)
 	} else {
-		io.Copy(io.Discard, resp.Body) //nolint:errcheck // the trailer comes after the body
+		lines, _ := io.ReadAll(resp.Body) // the trailer comes after the body
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("/v1/export = %d", resp.StatusCode)
+		}
+		// Every event says who recorded it: the token's subject.
+		p, err := m.tokens.Verify(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(lines)) {
+			var ev graph.ExportedEvent
+			if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.RecordedBy != p.Subject {
+				t.Errorf("/v1/export line %q: recordedBy %q (%v), want %s", line, ev.RecordedBy, err, p.Subject)
+			}
 		}
 		if got := resp.Trailer.Get(graph.ExportTrailer); got != graph.ExportComplete {
 			t.Errorf("/v1/export's trailer %s = %q, want %q", graph.ExportTrailer, got, graph.ExportComplete)

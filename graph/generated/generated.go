@@ -80,6 +80,7 @@ type ComplexityRoot struct {
 
 	Engagement struct {
 		AmendedAt              func(childComplexity int) int
+		AmendedBy              func(childComplexity int) int
 		AnnualContractValueYen func(childComplexity int) int
 		CompletedOn            func(childComplexity int) int
 		Complexity             func(childComplexity int) int
@@ -93,7 +94,9 @@ type ComplexityRoot struct {
 		PersonID               func(childComplexity int) int
 		Position               func(childComplexity int) int
 		RecordedAt             func(childComplexity int) int
+		RecordedBy             func(childComplexity int) int
 		Retracted              func(childComplexity int) int
+		RetractedBy            func(childComplexity int) int
 		RetractionReason       func(childComplexity int) int
 		Role                   func(childComplexity int) int
 		StartedOn              func(childComplexity int) int
@@ -186,6 +189,7 @@ type ComplexityRoot struct {
 
 	SubordinateDevelopment struct {
 		AmendedAt        func(childComplexity int) int
+		AmendedBy        func(childComplexity int) int
 		DevelopmentKind  func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -193,7 +197,9 @@ type ComplexityRoot struct {
 		PersonID         func(childComplexity int) int
 		Position         func(childComplexity int) int
 		RecordedAt       func(childComplexity int) int
+		RecordedBy       func(childComplexity int) int
 		Retracted        func(childComplexity int) int
+		RetractedBy      func(childComplexity int) int
 		RetractionReason func(childComplexity int) int
 		SubordinateID    func(childComplexity int) int
 	}
@@ -204,6 +210,7 @@ type ComplexityRoot struct {
 
 	TechnologySuccession struct {
 		AmendedAt        func(childComplexity int) int
+		AmendedBy        func(childComplexity int) int
 		Fields           func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -211,7 +218,9 @@ type ComplexityRoot struct {
 		PersonID         func(childComplexity int) int
 		Position         func(childComplexity int) int
 		RecordedAt       func(childComplexity int) int
+		RecordedBy       func(childComplexity int) int
 		Retracted        func(childComplexity int) int
+		RetractedBy      func(childComplexity int) int
 		RetractionReason func(childComplexity int) int
 		SuccessionKind   func(childComplexity int) int
 		Title            func(childComplexity int) int
@@ -219,6 +228,7 @@ type ComplexityRoot struct {
 
 	ThemeAssessment struct {
 		AmendedAt        func(childComplexity int) int
+		AmendedBy        func(childComplexity int) int
 		AssessedOn       func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -226,7 +236,9 @@ type ComplexityRoot struct {
 		Position         func(childComplexity int) int
 		Proficiency      func(childComplexity int) int
 		RecordedAt       func(childComplexity int) int
+		RecordedBy       func(childComplexity int) int
 		Retracted        func(childComplexity int) int
+		RetractedBy      func(childComplexity int) int
 		RetractionReason func(childComplexity int) int
 		Theme            func(childComplexity int) int
 	}
@@ -421,6 +433,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Engagement.AmendedAt(childComplexity), true
+	case "Engagement.amendedBy":
+		if e.ComplexityRoot.Engagement.AmendedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Engagement.AmendedBy(childComplexity), true
 	case "Engagement.annualContractValueYen":
 		if e.ComplexityRoot.Engagement.AnnualContractValueYen == nil {
 			break
@@ -499,12 +517,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Engagement.RecordedAt(childComplexity), true
+	case "Engagement.recordedBy":
+		if e.ComplexityRoot.Engagement.RecordedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Engagement.RecordedBy(childComplexity), true
 	case "Engagement.retracted":
 		if e.ComplexityRoot.Engagement.Retracted == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Engagement.Retracted(childComplexity), true
+	case "Engagement.retractedBy":
+		if e.ComplexityRoot.Engagement.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Engagement.RetractedBy(childComplexity), true
 	case "Engagement.retractionReason":
 		if e.ComplexityRoot.Engagement.RetractionReason == nil {
 			break
@@ -944,6 +974,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SubordinateDevelopment.AmendedAt(childComplexity), true
+	case "SubordinateDevelopment.amendedBy":
+		if e.ComplexityRoot.SubordinateDevelopment.AmendedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubordinateDevelopment.AmendedBy(childComplexity), true
 	case "SubordinateDevelopment.developmentKind":
 		if e.ComplexityRoot.SubordinateDevelopment.DevelopmentKind == nil {
 			break
@@ -986,12 +1022,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SubordinateDevelopment.RecordedAt(childComplexity), true
+	case "SubordinateDevelopment.recordedBy":
+		if e.ComplexityRoot.SubordinateDevelopment.RecordedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubordinateDevelopment.RecordedBy(childComplexity), true
 	case "SubordinateDevelopment.retracted":
 		if e.ComplexityRoot.SubordinateDevelopment.Retracted == nil {
 			break
 		}
 
 		return e.ComplexityRoot.SubordinateDevelopment.Retracted(childComplexity), true
+	case "SubordinateDevelopment.retractedBy":
+		if e.ComplexityRoot.SubordinateDevelopment.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubordinateDevelopment.RetractedBy(childComplexity), true
 	case "SubordinateDevelopment.retractionReason":
 		if e.ComplexityRoot.SubordinateDevelopment.RetractionReason == nil {
 			break
@@ -1023,6 +1071,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TechnologySuccession.AmendedAt(childComplexity), true
+	case "TechnologySuccession.amendedBy":
+		if e.ComplexityRoot.TechnologySuccession.AmendedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TechnologySuccession.AmendedBy(childComplexity), true
 	case "TechnologySuccession.fields":
 		if e.ComplexityRoot.TechnologySuccession.Fields == nil {
 			break
@@ -1065,12 +1119,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TechnologySuccession.RecordedAt(childComplexity), true
+	case "TechnologySuccession.recordedBy":
+		if e.ComplexityRoot.TechnologySuccession.RecordedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TechnologySuccession.RecordedBy(childComplexity), true
 	case "TechnologySuccession.retracted":
 		if e.ComplexityRoot.TechnologySuccession.Retracted == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TechnologySuccession.Retracted(childComplexity), true
+	case "TechnologySuccession.retractedBy":
+		if e.ComplexityRoot.TechnologySuccession.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TechnologySuccession.RetractedBy(childComplexity), true
 	case "TechnologySuccession.retractionReason":
 		if e.ComplexityRoot.TechnologySuccession.RetractionReason == nil {
 			break
@@ -1096,6 +1162,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ThemeAssessment.AmendedAt(childComplexity), true
+	case "ThemeAssessment.amendedBy":
+		if e.ComplexityRoot.ThemeAssessment.AmendedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ThemeAssessment.AmendedBy(childComplexity), true
 	case "ThemeAssessment.assessedOn":
 		if e.ComplexityRoot.ThemeAssessment.AssessedOn == nil {
 			break
@@ -1138,12 +1210,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ThemeAssessment.RecordedAt(childComplexity), true
+	case "ThemeAssessment.recordedBy":
+		if e.ComplexityRoot.ThemeAssessment.RecordedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ThemeAssessment.RecordedBy(childComplexity), true
 	case "ThemeAssessment.retracted":
 		if e.ComplexityRoot.ThemeAssessment.Retracted == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ThemeAssessment.Retracted(childComplexity), true
+	case "ThemeAssessment.retractedBy":
+		if e.ComplexityRoot.ThemeAssessment.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ThemeAssessment.RetractedBy(childComplexity), true
 	case "ThemeAssessment.retractionReason":
 		if e.ComplexityRoot.ThemeAssessment.RetractionReason == nil {
 			break
@@ -1293,6 +1377,12 @@ interface Accomplishment {
   amendedAt: DateTime
   retracted: Boolean!
   retractionReason: String
+  "Who recorded it (the subject of the token it was recorded under); null if the log does not say, as for events recorded before it kept who."
+  recordedBy: String
+  "Who last amended it; null if never amended, or if the log does not say."
+  amendedBy: String
+  "Who retracted it; null if not retracted, or if the log does not say."
+  retractedBy: String
 }
 
 type Engagement implements Accomplishment {
@@ -1304,6 +1394,9 @@ type Engagement implements Accomplishment {
   amendedAt: DateTime
   retracted: Boolean!
   retractionReason: String
+  recordedBy: String
+  amendedBy: String
+  retractedBy: String
   field: SpecialtyField!
   title: String!
   role: EngagementRole!
@@ -1327,6 +1420,9 @@ type TechnologySuccession implements Accomplishment {
   amendedAt: DateTime
   retracted: Boolean!
   retractionReason: String
+  recordedBy: String
+  amendedBy: String
+  retractedBy: String
   successionKind: SuccessionKind!
   title: String!
   occurredOn: Date!
@@ -1342,6 +1438,9 @@ type SubordinateDevelopment implements Accomplishment {
   amendedAt: DateTime
   retracted: Boolean!
   retractionReason: String
+  recordedBy: String
+  amendedBy: String
+  retractedBy: String
   developmentKind: DevelopmentKind!
   occurredOn: Date!
   subordinateId: ID
@@ -1356,6 +1455,9 @@ type ThemeAssessment implements Accomplishment {
   amendedAt: DateTime
   retracted: Boolean!
   retractionReason: String
+  recordedBy: String
+  amendedBy: String
+  retractedBy: String
   theme: Theme!
   proficiency: Proficiency!
   assessedOn: Date!
@@ -3131,6 +3233,75 @@ func (ec *executionContext) _Engagement_retractionReason(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Engagement_retractionReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Engagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Engagement_recordedBy(ctx context.Context, field graphql.CollectedField, obj *model.Engagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Engagement_recordedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Engagement_recordedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Engagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Engagement_amendedBy(ctx context.Context, field graphql.CollectedField, obj *model.Engagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Engagement_amendedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmendedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Engagement_amendedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Engagement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Engagement_retractedBy(ctx context.Context, field graphql.CollectedField, obj *model.Engagement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Engagement_retractedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetractedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Engagement_retractedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Engagement", field, false, false, "String")
 }
 
@@ -5279,6 +5450,75 @@ func (ec *executionContext) fieldContext_SubordinateDevelopment_retractionReason
 	return graphql.NewScalarFieldContext("SubordinateDevelopment", field, false, false, "String")
 }
 
+func (ec *executionContext) _SubordinateDevelopment_recordedBy(ctx context.Context, field graphql.CollectedField, obj *model.SubordinateDevelopment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubordinateDevelopment_recordedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubordinateDevelopment_recordedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubordinateDevelopment", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubordinateDevelopment_amendedBy(ctx context.Context, field graphql.CollectedField, obj *model.SubordinateDevelopment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubordinateDevelopment_amendedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmendedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubordinateDevelopment_amendedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubordinateDevelopment", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubordinateDevelopment_retractedBy(ctx context.Context, field graphql.CollectedField, obj *model.SubordinateDevelopment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubordinateDevelopment_retractedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetractedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubordinateDevelopment_retractedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubordinateDevelopment", field, false, false, "String")
+}
+
 func (ec *executionContext) _SubordinateDevelopment_developmentKind(ctx context.Context, field graphql.CollectedField, obj *model.SubordinateDevelopment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5576,6 +5816,75 @@ func (ec *executionContext) fieldContext_TechnologySuccession_retractionReason(_
 	return graphql.NewScalarFieldContext("TechnologySuccession", field, false, false, "String")
 }
 
+func (ec *executionContext) _TechnologySuccession_recordedBy(ctx context.Context, field graphql.CollectedField, obj *model.TechnologySuccession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TechnologySuccession_recordedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TechnologySuccession_recordedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TechnologySuccession", field, false, false, "String")
+}
+
+func (ec *executionContext) _TechnologySuccession_amendedBy(ctx context.Context, field graphql.CollectedField, obj *model.TechnologySuccession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TechnologySuccession_amendedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmendedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TechnologySuccession_amendedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TechnologySuccession", field, false, false, "String")
+}
+
+func (ec *executionContext) _TechnologySuccession_retractedBy(ctx context.Context, field graphql.CollectedField, obj *model.TechnologySuccession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TechnologySuccession_retractedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetractedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TechnologySuccession_retractedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TechnologySuccession", field, false, false, "String")
+}
+
 func (ec *executionContext) _TechnologySuccession_successionKind(ctx context.Context, field graphql.CollectedField, obj *model.TechnologySuccession) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5849,6 +6158,75 @@ func (ec *executionContext) _ThemeAssessment_retractionReason(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_ThemeAssessment_retractionReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ThemeAssessment", field, false, false, "String")
+}
+
+func (ec *executionContext) _ThemeAssessment_recordedBy(ctx context.Context, field graphql.CollectedField, obj *model.ThemeAssessment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ThemeAssessment_recordedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ThemeAssessment_recordedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ThemeAssessment", field, false, false, "String")
+}
+
+func (ec *executionContext) _ThemeAssessment_amendedBy(ctx context.Context, field graphql.CollectedField, obj *model.ThemeAssessment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ThemeAssessment_amendedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmendedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ThemeAssessment_amendedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ThemeAssessment", field, false, false, "String")
+}
+
+func (ec *executionContext) _ThemeAssessment_retractedBy(ctx context.Context, field graphql.CollectedField, obj *model.ThemeAssessment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ThemeAssessment_retractedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetractedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ThemeAssessment_retractedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ThemeAssessment", field, false, false, "String")
 }
 
@@ -8194,6 +8572,21 @@ func (ec *executionContext) _Engagement(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "recordedBy":
+			out.Values[i] = ec._Engagement_recordedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amendedBy":
+			out.Values[i] = ec._Engagement_amendedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retractedBy":
+			out.Values[i] = ec._Engagement_retractedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "field":
 			out.Values[i] = ec._Engagement_field(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8939,6 +9332,21 @@ func (ec *executionContext) _SubordinateDevelopment(ctx context.Context, sel ast
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "recordedBy":
+			out.Values[i] = ec._SubordinateDevelopment_recordedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amendedBy":
+			out.Values[i] = ec._SubordinateDevelopment_amendedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retractedBy":
+			out.Values[i] = ec._SubordinateDevelopment_retractedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "developmentKind":
 			out.Values[i] = ec._SubordinateDevelopment_developmentKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9042,6 +9450,21 @@ func (ec *executionContext) _TechnologySuccession(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "recordedBy":
+			out.Values[i] = ec._TechnologySuccession_recordedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amendedBy":
+			out.Values[i] = ec._TechnologySuccession_amendedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retractedBy":
+			out.Values[i] = ec._TechnologySuccession_retractedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "successionKind":
 			out.Values[i] = ec._TechnologySuccession_successionKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9127,6 +9550,21 @@ func (ec *executionContext) _ThemeAssessment(ctx context.Context, sel ast.Select
 			}
 		case "retractionReason":
 			out.Values[i] = ec._ThemeAssessment_retractionReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recordedBy":
+			out.Values[i] = ec._ThemeAssessment_recordedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amendedBy":
+			out.Values[i] = ec._ThemeAssessment_amendedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retractedBy":
+			out.Values[i] = ec._ThemeAssessment_retractedBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

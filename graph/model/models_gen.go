@@ -26,6 +26,12 @@ type Accomplishment interface {
 	GetAmendedAt() *time.Time
 	GetRetracted() bool
 	GetRetractionReason() *string
+	// Who recorded it (the subject of the token it was recorded under); null if the log does not say, as for events recorded before it kept who.
+	GetRecordedBy() *string
+	// Who last amended it; null if never amended, or if the log does not say.
+	GetAmendedBy() *string
+	// Who retracted it; null if not retracted, or if the log does not say.
+	GetRetractedBy() *string
 }
 
 type AccomplishmentConnection struct {
@@ -113,6 +119,9 @@ type Engagement struct {
 	AmendedAt              *time.Time            `json:"amendedAt,omitempty"`
 	Retracted              bool                  `json:"retracted"`
 	RetractionReason       *string               `json:"retractionReason,omitempty"`
+	RecordedBy             *string               `json:"recordedBy,omitempty"`
+	AmendedBy              *string               `json:"amendedBy,omitempty"`
+	RetractedBy            *string               `json:"retractedBy,omitempty"`
 	Field                  SpecialtyField        `json:"field"`
 	Title                  string                `json:"title"`
 	Role                   EngagementRole        `json:"role"`
@@ -140,6 +149,15 @@ func (this Engagement) GetRecordedAt() time.Time { return this.RecordedAt }
 func (this Engagement) GetAmendedAt() *time.Time     { return this.AmendedAt }
 func (this Engagement) GetRetracted() bool           { return this.Retracted }
 func (this Engagement) GetRetractionReason() *string { return this.RetractionReason }
+
+// Who recorded it (the subject of the token it was recorded under); null if the log does not say, as for events recorded before it kept who.
+func (this Engagement) GetRecordedBy() *string { return this.RecordedBy }
+
+// Who last amended it; null if never amended, or if the log does not say.
+func (this Engagement) GetAmendedBy() *string { return this.AmendedBy }
+
+// Who retracted it; null if not retracted, or if the log does not say.
+func (this Engagement) GetRetractedBy() *string { return this.RetractedBy }
 
 type FieldStanding struct {
 	Field SpecialtyField `json:"field"`
@@ -270,6 +288,9 @@ type SubordinateDevelopment struct {
 	AmendedAt        *time.Time         `json:"amendedAt,omitempty"`
 	Retracted        bool               `json:"retracted"`
 	RetractionReason *string            `json:"retractionReason,omitempty"`
+	RecordedBy       *string            `json:"recordedBy,omitempty"`
+	AmendedBy        *string            `json:"amendedBy,omitempty"`
+	RetractedBy      *string            `json:"retractedBy,omitempty"`
 	DevelopmentKind  DevelopmentKind    `json:"developmentKind"`
 	OccurredOn       domain.Date        `json:"occurredOn"`
 	SubordinateID    *string            `json:"subordinateId,omitempty"`
@@ -289,6 +310,15 @@ func (this SubordinateDevelopment) GetAmendedAt() *time.Time     { return this.A
 func (this SubordinateDevelopment) GetRetracted() bool           { return this.Retracted }
 func (this SubordinateDevelopment) GetRetractionReason() *string { return this.RetractionReason }
 
+// Who recorded it (the subject of the token it was recorded under); null if the log does not say, as for events recorded before it kept who.
+func (this SubordinateDevelopment) GetRecordedBy() *string { return this.RecordedBy }
+
+// Who last amended it; null if never amended, or if the log does not say.
+func (this SubordinateDevelopment) GetAmendedBy() *string { return this.AmendedBy }
+
+// Who retracted it; null if not retracted, or if the log does not say.
+func (this SubordinateDevelopment) GetRetractedBy() *string { return this.RetractedBy }
+
 type Subscription struct {
 }
 
@@ -301,6 +331,9 @@ type TechnologySuccession struct {
 	AmendedAt        *time.Time         `json:"amendedAt,omitempty"`
 	Retracted        bool               `json:"retracted"`
 	RetractionReason *string            `json:"retractionReason,omitempty"`
+	RecordedBy       *string            `json:"recordedBy,omitempty"`
+	AmendedBy        *string            `json:"amendedBy,omitempty"`
+	RetractedBy      *string            `json:"retractedBy,omitempty"`
 	SuccessionKind   SuccessionKind     `json:"successionKind"`
 	Title            string             `json:"title"`
 	OccurredOn       domain.Date        `json:"occurredOn"`
@@ -321,6 +354,15 @@ func (this TechnologySuccession) GetAmendedAt() *time.Time     { return this.Ame
 func (this TechnologySuccession) GetRetracted() bool           { return this.Retracted }
 func (this TechnologySuccession) GetRetractionReason() *string { return this.RetractionReason }
 
+// Who recorded it (the subject of the token it was recorded under); null if the log does not say, as for events recorded before it kept who.
+func (this TechnologySuccession) GetRecordedBy() *string { return this.RecordedBy }
+
+// Who last amended it; null if never amended, or if the log does not say.
+func (this TechnologySuccession) GetAmendedBy() *string { return this.AmendedBy }
+
+// Who retracted it; null if not retracted, or if the log does not say.
+func (this TechnologySuccession) GetRetractedBy() *string { return this.RetractedBy }
+
 type ThemeAssessment struct {
 	ID               string             `json:"id"`
 	Kind             AccomplishmentKind `json:"kind"`
@@ -330,6 +372,9 @@ type ThemeAssessment struct {
 	AmendedAt        *time.Time         `json:"amendedAt,omitempty"`
 	Retracted        bool               `json:"retracted"`
 	RetractionReason *string            `json:"retractionReason,omitempty"`
+	RecordedBy       *string            `json:"recordedBy,omitempty"`
+	AmendedBy        *string            `json:"amendedBy,omitempty"`
+	RetractedBy      *string            `json:"retractedBy,omitempty"`
 	Theme            Theme              `json:"theme"`
 	Proficiency      Proficiency        `json:"proficiency"`
 	AssessedOn       domain.Date        `json:"assessedOn"`
@@ -348,6 +393,15 @@ func (this ThemeAssessment) GetRecordedAt() time.Time { return this.RecordedAt }
 func (this ThemeAssessment) GetAmendedAt() *time.Time     { return this.AmendedAt }
 func (this ThemeAssessment) GetRetracted() bool           { return this.Retracted }
 func (this ThemeAssessment) GetRetractionReason() *string { return this.RetractionReason }
+
+// Who recorded it (the subject of the token it was recorded under); null if the log does not say, as for events recorded before it kept who.
+func (this ThemeAssessment) GetRecordedBy() *string { return this.RecordedBy }
+
+// Who last amended it; null if never amended, or if the log does not say.
+func (this ThemeAssessment) GetAmendedBy() *string { return this.AmendedBy }
+
+// Who retracted it; null if not retracted, or if the log does not say.
+func (this ThemeAssessment) GetRetractedBy() *string { return this.RetractedBy }
 
 type TransferPersonInput struct {
 	PersonID       string      `json:"personId"`

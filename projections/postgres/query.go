@@ -136,7 +136,7 @@ func (s *Store) history(ctx context.Context, q querier, id string, field *domain
 // accomplishmentColumns reads an accomplishment with the event that holds
 // its current value (alias a for accomplishments, e for person_events).
 const accomplishmentColumns = `a.id, a.person_id, a.position, a.version_position, a.recorded_at, a.amended_at, a.retracted,
-	coalesce(a.retraction_reason, ''), e.type, e.version, e.body`
+	coalesce(a.retraction_reason, ''), a.recorded_by, a.amended_by, a.retracted_by, e.type, e.version, e.body`
 
 const accomplishmentFrom = ` FROM {s}.accomplishments a JOIN {s}.person_events e ON e.position = a.version_position `
 
@@ -148,7 +148,7 @@ func scanAccomplishments(rows pgx.Rows) ([]projections.AccomplishmentView, error
 	var typ string
 	var version int
 	var body []byte
-	_, err := pgx.ForEachRow(rows, []any{&a.ID, &a.PersonID, &pos, &vpos, &a.RecordedAt, &amended, &a.Retracted, &a.RetractionReason, &typ, &version, &body}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&a.ID, &a.PersonID, &pos, &vpos, &a.RecordedAt, &amended, &a.Retracted, &a.RetractionReason, &a.RecordedBy, &a.AmendedBy, &a.RetractedBy, &typ, &version, &body}, func() error {
 		ev, err := events.Decode(typ, version, body)
 		if err != nil {
 			return fmt.Errorf("accomplishment %s: %w", a.ID, err)

@@ -205,7 +205,7 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 }
 
 func (s *Store) personEvents(ctx context.Context, q querier, ids []string) (map[string][]events.Recorded, error) {
-	rows, err := q.Query(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key, body
+	rows, err := q.Query(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key, recorded_by, body
 		FROM {s}.person_events WHERE person_id = ANY($1) ORDER BY person_id, position`), ids)
 	if err != nil {
 		return nil, fmt.Errorf("person events: %w", err)
@@ -214,7 +214,7 @@ func (s *Store) personEvents(ctx context.Context, q querier, ids []string) (map[
 	var r events.Recorded
 	var pos int64
 	var body []byte
-	_, err = pgx.ForEachRow(rows, []any{&pos, &r.PersonID, &r.Type, &r.Version, &r.RecordedAt, &r.IdempotencyKey, &body}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&pos, &r.PersonID, &r.Type, &r.Version, &r.RecordedAt, &r.IdempotencyKey, &r.RecordedBy, &body}, func() error {
 		ev, err := events.Decode(r.Type, r.Version, body)
 		if err != nil {
 			return fmt.Errorf("event %d: %w", pos, err)
@@ -763,7 +763,7 @@ func insertSQL(schema, table string, cols []column) string {
 
 // eventColumns are the columns of person_events a batch writes.
 var eventColumns = []column{{"position", "bigint"}, {"person_id", "text"}, {"type", "text"}, {"version", "int"},
-	{"recorded_at", "timestamptz"}, {"idempotency_key", "text"}, {"body", "jsonb"}}
+	{"recorded_at", "timestamptz"}, {"idempotency_key", "text"}, {"recorded_by", "text"}, {"body", "jsonb"}}
 
 func (s *Store) writeEvents(ctx context.Context, w *writes, batch []events.Recorded, after uint64) error {
 	rows := make([][]any, 0, len(batch))
@@ -776,7 +776,7 @@ func (s *Store) writeEvents(ctx context.Context, w *writes, batch []events.Recor
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", r.Position, err)
 		}
-		rows = append(rows, []any{int64(r.Position), r.PersonID, typ, int32(version), r.RecordedAt, r.IdempotencyKey, body})
+		rows = append(rows, []any{int64(r.Position), r.PersonID, typ, int32(version), r.RecordedAt, r.IdempotencyKey, r.RecordedBy, body})
 	}
 	return w.insert(ctx, "person_events", eventColumns, rows)
 }
@@ -993,7 +993,7 @@ func accomplishmentRow(personID string, a projections.AccomplishmentView) []any 
 		reason = a.RetractionReason
 	}
 	return []any{a.ID, personID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
-		amended, a.Retracted, reason, int64(a.VersionPosition)}
+		amended, a.Retracted, reason, int64(a.VersionPosition), a.RecordedBy, a.AmendedBy, a.RetractedBy}
 }
 
 // tableColumns are the columns a batch writes of each read-model table, in
@@ -1004,7 +1004,8 @@ var tableColumns = map[string][]column{
 	"memberships": {{"person_id", "text"}, {"department", "text"}, {"valid_from", "date"}, {"valid_to", "date"}},
 	"accomplishments": {{"id", "text"}, {"person_id", "text"}, {"kind", "text"}, {"position", "bigint"},
 		{"recorded_at", "timestamptz"}, {"amended_at", "timestamptz"}, {"retracted", "boolean"},
-		{"retraction_reason", "text"}, {"version_position", "bigint"}},
+		{"retraction_reason", "text"}, {"version_position", "bigint"}, {"recorded_by", "text"}, {"amended_by", "text"},
+		{"retracted_by", "text"}},
 	"level_periods": {{"person_id", "text"}, {"field", "text"}, {"level", "int"}, {"valid_from", "date"}, {"valid_to", "date"}},
 	"level_changes": {{"person_id", "text"}, {"field", "text"}, {"changed_on", "date"}, {"from_level", "int"}, {"to_level", "int"}},
 	"distribution_periods": {{"person_id", "text"}, {"field", "text"}, {"department", "text"}, {"level", "int"},

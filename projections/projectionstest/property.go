@@ -336,20 +336,23 @@ func expectedAccomplishments(id string, rs []events.Recorded) []projections.Acco
 		case events.AccomplishmentRetracted:
 			out[index[v.AccomplishmentID]].Retracted = true
 			out[index[v.AccomplishmentID]].RetractionReason = v.Reason
+			out[index[v.AccomplishmentID]].RetractedBy = r.RecordedBy
 		case *events.AccomplishmentRetracted:
 			out[index[v.AccomplishmentID]].Retracted = true
 			out[index[v.AccomplishmentID]].RetractionReason = v.Reason
+			out[index[v.AccomplishmentID]].RetractedBy = r.RecordedBy
 		case events.AccomplishmentAmended, *events.AccomplishmentAmended:
 			a, _ := events.ToAccomplishment(v)
 			i := index[a.ID()]
 			out[i].Accomplishment = a
 			out[i].AmendedAt = r.RecordedAt.UTC()
+			out[i].AmendedBy = r.RecordedBy
 			out[i].VersionPosition = r.Position
 		default:
 			if a, ok := events.ToAccomplishment(v); ok {
 				index[a.ID()] = len(out)
 				out = append(out, projections.AccomplishmentView{ID: a.ID(), PersonID: id, Accomplishment: a,
-					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt.UTC()})
+					Position: r.Position, VersionPosition: r.Position, RecordedAt: r.RecordedAt.UTC(), RecordedBy: r.RecordedBy})
 			}
 		}
 	}
@@ -516,8 +519,8 @@ func sameChanges(a, b []domain.LevelChange) bool {
 func describe(as []projections.AccomplishmentView) string {
 	s := ""
 	for _, a := range as {
-		s += fmt.Sprintf("\n  {%s pos=%d rec=%s amended=%s retracted=%v %q %s}", a.ID, a.Position, a.RecordedAt, a.AmendedAt,
-			a.Retracted, a.RetractionReason, describeAccomplishment(a.Accomplishment))
+		s += fmt.Sprintf("\n  {%s pos=%d rec=%s by %q amended=%s by %q retracted=%v by %q %q %s}", a.ID, a.Position, a.RecordedAt, a.RecordedBy, a.AmendedAt, a.AmendedBy, a.Retracted, a.RetractedBy,
+			a.RetractionReason, describeAccomplishment(a.Accomplishment))
 	}
 	return s
 }

@@ -131,11 +131,17 @@ func (w *Workload) registered() []string {
 	return out
 }
 
+// actors are who a Workload's commands are recorded by.
+var actors = []string{"", "hr.ito", "manager.sato", "self"}
+
 // Step issues one random command and returns its result. Every command it
 // issues is valid, so any error is a failure.
 func (w *Workload) Step(ctx context.Context) (events.Result, error) {
 	people := w.registered()
 	op := w.R.IntN(100)
+	// Who acts: nobody told (as before events said who), or one of three,
+	// taken from op so that a seed's commands stay what they were.
+	ctx = events.WithActor(ctx, actors[op%len(actors)])
 	switch {
 	case len(people) < len(w.IDs) && (len(people) == 0 || op < 12):
 		id := w.IDs[len(people)]
