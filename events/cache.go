@@ -29,9 +29,10 @@ type personEntry struct {
 	// which may assume the person has no events yet (an append expecting 0
 	// fails if that is wrong).
 	known  bool
-	person *domain.Person   // the person's events folded, plus a batch's events not yet acknowledged
-	last   uint64           // position of the person's last event in the log (0: none)
-	keys   map[string]keyed // idempotency key -> its first event's result and fingerprint
+	person *domain.Person      // the person's events folded, plus a batch's events not yet acknowledged
+	last   uint64              // position of the person's last event in the log (0: none)
+	keys   map[string]keyed    // idempotency key -> its first event's result and fingerprint
+	who    map[string]changers // accomplishment id -> who recorded and last amended it
 
 	prev, next *personEntry // LRU list, guarded by personCache.mu
 }
@@ -55,7 +56,7 @@ func (e *personEntry) release() { <-e.lock }
 
 // forget drops what the entry knows; the next command reads the person whole.
 func (e *personEntry) forget() {
-	e.known, e.person, e.last, e.keys = false, nil, 0, nil
+	e.known, e.person, e.last, e.keys, e.who = false, nil, 0, nil, nil
 }
 
 // unfold drops from person the events folded in ahead of their
@@ -78,8 +79,53 @@ type keyed struct {
 
 // apply folds one event of the log (the next one after last) into the entry.
 func (e *personEntry) apply(rec Recorded, res Result) {
-	e.person = Apply(e.person, rec)
+	e.fold(rec)
 	e.record(rec, res, nil)
+}
+
+// fold folds rec into person, and notes who changed which accomplishment.
+func (e *personEntry) fold(rec Recorded) {
+	e.person = Apply(e.person, rec)
+	switch ev := rec.Event.(type) {
+	case AccomplishmentRetracted:
+	case AccomplishmentAmended:
+		if w, ok := e.who[ev.AccomplishmentID]; ok {
+			w.amended = rec.RecordedBy
+			e.who[ev.AccomplishmentID] = w
+		}
+	default:
+		if a, ok := ToAccomplishment(ev); ok {
+			if e.who == nil {
+				e.who = map[string]changers{}
+			}
+			e.who[a.ID()] = changers{recorded: rec.RecordedBy}
+		}
+	}
+}
+
+// changers are who recorded an accomplishment and who last amended it
+// (Recorded.RecordedBy: "" when the log does not say).
+type changers struct{ recorded, amended string }
+
+// mayChange refuses, FORBIDDEN, a change of accomplishment id that only
+// its recorder may make (by, see AmendAccomplishment.OnlyBy) when someone
+// else recorded it or last amended it. What the log does not say who did
+// counts as by's.
+func (e *personEntry) mayChange(id, by string) error {
+	if by == "" {
+		return nil
+	}
+	w, ok := e.who[id]
+	if !ok {
+		return nil // unknown: the command's own decision says so
+	}
+	switch {
+	case w.recorded != "" && w.recorded != by:
+		return domain.Forbidden("accomplishment %s was recorded by %s: an employee amends or retracts only what they recorded themselves", id, w.recorded)
+	case w.amended != "" && w.amended != by:
+		return domain.Forbidden("accomplishment %s was last amended by %s: an employee amends or retracts only what nobody else changed since they recorded it", id, w.amended)
+	}
+	return nil
 }
 
 // record notes that rec, already folded into person, is in the log, with

@@ -34,20 +34,27 @@ type actorKey struct{}
 
 // WithActor returns ctx carrying who is acting: every event appended under
 // it (Log.Append, Log.AppendBatch, and so every Recorder command) is
-// stamped with them in HeaderRecordedBy. Control characters are dropped and
-// the rest cut to MaxActorLength bytes (a header holds one line).
+// stamped with Actor(who) in HeaderRecordedBy, which ActorFrom gives back.
 func WithActor(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, actorKey{}, Actor(who))
+}
+
+// Actor is who as an event is stamped with: control characters and spaces
+// around dropped, cut to MaxActorLength bytes (a header holds one line).
+// "" says nobody.
+func Actor(who string) string {
 	who = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
 			return -1
 		}
 		return r
 	}, who)
+	who = strings.TrimSpace(who)
 	for len(who) > MaxActorLength {
 		_, size := utf8.DecodeLastRuneInString(who)
-		who = who[:len(who)-size]
+		who = strings.TrimSpace(who[:len(who)-size])
 	}
-	return context.WithValue(ctx, actorKey{}, who)
+	return who
 }
 
 // ActorFrom returns who WithActor put in ctx, "" if nobody.
@@ -81,12 +88,10 @@ var ErrUnavailable = errors.New("the event log is unreachable")
 // key, for the Recorder, at any time) records it once.
 var ErrUnconfirmed = errors.New("the append was sent but its acknowledgement was lost: it may have been recorded")
 
-// RequestTimeout bounds each request the log makes to NATS: an append
-// (whatever its context's deadline, if an earlier one does not end it
-// first), and each round trip of a read whose context has no deadline of
-// its own (a context with one is bounded by it instead). An append that
-// gets no answer within it fails with context.DeadlineExceeded: it may
-// have been recorded.
+// RequestTimeout bounds each request the log makes to NATS, an append or
+// one round trip of a read, whatever its context's deadline (an earlier
+// one ends it first). An append that gets no answer within it fails with
+// context.DeadlineExceeded: it may have been recorded.
 // JetStream's own retry of a publish the server answered with "no
 // responders" (nothing stored: up to 2 more attempts, 250 ms apart, each
 // sent only on a live connection) runs within the same bound, and none is
@@ -247,6 +252,8 @@ func (l *Log) Subject(personID string) string { return Subject(l.cfg.SubjectPref
 // Head returns the stream sequence of the last event in the log (0 when
 // empty).
 func (l *Log) Head(ctx context.Context) (uint64, error) {
+	ctx, cancel := roundTrip(ctx)
+	defer cancel()
 	info, err := l.stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("head of %s: %w", l.cfg.Stream, readErr(err))
@@ -349,7 +356,7 @@ func (l *Log) readRange(ctx context.Context, filter string, start uint64, limit 
 			// with the log's wildcard costs a scan of every person's
 			// subject on older servers (nats-server 2.9: seconds a call
 			// with thousands of people).
-			m, err = l.stream.GetMsg(ctx, seq)
+			m, err = getMsg(ctx, l.stream, seq)
 			if errors.Is(err, jetstream.ErrMsgNotFound) {
 				if last, lerr := l.lastSeq(ctx); lerr != nil {
 					return nil, lerr
@@ -359,7 +366,7 @@ func (l *Log) readRange(ctx context.Context, filter string, start uint64, limit 
 				}
 			}
 		} else {
-			m, err = l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+			m, err = getMsg(ctx, l.stream, seq, jetstream.WithGetMsgSubject(filter))
 		}
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return out, nil
@@ -377,8 +384,24 @@ func (l *Log) readRange(ctx context.Context, filter string, start uint64, limit 
 	return out, nil
 }
 
+// roundTrip bounds one request to NATS by RequestTimeout, or by ctx's
+// deadline when that comes first (a request's own, careerd's
+// --request-timeout, may be much later).
+func roundTrip(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, RequestTimeout)
+}
+
+// getMsg is one message get, bounded as roundTrip says.
+func getMsg(ctx context.Context, s jetstream.Stream, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	ctx, cancel := roundTrip(ctx)
+	defer cancel()
+	return s.GetMsg(ctx, seq, opts...)
+}
+
 // lastSeq is the stream's last sequence now.
 func (l *Log) lastSeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := roundTrip(ctx)
+	defer cancel()
 	info, err := l.stream.Info(ctx)
 	if err != nil {
 		return 0, err
@@ -399,7 +422,9 @@ func (l *Log) consumeRange(ctx context.Context, filter string, seq uint64, limit
 		// 1,000 events with 3,000 people).
 		filter = ""
 	}
-	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+	cctx, cancel := roundTrip(ctx)
+	defer cancel()
+	cons, err := l.stream.CreateConsumer(cctx, jetstream.ConsumerConfig{
 		FilterSubject:     filter,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       seq,
@@ -500,7 +525,7 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 
 // At returns the event at a stream position.
 func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
-	m, err := l.stream.GetMsg(ctx, pos)
+	m, err := getMsg(ctx, l.stream, pos)
 	if err != nil {
 		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
 	}
@@ -566,9 +591,7 @@ func (l *Log) Append(ctx context.Context, personID string, expectedLastSeq uint6
 		// waits, it is unconfirmed (classify).
 		return 0, false, fmt.Errorf("append %s: %w: %w", m.Subject, ErrUnavailable, nats.ErrConnectionClosed)
 	}
-	// One round trip, bounded by RequestTimeout even when the caller's
-	// deadline is later (a request's own, careerd's --request-timeout).
-	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	ctx, cancel := roundTrip(ctx)
 	defer cancel()
 	ack, err := l.js.PublishMsg(ctx, m)
 	if err != nil {

@@ -322,7 +322,7 @@ func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []pla
 				continue
 			}
 		}
-		d, err := p.decide(e.person)
+		d, err := p.decideFor(e)
 		if err != nil {
 			if !bp.fresh {
 				bp.queue = bp.queue[k:]
@@ -339,7 +339,7 @@ func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []pla
 		// Fold it in ahead of its ack; settle unfolds it if the append
 		// fails.
 		rec := Recorded{PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, RecordedBy: ActorFrom(ctx), Event: d.event}
-		e.person = Apply(e.person, rec)
+		e.fold(rec)
 		step := batchStep{cmd: i, pending: len(pend) - 1, dupOf: -1, rec: rec}
 		if p.key != "" {
 			// Here rather than in settle: a large batch decides on

@@ -107,6 +107,17 @@ type plan struct {
 	// command whose key the Recorder remembers is told a repeat or another
 	// request without reading the log; nil: the log is read.
 	same Event
+	// onlyBy, when set, is the only actor who may change accomplishment
+	// changes (personEntry.mayChange), checked before decide.
+	onlyBy, changes string
+}
+
+// decideFor decides the command on e's fold.
+func (p plan) decideFor(e *personEntry) (decision, error) {
+	if err := e.mayChange(p.changes, p.onlyBy); err != nil {
+		return decision{}, err
+	}
+	return p.decide(e.person)
 }
 
 // sameEvent returns plan.repeats for a command that records planned.
@@ -286,6 +297,12 @@ type AmendAccomplishment struct {
 	AccomplishmentID string
 	Patch            func(current domain.Accomplishment) (domain.Accomplishment, error)
 	IdempotencyKey   string
+	// OnlyBy, when set, makes the amendment one that only the
+	// accomplishment's recorder may make, as that actor (see WithActor):
+	// it is refused, FORBIDDEN, when the log says someone else recorded
+	// the accomplishment or last amended it. Decided on the log, as the
+	// rest of the command is.
+	OnlyBy string
 }
 
 // RetractAccomplishment withdraws an accomplishment.
@@ -293,6 +310,7 @@ type RetractAccomplishment struct {
 	AccomplishmentID string
 	Reason           string
 	IdempotencyKey   string
+	OnlyBy           string // as AmendAccomplishment's
 }
 
 // RegisterPerson registers a person. A taken id is invalid input ("id": "is
@@ -441,7 +459,7 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 		return ok && v.AccomplishmentID == c.AccomplishmentID
 	}
 	same := AccomplishmentAmended{AccomplishmentID: c.AccomplishmentID}
-	return plan{personID: personID, key: c.IdempotencyKey, repeats: repeats, same: same, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: repeats, same: same, onlyBy: c.OnlyBy, changes: c.AccomplishmentID, decide: func(p *domain.Person) (decision, error) {
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 		}
@@ -493,7 +511,7 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 		return plan{}, tooLong
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
-	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, onlyBy: c.OnlyBy, changes: c.AccomplishmentID, decide: func(p *domain.Person) (decision, error) {
 		if tooLong != nil {
 			return decision{}, tooLong
 		}
@@ -585,7 +603,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 				return r.repeat(ctx, p, res)
 			}
 		}
-		d, err := p.decide(e.person)
+		d, err := p.decideFor(e)
 		if err != nil {
 			if fresh {
 				return Result{}, err

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -123,5 +124,30 @@ func TestAnAppendWhoseAnswerIsLostIsErrUnconfirmed(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the unconfirmed append never reached the log")
 		}
+	}
+}
+
+// TestAReadWhoseAnswerIsLostEndsAtRequestTimeout: a read whose request
+// gets no answer (the network gone silent) ends after RequestTimeout, even
+// under a context whose own deadline is later (a GraphQL request's).
+func TestAReadWhoseAnswerIsLostEndsAtRequestTimeout(t *testing.T) {
+	s := natstest.Start(t)
+	p := natstest.StartProxy(t, s.Addr())
+	nc := connectTCP(t, p.Addr())
+	ctx := ctxT(t)
+	l, err := OpenLog(ctx, nc, LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Hold()
+	defer p.Release()
+	later, cancel := context.WithTimeout(ctx, 4*RequestTimeout)
+	defer cancel()
+	start := time.Now()
+	if _, _, err := l.Load(later, "E1"); err == nil {
+		t.Fatal("a load with no answer succeeded")
+	}
+	if d := time.Since(start); d < RequestTimeout-time.Second || d > RequestTimeout+2*time.Second {
+		t.Errorf("the load ended after %v, want about %v", d, RequestTimeout)
 	}
 }

@@ -103,9 +103,10 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 	from := after
 	for {
 		batch, err := b.Log.Read(ctx, after, 1000)
-		if err != nil && after == from && errors.Is(err, events.ErrUnavailable) {
+		if err != nil && after == from && (errors.Is(err, events.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
 			// Nothing went out yet: the status can still say it, as a
-			// mutation's UNAVAILABLE does.
+			// mutation's UNAVAILABLE does (a log that does not answer
+			// within events.RequestTimeout is as good as away).
 			b.Resolver.logger().WarnContext(ctx, "export failed: "+logLine["UNAVAILABLE"], "request_id", RequestID(ctx), "after", after, "err", err)
 			w.Header().Del("Trailer")
 			http.Error(w, "the event log is unreachable: try again once it is back", http.StatusServiceUnavailable)

@@ -91,6 +91,11 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: " + err.Error()}
 	}
+	if events.Actor(c.Subject) == "" {
+		// Every event says who recorded it, and an employee changes only
+		// what they recorded: a token must say who the caller is.
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: no sub (who the caller is)"}
+	}
 	p := Principal{Subject: c.Subject, Roles: c.Roles, Department: c.Department, Person: c.Person}
 	if c.ExpiresAt != nil {
 		p.Expires = c.ExpiresAt.Time

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,7 +10,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections/projectionstest"
 )
 
 // role is one column of the authorization matrix.
@@ -471,5 +475,54 @@ func TestWhoRecordedDecidesWhatAnEmployeeChanges(t *testing.T) {
 		check(bySelf, "employee-W1", "hr", "manager-a")
 		amend(mgr, byHR, "PRACTICE").ok(t)
 		check(byHR, "hr", "manager-a", nil)
+
+		forbidden := func(what string, r response) {
+			t.Helper()
+			if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+				t.Errorf("%s: %s, want FORBIDDEN", what, r.Raw)
+			}
+		}
+		// What the employee recorded and their manager amended since is the
+		// manager's word: the employee cannot undo it.
+		mine := assess(self, "GUIDES_OTHERS")
+		amend(mgr, mine, "BASIC").ok(t)
+		forbidden("the employee undoing the manager's amendment", amend(self, mine, "GUIDES_OTHERS"))
+		forbidden("the employee retracting what the manager amended", retract(self, mine))
+
+		// A manager is their own manager's employee: hr's assessment of
+		// them is not theirs to raise.
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "M1", "name": "M", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		lead := e.token(t, graph.Principal{Subject: "lead-m1", Roles: []string{graph.RoleManager, graph.RoleEmployee}, Department: "Operations", Person: "M1"})
+		r := e.mutate(t, hrTok, &mAssess, map[string]any{"personId": "M1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "")
+		forbidden("a manager raising hr's assessment of them", amend(lead, field(t, r.Data, "assessTheme.accomplishmentId").(string), "GUIDES_OTHERS"))
+
+		// The rule holds on the log, not on a read model that lags: the
+		// manager's assessment is in the log but not yet projected.
+		e.StopProjector()
+		ctx := events.WithActor(context.Background(), "manager-a")
+		lagging, err := e.Recorder.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "W1",
+			Accomplishment: projectionstest.Assessment(domain.StressManagement, domain.Basic, "2021-03-01")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := e.head(t)
+		forbidden("the employee amending what the read model does not hold yet", amend(self, lagging.AccomplishmentID, "GUIDES_OTHERS"))
+		if e.head(t) != head {
+			t.Error("a refused amendment was recorded")
+		}
+		e.StartProjector()
+
+		// A token must say who the caller is.
+		nobody := e.token(t, graph.Principal{Roles: []string{graph.RoleAdmin}})
+		if r := e.gql(t, nobody, `{ catalogue { id } }`, nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("a token without sub: HTTP %d %s, want 401", r.Status, r.Raw)
+		}
+		// A subject is kept as the log stamps it (spaces around dropped),
+		// and the employee it names still changes their own.
+		spaced := e.token(t, graph.Principal{Subject: "  employee-W1 ", Roles: []string{graph.RoleEmployee}, Person: "W1"})
+		own := assess(spaced, "BASIC")
+		check(own, "employee-W1", nil, nil)
+		amend(spaced, own, "PRACTICE").ok(t)
+		amend(self, own, "GUIDES_SUBORDINATES").ok(t)
 	})
 }

@@ -259,31 +259,31 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	if p.Has(RoleAdmin) || p.Has(RoleHR) {
 		return cmd, nil
 	}
+	if registered[personID] {
+		// Registered earlier in this request, by a manager into their own
+		// department.
+		return cmd, nil
+	}
 	switch c := cmd.(type) {
-	case events.AmendAccomplishment, events.RetractAccomplishment:
-		if registered[personID] {
-			return cmd, nil
-		}
-		id := ""
-		if a, ok := c.(events.AmendAccomplishment); ok {
-			id = a.AccomplishmentID
-		} else {
-			id = c.(events.RetractAccomplishment).AccomplishmentID
-		}
-		if err := r.authorizeChange(ctx, id); err != nil {
+	case events.AmendAccomplishment:
+		onlyBy, err := r.authorizeChange(ctx, c.AccomplishmentID)
+		if err != nil {
 			return nil, err
 		}
-	case events.TransferPerson, events.RecordDeparture:
-		if registered[personID] && p.Has(RoleManager) {
-			return cmd, nil
+		c.OnlyBy = onlyBy
+		return c, nil
+	case events.RetractAccomplishment:
+		onlyBy, err := r.authorizeChange(ctx, c.AccomplishmentID)
+		if err != nil {
+			return nil, err
 		}
+		c.OnlyBy = onlyBy
+		return c, nil
+	case events.TransferPerson, events.RecordDeparture:
 		if err := r.authorizePlacement(ctx, personID); err != nil {
 			return nil, err
 		}
 	default:
-		if registered[personID] {
-			return cmd, nil
-		}
 		if _, err := r.authorizePerson(ctx, personID); err != nil {
 			return nil, err
 		}

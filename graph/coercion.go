@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -97,9 +99,12 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 			return nil // refused for another reason
 		}
 		// As /v1/import names it: the value as given, in JSON.
-		given, _ := json.Marshal(val)
+		var given bytes.Buffer
+		enc := json.NewEncoder(&given)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(val) // a decoded JSON value
 		field := inputName(p)
-		de := domain.Invalid(field, "is not a valid "+enum.Name+": "+string(given))
+		de := domain.Invalid(field, "is not a valid "+enum.Name+": "+strings.TrimSuffix(given.String(), "\n"))
 		return &gqlerror.Error{Message: de.Message, Path: p, Err: de,
 			Extensions: map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}}
 	}

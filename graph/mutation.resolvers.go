@@ -71,22 +71,28 @@ func (r *mutationResolver) AssessTheme(ctx context.Context, input model.AssessTh
 
 // AmendAccomplishment is the resolver for the amendAccomplishment field.
 func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.AmendAccomplishmentInput) (*model.AccomplishmentPayload, error) {
-	if err := r.authorizeChange(ctx, input.AccomplishmentID); err != nil {
+	onlyBy, err := r.authorizeChange(ctx, input.AccomplishmentID)
+	if err != nil {
 		return nil, err
 	}
 	if err := amendsNothing(input); err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.AmendAccomplishment(ctx, amendCommand(input))
+	cmd := amendCommand(input)
+	cmd.OnlyBy = onlyBy
+	res, err := r.Commands.AmendAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
 }
 
 // RetractAccomplishment is the resolver for the retractAccomplishment field.
 func (r *mutationResolver) RetractAccomplishment(ctx context.Context, input model.RetractAccomplishmentInput) (*model.AccomplishmentPayload, error) {
-	if err := r.authorizeChange(ctx, input.AccomplishmentID); err != nil {
+	onlyBy, err := r.authorizeChange(ctx, input.AccomplishmentID)
+	if err != nil {
 		return nil, err
 	}
-	res, err := r.Commands.RetractAccomplishment(ctx, retractCommand(input))
+	cmd := retractCommand(input)
+	cmd.OnlyBy = onlyBy
+	res, err := r.Commands.RetractAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
 }
 
