@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,7 +38,21 @@ type metrics struct {
 	// NATS; derivedDropped the changes dropped while too many waited.
 	derivedFailed  prometheus.Counter
 	derivedDropped prometheus.Counter
+
+	// opNames are the operation names ops has series for: clients name
+	// operations, so at most maxOperationNames get series of their own.
+	opMu    sync.Mutex
+	opNames map[string]bool
 }
+
+// maxOperationNames bounds the operation names that get series of their own
+// in careerledger_graphql_operation_duration_seconds (about 18 series each);
+// later ones are counted as "other", and a name is cut to
+// maxOperationNameLength bytes.
+const (
+	maxOperationNames      = 200
+	maxOperationNameLength = 64
+)
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -243,6 +258,21 @@ func (m *metrics) operation(name, kind string, d time.Duration, failed bool) {
 	if name == "" {
 		name = "anonymous"
 	}
+	if len(name) > maxOperationNameLength {
+		name = name[:maxOperationNameLength] // a GraphQL name is ASCII
+	}
+	m.opMu.Lock()
+	if !m.opNames[name] {
+		if len(m.opNames) < maxOperationNames {
+			if m.opNames == nil {
+				m.opNames = map[string]bool{}
+			}
+			m.opNames[name] = true
+		} else {
+			name = "other"
+		}
+	}
+	m.opMu.Unlock()
 	outcome := "ok"
 	if failed {
 		outcome = "error"
