@@ -373,3 +373,25 @@ func TestAMutationWhoseAnswerIsLostIsATimeoutThatMayHaveRecorded(t *testing.T) {
 		t.Errorf("the log's head is %d after the retry, want 2 (recorded once)", head)
 	}
 }
+
+// TestShutdownLogsEachNATSConnectionClosed: a clean stop logs each NATS
+// connection careerd made as closed, at info, before Close returns, and
+// nothing at error.
+func TestShutdownLogsEachNATSConnectionClosed(t *testing.T) {
+	s := natstest.Start(t)
+	for i := range 3 {
+		var logs logLines
+		m := startAgainst(t, withCredentials(s), false, &logs)
+		if err := m.Close(); err != nil {
+			t.Errorf("stop %d: %v", i, err)
+		}
+		for _, name := range []string{"careerd", "careerd-derived"} {
+			if recs := logs.find(t, "NATS connection closed", map[string]string{"connection": name, "level": "INFO"}); len(recs) != 1 {
+				t.Errorf("stop %d: %d info records of %s closing, want 1:\n%s", i, len(recs), name, logs.String())
+			}
+		}
+		if strings.Contains(logs.String(), `"level":"ERROR"`) {
+			t.Errorf("stop %d logged an error:\n%s", i, logs.String())
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -75,6 +76,12 @@ type Main struct {
 	staleCatalogue bool
 	wg             sync.WaitGroup
 	closeOnce      sync.Once
+	// closing is set when Close starts: a NATS connection closed from then
+	// on is closed at shutdown. natsOpen counts the NATS connections whose
+	// closed handler has not run yet; Close waits for them, so that each
+	// says it closed before the process exits.
+	closing  atomic.Bool
+	natsOpen sync.WaitGroup
 	devToken       string
 }
 
@@ -229,11 +236,19 @@ func (m *Main) openLog(ctx context.Context) error {
 // connectNATS opens a connection to the embedded server or to --nats-url,
 // with natsOptions.
 func (m *Main) connectNATS(name string) (*nats.Conn, error) {
+	var nc *nats.Conn
+	var err error
+	m.natsOpen.Add(1) // Done by the closed handler of a connection made
 	if m.embedded != nil {
-		return m.embedded.Connect(m.natsOptions(name)...)
+		nc, err = m.embedded.Connect(m.natsOptions(name)...)
+	} else {
+		nc, err = nats.Connect(m.Config.NATSURL, append(m.natsOptions(name), nats.Timeout(5*time.Second),
+			nats.RetryOnFailedConnect(false))...)
 	}
-	return nats.Connect(m.Config.NATSURL, append(m.natsOptions(name), nats.Timeout(5*time.Second),
-		nats.RetryOnFailedConnect(false))...)
+	if err != nil {
+		m.natsOpen.Done()
+	}
+	return nc, err
 }
 
 // natsOptions are the options of every connection careerd makes: the log's
@@ -263,7 +278,8 @@ func (m *Main) natsOptions(name string) []nats.Option {
 			log.Info("NATS connection restored", "url", addr(nc))
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
-			if err := nc.LastError(); err != nil {
+			defer m.natsOpen.Done()
+			if err := nc.LastError(); err != nil && !m.closing.Load() {
 				log.Error("NATS connection closed", "url", addr(nc), "err", redact(err, m.Config.NATSURL))
 				return
 			}
@@ -383,6 +399,7 @@ func (m *Main) startBus(ctx context.Context) error {
 		OnPublishFailed: m.metrics.derivedFailed.Inc,
 		OnDropped:       func(n int) { m.metrics.derivedDropped.Add(float64(n)) }}, m.broadcast.LevelChanged)
 	if err != nil {
+		nc.Close()
 		return err
 	}
 	m.wg.Add(1)
@@ -554,6 +571,7 @@ func (m *Main) every(ctx context.Context, d time.Duration, fn func(ctx context.C
 func (m *Main) Close() error {
 	var err error
 	m.closeOnce.Do(func() {
+		m.closing.Store(true)
 		timeout := m.Config.ShutdownTimeout
 		if timeout <= 0 {
 			timeout = 20 * time.Second
@@ -589,6 +607,14 @@ func (m *Main) Close() error {
 			if derr := m.nc.Drain(); derr != nil && err == nil {
 				err = derr
 			}
+		}
+		// Drain returns before the connection closes: wait (a while) for
+		// every connection's closed handler, so that each logs its close.
+		closed := make(chan struct{})
+		go func() { m.natsOpen.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
 		}
 		if m.pool != nil {
 			m.pool.Close()
