@@ -526,3 +526,64 @@ func TestWhoRecordedDecidesWhatAnEmployeeChanges(t *testing.T) {
 		amend(self, own, "GUIDES_SUBORDINATES").ok(t)
 	})
 }
+
+// TestNoSelfAssessment: a server that takes no self-assessments refuses,
+// FORBIDDEN, a theme assessment an employee records of themselves (a
+// manager of themselves included), through GraphQL and /v1/import, and
+// takes their other accomplishments and their manager's and hr's
+// assessments of them.
+func TestNoSelfAssessment(t *testing.T) {
+	e := newEnv(t, backends[0], options{noSelfAssessment: true})
+	adm, hrTok, mgr := e.token(t, admin), e.token(t, hr), e.token(t, managerA)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "S1", "name": "S", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "M1", "name": "M", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	self := e.token(t, employee("S1"))
+	lead := e.token(t, graph.Principal{Subject: "lead-m1", Roles: []string{graph.RoleManager, graph.RoleEmployee}, Department: "Operations", Person: "M1"})
+	assessment := func(person string) map[string]any {
+		return in(map[string]any{"personId": person, "theme": "STRESS_MANAGEMENT", "proficiency": "GUIDES_OTHERS", "assessedOn": "2021-02-01"})
+	}
+	head := e.head(t)
+	for name, r := range map[string]response{
+		"the employee": e.gql(t, self, mAssess, assessment("S1")),
+		"a manager":    e.gql(t, lead, mAssess, assessment("M1")),
+	} {
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "self-assessments") {
+			t.Errorf("%s assessing themselves: %s, want FORBIDDEN", name, r.Raw)
+		}
+	}
+	line := `{"op":"assessTheme","input":{"personId":"S1","theme":"STRESS_MANAGEMENT","proficiency":"GUIDES_OTHERS","assessedOn":"2021-02-01"}}`
+	if _, res := e.importLines(t, self, line); len(res) != 1 || res[0].Code != "FORBIDDEN" {
+		t.Errorf("the employee's import of their own assessment: %+v, want FORBIDDEN", res)
+	}
+	if e.head(t) != head {
+		t.Error("a refused self-assessment was recorded")
+	}
+	e.gql(t, self, mSuccession, in(map[string]any{"personId": "S1", "kind": "BOOK", "title": "t", "occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}})).ok(t)
+	e.gql(t, mgr, mAssess, assessment("S1")).ok(t)
+	e.gql(t, lead, mAssess, assessment("S1")).ok(t)
+	e.gql(t, hrTok, mAssess, assessment("M1")).ok(t)
+
+	// An assessment of their own recorded before self-assessments were
+	// turned off is not theirs to change either.
+	old, err := e.Recorder.RecordAccomplishment(events.WithActor(context.Background(), "employee-S1"), events.RecordAccomplishment{PersonID: "S1",
+		Accomplishment: projectionstest.Assessment(domain.StressManagement, domain.Basic, "2020-06-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Wait(old.Position)
+	head = e.head(t)
+	for name, r := range map[string]response{
+		"amend":   e.gql(t, self, mAmend, in(map[string]any{"accomplishmentId": old.AccomplishmentID, "proficiency": "GUIDES_OTHERS"})),
+		"retract": e.gql(t, self, mRetract, in(map[string]any{"accomplishmentId": old.AccomplishmentID, "reason": "r"})),
+	} {
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "self-assessments") {
+			t.Errorf("the employee's %s of their earlier self-assessment: %s, want FORBIDDEN", name, r.Raw)
+		}
+	}
+	if e.head(t) != head {
+		t.Error("a refused change was recorded")
+	}
+	// Their other accomplishments they still change.
+	book := e.gql(t, self, mSuccession, in(map[string]any{"personId": "S1", "kind": "PATENT_APPLICATION", "title": "t", "occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}})).ok(t)
+	e.gql(t, self, mAmend, in(map[string]any{"accomplishmentId": field(t, book.Data, "recordTechnologySuccession.accomplishmentId"), "title": "u"})).ok(t)
+}

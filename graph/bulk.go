@@ -279,6 +279,10 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 		}
 		c.OnlyBy = onlyBy
 		return c, nil
+	case events.RecordAccomplishment:
+		if err := r.authorizeRecord(ctx, c); err != nil {
+			return nil, err
+		}
 	case events.TransferPerson, events.RecordDeparture:
 		if err := r.authorizePlacement(ctx, personID); err != nil {
 			return nil, err

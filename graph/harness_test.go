@@ -69,6 +69,8 @@ type options struct {
 	buffer int // level-change buffer per subscriber; 0 = the Broadcaster's default
 	// websockets, when set, holds the server's websocket connections.
 	websockets *graph.Websockets
+	// noSelfAssessment is the Resolver's NoSelfAssessment.
+	noSelfAssessment bool
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -105,6 +107,7 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	resolver := &graph.Resolver{
 		ReadModel: pe.Store, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
 		Logger: logger, Now: pe.Clock.Peek, ReadYourWritesTimeout: 10 * time.Second,
+		NoSelfAssessment: opts.noSelfAssessment,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger,

@@ -24,11 +24,33 @@ func deref[T any](p *T) T {
 func derefDate(p *domain.Date) domain.Date { return deref(p) }
 
 func (r *Resolver) record(ctx context.Context, cmd events.RecordAccomplishment) (*model.AccomplishmentPayload, error) {
-	if _, err := r.authorizePerson(ctx, cmd.PersonID); err != nil {
+	if err := r.authorizeRecord(ctx, cmd); err != nil {
 		return nil, err
 	}
 	res, err := r.Commands.RecordAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
+}
+
+// authorizeRecord checks the caller may record cmd: they may record for
+// its person, and, with NoSelfAssessment, an assessment is not their own
+// as an employee.
+func (r *Resolver) authorizeRecord(ctx context.Context, cmd events.RecordAccomplishment) error {
+	v, err := r.authorizePerson(ctx, cmd.PersonID)
+	if err != nil {
+		return err
+	}
+	if p, _ := PrincipalFrom(ctx); r.NoSelfAssessment && cmd.Accomplishment.Assessment != nil && r.actsAsEmployee(p, v) {
+		return domain.Forbidden("a theme assessment of %s is recorded by their manager or hr: this server does not take self-assessments", cmd.PersonID)
+	}
+	return nil
+}
+
+// actsAsEmployee reports whether p acts on v only as the employee v is: not
+// as admin, hr, or v's manager (a manager acting on themselves is an
+// employee there).
+func (r *Resolver) actsAsEmployee(p Principal, v projections.PersonView) bool {
+	return !p.Has(RoleAdmin) && !p.Has(RoleHR) &&
+		!(p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department && p.Person != v.ID)
 }
 
 // authorizeAccomplishment finds the person an accomplishment belongs to and
@@ -60,14 +82,24 @@ func (r *Resolver) authorizeAccomplishmentPerson(ctx context.Context, id string)
 // then changes only what they recorded and nobody else changed since.
 // The Recorder decides that on the log, not on a read model that may lag.
 func (r *Resolver) authorizeChange(ctx context.Context, id string) (onlyBy string, err error) {
-	v, personID, err := r.authorizeAccomplishmentPerson(ctx, id)
+	v, _, err := r.authorizeAccomplishmentPerson(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	p, _ := PrincipalFrom(ctx)
-	if p.Has(RoleAdmin) || p.Has(RoleHR) ||
-		(p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department && p.Person != personID) {
+	if p, _ := PrincipalFrom(ctx); !r.actsAsEmployee(p, v) {
 		return "", nil
+	}
+	if r.NoSelfAssessment {
+		// Nor does an employee change an assessment of theirs, recorded
+		// before self-assessments were turned off. (One the read model
+		// does not hold yet was recorded since, so not by them.)
+		a, err := r.ReadModel.Accomplishment(ctx, id)
+		if err != nil && domain.KindOf(err) != domain.KindNotFound {
+			return "", err
+		}
+		if err == nil && a.Accomplishment.Assessment != nil {
+			return "", domain.Forbidden("accomplishment %s is a theme assessment, changed by the person's manager or hr: this server does not take self-assessments", id)
+		}
 	}
 	return events.ActorFrom(ctx), nil
 }

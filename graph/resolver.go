@@ -61,6 +61,12 @@ type Resolver struct {
 	// ReadYourWritesTimeout bounds how long a mutation waits for the read
 	// model to apply its event before failing explicitly.
 	ReadYourWritesTimeout time.Duration
+	// NoSelfAssessment refuses, FORBIDDEN, a theme assessment that a
+	// caller records for themselves as an employee (not as admin, hr or
+	// someone else's manager): assessments then come from managers and hr
+	// only. Off by default: the contract lets an employee record their own
+	// accomplishments, assessments included.
+	NoSelfAssessment bool
 }
 
 func (r *Resolver) today() domain.Date {

@@ -33,6 +33,9 @@ type Config struct {
 	ProjectorCache  int
 	RYWTimeout      time.Duration
 	RequestTimeout  time.Duration
+	// SelfAssessment lets an employee record theme assessments of
+	// themselves (the contract's default); off, only managers and hr do.
+	SelfAssessment  bool
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	// TimeZone names where "today" is: the date a new record may not pass,
@@ -118,6 +121,16 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		projections.DefaultMaxCached)
 	dur(&c.RYWTimeout, envFlag{"read-your-writes-timeout", "CAREER_RYW_TIMEOUT", "how long a mutation waits for the read model"}, 10*time.Second)
 	dur(&c.RequestTimeout, envFlag{"request-timeout", "CAREER_REQUEST_TIMEOUT", "how long a GraphQL query or mutation over HTTP may take (subscriptions excepted); 0 = 60s"}, 60*time.Second)
+	selfAssessment := true
+	if v := getenv("CAREER_SELF_ASSESSMENT"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("$CAREER_SELF_ASSESSMENT: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v))
+		}
+		selfAssessment = b
+	}
+	fs.BoolVar(&c.SelfAssessment, "self-assessment", selfAssessment,
+		"an employee may record theme assessments of themselves; false = only their manager or hr ($CAREER_SELF_ASSESSMENT)")
 	dur(&c.ShutdownTimeout, envFlag{"shutdown-timeout", "CAREER_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"}, 20*time.Second)
 	str(&c.LogLevel, envFlag{"log-level", "CAREER_LOG_LEVEL", "debug, info, warn or error"}, "info")
 	str(&c.TimeZone, envFlag{"time-zone", "CAREER_TIME_ZONE", "IANA time zone of \"today\" (no date after today is accepted; queries default to today), e.g. Asia/Tokyo"}, "UTC")
@@ -191,7 +204,7 @@ func (c Config) Masked() []any {
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
 		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
 		"ready_max_lag", c.ReadyMaxLag, "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
-		"request_timeout", c.RequestTimeout.String(),
+		"request_timeout", c.RequestTimeout.String(), "self_assessment", c.SelfAssessment,
 		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel, "time_zone", c.TimeZone,
 	}
 }

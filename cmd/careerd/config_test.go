@@ -112,6 +112,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--read-your-writes-timeout", "-1s"}, "--read-your-writes-timeout"},
 		{nil, []string{"--shutdown-timeout", "-5s"}, "--shutdown-timeout"},
 		{map[string]string{"CAREER_REQUEST_TIMEOUT": "-1s"}, nil, "--request-timeout"},
+		{map[string]string{"CAREER_SELF_ASSESSMENT": "maybe"}, nil, "$CAREER_SELF_ASSESSMENT"},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
@@ -155,5 +156,31 @@ func TestTodayIsInTheConfiguredTimeZone(t *testing.T) {
 	}
 	if _, err := ParseConfig([]string{"--dev", "--time-zone", "Mars/Olympus"}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "--time-zone") {
 		t.Errorf("an unknown zone: %v, want an error naming --time-zone", err)
+	}
+}
+
+// TestSelfAssessmentSetting: employees may assess themselves unless
+// --self-assessment=false or $CAREER_SELF_ASSESSMENT says not; the flag
+// wins over the variable.
+func TestSelfAssessmentSetting(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, true},
+		{"false", nil, false},
+		{"0", []string{"--self-assessment=true"}, true},
+		{"", []string{"--self-assessment=false"}, false},
+	} {
+		cfg, err := ParseConfig(append([]string{"--auth-secret", "x"}, c.args...), func(k string) string {
+			if k == "CAREER_SELF_ASSESSMENT" {
+				return c.env
+			}
+			return ""
+		})
+		if err != nil || cfg.SelfAssessment != c.want {
+			t.Errorf("$CAREER_SELF_ASSESSMENT=%q %v: %v, %v; want %v", c.env, c.args, cfg.SelfAssessment, err, c.want)
+		}
 	}
 }

@@ -82,7 +82,7 @@ type Main struct {
 	// says it closed before the process exits.
 	closing  atomic.Bool
 	natsOpen sync.WaitGroup
-	devToken       string
+	devToken string
 }
 
 // NewMain returns a program for cfg that logs to out.
@@ -169,6 +169,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	resolver := &graph.Resolver{
 		ReadModel: m.store, Commands: countingCommands{recorder, m.metrics}, Catalogue: m.cat,
 		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,
+		NoSelfAssessment: !cfg.SelfAssessment,
 	}
 	mux := http.NewServeMux()
 	m.websockets = graph.NewWebsockets()
