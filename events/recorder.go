@@ -581,7 +581,7 @@ func (r *Recorder) repeat(ctx context.Context, p plan, first keyed) (Result, err
 func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 	e := r.cache.entry(p.personID)
 	if err := e.acquire(ctx); err != nil {
-		return Result{}, err
+		return Result{}, notSent(err)
 	}
 	defer e.release()
 	fresh := false // e was read from the log during this command
@@ -591,7 +591,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 			e.known = true // assume a new person: the append expects 0
 		} else {
 			if err := r.refresh(ctx, e); err != nil {
-				return Result{}, err
+				return Result{}, notSent(err)
 			}
 			fresh = true
 		}
@@ -610,7 +610,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 			}
 			// Decided from memory: a refusal must hold against the log.
 			if err := r.refresh(ctx, e); err != nil {
-				return Result{}, err
+				return Result{}, notSent(err)
 			}
 			fresh = true
 			continue
@@ -641,15 +641,24 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 		}
 		if conflicts > 1 {
 			if err := sleepCtx(ctx, backoff(conflicts-2)); err != nil {
-				return Result{}, err
+				return Result{}, notSent(err)
 			}
 		}
+		// Every append so far lost its race: nothing is recorded yet.
 		if err := r.refresh(ctx, e); err != nil {
-			return Result{}, err
+			return Result{}, notSent(err)
 		}
 		fresh = true
 	}
 }
+
+// ErrNothingSent marks the error of a command that failed before it sent
+// anything to the log (its wait for the person, or its read of the log,
+// ended): nothing was recorded, whatever the error underneath (a deadline,
+// for one) would otherwise leave open. Test it with errors.Is.
+var ErrNothingSent = errors.New("nothing was sent to the log")
+
+func notSent(err error) error { return fmt.Errorf("%w: %w", ErrNothingSent, err) }
 
 // refresh catches an entry up with the log: it reads the person's events
 // after the last one it knows (all of them for an unknown entry), which

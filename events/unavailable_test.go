@@ -151,3 +151,26 @@ func TestAReadWhoseAnswerIsLostEndsAtRequestTimeout(t *testing.T) {
 		t.Errorf("the load ended after %v, want about %v", d, RequestTimeout)
 	}
 }
+
+// TestACommandThatEndsBeforeItsWriteSaysNothingWasSent: a command whose
+// read of the person outlives its context ends with ErrNothingSent (and
+// the context's error): nothing was recorded.
+func TestACommandThatEndsBeforeItsWriteSaysNothingWasSent(t *testing.T) {
+	s := natstest.Start(t)
+	p := natstest.StartProxy(t, s.Addr())
+	nc := connectTCP(t, p.Addr())
+	ctx := ctxT(t)
+	l, err := OpenLog(ctx, nc, LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRegister(t, newRecorder(l), "E1")
+	p.Hold()
+	defer p.Release()
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = newRecorder(l).TransferPerson(short, TransferPerson{PersonID: "E1", Department: "QA", EffectiveOn: domain.MustDate("2020-01-01")})
+	if !errors.Is(err, ErrNothingSent) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want ErrNothingSent and the deadline", err)
+	}
+}

@@ -68,7 +68,7 @@ func failed(line int, err error) ImportResult {
 		if code, ok := codes[de.Kind]; ok {
 			res.Code, res.Message, res.Field, res.Rule = code, de.Message, de.Field, de.Rule
 		}
-	} else if code, msg := failureOf(err, true); code != "" {
+	} else if code, msg := failureOf(err, true, true); code != "" {
 		// The log unreachable (nothing recorded) or an answer lost (maybe
 		// recorded: the line's idempotencyKey makes a re-import safe).
 		res.Code, res.Message = code, msg

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -48,6 +49,8 @@ const (
 	timeoutMutation     = "the write was not confirmed (the request timed out, was cancelled, or lost its answer with the connection to the event log): " +
 		"it may have been recorded. Sending it again with the same idempotencyKey is safe (it is recorded once); without one, a retry may record it twice"
 	timeoutQuery = "the request timed out or was cancelled"
+	// A mutation that ended before it sent its write.
+	timeoutBeforeWrite = "the request timed out or was cancelled before its write was sent: nothing was recorded; send it again"
 )
 
 // logLine ends the warning logged for each failureOf code.
@@ -58,7 +61,7 @@ var logLine = map[string]string{"UNAVAILABLE": "the event log is unreachable", "
 // (UNAVAILABLE) or an answer that did not come in time or was lost
 // (TIMEOUT); mutation chooses the words for a write. It returns "" for any
 // other error.
-func failureOf(err error, mutation bool) (code, message string) {
+func failureOf(err error, mutation, writing bool) (code, message string) {
 	switch {
 	case errors.Is(err, events.ErrUnavailable):
 		if mutation {
@@ -66,6 +69,9 @@ func failureOf(err error, mutation bool) (code, message string) {
 		}
 		return "UNAVAILABLE", unavailableQuery
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, events.ErrUnconfirmed):
+		if mutation && (errors.Is(err, events.ErrNothingSent) || !writing) {
+			return "TIMEOUT", timeoutBeforeWrite
+		}
 		if mutation {
 			return "TIMEOUT", timeoutMutation
 		}
@@ -130,7 +136,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return gerr
 			}
 		}
-		if code, msg := failureOf(err, isMutation(ctx)); code != "" {
+		if code, msg := failureOf(err, isMutation(ctx), writing(ctx)); code != "" {
 			log.WarnContext(ctx, "request failed: "+logLine[code], "request_id", RequestID(ctx),
 				"path", gerr.Path.String(), "code", code, "err", err)
 			gerr.Message = msg
@@ -161,4 +167,29 @@ func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "resolver panic", "request_id", RequestID(ctx), "panic", fmt.Sprint(v))
 		return errors.New("internal error")
 	}
+}
+
+// writeMark says whether a mutation has sent its command to the recorder:
+// before, a timeout means nothing was recorded.
+type writeMark struct{ sent atomic.Bool }
+
+type writeKey struct{}
+
+// withWriteMark gives an operation a writeMark (NewServer).
+func withWriteMark(ctx context.Context) context.Context {
+	return context.WithValue(ctx, writeKey{}, &writeMark{})
+}
+
+// sending marks the operation of ctx as having sent a command.
+func sending(ctx context.Context) {
+	if m, ok := ctx.Value(writeKey{}).(*writeMark); ok {
+		m.sent.Store(true)
+	}
+}
+
+// writing reports whether the operation of ctx may have sent a command
+// (true when it is not known).
+func writing(ctx context.Context) bool {
+	m, ok := ctx.Value(writeKey{}).(*writeMark)
+	return !ok || m.sent.Load()
 }

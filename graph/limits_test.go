@@ -350,4 +350,14 @@ func TestQueryDeadline(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("answered after %v, want about 400 ms", d)
 	}
+	// A mutation whose check of the person hangs the same way ends before
+	// it sends anything, and says nothing was recorded.
+	head := e.head(t)
+	r = e.gql(t, adm, mAssess, map[string]any{"in": map[string]any{"personId": "Q1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}})
+	if len(r.Errors) == 0 || r.Errors[0].code() != "TIMEOUT" || !strings.Contains(r.Errors[0].Message, "nothing was recorded") {
+		t.Errorf("want TIMEOUT saying nothing was recorded, got HTTP %d %s", r.Status, r.Raw)
+	}
+	if e.head(t) != head {
+		t.Error("the mutation recorded something")
+	}
 }

@@ -27,6 +27,7 @@ func (r *Resolver) record(ctx context.Context, cmd events.RecordAccomplishment) 
 	if err := r.authorizeRecord(ctx, cmd); err != nil {
 		return nil, err
 	}
+	sending(ctx)
 	res, err := r.Commands.RecordAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
 }

@@ -27,6 +27,7 @@ func (r *mutationResolver) RegisterPerson(ctx context.Context, input model.Regis
 		// generated one.
 		return nil, domain.ValidatePersonID("")
 	}
+	sending(ctx)
 	res, err := r.Commands.RegisterPerson(ctx, registerCommand(input))
 	return r.personPayload(ctx, res, err)
 }
@@ -36,6 +37,7 @@ func (r *mutationResolver) TransferPerson(ctx context.Context, input model.Trans
 	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
 		return nil, err
 	}
+	sending(ctx)
 	res, err := r.Commands.TransferPerson(ctx, transferCommand(input))
 	return r.personPayload(ctx, res, err)
 }
@@ -45,6 +47,7 @@ func (r *mutationResolver) RecordDeparture(ctx context.Context, input model.Reco
 	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
 		return nil, err
 	}
+	sending(ctx)
 	res, err := r.Commands.RecordDeparture(ctx, departureCommand(input))
 	return r.personPayload(ctx, res, err)
 }
@@ -80,6 +83,7 @@ func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.
 	}
 	cmd := amendCommand(input)
 	cmd.OnlyBy = onlyBy
+	sending(ctx)
 	res, err := r.Commands.AmendAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
 }
@@ -92,6 +96,7 @@ func (r *mutationResolver) RetractAccomplishment(ctx context.Context, input mode
 	}
 	cmd := retractCommand(input)
 	cmd.OnlyBy = onlyBy
+	sending(ctx)
 	res, err := r.Commands.RetractAccomplishment(ctx, cmd)
 	return r.accomplishmentPayload(ctx, res, err)
 }

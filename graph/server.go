@@ -167,6 +167,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 			return resp
 		})
 	}
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(withWriteMark(ctx))
+	})
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 
