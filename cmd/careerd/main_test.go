@@ -160,7 +160,7 @@ func contract(t *testing.T, m *Main, token string) {
 		`careerledger_commands_total{command="registerPerson",result="recorded"} 1`,
 		`careerledger_commands_total{command="registerPerson",result="refused"} 1`,
 		`careerledger_graphql_operation_duration_seconds_count{operation="anonymous",outcome="ok",type="mutation"} 1`,
-		`careerledger_projection_lag_events`, `careerledger_projection_lag_seconds`,
+		`careerledger_projection_lag_events`, `careerledger_projection_lag_seconds`, "careerledger_projector_active 1",
 	} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics = %d, missing %s", code, want)

@@ -38,6 +38,9 @@ type metrics struct {
 	// NATS; derivedDropped the changes dropped while too many waited.
 	derivedFailed  prometheus.Counter
 	derivedDropped prometheus.Counter
+	// projecting is 1 while this instance projects (holds the projector
+	// lock, with PostgreSQL).
+	projecting prometheus.Gauge
 
 	// opNames are the operation names ops has series for: clients name
 	// operations, so at most maxOperationNames get series of their own.
@@ -73,6 +76,9 @@ func newMetrics() *metrics {
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projector_cache_evictions_total", Help: "People the projector dropped from its cache (--projector-cache); each is loaded from the read model when it appears again.",
 		}),
+		projecting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_projector_active", Help: "1 while this instance projects the log into the read model (with PostgreSQL: holds the projector lock), 0 otherwise.",
+		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "careerledger_projection_position", Help: "Log position of the last event applied by this instance.",
 		}),
@@ -102,7 +108,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.ops,
-		m.derivedFailed, m.derivedDropped,
+		m.derivedFailed, m.derivedDropped, m.projecting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -247,6 +247,8 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 	s := natstest.Start(t)
 	var logs logLines
 	m := startAgainst(t, withCredentials(s), true, &logs)
+	// With PostgreSQL, the instance that projects says so.
+	logs.waitLog(t, "projector lock taken: this instance projects", map[string]string{"level": "INFO"})
 	token := adminToken(t)
 	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
 		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {

@@ -473,9 +473,19 @@ func (m *Main) startProjector(ctx context.Context) {
 		defer m.wg.Done()
 		defer close(m.projDone)
 		if m.pool != nil {
-			postgres.RunExclusive(ctx, m.pool, m.log, time.Second, run) //nolint:errcheck // returns nil when ctx is done
+			// Which instance projects shows in its log and its metrics.
+			locked := func(ctx context.Context) error {
+				m.log.Info("projector lock taken: this instance projects")
+				m.metrics.projecting.Set(1)
+				defer m.metrics.projecting.Set(0)
+				err := run(ctx)
+				m.log.Info("projector lock released", "err", err)
+				return err
+			}
+			postgres.RunExclusive(ctx, m.pool, m.log, time.Second, locked) //nolint:errcheck // returns nil when ctx is done
 			return
 		}
+		m.metrics.projecting.Set(1)
 		run(ctx) //nolint:errcheck // returns nil when ctx is done
 	}()
 }
