@@ -19,6 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/postgres"
@@ -480,4 +482,39 @@ func grepLines(body string, prefixes ...string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestReadyzSeesAStalledProjector: a projector that stops with a single
+// event behind (far under --ready-max-lag) turns /readyz 503 once that
+// event is older than --ready-max-lag-age, and ready again once it is
+// applied.
+func TestReadyzSeesAStalledProjector(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.ReadyMaxLagAge = 500 * time.Millisecond
+	m := start(t, cfg)
+	url := "http://" + m.Addr() + "/readyz"
+	if code, body := get(t, url); code != 200 {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	resume := m.pauseLive()
+	defer resume()
+	if _, _, err := m.eventLog.Append(context.Background(), "E1", 0, "", events.PersonRegistered{PersonID: "E1", Name: "n", Department: "Ops",
+		JoinedOn: domain.MustDate("2020-01-01")}, m.now(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, url); code != 200 || !strings.Contains(body, `"lag":1`) {
+		t.Errorf("/readyz with a fresh event behind = %d %s, want ready", code, body)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if code, body := get(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, "projector behind") || !strings.Contains(body, "lag_seconds") {
+		t.Errorf("/readyz with a stale event behind = %d %s, want 503 projector behind", code, body)
+	}
+	resume()
+	deadline := time.Now().Add(5 * time.Second)
+	for code, body := get(t, url); code != 200; code, body = get(t, url) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after the projector resumed = %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

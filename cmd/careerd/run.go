@@ -510,6 +510,19 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		lag = head - cp
 	}
 	body := map[string]any{"head": head, "checkpoint": cp, "lag": lag}
+	if lag > 0 {
+		// A projector that stalls (a process stopped, a hung statement)
+		// with few events behind is behind all the same.
+		if oldest, err := m.eventLog.At(ctx, cp+1); err == nil {
+			age := max(m.now().Sub(oldest.RecordedAt), 0)
+			body["lag_seconds"] = age.Seconds()
+			if m.Config.ReadyMaxLagAge > 0 && age > m.Config.ReadyMaxLagAge {
+				body["status"] = "projector behind"
+				writeJSON(w, http.StatusServiceUnavailable, body)
+				return
+			}
+		}
+	}
 	if lag > m.Config.ReadyMaxLag {
 		body["status"] = "projector behind"
 		writeJSON(w, http.StatusServiceUnavailable, body)
@@ -583,6 +596,9 @@ func (m *Main) Close() error {
 	var err error
 	m.closeOnce.Do(func() {
 		m.closing.Store(true)
+		if m.log != nil {
+			m.log.Info("careerd stopping: finishing requests in flight, then the projector's batch")
+		}
 		timeout := m.Config.ShutdownTimeout
 		if timeout <= 0 {
 			timeout = 20 * time.Second
