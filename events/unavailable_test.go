@@ -94,14 +94,8 @@ func TestEveryCallOnALogNATSCannotReachIsErrUnavailable(t *testing.T) {
 // connection closes before the answer comes is ErrUnconfirmed, not
 // ErrUnavailable: it may have been recorded, and here it was.
 func TestAnAppendWhoseAnswerIsLostIsErrUnconfirmed(t *testing.T) {
-	s := natstest.Start(t)
-	p := natstest.StartProxy(t, s.Addr())
-	nc := connectTCP(t, p.Addr())
+	s, p, nc, l := behindProxy(t)
 	ctx := ctxT(t)
-	l, err := OpenLog(ctx, nc, LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.Hold()
 	reg := PersonRegistered{PersonID: "E1", Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}
 	done := make(chan error, 1)
@@ -131,14 +125,8 @@ func TestAnAppendWhoseAnswerIsLostIsErrUnconfirmed(t *testing.T) {
 // gets no answer (the network gone silent) ends after RequestTimeout, even
 // under a context whose own deadline is later (a GraphQL request's).
 func TestAReadWhoseAnswerIsLostEndsAtRequestTimeout(t *testing.T) {
-	s := natstest.Start(t)
-	p := natstest.StartProxy(t, s.Addr())
-	nc := connectTCP(t, p.Addr())
+	_, p, _, l := behindProxy(t)
 	ctx := ctxT(t)
-	l, err := OpenLog(ctx, nc, LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.Hold()
 	defer p.Release()
 	later, cancel := context.WithTimeout(ctx, 4*RequestTimeout)
@@ -156,21 +144,29 @@ func TestAReadWhoseAnswerIsLostEndsAtRequestTimeout(t *testing.T) {
 // read of the person outlives its context ends with ErrNothingSent (and
 // the context's error): nothing was recorded.
 func TestACommandThatEndsBeforeItsWriteSaysNothingWasSent(t *testing.T) {
-	s := natstest.Start(t)
-	p := natstest.StartProxy(t, s.Addr())
-	nc := connectTCP(t, p.Addr())
+	_, p, _, l := behindProxy(t)
 	ctx := ctxT(t)
-	l, err := OpenLog(ctx, nc, LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mustRegister(t, newRecorder(l), "E1")
 	p.Hold()
 	defer p.Release()
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	_, err = newRecorder(l).TransferPerson(short, TransferPerson{PersonID: "E1", Department: "QA", EffectiveOn: domain.MustDate("2020-01-01")})
+	_, err := newRecorder(l).TransferPerson(short, TransferPerson{PersonID: "E1", Department: "QA", EffectiveOn: domain.MustDate("2020-01-01")})
 	if !errors.Is(err, ErrNothingSent) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want ErrNothingSent and the deadline", err)
 	}
+}
+
+// behindProxy starts a server and a Log on a connection to it through a
+// proxy that can hold the bytes.
+func behindProxy(t *testing.T) (*natstest.Server, *natstest.Proxy, *nats.Conn, *Log) {
+	t.Helper()
+	s := natstest.Start(t)
+	p := natstest.StartProxy(t, s.Addr())
+	nc := connectTCP(t, p.Addr())
+	l, err := OpenLog(ctxT(t), nc, LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p, nc, l
 }
