@@ -86,7 +86,7 @@ func (e *personEntry) apply(rec Recorded, res Result) {
 // fold folds rec into person, and notes who changed which accomplishment.
 func (e *personEntry) fold(rec Recorded) {
 	e.person = Apply(e.person, rec)
-	switch ev := rec.Event.(type) {
+	switch ev := deref(rec.Event).(type) {
 	case AccomplishmentRetracted:
 	case AccomplishmentAmended:
 		if w, ok := e.who[ev.AccomplishmentID]; ok {

@@ -558,6 +558,13 @@ func TestNoSelfAssessment(t *testing.T) {
 	if e.head(t) != head {
 		t.Error("a refused self-assessment was recorded")
 	}
+	// Nor does a manager who registers themselves in an import assess
+	// themselves in it.
+	lead9 := e.token(t, graph.Principal{Subject: "lead-m9", Roles: []string{graph.RoleManager, graph.RoleEmployee}, Department: "Operations", Person: "M9"})
+	if _, res := e.importLines(t, lead9, `{"op":"registerPerson","input":{"id":"M9","name":"M","department":"Operations","joinedOn":"2020-01-01"}}`,
+		strings.ReplaceAll(line, "S1", "M9")); len(res) != 2 || !res[0].OK || res[1].Code != "FORBIDDEN" {
+		t.Errorf("a manager registering and assessing themselves in one import: %+v, want the registration and FORBIDDEN", res)
+	}
 	e.gql(t, self, mSuccession, in(map[string]any{"personId": "S1", "kind": "BOOK", "title": "t", "occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}})).ok(t)
 	e.gql(t, mgr, mAssess, assessment("S1")).ok(t)
 	e.gql(t, lead, mAssess, assessment("S1")).ok(t)

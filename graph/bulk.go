@@ -261,8 +261,9 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	}
 	if registered[personID] {
 		// Registered earlier in this request, by a manager into their own
-		// department.
-		return cmd, nil
+		// department: theirs to record for, unless it is the manager
+		// themselves, an employee there.
+		return r.asEmployeeIf(ctx, p.Person == personID, cmd)
 	}
 	switch c := cmd.(type) {
 	case events.AmendAccomplishment:
@@ -389,4 +390,26 @@ func shortError(err error, want string) string {
 		return strconv.Quote(v)
 	}
 	return s
+}
+
+// asEmployeeIf limits cmd as for a caller acting as the employee when self
+// is true (a manager acting on themselves): no self-assessment when the
+// server takes none, and changes of what they recorded only.
+func (r *Resolver) asEmployeeIf(ctx context.Context, self bool, cmd events.Command) (events.Command, error) {
+	if !self {
+		return cmd, nil
+	}
+	switch c := cmd.(type) {
+	case events.RecordAccomplishment:
+		if r.NoSelfAssessment && c.Accomplishment.Assessment != nil {
+			return nil, errNoSelfAssessment(c.PersonID)
+		}
+	case events.AmendAccomplishment:
+		c.OnlyBy = events.ActorFrom(ctx)
+		return c, nil
+	case events.RetractAccomplishment:
+		c.OnlyBy = events.ActorFrom(ctx)
+		return c, nil
+	}
+	return cmd, nil
 }

@@ -41,9 +41,13 @@ func (r *Resolver) authorizeRecord(ctx context.Context, cmd events.RecordAccompl
 		return err
 	}
 	if p, _ := PrincipalFrom(ctx); r.NoSelfAssessment && cmd.Accomplishment.Assessment != nil && r.actsAsEmployee(p, v) {
-		return domain.Forbidden("a theme assessment of %s is recorded by their manager or hr: this server does not take self-assessments", cmd.PersonID)
+		return errNoSelfAssessment(cmd.PersonID)
 	}
 	return nil
+}
+
+func errNoSelfAssessment(personID string) error {
+	return domain.Forbidden("a theme assessment of %s is recorded by their manager or hr: this server does not take self-assessments", personID)
 }
 
 // actsAsEmployee reports whether p acts on v only as the employee v is: not

@@ -71,9 +71,9 @@ type ServerConfig struct {
 	Dev      bool // introspection and GraphiQL
 	Limits   Limits
 	Logger   *slog.Logger
-	// OnOperation, when set, observes every operation: its name (the
-	// client's operation name, "" if anonymous), type, duration and
-	// whether it returned errors.
+	// OnOperation, when set, observes every operation: its name (as the
+	// document names the operation that ran, "" if anonymous, "invalid"
+	// when none ran), type, duration and whether it returned errors.
 	OnOperation func(name, kind string, d time.Duration, failed bool)
 	// Websockets, when set, holds the server's websocket connections so
 	// that Websockets.Shutdown ends them with a close frame (1001 Going
@@ -156,12 +156,15 @@ func NewServer(cfg ServerConfig) http.Handler {
 			resp := next(ctx)
 			if graphql.HasOperationContext(ctx) {
 				oc := graphql.GetOperationContext(ctx)
-				kind := "query"
+				// The name of the operation that ran, as its document
+				// names it: not the request's operationName, which a
+				// client can fill with anything when it matches nothing.
+				kind, name := "query", "invalid"
 				if oc.Operation != nil {
-					kind = string(oc.Operation.Operation)
+					kind, name = string(oc.Operation.Operation), oc.Operation.Name
 				}
 				if kind != "subscription" {
-					cfg.OnOperation(oc.OperationName, kind, time.Since(start), resp != nil && len(resp.Errors) > 0)
+					cfg.OnOperation(name, kind, time.Since(start), resp != nil && len(resp.Errors) > 0)
 				}
 			}
 			return resp

@@ -30,9 +30,9 @@ type Config struct {
 	SyncInterval    time.Duration
 	Schema          string
 	ReadyMaxLag     uint64
-	// ReadyMaxLagAge bounds the age of the oldest event not yet projected
-	// that /readyz tolerates (0: no bound).
-	ReadyMaxLagAge time.Duration
+	// ReadyMaxStall bounds how long /readyz tolerates a projector behind
+	// the log that applies nothing (0: no bound).
+	ReadyMaxStall  time.Duration
 	ProjectorCache int
 	RYWTimeout     time.Duration
 	RequestTimeout time.Duration
@@ -119,8 +119,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&c.Schema, envFlag{"schema", "CAREER_SCHEMA", "PostgreSQL schema of the read models"}, "careerledger")
 	var lag int
 	num(&lag, envFlag{"ready-max-lag", "CAREER_READY_MAX_LAG", "events the projector may be behind the log and still be ready"}, 1000)
-	dur(&c.ReadyMaxLagAge, envFlag{"ready-max-lag-age", "CAREER_READY_MAX_LAG_AGE",
-		"how old the oldest event not yet projected may be and the instance still be ready; 0 = no bound"}, 30*time.Second)
+	dur(&c.ReadyMaxStall, envFlag{"ready-max-stall", "CAREER_READY_MAX_STALL",
+		"how long the projector may be behind the log without applying anything and the instance still be ready; 0 = no bound"}, 30*time.Second)
 	num(&c.ProjectorCache, envFlag{"projector-cache", "CAREER_PROJECTOR_CACHE",
 		"people the projector keeps folded between batches (the rest are loaded from the read model when they appear); 0 = no bound"},
 		projections.DefaultMaxCached)
@@ -208,7 +208,7 @@ func (c Config) Masked() []any {
 		"database_url", maskURL(c.DatabaseURL), "data_dir", c.DataDir, "auth_secret", mask(c.AuthSecret),
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
 		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
-		"ready_max_lag", c.ReadyMaxLag, "ready_max_lag_age", c.ReadyMaxLagAge.String(), "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
+		"ready_max_lag", c.ReadyMaxLag, "ready_max_stall", c.ReadyMaxStall.String(), "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
 		"request_timeout", c.RequestTimeout.String(), "self_assessment", c.SelfAssessment,
 		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel, "time_zone", c.TimeZone,
 	}

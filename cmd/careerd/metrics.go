@@ -264,8 +264,11 @@ func (m *metrics) operation(name, kind string, d time.Duration, failed bool) {
 	if name == "" {
 		name = "anonymous"
 	}
+	if !graphQLName(name) {
+		name = "invalid"
+	}
 	if len(name) > maxOperationNameLength {
-		name = name[:maxOperationNameLength] // a GraphQL name is ASCII
+		name = name[:maxOperationNameLength] // ASCII: graphQLName
 	}
 	m.opMu.Lock()
 	if !m.opNames[name] {
@@ -284,4 +287,17 @@ func (m *metrics) operation(name, kind string, d time.Duration, failed bool) {
 		outcome = "error"
 	}
 	m.ops.WithLabelValues(name, kind, outcome).Observe(d.Seconds())
+}
+
+// graphQLName reports whether s is a GraphQL name: [_A-Za-z][_0-9A-Za-z]*.
+func graphQLName(s string) bool {
+	for i, c := range s {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

@@ -82,7 +82,12 @@ type Main struct {
 	// says it closed before the process exits.
 	closing  atomic.Bool
 	natsOpen sync.WaitGroup
-	devToken string
+	// progressCP is the read model's checkpoint as last observed, and
+	// progressAt when it last moved or was caught up (observe).
+	progressMu sync.Mutex
+	progressCP uint64
+	progressAt time.Time
+	devToken   string
 }
 
 // NewMain returns a program for cfg that logs to out.
@@ -510,17 +515,14 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		lag = head - cp
 	}
 	body := map[string]any{"head": head, "checkpoint": cp, "lag": lag}
-	if lag > 0 {
-		// A projector that stalls (a process stopped, a hung statement)
-		// with few events behind is behind all the same.
-		if oldest, err := m.eventLog.At(ctx, cp+1); err == nil {
-			age := max(m.now().Sub(oldest.RecordedAt), 0)
-			body["lag_seconds"] = age.Seconds()
-			if m.Config.ReadyMaxLagAge > 0 && age > m.Config.ReadyMaxLagAge {
-				body["status"] = "projector behind"
-				writeJSON(w, http.StatusServiceUnavailable, body)
-				return
-			}
+	// A projector that stalls (a process stopped, a statement hung) with
+	// few events behind is behind all the same.
+	if stalled := m.observe(cp, lag); stalled > 0 {
+		body["stalled_seconds"] = stalled.Seconds()
+		if m.Config.ReadyMaxStall > 0 && stalled > m.Config.ReadyMaxStall {
+			body["status"] = "projector stalled"
+			writeJSON(w, http.StatusServiceUnavailable, body)
+			return
 		}
 	}
 	if lag > m.Config.ReadyMaxLag {
@@ -530,6 +532,21 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
+}
+
+// observe notes the read model's checkpoint and lag, on this instance's
+// clock, and returns how long the read model has been behind the log
+// without moving (0 while it is caught up or moving). /readyz and the lag
+// watch (every second) observe.
+func (m *Main) observe(cp, lag uint64) time.Duration {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	now := time.Now()
+	if lag == 0 || cp != m.progressCP || m.progressAt.IsZero() {
+		m.progressCP, m.progressAt = cp, now
+		return 0
+	}
+	return now.Sub(m.progressAt)
 }
 
 // watchLag exports how far the read model trails the log, in events and in
@@ -558,6 +575,7 @@ func (m *Main) watchLag(ctx context.Context) {
 		default:
 			return
 		}
+		m.observe(cp, head-min(head, cp))
 		if head <= cp {
 			m.metrics.lag.Set(0)
 			m.metrics.lagAge.Set(0)
