@@ -388,8 +388,16 @@ func (l *Log) readRange(ctx context.Context, filter string, start uint64, limit 
 // deadline when that comes first (a request's own, careerd's
 // --request-timeout, may be much later).
 func roundTrip(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) <= RequestTimeout {
+		// Without a deadline JetStream's default timeout (RequestTimeout:
+		// OpenLog) bounds the request; an earlier one bounds it itself.
+		// Either way no timer of our own (one per append otherwise).
+		return ctx, noCancel
+	}
 	return context.WithTimeout(ctx, RequestTimeout)
 }
+
+func noCancel() {}
 
 // getMsg is one message get, bounded as roundTrip says.
 func getMsg(ctx context.Context, s jetstream.Stream, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
