@@ -350,6 +350,16 @@ func TestQueryDeadline(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("answered after %v, want about 400 ms", d)
 	}
+	// So does a query sent over a websocket.
+	ws := e.connect(t, adm)
+	start = time.Now()
+	ws.send(wsMessage{ID: "q", Type: "subscribe", Payload: mustJSON(t, map[string]any{"query": `{ person(id: "Q1") { name } }`})})
+	if m, err := ws.next(10 * time.Second); err != nil || m.Type != "next" || !strings.Contains(string(m.Payload), `"TIMEOUT"`) {
+		t.Errorf("a query over a websocket: %+v %v, want TIMEOUT", m, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the websocket query answered after %v, want about 400 ms", d)
+	}
 	// A mutation whose check of the person hangs the same way ends before
 	// it sends anything, and says nothing was recorded.
 	head := e.head(t)

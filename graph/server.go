@@ -35,10 +35,10 @@ type Limits struct {
 	// connection_init before it is closed (default 10 s): a connection
 	// that never says who it is holds nothing open for long.
 	WebsocketInit time.Duration
-	// Request bounds a query or mutation over HTTP (default 60 s, more
-	// than a mutation's read-your-writes wait): a request whose reads
-	// hang on a silent connection ends with an error instead of holding
-	// its client forever. Subscriptions are not bounded by it.
+	// Request bounds a query or mutation, over HTTP or a websocket
+	// (default 60 s, more than a mutation's read-your-writes wait): one
+	// whose reads hang on a silent connection ends with an error instead
+	// of holding its client forever. Subscriptions are not bounded by it.
 	Request time.Duration
 }
 
@@ -171,7 +171,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		})
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(withWriteMark(ctx))
+		return boundOperation(ctx, lim.Request, func(ctx context.Context) graphql.ResponseHandler { return next(withWriteMark(ctx)) })
 	})
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
@@ -181,6 +181,25 @@ func NewServer(cfg ServerConfig) http.Handler {
 	h = limitBody(h, lim.BodyBytes)
 	h = limitTime(h, lim.Request)
 	return h
+}
+
+// boundOperation runs a query or mutation that has no deadline yet (one
+// sent over a websocket: limitTime bounds those over HTTP) under a
+// deadline of d, until its last response; a subscription runs unbounded.
+func boundOperation(ctx context.Context, d time.Duration, next graphql.OperationHandler) graphql.ResponseHandler {
+	op := graphql.GetOperationContext(ctx).Operation
+	if _, has := ctx.Deadline(); has || op == nil || op.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil || resp.HasNext == nil || !*resp.HasNext {
+			cancel()
+		}
+		return resp
+	}
 }
 
 // limitTime gives every request but a websocket upgrade a deadline of d: a

@@ -125,7 +125,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		"people the projector keeps folded between batches (the rest are loaded from the read model when they appear); 0 = no bound"},
 		projections.DefaultMaxCached)
 	dur(&c.RYWTimeout, envFlag{"read-your-writes-timeout", "CAREER_RYW_TIMEOUT", "how long a mutation waits for the read model"}, 10*time.Second)
-	dur(&c.RequestTimeout, envFlag{"request-timeout", "CAREER_REQUEST_TIMEOUT", "how long a GraphQL query or mutation over HTTP may take (subscriptions excepted); 0 = 60s"}, 60*time.Second)
+	dur(&c.RequestTimeout, envFlag{"request-timeout", "CAREER_REQUEST_TIMEOUT", "how long a GraphQL query or mutation may take, over HTTP or a websocket (subscriptions excepted); 0 = 60s"}, 60*time.Second)
 	selfAssessment := true
 	if v := getenv("CAREER_SELF_ASSESSMENT"); v != "" {
 		b, err := strconv.ParseBool(v)
