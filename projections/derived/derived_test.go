@@ -29,6 +29,29 @@ func (c *collector) add(_ context.Context, cs []projections.LevelChanged) {
 	c.got = append(c.got, cs...)
 }
 
+// settles checks that, a moment later, c has received exactly n changes
+// (why says what was dropped).
+func (c *collector) settles(t *testing.T, name string, n int, why string) {
+	t.Helper()
+	time.Sleep(50 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.got) != n {
+		t.Errorf("%s received %d changes, want %d (%s): %+v", name, len(c.got), n, why, c.got)
+	}
+}
+
+// embedded starts an embedded server for the test.
+func embedded(t *testing.T) *events.Embedded {
+	t.Helper()
+	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
 func (c *collector) wait(t *testing.T, n int) []projections.LevelChanged {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -73,11 +96,7 @@ func startBus(t *testing.T, srv *events.Embedded, handle func(context.Context, [
 }
 
 func TestEveryInstanceReceivesEveryChange(t *testing.T) {
-	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := embedded(t)
 	var a, b collector
 	pub := startBus(t, srv, a.add)
 	startBus(t, srv, b.add)
@@ -94,21 +113,12 @@ func TestEveryInstanceReceivesEveryChange(t *testing.T) {
 		if got[0] != change || got[1] != later {
 			t.Errorf("%s received %+v, want %+v then %+v", name, got, change, later)
 		}
-		time.Sleep(50 * time.Millisecond)
-		c.mu.Lock()
-		if len(c.got) != 2 {
-			t.Errorf("%s received %d changes, want 2 (the repeat dropped): %+v", name, len(c.got), c.got)
-		}
-		c.mu.Unlock()
+		c.settles(t, name, 2, "the repeat dropped")
 	}
 }
 
 func TestUndecodableMessagesGoToThePoisonQueue(t *testing.T) {
-	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := embedded(t)
 	var a collector
 	bus := startBus(t, srv, a.add)
 	nc, _ := srv.Connect()
@@ -143,11 +153,7 @@ func TestUndecodableMessagesGoToThePoisonQueue(t *testing.T) {
 // announcement it withdraws (even one revealed at the same position): the
 // bus hands both over, and drops only a repeat of either.
 func TestWithdrawalsTravelUnderTheirOwnID(t *testing.T) {
-	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := embedded(t)
 	var a, b collector
 	pub := startBus(t, srv, a.add)
 	startBus(t, srv, b.add)
@@ -168,12 +174,7 @@ func TestWithdrawalsTravelUnderTheirOwnID(t *testing.T) {
 		if !reflect.DeepEqual(got[:3], want) {
 			t.Errorf("%s received %+v, want %+v", name, got, want)
 		}
-		time.Sleep(50 * time.Millisecond)
-		c.mu.Lock()
-		if len(c.got) != 3 {
-			t.Errorf("%s received %d changes, want 3 (the repeats dropped): %+v", name, len(c.got), c.got)
-		}
-		c.mu.Unlock()
+		c.settles(t, name, 3, "the repeats dropped")
 	}
 }
 
@@ -181,11 +182,7 @@ func TestWithdrawalsTravelUnderTheirOwnID(t *testing.T) {
 // a version 1 message, as releases before withdrawals send it, is still
 // handed over, as an announcement.
 func TestVersionsOnTheWire(t *testing.T) {
-	srv, err := events.StartEmbedded(events.EmbeddedConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := embedded(t)
 	var a collector
 	bus := startBus(t, srv, a.add)
 	nc, err := srv.Connect()
