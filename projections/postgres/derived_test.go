@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/projections"
@@ -285,14 +287,7 @@ func TestWithdrawalsOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 // ErrDerivedUnreadable (which a projector logs, and goes on) for what it
 // cannot read.
 func TestLastDerivedReadsOnlyTheCheckpointsBatch(t *testing.T) {
-	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	res, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	store := postgres.New(pool, cat, "")
+	env, res, pool, store := registeredE1(t)
 	var n notes
 	publishUntil(t, env, store, &n, res.Position, 0)
 	set := func(value string) {
@@ -542,14 +537,7 @@ func TestAStopRightAfterPublishingAgainMarksThemPublished(t *testing.T) {
 // (which reveal none): published again at the start, they may still wait
 // for NATS, and a stop then must leave them for the next start.
 func TestKeptChangesOutliveABulkBatch(t *testing.T) {
-	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	reg, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	store := postgres.New(pool, cat, "")
+	env, reg, _, store := registeredE1(t)
 	var n notes
 	publishUntil(t, env, store, &n, reg.Position, 0) // the projector stopped at the registration
 	kept := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Position: reg.Position,
@@ -578,4 +566,18 @@ func TestKeptChangesOutliveABulkBatch(t *testing.T) {
 	if got, err := store.LastDerived(bg); err != nil || len(got) != 0 {
 		t.Errorf("kept after they were published: %+v, %v; want none", got, err)
 	}
+}
+
+// registeredE1 starts a log with E1 registered in it, and a PostgreSQL
+// store of the test's own.
+func registeredE1(t *testing.T) (*pt.Env, events.Result, *pgxpool.Pool, *postgres.Store) {
+	t.Helper()
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	res, err := env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	return env, res, pool, postgres.New(pool, cat, "")
 }
