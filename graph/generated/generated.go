@@ -1636,7 +1636,13 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
 	{Name: "../schema/person.graphqls", Input: `type Query {
   "A person by id; null when unknown."
   person(id: ID!): Person
-  "People, ordered by id; department and minLevel are judged as of asOf (default today)."
+  """
+  People, ordered by id; department and minLevel are judged as of asOf (default today).
+  Without a department, everyone ever registered, departed people included (their
+  department is null) and people who joined after asOf (level 0 then): count the people
+  of a date with skillDistribution, or filter by department. minLevel without a field
+  means that level or above in any field.
+  """
   people(department: String, field: SpecialtyField, minLevel: Int, asOf: Date, first: Int = 20, after: String): PersonConnection!
   "One accomplishment by id; null when unknown."
   accomplishment(id: ID!): Accomplishment
