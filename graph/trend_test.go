@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -42,4 +43,37 @@ func TestTrendPointsKeepTheirDayOfMonth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLaterDatesAnswerTodaysState: nothing dated after today can be
+// recorded, so a distribution after today is today's, and a trend past
+// today is flat (docs/api-choices.md).
+func TestLaterDatesAnswerTodaysState(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "F1", "name": "F", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		levelOne(t, e, adm, "F1")
+		// Today is 2026-06-01 in this suite.
+		r := e.gql(t, adm, `{ today: skillDistribution(field: SERVICE_DESK) { department level count }
+			later: skillDistribution(field: SERVICE_DESK, asOf: "2030-01-01") { department level count }
+			trend: skillTrend(field: SERVICE_DESK, from: "2026-06-01", to: "2028-06-01", interval: YEAR) { on cells { department level count } } }`, nil).ok(t)
+		var got struct {
+			Today, Later []map[string]any
+			Trend        []struct {
+				On    string
+				Cells []map[string]any
+			}
+		}
+		if err := json.Unmarshal(r.Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Today) == 0 || !reflect.DeepEqual(got.Today, got.Later) {
+			t.Errorf("after today %v, want today's %v", got.Later, got.Today)
+		}
+		for _, p := range got.Trend {
+			if !reflect.DeepEqual(p.Cells, got.Today) {
+				t.Errorf("trend point %s: %v, want today's %v", p.On, p.Cells, got.Today)
+			}
+		}
+	})
 }
