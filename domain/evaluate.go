@@ -291,31 +291,42 @@ func (r *engagementReq) qualifies(e *Engagement, role int, outcome, crit uint64)
 	if met < r.minCrit {
 		return false
 	}
+	return r.sizeMet(e, met)
+}
+
+// sizeMet reports whether e meets one of the rule's size bounds (any size
+// when the rule has none), met being how many of its criteria e meets.
+func (r *engagementReq) sizeMet(e *Engagement, met int) bool {
 	if len(r.size) == 0 {
 		return true
 	}
 	for _, s := range r.size {
-		var v *int64
-		switch s.attr {
-		case SizePeakHeadcount:
-			v = e.PeakHeadcount
-		case SizeAnnualContractValueYen:
-			v = e.AnnualContractValueYen
-		case SizeInstallationSites:
-			v = e.InstallationSites
-		case SizeInquiriesPerYear:
-			v = e.InquiriesPerYear
-		case SizeCriteriaMet:
-			if int64(met) >= s.min {
-				return true
-			}
-			continue
-		}
-		if v != nil && *v >= s.min {
+		if v, ok := sizeOf(e, s.attr, met); ok && v >= s.min {
 			return true
 		}
 	}
 	return false
+}
+
+// sizeOf is e's value of a size attribute (ok false: not given).
+func sizeOf(e *Engagement, attr SizeAttribute, met int) (v int64, ok bool) {
+	var p *int64
+	switch attr {
+	case SizePeakHeadcount:
+		p = e.PeakHeadcount
+	case SizeAnnualContractValueYen:
+		p = e.AnnualContractValueYen
+	case SizeInstallationSites:
+		p = e.InstallationSites
+	case SizeInquiriesPerYear:
+		p = e.InquiriesPerYear
+	case SizeCriteriaMet:
+		return int64(met), true
+	}
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
 }
 
 // effective returns the date from which e counts for the rule (zero: never).

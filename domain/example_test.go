@@ -54,7 +54,7 @@ func ExampleCatalogue_Evaluate() {
 	// NETWORK_OPERATION level 3 since 2022-03-31
 	//   engagement true [e1]
 	//   themes true [a1]
-	//   level 4 engagement: needs a SUCCESSFUL engagement within budget in NETWORK_OPERATION as LEAD meeting >= 2 of: NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT, completed on or before 2024-06-30
+	//   level 4 engagement: needs a SUCCESSFUL engagement within budget in NETWORK_OPERATION as LEAD meeting >= 2 of: NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT, completed on or before 2024-06-30; closest: e1 "WAN refresh" lacks role LEAD (is MEMBER), being within budget
 	//   level 4 themes: needs an assessment of one of SERVICE_LEVEL_MANAGEMENT, NETWORK_OPERATION_MANAGEMENT, STRESS_MANAGEMENT, INFORMATION_ASSET_MANAGEMENT at GUIDES_SUBORDINATES or higher (best: NETWORK_OPERATION_MANAGEMENT at PRACTICE)
 	//   level 4 technologySuccession: needs a technology-succession item for NETWORK_OPERATION
 	//   level 4 subordinateDevelopment: needs a subordinate-development record (MENTORING or COACHING)

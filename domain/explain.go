@@ -96,7 +96,110 @@ func (p *prepared) missingEngagement(r *req, d Date) string {
 	}
 	b.WriteString(d.String())
 	b.WriteString(p.windowNote())
+	if closest := p.closestEngagement(r, d); closest != "" {
+		b.WriteString("; closest: ")
+		b.WriteString(closest)
+	}
 	return b.String()
+}
+
+// closestEngagement names the person's engagement in r's field that lacks
+// the fewest of the rule's lines on d, and what it lacks, e.g. `E1.AB "DC
+// move" lacks role LEAD (is MEMBER), size (has peakHeadcount 6,
+// installationSites -, 2 criteria)`; "" when the person has none there.
+// Of equals it takes the latest to count (then the least id), so that the
+// answer does not depend on the order things were recorded in.
+func (p *prepared) closestEngagement(r *req, d Date) string {
+	best, bestN := -1, 0
+	var bestOn Date
+	for i := range p.ev.Engagements {
+		e := &p.ev.Engagements[i]
+		if fi := p.c.fieldIndex(e.Field); fi < 0 || (r.scope >= 0 && r.scope != fi) {
+			continue
+		}
+		n := p.engagementShortfalls(r, e, d, nil) // counted only: words for the closest alone
+		if n == 0 {
+			continue
+		}
+		on := e.StartedOn
+		if !e.CompletedOn.IsZero() {
+			on = e.CompletedOn
+		}
+		better := best < 0 || n < bestN ||
+			(n == bestN && (on.After(bestOn) || (on == bestOn && e.ID < p.ev.Engagements[best].ID)))
+		if better {
+			best, bestN, bestOn = i, n, on
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	e := &p.ev.Engagements[best]
+	var why []string
+	p.engagementShortfalls(r, e, d, &why)
+	return fmt.Sprintf("%s %q lacks %s", e.ID, e.Title, strings.Join(why, ", "))
+}
+
+// engagementShortfalls counts what e lacks to count for r on d, and, with
+// why, says each in the rule's words.
+func (p *prepared) engagementShortfalls(r *req, e *Engagement, d Date, why *[]string) int {
+	rule, er := r.src.Engagement, r.eng
+	n := 0
+	lacks := func(f func() string) {
+		n++
+		if why != nil {
+			*why = append(*why, f())
+		}
+	}
+	if e.Role.Rank() < er.minRole {
+		lacks(func() string {
+			need := string(rule.MinRole)
+			if rule.MinRole.Rank() < len(Roles) {
+				need += " or higher"
+			}
+			return fmt.Sprintf("role %s (is %s)", need, e.Role)
+		})
+	}
+	if er.outcomes != 0 && er.outcomes&(1<<max(0, indexOf(Outcomes, e.Outcome))) == 0 {
+		lacks(func() string {
+			return fmt.Sprintf("outcome %s (is %s)", strings.ReplaceAll(joinCodes(rule.Outcomes), ", ", " or "), e.Outcome)
+		})
+	}
+	if er.budget && !e.WithinBudget {
+		lacks(func() string { return "being within budget" })
+	}
+	met := bits.OnesCount64(criteriaMask(e.Complexity) & er.criteria)
+	if met < er.minCrit {
+		lacks(func() string { return fmt.Sprintf("%d of the criteria (has %d)", er.minCrit, met) })
+	}
+	if !er.sizeMet(e, met) {
+		lacks(func() string {
+			vals := make([]string, len(er.size))
+			for i, s := range er.size {
+				v, ok := sizeOf(e, s.attr, met)
+				switch {
+				case s.attr == SizeCriteriaMet:
+					vals[i] = fmt.Sprintf("%d criteria", v)
+				case ok:
+					vals[i] = fmt.Sprintf("%s %d", s.attr, v)
+				default:
+					vals[i] = fmt.Sprintf("%s -", s.attr)
+				}
+			}
+			return "size (has " + strings.Join(vals, ", ") + ")"
+		})
+	}
+	switch eff := er.effective(e); {
+	case eff.IsZero() && er.fromStart:
+		lacks(func() string { return "a start date" })
+	case eff.IsZero():
+		lacks(func() string { return "completion" })
+	case eff.After(d):
+		lacks(func() string { return "a date on or before " + d.String() + " (is " + eff.String() + ")" })
+	case !p.active(eff, d):
+		lacks(func() string { return "a date within the window" })
+	}
+	return n
 }
 
 // missingThemes says which themes need which proficiency and the best one in
