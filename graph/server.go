@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/complexity"
@@ -179,16 +178,15 @@ func NewServer(cfg ServerConfig) http.Handler {
 	var h http.Handler = srv
 	h = cfg.Tokens.Authenticate(h)
 	h = limitBody(h, lim.BodyBytes)
-	h = limitTime(h, lim.Request)
 	return h
 }
 
-// boundOperation runs a query or mutation that has no deadline yet (one
-// sent over a websocket: limitTime bounds those over HTTP) under a
-// deadline of d, until its last response; a subscription runs unbounded.
+// boundOperation runs a query or mutation, over HTTP or a websocket, under
+// a deadline of d (or its request's, if earlier) until its last response;
+// a subscription runs unbounded.
 func boundOperation(ctx context.Context, d time.Duration, next graphql.OperationHandler) graphql.ResponseHandler {
 	op := graphql.GetOperationContext(ctx).Operation
-	if _, has := ctx.Deadline(); has || op == nil || op.Operation == ast.Subscription {
+	if op == nil || op.Operation == ast.Subscription {
 		return next(ctx)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -200,20 +198,6 @@ func boundOperation(ctx context.Context, d time.Duration, next graphql.Operation
 		}
 		return resp
 	}
-}
-
-// limitTime gives every request but a websocket upgrade a deadline of d: a
-// request that outlives it ends with TIMEOUT (failureOf).
-func limitTime(next http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
 }
 
 // distributionCost is what one distribution costs besides its selection: each
