@@ -3,8 +3,11 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/projections"
@@ -92,6 +95,66 @@ func authorizeDepartment(p Principal, dept *string) (string, error) {
 		return "", domain.Forbidden("a manager may only act on department %s", p.Department)
 	}
 	return "", domain.Forbidden("not allowed: needs the admin, hr or manager role")
+}
+
+// department authorizes a department filter (authorizeDepartment) and
+// checks that someone has been in the department a caller who may name any
+// of them names: a misspelt name would otherwise answer an empty list that
+// looks like a true one. A manager's own department needs no check.
+func (r *Resolver) department(ctx context.Context, p Principal, dept *string) (string, error) {
+	want, err := authorizeDepartment(p, dept)
+	if err != nil || want == "" || want == p.Department {
+		return want, err
+	}
+	known, err := r.ReadModel.Departments(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := slices.BinarySearch(known, want); ok {
+		return want, nil
+	}
+	msg := fmt.Sprintf("department: no one has been in department %q", want)
+	if like := closestName(want, known); like != "" {
+		msg += fmt.Sprintf("; did you mean %q?", like)
+	}
+	return "", &domain.Error{Kind: domain.KindInvalid, Field: "department",
+		Rule: "must name a department someone has been in (see departments)", Message: msg}
+}
+
+// closestName returns the name of known closest to name by at most two
+// single-character edits, case aside (and fewer than half its
+// characters); "" if none is.
+func closestName(name string, known []string) string {
+	best, bestD := "", 3
+	limit := (utf8.RuneCountInString(name) + 1) / 2
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD && d < limit {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // awaitProjection blocks until the read model has applied position: a

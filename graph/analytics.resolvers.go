@@ -21,7 +21,7 @@ func (r *queryResolver) SkillDistribution(ctx context.Context, field model.Speci
 	if err != nil {
 		return nil, err
 	}
-	dept, err := authorizeDepartment(p, department)
+	dept, err := r.department(ctx, p, department)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 	if err != nil {
 		return nil, err
 	}
-	dept, err := authorizeDepartment(p, department)
+	dept, err := r.department(ctx, p, department)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +59,21 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 		out[i] = model.TrendPoint{On: d, Cells: cellsModel(points[i])}
 	}
 	return out, nil
+}
+
+// Departments is the resolver for the departments field.
+func (r *queryResolver) Departments(ctx context.Context) ([]string, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.Has(RoleAdmin), p.Has(RoleHR):
+		return r.ReadModel.Departments(ctx)
+	case p.Has(RoleManager) && p.Department != "":
+		return []string{p.Department}, nil
+	}
+	return nil, domain.Forbidden("not allowed: needs the admin, hr or manager role")
 }
 
 // Catalogue is the resolver for the catalogue field.

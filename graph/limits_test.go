@@ -75,6 +75,15 @@ func TestLimits(t *testing.T) {
 		b.WriteString("}")
 		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ a: skillDistribution(field: SERVICE_DESK) { level } b: skillDistribution(field: SYSTEM_OPERATION) { level } }`, nil).ok(t)
+		// So is the departments list, a list of scalars.
+		b.Reset()
+		b.WriteString("{")
+		for i := range 600 {
+			fmt.Fprintf(&b, " d%d: departments", i)
+		}
+		b.WriteString("}")
+		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		e.gql(t, adm, `{ a: departments b: departments }`, nil).ok(t)
 		// A page is read whole even when only its totalCount is asked for:
 		// 50 aliases of a page of 100 (5,050) are refused.
 		b.Reset()

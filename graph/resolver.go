@@ -25,6 +25,9 @@ type ReadModel interface {
 	Accomplishment(ctx context.Context, id string) (projections.AccomplishmentView, error)
 	People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error)
 	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]projections.Cell, error)
+	// Departments returns every department anyone has been or is in,
+	// sorted by byte order.
+	Departments(ctx context.Context) ([]string, error)
 	// WaitFor blocks until the read model has applied position.
 	WaitFor(ctx context.Context, position uint64) error
 	// PersonEvents returns the events of many people in one call: what a

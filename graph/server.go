@@ -222,7 +222,8 @@ const documentCost = 50
 // the accomplishment types add up (they select scalars only, so they cost
 // nothing). Other lists count once, whatever their length: their length is
 // the data's (a person's memberships, history, three fields' standing), not
-// the request's. The catalogue document costs documentCost.
+// the request's. The catalogue document costs documentCost, the
+// departments list distributionCost.
 func costs(c *generated.ComplexityRoot) {
 	c.Catalogue.Document = func(int) int { return documentCost }
 	listCost := func(child int, first *int) int {
@@ -241,6 +242,9 @@ func costs(c *generated.ComplexityRoot) {
 	c.Query.SkillDistribution = func(child int, _ model.SpecialtyField, _ *domain.Date, _ *string) int {
 		return distributionCost + child
 	}
+	// The departments list is a read of the store of its own, as a
+	// distribution is.
+	c.Query.Departments = func(int) int { return distributionCost }
 	c.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval) int {
 		// A range the resolver refuses costs next to nothing.
 		dates, err := trendDates(from, to, interval)

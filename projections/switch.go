@@ -22,6 +22,10 @@ type ReadModel interface {
 	Accomplishment(ctx context.Context, id string) (AccomplishmentView, error)
 	People(ctx context.Context, f PeopleFilter) (PeoplePage, error)
 	Distribution(ctx context.Context, field domain.Field, asOf domain.Date, department string) ([]Cell, error)
+	// Departments returns every department anyone has been or is in,
+	// departed people's included, sorted by byte order: what a department
+	// filter may name.
+	Departments(ctx context.Context) ([]string, error)
 	WaitFor(ctx context.Context, position uint64) error
 }
 
@@ -216,6 +220,16 @@ func (s *Switch) Distribution(ctx context.Context, field domain.Field, asOf doma
 		return nil, err
 	}
 	return rm.Distribution(ctx, field, asOf, department)
+}
+
+// Departments returns every department anyone was ever placed in, from the
+// serving read model.
+func (s *Switch) Departments(ctx context.Context) ([]string, error) {
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.Departments(ctx)
 }
 
 // Trend returns the distributions of field on dates (see Trend) from the

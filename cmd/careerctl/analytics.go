@@ -147,6 +147,40 @@ type personRow struct {
 	} `json:"standing"`
 }
 
+// departmentsCommand prints every department anyone has been or is in, one
+// per line: the names the department filters accept.
+func departmentsCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("departments", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	ep := endpointFlags(fs, c)
+	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	data, err := ep.graphql(c.ctx, `{ departments }`, nil)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, data)
+	}
+	var res struct {
+		Departments []string `json:"departments"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("unexpected response: %w", err)
+	}
+	for _, d := range res.Departments {
+		if _, err := fmt.Fprintln(c.stdout, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // peopleCommand lists people, all pages, with their levels.
 func peopleCommand(c *cli, args []string) error {
 	fs := flag.NewFlagSet("people", flag.ContinueOnError)

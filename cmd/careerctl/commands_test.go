@@ -211,6 +211,13 @@ func TestDistributionAndPeople(t *testing.T) {
 			mustCtl(t, "assess-theme", "--personId", id, "--theme", "INFORMATION_ASSET_MANAGEMENT", "--proficiency", "BASIC", "--assessedOn", "2019-03-01")
 		}
 	}
+	if out := mustCtl(t, "departments"); !strings.Contains(out, "Dist A\nDist B\n") {
+		t.Errorf("departments:\n%s", out)
+	}
+	if code, _, stderr := ctl(t, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist C"); code == 0 ||
+		!strings.Contains(stderr, `no one has been in department "Dist C"`) {
+		t.Errorf("a department no one has been in: exit %d, stderr %q", code, stderr)
+	}
 	out := mustCtl(t, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist A")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !regexp.MustCompile(`^DEPARTMENT\s+L0\s+L1\s+L2\s+L3\s+L4\s+L5\s+TOTAL$`).MatchString(lines[0]) ||

@@ -59,6 +59,7 @@ func commands() []command {
 		command{"person", "a person's levels, criteria, gaps and history", personCommand},
 		command{"distribution", "people per department and level in a field", distributionCommand},
 		command{"people", "list people (all pages), optionally filtered", peopleCommand},
+		command{"departments", "every department anyone has been or is in", departmentsCommand},
 		command{"import", "record commands from an NDJSON or CSV file in bulk (resumable)", importCommand},
 		command{"export", "the whole event log as NDJSON", exportCommand},
 		command{"rebuild", "rebuild the server's read model (--wait shows progress)", rebuildCommand},

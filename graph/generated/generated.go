@@ -181,6 +181,7 @@ type ComplexityRoot struct {
 	Query struct {
 		Accomplishment    func(childComplexity int, id string) int
 		Catalogue         func(childComplexity int) int
+		Departments       func(childComplexity int) int
 		People            func(childComplexity int, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string) int
 		Person            func(childComplexity int, id string) int
 		SkillDistribution func(childComplexity int, field model.SpecialtyField, asOf *domain.Date, department *string) int
@@ -277,6 +278,7 @@ type QueryResolver interface {
 	Accomplishment(ctx context.Context, id string) (model.Accomplishment, error)
 	SkillDistribution(ctx context.Context, field model.SpecialtyField, asOf *domain.Date, department *string) ([]model.DistributionCell, error)
 	SkillTrend(ctx context.Context, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval) ([]model.TrendPoint, error)
+	Departments(ctx context.Context) ([]string, error)
 	Catalogue(ctx context.Context) (*model.Catalogue, error)
 }
 type SubscriptionResolver interface {
@@ -922,6 +924,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Catalogue(childComplexity), true
+	case "Query.departments":
+		if e.ComplexityRoot.Query.Departments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Departments(childComplexity), true
 
 	case "Query.people":
 		if e.ComplexityRoot.Query.People == nil {
@@ -1479,6 +1487,8 @@ type AccomplishmentEdge {
   skillDistribution(field: SpecialtyField!, asOf: Date, department: String): [DistributionCell!]!
   "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value."
   skillTrend(field: SpecialtyField!, department: String, from: Date!, to: Date!, interval: Interval!): [TrendPoint!]!
+  "Every department anyone has been or is in, departed people's included, sorted by byte order: the names a department filter accepts (an admin or hr names any of them; any other name is refused). A manager gets their own department."
+  departments: [String!]!
   "The catalogue that judges levels."
   catalogue: Catalogue!
 }
@@ -5162,6 +5172,29 @@ func (ec *executionContext) fieldContext_Query_skillTrend(ctx context.Context, f
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_departments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_departments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Departments(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_departments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
 func (ec *executionContext) _Query_catalogue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -9250,6 +9283,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_skillTrend(ctx, field)
 				})
+		case "departments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_departments(ctx, field)
+				})
 		case "catalogue":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -10493,6 +10532,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNSuccessionKind2githubᚗcomᚋcareerledgerᚋcareerledgerᚋgraphᚋmodelᚐSuccessionKind(ctx context.Context, v any) (model.SuccessionKind, error) {

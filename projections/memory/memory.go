@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -293,6 +294,24 @@ func (s *Store) People(_ context.Context, f projections.PeopleFilter) (projectio
 		page.People = append(page.People, p.Person)
 	}
 	return page, nil
+}
+
+// Departments returns every department anyone has been or is in, sorted.
+func (s *Store) Departments(context.Context) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := map[string]bool{}
+	for _, p := range s.people {
+		for _, m := range p.Person.Memberships {
+			seen[m.Department] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Distribution counts, per department (sorted) and level (ascending), the

@@ -271,6 +271,34 @@ func (s *Store) Distribution(ctx context.Context, field domain.Field, asOf domai
 	return read(ctx, s, func(q querier) ([]projections.Cell, error) { return s.distribution(ctx, q, field, asOf, department) })
 }
 
+// Departments returns every department anyone has been or is in, sorted
+// by byte order as the memory store sorts them. It skips
+// through the memberships index, one probe per department, rather than
+// reading every membership.
+func (s *Store) Departments(ctx context.Context) ([]string, error) {
+	return read(ctx, s, func(q querier) ([]string, error) {
+		rows, err := q.Query(ctx, s.q(`WITH RECURSIVE d(department) AS (
+			(SELECT department FROM {s}.memberships ORDER BY department LIMIT 1)
+			UNION ALL
+			SELECT (SELECT m.department FROM {s}.memberships m
+				WHERE m.department > d.department ORDER BY m.department LIMIT 1)
+			FROM d WHERE d.department IS NOT NULL)
+		SELECT department FROM d WHERE department IS NOT NULL`))
+		if err != nil {
+			return nil, fmt.Errorf("departments: %w", err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("departments: %w", err)
+		}
+		if out == nil {
+			out = []string{}
+		}
+		slices.Sort(out)
+		return out, nil
+	})
+}
+
 // distributionCounts is the +1 and -1 of every department and level on $2
 // (the date) in field $1 and department $3 (empty: all): the months before
 // $2's from the deltas, the days of its month up to it from the periods

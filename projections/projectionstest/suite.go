@@ -87,6 +87,9 @@ func testRegister(t *testing.T, e *Env) {
 }
 
 func testDepartments(t *testing.T, e *Env) {
+	if got, err := e.Store.Departments(ctx); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("departments of an empty read model = %#v, %v; want an empty list", got, err)
+	}
 	e.Register("E1", "Ops", "2020-01-01")
 	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E1", Department: "Net", EffectiveOn: domain.MustDate("2022-01-01")}))
 	e.Must(e.Recorder.RecordDeparture(ctx, events.RecordDeparture{PersonID: "E1", EffectiveOn: domain.MustDate("2025-01-01")}))
@@ -105,6 +108,18 @@ func testDepartments(t *testing.T, e *Env) {
 		if got := p.DepartmentOn(domain.MustDate(d)); got != dept {
 			t.Errorf("department on %s = %q, want %q", d, got, dept)
 		}
+	}
+	// Every department anyone has been or is in, departed people's
+	// included, once each, in byte order whatever the database's collation.
+	e.Register("E2", "ops", "2021-01-01")
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E2", Department: "Ops", EffectiveOn: domain.MustDate("2023-01-01")}))
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E2", Department: "Analytics", EffectiveOn: domain.MustDate("2024-01-01")}))
+	got, err := e.Store.Departments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Analytics", "Net", "Ops", "ops"}; !slices.Equal(got, want) {
+		t.Errorf("departments = %q, want %q", got, want)
 	}
 }
 

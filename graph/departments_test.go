@@ -1,0 +1,63 @@
+package graph_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDepartmentFilters: a department filter names a department someone
+// has been in. A misspelt one is refused, naming the field and the rule and
+// the likely name, rather than answering an empty list that looks true; a
+// department everyone has left is still a department.
+func TestDepartmentFilters(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, h := e.token(t, admin), e.token(t, hr)
+		for _, p := range []struct{ id, dept string }{{"D1", "Operations"}, {"D2", "Network"}, {"D3", "Service Desk"}} {
+			e.mutate(t, adm, &mRegister, map[string]any{"id": p.id, "name": "Person " + p.id, "department": p.dept, "joinedOn": "2020-01-01"}, "")
+		}
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "D3", "department": "Operations", "effectiveOn": "2024-01-01"}, "")
+
+		var got struct{ Departments []string }
+		e.gql(t, h, `{ departments }`, nil).ok(t).decode(t, &got)
+		if want := []string{"Network", "Operations", "Service Desk"}; !slices.Equal(got.Departments, want) {
+			t.Errorf("departments = %q, want %q", got.Departments, want)
+		}
+		e.gql(t, e.token(t, managerB), `{ departments }`, nil).ok(t).decode(t, &got)
+		if want := []string{"Network"}; !slices.Equal(got.Departments, want) {
+			t.Errorf("manager B's departments = %q, want %q", got.Departments, want)
+		}
+
+		queries := map[string]string{
+			"people":            `query($d: String) { people(department: $d) { totalCount } }`,
+			"skillDistribution": `query($d: String) { skillDistribution(field: SERVICE_DESK, department: $d) { count } }`,
+			"skillTrend":        `query($d: String) { skillTrend(field: SERVICE_DESK, department: $d, from: "2025-01-01", to: "2026-01-01", interval: YEAR) { on } }`,
+		}
+		for name, q := range queries {
+			for _, c := range []struct{ dept, hint string }{
+				{"Opertions", `did you mean "Operations"?`},
+				{"network", `did you mean "Network"?`},
+				{"Facilities", ""},
+			} {
+				r := e.gql(t, h, q, map[string]any{"d": c.dept})
+				if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "department" ||
+					!strings.Contains(r.Errors[0].rule(), "someone has been in") || !strings.Contains(r.Errors[0].Message, `"`+c.dept+`"`) {
+					t.Errorf("%s of %q: errors %+v, want BAD_USER_INPUT on department", name, c.dept, r.Errors)
+					continue
+				}
+				if hint := strings.Contains(r.Errors[0].Message, "did you mean"); hint != (c.hint != "") || !strings.Contains(r.Errors[0].Message, c.hint) {
+					t.Errorf("%s of %q: message %q, want the hint %q", name, c.dept, r.Errors[0].Message, c.hint)
+				}
+			}
+			// Service Desk has no one today, and is still a department.
+			e.gql(t, h, q, map[string]any{"d": "Service Desk"}).ok(t)
+			// A manager's own department is theirs to ask for, whoever is in it.
+			e.gql(t, e.token(t, managerA), q, map[string]any{"d": "Operations"}).ok(t)
+		}
+		var people struct{ People struct{ TotalCount int } }
+		e.gql(t, h, `{ people(department: "Service Desk", asOf: "2021-01-01") { totalCount } }`, nil).ok(t).decode(t, &people)
+		if people.People.TotalCount != 1 {
+			t.Errorf("people in Service Desk in 2021 = %d, want 1", people.People.TotalCount)
+		}
+	})
+}
