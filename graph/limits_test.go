@@ -67,42 +67,18 @@ func TestLimits(t *testing.T) {
 		refused(t, e.gql(t, adm, `{ a: `+trend+` b: `+trend+` c: `+trend+` }`, nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		// Each distribution is a read of its own: 600 of them are refused,
 		// though their selection is small.
-		var b strings.Builder
-		b.WriteString("{")
-		for i := range 600 {
-			fmt.Fprintf(&b, " d%d: skillDistribution(field: SERVICE_DESK) { level }", i)
-		}
-		b.WriteString("}")
-		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		refused(t, e.gql(t, adm, aliased(600, "skillDistribution(field: SERVICE_DESK) { level }"), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ a: skillDistribution(field: SERVICE_DESK) { level } b: skillDistribution(field: SYSTEM_OPERATION) { level } }`, nil).ok(t)
 		// So is the departments list, a list of scalars.
-		b.Reset()
-		b.WriteString("{")
-		for i := range 600 {
-			fmt.Fprintf(&b, " d%d: departments", i)
-		}
-		b.WriteString("}")
-		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		refused(t, e.gql(t, adm, aliased(600, "departments"), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ a: departments b: departments }`, nil).ok(t)
 		// A page is read whole even when only its totalCount is asked for:
 		// 50 aliases of a page of 100 (5,050) are refused.
-		b.Reset()
-		b.WriteString("{")
-		for i := range 50 {
-			fmt.Fprintf(&b, " p%d: people(first: 100) { totalCount }", i)
-		}
-		b.WriteString("}")
-		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		refused(t, e.gql(t, adm, aliased(50, "people(first: 100) { totalCount }"), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ people(first: 100) { totalCount } }`, nil).ok(t)
 		// The catalogue document is about 8 KB: a client reads it once,
 		// and 100 aliases of it (800 KB of answer) are refused.
-		b.Reset()
-		b.WriteString("{")
-		for i := range 100 {
-			fmt.Fprintf(&b, " c%d: catalogue { document }", i)
-		}
-		b.WriteString("}")
-		refused(t, e.gql(t, adm, b.String(), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		refused(t, e.gql(t, adm, aliased(100, "catalogue { document }"), nil), "COMPLEXITY_LIMIT_EXCEEDED")
 		e.gql(t, adm, `{ catalogue { id version document } }`, nil).ok(t)
 	})
 
@@ -379,4 +355,15 @@ func TestQueryDeadline(t *testing.T) {
 	if e.head(t) != head {
 		t.Error("the mutation recorded something")
 	}
+}
+
+// aliased is a query of n aliases (a0, a1 ...) of one selection.
+func aliased(n int, selection string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, " a%d: %s", i, selection)
+	}
+	b.WriteString("}")
+	return b.String()
 }
