@@ -97,21 +97,29 @@ func authorizeDepartment(p Principal, dept *string) (string, error) {
 	return "", domain.Forbidden("not allowed: needs the admin, hr or manager role")
 }
 
-// department authorizes a department filter (authorizeDepartment) and
-// checks that someone has been in the department a caller who may name any
-// of them names: a misspelt name would otherwise answer an empty list that
-// looks like a true one. A manager's own department needs no check.
+// department authorizes a department filter (authorizeDepartment) and,
+// for an admin or hr, who may name any department, checks that someone has
+// been in the one named: a misspelt name would otherwise answer an empty
+// list that looks like a true one. A manager's filter is their own
+// department, which needs no check. A name is taken trimmed, as the
+// recorder keeps it, or exactly as the read model holds it (a log written
+// before departments were trimmed may hold "QA Dept ").
 func (r *Resolver) department(ctx context.Context, p Principal, dept *string) (string, error) {
 	want, err := authorizeDepartment(p, dept)
-	if err != nil || want == "" || want == p.Department {
+	if err != nil || want == "" || !(p.Has(RoleAdmin) || p.Has(RoleHR)) {
 		return want, err
+	}
+	if err := domain.ValidateDepartment(want); err != nil {
+		return "", err
 	}
 	known, err := r.ReadModel.Departments(ctx)
 	if err != nil {
 		return "", err
 	}
-	if _, ok := slices.BinarySearch(known, want); ok {
-		return want, nil
+	for _, name := range []string{want, *dept} {
+		if _, ok := slices.BinarySearch(known, name); ok {
+			return name, nil
+		}
 	}
 	msg := fmt.Sprintf("department: no one has been in department %q", want)
 	if like := closestName(want, known); like != "" {
@@ -123,12 +131,18 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string) (s
 
 // closestName returns the name of known closest to name by at most two
 // single-character edits, case aside (and fewer than half its
-// characters); "" if none is.
+// characters), the first in known's order of those as close; "" if none
+// is.
 func closestName(name string, known []string) string {
 	best, bestD := "", 3
-	limit := (utf8.RuneCountInString(name) + 1) / 2
+	n := utf8.RuneCountInString(name)
+	limit := (n + 1) / 2
+	lower := strings.ToLower(name)
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD && d < limit {
+		if m := utf8.RuneCountInString(k); m < n-2 || m > n+2 {
+			continue // more than two edits apart
+		}
+		if d := editDistance(lower, strings.ToLower(k)); d < bestD && d < limit {
 			best, bestD = k, d
 		}
 	}

@@ -1,9 +1,15 @@
 package graph_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph"
 )
 
 // TestDepartmentFilters: a department filter names a department someone
@@ -58,6 +64,55 @@ func TestDepartmentFilters(t *testing.T) {
 		e.gql(t, h, `{ people(department: "Service Desk", asOf: "2021-01-01") { totalCount } }`, nil).ok(t).decode(t, &people)
 		if people.People.TotalCount != 1 {
 			t.Errorf("people in Service Desk in 2021 = %d, want 1", people.People.TotalCount)
+		}
+	})
+}
+
+// TestDepartmentFilterEdges: a name longer than a department can be is
+// refused by its length before any comparison; an hr token that carries a
+// department is checked like any hr's; and a department an earlier version
+// recorded with a trailing space, as departments lists it, is a name the
+// filter takes.
+func TestDepartmentFilterEdges(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, h := e.token(t, admin), e.token(t, hr)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "D1", "name": "Person D1", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		q := `query($d: String) { skillDistribution(field: SERVICE_DESK, department: $d) { department count } }`
+
+		r := e.gql(t, h, q, map[string]any{"d": strings.Repeat("x", domain.MaxDepartmentLength+1)})
+		if len(r.Errors) != 1 || r.Errors[0].field() != "department" || !strings.Contains(r.Errors[0].rule(), "at most 100 characters") {
+			t.Errorf("a 101-character department: errors %+v, want its length refused", r.Errors)
+		}
+
+		hrOfGhost := graph.Principal{Subject: "hr-ghost", Roles: []string{graph.RoleHR}, Department: "Ghost"}
+		r = e.gql(t, e.token(t, hrOfGhost), q, map[string]any{"d": "Ghost"})
+		if len(r.Errors) != 1 || r.Errors[0].field() != "department" {
+			t.Errorf("hr naming the department of their token, which no one has been in: errors %+v, want BAD_USER_INPUT", r.Errors)
+		}
+
+		// As an earlier version recorded it, untrimmed.
+		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "old-1",
+			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old Timer", Department: "QA Dept ", JoinedOn: domain.MustDate("2019-01-01")},
+			RecordedAt: time.Now()}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append: %v %+v", err, out)
+		}
+		if err := e.Store.WaitFor(context.Background(), out[0].Position); err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Departments []string }
+		e.gql(t, h, `{ departments }`, nil).ok(t).decode(t, &got)
+		if !slices.Contains(got.Departments, "QA Dept ") {
+			t.Fatalf("departments = %q, want the untrimmed name listed", got.Departments)
+		}
+		var dist struct{ SkillDistribution []struct{ Department string } }
+		e.gql(t, h, q, map[string]any{"d": "QA Dept "}).ok(t).decode(t, &dist)
+		if len(dist.SkillDistribution) != 1 || dist.SkillDistribution[0].Department != "QA Dept " {
+			t.Errorf("the distribution of %q = %+v, want its one person", "QA Dept ", dist.SkillDistribution)
+		}
+		r = e.gql(t, h, q, map[string]any{"d": "QA Dept"})
+		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, `did you mean "QA Dept "?`) {
+			t.Errorf("the trimmed name: errors %+v, want the stored name as the hint", r.Errors)
 		}
 	})
 }
