@@ -84,23 +84,27 @@ func (e *personEntry) apply(rec Recorded, res Result) {
 }
 
 // fold folds rec into person, and notes who changed which accomplishment.
+// The accomplishment the fold recorded gives the id (no second conversion
+// of the event).
 func (e *personEntry) fold(rec Recorded) {
-	e.person = Apply(e.person, rec)
-	switch ev := deref(rec.Event).(type) {
-	case AccomplishmentRetracted:
-	case AccomplishmentAmended:
-		if w, ok := e.who[ev.AccomplishmentID]; ok {
-			w.amended = rec.RecordedBy
-			e.who[ev.AccomplishmentID] = w
-		}
-	default:
-		if a, ok := ToAccomplishment(ev); ok {
-			if e.who == nil {
-				e.who = map[string]changers{}
-			}
-			e.who[a.ID()] = changers{recorded: rec.RecordedBy}
-		}
+	var a domain.Accomplishment
+	var recorded bool
+	e.person, a, recorded = ApplyRecorded(e.person, rec)
+	if !recorded {
+		return
 	}
+	id := a.ID()
+	if _, amended := deref(rec.Event).(AccomplishmentAmended); amended {
+		if w, ok := e.who[id]; ok {
+			w.amended = rec.RecordedBy
+			e.who[id] = w
+		}
+		return
+	}
+	if e.who == nil {
+		e.who = map[string]changers{}
+	}
+	e.who[id] = changers{recorded: rec.RecordedBy}
 }
 
 // changers are who recorded an accomplishment and who last amended it
