@@ -371,6 +371,9 @@ func (b *bench) distribution(ctx context.Context, env *natsEnv, pool *pgxpool.Po
 	if err := b.trend(ctx, pg, npeople, today); err != nil {
 		return err
 	}
+	if err := b.knownAt(ctx, "7k", "PostgreSQL", pg, npeople, today); err != nil {
+		return err
+	}
 	if cfg.skipMemory {
 		return nil
 	}
@@ -402,6 +405,45 @@ func (b *bench) distribution(ctx context.Context, env *natsEnv, pool *pgxpool.Po
 		Measured: fmt.Sprintf("p50 %s, p99 %s", fmtDur(p50), fmtDur(p99)),
 		Baseline: "-", Ratio: "-", Goal: "< 50 ms (p99)", Verdict: verdict(p99 < 50*time.Millisecond),
 		Note: fmt.Sprintf("memory.Store.Distribution, the same %d queries; the last one counted %d people.", len(queries), counted),
+	})
+	return b.knownAt(ctx, "7m", "memory store", mem, npeople, today)
+}
+
+// knownAt measures skillDistribution with knownAt on today, for everyone:
+// projections.DistributionsKnownAt, a replay of every person's events,
+// as known now (so that it must equal the store's Distribution, which it
+// checks), best of two.
+func (b *bench) knownAt(ctx context.Context, id, name string, rm interface {
+	projections.KnownAtReader
+	Distribution(context.Context, domain.Field, domain.Date, string) ([]projections.Cell, error)
+}, npeople int, today domain.Date) error {
+	field := domain.NetworkOperation
+	progress("dist: a distribution as known at an instant (replay) on the %s", name)
+	want, err := rm.Distribution(ctx, field, today, "")
+	if err != nil {
+		return err
+	}
+	var best time.Duration
+	c0 := cpuTime()
+	for i := range 2 {
+		t := time.Now()
+		got, err := projections.DistributionsKnownAt(ctx, rm, b.cat, field, []domain.Date{today}, "", time.Now())
+		if d := time.Since(t); i == 0 || d < best {
+			best = d
+		}
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got[0], want) && (len(got[0]) > 0 || len(want) > 0) {
+			return fmt.Errorf("knownAt: the replay as known now differs from the distribution: %+v against %+v", got[0], want)
+		}
+	}
+	used := (cpuTime() - c0) / 2
+	b.add(row{
+		Scenario: fmt.Sprintf("%s A distribution of %d people as known at an instant (replay), %s (info)", id, npeople, name),
+		Measured: fmtDur(best), Baseline: "-", Ratio: "-", Goal: "-", Verdict: info,
+		Note: fmt.Sprintf("projections.DistributionsKnownAt (what skillDistribution(knownAt:) calls) for %s on %s, all departments: every person's events read, folded up to the instant, judged and counted; best of 2, %s of this process's CPU each; equal to the store's Distribution, as it must be for an instant after the last event.",
+			field, today, fmtDur(used)),
 	})
 	return nil
 }

@@ -104,7 +104,11 @@ func authorizeDepartment(p Principal, dept *string) (string, error) {
 // department, which needs no check. A name is taken trimmed, as the
 // recorder keeps it, or exactly as the read model holds it (a log written
 // before departments were trimmed may hold "QA Dept ").
-func (r *Resolver) department(ctx context.Context, p Principal, dept *string) (string, error) {
+//
+// With knownAt (analytics as known then), a department only a superseded
+// placement named (a transfer recorded later, back-dated to before anyone
+// was there) is a department too: any name an event placed someone in.
+func (r *Resolver) department(ctx context.Context, p Principal, dept *string, knownAt *time.Time) (string, error) {
 	want, err := authorizeDepartment(p, dept)
 	if err != nil || want == "" || !(p.Has(RoleAdmin) || p.Has(RoleHR)) {
 		return want, err
@@ -119,6 +123,17 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string) (s
 	for _, name := range []string{want, *dept} {
 		if _, ok := slices.BinarySearch(known, name); ok {
 			return name, nil
+		}
+	}
+	if knownAt != nil {
+		for _, name := range []string{want, *dept} {
+			ids, err := r.ReadModel.PeopleEverIn(ctx, name)
+			if err != nil {
+				return "", err
+			}
+			if len(ids) > 0 {
+				return name, nil
+			}
 		}
 	}
 	msg := fmt.Sprintf("department: no one has been in department %q", want)

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/generated"
@@ -16,18 +17,25 @@ import (
 )
 
 // SkillDistribution is the resolver for the skillDistribution field.
-func (r *queryResolver) SkillDistribution(ctx context.Context, field model.SpecialtyField, asOf *domain.Date, department *string) ([]model.DistributionCell, error) {
+func (r *queryResolver) SkillDistribution(ctx context.Context, field model.SpecialtyField, asOf *domain.Date, department *string, knownAt *time.Time) ([]model.DistributionCell, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dept, err := r.department(ctx, p, department)
+	dept, err := r.department(ctx, p, department, knownAt)
 	if err != nil {
 		return nil, err
 	}
 	d := r.today()
 	if asOf != nil {
 		d = *asOf
+	}
+	if knownAt != nil {
+		points, err := projections.DistributionsKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, domain.Field(field), []domain.Date{d}, dept, *knownAt)
+		if err != nil {
+			return nil, err
+		}
+		return cellsModel(points[0]), nil
 	}
 	cells, err := r.ReadModel.Distribution(ctx, domain.Field(field), d, dept)
 	if err != nil {
@@ -37,12 +45,12 @@ func (r *queryResolver) SkillDistribution(ctx context.Context, field model.Speci
 }
 
 // SkillTrend is the resolver for the skillTrend field.
-func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval) ([]model.TrendPoint, error) {
+func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval, knownAt *time.Time) ([]model.TrendPoint, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dept, err := r.department(ctx, p, department)
+	dept, err := r.department(ctx, p, department, knownAt)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +58,12 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 	if err != nil {
 		return nil, err
 	}
-	points, err := projections.Trend(ctx, r.ReadModel, domain.Field(field), dates, dept)
+	var points [][]projections.Cell
+	if knownAt != nil {
+		points, err = projections.DistributionsKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, domain.Field(field), dates, dept, *knownAt)
+	} else {
+		points, err = projections.Trend(ctx, r.ReadModel, domain.Field(field), dates, dept)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -108,3 +108,91 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 		}
 	})
 }
+
+// TestAnalyticsKnownAt: skillDistribution and skillTrend with knownAt
+// answer exactly what they answered at that instant, after transfers,
+// back-dated evidence and a retraction recorded since; a manager's stay in
+// their department; and a request holds at most a few, each a replay.
+func TestAnalyticsKnownAt(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, h := e.token(t, admin), e.token(t, hr)
+		const dist = `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, asOf: "2022-01-01", knownAt: $k) { department level count } }`
+		const trend = `query($k: DateTime) { skillTrend(field: SYSTEM_OPERATION, from: "2015-01-01", to: "2023-01-01", interval: YEAR, knownAt: $k) { on cells { department level count } } }`
+		type snapshot struct{ at, dist, trend string }
+		take := func() snapshot {
+			return snapshot{at: e.Clock.Peek().UTC().Format(time.RFC3339Nano),
+				dist: string(e.gql(t, h, dist, nil).ok(t).Data), trend: string(e.gql(t, h, trend, nil).ok(t).Data)}
+		}
+		empty := take()
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "K1", "name": "Kenji Ono", "department": "Operations", "joinedOn": "2015-04-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "K2", "name": "Kana Ueda", "department": "Operations", "joinedOn": "2015-04-01"}, "")
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "K1", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
+			"startedOn": "2016-01-01", "completedOn": "2017-01-01", "outcome": "SUCCESSFUL", "withinBudget": true,
+			"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		theme := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "K1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-02-01"}, "").Data,
+			"assessTheme.accomplishmentId").(string)
+		first := take()
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "K2", "department": "Network", "effectiveOn": "2019-01-01"}, "")
+		// Back-dated: K2 at level 2 from 2016 on.
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "K2", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
+			"startedOn": "2015-05-01", "completedOn": "2016-01-01", "outcome": "SUCCESSFUL", "withinBudget": true,
+			"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "K2", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-03-01"}, "")
+		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": theme, "reason": "never assessed"}, "")
+		second := take()
+		if first.dist == second.dist || first.trend == second.trend || first.dist == empty.dist {
+			t.Fatalf("the history changed nothing to replay:\n%s\n%s", first.dist, second.dist)
+		}
+		for i, s := range []snapshot{empty, first, second} {
+			if got := string(e.gql(t, h, dist, map[string]any{"k": s.at}).ok(t).Data); got != s.dist {
+				t.Errorf("skillDistribution as known at instant %d: %s, answered then %s", i, got, s.dist)
+			}
+			if got := string(e.gql(t, h, trend, map[string]any{"k": s.at}).ok(t).Data); got != s.trend {
+				t.Errorf("skillTrend as known at instant %d: %s, answered then %s", i, got, s.trend)
+			}
+		}
+
+		// A manager's answer as known then is of their department only.
+		var cells struct {
+			SkillDistribution []struct {
+				Department string
+				Count      int
+			}
+		}
+		e.gql(t, e.token(t, managerB), dist, map[string]any{"k": first.at}).ok(t).decode(t, &cells)
+		if len(cells.SkillDistribution) != 0 {
+			t.Errorf("manager B (Network) as known before K2's transfer: %+v, want nothing", cells.SkillDistribution)
+		}
+		e.gql(t, e.token(t, managerB), dist, map[string]any{"k": second.at}).ok(t).decode(t, &cells)
+		if len(cells.SkillDistribution) != 1 || cells.SkillDistribution[0].Department != "Network" || cells.SkillDistribution[0].Count != 1 {
+			t.Errorf("manager B (Network) as known after K2's transfer: %+v, want K2", cells.SkillDistribution)
+		}
+		r := e.gql(t, e.token(t, managerB), `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, department: "Operations", knownAt: $k) { count } }`,
+			map[string]any{"k": first.at})
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+			t.Errorf("manager B asking for Operations as known then: %+v, want FORBIDDEN", r.Errors)
+		}
+
+		// Each answer as known then is a replay: five fit in a request,
+		// six do not.
+		r = e.gql(t, h, aliased(6, `skillDistribution(field: SERVICE_DESK, knownAt: "2026-01-01T00:00:00Z") { count }`), nil)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Errorf("six replays in one request: %+v, want COMPLEXITY_LIMIT_EXCEEDED", r.Errors)
+		}
+		e.gql(t, h, aliased(4, `skillDistribution(field: SERVICE_DESK, knownAt: "2026-01-01T00:00:00Z") { count }`), nil).ok(t)
+
+		// A department only a superseded placement named: Lab held Z1
+		// until a transfer back-dated to the day Z1 joined.
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "Z1", "name": "Zen Mori", "department": "Lab", "joinedOn": "2020-04-01"}, "")
+		inLab := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "Z1", "department": "Network", "effectiveOn": "2020-04-01"}, "")
+		const lab = `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, department: "Lab", knownAt: $k) { department count } }`
+		e.gql(t, h, lab, map[string]any{"k": inLab}).ok(t).decode(t, &cells)
+		if len(cells.SkillDistribution) != 1 || cells.SkillDistribution[0].Department != "Lab" || cells.SkillDistribution[0].Count != 1 {
+			t.Errorf("Lab as known before the back-dated transfer: %+v, want Z1", cells.SkillDistribution)
+		}
+		if r := e.gql(t, h, lab, nil); len(r.Errors) != 1 || r.Errors[0].field() != "department" {
+			t.Errorf("Lab as known now, when no placement names it: %+v, want BAD_USER_INPUT on department", r.Errors)
+		}
+	})
+}

@@ -108,7 +108,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if err != nil {
 		return nil, err
 	}
-	dept, err := r.department(ctx, p, department)
+	dept, err := r.department(ctx, p, department, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,10 @@ type ReadModel interface {
 	// Departments returns every department anyone has been or is in,
 	// sorted by byte order.
 	Departments(ctx context.Context) ([]string, error)
+	// PeopleEverIn returns the people whose events place them in a
+	// department ("": everyone registered), for the analytics as known at
+	// an instant (projections.DistributionsKnownAt).
+	PeopleEverIn(ctx context.Context, department string) ([]string, error)
 	// WaitFor blocks until the read model has applied position.
 	WaitFor(ctx context.Context, position uint64) error
 	// PersonEvents returns the events of many people in one call: what a

@@ -204,6 +204,11 @@ func boundOperation(ctx context.Context, d time.Duration, next graphql.Operation
 // is a read of the store of its own (a query on PostgreSQL).
 const distributionCost = 10
 
+// replayCost is what an analytics answer as known at an instant costs
+// besides its selection: it replays the events of everyone who may count
+// (projections.DistributionsKnownAt), so a request holds at most a few.
+const replayCost = 1000
+
 // documentCost is what the catalogue document costs: a scalar, but one of
 // about 8 KB, so that aliases of it cannot multiply an answer past what
 // the limit allows any other request (100 aliases are refused).
@@ -223,7 +228,8 @@ const documentCost = 50
 // nothing). Other lists count once, whatever their length: their length is
 // the data's (a person's memberships, history, three fields' standing), not
 // the request's. The catalogue document costs documentCost, the
-// departments list distributionCost.
+// departments list distributionCost. An answer as known at an instant
+// (knownAt) costs replayCost, once for a whole trend.
 func costs(c *generated.ComplexityRoot) {
 	c.Catalogue.Document = func(int) int { return documentCost }
 	listCost := func(child int, first *int) int {
@@ -239,17 +245,24 @@ func costs(c *generated.ComplexityRoot) {
 		return listCost(child, first)
 	}
 	c.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }
-	c.Query.SkillDistribution = func(child int, _ model.SpecialtyField, _ *domain.Date, _ *string) int {
+	c.Query.SkillDistribution = func(child int, _ model.SpecialtyField, _ *domain.Date, _ *string, knownAt *time.Time) int {
+		if knownAt != nil {
+			return replayCost + child
+		}
 		return distributionCost + child
 	}
 	// The departments list is a read of the store of its own, as a
 	// distribution is.
 	c.Query.Departments = func(int) int { return distributionCost }
-	c.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval) int {
+	c.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval, knownAt *time.Time) int {
 		// A range the resolver refuses costs next to nothing.
 		dates, err := trendDates(from, to, interval)
 		if err != nil {
 			return 1
+		}
+		if knownAt != nil {
+			// One replay, then each point is counted from what it judged.
+			return replayCost + len(dates)*(1+child)
 		}
 		return 1 + len(dates)*(distributionCost+child)
 	}

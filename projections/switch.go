@@ -26,6 +26,8 @@ type ReadModel interface {
 	// departed people's included, sorted by byte order: what a department
 	// filter may name.
 	Departments(ctx context.Context) ([]string, error)
+	// PeopleEverIn: see KnownAtReader.
+	PeopleEverIn(ctx context.Context, department string) ([]string, error)
 	WaitFor(ctx context.Context, position uint64) error
 }
 
@@ -230,6 +232,16 @@ func (s *Switch) Departments(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return rm.Departments(ctx)
+}
+
+// PeopleEverIn returns the people whose events place them in department
+// (KnownAtReader), from the serving read model.
+func (s *Switch) PeopleEverIn(ctx context.Context, department string) ([]string, error) {
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.PeopleEverIn(ctx, department)
 }
 
 // Trend returns the distributions of field on dates (see Trend) from the

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 )
 
-const distributionQuery = `query($field: SpecialtyField!, $asOf: Date, $department: String) {
-  skillDistribution(field: $field, asOf: $asOf, department: $department) { department level count }
+const distributionQuery = `query($field: SpecialtyField!, $asOf: Date, $department: String, $knownAt: DateTime) {
+  skillDistribution(field: $field, asOf: $asOf, department: $department, knownAt: $knownAt) { department level count }
 }`
 
 type distributionCell struct {
@@ -29,6 +29,7 @@ func distributionCommand(c *cli, args []string) error {
 	field := fs.String("field", "", "SYSTEM_OPERATION, NETWORK_OPERATION or SERVICE_DESK (required)")
 	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
 	department := fs.String("department", "", "only this department")
+	knownAt := fs.String("known-at", "", "as the system knew it at this instant (RFC 3339; default now): a replay of the log, slower")
 	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -39,6 +40,7 @@ func distributionCommand(c *cli, args []string) error {
 	if *field == "" {
 		return usagef("--field is required")
 	}
+
 	vars := map[string]any{"field": strings.ToUpper(*field)}
 	if *asOf != "" {
 		if err := checkDate("as-of", *asOf); err != nil {
@@ -48,6 +50,9 @@ func distributionCommand(c *cli, args []string) error {
 	}
 	if *department != "" {
 		vars["department"] = *department
+	}
+	if *knownAt != "" {
+		vars["knownAt"] = *knownAt
 	}
 	data, err := ep.graphql(c.ctx, distributionQuery, vars)
 	if err != nil {

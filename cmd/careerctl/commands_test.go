@@ -218,6 +218,11 @@ func TestDistributionAndPeople(t *testing.T) {
 		!strings.Contains(stderr, `no one has been in department "Dist C"`) {
 		t.Errorf("a department no one has been in: exit %d, stderr %q", code, stderr)
 	}
+	var before struct{ SkillDistribution []distributionCell }
+	mustJSON(t, &before, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist A", "--known-at", "2000-01-01T00:00:00Z")
+	if len(before.SkillDistribution) != 0 {
+		t.Errorf("distribution as known before anyone was registered: %+v, want none", before.SkillDistribution)
+	}
 	out := mustCtl(t, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist A")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !regexp.MustCompile(`^DEPARTMENT\s+L0\s+L1\s+L2\s+L3\s+L4\s+L5\s+TOTAL$`).MatchString(lines[0]) ||

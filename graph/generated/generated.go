@@ -184,8 +184,8 @@ type ComplexityRoot struct {
 		Departments       func(childComplexity int) int
 		People            func(childComplexity int, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string) int
 		Person            func(childComplexity int, id string) int
-		SkillDistribution func(childComplexity int, field model.SpecialtyField, asOf *domain.Date, department *string) int
-		SkillTrend        func(childComplexity int, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval) int
+		SkillDistribution func(childComplexity int, field model.SpecialtyField, asOf *domain.Date, department *string, knownAt *time.Time) int
+		SkillTrend        func(childComplexity int, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval, knownAt *time.Time) int
 	}
 
 	SubordinateDevelopment struct {
@@ -276,8 +276,8 @@ type QueryResolver interface {
 	Person(ctx context.Context, id string) (*model.Person, error)
 	People(ctx context.Context, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string) (*model.PersonConnection, error)
 	Accomplishment(ctx context.Context, id string) (model.Accomplishment, error)
-	SkillDistribution(ctx context.Context, field model.SpecialtyField, asOf *domain.Date, department *string) ([]model.DistributionCell, error)
-	SkillTrend(ctx context.Context, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval) ([]model.TrendPoint, error)
+	SkillDistribution(ctx context.Context, field model.SpecialtyField, asOf *domain.Date, department *string, knownAt *time.Time) ([]model.DistributionCell, error)
+	SkillTrend(ctx context.Context, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval, knownAt *time.Time) ([]model.TrendPoint, error)
 	Departments(ctx context.Context) ([]string, error)
 	Catalogue(ctx context.Context) (*model.Catalogue, error)
 }
@@ -963,7 +963,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SkillDistribution(childComplexity, args["field"].(model.SpecialtyField), args["asOf"].(*domain.Date), args["department"].(*string)), true
+		return e.ComplexityRoot.Query.SkillDistribution(childComplexity, args["field"].(model.SpecialtyField), args["asOf"].(*domain.Date), args["department"].(*string), args["knownAt"].(*time.Time)), true
 	case "Query.skillTrend":
 		if e.ComplexityRoot.Query.SkillTrend == nil {
 			break
@@ -974,7 +974,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SkillTrend(childComplexity, args["field"].(model.SpecialtyField), args["department"].(*string), args["from"].(domain.Date), args["to"].(domain.Date), args["interval"].(model.Interval)), true
+		return e.ComplexityRoot.Query.SkillTrend(childComplexity, args["field"].(model.SpecialtyField), args["department"].(*string), args["from"].(domain.Date), args["to"].(domain.Date), args["interval"].(model.Interval), args["knownAt"].(*time.Time)), true
 
 	case "SubordinateDevelopment.amendedAt":
 		if e.ComplexityRoot.SubordinateDevelopment.AmendedAt == nil {
@@ -1483,10 +1483,10 @@ type AccomplishmentEdge {
 }
 `, BuiltIn: false},
 	{Name: "../schema/analytics.graphqls", Input: `extend type Query {
-  "People per department and level in field on asOf (default today); a manager sees only their department."
-  skillDistribution(field: SpecialtyField!, asOf: Date, department: String): [DistributionCell!]!
-  "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value."
-  skillTrend(field: SpecialtyField!, department: String, from: Date!, to: Date!, interval: Interval!): [TrendPoint!]!
+  "People per department and level in field on asOf (default today); a manager sees only their department. With knownAt, as the system knew it then: what was recorded later (evidence, amendments, retractions, transfers, registrations) is left out, as standing(knownAt:) leaves it out for one person. A knownAt answer replays the events of the people who may count, so it takes longer than an indexed read (seconds for tens of thousands of people) and costs 1,000 of a request's complexity."
+  skillDistribution(field: SpecialtyField!, asOf: Date, department: String, knownAt: DateTime): [DistributionCell!]!
+  "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value. With knownAt, every point as the system knew it then (see skillDistribution): one replay for all the points."
+  skillTrend(field: SpecialtyField!, department: String, from: Date!, to: Date!, interval: Interval!, knownAt: DateTime): [TrendPoint!]!
   "Every department anyone has been or is in, departed people's included, sorted by byte order: the names a department filter accepts (an admin or hr names any of them; any other name is refused). A manager gets their own department."
   departments: [String!]!
   "The catalogue that judges levels."
@@ -2418,6 +2418,14 @@ func (ec *executionContext) field_Query_skillDistribution_args(ctx context.Conte
 		return nil, err
 	}
 	args["department"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "knownAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["knownAt"] = arg3
 	return args, nil
 }
 
@@ -2464,6 +2472,14 @@ func (ec *executionContext) field_Query_skillTrend_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["interval"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "knownAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["knownAt"] = arg5
 	return args, nil
 }
 
@@ -5096,7 +5112,7 @@ func (ec *executionContext) _Query_skillDistribution(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SkillDistribution(ctx, fc.Args["field"].(model.SpecialtyField), fc.Args["asOf"].(*domain.Date), fc.Args["department"].(*string))
+			return ec.Resolvers.Query().SkillDistribution(ctx, fc.Args["field"].(model.SpecialtyField), fc.Args["asOf"].(*domain.Date), fc.Args["department"].(*string), fc.Args["knownAt"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.DistributionCell) graphql.Marshaler {
@@ -5140,7 +5156,7 @@ func (ec *executionContext) _Query_skillTrend(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SkillTrend(ctx, fc.Args["field"].(model.SpecialtyField), fc.Args["department"].(*string), fc.Args["from"].(domain.Date), fc.Args["to"].(domain.Date), fc.Args["interval"].(model.Interval))
+			return ec.Resolvers.Query().SkillTrend(ctx, fc.Args["field"].(model.SpecialtyField), fc.Args["department"].(*string), fc.Args["from"].(domain.Date), fc.Args["to"].(domain.Date), fc.Args["interval"].(model.Interval), fc.Args["knownAt"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.TrendPoint) graphql.Marshaler {

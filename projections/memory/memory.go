@@ -314,6 +314,42 @@ func (s *Store) Departments(context.Context) ([]string, error) {
 	return out, nil
 }
 
+// PeopleEverIn returns, sorted, the people whose events place them in
+// department (a registration or a transfer into it); "" means everyone
+// registered. See projections.KnownAtReader.
+func (s *Store) PeopleEverIn(_ context.Context, department string) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	in := func(rs []events.Recorded) bool {
+		for _, r := range rs {
+			switch e := r.Event.(type) {
+			case events.PersonRegistered:
+				if department == "" || e.Department == department {
+					return true
+				}
+			case events.PersonTransferred:
+				if department != "" && e.Department == department {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var out []string
+	for id, p := range s.people {
+		if in(p.events) || in(s.deferred[id]) {
+			out = append(out, id)
+		}
+	}
+	for id, rs := range s.deferred {
+		if _, written := s.people[id]; !written && in(rs) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // Distribution counts, per department (sorted) and level (ascending), the
 // people who belong to a department on asOf by their level in field on asOf.
 // department "" means every department.

@@ -299,6 +299,27 @@ func (s *Store) Departments(ctx context.Context) ([]string, error) {
 	})
 }
 
+// PeopleEverIn returns, sorted, the people whose events place them in
+// department (a registration or a transfer into it); "" means everyone
+// registered. See projections.KnownAtReader. Events are stored at their
+// current version, so the department is the body's "department".
+func (s *Store) PeopleEverIn(ctx context.Context, department string) ([]string, error) {
+	return read(ctx, s, func(q querier) ([]string, error) {
+		rows, err := q.Query(ctx, s.q(`SELECT DISTINCT person_id FROM {s}.person_events
+			WHERE (type = 'PersonRegistered' AND ($1 = '' OR body->>'department' = $1))
+				OR (type = 'PersonTransferred' AND $1 <> '' AND body->>'department' = $1)`), department)
+		if err != nil {
+			return nil, fmt.Errorf("people ever in a department: %w", err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("people ever in a department: %w", err)
+		}
+		slices.Sort(out)
+		return out, nil
+	})
+}
+
 // distributionCounts is the +1 and -1 of every department and level on $2
 // (the date) in field $1 and department $3 (empty: all): the months before
 // $2's from the deltas, the days of its month up to it from the periods

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"a short backlog after a restart is projected as it comes and published", testShortBacklogIsNews},
 		{"a level change the timeline no longer holds is published withdrawn", testWithdrawn},
 		{"a bulk catch-up publishes no withdrawal", testBulkCatchUpWithdrawsNothing},
+		{"distributions as known at any instant are what the read model answered then", testDistributionsKnownAt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -674,5 +675,97 @@ func testBulkCatchUpWithdrawsNothing(t *testing.T, e *Env) {
 	case c := <-ch:
 		t.Fatalf("the bulk catch-up published %+v", c)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// testDistributionsKnownAt takes the read model's distributions (every
+// field, every department and each one) after each command of a history
+// with back-dated evidence, transfers, an amendment, a retraction and a
+// departure, and asks DistributionsKnownAt for each of those instants at
+// the end: the replay must give back exactly what the read model answered
+// then.
+func testDistributionsKnownAt(t *testing.T, e *Env) {
+	dates := []domain.Date{domain.MustDate("2015-01-01"), domain.MustDate("2015-06-01"), domain.MustDate("2016-03-01"),
+		domain.MustDate("2017-01-01"), domain.MustDate("2017-07-01"), domain.MustDate("2020-01-01"),
+		domain.MustDate("2023-06-01"), domain.MustDate("2024-01-01"), Today}
+	depts := []string{"", "Ops", "Net", "Nowhere"}
+	type snapshot struct {
+		at   time.Time
+		dist map[string][][]projections.Cell // field/department -> per date
+	}
+	var snaps []snapshot
+	take := func() {
+		t.Helper()
+		s := snapshot{at: e.Clock.Peek(), dist: map[string][][]projections.Cell{}}
+		for _, f := range e.Cat.Fields() {
+			for _, d := range depts {
+				pts, err := projections.Trend(ctx, e.Store, f, dates, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.dist[string(f)+"/"+d] = pts
+			}
+		}
+		snaps = append(snaps, s)
+	}
+	take() // nothing known yet
+	e.Register("E1", "Ops", "2015-01-01")
+	take()
+	e.Register("E2", "Ops", "2015-01-01")
+	take()
+	e.Record("E1", Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+		domain.OperationRequirements, domain.OperationSystems))
+	take()
+	e.Record("E1", Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"))
+	take()
+	theme := e.Record("E1", Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01")).AccomplishmentID
+	take()
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E2", Department: "Net", EffectiveOn: domain.MustDate("2020-01-01")}))
+	take()
+	// Back-dated: E2 reaches level 2 from 2016.
+	e.Record("E2", Engagement(domain.NetworkOperation, domain.Member, "2015-03-01", "2016-02-01", domain.Successful, true,
+		domain.NetworkRequirements, domain.ApplicationRequirements))
+	e.Record("E2", Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-03-01"))
+	take()
+	e.Must(e.Recorder.AmendAccomplishment(ctx, events.AmendAccomplishment{AccomplishmentID: theme,
+		Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
+			th := *a.Assessment
+			th.AssessedOn = domain.MustDate("2021-01-01")
+			return domain.Accomplishment{Assessment: &th}, nil
+		}}))
+	take()
+	e.Must(e.Recorder.RetractAccomplishment(ctx, events.RetractAccomplishment{AccomplishmentID: theme, Reason: "not assessed"}))
+	take()
+	e.Must(e.Recorder.RecordDeparture(ctx, events.RecordDeparture{PersonID: "E2", EffectiveOn: domain.MustDate("2024-01-01")}))
+	take()
+	// Back-dated to the day E1 joined: Ops no longer holds E1 on any day,
+	// though it did as known before.
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E1", Department: "Net", EffectiveOn: domain.MustDate("2015-01-01")}))
+	take()
+	e.Register("E3", "Ops", "2023-01-01")
+	take()
+
+	changed := 0
+	for i, s := range snaps {
+		if i > 0 && !reflect.DeepEqual(s.dist, snaps[i-1].dist) {
+			changed++
+		}
+		for _, f := range e.Cat.Fields() {
+			for _, d := range depts {
+				got, err := projections.DistributionsKnownAt(ctx, e.Store, e.Cat, f, dates, d, s.at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := s.dist[string(f)+"/"+d]
+				for j := range dates {
+					if len(got[j]) != len(want[j]) || len(got[j]) > 0 && !reflect.DeepEqual(got[j], want[j]) {
+						t.Errorf("%s/%s on %s as known at step %d: %v, the read model answered %v", f, d, dates[j], i, got[j], want[j])
+					}
+				}
+			}
+		}
+	}
+	if changed < 10 {
+		t.Errorf("the distributions changed at %d of %d steps: the history does not exercise the replay", changed, len(snaps)-1)
 	}
 }

@@ -1,0 +1,109 @@
+package projections
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+)
+
+// KnownAtReader is what the analytics as known at an instant replay: the
+// stored events of the people who may count.
+type KnownAtReader interface {
+	// PeopleEverIn returns, sorted, the ids of the people whose events
+	// place them in department (a registration or a transfer into it),
+	// whenever recorded; "" means everyone registered.
+	PeopleEverIn(ctx context.Context, department string) ([]string, error)
+	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
+}
+
+// knownAtChunk is how many people's events a replay holds at once.
+const knownAtChunk = 1000
+
+// DistributionsKnownAt returns the distribution of field on each of dates
+// (ascending) as the system knew it at knownAt: each person who may count
+// is folded from their events recorded up to knownAt (later registrations,
+// transfers, evidence, amendments and retractions unknown), judged anew
+// with cat, and counted by the department and level that knowledge gives
+// them on each date, as Distribution counts (department "" means every
+// department). Its cost is the replay of every event of those people, not
+// an indexed read: seconds for tens of thousands of people.
+func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue, field domain.Field,
+	dates []domain.Date, department string, knownAt time.Time) ([][]Cell, error) {
+	ids, err := rm.PeopleEverIn(ctx, department)
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]map[cellKey]int, len(dates))
+	for i := range counts {
+		counts[i] = map[cellKey]int{}
+	}
+	fields := []domain.Field{field}
+	for start := 0; start < len(ids); start += knownAtChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chunk := ids[start:min(start+knownAtChunk, len(ids))]
+		byPerson, err := rm.PersonEvents(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range chunk {
+			p := foldKnownAt(byPerson[id], knownAt)
+			if p == nil {
+				continue // not registered as known then
+			}
+			// The timeline does not depend on the standing's date.
+			_, changes := cat.JudgePersonLevels(p, domain.Date{})
+			for _, dp := range DistributionPeriodsOf(fields, p.Memberships(), periodsOf(changes)) {
+				if department != "" && dp.Department != department {
+					continue
+				}
+				// The dates the period holds: From <= d < To (To zero: open).
+				lo := sort.Search(len(dates), func(i int) bool { return !dates[i].Before(dp.From) })
+				hi := len(dates)
+				if !dp.To.IsZero() {
+					hi = sort.Search(len(dates), func(i int) bool { return !dates[i].Before(dp.To) })
+				}
+				k := cellKey{dp.Department, dp.Level}
+				for i := lo; i < hi; i++ {
+					counts[i][k]++
+				}
+			}
+		}
+	}
+	out := make([][]Cell, len(dates))
+	for i, m := range counts {
+		cells := make([]Cell, 0, len(m))
+		for k, n := range m {
+			cells = append(cells, Cell{Department: k.department, Level: k.level, Count: n})
+		}
+		slices.SortFunc(cells, func(a, b Cell) int {
+			return cmp.Or(cmp.Compare(a.Department, b.Department), cmp.Compare(a.Level, b.Level))
+		})
+		out[i] = cells
+	}
+	return out, nil
+}
+
+type cellKey struct {
+	department string
+	level      int
+}
+
+// foldKnownAt folds the events recorded up to knownAt; nil when the
+// person's registration was recorded later.
+func foldKnownAt(rs []events.Recorded, knownAt time.Time) *domain.Person {
+	var p *domain.Person
+	for _, r := range rs {
+		if r.RecordedAt.After(knownAt) {
+			continue
+		}
+		p = events.Apply(p, r)
+	}
+	return p
+}
