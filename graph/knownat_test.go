@@ -196,3 +196,66 @@ func TestAnalyticsKnownAt(t *testing.T) {
 		}
 	})
 }
+
+// TestHistoryKnownAt: a person's history with knownAt is the history the
+// person query answered at that instant, whether the person is read alone
+// or on a page of people; before the registration was recorded it is
+// empty.
+func TestHistoryKnownAt(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		const one = `query($k: DateTime) { person(id: "H1") { history(knownAt: $k) { field on from to } } }`
+		const page = `query($k: DateTime) { people(department: "Operations") { edges { node { id history(knownAt: $k) { field on from to } } } } }`
+		type snapshot struct{ at, history string }
+		take := func() snapshot {
+			var got struct {
+				Person struct{ History json.RawMessage }
+			}
+			e.gql(t, adm, one, nil).ok(t).decode(t, &got)
+			return snapshot{e.Clock.Peek().UTC().Format(time.RFC3339Nano), string(got.Person.History)}
+		}
+		before := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "H1", "name": "Hana Ito", "department": "Operations", "joinedOn": "2015-04-01"}, "")
+		registered := take()
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "H1", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
+			"startedOn": "2016-01-01", "completedOn": "2017-01-01", "outcome": "SUCCESSFUL", "withinBudget": true,
+			"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		theme := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "H1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-02-01"}, "").Data,
+			"assessTheme.accomplishmentId").(string)
+		raised := take()
+		e.mutate(t, adm, &mAmend, map[string]any{"accomplishmentId": theme, "assessedOn": "2018-05-01"}, "")
+		amended := take()
+		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": theme, "reason": "never assessed"}, "")
+		retracted := take()
+		if raised.history == registered.history || amended.history == raised.history || retracted.history == amended.history {
+			t.Fatalf("the history did not change at every step: %s / %s / %s / %s", registered.history, raised.history, amended.history, retracted.history)
+		}
+		for i, s := range []snapshot{registered, raised, amended, retracted} {
+			var alone struct {
+				Person struct{ History json.RawMessage }
+			}
+			e.gql(t, adm, one, map[string]any{"k": s.at}).ok(t).decode(t, &alone)
+			var onPage struct {
+				People struct {
+					Edges []struct {
+						Node struct{ History json.RawMessage }
+					}
+				}
+			}
+			e.gql(t, adm, page, map[string]any{"k": s.at}).ok(t).decode(t, &onPage)
+			if string(alone.Person.History) != s.history {
+				t.Errorf("history as known at step %d: %s, answered then %s", i, alone.Person.History, s.history)
+			}
+			if len(onPage.People.Edges) != 1 || string(onPage.People.Edges[0].Node.History) != s.history {
+				t.Errorf("history on a page as known at step %d: %+v, answered then %s", i, onPage.People.Edges, s.history)
+			}
+		}
+		var unknown struct {
+			Person struct{ History []json.RawMessage }
+		}
+		e.gql(t, adm, one, map[string]any{"k": before}).ok(t).decode(t, &unknown)
+		if unknown.Person.History == nil || len(unknown.Person.History) != 0 {
+			t.Errorf("history known before the registration: %v, want []", unknown.Person.History)
+		}
+	})
+}

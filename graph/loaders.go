@@ -54,6 +54,25 @@ func (r *Resolver) standing(ctx context.Context, p *model.Person, asOf domain.Da
 	return r.ReadModel.Standing(ctx, p.ID, asOf, knownAt)
 }
 
+// historyKnownAt resolves a person's level changes as known at knownAt,
+// from their events (the page's when there is one).
+func (r *Resolver) historyKnownAt(ctx context.Context, p *model.Person, field *domain.Field, knownAt time.Time) ([]domain.LevelChange, error) {
+	if l := pageOf(p); l != nil {
+		rs, ok, err := l.events(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return projections.HistoryKnownAt(r.Catalogue, rs, field, knownAt), nil
+		}
+	}
+	m, err := r.ReadModel.PersonEvents(ctx, []string{p.ID})
+	if err != nil {
+		return nil, err
+	}
+	return projections.HistoryKnownAt(r.Catalogue, m[p.ID], field, knownAt), nil
+}
+
 // history resolves a person's level changes, from the page when there is one.
 func (r *Resolver) history(ctx context.Context, p *model.Person, field *domain.Field) ([]domain.LevelChange, error) {
 	if l := pageOf(p); l != nil {

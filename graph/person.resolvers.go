@@ -52,13 +52,19 @@ func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *
 }
 
 // History is the resolver for the history field.
-func (r *personResolver) History(ctx context.Context, obj *model.Person, field *model.SpecialtyField) ([]model.LevelChange, error) {
+func (r *personResolver) History(ctx context.Context, obj *model.Person, field *model.SpecialtyField, knownAt *time.Time) ([]model.LevelChange, error) {
 	var f *domain.Field
 	if field != nil {
 		df := domain.Field(*field)
 		f = &df
 	}
-	cs, err := r.history(ctx, obj, f)
+	var cs []domain.LevelChange
+	var err error
+	if knownAt != nil {
+		cs, err = r.historyKnownAt(ctx, obj, f, *knownAt)
+	} else {
+		cs, err = r.history(ctx, obj, f)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -107,3 +107,15 @@ func foldKnownAt(rs []events.Recorded, knownAt time.Time) *domain.Person {
 	}
 	return p
 }
+
+// HistoryKnownAt returns a person's level changes (of field, or all when
+// nil) as the system knew them at knownAt, from their events: those
+// recorded later left out, the rest folded and judged anew. Nothing known
+// then (the registration was recorded later) is no change.
+func HistoryKnownAt(cat *domain.Catalogue, rs []events.Recorded, field *domain.Field, knownAt time.Time) []domain.LevelChange {
+	p := foldKnownAt(rs, knownAt)
+	if p == nil {
+		return []domain.LevelChange{}
+	}
+	return HistoryOf(cat.Timeline(p.Evidence()), field)
+}

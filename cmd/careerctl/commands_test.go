@@ -181,13 +181,13 @@ func TestPersonCommand(t *testing.T) {
 	}
 	var p struct{ Person personView }
 	mustJSON(t, &p, "person", "PER1", "--known-at", registered.UTC().Format(time.RFC3339Nano))
-	if levelOf(p.Person, "SERVICE_DESK") != 0 {
-		t.Errorf("known at registration: %+v", p.Person.Standing)
+	if levelOf(p.Person, "SERVICE_DESK") != 0 || len(p.Person.History) != 0 {
+		t.Errorf("known at registration: %+v, history %+v", p.Person.Standing, p.Person.History)
 	}
 	before := registered.Add(-time.Hour).UTC().Format(time.RFC3339)
 	out = mustCtl(t, "person", "PER1", "--known-at", before)
 	if !strings.Contains(out, "PER1  Haruto Suzuki") || !strings.Contains(out, "nothing was known of PER1 at "+before) ||
-		!strings.Contains(out, "standing as known at "+before+"; history and departments as known now") {
+		!strings.Contains(out, "standing and history as known at "+before+"; departments as known now") {
 		t.Errorf("known before the registration:\n%s", out)
 	}
 	code, _, errs := ctl(t, "person", "NOBODY")

@@ -20,7 +20,7 @@ const personQuery = `query($id: ID!, $asOf: Date, $knownAt: DateTime) {
       criteria { criterion met evidence missing }
       next { level criteria { criterion met evidence missing } }
     }
-    history { field on from to }
+    history(knownAt: $knownAt) { field on from to }
   }
 }`
 
@@ -148,8 +148,9 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 	fmt.Fprintf(&w, "%s  %s\n", p.ID, p.Name)
 	fmt.Fprintf(&w, "joined %s; department %s: %s\n", p.JoinedOn, when, dept)
 	if knownAt != "" {
-		// Only the standing is as known then; the rest is as known now.
-		fmt.Fprintf(&w, "standing as known at %s; history and departments as known now\n", knownAt)
+		// The standing and the history are as known then; the departments
+		// as known now.
+		fmt.Fprintf(&w, "standing and history as known at %s; departments as known now\n", knownAt)
 		if len(p.Standing) == 0 {
 			// The standing as known at an instant before the registration
 			// was recorded has no fields: nothing was known of the person.

@@ -154,7 +154,7 @@ type ComplexityRoot struct {
 	Person struct {
 		Accomplishments func(childComplexity int, first *int, after *string) int
 		Department      func(childComplexity int, asOf *domain.Date) int
-		History         func(childComplexity int, field *model.SpecialtyField) int
+		History         func(childComplexity int, field *model.SpecialtyField, knownAt *time.Time) int
 		ID              func(childComplexity int) int
 		JoinedOn        func(childComplexity int) int
 		Memberships     func(childComplexity int) int
@@ -269,7 +269,7 @@ type PersonResolver interface {
 	Department(ctx context.Context, obj *model.Person, asOf *domain.Date) (*string, error)
 	Memberships(ctx context.Context, obj *model.Person) ([]model.Membership, error)
 	Standing(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) ([]model.FieldStanding, error)
-	History(ctx context.Context, obj *model.Person, field *model.SpecialtyField) ([]model.LevelChange, error)
+	History(ctx context.Context, obj *model.Person, field *model.SpecialtyField, knownAt *time.Time) ([]model.LevelChange, error)
 	Accomplishments(ctx context.Context, obj *model.Person, first *int, after *string) (*model.AccomplishmentConnection, error)
 }
 type QueryResolver interface {
@@ -825,7 +825,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.History(childComplexity, args["field"].(*model.SpecialtyField)), true
+		return e.ComplexityRoot.Person.History(childComplexity, args["field"].(*model.SpecialtyField), args["knownAt"].(*time.Time)), true
 	case "Person.id":
 		if e.ComplexityRoot.Person.ID == nil {
 			break
@@ -1668,8 +1668,8 @@ type Person {
   memberships: [Membership!]!
   "One standing per field, all three: judged on evidence effective on or before asOf (default today), as known at knownAt (default now). Empty when knownAt is before the person's registration was recorded: nothing was known of them then."
   standing(asOf: Date, knownAt: DateTime): [FieldStanding!]!
-  "Changes of level over valid time, oldest first."
-  history(field: SpecialtyField): [LevelChange!]!
+  "Changes of level over valid time, oldest first. With knownAt, as the system knew them at that instant (what was recorded later left out), as standing(knownAt:) judges."
+  history(field: SpecialtyField, knownAt: DateTime): [LevelChange!]!
   "Accomplishments in recording order, retracted ones included and marked."
   accomplishments(first: Int = 20, after: String): AccomplishmentConnection!
 }
@@ -2270,6 +2270,14 @@ func (ec *executionContext) field_Person_history_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["field"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "knownAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["knownAt"] = arg1
 	return args, nil
 }
 
@@ -4695,7 +4703,7 @@ func (ec *executionContext) _Person_history(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Person().History(ctx, obj, fc.Args["field"].(*model.SpecialtyField))
+			return ec.Resolvers.Person().History(ctx, obj, fc.Args["field"].(*model.SpecialtyField), fc.Args["knownAt"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.LevelChange) graphql.Marshaler {
