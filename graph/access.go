@@ -109,6 +109,11 @@ func authorizeDepartment(p Principal, dept *string) (string, error) {
 // placement named (a transfer recorded later, back-dated to before anyone
 // was there) is a department too: any name an event placed someone in.
 func (r *Resolver) department(ctx context.Context, p Principal, dept *string, knownAt *time.Time) (string, error) {
+	if dept != nil && strings.TrimSpace(*dept) == "" {
+		// Left out, the filter is every department; given empty it is a
+		// mistake (an unset variable), not a request for everyone.
+		return "", domain.Invalid("department", "must not be empty (leave it out for every department)")
+	}
 	want, err := authorizeDepartment(p, dept)
 	if err != nil || want == "" || !(p.Has(RoleAdmin) || p.Has(RoleHR)) {
 		return want, err
@@ -120,13 +125,19 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 	if err != nil {
 		return "", err
 	}
-	for _, name := range []string{want, *dept} {
+	// The name exactly as given first: where an older log holds both
+	// "QA Dept " and "QA Dept", each is reached by its own name.
+	names := []string{*dept}
+	if want != *dept {
+		names = append(names, want)
+	}
+	for _, name := range names {
 		if _, ok := slices.BinarySearch(known, name); ok {
 			return name, nil
 		}
 	}
 	if knownAt != nil {
-		for _, name := range []string{want, *dept} {
+		for _, name := range names {
 			ids, err := r.ReadModel.PeopleEverIn(ctx, name)
 			if err != nil {
 				return "", err

@@ -27,8 +27,11 @@ func (r *queryResolver) SkillDistribution(ctx context.Context, field model.Speci
 		return nil, err
 	}
 	d := r.today()
-	if asOf != nil {
+	switch {
+	case asOf != nil:
 		d = *asOf
+	case knownAt != nil:
+		d = r.dateOf(*knownAt) // the answer given then was of that day
 	}
 	if knownAt != nil {
 		points, err := projections.DistributionsKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, domain.Field(field), []domain.Date{d}, dept, *knownAt)
@@ -50,11 +53,13 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 	if err != nil {
 		return nil, err
 	}
-	dept, err := r.department(ctx, p, department, knownAt)
+	// The range first: a refused one costs next to nothing, and must not
+	// reach the department's look-up (with knownAt, possibly the log's).
+	dates, err := trendDates(from, to, interval)
 	if err != nil {
 		return nil, err
 	}
-	dates, err := trendDates(from, to, interval)
+	dept, err := r.department(ctx, p, department, knownAt)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,16 @@ func TestDepartmentFilters(t *testing.T) {
 					t.Errorf("%s of %q: message %q, want the hint %q", name, c.dept, r.Errors[0].Message, c.hint)
 				}
 			}
+			// Given empty, a filter is a mistake (an unset variable), not
+			// every department.
+			for _, tok := range []string{h, e.token(t, managerA)} {
+				for _, empty := range []string{"", "  "} {
+					if r := e.gql(t, tok, q, map[string]any{"d": empty}); len(r.Errors) != 1 || r.Errors[0].field() != "department" ||
+						!strings.Contains(r.Errors[0].rule(), "must not be empty") {
+						t.Errorf("%s of %q: errors %+v, want BAD_USER_INPUT: must not be empty", name, empty, r.Errors)
+					}
+				}
+			}
 			// Service Desk has no one today, and is still a department.
 			e.gql(t, h, q, map[string]any{"d": "Service Desk"}).ok(t)
 			// A manager's own department is theirs to ask for, whoever is in it.

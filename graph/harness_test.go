@@ -71,6 +71,8 @@ type options struct {
 	websockets *graph.Websockets
 	// noSelfAssessment is the Resolver's NoSelfAssessment.
 	noSelfAssessment bool
+	// catalogue judges levels (nil: the built-in one).
+	catalogue *domain.Catalogue
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -93,7 +95,10 @@ type env struct {
 // so positions and recordedAt are reproducible.
 func newEnv(t *testing.T, b backend, opts options) *env {
 	t.Helper()
-	cat := domain.DefaultCatalogue()
+	cat := opts.catalogue
+	if cat == nil {
+		cat = domain.DefaultCatalogue()
+	}
 	pe := projectionstest.Start(t, b.open(t, cat), cat)
 	if opts.buffer > 0 {
 		pe.Changes.Buffer = opts.buffer

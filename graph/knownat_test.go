@@ -1,9 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 )
 
 // TestBeforeAPersonWasKnown: asked about a time before anything was known
@@ -179,7 +184,7 @@ func TestAnalyticsKnownAt(t *testing.T) {
 		if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
 			t.Errorf("six replays in one request: %+v, want COMPLEXITY_LIMIT_EXCEEDED", r.Errors)
 		}
-		e.gql(t, h, aliased(4, `skillDistribution(field: SERVICE_DESK, knownAt: "2026-01-01T00:00:00Z") { count }`), nil).ok(t)
+		e.gql(t, h, aliased(5, `skillDistribution(field: SERVICE_DESK, knownAt: "2026-01-01T00:00:00Z") { count }`), nil).ok(t)
 
 		// A department only a superseded placement named: Lab held Z1
 		// until a transfer back-dated to the day Z1 joined.
@@ -256,6 +261,113 @@ func TestHistoryKnownAt(t *testing.T) {
 		e.gql(t, adm, one, map[string]any{"k": before}).ok(t).decode(t, &unknown)
 		if unknown.Person.History == nil || len(unknown.Person.History) != 0 {
 			t.Errorf("history known before the registration: %v, want []", unknown.Person.History)
+		}
+	})
+}
+
+// editedCatalogue is the built-in catalogue after edit changed its JSON.
+func editedCatalogue(t *testing.T, edit func(doc map[string]any)) *domain.Catalogue {
+	t.Helper()
+	raw, err := json.Marshal(domain.DefaultCatalogue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	edit(doc)
+	if raw, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := domain.ParseCatalogue(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// TestKnownAtAnswersAsGivenThen: an answer as known at T is the answer
+// given at T in the cases where "now" could leak into it. Without asOf,
+// the date is T's (with an evidence window, evidence that has expired
+// since still counted then). A field the catalogue does not judge has no
+// cell. A department an older log holds untrimmed is reached by its exact
+// name even once the trimmed name exists. And a trend whose range is
+// refused costs a replay all the same, so that aliases of it cannot make
+// the server look departments up in the log for free.
+func TestKnownAtAnswersAsGivenThen(t *testing.T) {
+	cat := editedCatalogue(t, func(doc map[string]any) {
+		doc["evidenceWindow"] = map[string]any{"years": 1}
+		var fields []any
+		for _, f := range doc["fields"].([]any) {
+			if f.(map[string]any)["field"] != "SERVICE_DESK" {
+				fields = append(fields, f)
+			}
+		}
+		doc["fields"] = fields
+		for _, l := range doc["levels"].([]any) {
+			if m, ok := l.(map[string]any)["fields"].(map[string]any); ok {
+				delete(m, "SERVICE_DESK")
+			}
+		}
+	})
+	forEachBackend(t, options{catalogue: cat}, func(t *testing.T, e *env) {
+		adm, h := e.token(t, admin), e.token(t, hr)
+		const dist = `query($f: SpecialtyField!, $d: String, $k: DateTime) { skillDistribution(field: $f, department: $d, knownAt: $k) { department level count } }`
+		const standing = `query($k: DateTime) { person(id: "W1") { standing(knownAt: $k) { field level } } }`
+		today := e.Clock.Peek()
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "W1", "name": "Wataru Abe", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "W1", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
+			"startedOn": today.AddDate(0, -4, 0).Format(time.DateOnly), "completedOn": today.AddDate(0, -1, 0).Format(time.DateOnly),
+			"outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "W1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC",
+			"assessedOn": today.AddDate(0, 0, -7).Format(time.DateOnly)}, "")
+		// An earlier release's untrimmed department.
+		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "old-1",
+			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old Timer", Department: "QA Dept ", JoinedOn: domain.MustDate("2019-01-01")},
+			RecordedAt: e.Clock.Now()}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append: %v %+v", err, out)
+		}
+		e.Wait(out[0].Position)
+		then := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		answers := map[string]string{}
+		ask := func(_, q string, vars map[string]any) string {
+			return string(e.gql(t, h, q, vars).ok(t).Data)
+		}
+		cases := map[string]map[string]any{
+			"SYSTEM_OPERATION":    {"f": "SYSTEM_OPERATION"},
+			"SERVICE_DESK":        {"f": "SERVICE_DESK"},
+			"QA Dept (untrimmed)": {"f": "SYSTEM_OPERATION", "d": "QA Dept "},
+		}
+		for name, vars := range cases {
+			answers[name] = ask(name, dist, vars)
+		}
+		answers["standing"] = ask("standing", standing, nil)
+		if !strings.Contains(answers["SYSTEM_OPERATION"], `"level":2`) || !strings.Contains(answers["standing"], `"level":2`) {
+			t.Fatalf("W1 is not at level 2 then: %s %s", answers["SYSTEM_OPERATION"], answers["standing"])
+		}
+
+		// Two years on: W1's evidence has expired, and the trimmed QA Dept
+		// has someone.
+		e.Clock.Advance(2 * 365 * 24 * time.Hour)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "N1", "name": "New Hire", "department": "QA Dept", "joinedOn": "2025-01-01"}, "")
+		if now := ask("now", dist, cases["SYSTEM_OPERATION"]); now == answers["SYSTEM_OPERATION"] {
+			t.Fatalf("nothing expired in two years: %s", now)
+		}
+		for name, vars := range cases {
+			vars["k"] = then
+			if got := ask(name, dist, vars); got != answers[name] {
+				t.Errorf("%s as known then: %s, answered then %s", name, got, answers[name])
+			}
+		}
+		if got := ask("standing", standing, map[string]any{"k": then}); got != answers["standing"] {
+			t.Errorf("W1's standing as known then: %s, answered then %s", got, answers["standing"])
+		}
+
+		r := e.gql(t, h, aliased(6, `skillTrend(field: SYSTEM_OPERATION, department: "Nowhere", from: "2020-01-01", to: "2019-01-01", interval: YEAR, knownAt: "2026-01-01T00:00:00Z") { on }`), nil)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Errorf("six refused trends as known then: %+v, want COMPLEXITY_LIMIT_EXCEEDED", r.Errors)
 		}
 	})
 }

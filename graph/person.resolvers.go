@@ -37,8 +37,11 @@ func (r *personResolver) Memberships(ctx context.Context, obj *model.Person) ([]
 // Standing is the resolver for the standing field.
 func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) ([]model.FieldStanding, error) {
 	d := r.today()
-	if asOf != nil {
+	switch {
+	case asOf != nil:
 		d = *asOf
+	case knownAt != nil:
+		d = r.dateOf(*knownAt) // the standing given then was of that day
 	}
 	var kt time.Time
 	if knownAt != nil {

@@ -76,6 +76,15 @@ type Resolver struct {
 	NoSelfAssessment bool
 }
 
+// dateOf is the date of instant t where "today" is: the time zone of Now.
+func (r *Resolver) dateOf(t time.Time) domain.Date {
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	return domain.DateOf(t.In(now.Location()))
+}
+
 func (r *Resolver) today() domain.Date {
 	if r.Now != nil {
 		return domain.DateOf(r.Now())

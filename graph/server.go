@@ -255,8 +255,12 @@ func costs(c *generated.ComplexityRoot) {
 	// distribution is.
 	c.Query.Departments = func(int) int { return distributionCost }
 	c.Query.SkillTrend = func(child int, _ model.SpecialtyField, _ *string, from, to domain.Date, interval model.Interval, knownAt *time.Time) int {
-		// A range the resolver refuses costs next to nothing.
+		// A range the resolver refuses costs next to nothing; with knownAt
+		// a replay is charged whatever the range.
 		dates, err := trendDates(from, to, interval)
+		if knownAt != nil && err != nil {
+			return replayCost
+		}
 		if err != nil {
 			return 1
 		}

@@ -34,13 +34,18 @@ const knownAtChunk = 1000
 // an indexed read: seconds for tens of thousands of people.
 func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue, field domain.Field,
 	dates []domain.Date, department string, knownAt time.Time) ([][]Cell, error) {
-	ids, err := rm.PeopleEverIn(ctx, department)
-	if err != nil {
-		return nil, err
-	}
 	counts := make([]map[cellKey]int, len(dates))
 	for i := range counts {
 		counts[i] = map[cellKey]int{}
+	}
+	if !cat.HasField(field) {
+		// The stores hold no period of a field the catalogue does not
+		// judge: no cell, as Distribution answers.
+		return cellsOf(counts), nil
+	}
+	ids, err := rm.PeopleEverIn(ctx, department)
+	if err != nil {
+		return nil, err
 	}
 	fields := []domain.Field{field}
 	for start := 0; start < len(ids); start += knownAtChunk {
@@ -76,7 +81,12 @@ func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Cat
 			}
 		}
 	}
-	out := make([][]Cell, len(dates))
+	return cellsOf(counts), nil
+}
+
+// cellsOf turns counts per date into cells, by department and level.
+func cellsOf(counts []map[cellKey]int) [][]Cell {
+	out := make([][]Cell, len(counts))
 	for i, m := range counts {
 		cells := make([]Cell, 0, len(m))
 		for k, n := range m {
@@ -87,7 +97,7 @@ func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Cat
 		})
 		out[i] = cells
 	}
-	return out, nil
+	return out
 }
 
 type cellKey struct {

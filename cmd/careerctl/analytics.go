@@ -48,6 +48,9 @@ func distributionCommand(c *cli, args []string) error {
 		}
 		vars["asOf"] = *asOf
 	}
+	if err := departmentGiven(fs, *department); err != nil {
+		return err
+	}
 	if *department != "" {
 		vars["department"] = *department
 	}
@@ -203,6 +206,9 @@ func peopleCommand(c *cli, args []string) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	vars := map[string]any{}
+	if err := departmentGiven(fs, *department); err != nil {
+		return err
+	}
 	if *department != "" {
 		vars["department"] = *department
 	}
@@ -296,6 +302,18 @@ func peopleCommand(c *cli, args []string) error {
 		fmt.Fprintln(c.stdout, "1 person")
 	} else {
 		fmt.Fprintf(c.stdout, "%d people\n", len(people))
+	}
+	return nil
+}
+
+// departmentGiven refuses a --department given empty: left out, the filter
+// is every department; given empty, it is a mistake (an unset shell
+// variable), which the server refuses too.
+func departmentGiven(fs *flag.FlagSet, department string) error {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "department" })
+	if given && strings.TrimSpace(department) == "" {
+		return usagef("--department must not be empty (leave it out for every department)")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -93,9 +94,13 @@ func (g gqlError) String() string {
 type GraphQLErrors []gqlError
 
 func (es GraphQLErrors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.String()
+	// Each distinct error once: a variable used by two fields is refused
+	// by both in the same words.
+	var parts []string
+	for _, e := range es {
+		if s := e.String(); !slices.Contains(parts, s) {
+			parts = append(parts, s)
+		}
 	}
 	return strings.Join(parts, "; ")
 }

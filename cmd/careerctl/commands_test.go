@@ -190,6 +190,10 @@ func TestPersonCommand(t *testing.T) {
 		!strings.Contains(out, "standing and history as known at "+before+"; departments as known now") {
 		t.Errorf("known before the registration:\n%s", out)
 	}
+	// A malformed instant is refused once, though two fields use it.
+	if code, _, errs := ctl(t, "person", "PER1", "--known-at", "2026-11-27T05:30"); code != 1 || strings.Count(errs, "BAD_USER_INPUT") != 1 {
+		t.Errorf("a malformed --known-at: exit %d, stderr %q; want one refusal", code, errs)
+	}
 	code, _, errs := ctl(t, "person", "NOBODY")
 	if code != 1 || !strings.Contains(errs, "NOT_FOUND: person NOBODY not found") {
 		t.Errorf("unknown person: %d %q", code, errs)
@@ -222,6 +226,11 @@ func TestDistributionAndPeople(t *testing.T) {
 	mustJSON(t, &before, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist A", "--known-at", "2000-01-01T00:00:00Z")
 	if len(before.SkillDistribution) != 0 {
 		t.Errorf("distribution as known before anyone was registered: %+v, want none", before.SkillDistribution)
+	}
+	for _, cmd := range []string{"distribution", "people"} {
+		if code, _, stderr := ctl(t, cmd, "--field", "NETWORK_OPERATION", "--department", ""); code != 2 || !strings.Contains(stderr, "--department must not be empty") {
+			t.Errorf("%s --department \"\": exit %d, stderr %q; want a usage error", cmd, code, stderr)
+		}
 	}
 	out := mustCtl(t, "distribution", "--field", "NETWORK_OPERATION", "--department", "Dist A")
 	lines := strings.Split(strings.TrimSpace(out), "\n")

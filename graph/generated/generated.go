@@ -1483,7 +1483,7 @@ type AccomplishmentEdge {
 }
 `, BuiltIn: false},
 	{Name: "../schema/analytics.graphqls", Input: `extend type Query {
-  "People per department and level in field on asOf (default today); a manager sees only their department. With knownAt, as the system knew it then: what was recorded later (evidence, amendments, retractions, transfers, registrations) is left out, as standing(knownAt:) leaves it out for one person. A knownAt answer replays the events of the people who may count, so it takes longer than an indexed read (seconds for tens of thousands of people) and costs 1,000 of a request's complexity."
+  "People per department and level in field on asOf (default today); a manager sees only their department. With knownAt, as the system knew it then: what was recorded later (evidence, amendments, retractions, transfers, registrations) is left out, as standing(knownAt:) leaves it out for one person, and asOf defaults to the date of knownAt. A knownAt answer replays the events of the people who may count, so it takes longer than an indexed read (seconds for tens of thousands of people) and costs 1,000 of a request's complexity."
   skillDistribution(field: SpecialtyField!, asOf: Date, department: String, knownAt: DateTime): [DistributionCell!]!
   "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value. With knownAt, every point as the system knew it then (see skillDistribution): one replay for all the points."
   skillTrend(field: SpecialtyField!, department: String, from: Date!, to: Date!, interval: Interval!, knownAt: DateTime): [TrendPoint!]!
@@ -1666,7 +1666,7 @@ type Person {
   department(asOf: Date): String
   "Department membership over valid time."
   memberships: [Membership!]!
-  "One standing per field, all three: judged on evidence effective on or before asOf (default today), as known at knownAt (default now). Empty when knownAt is before the person's registration was recorded: nothing was known of them then."
+  "One standing per field, all three: judged on evidence effective on or before asOf, as known at knownAt (default now); asOf defaults to today, or with knownAt to the date of knownAt (in careerd's time zone): the standing given then. Empty when knownAt is before the person's registration was recorded: nothing was known of them then."
   standing(asOf: Date, knownAt: DateTime): [FieldStanding!]!
   "Changes of level over valid time, oldest first. With knownAt, as the system knew them at that instant (what was recorded later left out), as standing(knownAt:) judges."
   history(field: SpecialtyField, knownAt: DateTime): [LevelChange!]!

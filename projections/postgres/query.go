@@ -304,10 +304,16 @@ func (s *Store) Departments(ctx context.Context) ([]string, error) {
 // registered. See projections.KnownAtReader. Events are stored at their
 // current version, so the department is the body's "department".
 func (s *Store) PeopleEverIn(ctx context.Context, department string) ([]string, error) {
+	// Both statements read the partial index person_events_placements.
+	sql := `SELECT DISTINCT person_id FROM {s}.person_events
+		WHERE type IN ('PersonRegistered', 'PersonTransferred') AND body->>'department' = $1`
+	args := []any{department}
+	if department == "" {
+		sql, args = `SELECT DISTINCT person_id FROM {s}.person_events
+			WHERE type IN ('PersonRegistered', 'PersonTransferred') AND type = 'PersonRegistered'`, nil
+	}
 	return read(ctx, s, func(q querier) ([]string, error) {
-		rows, err := q.Query(ctx, s.q(`SELECT DISTINCT person_id FROM {s}.person_events
-			WHERE (type = 'PersonRegistered' AND ($1 = '' OR body->>'department' = $1))
-				OR (type = 'PersonTransferred' AND $1 <> '' AND body->>'department' = $1)`), department)
+		rows, err := q.Query(ctx, s.q(sql), args...)
 		if err != nil {
 			return nil, fmt.Errorf("people ever in a department: %w", err)
 		}

@@ -42,6 +42,13 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
+// Advance moves the clock on by d: time passing with nothing recorded.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // Peek returns the current time without advancing.
 func (c *Clock) Peek() time.Time {
 	c.mu.Lock()
