@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -48,7 +49,27 @@ type Claims struct {
 // Tokens mints and verifies HS256 bearer tokens with one secret.
 type Tokens struct {
 	secret []byte
+	now    func() time.Time // the clock expiry is checked against (nil: time.Now)
+
+	// verified holds the principals of tokens verified before, until their
+	// expiry: a client sends the same token with every request, and
+	// checking its signature and decoding its claims again is most of
+	// what authenticating costs. Only valid tokens get in (they need the
+	// secret), so the map grows with the callers; past maxVerified entries
+	// it starts again empty.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
 }
+
+// verifiedToken is a token verified before: its principal and the times it
+// is valid between.
+type verifiedToken struct {
+	p              Principal
+	notBefore, exp time.Time // notBefore zero: no nbf claim
+}
+
+// maxVerified bounds Tokens.verified.
+const maxVerified = 10_000
 
 // NewTokens returns a token authority for secret, which must not be empty.
 func NewTokens(secret string) (*Tokens, error) {
@@ -85,9 +106,23 @@ func (t *Tokens) Mint(p Principal, ttl time.Duration, now time.Time) (string, er
 // Verify checks a token's signature, algorithm and expiry and returns its
 // principal.
 func (t *Tokens) Verify(token string) (Principal, error) {
+	now := time.Now
+	if t.now != nil {
+		now = t.now
+	}
+	at := now()
+	t.mu.Lock()
+	v, ok := t.verified[token]
+	t.mu.Unlock()
+	if ok && at.Before(v.exp) && !at.Before(v.notBefore) {
+		p := v.p
+		p.Roles = slices.Clone(p.Roles) // the caller's own, as a decoded one is
+		return p, nil
+	}
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired())
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return at }))
 	if err != nil {
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: " + err.Error()}
 	}
@@ -105,6 +140,17 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 			return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: unknown role " + r}
 		}
 	}
+	v = verifiedToken{p: p, exp: p.Expires}
+	v.p.Roles = slices.Clone(p.Roles) // the cache's own
+	if c.NotBefore != nil {
+		v.notBefore = c.NotBefore.Time
+	}
+	t.mu.Lock()
+	if t.verified == nil || len(t.verified) >= maxVerified {
+		t.verified = map[string]verifiedToken{}
+	}
+	t.verified[token] = v
+	t.mu.Unlock()
 	return p, nil
 }
 
