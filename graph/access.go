@@ -135,16 +135,15 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		if _, ok := slices.BinarySearch(known, name); ok {
 			return name, nil
 		}
-	}
-	if knownAt != nil {
-		for _, name := range names {
-			ids, err := r.ReadModel.PeopleEverIn(ctx, name)
-			if err != nil {
-				return "", err
-			}
-			if len(ids) > 0 {
-				return name, nil
-			}
+		if knownAt == nil {
+			continue
+		}
+		ids, err := r.ReadModel.PeopleEverIn(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		if len(ids) > 0 {
+			return name, nil
 		}
 	}
 	msg := fmt.Sprintf("department: no one has been in department %q", want)

@@ -371,3 +371,31 @@ func TestKnownAtAnswersAsGivenThen(t *testing.T) {
 		}
 	})
 }
+
+// TestAnUntrimmedDepartmentOnlyAPlacementOnceNamedIsReachedByItsName: an
+// older log's "QA Dept ", whose one placement a back-dated transfer later
+// superseded, is still reached by its exact name as known then, though
+// the trimmed "QA Dept" is a department now.
+func TestAnUntrimmedDepartmentOnlyAPlacementOnceNamedIsReachedByItsName(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, h := e.token(t, admin), e.token(t, hr)
+		const dist = `query($d: String, $k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, department: $d, knownAt: $k) { department level count } }`
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "N1", "name": "New Hire", "department": "QA Dept", "joinedOn": "2020-01-01"}, "")
+		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "old-1",
+			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old Timer", Department: "QA Dept ", JoinedOn: domain.MustDate("2019-01-01")},
+			RecordedAt: e.Clock.Now()}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append: %v %+v", err, out)
+		}
+		e.Wait(out[0].Position)
+		then := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		given := string(e.gql(t, h, dist, map[string]any{"d": "QA Dept "}).ok(t).Data)
+		if !strings.Contains(given, `"QA Dept "`) {
+			t.Fatalf("QA Dept (untrimmed) then: %s", given)
+		}
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "OLD1", "department": "Network", "effectiveOn": "2019-01-01"}, "")
+		if got := string(e.gql(t, h, dist, map[string]any{"d": "QA Dept ", "k": then}).ok(t).Data); got != given {
+			t.Errorf("as known then: %s, given then %s", got, given)
+		}
+	})
+}
