@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
@@ -100,16 +99,7 @@ func TestDepartmentFilterEdges(t *testing.T) {
 			t.Errorf("hr naming the department of their token, which no one has been in: errors %+v, want BAD_USER_INPUT", r.Errors)
 		}
 
-		// As an earlier version recorded it, untrimmed.
-		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "old-1",
-			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old Timer", Department: "QA Dept ", JoinedOn: domain.MustDate("2019-01-01")},
-			RecordedAt: time.Now()}})
-		if err != nil || out[0].Err != nil {
-			t.Fatalf("append: %v %+v", err, out)
-		}
-		if err := e.Store.WaitFor(context.Background(), out[0].Position); err != nil {
-			t.Fatal(err)
-		}
+		registerAsEarlierReleasesDid(t, e, "OLD1", "QA Dept ")
 		var got struct{ Departments []string }
 		e.gql(t, h, `{ departments }`, nil).ok(t).decode(t, &got)
 		if !slices.Contains(got.Departments, "QA Dept ") {
@@ -125,4 +115,18 @@ func TestDepartmentFilterEdges(t *testing.T) {
 			t.Errorf("the trimmed name: errors %+v, want the stored name as the hint", r.Errors)
 		}
 	})
+}
+
+// registerAsEarlierReleasesDid appends the registration of id into
+// department as a release before departments were trimmed recorded it,
+// past today's recorder, and waits for its projection.
+func registerAsEarlierReleasesDid(t *testing.T, e *env, id, department string) {
+	t.Helper()
+	out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: id, MsgID: "old-" + id,
+		Event:      events.PersonRegistered{PersonID: id, Name: "Old Timer", Department: department, JoinedOn: domain.MustDate("2019-01-01")},
+		RecordedAt: e.Clock.Now()}})
+	if err != nil || out[0].Err != nil {
+		t.Fatalf("append: %v %+v", err, out)
+	}
+	e.Wait(out[0].Position)
 }

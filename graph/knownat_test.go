@@ -1,14 +1,12 @@
 package graph_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
-	"github.com/careerledger/careerledger/events"
 )
 
 // TestBeforeAPersonWasKnown: asked about a time before anything was known
@@ -131,17 +129,13 @@ func TestAnalyticsKnownAt(t *testing.T) {
 		empty := take()
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "K1", "name": "Kenji Ono", "department": "Operations", "joinedOn": "2015-04-01"}, "")
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "K2", "name": "Kana Ueda", "department": "Operations", "joinedOn": "2015-04-01"}, "")
-		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "K1", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
-			"startedOn": "2016-01-01", "completedOn": "2017-01-01", "outcome": "SUCCESSFUL", "withinBudget": true,
-			"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		e.mutate(t, adm, &mEngagement, operationsEngagement("K1", "2016-01-01", "2017-01-01"), "")
 		theme := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "K1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-02-01"}, "").Data,
 			"assessTheme.accomplishmentId").(string)
 		first := take()
 		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "K2", "department": "Network", "effectiveOn": "2019-01-01"}, "")
 		// Back-dated: K2 at level 2 from 2016 on.
-		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "K2", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
-			"startedOn": "2015-05-01", "completedOn": "2016-01-01", "outcome": "SUCCESSFUL", "withinBudget": true,
-			"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		e.mutate(t, adm, &mEngagement, operationsEngagement("K2", "2015-05-01", "2016-01-01"), "")
 		e.mutate(t, adm, &mAssess, map[string]any{"personId": "K2", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-03-01"}, "")
 		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": theme, "reason": "never assessed"}, "")
 		second := take()
@@ -222,9 +216,7 @@ func TestHistoryKnownAt(t *testing.T) {
 		before := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "H1", "name": "Hana Ito", "department": "Operations", "joinedOn": "2015-04-01"}, "")
 		registered := take()
-		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "H1", "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
-			"startedOn": "2016-01-01", "completedOn": "2017-01-01", "outcome": "SUCCESSFUL", "withinBudget": true,
-			"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
+		e.mutate(t, adm, &mEngagement, operationsEngagement("H1", "2016-01-01", "2017-01-01"), "")
 		theme := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "H1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-02-01"}, "").Data,
 			"assessTheme.accomplishmentId").(string)
 		raised := take()
@@ -322,14 +314,7 @@ func TestKnownAtAnswersAsGivenThen(t *testing.T) {
 			"outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}, "")
 		e.mutate(t, adm, &mAssess, map[string]any{"personId": "W1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC",
 			"assessedOn": today.AddDate(0, 0, -7).Format(time.DateOnly)}, "")
-		// An earlier release's untrimmed department.
-		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "old-1",
-			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old Timer", Department: "QA Dept ", JoinedOn: domain.MustDate("2019-01-01")},
-			RecordedAt: e.Clock.Now()}})
-		if err != nil || out[0].Err != nil {
-			t.Fatalf("append: %v %+v", err, out)
-		}
-		e.Wait(out[0].Position)
+		registerAsEarlierReleasesDid(t, e, "OLD1", "QA Dept ")
 		then := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
 		answers := map[string]string{}
 		ask := func(_, q string, vars map[string]any) string {
@@ -381,13 +366,7 @@ func TestAnUntrimmedDepartmentOnlyAPlacementOnceNamedIsReachedByItsName(t *testi
 		adm, h := e.token(t, admin), e.token(t, hr)
 		const dist = `query($d: String, $k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, department: $d, knownAt: $k) { department level count } }`
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "N1", "name": "New Hire", "department": "QA Dept", "joinedOn": "2020-01-01"}, "")
-		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "old-1",
-			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old Timer", Department: "QA Dept ", JoinedOn: domain.MustDate("2019-01-01")},
-			RecordedAt: e.Clock.Now()}})
-		if err != nil || out[0].Err != nil {
-			t.Fatalf("append: %v %+v", err, out)
-		}
-		e.Wait(out[0].Position)
+		registerAsEarlierReleasesDid(t, e, "OLD1", "QA Dept ")
 		then := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
 		given := string(e.gql(t, h, dist, map[string]any{"d": "QA Dept "}).ok(t).Data)
 		if !strings.Contains(given, `"QA Dept "`) {
@@ -398,4 +377,13 @@ func TestAnUntrimmedDepartmentOnlyAPlacementOnceNamedIsReachedByItsName(t *testi
 			t.Errorf("as known then: %s, given then %s", got, given)
 		}
 	})
+}
+
+// operationsEngagement is the input of a successful SYSTEM_OPERATION
+// engagement as a member, with two complexity criteria: with a BASIC
+// service support assessment, level 2.
+func operationsEngagement(person, started, completed string) map[string]any {
+	return map[string]any{"personId": person, "field": "SYSTEM_OPERATION", "title": "ops", "role": "MEMBER",
+		"startedOn": started, "completedOn": completed, "outcome": "SUCCESSFUL", "withinBudget": true,
+		"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}
 }
