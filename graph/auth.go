@@ -68,6 +68,16 @@ type verifiedToken struct {
 	notBefore, exp time.Time // notBefore zero: no nbf claim
 }
 
+// ruleExpired is the Rule of the error of a token refused for its expiry:
+// a websocket closes with the reason "token expired" then.
+const ruleExpired = "expired"
+
+// tokenExpired reports whether err refuses a token for its expiry.
+func tokenExpired(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de) && de.Rule == ruleExpired
+}
+
 // maxVerified bounds Tokens.verified.
 const maxVerified = 10_000
 
@@ -124,6 +134,10 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(func() time.Time { return at }))
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) && c.ExpiresAt != nil && !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Rule: ruleExpired,
+				Message: "bearer token expired at " + c.ExpiresAt.UTC().Format(time.RFC3339) + ": mint a new one (careerctl token)"}
+		}
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: " + err.Error()}
 	}
 	if events.Actor(c.Subject) == "" {

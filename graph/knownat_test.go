@@ -387,3 +387,22 @@ func operationsEngagement(person, started, completed string) map[string]any {
 		"startedOn": started, "completedOn": completed, "outcome": "SUCCESSFUL", "withinBudget": true,
 		"complexity": []string{"OPERATION_REQUIREMENTS", "OPERATION_SYSTEMS"}}
 }
+
+// TestAnInstantNeedsItsOffset: knownAt is an RFC 3339 date-time with its
+// offset; one without (hours apart from one time zone to the next) or an
+// empty one is refused, naming the rule, not read as UTC or as now.
+func TestAnInstantNeedsItsOffset(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "Z1", "name": "Zen", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	q := `query($k: DateTime) { person(id: "Z1") { standing(knownAt: $k) { level } } }`
+	for _, k := range []string{"2026-11-27 06:00:12", "2026-11-27T06:00:12", "", "yesterday"} {
+		r := e.gql(t, adm, q, map[string]any{"k": k})
+		if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "with its offset") {
+			t.Errorf("knownAt %q: %+v, want BAD_USER_INPUT naming the offset", k, r.Errors)
+		}
+	}
+	for _, k := range []string{"2030-01-02T15:04:05Z", "2030-01-02T15:04:05.123456+09:00"} {
+		e.gql(t, adm, q, map[string]any{"k": k}).ok(t)
+	}
+}

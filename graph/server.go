@@ -127,6 +127,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 				return refuse, nil, errors.New("missing bearer token: neither an Authorization header on the upgrade nor one in the connection_init payload")
 			}
 			p, err := cfg.Tokens.Verify(token)
+			if tokenExpired(err) {
+				return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "token expired"), closeForbidden), nil, err
+			}
 			if err != nil {
 				return refuse, nil, err
 			}

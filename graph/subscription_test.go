@@ -327,6 +327,12 @@ func TestSubscriptionRefused(t *testing.T) {
 			if code := websocket.CloseStatus(err); code != 4403 {
 				t.Errorf("closed with %d (%v), want 4403", code, err)
 			}
+			// An expired token is told apart: the client should mint a new
+			// one, not fix a broken one.
+			var ce websocket.CloseError
+			if errors.As(err, &ce) && (ce.Reason == "token expired") != (name == "expired") {
+				t.Errorf("closed with the reason %q", ce.Reason)
+			}
 		})
 	}
 

@@ -42,11 +42,18 @@ func UnmarshalDate(v any) (domain.Date, error) {
 // MarshalDateTime writes an instant as RFC 3339 with nanoseconds.
 func MarshalDateTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }
 
-// UnmarshalDateTime reads an RFC 3339 instant.
+// UnmarshalDateTime reads an RFC 3339 instant, with its offset: a
+// date-time without one ("2026-01-02 15:04:05") names no instant (it is
+// hours apart from one time zone to the next), and an empty string none at
+// all.
 func UnmarshalDateTime(v any) (time.Time, error) {
-	t, err := graphql.UnmarshalTime(v)
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, invalid("must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z (a string)")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, invalid("must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z")
+		return time.Time{}, invalid("must be an RFC 3339 date-time with its offset, such as 2026-01-02T15:04:05Z or 2026-01-02T15:04:05+09:00")
 	}
 	return t, nil
 }
