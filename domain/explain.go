@@ -170,7 +170,31 @@ func (p *prepared) engagementShortfalls(r *req, e *Engagement, d Date, why *[]st
 	}
 	met := bits.OnesCount64(criteriaMask(e.Complexity) & er.criteria)
 	if met < er.minCrit {
-		lacks(func() string { return fmt.Sprintf("%d of the criteria (has %d)", er.minCrit, met) })
+		lacks(func() string {
+			// Which of its criteria count here, and which do not: a
+			// criterion of another field is recorded but not counted.
+			var counted, other []string
+			for _, c := range e.Complexity {
+				if criteriaMask([]Criterion{c})&er.criteria != 0 {
+					counted = append(counted, string(c))
+				} else {
+					other = append(other, string(c))
+				}
+			}
+			// The rule's sentence lists the criteria already.
+			out := fmt.Sprintf("at least %d of the criteria (has %d", er.minCrit, met)
+			if len(counted) > 0 {
+				out += ": " + strings.Join(counted, ", ")
+			}
+			switch len(other) {
+			case 0:
+			case 1:
+				out += "; " + other[0] + " does not count here"
+			default:
+				out += "; " + strings.Join(other, ", ") + " do not count here"
+			}
+			return out + ")"
+		})
 	}
 	if !er.sizeMet(e, met) {
 		lacks(func() string {

@@ -442,6 +442,18 @@ func TestExplanations(t *testing.T) {
 			},
 		},
 		{
+			// CONTRACT is a criterion of NETWORK_OPERATION, but not of its
+			// level 3: the explanation says it is recorded and not counted.
+			name: "a criterion of the field that its level does not count", field: NO, level: 3,
+			ev: evidence(member("e3", NO, "2022-06-01", domain.NetworkRequirements, domain.Contract),
+				assess("t1", domain.ServiceSupportManagement, domain.Basic, "2021-01-01"),
+				assess("t3", domain.NetworkOperationManagement, domain.Practice, "2022-01-01")),
+			want: []domain.CriterionResult{
+				{Criterion: "engagement", Evidence: []string{}, Missing: "needs a SUCCESSFUL engagement in NETWORK_OPERATION as MEMBER or higher meeting >= 2 of: NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, completed on or before 2024-06-30; closest: e3 \"operations e3\" lacks at least 2 of the criteria (has 1: NETWORK_REQUIREMENTS; CONTRACT does not count here)"},
+				{Criterion: "themes", Met: true, Evidence: []string{"t3"}},
+			},
+		},
+		{
 			name: "level 3 to level 4 in SERVICE_DESK", ev: level3(SD), field: SD, level: 4,
 			want: []domain.CriterionResult{
 				{Criterion: "engagement", Evidence: []string{}, Missing: "needs a SUCCESSFUL engagement within budget in SERVICE_DESK as LEAD meeting >= 2 of: SUPPORTED_SYSTEM, NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT, completed on or before 2024-06-30; closest: e3 \"operations e3\" lacks role LEAD (is MEMBER)"},
