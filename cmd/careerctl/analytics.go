@@ -196,7 +196,7 @@ func peopleCommand(c *cli, args []string) error {
 	ep := endpointFlags(fs, c)
 	department := fs.String("department", "", "only people in this department (as of --as-of)")
 	field := fs.String("field", "", "the field --min-level applies to")
-	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field")
+	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field (in any field without one)")
 	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
 	asJSON := fs.Bool("json", false, `print {"totalCount": N, "people": [...]} as JSON`)
 	if err := parseFlags(fs, args); err != nil {
@@ -216,9 +216,6 @@ func peopleCommand(c *cli, args []string) error {
 		vars["field"] = strings.ToUpper(*field)
 	}
 	if *minLevel >= 0 {
-		if *field == "" {
-			return usagef("--min-level needs --field")
-		}
 		vars["minLevel"] = *minLevel
 	}
 	if *asOf != "" {

@@ -51,8 +51,8 @@ func TestMutationCommands(t *testing.T) {
 	}
 	code, _, errs = ctl(t, "assess-theme", "--theme", "STRESS_MANAGEMENT", "--assessedOn", "2020-13-01")
 	if code != 2 || !strings.Contains(errs, "--personId is required") || !strings.Contains(errs, "--proficiency is required") ||
-		!strings.Contains(errs, `--assessedOn: "2020-13-01" is not a date`) {
-		t.Errorf("missing flags: exit %d, %q", code, errs)
+		!strings.Contains(errs, `--assessedOn: "2020-13-01" is not a date`) || strings.Contains(errs, "--assessedOn is required") {
+		t.Errorf("missing flags: exit %d, %q (a malformed value is not also missing)", code, errs)
 	}
 	code, _, errs = ctl(t, "record-engagement", "--personId", "MUT1", "--peakHeadcount", "many")
 	if code != 2 || !strings.Contains(errs, `--peakHeadcount: "many" is not a whole number`) {
@@ -194,6 +194,25 @@ func TestPersonCommand(t *testing.T) {
 	if code, _, errs := ctl(t, "person", "PER1", "--known-at", "2026-11-27T05:30"); code != 1 || strings.Count(errs, "BAD_USER_INPUT") != 1 {
 		t.Errorf("a malformed --known-at: exit %d, stderr %q; want one refusal", code, errs)
 	}
+	// Every accomplishment with its id, what it says and who recorded it.
+	out = mustCtl(t, "accomplishments", "PER1")
+	for _, want := range []string{"ENGAGEMENT", `SERVICE_DESK "Helpdesk rota" (PRACTITIONER, SUCCESSFUL)`, "2018-05-01 .. 2018-12-31",
+		"THEME_ASSESSMENT", "SERVICE_SUPPORT_MANAGEMENT at BASIC", "2 accomplishments"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("accomplishments output lacks %q:\n%s", want, out)
+		}
+	}
+	var accs struct {
+		TotalCount      int
+		Accomplishments []struct{ ID, Kind string }
+	}
+	mustJSON(t, &accs, "accomplishments", "PER1")
+	if accs.TotalCount != 2 || len(accs.Accomplishments) != 2 || !strings.HasPrefix(accs.Accomplishments[0].ID, "PER1.") {
+		t.Errorf("accomplishments --json: %+v", accs)
+	}
+	if code, _, errs := ctl(t, "accomplishments", "NOBODY"); code != 1 || !strings.Contains(errs, "NOBODY") {
+		t.Errorf("accomplishments of an unknown person: %d %q", code, errs)
+	}
 	code, _, errs := ctl(t, "person", "NOBODY")
 	if code != 1 || !strings.Contains(errs, "NOT_FOUND: person NOBODY not found") {
 		t.Errorf("unknown person: %d %q", code, errs)
@@ -268,8 +287,10 @@ func TestDistributionAndPeople(t *testing.T) {
 		!regexp.MustCompile(`(?m)^DST0\s+Person DST0\s+Dist A\s+2019-01-01\s+1\s+1\s+1$`).MatchString(out) || !strings.HasSuffix(out, "4 people\n") {
 		t.Errorf("people table:\n%s", out)
 	}
-	if code, _, errs := ctl(t, "people", "--min-level", "2"); code != 2 || !strings.Contains(errs, "--min-level needs --field") {
-		t.Errorf("min-level without field: %d %q", code, errs)
+	// Without a field, the level in any field, as the API has it.
+	mustJSON(t, &people, "people", "--department", "Dist A", "--min-level", "1")
+	if people.TotalCount != 2 {
+		t.Errorf("people at level >= 1 in any field: %+v", people)
 	}
 }
 

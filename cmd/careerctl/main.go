@@ -57,6 +57,7 @@ func commands() []command {
 	}
 	return append(list,
 		command{"person", "a person's levels, criteria, gaps and history", personCommand},
+		command{"accomplishments", "a person's accomplishments, with their ids and who recorded them", accomplishmentsCommand},
 		command{"distribution", "people per department and level in a field", distributionCommand},
 		command{"people", "list people (all pages), optionally filtered", peopleCommand},
 		command{"departments", "every department anyone has been or is in", departmentsCommand},

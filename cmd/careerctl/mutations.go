@@ -206,6 +206,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 	}
 	input := map[string]any{}
 	var errs []error
+	var bad []string
 	fs.Visit(func(f *flag.Flag) {
 		r, ok := raw[f.Name]
 		if !ok {
@@ -214,6 +215,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 		v, err := convertValue(f.Name, r.text)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--%w", err))
+			bad = append(bad, f.Name) // given, if wrongly: not also "required"
 			return
 		}
 		input[f.Name] = v
@@ -235,7 +237,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 		}
 	}
 	for _, name := range m.required {
-		if _, given := input[name]; !given {
+		if _, given := input[name]; !given && !slices.Contains(bad, name) {
 			errs = append(errs, usagef("--%s is required", name))
 		}
 	}

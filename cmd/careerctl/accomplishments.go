@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+const accomplishmentsQuery = `query($id: ID!, $after: String) {
+  person(id: $id) {
+    accomplishments(first: 100, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node {
+        id kind recordedAt recordedBy amendedAt amendedBy retracted retractionReason retractedBy
+        ... on Engagement { field title role startedOn completedOn outcome }
+        ... on TechnologySuccession { successionKind title occurredOn fields }
+        ... on SubordinateDevelopment { developmentKind occurredOn subordinateId }
+        ... on ThemeAssessment { theme proficiency assessedOn }
+      } }
+    }
+  }
+}`
+
+// accomplishmentView is one accomplishment as accomplishmentsQuery reads it.
+type accomplishmentView struct {
+	ID               string   `json:"id"`
+	Kind             string   `json:"kind"`
+	RecordedAt       string   `json:"recordedAt"`
+	RecordedBy       *string  `json:"recordedBy"`
+	AmendedAt        *string  `json:"amendedAt"`
+	AmendedBy        *string  `json:"amendedBy"`
+	Retracted        bool     `json:"retracted"`
+	RetractionReason *string  `json:"retractionReason"`
+	RetractedBy      *string  `json:"retractedBy"`
+	Field            string   `json:"field,omitempty"`
+	Title            string   `json:"title,omitempty"`
+	Role             string   `json:"role,omitempty"`
+	StartedOn        string   `json:"startedOn,omitempty"`
+	CompletedOn      *string  `json:"completedOn,omitempty"`
+	Outcome          string   `json:"outcome,omitempty"`
+	SuccessionKind   string   `json:"successionKind,omitempty"`
+	OccurredOn       string   `json:"occurredOn,omitempty"`
+	Fields           []string `json:"fields,omitempty"`
+	DevelopmentKind  string   `json:"developmentKind,omitempty"`
+	SubordinateID    *string  `json:"subordinateId,omitempty"`
+	Theme            string   `json:"theme,omitempty"`
+	Proficiency      string   `json:"proficiency,omitempty"`
+	AssessedOn       string   `json:"assessedOn,omitempty"`
+}
+
+// accomplishmentsCommand lists a person's accomplishments, all pages, in
+// recording order: their ids (what amend-accomplishment and
+// retract-accomplishment take), what each says, and who recorded, amended
+// or retracted it.
+func accomplishmentsCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("accomplishments", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: careerctl accomplishments ID [--json]")
+		fs.PrintDefaults()
+	}
+	ep := endpointFlags(fs, c)
+	asJSON := fs.Bool("json", false, `print {"totalCount": N, "accomplishments": [...]} as JSON`)
+	id, rest := "", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, rest = args[0], args[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	}
+	if id == "" {
+		return usagef("a person id is required: careerctl accomplishments ID")
+	}
+	vars := map[string]any{"id": id}
+	var all []accomplishmentView
+	total := 0
+	for {
+		data, err := ep.graphql(c.ctx, accomplishmentsQuery, vars)
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Person *struct {
+				Accomplishments struct {
+					TotalCount int `json:"totalCount"`
+					PageInfo   struct {
+						HasNextPage bool    `json:"hasNextPage"`
+						EndCursor   *string `json:"endCursor"`
+					} `json:"pageInfo"`
+					Edges []struct {
+						Node accomplishmentView `json:"node"`
+					} `json:"edges"`
+				} `json:"accomplishments"`
+			} `json:"person"`
+		}
+		if err := json.Unmarshal(data, &res); err != nil {
+			return fmt.Errorf("unexpected response: %w", err)
+		}
+		if res.Person == nil {
+			return fmt.Errorf("person %s not found", id)
+		}
+		page := res.Person.Accomplishments
+		total = page.TotalCount
+		for _, e := range page.Edges {
+			all = append(all, e.Node)
+		}
+		if !page.PageInfo.HasNextPage || page.PageInfo.EndCursor == nil || len(page.Edges) == 0 {
+			break
+		}
+		vars["after"] = *page.PageInfo.EndCursor
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, map[string]any{"totalCount": total, "accomplishments": all})
+	}
+	return printAccomplishments(c.stdout, all)
+}
+
+// printAccomplishments writes one accomplishment a line: id, kind, what it
+// says, its dates, who recorded it, and whether it was amended or
+// retracted (and by whom).
+func printAccomplishments(out io.Writer, all []accomplishmentView) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tKIND\tWHAT\tDATE\tRECORDED BY\tSTATE")
+	for _, a := range all {
+		var what, date string
+		switch {
+		case a.Field != "":
+			what = fmt.Sprintf("%s %q (%s, %s)", a.Field, a.Title, a.Role, a.Outcome)
+			date = a.StartedOn + " .. "
+			if a.CompletedOn != nil {
+				date += *a.CompletedOn
+			}
+		case a.SuccessionKind != "":
+			what, date = fmt.Sprintf("%s %q for %s", a.SuccessionKind, a.Title, strings.Join(a.Fields, ", ")), a.OccurredOn
+		case a.DevelopmentKind != "":
+			what, date = a.DevelopmentKind, a.OccurredOn
+			if a.SubordinateID != nil {
+				what += " of " + *a.SubordinateID
+			}
+		case a.Theme != "":
+			what, date = a.Theme+" at "+a.Proficiency, a.AssessedOn
+		}
+		state := ""
+		switch {
+		case a.Retracted:
+			state = "retracted" + by(a.RetractedBy)
+			if a.RetractionReason != nil {
+				state += ": " + *a.RetractionReason
+			}
+		case a.AmendedAt != nil:
+			state = "amended" + by(a.AmendedBy)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Kind, what, date, deref(a.RecordedBy, "-"), state)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "%d accomplishments\n", len(all))
+	return err
+}
+
+// by is " by WHO", or "" when the log does not say who.
+func by(who *string) string {
+	if who == nil || *who == "" {
+		return ""
+	}
+	return " by " + *who
+}
+
+func deref(s *string, none string) string {
+	if s == nil || *s == "" {
+		return none
+	}
+	return *s
+}
