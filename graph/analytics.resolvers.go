@@ -124,6 +124,13 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 			return nil, domain.Forbidden("a manager may only follow department %s", p.Department)
 		}
 		wantDept = p.Department
+		if wantPerson != "" {
+			// Someone outside the department would never be heard of:
+			// refused as reading them is, not followed in silence.
+			if _, err := r.authorizePerson(ctx, wantPerson); err != nil {
+				return nil, err
+			}
+		}
 	case p.Has(RoleEmployee) && p.Person != "":
 		if wantPerson != "" && wantPerson != p.Person {
 			return nil, domain.Forbidden("an employee may only follow their own person")

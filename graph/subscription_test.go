@@ -344,6 +344,8 @@ func TestSubscriptionRefused(t *testing.T) {
 	}{
 		{"manager of another department", e.token(t, managerB), map[string]any{"department": "Operations"}},
 		{"employee following someone else", e.token(t, employee("S2")), map[string]any{"personId": "S1"}},
+		{"manager following someone of another department", e.token(t, managerB), map[string]any{"personId": "S1"}},
+		{"manager following nobody", e.token(t, managerB), map[string]any{"personId": "NOBODY"}},
 		{"no roles", e.token(t, noRoles), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
