@@ -154,6 +154,31 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		Rule: "must name a department someone has been in (see departments)", Message: msg}
 }
 
+// newDepartment warns of a registration or transfer into a department no
+// one has been in, as the read model knows before the write: a new
+// department is recorded (an organisation changes), but a misspelt one
+// would split a department in two, unseen. The warning names the closest
+// known department. A repeat of the request finds the department known
+// and warns of nothing.
+func (r *Resolver) newDepartment(ctx context.Context, department string) ([]string, error) {
+	name := strings.TrimSpace(department) // as the recorder keeps it
+	if name == "" {
+		return nil, nil // the recorder refuses it, naming the field
+	}
+	known, err := r.ReadModel.Departments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := slices.BinarySearch(known, name); ok {
+		return nil, nil
+	}
+	w := fmt.Sprintf("department %q is new: no one has been in it before", name)
+	if like := closestName(name, known); like != "" {
+		w += fmt.Sprintf(" (did you mean %q?)", like)
+	}
+	return []string{w}, nil
+}
+
 // closestName returns the name of known closest to name by at most two
 // single-character edits, case aside (and fewer than half its
 // characters), the first in known's order of those as close; "" if none

@@ -130,3 +130,40 @@ func registerAsEarlierReleasesDid(t *testing.T, e *env, id, department string) {
 	}
 	e.Wait(out[0].Position)
 }
+
+// TestANewDepartmentIsRecordedWithAWarning: a registration or transfer into
+// a department no one has been in is recorded (an organisation changes),
+// with a warning naming the closest known department, so that a misspelt
+// one does not split a department unseen; into a known one, no warning.
+func TestANewDepartmentIsRecordedWithAWarning(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		const reg = `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) { person { department } warnings } }`
+		const tr = `mutation($in: TransferPersonInput!) { transferPerson(input: $in) { person { department } warnings } }`
+		warnings := func(r response, name string) []string {
+			t.Helper()
+			r.ok(t)
+			var w []string
+			for _, v := range field(t, r.Data, name+".warnings").([]any) {
+				w = append(w, v.(string))
+			}
+			return w
+		}
+		if w := warnings(e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "W1", "name": "W", "department": "WAN Engineering", "joinedOn": "2020-01-01"}}), "registerPerson"); len(w) != 1 || w[0] != `department "WAN Engineering" is new: no one has been in it before` {
+			t.Errorf("the first registration into a department: %q", w)
+		}
+		if w := warnings(e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "W2", "name": "W", "department": "WAN Engineering", "joinedOn": "2020-01-01"}}), "registerPerson"); len(w) != 0 {
+			t.Errorf("a registration into a known department: %q", w)
+		}
+		w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "W2", "department": "WAN Enginering", "effectiveOn": "2021-01-01"}}), "transferPerson")
+		if len(w) != 1 || !strings.Contains(w[0], `did you mean "WAN Engineering"?`) {
+			t.Errorf("a transfer into a misspelt department: %q", w)
+		}
+		// Recorded all the same.
+		var got struct{ Departments []string }
+		e.gql(t, adm, `{ departments }`, nil).ok(t).decode(t, &got)
+		if !slices.Equal(got.Departments, []string{"WAN Engineering", "WAN Enginering"}) {
+			t.Errorf("departments = %q", got.Departments)
+		}
+	})
+}

@@ -109,7 +109,7 @@ func (r *Resolver) authorizeChange(ctx context.Context, id string) (onlyBy strin
 	return events.ActorFrom(ctx), nil
 }
 
-func (r *Resolver) personPayload(ctx context.Context, res events.Result, err error) (*model.PersonPayload, error) {
+func (r *Resolver) personPayload(ctx context.Context, res events.Result, err error, warnings ...string) (*model.PersonPayload, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,10 @@ func (r *Resolver) personPayload(ctx context.Context, res events.Result, err err
 	if err != nil {
 		return nil, err
 	}
-	return &model.PersonPayload{Position: position(res.Position), Person: *personModel(v)}, nil
+	if warnings == nil {
+		warnings = []string{}
+	}
+	return &model.PersonPayload{Position: position(res.Position), Person: *personModel(v), Warnings: warnings}, nil
 }
 
 func (r *Resolver) accomplishmentPayload(ctx context.Context, res events.Result, err error) (*model.AccomplishmentPayload, error) {

@@ -27,9 +27,13 @@ func (r *mutationResolver) RegisterPerson(ctx context.Context, input model.Regis
 		// generated one.
 		return nil, domain.ValidatePersonID("")
 	}
+	warnings, err := r.newDepartment(ctx, input.Department)
+	if err != nil {
+		return nil, err
+	}
 	sending(ctx)
 	res, err := r.Commands.RegisterPerson(ctx, registerCommand(input))
-	return r.personPayload(ctx, res, err)
+	return r.personPayload(ctx, res, err, warnings...)
 }
 
 // TransferPerson is the resolver for the transferPerson field.
@@ -37,9 +41,13 @@ func (r *mutationResolver) TransferPerson(ctx context.Context, input model.Trans
 	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
 		return nil, err
 	}
+	warnings, err := r.newDepartment(ctx, input.Department)
+	if err != nil {
+		return nil, err
+	}
 	sending(ctx)
 	res, err := r.Commands.TransferPerson(ctx, transferCommand(input))
-	return r.personPayload(ctx, res, err)
+	return r.personPayload(ctx, res, err, warnings...)
 }
 
 // RecordDeparture is the resolver for the recordDeparture field.

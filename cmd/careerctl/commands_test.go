@@ -33,6 +33,11 @@ func TestMutationCommands(t *testing.T) {
 		t.Errorf("register-person printed:\n%s", out)
 	}
 	mustCtl(t, "register-person", "--id", "MUT2", "--name", "Ren Kato", "--department", "Mutation Ops", "--joinedOn", "2020-04-01")
+	// A department no one has been in is recorded, with a warning on stderr.
+	if code, _, errs := ctl(t, "register-person", "--id", "MUT3", "--name", "Mio Ueda", "--department", "Mutation Opps", "--joinedOn", "2020-04-01"); code != 0 ||
+		!strings.Contains(errs, `warning: department "Mutation Opps" is new: no one has been in it before (did you mean "Mutation Ops"?)`) {
+		t.Errorf("a new department: exit %d, stderr %q", code, errs)
+	}
 
 	// Bad input is refused with the code, message and field.
 	code, _, errs := ctl(t, "register-person", "--id", "MUT1", "--name", "X", "--department", "D", "--joinedOn", "2015-04-01")

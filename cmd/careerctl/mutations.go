@@ -259,6 +259,8 @@ func (m mutationSpec) query() string {
 	sel := "position person { id name department }"
 	if m.accomplishment {
 		sel += " accomplishmentId accomplishment { kind retracted }"
+	} else {
+		sel += " warnings"
 	}
 	return fmt.Sprintf("mutation($input: %s!) { %s(input: $input) { %s } }", m.inputType, m.mutation, sel)
 }
@@ -271,7 +273,8 @@ type mutationPayload struct {
 		Name       string  `json:"name"`
 		Department *string `json:"department"`
 	} `json:"person"`
-	AccomplishmentID string `json:"accomplishmentId"`
+	Warnings         []string `json:"warnings"`
+	AccomplishmentID string   `json:"accomplishmentId"`
 	Accomplishment   *struct {
 		Kind      string `json:"kind"`
 		Retracted bool   `json:"retracted"`
@@ -302,5 +305,12 @@ func (m mutationSpec) printPayload(c *cli, data json.RawMessage) error {
 		}
 		fmt.Fprintf(tw, "accomplishment\t%s\n", line)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, w := range p.Warnings {
+		// Recorded all the same: said on stderr, the exit code stays 0.
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	return nil
 }

@@ -176,6 +176,7 @@ type ComplexityRoot struct {
 	PersonPayload struct {
 		Person   func(childComplexity int) int
 		Position func(childComplexity int) int
+		Warnings func(childComplexity int) int
 	}
 
 	Query struct {
@@ -906,6 +907,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PersonPayload.Position(childComplexity), true
+	case "PersonPayload.warnings":
+		if e.ComplexityRoot.PersonPayload.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonPayload.Warnings(childComplexity), true
 
 	case "Query.accomplishment":
 		if e.ComplexityRoot.Query.Accomplishment == nil {
@@ -1632,6 +1639,8 @@ type PersonPayload {
   "The event's position in the log."
   position: String!
   person: Person!
+  "What the request did that may not be what was meant, though it was recorded: a registration or transfer into a department no one had been in before (a new department, or a misspelt one), with the closest known name."
+  warnings: [String!]!
 }
 
 type AccomplishmentPayload {
@@ -1967,6 +1976,8 @@ func (ec *executionContext) childFields_PersonPayload(ctx context.Context, field
 		return ec.fieldContext_PersonPayload_position(ctx, field)
 	case "person":
 		return ec.fieldContext_PersonPayload_person(ctx, field)
+	case "warnings":
+		return ec.fieldContext_PersonPayload_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PersonPayload", field.Name)
 }
@@ -4976,6 +4987,29 @@ func (ec *executionContext) fieldContext_PersonPayload_person(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PersonPayload_warnings(ctx context.Context, field graphql.CollectedField, obj *model.PersonPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonPayload_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonPayload_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _Query_person(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -9238,6 +9272,11 @@ func (ec *executionContext) _PersonPayload(ctx context.Context, sel ast.Selectio
 			}
 		case "person":
 			out.Values[i] = ec._PersonPayload_person(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._PersonPayload_warnings(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -219,6 +219,8 @@ type PersonPayload struct {
 	// The event's position in the log.
 	Position string `json:"position"`
 	Person   Person `json:"person"`
+	// What the request did that may not be what was meant, though it was recorded: a registration or transfer into a department no one had been in before (a new department, or a misspelt one), with the closest known name.
+	Warnings []string `json:"warnings"`
 }
 
 type Query struct {
