@@ -65,18 +65,9 @@ func accomplishmentsCommand(c *cli, args []string) error {
 	}
 	ep := endpointFlags(fs, c)
 	asJSON := fs.Bool("json", false, `print {"totalCount": N, "accomplishments": [...]} as JSON`)
-	id, rest := "", args
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, rest = args[0], args[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	id, err := parseWithOneArg(fs, args, "ID")
+	if err != nil {
 		return err
-	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	if id == "" {
-		return usagef("a person id is required: careerctl accomplishments ID")
 	}
 	vars := map[string]any{"id": id}
 	var all []accomplishmentView
