@@ -46,6 +46,9 @@ type ImportResult struct {
 	Field            string `json:"field,omitempty"`
 	Rule             string `json:"rule,omitempty"`
 	Message          string `json:"message,omitempty"`
+	// Warnings are as PersonPayload's: the first line of an import into a
+	// department no one had been in.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // MarshalJSON writes "duplicate" on every recorded line, false included,
@@ -123,6 +126,37 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var last uint64
+	// The departments known before the import: the first line placing
+	// someone in another one is warned of (newDepartment).
+	known, err := b.Resolver.ReadModel.Departments(ctx)
+	if err != nil {
+		http.Error(w, "read the departments: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	placed := map[string]bool{}
+	for _, d := range known {
+		placed[d] = true
+	}
+	newDepartment := func(cmd events.Command) []string {
+		var dept string
+		switch c := cmd.(type) {
+		case events.RegisterPerson:
+			dept = c.Department
+		case events.TransferPerson:
+			dept = c.Department
+		default:
+			return nil
+		}
+		if dept = strings.TrimSpace(dept); dept == "" || placed[dept] {
+			return nil
+		}
+		placed[dept] = true
+		msg := fmt.Sprintf("department %q is new: no one has been in it before", dept)
+		if like := closestName(dept, known); like != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", like)
+		}
+		return []string{msg}
+	}
 	// run plans and records one phase of lines, in order, and returns the
 	// people it newly registered.
 	run := func(register bool, registered map[string]bool) map[string]bool {
@@ -150,6 +184,9 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			}
 			results[pl.line-1] = ImportResult{Line: pl.line, OK: true, Position: position(res.Position), PersonID: res.PersonID,
 				AccomplishmentID: res.AccomplishmentID, Duplicate: res.Duplicate}
+			if !res.Duplicate {
+				results[pl.line-1].Warnings = newDepartment(pl.cmd)
+			}
 			last = max(last, res.Position)
 			if _, isRegistration := pl.cmd.(events.RegisterPerson); isRegistration && !res.Duplicate {
 				created[res.PersonID] = true

@@ -165,5 +165,19 @@ func TestANewDepartmentIsRecordedWithAWarning(t *testing.T) {
 		if !slices.Equal(got.Departments, []string{"WAN Engineering", "WAN Enginering"}) {
 			t.Errorf("departments = %q", got.Departments)
 		}
+
+		// An import warns on its first line into each new department.
+		_, lines := e.importLines(t, adm,
+			`{"op":"registerPerson","input":{"id":"W3","name":"W","department":"LAN Engineering","joinedOn":"2020-01-01"}}`,
+			`{"op":"registerPerson","input":{"id":"W4","name":"W","department":"LAN Engineering","joinedOn":"2020-01-01"}}`,
+			`{"op":"registerPerson","input":{"id":"W5","name":"W","department":"WAN Engineering","joinedOn":"2020-01-01"}}`,
+			`{"op":"transferPerson","input":{"personId":"W5","department":"WAN  Engineering","effectiveOn":"2021-01-01"}}`)
+		want := [][]string{{`department "LAN Engineering" is new: no one has been in it before (did you mean "WAN Engineering"?)`}, nil, nil,
+			{`department "WAN  Engineering" is new: no one has been in it before (did you mean "WAN Engineering"?)`}}
+		for i, l := range lines {
+			if !l.OK || !slices.Equal(l.Warnings, want[i]) {
+				t.Errorf("import line %d: %+v, want warnings %q", i+1, l, want[i])
+			}
+		}
 	})
 }

@@ -25,16 +25,17 @@ var bulkRetryDelay = 250 * time.Millisecond
 
 // bulkResult is the server's answer to one line of a bulk request.
 type bulkResult struct {
-	Line             int    `json:"line"`
-	OK               bool   `json:"ok"`
-	Position         string `json:"position"`
-	PersonID         string `json:"personId"`
-	AccomplishmentID string `json:"accomplishmentId"`
-	Duplicate        bool   `json:"duplicate"`
-	Code             string `json:"code"`
-	Field            string `json:"field"`
-	Rule             string `json:"rule"`
-	Message          string `json:"message"`
+	Line             int      `json:"line"`
+	OK               bool     `json:"ok"`
+	Position         string   `json:"position"`
+	PersonID         string   `json:"personId"`
+	AccomplishmentID string   `json:"accomplishmentId"`
+	Duplicate        bool     `json:"duplicate"`
+	Code             string   `json:"code"`
+	Field            string   `json:"field"`
+	Rule             string   `json:"rule"`
+	Message          string   `json:"message"`
+	Warnings         []string `json:"warnings"`
 }
 
 // refusal renders a refused line for the report: "CODE field: message".

@@ -269,6 +269,7 @@ func saveCheckpoint(file string, cp checkpoint) error {
 type tally struct {
 	sent, recorded, duplicates, skipped int
 	refused                             []refusedLine
+	warnings                            []refusedLine // recorded lines with something to say
 	// chunks the server recorded but answered 202: its read model had
 	// not shown them yet
 	unseen int
@@ -292,6 +293,9 @@ func (t *tally) add(no int, r bulkResult) {
 		t.duplicates++
 	default:
 		t.recorded++
+	}
+	for _, w := range r.Warnings {
+		t.warnings = append(t.warnings, refusedLine{no, fmt.Sprintf("line %d: warning: %s", no, w)})
 	}
 }
 
@@ -476,6 +480,10 @@ func printTally(w io.Writer, file string, total int, t *tally) {
 	}
 	slices.SortStableFunc(t.refused, func(a, b refusedLine) int { return a.no - b.no })
 	for _, r := range t.refused {
+		fmt.Fprintln(w, r.text)
+	}
+	slices.SortStableFunc(t.warnings, func(a, b refusedLine) int { return a.no - b.no })
+	for _, r := range t.warnings {
 		fmt.Fprintln(w, r.text)
 	}
 }
