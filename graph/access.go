@@ -158,8 +158,9 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 // one has been in, as the read model knows before the write: a new
 // department is recorded (an organisation changes), but a misspelt one
 // would split a department in two, unseen. The warning names the closest
-// known department. A repeat of the request finds the department known
-// and warns of nothing.
+// known department to an admin or hr (a manager is not told other
+// departments' names, as departments does not list them). A repeat of the
+// request finds the department known and warns of nothing.
 func (r *Resolver) newDepartment(ctx context.Context, department string) ([]string, error) {
 	name := strings.TrimSpace(department) // as the recorder keeps it
 	if name == "" {
@@ -172,11 +173,19 @@ func (r *Resolver) newDepartment(ctx context.Context, department string) ([]stri
 	if _, ok := slices.BinarySearch(known, name); ok {
 		return nil, nil
 	}
-	w := fmt.Sprintf("department %q is new: no one has been in it before", name)
-	if like := closestName(name, known); like != "" {
-		w += fmt.Sprintf(" (did you mean %q?)", like)
+	return []string{newDepartmentWarning(ctx, name, known)}, nil
+}
+
+// newDepartmentWarning is the warning of a placement into department, no
+// one's before: with the closest of known to an admin or hr.
+func newDepartmentWarning(ctx context.Context, department string, known []string) string {
+	w := fmt.Sprintf("department %q is new: no one has been in it before", department)
+	if p, _ := PrincipalFrom(ctx); p.Has(RoleAdmin) || p.Has(RoleHR) {
+		if like := closestName(department, known); like != "" {
+			w += fmt.Sprintf(" (did you mean %q?)", like)
+		}
 	}
-	return []string{w}, nil
+	return w
 }
 
 // closestName returns the name of known closest to name by at most two

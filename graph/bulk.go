@@ -151,11 +151,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		placed[dept] = true
-		msg := fmt.Sprintf("department %q is new: no one has been in it before", dept)
-		if like := closestName(dept, known); like != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", like)
-		}
-		return []string{msg}
+		return []string{newDepartmentWarning(ctx, dept, known)}
 	}
 	// run plans and records one phase of lines, in order, and returns the
 	// people it newly registered.

@@ -166,6 +166,13 @@ func TestANewDepartmentIsRecordedWithAWarning(t *testing.T) {
 			t.Errorf("departments = %q", got.Departments)
 		}
 
+		// A manager is told a department is new, not the names of others.
+		mgr := e.token(t, graph.Principal{Subject: "m-wan", Roles: []string{graph.RoleManager}, Department: "WAN Enginering"})
+		w = warnings(e.gql(t, mgr, tr, map[string]any{"in": map[string]any{"personId": "W2", "department": "WAN Enginerring", "effectiveOn": "2022-01-01"}}), "transferPerson")
+		if len(w) != 1 || w[0] != `department "WAN Enginerring" is new: no one has been in it before` {
+			t.Errorf("a manager's transfer into a new department: %q, want the warning without other names", w)
+		}
+
 		// An import warns on its first line into each new department.
 		_, lines := e.importLines(t, adm,
 			`{"op":"registerPerson","input":{"id":"W3","name":"W","department":"LAN Engineering","joinedOn":"2020-01-01"}}`,
