@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -214,7 +215,13 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 		p, err := t.Verify(token)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger", error="invalid_token"`)
-			http.Error(w, `{"errors":[{"message":"invalid bearer token","extensions":{"code":"UNAUTHENTICATED"}}]}`, http.StatusUnauthorized)
+			msg := "invalid bearer token"
+			if tokenExpired(err) {
+				// Said as Verify says it: when, and what to do.
+				msg = err.Error()
+			}
+			body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": "UNAUTHENTICATED"}}}})
+			http.Error(w, string(body), http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))

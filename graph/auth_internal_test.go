@@ -1,6 +1,9 @@
 package graph
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +80,32 @@ func TestVerifiedTokensAreRememberedUntilTheyExpire(t *testing.T) {
 	}
 	if n := len(tk.verified); n > maxVerified {
 		t.Errorf("%d tokens remembered, more than %d", n, maxVerified)
+	}
+}
+
+// TestAnExpiredTokenIsRefusedSayingSo: over HTTP, an expired token is
+// refused (401) with when it expired and what to do; any other bad token
+// as invalid, no more.
+func TestAnExpiredTokenIsRefusedSayingSo(t *testing.T) {
+	tk, err := NewTokens("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := tk.Mint(Principal{Subject: "kato", Roles: []string{RoleHR}}, time.Hour, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tk.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { t.Error("a refused token reached the handler") }))
+	for token, want := range map[string]string{
+		expired: "mint a new one (careerctl token)",
+		"nope":  `"message":"invalid bearer token"`,
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), want) || !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("token %.10s...: %d %s, want 401 saying %s", token, rec.Code, rec.Body, want)
+		}
 	}
 }

@@ -129,9 +129,9 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	// The departments known before the import: the first line placing
 	// someone in another one is warned of (newDepartment).
 	known, err := b.Resolver.ReadModel.Departments(ctx)
+	warn := err == nil // unread, the departments warn of nothing: the lines are what matters
 	if err != nil {
-		http.Error(w, "read the departments: "+err.Error(), http.StatusServiceUnavailable)
-		return
+		b.Resolver.logger().WarnContext(ctx, "import without new-department warnings: the read model's departments are unreadable", "request_id", RequestID(ctx), "err", err)
 	}
 	placed := map[string]bool{}
 	for _, d := range known {
@@ -147,7 +147,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 		default:
 			return nil
 		}
-		if dept = strings.TrimSpace(dept); dept == "" || placed[dept] {
+		if dept = strings.TrimSpace(dept); !warn || dept == "" || placed[dept] {
 			return nil
 		}
 		placed[dept] = true

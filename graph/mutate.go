@@ -120,8 +120,8 @@ func (r *Resolver) personPayload(ctx context.Context, res events.Result, err err
 	if err != nil {
 		return nil, err
 	}
-	if warnings == nil {
-		warnings = []string{}
+	if warnings == nil || res.Duplicate {
+		warnings = []string{} // a repeat recorded nothing: nothing to warn of
 	}
 	return &model.PersonPayload{Position: position(res.Position), Person: *personModel(v), Warnings: warnings}, nil
 }

@@ -143,7 +143,7 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 		case a.Retracted:
 			state = "retracted" + by(a.RetractedBy)
 			if a.RetractionReason != nil {
-				state += ": " + *a.RetractionReason
+				state += fmt.Sprintf(": %q", *a.RetractionReason) // quoted: a tab or newline would break the table
 			}
 		case a.AmendedAt != nil:
 			state = "amended" + by(a.AmendedBy)

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -329,5 +332,28 @@ func TestHealthCommand(t *testing.T) {
 	}
 	if code, out, _ := ctl(t, "health"); code != 0 || !strings.Contains(out, `"ok"`) {
 		t.Errorf("health: %d %q", code, out)
+	}
+}
+
+// TestMutationsWorkWithACareerdBeforeWarnings: a careerd that does not know
+// PersonPayload.warnings refuses the field at validation (nothing
+// recorded); careerctl asks again without it.
+func TestMutationsWorkWithACareerdBeforeWarnings(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Query string }
+		json.NewDecoder(r.Body).Decode(&req) //nolint:errcheck // the test's own requests
+		asked = append(asked, req.Query)
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(req.Query, "warnings") {
+			io.WriteString(w, `{"errors":[{"message":"Cannot query field \"warnings\" on type \"PersonPayload\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`) //nolint:errcheck
+			return
+		}
+		io.WriteString(w, `{"data":{"registerPerson":{"position":"7","person":{"id":"OLD9","name":"Old Server","department":"Ops"}}}}`) //nolint:errcheck
+	}))
+	defer srv.Close()
+	code, out, errs := runAgainst(srv.URL, "register-person", "--id", "OLD9", "--name", "Old Server", "--department", "Ops", "--joinedOn", "2020-01-01")
+	if code != 0 || !strings.Contains(out, "OLD9 (Old Server, Ops)") || len(asked) != 2 {
+		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(asked))
 	}
 }

@@ -244,7 +244,13 @@ func (m mutationSpec) run(c *cli, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	data, err := ep.graphql(c.ctx, m.query(), map[string]any{"input": input})
+	data, err := ep.graphql(c.ctx, m.query(true), map[string]any{"input": input})
+	var gerrs GraphQLErrors
+	if errors.As(err, &gerrs) && gerrs.Code() == "GRAPHQL_VALIDATION_FAILED" && strings.Contains(gerrs.Error(), `"warnings"`) {
+		// A careerd before warnings: refused at validation, nothing was
+		// recorded; ask again without them.
+		data, err = ep.graphql(c.ctx, m.query(false), map[string]any{"input": input})
+	}
 	if err != nil {
 		return err
 	}
@@ -254,12 +260,14 @@ func (m mutationSpec) run(c *cli, args []string) error {
 	return m.printPayload(c, data)
 }
 
-// query is the mutation document.
-func (m mutationSpec) query() string {
+// query is the mutation document; withWarnings selects a person
+// payload's warnings (a careerd before them refuses the field).
+func (m mutationSpec) query(withWarnings bool) string {
 	sel := "position person { id name department }"
-	if m.accomplishment {
+	switch {
+	case m.accomplishment:
 		sel += " accomplishmentId accomplishment { kind retracted }"
-	} else {
+	case withWarnings:
 		sel += " warnings"
 	}
 	return fmt.Sprintf("mutation($input: %s!) { %s(input: $input) { %s } }", m.inputType, m.mutation, sel)

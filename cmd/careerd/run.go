@@ -687,7 +687,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // costs milliseconds to compress), for answers of 1 KB and more to clients
 // that accept it.
 var compressedResponses = func() func(http.Handler) http.HandlerFunc {
-	w, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.CompressionLevel(gzip.BestSpeed))
+	w, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.CompressionLevel(gzip.BestSpeed), gzhttp.EnableZstd(false))
 	if err != nil {
 		panic(err) // the options are constants
 	}
