@@ -119,6 +119,13 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 	wantDept, wantPerson := deref(department), deref(personID)
 	switch {
 	case p.Has(RoleAdmin), p.Has(RoleHR):
+		if department != nil {
+			// As the analytics' filters: a department someone has been in
+			// (a misspelt one would deliver nothing, ever, in silence).
+			if wantDept, err = r.department(ctx, p, department, nil); err != nil {
+				return nil, err
+			}
+		}
 	case p.Has(RoleManager) && p.Department != "":
 		if wantDept != "" && wantDept != p.Department {
 			return nil, domain.Forbidden("a manager may only follow department %s", p.Department)

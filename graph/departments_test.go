@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
@@ -196,4 +197,21 @@ func TestANewDepartmentIsRecordedWithAWarning(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAFollowedDepartmentIsOneSomeoneHasBeenIn: hr following a misspelt
+// department is refused with the likely name, as the analytics' filters
+// are, rather than subscribed to something that never delivers.
+func TestAFollowedDepartmentIsOneSomeoneHasBeenIn(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	e.mutate(t, e.token(t, admin), &mRegister, map[string]any{"id": "F1", "name": "F", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	ws := e.connect(t, e.token(t, hr))
+	ws.subscribe("x", map[string]any{"department": "Opertions"})
+	m, err := ws.next(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Payload), "BAD_USER_INPUT") || !strings.Contains(string(m.Payload), `did you mean \"Operations\"?`) {
+		t.Errorf("following a misspelt department: %s %s", m.Type, m.Payload)
+	}
 }
