@@ -101,9 +101,10 @@ func authorizeDepartment(p Principal, dept *string) (string, error) {
 // for an admin or hr, who may name any department, checks that someone has
 // been in the one named: a misspelt name would otherwise answer an empty
 // list that looks like a true one. A manager's filter is their own
-// department, which needs no check. A name is taken trimmed, as the
-// recorder keeps it, or exactly as the read model holds it (a log written
-// before departments were trimmed may hold "QA Dept ").
+// department, which needs no check. A name is taken exactly as given when
+// a department has it (a log written before departments were trimmed may
+// hold "QA Dept " beside "QA Dept"), else trimmed, as the recorder keeps
+// it. Given empty, it is refused.
 //
 // With knownAt (analytics as known then), a department only a superseded
 // placement named (a transfer recorded later, back-dated to before anyone
@@ -160,7 +161,7 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 // would split a department in two, unseen. The warning names the closest
 // known department to an admin or hr (a manager is not told other
 // departments' names, as departments does not list them). A repeat of the
-// request finds the department known and warns of nothing.
+// request recorded nothing and is not warned of (personPayload).
 func (r *Resolver) newDepartment(ctx context.Context, department string) ([]string, error) {
 	name := strings.TrimSpace(department) // as the recorder keeps it
 	if name == "" {
