@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -405,4 +406,103 @@ func TestAnInstantNeedsItsOffset(t *testing.T) {
 	for _, k := range []string{"2030-01-02T15:04:05Z", "2030-01-02T15:04:05.123456+09:00"} {
 		e.gql(t, adm, q, map[string]any{"k": k}).ok(t)
 	}
+}
+
+// TestPeopleKnownAt: a list of people as known at an instant is the list
+// answered then, its nodes' departments, standings and histories included,
+// page by page; a manager may not ask for one.
+func TestPeopleKnownAt(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, h := e.token(t, admin), e.token(t, hr)
+		const list = `query($d: String, $min: Int, $after: String, $k: DateTime) {
+			people(department: $d, minLevel: $min, first: 1, after: $after, knownAt: $k) {
+				totalCount pageInfo { hasNextPage endCursor }
+				edges { node { id department memberships { department from to } standing { field level attainedOn } history { field on to } } } } }`
+		walk := func(vars map[string]any) string {
+			t.Helper()
+			vars = maps.Clone(vars)
+			var pages []string
+			for len(pages) < 10 {
+				var r struct {
+					People struct {
+						PageInfo struct {
+							HasNextPage bool
+							EndCursor   string
+						}
+					}
+				}
+				res := e.gql(t, h, list, vars).ok(t)
+				res.decode(t, &r)
+				pages = append(pages, string(res.Data))
+				if !r.People.PageInfo.HasNextPage {
+					break
+				}
+				vars["after"] = r.People.PageInfo.EndCursor
+			}
+			return strings.Join(pages, "\n")
+		}
+		cases := []map[string]any{{}, {"d": "Operations"}, {"min": 2}, {"d": "Operations", "min": 2}}
+		type snapshot struct {
+			at    string
+			lists []string
+		}
+		take := func() snapshot {
+			s := snapshot{at: e.Clock.Peek().UTC().Format(time.RFC3339Nano)}
+			for _, c := range cases {
+				s.lists = append(s.lists, walk(c))
+			}
+			return s
+		}
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "L1", "name": "Rin Sato", "department": "Operations", "joinedOn": "2015-04-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "L2", "name": "Mei Kudo", "department": "Operations", "joinedOn": "2015-04-01"}, "")
+		e.mutate(t, adm, &mEngagement, operationsEngagement("L1", "2016-01-01", "2017-01-01"), "")
+		theme := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "L1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-02-01"}, "").Data,
+			"assessTheme.accomplishmentId").(string)
+		first := take()
+		if !strings.Contains(first.lists[3], `"id":"L1"`) || strings.Contains(first.lists[3], `"id":"L2"`) {
+			t.Fatalf("Operations at level 2: %s, want L1 alone", first.lists[3])
+		}
+		e.Clock.Advance(24 * time.Hour)
+		// L1 leaves Operations (back-dated) and loses the theme; L2 rises,
+		// and L3 joins.
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "L1", "department": "Network", "effectiveOn": "2019-01-01"}, "")
+		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": theme, "reason": "never assessed"}, "")
+		e.mutate(t, adm, &mEngagement, operationsEngagement("L2", "2015-05-01", "2016-01-01"), "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "L2", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2016-03-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "L3", "name": "Sho Ueno", "department": "Operations", "joinedOn": "2020-04-01"}, "")
+		second := take()
+		for i := range cases {
+			if first.lists[i] == second.lists[i] {
+				t.Fatalf("case %v: the history changed nothing to replay: %s", cases[i], first.lists[i])
+			}
+		}
+		for _, s := range []snapshot{first, second} {
+			for i, c := range cases {
+				c = maps.Clone(c)
+				c["k"] = s.at
+				if got := walk(c); got != s.lists[i] {
+					t.Errorf("people %v as known at %s:\n%s\nanswered then:\n%s", cases[i], s.at, got, s.lists[i])
+				}
+			}
+		}
+		// Before anyone was registered: no one.
+		if got := walk(map[string]any{"k": "2000-01-01T00:00:00Z"}); !strings.Contains(got, `"totalCount":0`) {
+			t.Errorf("people as known in 2000: %s, want no one", got)
+		}
+
+		// A manager lists their department as known now only.
+		mgr := e.token(t, managerA)
+		if r := e.gql(t, mgr, `query($k: DateTime) { people(knownAt: $k) { totalCount } }`, map[string]any{"k": second.at}); len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+			t.Errorf("a manager's people as known then: %+v, want FORBIDDEN", r.Errors)
+		}
+		e.gql(t, mgr, `{ people { totalCount } }`, nil).ok(t)
+
+		// Each list as known then is a replay besides its page: four fit in
+		// a request, five do not.
+		r := e.gql(t, h, aliased(5, `people(first: 1, knownAt: "2026-01-01T00:00:00Z") { totalCount }`), nil)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Errorf("five replays in one request: %+v, want COMPLEXITY_LIMIT_EXCEEDED", r.Errors)
+		}
+		e.gql(t, h, aliased(4, `people(first: 1, knownAt: "2026-01-01T00:00:00Z") { totalCount }`), nil).ok(t)
+	})
 }

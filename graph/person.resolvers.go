@@ -18,8 +18,11 @@ import (
 // Department is the resolver for the department field.
 func (r *personResolver) Department(ctx context.Context, obj *model.Person, asOf *domain.Date) (*string, error) {
 	d := r.today()
-	if asOf != nil {
+	switch {
+	case asOf != nil:
 		d = *asOf
+	case obj.KnownAt != nil:
+		d = r.dateOf(*obj.KnownAt) // as the list it is part of was given then
 	}
 	v := projections.PersonView{Memberships: obj.MembershipPeriods}
 	return strPtr(v.DepartmentOn(d)), nil
@@ -36,6 +39,9 @@ func (r *personResolver) Memberships(ctx context.Context, obj *model.Person) ([]
 
 // Standing is the resolver for the standing field.
 func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) ([]model.FieldStanding, error) {
+	if knownAt == nil {
+		knownAt = obj.KnownAt
+	}
 	d := r.today()
 	switch {
 	case asOf != nil:
@@ -56,6 +62,9 @@ func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *
 
 // History is the resolver for the history field.
 func (r *personResolver) History(ctx context.Context, obj *model.Person, field *model.SpecialtyField, knownAt *time.Time) ([]model.LevelChange, error) {
+	if knownAt == nil {
+		knownAt = obj.KnownAt
+	}
 	var f *domain.Field
 	if field != nil {
 		df := domain.Field(*field)
@@ -112,12 +121,12 @@ func (r *queryResolver) Person(ctx context.Context, id string) (*model.Person, e
 }
 
 // People is the resolver for the people field.
-func (r *queryResolver) People(ctx context.Context, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string) (*model.PersonConnection, error) {
+func (r *queryResolver) People(ctx context.Context, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string, knownAt *time.Time) (*model.PersonConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dept, err := r.department(ctx, p, department, nil)
+	dept, err := r.department(ctx, p, department, knownAt)
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +139,17 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 		return nil, err
 	}
 	f := projections.PeopleFilter{Department: dept, AsOf: r.today(), First: n, After: cursor, MinLevel: deref(minLevel)}
-	if asOf != nil {
+	switch {
+	case asOf != nil:
 		f.AsOf = *asOf
+	case knownAt != nil:
+		f.AsOf = r.dateOf(*knownAt) // the list given then was of that day
 	}
-	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && f.AsOf != r.today() {
-		// A manager reads the people of their department as of today; a
-		// past department would reach people who have since left it.
-		return nil, domain.Forbidden("a manager may only list department %s as of today", p.Department)
+	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && (f.AsOf != r.today() || knownAt != nil) {
+		// A manager reads the people of their department as of today, as
+		// known now; a past department, or one as known before a transfer
+		// out was recorded, would reach people who have since left it.
+		return nil, domain.Forbidden("a manager may only list department %s as of today, as known now", p.Department)
 	}
 	if field != nil {
 		f.Field = domain.Field(*field)
@@ -144,7 +157,12 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if f.MinLevel < 0 || f.MinLevel > r.Resolver.Catalogue.MaxLevel() {
 		return nil, domain.Invalid("minLevel", "must be between 0 and 5")
 	}
-	page, err := r.ReadModel.People(ctx, f)
+	var page projections.PeoplePage
+	if knownAt != nil {
+		page, err = projections.PeopleKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, f, *knownAt)
+	} else {
+		page, err = r.ReadModel.People(ctx, f)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +176,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 		c := projections.EncodeCursor(v.ID)
 		node := personModel(v)
 		node.Page = loader
+		node.KnownAt = knownAt
 		conn.Edges = append(conn.Edges, model.PersonEdge{Cursor: c, Node: *node})
 		conn.PageInfo.EndCursor = &c
 	}

@@ -232,7 +232,8 @@ const documentCost = 50
 // the data's (a person's memberships, history, three fields' standing), not
 // the request's. The catalogue document costs documentCost, the
 // departments list distributionCost. An answer as known at an instant
-// (knownAt) costs replayCost, once for a whole trend.
+// (knownAt: analytics, or a page of people) costs replayCost more, once
+// for a whole trend.
 func costs(c *generated.ComplexityRoot) {
 	c.Catalogue.Document = func(int) int { return documentCost }
 	listCost := func(child int, first *int) int {
@@ -244,7 +245,10 @@ func costs(c *generated.ComplexityRoot) {
 		// it costs at least first.
 		return 1 + n*max(child, 1)
 	}
-	c.Query.People = func(child int, _ *string, _ *model.SpecialtyField, _ *int, _ *domain.Date, first *int, _ *string) int {
+	c.Query.People = func(child int, _ *string, _ *model.SpecialtyField, _ *int, _ *domain.Date, first *int, _ *string, knownAt *time.Time) int {
+		if knownAt != nil {
+			return replayCost + listCost(child, first)
+		}
 		return listCost(child, first)
 	}
 	c.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }

@@ -84,6 +84,76 @@ func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Cat
 	return cellsOf(counts), nil
 }
 
+// PeopleKnownAt answers People as the system knew it at knownAt: the
+// people whose registration was recorded by then, with the memberships and
+// levels their events recorded by then give them (judged anew with cat),
+// filtered and paged as People filters and pages them. Its cost is the
+// replay of every event of the people who may match (all of them without
+// a department), as DistributionsKnownAt's is.
+func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue, f PeopleFilter, knownAt time.Time) (PeoplePage, error) {
+	var page PeoplePage
+	ids, err := rm.PeopleEverIn(ctx, f.Department)
+	if err != nil {
+		return page, err
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids) // the pages' order, whatever the reader's
+	for start := 0; start < len(ids); start += knownAtChunk {
+		if err := ctx.Err(); err != nil {
+			return page, err
+		}
+		chunk := ids[start:min(start+knownAtChunk, len(ids))]
+		byPerson, err := rm.PersonEvents(ctx, chunk)
+		if err != nil {
+			return page, err
+		}
+		for _, id := range chunk {
+			p := foldKnownAt(byPerson[id], knownAt)
+			if p == nil {
+				continue // not registered as known then
+			}
+			v := PersonView{ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships()}
+			for _, r := range byPerson[id] {
+				if !r.RecordedAt.After(knownAt) {
+					v.Position = r.Position
+				}
+			}
+			if f.Department != "" && v.DepartmentOn(f.AsOf) != f.Department {
+				continue
+			}
+			if f.MinLevel > 0 && !reaches(cat, p, f) {
+				continue
+			}
+			page.TotalCount++
+			if id <= f.After {
+				continue
+			}
+			if len(page.People) == f.First {
+				page.HasNext = true
+				continue
+			}
+			page.People = append(page.People, v)
+		}
+	}
+	return page, nil
+}
+
+// reaches reports whether p is at f.MinLevel or above on f.AsOf, in f.Field
+// or, without one, in any field, by the levels cat judges from p.
+func reaches(cat *domain.Catalogue, p *domain.Person, f PeopleFilter) bool {
+	_, changes := cat.JudgePersonLevels(p, domain.Date{})
+	periods := periodsOf(changes)
+	if f.Field != "" {
+		return LevelOnPeriods(periods, f.Field, f.AsOf) >= f.MinLevel
+	}
+	for _, fl := range domain.Fields {
+		if LevelOnPeriods(periods, fl, f.AsOf) >= f.MinLevel {
+			return true
+		}
+	}
+	return false
+}
+
 // cellsOf turns counts per date into cells, by department and level.
 func cellsOf(counts []map[cellKey]int) [][]Cell {
 	out := make([][]Cell, len(counts))

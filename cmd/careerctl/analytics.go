@@ -136,8 +136,8 @@ func printDistribution(w io.Writer, cells []distributionCell) error {
 	return err
 }
 
-const peopleQuery = `query($department: String, $field: SpecialtyField, $minLevel: Int, $asOf: Date, $after: String) {
-  people(department: $department, field: $field, minLevel: $minLevel, asOf: $asOf, first: 100, after: $after) {
+const peopleQuery = `query($department: String, $field: SpecialtyField, $minLevel: Int, $asOf: Date, $after: String, $knownAt: DateTime) {
+  people(department: $department, field: $field, minLevel: $minLevel, asOf: $asOf, first: 100, after: $after, knownAt: $knownAt) {
     totalCount
     pageInfo { hasNextPage endCursor }
     edges { node { id name joinedOn department(asOf: $asOf) standing(asOf: $asOf) { field level } } }
@@ -197,7 +197,8 @@ func peopleCommand(c *cli, args []string) error {
 	department := fs.String("department", "", "only people in this department (as of --as-of)")
 	field := fs.String("field", "", "the field --min-level applies to")
 	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field (in any field without one)")
-	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today)")
+	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today, or the date of --known-at)")
+	knownAt := fs.String("known-at", "", "the list as the system knew it at this instant (RFC 3339; default now): departments and levels too; a replay of the log for every page of 100, slower")
 	asJSON := fs.Bool("json", false, `print {"totalCount": N, "people": [...]} as JSON`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -223,6 +224,9 @@ func peopleCommand(c *cli, args []string) error {
 			return err
 		}
 		vars["asOf"] = *asOf
+	}
+	if *knownAt != "" {
+		vars["knownAt"] = *knownAt
 	}
 	var people []json.RawMessage
 	total := 0

@@ -310,17 +310,30 @@ func TestPeopleAllPages(t *testing.T) {
 		id := fmt.Sprintf("PG%03d", i)
 		mustCtl(t, "register-person", "--id", id, "--name", "Paged "+id, "--department", "Paging Dept", "--joinedOn", "2020-01-01")
 	}
+	time.Sleep(10 * time.Millisecond)
+	then := time.Now().UTC().Format(time.RFC3339Nano)
+	time.Sleep(10 * time.Millisecond)
+	for i := 120; i < 125; i++ {
+		id := fmt.Sprintf("PG%03d", i)
+		mustCtl(t, "register-person", "--id", id, "--name", "Paged "+id, "--department", "Paging Dept", "--joinedOn", "2020-01-01")
+	}
 	var people struct {
 		TotalCount int
 		People     []struct{ ID string }
 	}
 	mustJSON(t, &people, "people", "--department", "Paging Dept")
-	if people.TotalCount != 120 || len(people.People) != 120 || people.People[119].ID != "PG119" {
+	if people.TotalCount != 125 || len(people.People) != 125 || people.People[124].ID != "PG124" {
 		t.Errorf("paged: total %d, got %d", people.TotalCount, len(people.People))
 	}
 	raw, _ := json.Marshal(people.People[:2])
 	if string(raw) != `[{"ID":"PG000"},{"ID":"PG001"}]` {
 		t.Errorf("first people: %s", raw)
+	}
+	// As known before the last five were registered: two pages of the
+	// list given then.
+	mustJSON(t, &people, "people", "--department", "Paging Dept", "--known-at", then)
+	if people.TotalCount != 120 || len(people.People) != 120 || people.People[119].ID != "PG119" {
+		t.Errorf("paged as known at %s: total %d, got %d", then, people.TotalCount, len(people.People))
 	}
 }
 

@@ -183,7 +183,7 @@ type ComplexityRoot struct {
 		Accomplishment    func(childComplexity int, id string) int
 		Catalogue         func(childComplexity int) int
 		Departments       func(childComplexity int) int
-		People            func(childComplexity int, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string) int
+		People            func(childComplexity int, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string, knownAt *time.Time) int
 		Person            func(childComplexity int, id string) int
 		SkillDistribution func(childComplexity int, field model.SpecialtyField, asOf *domain.Date, department *string, knownAt *time.Time) int
 		SkillTrend        func(childComplexity int, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval, knownAt *time.Time) int
@@ -275,7 +275,7 @@ type PersonResolver interface {
 }
 type QueryResolver interface {
 	Person(ctx context.Context, id string) (*model.Person, error)
-	People(ctx context.Context, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string) (*model.PersonConnection, error)
+	People(ctx context.Context, department *string, field *model.SpecialtyField, minLevel *int, asOf *domain.Date, first *int, after *string, knownAt *time.Time) (*model.PersonConnection, error)
 	Accomplishment(ctx context.Context, id string) (model.Accomplishment, error)
 	SkillDistribution(ctx context.Context, field model.SpecialtyField, asOf *domain.Date, department *string, knownAt *time.Time) ([]model.DistributionCell, error)
 	SkillTrend(ctx context.Context, field model.SpecialtyField, department *string, from domain.Date, to domain.Date, interval model.Interval, knownAt *time.Time) ([]model.TrendPoint, error)
@@ -948,7 +948,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.People(childComplexity, args["department"].(*string), args["field"].(*model.SpecialtyField), args["minLevel"].(*int), args["asOf"].(*domain.Date), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.People(childComplexity, args["department"].(*string), args["field"].(*model.SpecialtyField), args["minLevel"].(*int), args["asOf"].(*domain.Date), args["first"].(*int), args["after"].(*string), args["knownAt"].(*time.Time)), true
 	case "Query.person":
 		if e.ComplexityRoot.Query.Person == nil {
 			break
@@ -1660,9 +1660,15 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
   Without a department, everyone ever registered, departed people included (their
   department is null) and people who joined after asOf (level 0 then): count the people
   of a date with skillDistribution, or filter by department. minLevel without a field
-  means that level or above in any field.
+  means that level or above in any field. With knownAt (admin and hr), the list as the
+  system knew it at that instant: only people whose registration was recorded by then,
+  judged by their memberships and levels from what was recorded by then, and asOf
+  defaults to the date of knownAt. Each node is then the person as known at knownAt: its
+  memberships, and its department, standing and history unless given their own asOf or
+  knownAt (its accomplishments are as known now). That answer replays the events of
+  everyone who may match, for every page.
   """
-  people(department: String, field: SpecialtyField, minLevel: Int, asOf: Date, first: Int = 20, after: String): PersonConnection!
+  people(department: String, field: SpecialtyField, minLevel: Int, asOf: Date, first: Int = 20, after: String, knownAt: DateTime): PersonConnection!
   "One accomplishment by id; null when unknown."
   accomplishment(id: ID!): Accomplishment
 }
@@ -1671,7 +1677,7 @@ type Person {
   id: ID!
   name: String!
   joinedOn: Date!
-  "The department on asOf (default today); null before joining and once departed."
+  "The department on asOf (default today; in a people(knownAt:) answer, the date of knownAt); null before joining and once departed."
   department(asOf: Date): String
   "Department membership over valid time."
   memberships: [Membership!]!
@@ -2393,6 +2399,14 @@ func (ec *executionContext) field_Query_people_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "knownAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["knownAt"] = arg6
 	return args, nil
 }
 
@@ -5066,7 +5080,7 @@ func (ec *executionContext) _Query_people(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().People(ctx, fc.Args["department"].(*string), fc.Args["field"].(*model.SpecialtyField), fc.Args["minLevel"].(*int), fc.Args["asOf"].(*domain.Date), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().People(ctx, fc.Args["department"].(*string), fc.Args["field"].(*model.SpecialtyField), fc.Args["minLevel"].(*int), fc.Args["asOf"].(*domain.Date), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["knownAt"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PersonConnection) graphql.Marshaler {

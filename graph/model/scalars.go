@@ -151,6 +151,10 @@ type Person struct {
 	// Page, when set, loads what the person's fields need for every person
 	// of a page at once.
 	Page PageLoader
+	// KnownAt, when set, is the instant the person is known as (a node of
+	// people(knownAt:)): the default knownAt of standing and history, and
+	// its date the default asOf of department and standing.
+	KnownAt *time.Time
 }
 
 // PageLoader fetches data for all the people of one page in one call.

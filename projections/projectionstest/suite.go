@@ -2,8 +2,10 @@ package projectionstest
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"a short backlog after a restart is projected as it comes and published", testShortBacklogIsNews},
 		{"a level change the timeline no longer holds is published withdrawn", testWithdrawn},
 		{"a bulk catch-up publishes no withdrawal", testBulkCatchUpWithdrawsNothing},
-		{"distributions as known at any instant are what the read model answered then", testDistributionsKnownAt},
+		{"distributions and people as known at any instant are what the read model answered then", testDistributionsKnownAt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -689,14 +691,46 @@ func testDistributionsKnownAt(t *testing.T, e *Env) {
 		domain.MustDate("2017-01-01"), domain.MustDate("2017-07-01"), domain.MustDate("2020-01-01"),
 		domain.MustDate("2023-06-01"), domain.MustDate("2024-01-01"), Today}
 	depts := []string{"", "Ops", "Net", "Nowhere"}
+	// The people filters compared, each walked a page of one at a time.
+	var filters []projections.PeopleFilter
+	for _, d := range depts {
+		for _, on := range []domain.Date{dates[1], dates[4], dates[7], Today} {
+			filters = append(filters,
+				projections.PeopleFilter{Department: d, AsOf: on, First: 1},
+				projections.PeopleFilter{Department: d, AsOf: on, First: 1, MinLevel: 1},
+				projections.PeopleFilter{Department: d, AsOf: on, First: 1, MinLevel: 2, Field: domain.NetworkOperation},
+				projections.PeopleFilter{Department: d, AsOf: on, First: 1, MinLevel: 1, Field: domain.SystemOperation})
+		}
+	}
+	walk := func(f projections.PeopleFilter, page func(projections.PeopleFilter) (projections.PeoplePage, error)) string {
+		t.Helper()
+		var out []string
+		for {
+			p, err := page(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%d %v %+v", p.TotalCount, p.HasNext, p.People))
+			if !p.HasNext {
+				return strings.Join(out, "; ")
+			}
+			f.After = p.People[len(p.People)-1].ID
+		}
+	}
 	type snapshot struct {
-		at   time.Time
-		dist map[string][][]projections.Cell // field/department -> per date
+		at     time.Time
+		dist   map[string][][]projections.Cell // field/department -> per date
+		people []string                        // per filter, its pages
 	}
 	var snaps []snapshot
 	take := func() {
 		t.Helper()
 		s := snapshot{at: e.Clock.Peek(), dist: map[string][][]projections.Cell{}}
+		for _, f := range filters {
+			s.people = append(s.people, walk(f, func(f projections.PeopleFilter) (projections.PeoplePage, error) {
+				return e.Store.People(ctx, f)
+			}))
+		}
 		for _, f := range e.Cat.Fields() {
 			for _, d := range depts {
 				pts, err := projections.Trend(ctx, e.Store, f, dates, d)
@@ -745,10 +779,21 @@ func testDistributionsKnownAt(t *testing.T, e *Env) {
 	e.Register("E3", "Ops", "2023-01-01")
 	take()
 
-	changed := 0
+	changed, listed := 0, 0
 	for i, s := range snaps {
 		if i > 0 && !reflect.DeepEqual(s.dist, snaps[i-1].dist) {
 			changed++
+		}
+		if i > 0 && !slices.Equal(s.people, snaps[i-1].people) {
+			listed++
+		}
+		for j, f := range filters {
+			got := walk(f, func(f projections.PeopleFilter) (projections.PeoplePage, error) {
+				return projections.PeopleKnownAt(ctx, e.Store, e.Cat, f, s.at)
+			})
+			if got != s.people[j] {
+				t.Errorf("people %+v as known at step %d: %s, the read model answered %s", f, i, got, s.people[j])
+			}
 		}
 		for _, f := range e.Cat.Fields() {
 			for _, d := range depts {
@@ -765,7 +810,7 @@ func testDistributionsKnownAt(t *testing.T, e *Env) {
 			}
 		}
 	}
-	if changed < 10 {
-		t.Errorf("the distributions changed at %d of %d steps: the history does not exercise the replay", changed, len(snaps)-1)
+	if changed < 10 || listed < 10 {
+		t.Errorf("the distributions changed at %d and the people lists at %d of %d steps: the history does not exercise the replay", changed, listed, len(snaps)-1)
 	}
 }
