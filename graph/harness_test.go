@@ -73,6 +73,8 @@ type options struct {
 	noSelfAssessment bool
 	// catalogue judges levels (nil: the built-in one).
 	catalogue *domain.Catalogue
+	// readModel, when set, wraps the read model the API reads.
+	readModel func(graph.ReadModel) graph.ReadModel
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -109,8 +111,12 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var rm graph.ReadModel = pe.Store
+	if opts.readModel != nil {
+		rm = opts.readModel(rm)
+	}
 	resolver := &graph.Resolver{
-		ReadModel: pe.Store, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
+		ReadModel: rm, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
 		Logger: logger, Now: pe.Clock.Peek, ReadYourWritesTimeout: 10 * time.Second,
 		NoSelfAssessment: opts.noSelfAssessment,
 	}

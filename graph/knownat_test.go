@@ -1,13 +1,16 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/graph"
 )
 
 // TestBeforeAPersonWasKnown: asked about a time before anything was known
@@ -412,7 +415,9 @@ func TestAnInstantNeedsItsOffset(t *testing.T) {
 // answered then, its nodes' departments, standings and histories included,
 // page by page; a manager may not ask for one.
 func TestPeopleKnownAt(t *testing.T) {
-	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+	var replays atomic.Int64
+	count := func(rm graph.ReadModel) graph.ReadModel { return replayCounter{rm, &replays} }
+	forEachBackend(t, options{readModel: count}, func(t *testing.T, e *env) {
 		adm, h := e.token(t, admin), e.token(t, hr)
 		const list = `query($d: String, $min: Int, $after: String, $k: DateTime) {
 			people(department: $d, minLevel: $min, first: 1, after: $after, knownAt: $k) {
@@ -485,6 +490,19 @@ func TestPeopleKnownAt(t *testing.T) {
 				}
 			}
 		}
+		// The pages of one list as known at a settled instant come from one
+		// replay; a list as known a moment ago is replayed for each page.
+		replays.Store(0)
+		walk(map[string]any{"k": e.Clock.Peek().Add(-2 * time.Minute).UTC().Format(time.RFC3339Nano)})
+		if n := replays.Load(); n != 1 {
+			t.Errorf("three pages as known two minutes ago: %d replays, want 1", n)
+		}
+		replays.Store(0)
+		walk(map[string]any{"k": second.at})
+		if n := replays.Load(); n != 3 {
+			t.Errorf("three pages as known now: %d replays, want 3", n)
+		}
+
 		// Before anyone was registered: no one.
 		if got := walk(map[string]any{"k": "2000-01-01T00:00:00Z"}); !strings.Contains(got, `"totalCount":0`) {
 			t.Errorf("people as known in 2000: %s, want no one", got)
@@ -505,4 +523,16 @@ func TestPeopleKnownAt(t *testing.T) {
 		}
 		e.gql(t, h, aliased(4, `people(first: 1, knownAt: "2026-01-01T00:00:00Z") { totalCount }`), nil).ok(t)
 	})
+}
+
+// replayCounter counts the replays of people lists as known at an instant
+// (each starts by asking who may match).
+type replayCounter struct {
+	graph.ReadModel
+	n *atomic.Int64
+}
+
+func (c replayCounter) PeopleEverIn(ctx context.Context, department string) ([]string, error) {
+	c.n.Add(1)
+	return c.ReadModel.PeopleEverIn(ctx, department)
 }

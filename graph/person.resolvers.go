@@ -159,7 +159,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	}
 	var page projections.PeoplePage
 	if knownAt != nil {
-		page, err = projections.PeopleKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, f, *knownAt)
+		page, err = r.peopleKnownAt(ctx, f, *knownAt)
 	} else {
 		page, err = r.ReadModel.People(ctx, f)
 	}

@@ -74,6 +74,8 @@ type Resolver struct {
 	// only. Off by default: the contract lets an employee record their own
 	// accomplishments, assessments included.
 	NoSelfAssessment bool
+
+	lists knownAtLists // people lists as known at an instant, kept whole
 }
 
 // dateOf is the date of instant t where "today" is: the time zone of Now.

@@ -84,28 +84,29 @@ func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Cat
 	return cellsOf(counts), nil
 }
 
-// PeopleKnownAt answers People as the system knew it at knownAt: the
+// PeopleKnownAt returns, ordered by id, every person People would list
+// for f (f.First and f.After aside) as the system knew it at knownAt: the
 // people whose registration was recorded by then, with the memberships and
-// levels their events recorded by then give them (judged anew with cat),
-// filtered and paged as People filters and pages them. Its cost is the
-// replay of every event of the people who may match (all of them without
-// a department), as DistributionsKnownAt's is.
-func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue, f PeopleFilter, knownAt time.Time) (PeoplePage, error) {
-	var page PeoplePage
+// levels their events recorded by then give them (judged anew with cat).
+// PageOf cuts its pages. Its cost is the replay of every event of the
+// people who may match (all of them without a department), as
+// DistributionsKnownAt's is.
+func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue, f PeopleFilter, knownAt time.Time) ([]PersonView, error) {
 	ids, err := rm.PeopleEverIn(ctx, f.Department)
 	if err != nil {
-		return page, err
+		return nil, err
 	}
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // the pages' order, whatever the reader's
+	out := []PersonView{}
 	for start := 0; start < len(ids); start += knownAtChunk {
 		if err := ctx.Err(); err != nil {
-			return page, err
+			return nil, err
 		}
 		chunk := ids[start:min(start+knownAtChunk, len(ids))]
 		byPerson, err := rm.PersonEvents(ctx, chunk)
 		if err != nil {
-			return page, err
+			return nil, err
 		}
 		for _, id := range chunk {
 			p := foldKnownAt(byPerson[id], knownAt)
@@ -124,18 +125,24 @@ func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue,
 			if f.MinLevel > 0 && !reaches(cat, p, f) {
 				continue
 			}
-			page.TotalCount++
-			if id <= f.After {
-				continue
-			}
-			if len(page.People) == f.First {
-				page.HasNext = true
-				continue
-			}
-			page.People = append(page.People, v)
+			out = append(out, v)
 		}
 	}
-	return page, nil
+	return out, nil
+}
+
+// PageOf is the page of people (ordered by id) that f.First and f.After
+// select, as People pages.
+func PageOf(people []PersonView, f PeopleFilter) PeoplePage {
+	page := PeoplePage{TotalCount: len(people)}
+	i, _ := slices.BinarySearchFunc(people, f.After, func(v PersonView, after string) int { return cmp.Compare(v.ID, after) })
+	if i < len(people) && people[i].ID == f.After {
+		i++
+	}
+	end := min(i+f.First, len(people))
+	page.People = people[i:end:end]
+	page.HasNext = end < len(people)
+	return page
 }
 
 // reaches reports whether p is at f.MinLevel or above on f.AsOf, in f.Field

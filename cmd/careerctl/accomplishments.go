@@ -138,16 +138,18 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 		case a.Theme != "":
 			what, date = a.Theme+" at "+a.Proficiency, a.AssessedOn
 		}
-		state := ""
-		switch {
-		case a.Retracted:
-			state = "retracted" + by(a.RetractedBy)
-			if a.RetractionReason != nil {
-				state += fmt.Sprintf(": %q", *a.RetractionReason) // quoted: a tab or newline would break the table
-			}
-		case a.AmendedAt != nil:
-			state = "amended" + by(a.AmendedBy)
+		var states []string
+		if a.AmendedAt != nil {
+			states = append(states, "amended"+by(a.AmendedBy))
 		}
+		if a.Retracted {
+			st := "retracted" + by(a.RetractedBy)
+			if a.RetractionReason != nil {
+				st += fmt.Sprintf(": %q", *a.RetractionReason) // quoted: a tab or newline would break the table
+			}
+			states = append(states, st)
+		}
+		state := strings.Join(states, ", then ")
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Kind, what, date, deref(a.RecordedBy, "-"), state)
 	}
 	if err := w.Flush(); err != nil {

@@ -35,7 +35,7 @@ func distributionCommand(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *field == "" {
 		return usagef("--field is required")
@@ -166,7 +166,7 @@ func departmentsCommand(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	data, err := ep.graphql(c.ctx, `{ departments }`, nil)
 	if err != nil {
@@ -198,13 +198,13 @@ func peopleCommand(c *cli, args []string) error {
 	field := fs.String("field", "", "the field --min-level applies to")
 	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field (in any field without one)")
 	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today, or the date of --known-at)")
-	knownAt := fs.String("known-at", "", "the list as the system knew it at this instant (RFC 3339; default now): departments and levels too; a replay of the log for every page of 100, slower")
+	knownAt := fs.String("known-at", "", "the list as the system knew it at this instant (RFC 3339; default now): departments and levels too; a replay of the log, slower")
 	asJSON := fs.Bool("json", false, `print {"totalCount": N, "people": [...]} as JSON`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	vars := map[string]any{}
 	if err := departmentGiven(fs, *department); err != nil {

@@ -98,7 +98,7 @@ func TestMutationCommands(t *testing.T) {
 		t.Errorf("after amending to ONGOING: level %d, want 2 (the LEAD role still counts from startedOn)", lvl)
 	}
 	code, _, errs = ctl(t, "amend-accomplishment", "--accomplishmentId", eng, "--clear", "title")
-	if code != 1 || !strings.Contains(errs, "--clear title: only") {
+	if code != 2 || !strings.Contains(errs, "--clear title: only") {
 		t.Errorf("clearing a required field: exit %d %q", code, errs)
 	}
 	mustCtl(t, "amend-accomplishment", "--accomplishmentId", eng, "--outcome", "SUCCESSFUL", "--completedOn", "2017-03-31")
@@ -368,5 +368,20 @@ func TestMutationsWorkWithACareerdBeforeWarnings(t *testing.T) {
 	code, out, errs := runAgainst(srv.URL, "register-person", "--id", "OLD9", "--name", "Old Server", "--department", "Ops", "--joinedOn", "2020-01-01")
 	if code != 0 || !strings.Contains(out, "OLD9 (Old Server, Ops)") || len(asked) != 2 {
 		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(asked))
+	}
+}
+
+// TestAnAmendedThenRetractedAccomplishmentSaysBoth: the table names who
+// amended an accomplishment and who then retracted it.
+func TestAnAmendedThenRetractedAccomplishmentSaysBoth(t *testing.T) {
+	t.Parallel()
+	mustCtl(t, "register-person", "--id", "AMR1", "--name", "Aoi Mori", "--department", "Amend Dept", "--joinedOn", "2019-01-01")
+	theme := accomplishmentOf(t, "assessTheme", "assess-theme", "--personId", "AMR1", "--theme", "SERVICE_SUPPORT_MANAGEMENT",
+		"--proficiency", "BASIC", "--assessedOn", "2020-01-01", "--json")
+	mustCtl(t, "amend-accomplishment", "--accomplishmentId", theme, "--proficiency", "PRACTICE")
+	mustCtl(t, "retract-accomplishment", "--accomplishmentId", theme, "--reason", "recorded twice")
+	out := mustCtl(t, "accomplishments", "AMR1")
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(theme) + `\s.*at PRACTICE.*\samended by \S+, then retracted by \S+: "recorded twice"$`).MatchString(out) {
+		t.Errorf("an amended, then retracted accomplishment:\n%s", out)
 	}
 }

@@ -24,7 +24,7 @@ func demoCommand(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	switch {
 	case *people < 1:

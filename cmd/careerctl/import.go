@@ -324,6 +324,10 @@ func importCommand(c *cli, args []string) error {
 			*format = "csv"
 		}
 	}
+	*format = strings.ToLower(*format)
+	if *format != "ndjson" && *format != "csv" {
+		return usagef("--format must be ndjson or csv, not %q", *format)
+	}
 	st, err := os.Stat(file)
 	if err != nil {
 		return err

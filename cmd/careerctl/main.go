@@ -77,15 +77,19 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 // runContext is run with a context that an interrupt cancels.
 func runContext(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return 0 // asked for
 	}
 	for _, cmd := range commands() {
 		if cmd.name == args[0] {
 			if err := cmd.run(c, args[1:]); err != nil {
 				if errors.Is(err, flag.ErrHelp) {
-					return 2
+					return 0 // -h: the usage was asked for and printed
 				}
 				if !errors.Is(err, errReported) {
 					fmt.Fprintf(stderr, "careerctl %s: %v\n", cmd.name, err)
@@ -110,6 +114,10 @@ func usage(w io.Writer) {
 		fmt.Fprintf(&b, "  %-31s %s\n", cmd.name, cmd.usage)
 	}
 	b.WriteString("\nRun 'careerctl <command> -h' for its flags.\n")
+	b.WriteString("\nenvironment:\n")
+	b.WriteString("  $CAREER_SERVER       careerd's base URL (--server; default http://127.0.0.1:8080)\n")
+	b.WriteString("  $CAREER_TOKEN        the bearer token (--token)\n")
+	b.WriteString("  $CAREER_AUTH_SECRET  the key token signs with (careerd's --auth-secret)\n")
 	io.WriteString(w, b.String())
 }
 

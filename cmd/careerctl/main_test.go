@@ -85,10 +85,19 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"import", "a", "b"}, {"people", "--bogus"}, {"person"}, {"token", "--subject", "a", "--role", "admin", "--secret", "x", "--ttl", "soon"},
 		{"distribution"}, {"import", "f.ndjson", "--chunk", "20000"}, {"token", "--role", "admin", "--secret", "x"},
 		{"record-departure", "--personId", "E1", "--effectiveOn", "yesterday"},
+		{"record-engagement", "--personId", "E1", "--withinBudget=maybe"}, {"amend-accomplishment", "--accomplishmentId", "X", "--clear", "title"},
+		{"import", "f.ndjson", "--format", "xml"}, {"export", "extra"}, {"register-person", "E1"}, {},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, env, nil, &out, &errb); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errb.String())
+		}
+	}
+	// Asked for, the usage is no error.
+	for _, args := range [][]string{{"-h"}, {"help"}, {"person", "-h"}, {"import", "--help"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, env, nil, &out, &errb); code != 0 || !strings.Contains(errb.String(), "usage") {
+			t.Errorf("%v: exit %d, want 0 and the usage (%s)", args, code, errb.String())
 		}
 	}
 	var out, errb bytes.Buffer

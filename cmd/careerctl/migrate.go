@@ -22,7 +22,7 @@ func migrateCommand(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *dbURL == "" {
 		return usagef("--database-url (or $DATABASE_URL) is required")

@@ -202,7 +202,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (every value is a flag, e.g. --personId E1)", fs.Arg(0))
+		return usagef("unexpected argument %q (every value is a flag, e.g. --personId E1)", fs.Arg(0))
 	}
 	input := map[string]any{}
 	var errs []error
@@ -214,7 +214,7 @@ func (m mutationSpec) run(c *cli, args []string) error {
 		}
 		v, err := convertValue(f.Name, r.text)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--%w", err))
+			errs = append(errs, usageError{fmt.Errorf("--%w", err)})
 			bad = append(bad, f.Name) // given, if wrongly: not also "required"
 			return
 		}
@@ -222,11 +222,11 @@ func (m mutationSpec) run(c *cli, args []string) error {
 	})
 	for _, name := range clear {
 		if !slices.Contains(nullable, name) {
-			errs = append(errs, fmt.Errorf("--clear %s: only %s can be cleared", name, strings.Join(nullable, ", ")))
+			errs = append(errs, usagef("--clear %s: only %s can be cleared", name, strings.Join(nullable, ", ")))
 			continue
 		}
 		if _, given := input[name]; given {
-			errs = append(errs, fmt.Errorf("--clear %s: also given a value", name))
+			errs = append(errs, usagef("--clear %s: also given a value", name))
 			continue
 		}
 		input[name] = nil

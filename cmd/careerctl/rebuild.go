@@ -34,7 +34,7 @@ func rebuildCommand(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	st, err := ep.rebuild(c.ctx, http.MethodPost)
 	if err != nil {

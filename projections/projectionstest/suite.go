@@ -789,7 +789,8 @@ func testDistributionsKnownAt(t *testing.T, e *Env) {
 		}
 		for j, f := range filters {
 			got := walk(f, func(f projections.PeopleFilter) (projections.PeoplePage, error) {
-				return projections.PeopleKnownAt(ctx, e.Store, e.Cat, f, s.at)
+				all, err := projections.PeopleKnownAt(ctx, e.Store, e.Cat, f, s.at)
+				return projections.PageOf(all, f), err
 			})
 			if got != s.people[j] {
 				t.Errorf("people %+v as known at step %d: %s, the read model answered %s", f, i, got, s.people[j])
