@@ -177,7 +177,33 @@ func validateText(field, s string, maxLen int) error {
 	case utf8.RuneCountInString(s) > maxLen:
 		return Invalid(field, fmt.Sprintf("must be at most %d characters", maxLen))
 	}
+	return ValidatePrintable(field, s, field == "reason")
+}
+
+// ValidatePrintable refuses control characters in a text (with multiline,
+// a reason's line breaks and tabs aside): a NUL, which PostgreSQL cannot
+// store, a terminal's escape sequence, a tab that breaks a table, and the
+// direction overrides that make a name read as another. It returns an
+// *Error for the input field, naming the character and where it is.
+func ValidatePrintable(field, s string, multiline bool) error {
+	n := 0
+	for _, r := range s {
+		n++
+		if multiline && (r == '\n' || r == '\t' || r == '\r') {
+			continue
+		}
+		if unprintable(r) {
+			return &Error{Kind: KindInvalid, Field: field, Rule: "must not contain control characters",
+				Message: fmt.Sprintf("%s: must not contain control characters (U+%04X at character %d)", field, r, n)}
+		}
+	}
 	return nil
+}
+
+// unprintable reports the C0 and C1 control characters, DEL, and the
+// bidirectional embeddings, overrides and isolates.
+func unprintable(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 func validateDate(field string, d, today Date) error {

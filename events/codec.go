@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -79,6 +80,7 @@ func Decode(typ string, version int, body []byte) (Event, error) {
 	if version < 1 || version > s.version {
 		return nil, fmt.Errorf("decode %s: unknown version %d (current is %d)", typ, version, s.version)
 	}
+	body = withoutNUL(body)
 	for v := version; v < s.version; v++ {
 		up, ok := s.upcast[v]
 		if !ok {
@@ -94,6 +96,37 @@ func Decode(typ string, version int, body []byte) (Event, error) {
 		return nil, fmt.Errorf("decode %s v%d: %w", typ, version, err)
 	}
 	return e, nil
+}
+
+// withoutNUL is body with each NUL character of its strings (the escape
+// \u0000) replaced by U+FFFD. Commands are refused such characters, but a
+// log written before that may hold them, and PostgreSQL cannot store a NUL
+// in text or jsonb: read as the replacement character, the event projects
+// alike into either read model. A body without one is returned as is.
+func withoutNUL(body []byte) []byte {
+	const esc = `\u0000`
+	if !bytes.Contains(body, []byte(esc)) {
+		return body
+	}
+	out := make([]byte, 0, len(body))
+	for i := 0; i < len(body); {
+		if body[i] != '\\' {
+			out = append(out, body[i])
+			i++
+			continue
+		}
+		// An escape: \u0000 is a NUL; any other (\\ among them) is copied
+		// whole, so that the text \u0000 written as \\u0000 stays as it is.
+		if i+len(esc) <= len(body) && string(body[i:i+len(esc)]) == esc {
+			out = append(out, `\ufffd`...)
+			i += len(esc)
+			continue
+		}
+		end := min(i+2, len(body))
+		out = append(out, body[i:end]...)
+		i = end
+	}
+	return out
 }
 
 func decodeAs[T Event](body []byte) (Event, error) {

@@ -158,3 +158,25 @@ func TestAccomplishmentRoundTrip(t *testing.T) {
 		t.Errorf("ToAccomplishment(amended) = %+v, %v", a.Engagement, ok)
 	}
 }
+
+// TestANULIsReadAsTheReplacementCharacter: an event body written before
+// commands were refused control characters may hold a NUL (\u0000), which
+// PostgreSQL cannot store; it is read as U+FFFD, while the text \u0000
+// (written \\u0000) is read as it was written.
+func TestANULIsReadAsTheReplacementCharacter(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"accomplishmentId":"N1.A","reason":"a\u0000b"}`:         "a\uFFFDb",
+		`{"accomplishmentId":"N1.A","reason":"a\\u0000b"}`:        `a\u0000b`,
+		`{"accomplishmentId":"N1.A","reason":"a\\\u0000b"}`:       "a\\\uFFFDb",
+		`{"accomplishmentId":"N1.A","reason":"\u0000\u0000"}`:     "\uFFFD\uFFFD",
+		`{"accomplishmentId":"N1.A","reason":"plain \"quoted\""}`: `plain "quoted"`,
+	} {
+		e, err := Decode("AccomplishmentRetracted", 1, []byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if got := e.(AccomplishmentRetracted).Reason; got != want {
+			t.Errorf("%s: reason %q, want %q", body, got, want)
+		}
+	}
+}

@@ -525,10 +525,20 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 		Version:        ver,
 		RecordedAt:     at,
 		StoredAt:       ts.UTC(), // no location pointer for the collector to scan
-		IdempotencyKey: hdr.Get(HeaderIdempotencyKey),
-		RecordedBy:     hdr.Get(HeaderRecordedBy),
+		IdempotencyKey: text(hdr.Get(HeaderIdempotencyKey)),
+		RecordedBy:     text(hdr.Get(HeaderRecordedBy)),
 		Event:          e,
 	}, nil
+}
+
+// text is a header's value as the read models can store it: valid UTF-8
+// without NUL (U+FFFD for either), as the Recorder now writes them and a
+// log written before may not hold them.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // At returns the event at a stream position.

@@ -152,7 +152,7 @@ func (r *Recorder) planAll(cmds []Command, plans []plan, out []BatchResult) {
 				out[i].Err = errors.New("record batch: nil command")
 				continue
 			}
-			p, err := c.plan(r)
+			p, err := planOf(r, c)
 			if err != nil {
 				out[i].Err = err
 				continue

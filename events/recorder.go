@@ -348,11 +348,38 @@ func (r *Recorder) RetractAccomplishment(ctx context.Context, c RetractAccomplis
 }
 
 func (r *Recorder) execute(ctx context.Context, c Command) (Result, error) {
-	p, err := c.plan(r)
+	p, err := planOf(r, c)
 	if err != nil {
 		return Result{}, err
 	}
 	return r.run(ctx, p)
+}
+
+// MaxKeyLength is how many characters an idempotency key may have.
+const MaxKeyLength = 200
+
+// planOf is c's plan once its idempotency key is one the log keeps as
+// given: a header (Career-Idempotency-Key, and the server's Nats-Msg-Id)
+// holds no control character, loses the spaces around a value, and has a
+// size limit, so such a key would be compared as given and read back as
+// another.
+func planOf(r *Recorder, c Command) (plan, error) {
+	p, err := c.plan(r)
+	if err != nil || p.key == "" {
+		return p, err
+	}
+	switch {
+	case !utf8.ValidString(p.key):
+		return plan{}, domain.Invalid("idempotencyKey", "must be valid UTF-8")
+	case utf8.RuneCountInString(p.key) > MaxKeyLength:
+		return plan{}, domain.Invalid("idempotencyKey", fmt.Sprintf("must be at most %d characters", MaxKeyLength))
+	case strings.TrimSpace(p.key) != p.key:
+		return plan{}, domain.Invalid("idempotencyKey", "must not start or end with spaces")
+	}
+	if err := domain.ValidatePrintable("idempotencyKey", p.key, false); err != nil {
+		return plan{}, err
+	}
+	return p, nil
 }
 
 func (c RegisterPerson) plan(r *Recorder) (plan, error) {

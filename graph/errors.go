@@ -2,9 +2,11 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -89,6 +91,9 @@ func isMutation(ctx context.Context) bool {
 	return op != nil && op.Operation == ast.Mutation
 }
 
+// notAValidEnum is the refusal of gqlgen's generated enum types.
+var notAValidEnum = regexp.MustCompile(`^(?s)(.*) is not a valid ([A-Z][A-Za-z]*)$`)
+
 // errorPresenter turns resolver errors into GraphQL errors: domain errors
 // keep their message and get their code; an event log that cannot be
 // reached is UNAVAILABLE, a deadline, a cancel or a lost acknowledgement
@@ -129,6 +134,16 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				// hash that does not match, a body it could not read): the
 				// client's to fix, and safe to show.
 				gerr.Extensions = map[string]any{"code": "BAD_REQUEST"}
+				return gerr
+			case notAValidEnum.MatchString(ge.Err.Error()) && len(gerr.Path) > 0:
+				// gqlgen's generated enum refusing a variable's value that
+				// gqlparser let through ("lead" for LEAD): bad input named
+				// as the coercion of variables names it, not a failure.
+				m := notAValidEnum.FindStringSubmatch(ge.Err.Error())
+				given, _ := json.Marshal(m[1])
+				de := domain.Invalid(inputName(gerr.Path), "is not a valid "+m[2]+": "+string(given)+" (enum values are upper case)")
+				gerr.Message = de.Message
+				gerr.Extensions = map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}
 				return gerr
 			case ge.Err.Error() == "introspection disabled":
 				// gqlgen reports it as a plain error; it is not a failure.

@@ -323,6 +323,8 @@ func TestMalformedNumbers(t *testing.T) {
 		// input too, named as /v1/import names it; a literal one fails
 		// validation, as the specification has it.
 		{"enum variable not a value", mEngagement, in(map[string]any{"role": "BOSS"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "BOSS"`},
+		{"enum variable in lower case", mEngagement, in(map[string]any{"role": "lead"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "lead"`},
+		{"enum variable argument in mixed case", `query($f: SpecialtyField!) { skillDistribution(field: $f) { count } }`, map[string]any{"f": "Service_Desk"}, 200, "BAD_USER_INPUT", "field", `is not a valid SpecialtyField: "Service_Desk"`},
 		{"enum variable with HTML characters", mEngagement, in(map[string]any{"role": "<b>"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "<b>"`},
 		{"enum variable a number", mEngagement, in(map[string]any{"role": 5}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: 5`},
 		{"enum variable in a list", mEngagement, in(map[string]any{"complexity": []string{"OPERATION_SYSTEMS", "FOO"}}), 200, "BAD_USER_INPUT", "complexity", `is not a valid ComplexityCriterion: "FOO"`},

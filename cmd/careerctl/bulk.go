@@ -58,12 +58,14 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 	body := bytes.Join(lines, []byte("\n"))
 	body = append(body, '\n')
 	var lastErr error
-	for attempt := range 5 {
+	// Eight attempts over about 24 s: long enough for a careerd that is
+	// restarting (the delay doubles up to 8 s).
+	for attempt := range 8 {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
 				return nil, false, ctx.Err()
-			case <-time.After(bulkRetryDelay << (attempt - 1)):
+			case <-time.After(min(bulkRetryDelay<<(attempt-1), 32*bulkRetryDelay)):
 			}
 		}
 		res, accepted, retry, err := e.postBulk(ctx, body, len(lines))

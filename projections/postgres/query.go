@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,7 +44,20 @@ func (s *Store) PeopleByID(ctx context.Context, ids []string) (map[string]projec
 	return read(ctx, s, func(q querier) (map[string]projections.PersonView, error) { return s.peopleByID(ctx, q, ids) })
 }
 
+// storable reports whether PostgreSQL can hold s as text: an id that it
+// cannot is no one's, not an error.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// storableIDs is ids without those PostgreSQL cannot hold.
+func storableIDs(ids []string) []string {
+	if !slices.ContainsFunc(ids, func(id string) bool { return !storable(id) }) {
+		return ids
+	}
+	return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !storable(id) })
+}
+
 func (s *Store) peopleByID(ctx context.Context, q querier, ids []string) (map[string]projections.PersonView, error) {
+	ids = storableIDs(ids)
 	out := make(map[string]projections.PersonView, len(ids))
 	rows, err := q.Query(ctx, s.q(`SELECT id, name, joined_on,
 		coalesce((SELECT max(e.position) FROM {s}.person_events e WHERE e.person_id = people.id), 0)
@@ -178,6 +192,9 @@ func (s *Store) Accomplishments(ctx context.Context, id string, first int, after
 
 func (s *Store) accomplishments(ctx context.Context, q querier, id string, first int, after uint64) (projections.AccomplishmentPage, error) {
 	var page projections.AccomplishmentPage
+	if !storable(id) {
+		return page, domain.NotFound("person %s not found", id)
+	}
 	var exists bool
 	err := q.QueryRow(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM {s}.people WHERE id = $1),
 		(SELECT count(*) FROM {s}.accomplishments WHERE person_id = $1)`), id).Scan(&exists, &page.TotalCount)
@@ -209,6 +226,9 @@ func (s *Store) Accomplishment(ctx context.Context, id string) (projections.Acco
 }
 
 func (s *Store) accomplishment(ctx context.Context, q querier, id string) (projections.AccomplishmentView, error) {
+	if !storable(id) {
+		return projections.AccomplishmentView{}, domain.NotFound("accomplishment %s not found", id)
+	}
 	rows, err := q.Query(ctx, s.q(`SELECT `+accomplishmentColumns+accomplishmentFrom+`WHERE a.id = $1`), id)
 	if err != nil {
 		return projections.AccomplishmentView{}, fmt.Errorf("accomplishment: %w", err)

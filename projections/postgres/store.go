@@ -205,6 +205,7 @@ func (s *Store) PersonEvents(ctx context.Context, ids []string) (map[string][]ev
 }
 
 func (s *Store) personEvents(ctx context.Context, q querier, ids []string) (map[string][]events.Recorded, error) {
+	ids = storableIDs(ids)
 	rows, err := q.Query(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key, recorded_by, body
 		FROM {s}.person_events WHERE person_id = ANY($1) ORDER BY person_id, position`), ids)
 	if err != nil {

@@ -1,0 +1,87 @@
+package graph_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
+)
+
+// TestControlCharacters: a control character (a NUL, which PostgreSQL
+// cannot store, a terminal's escape, a direction override) in any text a
+// command records is refused naming its field, and records nothing; an
+// idempotency key the log would not keep as given likewise; an id holding
+// a NUL is no one's; and a NUL that an older log holds projects as U+FFFD
+// into both read models, which then go on.
+func TestControlCharacters(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "C1", "name": "Chie Abe", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		theme := field(t, e.mutate(t, adm, &mAssess, map[string]any{"personId": "C1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "").Data,
+			"assessTheme.accomplishmentId").(string)
+		engagement := func(title string) map[string]any {
+			return map[string]any{"personId": "C1", "field": "SYSTEM_OPERATION", "title": title, "role": "MEMBER",
+				"startedOn": "2021-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}
+		}
+		with := func(in map[string]any, k string, v any) map[string]any {
+			in[k] = v
+			return in
+		}
+		for _, c := range []struct {
+			name, query string
+			in          map[string]any
+			field       string
+		}{
+			{"NUL in a name", mRegister, map[string]any{"id": "C2", "name": "Ch\x00ie", "department": "Operations", "joinedOn": "2020-01-01"}, "name"},
+			{"an escape in a department", mTransfer, map[string]any{"personId": "C1", "department": "Ops\x1b[31m", "effectiveOn": "2022-01-01"}, "department"},
+			{"NUL in a title", mEngagement, engagement("nul\x00byte"), "title"},
+			{"a direction override in a title", mEngagement, engagement("abc\u202edef"), "title"},
+			{"a tab in a title", mEngagement, engagement("a\tb"), "title"},
+			{"NUL in a reason", mRetract, map[string]any{"accomplishmentId": theme, "reason": "twice\x00"}, "reason"},
+			{"a key with a space before it", mEngagement, with(engagement("keyed"), "idempotencyKey", " k1"), "idempotencyKey"},
+			{"a key with a control character", mEngagement, with(engagement("keyed"), "idempotencyKey", "k\x01"), "idempotencyKey"},
+			{"a key of 201 characters", mEngagement, with(engagement("keyed"), "idempotencyKey", strings.Repeat("k", 201)), "idempotencyKey"},
+			{"a key of 100 KB", mEngagement, with(engagement("keyed"), "idempotencyKey", strings.Repeat("k", 100_000)), "idempotencyKey"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				before := e.head(t)
+				r := e.gql(t, adm, c.query, map[string]any{"in": c.in})
+				if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != c.field {
+					t.Fatalf("%+v, want BAD_USER_INPUT on %s", r.Errors, c.field)
+				}
+				if after := e.head(t); after != before {
+					t.Errorf("refused input recorded something: head %d -> %d", before, after)
+				}
+			})
+		}
+		// A reason may run over lines; a key of 200 characters is a key.
+		e.mutate(t, adm, &mEngagement, with(engagement("keyed"), "idempotencyKey", strings.Repeat("k", 200)), "")
+		e.mutate(t, adm, &mRetract, map[string]any{"accomplishmentId": theme, "reason": "recorded twice:\n\tonce in March"}, "")
+
+		// An id with a NUL names no one, on either read model.
+		for q, id := range map[string]string{`query($id: ID!) { person(id: $id) { id } }`: "C\x001",
+			`query($id: ID!) { accomplishment(id: $id) { id } }`: "C1.\x00", `query($id: ID!) { person(id: $id) { accomplishments { totalCount } } }`: "C1\x00"} {
+			if r := e.gql(t, adm, q, map[string]any{"id": id}); len(r.Errors) != 1 || r.Errors[0].code() != "NOT_FOUND" {
+				t.Errorf("%s with id %q: %+v, want NOT_FOUND", q, id, r.Errors)
+			}
+		}
+
+		// A NUL an older log holds: read as U+FFFD, projected, and the read
+		// model goes on.
+		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "C1", MsgID: "old-nul", ExpectedLastSeq: e.head(t), // C1's: the only person
+			Event: events.EngagementRecorded{AccomplishmentID: "C1.OLDNUL", Field: "SYSTEM_OPERATION", Title: "old\x00title",
+				Role: "MEMBER", StartedOn: domain.MustDate("2020-06-01"), Outcome: "ONGOING", WithinBudget: true, Complexity: []string{}},
+			RecordedAt: e.Clock.Now(), IdempotencyKey: "old\x00key"}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append: %v %+v", err, out)
+		}
+		e.Wait(out[0].Position)
+		r := e.gql(t, adm, `{ accomplishment(id: "C1.OLDNUL") { ... on Engagement { title } } }`, nil).ok(t)
+		if got := field(t, r.Data, "accomplishment.title"); got != "old\uFFFDtitle" {
+			t.Errorf("an older log's NUL: title %q, want U+FFFD in its place", got)
+		}
+		e.mutate(t, adm, &mEngagement, engagement("after the NUL"), "")
+	})
+}
