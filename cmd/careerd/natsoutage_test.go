@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
 	"github.com/careerledger/careerledger/domain"
@@ -395,5 +396,63 @@ func TestShutdownLogsEachNATSConnectionClosed(t *testing.T) {
 		if strings.Contains(logs.String(), `"level":"ERROR"`) {
 			t.Errorf("stop %d logged an error:\n%s", i, logs.String())
 		}
+	}
+}
+
+// TestAFailingProjectorSaysSoAndWaitsBeforeRetrying: when the read model
+// cannot apply a batch (here its events table was renamed away), careerd
+// logs the failure and tries again a second later, not at once in a loop;
+// once the table is back, the projector catches up by itself.
+func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
+	s := natstest.Start(t)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	env := map[string]string{"NATS_URL": withCredentials(s), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
+		"DATABASE_URL": pgtest.URL(pool), "CAREER_RYW_TIMEOUT": "500ms"}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logLines
+	m := NewMain(cfg, &logs)
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	token := adminToken(t)
+	register := func(id string) gqlResponse {
+		_, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+			"id": id, "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}})
+		return res
+	}
+	if res := register("E1"); len(res.Errors) > 0 {
+		t.Fatalf("register: %+v", res.Errors)
+	}
+	table := pgx.Identifier{postgres.DefaultSchema, "person_events"}.Sanitize()
+	if _, err := pool.Exec(context.Background(), "ALTER TABLE "+table+" RENAME TO person_events_away"); err != nil {
+		t.Fatal(err)
+	}
+	if res := register("E2"); len(res.Errors) != 1 || res.Errors[0].Extensions["code"] != "CONFLICT" {
+		t.Fatalf("a registration the read model cannot apply: %+v, want CONFLICT (recorded, not applied)", res.Errors)
+	}
+	logs.waitLog(t, "projector failed; restarting from the checkpoint", map[string]string{"level": "ERROR"})
+	time.Sleep(2500 * time.Millisecond)
+	if n := len(logs.find(t, "projector failed; restarting from the checkpoint", nil)); n < 2 || n > 4 {
+		t.Errorf("%d failures logged in about 2.5 s, want one a second", n)
+	}
+	away := pgx.Identifier{postgres.DefaultSchema, "person_events_away"}.Sanitize()
+	if _, err := pool.Exec(context.Background(), "ALTER TABLE "+away+" RENAME TO person_events"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, res := post(t, m.Addr(), token, `{ person(id: "E2") { id } }`, nil)
+		if len(res.Errors) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("E2 not projected 10 s after the table came back: %+v", res.Errors)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

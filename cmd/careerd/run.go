@@ -453,12 +453,16 @@ func (m *Main) startProjector(ctx context.Context) {
 			m.projMu.Unlock()
 			m.liveMu.Unlock()
 			err := p.Run(pctx)
+			// Stopped on purpose (a switch), asked before stop cancels pctx
+			// itself: read after it, every failure looked stopped on purpose
+			// and was retried at once, unlogged, in a tight loop.
+			switched := pctx.Err() != nil
 			stop()
 			close(ran)
 			if ctx.Err() != nil {
 				return nil
 			}
-			if pctx.Err() != nil {
+			if switched {
 				continue // restarted on purpose: the read model was switched
 			}
 			if errors.Is(err, postgres.ErrNotActive) && m.followNow(ctx) {
