@@ -332,6 +332,18 @@ func TestEvidenceWindowExpiresEvidence(t *testing.T) {
 	if got := catalogue.LevelOn(ev, NO, day("2030-01-01")); got != 5 {
 		t.Errorf("without a window: level %d, want 5", got)
 	}
+	// Expired, the assessment is named with its expiry, not as never made.
+	ev = with(ev, assess("t0", domain.ServiceSupportManagement, domain.Basic, "2021-06-01"))
+	fs, _ = windowed.Evaluate(ev, day("2025-06-30")).Field(NO)
+	var themes string
+	for _, c := range fs.Next.Criteria {
+		if c.Criterion == "themes" {
+			themes = c.Missing
+		}
+	}
+	if !strings.Contains(themes, "none in force; best: ") || !strings.Contains(themes, "SERVICE_SUPPORT_MANAGEMENT at BASIC, assessed 2021-06-01, expired 2024-06-01") {
+		t.Errorf("the themes gap after the assessment expired: %q", themes)
+	}
 }
 
 // A common level's succession rule counts items of any catalogue field, and

@@ -350,6 +350,17 @@ func (p *prepared) active(e, d Date) bool {
 // the highest proficiency wins, then the smallest id, so that recording
 // order never matters. An expired one leaves the theme unassessed.
 func (p *prepared) inForce(t int8, d Date) int {
+	best := p.latest(t, d)
+	if best >= 0 && !p.active(p.ev.Assessments[best].AssessedOn, d) {
+		return -1
+	}
+	return best
+}
+
+// latest returns the index of the assessment of theme t that is the latest
+// on or before d (as inForce orders them), whether or not it has expired;
+// -1 when there is none.
+func (p *prepared) latest(t int8, d Date) int {
 	best := -1
 	as := p.ev.Assessments
 	for i := range as {
@@ -367,9 +378,6 @@ func (p *prepared) inForce(t int8, d Date) int {
 			c == 0 && p.themeRank[i] == p.themeRank[best] && a.ID < b.ID:
 			best = i
 		}
-	}
-	if best >= 0 && !p.active(as[best].AssessedOn, d) {
-		return -1
 	}
 	return best
 }

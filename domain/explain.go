@@ -217,7 +217,7 @@ func (p *prepared) engagementShortfalls(r *req, e *Engagement, d Date, why *[]st
 	case eff.IsZero() && er.fromStart:
 		lacks(func() string { return "a start date" })
 	case eff.IsZero():
-		lacks(func() string { return "completion" })
+		lacks(func() string { return "a completion date (it is ongoing)" })
 	case eff.After(d):
 		lacks(func() string { return "a date on or before " + d.String() + " (is " + eff.String() + ")" })
 	case !p.active(eff, d):
@@ -242,6 +242,19 @@ func (p *prepared) missingThemes(t *themeReq, d Date, have int) string {
 	var bestText string
 	if best < 0 {
 		bestText = "none of them assessed"
+		// Assessed, but expired: the highest of those is named with its
+		// expiry, so that "never assessed" is not read into it.
+		expired := -1
+		for _, th := range t.themes {
+			if a := p.latest(th, d); a >= 0 && (expired < 0 || p.themeRank[a] > p.themeRank[expired]) {
+				expired = a
+			}
+		}
+		if expired >= 0 && p.c.window != nil {
+			a := p.ev.Assessments[expired]
+			bestText = fmt.Sprintf("none in force; best: %s at %s, assessed %s, expired %s",
+				a.Theme, a.Proficiency, a.AssessedOn, p.c.window.ExpiresOn(a.AssessedOn))
+		}
 	} else {
 		a := p.ev.Assessments[best]
 		bestText = fmt.Sprintf("best: %s at %s", a.Theme, a.Proficiency)

@@ -163,6 +163,16 @@ func TestValidateNameAndDepartment(t *testing.T) {
 		{"department: empty", domain.ValidateDepartment, "", "department", "must not be empty"},
 		{"department: 100 characters", domain.ValidateDepartment, strings.Repeat("部", 100), "", ""},
 		{"department: 101 characters", domain.ValidateDepartment, strings.Repeat("部", 101), "department", "at most 100"},
+		{"name: a NUL", domain.ValidateName, "Ha\x00na", "name", "must not contain control characters"},
+		{"name: a C1 control", domain.ValidateName, "Ha\u0085na", "name", "must not contain control characters"},
+		{"name: DEL", domain.ValidateName, "Hana\x7f", "name", "must not contain control characters"},
+		{"department: an escape sequence", domain.ValidateDepartment, "Ops\x1b[31m", "department", "must not contain control characters"},
+		{"department: a tab", domain.ValidateDepartment, "Ops\tDesk", "department", "must not contain control characters"},
+		{"department: a direction override", domain.ValidateDepartment, "Ops\u202eksed", "department", "must not contain control characters"},
+		{"department: an isolate", domain.ValidateDepartment, "Ops\u2066x", "department", "must not contain control characters"},
+		{"reason: lines and tabs", domain.ValidateReason, "recorded twice:\n\tonce in March\r\n", "", ""},
+		{"reason: a NUL", domain.ValidateReason, "twice\x00", "reason", "must not contain control characters"},
+		{"name: a zero-width joiner and an emoji are text", domain.ValidateName, "Hana \u200d\U0001F469", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
