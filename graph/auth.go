@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -155,6 +156,17 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 			return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: unknown role " + r}
 		}
 	}
+	// What Mint refuses to sign, a token signed elsewhere may still say:
+	// its roles would then be refused later in words that mislead ("needs
+	// the manager role" to a manager).
+	switch {
+	case p.Has(RoleManager) && p.Department == "":
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: a manager token needs a department"}
+	case p.Has(RoleEmployee) && p.Person == "":
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: an employee token needs a person"}
+	case !storableClaim(p.Department) || !storableClaim(p.Person):
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: its department or person is not valid UTF-8 text without NUL"}
+	}
 	v = verifiedToken{p: p, exp: p.Expires}
 	v.p.Roles = slices.Clone(p.Roles) // the cache's own
 	if c.NotBefore != nil {
@@ -227,3 +239,7 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
 }
+
+// storableClaim reports whether a claim is text the read models can hold
+// and compare (a department or a person id is looked up by it).
+func storableClaim(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }

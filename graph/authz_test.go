@@ -289,6 +289,10 @@ func TestAuthentication(t *testing.T) {
 		{"alg none", "Bearer " + sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil))},
 		{"alg HS512", "Bearer " + sign(jwt.SigningMethodHS512, []byte(testSecret), claims(nil))},
 		{"unknown role", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"root"}}))},
+		{"a manager without a department", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"manager"}}))},
+		{"an employee without a person", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"employee"}}))},
+		{"a department with a NUL", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"manager"}, "department": "Op\x00s"}))},
+		{"a person with a NUL", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"employee"}, "person": "E\x001"}))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
