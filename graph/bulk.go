@@ -275,6 +275,9 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	case *model.RecordTechnologySuccessionInput:
 		cmd, personID = successionCommand(*in), in.PersonID
 	case *model.RecordSubordinateDevelopmentInput:
+		if err := emptySubordinate(in.SubordinateID); err != nil {
+			return nil, err
+		}
 		cmd, personID = developmentCommand(*in), in.PersonID
 	case *model.AssessThemeInput:
 		cmd, personID = assessmentCommand(*in), in.PersonID

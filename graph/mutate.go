@@ -177,7 +177,22 @@ func notFor(kind domain.AccomplishmentKind, fields map[string]bool) error {
 // amendsNothing refuses an amendment that names no field to change: it
 // would add an event that changes nothing to a log kept forever. It needs
 // no state, so it runs before the command.
+// emptySubordinate refuses a subordinateId given as "": left out, there is
+// no one to name; given empty, it is a mistake (an unset variable), as an
+// empty department filter is.
+func emptySubordinate(p *string) error {
+	if p != nil && *p == "" {
+		return domain.Invalid("subordinateId", "must not be empty (leave it out when no one is named)")
+	}
+	return nil
+}
+
 func amendsNothing(in model.AmendAccomplishmentInput) error {
+	if v, _ := in.SubordinateID.ValueOK(); v != nil {
+		if err := emptySubordinate(v); err != nil {
+			return err
+		}
+	}
 	if in.Field.IsSet() || in.Title.IsSet() || in.Role.IsSet() || in.StartedOn.IsSet() || in.CompletedOn.IsSet() ||
 		in.Outcome.IsSet() || in.WithinBudget.IsSet() || in.PeakHeadcount.IsSet() || in.AnnualContractValueYen.IsSet() ||
 		in.InstallationSites.IsSet() || in.InquiriesPerYear.IsSet() || in.Complexity.IsSet() || in.Kind.IsSet() ||

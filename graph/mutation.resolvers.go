@@ -72,6 +72,9 @@ func (r *mutationResolver) RecordTechnologySuccession(ctx context.Context, input
 
 // RecordSubordinateDevelopment is the resolver for the recordSubordinateDevelopment field.
 func (r *mutationResolver) RecordSubordinateDevelopment(ctx context.Context, input model.RecordSubordinateDevelopmentInput) (*model.AccomplishmentPayload, error) {
+	if err := emptySubordinate(input.SubordinateID); err != nil {
+		return nil, err
+	}
 	return r.record(ctx, developmentCommand(input))
 }
 

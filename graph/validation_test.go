@@ -79,6 +79,8 @@ func TestValidation(t *testing.T) {
 			{"future succession", &mSuccession, map[string]any{"personId": "V1", "kind": "BOOK", "title": "b", "occurredOn": tomorrow, "fields": []string{"SERVICE_DESK"}}, "BAD_USER_INPUT", "occurredOn", "future"},
 			{"future development", &mDevelopment, map[string]any{"personId": "V1", "kind": "MENTORING", "occurredOn": tomorrow}, "BAD_USER_INPUT", "occurredOn", "future"},
 			{"bad subordinate id", &mDevelopment, map[string]any{"personId": "V1", "kind": "MENTORING", "occurredOn": "2024-01-01", "subordinateId": "no spaces"}, "BAD_USER_INPUT", "subordinateId", "A-Z a-z 0-9 _ -"},
+			{"empty subordinate id", &mDevelopment, map[string]any{"personId": "V1", "kind": "MENTORING", "occurredOn": "2024-01-01", "subordinateId": ""}, "BAD_USER_INPUT", "subordinateId", "must not be empty"},
+			{"amend to an empty subordinate id", &mAmend, map[string]any{"accomplishmentId": eng, "subordinateId": ""}, "BAD_USER_INPUT", "subordinateId", "must not be empty"},
 			{"future assessment", &mAssess, map[string]any{"personId": "V1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": tomorrow}, "BAD_USER_INPUT", "assessedOn", "future"},
 			{"future joinedOn", &mRegister, map[string]any{"id": "V2", "name": "n", "department": "Operations", "joinedOn": tomorrow}, "BAD_USER_INPUT", "joinedOn", "future"},
 			{"future transfer", &mTransfer, map[string]any{"personId": "V1", "department": "Network", "effectiveOn": tomorrow}, "BAD_USER_INPUT", "effectiveOn", "future"},
