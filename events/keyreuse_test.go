@@ -675,3 +675,70 @@ func mutations(e Event) []Event {
 	}
 	return out
 }
+
+// TestWhatAReleaseBeforeTheTextRulesRecorded: a key over MaxKeyLength and
+// a title with a control character, which a release before those rules
+// recorded, do not lock the record: the retry of that request is answered
+// as its repeat, and the accomplishment can be amended as long as the
+// amendment keeps its title. A new such key, or a changed such title, is
+// refused naming it.
+func TestWhatAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		r := newRecorder(l)
+		reg := mustRegister(t, r, "E1")
+		key := strings.Repeat("k", MaxKeyLength+50)
+		eng := domain.Engagement{Field: domain.SystemOperation, Title: "Core\tmove", Role: domain.Member,
+			StartedOn: domain.MustDate("2020-01-01"), Outcome: domain.Ongoing, WithinBudget: true}
+		id := accomplishmentID("E1", key)
+		old := EngagementRecorded{AccomplishmentID: id, Field: string(eng.Field), Title: eng.Title, Role: string(eng.Role),
+			StartedOn: eng.StartedOn, Outcome: string(eng.Outcome), WithinBudget: true, Complexity: []string{}}
+		out, err := l.AppendBatch(ctx, []Pending{{PersonID: "E1", ExpectedLastSeq: reg.Position, MsgID: msgID("E1", key),
+			Event: old, RecordedAt: time.Now().UTC(), IdempotencyKey: key}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		refused := func(what, field string, err error) {
+			t.Helper()
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != field {
+				t.Errorf("%s: %v; want a refusal naming %s", what, err, field)
+			}
+		}
+		for _, r := range []*Recorder{r, newRecorder(l)} { // remembered, and read from the log
+			e := eng
+			res, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
+				Accomplishment: domain.Accomplishment{Engagement: &e}})
+			if err != nil || !res.Duplicate || res.Position != out[0].Position {
+				t.Errorf("the retry of the earlier request: %+v, %v; want its repeat at %d", res, err, out[0].Position)
+			}
+			e2 := eng
+			_, err = r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key + "x",
+				Accomplishment: domain.Accomplishment{Engagement: &e2}})
+			refused("a new key over the limit", "idempotencyKey", err)
+		}
+		head, _ := l.Head(ctx)
+		if _, err := r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: id, Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
+			a.Engagement.Title = "Core\tmove, again"
+			return a, nil
+		}}); err == nil {
+			t.Error("an amendment to another title with a tab was recorded")
+		} else {
+			refused("a changed title with a tab", "title", err)
+		}
+		res, err := r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: id, Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
+			a.Engagement.Role = domain.Lead
+			return a, nil
+		}})
+		if err != nil || res.Position <= head {
+			t.Fatalf("amending the role of an accomplishment whose old title holds a tab: %+v, %v", res, err)
+		}
+		rec, err := l.At(ctx, res.Position)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, ok := rec.Event.(AccomplishmentAmended); !ok || a.Engagement == nil || a.Engagement.Title != "Core\tmove" || a.Engagement.Role != "LEAD" {
+			t.Errorf("the amendment recorded %+v; want the title kept as it was and the role LEAD", rec.Event)
+		}
+	})
+}

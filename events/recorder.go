@@ -358,28 +358,35 @@ func (r *Recorder) execute(ctx context.Context, c Command) (Result, error) {
 // MaxKeyLength is how many characters an idempotency key may have.
 const MaxKeyLength = 200
 
-// planOf is c's plan once its idempotency key is one the log keeps as
-// given: a header (Career-Idempotency-Key, and the server's Nats-Msg-Id)
-// holds no control character, loses the spaces around a value, and has a
-// size limit, so such a key would be compared as given and read back as
-// another.
+// planOf is c's plan, refusing an idempotency key the log would not keep
+// as given: a header (Career-Idempotency-Key, and the server's
+// Nats-Msg-Id) holds no control character, loses the spaces around a
+// value, and has a size limit, so such a key would be compared as given
+// and read back as another. The key is refused only once it is known not
+// to be a repeat: a release before these rules recorded such keys, and
+// the retry of one is answered as the repeat it is.
 func planOf(r *Recorder, c Command) (plan, error) {
 	p, err := c.plan(r)
 	if err != nil || p.key == "" {
 		return p, err
 	}
-	switch {
-	case !utf8.ValidString(p.key):
-		return plan{}, domain.Invalid("idempotencyKey", "must be valid UTF-8")
-	case utf8.RuneCountInString(p.key) > MaxKeyLength:
-		return plan{}, domain.Invalid("idempotencyKey", fmt.Sprintf("must be at most %d characters", MaxKeyLength))
-	case strings.TrimSpace(p.key) != p.key:
-		return plan{}, domain.Invalid("idempotencyKey", "must not start or end with spaces")
-	}
-	if err := domain.ValidatePrintable("idempotencyKey", p.key, false); err != nil {
-		return plan{}, err
+	if err := keyError(p.key); err != nil {
+		p.decide = func(*domain.Person) (decision, error) { return decision{}, err }
 	}
 	return p, nil
+}
+
+// keyError says what is wrong with an idempotency key; nil when nothing.
+func keyError(key string) error {
+	switch {
+	case !utf8.ValidString(key):
+		return domain.Invalid("idempotencyKey", "must be valid UTF-8")
+	case utf8.RuneCountInString(key) > MaxKeyLength:
+		return domain.Invalid("idempotencyKey", fmt.Sprintf("must be at most %d characters", MaxKeyLength))
+	case strings.TrimSpace(key) != key:
+		return domain.Invalid("idempotencyKey", "must not start or end with spaces")
+	}
+	return domain.ValidatePrintable("idempotencyKey", key, false)
 }
 
 func (c RegisterPerson) plan(r *Recorder) (plan, error) {
@@ -459,16 +466,35 @@ func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 	a := cloneAccomplishment(c.Accomplishment)
 	id := accomplishmentID(c.PersonID, c.IdempotencyKey)
 	setID(&a, id)
-	if err := firstError(r.cat.ValidateAccomplishment(a, domain.DateOf(r.now())), notSelf(a, c.PersonID)); err != nil {
-		return plan{}, err
+	today := domain.DateOf(r.now())
+	var deferred error
+	if err := firstError(r.cat.ValidateAccomplishment(a, today), notSelf(a, c.PersonID)); err != nil {
+		// A title with a control character under a key is refused only
+		// once the key is known not to be a repeat: a release before the
+		// rule recorded such titles, and the retry of one is answered as
+		// the repeat it is (as a retraction's over-long reason is).
+		if c.IdempotencyKey == "" || !isUnprintable(err, "title") ||
+			firstError(r.cat.ValidateAccomplishment(printableTitle(a), today), notSelf(a, c.PersonID)) != nil {
+			return plan{}, err
+		}
+		deferred = err
 	}
 	ev := FromAccomplishment(a)
 	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
+		if deferred != nil {
+			return decision{}, deferred
+		}
 		if p == nil {
 			return decision{}, domain.NotFound("person %s not found", c.PersonID)
 		}
 		return decision{event: ev, accomplishmentID: id}, nil
 	}}, nil
+}
+
+// isUnprintable reports whether err refuses field's control characters.
+func isUnprintable(err error, field string) bool {
+	var de *domain.Error
+	return errors.As(err, &de) && de.Field == field && de.Rule == "must not contain control characters"
 }
 
 func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
@@ -509,7 +535,7 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 		if self != nil && notSelf(cur, personID) != nil {
 			self = nil
 		}
-		if err := firstError(r.cat.ValidateAccomplishment(next, domain.DateOf(r.now())), self); err != nil {
+		if err := firstError(r.cat.ValidateAccomplishment(keptTitle(cur, next), domain.DateOf(r.now())), self); err != nil {
 			return decision{}, err
 		}
 		// An amendment to the values the accomplishment holds already would
@@ -885,4 +911,45 @@ func cloneAccomplishment(a domain.Accomplishment) domain.Accomplishment {
 		return domain.Accomplishment{Assessment: &t}
 	}
 	return a
+}
+
+// keptTitle is next as an amendment's validation sees it: a title the
+// amendment keeps as cur holds it, with a control character a release
+// before the rule recorded, stands in as printable, so that the rest can
+// be amended (the title is refused only when it is changed).
+func keptTitle(cur, next domain.Accomplishment) domain.Accomplishment {
+	was, is := titleOf(cur), titleOf(next)
+	if was == nil || is == nil || *was != *is {
+		return next
+	}
+	return printableTitle(next)
+}
+
+// titleOf points at the title of an engagement or a succession item; nil
+// for the kinds without one.
+func titleOf(a domain.Accomplishment) *string {
+	switch {
+	case a.Engagement != nil:
+		return &a.Engagement.Title
+	case a.Succession != nil:
+		return &a.Succession.Title
+	}
+	return nil
+}
+
+// printableTitle is a with each control character of its title (an
+// engagement's or a succession item's) replaced by a printable one, for
+// validating the rest; a itself when there is none.
+func printableTitle(a domain.Accomplishment) domain.Accomplishment {
+	if t := titleOf(a); t == nil || domain.ValidatePrintable("title", *t, false) == nil {
+		return a
+	}
+	out := cloneAccomplishment(a)
+	*titleOf(out) = strings.Map(func(r rune) rune {
+		if domain.ValidatePrintable("title", string(r), false) != nil {
+			return '?' // printable, and never blank
+		}
+		return r
+	}, *titleOf(a))
+	return out
 }

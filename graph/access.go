@@ -119,15 +119,14 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 	if err != nil || want == "" || !(p.Has(RoleAdmin) || p.Has(RoleHR)) {
 		return want, err
 	}
-	if err := domain.ValidateDepartment(want); err != nil {
-		return "", err
-	}
 	known, err := r.ReadModel.Departments(ctx)
 	if err != nil {
 		return "", err
 	}
 	// The name exactly as given first: where an older log holds both
-	// "QA Dept " and "QA Dept", each is reached by its own name.
+	// "QA Dept " and "QA Dept", each is reached by its own name, and one
+	// an older release recorded with a control character ("Ops\tDesk")
+	// by the name departments lists.
 	names := []string{*dept}
 	if want != *dept {
 		names = append(names, want)
@@ -139,6 +138,11 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		if knownAt == nil {
 			continue
 		}
+		// Not a department now: a name no department could have is
+		// refused for what is wrong with it before the log is searched.
+		if err := domain.ValidateDepartment(name); err != nil {
+			return "", err
+		}
 		ids, err := r.ReadModel.PeopleEverIn(ctx, name)
 		if err != nil {
 			return "", err
@@ -146,6 +150,9 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		if len(ids) > 0 {
 			return name, nil
 		}
+	}
+	if err := domain.ValidateDepartment(want); err != nil {
+		return "", err
 	}
 	msg := fmt.Sprintf("department: no one has been in department %q", want)
 	if like := closestName(want, known); like != "" {

@@ -83,5 +83,19 @@ func TestControlCharacters(t *testing.T) {
 			t.Errorf("an older log's NUL: title %q, want U+FFFD in its place", got)
 		}
 		e.mutate(t, adm, &mEngagement, engagement("after the NUL"), "")
+
+		// A department an earlier release recorded with a tab is listed,
+		// and reached by that name.
+		registerAsEarlierReleasesDid(t, e, "OLDTAB", "Ops\tDesk")
+		if r := e.gql(t, adm, `{ departments }`, nil).ok(t); !strings.Contains(string(r.Data), `"Ops\tDesk"`) {
+			t.Errorf("departments: %s, want Ops\tDesk listed", r.Data)
+		}
+		r = e.gql(t, adm, `query($d: String) { people(department: $d) { totalCount } }`, map[string]any{"d": "Ops\tDesk"}).ok(t)
+		if string(r.Data) != `{"people":{"totalCount":1}}` {
+			t.Errorf("people of the department with a tab: %s", r.Data)
+		}
+		if r := e.gql(t, adm, `query($d: String) { people(department: $d) { totalCount } }`, map[string]any{"d": "Ops\tDesk2"}); len(r.Errors) != 1 || r.Errors[0].rule() != "must not contain control characters" {
+			t.Errorf("a department with a tab nobody has been in: %+v, want the control-character refusal", r.Errors)
+		}
 	})
 }

@@ -118,7 +118,7 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	resolver := &graph.Resolver{
 		ReadModel: rm, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
 		Logger: logger, Now: pe.Clock.Peek, ReadYourWritesTimeout: 10 * time.Second,
-		NoSelfAssessment: opts.noSelfAssessment,
+		NoSelfAssessment: opts.noSelfAssessment, Head: pe.Log.Head,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger,

@@ -13,8 +13,9 @@ import (
 // kept whole, and knownAtListTTL for how long: the pages of one list are
 // cut from one replay (a list of 20,000 people is 200 pages of 100), and
 // a client paging through it sees one list, not pages of lists replayed
-// apart. A list as known less than knownAtSettled ago is not kept: events
-// may still be recorded (or projected) before its instant.
+// apart. A list as known less than knownAtSettled ago is not kept (events
+// may still be recorded before its instant), nor one replayed while the
+// read model was behind the log (Resolver.settled).
 const (
 	maxKnownAtLists = 4
 	knownAtListTTL  = 10 * time.Minute
@@ -60,15 +61,12 @@ func (r *Resolver) peopleKnownAt(ctx context.Context, f projections.PeopleFilter
 		}
 	}
 	l.mu.Unlock()
+	keep := r.settled(ctx, knownAt) // asked before the replay reads
 	people, err := projections.PeopleKnownAt(ctx, r.ReadModel, r.Catalogue, f, knownAt)
 	if err != nil {
 		return projections.PeoplePage{}, err
 	}
-	clock := time.Now
-	if r.Now != nil {
-		clock = r.Now // the recorder's: what recordedAt is stamped by
-	}
-	if clock().Sub(knownAt) < knownAtSettled {
+	if !keep {
 		return projections.PageOf(people, f), nil
 	}
 	l.mu.Lock()
@@ -84,4 +82,27 @@ func (r *Resolver) peopleKnownAt(ctx context.Context, f projections.PeopleFilter
 	l.entries = append(kept, knownAtList{key: key, made: now, people: people})
 	l.mu.Unlock()
 	return projections.PageOf(people, f), nil
+}
+
+// settled reports whether a replay that starts now sees every event
+// recorded up to knownAt, so that its list may be kept: the instant is
+// knownAtSettled in the past (by the clock that stamps recordedAt), and
+// the read model has applied the log's head (a replay reads only what
+// was applied; while the projector lags, the list would miss events
+// recorded before the instant and keep missing them).
+func (r *Resolver) settled(ctx context.Context, knownAt time.Time) bool {
+	clock := time.Now
+	if r.Now != nil {
+		clock = r.Now
+	}
+	if r.Head == nil || clock().Sub(knownAt) < knownAtSettled {
+		return false
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	return r.ReadModel.WaitFor(wctx, head) == nil
 }

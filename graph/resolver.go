@@ -74,6 +74,10 @@ type Resolver struct {
 	// only. Off by default: the contract lets an employee record their own
 	// accomplishments, assessments included.
 	NoSelfAssessment bool
+	// Head returns the event log's head: a people list as known at an
+	// instant is kept for its next pages only when the read model had
+	// applied the head before the list was replayed (nil: never kept).
+	Head func(ctx context.Context) (uint64, error)
 
 	lists knownAtLists // people lists as known at an instant, kept whole
 }

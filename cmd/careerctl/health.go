@@ -20,6 +20,9 @@ func healthCommand(c *cli, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
 	path := "/healthz"
 	if *ready {
 		path = "/readyz"

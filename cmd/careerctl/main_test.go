@@ -87,6 +87,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"record-departure", "--personId", "E1", "--effectiveOn", "yesterday"},
 		{"record-engagement", "--personId", "E1", "--withinBudget=maybe"}, {"amend-accomplishment", "--accomplishmentId", "X", "--clear", "title"},
 		{"import", "f.ndjson", "--format", "xml"}, {"export", "extra"}, {"register-person", "E1"}, {},
+		{"health", "extra"}, {"token", "--role", "admin", "--subject", "a", "--secret", "x", "extra"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, env, nil, &out, &errb); code != 2 {

@@ -24,6 +24,9 @@ func tokenCommand(c *cli, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
 	if *subject == "" {
 		return usagef("--subject is required")
 	}

@@ -176,7 +176,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	resolver := &graph.Resolver{
 		ReadModel: m.store, Commands: countingCommands{recorder, m.metrics}, Catalogue: m.cat,
 		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,
-		NoSelfAssessment: !cfg.SelfAssessment,
+		NoSelfAssessment: !cfg.SelfAssessment, Head: m.eventLog.Head,
 	}
 	mux := http.NewServeMux()
 	m.websockets = graph.NewWebsockets()

@@ -250,7 +250,8 @@ const peopleWhere = `
 		AND ($3 = '' OR lp.field = $3) AND lp.level >= $4
 		AND lp.valid_from <= $2 AND (lp.valid_to IS NULL OR lp.valid_to > $2)))`
 
-// People returns a page of people matching f, ordered by id.
+// People returns a page of people matching f, ordered by id in byte order
+// (whatever the database's collation: migration 011).
 func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (projections.PeoplePage, error) {
 	return read(ctx, s, func(q querier) (projections.PeoplePage, error) { return s.people(ctx, q, f) })
 }
@@ -261,7 +262,7 @@ func (s *Store) people(ctx context.Context, q querier, f projections.PeopleFilte
 	if err := q.QueryRow(ctx, s.q(`SELECT count(*) FROM {s}.people p WHERE `+peopleWhere), args...).Scan(&page.TotalCount); err != nil {
 		return page, fmt.Errorf("people: %w", err)
 	}
-	rows, err := q.Query(ctx, s.q(`SELECT p.id FROM {s}.people p WHERE `+peopleWhere+` AND p.id > $5 ORDER BY p.id LIMIT $6`),
+	rows, err := q.Query(ctx, s.q(`SELECT p.id FROM {s}.people p WHERE `+peopleWhere+` AND p.id COLLATE "C" > $5 ORDER BY p.id COLLATE "C" LIMIT $6`),
 		append(args, f.After, f.First+1)...)
 	if err != nil {
 		return page, fmt.Errorf("people: %w", err)

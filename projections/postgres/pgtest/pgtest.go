@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +22,9 @@ import (
 const AdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // NewDatabase creates an empty database and returns its URL; the database is
-// dropped at the end of the test.
-func NewDatabase(t testing.TB) string {
+// dropped at the end of the test. options, if any, follow CREATE DATABASE
+// name (a locale, say).
+func NewDatabase(t testing.TB, options ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -34,7 +36,7 @@ func NewDatabase(t testing.TB) string {
 	var b [6]byte
 	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails on Linux
 	name := "careerledger_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.Exec(ctx, strings.Join(append([]string{"CREATE DATABASE", name}, options...), " ")); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -55,11 +57,12 @@ func NewDatabase(t testing.TB) string {
 	return u.String()
 }
 
-// NewPool creates a fresh database, migrates schema into it and returns a
-// pool on it, closed at the end of the test.
-func NewPool(t testing.TB, schema string) *pgxpool.Pool {
+// NewPool creates a fresh database (with options: see NewDatabase),
+// migrates schema into it and returns a pool on it, closed at the end of
+// the test.
+func NewPool(t testing.TB, schema string, options ...string) *pgxpool.Pool {
 	t.Helper()
-	dsn := NewDatabase(t)
+	dsn := NewDatabase(t, options...)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
