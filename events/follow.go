@@ -57,7 +57,15 @@ func (l *Log) Follow(ctx context.Context, after uint64, maxBatch int, handle fun
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", l.cfg.Stream, err)
 	}
-	defer it.Stop()
+	defer func() {
+		it.Stop()
+		// Stopped, the consumer would stay on the server until its
+		// inactivity threshold (five minutes): a projector restarted once
+		// a second while its read model failed left one a second behind.
+		if info := cons.CachedInfo(); info != nil {
+			l.deleteConsumerLater(info.Name)
+		}
+	}()
 
 	// next returns the next message; ok is false when none came in time.
 	next := func(opt jetstream.NextOpt) (jetstream.Msg, bool, error) {

@@ -1,9 +1,12 @@
 package events
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // fillClock is the filler's clock in these tests: it moves only when the
@@ -175,4 +178,35 @@ func TestFillerErrors(t *testing.T) {
 	if _, err := f.fill(); !errors.Is(err, boom) {
 		t.Errorf("fill = %v, want the feed's error", err)
 	}
+}
+
+// TestAStoppedFollowLeavesNoConsumer: each Follow ends by deleting its
+// consumer, so a projector restarted again and again (once a second while
+// its read model fails) does not pile consumers up on the server.
+func TestAStoppedFollowLeavesNoConsumer(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		r := newRecorder(l)
+		mustRegister(t, r, "E1")
+		stop := errors.New("stop")
+		for range 5 {
+			err := l.Follow(ctxT(t), 0, 10, func(context.Context, []Recorded) error { return stop })
+			if !errors.Is(err, stop) {
+				t.Fatalf("follow: %v, want the handler's error", err)
+			}
+		}
+		count := func() int {
+			n := 0
+			for range l.stream.ConsumerNames(ctxT(t)).Name() {
+				n++
+			}
+			return n
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for count() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d consumers left 5 s after five follows ended", count())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }

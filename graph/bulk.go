@@ -155,6 +155,8 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	}
 	// run plans and records one phase of lines, in order, and returns the
 	// people it newly registered.
+	transient := map[string]int{} // lines not recorded for want of the log, by code
+	var transientErr error
 	run := func(register bool, registered map[string]bool) map[string]bool {
 		var plan []planned
 		for _, l := range lines {
@@ -173,7 +175,13 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			pl := plan[i]
 			if err != nil {
 				results[pl.line-1] = failed(pl.line, err)
-				if domain.KindOf(err) == domain.KindInternal {
+				switch code := results[pl.line-1].Code; {
+				case code == "UNAVAILABLE" || code == "TIMEOUT":
+					// Told once for the request below, at warn as a
+					// mutation's is: the client sends the lines again.
+					transient[code]++
+					transientErr = err
+				case domain.KindOf(err) == domain.KindInternal:
 					b.Resolver.logger().ErrorContext(ctx, "import line failed", "request_id", RequestID(ctx), "line", pl.line, "err", err)
 				}
 				return
@@ -209,6 +217,10 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	// whose registration failed or repeated an earlier one.
 	registered := run(true, nil)
 	run(false, registered)
+	if len(transient) > 0 {
+		b.Resolver.logger().WarnContext(ctx, "import lines not recorded: the event log is unreachable or did not answer",
+			"request_id", RequestID(ctx), "unavailable", transient["UNAVAILABLE"], "timeout", transient["TIMEOUT"], "err", transientErr)
+	}
 	status := http.StatusOK
 	if last > 0 {
 		if err := b.Resolver.awaitProjection(ctx, last); err != nil {

@@ -439,11 +439,13 @@ func (p *Projector) Run(ctx context.Context) error {
 	if aerr := <-applied; aerr != nil {
 		err = aerr
 	}
-	if (err == nil || ctx.Err() != nil) && (sent || p.committed.Load() > from) {
-		// Stopped (a batch in flight, if any, rolled back or failed): the
-		// changes of the last batch committed were published. Published
-		// forgets them only if that batch is still the checkpoint's (a
-		// commit this run did not hear of moved it).
+	if sent || p.committed.Load() > from {
+		// Stopped or failed (a batch in flight, if any, rolled back or
+		// failed): the changes of the last batch committed were
+		// published. Published forgets them only if that batch is still
+		// the checkpoint's (a commit this run did not hear of moved it).
+		// Before, a failed run kept them, and a projector failing once a
+		// second published the same changes again once a second.
 		p.published(ctx)
 	}
 	if err != nil {

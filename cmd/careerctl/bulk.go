@@ -58,9 +58,10 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 	body := bytes.Join(lines, []byte("\n"))
 	body = append(body, '\n')
 	var lastErr error
+	var earlier []bulkResult // the last attempt's answers, when it had transient failures
 	// Eight attempts over about 24 s: long enough for a careerd that is
-	// restarting (the delay doubles up to 8 s).
-	for attempt := range 8 {
+	// restarting, or whose event log is (the delay doubles up to 8 s).
+	for attempt := range bulkAttempts {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
@@ -70,6 +71,15 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 		}
 		res, accepted, retry, err := e.postBulk(ctx, body, len(lines))
 		if err == nil {
+			res = keepRecorded(earlier, res)
+			// Lines careerd could not send to its event log (UNAVAILABLE)
+			// or whose write went unconfirmed (TIMEOUT) are sent again with
+			// the chunk, as a failed request is: their keys make the lines
+			// recorded meanwhile duplicates, answered as recorded above.
+			if n := countFunc(res, transient); n > 0 {
+				earlier, lastErr = res, fmt.Errorf("careerd could not record %d lines of the chunk (UNAVAILABLE or TIMEOUT: its event log unreachable)", n)
+				continue
+			}
 			return res, accepted, nil
 		}
 		if !retry || ctx.Err() != nil {
@@ -77,7 +87,40 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 		}
 		lastErr = err
 	}
-	return nil, false, fmt.Errorf("gave up after 5 attempts: %w", lastErr)
+	return nil, false, fmt.Errorf("gave up after %d attempts: %w", bulkAttempts, lastErr)
+}
+
+// bulkAttempts is how many times a chunk is sent: eight, over about 24 s.
+const bulkAttempts = 8
+
+// countFunc counts the elements of s that f reports.
+func countFunc[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
+}
+
+// transient reports a line careerd answered with a failure that sending
+// it again may mend.
+func transient(r bulkResult) bool { return !r.OK && (r.Code == "UNAVAILABLE" || r.Code == "TIMEOUT") }
+
+// keepRecorded is res with each line recorded by an earlier attempt of the
+// same chunk answered as that attempt answered it (res holds it as a
+// duplicate of itself).
+func keepRecorded(earlier, res []bulkResult) []bulkResult {
+	if len(earlier) != len(res) {
+		return res
+	}
+	for i, r := range earlier {
+		if r.OK && !r.Duplicate {
+			res[i] = r
+		}
+	}
+	return res
 }
 
 func (e *endpoint) postBulk(ctx context.Context, body []byte, n int) (results []bulkResult, accepted, retry bool, err error) {

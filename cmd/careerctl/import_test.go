@@ -191,6 +191,10 @@ type fakeBulk struct {
 	onCall     func(n int, r *http.Request) // called with the request number once it is read, before answering
 	accepted   bool                         // answer 202: recorded, not yet visible
 	readyCalls int                          // GET /readyz
+	// unreachable is how many requests, from failAt on, answer every line
+	// after the first UNAVAILABLE, as careerd does while its event log is
+	// away (with failAt; instead of failing the whole request).
+	unreachable int
 }
 
 func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +220,8 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.requests++
-	if f.failAt > 0 && (f.requests == f.failAt || (f.failAll && f.requests > f.failAt)) {
+	away := f.unreachable > 0 && f.requests >= f.failAt && f.requests < f.failAt+f.unreachable
+	if !away && f.failAt > 0 && f.unreachable == 0 && (f.requests == f.failAt || (f.failAll && f.requests > f.failAt)) {
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -251,6 +256,10 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if p, ok := f.keys[key]; ok {
 			enc.Encode(bulkResult{Line: n, OK: true, Position: p, Duplicate: true})
+			continue
+		}
+		if away && n > 1 {
+			enc.Encode(bulkResult{Line: n, Code: "UNAVAILABLE", Message: "the event log is unreachable: nothing was recorded; send the request again once it is back"})
 			continue
 		}
 		f.pos++
@@ -372,6 +381,42 @@ func TestImportRetriesATransientFailure(t *testing.T) {
 	}
 	if fake.requests != 4 {
 		t.Errorf("%d requests, want 3 chunks + 1 retry", fake.requests)
+	}
+}
+
+// TestImportSendsAgainWhatCareerdCouldNotRecord: a chunk whose lines
+// careerd answered UNAVAILABLE (its event log away) is sent again until
+// they are recorded, and the lines it recorded the first time count as
+// recorded, not as duplicates of themselves.
+func TestImportSendsAgainWhatCareerdCouldNotRecord(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}, failAt: 2, unreachable: 2}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	path := writeCommands(t, 12)
+	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "4")
+	if code != 0 || !strings.Contains(out, "12 recorded, 0 duplicates, 0 refused") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if fake.requests != 5 {
+		t.Errorf("%d requests, want 3 chunks + 2 sent again", fake.requests)
+	}
+	// Away for longer than the attempts last: the import stops there, says
+	// why, and resumes from that chunk when run again.
+	fake = &fakeBulk{keys: map[string]string{}, failAt: 1, unreachable: 100}
+	srv2 := httptest.NewServer(fake)
+	defer srv2.Close()
+	path = writeCommands(t, 12)
+	code, out, errs = runAgainst(srv2.URL, "import", path, "--chunk", "4")
+	if code != 1 || fake.requests != bulkAttempts || !strings.Contains(errs, "gave up after 8 attempts: careerd could not record 3 lines of the chunk") ||
+		!strings.Contains(errs, "run the same command again") {
+		t.Errorf("exit %d after %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+	fake.mu.Lock()
+	fake.unreachable = 0
+	fake.mu.Unlock()
+	code, out, errs = runAgainst(srv2.URL, "import", path, "--chunk", "4")
+	if code != 0 || !strings.Contains(out, "11 recorded, 1 duplicates, 0 refused") {
+		t.Errorf("run again: exit %d\n%s\n%s", code, out, errs)
 	}
 }
 

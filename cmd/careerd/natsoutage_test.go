@@ -289,6 +289,29 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 		}
 		logs.waitLog(t, "export failed: the event log is unreachable", map[string]string{"request_id": "export-1", "level": "WARN"})
 	}
+	// An import's lines are each answered UNAVAILABLE, and told once at
+	// warn for the request, not once a line at error.
+	var lines strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&lines, `{"op":"assessTheme","input":{"personId":"E1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2024-01-0%d","idempotencyKey":"imp-%d"}}`+"\n", i+1, i)
+	}
+	req, _ = http.NewRequest(http.MethodPost, "http://"+m.Addr()+"/v1/import", strings.NewReader(lines.String()))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Request-Id", "import-1")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || strings.Count(string(body), `"code":"UNAVAILABLE"`) != 3 {
+			t.Errorf("import while NATS is away: %d %s, want three lines UNAVAILABLE", res.StatusCode, body)
+		}
+		logs.waitLog(t, "import lines not recorded: the event log is unreachable or did not answer",
+			map[string]string{"request_id": "import-1", "level": "WARN", "unavailable": "3"})
+		if n := len(logs.find(t, "import line failed", nil)); n != 0 {
+			t.Errorf("%d import lines logged as failed at error, want none", n)
+		}
+	}
 	_, metrics := get(t, "http://"+m.Addr()+"/metrics")
 	if want := `careerledger_commands_total{command="recordTechnologySuccession",result="unavailable"} 2`; !strings.Contains(metrics, want) {
 		t.Errorf("/metrics: missing %s", want)
@@ -428,6 +451,22 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 	if res := register("E1"); len(res.Errors) > 0 {
 		t.Fatalf("register: %+v", res.Errors)
 	}
+	// E1 reaches level 1: the last batch before the failure has level
+	// changes, which must not go out again at every restart.
+	for q, in := range map[string]map[string]any{
+		`mutation($in: RecordEngagementInput!) { recordEngagement(input: $in) { position } }`: {"personId": "E1", "field": "SYSTEM_OPERATION",
+			"title": "Night shift", "role": "PARTICIPANT", "startedOn": "2023-01-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}},
+		`mutation($in: AssessThemeInput!) { assessTheme(input: $in) { position } }`: {"personId": "E1", "theme": "SERVICE_SUPPORT_MANAGEMENT",
+			"proficiency": "BASIC", "assessedOn": "2023-02-01"},
+	} {
+		if _, res := post(t, m.Addr(), token, q, map[string]any{"in": in}); len(res.Errors) > 0 {
+			t.Fatalf("%s: %+v", q, res.Errors)
+		}
+	}
+	_, res := post(t, m.Addr(), token, `{ person(id: "E1") { standing { level } } }`, nil)
+	if len(res.Errors) > 0 || !strings.Contains(string(res.Data), `"level":1`) {
+		t.Fatalf("E1 is not at level 1: %s %+v", res.Data, res.Errors)
+	}
 	table := pgx.Identifier{postgres.DefaultSchema, "person_events"}.Sanitize()
 	if _, err := pool.Exec(context.Background(), "ALTER TABLE "+table+" RENAME TO person_events_away"); err != nil {
 		t.Fatal(err)
@@ -439,6 +478,9 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if n := len(logs.find(t, "projector failed; restarting from the checkpoint", nil)); n < 2 || n > 4 {
 		t.Errorf("%d failures logged in about 2.5 s, want one a second", n)
+	}
+	if n := len(logs.find(t, "published again the level changes of the last batch", nil)); n > 1 {
+		t.Errorf("the last batch's level changes were published again %d times while the projector failed, want once at most", n)
 	}
 	away := pgx.Identifier{postgres.DefaultSchema, "person_events_away"}.Sanitize()
 	if _, err := pool.Exec(context.Background(), "ALTER TABLE "+away+" RENAME TO person_events"); err != nil {
