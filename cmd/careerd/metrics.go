@@ -28,6 +28,7 @@ type metrics struct {
 	appended  *prometheus.CounterVec
 	projected prometheus.Counter
 	evicted   prometheus.Counter
+	projFails prometheus.Counter
 	position  prometheus.Gauge
 	lag       prometheus.Gauge
 	lagAge    prometheus.Gauge
@@ -73,6 +74,10 @@ func newMetrics() *metrics {
 		projected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projected_events_total", Help: "Events applied to the read model by this instance.",
 		}),
+		projFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "careerledger_projector_failures_total",
+			Help: "Projector runs that failed (each retried a second later from the checkpoint): alert on its rate.",
+		}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projector_cache_evictions_total", Help: "People the projector dropped from its cache (--projector-cache); each is loaded from the read model when it appears again.",
 		}),
@@ -107,7 +112,7 @@ func newMetrics() *metrics {
 			Name: "careerledger_derived_dropped_total", Help: "Level changes dropped unpublished because the queue of those waiting for NATS was full.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.ops,
+	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.projFails, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.ops,
 		m.derivedFailed, m.derivedDropped, m.projecting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -496,5 +497,11 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 			t.Fatalf("E2 not projected 10 s after the table came back: %+v", res.Errors)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The recovery is told, and the failures counted for alerting.
+	logs.waitLog(t, "projector recovered: a batch was applied after failed runs", map[string]string{"level": "INFO"})
+	_, metrics := get(t, "http://"+m.Addr()+"/metrics")
+	if !regexp.MustCompile(`(?m)^careerledger_projector_failures_total [2-9]$`).MatchString(metrics) {
+		t.Errorf("/metrics: careerledger_projector_failures_total is not the 2-4 failures logged")
 	}
 }

@@ -57,8 +57,11 @@ type Main struct {
 	rebuild  *rebuilder
 	projMu   sync.Mutex
 	projStop context.CancelFunc // stops the live projector's current run (pauseLive)
-	projRun  chan struct{}      // closed when the live projector's current run has returned
-	projDone chan struct{}      // closed when the live projector has stopped
+	// projFailures counts the projector's failed runs since it last
+	// applied a batch, for saying when it recovers.
+	projFailures atomic.Int64
+	projRun      chan struct{} // closed when the live projector's current run has returned
+	projDone     chan struct{} // closed when the live projector has stopped
 	// liveMu is held by a read-model switch while the live projector must
 	// not run (pauseLive); the projector takes it before each run.
 	liveMu    sync.Mutex
@@ -435,9 +438,14 @@ func (m *Main) startProjector(ctx context.Context) {
 		// in bulk: each person judged once, at the head. Up to ten batches
 		// (a restart after a crash, a lock handed over) are projected as
 		// they come, and their level changes published.
-		Bulk:        true,
-		BulkAbove:   10 * projections.DefaultMaxBatch,
-		OnApplied:   func(pos uint64, n int) { m.metrics.applied(pos, n) },
+		Bulk:      true,
+		BulkAbove: 10 * projections.DefaultMaxBatch,
+		OnApplied: func(pos uint64, n int) {
+			m.metrics.applied(pos, n)
+			if failures := m.projFailures.Swap(0); failures > 0 {
+				m.log.Info("projector recovered: a batch was applied after failed runs", "failed_runs", failures, "position", pos)
+			}
+		},
 		OnStored:    func(_ uint64, n int) { m.metrics.projected.Add(float64(n)) },
 		OnCommitted: m.metrics.committed,
 		MaxCached:   m.Config.maxCached(),
@@ -471,6 +479,8 @@ func (m *Main) startProjector(ctx context.Context) {
 				continue
 			}
 			m.log.Error("projector failed; restarting from the checkpoint", "err", err)
+			m.metrics.projFails.Inc()
+			m.projFailures.Add(1)
 			select {
 			case <-ctx.Done():
 				return nil
