@@ -55,6 +55,9 @@ func distributionCommand(c *cli, args []string) error {
 		vars["department"] = *department
 	}
 	if *knownAt != "" {
+		if err := checkInstant("known-at", *knownAt); err != nil {
+			return err
+		}
 		vars["knownAt"] = *knownAt
 	}
 	data, err := ep.graphql(c.ctx, distributionQuery, vars)
@@ -226,6 +229,9 @@ func peopleCommand(c *cli, args []string) error {
 		vars["asOf"] = *asOf
 	}
 	if *knownAt != "" {
+		if err := checkInstant("known-at", *knownAt); err != nil {
+			return err
+		}
 		vars["knownAt"] = *knownAt
 	}
 	var people []json.RawMessage

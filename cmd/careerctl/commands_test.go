@@ -199,8 +199,13 @@ func TestPersonCommand(t *testing.T) {
 		t.Errorf("known before the registration:\n%s", out)
 	}
 	// A malformed instant is refused once, though two fields use it.
-	if code, _, errs := ctl(t, "person", "PER1", "--known-at", "2026-11-27T05:30"); code != 1 || strings.Count(errs, "BAD_USER_INPUT") != 1 {
-		t.Errorf("a malformed --known-at: exit %d, stderr %q; want one refusal", code, errs)
+	// A malformed instant is a usage error naming the flag, told once and
+	// never sent.
+	for _, args := range [][]string{{"person", "PER1"}, {"people"}, {"distribution", "--field", "SERVICE_DESK"}} {
+		code, _, errs := ctl(t, append(args, "--known-at", "2026-11-27T05:30")...)
+		if code != 2 || strings.Count(errs, `--known-at: "2026-11-27T05:30" is not an RFC 3339 instant`) != 1 || strings.Contains(errs, "BAD_USER_INPUT") {
+			t.Errorf("%v with a malformed --known-at: exit %d, stderr %q; want one usage error", args, code, errs)
+		}
 	}
 	// Every accomplishment with its id, what it says and who recorded it.
 	out = mustCtl(t, "accomplishments", "PER1")

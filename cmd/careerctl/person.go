@@ -86,6 +86,9 @@ func personCommand(c *cli, args []string) error {
 		vars["asOf"] = *asOf
 	}
 	if *knownAt != "" {
+		if err := checkInstant("known-at", *knownAt); err != nil {
+			return err
+		}
 		vars["knownAt"] = *knownAt
 	}
 	data, err := ep.graphql(c.ctx, personQuery, vars)
