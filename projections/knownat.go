@@ -48,38 +48,27 @@ func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Cat
 		return nil, err
 	}
 	fields := []domain.Field{field}
-	for start := 0; start < len(ids); start += knownAtChunk {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		chunk := ids[start:min(start+knownAtChunk, len(ids))]
-		byPerson, err := rm.PersonEvents(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range chunk {
-			p := foldKnownAt(byPerson[id], knownAt)
-			if p == nil {
-				continue // not registered as known then
+	err = replayKnownAt(ctx, rm, ids, knownAt, func(p *domain.Person, _ uint64) {
+		// The timeline does not depend on the standing's date.
+		_, changes := cat.JudgePersonLevels(p, domain.Date{})
+		for _, dp := range DistributionPeriodsOf(fields, p.Memberships(), periodsOf(changes)) {
+			if department != "" && dp.Department != department {
+				continue
 			}
-			// The timeline does not depend on the standing's date.
-			_, changes := cat.JudgePersonLevels(p, domain.Date{})
-			for _, dp := range DistributionPeriodsOf(fields, p.Memberships(), periodsOf(changes)) {
-				if department != "" && dp.Department != department {
-					continue
-				}
-				// The dates the period holds: From <= d < To (To zero: open).
-				lo := sort.Search(len(dates), func(i int) bool { return !dates[i].Before(dp.From) })
-				hi := len(dates)
-				if !dp.To.IsZero() {
-					hi = sort.Search(len(dates), func(i int) bool { return !dates[i].Before(dp.To) })
-				}
-				k := cellKey{dp.Department, dp.Level}
-				for i := lo; i < hi; i++ {
-					counts[i][k]++
-				}
+			// The dates the period holds: From <= d < To (To zero: open).
+			lo := sort.Search(len(dates), func(i int) bool { return !dates[i].Before(dp.From) })
+			hi := len(dates)
+			if !dp.To.IsZero() {
+				hi = sort.Search(len(dates), func(i int) bool { return !dates[i].Before(dp.To) })
+			}
+			k := cellKey{dp.Department, dp.Level}
+			for i := lo; i < hi; i++ {
+				counts[i][k]++
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return cellsOf(counts), nil
 }
@@ -99,36 +88,51 @@ func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue,
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // the pages' order, whatever the reader's
 	out := []PersonView{}
+	err = replayKnownAt(ctx, rm, ids, knownAt, func(p *domain.Person, last uint64) {
+		v := PersonView{ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships(), Position: last}
+		if f.Department != "" && v.DepartmentOn(f.AsOf) != f.Department {
+			return
+		}
+		if f.MinLevel > 0 && !reaches(cat, p, f) {
+			return
+		}
+		out = append(out, v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// replayKnownAt folds each of ids (in their order) from the events
+// recorded up to knownAt, knownAtChunk people's events at a time, and
+// calls visit with each person registered as known then and the position
+// of the last event folded.
+func replayKnownAt(ctx context.Context, rm KnownAtReader, ids []string, knownAt time.Time, visit func(p *domain.Person, last uint64)) error {
 	for start := 0; start < len(ids); start += knownAtChunk {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		chunk := ids[start:min(start+knownAtChunk, len(ids))]
 		byPerson, err := rm.PersonEvents(ctx, chunk)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, id := range chunk {
 			p := foldKnownAt(byPerson[id], knownAt)
 			if p == nil {
 				continue // not registered as known then
 			}
-			v := PersonView{ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships()}
+			var last uint64
 			for _, r := range byPerson[id] {
 				if !r.RecordedAt.After(knownAt) {
-					v.Position = r.Position
+					last = r.Position
 				}
 			}
-			if f.Department != "" && v.DepartmentOn(f.AsOf) != f.Department {
-				continue
-			}
-			if f.MinLevel > 0 && !reaches(cat, p, f) {
-				continue
-			}
-			out = append(out, v)
+			visit(p, last)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // PageOf is the page of people (ordered by id) that f.First and f.After
