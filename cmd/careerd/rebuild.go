@@ -95,6 +95,11 @@ func (r *rebuilder) run(ctx context.Context) {
 	r.running = false
 	if err != nil {
 		r.status.State, r.status.Error = "failed", err.Error()
+		if ctx.Err() != nil {
+			// careerd is stopping: not a failure to alert on.
+			m.log.Info("rebuild stopped with careerd; the old read model stays, and the rebuild must be started again", "err", err)
+			return
+		}
 		m.log.Error("rebuild failed; the old read model keeps serving", "err", err)
 		return
 	}

@@ -297,7 +297,13 @@ func TestAStopMidRebuildLeavesNoSchemaBehind(t *testing.T) {
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	cfg := baseConfig(t)
 	cfg.DatabaseURL = pgtest.URL(pool)
-	m := start(t, cfg)
+	var logs logLines
+	m := NewMain(cfg, &logs)
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
 	token := m.DevToken()
 	for part := range 3 { // an import request carries up to 10,000 lines
 		var lines strings.Builder
@@ -334,6 +340,13 @@ func TestAStopMidRebuildLeavesNoSchemaBehind(t *testing.T) {
 	state := m.rebuild.RebuildStatus().State
 	if state != "failed" {
 		t.Fatalf("the rebuild was %s after the stop, want failed (stopped before its head)", state)
+	}
+	// Stopped with careerd, not failed: told at info, nothing to alert on.
+	if n := len(logs.find(t, "rebuild failed; the old read model keeps serving", nil)); n != 0 {
+		t.Errorf("a rebuild stopped with careerd was logged as failed %d times", n)
+	}
+	if n := len(logs.find(t, "rebuild stopped with careerd; the old read model stays, and the rebuild must be started again", map[string]string{"level": "INFO"})); n != 1 {
+		t.Errorf("a rebuild stopped with careerd was told %d times, want once", n)
 	}
 
 	ctx := context.Background()
