@@ -476,6 +476,11 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 		t.Fatalf("a registration the read model cannot apply: %+v, want CONFLICT (recorded, not applied)", res.Errors)
 	}
 	logs.waitLog(t, "projector failed; restarting from the checkpoint", map[string]string{"level": "ERROR"})
+	// Not ready at once (the stall bound is 30 s): this instance knows its
+	// projector fails.
+	if code, body := get(t, "http://"+m.Addr()+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"projector failing"`) {
+		t.Errorf("/readyz while the projector fails: %d %s, want 503 projector failing", code, body)
+	}
 	time.Sleep(2500 * time.Millisecond)
 	if n := len(logs.find(t, "projector failed; restarting from the checkpoint", nil)); n < 2 || n > 4 {
 		t.Errorf("%d failures logged in about 2.5 s, want one a second", n)
@@ -500,6 +505,9 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 	}
 	// The recovery is told, and the failures counted for alerting.
 	logs.waitLog(t, "projector recovered: a batch was applied after failed runs", map[string]string{"level": "INFO"})
+	if code, body := get(t, "http://"+m.Addr()+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz after the recovery: %d %s, want 200", code, body)
+	}
 	_, metrics := get(t, "http://"+m.Addr()+"/metrics")
 	if !regexp.MustCompile(`(?m)^careerledger_projector_failures_total [2-9]$`).MatchString(metrics) {
 		t.Errorf("/metrics: careerledger_projector_failures_total is not the 2-4 failures logged")

@@ -541,6 +541,14 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// This instance's projector failing (its runs retried once a second)
+	// with anything behind is not ready at once, not only once the stall
+	// bound has passed.
+	if failures := m.projFailures.Load(); failures > 0 && lag > 0 {
+		body["status"], body["failed_runs"] = "projector failing", failures
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
 	if lag > m.Config.ReadyMaxLag {
 		body["status"] = "projector behind"
 		writeJSON(w, http.StatusServiceUnavailable, body)
