@@ -362,31 +362,32 @@ const MaxKeyLength = 200
 // as given: a header (Career-Idempotency-Key, and the server's
 // Nats-Msg-Id) holds no control character, loses the spaces around a
 // value, and has a size limit, so such a key would be compared as given
-// and read back as another. The key is refused only once it is known not
-// to be a repeat: a release before these rules recorded such keys, and
-// the retry of one is answered as the repeat it is.
+// and read back as another. A key over the length bound is refused only
+// once it is known not to be a repeat: a release before the bound
+// recorded such keys, and the retry of one is answered as the repeat it
+// is; the other rules are checked at once, as no recorded key breaks them.
 func planOf(r *Recorder, c Command) (plan, error) {
 	p, err := c.plan(r)
 	if err != nil || p.key == "" {
 		return p, err
 	}
-	if err := keyError(p.key); err != nil {
-		p.decide = func(*domain.Person) (decision, error) { return decision{}, err }
+	switch {
+	case !utf8.ValidString(p.key):
+		return plan{}, domain.Invalid("idempotencyKey", "must be valid UTF-8")
+	case strings.TrimSpace(p.key) != p.key:
+		// No recorded key has them: the header dropped them.
+		return plan{}, domain.Invalid("idempotencyKey", "must not start or end with spaces")
+	}
+	if err := domain.ValidatePrintable("idempotencyKey", p.key, false); err != nil {
+		return plan{}, err // nor these: a header holds none
+	}
+	if utf8.RuneCountInString(p.key) > MaxKeyLength {
+		// Refused once the key is known not to be a repeat: a release
+		// before the bound recorded longer keys.
+		tooLong := domain.Invalid("idempotencyKey", fmt.Sprintf("must be at most %d characters", MaxKeyLength))
+		p.decide = func(*domain.Person) (decision, error) { return decision{}, tooLong }
 	}
 	return p, nil
-}
-
-// keyError says what is wrong with an idempotency key; nil when nothing.
-func keyError(key string) error {
-	switch {
-	case !utf8.ValidString(key):
-		return domain.Invalid("idempotencyKey", "must be valid UTF-8")
-	case utf8.RuneCountInString(key) > MaxKeyLength:
-		return domain.Invalid("idempotencyKey", fmt.Sprintf("must be at most %d characters", MaxKeyLength))
-	case strings.TrimSpace(key) != key:
-		return domain.Invalid("idempotencyKey", "must not start or end with spaces")
-	}
-	return domain.ValidatePrintable("idempotencyKey", key, false)
 }
 
 func (c RegisterPerson) plan(r *Recorder) (plan, error) {

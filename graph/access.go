@@ -138,10 +138,10 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		if knownAt == nil {
 			continue
 		}
-		// Not a department now: a name no department could have is
-		// refused for what is wrong with it before the log is searched.
-		if err := domain.ValidateDepartment(name); err != nil {
-			return "", err
+		// Not a department now: a name no department could have is not
+		// searched for in the log (the trimmed name may still be).
+		if domain.ValidateDepartment(name) != nil {
+			continue
 		}
 		ids, err := r.ReadModel.PeopleEverIn(ctx, name)
 		if err != nil {

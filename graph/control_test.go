@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
@@ -93,6 +94,15 @@ func TestControlCharacters(t *testing.T) {
 		r = e.gql(t, adm, `query($d: String) { people(department: $d) { totalCount } }`, map[string]any{"d": "Ops\tDesk"}).ok(t)
 		if string(r.Data) != `{"people":{"totalCount":1}}` {
 			t.Errorf("people of the department with a tab: %s", r.Data)
+		}
+		// A name with a line break around it is its trimmed name, with
+		// knownAt as without (a CSV's \r\n).
+		now := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		for _, vars := range []map[string]any{{"d": "Operations\r"}, {"d": "Operations\r", "k": now}} {
+			r := e.gql(t, adm, `query($d: String, $k: DateTime) { people(department: $d, knownAt: $k) { totalCount } }`, vars).ok(t)
+			if string(r.Data) != `{"people":{"totalCount":1}}` {
+				t.Errorf("people of %q: %s, want C1", vars, r.Data)
+			}
 		}
 		if r := e.gql(t, adm, `query($d: String) { people(department: $d) { totalCount } }`, map[string]any{"d": "Ops\tDesk2"}); len(r.Errors) != 1 || r.Errors[0].rule() != "must not contain control characters" {
 			t.Errorf("a department with a tab nobody has been in: %+v, want the control-character refusal", r.Errors)

@@ -171,12 +171,6 @@ func notFor(kind domain.AccomplishmentKind, fields map[string]bool) error {
 	return nil
 }
 
-// amendPatch returns the patch that applies an amendment input to the
-// current value of an accomplishment. The recorder re-validates the result
-// as a whole.
-// amendsNothing refuses an amendment that names no field to change: it
-// would add an event that changes nothing to a log kept forever. It needs
-// no state, so it runs before the command.
 // emptySubordinate refuses a subordinateId given as "": left out, there is
 // no one to name; given empty, it is a mistake (an unset variable), as an
 // empty department filter is.
@@ -187,6 +181,9 @@ func emptySubordinate(p *string) error {
 	return nil
 }
 
+// amendsNothing refuses an amendment that names no field to change: it
+// would add an event that changes nothing to a log kept forever, and an
+// empty subordinateId. It needs no state, so it runs before the command.
 func amendsNothing(in model.AmendAccomplishmentInput) error {
 	if v, _ := in.SubordinateID.ValueOK(); v != nil {
 		if err := emptySubordinate(v); err != nil {
@@ -203,6 +200,9 @@ func amendsNothing(in model.AmendAccomplishmentInput) error {
 	return domain.Invalid("input", "must give at least one field to change besides accomplishmentId")
 }
 
+// amendPatch returns the patch that applies an amendment input to the
+// current value of an accomplishment. The recorder re-validates the result
+// as a whole.
 func amendPatch(in model.AmendAccomplishmentInput) func(domain.Accomplishment) (domain.Accomplishment, error) {
 	given := map[string]bool{
 		"field": in.Field.IsSet(), "title": in.Title.IsSet(), "role": in.Role.IsSet(), "startedOn": in.StartedOn.IsSet(),

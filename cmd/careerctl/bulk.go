@@ -109,15 +109,19 @@ func countFunc[T any](s []T, f func(T) bool) int {
 func transient(r bulkResult) bool { return !r.OK && (r.Code == "UNAVAILABLE" || r.Code == "TIMEOUT") }
 
 // keepRecorded is res with each line recorded by an earlier attempt of the
-// same chunk answered as that attempt answered it (res holds it as a
-// duplicate of itself).
+// same chunk answered as recorded: as that attempt answered it, or, for a
+// line it answered TIMEOUT (recorded, unconfirmed) and res as a duplicate,
+// as res answers it, recorded (res holds either as a duplicate of itself).
 func keepRecorded(earlier, res []bulkResult) []bulkResult {
 	if len(earlier) != len(res) {
 		return res
 	}
 	for i, r := range earlier {
-		if r.OK && !r.Duplicate {
+		switch {
+		case r.OK && !r.Duplicate:
 			res[i] = r
+		case r.Code == "TIMEOUT" && res[i].OK && res[i].Duplicate:
+			res[i].Duplicate = false
 		}
 	}
 	return res

@@ -195,6 +195,9 @@ type fakeBulk struct {
 	// after the first UNAVAILABLE, as careerd does while its event log is
 	// away (with failAt; instead of failing the whole request).
 	unreachable int
+	// timeoutAt is a request whose second line is recorded but answered
+	// TIMEOUT, as when careerd's write went unconfirmed.
+	timeoutAt int
 }
 
 func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -264,6 +267,10 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.pos++
 		f.keys[key] = strconv.Itoa(f.pos)
+		if f.requests == f.timeoutAt && n == 2 {
+			enc.Encode(bulkResult{Line: n, Code: "TIMEOUT", Message: "the write was not confirmed: it may have been recorded"})
+			continue
+		}
 		enc.Encode(bulkResult{Line: n, OK: true, Position: strconv.Itoa(f.pos), PersonID: "E1"})
 	}
 	f.lines = append(f.lines, n)
@@ -399,6 +406,15 @@ func TestImportSendsAgainWhatCareerdCouldNotRecord(t *testing.T) {
 	}
 	if fake.requests != 5 {
 		t.Errorf("%d requests, want 3 chunks + 2 sent again", fake.requests)
+	}
+	// A line recorded but answered TIMEOUT is recorded, not a duplicate of
+	// itself, once the chunk sent again confirms it.
+	fake = &fakeBulk{keys: map[string]string{}, timeoutAt: 1}
+	srv3 := httptest.NewServer(fake)
+	defer srv3.Close()
+	code, out, errs = runAgainst(srv3.URL, "import", writeCommands(t, 3), "--chunk", "4")
+	if code != 0 || !strings.Contains(out, "3 recorded, 0 duplicates, 0 refused") || fake.requests != 2 {
+		t.Errorf("a line answered TIMEOUT: exit %d after %d requests\n%s\n%s", code, fake.requests, out, errs)
 	}
 	// Away for longer than the attempts last: the import stops there, says
 	// why, and resumes from that chunk when run again.

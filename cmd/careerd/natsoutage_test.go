@@ -290,6 +290,11 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 		}
 		logs.waitLog(t, "export failed: the event log is unreachable", map[string]string{"request_id": "export-1", "level": "WARN"})
 	}
+	// A key no record could have is bad input at once, NATS away or not.
+	if res := postAs(t, m.Addr(), token, "outage-key", successionMutation, successionInput(" k9")); len(res.Errors) != 1 ||
+		res.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || res.Errors[0].Extensions["field"] != "idempotencyKey" {
+		t.Errorf("a key with a space before it while NATS is away: %+v, want BAD_USER_INPUT on idempotencyKey", res.Errors)
+	}
 	// An import's lines are each answered UNAVAILABLE, and told once at
 	// warn for the request, not once a line at error.
 	var lines strings.Builder

@@ -13,8 +13,8 @@ import (
 )
 
 // TestPeopleAreInByteOrderWhateverTheCollation: on a database whose
-// collation sorts "a1" before "B1" (ICU en-US), pages of people are still
-// in byte order, as the memory read model and a list as known at an
+// collation sorts "a1" before "B1" (ICU en-US), pages of people (and a
+// distribution's departments) are still in byte order, as the memory read model and a list as known at an
 // instant page them, and a cursor continues where its page ended.
 func TestPeopleAreInByteOrderWhateverTheCollation(t *testing.T) {
 	cat := domain.DefaultCatalogue()
@@ -25,8 +25,8 @@ func TestPeopleAreInByteOrderWhateverTheCollation(t *testing.T) {
 	}
 	e := projectionstest.Start(t, postgres.New(pool, cat, ""), cat)
 	var last uint64
-	for _, id := range []string{"a1", "B1", "b2", "A2"} {
-		last = e.Register(id, "Ops", "2020-01-01").Position
+	for id, dept := range map[string]string{"a1": "alpha", "B1": "Beta", "b2": "Ops", "A2": "Ops"} {
+		last = max(last, e.Register(id, dept, "2020-01-01").Position)
 	}
 	e.Wait(last)
 	want := []string{"A2", "B1", "a1", "b2"}
@@ -59,5 +59,17 @@ func TestPeopleAreInByteOrderWhateverTheCollation(t *testing.T) {
 	})
 	if !slices.Equal(got, want) {
 		t.Errorf("people as known now, a page of one at a time: %q, want %q", got, want)
+	}
+	// A distribution's departments likewise.
+	cells, err := e.Store.Distribution(context.Background(), domain.SystemOperation, projectionstest.Today, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var depts []string
+	for _, c := range cells {
+		depts = append(depts, c.Department)
+	}
+	if want := []string{"Beta", "Ops", "alpha"}; !slices.Equal(depts, want) {
+		t.Errorf("distribution's departments: %q, want %q", depts, want)
 	}
 }

@@ -378,6 +378,11 @@ func (s *Store) distribution(ctx context.Context, q querier, field domain.Field,
 	}); err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)
 	}
+	// Departments in byte order whatever the database's collation, as the
+	// memory store, Trend and the answers as known at an instant order them.
+	slices.SortFunc(out, func(a, b projections.Cell) int {
+		return cmp.Or(strings.Compare(a.Department, b.Department), cmp.Compare(a.Level, b.Level))
+	})
 	return out, nil
 }
 
