@@ -155,6 +155,24 @@ func TestBulkImportAFailedRegistrationGrantsNothing(t *testing.T) {
 	})
 }
 
+// TestBulkImportRefusesAnEmptySubordinate: an import line's empty
+// subordinateId is refused naming it, as the mutation's is, and records
+// nothing.
+func TestBulkImportRefusesAnEmptySubordinate(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.importLines(t, adm, `{"op":"registerPerson","input":{"id":"S1","name":"Sub","department":"Operations","joinedOn":"2015-04-01"}}`)
+		head := e.head(t)
+		_, res := e.importLines(t, adm, `{"op":"recordSubordinateDevelopment","input":{"personId":"S1","kind":"MENTORING","occurredOn":"2016-02-01","subordinateId":""}}`)
+		if len(res) != 1 || res[0].Code != "BAD_USER_INPUT" || res[0].Field != "subordinateId" {
+			t.Errorf("an empty subordinateId in an import line: %+v, want BAD_USER_INPUT on subordinateId", res)
+		}
+		if e.head(t) != head {
+			t.Errorf("the refused line recorded events: head %d -> %d", head, e.head(t))
+		}
+	})
+}
+
 // TestImportResultForm: a recorded line always says whether it was a
 // repeat; a refused line does not.
 func TestImportResultForm(t *testing.T) {
