@@ -171,9 +171,11 @@ func TestLevelChangesOutliveADeathBetweenCommitAndPublication(t *testing.T) {
 		head = rec(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
 	}
 
-	// What a projector that does not die publishes.
+	// What a projector that does not die publishes: level 2 in each field,
+	// then level 3 in one (waiting for all four, since the checkpoint can
+	// reach the head before the last batch's changes are handed over).
 	var clean notes
-	publishUntil(t, env, postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, ""), &clean, head, 1)
+	publishUntil(t, env, postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, ""), &clean, head, 4)
 	want := withoutPosition(clean.all())
 	for _, c := range withoutPosition(before.all()) {
 		want = slices.DeleteFunc(want, func(w projections.LevelChanged) bool { return w == c })
