@@ -83,7 +83,14 @@ func get(t *testing.T, url string) (int, string) {
 
 func start(t *testing.T, cfg Config) *Main {
 	t.Helper()
-	m := NewMain(cfg, io.Discard)
+	return startLogging(t, cfg, io.Discard)
+}
+
+// startLogging starts careerd with cfg, logging to logs, and closes it at
+// the end of the test.
+func startLogging(t *testing.T, cfg Config, logs io.Writer) *Main {
+	t.Helper()
+	m := NewMain(cfg, logs)
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		t.Fatal(err)

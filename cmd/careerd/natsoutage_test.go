@@ -232,13 +232,7 @@ func startAgainst(t *testing.T, natsURL string, pg bool, logs io.Writer) *Main {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMain(cfg, logs)
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return startLogging(t, cfg, logs)
 }
 
 // TestAMutationWhileNATSIsAwayIsUnavailable: careerd in its production
@@ -442,12 +436,7 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logLines
-	m := NewMain(cfg, &logs)
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := startLogging(t, cfg, &logs)
 	token := adminToken(t)
 	register := func(id string) gqlResponse {
 		_, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{

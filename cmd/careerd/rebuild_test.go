@@ -298,12 +298,7 @@ func TestAStopMidRebuildLeavesNoSchemaBehind(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.DatabaseURL = pgtest.URL(pool)
 	var logs logLines
-	m := NewMain(cfg, &logs)
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := startLogging(t, cfg, &logs)
 	token := m.DevToken()
 	for part := range 3 { // an import request carries up to 10,000 lines
 		var lines strings.Builder
