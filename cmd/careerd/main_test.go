@@ -527,3 +527,18 @@ func TestReadyzSeesAStalledProjector(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestEachInstanceSaysWhetherItProjects: of two instances on one database,
+// the one that takes the projector lock says so, and the other says,
+// once, that it stands by.
+func TestEachInstanceSaysWhetherItProjects(t *testing.T) {
+	cfg, _ := productionConfig(t)
+	var la, lb logLines
+	startLogging(t, cfg, &la)
+	la.waitLog(t, "projector lock taken: this instance projects", map[string]string{"level": "INFO"})
+	startLogging(t, cfg, &lb)
+	lb.waitLog(t, "projector lock held by another instance: this instance serves and takes over if that one stops", map[string]string{"level": "INFO"})
+	if n := len(lb.find(t, "projector lock taken: this instance projects", nil)); n != 0 {
+		t.Errorf("the second instance took the lock too (%d times)", n)
+	}
+}

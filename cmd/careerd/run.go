@@ -494,8 +494,17 @@ func (m *Main) startProjector(ctx context.Context) {
 		defer m.wg.Done()
 		defer close(m.projDone)
 		if m.pool != nil {
-			// Which instance projects shows in its log and its metrics.
+			// Which instance projects shows in its log and its metrics; one
+			// that finds the lock held says so too, once.
+			var took atomic.Bool
+			standby := time.AfterFunc(2*time.Second, func() {
+				if !took.Load() && ctx.Err() == nil {
+					m.log.Info("projector lock held by another instance: this instance serves and takes over if that one stops")
+				}
+			})
+			defer standby.Stop()
 			locked := func(ctx context.Context) error {
+				took.Store(true)
 				m.log.Info("projector lock taken: this instance projects")
 				m.metrics.projecting.Set(1)
 				defer m.metrics.projecting.Set(0)
