@@ -166,7 +166,7 @@ func baselineProject(ctx context.Context, pool *pgxpool.Pool, l *events.Log, hea
 	for _, ddl := range []string{
 		`CREATE SCHEMA ` + baselineSchema,
 		`CREATE TABLE ` + baselineSchema + `.person_events (position bigint PRIMARY KEY, person_id text NOT NULL, type text NOT NULL,
-			version int NOT NULL, recorded_at timestamptz NOT NULL, idempotency_key text NOT NULL DEFAULT '', body jsonb NOT NULL)`,
+			version int NOT NULL, recorded_at timestamptz NOT NULL, idempotency_key text NOT NULL DEFAULT '', body json NOT NULL)`,
 		`CREATE INDEX person_events_person ON ` + baselineSchema + `.person_events (person_id, position)`,
 		`CREATE TABLE ` + baselineSchema + `.checkpoint (name text PRIMARY KEY, position bigint NOT NULL)`,
 	} {

@@ -129,14 +129,16 @@ func checkEventsComplete(t *testing.T, env *projectionstest.Env, store *postgres
 // compare (all but bookkeeping times).
 var readModelTables = map[string]string{
 	"projection_checkpoint": "name, position",
-	"person_events":         "*",
-	"people":                "*",
-	"memberships":           "*",
-	"accomplishments":       "*",
-	"level_periods":         "*",
-	"level_changes":         "*",
-	"distribution_periods":  "*",
-	"distribution_deltas":   "*",
+	// A body compared as JSON: a body migrated from jsonb (012) prints as
+	// jsonb printed it, one projected since as the recorder encoded it.
+	"person_events":        "position, person_id, type, version, recorded_at, idempotency_key, recorded_by, body::jsonb AS body",
+	"people":               "*",
+	"memberships":          "*",
+	"accomplishments":      "*",
+	"level_periods":        "*",
+	"level_changes":        "*",
+	"distribution_periods": "*",
+	"distribution_deltas":  "*",
 }
 
 // readModelWhere keeps rows of a table out of the comparison: a delta whose

@@ -764,7 +764,7 @@ func insertSQL(schema, table string, cols []column) string {
 
 // eventColumns are the columns of person_events a batch writes.
 var eventColumns = []column{{"position", "bigint"}, {"person_id", "text"}, {"type", "text"}, {"version", "int"},
-	{"recorded_at", "timestamptz"}, {"idempotency_key", "text"}, {"recorded_by", "text"}, {"body", "jsonb"}}
+	{"recorded_at", "timestamptz"}, {"idempotency_key", "text"}, {"recorded_by", "text"}, {"body", "json"}}
 
 func (s *Store) writeEvents(ctx context.Context, w *writes, batch []events.Recorded, after uint64) error {
 	rows := make([][]any, 0, len(batch))
