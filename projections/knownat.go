@@ -3,8 +3,11 @@ package projections
 import (
 	"cmp"
 	"context"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -48,10 +51,12 @@ func DistributionsKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Cat
 		return nil, err
 	}
 	fields := []domain.Field{field}
-	err = replayKnownAt(ctx, rm, ids, knownAt, func(p *domain.Person, _ uint64) {
+	err = replayKnownAt(ctx, rm, ids, knownAt, func(p *domain.Person, _ uint64) ([]DistributionPeriod, bool) {
 		// The timeline does not depend on the standing's date.
 		_, changes := cat.JudgePersonLevels(p, domain.Date{})
-		for _, dp := range DistributionPeriodsOf(fields, p.Memberships(), periodsOf(changes)) {
+		return DistributionPeriodsOf(fields, p.Memberships(), periodsOf(changes)), true
+	}, func(periods []DistributionPeriod) {
+		for _, dp := range periods {
 			if department != "" && dp.Department != department {
 				continue
 			}
@@ -88,51 +93,107 @@ func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue,
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // the pages' order, whatever the reader's
 	out := []PersonView{}
-	err = replayKnownAt(ctx, rm, ids, knownAt, func(p *domain.Person, last uint64) {
+	err = replayKnownAt(ctx, rm, ids, knownAt, func(p *domain.Person, last uint64) (PersonView, bool) {
 		v := PersonView{ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships(), Position: last}
 		if f.Department != "" && v.DepartmentOn(f.AsOf) != f.Department {
-			return
+			return v, false
 		}
 		if f.MinLevel > 0 && !reaches(cat, p, f) {
-			return
+			return v, false
 		}
-		out = append(out, v)
-	})
+		return v, true
+	}, func(v PersonView) { out = append(out, v) })
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// replayKnownAt folds each of ids (in their order) from the events
-// recorded up to knownAt, knownAtChunk people's events at a time, and
-// calls visit with each person registered as known then and the position
-// of the last event folded.
-func replayKnownAt(ctx context.Context, rm KnownAtReader, ids []string, knownAt time.Time, visit func(p *domain.Person, last uint64)) error {
-	for start := 0; start < len(ids); start += knownAtChunk {
+// replayKnownAt folds each of ids from the events recorded up to knownAt,
+// knownAtChunk people's events at a time, and hands each person registered
+// as known then, with the position of the last event folded, to work; it
+// calls visit with what work keeps (ok), one at a time in ids' order. The
+// people of a chunk are folded and worked on by up to GOMAXPROCS
+// goroutines at once (work must be safe to run concurrently; visit need
+// not be), while the next chunk's events are read: a replay is a fold and
+// a judgment of every person, each independent of the others, and the
+// read of the events (in PostgreSQL, the database's own work) overlaps
+// them.
+func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, knownAt time.Time,
+	work func(p *domain.Person, last uint64) (T, bool), visit func(T)) error {
+	type chunk struct {
+		ids      []string
+		byPerson map[string][]events.Recorded
+		err      error
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan chunk, 1)
+	go func() {
+		defer close(chunks)
+		for start := 0; start < len(ids); start += knownAtChunk {
+			c := chunk{ids: ids[start:min(start+knownAtChunk, len(ids))]}
+			if c.err = rctx.Err(); c.err == nil {
+				c.byPerson, c.err = rm.PersonEvents(rctx, c.ids)
+			}
+			select {
+			case chunks <- c:
+			case <-rctx.Done():
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for range chunks { // the reader has stopped when chunks is closed
+		}
+	}()
+	type result struct {
+		v  T
+		ok bool
+	}
+	results := make([]result, min(knownAtChunk, len(ids)))
+	workers := max(1, runtime.GOMAXPROCS(0))
+	for c := range chunks {
+		if c.err != nil {
+			return c.err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		chunk := ids[start:min(start+knownAtChunk, len(ids))]
-		byPerson, err := rm.PersonEvents(ctx, chunk)
-		if err != nil {
-			return err
-		}
-		for _, id := range chunk {
-			p := foldKnownAt(byPerson[id], knownAt)
-			if p == nil {
-				continue // not registered as known then
-			}
-			var last uint64
-			for _, r := range byPerson[id] {
-				if !r.RecordedAt.After(knownAt) {
-					last = r.Position
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(workers, len(c.ids)) {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(c.ids); i = int(next.Add(1) - 1) {
+					rs := c.byPerson[c.ids[i]]
+					p := foldKnownAt(rs, knownAt)
+					if p == nil {
+						results[i] = result{} // not registered as known then
+						continue
+					}
+					var last uint64
+					for _, r := range rs {
+						if !r.RecordedAt.After(knownAt) {
+							last = r.Position
+						}
+					}
+					v, ok := work(p, last)
+					results[i] = result{v, ok}
 				}
+			})
+		}
+		wg.Wait()
+		for i := range c.ids {
+			if results[i].ok {
+				visit(results[i].v)
 			}
-			visit(p, last)
 		}
 	}
-	return nil
+	// The reader stops early only when ctx is done.
+	return ctx.Err()
 }
 
 // PageOf is the page of people (ordered by id) that f.First and f.After
