@@ -406,7 +406,7 @@ func TestAnInstantNeedsItsOffset(t *testing.T) {
 			t.Errorf("knownAt %q: %+v, want BAD_USER_INPUT naming the offset", k, r.Errors)
 		}
 	}
-	for _, k := range []string{"2030-01-02T15:04:05Z", "2030-01-02T15:04:05.123456+09:00"} {
+	for _, k := range []string{"2026-01-02T15:04:05Z", "2026-01-02T15:04:05.123456+09:00"} {
 		e.gql(t, adm, q, map[string]any{"k": k}).ok(t)
 	}
 }
@@ -555,4 +555,67 @@ func (c replayCounter) WaitFor(ctx context.Context, position uint64) error {
 func (c replayCounter) PeopleEverIn(ctx context.Context, department string) ([]string, error) {
 	c.n.Add(1)
 	return c.ReadModel.PeopleEverIn(ctx, department)
+}
+
+// TestAFutureKnownAtIsRefused: a knownAt later than the server's clock
+// when the request is received is refused on every field that takes one,
+// BAD_USER_INPUT naming knownAt, the rule and the clock, before anything
+// runs (a mutation selecting it records nothing); what is known at a later
+// instant is not known yet, and an answer now would change. A knownAt equal
+// to the clock, in any offset, or before it is answered.
+func TestAFutureKnownAtIsRefused(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	past := e.Clock.Peek()
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "F1", "name": "Fumi", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	now := e.Clock.Peek() // the resolver's clock: F1's registration was recorded at it
+	tokyo := time.FixedZone("JST", 9*60*60)
+	fields := map[string]string{
+		"standing":          `query($k: DateTime) { person(id: "F1") { standing(knownAt: $k) { level } } }`,
+		"history":           `query($k: DateTime) { person(id: "F1") { history(knownAt: $k) { field on to } } }`,
+		"people":            `query($k: DateTime) { people(knownAt: $k) { totalCount } }`,
+		"skillDistribution": `query($k: DateTime) { skillDistribution(field: NETWORK_OPERATION, knownAt: $k) { level count } }`,
+		"skillTrend": `query($k: DateTime) { skillTrend(field: NETWORK_OPERATION, from: "2026-05-01", to: "2026-06-01",
+			interval: MONTH, knownAt: $k) { on } }`,
+		"a fragment of a page": `query($k: DateTime) { people { edges { node { ...P } } } }
+			fragment P on Person { standing(knownAt: $k) { level } }`,
+	}
+	refused := func(t *testing.T, r response) {
+		t.Helper()
+		if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "knownAt" ||
+			r.Errors[0].rule() != "must not be later than now" ||
+			!strings.HasPrefix(r.Errors[0].Message, "knownAt: must not be later than now (the server's clock reads "+now.UTC().Format(time.RFC3339)) {
+			t.Errorf("errors %+v; want one BAD_USER_INPUT naming knownAt, the rule and the server's clock", r.Errors)
+		}
+		if len(r.Data) != 0 && string(r.Data) != "null" {
+			t.Errorf("data %s; want none: nothing runs", r.Data)
+		}
+	}
+	for name, q := range fields {
+		t.Run(name, func(t *testing.T) {
+			for _, k := range []time.Time{now.Add(time.Microsecond), now.Add(time.Nanosecond), now.Add(24 * time.Hour).In(tokyo)} {
+				refused(t, e.gql(t, adm, q, map[string]any{"k": k.Format(time.RFC3339Nano)}))
+			}
+			for _, k := range []time.Time{now, now.In(tokyo), past, now.Add(-365 * 24 * time.Hour)} {
+				e.gql(t, adm, q, map[string]any{"k": k.Format(time.RFC3339Nano)}).ok(t)
+			}
+			e.gql(t, adm, q, map[string]any{"k": nil}).ok(t)
+		})
+	}
+	// A literal as a variable, and one field of several.
+	refused(t, e.gql(t, adm, `{ person(id: "F1") { name standing { level } later: standing(knownAt: "2099-01-01T00:00:00Z") { level } } }`, nil))
+
+	// A mutation whose answer selects a standing as known later records
+	// nothing.
+	head := e.head(t)
+	r := e.gql(t, adm, `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) {
+		person { id standing(knownAt: "2099-01-01T00:00:00Z") { level } } } }`,
+		map[string]any{"in": map[string]any{"id": "F2", "name": "Fumio", "department": "Operations", "joinedOn": "2020-01-01"}})
+	refused(t, r)
+	if h := e.head(t); h != head {
+		t.Errorf("the log's head moved from %d to %d: the refused mutation was recorded", head, h)
+	}
+	if r := e.gql(t, adm, `{ person(id: "F2") { id } }`, nil); string(r.Data) != `{"person":null}` {
+		t.Errorf("F2 after the refused registration: %s %+v; want not found", r.Data, r.Errors)
+	}
 }

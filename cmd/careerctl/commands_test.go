@@ -207,6 +207,17 @@ func TestPersonCommand(t *testing.T) {
 			t.Errorf("%v with a malformed --known-at: exit %d, stderr %q; want one usage error", args, code, errs)
 		}
 	}
+	// An instant later than the server's clock is refused by careerd, told
+	// once with the field and the rule: what will be known then is not
+	// known yet.
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, args := range [][]string{{"person", "PER1"}, {"people"}, {"distribution", "--field", "SERVICE_DESK"}} {
+		code, out, errs := ctl(t, append(args, "--known-at", later)...)
+		if code != 1 || out != "" || strings.Count(errs, "BAD_USER_INPUT: knownAt: must not be later than now (the server's clock reads ") != 1 ||
+			!strings.Contains(errs, "(field: knownAt)") {
+			t.Errorf("%v with a --known-at an hour ahead: exit %d, stdout %q, stderr %q; want the server's refusal once", args, code, out, errs)
+		}
+	}
 	// Every accomplishment with its id, what it says and who recorded it.
 	out = mustCtl(t, "accomplishments", "PER1")
 	for _, want := range []string{"ENGAGEMENT", `SERVICE_DESK "Helpdesk rota" (PRACTITIONER, SUCCESSFUL)`, "2018-05-01 .. 2018-12-31",

@@ -1748,7 +1748,7 @@ type LevelChange {
 `, BuiltIn: false},
 	{Name: "../schema/scalars.graphqls", Input: `"A calendar date, YYYY-MM-DD."
 scalar Date
-"An instant, RFC 3339."
+"An instant, RFC 3339 with its offset. A knownAt must not be later than the server's clock when the request is received: what will be known then is not known yet (the request is refused, BAD_USER_INPUT, before anything runs)."
 scalar DateTime
 "An amount in yen: a JSON integer up to 2^53."
 scalar Yen

@@ -1,0 +1,85 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/graph/model"
+)
+
+// knownAtRule is what a knownAt must be besides an instant.
+const knownAtRule = "must not be later than now"
+
+// noFutureKnownAt refuses an operation any of whose knownAt arguments is
+// later than the server's clock when the operation is received, before
+// anything runs (a mutation whose answer selects standing(knownAt:) records
+// nothing). What is known at a later instant is not known yet: events
+// recorded in between would count then, so an answer now would not be the
+// answer "as known at" it, and a knownAt answer must never change. There
+// is no tolerance for a client's clock running ahead: an instant a moment
+// in the future is refused like one a year ahead, and the message tells
+// the server's clock (leave knownAt out for what is known now).
+type noFutureKnownAt struct{ now func() time.Time }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = noFutureKnownAt{}
+
+func (noFutureKnownAt) ExtensionName() string                   { return "NoFutureKnownAt" }
+func (noFutureKnownAt) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (n noFutureKnownAt) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	now := time.Now()
+	if n.now != nil {
+		now = n.now()
+	}
+	return laterKnownAt(oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, now, map[string]bool{})
+}
+
+// laterKnownAt returns the refusal of the first knownAt in set (its
+// fragments included, each looked at once) that is later than now, or nil.
+// A knownAt that is no instant is left to its field, which refuses it as
+// malformed.
+func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars map[string]any, now time.Time, seen map[string]bool) *gqlerror.Error {
+	for _, sel := range set {
+		var err *gqlerror.Error
+		switch s := sel.(type) {
+		case *ast.Field:
+			if arg := s.Arguments.ForName("knownAt"); arg != nil {
+				v, _ := arg.Value.Value(vars)
+				if t, perr := model.UnmarshalDateTime(v); perr == nil && t.After(now) {
+					de := &domain.Error{Kind: domain.KindInvalid, Field: "knownAt", Rule: knownAtRule,
+						Message: fmt.Sprintf("knownAt: %s (the server's clock reads %s; leave knownAt out for what is known now)",
+							knownAtRule, now.UTC().Format(time.RFC3339Nano))}
+					gerr := &gqlerror.Error{Err: de, Message: de.Message}
+					if arg.Position != nil {
+						gerr.Locations = []gqlerror.Location{{Line: arg.Position.Line, Column: arg.Position.Column}}
+					}
+					return gerr
+				}
+			}
+			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
+		case *ast.InlineFragment:
+			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				err = laterKnownAt(f.SelectionSet, frags, vars, now, seen)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
