@@ -265,7 +265,7 @@ func (b *chains) unsent(ctx context.Context, err error) ([]Outcome, error) {
 		b.fail(f.idx, fmt.Errorf("append %s: %w: %w", f.subject, ErrUnconfirmed, context.Cause(ctx)))
 	}
 	if refusedUnsent(err) {
-		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		err = unavailable(err)
 	}
 	return failRest(b.out, fmt.Errorf("append batch: %w", err))
 }

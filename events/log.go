@@ -128,9 +128,44 @@ func readErr(err error) error {
 		return err
 	}
 	if refusedUnsent(err) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return unavailable(err)
 	}
 	return err
+}
+
+// unavailableError is ErrUnavailable with its cause, NATS's error, told in
+// words an operator or a user reads without knowing the client library
+// ("the connection to NATS is lost and reconnecting", not nats.go's "outbound
+// buffer limit exceeded", which is how a connection without a reconnect
+// buffer refuses a publish while it is down). errors.Is finds both
+// ErrUnavailable and the cause.
+type unavailableError struct{ cause error }
+
+// unavailable wraps cause, an error refusedUnsent or readErr takes for a
+// log not reached, as ErrUnavailable.
+func unavailable(cause error) error { return unavailableError{cause} }
+
+func (e unavailableError) Error() string {
+	return ErrUnavailable.Error() + ": " + unreachableBecause(e.cause)
+}
+
+func (e unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+
+// unreachableBecause says in plain words why NATS was not reached.
+func unreachableBecause(err error) string {
+	switch {
+	case errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, nats.ErrConnectionReconnecting):
+		return "the connection to NATS is lost and reconnecting"
+	case errors.Is(err, nats.ErrDisconnected):
+		return "the connection to NATS was lost while waiting for the answer, and is reconnecting"
+	case errors.Is(err, nats.ErrConnectionDraining):
+		return "the connection to NATS is closing"
+	case errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrInvalidConnection):
+		return "the connection to NATS is closed"
+	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
+		return "NATS is connected but no server answered for the stream (JetStream restarting or electing a leader)"
+	}
+	return err.Error()
 }
 
 // LogConfig says which stream holds the log. Zero fields take the defaults.
@@ -607,7 +642,7 @@ func (l *Log) Append(ctx context.Context, personID string, expectedLastSeq uint6
 	if l.nc.IsClosed() {
 		// Nothing is sent on a closed connection; closed while the append
 		// waits, it is unconfirmed (classify).
-		return 0, false, fmt.Errorf("append %s: %w: %w", m.Subject, ErrUnavailable, nats.ErrConnectionClosed)
+		return 0, false, fmt.Errorf("append %s: %w", m.Subject, unavailable(nats.ErrConnectionClosed))
 	}
 	ctx, cancel := roundTrip(ctx)
 	defer cancel()
@@ -631,7 +666,7 @@ func classify(subject string, err error) error {
 			strings.Contains(strings.ToLower(apiErr.Description), "wrong last sequence")):
 		return fmt.Errorf("append %s: %w: %w", subject, ErrConflict, err)
 	case refusedUnsent(err):
-		return fmt.Errorf("append %s: %w: %w", subject, ErrUnavailable, err)
+		return fmt.Errorf("append %s: %w", subject, unavailable(err))
 	case errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected):
 		return fmt.Errorf("append %s: %w: %w", subject, ErrUnconfirmed, err)
 	}

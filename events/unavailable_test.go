@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,16 @@ func TestEveryCallOnALogNATSCannotReachIsErrUnavailable(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s while NATS is away: err = %v, want ErrUnavailable", name, err)
 		}
+		// Said in plain words: what the client library calls it (an
+		// "outbound buffer limit exceeded", for an append) is no one's
+		// business but errors.Is's.
+		if err != nil && (!strings.Contains(err.Error(), "the event log is unreachable: the connection to NATS is lost and reconnecting") ||
+			strings.Contains(err.Error(), "nats:") || strings.Contains(err.Error(), "buffer")) {
+			t.Errorf("%s while NATS is away: %q, want it to say the connection to NATS is lost and reconnecting, in those words only", name, err)
+		}
+	}
+	if _, _, err := l.Append(ctx, "E1", 1, "", moved, at, ""); !errors.Is(err, nats.ErrReconnectBufExceeded) {
+		t.Errorf("Append while NATS is away: err = %v, want nats.ErrReconnectBufExceeded found by errors.Is still", err)
 	}
 
 	s.Start()
@@ -87,6 +98,8 @@ func TestEveryCallOnALogNATSCannotReachIsErrUnavailable(t *testing.T) {
 	nc.Close()
 	if _, _, err := l.Append(ctx, "E1", 1, "", moved, at, ""); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Append on a closed connection: err = %v, want ErrUnavailable", err)
+	} else if want := "append career.person.E1: the event log is unreachable: the connection to NATS is closed"; err.Error() != want {
+		t.Errorf("Append on a closed connection: %q, want %q", err, want)
 	}
 }
 

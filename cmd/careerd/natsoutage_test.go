@@ -156,6 +156,8 @@ func TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded(t *testing.T) {
 		}
 		if !errors.Is(err, events.ErrUnavailable) {
 			t.Errorf("%s while NATS is away: err = %v, want ErrUnavailable", c.name, err)
+		} else {
+			plainWords(t, c.name+" while NATS is away", err.Error())
 		}
 	}
 	// Nothing else on the connection is held for later either.
@@ -268,7 +270,14 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 			e.Message != "the event log is unreachable: nothing was recorded; send the request again once it is back" {
 			t.Errorf("%s: %q %v, want UNAVAILABLE saying nothing was recorded, with the request id", id, e.Message, e.Extensions)
 		}
-		logs.waitLog(t, "request failed: the event log is unreachable", map[string]string{"request_id": id, "level": "WARN", "code": "UNAVAILABLE"})
+		rec := logs.waitLog(t, "request failed: the event log is unreachable", map[string]string{"request_id": id, "level": "WARN", "code": "UNAVAILABLE"})
+		plainWords(t, id+"'s log record", fmt.Sprint(rec["err"]))
+	}
+	// /readyz says so in the same words.
+	if code, body := get(t, "http://"+m.Addr()+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "event log unreachable") {
+		t.Errorf("/readyz while NATS is away: %d %s, want 503 saying the event log is unreachable", code, body)
+	} else {
+		plainWords(t, "/readyz", body)
 	}
 	// An export says so in its status, before any line went out.
 	req, _ := http.NewRequest("GET", "http://"+m.Addr()+"/v1/export", nil)
@@ -303,11 +312,13 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 	} else {
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != http.StatusOK || strings.Count(string(body), `"code":"UNAVAILABLE"`) != 3 {
-			t.Errorf("import while NATS is away: %d %s, want three lines UNAVAILABLE", res.StatusCode, body)
+		if res.StatusCode != http.StatusOK || strings.Count(string(body), `"code":"UNAVAILABLE"`) != 3 ||
+			strings.Count(string(body), "the event log is unreachable: nothing was recorded") != 3 || strings.Contains(string(body), "buffer") {
+			t.Errorf("import while NATS is away: %d %s, want three lines UNAVAILABLE saying the event log is unreachable", res.StatusCode, body)
 		}
-		logs.waitLog(t, "import lines not recorded: the event log is unreachable or did not answer",
+		rec := logs.waitLog(t, "import lines not recorded: the event log is unreachable or did not answer",
 			map[string]string{"request_id": "import-1", "level": "WARN", "unavailable": "3"})
+		plainWords(t, "the import's log record", fmt.Sprint(rec["err"]))
 		if n := len(logs.find(t, "import line failed", nil)); n != 0 {
 			t.Errorf("%d import lines logged as failed at error, want none", n)
 		}
@@ -340,6 +351,18 @@ func TestAMutationWhileNATSIsAwayIsUnavailable(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), natsPassword) {
 		t.Errorf("the log shows NATS's password:\n%s", logs.String())
+	}
+}
+
+// plainWords fails t unless what (an error careerd reports or logs while
+// NATS is away) says that the connection to NATS is lost and reconnecting,
+// without the client library's words for it (a publish refused while the
+// connection is down is nats.go's "outbound buffer limit exceeded").
+func plainWords(t *testing.T, where, what string) {
+	t.Helper()
+	if !strings.Contains(what, "the event log is unreachable: the connection to NATS is lost and reconnecting") ||
+		strings.Contains(what, "buffer") || strings.Contains(what, "nats:") {
+		t.Errorf("%s: %q, want it to say that the connection to NATS is lost and reconnecting, in plain words", where, what)
 	}
 }
 
