@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -163,6 +164,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	c.ReadyMaxLag = uint64(lag)
 	if c.ProjectorCache < 0 {
 		return c, fmt.Errorf("--projector-cache must be >= 0 (0 = no bound)")
+	}
+	if _, err := logLevel(c.LogLevel); err != nil {
+		return c, err
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
 		return c, fmt.Errorf("--time-zone ($CAREER_TIME_ZONE) must name an IANA time zone such as UTC or Asia/Tokyo, not %q", c.TimeZone)
@@ -367,4 +371,13 @@ func (c Config) maxCached() int {
 		return -1
 	}
 	return c.ProjectorCache
+}
+
+// logLevel is --log-level's level.
+func logLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo, fmt.Errorf("--log-level ($CAREER_LOG_LEVEL) must be debug, info, warn or error, not %q", s)
+	}
+	return level, nil
 }

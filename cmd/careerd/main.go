@@ -19,8 +19,6 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	cfg, err := ParseConfig(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return // -h: the usage is printed, and asking for it is no error
@@ -30,17 +28,27 @@ func main() {
 		os.Exit(2)
 	}
 	setGCPercent(os.Getenv)
-	m := NewMain(cfg, os.Stdout)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := serve(ctx, NewMain(cfg, os.Stdout))
+	stop()
+	os.Exit(code)
+}
+
+// serve runs m until ctx is done, then stops it, and returns careerd's exit
+// status: 1 when it failed to start (Run has logged why, and nothing is
+// said of stopping what never served) or did not stop cleanly, else 0.
+// Every word goes to m's log, as structured as the rest of it.
+func serve(ctx context.Context, m *Main) int {
 	if err := m.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "careerd:", err)
-		m.Close()
-		os.Exit(1)
+		m.Close() //nolint:errcheck // releases what the start opened; its failure is logged
+		return 1
 	}
 	<-ctx.Done()
 	if err := m.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "careerd: shutdown:", err)
-		os.Exit(1)
+		m.log.Error("careerd did not stop cleanly", "err", err)
+		return 1
 	}
+	return 0
 }
 
 // defaultGCPercent is careerd's garbage-collector target when GOGC is not

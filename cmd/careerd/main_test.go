@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -383,6 +385,95 @@ func TestUnreachableDependencies(t *testing.T) {
 	m.Close()
 	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL") {
 		t.Errorf("unreachable PostgreSQL: err = %v", err)
+	}
+}
+
+// TestAStartThatFailsSaysSoOnceInTheLog: careerd that cannot start (NATS
+// or PostgreSQL unreachable, its listen address taken) logs exactly one
+// record at error, "careerd failed to start" with the error, in the JSON
+// of the rest of its log, says nothing of stopping requests in flight
+// (none was ever served), and exits 1; one that started and is stopped
+// says it stops, and exits 0. A --log-level careerd cannot log at is a
+// usage error (exit 2), before anything starts.
+func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, c := range []struct {
+		name, want string
+		env        map[string]string
+	}{
+		{"NATS unreachable", `cannot reach NATS at "nats://careerd:********@127.0.0.1:1"`,
+			map[string]string{"NATS_URL": "nats://careerd:" + natsPassword + "@127.0.0.1:1"}},
+		{"PostgreSQL unreachable", "cannot reach PostgreSQL at postgres://********@127.0.0.1:1/x",
+			map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?connect_timeout=1"}},
+		{"listen address taken", "listen on " + taken.Addr().String(),
+			map[string]string{"CAREER_HTTP_ADDR": taken.Addr().String()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"CAREER_AUTH_SECRET": "x", "CAREER_HTTP_ADDR": "127.0.0.1:0", "CAREER_DATA_DIR": t.TempDir()}
+			maps.Copy(env, c.env)
+			cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs logLines
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if code := serve(ctx, NewMain(cfg, &logs)); code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+			var errs []map[string]any
+			for line := range strings.Lines(logs.String()) {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Errorf("a line of the log is not a JSON record: %q", line)
+					continue
+				}
+				if rec["level"] == "ERROR" {
+					errs = append(errs, rec)
+				}
+				if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "careerd stop") {
+					t.Errorf("a start that failed logged %q", msg)
+				}
+			}
+			if len(errs) != 1 || errs[0]["msg"] != "careerd failed to start" || !strings.Contains(fmt.Sprint(errs[0]["err"]), c.want) {
+				t.Errorf("error records %v, want one \"careerd failed to start\" with an err saying %q; the log:\n%s", errs, c.want, logs.String())
+			}
+			if strings.Contains(logs.String(), natsPassword) {
+				t.Errorf("the log shows NATS's password:\n%s", logs.String())
+			}
+		})
+	}
+
+	var logs logLines
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() { exited <- serve(ctx, NewMain(baseConfig(t), &logs)) }()
+	logs.waitLog(t, "careerd serving", map[string]string{"level": "INFO"})
+	cancel()
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("a careerd stopped after it served: exit status %d, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("careerd did not stop")
+	}
+	for _, msg := range []string{"careerd stopping: finishing requests in flight, then the projector's batch", "careerd stopped"} {
+		if len(logs.find(t, msg, map[string]string{"level": "INFO"})) != 1 {
+			t.Errorf("a careerd stopped after it served did not log %q once:\n%s", msg, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a careerd stopped after it served logged an error:\n%s", logs.String())
+	}
+
+	if _, err := ParseConfig([]string{"--dev", "--log-level", "loud"}, func(string) string { return "" }); err == nil ||
+		!strings.Contains(err.Error(), "--log-level") {
+		t.Errorf("--log-level loud: %v, want a usage error naming --log-level", err)
 	}
 }
 

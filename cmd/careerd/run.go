@@ -87,6 +87,9 @@ type Main struct {
 	// says it closed before the process exits.
 	closing  atomic.Bool
 	natsOpen sync.WaitGroup
+	// failed is set when Run fails: Close then releases what the start
+	// opened and logs nothing of stopping, since nothing served.
+	failed atomic.Bool
 	// progressCP is the read model's checkpoint as last observed, and
 	// progressAt when it last moved or was caught up (observe).
 	progressMu sync.Mutex
@@ -123,14 +126,22 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 func (m *Main) DevToken() string { return m.devToken }
 
 // Run starts every part of careerd and returns once the API is serving. A
-// dependency that cannot be reached is a one-line error.
+// start that fails (a dependency that cannot be reached, say) returns a
+// one-line error and logs it, once, at error ("careerd failed to start");
+// Close then releases what was opened without saying it stops anything.
 func (m *Main) Run(ctx context.Context) (err error) {
 	cfg := m.Config
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
+	level, lerr := logLevel(cfg.LogLevel)
 	m.log = slog.New(slog.NewJSONHandler(m.Out, &slog.HandlerOptions{Level: level}))
+	defer func() {
+		if err != nil {
+			m.failed.Store(true)
+			m.log.Error("careerd failed to start", "err", err)
+		}
+	}()
+	if lerr != nil {
+		return lerr
+	}
 	m.log.Info("careerd starting", cfg.Masked()...)
 
 	m.cat = domain.DefaultCatalogue()
@@ -647,7 +658,8 @@ func (m *Main) Close() error {
 	var err error
 	m.closeOnce.Do(func() {
 		m.closing.Store(true)
-		if m.log != nil {
+		said := m.log != nil && !m.failed.Load()
+		if said {
 			m.log.Info("careerd stopping: finishing requests in flight, then the projector's batch")
 		}
 		timeout := m.Config.ShutdownTimeout
@@ -700,7 +712,7 @@ func (m *Main) Close() error {
 		if m.embedded != nil {
 			m.embedded.Shutdown()
 		}
-		if m.log != nil {
+		if said {
 			m.log.Info("careerd stopped")
 		}
 	})
