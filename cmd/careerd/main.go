@@ -40,7 +40,7 @@ func main() {
 // Every word goes to m's log, as structured as the rest of it.
 func serve(ctx context.Context, m *Main) int {
 	if err := m.Run(ctx); err != nil {
-		m.Close() //nolint:errcheck // releases what the start opened; its failure is logged
+		_ = m.Close() // releases what the start opened; its failure is logged
 		return 1
 	}
 	<-ctx.Done()
