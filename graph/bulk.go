@@ -10,11 +10,13 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/graph/generated"
 	"github.com/careerledger/careerledger/graph/model"
 )
 
@@ -115,11 +117,11 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			results[line-1] = failed(line, domain.Invalid("line", "is empty"))
 			continue
 		}
-		var head struct {
-			Op string `json:"op"`
-		}
-		json.Unmarshal(text, &head) //nolint:errcheck // planLine reports a malformed line
-		lines = append(lines, rawLine{line: line, text: bytes.Clone(text), register: head.Op == "registerPerson"})
+		var head map[string]json.RawMessage
+		var op string
+		json.Unmarshal(text, &head)     //nolint:errcheck // planLine reports a malformed line
+		json.Unmarshal(head["op"], &op) //nolint:errcheck // and a malformed op
+		lines = append(lines, rawLine{line: line, text: bytes.Clone(text), register: op == "registerPerson"})
 	}
 	if err := sc.Err(); err != nil {
 		http.Error(w, "read import: "+err.Error(), http.StatusBadRequest)
@@ -255,7 +257,14 @@ var inputs = map[string]reflect.Type{
 // this request itself created (a manager may record for them before the
 // read model shows them).
 func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, registered map[string]bool) (events.Command, error) {
-	var l importLine
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(text, &keys); err != nil || keys == nil {
+		return nil, domain.Invalid("line", "is not a JSON object with op and input")
+	}
+	if err := lineKeys(keys); err != nil {
+		return nil, err
+	}
+	var l importLine // its keys now exactly importLine's, which encoding/json would match in any case
 	if err := json.Unmarshal(text, &l); err != nil {
 		return nil, domain.Invalid("line", "is not a JSON object with op and input")
 	}
@@ -344,6 +353,46 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	return cmd, nil
 }
 
+// lineKeys refuses a line whose keys are not exactly "op" and "input" (or
+// fewer): "OP" or "Input" are not taken for them, as encoding/json would,
+// any more than an input field's name is matched without its case; the
+// first such key, in byte order, is named.
+func lineKeys(keys map[string]json.RawMessage) error {
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		switch {
+		case k == "op" || k == "input":
+		case strings.EqualFold(k, "op") || strings.EqualFold(k, "input"):
+			return domain.Invalid(k, `is not a key of an import line: keys are matched exactly, write "`+strings.ToLower(k)+`"`)
+		default:
+			return domain.Invalid(k, `is not a key of an import line: a line is {"op": "<mutation>", "input": {...}}, with those two keys exactly`)
+		}
+	}
+	return nil
+}
+
+// inputSchema is the GraphQL schema, where decodeStrict finds which input
+// fields are a String or an ID.
+var inputSchema = generated.NewExecutableSchema(generated.Config{}).Schema()
+
+// scalarOf is the name of the GraphQL type of the input field name of the
+// input type typ when it is a String or an ID (not a list of them), else "".
+func scalarOf(typ reflect.Type, name string) string {
+	def := inputSchema.Types[typ.Name()]
+	if def == nil {
+		return ""
+	}
+	f := def.Fields.ForName(name)
+	if f == nil || f.Type.Elem != nil || (f.Type.NamedType != "String" && f.Type.NamedType != "ID") {
+		return ""
+	}
+	return f.Type.NamedType
+}
+
 // decodeStrict decodes a JSON object into the struct v field by field, so
 // that an error names the input field, unknown keys are refused and
 // required (non-pointer, non-omittable) fields must be present.
@@ -368,6 +417,22 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 				v.Field(i).Set(reflect.MakeSlice(f.Type, 0, 0))
 			}
 			continue
+		}
+		if scalar := scalarOf(t, name); scalar != "" && string(val) != "null" {
+			// As GraphQL takes a String (a string only) or an ID (a string
+			// or an integer, taken as its digits).
+			dec := json.NewDecoder(bytes.NewReader(val))
+			dec.UseNumber()
+			var given any
+			if err := dec.Decode(&given); err != nil {
+				return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err, typeName(f.Type)))
+			}
+			if rule := textRule(scalar, given); rule != "" {
+				return domain.Invalid(name, rule)
+			}
+			if n, ok := given.(json.Number); ok {
+				val = json.RawMessage(strconv.Quote(string(n)))
+			}
 		}
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
 			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err, typeName(f.Type)))

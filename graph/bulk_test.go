@@ -190,3 +190,57 @@ func TestImportResultForm(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkImportTakesLinesAsWritten: a line's keys are "op" and "input"
+// exactly (encoding/json would take "OP" or "Input" for them, as it would
+// not an input field's name), and its input's values are as GraphQL takes
+// them: a String is a string, an ID a string or an integer. A refused line
+// names its key or field and the rule, and records nothing.
+func TestBulkImportTakesLinesAsWritten(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		const person = `"name":"Lit","department":"Operations","joinedOn":"2015-04-01"`
+		head := e.head(t)
+		lines := []string{
+			`{"OP":"registerPerson","input":{"id":"L1",` + person + `}}`,
+			`{"op":"registerPerson","Input":{"id":"L2",` + person + `}}`,
+			`{"Op":"registerPerson","op":"registerPerson","input":{"id":"L3",` + person + `}}`,
+			`{"op":"registerPerson","input":{"id":"L4",` + person + `},"variables":{}}`,
+			`{"op":"registerPerson","input":{"id":"L5","name":5,"department":"Operations","joinedOn":"2015-04-01"}}`,
+			`{"op":"registerPerson","input":{"id":"L6",` + person + `,"idempotencyKey":true}}`,
+			`{"op":"registerPerson","input":{"id":1.5,` + person + `}}`,
+			`{"op":"registerPerson","input":{"id":1e3,` + person + `}}`,
+			`{"op":"transferPerson","input":{"personId":false,"department":"Network","effectiveOn":"2016-01-01"}}`,
+		}
+		want := []struct{ field, rule string }{
+			{"OP", `is not a key of an import line: keys are matched exactly, write "op"`},
+			{"Input", `is not a key of an import line: keys are matched exactly, write "input"`},
+			{"Op", `is not a key of an import line: keys are matched exactly, write "op"`},
+			{"variables", `is not a key of an import line: a line is {"op": "<mutation>", "input": {...}}`},
+			{"name", "must be a string (GraphQL String), not the number 5"},
+			{"idempotencyKey", "must be a string (GraphQL String), not a JSON boolean"},
+			{"id", "must be a string or an integer written without a fraction or an exponent (GraphQL ID), not the number 1.5"},
+			{"id", "(GraphQL ID), not the number 1e3"},
+			{"personId", "(GraphQL ID), not a JSON boolean"},
+		}
+		_, res := e.importLines(t, adm, lines...)
+		if len(res) != len(lines) {
+			t.Fatalf("%d results for %d lines: %+v", len(res), len(lines), res)
+		}
+		for i, w := range want {
+			got := res[i]
+			if got.OK || got.Code != "BAD_USER_INPUT" || got.Field != w.field || !strings.Contains(got.Rule, w.rule) || !strings.HasPrefix(got.Message, w.field+": ") {
+				t.Errorf("line %d: %+v, want BAD_USER_INPUT on %q with %q", i+1, got, w.field, w.rule)
+			}
+		}
+		if e.head(t) != head {
+			t.Errorf("refused lines recorded events: head %d -> %d", head, e.head(t))
+		}
+		// An integer is an ID, as in GraphQL: its digits.
+		_, res = e.importLines(t, adm, `{"op":"registerPerson","input":{"id":4022,`+person+`}}`,
+			`{"op":"transferPerson","input":{"personId":4022,"department":"Network","effectiveOn":"2016-01-01"}}`)
+		if len(res) != 2 || !res[0].OK || res[0].PersonID != "4022" || !res[1].OK || res[1].PersonID != "4022" {
+			t.Errorf("integer ids: %+v", res)
+		}
+	})
+}

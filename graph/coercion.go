@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -29,7 +32,10 @@ import (
 // whose value cannot be an Int, such as 1.5 or "five", is bad input naming
 // that variable or field and the Int's rule, like one out of range, rather
 // than gqlparser's GRAPHQL_VALIDATION_FAILED ("cannot use value 0 as Int");
-// likewise a value that is not one of its enum's ("BOSS" for a role).
+// likewise a value that is not one of its enum's ("BOSS" for a role), and
+// one that is not a String, an ID or a Boolean where one goes (5 for a
+// String, 1.5 for an ID), which gqlparser either refuses so or, for a
+// number given as a String or an ID, lets through.
 type intVariables struct {
 	graphql.Transport
 	schema *ast.Schema
@@ -51,7 +57,136 @@ func (x intVariableExecutor) CreateOperationContext(ctx context.Context, params 
 			errs = gqlerror.List{bad}
 		}
 	}
+	if len(errs) == 0 && oc != nil && oc.Operation != nil {
+		// gqlparser takes a JSON number (a json.Number, whose kind is a
+		// string's) for a String or an ID, and gqlgen then reads it as
+		// text: refused here, before anything runs.
+		for _, def := range oc.Operation.VariableDefinitions {
+			val, given := params.Variables[def.Variable]
+			if !given {
+				continue
+			}
+			if bad := x.badText(ast.Path{ast.PathName("variable"), ast.PathName(def.Variable)}, def.Type, val); bad != nil {
+				return oc, gqlerror.List{bad}
+			}
+		}
+	}
 	return oc, errs
+}
+
+// badText returns the bad-input error of the first value in val, a
+// variable's value as sent, at path, of type typ, that is given for a
+// String or an ID and is not one (textRule); nil if there is none.
+func (x intVariableExecutor) badText(path ast.Path, typ *ast.Type, val any) *gqlerror.Error {
+	if val == nil {
+		return nil
+	}
+	if typ.Elem != nil {
+		list, ok := val.([]any)
+		if !ok {
+			return x.badText(path, typ.Elem, val) // one value given for a list
+		}
+		for i, v := range list {
+			if bad := x.badText(append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, v); bad != nil {
+				return bad
+			}
+		}
+		return nil
+	}
+	def := x.schema.Types[typ.NamedType]
+	if def == nil {
+		return nil
+	}
+	if def.Kind == ast.InputObject {
+		fields, _ := val.(map[string]any)
+		for _, f := range def.Fields {
+			if v, ok := fields[f.Name]; ok {
+				if bad := x.badText(append(path[:len(path):len(path)], ast.PathName(f.Name)), f.Type, v); bad != nil {
+					return bad
+				}
+			}
+		}
+		return nil
+	}
+	if rule := textRule(typ.NamedType, val); rule != "" {
+		return badInput(path, rule)
+	}
+	return nil
+}
+
+// badInput is the bad-input error, whole, of the value at path (a
+// variable or a field of one), named by its last name: the websocket
+// transport sends these errors as they are, without the presenter.
+func badInput(path ast.Path, rule string) *gqlerror.Error {
+	de := domain.Invalid(inputName(path), rule)
+	return &gqlerror.Error{Message: de.Message, Path: path, Err: de,
+		Extensions: map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}}
+}
+
+// The rules of the built-in scalars other than Int, as the GraphQL
+// specification's input coercion has them: a String is a string only (not
+// a number, as gqlgen would take it), an ID a string or an integer.
+const (
+	stringRule  = "must be a string (GraphQL String)"
+	idRule      = "must be a string or an integer written without a fraction or an exponent (GraphQL ID)"
+	booleanRule = "must be true or false (GraphQL Boolean)"
+)
+
+// textRule returns the rule, and the value given, when val (a variable's
+// value as sent) is not a named's (String, ID or Boolean); "" when it is
+// one, or named is another type.
+func textRule(named string, val any) string {
+	switch named {
+	case "String":
+		if _, ok := val.(string); ok {
+			return ""
+		}
+		return stringRule + ", not " + jsonKind(val)
+	case "ID":
+		switch v := val.(type) {
+		case string, int, int32, int64:
+			return ""
+		case json.Number:
+			if jsonInteger.MatchString(string(v)) {
+				return ""
+			}
+		case float64:
+			// Decoded without json.Number: gqlparser takes a whole one.
+			if v == math.Trunc(v) && math.Abs(v) <= 1<<53-1 {
+				return ""
+			}
+		}
+		return idRule + ", not " + jsonKind(val)
+	case "Boolean":
+		if _, ok := val.(bool); ok {
+			return ""
+		}
+		return booleanRule + ", not " + jsonKind(val)
+	}
+	return ""
+}
+
+// jsonInteger is a JSON number written as an integer.
+var jsonInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// jsonKind says what val, a decoded JSON value, is: "the number 1.5", "a
+// JSON boolean", ...
+func jsonKind(val any) string {
+	switch v := val.(type) {
+	case json.Number:
+		return "the number " + string(v)
+	case float64, float32, int, int32, int64:
+		return fmt.Sprint("the number ", v)
+	case string:
+		return "a JSON string"
+	case bool:
+		return "a JSON boolean"
+	case []any:
+		return "a JSON array"
+	case map[string]any:
+		return "a JSON object"
+	}
+	return fmt.Sprintf("a %T", val)
 }
 
 // badInt returns, when e is gqlparser's refusal of a variable's value where
@@ -107,6 +242,9 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 		de := domain.Invalid(field, "is not a valid "+enum.Name+": "+strings.TrimSuffix(given.String(), "\n"))
 		return &gqlerror.Error{Message: de.Message, Path: p, Err: de,
 			Extensions: map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}}
+	}
+	if rule := textRule(typ.NamedType, val); rule != "" {
+		return badInput(p, rule)
 	}
 	if typ.NamedType != "Int" {
 		return nil

@@ -332,6 +332,20 @@ func TestMalformedNumbers(t *testing.T) {
 		{"enum variable in a list", mEngagement, in(map[string]any{"complexity": []string{"OPERATION_SYSTEMS", "FOO"}}), 200, "BAD_USER_INPUT", "complexity", `is not a valid ComplexityCriterion: "FOO"`},
 		{"enum variable argument", `query($f: SpecialtyField!) { skillDistribution(field: $f) { count } }`, map[string]any{"f": "NET"}, 200, "BAD_USER_INPUT", "f", `is not a valid SpecialtyField: "NET"`},
 		{"enum literal not a value", `{ skillDistribution(field: NET) { count } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "field", "NET"},
+		// A String takes a string only, an ID a string or an integer (the
+		// GraphQL specification's input coercion); gqlgen would read a
+		// number as its digits.
+		{"String variable a number in an input", mEngagement, in(map[string]any{"title": 5}), 200, "BAD_USER_INPUT", "title", "must be a string (GraphQL String), not the number 5"},
+		{"String variable a fraction in an input", mEngagement, in(map[string]any{"idempotencyKey": 1.5}), 200, "BAD_USER_INPUT", "idempotencyKey", "must be a string (GraphQL String), not the number 1.5"},
+		{"String variable argument a number", `query($d: String) { people(department: $d) { totalCount } }`, map[string]any{"d": 42}, 200, "BAD_USER_INPUT", "d", "must be a string (GraphQL String)"},
+		{"String variable a boolean", mEngagement, in(map[string]any{"title": true}), 200, "BAD_USER_INPUT", "title", "must be a string (GraphQL String), not a JSON boolean"},
+		{"String variable a list", mEngagement, in(map[string]any{"title": []string{"Ops"}}), 200, "BAD_USER_INPUT", "title", "must be a string (GraphQL String)"},
+		{"ID variable a fraction", `query($p: ID!) { person(id: $p) { id } }`, map[string]any{"p": 1.5}, 200, "BAD_USER_INPUT", "p", "(GraphQL ID), not the number 1.5"},
+		{"ID variable an exponent", `query($p: ID!) { person(id: $p) { id } }`, map[string]any{"p": json.Number("1e3")}, 200, "BAD_USER_INPUT", "p", "(GraphQL ID), not the number 1e3"},
+		{"ID variable a fraction in an input", mEngagement, in(map[string]any{"personId": 1.5}), 200, "BAD_USER_INPUT", "personId", "must be a string or an integer"},
+		{"ID variable a boolean", `query($p: ID!) { person(id: $p) { id } }`, map[string]any{"p": true}, 200, "BAD_USER_INPUT", "p", "must be a string or an integer"},
+		{"Boolean variable a string in an input", mEngagement, in(map[string]any{"withinBudget": "yes"}), 200, "BAD_USER_INPUT", "withinBudget", "must be true or false (GraphQL Boolean), not a JSON string"},
+		{"String literal a number", engagement(`idempotencyKey: 5`), nil, 422, "GRAPHQL_VALIDATION_FAILED", "idempotencyKey", "String cannot represent"},
 		// The smallest Int passes the scalar and meets the field's own rule.
 		{"Int literal -2^31 in an input", engagement(`installationSites: -2147483648`), nil, 200, "BAD_USER_INPUT", "installationSites", ">= 0"},
 	} {
@@ -364,4 +378,9 @@ func TestMalformedNumbers(t *testing.T) {
 	e.gql(t, adm, engagement(`peakHeadcount: 2147483647, annualContractValueYen: 9007199254740992`), nil).ok(t)
 	e.gql(t, adm, mEngagement, in(map[string]any{"peakHeadcount": 2147483647, "inquiriesPerYear": 2147483647})).ok(t)
 	e.gql(t, adm, people, map[string]any{"n": 100}).ok(t)
+	// An integer is an ID, taken as its digits.
+	e.mutate(t, adm, &mRegister, map[string]any{"id": 4021, "name": "Num", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	if r := e.gql(t, adm, `query($p: ID!) { person(id: $p) { id } }`, map[string]any{"p": 4021}).ok(t); string(r.Data) != `{"person":{"id":"4021"}}` {
+		t.Errorf("an integer ID: %s", r.Data)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -138,6 +139,8 @@ func (n *ndjsonReader) next() (importLine, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cmd); err != nil {
 			l.err = badLine("", "not a command object: %v", err)
+		} else if err := casedKey(text); err != nil {
+			l.err = err
 		} else if dec.More() {
 			l.err = badLine("", "more than one JSON value on the line")
 		} else if cmd.Input == nil {
@@ -147,6 +150,26 @@ func (n *ndjsonReader) next() (importLine, error) {
 		}
 		return l, nil
 	}
+}
+
+// casedKey refuses a line with a key "OP" or "Input", which encoding/json
+// takes for "op" or "input" and careerd refuses: keys are matched exactly.
+func casedKey(text []byte) *lineError {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(text, &keys) != nil {
+		return nil // one JSON value after another: told below
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if k != "op" && k != "input" && (strings.EqualFold(k, "op") || strings.EqualFold(k, "input")) {
+			return badLine(k, `is not a key of an import line: keys are matched exactly, write "%s"`, strings.ToLower(k))
+		}
+	}
+	return nil
 }
 
 // csvReader reads a CSV file whose header names op and input fields; list

@@ -176,6 +176,28 @@ not json
 	}
 }
 
+// TestImportLineKeysAreExact: "OP" or "Input" is not taken for "op" or
+// "input" (encoding/json would take it): the line is refused, naming the key.
+func TestImportLineKeysAreExact(t *testing.T) {
+	text := `{"OP": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}
+{"op": "registerPerson", "Input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}
+{"op": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}`
+	lr, _ := newLineReader(strings.NewReader(text), "ndjson", "cmds.ndjson")
+	for i, want := range []string{`BAD_LINE OP: is not a key of an import line: keys are matched exactly, write "op"`,
+		`BAD_LINE Input: is not a key of an import line: keys are matched exactly, write "input"`, ""} {
+		l, err := lr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case want == "" && l.err != nil:
+			t.Errorf("line %d: %v", i+1, l.err)
+		case want != "" && (l.err == nil || l.err.String() != want || l.body != nil):
+			t.Errorf("line %d: %v (body %s), want %q", i+1, l.err, l.body, want)
+		}
+	}
+}
+
 // fakeBulk implements the /v1/import contract well enough to test the
 // client: keys make lines idempotent, a title "bad" is refused, and
 // failAt makes the n-th request fail with 503 (every later one too, when
