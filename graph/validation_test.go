@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,66 @@ func TestMalformedNumbers(t *testing.T) {
 	e.mutate(t, adm, &mRegister, map[string]any{"id": 4021, "name": "Num", "department": "Operations", "joinedOn": "2020-01-01"}, "")
 	if r := e.gql(t, adm, `query($p: ID!) { person(id: $p) { id } }`, map[string]any{"p": 4021}).ok(t); string(r.Data) != `{"person":{"id":"4021"}}` {
 		t.Errorf("an integer ID: %s", r.Data)
+	}
+}
+
+// TestAMutationsArgumentsAreReadBeforeItRuns: a malformed Date, DateTime
+// or Yen anywhere in a mutation request (in its answer's fields, in a
+// fragment, in a later mutation of the same request, as a literal or a
+// variable) is refused before anything runs, with the error the field
+// gives in a query (BAD_USER_INPUT naming the argument or input field and
+// the scalar's rule), and nothing is recorded. GraphQL reads a field's
+// arguments when the field runs, and a mutation's answer runs after the
+// mutation.
+func TestAMutationsArgumentsAreReadBeforeItRuns(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "V1", "name": "Val", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	asQuery := e.gql(t, adm, `{ person(id: "V1") { standing(asOf: "2024-13-01") { level } } }`, nil)
+	if len(asQuery.Errors) != 1 {
+		t.Fatalf("the query's refusal: %+v", asQuery.Errors)
+	}
+	// register registers a new person: without the check, each case would
+	// record one.
+	n := 0
+	register := func() string {
+		n++
+		return fmt.Sprintf(`registerPerson(input: {id: "A%d", name: "Ada", department: "Operations", joinedOn: "2020-01-01"})`, n)
+	}
+	for _, c := range []struct {
+		name, query string
+		vars        map[string]any
+		field, rule string
+	}{
+		{"asOf in the answer", `mutation { ` + register() + ` { person { standing(asOf: "2024-13-01") { level } } } }`, nil,
+			"asOf", asQuery.Errors[0].rule()},
+		{"a knownAt variable in a fragment of the answer", `mutation($k: DateTime) { ` + register() + ` { person { ...S } } }
+			fragment S on Person { standing(knownAt: $k) { level } }`, map[string]any{"k": "yesterday"}, "knownAt", "RFC 3339"},
+		{"a later mutation's date", `mutation { a: ` + register() + ` { person { id } }
+			b: registerPerson(input: {id: "B1", name: "Bo", department: "Operations", joinedOn: "2020-02-30"}) { person { id } } }`, nil,
+			"joinedOn", "YYYY-MM-DD"},
+		{"a later mutation's yen, a variable", `mutation($in: RecordEngagementInput!) { a: ` + register() + ` { person { id } }
+			b: recordEngagement(input: $in) { accomplishmentId } }`,
+			map[string]any{"in": engagementInput(map[string]any{"annualContractValueYen": "1000"})}, "annualContractValueYen", "JSON integer"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			head := e.head(t)
+			r := e.gql(t, adm, c.query, c.vars)
+			if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != c.field ||
+				!strings.Contains(r.Errors[0].rule(), c.rule) || !strings.HasPrefix(r.Errors[0].Message, c.field+": ") {
+				t.Errorf("errors %+v; want one BAD_USER_INPUT naming %s and %q", r.Errors, c.field, c.rule)
+			}
+			if len(r.Data) != 0 && string(r.Data) != "null" {
+				t.Errorf("data %s; want none: nothing runs", r.Data)
+			}
+			if h := e.head(t); h != head {
+				t.Errorf("the log's head moved from %d to %d: the refused request recorded something", head, h)
+			}
+		})
+	}
+	// A well-formed request still runs, its answer's arguments read as it runs.
+	r := e.gql(t, adm, `mutation { `+register()+` { person { standing(asOf: "2024-12-01") { level } } } }`, nil).ok(t)
+	if !strings.Contains(string(r.Data), `"standing"`) {
+		t.Errorf("the valid mutation's answer: %s", r.Data)
 	}
 }

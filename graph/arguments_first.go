@@ -1,0 +1,129 @@
+package graph
+
+import (
+	"context"
+	"errors"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/graph/model"
+)
+
+// argumentsFirst refuses a mutation any of whose arguments holds a
+// malformed Date, DateTime or Yen, wherever it stands (in the answer's
+// fields, in a fragment, in a later mutation of the same request), before
+// anything runs. GraphQL reads a field's arguments when the field runs: a
+// query's refused field costs nothing, but a mutation's answer is read after
+// the mutation is recorded, and the second mutation of a request after the
+// first one is: `registerPerson(...) { person { standing(asOf:
+// "2024-13-01") } }` recorded the person, then refused the date. The error
+// is the one the field would give (BAD_USER_INPUT naming the argument or
+// input field and the scalar's rule). Int, enum and String values are
+// checked before anything runs already (intVariables, and GraphQL's own
+// validation of literals).
+type argumentsFirst struct{ schema *ast.Schema }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = argumentsFirst{}
+
+func (argumentsFirst) ExtensionName() string                   { return "ArgumentsFirst" }
+func (argumentsFirst) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (a argumentsFirst) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return nil
+	}
+	return a.malformedIn(nil, oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, map[string]bool{})
+}
+
+// scalarReaders read the custom scalars whose values GraphQL's validation
+// cannot judge (a Date is a string to it).
+var scalarReaders = map[string]func(any) error{
+	"Date":     func(v any) error { _, err := model.UnmarshalDate(v); return err },
+	"DateTime": func(v any) error { _, err := model.UnmarshalDateTime(v); return err },
+	"Yen":      func(v any) error { _, err := model.UnmarshalYen(v); return err },
+}
+
+// malformedIn returns the refusal of the first malformed argument in set
+// (its fragments included, each looked at once), the fields of the answer
+// at path, or nil. The refusal's path is the field's (list indices aside),
+// then the argument's and its input fields', as the field's own would be.
+func (a argumentsFirst) malformedIn(path ast.Path, set ast.SelectionSet, frags ast.FragmentDefinitionList, vars map[string]any, seen map[string]bool) *gqlerror.Error {
+	for _, sel := range set {
+		var bad *gqlerror.Error
+		switch s := sel.(type) {
+		case *ast.Field:
+			at := append(path[:len(path):len(path)], ast.PathName(s.Alias))
+			if s.Definition != nil {
+				for _, arg := range s.Arguments {
+					def := s.Definition.Arguments.ForName(arg.Name)
+					if def == nil {
+						continue
+					}
+					v, err := arg.Value.Value(vars)
+					if err != nil {
+						continue // left to the field
+					}
+					if bad = a.malformed(append(at[:len(at):len(at)], ast.PathName(arg.Name)), def.Type, v); bad != nil {
+						return bad
+					}
+				}
+			}
+			bad = a.malformedIn(at, s.SelectionSet, frags, vars, seen)
+		case *ast.InlineFragment:
+			bad = a.malformedIn(path, s.SelectionSet, frags, vars, seen)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				bad = a.malformedIn(path, f.SelectionSet, frags, vars, seen)
+			}
+		}
+		if bad != nil {
+			return bad
+		}
+	}
+	return nil
+}
+
+// malformed returns the refusal of the first malformed custom scalar in v,
+// a value of type typ at path, or nil.
+func (a argumentsFirst) malformed(path ast.Path, typ *ast.Type, v any) *gqlerror.Error {
+	if v == nil {
+		return nil
+	}
+	if typ.Elem != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return a.malformed(path, typ.Elem, v) // one value given for a list
+		}
+		for i, e := range list {
+			if bad := a.malformed(append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, e); bad != nil {
+				return bad
+			}
+		}
+		return nil
+	}
+	if read, ok := scalarReaders[typ.NamedType]; ok {
+		var de *domain.Error
+		if err := read(v); errors.As(err, &de) {
+			return badInput(path, de.Rule)
+		}
+		return nil
+	}
+	if def := a.schema.Types[typ.NamedType]; def != nil && def.Kind == ast.InputObject {
+		fields, _ := v.(map[string]any)
+		for _, f := range def.Fields {
+			if fv, ok := fields[f.Name]; ok {
+				if bad := a.malformed(append(path[:len(path):len(path)], ast.PathName(f.Name)), f.Type, fv); bad != nil {
+					return bad
+				}
+			}
+		}
+	}
+	return nil
+}
