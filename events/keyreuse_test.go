@@ -681,7 +681,8 @@ func mutations(e Event) []Event {
 // recorded, do not lock the record: the retry of that request is answered
 // as its repeat, and the accomplishment can be amended as long as the
 // amendment keeps its title. A new such key, or a changed such title, is
-// refused naming it.
+// refused naming it, and so is such a title with other values under the
+// key.
 func TestWhatAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
 	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
 		ctx := ctxT(t)
@@ -716,6 +717,11 @@ func TestWhatAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
 			_, err = r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key + "x",
 				Accomplishment: domain.Accomplishment{Engagement: &e2}})
 			refused("a new key over the limit", "idempotencyKey", err)
+			e3 := eng
+			e3.Role = domain.Lead
+			_, err = r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
+				Accomplishment: domain.Accomplishment{Engagement: &e3}})
+			refused("other values under the key", "title", err)
 		}
 		head, _ := l.Head(ctx)
 		if _, err := r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: id, Patch: func(a domain.Accomplishment) (domain.Accomplishment, error) {
@@ -739,6 +745,87 @@ func TestWhatAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
 		}
 		if a, ok := rec.Event.(AccomplishmentAmended); !ok || a.Engagement == nil || a.Engagement.Title != "Core\tmove" || a.Engagement.Role != "LEAD" {
 			t.Errorf("the amendment recorded %+v; want the title kept as it was and the role LEAD", rec.Event)
+		}
+	})
+}
+
+// TestARegistrationAReleaseBeforeTheTextRulesRecorded: a name or department
+// with a control character, which a release before the rule recorded, does
+// not make the retry of that registration a refusal: under its key and with
+// its very values it is answered as the repeat it is, recording nothing,
+// one command at a time or in a batch, whether the Recorder remembers the
+// key or reads it from the log. A new such registration, or one with other
+// values under that key, is refused naming the field, as without a key.
+func TestARegistrationAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		joined := domain.MustDate("2019-01-01")
+		olds := []RegisterPerson{
+			{ID: "E1", Name: "Old\tTimer", Department: "Operations", JoinedOn: joined, IdempotencyKey: "hire-1"},
+			{Name: "Old Timer", Department: "Ops\x1b[31m", JoinedOn: joined, IdempotencyKey: "hire-2"}, // the id derived from the key
+		}
+		pos := make([]uint64, len(olds))
+		for i, c := range olds {
+			id := c.ID
+			if id == "" {
+				id = "P" + derivedToken("person:"+c.IdempotencyKey)
+				olds[i].ID = "" // as the retry sends it
+			}
+			out, err := l.AppendBatch(ctx, []Pending{{PersonID: id, MsgID: msgID(id, c.IdempotencyKey), IdempotencyKey: c.IdempotencyKey,
+				Event: PersonRegistered{PersonID: id, Name: c.Name, Department: c.Department, JoinedOn: c.JoinedOn}, RecordedAt: time.Now().UTC()}})
+			if err != nil || out[0].Err != nil {
+				t.Fatalf("append as an earlier release did: %v %+v", err, out)
+			}
+			pos[i] = out[0].Position
+		}
+		head, _ := l.Head(ctx)
+		refused := func(what, field string, err error) {
+			t.Helper()
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != field || de.Rule != "must not contain control characters" {
+				t.Errorf("%s: %v; want the control-character refusal naming %s", what, err, field)
+			}
+		}
+		r := newRecorder(l)
+		for round := range 2 { // read from the log, then remembered
+			for i, c := range olds {
+				res, err := r.RegisterPerson(ctx, c)
+				if err != nil || !res.Duplicate || res.Position != pos[i] {
+					t.Errorf("round %d, the retry of %+v: %+v, %v; want its repeat at %d", round, c, res, err, pos[i])
+				}
+			}
+		}
+		out := r.RecordBatch(ctx, []Command{olds[0], olds[1]})
+		for i, br := range out {
+			if br.Err != nil || !br.Result.Duplicate || br.Result.Position != pos[i] {
+				t.Errorf("the retry of %+v in a batch: %+v; want its repeat at %d", olds[i], br, pos[i])
+			}
+		}
+		other := olds[0]
+		other.JoinedOn = domain.MustDate("2019-02-01")
+		_, err := r.RegisterPerson(ctx, other)
+		refused("other values under the key", "name", err)
+		other = olds[1]
+		other.Name = "Old Timer Jr"
+		refused("other values under the key, in a batch", "department", r.RecordBatch(ctx, []Command{other})[0].Err)
+		fresh := olds[0]
+		fresh.ID, fresh.IdempotencyKey = "E2", "hire-3"
+		_, err = r.RegisterPerson(ctx, fresh)
+		refused("a new registration with a tab in the name", "name", err)
+		fresh.IdempotencyKey = ""
+		_, err = r.RegisterPerson(ctx, fresh)
+		refused("a registration with a tab in the name, without a key", "name", err)
+		fresh = olds[1]
+		fresh.IdempotencyKey = "hire-4"
+		refused("a new registration with an escape in the department, in a batch", "department", r.RecordBatch(ctx, []Command{fresh})[0].Err)
+		// A control character does not excuse another rule.
+		long := olds[0]
+		long.ID, long.IdempotencyKey, long.Name = "E3", "hire-5", "\x01"+strings.Repeat("n", domain.MaxNameLength)
+		if _, err := r.RegisterPerson(ctx, long); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Errorf("a name with a control character and over the bound: %v; want it refused for its length", err)
+		}
+		if after, _ := l.Head(ctx); after != head {
+			t.Errorf("the log moved: head %d -> %d", head, after)
 		}
 	})
 }

@@ -314,7 +314,7 @@ func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []pla
 			}
 			if f, ok := mine[p.key]; ok {
 				if p.repeats != nil && !p.repeats(f.ev) {
-					out[i] = BatchResult{Err: errKeyReused}
+					out[i] = BatchResult{Err: p.another()}
 					bp.steps = append(bp.steps, batchStep{cmd: i, pending: -1, dupOf: -1})
 					continue
 				}

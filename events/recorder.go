@@ -110,6 +110,21 @@ type plan struct {
 	// onlyBy, when set, is the only actor who may change accomplishment
 	// changes (personEntry.mayChange), checked before decide.
 	onlyBy, changes string
+	// refused, when set, is the refusal of the command's values put off
+	// until its key is known not to be a repeat (a control character a
+	// release before the rule recorded): it is the answer, rather than
+	// errKeyReused, when the key's first request is another.
+	refused error
+}
+
+// another is the refusal of p when its key was first used for another
+// request: its values' own refusal if it has one, as a command refused at
+// once is told, errKeyReused otherwise.
+func (p plan) another() error {
+	if p.refused != nil {
+		return p.refused
+	}
+	return errKeyReused
 }
 
 // decideFor decides the command on e's fold.
@@ -405,15 +420,31 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 	} else if !personIDOK(id) {
 		return plan{}, domain.ValidatePersonID(id)
 	}
+	var deferred error
 	if err := firstError(
 		validName(c.Name),
 		validDepartment(c.Department),
 		validDate("joinedOn", c.JoinedOn, today),
 	); err != nil {
-		return plan{}, err
+		// A name or department with a control character under a key is
+		// refused only once the key is known not to be a repeat: a release
+		// before the rule recorded such names, and the retry of one is
+		// answered as the repeat it is (as an accomplishment's title is).
+		if c.IdempotencyKey == "" || !(isUnprintable(err, "name") || isUnprintable(err, "department")) ||
+			firstError(
+				validName(printable("name", c.Name)),
+				validDepartment(printable("department", c.Department)),
+				validDate("joinedOn", c.JoinedOn, today),
+			) != nil {
+			return plan{}, err
+		}
+		deferred = err
 	}
 	ev := PersonRegistered{PersonID: id, Name: c.Name, Department: c.Department, JoinedOn: c.JoinedOn}
-	return plan{personID: id, key: c.IdempotencyKey, register: true, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: id, key: c.IdempotencyKey, register: true, repeats: sameEvent(ev), same: ev, refused: deferred, decide: func(p *domain.Person) (decision, error) {
+		if deferred != nil {
+			return decision{}, deferred
+		}
 		if p != nil {
 			return decision{}, domain.Invalid("id", "is already taken")
 		}
@@ -481,7 +512,7 @@ func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 		deferred = err
 	}
 	ev := FromAccomplishment(a)
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, refused: deferred, decide: func(p *domain.Person) (decision, error) {
 		if deferred != nil {
 			return decision{}, deferred
 		}
@@ -608,7 +639,7 @@ func (r *Recorder) repeat(ctx context.Context, p plan, first keyed) (Result, err
 	if first.print != (fingerprint{}) && first.res.PersonID == p.personID && p.same != nil {
 		if print, ok := printOf(p.same); ok {
 			if print != first.print {
-				return Result{}, errKeyReused
+				return Result{}, p.another()
 			}
 			res := first.res
 			res.Duplicate = true
@@ -621,7 +652,7 @@ func (r *Recorder) repeat(ctx context.Context, p plan, first keyed) (Result, err
 		return Result{}, fmt.Errorf("recover the original of a repeated request: %w", err)
 	}
 	if orig.PersonID != p.personID || (p.repeats != nil && !p.repeats(orig.Event)) {
-		return Result{}, errKeyReused
+		return Result{}, p.another()
 	}
 	return resultOf(orig, true), nil
 }
@@ -946,11 +977,17 @@ func printableTitle(a domain.Accomplishment) domain.Accomplishment {
 		return a
 	}
 	out := cloneAccomplishment(a)
-	*titleOf(out) = strings.Map(func(r rune) rune {
-		if domain.ValidatePrintable("title", string(r), false) != nil {
+	*titleOf(out) = printable("title", *titleOf(a))
+	return out
+}
+
+// printable is s, field's text, with each control character replaced by a
+// printable one, for validating the rest of it.
+func printable(field, s string) string {
+	return strings.Map(func(r rune) rune {
+		if domain.ValidatePrintable(field, string(r), false) != nil {
 			return '?' // printable, and never blank
 		}
 		return r
-	}, *titleOf(a))
-	return out
+	}, s)
 }

@@ -2,6 +2,10 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +110,68 @@ func TestControlCharacters(t *testing.T) {
 		}
 		if r := e.gql(t, adm, `query($d: String) { people(department: $d) { totalCount } }`, map[string]any{"d": "Ops\tDesk2"}); len(r.Errors) != 1 || r.Errors[0].rule() != "must not contain control characters" {
 			t.Errorf("a department with a tab nobody has been in: %+v, want the control-character refusal", r.Errors)
+		}
+	})
+}
+
+// TestTheRetryOfARegistrationAnEarlierReleaseRecorded: a registration whose
+// name or department holds a control character, which a release before the
+// rule recorded, sent again under its key with its very values, through
+// GraphQL or /v1/import, is answered as the repeat it is (its person, its
+// position) and records nothing; a new such registration, or one with
+// other values under that key, is refused naming the field.
+func TestTheRetryOfARegistrationAnEarlierReleaseRecorded(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		in := map[string]any{"id": "OLD1", "name": "Old\tTimer", "department": "Ops\x1b[31mDesk", "joinedOn": "2019-01-01", "idempotencyKey": "hire-1"}
+		out, err := e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD1", MsgID: "OLD1:hire-1", IdempotencyKey: "hire-1",
+			Event:      events.PersonRegistered{PersonID: "OLD1", Name: "Old\tTimer", Department: "Ops\x1b[31mDesk", JoinedOn: domain.MustDate("2019-01-01")},
+			RecordedAt: e.Clock.Now()}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		e.Wait(out[0].Position)
+		head := e.head(t)
+		at := strconv.FormatUint(out[0].Position, 10)
+
+		r := e.gql(t, adm, mRegister, map[string]any{"in": in}).ok(t)
+		if got, pos := field(t, r.Data, "registerPerson.person.id"), field(t, r.Data, "registerPerson.position"); got != "OLD1" || pos != at {
+			t.Errorf("the retry through GraphQL: person %v at %v, want OLD1 at %s", got, pos, at)
+		}
+		line, _ := json.Marshal(map[string]any{"op": "registerPerson", "input": in})
+		if code, res := e.importLines(t, adm, string(line)); code != http.StatusOK || len(res) != 1 || !res[0].OK || !res[0].Duplicate ||
+			res[0].PersonID != "OLD1" || res[0].Position != at {
+			t.Errorf("the retry through /v1/import: %d %+v, want the repeat of OLD1 at %s", code, res, at)
+		}
+
+		with := func(k string, v any) map[string]any {
+			out := maps.Clone(in)
+			out[k] = v
+			return out
+		}
+		for _, c := range []struct {
+			what  string
+			in    map[string]any
+			field string
+		}{
+			{"other values under the key", with("joinedOn", "2019-02-01"), "name"},
+			{"a new key", with("idempotencyKey", "hire-2"), "name"},
+			{"a new person", with("id", "NEW1"), "name"},
+			{"no key", with("idempotencyKey", nil), "name"},
+			{"a new key, the department's", func() map[string]any { m := with("idempotencyKey", "hire-3"); m["name"] = "Old Timer"; return m }(), "department"},
+		} {
+			if r := e.gql(t, adm, mRegister, map[string]any{"in": c.in}); len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" ||
+				r.Errors[0].field() != c.field || r.Errors[0].rule() != "must not contain control characters" {
+				t.Errorf("%s through GraphQL: %+v, want the control-character refusal of %s", c.what, r.Errors, c.field)
+			}
+			line, _ := json.Marshal(map[string]any{"op": "registerPerson", "input": c.in})
+			if _, res := e.importLines(t, adm, string(line)); len(res) != 1 || res[0].OK || res[0].Code != "BAD_USER_INPUT" ||
+				res[0].Field != c.field || res[0].Rule != "must not contain control characters" {
+				t.Errorf("%s through /v1/import: %+v, want the control-character refusal of %s", c.what, res, c.field)
+			}
+		}
+		if after := e.head(t); after != head {
+			t.Errorf("the retries and refusals recorded something: head %d -> %d", head, after)
 		}
 	})
 }
