@@ -3,6 +3,7 @@ package projections
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"sort"
@@ -24,7 +25,8 @@ type KnownAtReader interface {
 	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
 }
 
-// knownAtChunk is how many people's events a replay holds at once.
+// knownAtChunk is how many people's events a replay reads at once; it
+// holds two such chunks (the one worked on, the next one read).
 const knownAtChunk = 1000
 
 // DistributionsKnownAt returns the distribution of field on each of dates
@@ -127,9 +129,19 @@ func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, k
 		err      error
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	chunks := make(chan chunk, 1)
+	chunks := make(chan chunk) // read ahead by one chunk, no more
 	go func() {
 		defer close(chunks)
+		defer func() {
+			// A panic reading is the replay's error, as it was in the
+			// request's own goroutine (recovered there as an internal error).
+			if v := recover(); v != nil {
+				select {
+				case chunks <- chunk{err: fmt.Errorf("replay: read people's events: panic: %v", v)}:
+				case <-rctx.Done():
+				}
+			}
+		}()
 		for start := 0; start < len(ids); start += knownAtChunk {
 			c := chunk{ids: ids[start:min(start+knownAtChunk, len(ids))]}
 			if c.err = rctx.Err(); c.err == nil {
@@ -165,8 +177,17 @@ func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, k
 		}
 		var next atomic.Int64
 		var wg sync.WaitGroup
+		var panicked atomic.Pointer[string]
 		for range min(workers, len(c.ids)) {
 			wg.Go(func() {
+				defer func() {
+					// A panic folding or judging someone is the replay's
+					// error, not the process's end.
+					if v := recover(); v != nil {
+						msg := fmt.Sprint(v)
+						panicked.CompareAndSwap(nil, &msg)
+					}
+				}()
 				for i := int(next.Add(1) - 1); i < len(c.ids); i = int(next.Add(1) - 1) {
 					rs := c.byPerson[c.ids[i]]
 					p := foldKnownAt(rs, knownAt)
@@ -186,6 +207,9 @@ func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, k
 			})
 		}
 		wg.Wait()
+		if msg := panicked.Load(); msg != nil {
+			return fmt.Errorf("replay: panic: %s", *msg)
+		}
 		for i := range c.ids {
 			if results[i].ok {
 				visit(results[i].v)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type chunkedReader struct {
 	at     time.Time // the first registration's recordedAt
 	calls  atomic.Int32
 	failAt int32 // the call (1-based) that fails; 0: none
+	panics bool  // the failing call panics rather than return an error
 	onCall func(n int32)
 }
 
@@ -34,6 +36,9 @@ func (r *chunkedReader) PersonEvents(ctx context.Context, ids []string) (map[str
 		return nil, err
 	}
 	if n == r.failAt {
+		if r.panics {
+			panic("a reader's bug")
+		}
 		return nil, errors.New("the read model is away")
 	}
 	out := map[string][]events.Recorded{}
@@ -101,5 +106,22 @@ func TestAReplayKeepsOrderAcrossChunksAndStops(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if later := r.calls.Load(); later != calls || calls > 2 {
 		t.Errorf("reads after the cancelled replay returned: %d then %d", calls, later)
+	}
+
+	// A panic reading, or working on someone, is the replay's error.
+	r.onCall, r.failAt, r.panics = nil, 2, true
+	r.calls.Store(0)
+	if _, err := PeopleKnownAt(context.Background(), r, cat, PeopleFilter{}, knownAt); err == nil || !strings.Contains(err.Error(), "a reader's bug") {
+		t.Errorf("a reader that panics: err %v", err)
+	}
+	r.failAt = 0
+	err = replayKnownAt(context.Background(), r, r.ids, knownAt, func(p *domain.Person, _ uint64) (string, bool) {
+		if p.ID == r.ids[knownAtChunk+7] {
+			panic("a judge's bug")
+		}
+		return p.ID, true
+	}, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "a judge's bug") {
+		t.Errorf("work that panics: err %v", err)
 	}
 }
