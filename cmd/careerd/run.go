@@ -96,6 +96,9 @@ type Main struct {
 	progressCP uint64
 	progressAt time.Time
 	devToken   string
+	// dataDirLock holds --data-dir while the embedded server runs
+	// (lockDataDir); closed after the server shuts down.
+	dataDirLock *os.File
 }
 
 // NewMain returns a program for cfg that logs to out.
@@ -237,6 +240,9 @@ func (m *Main) openLog(ctx context.Context) error {
 	cfg := m.Config
 	var err error
 	if cfg.NATSURL == "" {
+		if m.dataDirLock, err = lockDataDir(cfg.DataDir); err != nil {
+			return err
+		}
 		m.embedded, err = events.StartEmbedded(events.EmbeddedConfig{
 			Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval,
 		})
@@ -711,6 +717,9 @@ func (m *Main) Close() error {
 		}
 		if m.embedded != nil {
 			m.embedded.Shutdown()
+		}
+		if m.dataDirLock != nil {
+			m.dataDirLock.Close() // releases the lock, after the server has written its last
 		}
 		if said {
 			m.log.Info("careerd stopped")
