@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careerledger/careerledger/projections"
 )
@@ -171,6 +175,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
 		return c, fmt.Errorf("--time-zone ($CAREER_TIME_ZONE) must name an IANA time zone such as UTC or Asia/Tokyo, not %q", c.TimeZone)
 	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		return c, err
+	}
 	if c.AuthSecret == "" && !c.Dev {
 		return c, fmt.Errorf("--auth-secret ($CAREER_AUTH_SECRET) is required unless --dev")
 	}
@@ -178,6 +185,32 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--replicas must be >= 1")
 	}
 	return c, nil
+}
+
+// checkDatabaseURL refuses a --database-url that PostgreSQL's client cannot
+// read (a usage error, before anything starts); one it reads but cannot
+// reach is found at start. The error quotes the setting masked, and of the
+// client's error only the reason, which its own quote could leak a
+// password of a string it failed to read.
+func checkDatabaseURL(u string) error {
+	if u == "" {
+		return nil
+	}
+	_, err := pgxpool.ParseConfig(u)
+	if err == nil {
+		return nil
+	}
+	reason := err.Error()
+	var perr *pgconn.ParseConfigError
+	if errors.As(err, &perr) {
+		// "cannot parse `<the string, its password hidden>`: <reason>"
+		if i := strings.LastIndex(reason, "`: "); i >= 0 {
+			reason = reason[i+3:]
+		}
+	}
+	return fmt.Errorf("--database-url ($DATABASE_URL) %q is not a PostgreSQL connection string careerd can use "+
+		"(postgres://user:password@host:5432/dbname?sslmode=..., or host=... dbname=... key=value pairs): %s",
+		maskURL(u), redact(errors.New(reason), u))
 }
 
 // maskedValue is a string flag whose -h default is masked.
@@ -267,6 +300,8 @@ func redact(err error, addr string) error {
 			info := rest[:at]
 			if _, pass, ok := strings.Cut(info, ":"); ok {
 				info = pass
+			} else if isPostgresURL(part[:len(part)-len(rest)]) {
+				info = "" // a user name
 			}
 			if info != "" {
 				msg = strings.ReplaceAll(msg, info, "********")
@@ -277,27 +312,44 @@ func redact(err error, addr string) error {
 }
 
 // maskOneURL masks one server address, with or without a scheme (NATS
-// takes "user:pass@host:4222" as well).
+// takes "user:pass@host:4222" as well): the password of its user info, or
+// the whole user info when it is a bare token (nats://TOKEN@host), except
+// in a PostgreSQL URL, whose bare user info is a user name
+// (postgres://postgres@host/db); and password query parameters.
 func maskOneURL(u string) string {
 	prefix, rest := "", u
 	if scheme := strings.Index(u, "://"); scheme >= 0 {
 		prefix, rest = u[:scheme+3], u[scheme+3:]
 	}
 	// The user info ends at the last @ before the path: a password may
-	// hold ? or # (not a valid URL, and still a password).
-	hostEnd := strings.IndexByte(rest, '/')
-	if hostEnd < 0 {
-		hostEnd = len(rest)
+	// hold ? or # (not a valid URL, and still a password). With no @ there,
+	// at the last @ before the query: a password may hold / as well.
+	at := -1
+	if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+		at = strings.LastIndex(rest[:slash], "@")
+	} else {
+		at = strings.LastIndex(rest, "@")
 	}
-	if at := strings.LastIndex(rest[:hostEnd], "@"); at >= 0 {
+	if at < 0 {
+		if q := strings.IndexByte(rest, '?'); q >= 0 {
+			at = strings.LastIndex(rest[:q], "@")
+		} else {
+			at = strings.LastIndex(rest, "@")
+		}
+	}
+	if at >= 0 {
 		userinfo := rest[:at]
 		if user, _, ok := strings.Cut(userinfo, ":"); ok {
 			userinfo = user + ":********"
-		} else {
+		} else if !isPostgresURL(prefix) {
 			userinfo = "********" // a token
 		}
 		rest = userinfo + rest[at:]
-		hostEnd += len(userinfo) - at
+		at = len(userinfo)
+	}
+	hostEnd := len(rest)
+	if slash := strings.IndexByte(rest[at+1:], '/'); slash >= 0 {
+		hostEnd = at + 1 + slash
 	}
 	if q := strings.IndexByte(rest[hostEnd:], '?'); q >= 0 {
 		q += hostEnd
@@ -310,6 +362,16 @@ func maskOneURL(u string) string {
 		rest = rest[:q+1] + strings.Join(params, "&")
 	}
 	return prefix + rest
+}
+
+// isPostgresURL reports whether a URL's scheme (with its "://") is
+// PostgreSQL's.
+func isPostgresURL(prefix string) bool {
+	switch strings.ToLower(prefix) {
+	case "postgres://", "postgresql://":
+		return true
+	}
+	return false
 }
 
 // maskKeyValues masks the secret values of a key/value connection string

@@ -56,6 +56,11 @@ func TestCredentialsAreNeverPrinted(t *testing.T) {
 		"Pa55word@nats.internal:4222":                                      "********@nats.internal:4222",
 		"postgres://app:pa#Pa55word@db/x":                                  "postgres://app:********@db/x",
 		"postgres://app:Pa55?word@db/x?sslmode=disable":                    "postgres://app:********@db/x?sslmode=disable",
+		"postgres://app:pa/Pa55word@db/x":                                  "postgres://app:********@db/x",
+		// A PostgreSQL URL's bare user info is its user name, no secret.
+		"postgres://postgres@db:5432/career":                      "postgres://postgres@db:5432/career",
+		"postgresql://postgres@db/career?password=Pa55word&x=a@b": "postgresql://postgres@db/career?password=********&x=a@b",
+		"postgres://db/we@ird":                                    "postgres://db/we@ird",
 	} {
 		if got := maskURL(in); got != want {
 			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
@@ -113,11 +118,28 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--shutdown-timeout", "-5s"}, "--shutdown-timeout"},
 		{map[string]string{"CAREER_REQUEST_TIMEOUT": "-1s"}, nil, "--request-timeout"},
 		{map[string]string{"CAREER_SELF_ASSESSMENT": "maybe"}, nil, "$CAREER_SELF_ASSESSMENT"},
+		{map[string]string{"DATABASE_URL": "not a url"}, nil, "--database-url ($DATABASE_URL) \"not a url\" is not a PostgreSQL connection string"},
+		{nil, []string{"--database-url", "postgres://u:x@db:badport/career"}, "--database-url"},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: %v, want an error naming %s", tc.env, tc.args, err, tc.want)
+		}
+	}
+	// A --database-url PostgreSQL's client cannot read is a usage error
+	// (exit 2) naming the flag, its password masked; one it reads is left
+	// to the start, which says when it cannot reach it (exit 1).
+	for _, bad := range []string{"postgres://u:Pa55word@db:badport/career", "postgres://u:pa/Pa55word@db/career",
+		"postgres://u:Pa55word@db/career?sslmode=bogus", "host=db port=abc password=Pa55word", "postgresql://u:Pa%zz55word@db/x"} {
+		_, err := ParseConfig([]string{"--dev", "--database-url", bad}, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "--database-url") || strings.Contains(err.Error(), "Pa55word") {
+			t.Errorf("--database-url %s: %v, want a usage error naming --database-url without the password", maskURL(bad), err)
+		}
+	}
+	for _, good := range []string{"postgres://postgres@127.0.0.1:1/x?connect_timeout=1", "host=127.0.0.1 port=1 user=u password=p dbname=x"} {
+		if _, err := ParseConfig([]string{"--dev", "--database-url", good}, func(string) string { return "" }); err != nil {
+			t.Errorf("--database-url %s (well formed, unreachable): %v, want it accepted", maskURL(good), err)
 		}
 	}
 	cfg, err := ParseConfig(nil, func(k string) string { return map[string]string{"CAREER_DEV": "TRUE"}[k] })

@@ -407,7 +407,7 @@ func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
 	}{
 		{"NATS unreachable", `cannot reach NATS at "nats://careerd:********@127.0.0.1:1"`,
 			map[string]string{"NATS_URL": "nats://careerd:" + natsPassword + "@127.0.0.1:1"}},
-		{"PostgreSQL unreachable", "cannot reach PostgreSQL at postgres://********@127.0.0.1:1/x",
+		{"PostgreSQL unreachable", "cannot reach PostgreSQL at postgres://postgres@127.0.0.1:1/x?connect_timeout=1:",
 			map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?connect_timeout=1"}},
 		{"listen address taken", "listen on " + taken.Addr().String(),
 			map[string]string{"CAREER_HTTP_ADDR": taken.Addr().String()}},
