@@ -392,8 +392,10 @@ func TestUnreachableDependencies(t *testing.T) {
 // or PostgreSQL unreachable, its listen address taken) logs exactly one
 // record at error, "careerd failed to start" with the error, in the JSON
 // of the rest of its log, says nothing of stopping requests in flight
-// (none was ever served), and exits 1; one that started and is stopped
-// says it stops, and exits 0. A --log-level careerd cannot log at is a
+// (none was ever served), nor anything but its lines of starting, and
+// exits 1; one that started and is stopped says it stops, and exits 0,
+// its log at the default level holding careerd's own lines only (the
+// Watermill router's are at debug). A --log-level careerd cannot log at is a
 // usage error (exit 2), before anything starts.
 func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -438,6 +440,11 @@ func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
 				if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "careerd stop") {
 					t.Errorf("a start that failed logged %q", msg)
 				}
+				// Beside the error, only careerd's own lines of starting:
+				// none of Watermill's, nor of what the failure released.
+				if msg, _ := rec["msg"].(string); rec["level"] != "ERROR" && msg != "careerd starting" && msg != "catalogue loaded" {
+					t.Errorf("a start that failed logged %v", rec)
+				}
 			}
 			if len(errs) != 1 || errs[0]["msg"] != "careerd failed to start" || !strings.Contains(fmt.Sprint(errs[0]["err"]), c.want) {
 				t.Errorf("error records %v, want one \"careerd failed to start\" with an err saying %q; the log:\n%s", errs, c.want, logs.String())
@@ -469,6 +476,31 @@ func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Errorf("a careerd stopped after it served logged an error:\n%s", logs.String())
+	}
+	// At the default level, a start and a stop log careerd's own lines
+	// only: Watermill's (a handler added, the router closing...) are debug.
+	own := map[string]bool{"careerd starting": true, "catalogue loaded": true, "careerd serving": true,
+		"careerd stopping: finishing requests in flight, then the projector's batch": true,
+		"NATS connection closed": true, "careerd stopped": true}
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && !own[fmt.Sprint(rec["msg"])] {
+			t.Errorf("a careerd started and stopped logged %v", rec)
+		}
+	}
+	// At debug, they are there.
+	cfg := baseConfig(t)
+	cfg.LogLevel = "debug"
+	var debugLogs logLines
+	m := NewMain(cfg, &debugLogs)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.Close() //nolint:errcheck // the log is what is checked
+	for _, msg := range []string{"Adding handler", "Closing router"} {
+		if len(debugLogs.find(t, msg, map[string]string{"level": "DEBUG"})) == 0 {
+			t.Errorf("at --log-level debug, Watermill's %q is not logged at debug:\n%s", msg, debugLogs.String())
+		}
 	}
 
 	if _, err := ParseConfig([]string{"--dev", "--log-level", "loud"}, func(string) string { return "" }); err == nil ||

@@ -90,6 +90,8 @@ type Main struct {
 	// failed is set when Run fails: Close then releases what the start
 	// opened and logs nothing of stopping, since nothing served.
 	failed atomic.Bool
+	// served is set once Run has started serving the API.
+	served atomic.Bool
 	// progressCP is the read model's checkpoint as last observed, and
 	// progressAt when it last moved or was caught up (observe).
 	progressMu sync.Mutex
@@ -225,6 +227,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		fmt.Fprintf(m.Out, "\ncareerd is serving at http://%s/ (GraphiQL)\nadmin token (development mode):\n\n  %s\n\n", m.Addr(), m.devToken)
 	}
+	m.served.Store(true)
 	m.log.Info("careerd serving", "addr", m.Addr())
 	if m.staleCatalogue {
 		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves")
@@ -284,7 +287,8 @@ func (m *Main) connectNATS(name string) (*nats.Conn, error) {
 // away fails at once and is never sent behind its caller's back when the
 // connection comes back; reconnect forever, every 2 s), and a log line when
 // the connection is lost (warn), made again (info) or closed (info at
-// shutdown, error otherwise), and for NATS's asynchronous errors (warn),
+// shutdown, debug when careerd never served: a failed start's one record
+// says why; error otherwise), and for NATS's asynchronous errors (warn),
 // each with the connection's name and its address, credentials masked.
 func (m *Main) natsOptions(name string) []nats.Option {
 	log := m.log.With("connection", name)
@@ -309,6 +313,11 @@ func (m *Main) natsOptions(name string) []nats.Option {
 			defer m.natsOpen.Done()
 			if err := nc.LastError(); err != nil && !m.closing.Load() {
 				log.Error("NATS connection closed", "url", addr(nc), "err", redact(err, m.Config.NATSURL))
+				return
+			}
+			if !m.served.Load() {
+				// Released after a failed start, whose one record says why.
+				log.Debug("NATS connection closed", "url", addr(nc))
 				return
 			}
 			log.Info("NATS connection closed", "url", addr(nc))

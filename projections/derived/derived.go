@@ -198,7 +198,12 @@ func (c Config) withDefaults() Config {
 // handle, and Close to stop.
 func New(nc *nats.Conn, cfg Config, handle func(ctx context.Context, changes []projections.LevelChanged)) (*Bus, error) {
 	cfg = cfg.withDefaults()
-	logger := watermill.NewSlogLogger(cfg.Logger)
+	// Watermill's info records (a handler added, the router starting and
+	// closing, a subscriber stopped) are of its machinery, at every start
+	// and stop: at debug in cfg.Logger, beside its own debug records. Its
+	// trace records stay below debug, and its errors stay errors. The
+	// bus's own records keep their levels.
+	logger := watermill.NewSlogLoggerWithLevelMapping(cfg.Logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	core := wmnats.JetStreamConfig{Disabled: true}
 	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
 		Marshaler: &wmnats.NATSMarshaler{}, JetStream: core,
