@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/careerledger/careerledger/events"
@@ -160,11 +161,37 @@ func (b *bulk) startRebuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := b.Rebuilder.StartRebuild(context.WithoutCancel(r.Context()))
+	if msg := rebuildUnavailable(err); msg != "" {
+		// Refused at once, as a write is: nothing started, and the caller
+		// is told why, not "running" and then a failure in careerd's log.
+		b.Resolver.logger().WarnContext(r.Context(), "rebuild not started: "+logLine["UNAVAILABLE"], "request_id", RequestID(r.Context()), "err", err)
+		http.Error(w, msg, http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		writeStatus(w, http.StatusConflict, st)
 		return
 	}
 	writeStatus(w, http.StatusAccepted, st)
+}
+
+// rebuildUnavailable is what a client is told when a rebuild did not start
+// because the event log could not be reached (or did not answer in time),
+// in the plain words of the log's error ("the event log is unreachable: the
+// connection to NATS is lost and reconnecting"); "" for any other error.
+func rebuildUnavailable(err error) string {
+	const notStarted = ": the rebuild was not started; start it again once it is back"
+	switch {
+	case errors.Is(err, events.ErrUnavailable):
+		why := err.Error()
+		if i := strings.Index(why, events.ErrUnavailable.Error()); i >= 0 {
+			why = why[i:] // without the operation's own words ("head of career: ")
+		}
+		return why + notStarted
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the event log did not answer in time" + notStarted
+	}
+	return ""
 }
 
 func (b *bulk) rebuildStatus(w http.ResponseWriter, r *http.Request) {

@@ -110,6 +110,17 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 	if code, _, errs := runAgainst(failing.URL, "rebuild", "--wait"); code != 1 || !strings.Contains(errs, "rebuild failed at position 7: disk full") {
 		t.Errorf("failed rebuild: %d %q", code, errs)
 	}
+
+	// Refused at once while careerd's event log is away: exit 1, its words.
+	const away = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back"
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, away, http.StatusServiceUnavailable)
+	}))
+	defer refusing.Close()
+	if code, out, errs := runAgainst(refusing.URL, "rebuild"); code != 1 || out != "" ||
+		errs != "careerctl rebuild: POST /v1/rebuild answered 503 Service Unavailable: "+away+"\n" {
+		t.Errorf("a rebuild refused: %d %q %q", code, out, errs)
+	}
 }
 
 // TestExportAndRebuildAgainstCareerd runs export and rebuild against the real
@@ -153,7 +164,7 @@ func TestDemoAgainstCareerd(t *testing.T) {
 	base, token := needServer(t)
 	needBulk(t, base, token)
 	code, out, errs := ctl(t, "demo", "--people", "40", "--departments", "5", "--years", "6", "--seed", "99", "--chunk", "300")
-	if code != 0 || !strings.Contains(out, " recorded, 0 duplicates, 0 refused") {
+	if code != 0 || !strings.Contains(out, " recorded, 0 already recorded (duplicates), 0 refused") {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errs)
 	}
 	var d struct{ SkillDistribution []distributionCell }

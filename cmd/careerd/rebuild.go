@@ -42,7 +42,16 @@ func (r *rebuilder) RebuildStatus() graph.RebuildStatus {
 }
 
 // StartRebuild starts a rebuild in the background; only one runs at a time.
+// It asks the event log for its head first: a rebuild reads the whole log,
+// and one started while the log is unreachable would only fail in
+// careerd's log after its caller was told it runs. That error (wrapping
+// events.ErrUnavailable) is the caller's answer, and nothing starts.
 func (r *rebuilder) StartRebuild(ctx context.Context) (graph.RebuildStatus, error) {
+	if r.m.eventLog != nil {
+		if _, err := r.m.eventLog.Head(ctx); err != nil {
+			return r.RebuildStatus(), err
+		}
+	}
 	return r.start(ctx, false)
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
@@ -788,4 +789,33 @@ func TestWritesThroughRebuildsOnPostgres(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.DatabaseURL = pgtest.URL(pool)
 	writesThroughRebuilds(t, start(t, cfg), 4)
+}
+
+// TestARebuildWhileNATSIsAwayIsRefused: a rebuild asked for while the event
+// log cannot be reached is refused at once (503, in the plain words a write
+// is refused in), and nothing starts: the status stays idle, rather than
+// "running" and then a failure only careerd's log shows.
+func TestARebuildWhileNATSIsAwayIsRefused(t *testing.T) {
+	s := natstest.Start(t)
+	var logs logLines
+	m := startAgainst(t, withCredentials(s), false, &logs)
+	token := adminToken(t)
+	s.Stop()
+	logs.waitLog(t, lostMsg, map[string]string{"connection": "careerd"})
+	start := time.Now()
+	code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", token)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the refusal took %v, want a prompt answer", took)
+	}
+	const want = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back\n"
+	if code != http.StatusServiceUnavailable || body != want {
+		t.Errorf("rebuild while NATS is away: %d %q, want 503 %q", code, body, want)
+	}
+	logs.waitLog(t, "rebuild not started: the event log is unreachable", map[string]string{"level": "WARN"})
+	if code, body := call(t, "GET", "http://"+m.Addr()+"/v1/rebuild", token); code != http.StatusOK || !strings.Contains(body, `"state":"idle"`) {
+		t.Errorf("rebuild status after the refusal: %d %s, want idle", code, body)
+	}
+	if n := len(logs.find(t, "rebuild failed; the old read model keeps serving", nil)); n != 0 {
+		t.Errorf("a rebuild ran and failed %d times, want none started", n)
+	}
 }
