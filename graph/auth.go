@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -221,7 +220,7 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 		token, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger"`)
-			http.Error(w, `{"errors":[{"message":"missing bearer token","extensions":{"code":"UNAUTHENTICATED"}}]}`, http.StatusUnauthorized)
+			httpError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "missing bearer token")
 			return
 		}
 		p, err := t.Verify(token)
@@ -232,8 +231,7 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 				// Said as Verify says it: when, and what to do.
 				msg = err.Error()
 			}
-			body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": "UNAUTHENTICATED"}}}})
-			http.Error(w, string(body), http.StatusUnauthorized)
+			httpError(w, http.StatusUnauthorized, "UNAUTHENTICATED", msg)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))

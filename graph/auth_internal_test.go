@@ -2,6 +2,7 @@ package graph
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,6 +107,71 @@ func TestAnExpiredTokenIsRefusedSayingSo(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), want) || !json.Valid(rec.Body.Bytes()) {
 			t.Errorf("token %.10s...: %d %s, want 401 saying %s", token, rec.Code, rec.Body, want)
+		}
+	}
+}
+
+// TestHTTPErrorsAreLabelledAsWhatTheyAre: an error answered before GraphQL
+// runs (401, 413, 400) carries a GraphQL-shaped JSON body and says
+// Content-Type application/json; the bulk endpoints' plain refusals (403)
+// are plain text and say text/plain. A 401 said text/plain over its JSON.
+func TestHTTPErrorsAreLabelledAsWhatTheyAre(t *testing.T) {
+	tk, err := NewTokens("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	expired, _ := tk.Mint(Principal{Subject: "kato", Roles: []string{RoleHR}}, time.Hour, now.Add(-2*time.Hour))
+	employee, _ := tk.Mint(Principal{Subject: "sato", Roles: []string{RoleEmployee}, Person: "E1"}, time.Hour, now)
+	gql := tk.Authenticate(limitBody(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("a refused request reached the handler")
+	}), 16))
+	bulkHandler := NewBulkHandler(BulkConfig{Tokens: tk})
+	for _, c := range []struct {
+		name   string
+		h      http.Handler
+		method string
+		path   string
+		token  string
+		body   io.Reader
+		status int
+		code   string // "" for a plain text answer
+	}{
+		{"no token", gql, http.MethodPost, "/graphql", "", nil, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"an invalid token", gql, http.MethodPost, "/graphql", "nope", nil, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"an expired token", gql, http.MethodPost, "/graphql", expired, nil, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"no token on /v1/import", bulkHandler, http.MethodPost, "/v1/import", "", nil, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"a body too large", gql, http.MethodPost, "/graphql", employee, strings.NewReader(strings.Repeat("x", 17)), http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE"},
+		{"a chunked body too large", gql, http.MethodPost, "/graphql", employee, io.MultiReader(strings.NewReader(strings.Repeat("x", 17))), http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE"},
+		{"an export refused", bulkHandler, http.MethodGet, "/v1/export", employee, nil, http.StatusForbidden, ""},
+		{"a rebuild refused", bulkHandler, http.MethodPost, "/v1/rebuild", employee, nil, http.StatusForbidden, ""},
+	} {
+		req := httptest.NewRequest(c.method, c.path, c.body)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		rec := httptest.NewRecorder()
+		c.h.ServeHTTP(rec, req)
+		ct, body := rec.Header().Get("Content-Type"), rec.Body.Bytes()
+		if rec.Code != c.status {
+			t.Errorf("%s: HTTP %d %s, want %d", c.name, rec.Code, body, c.status)
+			continue
+		}
+		if c.code == "" {
+			if !strings.HasPrefix(ct, "text/plain") || json.Valid(body) {
+				t.Errorf("%s: Content-Type %q over %q, want text/plain over plain text", c.name, ct, body)
+			}
+			continue
+		}
+		var got struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		if ct != "application/json" || json.Unmarshal(body, &got) != nil || len(got.Errors) != 1 ||
+			got.Errors[0].Extensions.Code != c.code || got.Errors[0].Message == "" {
+			t.Errorf("%s: Content-Type %q over %q, want application/json over one error coded %s", c.name, ct, body, c.code)
 		}
 	}
 }

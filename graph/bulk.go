@@ -91,7 +91,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, err := principal(ctx)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
+		httpError(w, http.StatusUnauthorized, "UNAUTHENTICATED", err.Error())
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxImportBytes)
@@ -435,7 +435,8 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 			}
 		}
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
-			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err, typeName(f.Type)))
+			// An enum's refusal says the values it takes.
+			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err, typeName(f.Type))+oneOf(typeName(f.Type)))
 		}
 		// As in GraphQL, where the field is an Int (Yen is an int64).
 		if beyondInt32(v.Field(i)) {

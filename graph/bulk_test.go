@@ -78,8 +78,14 @@ func TestBulkImport(t *testing.T) {
 			}
 		}
 		// A refused value is named as given, without the decoder's words.
-		if m := res[9].Message; !strings.Contains(m, `is not a valid Theme: "FLYING"`) || strings.Count(m, "is not a valid") != 1 {
+		if m := res[9].Message; !strings.Contains(m, `is not a valid Theme: "FLYING"; must be one of SERVICE_SUPPORT_MANAGEMENT, SERVICE_LEVEL_MANAGEMENT, `) || strings.Count(m, "is not a valid") != 1 {
 			t.Errorf("line 10 (an unknown theme): %q", m)
+		}
+		// And with the values it takes.
+		_, expert := e.importLines(t, token, `{"op":"assessTheme","input":{"personId":"B1","theme":"STRESS_MANAGEMENT","proficiency":"EXPERT","assessedOn":"2024-01-01"}}`)
+		if want := `proficiency: is not a valid Proficiency: "EXPERT"; must be one of BASIC, PRACTICE, GUIDES_SUBORDINATES, GUIDES_OTHERS`; len(expert) != 1 ||
+			expert[0].Code != "BAD_USER_INPUT" || expert[0].Field != "proficiency" || expert[0].Message != want {
+			t.Errorf("an unknown proficiency: %+v, want BAD_USER_INPUT %q", expert, want)
 		}
 		_, typed := e.importLines(t, token, `{"op":"recordEngagement","input":{"personId":"B1","field":"SYSTEM_OPERATION","title":"t","role":"MEMBER","startedOn":"2016-01-01","outcome":"ONGOING","withinBudget":true,"peakHeadcount":"12","complexity":[]}}`)
 		if len(typed) != 1 || typed[0].Field != "peakHeadcount" || !strings.Contains(typed[0].Message, "got a JSON string") || strings.Contains(typed[0].Message, "Go value") {

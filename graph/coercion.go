@@ -239,7 +239,7 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(val) // a decoded JSON value
 		field := inputName(p)
-		de := domain.Invalid(field, "is not a valid "+enum.Name+": "+strings.TrimSuffix(given.String(), "\n"))
+		de := domain.Invalid(field, "is not a valid "+enum.Name+": "+strings.TrimSuffix(given.String(), "\n")+oneOf(enum.Name))
 		return &gqlerror.Error{Message: de.Message, Path: p, Err: de,
 			Extensions: map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}}
 	}
@@ -294,6 +294,16 @@ func namingValues(rule core.RuleFunc) core.RuleFunc {
 			}
 			if name := names[current]; name != "" {
 				options = append(options, func(err *gqlerror.Error) { err.Message = name + ": " + err.Message })
+			}
+			if current != nil && current.ExpectedType != nil {
+				// A value its enum does not have: the values it has.
+				if enum := current.ExpectedType.Name(); EnumValues(enum) != nil {
+					options = append(options, func(err *gqlerror.Error) {
+						if strings.Contains(err.Message, `"`+enum) {
+							err.Message = strings.TrimSuffix(err.Message, ".") + oneOf(enum)
+						}
+					})
+				}
 			}
 			addError(options...)
 		})

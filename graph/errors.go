@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
+	"strings"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -141,7 +143,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				// as the coercion of variables names it, not a failure.
 				m := notAValidEnum.FindStringSubmatch(ge.Err.Error())
 				given, _ := json.Marshal(m[1])
-				de := domain.Invalid(inputName(gerr.Path), "is not a valid "+m[2]+": "+string(given)+" (enum values are upper case)")
+				de := domain.Invalid(inputName(gerr.Path), "is not a valid "+m[2]+": "+string(given)+" (enum values are upper case)"+oneOf(m[2]))
 				gerr.Message = de.Message
 				gerr.Extensions = map[string]any{"code": codes[de.Kind], "field": de.Field, "rule": de.Rule}
 				return gerr
@@ -207,4 +209,67 @@ func sending(ctx context.Context) {
 func writing(ctx context.Context) bool {
 	m, ok := ctx.Value(writeKey{}).(*writeMark)
 	return !ok || m.sent.Load()
+}
+
+// httpError answers an HTTP request that never reached GraphQL (no valid
+// token, a body too large or unreadable, a websocket refused at shutdown)
+// with status and a GraphQL-shaped body, {"errors": [{"message": ...,
+// "extensions": {"code": ...}}]}, labelled as the JSON it is: http.Error
+// labels whatever it writes text/plain, and a client that goes by the label
+// did not read the code.
+func httpError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": message, "extensions": map[string]string{"code": code}}}})
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n')) //nolint:errcheck // the client went away
+}
+
+// EnumValues returns the values of the schema's enum name, in the schema's
+// order, or nil when name is no enum of the schema.
+func EnumValues(name string) []string {
+	def := inputSchema.Types[name]
+	if def == nil || def.Kind != ast.Enum {
+		return nil
+	}
+	values := make([]string, len(def.EnumValues))
+	for i, v := range def.EnumValues {
+		values[i] = v.Name
+	}
+	return values
+}
+
+// InputEnum returns the enum type of the input field field of the input
+// type typ (of its elements, for a list of enum values), or "" when the
+// field is not an enum (amendAccomplishment's kind is a String).
+func InputEnum(typ, field string) string {
+	def := inputSchema.Types[typ]
+	if def == nil {
+		return ""
+	}
+	f := def.Fields.ForName(field)
+	if f == nil {
+		return ""
+	}
+	t := f.Type
+	for t.Elem != nil {
+		t = t.Elem
+	}
+	if EnumValues(t.NamedType) == nil {
+		return ""
+	}
+	return t.NamedType
+}
+
+// oneOf ends the rule of a value its enum refused with the values it
+// takes: "; must be one of SYSTEM_OPERATION, NETWORK_OPERATION,
+// SERVICE_DESK" ("" when enum is no enum of the schema).
+func oneOf(enum string) string {
+	values := EnumValues(enum)
+	if values == nil {
+		return ""
+	}
+	return "; must be one of " + strings.Join(values, ", ")
 }

@@ -286,7 +286,7 @@ func Playground() http.Handler { return playground.Handler("careerledger", "/gra
 
 func limitBody(next http.Handler, n int64) http.Handler {
 	tooLarge := func(w http.ResponseWriter) {
-		http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"REQUEST_TOO_LARGE"}}]}`, http.StatusRequestEntityTooLarge)
+		httpError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "request body too large")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
@@ -299,7 +299,7 @@ func limitBody(next http.Handler, n int64) http.Handler {
 			// rather than a transport's read error.
 			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
 			if err != nil {
-				http.Error(w, `{"errors":[{"message":"could not read the request body","extensions":{"code":"BAD_REQUEST"}}]}`, http.StatusBadRequest)
+				httpError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 				return
 			}
 			if int64(len(body)) > n {

@@ -325,14 +325,14 @@ func TestMalformedNumbers(t *testing.T) {
 		// An enum variable that is not one of the enum's values is bad
 		// input too, named as /v1/import names it; a literal one fails
 		// validation, as the specification has it.
-		{"enum variable not a value", mEngagement, in(map[string]any{"role": "BOSS"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "BOSS"`},
-		{"enum variable in lower case", mEngagement, in(map[string]any{"role": "lead"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "lead"`},
-		{"enum variable argument in mixed case", `query($f: SpecialtyField!) { skillDistribution(field: $f) { count } }`, map[string]any{"f": "Service_Desk"}, 200, "BAD_USER_INPUT", "field", `is not a valid SpecialtyField: "Service_Desk"`},
-		{"enum variable with HTML characters", mEngagement, in(map[string]any{"role": "<b>"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "<b>"`},
-		{"enum variable a number", mEngagement, in(map[string]any{"role": 5}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: 5`},
-		{"enum variable in a list", mEngagement, in(map[string]any{"complexity": []string{"OPERATION_SYSTEMS", "FOO"}}), 200, "BAD_USER_INPUT", "complexity", `is not a valid ComplexityCriterion: "FOO"`},
-		{"enum variable argument", `query($f: SpecialtyField!) { skillDistribution(field: $f) { count } }`, map[string]any{"f": "NET"}, 200, "BAD_USER_INPUT", "f", `is not a valid SpecialtyField: "NET"`},
-		{"enum literal not a value", `{ skillDistribution(field: NET) { count } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "field", "NET"},
+		{"enum variable not a value", mEngagement, in(map[string]any{"role": "BOSS"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "BOSS"; must be one of PARTICIPANT, PRACTITIONER, MEMBER, LEAD`},
+		{"enum variable in lower case", mEngagement, in(map[string]any{"role": "lead"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "lead" (enum values are upper case); must be one of PARTICIPANT, PRACTITIONER, MEMBER, LEAD`},
+		{"enum variable argument in mixed case", `query($f: SpecialtyField!) { skillDistribution(field: $f) { count } }`, map[string]any{"f": "Service_Desk"}, 200, "BAD_USER_INPUT", "field", `is not a valid SpecialtyField: "Service_Desk" (enum values are upper case); must be one of SYSTEM_OPERATION, NETWORK_OPERATION, SERVICE_DESK`},
+		{"enum variable with HTML characters", mEngagement, in(map[string]any{"role": "<b>"}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: "<b>"; must be one of PARTICIPANT, PRACTITIONER, MEMBER, LEAD`},
+		{"enum variable a number", mEngagement, in(map[string]any{"role": 5}), 200, "BAD_USER_INPUT", "role", `is not a valid EngagementRole: 5; must be one of PARTICIPANT, PRACTITIONER, MEMBER, LEAD`},
+		{"enum variable in a list", mEngagement, in(map[string]any{"complexity": []string{"OPERATION_SYSTEMS", "FOO"}}), 200, "BAD_USER_INPUT", "complexity", `is not a valid ComplexityCriterion: "FOO"; must be one of OPERATION_REQUIREMENTS, OPERATION_SYSTEMS, SUPPORTED_SYSTEM, NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT`},
+		{"enum variable argument", `query($f: SpecialtyField!) { skillDistribution(field: $f) { count } }`, map[string]any{"f": "NET"}, 200, "BAD_USER_INPUT", "f", `is not a valid SpecialtyField: "NET"; must be one of SYSTEM_OPERATION, NETWORK_OPERATION, SERVICE_DESK`},
+		{"enum literal not a value", `{ skillDistribution(field: NET) { count } }`, nil, 422, "GRAPHQL_VALIDATION_FAILED", "field", `"NET" does not exist in "SpecialtyField!" enum; must be one of SYSTEM_OPERATION, NETWORK_OPERATION, SERVICE_DESK`},
 		// A String takes a string only, an ID a string or an integer (the
 		// GraphQL specification's input coercion); gqlgen would read a
 		// number as its digits.

@@ -185,7 +185,7 @@ func (t sessions) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 	if !t.ws.open(s) {
 		cancel()
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, `{"errors":[{"message":"the server is shutting down","extensions":{"code":"UNAVAILABLE"}}]}`, http.StatusServiceUnavailable)
+		httpError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "the server is shutting down")
 		return
 	}
 	defer t.ws.release(s)

@@ -40,6 +40,9 @@ func distributionCommand(c *cli, args []string) error {
 	if *field == "" {
 		return usagef("--field is required")
 	}
+	if err := checkEnum("field", "SpecialtyField", *field, false); err != nil {
+		return err
+	}
 
 	vars := map[string]any{"field": strings.ToUpper(*field)}
 	if *asOf != "" {
@@ -217,6 +220,9 @@ func peopleCommand(c *cli, args []string) error {
 		vars["department"] = *department
 	}
 	if *field != "" {
+		if err := checkEnum("field", "SpecialtyField", *field, false); err != nil {
+			return err
+		}
 		vars["field"] = strings.ToUpper(*field)
 	}
 	if *minLevel >= 0 {

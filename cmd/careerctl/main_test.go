@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,6 +89,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"record-engagement", "--personId", "E1", "--withinBudget=maybe"}, {"amend-accomplishment", "--accomplishmentId", "X", "--clear", "title"},
 		{"import", "f.ndjson", "--format", "xml"}, {"export", "extra"}, {"register-person", "E1"}, {},
 		{"health", "extra"}, {"token", "--role", "admin", "--subject", "a", "--secret", "x", "extra"},
+		{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, {"token", "--subject", "a", "--role", "admin,Boss", "--secret", "x"},
+		{"token", "--subject", "a", "--role", "manager", "--secret", "x"}, {"token", "--subject", "a", "--role", "employee", "--secret", "x"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, env, nil, &out, &errb); code != 2 {
@@ -104,5 +107,38 @@ func TestUsageErrorsExit2(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"person", "E1"}, env, nil, &out, &errb); code != 1 {
 		t.Errorf("an unreachable server: exit %d, want 1 (%s)", code, errb.String())
+	}
+}
+
+// TestABadValueListsTheValuesTaken: a role or an enum value a flag does not
+// take is a usage error (exit 2), refused before anything is sent, in words
+// that list the values it takes; a known value in lower case passes (and
+// here fails to reach the server: exit 1).
+func TestABadValueListsTheValuesTaken(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"CAREER_TOKEN": "t", "CAREER_SERVER": "http://127.0.0.1:1"}[k]
+	}
+	const fields = "must be one of SYSTEM_OPERATION, NETWORK_OPERATION, SERVICE_DESK"
+	engagement := []string{"record-engagement", "--personId", "E1", "--title", "t", "--role", "LEAD", "--startedOn", "2024-01-01", "--outcome", "ONGOING"}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, 2, `--role: "boss" is not a role; must be one of admin, hr, manager, employee`},
+		{append(slices.Clone(engagement), "--field", "NETWORK"), 2, `--field: "NETWORK" is not a valid SpecialtyField; ` + fields},
+		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization,BOGUS"), 2,
+			`--complexity: "BOGUS" is not a valid ComplexityCriterion; must be one of OPERATION_REQUIREMENTS, OPERATION_SYSTEMS, SUPPORTED_SYSTEM, NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT`},
+		{[]string{"assess-theme", "--personId", "E1", "--theme", "STRESS_MANAGEMENT", "--proficiency", "EXPERT", "--assessedOn", "2024-01-01"}, 2,
+			`--proficiency: "EXPERT" is not a valid Proficiency; must be one of BASIC, PRACTICE, GUIDES_SUBORDINATES, GUIDES_OTHERS`},
+		{[]string{"distribution", "--field", "NETWORK"}, 2, `--field: "NETWORK" is not a valid SpecialtyField; ` + fields},
+		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `--field: "net" is not a valid SpecialtyField; ` + fields},
+		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization"), 1, "127.0.0.1:1"},
+		{[]string{"distribution", "--field", "network_operation"}, 1, "127.0.0.1:1"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, env, nil, &out, &errb); code != c.code || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d %q, want %d saying %s", c.args, code, errb.String(), c.code, c.want)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/careerledger/careerledger/graph"
 )
 
 // valueKind is how a GraphQL input field's value is written on the command
@@ -158,6 +160,29 @@ func convertValue(name, text string) (any, error) {
 	}
 }
 
+// checkEnum refuses, as a usage error naming the flag, a value of the
+// enum (each item of a comma-separated list of them, when list is true)
+// that is not one of its values, in any case (careerctl upper-cases them),
+// listing the values it takes. An enum careerctl does not know ("") takes
+// anything.
+func checkEnum(flagName, enum, text string, list bool) error {
+	values := graph.EnumValues(enum)
+	if values == nil {
+		return nil
+	}
+	items := []string{text}
+	if list {
+		items = strings.Split(text, ",")
+	}
+	for _, item := range items {
+		item = strings.TrimSpace(item)
+		if (item != "" || !list) && !slices.Contains(values, strings.ToUpper(item)) {
+			return usagef("--%s: %q is not a valid %s; must be one of %s", flagName, item, enum, strings.Join(values, ", "))
+		}
+	}
+	return nil
+}
+
 // checkDate refuses a --flag value that is not YYYY-MM-DD.
 func checkDate(flagName, s string) error {
 	if _, err := time.Parse(time.DateOnly, s); err != nil {
@@ -222,6 +247,12 @@ func (m mutationSpec) run(c *cli, args []string) error {
 			return
 		}
 		v, err := convertValue(f.Name, r.text)
+		if err == nil {
+			// Checked here, with the values it takes: careerd would refuse
+			// it after a round trip (amendAccomplishment's kind, a String
+			// for either kind's values, is careerd's to check).
+			err = checkEnum(f.Name, graph.InputEnum(m.inputType, f.Name), r.text, inputFields[f.Name].kind == kindEnumList)
+		}
 		if err != nil {
 			errs = append(errs, usageError{fmt.Errorf("--%w", err)})
 			bad = append(bad, f.Name) // given, if wrongly: not also "required"

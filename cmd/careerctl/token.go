@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,19 @@ func tokenCommand(c *cli, args []string) error {
 	if len(roles) == 0 {
 		return usagef("--role is required")
 	}
+	for _, r := range roles {
+		// A bad value is a usage error, as a missing one is.
+		if !slices.Contains(tokenRoles, r) {
+			return usagef("--role: %q is not a role; must be one of %s", r, strings.Join(tokenRoles, ", "))
+		}
+	}
+	// What Mint would refuse for want of a flag is a missing flag too.
+	if slices.Contains(roles, graph.RoleManager) && *department == "" {
+		return usagef("--department is required for the manager role")
+	}
+	if slices.Contains(roles, graph.RoleEmployee) && *person == "" {
+		return usagef("--person is required for the employee role")
+	}
 	if *ttl <= 0 {
 		return usagef("--ttl must be positive")
 	}
@@ -47,6 +61,9 @@ func tokenCommand(c *cli, args []string) error {
 	fmt.Fprintln(c.stdout, tok)
 	return nil
 }
+
+// tokenRoles are the roles a token may carry.
+var tokenRoles = []string{graph.RoleAdmin, graph.RoleHR, graph.RoleManager, graph.RoleEmployee}
 
 // multiFlag collects a repeatable, comma-separated flag.
 type multiFlag []string
