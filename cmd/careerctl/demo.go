@@ -100,7 +100,7 @@ func demoCommand(c *cli, args []string) error {
 		return err
 	}
 	prog.Finish()
-	fmt.Fprintf(c.stdout, "demo: %s recorded, %s duplicates, %s refused", groupDigits(int64(t.recorded)),
+	fmt.Fprintf(c.stdout, "demo: %s recorded, %s already recorded (duplicates), %s refused", groupDigits(int64(t.recorded)),
 		groupDigits(int64(t.duplicates)), groupDigits(int64(len(t.refused))))
 	if t.skipped > 0 {
 		fmt.Fprintf(c.stdout, ", %s corrections skipped (their accomplishment was refused)", groupDigits(int64(t.skipped)))

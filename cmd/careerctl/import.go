@@ -30,6 +30,7 @@ type importLine struct {
 // lineError is why a line cannot be sent; it is reported like a refusal.
 type lineError struct {
 	field, message string
+	exported       bool // the line is an event as careerctl export writes it
 }
 
 func (e *lineError) String() string {
@@ -130,6 +131,11 @@ func (n *ndjsonReader) next() (importLine, error) {
 			continue
 		}
 		l := importLine{no: n.no}
+		if exportedEvent(text) {
+			l.err = badLine("", "%s", exportedLine)
+			l.err.exported = true
+			return l, nil
+		}
 		var cmd struct {
 			Op    string         `json:"op"`
 			Input map[string]any `json:"input"`
@@ -150,6 +156,25 @@ func (n *ndjsonReader) next() (importLine, error) {
 		}
 		return l, nil
 	}
+}
+
+// exportedLine is why an import refuses a line of an export.
+const exportedLine = `an event as careerctl export writes it (position, type, event: the log as recorded), which import does not take; ` +
+	`import takes commands, one {"op": "<mutation>", "input": {...}} a line with the mutation's input fields, or a CSV file of them (docs/careerctl.md, import)`
+
+// exportedEvent reports whether text is a line of an export (GET
+// /v1/export, careerctl export): an object without "op" that has an
+// "event" and a "position" or a "type".
+func exportedEvent(text []byte) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(text, &keys) != nil {
+		return false
+	}
+	_, op := keys["op"]
+	_, event := keys["event"]
+	_, position := keys["position"]
+	_, typ := keys["type"]
+	return !op && event && (position || typ)
 }
 
 // casedKey refuses a line with a key "OP" or "Input", which encoding/json
@@ -463,12 +488,16 @@ func countLines(file, format, base string) (int, error) {
 	}
 	n := 0
 	for {
-		_, err := lr.next()
+		l, err := lr.next()
 		if err == io.EOF {
 			return n, nil
 		}
 		if err != nil {
 			return 0, err
+		}
+		if n == 0 && l.err != nil && l.err.exported {
+			// A whole export, most likely: one refusal, not one a line.
+			return 0, fmt.Errorf("%s line %d is %s; nothing was sent", file, l.no, l.err.message)
 		}
 		n++
 	}
@@ -495,7 +524,10 @@ func printTally(w io.Writer, file string, total int, t *tally) {
 	if total >= 0 {
 		of = fmt.Sprintf(" of %s lines", groupDigits(int64(total)))
 	}
-	fmt.Fprintf(w, "%s%s: %s recorded, %s duplicates, %s refused", file, of,
+	// Already recorded: answered as duplicates of their keys, by an earlier
+	// run or by an attempt of this one cut short before its answer came
+	// (careerd gone mid-chunk): which one, careerctl cannot tell.
+	fmt.Fprintf(w, "%s%s: %s recorded, %s already recorded (duplicates), %s refused", file, of,
 		groupDigits(int64(t.recorded)), groupDigits(int64(t.duplicates)), groupDigits(int64(len(t.refused))))
 	if t.skipped > 0 {
 		fmt.Fprintf(w, ", %s skipped (acknowledged by an earlier run)", groupDigits(int64(t.skipped)))

@@ -220,6 +220,9 @@ type fakeBulk struct {
 	// timeoutAt is a request whose second line is recorded but answered
 	// TIMEOUT, as when careerd's write went unconfirmed.
 	timeoutAt int
+	// dropAt is a request whose lines are recorded but whose connection
+	// is closed before any answer, as when careerd is killed mid-chunk.
+	dropAt int
 }
 
 func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -261,6 +264,14 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.onCall != nil {
 		f.onCall(f.requests, r)
 	}
+	if f.requests == f.dropAt {
+		defer func() {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}()
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	if f.accepted {
 		w.WriteHeader(http.StatusAccepted)
@@ -289,6 +300,9 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.pos++
 		f.keys[key] = strconv.Itoa(f.pos)
+		if f.requests == f.dropAt {
+			continue
+		}
 		if f.requests == f.timeoutAt && n == 2 {
 			enc.Encode(bulkResult{Line: n, Code: "TIMEOUT", Message: "the write was not confirmed: it may have been recorded"})
 			continue
@@ -341,7 +355,7 @@ func TestImportChunksReportsAndResumes(t *testing.T) {
 	if err != nil || json.Unmarshal(raw, &cp) != nil || cp.Line != 10 {
 		t.Fatalf("progress file: %s %v", raw, err)
 	}
-	if !strings.Contains(out, "9 recorded, 0 duplicates, 1 refused") || !strings.Contains(out, "line 7: BAD_USER_INPUT title: must not be bad") {
+	if !strings.Contains(out, "9 recorded, 0 already recorded (duplicates), 1 refused") || !strings.Contains(out, "line 7: BAD_USER_INPUT title: must not be bad") {
 		t.Errorf("partial summary:\n%s", out)
 	}
 
@@ -353,7 +367,7 @@ func TestImportChunksReportsAndResumes(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "resuming after line 10") {
 		t.Fatalf("resumed import: exit %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, "of 25 lines: 14 recorded, 0 duplicates, 1 refused, 10 skipped") ||
+	if !strings.Contains(out, "of 25 lines: 14 recorded, 0 already recorded (duplicates), 1 refused, 10 skipped") ||
 		!strings.Contains(out, "line 19: BAD_USER_INPUT title: must not be bad") || strings.Contains(out, "line 7:") {
 		t.Errorf("resumed summary:\n%s", out)
 	}
@@ -366,12 +380,12 @@ func TestImportChunksReportsAndResumes(t *testing.T) {
 
 	// Everything again: nothing new.
 	code, out, _ = runAgainst(srv.URL, "import", path, "--chunk", "10000")
-	if code != 1 || !strings.Contains(out, "0 recorded, 23 duplicates, 2 refused") {
+	if code != 1 || !strings.Contains(out, "0 recorded, 23 already recorded (duplicates), 2 refused") {
 		t.Errorf("second import: exit %d\n%s", code, out)
 	}
 	// A progress file for another version of the file is ignored.
 	os.WriteFile(path+".careerctl-progress", []byte(`{"file":"cmds.ndjson","size":1,"line":20}`), 0o644)
-	if code, out, errs = runAgainst(srv.URL, "import", path); strings.Contains(errs, "resuming") || !strings.Contains(out, "23 duplicates") {
+	if code, out, errs = runAgainst(srv.URL, "import", path); strings.Contains(errs, "resuming") || !strings.Contains(out, "23 already recorded (duplicates)") {
 		t.Errorf("stale progress file honoured: %d\n%s\n%s", code, out, errs)
 	}
 }
@@ -385,7 +399,7 @@ func TestImportGoesOnWhenTheReadModelLags(t *testing.T) {
 	defer srv.Close()
 	path := writeCommands(t, 12)
 	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "5")
-	if code != 0 || !strings.Contains(out, "of 12 lines: 12 recorded, 0 duplicates, 0 refused") ||
+	if code != 0 || !strings.Contains(out, "of 12 lines: 12 recorded, 0 already recorded (duplicates), 0 refused") ||
 		!strings.Contains(out, "3 of the chunks before its read model showed them (202 Accepted)") {
 		t.Fatalf("import answered 202: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -405,7 +419,7 @@ func TestImportRetriesATransientFailure(t *testing.T) {
 	defer srv.Close()
 	path := writeCommands(t, 12)
 	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "4")
-	if code != 0 || !strings.Contains(out, "12 recorded, 0 duplicates, 0 refused") {
+	if code != 0 || !strings.Contains(out, "12 recorded, 0 already recorded (duplicates), 0 refused") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
 	if fake.requests != 4 {
@@ -423,7 +437,7 @@ func TestImportSendsAgainWhatCareerdCouldNotRecord(t *testing.T) {
 	defer srv.Close()
 	path := writeCommands(t, 12)
 	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "4")
-	if code != 0 || !strings.Contains(out, "12 recorded, 0 duplicates, 0 refused") {
+	if code != 0 || !strings.Contains(out, "12 recorded, 0 already recorded (duplicates), 0 refused") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
 	if fake.requests != 5 {
@@ -435,7 +449,7 @@ func TestImportSendsAgainWhatCareerdCouldNotRecord(t *testing.T) {
 	srv3 := httptest.NewServer(fake)
 	defer srv3.Close()
 	code, out, errs = runAgainst(srv3.URL, "import", writeCommands(t, 3), "--chunk", "4")
-	if code != 0 || !strings.Contains(out, "3 recorded, 0 duplicates, 0 refused") || fake.requests != 2 {
+	if code != 0 || !strings.Contains(out, "3 recorded, 0 already recorded (duplicates), 0 refused") || fake.requests != 2 {
 		t.Errorf("a line answered TIMEOUT: exit %d after %d requests\n%s\n%s", code, fake.requests, out, errs)
 	}
 	// Away for longer than the attempts last: the import stops there, says
@@ -453,7 +467,7 @@ func TestImportSendsAgainWhatCareerdCouldNotRecord(t *testing.T) {
 	fake.unreachable = 0
 	fake.mu.Unlock()
 	code, out, errs = runAgainst(srv2.URL, "import", path, "--chunk", "4")
-	if code != 0 || !strings.Contains(out, "11 recorded, 1 duplicates, 0 refused") {
+	if code != 0 || !strings.Contains(out, "11 recorded, 1 already recorded (duplicates), 0 refused") {
 		t.Errorf("run again: exit %d\n%s\n%s", code, out, errs)
 	}
 }
@@ -519,7 +533,7 @@ func TestImportAgainstCareerd(t *testing.T) {
 {"op":"assessTheme","input":{"personId":"IMP1","theme":"SERVICE_SUPPORT_MANAGEMENT","proficiency":"BASIC","assessedOn":"2019-06-01"}}
 `), 0o644)
 	code, out, errs := ctl(t, "import", nd, "--chunk", "2")
-	if code != 1 || !strings.Contains(out, "of 6 lines: 3 recorded, 0 duplicates, 3 refused") ||
+	if code != 1 || !strings.Contains(out, "of 6 lines: 3 recorded, 0 already recorded (duplicates), 3 refused") ||
 		!strings.Contains(out, "line 2: BAD_USER_INPUT completedOn: must not be before startedOn") || !strings.Contains(out, "line 4: NOT_FOUND: ") ||
 		!strings.Contains(out, `line 5: BAD_LINE op: unknown op "frobnicate"`) ||
 		strings.Index(out, "line 4:") > strings.Index(out, "line 5:") || strings.Index(out, "line 2:") > strings.Index(out, "line 4:") ||
@@ -532,7 +546,7 @@ func TestImportAgainstCareerd(t *testing.T) {
 		t.Errorf("IMP1 after import: %+v", p.Person.Standing)
 	}
 	code, out, _ = ctl(t, "import", nd)
-	if code != 1 || !strings.Contains(out, "0 recorded, 3 duplicates, 3 refused") {
+	if code != 1 || !strings.Contains(out, "0 recorded, 3 already recorded (duplicates), 3 refused") {
 		t.Errorf("second import: exit %d\n%s", code, out)
 	}
 
@@ -541,7 +555,52 @@ func TestImportAgainstCareerd(t *testing.T) {
 		"recordTechnologySuccession,IMP1,BOOK,Desk handbook,2020-01-01,SERVICE_DESK;NETWORK_OPERATION\n"+
 		"recordTechnologySuccession,IMP1,BOOK,Desk handbook,2099-01-01,SERVICE_DESK\n"), 0o644)
 	code, out, _ = ctl(t, "import", csvFile)
-	if code != 1 || !strings.Contains(out, "1 recorded, 0 duplicates, 1 refused") || !strings.Contains(out, "line 3: BAD_USER_INPUT occurredOn: ") {
+	if code != 1 || !strings.Contains(out, "1 recorded, 0 already recorded (duplicates), 1 refused") || !strings.Contains(out, "line 3: BAD_USER_INPUT occurredOn: ") {
 		t.Errorf("CSV import: exit %d\n%s", code, out)
+	}
+}
+
+// TestImportOfLinesRecordedBeforeCareerdWentAway: a chunk careerd recorded
+// but could not answer (killed mid-request) is sent again, and its lines
+// are answered as duplicates of their keys: the summary says they were
+// already recorded, which is what careerctl knows of them.
+func TestImportOfLinesRecordedBeforeCareerdWentAway(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}, dropAt: 2}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	path := writeCommands(t, 6)
+	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "3")
+	if code != 0 || !strings.Contains(out, "of 6 lines: 3 recorded, 3 already recorded (duplicates), 0 refused") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if fake.requests != 3 || len(fake.keys) != 6 {
+		t.Errorf("%d requests, %d lines recorded; want 2 chunks + 1 retry, 6 lines", fake.requests, len(fake.keys))
+	}
+}
+
+// TestImportRefusesAnExport: a file careerctl export wrote is refused
+// before anything is sent, saying what it is and what import takes; an
+// exported line among commands is refused as that line.
+func TestImportRefusesAnExport(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	const event = `{"position":1,"personId":"E1","type":"PersonRegistered","version":1,"recordedAt":"2026-01-05T09:00:00Z","idempotencyKey":"k1","recordedBy":"admin","event":{"name":"Aiko"}}`
+	export := filepath.Join(dir, "log.ndjson")
+	os.WriteFile(export, []byte(event+"\n"+strings.Replace(event, `"position":1`, `"position":2`, 1)+"\n"), 0o644)
+	code, out, errs := runAgainst(srv.URL, "import", export)
+	const what = `is an event as careerctl export writes it (position, type, event: the log as recorded), which import does not take; ` +
+		`import takes commands, one {"op": "<mutation>", "input": {...}} a line`
+	if code != 1 || !strings.Contains(errs, export+" line 1 "+what) || !strings.Contains(errs, "docs/careerctl.md") ||
+		!strings.Contains(errs, "nothing was sent") || strings.Contains(errs, "unknown field") || fake.requests != 0 {
+		t.Errorf("an export imported: exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+	mixed := filepath.Join(dir, "mixed.ndjson")
+	os.WriteFile(mixed, []byte(`{"op":"recordTechnologySuccession","input":{"personId":"E1","kind":"BOOK","title":"t","occurredOn":"2020-01-01","fields":["SERVICE_DESK"]}}`+"\n"+event+"\n"), 0o644)
+	code, out, errs = runAgainst(srv.URL, "import", mixed)
+	if code != 1 || !strings.Contains(out, "1 recorded, 0 already recorded (duplicates), 1 refused") ||
+		!strings.Contains(out, "line 2: BAD_LINE: an event as careerctl export writes it (position, type, event") {
+		t.Errorf("an exported line among commands: exit %d\n%s\n%s", code, out, errs)
 	}
 }
