@@ -538,7 +538,7 @@ func (m *Main) startProjector(ctx context.Context) {
 				m.log.Info("projector lock released", "err", err)
 				return err
 			}
-			postgres.RunExclusive(ctx, m.pool, m.log, time.Second, locked) //nolint:errcheck // returns nil when ctx is done
+			postgres.RunExclusive(ctx, m.pool, m.Config.Schema, m.log, time.Second, locked) //nolint:errcheck // returns nil when ctx is done
 			return
 		}
 		m.metrics.projecting.Set(1)

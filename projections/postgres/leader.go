@@ -3,24 +3,44 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// projectorLockKey elects the one projector among the instances sharing a
-// database.
+// projectorLockKey elects the projector of the read model named
+// DefaultSchema. Releases before the keys were per read model took it for
+// every name: keeping it for the default name means an instance of such a
+// release and one of this, side by side in a rolling upgrade, still
+// exclude each other.
 const projectorLockKey = 0x6361726565726c02
 
-// RunExclusive runs fn while this process holds the projector lock of the
-// database behind pool: of many
-// careerd instances against one database exactly one projects, and another
+// ProjectorLockKey returns the key of the advisory lock that elects the one
+// projector of read model name (careerd's --schema: the deployment's name,
+// not the physical schema a rebuild switches to, so that the lock holds
+// across a switch): projectorLockKey for DefaultSchema, and for any other
+// name a 64-bit FNV-1a hash of a prefix and the name. Deployments of other
+// names on one database project side by side.
+func ProjectorLockKey(name string) int64 {
+	if name == DefaultSchema {
+		return projectorLockKey
+	}
+	h := fnv.New64a()
+	h.Write([]byte("careerledger projector\x00" + name)) //nolint:errcheck // a hash.Hash never fails
+	return int64(h.Sum64())
+}
+
+// RunExclusive runs fn while this process holds the projector lock of read
+// model name (ProjectorLockKey) in the database behind pool: of many
+// careerd instances serving one read model exactly one projects, and another
 // takes over within retry when it dies (its session, and so its lock, ends).
 // It returns when ctx is done.
-func RunExclusive(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, retry time.Duration, fn func(ctx context.Context) error) error {
+func RunExclusive(ctx context.Context, pool *pgxpool.Pool, name string, log *slog.Logger, retry time.Duration, fn func(ctx context.Context) error) error {
+	key := ProjectorLockKey(name)
 	for {
-		err := runLocked(ctx, pool, fn)
+		err := runLocked(ctx, pool, key, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -35,13 +55,12 @@ func RunExclusive(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, ret
 	}
 }
 
-func runLocked(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) error) error {
+func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx context.Context) error) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("projector lock: %w", err)
 	}
 	defer conn.Release()
-	key := int64(projectorLockKey)
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
 		conn.Conn().Close(context.Background()) //nolint:errcheck // discarding a broken session

@@ -90,9 +90,14 @@ func (s *Store) queueActiveCheck(b *pgx.Batch) {
 }
 
 // RunExclusive runs fn while this process holds the projector lock of the
-// store's database (see the package function RunExclusive).
+// store's read model: its Deployment, or its schema when it serves none
+// (see the package function RunExclusive).
 func (s *Store) RunExclusive(ctx context.Context, retry time.Duration, fn func(ctx context.Context) error) error {
-	return RunExclusive(ctx, s.pool, s.Logger, retry, fn)
+	name := s.Deployment
+	if name == "" {
+		name = s.schema
+	}
+	return RunExclusive(ctx, s.pool, name, s.Logger, retry, fn)
 }
 
 // New returns a store on pool using schema ("" = DefaultSchema). The schema
