@@ -190,7 +190,7 @@ func TestMigrate(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	for range 2 { // migrations are idempotent
 		code, out, errs := runAgainst("", "migrate", "--database-url", url, "--schema", "ctl_test")
-		if code != 0 || out != "schema ctl_test is migrated\n" {
+		if code != 0 || out != "schema ctl_test (read model ctl_test) is migrated\n" {
 			t.Fatalf("migrate: %d %q %q", code, out, errs)
 		}
 	}

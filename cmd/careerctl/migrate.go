@@ -11,13 +11,15 @@ import (
 	"github.com/careerledger/careerledger/projections/postgres"
 )
 
-// migrateCommand applies the read-model migrations to a PostgreSQL
-// database: the one command that talks to a store directly.
+// migrateCommand applies the read-model migrations to the schema a
+// PostgreSQL database serves a read model from (careerd's --schema names
+// the read model; after a rebuild its schema is another): the one command
+// that talks to a store directly.
 func migrateCommand(c *cli, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	dbURL := fs.String("database-url", c.getenv("DATABASE_URL"), "PostgreSQL URL ($DATABASE_URL)")
-	schema := fs.String("schema", postgres.DefaultSchema, "schema of the read models")
+	name := fs.String("schema", postgres.DefaultSchema, "name of the read model, as careerd's --schema")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,10 +42,11 @@ func migrateCommand(c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskPassword(*dbURL), err)
 	}
-	if err := postgres.Migrate(ctx, pool, *schema); err != nil {
-		return err
+	schema, err := postgres.MigrateActive(ctx, pool, *name)
+	if err != nil {
+		return fmt.Errorf("read model %s: %w", *name, err)
 	}
-	fmt.Fprintf(c.stdout, "schema %s is migrated\n", *schema)
+	fmt.Fprintf(c.stdout, "schema %s (read model %s) is migrated\n", schema, *name)
 	return nil
 }
 

@@ -495,7 +495,7 @@ func BeginRebuild(ctx context.Context, pool *pgxpool.Pool, name, schema string) 
 // found the claim's session gone and ended the claim before the schema
 // existed would otherwise leave a schema nobody claims.
 func (r *Rebuild) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return migrate(ctx, pool, r.schema, r)
+	return migrate(ctx, pool, r.schema, r.held)
 }
 
 // errClaimEnded is held's error: the claim's row is gone.

@@ -13,6 +13,7 @@ import (
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -618,4 +619,91 @@ func servingStore(t *testing.T, name string) (*pgxpool.Pool, *postgres.Store) {
 func reg(pos uint64, id string) []events.Recorded {
 	return []events.Recorded{{Position: pos, PersonID: id, RecordedAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		Event: events.PersonRegistered{PersonID: id, Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}}
+}
+
+// TestMigrateActiveMigratesTheServedSchema: MigrateActive migrates the
+// schema the registry serves a read model from, or the name's own before
+// any is recorded; one that a switch moves away while it waits for the
+// migration lock, and a sweep drops, is neither made again (empty) nor
+// migrated: the schema switched to is.
+func TestMigrateActiveMigratesTheServedSchema(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cat := domain.DefaultCatalogue()
+	const name = "hr"
+	exists := func(schema string) bool {
+		return len(pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, schema)) == 1
+	}
+	migrated := func(schema string) bool {
+		return exists(schema) && len(pgtest.Strings(t, pool, `SELECT table_name::text FROM information_schema.tables
+			WHERE table_schema = $1 AND table_name = 'projection_checkpoint'`, schema)) == 1
+	}
+	// Nothing recorded yet: the name's own schema, as a first careerd makes it.
+	if got, err := postgres.MigrateActive(bg, pool, name); err != nil || got != name || !migrated(name) {
+		t.Fatalf("before any record: migrated %q (%v), want %s", got, err, name)
+	}
+	if _, err := postgres.InitActive(bg, pool, name, postgres.Active{Schema: name, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another migration holds the lock; MigrateActive reads the pointer
+	// (hr) and waits; meanwhile a rebuild switches to a new schema, made
+	// but not yet migrated, and a sweep drops hr.
+	holder, err := pgx.ConnectConfig(bg, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close(bg) })
+	const migrateLockKey = 0x6361726565726c01
+	if _, err := holder.Exec(bg, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		schema string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := postgres.MigrateActive(bg, pool, name)
+		done <- result{s, err}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting bool
+		if err := pool.QueryRow(bg, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid::bigint = $1::bigint >> 32 AND objid::bigint = $1::bigint & 4294967295)`, int64(migrateLockKey)).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("MigrateActive never waited for the migration lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	next := name + "_20261127t094641_ac201d18"
+	if _, err := pool.Exec(bg, "CREATE SCHEMA "+next); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.WriteActive(bg, pool, name, postgres.Active{Schema: next, CatalogueID: cat.ID(),
+		CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := postgres.DropRetired(bg, pool, name, 0); err != nil || !slices.Equal(dropped, []string{name}) {
+		t.Fatalf("sweep: dropped %v, %v; want %s", dropped, err, name)
+	}
+	if _, err := holder.Exec(bg, "SELECT pg_advisory_unlock($1)", int64(migrateLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.schema != next {
+		t.Fatalf("after the switch: migrated %q (%v), want %s", r.schema, r.err, next)
+	}
+	if !migrated(next) {
+		t.Errorf("the schema switched to, %s, is not migrated", next)
+	}
+	if exists(name) {
+		t.Errorf("the schema switched away from and dropped, %s, was made again", name)
+	}
 }
