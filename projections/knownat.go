@@ -25,8 +25,9 @@ type KnownAtReader interface {
 	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
 }
 
-// knownAtChunk is how many people's events a replay reads at once; it
-// holds two such chunks (the one worked on, the next one read).
+// knownAtChunk is how many people's events one read of a replay holds; a
+// replay holds up to GOMAXPROCS+1 such chunks (those read ahead, and the
+// one worked on).
 const knownAtChunk = 1000
 
 // DistributionsKnownAt returns the distribution of field on each of dates
@@ -114,52 +115,54 @@ func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue,
 // replayKnownAt folds each of ids from the events recorded up to knownAt,
 // knownAtChunk people's events at a time, and hands each person registered
 // as known then, with the position of the last event folded, to work; it
-// calls visit with what work keeps (ok), one at a time in ids' order. The
-// people of a chunk are folded and worked on by up to GOMAXPROCS
-// goroutines at once (work must be safe to run concurrently; visit need
-// not be), while the next chunk's events are read: a replay is a fold and
-// a judgment of every person, each independent of the others, and the
-// read of the events (in PostgreSQL, the database's own work) overlaps
-// them.
+// calls visit with what work keeps (ok), one at a time in ids' order. A
+// replay is a read and decoding of every event of those people, then a
+// fold and a judgment of each person, each independent of the others: up
+// to GOMAXPROCS chunks are read at once, ahead of the one worked on, and a
+// chunk's people are folded and worked on by up to GOMAXPROCS goroutines
+// (work must be safe to run concurrently; visit need not be).
 func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, knownAt time.Time,
 	work func(p *domain.Person, last uint64) (T, bool), visit func(T)) error {
 	type chunk struct {
 		ids      []string
 		byPerson map[string][]events.Recorded
 		err      error
+		read     chan struct{} // closed when the fields above are set
 	}
+	workers := max(1, runtime.GOMAXPROCS(0))
 	rctx, cancel := context.WithCancel(ctx)
-	chunks := make(chan chunk) // read ahead by one chunk, no more
+	// The chunks being read, in ids' order: at most workers of them beside
+	// the one worked on.
+	chunks := make(chan *chunk, workers)
 	go func() {
 		defer close(chunks)
-		defer func() {
-			// A panic reading is the replay's error, as it was in the
-			// request's own goroutine (recovered there as an internal error).
-			if v := recover(); v != nil {
-				select {
-				case chunks <- chunk{err: fmt.Errorf("replay: read people's events: panic: %v", v)}:
-				case <-rctx.Done():
-				}
-			}
-		}()
 		for start := 0; start < len(ids); start += knownAtChunk {
-			c := chunk{ids: ids[start:min(start+knownAtChunk, len(ids))]}
-			if c.err = rctx.Err(); c.err == nil {
-				c.byPerson, c.err = rm.PersonEvents(rctx, c.ids)
-			}
+			c := &chunk{ids: ids[start:min(start+knownAtChunk, len(ids))], read: make(chan struct{})}
 			select {
 			case chunks <- c:
 			case <-rctx.Done():
 				return
 			}
-			if c.err != nil {
-				return
-			}
+			go func() {
+				defer close(c.read)
+				defer func() {
+					// A panic reading is the replay's error, as it was in
+					// the request's own goroutine (recovered there as an
+					// internal error).
+					if v := recover(); v != nil {
+						c.err = fmt.Errorf("replay: read people's events: panic: %v", v)
+					}
+				}()
+				if c.err = rctx.Err(); c.err == nil {
+					c.byPerson, c.err = rm.PersonEvents(rctx, c.ids)
+				}
+			}()
 		}
 	}()
 	defer func() {
 		cancel()
-		for range chunks { // the reader has stopped when chunks is closed
+		for c := range chunks { // every read has ended when chunks is closed and drained
+			<-c.read
 		}
 	}()
 	type result struct {
@@ -167,8 +170,8 @@ func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, k
 		ok bool
 	}
 	results := make([]result, min(knownAtChunk, len(ids)))
-	workers := max(1, runtime.GOMAXPROCS(0))
 	for c := range chunks {
+		<-c.read
 		if c.err != nil {
 			return c.err
 		}
