@@ -93,37 +93,15 @@ func (a argumentsFirst) malformedIn(path ast.Path, set ast.SelectionSet, frags a
 // malformed returns the refusal of the first malformed custom scalar in v,
 // a value of type typ at path, or nil.
 func (a argumentsFirst) malformed(path ast.Path, typ *ast.Type, v any) *gqlerror.Error {
-	if v == nil {
-		return nil
-	}
-	if typ.Elem != nil {
-		list, ok := v.([]any)
+	return firstBad(a.schema, path, typ, v, func(path ast.Path, named string, v any) *gqlerror.Error {
+		read, ok := scalarReaders[named]
 		if !ok {
-			return a.malformed(path, typ.Elem, v) // one value given for a list
+			return nil
 		}
-		for i, e := range list {
-			if bad := a.malformed(append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, e); bad != nil {
-				return bad
-			}
-		}
-		return nil
-	}
-	if read, ok := scalarReaders[typ.NamedType]; ok {
 		var de *domain.Error
 		if err := read(v); errors.As(err, &de) {
 			return badInput(path, de.Rule)
 		}
 		return nil
-	}
-	if def := a.schema.Types[typ.NamedType]; def != nil && def.Kind == ast.InputObject {
-		fields, _ := v.(map[string]any)
-		for _, f := range def.Fields {
-			if fv, ok := fields[f.Name]; ok {
-				if bad := a.malformed(append(path[:len(path):len(path)], ast.PathName(f.Name)), f.Type, fv); bad != nil {
-					return bad
-				}
-			}
-		}
-	}
-	return nil
+	})
 }

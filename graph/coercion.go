@@ -78,22 +78,34 @@ func (x intVariableExecutor) CreateOperationContext(ctx context.Context, params 
 // variable's value as sent, at path, of type typ, that is given for a
 // String or an ID and is not one (textRule); nil if there is none.
 func (x intVariableExecutor) badText(path ast.Path, typ *ast.Type, val any) *gqlerror.Error {
+	return firstBad(x.schema, path, typ, val, func(path ast.Path, named string, v any) *gqlerror.Error {
+		if rule := textRule(named, v); rule != "" {
+			return badInput(path, rule)
+		}
+		return nil
+	})
+}
+
+// firstBad walks val, a value of type typ at path (a list's items, an
+// input object's fields, at any depth), and returns the first error leaf
+// gives for a value of a named type other than an input object, or nil.
+func firstBad(schema *ast.Schema, path ast.Path, typ *ast.Type, val any, leaf func(path ast.Path, named string, v any) *gqlerror.Error) *gqlerror.Error {
 	if val == nil {
 		return nil
 	}
 	if typ.Elem != nil {
 		list, ok := val.([]any)
 		if !ok {
-			return x.badText(path, typ.Elem, val) // one value given for a list
+			return firstBad(schema, path, typ.Elem, val, leaf) // one value given for a list
 		}
 		for i, v := range list {
-			if bad := x.badText(append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, v); bad != nil {
+			if bad := firstBad(schema, append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, v, leaf); bad != nil {
 				return bad
 			}
 		}
 		return nil
 	}
-	def := x.schema.Types[typ.NamedType]
+	def := schema.Types[typ.NamedType]
 	if def == nil {
 		return nil
 	}
@@ -101,17 +113,14 @@ func (x intVariableExecutor) badText(path ast.Path, typ *ast.Type, val any) *gql
 		fields, _ := val.(map[string]any)
 		for _, f := range def.Fields {
 			if v, ok := fields[f.Name]; ok {
-				if bad := x.badText(append(path[:len(path):len(path)], ast.PathName(f.Name)), f.Type, v); bad != nil {
+				if bad := firstBad(schema, append(path[:len(path):len(path)], ast.PathName(f.Name)), f.Type, v, leaf); bad != nil {
 					return bad
 				}
 			}
 		}
 		return nil
 	}
-	if rule := textRule(typ.NamedType, val); rule != "" {
-		return badInput(path, rule)
-	}
-	return nil
+	return leaf(path, typ.NamedType, val)
 }
 
 // badInput is the bad-input error, whole, of the value at path (a
