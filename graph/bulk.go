@@ -358,6 +358,15 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 // any more than an input field's name is matched without its case; the
 // first such key, in byte order, is named.
 func lineKeys(keys map[string]json.RawMessage) error {
+	_, op := keys["op"]
+	_, event := keys["event"]
+	_, position := keys["position"]
+	_, typ := keys["type"]
+	if !op && event && (position || typ) {
+		// A line of /v1/export: told as such rather than by its first key.
+		return domain.Invalid("event", `is an event as /v1/export writes it (position, type, event: the log as recorded), `+
+			`which /v1/import does not take: a line is a command, {"op": "<mutation>", "input": {...}}`)
+	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)

@@ -200,8 +200,9 @@ func TestImportResultForm(t *testing.T) {
 // TestBulkImportTakesLinesAsWritten: a line's keys are "op" and "input"
 // exactly (encoding/json would take "OP" or "Input" for them, as it would
 // not an input field's name), and its input's values are as GraphQL takes
-// them: a String is a string, an ID a string or an integer. A refused line
-// names its key or field and the rule, and records nothing.
+// them: a String is a string, an ID a string or an integer. A line of an
+// export is told as one. A refused line names its key or field and the
+// rule, and records nothing.
 func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 	forEachBackend(t, options{}, func(t *testing.T, e *env) {
 		adm := e.token(t, admin)
@@ -217,6 +218,7 @@ func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 			`{"op":"registerPerson","input":{"id":1.5,` + person + `}}`,
 			`{"op":"registerPerson","input":{"id":1e3,` + person + `}}`,
 			`{"op":"transferPerson","input":{"personId":false,"department":"Network","effectiveOn":"2016-01-01"}}`,
+			`{"position":7,"type":"PersonRegistered","version":1,"event":{"personId":"L7",` + person + `}}`,
 		}
 		want := []struct{ field, rule string }{
 			{"OP", `is not a key of an import line: keys are matched exactly, write "op"`},
@@ -228,6 +230,7 @@ func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 			{"id", "must be a string or an integer written without a fraction or an exponent (GraphQL ID), not the number 1.5"},
 			{"id", "(GraphQL ID), not the number 1e3"},
 			{"personId", "(GraphQL ID), not a JSON boolean"},
+			{"event", "is an event as /v1/export writes it (position, type, event: the log as recorded), which /v1/import does not take"},
 		}
 		_, res := e.importLines(t, adm, lines...)
 		if len(res) != len(lines) {
