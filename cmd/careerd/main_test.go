@@ -477,6 +477,10 @@ func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Errorf("a careerd stopped after it served logged an error:\n%s", logs.String())
 	}
+	// The embedded server's connections have no URL: they say so.
+	if len(logs.find(t, "NATS connection closed", map[string]string{"url": "embedded"})) == 0 {
+		t.Errorf("no NATS connection said it was to the embedded server as it closed:\n%s", logs.String())
+	}
 	// At the default level, a start and a stop log careerd's own lines
 	// only: Watermill's (a handler added, the router closing...) are debug.
 	own := map[string]bool{"careerd starting": true, "catalogue loaded": true, "careerd serving": true,

@@ -296,6 +296,9 @@ func (m *Main) natsOptions(name string) []nats.Option {
 		if u := nc.ConnectedUrl(); u != "" {
 			return maskURL(u)
 		}
+		if m.Config.NATSURL == "" {
+			return "embedded" // connected in-process, without a URL
+		}
 		return maskURL(m.Config.NATSURL)
 	}
 	return append(events.ConnectOptions(), nats.Name(name),
