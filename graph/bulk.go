@@ -443,6 +443,23 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 				val = json.RawMessage(strconv.Quote(string(n)))
 			}
 		}
+		if EnumValues(typeName(f.Type)) != nil && string(val) != "null" {
+			// As GraphQL refuses a variable's value.
+			dec := json.NewDecoder(bytes.NewReader(val))
+			dec.UseNumber()
+			var given any
+			if dec.Decode(&given) == nil {
+				items := []any{given}
+				if f.Type.Kind() == reflect.Slice {
+					items, _ = given.([]any) // each of a list's values (not a list: refused below)
+				}
+				for _, item := range items {
+					if rule := enumRule(typeName(f.Type), item); rule != "" {
+						return domain.Invalid(name, rule)
+					}
+				}
+			}
+		}
 		if err := json.Unmarshal(val, v.Field(i).Addr().Interface()); err != nil {
 			// An enum's refusal says the values it takes.
 			return domain.Invalid(name, "is not a valid "+typeName(f.Type)+": "+shortError(err, typeName(f.Type))+oneOf(typeName(f.Type)))

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -266,6 +268,31 @@ func InputEnum(typ, field string) string {
 // oneOf ends the rule of a value its enum refused with the values it
 // takes: "; must be one of SYSTEM_OPERATION, NETWORK_OPERATION,
 // SERVICE_DESK" ("" when enum is no enum of the schema).
+// enumRule is the rule a value given for enum (a decoded JSON value) breaks,
+// in the words GraphQL refuses a variable's with: the value as given in
+// JSON, " (enum values are upper case)" for one of the enum's values in
+// another case, then the values it takes; "" when given is one of them or
+// enum is no enum.
+func enumRule(enum string, given any) string {
+	values := EnumValues(enum)
+	if values == nil {
+		return ""
+	}
+	s, isString := given.(string)
+	if isString && slices.Contains(values, s) {
+		return ""
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(given) // a decoded JSON value
+	rule := "is not a valid " + enum + ": " + strings.TrimSuffix(b.String(), "\n")
+	if isString && slices.Contains(values, strings.ToUpper(s)) {
+		rule += " (enum values are upper case)"
+	}
+	return rule + oneOf(enum)
+}
+
 func oneOf(enum string) string {
 	values := EnumValues(enum)
 	if values == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph/model"
+	"github.com/careerledger/careerledger/projections"
 )
 
 // maxPage is the largest page a connection serves, as GitHub's API does.
@@ -21,6 +22,20 @@ func pageSize(first *int) (int, error) {
 		return 0, domain.Invalid("first", "must be between 1 and 100")
 	}
 	return *first, nil
+}
+
+// accomplishmentsPage reads Person.accomplishments' arguments: the size of
+// the page and the position after which it starts.
+func accomplishmentsPage(first *int, after *string) (int, uint64, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return 0, 0, err
+	}
+	from, err := projections.DecodePositionCursor(deref(after))
+	if err != nil {
+		return 0, 0, err
+	}
+	return n, from, nil
 }
 
 // maxTrendPoints bounds the work one skillTrend request can ask for.

@@ -55,6 +55,9 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 		var err *gqlerror.Error
 		switch s := sel.(type) {
 		case *ast.Field:
+			if skipped(s.Directives, vars) {
+				continue // left out: it never runs
+			}
 			if arg := s.Arguments.ForName("knownAt"); arg != nil {
 				v, _ := arg.Value.Value(vars)
 				if t, perr := model.UnmarshalDateTime(v); perr == nil && t.After(now) {
@@ -70,8 +73,14 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 			}
 			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
 		case *ast.InlineFragment:
+			if skipped(s.Directives, vars) {
+				continue
+			}
 			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
 		case *ast.FragmentSpread:
+			if skipped(s.Directives, vars) {
+				continue
+			}
 			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
 				seen[s.Name] = true
 				err = laterKnownAt(f.SelectionSet, frags, vars, now, seen)

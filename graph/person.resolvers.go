@@ -89,11 +89,7 @@ func (r *personResolver) History(ctx context.Context, obj *model.Person, field *
 
 // Accomplishments is the resolver for the accomplishments field.
 func (r *personResolver) Accomplishments(ctx context.Context, obj *model.Person, first *int, after *string) (*model.AccomplishmentConnection, error) {
-	n, err := pageSize(first)
-	if err != nil {
-		return nil, err
-	}
-	from, err := projections.DecodePositionCursor(deref(after))
+	n, from, err := accomplishmentsPage(first, after)
 	if err != nil {
 		return nil, err
 	}
