@@ -26,8 +26,7 @@ type KnownAtReader interface {
 }
 
 // knownAtChunk is how many people's events one read of a replay holds; a
-// replay holds up to GOMAXPROCS+1 such chunks (those read ahead, and the
-// one worked on).
+// replay holds up to three such chunks (two read, one worked on).
 const knownAtChunk = 1000
 
 // DistributionsKnownAt returns the distribution of field on each of dates
@@ -118,9 +117,12 @@ func PeopleKnownAt(ctx context.Context, rm KnownAtReader, cat *domain.Catalogue,
 // calls visit with what work keeps (ok), one at a time in ids' order. A
 // replay is a read and decoding of every event of those people, then a
 // fold and a judgment of each person, each independent of the others: up
-// to GOMAXPROCS chunks are read at once, ahead of the one worked on, and a
-// chunk's people are folded and worked on by up to GOMAXPROCS goroutines
-// (work must be safe to run concurrently; visit need not be).
+// to two chunks are read at once, ahead of the one worked on (each read
+// holds a connection of the read model's pool, which holds four or more:
+// however many the cores, a replay leaves the rest to the projector and the
+// other requests), and a chunk's people are folded and worked on by up to
+// GOMAXPROCS goroutines (work must be safe to run concurrently; visit need
+// not be).
 func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, knownAt time.Time,
 	work func(p *domain.Person, last uint64) (T, bool), visit func(T)) error {
 	type chunk struct {
@@ -131,9 +133,9 @@ func replayKnownAt[T any](ctx context.Context, rm KnownAtReader, ids []string, k
 	}
 	workers := max(1, runtime.GOMAXPROCS(0))
 	rctx, cancel := context.WithCancel(ctx)
-	// The chunks being read, in ids' order: at most workers of them beside
-	// the one worked on.
-	chunks := make(chan *chunk, workers)
+	// The chunks being read, in ids' order: one beside the one waited for
+	// or worked on, so two reads at most at once.
+	chunks := make(chan *chunk, 1)
 	go func() {
 		defer close(chunks)
 		for start := 0; start < len(ids); start += knownAtChunk {

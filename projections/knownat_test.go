@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -124,5 +125,50 @@ func TestAReplayKeepsOrderAcrossChunksAndStops(t *testing.T) {
 	}, func(string) {})
 	if err == nil || !strings.Contains(err.Error(), "a judge's bug") {
 		t.Errorf("work that panics: err %v", err)
+	}
+}
+
+// inFlightReader is a KnownAtReader whose reads take a while, and which
+// counts how many run at once.
+type inFlightReader struct {
+	ids          []string
+	now, highest atomic.Int32
+}
+
+func (r *inFlightReader) PeopleEverIn(context.Context, string) ([]string, error) { return r.ids, nil }
+
+func (r *inFlightReader) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
+	n := r.now.Add(1)
+	defer r.now.Add(-1)
+	for {
+		h := r.highest.Load()
+		if n <= h || r.highest.CompareAndSwap(h, n) {
+			break
+		}
+	}
+	select {
+	case <-time.After(20 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return map[string][]events.Recorded{}, nil
+}
+
+// A replay reads up to two chunks at once, as replayKnownAt says, however
+// many the cores: each read holds one of the read model's connections, and
+// a PostgreSQL pool holds max(4, cores) of them by default, so a replay
+// that read one chunk a core (or one more) would take every connection of
+// a pool (the projector, /readyz and every other read would wait).
+func TestAReplayReadsAtMostTwoChunksAtOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	r := &inFlightReader{}
+	for i := range 8 * knownAtChunk {
+		r.ids = append(r.ids, fmt.Sprintf("P%05d", i))
+	}
+	if _, err := PeopleKnownAt(context.Background(), r, domain.DefaultCatalogue(), PeopleFilter{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.highest.Load(); h > 2 {
+		t.Errorf("%d reads at once with GOMAXPROCS 8, want at most 2", h)
 	}
 }

@@ -260,8 +260,17 @@ func maskURL(u string) string {
 	if u == "" {
 		return ""
 	}
-	if !strings.Contains(u, "://") && strings.Contains(u, "=") {
+	scheme := strings.Index(u, "://")
+	if scheme >= 0 && strings.ContainsAny(u[:scheme], "= \t\n\r\f\v") {
+		scheme = -1 // "://" in a key/value pair's value, not after a scheme
+	}
+	switch {
+	case scheme < 0 && strings.Contains(u, "="):
 		return maskKeyValues(u)
+	case scheme >= 0 && isPostgresURL(u[:scheme+3]):
+		// One URL, its hosts (h1,h2) after the user info: a comma before
+		// the @ is the password's, not a list's.
+		return maskOneURL(u)
 	}
 	parts := strings.Split(u, ",")
 	for i, part := range parts {
@@ -377,10 +386,11 @@ func isPostgresURL(prefix string) bool {
 // maskKeyValues masks the secret values of a key/value connection string
 // (key=value or key='quoted value', separated by spaces).
 func maskKeyValues(s string) string {
+	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		if s[i] == ' ' {
-			b.WriteByte(' ')
+		if space(s[i]) {
+			b.WriteByte(s[i])
 			i++
 			continue
 		}
@@ -391,7 +401,7 @@ func maskKeyValues(s string) string {
 		}
 		key := strings.TrimSpace(s[i : i+eq])
 		j := i + eq + 1
-		for j < len(s) && s[j] == ' ' {
+		for j < len(s) && space(s[j]) {
 			j++
 		}
 		end := j
@@ -405,9 +415,14 @@ func maskKeyValues(s string) string {
 			}
 			end = min(end+1, len(s))
 		} else {
-			for end < len(s) && s[end] != ' ' {
+			// An unquoted value ends at white space not escaped (\ ).
+			for end < len(s) && !space(s[end]) {
+				if s[end] == '\\' {
+					end++
+				}
 				end++
 			}
+			end = min(end, len(s))
 		}
 		if isSecretKey(key) {
 			b.WriteString(s[i:j] + "********")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestDerivedEventsFollowTheSubjectPrefix: two deployments on one NATS
@@ -203,6 +205,33 @@ func TestSelfAssessmentSetting(t *testing.T) {
 		})
 		if err != nil || cfg.SelfAssessment != c.want {
 			t.Errorf("$CAREER_SELF_ASSESSMENT=%q %v: %v, %v; want %v", c.env, c.args, cfg.SelfAssessment, err, c.want)
+		}
+	}
+}
+
+// TestMaskURLHidesPasswordsPostgresReads: every password PostgreSQL's
+// client reads from a --database-url is hidden in its masked form (the
+// "careerd starting" record logs it at every start): a URL password may
+// hold a comma (a sub-delimiter, legal in user info, and not a host list's
+// separator there), key/value pairs may be separated by any white space
+// (a tab, a newline of a multi-line secret), a value may hold "://", and
+// an unquoted value may hold an escaped space.
+func TestMaskURLHidesPasswordsPostgresReads(t *testing.T) {
+	for _, in := range []string{
+		"postgres://app:Pa55,Secret@db/career",
+		"postgres://app:Pa55,Secret@db1,db2/career",
+		"host=db\tpassword=Pa55Secret",
+		"host=db\npassword=Pa55Secret\ndbname=career",
+		"host=db password=x://Pa55Secret",
+		`host=db password=Pa55\ Secret`,
+	} {
+		cfg, err := pgxpool.ParseConfig(in)
+		if err != nil || !strings.Contains(cfg.ConnConfig.Password, "Pa55") {
+			t.Fatalf("%q: PostgreSQL's client reads no password Pa55...: %v", in, err)
+		}
+		got := maskURL(in)
+		if strings.Contains(got, "Pa55") || strings.Contains(got, "Secret") {
+			t.Errorf("maskURL(%q) = %q: the password shows", in, got)
 		}
 	}
 }

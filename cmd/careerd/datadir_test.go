@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,5 +66,34 @@ func TestTwoInstancesNeverShareADataDir(t *testing.T) {
 			t.Fatalf("the write confirmed by the first careerd is missing after the directory changed hands: %s", res.Data)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCloseAfterASecondRunStopsAndFreesTheDataDir: a Run on a Main that
+// already runs fails (its --data-dir is held, by itself), and Close then
+// still stops everything the first Run started and frees the directory.
+// The second Run replaced the first's cancel, run context and lock file
+// (set to nil by the failed lockDataDir), so Close never stopped the
+// first Run's goroutines and waited for them forever.
+func TestCloseAfterASecondRunStopsAndFreesTheDataDir(t *testing.T) {
+	cfg := baseConfig(t)
+	m := NewMain(cfg, io.Discard)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err == nil {
+		t.Error("a second Run of a running careerd succeeded")
+	}
+	closed := make(chan struct{})
+	go func() { m.Close(); close(closed) }() //nolint:errcheck // whether it returns is the test
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close after a second Run did not return in 30s")
+	}
+	next := NewMain(cfg, io.Discard)
+	defer next.Close()
+	if err := next.Run(context.Background()); err != nil {
+		t.Errorf("the data directory is still held after Close: %v", err)
 	}
 }

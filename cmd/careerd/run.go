@@ -90,6 +90,9 @@ type Main struct {
 	// failed is set when Run fails: Close then releases what the start
 	// opened and logs nothing of stopping, since nothing served.
 	failed atomic.Bool
+	// ran is set by the first Run: a Main runs once (a second Run would
+	// take over what the first started, and Close could stop neither).
+	ran atomic.Bool
 	// served is set once Run has started serving the API.
 	served atomic.Bool
 	// progressCP is the read model's checkpoint as last observed, and
@@ -135,6 +138,9 @@ func (m *Main) DevToken() string { return m.devToken }
 // one-line error and logs it, once, at error ("careerd failed to start");
 // Close then releases what was opened without saying it stops anything.
 func (m *Main) Run(ctx context.Context) (err error) {
+	if !m.ran.CompareAndSwap(false, true) {
+		return errors.New("careerd: Run called on a careerd that already ran; make a new one")
+	}
 	cfg := m.Config
 	level, lerr := logLevel(cfg.LogLevel)
 	m.log = slog.New(slog.NewJSONHandler(m.Out, &slog.HandlerOptions{Level: level}))
