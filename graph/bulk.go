@@ -385,18 +385,19 @@ func lineKeys(keys map[string]json.RawMessage) error {
 }
 
 // inputSchema is the GraphQL schema, where decodeStrict finds which input
-// fields are a String or an ID.
+// fields are a String, an ID or a Boolean.
 var inputSchema = generated.NewExecutableSchema(generated.Config{}).Schema()
 
 // scalarOf is the name of the GraphQL type of the input field name of the
-// input type typ when it is a String or an ID (not a list of them), else "".
+// input type typ when it is a String, an ID or a Boolean (not a list of
+// them), else "".
 func scalarOf(typ reflect.Type, name string) string {
 	def := inputSchema.Types[typ.Name()]
 	if def == nil {
 		return ""
 	}
 	f := def.Fields.ForName(name)
-	if f == nil || f.Type.Elem != nil || (f.Type.NamedType != "String" && f.Type.NamedType != "ID") {
+	if f == nil || f.Type.Elem != nil || (f.Type.NamedType != "String" && f.Type.NamedType != "ID" && f.Type.NamedType != "Boolean") {
 		return ""
 	}
 	return f.Type.NamedType
@@ -428,8 +429,8 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 			continue
 		}
 		if scalar := scalarOf(t, name); scalar != "" && string(val) != "null" {
-			// As GraphQL takes a String (a string only) or an ID (a string
-			// or an integer, taken as its digits).
+			// As GraphQL takes a String (a string only), an ID (a string
+			// or an integer, taken as its digits) or a Boolean.
 			dec := json.NewDecoder(bytes.NewReader(val))
 			dec.UseNumber()
 			var given any

@@ -200,7 +200,8 @@ func TestImportResultForm(t *testing.T) {
 // TestBulkImportTakesLinesAsWritten: a line's keys are "op" and "input"
 // exactly (encoding/json would take "OP" or "Input" for them, as it would
 // not an input field's name), and its input's values are as GraphQL takes
-// them: a String is a string, an ID a string or an integer. A line of an
+// them: a String is a string, an ID a string or an integer, a Boolean true
+// or false, refused in GraphQL's words. A line of an
 // export is told as one. A refused line names its key or field and the
 // rule, and records nothing.
 func TestBulkImportTakesLinesAsWritten(t *testing.T) {
@@ -219,6 +220,7 @@ func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 			`{"op":"registerPerson","input":{"id":1e3,` + person + `}}`,
 			`{"op":"transferPerson","input":{"personId":false,"department":"Network","effectiveOn":"2016-01-01"}}`,
 			`{"position":7,"type":"PersonRegistered","version":1,"event":{"personId":"L7",` + person + `}}`,
+			`{"op":"recordEngagement","input":{"personId":"L1","field":"SYSTEM_OPERATION","title":"Ops","role":"MEMBER","startedOn":"2024-01-01","completedOn":"2024-12-31","outcome":"SUCCESSFUL","withinBudget":"yes","complexity":["OPERATION_REQUIREMENTS"]}}`,
 		}
 		want := []struct{ field, rule string }{
 			{"OP", `is not a key of an import line: keys are matched exactly, write "op"`},
@@ -231,6 +233,7 @@ func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 			{"id", "(GraphQL ID), not the number 1e3"},
 			{"personId", "(GraphQL ID), not a JSON boolean"},
 			{"event", "is an event as /v1/export writes it (position, type, event: the log as recorded), which /v1/import does not take"},
+			{"withinBudget", "must be true or false (GraphQL Boolean), not a JSON string"},
 		}
 		_, res := e.importLines(t, adm, lines...)
 		if len(res) != len(lines) {
