@@ -444,6 +444,11 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 				val = json.RawMessage(strconv.Quote(string(n)))
 			}
 		}
+		if trimmed := bytes.TrimLeft(val, " \t\r\n"); f.Type.Kind() == reflect.Slice && len(trimmed) > 0 && trimmed[0] != '[' {
+			// One value given for a list is a list of one, as GraphQL's
+			// input coercion has it.
+			val = json.RawMessage("[" + string(val) + "]")
+		}
 		if EnumValues(typeName(f.Type)) != nil && string(val) != "null" {
 			// As GraphQL refuses a variable's value.
 			dec := json.NewDecoder(bytes.NewReader(val))

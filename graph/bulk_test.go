@@ -254,5 +254,14 @@ func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 		if len(res) != 2 || !res[0].OK || res[0].PersonID != "4022" || !res[1].OK || res[1].PersonID != "4022" {
 			t.Errorf("integer ids: %+v", res)
 		}
+		// One value for a list is a list of one, as in GraphQL.
+		_, res = e.importLines(t, adm, `{"op":"recordEngagement","input":{"personId":"4022","field":"SYSTEM_OPERATION","title":"Ops","role":"MEMBER","startedOn":"2024-01-01","completedOn":"2024-12-31","outcome":"SUCCESSFUL","withinBudget":true,"complexity":"OPERATION_REQUIREMENTS"}}`)
+		if len(res) != 1 || !res[0].OK {
+			t.Errorf("one complexity criterion for the list: %+v", res)
+		}
+		q := e.gql(t, adm, `{ person(id: "4022") { accomplishments { edges { node { ... on Engagement { complexity } } } } } }`, nil)
+		if !strings.Contains(string(q.Data), `"complexity":["OPERATION_REQUIREMENTS"]`) {
+			t.Errorf("the engagement imported with one criterion: %s %+v", q.Data, q.Errors)
+		}
 	})
 }
