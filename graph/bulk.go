@@ -444,7 +444,7 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 				val = json.RawMessage(strconv.Quote(string(n)))
 			}
 		}
-		if trimmed := bytes.TrimLeft(val, " \t\r\n"); f.Type.Kind() == reflect.Slice && len(trimmed) > 0 && trimmed[0] != '[' {
+		if trimmed := bytes.TrimLeft(val, " \t\r\n"); isList(f.Type) && len(trimmed) > 0 && trimmed[0] != '[' && string(val) != "null" {
 			// One value given for a list is a list of one, as GraphQL's
 			// input coercion has it.
 			val = json.RawMessage("[" + string(val) + "]")
@@ -456,7 +456,7 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 			var given any
 			if dec.Decode(&given) == nil {
 				items := []any{given}
-				if f.Type.Kind() == reflect.Slice {
+				if isList(f.Type) {
 					items, _ = given.([]any) // each of a list's values (not a list: refused below)
 				}
 				for _, item := range items {
@@ -503,8 +503,26 @@ func beyondInt32(v reflect.Value) bool {
 	return false
 }
 
+// omitted is the type an Omittable (an amendment's field) holds, or t.
+func omitted(t reflect.Type) reflect.Type {
+	if t.Kind() == reflect.Struct && strings.HasPrefix(t.Name(), "Omittable[") && t.NumField() > 0 {
+		return t.Field(0).Type
+	}
+	return t
+}
+
+// isList reports whether a field of type t (an Omittable's included) is a
+// GraphQL list.
+func isList(t reflect.Type) bool {
+	t = omitted(t)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Slice
+}
+
 func typeName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+	for t = omitted(t); t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice; {
 		t = t.Elem()
 	}
 	switch t.Name() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections/postgres"
 )
 
 // TestBeforeAPersonWasKnown: asked about a time before anything was known
@@ -415,10 +416,25 @@ func TestAnInstantNeedsItsOffset(t *testing.T) {
 // answered then, its nodes' departments, standings and histories included,
 // page by page; a manager may not ask for one.
 func TestPeopleKnownAt(t *testing.T) {
-	var replays atomic.Int64
-	var behind atomic.Bool
-	count := func(rm graph.ReadModel) graph.ReadModel { return replayCounter{rm, &replays, &behind} }
+	// One counter and one switch per backend: the two run in parallel, and
+	// one's "behind" must not hold the other's writes.
+	type counter struct {
+		replays atomic.Int64
+		behind  atomic.Bool
+	}
+	counters := map[string]*counter{"memory": {}, "postgres": {}}
+	backendOf := func(rm graph.ReadModel) string {
+		if _, ok := rm.(*postgres.Store); ok {
+			return "postgres"
+		}
+		return "memory"
+	}
+	count := func(rm graph.ReadModel) graph.ReadModel {
+		c := counters[backendOf(rm)]
+		return replayCounter{rm, &c.replays, &c.behind}
+	}
 	forEachBackend(t, options{readModel: count}, func(t *testing.T, e *env) {
+		replays, behind := &counters[e.backend].replays, &counters[e.backend].behind
 		adm, h := e.token(t, admin), e.token(t, hr)
 		const list = `query($d: String, $min: Int, $after: String, $k: DateTime) {
 			people(department: $d, minLevel: $min, first: 1, after: $after, knownAt: $k) {

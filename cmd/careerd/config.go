@@ -260,6 +260,12 @@ func maskURL(u string) string {
 	if u == "" {
 		return ""
 	}
+	if t := strings.TrimSpace(u); t != u {
+		// White space around a URL (a secret file's newline, a quoted
+		// value's space) is kept, and what it holds masked as itself.
+		i := strings.Index(u, t)
+		return u[:i] + maskURL(t) + u[i+len(t):]
+	}
 	scheme := strings.Index(u, "://")
 	if scheme >= 0 && strings.ContainsAny(u[:scheme], "= \t\n\r\f\v") {
 		scheme = -1 // "://" in a key/value pair's value, not after a scheme
