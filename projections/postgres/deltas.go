@@ -32,47 +32,76 @@ func monthOf(day domain.Date) domain.Date {
 	return domain.NewDate(y, m, 1)
 }
 
-// deltaPoint is a day on which the count of a field, department and level
-// changes.
-type deltaPoint struct {
-	field      string
-	department string
-	level      int
-	day        domain.Date
+// distributionDeltas accumulates the changes a batch makes to the
+// distribution: a person's periods are subtracted and added back whole, so
+// most changes cancel out before they are written, and each row is written
+// once however many periods touch it. The changes are kept as they come,
+// each already in its month, and summed once, sorted (columns): a batch
+// makes a few dozen of them, which a sort merges for less than hashing
+// them into a map.
+type distributionDeltas struct {
+	changes []deltaChange
 }
 
-// distributionDeltas accumulates the changes a batch makes to the
-// distribution, per day: a person's periods are subtracted and added back
-// whole, so most changes cancel out before they are spread over the grains,
-// and each row is written once however many periods touch it.
-type distributionDeltas map[deltaPoint]int64
+// deltaChange is a change of the count of a row's field, department and
+// level on a day of its month.
+type deltaChange struct {
+	key deltaKey
+	n   int64
+}
 
 // addPeriod adds sign (+1 for a new period, -1 for a removed one) to the
 // count of the period's field, department and level on each of its days: at
 // its start, and back at its end unless it is open.
-func (m distributionDeltas) addPeriod(p projections.DistributionPeriod, sign int64) {
-	pt := deltaPoint{field: string(p.Field), department: p.Department, level: p.Level, day: p.From}
-	m[pt] += sign
+func (m *distributionDeltas) addPeriod(p projections.DistributionPeriod, sign int64) {
+	k := deltaKey{field: string(p.Field), bucket: monthOf(p.From), department: p.Department, level: p.Level}
 	if !p.To.IsZero() {
-		pt.day = p.To
-		m[pt] -= sign
+		end := monthOf(p.To)
+		if end == k.bucket {
+			return // within one month: its row does not change
+		}
+		m.changes = append(m.changes, deltaChange{k, sign})
+		k.bucket = end
+		sign = -sign
 	}
+	m.changes = append(m.changes, deltaChange{k, sign})
 }
 
-// rows sums the changes into the rows of their month; sums that cancel out
-// are dropped.
-func (m distributionDeltas) rows() map[deltaKey]int64 {
-	out := make(map[deltaKey]int64, len(m))
-	for pt, n := range m {
-		if n == 0 {
+// sum returns the rows the changes add up to, sorted by key; sums that
+// cancel out are dropped.
+func (m *distributionDeltas) sum() []deltaChange {
+	slices.SortFunc(m.changes, func(a, b deltaChange) int { return compareKeys(a.key, b.key) })
+	out := m.changes[:0] // summed in place: the sum of a run is written before the run's next one is read
+	for _, c := range m.changes {
+		if len(out) > 0 && out[len(out)-1].key == c.key {
+			out[len(out)-1].n += c.n
 			continue
 		}
-		out[deltaKey{field: pt.field, bucket: monthOf(pt.day), department: pt.department, level: pt.level}] += n
-	}
-	for k, n := range out {
-		if n == 0 {
-			delete(out, k)
+		if len(out) > 0 && out[len(out)-1].n == 0 {
+			out = out[:len(out)-1]
 		}
+		out = append(out, c)
+	}
+	if len(out) > 0 && out[len(out)-1].n == 0 {
+		out = out[:len(out)-1]
+	}
+	m.changes = out
+	return out
+}
+
+// compareKeys orders delta rows by field, month, department and level.
+func compareKeys(a, b deltaKey) int {
+	return cmp.Or(cmp.Compare(a.field, b.field), a.bucket.Compare(b.bucket),
+		cmp.Compare(a.department, b.department), cmp.Compare(a.level, b.level))
+}
+
+// rows returns the rows the changes add up to, as a map; sums that cancel
+// out are dropped.
+func (m *distributionDeltas) rows() map[deltaKey]int64 {
+	sums := m.sum()
+	out := make(map[deltaKey]int64, len(sums))
+	for _, c := range sums {
+		out[c.key] = c.n
 	}
 	return out
 }
@@ -89,26 +118,18 @@ type deltaColumns struct {
 
 // columns returns the rows as column arrays sorted by key, so that a batch
 // writes its rows in a deterministic order.
-func (m distributionDeltas) columns() deltaColumns {
-	rows := m.rows()
-	keys := make([]deltaKey, 0, len(rows))
-	for k := range rows {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b deltaKey) int {
-		return cmp.Or(cmp.Compare(a.field, b.field), a.bucket.Compare(b.bucket),
-			cmp.Compare(a.department, b.department), cmp.Compare(a.level, b.level))
-	})
+func (m *distributionDeltas) columns() deltaColumns {
+	rows := m.sum()
 	c := deltaColumns{
-		fields:      make([]string, len(keys)),
-		buckets:     make([]time.Time, len(keys)),
-		departments: make([]string, len(keys)),
-		levels:      make([]int32, len(keys)),
-		deltas:      make([]int64, len(keys)),
+		fields:      make([]string, len(rows)),
+		buckets:     make([]time.Time, len(rows)),
+		departments: make([]string, len(rows)),
+		levels:      make([]int32, len(rows)),
+		deltas:      make([]int64, len(rows)),
 	}
-	for i, k := range keys {
+	for i, r := range rows {
 		c.fields[i], c.buckets[i], c.departments[i], c.levels[i], c.deltas[i] =
-			k.field, k.bucket.Time(), k.department, int32(k.level), rows[k]
+			r.key.field, r.key.bucket.Time(), r.key.department, int32(r.key.level), r.n
 	}
 	return c
 }

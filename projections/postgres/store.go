@@ -62,6 +62,8 @@ type Store struct {
 	// switch caught the new one up to. Set it on serving stores, not on a
 	// rebuild's model before its switch.
 	Deployment string
+
+	sqls sync.Map // template -> statement: see sql
 }
 
 // ErrNotActive is a batch's failure on a store whose deployment's registry
@@ -721,28 +723,41 @@ func (w *writes) insert(ctx context.Context, table string, cols []column, rows [
 	if len(rows) == 0 {
 		return nil
 	}
-	if w.copyAbove > 0 && len(rows) >= w.copyAbove {
-		names := make([]string, len(cols))
-		for i, c := range cols {
-			names[i] = c.name
-		}
-		if err := w.flush(ctx); err != nil {
-			return err
-		}
-		if _, err := w.conn.CopyFrom(ctx, pgx.Identifier{w.schema, table}, names, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("copy %s: %w", table, err)
-		}
+	if w.copies(len(rows)) {
+		return w.copy(ctx, table, cols, pgx.CopyFromRows(rows))
+	}
+	w.queue(insertSQL(w.schema, table, cols), unnestColumns(len(rows), len(cols), func(r, c int) any { return rows[r][c] })...)
+	return nil
+}
+
+// insertRows is insert of the rows of a rowBuf.
+func (w *writes) insertRows(ctx context.Context, table string, cols []column, rows *rowBuf) error {
+	n := rows.len()
+	if n == 0 {
 		return nil
 	}
-	args := make([]any, len(cols))
-	for i := range cols {
-		col := make([]any, len(rows))
-		for r, row := range rows {
-			col[r] = row[i]
-		}
-		args[i] = col
+	if w.copies(n) {
+		return w.copy(ctx, table, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return rows.row(i), nil }))
 	}
-	w.queue(insertSQL(w.schema, table, cols), args...)
+	w.queue(insertSQL(w.schema, table, cols), unnestColumns(n, len(cols), func(r, c int) any { return rows.vals[r*len(cols)+c] })...)
+	return nil
+}
+
+// copies reports whether n rows of a table are copied rather than inserted.
+func (w *writes) copies(n int) bool { return w.copyAbove > 0 && n >= w.copyAbove }
+
+// copy sends what is queued, then copies the rows of src into table.
+func (w *writes) copy(ctx context.Context, table string, cols []column, src pgx.CopyFromSource) error {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	if _, err := w.conn.CopyFrom(ctx, pgx.Identifier{w.schema, table}, names, src); err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
 	return nil
 }
 
@@ -802,45 +817,54 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	var known, memberIDs, levelIDs, accIDs, distIDs, wholeIDs []string
 	// gone: rows of a known prior projection that are no longer projected.
 	var gone rowKeys
-	var knownStandings []string
-	var persons, members, accs, periods, changes, dists [][]any
-	deltas := distributionDeltas{} // what the batch changes in distribution_deltas
+	// knownDocs holds the standings of known people one after the other,
+	// knownEnds where each ends; freshDocs those of the others.
+	var knownDocs, freshDocs []byte
+	var knownEnds []int
+	// Sized for a live batch: a person each, with one accomplishment.
+	n := len(people)
+	persons, members := newRowBuf(len(tableColumns["people"]), 0), newRowBuf(len(tableColumns["memberships"]), 0)
+	accs := newRowBuf(len(tableColumns["accomplishments"]), n)
+	periods, changes := newRowBuf(len(tableColumns["level_periods"]), 0), newRowBuf(len(tableColumns["level_changes"]), 0)
+	dists := newRowBuf(len(tableColumns["distribution_periods"]), 0)
+	var deltas distributionDeltas // what the batch changes in distribution_deltas
 	catID, catVersion := s.cat.ID(), s.cat.Version()
 	fields := s.cat.Fields()
-	for _, pp := range people {
-		p := pp.Person
-		d := pp.Delta
+	names := newFieldNames(fields)
+	for i := range people {
+		pp := &people[i]
+		p := &pp.Person
+		d := &pp.Delta
+		pid := any(p.ID) // boxed once for all the person's rows
 		// A person the store may hold any rows of is deleted (with every row
 		// that refers to it) and written as new.
 		fresh := d.New || d.Whole
 		if d.Whole {
 			wholeIDs = append(wholeIDs, p.ID)
 		}
-		var standing []byte
-		if fresh || d.Standing {
-			var err error
-			if standing, err = json.Marshal(storedLevelsOf(pp.Standing)); err != nil {
-				return fmt.Errorf("encode standing of %s: %w", p.ID, err)
-			}
-		}
 		switch {
 		case fresh:
-			persons = append(persons, []any{p.ID, p.Name, p.JoinedOn.Time(), catID, catVersion, standing})
+			start := len(freshDocs)
+			freshDocs = appendStanding(freshDocs, pp.Standing)
+			// Capped: appending to freshDocs never writes into it.
+			standing := freshDocs[start:len(freshDocs):len(freshDocs)]
+			persons.add(pid, p.Name, pgDate(p.JoinedOn), catID, catVersion, standing)
 		case d.Standing:
 			known = append(known, p.ID)
-			knownStandings = append(knownStandings, string(standing))
+			knownDocs = appendStanding(knownDocs, pp.Standing)
+			knownEnds = append(knownEnds, len(knownDocs))
 		}
 		if fresh || d.Memberships {
 			if !fresh {
 				memberIDs = append(memberIDs, p.ID)
 			}
 			for _, m := range p.Memberships {
-				members = append(members, []any{p.ID, m.Department, m.From.Time(), nullDate(m.To)})
+				members.add(pid, m.Department, pgDate(m.From), nullDate(m.To))
 			}
 		}
 		if fresh {
-			for _, a := range pp.Accomplishments {
-				accs = append(accs, accomplishmentRow(p.ID, a))
+			for i := range pp.Accomplishments {
+				addAccomplishment(&accs, pid, &pp.Accomplishments[i])
 			}
 		} else {
 			// Only the accomplishments the Delta names, found from the end:
@@ -852,7 +876,7 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 				}
 				for i := len(pp.Accomplishments) - 1; i >= 0; i-- {
 					if a := &pp.Accomplishments[i]; a.ID == id {
-						accs = append(accs, accomplishmentRow(p.ID, *a))
+						addAccomplishment(&accs, pid, a)
 						break
 					}
 				}
@@ -877,11 +901,11 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 			}
 			removed, added := diff(was, now)
 			for _, dp := range removed {
-				gone.dists = append(gone.dists, rowKey{p.ID, string(dp.Field), dp.From.Time()})
+				gone.dists = append(gone.dists, rowKey{p.ID, string(dp.Field), dp.From})
 				deltas.addPeriod(dp, -1)
 			}
 			for _, dp := range added {
-				dists = append(dists, []any{p.ID, string(dp.Field), dp.Department, dp.Level, dateRange(dp.From, dp.To)})
+				dists.add(pid, names.of(dp.Field), dp.Department, dp.Level, dateRange(dp.From, dp.To))
 				deltas.addPeriod(dp, +1)
 			}
 		}
@@ -895,40 +919,45 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 			}
 			removed, added := diff(wasPeriods, pp.Periods)
 			for _, lp := range removed {
-				gone.periods = append(gone.periods, rowKey{p.ID, string(lp.Field), lp.From.Time()})
+				gone.periods = append(gone.periods, rowKey{p.ID, string(lp.Field), lp.From})
 			}
 			for _, lp := range added {
-				periods = append(periods, []any{p.ID, string(lp.Field), lp.Level, lp.From.Time(), nullDate(lp.To)})
+				periods.add(pid, names.of(lp.Field), lp.Level, pgDate(lp.From), nullDate(lp.To))
 			}
 			removedChanges, addedChanges := diff(wasChanges, pp.Changes)
 			for _, c := range removedChanges {
-				gone.changes = append(gone.changes, rowKey{p.ID, string(c.Field), c.On.Time()})
+				gone.changes = append(gone.changes, rowKey{p.ID, string(c.Field), c.On})
 			}
 			for _, c := range addedChanges {
-				changes = append(changes, []any{p.ID, string(c.Field), c.On.Time(), c.From, c.To})
+				changes.add(pid, names.of(c.Field), pgDate(c.On), c.From, c.To)
 			}
 		}
 	}
 	{ // what changed of people already stored, in one pipeline with the rest
 		if len(known) > 0 {
-			w.queue(s.q(`UPDATE {s}.people SET standing = u.standing::jsonb, catalogue_id = $3, catalogue_version = $4
-				FROM unnest($1::text[], $2::text[]) AS u(id, standing) WHERE people.id = u.id`),
-				known, knownStandings, catID, catVersion)
+			// One string holds every document: one allocation, not one each.
+			all := string(knownDocs)
+			knownStandings := make([]string, len(known))
+			start := 0
+			for i, end := range knownEnds {
+				knownStandings[i], start = all[start:end], end
+			}
+			w.queue(s.sql(sqlUpdateStandings), known, knownStandings, catID, catVersion)
 		}
 		if len(memberIDs) > 0 {
-			w.queue(s.q(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
+			w.queue(s.sql(`DELETE FROM {s}.memberships WHERE person_id = ANY($1)`), memberIDs)
 		}
 		if len(accIDs) > 0 {
-			w.queue(s.q(`DELETE FROM {s}.accomplishments WHERE id = ANY($1)`), accIDs)
+			w.queue(s.sql(`DELETE FROM {s}.accomplishments WHERE id = ANY($1)`), accIDs)
 		}
 		if len(levelIDs) > 0 {
-			w.queue(s.q(`DELETE FROM {s}.level_periods WHERE person_id = ANY($1)`), levelIDs)
-			w.queue(s.q(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
+			w.queue(s.sql(`DELETE FROM {s}.level_periods WHERE person_id = ANY($1)`), levelIDs)
+			w.queue(s.sql(`DELETE FROM {s}.level_changes WHERE person_id = ANY($1)`), levelIDs)
 		}
 		if len(distIDs) > 0 {
 			// The periods a person had leave the distribution: they come back
 			// to be subtracted from the deltas.
-			w.queue(s.q(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)
+			w.queue(s.sql(`DELETE FROM {s}.distribution_periods WHERE person_id = ANY($1)
 				RETURNING field, department, level, lower(valid), upper(valid)`), distIDs).Query(func(rows pgx.Rows) error {
 				var dp projections.DistributionPeriod
 				var field string
@@ -943,23 +972,17 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 			})
 		}
 		for _, g := range []struct {
-			table, column string
-			keys          []rowKey
-		}{{"level_periods", "t.valid_from", gone.periods}, {"level_changes", "t.changed_on", gone.changes},
-			{"distribution_periods", "lower(t.valid)", gone.dists}} {
+			sql  string
+			keys []rowKey
+		}{{sqlDeleteGonePeriods, gone.periods}, {sqlDeleteGoneChanges, gone.changes}, {sqlDeleteGoneDists, gone.dists}} {
 			if len(g.keys) > 0 {
 				ids, fs, ds := gone.columns(g.keys)
-				w.queue(s.q(`DELETE FROM {s}.`+g.table+` t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
-					WHERE t.person_id = k.person_id AND t.field = k.field AND `+g.column+` = k.day`), ids, fs, ds)
+				w.queue(s.sql(g.sql), ids, fs, ds)
 			}
 		}
 		if len(wholeIDs) > 0 { // their distribution periods are in distIDs
-			for _, table := range []string{"people", "memberships", "accomplishments", "level_periods", "level_changes"} {
-				col := "person_id"
-				if table == "people" {
-					col = "id"
-				}
-				w.queue(s.q(`DELETE FROM {s}.`+table+` WHERE `+col+` = ANY($1)`), wholeIDs)
+			for _, sql := range sqlDeleteWhole {
+				w.queue(s.sql(sql), wholeIDs)
 			}
 		}
 		if len(distIDs) > 0 {
@@ -972,34 +995,70 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	if c := deltas.columns(); len(c.deltas) > 0 {
 		// One statement for the batch: a row some period already counted in
 		// is added to, any other is inserted.
-		w.queue(s.q(`INSERT INTO {s}.distribution_deltas AS d (field, bucket, department, level, delta)
+		w.queue(s.sql(`INSERT INTO {s}.distribution_deltas AS d (field, bucket, department, level, delta)
 			SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::bigint[])
 			ON CONFLICT (field, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
-			c.fields, c.buckets, c.departments, c.levels, c.deltas)
+			c.fields, dateArray(c.buckets), c.departments, c.levels, c.deltas)
 	}
 	for _, in := range []struct {
 		table string
-		rows  [][]any
-	}{{"people", persons}, {"memberships", members}, {"accomplishments", accs}, {"level_periods", periods},
-		{"level_changes", changes}, {"distribution_periods", dists}} {
-		if err := w.insert(ctx, in.table, tableColumns[in.table], in.rows); err != nil {
+		rows  *rowBuf
+	}{{"people", &persons}, {"memberships", &members}, {"accomplishments", &accs}, {"level_periods", &periods},
+		{"level_changes", &changes}, {"distribution_periods", &dists}} {
+		if err := w.insertRows(ctx, in.table, tableColumns[in.table], in.rows); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// accomplishmentRow is an accomplishments row, in tableColumns' order.
-func accomplishmentRow(personID string, a projections.AccomplishmentView) []any {
-	var amended, reason any
+// The statements of replacePeople whose text is not written in place.
+const (
+	sqlUpdateStandings = `UPDATE {s}.people SET standing = u.standing::jsonb, catalogue_id = $3, catalogue_version = $4
+				FROM unnest($1::text[], $2::text[]) AS u(id, standing) WHERE people.id = u.id`
+	sqlDeleteGone = `DELETE FROM {s}.%s t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
+					WHERE t.person_id = k.person_id AND t.field = k.field AND %s = k.day`
+)
+
+var (
+	sqlDeleteGonePeriods = fmt.Sprintf(sqlDeleteGone, "level_periods", "t.valid_from")
+	sqlDeleteGoneChanges = fmt.Sprintf(sqlDeleteGone, "level_changes", "t.changed_on")
+	sqlDeleteGoneDists   = fmt.Sprintf(sqlDeleteGone, "distribution_periods", "lower(t.valid)")
+	sqlDeleteWhole       = func() []string {
+		var out []string
+		for _, table := range []string{"people", "memberships", "accomplishments", "level_periods", "level_changes"} {
+			col := "person_id"
+			if table == "people" {
+				col = "id"
+			}
+			out = append(out, `DELETE FROM {s}.`+table+` WHERE `+col+` = ANY($1)`)
+		}
+		return out
+	}()
+)
+
+// sql is q of a statement the store sends every batch, kept once made: a
+// live batch queues a dozen of them.
+func (s *Store) sql(template string) string {
+	if sql, ok := s.sqls.Load(template); ok {
+		return sql.(string)
+	}
+	sql := s.q(template)
+	s.sqls.Store(template, sql)
+	return sql
+}
+
+// addAccomplishment adds an accomplishments row, in tableColumns' order.
+func addAccomplishment(rows *rowBuf, personID any, a *projections.AccomplishmentView) {
+	var amended, reason any // NULL: never amended, not retracted
 	if !a.AmendedAt.IsZero() {
-		amended = a.AmendedAt
+		amended = timestamptz(a.AmendedAt)
 	}
 	if a.Retracted {
 		reason = a.RetractionReason
 	}
-	return []any{a.ID, personID, string(a.Accomplishment.Kind()), int64(a.Position), a.RecordedAt,
-		amended, a.Retracted, reason, int64(a.VersionPosition), a.RecordedBy, a.AmendedBy, a.RetractedBy}
+	rows.add(a.ID, personID, string(a.Accomplishment.Kind()), int64(a.Position), timestamptz(a.RecordedAt),
+		amended, a.Retracted, reason, int64(a.VersionPosition), a.RecordedBy, a.AmendedBy, a.RetractedBy)
 }
 
 // tableColumns are the columns a batch writes of each read-model table, in
@@ -1022,22 +1081,54 @@ var tableColumns = map[string][]column{
 // distribution periods: unique per person, field and start (or date).
 type rowKey struct {
 	personID, field string
-	day             time.Time
+	day             domain.Date
 }
 
 // rowKeys are the rows of known prior projections to delete.
 type rowKeys struct{ periods, changes, dists []rowKey }
 
-func (rowKeys) columns(keys []rowKey) (ids, fields []string, days []time.Time) {
-	for _, k := range keys {
-		ids, fields, days = append(ids, k.personID), append(fields, k.field), append(days, k.day)
+func (rowKeys) columns(keys []rowKey) (ids, fields []string, days pgtype.FlatArray[pgtype.Date]) {
+	ids, fields, days = make([]string, len(keys)), make([]string, len(keys)), make(pgtype.FlatArray[pgtype.Date], len(keys))
+	for i, k := range keys {
+		ids[i], fields[i], days[i] = k.personID, k.field, pgDate(k.day)
 	}
 	return ids, fields, days
 }
 
 // diff returns the elements of was not in now and of now not in was, each
-// in its slice's order.
+// in its slice's order. An element repeated counts as often as it occurs:
+// the added are the occurrences in now beyond those in was, the last ones;
+// the removed the occurrences in was beyond those in now, the first ones.
 func diff[T comparable](was, now []T) (removed, added []T) {
+	if len(was) > 64 || len(was)*len(now) > 1024 {
+		return diffMap(was, now)
+	}
+	// A person's periods are a few: matching each of now with the last
+	// unmatched equal one of was (leaving the first ones unmatched) costs
+	// less than hashing them.
+	var matched [64]bool
+	for _, x := range now {
+		j := len(was) - 1
+		for ; j >= 0; j-- {
+			if !matched[j] && was[j] == x {
+				matched[j] = true
+				break
+			}
+		}
+		if j < 0 {
+			added = append(added, x)
+		}
+	}
+	for i, x := range was {
+		if !matched[i] {
+			removed = append(removed, x)
+		}
+	}
+	return removed, added
+}
+
+// diffMap is diff of long slices.
+func diffMap[T comparable](was, now []T) (removed, added []T) {
 	in := make(map[T]int, len(was))
 	for _, x := range was {
 		in[x]++
@@ -1087,13 +1178,6 @@ func dateRange(from, to domain.Date) pgtype.Range[pgtype.Date] {
 		r.Upper, r.UpperType = pgtype.Date{Time: to.Time(), Valid: true}, pgtype.Exclusive
 	}
 	return r
-}
-
-func nullDate(d domain.Date) any {
-	if d.IsZero() {
-		return nil
-	}
-	return d.Time()
 }
 
 func dateOf(t *time.Time) domain.Date {
