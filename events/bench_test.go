@@ -3,8 +3,10 @@ package events
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -363,4 +365,100 @@ func BenchmarkRepeats(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkWarm is the live path of RecordAccomplishment: one command at a
+// time, each with a key of its own, on people the Recorder already knows
+// (2,000 of them with ten events each, as careerd serves them), from one
+// writer and from four at once. It is what the Recorder costs a command
+// beyond the append: compare it with SingleWriter's raw.
+//
+//	go test -run XXX -bench Warm -benchmem ./events
+func BenchmarkWarm(b *testing.B) {
+	const people, per = 2000, 10
+	for _, writers := range []int{1, 4} {
+		// One server and Recorder for every run of the sub-benchmark (its
+		// b.N ramp): a person's history grows across runs, as it would.
+		l, _ := benchLog(b, 2*time.Minute)
+		r := NewRecorder(l, testCatalogue, time.Now)
+		a := sampleEngagement("Backbone migration")
+		cmds := make([]Command, 0, people*per)
+		for i := range people * per {
+			id := "W" + strconv.Itoa(i/per)
+			if i%per == 0 {
+				cmds = append(cmds, RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "k" + strconv.Itoa(i)})
+			} else {
+				cmds = append(cmds, RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: "k" + strconv.Itoa(i)})
+			}
+		}
+		recordBatch(b, r, cmds)
+		var next atomic.Int64
+		record := func(b *testing.B) {
+			i := next.Add(1)
+			c := RecordAccomplishment{PersonID: "W" + strconv.FormatInt(i%people, 10), Accomplishment: a, IdempotencyKey: "w" + strconv.FormatInt(i, 10)}
+			if res, err := r.RecordAccomplishment(context.Background(), c); err != nil || res.Duplicate {
+				b.Errorf("%+v, %v", res, err) // not Fatal: RunParallel's goroutines
+			}
+		}
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			if writers == 1 {
+				for b.Loop() {
+					record(b)
+				}
+				return
+			}
+			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					record(b)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkWarmCPU is Warm's command without the round trip to the log:
+// what the Recorder itself computes for a command (plan, decision, the
+// message to publish, the fold of the event into the person it knows), on
+// 2,000 people of ten events each, free of the server's share of Warm's
+// time and allocations.
+func BenchmarkWarmCPU(b *testing.B) {
+	const people, per = 2000, 10
+	r := NewRecorder(nil, testCatalogue, time.Now)
+	a := sampleEngagement("Backbone migration")
+	entries := make([]*personEntry, people)
+	pos := uint64(0)
+	apply := func(e *personEntry, c Command) {
+		p, err := planOf(r, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := p.decideFor(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		at := r.now().Truncate(time.Microsecond)
+		if _, err := buildMessage("career.person."+p.personID, e.last, msgID(p.personID, p.key), d.event, at, p.key, ""); err != nil {
+			b.Fatal(err)
+		}
+		pos++
+		e.apply(Recorded{Position: pos, PersonID: p.personID, RecordedAt: at.UTC(), IdempotencyKey: p.key, Event: d.event},
+			Result{Position: pos, PersonID: p.personID, AccomplishmentID: d.accomplishmentID})
+	}
+	for i := range people * per {
+		n := i / per
+		id := "W" + strconv.Itoa(n)
+		if i%per == 0 {
+			entries[n] = &personEntry{id: id, known: true}
+			apply(entries[n], RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "k" + strconv.Itoa(i)})
+			continue
+		}
+		apply(entries[n], RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: "k" + strconv.Itoa(i)})
+	}
+	i := 0
+	for b.Loop() {
+		n := i % people
+		apply(entries[n], RecordAccomplishment{PersonID: "W" + strconv.Itoa(n), Accomplishment: a, IdempotencyKey: "w" + strconv.Itoa(i)})
+		i++
+	}
 }
