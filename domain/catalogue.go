@@ -252,9 +252,14 @@ func (c *Catalogue) FieldCriteria() []FieldCriteria {
 
 // CriteriaOf returns the complexity criteria engagements in f may record
 // (nil for a field the catalogue does not have).
-func (c *Catalogue) CriteriaOf(f Field) []Criterion {
+func (c *Catalogue) CriteriaOf(f Field) []Criterion { return slices.Clone(c.criteriaOf(f)) }
+
+// criteriaOf is CriteriaOf without the copy, for the catalogue's own
+// reading (validating an engagement, which every recorded one is): the
+// caller must not change it.
+func (c *Catalogue) criteriaOf(f Field) []Criterion {
 	if i := c.fieldIndex(f); i >= 0 {
-		return slices.Clone(c.file.Fields[i].Criteria)
+		return c.file.Fields[i].Criteria
 	}
 	return nil
 }

@@ -92,7 +92,15 @@ func (d Date) AddDate(years, months, days int) Date {
 func (d Date) Days() int32 { return d.days - dayBias }
 
 // MarshalText encodes the date as YYYY-MM-DD (empty when absent).
-func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// The text is formatted straight into the slice returned (String's
+// string and its copy would be two allocations: every event body has one
+// or two dates).
+func (d Date) MarshalText() ([]byte, error) {
+	if d.IsZero() {
+		return []byte{}, nil
+	}
+	return d.Time().AppendFormat(make([]byte, 0, len(dateLayout)), dateLayout), nil
+}
 
 // UnmarshalText decodes YYYY-MM-DD; empty text is the absent date.
 func (d *Date) UnmarshalText(b []byte) error {

@@ -89,7 +89,7 @@ func (c *Catalogue) validateEngagement(e *Engagement, today Date) error {
 	if v := e.InquiriesPerYear; v != nil && *v < 0 {
 		return Invalid("inquiriesPerYear", "must be a whole number >= 0")
 	}
-	usable := c.CriteriaOf(e.Field)
+	usable := c.criteriaOf(e.Field)
 	for i, cr := range e.Complexity {
 		switch {
 		case !cr.Valid():

@@ -599,11 +599,18 @@ func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event,
 	if err != nil {
 		return nil, err
 	}
-	// One backing array for the header values: one allocation, not seven.
-	v := [7]string{typ, strconv.Itoa(ver), recordedAt.UTC().Format(time.RFC3339Nano), key, msgID,
-		// Always set, 0 included: 0 means "the person has no event yet".
-		strconv.FormatUint(expectedLastSeq, 10), by}
-	vals := v[:]
+	// The recorded-at time and the expected sequence (always set, 0
+	// included: 0 means "the person has no event yet") formatted into one
+	// string, and the header values and the message in one object: two
+	// allocations where there were five (this runs on every append).
+	var buf [64]byte
+	b := recordedAt.UTC().AppendFormat(buf[:0], time.RFC3339Nano)
+	at := len(b)
+	b = strconv.AppendUint(b, expectedLastSeq, 10)
+	both := string(b)
+	m := &outgoing{}
+	m.vals = [7]string{typ, strconv.Itoa(ver), both[:at], key, msgID, both[at:], by}
+	vals := m.vals[:]
 	h := make(nats.Header, 7)
 	if by != "" {
 		h[HeaderRecordedBy] = vals[6:7:7]
@@ -618,7 +625,15 @@ func buildMessage(subject string, expectedLastSeq uint64, msgID string, e Event,
 		h[jetstream.MsgIDHeader] = vals[4:5:5]
 	}
 	h[jetstream.ExpectedLastSubjSeqHeader] = vals[5:6:6]
-	return &nats.Msg{Subject: subject, Header: h, Data: body}, nil
+	m.msg = nats.Msg{Subject: subject, Header: h, Data: body}
+	return &m.msg, nil
+}
+
+// outgoing is a message to append with the backing array of its header
+// values, allocated as one.
+type outgoing struct {
+	msg  nats.Msg
+	vals [7]string
 }
 
 // Append adds e to the person's subject if the subject's last event is still

@@ -135,10 +135,11 @@ func (p plan) decideFor(e *personEntry) (decision, error) {
 	return p.decide(e.person)
 }
 
-// sameEvent returns plan.repeats for a command that records planned.
+// sameEvent returns plan.repeats for a command that records planned. The
+// compared form of planned is made when the log is read, which few
+// commands do, rather than on every command.
 func sameEvent(planned Event) func(Event) bool {
-	want := asCompared(planned)
-	return func(orig Event) bool { return reflect.DeepEqual(asCompared(orig), want) }
+	return func(orig Event) bool { return reflect.DeepEqual(asCompared(orig), asCompared(planned)) }
 }
 
 // fingerprint identifies an event as a repeat compares it: two events
@@ -161,28 +162,69 @@ func printOf(e Event) (fingerprint, bool) {
 	if c == nil {
 		return fingerprint{}, false
 	}
+	// On the stack: appendPrint returns what it appends to rather than
+	// keeping it in a struct, so that an encoding that fits allocates
+	// nothing (this runs on every command with a key).
 	var buf [512]byte
-	p := printer{buf: appendString(buf[:0], c.EventType())}
-	if a, ok := c.(AccomplishmentAmended); ok {
-		p.ok = utf8.ValidString(a.AccomplishmentID)
-		p.buf = appendString(p.buf, a.AccomplishmentID)
+	b, ok := appendString(buf[:0], c.EventType()), true
+	if a, isAmend := c.(AccomplishmentAmended); isAmend {
+		ok = utf8.ValidString(a.AccomplishmentID)
+		b = appendString(b, a.AccomplishmentID)
 	} else {
-		p.ok = true
-		p.value(reflect.ValueOf(c))
+		b, ok = appendPrint(b, reflect.ValueOf(c))
 	}
-	if !p.ok {
+	if !ok {
 		return fingerprint{}, false
 	}
-	sum := sha256.Sum256(p.buf)
+	sum := sha256.Sum256(b)
 	return fingerprint(sum[:16]), true
 }
 
-// printer builds the encoding printOf hashes: a string is its length and
-// bytes, a pointer or a list a presence byte first (a list then its
-// length and elements), a struct its fields in order.
-type printer struct {
-	buf []byte
-	ok  bool // every value was encoded, and comes back unchanged from the log
+// appendPrint appends the encoding printOf hashes of v to b: a string is
+// its length and bytes, a pointer or a list a presence byte first (a list
+// then its length and elements), a struct its fields in order. ok is false
+// when v holds what the log does not give back unchanged, or a value of a
+// kind the encoding does not know; what b then holds is not to be used.
+func appendPrint(b []byte, v reflect.Value) (_ []byte, ok bool) {
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		return appendString(b, s), utf8.ValidString(s)
+	case reflect.Bool:
+		return appendBool(b, v.Bool()), true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return binary.AppendVarint(b, v.Int()), true
+	case reflect.Pointer:
+		b = appendBool(b, !v.IsNil())
+		if v.IsNil() {
+			return b, true
+		}
+		return appendPrint(b, v.Elem())
+	case reflect.Slice:
+		b = appendBool(b, !v.IsNil())
+		b = binary.AppendUvarint(b, uint64(v.Len()))
+		for i := range v.Len() {
+			if b, ok = appendPrint(b, v.Index(i)); !ok {
+				return b, false
+			}
+		}
+		return b, true
+	case reflect.Struct:
+		if v.Type() == dateType && v.CanInterface() {
+			// TypeAssert rather than Interface: no copy of the date on
+			// the heap.
+			d, _ := reflect.TypeAssert[domain.Date](v)
+			ok = d.IsZero() || (!d.Before(firstLogDate) && !d.After(lastLogDate))
+			return binary.AppendVarint(b, int64(d.Days())), ok
+		}
+		for i := range v.NumField() {
+			if b, ok = appendPrint(b, v.Field(i)); !ok {
+				return b, false
+			}
+		}
+		return b, true
+	}
+	return b, false
 }
 
 var (
@@ -190,45 +232,6 @@ var (
 	firstLogDate = domain.MustDate("0000-01-01") // the dates a log body spells (YYYY-MM-DD)
 	lastLogDate  = domain.MustDate("9999-12-31")
 )
-
-func (p *printer) value(v reflect.Value) {
-	if !p.ok {
-		return
-	}
-	switch v.Kind() {
-	case reflect.String:
-		s := v.String()
-		p.ok = utf8.ValidString(s)
-		p.buf = appendString(p.buf, s)
-	case reflect.Bool:
-		p.buf = appendBool(p.buf, v.Bool())
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		p.buf = binary.AppendVarint(p.buf, v.Int())
-	case reflect.Pointer:
-		p.buf = appendBool(p.buf, !v.IsNil())
-		if !v.IsNil() {
-			p.value(v.Elem())
-		}
-	case reflect.Slice:
-		p.buf = appendBool(p.buf, !v.IsNil())
-		p.buf = binary.AppendUvarint(p.buf, uint64(v.Len()))
-		for i := range v.Len() {
-			p.value(v.Index(i))
-		}
-	case reflect.Struct:
-		if v.Type() == dateType && v.CanInterface() {
-			d, _ := v.Interface().(domain.Date)
-			p.ok = d.IsZero() || (!d.Before(firstLogDate) && !d.After(lastLogDate))
-			p.buf = binary.AppendVarint(p.buf, int64(d.Days()))
-			return
-		}
-		for i := range v.NumField() {
-			p.value(v.Field(i))
-		}
-	default:
-		p.ok = false
-	}
-}
 
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
@@ -412,11 +415,13 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 	today := domain.DateOf(r.now())
 	id := c.ID
 	if id == "" {
+		var t token
 		if c.IdempotencyKey != "" {
-			id = "P" + derivedToken("person:"+c.IdempotencyKey)
+			t = derived("person:", c.IdempotencyKey)
 		} else {
-			id = "P" + randomToken()
+			t = randomToken()
 		}
+		id = "P" + string(t[:])
 	} else if !personIDOK(id) {
 		return plan{}, domain.ValidatePersonID(id)
 	}
@@ -495,9 +500,8 @@ func (c RecordAccomplishment) plan(r *Recorder) (plan, error) {
 	if c.Accomplishment.Kind() == "" {
 		return plan{}, domain.Invalid("accomplishment", "must be one of engagement, technology succession, subordinate development or theme assessment")
 	}
-	a := cloneAccomplishment(c.Accomplishment)
 	id := accomplishmentID(c.PersonID, c.IdempotencyKey)
-	setID(&a, id)
+	a := withID(c.Accomplishment, id)
 	today := domain.DateOf(r.now())
 	var deferred error
 	if err := firstError(r.cat.ValidateAccomplishment(a, today), notSelf(a, c.PersonID)); err != nil {
@@ -769,10 +773,13 @@ func (r *Recorder) refresh(ctx context.Context, e *personEntry) error {
 // idempotency key when there is one, so that a repeat names the same
 // accomplishment, random otherwise.
 func accomplishmentID(personID, key string) string {
+	var t token
 	if key != "" {
-		return personID + "." + derivedToken("accomplishment:"+key)
+		t = derived("accomplishment:", key)
+	} else {
+		t = randomToken()
 	}
-	return personID + "." + randomToken()
+	return personID + "." + string(t[:])
 }
 
 // resultOf is the Result of an event already in the log.
@@ -910,15 +917,34 @@ const (
 
 var tokenEncoding = base32.NewEncoding(tokenAlphabet).WithPadding(base32.NoPadding)
 
-func randomToken() string {
+// token is a token's characters. Built on the stack and joined to the id
+// it is part of, it costs the id's one allocation (this runs on every
+// accomplishment recorded).
+type token [tokenLen]byte
+
+func randomToken() token {
 	var b [7]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return tokenEncoding.EncodeToString(b[:])[:tokenLen]
+	return encodeToken(b[:])
+}
+
+// derived is the token derived from prefix+seed.
+func derived(prefix, seed string) token {
+	var buf [128]byte
+	sum := sha256.Sum256(append(append(buf[:0], prefix...), seed...))
+	return encodeToken(sum[:7])
 }
 
 func derivedToken(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	return tokenEncoding.EncodeToString(sum[:7])[:tokenLen]
+	t := derived("", seed)
+	return string(t[:])
+}
+
+// encodeToken is the token of 7 bytes: the first tokenLen of their base32.
+func encodeToken(b []byte) token {
+	var enc [12]byte // base32 of 7 bytes: 56 bits in 12 characters
+	tokenEncoding.Encode(enc[:], b[:7])
+	return token(enc[:tokenLen])
 }
 
 // cloneAccomplishment copies a so that the caller's value is never changed
@@ -940,6 +966,33 @@ func cloneAccomplishment(a domain.Accomplishment) domain.Accomplishment {
 		return domain.Accomplishment{Development: &d}
 	case a.Assessment != nil:
 		t := *a.Assessment
+		return domain.Accomplishment{Assessment: &t}
+	}
+	return a
+}
+
+// withID is a with the given id, the caller's value unchanged, as
+// cloneAccomplishment then setID would give it, but copying only the
+// struct that holds the id: its numbers and lists are shared with the
+// caller's, which a plan only reads (validates, and copies into its event
+// with FromAccomplishment).
+func withID(a domain.Accomplishment, id string) domain.Accomplishment {
+	switch {
+	case a.Engagement != nil:
+		g := *a.Engagement
+		g.ID = id
+		return domain.Accomplishment{Engagement: &g}
+	case a.Succession != nil:
+		s := *a.Succession
+		s.ID = id
+		return domain.Accomplishment{Succession: &s}
+	case a.Development != nil:
+		d := *a.Development
+		d.ID = id
+		return domain.Accomplishment{Development: &d}
+	case a.Assessment != nil:
+		t := *a.Assessment
+		t.ID = id
 		return domain.Accomplishment{Assessment: &t}
 	}
 	return a
