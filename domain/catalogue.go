@@ -188,6 +188,12 @@ type Catalogue struct {
 	reqs     []req
 	startReq uint64 // bits of reqs whose engagement counts from startedOn
 	doneReq  uint64 // bits of reqs whose engagement counts from completedOn
+	// Which reqs a sweep event can change the judgment of (see timeline):
+	// per succession scope (fields, then "any field"), for developments,
+	// and per theme.
+	succReqs  []uint64
+	devReqs   uint64
+	themeReqs []uint64
 }
 
 // catalogueFile is the JSON shape of a catalogue file.

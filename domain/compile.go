@@ -182,7 +182,24 @@ func compileCatalogue(f catalogueFile) (*Catalogue, *pathError) {
 		}
 		c.levels = append(c.levels, cl)
 	}
+	c.succReqs = make([]uint64, len(c.fields)+1)
+	c.themeReqs = make([]uint64, len(Themes))
 	for i, r := range c.reqs {
+		if r.succ != nil {
+			scope := r.scope
+			if scope < 0 {
+				scope = len(c.fields)
+			}
+			c.succReqs[scope] |= 1 << i
+		}
+		if r.dev != nil {
+			c.devReqs |= 1 << i
+		}
+		if r.themes != nil {
+			for _, t := range r.themes.themes {
+				c.themeReqs[t] |= 1 << i
+			}
+		}
 		if r.eng == nil {
 			continue
 		}

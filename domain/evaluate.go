@@ -113,7 +113,9 @@ func (c *Catalogue) judge(ev Evidence, asOf Date, explain bool) (Standing, []Lev
 // evidence is kept on the person and reused while recordings only add to
 // it, so re-judging a person with a long history after one more
 // accomplishment derives that one alone. Like every Person method it is not
-// safe for concurrent use on the same person.
+// safe for concurrent use on the same person. The standing's Fields and the
+// timeline are shared with the person's later judgments while they stay
+// the same: callers must not change them.
 func (c *Catalogue) JudgePersonLevels(p *Person, asOf Date) (Standing, []LevelChange) {
 	ev := p.currentEvidence()
 	if p.prep == nil || p.prep.c != c || p.prep.ev != ev {
@@ -126,21 +128,14 @@ func (c *Catalogue) JudgePersonLevels(p *Person, asOf Date) (Standing, []LevelCh
 
 func (c *Catalogue) judgePrepared(p *prepared, asOf Date, explain bool) (Standing, []LevelChange) {
 	changes := p.timeline()
-	levels := make([]int, len(c.fields))
-	if explain {
-		p.levelsAt(asOf, levels) // judged directly, as the explanation is
-	} else {
-		// The timeline's last change on or before asOf in each field (Judge
-		// and JudgeLevels agree: the domain property tests compare them).
-		for _, ch := range changes {
-			if ch.On.After(asOf) {
-				break
-			}
-			levels[c.fieldIndex(ch.Field)] = ch.To
-		}
+	s := Standing{CatalogueID: c.ID(), CatalogueVersion: c.Version(), AsOf: asOf}
+	if !explain {
+		s.Fields = p.levelsFrom(changes, asOf)
+		return s, changes
 	}
-	s := Standing{CatalogueID: c.ID(), CatalogueVersion: c.Version(), AsOf: asOf,
-		Fields: make([]FieldStanding, len(c.fields))}
+	levels := make([]int, len(c.fields))
+	p.levelsAt(asOf, levels) // judged directly, as the explanation is
+	s.Fields = make([]FieldStanding, len(c.fields))
 	for fi, f := range c.fields {
 		fs := FieldStanding{Field: f, Level: levels[fi]}
 		if fs.Level > 0 {
@@ -149,16 +144,53 @@ func (c *Catalogue) judgePrepared(p *prepared, asOf Date, explain bool) (Standin
 					fs.AttainedOn = ch.On
 				}
 			}
-			if explain {
-				fs.Criteria = p.explain(&c.reqs[c.reqFor(fs.Level, fi)], asOf)
-			}
+			fs.Criteria = p.explain(&c.reqs[c.reqFor(fs.Level, fi)], asOf)
 		}
-		if explain && fs.Level < len(c.levels) {
+		if fs.Level < len(c.levels) {
 			fs.Next = &LevelGap{Level: fs.Level + 1, Criteria: p.explain(&c.reqs[c.reqFor(fs.Level+1, fi)], asOf)}
 		}
 		s.Fields[fi] = fs
 	}
 	return s, changes
+}
+
+// levelsFrom returns each field's level and attainedOn on asOf, without
+// explanation: the timeline's last change on or before asOf in the field
+// (Judge, which judges asOf directly, and JudgeLevels agree: the domain
+// property tests compare them). Like the timeline, the result of the call
+// before is returned again when it is equal: a person judged on every
+// batch keeps one standing while their levels stay.
+func (p *prepared) levelsFrom(changes []LevelChange, asOf Date) []FieldStanding {
+	c := p.c
+	var small [8]FieldStanding
+	fields := small[:0]
+	if len(c.fields) > len(small) {
+		fields = make([]FieldStanding, 0, len(c.fields))
+	}
+	for _, f := range c.fields {
+		fields = append(fields, FieldStanding{Field: f})
+	}
+	for _, ch := range changes { // sorted by date
+		if ch.On.After(asOf) {
+			break
+		}
+		fs := &fields[c.fieldIndex(ch.Field)]
+		fs.Level, fs.AttainedOn = ch.To, ch.On
+	}
+	same := p.fields != nil
+	for i := range fields {
+		if fields[i].Level == 0 {
+			fields[i].AttainedOn = Date{}
+		}
+		if same && (fields[i].Level != p.fields[i].Level || fields[i].AttainedOn != p.fields[i].AttainedOn) {
+			same = false
+		}
+	}
+	if !same {
+		p.fields = make([]FieldStanding, len(fields))
+		copy(p.fields, fields)
+	}
+	return p.fields
 }
 
 // Timeline returns every change of level over valid time, sorted by date and
@@ -222,6 +254,11 @@ type prepared struct {
 	// the evidence grows rather than built and sorted whole every time.
 	sweep []sweepEvent
 	swept [4]int
+
+	// The last timeline and standing without explanation judged from p,
+	// returned again while they stay the same (callers only read them).
+	changes []LevelChange
+	fields  []FieldStanding
 }
 
 func (c *Catalogue) prepare(ev *Evidence) *prepared {

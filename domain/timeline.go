@@ -42,7 +42,7 @@ type sweepState struct {
 }
 
 func (p *prepared) sweepEvents() []sweepEvent {
-	c, ev, w := p.c, p.ev, p.c.window
+	ev, w := p.ev, p.c.window
 	counts := [4]int{len(ev.Engagements), len(ev.Successions), len(ev.Developments), len(ev.Assessments)}
 	if counts == p.swept {
 		return p.sweep
@@ -52,7 +52,22 @@ func (p *prepared) sweepEvents() []sweepEvent {
 	if w != nil {
 		n *= 2
 	}
-	events := make([]sweepEvent, 0, n)
+	if len(p.sweep) == 0 {
+		p.sweep = p.newSweepEvents(from, counts, make([]sweepEvent, 0, n))
+	} else {
+		// The few events of the items recorded since the last sweep are
+		// merged into the kept ones from a buffer on the stack.
+		var small [16]sweepEvent
+		p.sweep = mergeByDay(p.sweep, p.newSweepEvents(from, counts, small[:0]))
+	}
+	p.swept = counts
+	return p.sweep
+}
+
+// newSweepEvents appends to events those of the items of p.ev from the
+// counts from up to counts, sorted by day.
+func (p *prepared) newSweepEvents(from, counts [4]int, events []sweepEvent) []sweepEvent {
+	c, ev, w := p.c, p.ev, p.c.window
 	add := func(e sweepEvent, on Date) {
 		e.day, e.sign = on.days, 1
 		events = append(events, e)
@@ -92,16 +107,13 @@ func (p *prepared) sweepEvents() []sweepEvent {
 	// Events of one day commute (see apply), so an unstable sort is enough
 	// and the result does not depend on recording order.
 	slices.SortFunc(events, func(a, b sweepEvent) int { return cmp.Compare(a.day, b.day) })
-	p.sweep, p.swept = mergeByDay(p.sweep, events), counts
-	return p.sweep
+	return events
 }
 
 // mergeByDay merges b into a, both sorted by day, in place from the end:
-// a grows by len(b) (reallocated only when its capacity is short).
+// a grows by len(b) (reallocated only when its capacity is short). It
+// keeps no reference to b.
 func mergeByDay(a, b []sweepEvent) []sweepEvent {
-	if len(a) == 0 {
-		return b
-	}
 	i, j := len(a)-1, len(b)-1
 	a = slices.Grow(a, len(b))[:len(a)+len(b)]
 	for k := len(a) - 1; j >= 0; k-- {
@@ -120,30 +132,74 @@ func (p *prepared) timeline() []LevelChange {
 	c := p.c
 	events := p.sweepEvents()
 	nf, scopes, nk, nt := len(c.fields), len(c.fields)+1, len(SuccessionKinds), len(Themes)
-	buf := make([]int32, len(c.reqs)+2*scopes+scopes*nk+nt)
+	// The running state fits on the stack for a catalogue of ordinary size:
+	// a projector judges a person on every batch that touches them.
+	var smallCounts [256]int32
+	var smallRanks [32]int8
+	var smallLevels [32]int
+	n := len(c.reqs) + 2*scopes + scopes*nk + nt
+	buf := smallCounts[:0]
+	if n > len(smallCounts) {
+		buf = make([]int32, n)
+	}
+	buf = buf[:n]
 	st := sweepState{
 		reqCount:     buf[:len(c.reqs)],
 		succItems:    buf[len(c.reqs) : len(c.reqs)+scopes],
 		succDistinct: buf[len(c.reqs)+scopes : len(c.reqs)+2*scopes],
 		succKinds:    buf[len(c.reqs)+2*scopes : len(c.reqs)+2*scopes+scopes*nk],
 		themeDate:    buf[len(c.reqs)+2*scopes+scopes*nk:],
-		themeRank:    make([]int8, nt),
+		themeRank:    smallRanks[:0],
 	}
+	if nt > len(smallRanks) {
+		st.themeRank = make([]int8, nt)
+	}
+	st.themeRank = st.themeRank[:nt]
 	for t := range st.themeDate {
 		st.themeDate[t] = math.MinInt32
 	}
-	levels := make([]int, 2*nf)
+	levels := smallLevels[:0]
+	if 2*nf > len(smallLevels) {
+		levels = make([]int, 2*nf)
+	}
+	levels = levels[:2*nf]
 	cur, prev := levels[:nf], levels[nf:]
-	changes := make([]LevelChange, 0, 2*nf)
+	// met holds the reqs met by the running state. A day's events change
+	// the counts of a few reqs only (affects), so only those are judged
+	// again, and the levels are worked out again only when the set of met
+	// reqs differs from the one they were last worked out from (judged):
+	// the levels are a function of that set alone.
+	var met, judged uint64
+	for ri := range c.reqs {
+		if st.met(&c.reqs[ri], ri, nf) {
+			met |= 1 << ri
+		}
+	}
+	var smallChanges [16]LevelChange
+	changes := smallChanges[:0]
 	for i := 0; i < len(events); {
 		day := events[i].day
+		var affected uint64
 		for ; i < len(events) && events[i].day == day; i++ {
 			st.apply(&events[i], nk)
+			affected |= c.affects(&events[i])
 		}
+		for m := affected; m != 0; m &= m - 1 {
+			ri := bits.TrailingZeros64(m)
+			if st.met(&c.reqs[ri], ri, nf) {
+				met |= 1 << ri
+			} else {
+				met &^= 1 << ri
+			}
+		}
+		if met == judged {
+			continue // the levels of the day before: nothing changes
+		}
+		judged = met
 		clear(cur)
 		for li, l := range c.levels {
 			for k, ri := range l.reqs {
-				if !st.met(&c.reqs[ri], ri, nf) {
+				if met&(1<<ri) == 0 {
 					continue
 				}
 				if l.common {
@@ -162,7 +218,34 @@ func (p *prepared) timeline() []LevelChange {
 			}
 		}
 	}
-	return changes
+	// Kept on p, and returned again while it stays the same: a person is
+	// judged again on every batch that touches them, and most batches do
+	// not change their timeline.
+	if p.changes == nil || !slices.Equal(changes, p.changes) {
+		p.changes = make([]LevelChange, len(changes))
+		copy(p.changes, changes)
+	}
+	return p.changes
+}
+
+// affects returns the reqs whose judgment e can change: those whose
+// counts it moves.
+func (c *Catalogue) affects(e *sweepEvent) uint64 {
+	switch e.kind {
+	case sweepEngagement:
+		return e.mask
+	case sweepSuccession:
+		var out uint64
+		for m := e.mask; m != 0; m &= m - 1 {
+			out |= c.succReqs[bits.TrailingZeros64(m)]
+		}
+		return out
+	case sweepDevelopment:
+		return c.devReqs
+	case sweepAssessment:
+		return c.themeReqs[e.sub]
+	}
+	return 0
 }
 
 // apply adds one event to the running state. Events of one day commute:

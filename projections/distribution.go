@@ -22,15 +22,12 @@ type DistributionPeriod struct {
 func DistributionPeriodsOf(fields []domain.Field, ms []domain.Membership, levels []domain.LevelPeriod) []DistributionPeriod {
 	var out []DistributionPeriod
 	for _, f := range fields {
-		var lv []domain.LevelPeriod
-		for _, p := range levels {
-			if p.Field == f {
-				lv = append(lv, p)
-			}
-		}
 		for _, m := range ms {
 			cur := m.From
-			for _, p := range lv {
+			for _, p := range levels {
+				if p.Field != f {
+					continue // another field's: the periods are walked in place, not copied per field
+				}
 				if !before(p.From, m.To) || !before(cur, p.To) || !p.To.IsZero() && !p.To.After(cur) {
 					continue
 				}

@@ -25,9 +25,14 @@ type personState struct {
 	whole       bool // the store's rows may be missing or stale: rewrite them all
 	rowsKnown   bool // memberships and changes are exactly what this run wrote for the person
 	memberships []domain.Membership
-	changes     []domain.LevelChange // the timeline as last projected
-	standing    domain.Standing      // as last projected
-	touched     map[string]bool      // accomplishments changed since the last projection; true: the store has a row for it
+	// placed: memberships is what the person's placements give now (no
+	// registration, transfer or departure folded since), so a projection
+	// takes it as it is instead of working it out again.
+	placed   bool
+	changes  []domain.LevelChange // the timeline as last projected
+	periods  []domain.LevelPeriod // periodsOf(changes)
+	standing domain.Standing      // as last projected
+	touched  map[string]bool      // accomplishments changed since the last projection; true: the store has a row for it
 }
 
 func newPersonState(rs []events.Recorded) *personState {
@@ -49,6 +54,9 @@ func (st *personState) apply(r events.Recorded) {
 	var a domain.Accomplishment
 	var recorded bool
 	st.person, a, recorded = events.ApplyRecorded(st.person, r)
+	if _, retraction := r.Event.(events.AccomplishmentRetracted); !recorded && !retraction {
+		st.placed = false // perhaps a change of department
+	}
 	if st.person != nil {
 		st.foldView(r, a, recorded)
 	}
@@ -154,9 +162,15 @@ type Delta struct {
 // explanation) evaluate on read.
 func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonProjection {
 	p := st.person
-	out := PersonProjection{Person: PersonView{
-		ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn, Memberships: p.Memberships(),
-	}}
+	out := PersonProjection{Person: PersonView{ID: p.ID, Name: p.Name, JoinedOn: p.JoinedOn}}
+	// Most batches only add accomplishments: the memberships and, when the
+	// timeline did not change, the level periods are those of the last
+	// projection (the store only reads them, so they are shared).
+	if st.placed {
+		out.Person.Memberships = st.memberships
+	} else {
+		out.Person.Memberships = p.Memberships()
+	}
 	out.Person.Position = st.last
 	// The store keeps the views while the state moves on: they are shared
 	// up to their current length, and copied before a change (ownView).
@@ -166,44 +180,91 @@ func project(cat *domain.Catalogue, st *personState, today domain.Date) PersonPr
 	// only the levels are kept, and judged without it, from the derivations
 	// the person keeps between batches.
 	out.Standing, out.Changes = cat.JudgePersonLevels(p, today)
-	out.Periods = periodsOf(out.Changes)
+	if slices.Equal(st.changes, out.Changes) {
+		out.Periods = st.periods
+	} else {
+		out.Periods = periodsOf(out.Changes)
+	}
 	out.Delta = Delta{
 		New:         !st.stored,
 		Memberships: !st.stored || !slices.Equal(st.memberships, out.Person.Memberships),
 		Levels:      !st.stored || !slices.Equal(st.changes, out.Changes),
 		Standing:    !st.stored || !sameStanding(st.standing, out.Standing),
 	}
-	for id, replaces := range st.touched {
-		out.Delta.Accomplishments = append(out.Delta.Accomplishments, id)
-		if !replaces {
-			out.Delta.Added = append(out.Delta.Added, id)
-		}
-	}
-	slices.Sort(out.Delta.Added)
-	if st.rowsKnown && !st.whole {
-		out.Prior = &Prior{Memberships: st.memberships, Periods: periodsOf(st.changes), Changes: st.changes}
-	}
 	if st.whole {
 		out.Delta = Delta{Whole: true, Memberships: true, Levels: true, Standing: true}
+		if len(st.views) > 0 {
+			out.Delta.Accomplishments = make([]string, 0, len(st.views))
+		}
 		for _, v := range st.views {
 			out.Delta.Accomplishments = append(out.Delta.Accomplishments, v.ID)
 		}
+	} else if len(st.touched) > 0 {
+		// One array for both lists: Accomplishments from its start, Added
+		// from its end, so that neither grows by steps.
+		ids := make([]string, len(st.touched)+countAdded(st.touched))
+		acc, added := ids[:0:len(st.touched)], ids[len(st.touched):len(st.touched)]
+		for id, replaces := range st.touched {
+			acc = append(acc, id)
+			if !replaces {
+				added = append(added, id)
+			}
+		}
+		slices.Sort(added)
+		out.Delta.Accomplishments = acc
+		if len(added) > 0 {
+			out.Delta.Added = added
+		}
+	}
+	if st.rowsKnown && !st.whole {
+		out.Prior = &Prior{Memberships: st.memberships, Periods: st.periods, Changes: st.changes}
 	}
 	slices.Sort(out.Delta.Accomplishments)
 	return out
 }
 
+// countAdded counts the accomplishments of touched new to the store.
+func countAdded(touched map[string]bool) int {
+	n := 0
+	for _, replaces := range touched {
+		if !replaces {
+			n++
+		}
+	}
+	return n
+}
+
 // periodsOf turns a timeline into level periods (levels >= 1 only).
 func periodsOf(changes []domain.LevelChange) []domain.LevelPeriod {
-	var out []domain.LevelPeriod
-	open := map[domain.Field]int{} // field -> index of its open period
+	n := 0
 	for _, c := range changes {
-		if i, ok := open[c.Field]; ok {
-			out[i].To = c.On
-			delete(open, c.Field)
+		if c.To > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]domain.LevelPeriod, 0, n)
+	// Each field has at most one open period. The fields are few: a short
+	// list on the stack does what a map would, without one.
+	type openPeriod struct {
+		field domain.Field
+		at    int // index in out
+	}
+	var buf [8]openPeriod
+	open := buf[:0]
+	for _, c := range changes {
+		for k := range open {
+			if open[k].field == c.Field {
+				out[open[k].at].To = c.On
+				open[k] = open[len(open)-1]
+				open = open[:len(open)-1]
+				break
+			}
 		}
 		if c.To > 0 {
-			open[c.Field] = len(out)
+			open = append(open, openPeriod{c.Field, len(out)})
 			out = append(out, domain.LevelPeriod{Field: c.Field, Level: c.To, From: c.On})
 		}
 	}

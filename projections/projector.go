@@ -660,17 +660,17 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 	if len(batch) == 0 {
 		return prepared{}, false, nil
 	}
-	var order []string
-	touched := map[string]bool{}
 	var missing []string
-	for _, r := range batch {
-		if touched[r.PersonID] {
-			continue
-		}
-		touched[r.PersonID] = true
-		order = append(order, r.PersonID)
-		if _, ok := p.cache[r.PersonID]; !ok && !p.complete {
-			missing = append(missing, r.PersonID)
+	if !p.complete {
+		seen := make(map[string]bool, len(batch))
+		for _, r := range batch {
+			if seen[r.PersonID] {
+				continue
+			}
+			seen[r.PersonID] = true
+			if _, ok := p.cache[r.PersonID]; !ok {
+				missing = append(missing, r.PersonID)
+			}
 		}
 	}
 	if len(missing) > 0 {
@@ -688,8 +688,9 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 				// Its standing was judged on another day, perhaps by another
 				// catalogue: leave it unknown so the first touch rewrites it.
 				st.stored = true
-				st.memberships = st.person.Memberships()
+				st.memberships, st.placed = st.person.Memberships(), true
 				st.changes = p.Catalogue.Timeline(st.person.Evidence())
+				st.periods = periodsOf(st.changes)
 			}
 			clear(st.touched)
 			p.cache[id] = st
@@ -704,9 +705,7 @@ func (p *Projector) prepare(ctx context.Context, batch []events.Recorded, deferr
 		}
 		st.apply(r)
 		st.seen = p.batches
-	}
-	for _, id := range order {
-		p.dirty[id] = struct{}{}
+		p.dirty[r.PersonID] = struct{}{}
 	}
 	last := batch[len(batch)-1].Position
 	if deferred {
@@ -797,9 +796,10 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		previous := st.changes
 		st.stored, st.whole, st.rowsKnown = true, false, true
 		st.memberships, st.changes, st.standing = pp.Person.Memberships, pp.Changes, pp.Standing
+		st.placed, st.periods = true, pp.Periods
 		clear(st.touched)
-		if !notify {
-			continue
+		if !notify || slices.Equal(previous, pp.Changes) {
+			continue // nothing to announce, or the timeline did not change
 		}
 		// A change of the timeline as last projected that it no longer
 		// holds is withdrawn, before what it holds now is announced: a
