@@ -130,11 +130,14 @@ func withoutNUL(body []byte) []byte {
 }
 
 func decodeAs[T Event](body []byte) (Event, error) {
-	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
+	// Normalised in place and boxed once: the value passed to normalize
+	// would be boxed, and one it changes boxed again on the way out.
+	v := new(T)
+	if err := json.Unmarshal(body, v); err != nil {
 		return nil, err
 	}
-	return normalize(v), nil
+	normalizeIn(v)
+	return *v, nil
 }
 
 // deref turns a pointer to one of this package's events into the value, so
@@ -175,27 +178,43 @@ func derefOrNil[T Event](p *T) Event {
 func normalize(e Event) Event {
 	switch v := e.(type) {
 	case EngagementRecorded:
-		if v.Complexity == nil {
-			v.Complexity = []string{}
-		}
+		normalizeIn(&v)
 		return v
 	case TechnologySuccessionRecorded:
-		if v.Fields == nil {
-			v.Fields = []string{}
-		}
+		normalizeIn(&v)
 		return v
 	case AccomplishmentAmended:
-		if v.Engagement != nil {
-			n := normalize(*v.Engagement).(EngagementRecorded)
-			v.Engagement = &n
-		}
-		if v.Succession != nil {
-			n := normalize(*v.Succession).(TechnologySuccessionRecorded)
-			v.Succession = &n
-		}
+		normalizeIn(&v)
 		return v
 	}
 	return e
+}
+
+// normalizeIn is normalize on the event p points to, in place; an
+// amendment's nested event is normalised in a copy, so that what the
+// caller's pointer shares is left as it was.
+func normalizeIn(p any) {
+	switch v := p.(type) {
+	case *EngagementRecorded:
+		if v.Complexity == nil {
+			v.Complexity = []string{}
+		}
+	case *TechnologySuccessionRecorded:
+		if v.Fields == nil {
+			v.Fields = []string{}
+		}
+	case *AccomplishmentAmended:
+		if v.Engagement != nil {
+			n := *v.Engagement
+			normalizeIn(&n)
+			v.Engagement = &n
+		}
+		if v.Succession != nil {
+			n := *v.Succession
+			normalizeIn(&n)
+			v.Succession = &n
+		}
+	}
 }
 
 // engagementRecordedV1 is EngagementRecorded as written under schema
