@@ -34,7 +34,10 @@ type Store interface {
 	// the checkpoint to position, all or nothing. people includes everyone
 	// Behind reports, so Apply leaves nobody behind. An empty batch at the
 	// checkpoint's position writes people only (catching up the people a
-	// stopped bulk catch-up left behind).
+	// stopped bulk catch-up left behind). A store only reads people: their
+	// slices (memberships, periods, changes, standing, the Delta's ids) are
+	// shared with the projector's cache and with later projections of the
+	// same person, so one written in place would corrupt later batches.
 	Apply(ctx context.Context, position uint64, batch []events.Recorded, people []PersonProjection) error
 	// ApplyEvents stores the batch's events and moves the checkpoint to
 	// position, all or nothing, without writing the people they touch: a
