@@ -310,6 +310,22 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
+// histories are the commands that register people prefix0, prefix1, ...
+// and record per-1 engagements for each, every command with a key.
+func histories(prefix string, people, per int) []Command {
+	a := sampleEngagement("Backbone migration")
+	cmds := make([]Command, 0, people*per)
+	for i := range people * per {
+		id := prefix + strconv.Itoa(i/per)
+		if i%per == 0 {
+			cmds = append(cmds, RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "k" + strconv.Itoa(i)})
+		} else {
+			cmds = append(cmds, RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: "k" + strconv.Itoa(i)})
+		}
+	}
+	return cmds
+}
+
 // BenchmarkRepeats: requests sent again with their idempotency keys (a
 // client's retry, a file imported again). batch re-sends a batch of 2,000
 // commands already recorded (200 people: a registration and nine
@@ -319,16 +335,7 @@ func BenchmarkLoad(b *testing.B) {
 // recorded engagement per op through RecordAccomplishment.
 func BenchmarkRepeats(b *testing.B) {
 	const people, per = 200, 10
-	a := sampleEngagement("Backbone migration")
-	cmds := make([]Command, 0, people*per)
-	for i := range people * per {
-		id := "R" + strconv.Itoa(i/per)
-		if i%per == 0 {
-			cmds = append(cmds, RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "k" + strconv.Itoa(i)})
-		} else {
-			cmds = append(cmds, RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: "k" + strconv.Itoa(i)})
-		}
-	}
+	cmds := histories("R", people, per)
 	repeated := func(b *testing.B, out []BatchResult) {
 		for i, res := range out {
 			if res.Err != nil || !res.Result.Duplicate {
@@ -381,17 +388,8 @@ func BenchmarkWarm(b *testing.B) {
 		// b.N ramp): a person's history grows across runs, as it would.
 		l, _ := benchLog(b, 2*time.Minute)
 		r := NewRecorder(l, testCatalogue, time.Now)
+		recordBatch(b, r, histories("W", people, per))
 		a := sampleEngagement("Backbone migration")
-		cmds := make([]Command, 0, people*per)
-		for i := range people * per {
-			id := "W" + strconv.Itoa(i/per)
-			if i%per == 0 {
-				cmds = append(cmds, RegisterPerson{ID: id, Name: "n", Department: "d", JoinedOn: domain.MustDate("2020-01-01"), IdempotencyKey: "k" + strconv.Itoa(i)})
-			} else {
-				cmds = append(cmds, RecordAccomplishment{PersonID: id, Accomplishment: a, IdempotencyKey: "k" + strconv.Itoa(i)})
-			}
-		}
-		recordBatch(b, r, cmds)
 		var next atomic.Int64
 		record := func(b *testing.B) {
 			i := next.Add(1)

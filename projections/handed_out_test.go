@@ -65,18 +65,7 @@ func TestHandedOutProjectionsStay(t *testing.T) {
 		var kept []handedOut
 		var derived, derivedCopies [][]LevelChanged
 		for step := range 80 {
-			var batch []events.Recorded
-			for range 1 + g.r.IntN(4) {
-				person := pickOf(g.r, people)
-				var r events.Recorded
-				if len(logs[person]) == 0 {
-					r = g.register(person)
-				} else {
-					r = g.next(person)
-				}
-				logs[person] = append(logs[person], r)
-				batch = append(batch, r)
-			}
+			batch := g.batch(logs, people, 4)
 			if step%10 == 9 {
 				now = now.AddDate(0, 0, 200)
 			}

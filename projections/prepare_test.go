@@ -107,6 +107,24 @@ func (g *eventGen) accomplishment(person string) events.Recorded {
 
 // next returns a random event of person: mostly new accomplishments, now
 // and then a transfer, an amendment, a retraction or a recording again.
+// batch returns 1 to most events of people, picked at random, and appends
+// them to their logs: a person's first event registers them.
+func (g *eventGen) batch(logs map[string][]events.Recorded, people []string, most int) []events.Recorded {
+	var batch []events.Recorded
+	for range 1 + g.r.IntN(most) {
+		person := pickOf(g.r, people)
+		var r events.Recorded
+		if len(logs[person]) == 0 {
+			r = g.register(person)
+		} else {
+			r = g.next(person)
+		}
+		logs[person] = append(logs[person], r)
+		batch = append(batch, r)
+	}
+	return batch
+}
+
 func (g *eventGen) next(person string) events.Recorded {
 	live, gone := g.live[person], g.gone[person]
 	switch n := g.r.IntN(20); {
@@ -159,18 +177,7 @@ func TestPrepareEqualsProjectingFromScratch(t *testing.T) {
 		logs := map[string][]events.Recorded{}
 		last := map[string]PersonProjection{}
 		for step := range 60 {
-			var batch []events.Recorded
-			for range 1 + g.r.IntN(6) {
-				person := pickOf(g.r, people)
-				var r events.Recorded
-				if len(logs[person]) == 0 {
-					r = g.register(person)
-				} else {
-					r = g.next(person)
-				}
-				logs[person] = append(logs[person], r)
-				batch = append(batch, r)
-			}
+			batch := g.batch(logs, people, 6)
 			w, ok, err := p.prepare(context.Background(), batch, false)
 			if err != nil || !ok {
 				t.Fatalf("seed %d step %d: prepare: %v %v", seed, step, ok, err)
