@@ -1,8 +1,18 @@
 package postgres
 
+import "time"
+
 // DropIfAbandoned lets tests drive one step of DropAbandoned with a list
 // they read before other sessions moved on.
 var DropIfAbandoned = dropIfAbandoned
 
 // LockActive lets tests hold a deployment's registry row as a sweep does.
 var LockActive = lockActive
+
+// SetLockPingTimeout sets how long the projector lock's session may take to
+// answer a ping, until the test ends.
+func SetLockPingTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
+	was := lockPingTimeout
+	lockPingTimeout = d
+	t.Cleanup(func() { lockPingTimeout = was })
+}

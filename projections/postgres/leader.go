@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -31,6 +32,15 @@ func ProjectorLockKey(name string) int64 {
 	h.Write([]byte("careerledger projector\x00" + name)) //nolint:errcheck // a hash.Hash never fails
 	return int64(h.Sum64())
 }
+
+// lockPingTimeout bounds how long the projector lock's session may take to
+// answer its ping (once a second). A database gone silent (a frozen server,
+// a network cut that leaves the connection open) otherwise held the
+// projector, and the lock, until TCP gave up on the session, a quarter of
+// an hour later: now the projector stops, its batch in flight is cancelled
+// (rolled back) and it tries again, as after a lost session. A database
+// slower than this to answer a ping is taken for gone.
+var lockPingTimeout = 10 * time.Second
 
 // RunExclusive runs fn while this process holds the projector lock of read
 // model name (ProjectorLockKey) in the database behind pool: of many
@@ -83,7 +93,13 @@ func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx c
 			conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // released with the session anyway
 			return err
 		case <-tick.C:
-			if err := conn.Ping(lctx); err != nil {
+			pctx, pcancel := context.WithTimeout(lctx, lockPingTimeout)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && lctx.Err() == nil {
+					err = fmt.Errorf("the database did not answer the lock session's ping within %s", lockPingTimeout)
+				}
 				cancel()
 				<-done
 				conn.Conn().Close(context.Background()) //nolint:errcheck // discarding a broken session

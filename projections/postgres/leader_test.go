@@ -10,9 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 	"github.com/careerledger/careerledger/projections/projectionstest"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"net"
+	"strconv"
 )
 
 // TestProjectorLockIsPerReadModel: deployments of two names on one database
@@ -152,5 +156,62 @@ func TestTheDefaultReadModelKeepsTheOldProjectorLock(t *testing.T) {
 	}
 	if postgres.ProjectorLockKey("a") == postgres.ProjectorLockKey("b") {
 		t.Error("two names, one key")
+	}
+}
+
+// TestSilentDatabaseStopsTheProjector: a database that stops answering
+// without closing the connection (a frozen server, a network cut) stops the
+// projector within the lock session's ping bound: its run is cancelled, as
+// after a lost session, instead of waiting for TCP to give up a quarter of
+// an hour later; and once the database answers again the projector runs
+// again.
+func TestSilentDatabaseStopsTheProjector(t *testing.T) {
+	postgres.SetLockPingTimeout(t, 300*time.Millisecond)
+	base := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := base.Config().Copy()
+	proxy := natstest.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.Addr())
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+	pool, err := pgxpool.NewWithConfig(bg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+
+	ctx, cancel := context.WithCancel(bg)
+	runs := make(chan struct{}, 8)
+	stopped := make(chan time.Time, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		postgres.RunExclusive(ctx, pool, "silenttrial", nil, 20*time.Millisecond, func(ctx context.Context) error { //nolint:errcheck // nil when ctx is done
+			runs <- struct{}{}
+			<-ctx.Done()
+			stopped <- time.Now()
+			return nil
+		})
+	}()
+	t.Cleanup(func() { proxy.Release(); cancel(); <-done })
+	select {
+	case <-runs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the projector never ran")
+	}
+	held := time.Now()
+	proxy.Hold()
+	select {
+	case at := <-stopped:
+		if d := at.Sub(held); d > 5*time.Second {
+			t.Errorf("stopped %s after the database fell silent", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the projector still ran 20 s after the database fell silent")
+	}
+	proxy.Release()
+	select {
+	case <-runs:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the projector did not run again once the database answered")
 	}
 }
