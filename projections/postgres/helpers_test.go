@@ -205,3 +205,14 @@ func equalsCleanRebuild(t *testing.T, env *projectionstest.Env, head uint64, poo
 	projectionstest.CompareSnapshots(t, projectionstest.Snapshot(t, store, q), projectionstest.Snapshot(t, clean, q))
 	return clean
 }
+
+// recordWorkload records n more commands of w and returns the log's
+// position of the last.
+func recordWorkload(t *testing.T, w *projectionstest.Workload, n int) uint64 {
+	t.Helper()
+	last, err := w.Run(bg, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}

@@ -50,14 +50,7 @@ func TestProjectorLockIsPerReadModel(t *testing.T) {
 	t2 := newInstance("trialfresh-2", served, name)
 	defLedger, tLedger := &ledger{by: map[uint64]string{}}, &ledger{by: map[uint64]string{}}
 	w := projectionstest.NewWorkload(5, cat, env.Recorder, "P", 10)
-	record := func(n int) uint64 {
-		t.Helper()
-		last, err := w.Run(bg, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return last
-	}
+	record := func(n int) uint64 { return recordWorkload(t, w, n) }
 
 	def.start(env, defLedger)
 	t.Cleanup(def.stop)

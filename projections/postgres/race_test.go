@@ -135,14 +135,7 @@ func TestTwoProjectorsRace(t *testing.T) {
 		t.Cleanup(in.stop)
 	}
 	w := projectionstest.NewWorkload(11, cat, env.Recorder, "R", 20)
-	record := func(n int) uint64 {
-		t.Helper()
-		last, err := w.Run(bg, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return last
-	}
+	record := func(n int) uint64 { return recordWorkload(t, w, n) }
 	checkLedger := func(head uint64) {
 		t.Helper()
 		l.mu.Lock()
