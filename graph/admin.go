@@ -82,14 +82,14 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, _ := principal(ctx)
 	if !p.Has(RoleAdmin) && !p.Has(RoleHR) {
-		http.Error(w, "export needs the admin or hr role", http.StatusForbidden)
+		httpError(w, http.StatusForbidden, "FORBIDDEN", "export needs the admin or hr role")
 		return
 	}
 	after := uint64(0)
 	if s := r.URL.Query().Get("after"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			http.Error(w, "after: must be a log position", http.StatusBadRequest)
+			httpError(w, http.StatusBadRequest, "BAD_USER_INPUT", "after: must be a log position")
 			return
 		}
 		after = n
@@ -110,7 +110,7 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 			// within events.RequestTimeout is as good as away).
 			b.Resolver.logger().WarnContext(ctx, "export failed: "+logLine["UNAVAILABLE"], "request_id", RequestID(ctx), "after", after, "err", err)
 			w.Header().Del("Trailer")
-			http.Error(w, "the event log is unreachable: try again once it is back", http.StatusServiceUnavailable)
+			httpError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "the event log is unreachable: try again once it is back")
 			return
 		}
 		if err != nil {
@@ -153,11 +153,11 @@ const (
 func (b *bulk) startRebuild(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal(r.Context())
 	if !p.Has(RoleAdmin) {
-		http.Error(w, "rebuild needs the admin role", http.StatusForbidden)
+		httpError(w, http.StatusForbidden, "FORBIDDEN", "rebuild needs the admin role")
 		return
 	}
 	if b.Rebuilder == nil {
-		http.Error(w, "this server cannot rebuild its read model", http.StatusNotImplemented)
+		httpError(w, http.StatusNotImplemented, "NOT_IMPLEMENTED", "this server cannot rebuild its read model")
 		return
 	}
 	st, err := b.Rebuilder.StartRebuild(context.WithoutCancel(r.Context()))
@@ -165,7 +165,7 @@ func (b *bulk) startRebuild(w http.ResponseWriter, r *http.Request) {
 		// Refused at once, as a write is: nothing started, and the caller
 		// is told why, not "running" and then a failure in careerd's log.
 		b.Resolver.logger().WarnContext(r.Context(), "rebuild not started: "+logLine["UNAVAILABLE"], "request_id", RequestID(r.Context()), "err", err)
-		http.Error(w, msg, http.StatusServiceUnavailable)
+		httpError(w, http.StatusServiceUnavailable, "UNAVAILABLE", msg)
 		return
 	}
 	if err != nil {
@@ -197,7 +197,7 @@ func rebuildUnavailable(err error) string {
 func (b *bulk) rebuildStatus(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal(r.Context())
 	if !p.Has(RoleAdmin) && !p.Has(RoleHR) {
-		http.Error(w, "rebuild status needs the admin or hr role", http.StatusForbidden)
+		httpError(w, http.StatusForbidden, "FORBIDDEN", "rebuild status needs the admin or hr role")
 		return
 	}
 	if b.Rebuilder == nil {

@@ -108,7 +108,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	for sc.Scan() {
 		line++
 		if line > MaxImportLines {
-			http.Error(w, fmt.Sprintf("an import request carries at most %d lines", MaxImportLines), http.StatusRequestEntityTooLarge)
+			httpError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("an import request carries at most %d lines", MaxImportLines))
 			return
 		}
 		text := bytes.TrimSpace(sc.Bytes())
@@ -124,7 +124,14 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 		lines = append(lines, rawLine{line: line, text: bytes.Clone(text), register: op == "registerPerson"})
 	}
 	if err := sc.Err(); err != nil {
-		http.Error(w, "read import: "+err.Error(), http.StatusBadRequest)
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) || errors.Is(err, bufio.ErrTooLong) {
+			// As /graphql answers a body over its bound, and as the line
+			// bound is answered above: 413, not a malformed request.
+			httpError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("an import request carries at most %d MiB", MaxImportBytes>>20))
+			return
+		}
+		httpError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body: "+err.Error())
 		return
 	}
 	var last uint64

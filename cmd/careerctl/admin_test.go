@@ -114,12 +114,23 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 	// Refused at once while careerd's event log is away: exit 1, its words.
 	const away = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back"
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, away, http.StatusServiceUnavailable)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": away, "extensions": map[string]string{"code": "UNAVAILABLE"}}}})
 	}))
 	defer refusing.Close()
 	if code, out, errs := runAgainst(refusing.URL, "rebuild"); code != 1 || out != "" ||
-		errs != "careerctl rebuild: POST /v1/rebuild answered 503 Service Unavailable: "+away+"\n" {
+		errs != "careerctl rebuild: POST /v1/rebuild answered 503 Service Unavailable: UNAVAILABLE: "+away+"\n" {
 		t.Errorf("a rebuild refused: %d %q %q", code, out, errs)
+	}
+	// An older careerd refused in plain text: its words as they are.
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, away, http.StatusServiceUnavailable)
+	}))
+	defer plain.Close()
+	if code, out, errs := runAgainst(plain.URL, "rebuild"); code != 1 || out != "" ||
+		errs != "careerctl rebuild: POST /v1/rebuild answered 503 Service Unavailable: "+away+"\n" {
+		t.Errorf("a rebuild refused in plain text: %d %q %q", code, out, errs)
 	}
 }
 

@@ -160,6 +160,12 @@ func (e *endpoint) graphql(ctx context.Context, query string, vars map[string]an
 // httpError describes an unexpected HTTP answer.
 func httpError(res *http.Response, body []byte) error {
 	msg := strings.TrimSpace(string(body))
+	// careerd's refusals outside GraphQL are GraphQL-shaped: say their
+	// code and message, not the JSON (an older careerd's are plain text).
+	var g struct{ Errors GraphQLErrors }
+	if json.Unmarshal(body, &g) == nil && len(g.Errors) > 0 {
+		msg = g.Errors.Error()
+	}
 	if len(msg) > 300 {
 		msg = msg[:300] + "..."
 	}

@@ -807,7 +807,7 @@ func TestARebuildWhileNATSIsAwayIsRefused(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("the refusal took %v, want a prompt answer", took)
 	}
-	const want = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back\n"
+	const want = `{"errors":[{"extensions":{"code":"UNAVAILABLE"},"message":"the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back"}]}` + "\n"
 	if code != http.StatusServiceUnavailable || body != want {
 		t.Errorf("rebuild while NATS is away: %d %q, want 503 %q", code, body, want)
 	}
