@@ -829,3 +829,79 @@ func TestARegistrationAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
 		}
 	})
 }
+
+// TestTheRetryOfARequestWhoseTextHeldANUL: a title or a name with a NUL,
+// which a release before the rule recorded, is read back with U+FFFD in
+// its place, while its retry still sends the NUL; the retry, under its key
+// and with its very values, is answered as the repeat it is, recording
+// nothing, one command at a time or in a batch, whether the Recorder
+// remembers the key or reads it from the log. Other values under the key
+// are refused naming the field, and so is the NUL under a new key.
+func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		reg := RegisterPerson{ID: "E1", Name: "Old\x00Timer", Department: "Operations", JoinedOn: domain.MustDate("2019-01-01"), IdempotencyKey: "hire-1"}
+		out, err := l.AppendBatch(ctx, []Pending{{PersonID: "E1", MsgID: msgID("E1", reg.IdempotencyKey), IdempotencyKey: reg.IdempotencyKey,
+			Event: PersonRegistered{PersonID: "E1", Name: reg.Name, Department: reg.Department, JoinedOn: reg.JoinedOn}, RecordedAt: time.Now().UTC()}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		regPos := out[0].Position
+		key := "eng-1"
+		eng := domain.Engagement{Field: domain.SystemOperation, Title: "Core\x00move", Role: domain.Member,
+			StartedOn: domain.MustDate("2020-01-01"), Outcome: domain.Ongoing, WithinBudget: true}
+		old := EngagementRecorded{AccomplishmentID: accomplishmentID("E1", key), Field: string(eng.Field), Title: eng.Title, Role: string(eng.Role),
+			StartedOn: eng.StartedOn, Outcome: string(eng.Outcome), WithinBudget: true, Complexity: []string{}}
+		out, err = l.AppendBatch(ctx, []Pending{{PersonID: "E1", ExpectedLastSeq: regPos, MsgID: msgID("E1", key),
+			Event: old, RecordedAt: time.Now().UTC(), IdempotencyKey: key}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		engPos := out[0].Position
+		if rec, err := l.At(ctx, engPos); err != nil || rec.Event.(EngagementRecorded).Title != "Core\uFFFDmove" {
+			t.Fatalf("the old title read back as %+v, %v; want U+FFFD for its NUL", rec.Event, err)
+		}
+		head, _ := l.Head(ctx)
+		refused := func(what, field string, err error) {
+			t.Helper()
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != field || de.Rule != "must not contain control characters" {
+				t.Errorf("%s: %v; want the control-character refusal naming %s", what, err, field)
+			}
+		}
+		record := func(r *Recorder, e domain.Engagement, key string) (Result, error) {
+			return r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
+				Accomplishment: domain.Accomplishment{Engagement: &e}})
+		}
+		r := newRecorder(l)
+		for round := range 2 { // read from the log, then remembered
+			if res, err := r.RegisterPerson(ctx, reg); err != nil || !res.Duplicate || res.Position != regPos {
+				t.Errorf("round %d, the retry of the registration: %+v, %v; want its repeat at %d", round, res, err, regPos)
+			}
+			if res, err := record(r, eng, key); err != nil || !res.Duplicate || res.Position != engPos {
+				t.Errorf("round %d, the retry of the engagement: %+v, %v; want its repeat at %d", round, res, err, engPos)
+			}
+		}
+		e2 := eng
+		batch := newRecorder(l).RecordBatch(ctx, []Command{reg, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
+			Accomplishment: domain.Accomplishment{Engagement: &e2}}})
+		for i, want := range []uint64{regPos, engPos} {
+			if br := batch[i]; br.Err != nil || !br.Result.Duplicate || br.Result.Position != want {
+				t.Errorf("the retry of command %d in a batch: %+v; want its repeat at %d", i, br, want)
+			}
+		}
+		other := reg
+		other.JoinedOn = domain.MustDate("2019-02-01")
+		_, err = r.RegisterPerson(ctx, other)
+		refused("a registration with other values under the key", "name", err)
+		e3 := eng
+		e3.Role = domain.Lead
+		_, err = record(r, e3, key)
+		refused("an engagement with other values under the key", "title", err)
+		_, err = record(r, eng, "eng-2")
+		refused("the NUL under a new key", "title", err)
+		if after, _ := l.Head(ctx); after != head {
+			t.Errorf("the log moved: head %d -> %d", head, after)
+		}
+	})
+}

@@ -247,18 +247,36 @@ func appendBool(b []byte, v bool) []byte {
 // asCompared is an event as sameEvent compares it: normalized, with the
 // spaces around names and departments that commands now drop dropped, so
 // that a retry of a request an earlier version recorded with them is still
-// its repeat.
+// its repeat, and a NUL in a title, name or department as U+FFFD, as the
+// log reads it back (events.Decode), so that the retry of a request an
+// earlier release recorded with one, which still sends the NUL, is too.
+// Only such a retry holds a NUL: any other command is refused it.
 func asCompared(e Event) Event {
 	switch v := normalize(deref(e)).(type) {
 	case PersonRegistered:
-		v.Name, v.Department = strings.TrimSpace(v.Name), strings.TrimSpace(v.Department)
+		v.Name, v.Department = asRead(strings.TrimSpace(v.Name)), asRead(strings.TrimSpace(v.Department))
 		return v
 	case PersonTransferred:
-		v.Department = strings.TrimSpace(v.Department)
+		v.Department = asRead(strings.TrimSpace(v.Department))
+		return v
+	case EngagementRecorded:
+		v.Title = asRead(v.Title)
+		return v
+	case TechnologySuccessionRecorded:
+		v.Title = asRead(v.Title)
 		return v
 	default:
 		return v
 	}
+}
+
+// asRead is s as the log reads it back: each NUL as U+FFFD (see
+// withoutNUL). It allocates only for the text that holds one.
+func asRead(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // errKeyReused is the refusal of a key first used for another request.

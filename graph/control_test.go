@@ -170,6 +170,33 @@ func TestTheRetryOfARegistrationAnEarlierReleaseRecorded(t *testing.T) {
 				t.Errorf("%s through /v1/import: %+v, want the control-character refusal of %s", c.what, res, c.field)
 			}
 		}
+
+		// A NUL such a release recorded reads back as U+FFFD, while the
+		// retry still sends the NUL: it is the repeat all the same.
+		nul := map[string]any{"id": "OLD2", "name": "Old\x00Timer", "department": "Operations", "joinedOn": "2019-01-01", "idempotencyKey": "hire-nul"}
+		out, err = e.Log.AppendBatch(context.Background(), []events.Pending{{PersonID: "OLD2", MsgID: "OLD2:hire-nul", IdempotencyKey: "hire-nul",
+			Event:      events.PersonRegistered{PersonID: "OLD2", Name: "Old\x00Timer", Department: "Operations", JoinedOn: domain.MustDate("2019-01-01")},
+			RecordedAt: e.Clock.Now()}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		e.Wait(out[0].Position)
+		head = e.head(t)
+		at = strconv.FormatUint(out[0].Position, 10)
+		r = e.gql(t, adm, mRegister, map[string]any{"in": nul}).ok(t)
+		if got, pos, name := field(t, r.Data, "registerPerson.person.id"), field(t, r.Data, "registerPerson.position"), field(t, r.Data, "registerPerson.person.name"); got != "OLD2" || pos != at || name != "Old\uFFFDTimer" {
+			t.Errorf("the retry of a name with a NUL through GraphQL: person %v (%q) at %v, want OLD2 (U+FFFD for the NUL) at %s", got, name, pos, at)
+		}
+		line, _ = json.Marshal(map[string]any{"op": "registerPerson", "input": nul})
+		if code, res := e.importLines(t, adm, string(line)); code != http.StatusOK || len(res) != 1 || !res[0].OK || !res[0].Duplicate ||
+			res[0].PersonID != "OLD2" || res[0].Position != at {
+			t.Errorf("the retry of a name with a NUL through /v1/import: %d %+v, want the repeat of OLD2 at %s", code, res, at)
+		}
+		nul["joinedOn"] = "2019-02-01"
+		if r := e.gql(t, adm, mRegister, map[string]any{"in": nul}); len(r.Errors) != 1 || r.Errors[0].field() != "name" || r.Errors[0].rule() != "must not contain control characters" {
+			t.Errorf("a name with a NUL and other values under the key: %+v, want the control-character refusal of name", r.Errors)
+		}
+
 		if after := e.head(t); after != head {
 			t.Errorf("the retries and refusals recorded something: head %d -> %d", head, after)
 		}
