@@ -301,10 +301,14 @@ func redact(err error, addr string) error {
 	if err == nil || addr == "" {
 		return err
 	}
-	msg := err.Error()
+	// One pass, an address quoted whole masked before its user info alone,
+	// and nothing masked twice: the user info sought in the masked address
+	// masked it again where it matched its user, host, path or mask
+	// ("u:db@db" read "u:********@********", "u:*@h" a mask of 64 stars).
+	var whole, infos []string
 	for _, part := range strings.Split(addr, ",") {
 		if masked := maskOneURL(part); masked != part {
-			msg = strings.ReplaceAll(msg, part, masked)
+			whole = append(whole, part, masked)
 		}
 		// The user info alone, should the message quote it apart.
 		rest := part
@@ -319,11 +323,12 @@ func redact(err error, addr string) error {
 				info = "" // a user name
 			}
 			if info != "" {
-				msg = strings.ReplaceAll(msg, info, "********")
+				infos = append(infos, info, "********")
 			}
 		}
 	}
-	return redacted{msg, err}
+	// A Replacer tries its pairs in the order given where several match.
+	return redacted{strings.NewReplacer(append(whole, infos...)...).Replace(err.Error()), err}
 }
 
 // maskOneURL masks one server address, with or without a scheme (NATS

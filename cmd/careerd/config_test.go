@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -233,6 +234,39 @@ func TestMaskURLHidesPasswordsPostgresReads(t *testing.T) {
 		if strings.Contains(got, "Pa55") || strings.Contains(got, "Secret") {
 			t.Errorf("maskURL(%q) = %q: the password shows", in, got)
 		}
+	}
+}
+
+// TestRedactMasksAPasswordOnce: an error quoting an address that does not
+// parse (url.Parse's) shows it as maskURL does, its password hidden once
+// and the rest unchanged, however the password compares with the user,
+// the host, the path or the mask; the password quoted apart is still
+// hidden.
+func TestRedactMasksAPasswordOnce(t *testing.T) {
+	for _, addr := range []string{
+		"postgres://u:db@db:badport/career",
+		"postgres://pass:pass@db:badport/career",
+		"postgres://u:career@db:badport/career",
+		"postgres://u:*@db:badport/career",
+		"nats://tok@tok:badport",
+		"nats://ok@h1:4222,nats://u:ok@h2:badport",
+	} {
+		part := addr[strings.LastIndex(addr, ",")+1:]
+		_, perr := url.Parse(part)
+		if perr == nil {
+			t.Fatalf("%q parses", part)
+		}
+		want := strings.ReplaceAll(perr.Error(), part, maskURL(part))
+		if got := redact(perr, addr).Error(); got != want {
+			t.Errorf("redact(%q) = %q, want %q", addr, got, want)
+		}
+		if !errors.Is(redact(perr, addr), perr) {
+			t.Errorf("redact(%q) does not unwrap to the error", addr)
+		}
+	}
+	err := errors.New(`password "Pa55word" refused at "postgres://u:Pa55word@db:1/x"`)
+	if got, want := redact(err, "postgres://u:Pa55word@db:1/x").Error(), `password "********" refused at "postgres://u:********@db:1/x"`; got != want {
+		t.Errorf("the password quoted apart: %q, want %q", got, want)
 	}
 }
 
