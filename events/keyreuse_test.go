@@ -861,6 +861,18 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 		if rec, err := l.At(ctx, engPos); err != nil || rec.Event.(EngagementRecorded).Title != "Core\uFFFDmove" {
 			t.Fatalf("the old title read back as %+v, %v; want U+FFFD for its NUL", rec.Event, err)
 		}
+		// A retraction whose reason held a NUL and an escape, which the
+		// same releases took.
+		const reason = "Entered\x00twice \x1b[1mby mistake"
+		out, err = l.AppendBatch(ctx, []Pending{{PersonID: "E1", ExpectedLastSeq: engPos, MsgID: msgID("E1", "ret-1"),
+			Event: AccomplishmentRetracted{AccomplishmentID: old.AccomplishmentID, Reason: reason}, RecordedAt: time.Now().UTC(), IdempotencyKey: "ret-1"}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		retPos := out[0].Position
+		retract := func(r *Recorder, key string) (Result, error) {
+			return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: old.AccomplishmentID, Reason: reason, IdempotencyKey: key})
+		}
 		head, _ := l.Head(ctx)
 		refused := func(what, field string, err error) {
 			t.Helper()
@@ -881,7 +893,14 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 			if res, err := record(r, eng, key); err != nil || !res.Duplicate || res.Position != engPos {
 				t.Errorf("round %d, the retry of the engagement: %+v, %v; want its repeat at %d", round, res, err, engPos)
 			}
+			if res, err := retract(r, "ret-1"); err != nil || !res.Duplicate || res.Position != retPos {
+				t.Errorf("round %d, the retry of the retraction: %+v, %v; want its repeat at %d", round, res, err, retPos)
+			}
 		}
+		_, err = retract(r, "ret-2")
+		refused("the reason under a new key", "reason", err)
+		_, err = r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: old.AccomplishmentID, Reason: reason})
+		refused("the reason without a key", "reason", err)
 		e2 := eng
 		batch := newRecorder(l).RecordBatch(ctx, []Command{reg, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
 			Accomplishment: domain.Accomplishment{Engagement: &e2}}})

@@ -247,7 +247,7 @@ func appendBool(b []byte, v bool) []byte {
 // asCompared is an event as sameEvent compares it: normalized, with the
 // spaces around names and departments that commands now drop dropped, so
 // that a retry of a request an earlier version recorded with them is still
-// its repeat, and a NUL in a title, name or department as U+FFFD, as the
+// its repeat, and a NUL in a title, name, department or reason as U+FFFD, as the
 // log reads it back (events.Decode), so that the retry of a request an
 // earlier release recorded with one, which still sends the NUL, is too.
 // Only such a retry holds a NUL: any other command is refused it.
@@ -264,6 +264,9 @@ func asCompared(e Event) Event {
 		return v
 	case TechnologySuccessionRecorded:
 		v.Title = asRead(v.Title)
+		return v
+	case AccomplishmentRetracted:
+		v.Reason = asRead(v.Reason)
 		return v
 	default:
 		return v
@@ -610,11 +613,12 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	if !ok {
 		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
 	}
-	// A reason over MaxReasonLength under a key is refused only once the
-	// key is known not to be a repeat: a release before the bound recorded
-	// such reasons, and the retry of one is answered as the repeat it is.
+	// A reason over MaxReasonLength, or with a control character, under a
+	// key is refused only once the key is known not to be a repeat: a
+	// release before those rules recorded such reasons, and the retry of
+	// one is answered as the repeat it is.
 	tooLong := domain.ValidateReason(c.Reason)
-	if tooLong != nil && (c.IdempotencyKey == "" || domain.ValidateReason(firstRunes(c.Reason, domain.MaxReasonLength)) != nil) {
+	if tooLong != nil && (c.IdempotencyKey == "" || domain.ValidateReason(firstRunes(printableReason(c.Reason), domain.MaxReasonLength)) != nil) {
 		return plan{}, tooLong
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
@@ -1050,6 +1054,17 @@ func printableTitle(a domain.Accomplishment) domain.Accomplishment {
 	out := cloneAccomplishment(a)
 	*titleOf(out) = printable("title", *titleOf(a))
 	return out
+}
+
+// printableReason is printable for a reason, whose line breaks and tabs
+// are its own.
+func printableReason(s string) string {
+	return strings.Map(func(r rune) rune {
+		if domain.ValidatePrintable("reason", string(r), true) != nil {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // printable is s, field's text, with each control character replaced by a
