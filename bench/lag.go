@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strings"
@@ -130,6 +131,21 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 		b.cfg.lagProf = "" // the first measurement only
 		defer func() {
 			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	if b.cfg.lagTrace != "" {
+		f, err := os.Create(b.cfg.lagTrace)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return err
+		}
+		b.cfg.lagTrace = "" // the first measurement only
+		defer func() {
+			trace.Stop()
 			f.Close()
 		}()
 	}

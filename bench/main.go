@@ -40,15 +40,16 @@ import (
 
 // config is the command line.
 type config struct {
-	out     string
-	cpuprof string
-	lagProf string
-	lagMem  string
-	lagCSV  string
-	only    map[string]bool
-	pgURL   string
-	dir     string
-	keepDB  bool
+	out      string
+	cpuprof  string
+	lagProf  string
+	lagTrace string
+	lagMem   string
+	lagCSV   string
+	only     map[string]bool
+	pgURL    string
+	dir      string
+	keepDB   bool
 
 	judgePeople int
 
@@ -91,6 +92,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "", "also write the Markdown table to this file")
 	fs.StringVar(&c.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.lagProf, "lag-cpuprofile", "", "write a CPU profile of the first live-lag measurement only to this file (not with -cpuprofile)")
+	fs.StringVar(&c.lagTrace, "lag-trace", "", "write an execution trace of the first live-lag measurement only to this file (go tool trace; -pprof=sched for where goroutines waited for a core)")
 	fs.StringVar(&c.lagMem, "lag-memprofile", "", "write a heap profile (live objects after a collection) at the end of the first live-lag measurement to this file, and one at its start to FILE.start (pprof -diff_base FILE.start FILE: the window's allocations)")
 	fs.StringVar(&c.lagCSV, "lag-series", "", "write the first live-lag measurement's events to this CSV file (ms since the first command: acknowledged, batch delivered, Apply started, committed)")
 	fs.StringVar(&c.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL; a database careerledger_bench_<random> is created on it and dropped at the end")
