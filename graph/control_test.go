@@ -171,6 +171,10 @@ func TestTheRetryOfARegistrationAnEarlierReleaseRecorded(t *testing.T) {
 			}
 		}
 
+		if after := e.head(t); after != head {
+			t.Errorf("the retries and refusals recorded something: head %d -> %d", head, after)
+		}
+
 		// A NUL such a release recorded reads back as U+FFFD, while the
 		// retry still sends the NUL: it is the repeat all the same.
 		nul := map[string]any{"id": "OLD2", "name": "Old\x00Timer", "department": "Operations", "joinedOn": "2019-01-01", "idempotencyKey": "hire-nul"}
