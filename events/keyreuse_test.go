@@ -781,10 +781,7 @@ func TestARegistrationAReleaseBeforeTheTextRulesRecorded(t *testing.T) {
 		head, _ := l.Head(ctx)
 		refused := func(what, field string, err error) {
 			t.Helper()
-			var de *domain.Error
-			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != field || de.Rule != "must not contain control characters" {
-				t.Errorf("%s: %v; want the control-character refusal naming %s", what, err, field)
-			}
+			refusedUnprintable(t, what, field, err)
 		}
 		r := newRecorder(l)
 		for round := range 2 { // read from the log, then remembered
@@ -876,10 +873,7 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 		head, _ := l.Head(ctx)
 		refused := func(what, field string, err error) {
 			t.Helper()
-			var de *domain.Error
-			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != field || de.Rule != "must not contain control characters" {
-				t.Errorf("%s: %v; want the control-character refusal naming %s", what, err, field)
-			}
+			refusedUnprintable(t, what, field, err)
 		}
 		record := func(r *Recorder, e domain.Engagement, key string) (Result, error) {
 			return r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
@@ -923,4 +917,14 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 			t.Errorf("the log moved: head %d -> %d", head, after)
 		}
 	})
+}
+
+// refusedUnprintable fails t unless err is the refusal of field's control
+// characters.
+func refusedUnprintable(t *testing.T, what, field string, err error) {
+	t.Helper()
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != field || de.Rule != "must not contain control characters" {
+		t.Errorf("%s: %v; want the control-character refusal naming %s", what, err, field)
+	}
 }
