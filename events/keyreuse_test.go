@@ -895,6 +895,11 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 		refused("the reason under a new key", "reason", err)
 		_, err = r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: old.AccomplishmentID, Reason: reason})
 		refused("the reason without a key", "reason", err)
+		// Under a key first used for another request, the reason's own
+		// refusal, as a title's or a name's is: it would be refused under
+		// any key.
+		_, err = retract(r, key)
+		refused("the reason under the engagement's key", "reason", err)
 		e2 := eng
 		batch := newRecorder(l).RecordBatch(ctx, []Command{reg, RecordAccomplishment{PersonID: "E1", IdempotencyKey: key,
 			Accomplishment: domain.Accomplishment{Engagement: &e2}}})

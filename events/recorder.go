@@ -616,13 +616,15 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	// A reason over MaxReasonLength, or with a control character, under a
 	// key is refused only once the key is known not to be a repeat: a
 	// release before those rules recorded such reasons, and the retry of
-	// one is answered as the repeat it is.
+	// one is answered as the repeat it is. Under a key first used for
+	// another request it is the answer, not the key's reuse, as a title's
+	// is.
 	tooLong := domain.ValidateReason(c.Reason)
 	if tooLong != nil && (c.IdempotencyKey == "" || domain.ValidateReason(firstRunes(printableReason(c.Reason), domain.MaxReasonLength)) != nil) {
 		return plan{}, tooLong
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
-	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, onlyBy: c.OnlyBy, changes: c.AccomplishmentID, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, refused: tooLong, onlyBy: c.OnlyBy, changes: c.AccomplishmentID, decide: func(p *domain.Person) (decision, error) {
 		if tooLong != nil {
 			return decision{}, tooLong
 		}
