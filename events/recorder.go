@@ -247,17 +247,21 @@ func appendBool(b []byte, v bool) []byte {
 // asCompared is an event as sameEvent compares it: normalized, with the
 // spaces around names and departments that commands now drop dropped, so
 // that a retry of a request an earlier version recorded with them is still
-// its repeat, and a NUL in a title, name, department or reason as U+FFFD, as the
-// log reads it back (events.Decode), so that the retry of a request an
-// earlier release recorded with one, which still sends the NUL, is too.
-// Only such a retry holds a NUL: any other command is refused it.
+// its repeat, and a NUL in a registration's name or department, a title or
+// a reason as U+FFFD, as the log reads it back (events.Decode), so that the
+// retry of a request an earlier release recorded with one, which still
+// sends the NUL, is too. A command holding a NUL gets this far only under
+// a key, and is refused it unless the key's event compares equal (which
+// one recorded with U+FFFD where the NUL is does too: the log cannot tell
+// them apart). A transfer's department is refused its control characters
+// before its key is looked up, so it is compared as given.
 func asCompared(e Event) Event {
 	switch v := normalize(deref(e)).(type) {
 	case PersonRegistered:
 		v.Name, v.Department = asRead(strings.TrimSpace(v.Name)), asRead(strings.TrimSpace(v.Department))
 		return v
 	case PersonTransferred:
-		v.Department = asRead(strings.TrimSpace(v.Department))
+		v.Department = strings.TrimSpace(v.Department)
 		return v
 	case EngagementRecorded:
 		v.Title = asRead(v.Title)
@@ -620,7 +624,8 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	// another request it is the answer, not the key's reuse, as a title's
 	// is.
 	tooLong := domain.ValidateReason(c.Reason)
-	if tooLong != nil && (c.IdempotencyKey == "" || domain.ValidateReason(firstRunes(printableReason(c.Reason), domain.MaxReasonLength)) != nil) {
+	if tooLong != nil && (c.IdempotencyKey == "" || !utf8.ValidString(c.Reason) ||
+		domain.ValidateReason(firstRunes(printableReason(c.Reason), domain.MaxReasonLength)) != nil) {
 		return plan{}, tooLong
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
