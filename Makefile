@@ -18,9 +18,14 @@ run:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## test: every test, against the local PostgreSQL and NATS (started if down)
+## test: every test, against the local PostgreSQL and NATS (started if down),
+## and the event log's package again under the race detector: the Recorder
+## hands a person's lock to the goroutine that folds the appended event, an
+## order that a broken handover keeps every answer right and only the
+## detector sees
 test: services
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 10m ./events/
 
 ## test-short: the fast tests only
 test-short:

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -451,10 +452,12 @@ func forgetPrints(r *Recorder) {
 	r.cache.mu.Lock()
 	defer r.cache.mu.Unlock()
 	for _, e := range r.cache.m {
+		e.acquire(context.Background()) //nolint:errcheck // never done
 		for k, v := range e.keys {
 			v.print = fingerprint{}
 			e.keys[k] = v
 		}
+		e.release()
 	}
 }
 
