@@ -755,6 +755,14 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 			folding = true
 			go func() {
 				defer e.release()
+				defer func() {
+					// The event is in the log and its caller answered: a
+					// fold that fails leaves the person to be read from
+					// the log by their next command, not careerd down.
+					if recover() != nil {
+						e.forget()
+					}
+				}()
 				e.apply(rec, res)
 			}()
 			return res, nil
