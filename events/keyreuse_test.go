@@ -870,6 +870,14 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 			t.Fatalf("append as an earlier release did: %v %+v", err, out)
 		}
 		retPos := out[0].Position
+		// A transfer to a department with a NUL and an escape, likewise.
+		move := TransferPerson{PersonID: "E1", Department: "Ops\x00\x1b[1mDesk", EffectiveOn: domain.MustDate("2021-01-01"), IdempotencyKey: "move-1"}
+		out, err = l.AppendBatch(ctx, []Pending{{PersonID: "E1", ExpectedLastSeq: retPos, MsgID: msgID("E1", move.IdempotencyKey),
+			Event: PersonTransferred{PersonID: "E1", Department: move.Department, EffectiveOn: move.EffectiveOn}, RecordedAt: time.Now().UTC(), IdempotencyKey: move.IdempotencyKey}})
+		if err != nil || out[0].Err != nil {
+			t.Fatalf("append as an earlier release did: %v %+v", err, out)
+		}
+		movePos := out[0].Position
 		retract := func(r *Recorder, key string) (Result, error) {
 			return r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: old.AccomplishmentID, Reason: reason, IdempotencyKey: key})
 		}
@@ -893,7 +901,20 @@ func TestTheRetryOfARequestWhoseTextHeldANUL(t *testing.T) {
 			if res, err := retract(r, "ret-1"); err != nil || !res.Duplicate || res.Position != retPos {
 				t.Errorf("round %d, the retry of the retraction: %+v, %v; want its repeat at %d", round, res, err, retPos)
 			}
+			if res, err := r.TransferPerson(ctx, move); err != nil || !res.Duplicate || res.Position != movePos {
+				t.Errorf("round %d, the retry of the transfer: %+v, %v; want its repeat at %d", round, res, err, movePos)
+			}
 		}
+		elsewhere := move
+		elsewhere.IdempotencyKey = "move-2"
+		_, err = r.TransferPerson(ctx, elsewhere)
+		refused("the department under a new key", "department", err)
+		elsewhere.IdempotencyKey = "ret-1"
+		_, err = r.TransferPerson(ctx, elsewhere)
+		refused("the department under another request's key", "department", err)
+		elsewhere.IdempotencyKey = ""
+		_, err = r.TransferPerson(ctx, elsewhere)
+		refused("the department without a key", "department", err)
 		_, err = retract(r, "ret-2")
 		refused("the reason under a new key", "reason", err)
 		_, err = r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: old.AccomplishmentID, Reason: reason})

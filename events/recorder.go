@@ -250,21 +250,19 @@ func appendBool(b []byte, v bool) []byte {
 // asCompared is an event as sameEvent compares it: normalized, with the
 // spaces around names and departments that commands now drop dropped, so
 // that a retry of a request an earlier version recorded with them is still
-// its repeat, and a NUL in a registration's name or department, a title or
-// a reason as U+FFFD, as the log reads it back (events.Decode), so that the
-// retry of a request an earlier release recorded with one, which still
-// sends the NUL, is too. A command holding a NUL gets this far only under
-// a key, and is refused it unless the key's event compares equal (which
-// one recorded with U+FFFD where the NUL is does too: the log cannot tell
-// them apart). A transfer's department is refused its control characters
-// before its key is looked up, so it is compared as given.
+// its repeat, and a NUL in a name, a department, a title or a reason as
+// U+FFFD, as the log reads it back (events.Decode), so that the retry of a
+// request an earlier release recorded with one, which still sends the NUL,
+// is too. A command holding a NUL gets this far only under a key, and is
+// refused it unless the key's event compares equal (which one recorded
+// with U+FFFD where the NUL is does too: the log cannot tell them apart).
 func asCompared(e Event) Event {
 	switch v := normalize(deref(e)).(type) {
 	case PersonRegistered:
 		v.Name, v.Department = asRead(strings.TrimSpace(v.Name)), asRead(strings.TrimSpace(v.Department))
 		return v
 	case PersonTransferred:
-		v.Department = strings.TrimSpace(v.Department)
+		v.Department = asRead(strings.TrimSpace(v.Department))
 		return v
 	case EngagementRecorded:
 		v.Title = asRead(v.Title)
@@ -488,15 +486,30 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 func (c TransferPerson) plan(r *Recorder) (plan, error) {
 	c.Department = strings.TrimSpace(c.Department)
 	today := domain.DateOf(r.now())
+	var deferred error
 	if err := firstError(
 		validPersonID(c.PersonID),
 		validDepartment(c.Department),
 		validDate("effectiveOn", c.EffectiveOn, today),
 	); err != nil {
-		return plan{}, err
+		// As a registration's: a department with a control character under
+		// a key is refused once the key is known not to be a repeat of
+		// what a release before the rule recorded.
+		if c.IdempotencyKey == "" || !isUnprintable(err, "department") ||
+			firstError(
+				validPersonID(c.PersonID),
+				validDepartment(printable("department", c.Department)),
+				validDate("effectiveOn", c.EffectiveOn, today),
+			) != nil {
+			return plan{}, err
+		}
+		deferred = err
 	}
 	ev := PersonTransferred{PersonID: c.PersonID, Department: c.Department, EffectiveOn: c.EffectiveOn}
-	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, decide: func(p *domain.Person) (decision, error) {
+	return plan{personID: c.PersonID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, refused: deferred, decide: func(p *domain.Person) (decision, error) {
+		if deferred != nil {
+			return decision{}, deferred
+		}
 		if err := placementAllowed(p, c.PersonID, c.EffectiveOn); err != nil {
 			return decision{}, err
 		}
