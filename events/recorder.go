@@ -641,7 +641,7 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	// is.
 	tooLong := domain.ValidateReason(c.Reason)
 	if tooLong != nil && (c.IdempotencyKey == "" || !utf8.ValidString(c.Reason) ||
-		domain.ValidateReason(firstRunes(printableReason(c.Reason), domain.MaxReasonLength)) != nil) {
+		domain.ValidateReason(firstRunes(printable("reason", c.Reason), domain.MaxReasonLength)) != nil) {
 		return plan{}, tooLong
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
@@ -1102,22 +1102,12 @@ func printableTitle(a domain.Accomplishment) domain.Accomplishment {
 	return out
 }
 
-// printableReason is printable for a reason, whose line breaks and tabs
-// are its own.
-func printableReason(s string) string {
-	return strings.Map(func(r rune) rune {
-		if domain.ValidatePrintable("reason", string(r), true) != nil {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
 // printable is s, field's text, with each control character replaced by a
-// printable one, for validating the rest of it.
+// printable one, for validating the rest of it (a reason's line breaks and
+// tabs are its own, as domain.ValidateReason has them).
 func printable(field, s string) string {
 	return strings.Map(func(r rune) rune {
-		if domain.ValidatePrintable(field, string(r), false) != nil {
+		if domain.ValidatePrintable(field, string(r), field == "reason") != nil {
 			return '?' // printable, and never blank
 		}
 		return r
