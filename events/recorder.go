@@ -639,15 +639,15 @@ func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
 	// one is answered as the repeat it is. Under a key first used for
 	// another request it is the answer, not the key's reuse, as a title's
 	// is.
-	tooLong := domain.ValidateReason(c.Reason)
-	if tooLong != nil && (c.IdempotencyKey == "" || !utf8.ValidString(c.Reason) ||
+	deferred := domain.ValidateReason(c.Reason)
+	if deferred != nil && (c.IdempotencyKey == "" || !utf8.ValidString(c.Reason) ||
 		domain.ValidateReason(firstRunes(printable("reason", c.Reason), domain.MaxReasonLength)) != nil) {
-		return plan{}, tooLong
+		return plan{}, deferred
 	}
 	ev := AccomplishmentRetracted{AccomplishmentID: c.AccomplishmentID, Reason: c.Reason}
-	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, refused: tooLong, onlyBy: c.OnlyBy, changes: c.AccomplishmentID, decide: func(p *domain.Person) (decision, error) {
-		if tooLong != nil {
-			return decision{}, tooLong
+	return plan{personID: personID, key: c.IdempotencyKey, repeats: sameEvent(ev), same: ev, refused: deferred, onlyBy: c.OnlyBy, changes: c.AccomplishmentID, decide: func(p *domain.Person) (decision, error) {
+		if deferred != nil {
+			return decision{}, deferred
 		}
 		if p == nil {
 			return decision{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
