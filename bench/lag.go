@@ -34,6 +34,9 @@ func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []
 	if target <= 0 {
 		target, why = 1000, "default (scenario 2 not run)"
 	}
+	if err := b.coldAtScale(ctx, env, ts, people); err != nil {
+		return err
+	}
 	rec, set, err := b.warm(ctx, env, ts, people)
 	if err != nil {
 		return err
@@ -71,6 +74,53 @@ func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []
 	return nil
 }
 
+// coldPeople is how many people each side of scenario 2h writes to.
+const coldPeople = 1000
+
+// coldAtScale is scenario 2h: the first command for people the Recorder
+// does not know, in the rebuilt log (many people's events interleaved),
+// read from the read model up to its checkpoint (careerd's Recorder)
+// against read from the log alone. It writes to people beyond the
+// live-lag set, so that the live-lag scenario's warm-up stays its own.
+func (b *bench) coldAtScale(ctx context.Context, env *natsEnv, ts *timedStore, people []string) error {
+	from := min(b.cfg.lagPeople, len(people))
+	if len(people)-from < 2*coldPeople {
+		progress("cold at scale: fewer than %d people beyond the live-lag set; skipped", 2*coldPeople)
+		return nil
+	}
+	sides := []struct {
+		name    string
+		history bool
+		people  []string
+	}{{"the log alone", false, people[from : from+coldPeople]}, {"the read model, then the log", true, people[from+coldPeople : from+2*coldPeople]}}
+	rates := make([]float64, len(sides))
+	for i, s := range sides {
+		rec := events.NewRecorder(env.log, b.cat, nil)
+		if s.history {
+			rec.History = projections.History(ts)
+		}
+		t := time.Now()
+		n, err := recordFor(ctx, rec, newGen(uint64(300+i), b.cat), &keys{prefix: fmt.Sprintf("cold-%d-", i)}, s.people, time.Time{})
+		if err != nil {
+			return err
+		}
+		rates[i] = rate(n, time.Since(t))
+		progress("cold at scale: %d first writes reading %s: %s", n, s.name, fmtRate(rates[i], "ev"))
+	}
+	head, err := env.log.Head(ctx)
+	if err != nil {
+		return err
+	}
+	b.add(row{
+		Scenario: "2h Recorder cold first write per person at scale, reading the read model (careerd) vs the log alone",
+		Measured: fmtRate(rates[1], "ev"), Baseline: fmtRate(rates[0], "ev"), Ratio: fmtRatio(rates[1] / rates[0]),
+		Goal: "-", Verdict: info,
+		Note: fmt.Sprintf("One command each for %d people per side that the Recorder does not know, in a %d-event log of %d people's interleaved histories: careerd's Recorder reads a person from the PostgreSQL read model up to its checkpoint and the log after it; the baseline reads the person from the log alone (message gets and an ephemeral consumer, which walk the stream past every other person's events).",
+			coldPeople, head, len(people)),
+	})
+	return nil
+}
+
 // warm records one event for each of up to -lag-people people with a new
 // Recorder (not measured), so that the measurement that follows writes to
 // people the Recorder and the projector both hold, and waits until the
@@ -78,6 +128,7 @@ func (b *bench) lag(ctx context.Context, env *natsEnv, ts *timedStore, people []
 func (b *bench) warm(ctx context.Context, env *natsEnv, ts *timedStore, people []string) (*events.Recorder, []string, error) {
 	set := people[:min(b.cfg.lagPeople, len(people))]
 	rec := events.NewRecorder(env.log, b.cat, nil)
+	rec.History = projections.History(ts) // as careerd's, its read model
 	g := newGen(5, b.cat)
 	progress("lag: warming the Recorder on %d people (not measured)", len(set))
 	if _, err := recordFor(ctx, rec, g, &keys{prefix: "lagwarm-"}, set, time.Time{}); err != nil {
@@ -185,7 +236,7 @@ func (b *bench) lagAt(ctx context.Context, rec *events.Recorder, ts *timedStore,
 				}
 				p := set[i%len(set)]
 				res, err := rec.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: p,
-					Accomplishment: g.accomplishment("", epoch), IdempotencyKey: k.next()})
+					Accomplishment: g.accomplishment("", b.lagFrom()), IdempotencyKey: k.next()})
 				if err != nil {
 					errs[w] = err
 					continue
@@ -545,4 +596,13 @@ func (b *bench) trend(ctx context.Context, pg *postgres.Store, npeople int, toda
 			field, len(dates), today),
 	})
 	return nil
+}
+
+// lagFrom is the first day the live-lag scenario's evidence may carry:
+// any day since epoch, or the last -lag-recent days before latest.
+func (b *bench) lagFrom() domain.Date {
+	if b.cfg.lagRecent <= 0 {
+		return epoch
+	}
+	return latest.AddDays(-b.cfg.lagRecent)
 }

@@ -67,6 +67,7 @@ type config struct {
 	analyze    bool
 	lagDur     time.Duration
 	lagPeople  int
+	lagRecent  int
 	lagRate    float64
 	distRuns   int
 	natsURL    string
@@ -111,6 +112,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.maxCached, "max-cached", 0, "people the PostgreSQL projector keeps folded between batches (0: projections.DefaultMaxCached, negative: no bound)")
 	fs.BoolVar(&c.analyze, "analyze", true, "ANALYZE the read model after the rebuild before querying distributions (what autovacuum does shortly after)")
 	fs.DurationVar(&c.lagDur, "lag-dur", 10*time.Second, "how long to record in the live-lag scenario")
+	fs.IntVar(&c.lagRecent, "lag-recent", 0, "date the live-lag scenario's evidence within this many days before 2026-06-30 (0: any day since 2012, each event rewriting years of its person's levels)")
 	fs.IntVar(&c.lagPeople, "lag-people", 2000, "people the live-lag scenario writes to (warmed first, then each written to in turn)")
 	fs.Float64Var(&c.lagRate, "lag-rate", 0, "events/s in the live-lag scenario (default: half the single-writer recorder rate measured with sync interval 2m, or 1000)")
 	fs.IntVar(&c.distRuns, "dist-runs", 50, "distribution queries per store")

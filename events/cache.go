@@ -34,6 +34,12 @@ type personEntry struct {
 	keys   map[string]keyed    // idempotency key -> its first event's result and fingerprint
 	who    map[string]changers // accomplishment id -> who recorded and last amended it
 
+	// fromHistory: the entry's first events came from the Recorder's
+	// History, not the log. A conflict or a refusal then reads the person
+	// again from the log alone (logOnly), so that a read model that lost
+	// or gained an event cannot make the Recorder refuse or race forever.
+	fromHistory, logOnly bool
+
 	prev, next *personEntry // LRU list, guarded by personCache.mu
 }
 
@@ -56,7 +62,17 @@ func (e *personEntry) release() { <-e.lock }
 
 // forget drops what the entry knows; the next command reads the person whole.
 func (e *personEntry) forget() {
-	e.known, e.person, e.last, e.keys, e.who = false, nil, 0, nil, nil
+	e.known, e.person, e.last, e.keys, e.who, e.fromHistory = false, nil, 0, nil, nil, false
+}
+
+// distrust makes an entry whose first events came from the History read
+// whole from the log before its next decision; others it leaves as they
+// are (their next refresh reads what is new).
+func (e *personEntry) distrust() {
+	if e.fromHistory {
+		e.forget()
+		e.logOnly = true
+	}
 }
 
 // unfold drops from person the events folded in ahead of their
@@ -64,7 +80,10 @@ func (e *personEntry) forget() {
 // whole from the log before its next decision. The entry keeps no copy of
 // the events to fold again from: that copy doubled the memory of every
 // cached person for the sake of a lost race.
-func (e *personEntry) unfold() { e.forget() }
+func (e *personEntry) unfold() {
+	e.distrust()
+	e.forget()
+}
 
 // keyed is what an entry keeps of an idempotency key: the result of the
 // key's first event, and that event's fingerprint (printOf), with which a

@@ -14,6 +14,10 @@
 // transaction; the Recorder decides against the fold it remembers, appends,
 // and on a lost race catches the person up from the log and decides again.
 // RecordBatch runs many commands the same way with asynchronous publishing.
+// A person the Recorder does not know is read from its History (careerd's
+// read model) up to the History's position and from the log after it; the
+// log alone decides again whenever an append conflicts or a command is
+// refused.
 //
 // Embedded runs a JetStream server in-process for the zero-setup default and
 // for tests.

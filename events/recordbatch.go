@@ -255,6 +255,9 @@ func (r *Recorder) readPeople(ctx context.Context, active []*batchPerson, plans 
 		}
 		switch {
 		case bp.mustRead || (!bp.e.known && !plans[bp.queue[0]].register):
+			if bp.mustRead {
+				bp.e.distrust() // a lost race or a refusal: the log alone decides
+			}
 			need = append(need, bp)
 		case !bp.e.known:
 			bp.e.forget()
@@ -324,7 +327,7 @@ func (r *Recorder) decideBatch(ctx context.Context, bp *batchPerson, plans []pla
 		}
 		d, err := p.decideFor(e)
 		if err != nil {
-			if !bp.fresh {
+			if !bp.fresh || e.fromHistory {
 				bp.queue = bp.queue[k:]
 				bp.mustRead = true
 				return pend

@@ -49,8 +49,13 @@ type Recorder struct {
 	now   func() time.Time
 	cache *personCache
 
-	conflicts   atomic.Int64 // lost races seen, for tests and diagnostics
-	originReads atomic.Int64 // repeats told by reading their original from the log, likewise
+	// History, when set before the first command, is where the Recorder
+	// reads the people it does not know yet (see History); nil: the log.
+	History History
+
+	conflicts    atomic.Int64 // lost races seen, for tests and diagnostics
+	originReads  atomic.Int64 // repeats told by reading their original from the log, likewise
+	historyReads atomic.Int64 // people read from the History, likewise
 }
 
 // Retry policy for lost races: an immediate retry after the first, then
@@ -744,10 +749,12 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 		}
 		d, err := p.decideFor(e)
 		if err != nil {
-			if fresh {
+			if fresh && !e.fromHistory {
 				return Result{}, err
 			}
-			// Decided from memory: a refusal must hold against the log.
+			// Decided from memory, or from the History: a refusal must
+			// hold against the log.
+			e.distrust()
 			if err := r.refresh(ctx, e); err != nil {
 				return Result{}, notSent(err)
 			}
@@ -802,6 +809,7 @@ func (r *Recorder) run(ctx context.Context, p plan) (Result, error) {
 			}
 		}
 		// Every append so far lost its race: nothing is recorded yet.
+		e.distrust()
 		if err := r.refresh(ctx, e); err != nil {
 			return Result{}, notSent(err)
 		}
@@ -822,19 +830,65 @@ func notSent(err error) error { return fmt.Errorf("%w: %w", ErrNothingSent, err)
 // costs one round trip when nothing is new. The log is append-only, so a
 // known prefix never changes.
 func (r *Recorder) refresh(ctx context.Context, e *personEntry) error {
+	start := e.last + 1
 	if !e.known {
+		logOnly := e.logOnly
 		e.forget()
+		start = 1
+		if r.History != nil && !logOnly {
+			start = r.fromHistory(ctx, e)
+		}
 	}
 	subj := r.log.Subject(e.id)
-	more, err := r.log.fetchRange(ctx, subj, e.last+1, -1)
+	more, err := r.log.fetchRange(ctx, subj, start, -1)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", subj, err)
 	}
 	for _, rec := range more {
 		e.apply(rec, resultOf(rec, false))
 	}
-	e.known = true
+	e.known, e.logOnly = true, false
 	return nil
+}
+
+// History is where a Recorder reads the people it does not know yet, when
+// it has one: a read model that keeps the log's events by person (the
+// projector's, which writes them with its checkpoint). Reading a person
+// from the log alone costs the server a walk over every event recorded
+// between theirs, which an interleaved log of many people makes long; the
+// History answers with an indexed read, and the log is read only after
+// upTo. The log stays the record: what the History gives must be the log's
+// own events, and a person read with it is read again from the log alone
+// when an append conflicts or a command is refused.
+type History interface {
+	// PersonHistory returns the person's events with positions up to
+	// upTo, in log order, where upTo is a position up to which the source
+	// holds every event of the log.
+	PersonHistory(ctx context.Context, personID string) (rs []Recorded, upTo uint64, err error)
+}
+
+// fromHistory folds what the History holds of an unknown entry's person
+// and returns the position to read the log from: after the History's upTo,
+// or 1 when the History failed or gave what cannot be the log's (the
+// entry is then left unknown and empty).
+func (r *Recorder) fromHistory(ctx context.Context, e *personEntry) uint64 {
+	rs, upTo, err := r.History.PersonHistory(ctx, e.id)
+	if err != nil || upTo == 0 {
+		return 1
+	}
+	var last uint64
+	for _, rec := range rs {
+		if rec.PersonID != e.id || rec.Position <= last || rec.Position > upTo || rec.Event == nil {
+			return 1
+		}
+		last = rec.Position
+	}
+	for _, rec := range rs {
+		e.apply(rec, resultOf(rec, false))
+	}
+	e.fromHistory = true
+	r.historyReads.Add(1)
+	return upTo + 1
 }
 
 // accomplishmentID assigns the id of a new accomplishment: derived from the

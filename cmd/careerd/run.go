@@ -198,6 +198,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	recorder := events.NewRecorder(m.eventLog, m.cat, m.now)
+	recorder.History = m.store
 	resolver := &graph.Resolver{
 		ReadModel: m.store, Commands: countingCommands{recorder, m.metrics}, Catalogue: m.cat,
 		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,

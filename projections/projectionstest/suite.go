@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"a level change the timeline no longer holds is published withdrawn", testWithdrawn},
 		{"a bulk catch-up publishes no withdrawal", testBulkCatchUpWithdrawsNothing},
 		{"distributions and people as known at any instant are what the read model answered then", testDistributionsKnownAt},
+		{"a person's history in the store is the log's, for a Recorder to read", testHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -813,5 +814,57 @@ func testDistributionsKnownAt(t *testing.T, e *Env) {
 	}
 	if changed < 10 || listed < 10 {
 		t.Errorf("the distributions changed at %d and the people lists at %d of %d steps: the history does not exercise the replay", changed, listed, len(snaps)-1)
+	}
+}
+
+// testHistory: the store keeps each person's events as the log has them
+// (positions, keys, who recorded them, when, and the events themselves), so
+// that a Recorder reads a person from it up to its checkpoint and only the
+// rest from the log, and answers a retried key as the log would.
+func testHistory(t *testing.T, e *Env) {
+	e.Register("E1", "Ops", "2015-01-01")
+	by := events.WithActor(ctx, "manager-7")
+	first := e.Must(e.Recorder.RecordAccomplishment(by, events.RecordAccomplishment{PersonID: "E1", IdempotencyKey: "k1",
+		Accomplishment: domain.Accomplishment{Assessment: &domain.ThemeAssessment{Theme: domain.StressManagement, Proficiency: domain.Practice, AssessedOn: domain.MustDate("2020-03-01")}}}))
+	id := level3(e, "E1")
+	e.Must(e.Recorder.RetractAccomplishment(ctx, events.RetractAccomplishment{AccomplishmentID: id, Reason: "wrong person", IdempotencyKey: "k2"}))
+	last := e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E1", Department: "Net", EffectiveOn: domain.MustDate("2021-01-01")}))
+	e.Wait(last.Position)
+
+	logged, _, err := e.Log.Load(ctx, "E1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As careerd reads it: through the Switch that serves the store.
+	for _, h := range []events.History{projections.History(e.Store), projections.NewSwitch(e.Store)} {
+		rs, upTo, err := h.PersonHistory(ctx, "E1")
+		if err != nil || upTo < last.Position {
+			t.Fatalf("%T.PersonHistory: up to %d (the person's last event at %d), %v", h, upTo, last.Position, err)
+		}
+		if len(rs) != len(logged) {
+			t.Fatalf("%T: the store holds %d of E1's events, the log %d", h, len(rs), len(logged))
+		}
+		for i := range rs {
+			got, want := rs[i], logged[i]
+			got.StoredAt, want.StoredAt = time.Time{}, time.Time{} // the server's stamp, for lag only
+			if !got.RecordedAt.Equal(want.RecordedAt) {
+				t.Errorf("event %d recorded at %s, the log says %s", i, got.RecordedAt, want.RecordedAt)
+			}
+			got.RecordedAt = want.RecordedAt // compared above (the locations differ)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("event %d:\n got %+v\nwant %+v", i, got, want)
+			}
+		}
+	}
+	if none, _, err := projections.History(e.Store).PersonHistory(ctx, "NOBODY"); err != nil || len(none) != 0 {
+		t.Errorf("PersonHistory(NOBODY) = %+v, %v", none, err)
+	}
+
+	r := events.NewRecorder(e.Log, e.Cat, e.Clock.Now)
+	r.History = projections.History(e.Store)
+	again, err := r.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", IdempotencyKey: "k1",
+		Accomplishment: domain.Accomplishment{Assessment: &domain.ThemeAssessment{Theme: domain.StressManagement, Proficiency: domain.Practice, AssessedOn: domain.MustDate("2020-03-01")}}})
+	if err != nil || !again.Duplicate || again.Position != first.Position {
+		t.Errorf("retry of k1 through the history = %+v, %v; want the duplicate of %+v", again, err, first)
 	}
 }
