@@ -111,7 +111,7 @@ func (b *bench) coldAtScale(ctx context.Context, env *natsEnv, ts *timedStore, p
 	if err != nil {
 		return err
 	}
-	b.add(row{
+	b.late = append(b.late, row{
 		Scenario: "2h Recorder cold first write per person at scale, reading the read model (careerd) vs the log alone",
 		Measured: fmtRate(rates[1], "ev"), Baseline: fmtRate(rates[0], "ev"), Ratio: fmtRatio(rates[1] / rates[0]),
 		Goal: "-", Verdict: info,

@@ -198,6 +198,7 @@ type bench struct {
 	cat   *domain.Catalogue
 	dir   string
 	rows  []row
+	late  []row // rows printed after all others (see run)
 	db    *benchDB
 	timed *timedSource // the log the projectors follow, timed
 	// measured by the recording scenario, used to pace the live-lag one
@@ -283,6 +284,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	total := time.Since(started)
 
+	// Rows added after the others, so that adding a scenario does not
+	// renumber the rows the documentation names.
+	for _, r := range b.late {
+		b.add(r)
+	}
 	fmt.Fprintln(stdout)
 	writeText(stdout, b.rows)
 	fmt.Fprintln(stdout)

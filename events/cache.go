@@ -36,8 +36,9 @@ type personEntry struct {
 
 	// fromHistory: the entry's first events came from the Recorder's
 	// History, not the log. A conflict or a refusal then reads the person
-	// again from the log alone (logOnly), so that a read model that lost
-	// or gained an event cannot make the Recorder refuse or race forever.
+	// again from the log alone (logOnly), as does a count of the person's
+	// events that the log does not confirm, so that a read model that
+	// lost or gained an event cannot make the Recorder decide wrong.
 	fromHistory, logOnly bool
 
 	prev, next *personEntry // LRU list, guarded by personCache.mu
@@ -77,12 +78,12 @@ func (e *personEntry) distrust() {
 
 // unfold drops from person the events folded in ahead of their
 // acknowledgement (see RecordBatch) by forgetting the entry: it is read
-// whole from the log before its next decision. The entry keeps no copy of
+// whole from the log (alone) before its next decision. The entry keeps no copy of
 // the events to fold again from: that copy doubled the memory of every
 // cached person for the sake of a lost race.
 func (e *personEntry) unfold() {
-	e.distrust()
 	e.forget()
+	e.logOnly = true
 }
 
 // keyed is what an entry keeps of an idempotency key: the result of the

@@ -63,7 +63,7 @@ func startCluster(t *testing.T) []*server.Server {
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	}
 	for _, s := range servers {
-		if !s.ReadyForConnections(10 * time.Second) {
+		if !s.ReadyForConnections(30 * time.Second) { // a loaded 2-core machine forms a cluster slowly
 			t.Fatalf("%s not ready", s.Name())
 		}
 	}

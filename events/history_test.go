@@ -13,19 +13,23 @@ import (
 
 // logHistory is a History that answers with the log's own events of a
 // person up to upTo (the log's head when upTo is 0), as a read model that
-// has applied the log that far does; lose and extra make it a read model
-// that lost or gained events, which the Recorder must not believe.
+// has applied the log that far does; edit makes it a read model that lost,
+// gained or moved events, which the Recorder must not believe.
 type logHistory struct {
 	l     *Log
 	upTo  uint64
-	lose  string     // an accomplishment whose events to leave out
-	extra []Recorded // events the log does not have, appended
+	edit  func(rs []Recorded, upTo uint64) ([]Recorded, uint64)
 	err   error
+	block bool // wait until the read is given up, then fail
 	reads int
 }
 
 func (h *logHistory) PersonHistory(ctx context.Context, personID string) ([]Recorded, uint64, error) {
 	h.reads++
+	if h.block {
+		<-ctx.Done()
+		return nil, 0, ctx.Err()
+	}
 	if h.err != nil {
 		return nil, 0, h.err
 	}
@@ -42,12 +46,16 @@ func (h *logHistory) PersonHistory(ctx context.Context, personID string) ([]Reco
 		return nil, 0, err
 	}
 	rs = slices.DeleteFunc(rs, func(r Recorded) bool { return r.Position > upTo })
-	rs = slices.DeleteFunc(rs, func(r Recorded) bool { return h.lose != "" && accomplishmentIDOf(r.Event) == h.lose })
-	return append(rs, h.extra...), upTo, nil
+	if h.edit != nil {
+		rs, upTo = h.edit(rs, upTo)
+	}
+	return rs, upTo, nil
 }
 
 // historyPerson records E1001's registration and two accomplishments under
-// keys with one Recorder, and returns the accomplishments' results.
+// keys with one Recorder, then registers E1002 (so that a History's
+// position is past E1001's last event, as a read model's usually is), and
+// returns the accomplishments' results.
 func historyPerson(t *testing.T, l *Log) (first, second Result) {
 	t.Helper()
 	ctx := ctxT(t)
@@ -60,13 +68,15 @@ func historyPerson(t *testing.T, l *Log) (first, second Result) {
 	if second, err = r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1001", Accomplishment: sampleEngagement("Mail platform"), IdempotencyKey: "k2"}); err != nil {
 		t.Fatal(err)
 	}
+	mustRegister(t, r, "E1002")
 	return first, second
 }
 
 // TestARecorderReadsAPersonFromItsHistory: a Recorder that does not know a
 // person reads them from its History up to the History's position and the
 // rest from the log, and decides as if it had read the log: a retried key
-// is its duplicate, an amendment finds what it amends, and the next append
+// is its duplicate (told from what the History gave, without reading the
+// original), an amendment finds what it amends, and the next append
 // expects the person's real last event (no lost race).
 func TestARecorderReadsAPersonFromItsHistory(t *testing.T) {
 	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
@@ -97,94 +107,132 @@ func TestARecorderReadsAPersonFromItsHistory(t *testing.T) {
 				if err != nil || got.Duplicate {
 					t.Fatalf("amend: %+v, %v", got, err)
 				}
-				if h.reads != 1 || r.historyReads.Load() != 1 || r.conflicts.Load() != 0 {
-					t.Errorf("history reads %d (Recorder %d), lost races %d: want 1, 1, 0", h.reads, r.historyReads.Load(), r.conflicts.Load())
+				if h.reads != 1 || r.historyReads.Load() != 1 || r.conflicts.Load() != 0 || r.originReads.Load() != 0 {
+					t.Errorf("history reads %d (Recorder %d), lost races %d, originals read %d: want 1, 1, 0, 0",
+						h.reads, r.historyReads.Load(), r.conflicts.Load(), r.originReads.Load())
 				}
 			})
 		}
 	})
 }
 
-// TestARecorderDoesNotBelieveAHistoryTheLogContradicts: a History that
-// lost an accomplishment's events makes a refusal that the log does not hold, and
-// one that holds an event the log does not have makes an append expect the
-// wrong last event; either way the Recorder reads the person again from
-// the log alone and decides right. A History that fails, or answers what
-// cannot be the log's, is not read from at all.
+// TestARecorderDoesNotBelieveAHistoryTheLogContradicts: a History whose
+// count of a person's events the log does not confirm (it lost one, or
+// holds one the log does not have) is not acted on; one that holds as
+// many but others makes a refusal the log does not hold, or an append
+// expect the wrong last event, and the Recorder then reads the person
+// again from the log alone. A History that fails, or answers what cannot
+// be the log's, is not read from at all. Every time the command does what
+// it does against the log, single or in a batch.
 func TestARecorderDoesNotBelieveAHistoryTheLogContradicts(t *testing.T) {
 	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
 		ctx := ctxT(t)
 		first, second := historyPerson(t, l)
+		retracted := func(id string) Event { return AccomplishmentRetracted{AccomplishmentID: id, Reason: "never happened"} }
 		for _, c := range []struct {
 			name      string
-			h         func(head uint64) *logHistory
-			believed  bool
-			conflicts int64 // lost races: the append that expected the phantom
+			edit      func(rs []Recorded, upTo uint64) ([]Recorded, uint64)
+			believed  bool  // the Recorder folded what the History gave
+			conflicts int64 // lost races: an append that expected the History's last event
 			target    Result
 		}{
-			{"lost events", func(uint64) *logHistory { return &logHistory{l: l, lose: first.AccomplishmentID} }, true, 0, first},
-			{"an event the log does not have", func(head uint64) *logHistory {
-				return &logHistory{l: l, upTo: head + 1, extra: []Recorded{{Position: head + 1, PersonID: "E1001",
-					Event: AccomplishmentRetracted{AccomplishmentID: first.AccomplishmentID, Reason: "never happened"}}}}
+			{"other events in the place of an accomplishment's", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				for i := range rs {
+					if accomplishmentIDOf(rs[i].Event) == second.AccomplishmentID {
+						rs[i].Event = retracted(first.AccomplishmentID)
+					}
+				}
+				return rs, upTo
+			}, true, 0, second},
+			{"lost events", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				return slices.DeleteFunc(rs, func(r Recorded) bool { return accomplishmentIDOf(r.Event) == first.AccomplishmentID }), upTo
+			}, true, 0, first},
+			{"an event the log does not have", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				return append(rs, Recorded{Position: upTo + 1, PersonID: "E1001", Event: retracted(first.AccomplishmentID)}), upTo + 1
+			}, true, 0, second},
+			{"the last event at another position", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				rs[len(rs)-1].Position = upTo + 1
+				return rs, upTo + 1
 			}, true, 1, second},
-			{"a failing history", func(uint64) *logHistory { return &logHistory{l: l, err: errors.New("read model away")} }, false, 0, second},
-			{"events out of order", func(head uint64) *logHistory {
-				return &logHistory{l: l, extra: []Recorded{{Position: head, PersonID: "E1001",
-					Event: AccomplishmentRetracted{AccomplishmentID: first.AccomplishmentID, Reason: "never happened"}}}}
+			{"events out of order", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				return append(rs, Recorded{Position: rs[len(rs)-1].Position, PersonID: "E1001", Event: retracted(first.AccomplishmentID)}), upTo
 			}, false, 0, second},
+			{"an event past its position", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				return append(rs, Recorded{Position: upTo + 1, PersonID: "E1001", Event: retracted(first.AccomplishmentID)}), upTo
+			}, false, 0, second},
+			{"another person's event", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				rs[len(rs)-1].PersonID = "E1002"
+				return rs, upTo
+			}, false, 0, second},
+			{"an event it could not read", func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+				rs[len(rs)-1].Event = nil
+				return rs, upTo
+			}, false, 0, second},
+			{"a failing history", nil, false, 0, second},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				head, err := l.Head(ctx)
-				if err != nil {
-					t.Fatal(err)
+				history := func() *logHistory {
+					if c.edit == nil {
+						return &logHistory{l: l, err: errors.New("read model away")}
+					}
+					return &logHistory{l: l, edit: c.edit}
 				}
-				r := newRecorder(l)
-				r.History = c.h(head)
-				id := c.target.AccomplishmentID
-				res, err := r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: id, IdempotencyKey: "amend-" + c.name, Patch: func(cur domain.Accomplishment) (domain.Accomplishment, error) {
-					cur.Engagement.Title = "amended (" + c.name + ")"
-					return cur, nil
-				}})
-				if err != nil || res.Duplicate {
-					t.Fatalf("amend: %+v, %v", res, err)
+				check := func(how string, r *Recorder, res Result, err error, title string) {
+					t.Helper()
+					if err != nil || res.Duplicate {
+						t.Fatalf("%s: %+v, %v", how, res, err)
+					}
+					if got := r.historyReads.Load() == 1; got != c.believed || r.conflicts.Load() != c.conflicts {
+						t.Errorf("%s: read from the history: %v, want %v; lost races %d, want %d", how, got, c.believed, r.conflicts.Load(), c.conflicts)
+					}
+					rs, last, err := l.Load(ctx, "E1001")
+					if err != nil || last != res.Position {
+						t.Fatalf("%s: the log's last event at %d, the amendment at %d, %v", how, last, res.Position, err)
+					}
+					if a, err := Fold(rs).Accomplishment(c.target.AccomplishmentID); err != nil || a.Engagement.Title != title {
+						t.Errorf("%s: the log's accomplishment: %+v, %v", how, a, err)
+					}
 				}
-				if got := r.historyReads.Load() == 1; got != c.believed || r.conflicts.Load() != c.conflicts {
-					t.Errorf("read from the history: %v, want %v; lost races %d, want %d", got, c.believed, r.conflicts.Load(), c.conflicts)
-				}
-				rs, last, err := l.Load(ctx, "E1001")
-				if err != nil || last != res.Position {
-					t.Fatalf("log: last %d, amendment at %d, %v", last, res.Position, err)
-				}
-				a, err := Fold(rs).Accomplishment(id)
-				if err != nil || a.Engagement.Title != "amended ("+c.name+")" {
-					t.Errorf("the log's accomplishment: %+v, %v", a, err)
+				patch := func(title string) func(domain.Accomplishment) (domain.Accomplishment, error) {
+					return func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+						cur.Engagement.Title = title
+						return cur, nil
+					}
 				}
 
-				// A batch reads people as single commands do (after an event
-				// that comes later than what the History loses).
-				later, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1001", Accomplishment: sampleEngagement("later (" + c.name + ")")})
-				if err != nil {
-					t.Fatal(err)
-				}
+				r := newRecorder(l)
+				r.History = history()
+				title := "amended (" + c.name + ")"
+				res, err := r.AmendAccomplishment(ctx, AmendAccomplishment{AccomplishmentID: c.target.AccomplishmentID, IdempotencyKey: "amend-" + c.name, Patch: patch(title)})
+				check("amend", r, res, err, title)
+
 				b := newRecorder(l)
-				b.History = c.h(later.Position)
-				out := b.RecordBatch(ctx, []Command{AmendAccomplishment{AccomplishmentID: id, IdempotencyKey: "batch-" + c.name, Patch: func(cur domain.Accomplishment) (domain.Accomplishment, error) {
-					cur.Engagement.Title = "amended (a batch, " + c.name + ")"
-					return cur, nil
-				}}})
-				if out[0].Err != nil || out[0].Result.Duplicate {
-					t.Fatalf("batch amend: %+v", out[0])
-				}
-				if got := b.historyReads.Load() == 1; got != c.believed || b.conflicts.Load() != c.conflicts {
-					t.Errorf("batch: read from the history: %v, want %v; lost races %d, want %d", got, c.believed, b.conflicts.Load(), c.conflicts)
-				}
-				if rs, last, err = l.Load(ctx, "E1001"); err != nil || last != out[0].Result.Position {
-					t.Fatalf("log after the batch: last %d, amendment at %d, %v", last, out[0].Result.Position, err)
-				}
-				if a, err = Fold(rs).Accomplishment(id); err != nil || a.Engagement.Title != "amended (a batch, "+c.name+")" {
-					t.Errorf("the log's accomplishment after the batch: %+v, %v", a, err)
-				}
+				b.History = history()
+				title = "amended (a batch, " + c.name + ")"
+				out := b.RecordBatch(ctx, []Command{AmendAccomplishment{AccomplishmentID: c.target.AccomplishmentID, IdempotencyKey: "batch-" + c.name, Patch: patch(title)}})
+				check("batch", b, out[0].Result, out[0].Err, title)
 			})
 		}
 	})
+}
+
+// TestARecorderReadsTheLogWhenItsHistoryIsSlow: a History that does not
+// answer is given up (the command reads the log and records), and the
+// Recorder then reads the log alone for a while instead of waiting for it
+// with every person it does not know.
+func TestARecorderReadsTheLogWhenItsHistoryIsSlow(t *testing.T) {
+	l, _ := openEmbeddedLog(t, LogConfig{})
+	ctx := ctxT(t)
+	historyPerson(t, l)
+	h := &logHistory{l: l, block: true}
+	r := newRecorder(l)
+	r.History = h
+	for _, id := range []string{"E1001", "E1002"} {
+		if _, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: id, Accomplishment: sampleEngagement("while the read model is away")}); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	if h.reads != 1 || r.historyReads.Load() != 0 {
+		t.Errorf("history asked %d times, folded %d: want 1 and 0 (paused after it failed)", h.reads, r.historyReads.Load())
+	}
 }

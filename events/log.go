@@ -296,6 +296,17 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// subjectCount returns how many events the log holds on subj.
+func (l *Log) subjectCount(ctx context.Context, subj string) (uint64, error) {
+	ctx, cancel := roundTrip(ctx)
+	defer cancel()
+	info, err := l.stream.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return 0, readErr(err)
+	}
+	return info.State.Subjects[subj], nil
+}
+
 // Load returns a person's events in log order and the stream sequence of the
 // last one (0 when the person has none), which is the expected sequence for
 // the next Append. It reads from the stream leader (no Direct Get), so it

@@ -56,6 +56,8 @@ type Recorder struct {
 	conflicts    atomic.Int64 // lost races seen, for tests and diagnostics
 	originReads  atomic.Int64 // repeats told by reading their original from the log, likewise
 	historyReads atomic.Int64 // people read from the History, likewise
+
+	historyPaused atomic.Int64 // Unix ns until which the History is not read (after it failed)
 }
 
 // Retry policy for lost races: an immediate retry after the first, then
@@ -831,12 +833,13 @@ func notSent(err error) error { return fmt.Errorf("%w: %w", ErrNothingSent, err)
 // known prefix never changes.
 func (r *Recorder) refresh(ctx context.Context, e *personEntry) error {
 	start := e.last + 1
+	var held uint64 // events folded from the History
 	if !e.known {
 		logOnly := e.logOnly
 		e.forget()
 		start = 1
 		if r.History != nil && !logOnly {
-			start = r.fromHistory(ctx, e)
+			start, held = r.fromHistory(ctx, e)
 		}
 	}
 	subj := r.log.Subject(e.id)
@@ -846,6 +849,21 @@ func (r *Recorder) refresh(ctx context.Context, e *personEntry) error {
 	}
 	for _, rec := range more {
 		e.apply(rec, resultOf(rec, false))
+	}
+	if e.fromHistory && !e.known {
+		// Read with the History just now: the log must hold as many of
+		// the person's events as were folded, or the History lost or
+		// gained some (or the person was written meanwhile), and the log
+		// alone is read.
+		n, err := r.log.subjectCount(ctx, subj)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", subj, err)
+		}
+		if n != held+uint64(len(more)) {
+			e.forget()
+			e.logOnly = true
+			return r.refresh(ctx, e)
+		}
 	}
 	e.known, e.logOnly = true, false
 	return nil
@@ -867,19 +885,39 @@ type History interface {
 	PersonHistory(ctx context.Context, personID string) (rs []Recorded, upTo uint64, err error)
 }
 
+// historyWait bounds a History read: a read model that is slow to answer
+// is not waited for (the log is read instead), and historyPause is how
+// long the Recorder then reads the log alone before trying it again.
+const (
+	historyWait  = 500 * time.Millisecond
+	historyPause = 5 * time.Second
+)
+
 // fromHistory folds what the History holds of an unknown entry's person
-// and returns the position to read the log from: after the History's upTo,
-// or 1 when the History failed or gave what cannot be the log's (the
-// entry is then left unknown and empty).
-func (r *Recorder) fromHistory(ctx context.Context, e *personEntry) uint64 {
-	rs, upTo, err := r.History.PersonHistory(ctx, e.id)
-	if err != nil || upTo == 0 {
-		return 1
+// and returns the position to read the log from (after the History's
+// upTo) and how many events it folded; it returns 1 and none when the
+// History failed, is paused after a failure, or gave what cannot be the
+// log's (the entry is then left unknown and empty).
+func (r *Recorder) fromHistory(ctx context.Context, e *personEntry) (start, held uint64) {
+	if time.Now().UnixNano() < r.historyPaused.Load() {
+		return 1, 0
+	}
+	hctx, cancel := context.WithTimeout(ctx, historyWait)
+	rs, upTo, err := r.History.PersonHistory(hctx, e.id)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.historyPaused.Store(time.Now().Add(historyPause).UnixNano())
+		}
+		return 1, 0
+	}
+	if upTo == 0 {
+		return 1, 0
 	}
 	var last uint64
 	for _, rec := range rs {
 		if rec.PersonID != e.id || rec.Position <= last || rec.Position > upTo || rec.Event == nil {
-			return 1
+			return 1, 0
 		}
 		last = rec.Position
 	}
@@ -888,7 +926,7 @@ func (r *Recorder) fromHistory(ctx context.Context, e *personEntry) uint64 {
 	}
 	e.fromHistory = true
 	r.historyReads.Add(1)
-	return upTo + 1
+	return upTo + 1, uint64(len(rs))
 }
 
 // accomplishmentID assigns the id of a new accomplishment: derived from the

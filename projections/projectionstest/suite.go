@@ -861,10 +861,29 @@ func testHistory(t *testing.T, e *Env) {
 	}
 
 	r := events.NewRecorder(e.Log, e.Cat, e.Clock.Now)
-	r.History = projections.History(e.Store)
+	h := &askedHistory{History: projections.NewSwitch(e.Store)}
+	r.History = h
 	again, err := r.RecordAccomplishment(ctx, events.RecordAccomplishment{PersonID: "E1", IdempotencyKey: "k1",
 		Accomplishment: domain.Accomplishment{Assessment: &domain.ThemeAssessment{Theme: domain.StressManagement, Proficiency: domain.Practice, AssessedOn: domain.MustDate("2020-03-01")}}})
 	if err != nil || !again.Duplicate || again.Position != first.Position {
 		t.Errorf("retry of k1 through the history = %+v, %v; want the duplicate of %+v", again, err, first)
 	}
+	if h.asked != 1 || h.failed != 0 {
+		t.Errorf("the history was asked %d times and failed %d: want once, answered", h.asked, h.failed)
+	}
+}
+
+// askedHistory counts the reads of a History and their failures.
+type askedHistory struct {
+	events.History
+	asked, failed int
+}
+
+func (h *askedHistory) PersonHistory(ctx context.Context, personID string) ([]events.Recorded, uint64, error) {
+	h.asked++
+	rs, upTo, err := h.History.PersonHistory(ctx, personID)
+	if err != nil {
+		h.failed++
+	}
+	return rs, upTo, err
 }
