@@ -669,3 +669,37 @@ func TestEachInstanceSaysWhetherItProjects(t *testing.T) {
 		t.Errorf("the second instance took the lock too (%d times)", n)
 	}
 }
+
+// TestAReadModelOfAnotherLogIsRefused: careerd does not start on a
+// PostgreSQL read model that has applied more events than its log holds
+// (here: the read model of one embedded log, and careerd started with
+// another data directory), and says which schema and what to do; on its
+// own log it starts.
+func TestAReadModelOfAnotherLogIsRefused(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	m := NewMain(cfg, io.Discard)
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	for _, id := range []string{"W1", "W2"} {
+		if code, res := post(t, m.Addr(), m.DevToken(), registerMutation, map[string]any{"in": map[string]any{
+			"id": id, "name": "n", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+			t.Fatalf("register %s: %d %+v", id, code, res.Errors)
+		}
+	}
+	m.Close()
+
+	other := baseConfig(t) // a data directory of its own: an empty log
+	other.DatabaseURL = cfg.DatabaseURL
+	o := NewMain(other, io.Discard)
+	err := o.Run(context.Background())
+	o.Close()
+	if err == nil || !strings.Contains(err.Error(), `schema "`+cfg.Schema+`" has applied the event log up to position 2, but the log ends at 0`) ||
+		!strings.Contains(err.Error(), "--schema") {
+		t.Fatalf("careerd on another log: %v; want a refusal naming the schema, both positions and --schema", err)
+	}
+	start(t, cfg) // its own log: no refusal
+}

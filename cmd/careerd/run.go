@@ -406,6 +406,29 @@ func (m *Main) openReadModel(ctx context.Context) error {
 	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version() ||
 		active.Format != postgres.Format
 	m.store = projections.NewSwitch(m.postgresStore(active.Schema))
+	return m.readModelWithinLog(ctx, active.Schema)
+}
+
+// readModelWithinLog refuses a read model that has applied more of a log
+// than the event log holds: it was built from another log (the stream
+// deleted and the database kept, or careerd pointed at another server or
+// data directory). Served, it would show people the log does not have,
+// its projector would wait for positions the log reaches with other
+// events, and the Recorder, which reads people from it, would take its
+// events for the log's.
+func (m *Main) readModelWithinLog(ctx context.Context, schema string) error {
+	applied, err := m.store.Checkpoint(ctx)
+	if err != nil || applied == 0 {
+		return err
+	}
+	head, err := m.eventLog.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if applied > head {
+		return fmt.Errorf("the read model in schema %q has applied the event log up to position %d, but the log ends at %d: it was built from another log. "+
+			"Start careerd with the log it was built from, or with another --schema to build a new read model from this log", schema, applied, head)
+	}
 	return nil
 }
 
