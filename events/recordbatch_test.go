@@ -265,7 +265,11 @@ func TestRecordBatchConcurrentWriter(t *testing.T) {
 						}
 					default:
 					}
-					time.Sleep(3 * time.Millisecond) // a busy user, not a tight loop
+					// A busy user, not a tight loop: a batch that loses a race
+					// reads the person again whole, which under -race on a
+					// loaded machine took longer than two writers 3 ms apart
+					// left it, and it gave up after 30 lost races in a row.
+					time.Sleep(10 * time.Millisecond)
 					key := fmt.Sprintf("s%d-%d", w, i)
 					res, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "X", Accomplishment: sampleEngagement(key), IdempotencyKey: key})
 					if err != nil {
