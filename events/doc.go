@@ -16,7 +16,8 @@
 // RecordBatch runs many commands the same way with asynchronous publishing.
 // A person the Recorder does not know is read from its History (careerd's
 // read model) up to the History's position and from the log after it; the
-// log alone decides again whenever an append conflicts or a command is
+// log alone decides when the log's count of the person's events is not
+// what was read, and again whenever an append conflicts or a command is
 // refused.
 //
 // Embedded runs a JetStream server in-process for the zero-setup default and

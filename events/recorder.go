@@ -877,7 +877,8 @@ func (r *Recorder) refresh(ctx context.Context, e *personEntry) error {
 // History answers with an indexed read, and the log is read only after
 // upTo. The log stays the record: what the History gives must be the log's
 // own events, and a person read with it is read again from the log alone
-// when an append conflicts or a command is refused.
+// when the log's count of their events differs, an append conflicts or a
+// command is refused.
 type History interface {
 	// PersonHistory returns the person's events with positions up to
 	// upTo, in log order, where upTo is a position up to which the source
