@@ -88,6 +88,10 @@ var ErrUnavailable = errors.New("the event log is unreachable")
 // key, for the Recorder, at any time) records it once.
 var ErrUnconfirmed = errors.New("the append was sent but its acknowledgement was lost: it may have been recorded")
 
+// ErrNoEvent is the error of At for a position the log holds no event at
+// (beyond its end, or deleted).
+var ErrNoEvent = errors.New("the event log holds no event at that position")
+
 // RequestTimeout bounds each request the log makes to NATS, an append or
 // one round trip of a read, whatever its context's deadline (an earlier
 // one ends it first). An append that gets no answer within it fails with
@@ -590,6 +594,9 @@ func text(s string) string {
 // At returns the event at a stream position.
 func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
 	m, err := getMsg(ctx, l.stream, pos)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, ErrNoEvent)
+	}
 	if err != nil {
 		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
 	}

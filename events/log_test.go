@@ -423,3 +423,26 @@ func TestRecordedAtToTheMicrosecond(t *testing.T) {
 		}
 	})
 }
+
+// TestAtAPositionWithoutAnEvent: At beyond the log's end is ErrNoEvent,
+// which a caller tells apart from a log it cannot reach; At within it is
+// the event there.
+func TestAtAPositionWithoutAnEvent(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		r := newRecorder(l)
+		for _, id := range []string{"E1", "E2"} {
+			if _, err := r.RegisterPerson(ctx, RegisterPerson{ID: id, Name: "n", Department: "Ops", JoinedOn: domain.MustDate("2015-04-01")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := l.At(ctx, 2); err != nil || got.PersonID != "E2" || got.Position != 2 {
+			t.Fatalf("At(2) = %+v, %v; want E2's registration", got, err)
+		}
+		for _, pos := range []uint64{3, 1000} {
+			if _, err := l.At(ctx, pos); !errors.Is(err, ErrNoEvent) || errors.Is(err, ErrUnavailable) {
+				t.Errorf("At(%d) = %v; want ErrNoEvent", pos, err)
+			}
+		}
+	})
+}

@@ -701,5 +701,31 @@ func TestAReadModelOfAnotherLogIsRefused(t *testing.T) {
 		!strings.Contains(err.Error(), "--schema") {
 		t.Fatalf("careerd on another log: %v; want a refusal naming the schema, both positions and --schema", err)
 	}
+
+	// The other log grows past the read model's checkpoint with events of
+	// its own (written through a read model of its own): the positions
+	// agree, the events at them do not.
+	grow := other
+	grow.Schema = "careerledger_other"
+	g := NewMain(grow, io.Discard)
+	if err := g.Run(context.Background()); err != nil {
+		g.Close()
+		t.Fatal(err)
+	}
+	for _, id := range []string{"X1", "X2", "X3"} {
+		if code, res := post(t, g.Addr(), g.DevToken(), registerMutation, map[string]any{"in": map[string]any{
+			"id": id, "name": "n", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+			t.Fatalf("register %s: %d %+v", id, code, res.Errors)
+		}
+	}
+	g.Close()
+	o = NewMain(other, io.Discard)
+	err = o.Run(context.Background())
+	o.Close()
+	if err == nil || !strings.Contains(err.Error(), `schema "`+cfg.Schema+`" holds at position 2 PersonRegistered of person "W2"`) ||
+		!strings.Contains(err.Error(), `the event log holds PersonRegistered of person "X2"`) || !strings.Contains(err.Error(), "--schema") {
+		t.Fatalf("careerd on another log grown past the read model: %v; want a refusal naming the schema, both events and --schema", err)
+	}
 	start(t, cfg) // its own log: no refusal
+	start(t, grow)
 }

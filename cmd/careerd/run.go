@@ -405,19 +405,23 @@ func (m *Main) openReadModel(ctx context.Context) error {
 	}
 	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version() ||
 		active.Format != postgres.Format
-	m.store = projections.NewSwitch(m.postgresStore(active.Schema))
-	return m.readModelWithinLog(ctx, active.Schema)
+	st := m.postgresStore(active.Schema)
+	m.store = projections.NewSwitch(st)
+	return m.readModelOfThisLog(ctx, active.Schema, st)
 }
 
-// readModelWithinLog refuses a read model that has applied more of a log
-// than the event log holds: it was built from another log (the stream
-// deleted and the database kept, or careerd pointed at another server or
-// data directory). Served, it would show people the log does not have,
-// its projector would wait for positions the log reaches with other
-// events, and the Recorder, which reads people from it, would take its
-// events for the log's.
-func (m *Main) readModelWithinLog(ctx context.Context, schema string) error {
-	applied, err := m.store.Checkpoint(ctx)
+// readModelOfThisLog refuses a read model built from another log (the
+// stream deleted and the database kept, or careerd pointed at another
+// server or data directory). Served, it would show people the log does
+// not have, its projector would wait for positions the log reaches with
+// other events, and the Recorder, which reads people from it, would take
+// its events for the log's. Two checks tell: a read model of this log has
+// applied no more than the log holds, and the last event it stored is the
+// log's at that position (same person, type, idempotency key and
+// recording time), which tells another log that has grown past the
+// read model's checkpoint.
+func (m *Main) readModelOfThisLog(ctx context.Context, schema string, st *postgres.Store) error {
+	applied, err := st.Checkpoint(ctx)
 	if err != nil || applied == 0 {
 		return err
 	}
@@ -425,11 +429,44 @@ func (m *Main) readModelWithinLog(ctx context.Context, schema string) error {
 	if err != nil {
 		return err
 	}
+	const fix = "Start careerd with the log it was built from, or with another --schema to build a new read model from this log"
 	if applied > head {
-		return fmt.Errorf("the read model in schema %q has applied the event log up to position %d, but the log ends at %d: it was built from another log. "+
-			"Start careerd with the log it was built from, or with another --schema to build a new read model from this log", schema, applied, head)
+		return fmt.Errorf("the read model in schema %q has applied the event log up to position %d, but the log ends at %d: it was built from another log. %s",
+			schema, applied, head, fix)
+	}
+	held, ok, err := st.LastEventUpTo(ctx, applied)
+	if err != nil || !ok {
+		return err
+	}
+	logged, err := m.eventLog.At(ctx, held.Position)
+	if errors.Is(err, events.ErrNoEvent) {
+		return fmt.Errorf("the read model in schema %q holds an event at position %d (%s of person %q), but the event log holds none there: it was built from another log. %s",
+			schema, held.Position, held.Type, held.PersonID, fix)
+	}
+	if err != nil {
+		return err
+	}
+	if !sameRecord(held, logged) {
+		return fmt.Errorf("the read model in schema %q holds at position %d %s, but the event log holds %s: it was built from another log. %s",
+			schema, held.Position, describeRecord(held), describeRecord(logged), fix)
 	}
 	return nil
+}
+
+// sameRecord reports whether a read model's stored event is the log's:
+// the same person, type, idempotency key and recording time (which a read
+// model keeps to the microsecond).
+func sameRecord(stored, logged events.Recorded) bool {
+	return stored.PersonID == logged.PersonID && stored.Type == logged.Type && stored.IdempotencyKey == logged.IdempotencyKey &&
+		stored.RecordedAt.Truncate(time.Microsecond).Equal(logged.RecordedAt.Truncate(time.Microsecond))
+}
+
+func describeRecord(r events.Recorded) string {
+	s := fmt.Sprintf("%s of person %q recorded at %s", r.Type, r.PersonID, r.RecordedAt.UTC().Format(time.RFC3339Nano))
+	if r.IdempotencyKey != "" {
+		s += fmt.Sprintf(" under key %q", r.IdempotencyKey)
+	}
+	return s
 }
 
 // postgresStore is a store serving schema as this deployment's active read

@@ -239,6 +239,29 @@ func (s *Store) personEvents(ctx context.Context, q querier, ids []string) (map[
 	return out, nil
 }
 
+// LastEventUpTo returns the stored event at the highest position at or
+// below pos, its Event left undecoded (nil), and false when the store
+// holds none there: what a start compares with the log's event at that
+// position, to tell a read model of this log from one of another.
+func (s *Store) LastEventUpTo(ctx context.Context, pos uint64) (events.Recorded, bool, error) {
+	r, err := read(ctx, s, func(q querier) (events.Recorded, error) {
+		var r events.Recorded
+		var at int64
+		err := q.QueryRow(ctx, s.q(`SELECT position, person_id, type, version, recorded_at, idempotency_key
+			FROM {s}.person_events WHERE position <= $1 ORDER BY position DESC LIMIT 1`), int64(pos)).
+			Scan(&at, &r.PersonID, &r.Type, &r.Version, &r.RecordedAt, &r.IdempotencyKey)
+		r.Position = uint64(at)
+		return r, err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return events.Recorded{}, false, nil
+	}
+	if err != nil {
+		return events.Recorded{}, false, fmt.Errorf("the last stored event up to position %d: %w", pos, err)
+	}
+	return r, true, nil
+}
+
 // Apply stores a projected batch and advances the checkpoint in one
 // transaction. Events at or below the committed checkpoint are skipped, so
 // replaying a batch after a crash changes nothing. An empty batch at the
