@@ -459,3 +459,62 @@ func TestPersonIDOKAgreesWithTheDomain(t *testing.T) {
 		}
 	}
 }
+
+// TestAFoldThatPanicsLeavesThePersonToTheLog: a command's event is folded
+// into the person the Recorder remembers after its caller has the answer.
+// A fold that panics (a fault in the domain's fold, made here by
+// remembering a person with no accomplishment index) must neither take
+// the process down nor leave a half-folded person behind: the Recorder
+// forgets the person and reads them from the log before the next
+// decision, so a retry is answered as the original, the accomplishment
+// can be retracted, and the next command is recorded once, after it.
+func TestAFoldThatPanicsLeavesThePersonToTheLog(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		r := newRecorder(l)
+		mustRegister(t, r, "E1")
+		e := r.cache.entry("E1")
+		if err := e.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !e.known {
+			t.Fatal("the registration left E1 unknown to the Recorder")
+		}
+		e.person = &domain.Person{ID: "E1", Name: e.person.Name, JoinedOn: e.person.JoinedOn} // Record panics on it
+		e.release()
+
+		cmd := RecordAccomplishment{PersonID: "E1", Accomplishment: sampleEngagement("x"), IdempotencyKey: "k1"}
+		first, err := r.RecordAccomplishment(ctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fold runs holding the person's turn: once it is ours again,
+		// the fold is over.
+		if err := e.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		known := e.known
+		e.release()
+		if known {
+			t.Fatal("after a fold that panicked the Recorder still trusts what it remembers of E1")
+		}
+		again, err := r.RecordAccomplishment(ctx, cmd)
+		if err != nil || !again.Duplicate || again.Position != first.Position {
+			t.Fatalf("retry of k1: %+v, %v; want the original at %d", again, err, first.Position)
+		}
+		next, err := r.RecordAccomplishment(ctx, RecordAccomplishment{PersonID: "E1", Accomplishment: sampleEngagement("y")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.RetractAccomplishment(ctx, RetractAccomplishment{AccomplishmentID: first.AccomplishmentID, Reason: "entered twice"}); err != nil {
+			t.Fatalf("retract the accomplishment whose fold panicked: %v", err)
+		}
+		rs, _, err := l.Load(ctx, "E1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 4 || rs[1].Position != first.Position || rs[2].Position != next.Position {
+			t.Fatalf("E1's log: %d events; want registration, x, y and the retraction, each once", len(rs))
+		}
+	})
+}
