@@ -120,19 +120,21 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 	}
 	const fields = "must be one of SYSTEM_OPERATION, NETWORK_OPERATION, SERVICE_DESK"
 	engagement := []string{"record-engagement", "--personId", "E1", "--title", "t", "--role", "LEAD", "--startedOn", "2024-01-01", "--outcome", "ONGOING"}
+	// Each want starts with ": --": the flag is named once, with two dashes
+	// ("careerctl record-engagement: --field: ...", not "----field").
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, 2, `--role: "boss" is not a role; must be one of admin, hr, manager, employee`},
-		{append(slices.Clone(engagement), "--field", "NETWORK"), 2, `--field: "NETWORK" is not a valid SpecialtyField; ` + fields},
+		{[]string{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, 2, `: --role: "boss" is not a role; must be one of admin, hr, manager, employee`},
+		{append(slices.Clone(engagement), "--field", "NETWORK"), 2, `: --field: "NETWORK" is not a valid SpecialtyField; ` + fields},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization,BOGUS"), 2,
-			`--complexity: "BOGUS" is not a valid ComplexityCriterion; must be one of OPERATION_REQUIREMENTS, OPERATION_SYSTEMS, SUPPORTED_SYSTEM, NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT`},
+			`: --complexity: "BOGUS" is not a valid ComplexityCriterion; must be one of OPERATION_REQUIREMENTS, OPERATION_SYSTEMS, SUPPORTED_SYSTEM, NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT`},
 		{[]string{"assess-theme", "--personId", "E1", "--theme", "STRESS_MANAGEMENT", "--proficiency", "EXPERT", "--assessedOn", "2024-01-01"}, 2,
-			`--proficiency: "EXPERT" is not a valid Proficiency; must be one of BASIC, PRACTICE, GUIDES_SUBORDINATES, GUIDES_OTHERS`},
-		{[]string{"distribution", "--field", "NETWORK"}, 2, `--field: "NETWORK" is not a valid SpecialtyField; ` + fields},
-		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `--field: "net" is not a valid SpecialtyField; ` + fields},
+			`: --proficiency: "EXPERT" is not a valid Proficiency; must be one of BASIC, PRACTICE, GUIDES_SUBORDINATES, GUIDES_OTHERS`},
+		{[]string{"distribution", "--field", "NETWORK"}, 2, `: --field: "NETWORK" is not a valid SpecialtyField; ` + fields},
+		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `: --field: "net" is not a valid SpecialtyField; ` + fields},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization"), 1, "127.0.0.1:1"},
 		{[]string{"distribution", "--field", "network_operation"}, 1, "127.0.0.1:1"},
 	} {

@@ -247,14 +247,17 @@ func (m mutationSpec) run(c *cli, args []string) error {
 			return
 		}
 		v, err := convertValue(f.Name, r.text)
-		if err == nil {
+		if err != nil {
+			err = usageError{fmt.Errorf("--%w", err)}
+		} else {
 			// Checked here, with the values it takes: careerd would refuse
 			// it after a round trip (amendAccomplishment's kind, a String
-			// for either kind's values, is careerd's to check).
+			// for either kind's values, is careerd's to check). Its error
+			// names the flag with its dashes already.
 			err = checkEnum(f.Name, graph.InputEnum(m.inputType, f.Name), r.text, inputFields[f.Name].kind == kindEnumList)
 		}
 		if err != nil {
-			errs = append(errs, usageError{fmt.Errorf("--%w", err)})
+			errs = append(errs, err)
 			bad = append(bad, f.Name) // given, if wrongly: not also "required"
 			return
 		}
