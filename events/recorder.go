@@ -1040,7 +1040,7 @@ func validDate(field string, d, today domain.Date) error {
 	case d.IsZero():
 		return domain.Invalid(field, "is required")
 	case d.After(today):
-		return domain.Invalid(field, "must not be in the future")
+		return domain.Invalid(field, "must not be in the future (after "+today.String()+")")
 	}
 	return nil
 }
