@@ -635,3 +635,29 @@ func TestAFutureKnownAtIsRefused(t *testing.T) {
 		t.Errorf("F2 after the refused registration: %s %+v; want not found", r.Data, r.Errors)
 	}
 }
+
+// TestStandingKnownAtTheFirstInstant: 0001-01-01T00:00:00Z is an instant
+// like any other, before anything was recorded, so the standing known then
+// is [] (as one second later), with or without asOf; it is not taken as
+// knownAt left out, which answered what is known now.
+func TestStandingKnownAtTheFirstInstant(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "Z0", "name": "Zero Time", "department": "Operations", "joinedOn": "2016-04-01"}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "Z0", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2017-01-10"}, "")
+		for _, k := range []string{"0001-01-01T00:00:00Z", "0001-01-01T00:00:01Z", "0001-01-01T09:00:00+09:00"} {
+			r := e.gql(t, adm, `query($k: DateTime!) { person(id: "Z0") {
+				standing(knownAt: $k) { field level }
+				inThePast: standing(asOf: "2020-01-01", knownAt: $k) { field level }
+				history(knownAt: $k) { on }
+			} }`, map[string]any{"k": k}).ok(t)
+			var p struct {
+				Person struct{ Standing, InThePast, History []json.RawMessage }
+			}
+			r.decode(t, &p)
+			if p.Person.Standing == nil || len(p.Person.Standing) != 0 || p.Person.InThePast == nil || len(p.Person.InThePast) != 0 || len(p.Person.History) != 0 {
+				t.Errorf("knownAt %s: %s; want every standing and the history []", k, r.Data)
+			}
+		}
+	})
+}

@@ -51,6 +51,11 @@ func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *
 	}
 	var kt time.Time
 	if knownAt != nil {
+		if knownAt.IsZero() {
+			// 0001-01-01T00:00:00Z, before anything was recorded: the read
+			// model takes a zero knownAt as "known now", so it is told here.
+			return []model.FieldStanding{}, nil
+		}
 		kt = *knownAt
 	}
 	st, err := r.standing(ctx, obj, d, kt)
