@@ -123,6 +123,12 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{map[string]string{"CAREER_SELF_ASSESSMENT": "maybe"}, nil, "$CAREER_SELF_ASSESSMENT"},
 		{map[string]string{"DATABASE_URL": "not a url"}, nil, "--database-url ($DATABASE_URL) \"not a url\" is not a PostgreSQL connection string"},
 		{nil, []string{"--database-url", "postgres://u:x@db:badport/career"}, "--database-url"},
+		{nil, []string{"--subject-prefix", "bad..prefix"}, `--subject-prefix ($CAREER_SUBJECT_PREFIX) must be NATS subject tokens joined by '.'`},
+		{map[string]string{"CAREER_SUBJECT_PREFIX": ".person"}, nil, `--subject-prefix ($CAREER_SUBJECT_PREFIX)`},
+		{nil, []string{"--subject-prefix", "career.*"}, `--subject-prefix ($CAREER_SUBJECT_PREFIX)`},
+		{nil, []string{"--subject-prefix", "career person"}, `--subject-prefix ($CAREER_SUBJECT_PREFIX)`},
+		{nil, []string{"--stream", "bad.name"}, `--stream ($CAREER_STREAM) must be a JetStream stream name`},
+		{map[string]string{"CAREER_STREAM": "CAREER>"}, nil, `--stream ($CAREER_STREAM)`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
@@ -143,6 +149,11 @@ func TestBadValuesAreRefused(t *testing.T) {
 	for _, good := range []string{"postgres://postgres@127.0.0.1:1/x?connect_timeout=1", "host=127.0.0.1 port=1 user=u password=p dbname=x"} {
 		if _, err := ParseConfig([]string{"--dev", "--database-url", good}, func(string) string { return "" }); err != nil {
 			t.Errorf("--database-url %s (well formed, unreachable): %v, want it accepted", maskURL(good), err)
+		}
+	}
+	for _, good := range []string{"career.person", "acme-hr.people_v2", "people"} {
+		if _, err := ParseConfig([]string{"--dev", "--subject-prefix", good, "--stream", "ACME_HR-2"}, func(string) string { return "" }); err != nil {
+			t.Errorf("--subject-prefix %s: %v, want it accepted", good, err)
 		}
 	}
 	cfg, err := ParseConfig(nil, func(k string) string { return map[string]string{"CAREER_DEV": "TRUE"}[k] })
