@@ -126,6 +126,11 @@ func (n *ndjsonReader) next() (importLine, error) {
 			return importLine{}, err
 		}
 		n.no++
+		if n.no == 1 {
+			// A byte order mark, as editors on Windows save UTF-8 (the CSV
+			// reader drops it from the header too).
+			raw = bytes.TrimPrefix(raw, []byte("\uFEFF"))
+		}
 		text := bytes.TrimSpace(raw)
 		if len(text) == 0 || text[0] == '#' {
 			continue

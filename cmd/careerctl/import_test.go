@@ -604,3 +604,20 @@ func TestImportRefusesAnExport(t *testing.T) {
 		t.Errorf("an exported line among commands: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// TestNDJSONWithAByteOrderMark: a file saved with a UTF-8 byte order mark
+// reads its first line as any other (it was refused as "invalid character
+// 'ï'"); a mark elsewhere is not dropped.
+func TestNDJSONWithAByteOrderMark(t *testing.T) {
+	line := `{"op": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}`
+	got, bad := readAll(t, "ndjson", "\uFEFF"+line+"\n\uFEFF"+line+"\n")
+	if got[1] == nil || got[1]["op"] != "registerPerson" {
+		t.Errorf("line 1 with a byte order mark: %v, refused %q", got[1], bad[1])
+	}
+	if bad[2] == "" {
+		t.Errorf("line 2, a byte order mark inside the file: %v, want it refused", got[2])
+	}
+	if plain, _ := readAll(t, "ndjson", line+"\n"); !reflect.DeepEqual(plain[1], got[1]) {
+		t.Errorf("with a mark %v, without %v: want the same request (and key)", got[1], plain[1])
+	}
+}
