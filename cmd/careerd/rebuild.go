@@ -272,6 +272,16 @@ func (m *Main) olderThanOurs(a postgres.Active) bool {
 	return a.CatalogueVersion < m.cat.Version() || (a.CatalogueVersion == m.cat.Version() && a.Format < postgres.Format)
 }
 
+// newerThanOurs reports whether the active read model a was built by a
+// newer version of this instance's catalogue, or in a newer format by
+// this version: what this instance's own rebuild would not switch over.
+func (m *Main) newerThanOurs(a postgres.Active) bool {
+	if a.CatalogueID != m.cat.ID() {
+		return false
+	}
+	return a.CatalogueVersion > m.cat.Version() || (a.CatalogueVersion == m.cat.Version() && a.Format > postgres.Format)
+}
+
 // claimSchema names a new read-model schema beside the serving one and
 // claims it (postgres.BeginRebuild): if this process dies before it
 // switches to the schema or drops it, the claim ends with its session and

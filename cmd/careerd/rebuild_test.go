@@ -213,6 +213,51 @@ func TestANewCatalogueVersionRebuildsTheReadModel(t *testing.T) {
 	if !strings.Contains(string(res.Data), `"catalogueVersion":2`) {
 		t.Errorf("standing after the rebuild: %s %+v", res.Data, res.Errors)
 	}
+	if code, body := get(t, "http://"+m2.Addr()+"/readyz"); code != 200 {
+		t.Errorf("/readyz of the instance of the read model's catalogue = %d %s", code, body)
+	}
+	m2.Close()
+
+	// Started again with the older version (the built-in one): its own
+	// rebuild would never switch back over the newer model, so none is
+	// started, and it says it is not ready, since its answers would mix
+	// two rule books, until the read model is rebuilt for it on request.
+	cfg.Catalogue = ""
+	var logs logLines
+	m3 := startLogging(t, cfg, &logs)
+	if n := len(logs.find(t, "the read model was judged by a newer version of this catalogue than this instance's, or built in a newer format: not rebuilt; "+
+		"while its catalogue is newer, /readyz reports this instance not ready, since its answers would mix two rule books. "+
+		"Start careerd with the catalogue the read model was judged by, or rebuild the read model for this one (careerctl rebuild --wait)",
+		map[string]string{"level": "WARN", "version": "1", "read_model_version": "2"})); n != 1 {
+		t.Errorf("the older catalogue was told %d times, want once:\n%s", n, logs.String())
+	}
+	url := "http://" + m3.Addr() + "/readyz"
+	if code, body := get(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"catalogue older than the read model's"`) ||
+		!strings.Contains(body, `"catalogue_version":1`) || !strings.Contains(body, `"read_model_catalogue_version":2`) {
+		t.Errorf("/readyz of an instance with an older catalogue = %d %s", code, body)
+	}
+	if st := m3.rebuild.RebuildStatus(); st.State != "idle" {
+		t.Errorf("an instance with an older catalogue started a rebuild: %+v", st)
+	}
+	if code, body := call(t, "POST", "http://"+m3.Addr()+"/v1/rebuild", m3.DevToken()); code != http.StatusAccepted {
+		t.Fatalf("start rebuild: %d %s", code, body)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if code, _ := get(t, url); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			code, body := get(t, url)
+			t.Fatalf("/readyz after a rebuild for the older catalogue = %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if active, _, err := postgres.ReadActive(context.Background(), pool, cfg.Schema); err != nil || active.CatalogueVersion != 1 {
+		t.Errorf("after the requested rebuild the read model is %+v, %v; want catalogue version 1", active, err)
+	}
+	if n := len(logs.find(t, "rebuild failed; the old read model keeps serving", nil)); n != 0 {
+		t.Errorf("%d rebuilds failed", n)
+	}
 }
 
 func TestAnOlderReadModelFormatIsRebuilt(t *testing.T) {

@@ -77,10 +77,13 @@ type Main struct {
 
 	cancel context.CancelFunc
 	// staleCatalogue: the active read model was judged by another catalogue
-	// or built in an older format.
-	staleCatalogue bool
-	wg             sync.WaitGroup
-	closeOnce      sync.Once
+	// or built in an older format. servedNewer: it was judged by a newer
+	// version of this instance's catalogue, or built in a newer format by
+	// this version, which this instance's own rebuild never replaces.
+	staleCatalogue, servedNewer bool
+	activeAtStart               postgres.Active // the registry's entry for the read model served at start
+	wg                          sync.WaitGroup
+	closeOnce                   sync.Once
 	// closing is set when Close starts: a NATS connection closed from then
 	// on is closed at shutdown. natsOpen counts the NATS connections whose
 	// closed handler has not run yet; Close waits for them, so that each
@@ -236,7 +239,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.served.Store(true)
 	m.log.Info("careerd serving", "addr", m.Addr())
-	if m.staleCatalogue {
+	if m.servedNewer {
+		// A rebuild for this instance's catalogue would be refused at its
+		// switch (never back over a newer one): an instance of an older
+		// release or catalogue, say during a rolling upgrade, or started
+		// with the wrong --catalogue.
+		m.log.Warn("the read model was judged by a newer version of this catalogue than this instance's, or built in a newer format: not rebuilt; "+
+			"while its catalogue is newer, /readyz reports this instance not ready, since its answers would mix two rule books. "+
+			"Start careerd with the catalogue the read model was judged by, or rebuild the read model for this one (careerctl rebuild --wait)",
+			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format,
+			"read_model_version", m.activeAtStart.CatalogueVersion, "read_model_format", m.activeAtStart.Format)
+	} else if m.staleCatalogue {
 		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves")
 		if _, err := m.rebuild.startAutomatic(runCtx); err != nil {
 			m.log.Error("rebuild", "err", err)
@@ -405,6 +418,8 @@ func (m *Main) openReadModel(ctx context.Context) error {
 	}
 	m.staleCatalogue = active.CatalogueID != m.cat.ID() || active.CatalogueVersion != m.cat.Version() ||
 		active.Format != postgres.Format
+	m.servedNewer = m.staleCatalogue && m.newerThanOurs(active)
+	m.activeAtStart = active
 	st := m.postgresStore(active.Schema)
 	m.store = projections.NewSwitch(st)
 	return m.readModelOfThisLog(ctx, active.Schema, st)
@@ -658,6 +673,24 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "projector behind"
 		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
+	}
+	if m.pool != nil {
+		// Judged by a newer version of this instance's catalogue (another
+		// instance's rebuild switched to it, or this one started with an
+		// older --catalogue): the stored levels follow the newer rules and
+		// every explanation, history and knownAt answer this instance
+		// evaluates on read follows its own.
+		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "read model unreachable", "error": err.Error()})
+			return
+		}
+		if ok && active.CatalogueID == m.cat.ID() && active.CatalogueVersion > m.cat.Version() {
+			body["status"] = "catalogue older than the read model's"
+			body["catalogue_version"], body["read_model_catalogue_version"] = m.cat.Version(), active.CatalogueVersion
+			writeJSON(w, http.StatusServiceUnavailable, body)
+			return
+		}
 	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
