@@ -184,6 +184,14 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.Replicas < 1 {
 		return c, fmt.Errorf("--replicas must be >= 1")
 	}
+	// Empty is the default, here as in the log, so that the level changes'
+	// subjects (derivedPrefix) follow the subjects the log writes.
+	if c.Stream == "" {
+		c.Stream = "CAREER"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "career.person"
+	}
 	if strings.ContainsAny(c.Stream, ".*> \t\r\n") {
 		return c, fmt.Errorf("--stream ($CAREER_STREAM) must be a JetStream stream name, without '.', '*', '>' or spaces, not %q", c.Stream)
 	}

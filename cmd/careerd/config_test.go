@@ -33,6 +33,11 @@ func TestDerivedEventsFollowTheSubjectPrefix(t *testing.T) {
 			t.Errorf("derivedPrefix(%q) = %q lies under the log's subjects", prefix, got)
 		}
 	}
+	// An empty prefix or stream is the default, for the level changes too.
+	empty, err := ParseConfig([]string{"--dev", "--subject-prefix", "", "--stream", ""}, func(string) string { return "" })
+	if err != nil || empty.SubjectPrefix != "career.person" || empty.Stream != "CAREER" || derivedPrefix(empty.SubjectPrefix) != "career.derived" {
+		t.Errorf("empty --subject-prefix and --stream: %q, %q, %v; want the defaults, and level changes on career.derived", empty.SubjectPrefix, empty.Stream, err)
+	}
 	cfg := baseConfig(t)
 	cfg.SubjectPrefix = "optrial.person"
 	m := start(t, cfg)
