@@ -148,7 +148,9 @@ func (n *ndjsonReader) next() (importLine, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.UseNumber()
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cmd); err != nil {
+		if !json.Valid(text) {
+			l.err = badLine("", `not JSON: each line is one {"op": "<mutation>", "input": {...}} object`)
+		} else if err := dec.Decode(&cmd); err != nil {
 			l.err = badLine("", "not a command object: %v", err)
 		} else if err := casedKey(text); err != nil {
 			l.err = err

@@ -168,7 +168,7 @@ not json
 	if key(lines[7]) != "mine" {
 		t.Errorf("own key replaced: %s", lines[7].body)
 	}
-	for i, want := range map[int]string{3: "BAD_LINE: not a command object", 4: "BAD_LINE input: missing",
+	for i, want := range map[int]string{3: `BAD_LINE: not JSON: each line is one {"op": "<mutation>", "input": {...}} object`, 4: "BAD_LINE input: missing",
 		5: "BAD_LINE title: is not an input field of assessTheme", 6: `BAD_LINE: not a command object: json: unknown field "extra"`} {
 		if lines[i].err == nil || !strings.HasPrefix(lines[i].err.String(), want) {
 			t.Errorf("line %d: %v, want %q", lines[i].no, lines[i].err, want)
