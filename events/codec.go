@@ -20,16 +20,16 @@ type schema struct {
 }
 
 var schemas = map[string]schema{
-	"PersonRegistered":  {version: 1, decode: decodeAs[PersonRegistered]},
-	"PersonTransferred": {version: 1, decode: decodeAs[PersonTransferred]},
-	"PersonDeparted":    {version: 1, decode: decodeAs[PersonDeparted]},
-	"EngagementRecorded": {version: 2, decode: decodeAs[EngagementRecorded],
+	"PersonRegistered":  {version: 1, decode: decodeAs(registeredMembers)},
+	"PersonTransferred": {version: 1, decode: decodeAs(transferredMembers)},
+	"PersonDeparted":    {version: 1, decode: decodeAs(departedMembers)},
+	"EngagementRecorded": {version: 2, decode: decodeAs(engagementMembers),
 		upcast: map[int]func([]byte) ([]byte, error){1: upcastEngagementV1}},
-	"TechnologySuccessionRecorded":   {version: 1, decode: decodeAs[TechnologySuccessionRecorded]},
-	"SubordinateDevelopmentRecorded": {version: 1, decode: decodeAs[SubordinateDevelopmentRecorded]},
-	"ThemeAssessed":                  {version: 1, decode: decodeAs[ThemeAssessed]},
-	"AccomplishmentAmended":          {version: 1, decode: decodeAs[AccomplishmentAmended]},
-	"AccomplishmentRetracted":        {version: 1, decode: decodeAs[AccomplishmentRetracted]},
+	"TechnologySuccessionRecorded":   {version: 1, decode: decodeAs(successionMembers)},
+	"SubordinateDevelopmentRecorded": {version: 1, decode: decodeAs(developmentMembers)},
+	"ThemeAssessed":                  {version: 1, decode: decodeAs(assessmentMembers)},
+	"AccomplishmentAmended":          {version: 1, decode: decodeAs(amendedMembers)},
+	"AccomplishmentRetracted":        {version: 1, decode: decodeAs(retractedMembers)},
 }
 
 // Types returns every event type name, sorted.
@@ -49,7 +49,10 @@ func CurrentVersion(typ string) (int, bool) {
 }
 
 // Encode returns the type name, current schema version and JSON body of e.
-// It accepts the event structs of this package as values or pointers.
+// It accepts the event structs of this package as values or pointers. The
+// body is written by the fast writer (fastjson.go), which spells it exactly
+// as json.Marshal does; json.Marshal itself writes a type the writer does
+// not know.
 func Encode(e Event) (typ string, version int, body []byte, err error) {
 	e = normalize(deref(e))
 	if e == nil {
@@ -60,8 +63,10 @@ func Encode(e Event) (typ string, version int, body []byte, err error) {
 	if !ok {
 		return "", 0, nil, fmt.Errorf("encode: unknown event type %q", typ)
 	}
-	body, err = json.Marshal(e)
-	if err != nil {
+	if body = marshal(e); body != nil {
+		return typ, s.version, body, nil
+	}
+	if body, err = json.Marshal(e); err != nil {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", typ, err)
 	}
 	return typ, s.version, body, nil
@@ -129,15 +134,30 @@ func withoutNUL(body []byte) []byte {
 	return out
 }
 
-func decodeAs[T Event](body []byte) (Event, error) {
-	// Normalised in place and boxed once: the value passed to normalize
-	// would be boxed, and one it changes boxed again on the way out.
-	v := new(T)
-	if err := json.Unmarshal(body, v); err != nil {
-		return nil, err
+// decodeAs returns the decoder of one event type: the fast reader
+// (fastjson.go) for its members when it accepts the body, else
+// encoding/json. Either way
+// normalizeIn runs on the result, and both give the same event for every
+// body the fast reader accepts.
+func decodeAs[T Event](members []member[T]) func([]byte) (Event, error) {
+	return func(body []byte) (Event, error) {
+		// Normalised in place and boxed once: the value passed to normalize
+		// would be boxed, and one it changes boxed again on the way out.
+		d := &struct {
+			r reader
+			v T
+		}{r: reader{b: body, ok: true}} // one allocation for both
+		if object(&d.r, &d.v, members); d.r.end() {
+			normalizeIn(&d.v)
+			return d.v, nil
+		}
+		v := new(T)
+		if err := json.Unmarshal(body, v); err != nil {
+			return nil, err
+		}
+		normalizeIn(v)
+		return *v, nil
 	}
-	normalizeIn(v)
-	return *v, nil
 }
 
 // deref turns a pointer to one of this package's events into the value, so

@@ -35,3 +35,29 @@ func BenchmarkRecordOf(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCodec is Encode and Decode of each golden example, one sub-benchmark per type.
+func BenchmarkCodec(b *testing.B) {
+	for _, e := range examples() {
+		typ, ver, body, err := Encode(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("Encode/"+typ, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := Encode(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Decode/"+typ, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(typ, ver, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
