@@ -88,8 +88,8 @@ var ErrUnavailable = errors.New("the event log is unreachable")
 // key, for the Recorder, at any time) records it once.
 var ErrUnconfirmed = errors.New("the append was sent but its acknowledgement was lost: it may have been recorded")
 
-// ErrNoEvent is the error of At for a position the log holds no event at
-// (beyond its end, or deleted).
+// ErrNoEvent is the error of At and HeaderAt for a position the log holds
+// no event at (beyond its end, or deleted).
 var ErrNoEvent = errors.New("the event log holds no event at that position")
 
 // RequestTimeout bounds each request the log makes to NATS, an append or
@@ -549,14 +549,22 @@ func (l *Log) deleteConsumerLater(name string) {
 
 // recordOf decodes a stored message.
 func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte, ts time.Time) (Recorded, error) {
-	typ := hdr.Get(HeaderType)
+	r, err := l.headerOf(subject, seq, hdr, ts)
+	if err != nil {
+		return Recorded{}, err
+	}
+	if r.Event, err = Decode(r.Type, r.Version, data); err != nil {
+		return Recorded{}, fmt.Errorf("event %d on %s: %w", seq, subject, err)
+	}
+	return r, nil
+}
+
+// headerOf is what a stored message's subject and headers say of its
+// event: a Recorded without its Event.
+func (l *Log) headerOf(subject string, seq uint64, hdr nats.Header, ts time.Time) (Recorded, error) {
 	ver, err := strconv.Atoi(hdr.Get(HeaderVersion))
 	if err != nil {
 		return Recorded{}, fmt.Errorf("event %d on %s: bad %s header %q", seq, subject, HeaderVersion, hdr.Get(HeaderVersion))
-	}
-	e, err := Decode(typ, ver, data)
-	if err != nil {
-		return Recorded{}, fmt.Errorf("event %d on %s: %w", seq, subject, err)
 	}
 	at := ts
 	if h := hdr.Get(HeaderRecordedAt); h != "" {
@@ -571,13 +579,12 @@ func (l *Log) recordOf(subject string, seq uint64, hdr nats.Header, data []byte,
 	return Recorded{
 		Position:       seq,
 		PersonID:       strings.TrimPrefix(subject, l.cfg.SubjectPrefix+"."),
-		Type:           typ,
+		Type:           hdr.Get(HeaderType),
 		Version:        ver,
 		RecordedAt:     at,
 		StoredAt:       ts.UTC(), // no location pointer for the collector to scan
 		IdempotencyKey: text(hdr.Get(HeaderIdempotencyKey)),
 		RecordedBy:     text(hdr.Get(HeaderRecordedBy)),
-		Event:          e,
 	}, nil
 }
 
@@ -601,6 +608,21 @@ func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
 		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
 	}
 	return l.recordOf(m.Subject, m.Sequence, m.Header, m.Data, m.Time)
+}
+
+// HeaderAt returns what the log says of the event at a stream position
+// without decoding its body (Event nil): its person, type, version,
+// recording time and keys, which a release that does not know the
+// event's type or version reads too.
+func (l *Log) HeaderAt(ctx context.Context, pos uint64) (Recorded, error) {
+	m, err := getMsg(ctx, l.stream, pos)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, ErrNoEvent)
+	}
+	if err != nil {
+		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
+	}
+	return l.headerOf(m.Subject, m.Sequence, m.Header, m.Time)
 }
 
 // message builds the NATS message that appends e to a person's subject.

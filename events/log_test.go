@@ -424,11 +424,12 @@ func TestRecordedAtToTheMicrosecond(t *testing.T) {
 	})
 }
 
-// TestAtAPositionWithoutAnEvent: At beyond the log's end is ErrNoEvent,
-// which a caller tells apart from a log it cannot reach; At within it is
-// the event there.
+// TestAtAPositionWithoutAnEvent: At and HeaderAt beyond the log's end are
+// ErrNoEvent, which a caller tells apart from a log it cannot reach; within
+// it they are the event there. HeaderAt reads what the headers say of an
+// event this release cannot decode (a newer version), where At fails.
 func TestAtAPositionWithoutAnEvent(t *testing.T) {
-	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, nc *nats.Conn) {
 		ctx := ctxT(t)
 		r := newRecorder(l)
 		for _, id := range []string{"E1", "E2"} {
@@ -439,9 +440,36 @@ func TestAtAPositionWithoutAnEvent(t *testing.T) {
 		if got, err := l.At(ctx, 2); err != nil || got.PersonID != "E2" || got.Position != 2 {
 			t.Fatalf("At(2) = %+v, %v; want E2's registration", got, err)
 		}
-		for _, pos := range []uint64{3, 1000} {
+		if got, err := l.HeaderAt(ctx, 2); err != nil || got.PersonID != "E2" || got.Type != "PersonRegistered" || got.Version != 1 || got.Event != nil {
+			t.Fatalf("HeaderAt(2) = %+v, %v; want E2's registration's headers", got, err)
+		}
+		future := nats.NewMsg(l.Subject("E2"))
+		future.Header.Set(HeaderType, "EngagementRecorded")
+		future.Header.Set(HeaderVersion, "99")
+		future.Header.Set(HeaderRecordedAt, "2030-01-02T03:04:05.123456789Z")
+		future.Header.Set(HeaderIdempotencyKey, "k9")
+		future.Data = []byte(`{"shape":"of a later release"}`)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.PublishMsg(ctx, future); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.At(ctx, 3); err == nil || errors.Is(err, ErrNoEvent) {
+			t.Errorf("At(3) of an unknown version = %v; want a decode error", err)
+		}
+		want := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+		if got, err := l.HeaderAt(ctx, 3); err != nil || got.PersonID != "E2" || got.Type != "EngagementRecorded" || got.Version != 99 ||
+			got.IdempotencyKey != "k9" || !got.RecordedAt.Equal(want) {
+			t.Errorf("HeaderAt(3) = %+v, %v; want the headers of version 99, recorded at %s", got, err, want)
+		}
+		for _, pos := range []uint64{4, 1000} {
 			if _, err := l.At(ctx, pos); !errors.Is(err, ErrNoEvent) || errors.Is(err, ErrUnavailable) {
 				t.Errorf("At(%d) = %v; want ErrNoEvent", pos, err)
+			}
+			if _, err := l.HeaderAt(ctx, pos); !errors.Is(err, ErrNoEvent) {
+				t.Errorf("HeaderAt(%d) = %v; want ErrNoEvent", pos, err)
 			}
 		}
 	})

@@ -148,10 +148,13 @@ func (n *ndjsonReader) next() (importLine, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.UseNumber()
 		dec.DisallowUnknownFields()
-		if !json.Valid(text) {
-			l.err = badLine("", `not JSON: each line is one {"op": "<mutation>", "input": {...}} object`)
-		} else if err := dec.Decode(&cmd); err != nil {
-			l.err = badLine("", "not a command object: %v", err)
+		if err := dec.Decode(&cmd); err != nil {
+			var syntax *json.SyntaxError
+			if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+				l.err = badLine("", `not JSON: each line is one {"op": "<mutation>", "input": {...}} object`)
+			} else {
+				l.err = badLine("", "not a command object: %v", err)
+			}
 		} else if err := casedKey(text); err != nil {
 			l.err = err
 		} else if dec.More() {

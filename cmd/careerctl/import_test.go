@@ -129,7 +129,9 @@ not json
 {"op": "assessTheme"}
 {"op": "assessTheme", "input": {"personId": "E1", "title": "x"}}
 {"op": "assessTheme", "input": {}, "extra": 1}
-{"op": "retractAccomplishment", "input": {"accomplishmentId": "E1.X", "reason": "dup", "idempotencyKey": "mine"}}`
+{"op": "retractAccomplishment", "input": {"accomplishmentId": "E1.X", "reason": "dup", "idempotencyKey": "mine"}}
+{"op": "departPerson", "input": {}} {"op": "departPerson", "input": {}}
+{"op": "departPerson", "input": {`
 	lr, _ := newLineReader(strings.NewReader(text), "ndjson", "cmds.ndjson")
 	var lines []importLine
 	for {
@@ -143,7 +145,7 @@ not json
 	for _, l := range lines {
 		nos = append(nos, l.no)
 	}
-	if !reflect.DeepEqual(nos, []int{1, 4, 5, 6, 7, 8, 9, 10}) {
+	if !reflect.DeepEqual(nos, []int{1, 4, 5, 6, 7, 8, 9, 10, 11, 12}) {
 		t.Fatalf("line numbers %v", nos)
 	}
 	// Large yen stays exact; the same text on another line gets another key.
@@ -169,7 +171,8 @@ not json
 		t.Errorf("own key replaced: %s", lines[7].body)
 	}
 	for i, want := range map[int]string{3: `BAD_LINE: not JSON: each line is one {"op": "<mutation>", "input": {...}} object`, 4: "BAD_LINE input: missing",
-		5: "BAD_LINE title: is not an input field of assessTheme", 6: `BAD_LINE: not a command object: json: unknown field "extra"`} {
+		5: "BAD_LINE title: is not an input field of assessTheme", 6: `BAD_LINE: not a command object: json: unknown field "extra"`,
+		8: "BAD_LINE: more than one JSON value on the line", 9: `BAD_LINE: not JSON: each line`} {
 		if lines[i].err == nil || !strings.HasPrefix(lines[i].err.String(), want) {
 			t.Errorf("line %d: %v, want %q", lines[i].no, lines[i].err, want)
 		}

@@ -192,8 +192,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = "career.person"
 	}
-	if strings.ContainsAny(c.Stream, ".*> \t\r\n") {
-		return c, fmt.Errorf("--stream ($CAREER_STREAM) must be a JetStream stream name, without '.', '*', '>' or spaces, not %q", c.Stream)
+	if strings.ContainsAny(c.Stream, ".*>/\\ \t\r\n\f") {
+		return c, fmt.Errorf("--stream ($CAREER_STREAM) must be a JetStream stream name, without '.', '*', '>', '/', '\\' or spaces, not %q", c.Stream)
 	}
 	if !validSubjectPrefix(c.SubjectPrefix) {
 		return c, fmt.Errorf("--subject-prefix ($CAREER_SUBJECT_PREFIX) must be NATS subject tokens joined by '.' (none empty, no '*', '>' or spaces), such as career.person, not %q", c.SubjectPrefix)
@@ -203,13 +203,10 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 
 // validSubjectPrefix reports whether p can begin the log's subjects
 // (p.<personId>): tokens joined by dots, none empty, with no wildcard or
-// white space ("" is the log's default). NATS refuses any other as
+// white space (an empty one is the default by then). NATS refuses any other as
 // "invalid subject" only once careerd opens the log, an error that named
 // neither the flag nor the value.
 func validSubjectPrefix(p string) bool {
-	if p == "" {
-		return true
-	}
 	for _, tok := range strings.Split(p, ".") {
 		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
 			return false

@@ -133,6 +133,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--subject-prefix", "career.*"}, `--subject-prefix ($CAREER_SUBJECT_PREFIX)`},
 		{nil, []string{"--subject-prefix", "career person"}, `--subject-prefix ($CAREER_SUBJECT_PREFIX)`},
 		{nil, []string{"--stream", "bad.name"}, `--stream ($CAREER_STREAM) must be a JetStream stream name`},
+		{nil, []string{"--stream", "bad/name"}, `--stream ($CAREER_STREAM) must be a JetStream stream name`},
 		{map[string]string{"CAREER_STREAM": "CAREER>"}, nil, `--stream ($CAREER_STREAM)`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)

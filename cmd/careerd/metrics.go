@@ -42,6 +42,9 @@ type metrics struct {
 	// projecting is 1 while this instance projects (holds the projector
 	// lock, with PostgreSQL).
 	projecting prometheus.Gauge
+	// catalogueBehind is 1 while this instance's catalogue is an older
+	// version than the one that judged the read model it serves.
+	catalogueBehind prometheus.Gauge
 
 	// opNames are the operation names ops has series for: clients name
 	// operations, so at most maxOperationNames get series of their own.
@@ -101,6 +104,9 @@ func newMetrics() *metrics {
 		head: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "careerledger_log_head_position", Help: "Position of the last event in the log.",
 		}),
+		catalogueBehind: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_catalogue_behind_read_model", Help: "1 while this instance's catalogue is an older version than the one that judged the read model it serves (its explanations, histories and knownAt answers follow older rules than the stored levels), 0 otherwise.",
+		}),
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "careerledger_graphql_operation_duration_seconds", Help: "GraphQL operations by name, type and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -112,7 +118,7 @@ func newMetrics() *metrics {
 			Name: "careerledger_derived_dropped_total", Help: "Level changes dropped unpublished because the queue of those waiting for NATS was full.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.projFails, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.ops,
+	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.projFails, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.catalogueBehind, m.ops,
 		m.derivedFailed, m.derivedDropped, m.projecting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

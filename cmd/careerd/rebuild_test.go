@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections/postgres"
@@ -220,21 +221,40 @@ func TestANewCatalogueVersionRebuildsTheReadModel(t *testing.T) {
 
 	// Started again with the older version (the built-in one): its own
 	// rebuild would never switch back over the newer model, so none is
-	// started, and it says it is not ready, since its answers would mix
-	// two rule books, until the read model is rebuilt for it on request.
+	// started; it serves, and says that its answers mix two rule books,
+	// until the read model is rebuilt for it on request.
 	cfg.Catalogue = ""
 	var logs logLines
 	m3 := startLogging(t, cfg, &logs)
 	if n := len(logs.find(t, "the read model was judged by a newer version of this catalogue than this instance's, or built in a newer format: not rebuilt; "+
-		"while its catalogue is newer, /readyz reports this instance not ready, since its answers would mix two rule books. "+
+		"while its catalogue is newer, its answers mix two rule books (the stored levels follow the newer one), which /readyz and careerledger_catalogue_behind_read_model say. "+
 		"Start careerd with the catalogue the read model was judged by, or rebuild the read model for this one (careerctl rebuild --wait)",
 		map[string]string{"level": "WARN", "version": "1", "read_model_version": "2"})); n != 1 {
 		t.Errorf("the older catalogue was told %d times, want once:\n%s", n, logs.String())
 	}
 	url := "http://" + m3.Addr() + "/readyz"
-	if code, body := get(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"catalogue older than the read model's"`) ||
+	if code, body := get(t, url); code != 200 || !strings.Contains(body, `"catalogue":"older than the read model's`) ||
 		!strings.Contains(body, `"catalogue_version":1`) || !strings.Contains(body, `"read_model_catalogue_version":2`) {
 		t.Errorf("/readyz of an instance with an older catalogue = %d %s", code, body)
+	}
+	behind := func() string {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, body := get(t, "http://"+m3.Addr()+"/metrics")
+			for line := range strings.Lines(body) {
+				if v, ok := strings.CutPrefix(line, "careerledger_catalogue_behind_read_model "); ok {
+					return strings.TrimSpace(v)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no careerledger_catalogue_behind_read_model in /metrics")
+			}
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); behind() != "1"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("careerledger_catalogue_behind_read_model = %s with an older catalogue, want 1", behind())
+		}
 	}
 	if st := m3.rebuild.RebuildStatus(); st.State != "idle" {
 		t.Errorf("an instance with an older catalogue started a rebuild: %+v", st)
@@ -242,18 +262,22 @@ func TestANewCatalogueVersionRebuildsTheReadModel(t *testing.T) {
 	if code, body := call(t, "POST", "http://"+m3.Addr()+"/v1/rebuild", m3.DevToken()); code != http.StatusAccepted {
 		t.Fatalf("start rebuild: %d %s", code, body)
 	}
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if code, _ := get(t, url); code == 200 {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, body := get(t, url); code == 200 && !strings.Contains(body, `"catalogue"`) {
 			break
 		}
 		if time.Now().After(deadline) {
 			code, body := get(t, url)
 			t.Fatalf("/readyz after a rebuild for the older catalogue = %d %s", code, body)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if active, _, err := postgres.ReadActive(context.Background(), pool, cfg.Schema); err != nil || active.CatalogueVersion != 1 {
 		t.Errorf("after the requested rebuild the read model is %+v, %v; want catalogue version 1", active, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); behind() != "0"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("careerledger_catalogue_behind_read_model = %s after the rebuild, want 0", behind())
+		}
 	}
 	if n := len(logs.find(t, "rebuild failed; the old read model keeps serving", nil)); n != 0 {
 		t.Errorf("%d rebuilds failed", n)
@@ -862,5 +886,61 @@ func TestARebuildWhileNATSIsAwayIsRefused(t *testing.T) {
 	}
 	if n := len(logs.find(t, "rebuild failed; the old read model keeps serving", nil)); n != 0 {
 		t.Errorf("a rebuild ran and failed %d times, want none started", n)
+	}
+}
+
+// TestWhichReadModelsAreNewerThanOurs: an instance leaves alone (no
+// rebuild of its own back over it) a read model judged by a newer version
+// of its catalogue, or built in a newer format by its version; one of
+// another catalogue, or older, it rebuilds.
+func TestWhichReadModelsAreNewerThanOurs(t *testing.T) {
+	m := &Main{cat: domain.DefaultCatalogue()}
+	id, v := m.cat.ID(), m.cat.Version()
+	for _, c := range []struct {
+		a            postgres.Active
+		newer, older bool
+	}{
+		{postgres.Active{CatalogueID: id, CatalogueVersion: v + 1, Format: postgres.Format}, true, false},
+		{postgres.Active{CatalogueID: id, CatalogueVersion: v + 1, Format: postgres.Format - 1}, true, false},
+		{postgres.Active{CatalogueID: id, CatalogueVersion: v, Format: postgres.Format + 1}, true, false},
+		{postgres.Active{CatalogueID: id, CatalogueVersion: v, Format: postgres.Format}, false, false},
+		{postgres.Active{CatalogueID: id, CatalogueVersion: v, Format: postgres.Format - 1}, false, true},
+		{postgres.Active{CatalogueID: id, CatalogueVersion: v - 1, Format: postgres.Format + 1}, false, true},
+		{postgres.Active{CatalogueID: "another", CatalogueVersion: v + 1, Format: postgres.Format + 1}, false, false},
+	} {
+		if got := m.newerThanOurs(c.a); got != c.newer {
+			t.Errorf("newerThanOurs(%+v) = %v", c.a, got)
+		}
+		if got := m.olderThanOurs(c.a); got != c.older {
+			t.Errorf("olderThanOurs(%+v) = %v", c.a, got)
+		}
+	}
+}
+
+// TestAStoredEventIsTheLogsToTheMicrosecond: a read model's stored event
+// is the log's when person, type and key agree and the recording times
+// are within a microsecond (what PostgreSQL's rounding and the log's
+// truncation can part); not otherwise.
+func TestAStoredEventIsTheLogsToTheMicrosecond(t *testing.T) {
+	at := time.Date(2026, 4, 1, 9, 0, 0, 123456000, time.UTC)
+	logged := events.Recorded{PersonID: "E1", Type: "PersonRegistered", IdempotencyKey: "k", RecordedAt: at}
+	for _, c := range []struct {
+		change func(r *events.Recorded)
+		same   bool
+	}{
+		{func(r *events.Recorded) {}, true},
+		{func(r *events.Recorded) { r.RecordedAt = at.Add(time.Microsecond).In(time.FixedZone("JST", 9*3600)) }, true},
+		{func(r *events.Recorded) { r.RecordedAt = at.Add(-time.Microsecond) }, true},
+		{func(r *events.Recorded) { r.RecordedAt = at.Add(2 * time.Microsecond) }, false},
+		{func(r *events.Recorded) { r.RecordedAt = at.Add(-2 * time.Microsecond) }, false},
+		{func(r *events.Recorded) { r.PersonID = "E2" }, false},
+		{func(r *events.Recorded) { r.Type = "PersonTransferred" }, false},
+		{func(r *events.Recorded) { r.IdempotencyKey = "" }, false},
+	} {
+		stored := logged
+		c.change(&stored)
+		if got := sameRecord(stored, logged); got != c.same {
+			t.Errorf("sameRecord(%+v, %+v) = %v, want %v", stored, logged, got, c.same)
+		}
 	}
 }

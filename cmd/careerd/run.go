@@ -245,7 +245,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// release or catalogue, say during a rolling upgrade, or started
 		// with the wrong --catalogue.
 		m.log.Warn("the read model was judged by a newer version of this catalogue than this instance's, or built in a newer format: not rebuilt; "+
-			"while its catalogue is newer, /readyz reports this instance not ready, since its answers would mix two rule books. "+
+			"while its catalogue is newer, its answers mix two rule books (the stored levels follow the newer one), which /readyz and careerledger_catalogue_behind_read_model say. "+
 			"Start careerd with the catalogue the read model was judged by, or rebuild the read model for this one (careerctl rebuild --wait)",
 			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format,
 			"read_model_version", m.activeAtStart.CatalogueVersion, "read_model_format", m.activeAtStart.Format)
@@ -453,7 +453,7 @@ func (m *Main) readModelOfThisLog(ctx context.Context, schema string, st *postgr
 	if err != nil || !ok {
 		return err
 	}
-	logged, err := m.eventLog.At(ctx, held.Position)
+	logged, err := m.eventLog.HeaderAt(ctx, held.Position) // its headers: a newer release's event too
 	if errors.Is(err, events.ErrNoEvent) {
 		return fmt.Errorf("the read model in schema %q holds an event at position %d (%s of person %q), but the event log holds none there: it was built from another log. %s",
 			schema, held.Position, held.Type, held.PersonID, fix)
@@ -469,11 +469,14 @@ func (m *Main) readModelOfThisLog(ctx context.Context, schema string, st *postgr
 }
 
 // sameRecord reports whether a read model's stored event is the log's:
-// the same person, type, idempotency key and recording time (which a read
-// model keeps to the microsecond).
+// the same person, type, idempotency key and recording time. A read model
+// keeps the time to the microsecond; one written by an early release
+// through PostgreSQL's text protocol rounded it where the log's reading
+// truncates, hence a microsecond either way.
 func sameRecord(stored, logged events.Recorded) bool {
+	d := stored.RecordedAt.Sub(logged.RecordedAt)
 	return stored.PersonID == logged.PersonID && stored.Type == logged.Type && stored.IdempotencyKey == logged.IdempotencyKey &&
-		stored.RecordedAt.Truncate(time.Microsecond).Equal(logged.RecordedAt.Truncate(time.Microsecond))
+		d >= -time.Microsecond && d <= time.Microsecond
 }
 
 func describeRecord(r events.Recorded) string {
@@ -674,26 +677,30 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	if m.pool != nil {
-		// Judged by a newer version of this instance's catalogue (another
-		// instance's rebuild switched to it, or this one started with an
-		// older --catalogue): the stored levels follow the newer rules and
-		// every explanation, history and knownAt answer this instance
-		// evaluates on read follows its own.
-		active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
-		if err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "read model unreachable", "error": err.Error()})
-			return
-		}
-		if ok && active.CatalogueID == m.cat.ID() && active.CatalogueVersion > m.cat.Version() {
-			body["status"] = "catalogue older than the read model's"
-			body["catalogue_version"], body["read_model_catalogue_version"] = m.cat.Version(), active.CatalogueVersion
-			writeJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
+	if active, behind, err := m.catalogueBehind(ctx); err == nil && behind {
+		// Serving, and saying why its answers mix two rule books.
+		body["catalogue"] = "older than the read model's: rebuild the read model for it (careerctl rebuild --wait) or start careerd with the read model's catalogue"
+		body["catalogue_version"], body["read_model_catalogue_version"] = m.cat.Version(), active.CatalogueVersion
 	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
+}
+
+// catalogueBehind reports whether the active read model was judged by a
+// newer version of this instance's catalogue (another instance's rebuild
+// switched to it, or this one started with an older --catalogue): the
+// stored levels then follow the newer rules, while every explanation,
+// history and knownAt answer this instance evaluates on read follows its
+// own. Never with the memory store, which this instance builds itself.
+func (m *Main) catalogueBehind(ctx context.Context) (postgres.Active, bool, error) {
+	if m.pool == nil {
+		return postgres.Active{}, false, nil
+	}
+	active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+	if err != nil || !ok {
+		return active, false, err
+	}
+	return active, active.CatalogueID == m.cat.ID() && active.CatalogueVersion > m.cat.Version(), nil
 }
 
 // observe notes the read model's checkpoint and lag, on this instance's
@@ -726,6 +733,15 @@ func (m *Main) watchLag(ctx context.Context) {
 			return
 		}
 		m.metrics.head.Set(float64(head))
+		actx, acancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		if _, behind, err := m.catalogueBehind(actx); err == nil {
+			v := 0.0
+			if behind {
+				v = 1
+			}
+			m.metrics.catalogueBehind.Set(v)
+		}
+		acancel()
 		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		cp, err := m.store.Readable(rctx)
 		rcancel()
@@ -744,7 +760,7 @@ func (m *Main) watchLag(ctx context.Context) {
 			return
 		}
 		m.metrics.lag.Set(float64(head - cp))
-		if oldest, err := m.eventLog.At(hctx, cp+1); err == nil {
+		if oldest, err := m.eventLog.HeaderAt(hctx, cp+1); err == nil {
 			m.metrics.lagAge.Set(m.now().Sub(oldest.RecordedAt).Seconds())
 		}
 	})
