@@ -5,7 +5,10 @@
 // them into JSON bodies and back, upcasting bodies written under older
 // versions. The bodies of a fixed example of every type at its current version
 // live in testdata/ as golden files: the log is forever, so an accidental
-// change to a stored shape must fail a test.
+// change to a stored shape must fail a test. Bodies are read and written
+// without reflection (fastjson.go), exactly as encoding/json would: the
+// reader hands anything outside the strict form the log holds to
+// encoding/json, and fuzz tests hold both directions to it.
 //
 // The log: one JetStream stream (default CAREER), one subject per person
 // (career.person.<id>), the event type, version, recorded time and
