@@ -600,12 +600,9 @@ func text(s string) string {
 
 // At returns the event at a stream position.
 func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
-	m, err := getMsg(ctx, l.stream, pos)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, ErrNoEvent)
-	}
+	m, err := l.msgAt(ctx, pos)
 	if err != nil {
-		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
+		return Recorded{}, err
 	}
 	return l.recordOf(m.Subject, m.Sequence, m.Header, m.Data, m.Time)
 }
@@ -615,14 +612,24 @@ func (l *Log) At(ctx context.Context, pos uint64) (Recorded, error) {
 // recording time and keys, which a release that does not know the
 // event's type or version reads too.
 func (l *Log) HeaderAt(ctx context.Context, pos uint64) (Recorded, error) {
-	m, err := getMsg(ctx, l.stream, pos)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, ErrNoEvent)
-	}
+	m, err := l.msgAt(ctx, pos)
 	if err != nil {
-		return Recorded{}, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
+		return Recorded{}, err
 	}
 	return l.headerOf(m.Subject, m.Sequence, m.Header, m.Time)
+}
+
+// msgAt is the stored message at a stream position: ErrNoEvent when there
+// is none, ErrUnavailable when the log was not reached.
+func (l *Log) msgAt(ctx context.Context, pos uint64) (*jetstream.RawStreamMsg, error) {
+	m, err := getMsg(ctx, l.stream, pos)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, ErrNoEvent)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event %d of %s: %w", pos, l.cfg.Stream, readErr(err))
+	}
+	return m, nil
 }
 
 // message builds the NATS message that appends e to a person's subject.
