@@ -16,3 +16,11 @@ func SetLockPingTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 	lockPingTimeout = d
 	t.Cleanup(func() { lockPingTimeout = was })
 }
+
+// SetLockIdleTimeout sets the projector lock session's idle_session_timeout,
+// until the test ends.
+func SetLockIdleTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
+	was := lockIdleTimeout
+	lockIdleTimeout = d
+	t.Cleanup(func() { lockIdleTimeout = was })
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -41,6 +43,16 @@ func ProjectorLockKey(name string) int64 {
 // (rolled back) and it tries again, as after a lost session. A database
 // slower than this to answer a ping is taken for gone.
 var lockPingTimeout = 10 * time.Second
+
+// lockIdleTimeout is the lock session's idle_session_timeout: PostgreSQL
+// ends the session, and so frees the lock, when its holder has sent
+// nothing (not even the ping of every second) for this long. A holder
+// whose process is frozen (stopped, a VM paused, a stop-the-world stall)
+// keeps its connection open, and the kernel answers TCP for it: without
+// the bound its lock, and the projector of every instance, was held until
+// the process ran again. PostgreSQL before 14 lacks the setting and keeps
+// the old behaviour.
+var lockIdleTimeout = 10 * time.Second
 
 // RunExclusive runs fn while this process holds the projector lock of read
 // model name (ProjectorLockKey) in the database behind pool: of many
@@ -79,6 +91,10 @@ func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx c
 	if !got {
 		return nil // another instance projects; try again later
 	}
+	if err := setIdleTimeout(ctx, conn, lockIdleTimeout); err != nil {
+		conn.Conn().Close(context.Background()) //nolint:errcheck // the lock goes with the session
+		return fmt.Errorf("projector lock: %w", err)
+	}
 	// Hold the lock only while the session is alive: if the database drops
 	// it, stop projecting at once so a rival can take over cleanly.
 	lctx, cancel := context.WithCancel(ctx)
@@ -91,6 +107,9 @@ func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx c
 		select {
 		case err := <-done:
 			conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // released with the session anyway
+			if setIdleTimeout(context.WithoutCancel(ctx), conn, 0) != nil {
+				conn.Conn().Close(context.Background()) //nolint:errcheck // not returned to the pool with the bound
+			}
 			return err
 		case <-tick.C:
 			pctx, pcancel := context.WithTimeout(lctx, lockPingTimeout)
@@ -107,4 +126,15 @@ func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx c
 			}
 		}
 	}
+}
+
+// setIdleTimeout sets the session's idle_session_timeout (0: none), or
+// does nothing on a PostgreSQL without it (before 14).
+func setIdleTimeout(ctx context.Context, conn *pgxpool.Conn, d time.Duration) error {
+	_, err := conn.Exec(ctx, "SELECT set_config('idle_session_timeout', $1, false)", strconv.FormatInt(d.Milliseconds(), 10))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object: no such setting
+		return nil
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,5 +207,63 @@ func TestSilentDatabaseStopsTheProjector(t *testing.T) {
 	case <-runs:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the projector did not run again once the database answered")
+	}
+}
+
+// TestAFrozenHolderLosesTheProjectorLock: a holder that stops sending
+// anything while its connection stays open (its process stopped or paused:
+// here a proxy that holds its bytes, and a ping bound long enough that the
+// holder does not give up first) loses the lock to a rival within the lock
+// session's idle bound, instead of keeping every instance from projecting
+// until it runs again.
+func TestAFrozenHolderLosesTheProjectorLock(t *testing.T) {
+	postgres.SetLockPingTimeout(t, time.Minute)
+	postgres.SetLockIdleTimeout(t, time.Second)
+	direct := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := direct.Config().Copy()
+	proxy := natstest.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.Addr())
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+	frozen, err := pgxpool.NewWithConfig(bg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(frozen.Close)
+
+	ctx, cancel := context.WithCancel(bg)
+	runs := make(chan string, 8)
+	var wg sync.WaitGroup
+	run := func(who string, pool *pgxpool.Pool) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			postgres.RunExclusive(ctx, pool, "frozentrial", nil, 20*time.Millisecond, func(ctx context.Context) error { //nolint:errcheck // nil when ctx is done
+				runs <- who
+				<-ctx.Done()
+				return nil
+			})
+		}()
+	}
+	t.Cleanup(func() { proxy.Release(); cancel(); wg.Wait() })
+	run("frozen", frozen)
+	select {
+	case who := <-runs:
+		if who != "frozen" {
+			t.Fatalf("%s ran first", who)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the projector never ran")
+	}
+	proxy.Hold()
+	held := time.Now()
+	run("rival", direct)
+	select {
+	case who := <-runs:
+		if d := time.Since(held); who != "rival" || d > 8*time.Second {
+			t.Errorf("%s ran %s after the holder froze", who, d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the rival still did not project 15 s after the holder froze")
 	}
 }
