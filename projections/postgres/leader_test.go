@@ -161,17 +161,7 @@ func TestTheDefaultReadModelKeepsTheOldProjectorLock(t *testing.T) {
 // again.
 func TestSilentDatabaseStopsTheProjector(t *testing.T) {
 	postgres.SetLockPingTimeout(t, 300*time.Millisecond)
-	base := pgtest.NewPool(t, postgres.DefaultSchema)
-	cfg := base.Config().Copy()
-	proxy := natstest.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
-	host, port, _ := net.SplitHostPort(proxy.Addr())
-	p, _ := strconv.Atoi(port)
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
-	pool, err := pgxpool.NewWithConfig(bg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, proxy := proxiedPool(t, pgtest.NewPool(t, postgres.DefaultSchema))
 
 	ctx, cancel := context.WithCancel(bg)
 	runs := make(chan struct{}, 8)
@@ -220,16 +210,7 @@ func TestAFrozenHolderLosesTheProjectorLock(t *testing.T) {
 	postgres.SetLockPingTimeout(t, time.Minute)
 	postgres.SetLockIdleTimeout(t, time.Second)
 	direct := pgtest.NewPool(t, postgres.DefaultSchema)
-	cfg := direct.Config().Copy()
-	proxy := natstest.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
-	host, port, _ := net.SplitHostPort(proxy.Addr())
-	p, _ := strconv.Atoi(port)
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
-	frozen, err := pgxpool.NewWithConfig(bg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(frozen.Close)
+	frozen, proxy := proxiedPool(t, direct)
 
 	ctx, cancel := context.WithCancel(bg)
 	runs := make(chan string, 8)
@@ -266,4 +247,21 @@ func TestAFrozenHolderLosesTheProjectorLock(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the rival still did not project 15 s after the holder froze")
 	}
+}
+
+// proxiedPool is a pool to base's database through a proxy whose bytes
+// the test can hold (a database, or a holder, fallen silent).
+func proxiedPool(t *testing.T, base *pgxpool.Pool) (*pgxpool.Pool, *natstest.Proxy) {
+	t.Helper()
+	cfg := base.Config().Copy()
+	proxy := natstest.StartProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.Addr())
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+	pool, err := pgxpool.NewWithConfig(bg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, proxy
 }
