@@ -143,7 +143,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	}})
 	addTransport(transport.Options{})
 	addTransport(transport.GET{})
-	addTransport(transport.POST{})
+	addTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserToken)
 	if cfg.Dev {
