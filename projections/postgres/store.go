@@ -844,13 +844,33 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	// knownEnds where each ends; freshDocs those of the others.
 	var knownDocs, freshDocs []byte
 	var knownEnds []int
-	// Sized for a live batch: a person each, with one accomplishment.
+	// Sized for the batch: a live batch's people have one accomplishment
+	// each; the people written whole (a rebuild's head batch holds every
+	// person of the log) have all their rows counted, since growing
+	// buffers of millions of values copies them again and again (a
+	// quarter of a rebuild of a million events).
 	n := len(people)
-	persons, members := newRowBuf(len(tableColumns["people"]), 0), newRowBuf(len(tableColumns["memberships"]), 0)
-	accs := newRowBuf(len(tableColumns["accomplishments"]), n)
-	periods, changes := newRowBuf(len(tableColumns["level_periods"]), 0), newRowBuf(len(tableColumns["level_changes"]), 0)
-	dists := newRowBuf(len(tableColumns["distribution_periods"]), 0)
-	var deltas distributionDeltas // what the batch changes in distribution_deltas
+	var nPersons, nMembers, nAccs, nPeriods, nChanges int
+	for i := range people {
+		if pp := &people[i]; pp.Delta.New || pp.Delta.Whole {
+			nPersons++
+			nMembers += len(pp.Person.Memberships)
+			nAccs += len(pp.Accomplishments)
+			nPeriods += len(pp.Periods)
+			nChanges += len(pp.Changes)
+		}
+	}
+	persons, members := newRowBuf(len(tableColumns["people"]), nPersons), newRowBuf(len(tableColumns["memberships"]), nMembers)
+	accs := newRowBuf(len(tableColumns["accomplishments"]), max(n, nAccs))
+	periods, changes := newRowBuf(len(tableColumns["level_periods"]), nPeriods), newRowBuf(len(tableColumns["level_changes"]), nChanges)
+	// Each field has distribution periods over every membership, level 0
+	// included; a level period splits at each change of department.
+	nDists := nPeriods + len(s.cat.Fields())*nMembers
+	dists := newRowBuf(len(tableColumns["distribution_periods"]), nDists)
+	// What the batch changes in distribution_deltas: up to two changes for
+	// each distribution period.
+	deltas := distributionDeltas{changes: make([]deltaChange, 0, 2*nDists)}
+	freshDocs = make([]byte, 0, 192*nPersons) // a standing is 100-200 bytes
 	catID, catVersion := s.cat.ID(), s.cat.Version()
 	fields := s.cat.Fields()
 	names := newFieldNames(fields)
