@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/careerledger/careerledger/domain"
@@ -183,4 +184,47 @@ func keyLess(a, b deltaKey) bool {
 		return a.department < b.department
 	}
 	return a.level < b.level
+}
+
+// Many changes are added up in a map before they are sorted: the rows are
+// those the sort alone gives.
+func TestManyDeltasMergeAsFew(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	base := domain.MustDate("2012-04-01")
+	var many, sorted distributionDeltas
+	for len(many.changes) <= 3*mergeAbove {
+		from := base.AddDays(r.IntN(5000))
+		p := projections.DistributionPeriod{Field: domain.Fields[r.IntN(len(domain.Fields))],
+			Department: []string{"Ops", "Desk", "Net"}[r.IntN(3)], Level: r.IntN(6), From: from, To: from.AddDays(1 + r.IntN(900))}
+		sign := int64(1)
+		if r.IntN(3) == 0 {
+			sign = -1
+		}
+		many.addPeriod(p, sign)
+		sorted.addPeriod(p, sign)
+	}
+	want := slices.Clone(sorted.changes)
+	slices.SortFunc(want, func(a, b deltaChange) int { return compareKeys(a.key, b.key) })
+	sums := map[deltaKey]int64{}
+	for _, c := range want {
+		sums[c.key] += c.n
+	}
+	got := many.sum()
+	var rows int
+	for k, n := range sums {
+		if n != 0 {
+			rows++
+			if i, ok := slices.BinarySearchFunc(got, k, func(c deltaChange, k deltaKey) int { return compareKeys(c.key, k) }); !ok || got[i].n != n {
+				t.Fatalf("row %+v: missing or wrong in the merged sum (want %d)", k, n)
+			}
+		}
+	}
+	if len(got) != rows {
+		t.Fatalf("merged sum has %d rows, want %d", len(got), rows)
+	}
+	for i := 1; i < len(got); i++ {
+		if compareKeys(got[i-1].key, got[i].key) >= 0 || got[i].n == 0 {
+			t.Fatalf("merged rows %d and %d out of order or zero: %+v, %+v", i-1, i, got[i-1], got[i])
+		}
+	}
 }
