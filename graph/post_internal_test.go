@@ -5,17 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/graph/model"
 )
 
 // fixedExec answers every operation with resp, or refuses it with refuse.
@@ -181,4 +186,65 @@ func BenchmarkWriteResponse(b *testing.B) {
 			io.Discard.Write(out) //nolint:errcheck
 		}
 	})
+}
+
+// TestScalarsWriteValidJSON guards what postJSON assumes of the data it
+// writes as it stands: every scalar and enum this schema has writes valid
+// JSON (transport.POST's json.Marshal would fail on anything else; the
+// schema has no Float, whose marshaller writes NaN and Inf).
+func TestScalarsWriteValidJSON(t *testing.T) {
+	var ms []graphql.Marshaler
+	for _, d := range []domain.Date{{}, domain.MustDate("2012-04-01"), domain.MustDate("9999-12-31")} {
+		ms = append(ms, model.MarshalDate(d))
+	}
+	for _, at := range []time.Time{{}, time.Date(2026, 11, 27, 21, 0, 0, 123456000, time.FixedZone("JST", 9*3600))} {
+		ms = append(ms, model.MarshalDateTime(at))
+	}
+	for _, y := range []int64{0, -1, math.MinInt64, math.MaxInt64} {
+		ms = append(ms, model.MarshalYen(y))
+	}
+	for _, i := range []int{0, -7, math.MaxInt32} {
+		ms = append(ms, model.MarshalInt(i))
+	}
+	var enums []graphql.Marshaler
+	for _, e := range model.AllAccomplishmentKind {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllComplexityCriterion {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllDevelopmentKind {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllEngagementRole {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllInterval {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllOutcome {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllProficiency {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllSpecialtyField {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllSuccessionKind {
+		enums = append(enums, e)
+	}
+	for _, e := range model.AllTheme {
+		enums = append(enums, e)
+	}
+	if len(enums) < 10 {
+		t.Fatalf("%d enum values", len(enums))
+	}
+	for _, m := range append(ms, enums...) {
+		var b bytes.Buffer
+		m.MarshalGQL(&b)
+		if !json.Valid(b.Bytes()) {
+			t.Errorf("%T writes %q: not valid JSON", m, b.Bytes())
+		}
+	}
 }
