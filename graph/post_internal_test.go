@@ -207,35 +207,11 @@ func TestScalarsWriteValidJSON(t *testing.T) {
 		ms = append(ms, model.MarshalInt(i))
 	}
 	var enums []graphql.Marshaler
-	for _, e := range model.AllAccomplishmentKind {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllComplexityCriterion {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllDevelopmentKind {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllEngagementRole {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllInterval {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllOutcome {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllProficiency {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllSpecialtyField {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllSuccessionKind {
-		enums = append(enums, e)
-	}
-	for _, e := range model.AllTheme {
-		enums = append(enums, e)
+	for _, all := range [][]graphql.Marshaler{marshalers(model.AllAccomplishmentKind), marshalers(model.AllComplexityCriterion),
+		marshalers(model.AllDevelopmentKind), marshalers(model.AllEngagementRole), marshalers(model.AllInterval),
+		marshalers(model.AllOutcome), marshalers(model.AllProficiency), marshalers(model.AllSpecialtyField),
+		marshalers(model.AllSuccessionKind), marshalers(model.AllTheme)} {
+		enums = append(enums, all...)
 	}
 	if len(enums) < 10 {
 		t.Fatalf("%d enum values", len(enums))
@@ -247,4 +223,13 @@ func TestScalarsWriteValidJSON(t *testing.T) {
 			t.Errorf("%T writes %q: not valid JSON", m, b.Bytes())
 		}
 	}
+}
+
+// marshalers are the values of an enum as graphql.Marshalers.
+func marshalers[E graphql.Marshaler](all []E) []graphql.Marshaler {
+	out := make([]graphql.Marshaler, len(all))
+	for i, e := range all {
+		out[i] = e
+	}
+	return out
 }
