@@ -38,8 +38,10 @@ func monthOf(day domain.Date) domain.Date {
 // once however many periods touch it. The changes are kept as they come,
 // each already in its month, and summed once, sorted (columns): a batch
 // makes a few dozen of them, which a sort merges for less than hashing
-// them into a map. A rebuild's head batch makes millions over a few
-// thousand rows: those are added up in a map first (mergeAbove).
+// them into a map. A rebuild's head batch makes one or two for every
+// distribution period of the log (close to a million for 100,000 people)
+// over a few thousand rows: those are added up in a map first
+// (mergeAbove).
 type distributionDeltas struct {
 	changes []deltaChange
 }
@@ -69,9 +71,9 @@ func (m *distributionDeltas) addPeriod(p projections.DistributionPeriod, sign in
 }
 
 // mergeAbove is the number of changes above which sum adds up each row's
-// changes in a map before sorting: sorting a million changes compares
-// their strings tens of millions of times (1.5 s of a rebuild of a
-// million events), hashing them once each takes a fraction of that.
+// changes in a map before sorting: sorting close to a million changes
+// compared their strings tens of millions of times (1.5 s of a rebuild of
+// a million events); hashing each once takes a fraction of that.
 const mergeAbove = 4096
 
 // sum returns the rows the changes add up to, sorted by key; sums that
