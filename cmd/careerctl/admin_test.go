@@ -103,11 +103,24 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 		t.Errorf("rebuild --wait: %d %q %q (%d polls)", code, out, errs, polls)
 	}
 
+	// It fails after a poll saw it running: the last progress line shows
+	// where it failed, as the error does, not the last position polled.
+	var failPolls int
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(rebuildStatus{State: "failed", Position: 7, Head: 9, Error: "disk full"})
+		mu.Lock()
+		defer mu.Unlock()
+		failPolls++
+		st := rebuildStatus{State: "running", Position: 3, Head: 9, EventsPerSecond: 5, ETASeconds: 1}
+		if failPolls > 1 {
+			st = rebuildStatus{State: "failed", Position: 7, Head: 9, Error: "disk full"}
+		}
+		json.NewEncoder(w).Encode(st)
 	}))
 	defer failing.Close()
-	if code, _, errs := runAgainst(failing.URL, "rebuild", "--wait"); code != 1 || !strings.Contains(errs, "rebuild failed at position 7: disk full") {
+	code, _, errs = runAgainst(failing.URL, "rebuild", "--wait")
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if code != 1 || !strings.Contains(errs, "rebuild failed at position 7: disk full") || len(lines) < 2 ||
+		lines[len(lines)-2] != "rebuild  7/9 events   78%  stopped" {
 		t.Errorf("failed rebuild: %d %q", code, errs)
 	}
 

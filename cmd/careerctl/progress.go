@@ -30,6 +30,8 @@ type progress struct {
 	// rate and eta as the server reports them (rebuild); negative = compute.
 	rate float64
 	eta  time.Duration
+	// stopped: the work stopped at done (Stopped); no rate, no time left.
+	stopped bool
 }
 
 // Redraw intervals.
@@ -73,6 +75,13 @@ func (p *progress) Add(n int64) { p.Set(p.done + n) }
 func (p *progress) SetReported(done, total int64, rate float64, eta time.Duration) {
 	p.done, p.total, p.rate, p.eta = done, total, rate, eta
 	p.maybeDraw()
+}
+
+// Stopped draws done as where the work stopped (a failure the caller
+// reports next), without a rate or a time left, and ends the line.
+func (p *progress) Stopped(done int64) {
+	p.done, p.stopped = done, true
+	p.Finish()
 }
 
 // Finish draws the final state and ends the terminal line.
@@ -130,6 +139,10 @@ func (p *progress) line(now time.Time) string {
 		const width = 24
 		n := int(frac * width)
 		b.WriteString("  [" + strings.Repeat("#", n) + strings.Repeat("-", width-n) + "]")
+	}
+	if p.stopped {
+		b.WriteString("  stopped")
+		return b.String()
 	}
 	rate, eta := p.rate, p.eta
 	if rate < 0 {

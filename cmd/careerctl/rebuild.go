@@ -53,8 +53,10 @@ func rebuildCommand(c *cli, args []string) error {
 			fmt.Fprintf(c.stdout, "rebuild done: %s events\n", groupDigits(st.Head))
 			return nil
 		case "failed":
-			prog.Finish()
-			return fmt.Errorf("rebuild failed at position %d: %s", st.Position, st.Error)
+			// The last line shows where it failed, as the error does, not
+			// the position of the last poll.
+			prog.Stopped(st.Position)
+			return fmt.Errorf("rebuild failed at position %s: %s", groupDigits(st.Position), st.Error)
 		case "idle":
 			// The server finished (or never started) between two polls.
 			prog.Finish()
