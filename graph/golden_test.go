@@ -1,9 +1,12 @@
 package graph_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/careerledger/careerledger/projections"
 )
 
 const personQuery = `query($id: ID!) {
@@ -140,6 +143,38 @@ func TestGolden(t *testing.T) {
 			}
 			if want := []string{"E1001", "E1002", "E1003", "E1004", "E1005", "E1006"}; !slices.Equal(ids, want) {
 				t.Errorf("paging through people gave %v, want %v", ids, want)
+			}
+		})
+		t.Run("cursors_of_one_list_refused_by_the_other", func(t *testing.T) {
+			// A person id may be all digits, as a log position is: each
+			// list refuses the other's cursors rather than reading them as
+			// its own.
+			acc := e.gql(t, adm, accomplishmentsPage, map[string]any{"id": "E1003", "first": 1}).ok(t)
+			people := e.gql(t, adm, peopleQuery, map[string]any{"first": 1}).ok(t)
+			cases := []struct {
+				name, query string
+				vars        map[string]any
+			}{
+				{"an accomplishments cursor to people", peopleQuery,
+					map[string]any{"after": field(t, acc.Data, "person.accomplishments.pageInfo.endCursor")}},
+				{"a people cursor to accomplishments", accomplishmentsPage,
+					map[string]any{"id": "E1003", "after": field(t, people.Data, "people.pageInfo.endCursor")}},
+				{"the cursor of a person with an all-digit id to accomplishments", accomplishmentsPage,
+					map[string]any{"id": "E1003", "after": projections.PersonCursor("2")}},
+				{"a position cursor with a sign", accomplishmentsPage,
+					map[string]any{"id": "E1003", "after": base64.RawURLEncoding.EncodeToString([]byte("#+2"))}},
+			}
+			for _, c := range cases {
+				r := e.gql(t, adm, c.query, c.vars)
+				if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "after" {
+					t.Errorf("%s: got %s, want one BAD_USER_INPUT error on after", c.name, r.Raw)
+				}
+			}
+			// Each list's own cursor still pages it.
+			r := e.gql(t, adm, accomplishmentsPage, map[string]any{"id": "E1003", "first": 1,
+				"after": field(t, acc.Data, "person.accomplishments.pageInfo.endCursor")}).ok(t)
+			if field(t, r.Data, "person.accomplishments.pageInfo.endCursor") == field(t, acc.Data, "person.accomplishments.pageInfo.endCursor") {
+				t.Errorf("the second page starts where the first did: %s", r.Data)
 			}
 		})
 		t.Run("catalogue_document", func(t *testing.T) {

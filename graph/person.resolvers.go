@@ -135,7 +135,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if err != nil {
 		return nil, err
 	}
-	cursor, err := projections.DecodeCursor(deref(after))
+	cursor, err := projections.DecodePersonCursor(deref(after))
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 		loader.ids = append(loader.ids, v.ID)
 	}
 	for _, v := range page.People {
-		c := projections.EncodeCursor(v.ID)
+		c := projections.PersonCursor(v.ID)
 		node := personModel(v)
 		node.Page = loader
 		node.KnownAt = knownAt

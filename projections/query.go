@@ -5,40 +5,73 @@ import (
 	"encoding/base64"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 )
 
-// EncodeCursor turns a sort key into an opaque Relay cursor.
-func EncodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+// Cursors are opaque to clients (base64url) and say what they point into:
+// a person cursor holds a person id, a position cursor "#" and a log
+// position. "#" is outside a person id's alphabet, so neither kind of list
+// takes the other's cursor for one of its own (a person id may be all
+// digits).
 
-// DecodeCursor reverses EncodeCursor; a malformed cursor is invalid input.
-func DecodeCursor(cursor string) (string, error) {
-	if cursor == "" {
-		return "", nil
-	}
+// notACursor is the refusal of an after argument this API did not return.
+func notACursor() error { return domain.Invalid("after", "is not a cursor returned by this API") }
+
+// positionMark starts the key of a position cursor.
+const positionMark = "#"
+
+func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func decodeCursor(cursor string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	// Every key this API encodes is text without NUL (PostgreSQL's text
 	// holds nothing else): anything else was not made here.
 	if err != nil || !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
-		return "", domain.Invalid("after", "is not a cursor returned by this API")
+		return "", notACursor()
 	}
 	return string(b), nil
 }
 
+// PersonCursor is the Relay cursor of a person in a list ordered by id.
+func PersonCursor(id string) string { return encodeCursor(id) }
+
+// DecodePersonCursor reverses PersonCursor ("" is the start of the list); a
+// cursor that does not hold a person id is invalid input.
+func DecodePersonCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	id, err := decodeCursor(cursor)
+	if err != nil || domain.ValidatePersonID(id) != nil {
+		return "", notACursor()
+	}
+	return id, nil
+}
+
 // PositionCursor encodes a log position as a cursor.
-func PositionCursor(pos uint64) string { return EncodeCursor(strconv.FormatUint(pos, 10)) }
+func PositionCursor(pos uint64) string {
+	return encodeCursor(positionMark + strconv.FormatUint(pos, 10))
+}
 
 // DecodePositionCursor reverses PositionCursor ("" is position 0).
 func DecodePositionCursor(cursor string) (uint64, error) {
-	s, err := DecodeCursor(cursor)
-	if err != nil || s == "" {
+	if cursor == "" {
+		return 0, nil
+	}
+	s, err := decodeCursor(cursor)
+	if err != nil {
 		return 0, err
 	}
-	pos, perr := strconv.ParseUint(s, 10, 64)
-	if perr != nil {
-		return 0, domain.Invalid("after", "is not a cursor returned by this API")
+	digits, ok := strings.CutPrefix(s, positionMark)
+	if !ok {
+		return 0, notACursor()
+	}
+	pos, perr := strconv.ParseUint(digits, 10, 64)
+	if perr != nil || strconv.FormatUint(pos, 10) != digits {
+		return 0, notACursor()
 	}
 	return pos, nil
 }
