@@ -1037,11 +1037,13 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	}
 	if c := deltas.columns(); len(c.deltas) > 0 {
 		// One statement for the batch: a row some period already counted in
-		// is added to, any other is inserted.
-		w.queue(s.sql(`INSERT INTO {s}.distribution_deltas AS d (field, bucket, department, level, delta)
-			SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::bigint[])
-			ON CONFLICT (field, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta`),
-			c.fields, dateArray(c.buckets), c.departments, c.levels, c.deltas)
+		// is added to, or deleted when the sum is 0 (as a rebuild never
+		// writes it: the read model stays equal to one, row for row), and
+		// any other is inserted. MERGE (PostgreSQL 15) rather than an
+		// upsert, which cannot delete: a batch holds the checkpoint's row
+		// from its first statement, so no other batch writes the deltas
+		// meanwhile and MERGE's inserts race with nobody's.
+		w.queue(s.sql(sqlMergeDeltas), c.fields, dateArray(c.buckets), c.departments, c.levels, c.deltas)
 	}
 	for _, in := range []struct {
 		table string
@@ -1057,6 +1059,16 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 
 // The statements of replacePeople whose text is not written in place.
 const (
+	// sqlMergeDeltas adds a batch's summed changes (none of them 0, their
+	// keys unique) to distribution_deltas.
+	sqlMergeDeltas = `MERGE INTO {s}.distribution_deltas AS d
+		USING (SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::bigint[])
+			AS c (field, bucket, department, level, delta)) AS c
+		ON d.field = c.field AND d.bucket = c.bucket AND d.department = c.department AND d.level = c.level
+		WHEN MATCHED AND d.delta + c.delta = 0 THEN DELETE
+		WHEN MATCHED THEN UPDATE SET delta = d.delta + c.delta
+		WHEN NOT MATCHED THEN INSERT (field, bucket, department, level, delta)
+			VALUES (c.field, c.bucket, c.department, c.level, c.delta)`
 	sqlUpdateStandings = `UPDATE {s}.people SET standing = u.standing::jsonb, catalogue_id = $3, catalogue_version = $4
 				FROM unnest($1::text[], $2::text[]) AS u(id, standing) WHERE people.id = u.id`
 	sqlDeleteGone = `DELETE FROM {s}.%s t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
