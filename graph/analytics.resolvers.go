@@ -126,6 +126,12 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 				return nil, err
 			}
 		}
+		if wantPerson != "" {
+			// Likewise a person no registration names (NOT_FOUND).
+			if _, err := r.authorizePerson(ctx, wantPerson); err != nil {
+				return nil, err
+			}
+		}
 	case p.Has(RoleManager) && p.Department != "":
 		if wantDept != "" && wantDept != p.Department {
 			return nil, domain.Forbidden("a manager may only follow department %s", p.Department)

@@ -178,3 +178,40 @@ func TestHTTPErrorsAreLabelledAsWhatTheyAre(t *testing.T) {
 		}
 	}
 }
+
+// TestADepartmentClaimIsNamedAsRecorded: a manager's department typed with
+// spaces around it names the department the recorder keeps (without
+// them), whether the token was minted here or signed elsewhere; one of
+// spaces alone is no department.
+func TestADepartmentClaimIsNamedAsRecorded(t *testing.T) {
+	now := time.Now()
+	tk, err := NewTokens("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	minted, err := tk.Mint(Principal{Subject: "m", Roles: []string{RoleManager}, Department: " Data Center Operations "}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(dept string) string {
+		t.Helper()
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Roles: []string{RoleManager}, Department: dept,
+			RegisteredClaims: jwt.RegisteredClaims{Subject: "m", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString(tk.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for name, tok := range map[string]string{"minted": minted, "signed elsewhere": sign("Data Center Operations\t")} {
+		p, err := tk.Verify(tok)
+		if err != nil || p.Department != "Data Center Operations" {
+			t.Errorf("%s: %+v, %v; want department %q", name, p, err, "Data Center Operations")
+		}
+	}
+	if _, err := tk.Verify(sign("   ")); err == nil || !strings.Contains(err.Error(), "needs a department") {
+		t.Errorf("a department of spaces: %v, want refused as no department", err)
+	}
+	if _, err := tk.Mint(Principal{Subject: "m", Roles: []string{RoleManager}, Department: "  "}, time.Hour, now); err == nil {
+		t.Error("minted a manager token whose department is spaces")
+	}
+}

@@ -307,7 +307,7 @@ func waitSubscribers(t *testing.T, e *env, n int) {
 
 // TestSubscriptionRefused: connection_init without a valid token closes the
 // connection with 4403; a subscription outside the caller's scope gets a
-// FORBIDDEN error.
+// FORBIDDEN error, one that names nobody NOT_FOUND or BAD_USER_INPUT.
 func TestSubscriptionRefused(t *testing.T) {
 	e := newEnv(t, backends[0], options{})
 	expired, _ := e.tokens.Mint(admin, time.Hour, time.Now().Add(-2*time.Hour))
@@ -341,12 +341,17 @@ func TestSubscriptionRefused(t *testing.T) {
 		name  string
 		token string
 		vars  map[string]any
+		code  string
 	}{
-		{"manager of another department", e.token(t, managerB), map[string]any{"department": "Operations"}},
-		{"employee following someone else", e.token(t, employee("S2")), map[string]any{"personId": "S1"}},
-		{"manager following someone of another department", e.token(t, managerB), map[string]any{"personId": "S1"}},
-		{"manager following nobody", e.token(t, managerB), map[string]any{"personId": "NOBODY"}},
-		{"no roles", e.token(t, noRoles), nil},
+		{"manager of another department", e.token(t, managerB), map[string]any{"department": "Operations"}, "FORBIDDEN"},
+		{"employee following someone else", e.token(t, employee("S2")), map[string]any{"personId": "S1"}, "FORBIDDEN"},
+		{"manager following someone of another department", e.token(t, managerB), map[string]any{"personId": "S1"}, "FORBIDDEN"},
+		{"manager following nobody", e.token(t, managerB), map[string]any{"personId": "NOBODY"}, "FORBIDDEN"},
+		{"no roles", e.token(t, noRoles), nil, "FORBIDDEN"},
+		// Nobody is refused to anyone, as a department nobody has been in
+		// is: a subscription that would deliver nothing, ever, in silence.
+		{"admin following nobody", e.token(t, admin), map[string]any{"personId": "NOBODY"}, "NOT_FOUND"},
+		{"hr following a department nobody has been in", e.token(t, hr), map[string]any{"department": "Nowhere"}, "BAD_USER_INPUT"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ws := e.connect(t, c.token)
@@ -370,8 +375,8 @@ func TestSubscriptionRefused(t *testing.T) {
 					t.Errorf("data %s", p.Data)
 				}
 			}
-			if err != nil || len(errs) != 1 || errs[0].code() != "FORBIDDEN" {
-				t.Errorf("got %s %s, want one FORBIDDEN error", m.Type, m.Payload)
+			if err != nil || len(errs) != 1 || errs[0].code() != c.code {
+				t.Errorf("got %s %s, want one %s error", m.Type, m.Payload, c.code)
 			}
 		})
 	}

@@ -94,7 +94,7 @@ type Source interface {
 // amendment or a retraction superseded it).
 type LevelChanged struct {
 	PersonID   string
-	Department string // the person's department as of the day it was found
+	Department string // the person's department on the day it was found (not on Change.On)
 	Change     domain.LevelChange
 	Position   uint64 // the log position whose batch revealed it
 	Withdrawn  bool   // the change is withdrawn, not announced

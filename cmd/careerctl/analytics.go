@@ -202,7 +202,7 @@ func peopleCommand(c *cli, args []string) error {
 	ep := endpointFlags(fs, c)
 	department := fs.String("department", "", "only people in this department (as of --as-of)")
 	field := fs.String("field", "", "the field --min-level applies to")
-	minLevel := fs.Int("min-level", -1, "only people at this level or higher in --field (in any field without one)")
+	minLevel := fs.Int("min-level", 0, "only people at this level or higher in --field (in any field without one)")
 	asOf := fs.String("as-of", "", "the date, YYYY-MM-DD (default today, or the date of --known-at)")
 	knownAt := fs.String("known-at", "", "the list as the system knew it at this instant (RFC 3339; default now): departments and levels too; a replay of the log, slower")
 	asJSON := fs.Bool("json", false, `print {"totalCount": N, "people": [...]} as JSON`)
@@ -225,7 +225,10 @@ func peopleCommand(c *cli, args []string) error {
 		}
 		vars["field"] = strings.ToUpper(*field)
 	}
-	if *minLevel >= 0 {
+	if *minLevel < 0 {
+		return usagef("--min-level: %d is not a level (0 or more)", *minLevel)
+	}
+	if *minLevel > 0 { // everyone is at level 0 or higher
 		vars["minLevel"] = *minLevel
 	}
 	if *asOf != "" {

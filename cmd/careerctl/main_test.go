@@ -135,6 +135,7 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 			`: --proficiency: "EXPERT" is not a valid Proficiency; must be one of BASIC, PRACTICE, GUIDES_SUBORDINATES, GUIDES_OTHERS`},
 		{[]string{"distribution", "--field", "NETWORK"}, 2, `: --field: "NETWORK" is not a valid SpecialtyField; ` + fields},
 		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `: --field: "net" is not a valid SpecialtyField; ` + fields},
+		{[]string{"people", "--min-level", "-3"}, 2, `: --min-level: -3 is not a level (0 or more)`},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization"), 1, "127.0.0.1:1"},
 		{[]string{"distribution", "--field", "network_operation"}, 1, "127.0.0.1:1"},
 	} {
