@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 const accomplishmentsQuery = `query($id: ID!, $after: String) {
@@ -117,7 +116,7 @@ func accomplishmentsCommand(c *cli, args []string) error {
 // says, its dates, who recorded it, and whether it was amended or
 // retracted (and by whom).
 func printAccomplishments(out io.Writer, all []accomplishmentView) error {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	w := newTable(out, 2)
 	fmt.Fprintln(w, "ID\tKIND\tWHAT\tDATE\tRECORDED BY\tSTATE")
 	for _, a := range all {
 		var what, date string

@@ -7,8 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"unicode/utf8"
 )
 
 const distributionQuery = `query($field: SpecialtyField!, $asOf: Date, $department: String, $knownAt: DateTime) {
@@ -95,7 +93,7 @@ func printDistribution(w io.Writer, cells []distributionCell) error {
 	}
 	width := len("DEPARTMENT")
 	for _, d := range depts {
-		width = max(width, utf8.RuneCountInString(d))
+		width = max(width, displayWidth(d))
 	}
 	colTotals := make([]int, maxLevel+1)
 	rowTotals := make([]int, len(depts))
@@ -112,7 +110,7 @@ func printDistribution(w io.Writer, cells []distributionCell) error {
 	num := max(len(strconv.Itoa(grand)), 2)
 	var b strings.Builder
 	row := func(name string, cells []string) {
-		b.WriteString(name + strings.Repeat(" ", width-utf8.RuneCountInString(name)))
+		b.WriteString(name + strings.Repeat(" ", width-displayWidth(name)))
 		for i, c := range cells {
 			w := num
 			if i == len(cells)-1 {
@@ -280,7 +278,7 @@ func peopleCommand(c *cli, args []string) error {
 		}
 		return writeJSON(c.stdout, map[string]any{"totalCount": total, "people": people})
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	tw := newTable(c.stdout, 2)
 	var fields []string
 	for i, raw := range people {
 		var p personRow

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/careerledger/careerledger/graph"
@@ -342,7 +341,7 @@ func (m mutationSpec) printPayload(c *cli, data json.RawMessage) error {
 	if p.Person.Department != nil {
 		dept = *p.Person.Department
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	tw := newTable(c.stdout, 2)
 	fmt.Fprintf(tw, "position\t%s\n", p.Position)
 	fmt.Fprintf(tw, "person\t%s (%s, %s)\n", p.Person.ID, p.Person.Name, dept)
 	if m.accomplishment {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 const personQuery = `query($id: ID!, $asOf: Date, $knownAt: DateTime) {
@@ -166,7 +165,7 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 			since = " since " + *s.AttainedOn
 		}
 		fmt.Fprintf(&w, "\n%s: level %d%s\n", s.Field, s.Level, since)
-		tw := tabwriter.NewWriter(&w, 0, 0, 2, ' ', 0)
+		tw := newTable(&w, 2)
 		if s.Level > 0 {
 			fmt.Fprintf(tw, "  level %d\t\t\t\n", s.Level)
 			printCriteria(tw, s.Criteria)
@@ -182,7 +181,7 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 		}
 	}
 	fmt.Fprintln(&w, "\nhistory")
-	tw := tabwriter.NewWriter(&w, 0, 0, 2, ' ', 0)
+	tw := newTable(&w, 2)
 	if len(p.History) == 0 {
 		fmt.Fprintln(tw, "  (no level yet)")
 	}
@@ -193,7 +192,7 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 		return err
 	}
 	fmt.Fprintln(&w, "\ndepartments")
-	tw = tabwriter.NewWriter(&w, 0, 0, 2, ' ', 0)
+	tw = newTable(&w, 2)
 	for _, m := range p.Memberships {
 		to := "now"
 		if m.To != nil {
