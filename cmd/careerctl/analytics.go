@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -80,7 +81,6 @@ func distributionCommand(c *cli, args []string) error {
 // printDistribution writes departments as rows and levels 0-5 (or more, if
 // the catalogue has them) as columns, with totals.
 func printDistribution(w io.Writer, cells []distributionCell) error {
-	maxLevel := 5
 	var depts []string
 	counts := map[string]map[int]int{}
 	for _, cell := range cells {
@@ -89,25 +89,49 @@ func printDistribution(w io.Writer, cells []distributionCell) error {
 			depts = append(depts, cell.Department)
 		}
 		counts[cell.Department][cell.Level] += cell.Count
-		maxLevel = max(maxLevel, cell.Level)
 	}
-	width := len("DEPARTMENT")
-	for _, d := range depts {
-		width = max(width, displayWidth(d))
+	rows := make([]levelRow, len(depts))
+	for i, d := range depts {
+		rows[i] = levelRow{d, counts[d]}
+	}
+	return printLevels(w, "DEPARTMENT", rows, true)
+}
+
+// levelRow is a row of printLevels: its label and its count per level.
+type levelRow struct {
+	label  string
+	counts map[int]int
+}
+
+// printLevels writes rows under head with levels 0-5 (or more, if the
+// catalogue has them) as columns and a total per row, and a TOTAL row when
+// totals is true.
+func printLevels(w io.Writer, head string, rows []levelRow, totals bool) error {
+	maxLevel := 5
+	width := displayWidth(head)
+	for _, r := range rows {
+		width = max(width, displayWidth(r.label))
+		for l := range r.counts {
+			maxLevel = max(maxLevel, l)
+		}
 	}
 	colTotals := make([]int, maxLevel+1)
-	rowTotals := make([]int, len(depts))
-	for i, d := range depts {
+	rowTotals := make([]int, len(rows))
+	for i, r := range rows {
 		for l := 0; l <= maxLevel; l++ {
-			rowTotals[i] += counts[d][l]
-			colTotals[l] += counts[d][l]
+			rowTotals[i] += r.counts[l]
+			colTotals[l] += r.counts[l]
 		}
 	}
 	grand := 0
 	for _, n := range rowTotals {
 		grand += n
 	}
-	num := max(len(strconv.Itoa(grand)), 2)
+	widest := slices.Max(append([]int{0}, rowTotals...)) // the widest count is a row's total
+	if totals {
+		widest = grand
+	}
+	num := max(len(strconv.Itoa(widest)), 2)
 	var b strings.Builder
 	row := func(name string, cells []string) {
 		b.WriteString(name + strings.Repeat(" ", width-displayWidth(name)))
@@ -124,7 +148,7 @@ func printDistribution(w io.Writer, cells []distributionCell) error {
 	for l := 0; l <= maxLevel; l++ {
 		header = append(header, "L"+strconv.Itoa(l))
 	}
-	row("DEPARTMENT", append(header, "TOTAL"))
+	row(head, append(header, "TOTAL"))
 	line := func(byLevel func(int) int, total int) []string {
 		out := make([]string, 0, maxLevel+2)
 		for l := 0; l <= maxLevel; l++ {
@@ -132,12 +156,93 @@ func printDistribution(w io.Writer, cells []distributionCell) error {
 		}
 		return append(out, strconv.Itoa(total))
 	}
-	for i, d := range depts {
-		row(d, line(func(l int) int { return counts[d][l] }, rowTotals[i]))
+	for i, r := range rows {
+		row(r.label, line(func(l int) int { return r.counts[l] }, rowTotals[i]))
 	}
-	row("TOTAL", line(func(l int) int { return colTotals[l] }, grand))
+	if totals {
+		row("TOTAL", line(func(l int) int { return colTotals[l] }, grand))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+const trendQuery = `query($field: SpecialtyField!, $department: String, $from: Date!, $to: Date!, $interval: Interval!, $knownAt: DateTime) {
+  skillTrend(field: $field, department: $department, from: $from, to: $to, interval: $interval, knownAt: $knownAt) {
+    on cells { department level count }
+  }
+}`
+
+// trendCommand prints people per level in a field on a series of dates.
+func trendCommand(c *cli, args []string) error {
+	fs := flag.NewFlagSet("trend", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	ep := endpointFlags(fs, c)
+	field := fs.String("field", "", "SYSTEM_OPERATION, NETWORK_OPERATION or SERVICE_DESK (required)")
+	from := fs.String("from", "", "the first date, YYYY-MM-DD (required)")
+	to := fs.String("to", "", "the last date, YYYY-MM-DD (required): a point only when a step lands on it")
+	interval := fs.String("interval", "MONTH", "the step: DAY, WEEK, MONTH, QUARTER or YEAR")
+	department := fs.String("department", "", "only this department (default: every department, added up)")
+	knownAt := fs.String("known-at", "", "as the system knew it at this instant (RFC 3339; default now): a replay of the log, slower")
+	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON (every department of every point)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	for _, f := range []struct{ name, value string }{{"field", *field}, {"from", *from}, {"to", *to}} {
+		if f.value == "" {
+			return usagef("--%s is required", f.name)
+		}
+	}
+	if err := checkEnum("field", "SpecialtyField", *field, false); err != nil {
+		return err
+	}
+	if err := checkEnum("interval", "Interval", *interval, false); err != nil {
+		return err
+	}
+	for _, d := range []struct{ name, value string }{{"from", *from}, {"to", *to}} {
+		if err := checkDate(d.name, d.value); err != nil {
+			return err
+		}
+	}
+	vars := map[string]any{"field": strings.ToUpper(*field), "from": *from, "to": *to, "interval": strings.ToUpper(*interval)}
+	if err := departmentGiven(fs, *department); err != nil {
+		return err
+	}
+	if *department != "" {
+		vars["department"] = *department
+	}
+	if *knownAt != "" {
+		if err := checkInstant("known-at", *knownAt); err != nil {
+			return err
+		}
+		vars["knownAt"] = *knownAt
+	}
+	data, err := ep.graphql(c.ctx, trendQuery, vars)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, data)
+	}
+	var res struct {
+		SkillTrend []struct {
+			On    string             `json:"on"`
+			Cells []distributionCell `json:"cells"`
+		} `json:"skillTrend"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("unexpected response: %w", err)
+	}
+	rows := make([]levelRow, len(res.SkillTrend))
+	for i, p := range res.SkillTrend {
+		rows[i] = levelRow{p.On, map[int]int{}}
+		for _, cell := range p.Cells {
+			rows[i].counts[cell.Level] += cell.Count
+		}
+	}
+	return printLevels(c.stdout, "ON", rows, false)
 }
 
 const peopleQuery = `query($department: String, $field: SpecialtyField, $minLevel: Int, $asOf: Date, $after: String, $knownAt: DateTime) {

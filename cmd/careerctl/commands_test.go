@@ -282,6 +282,48 @@ func TestDistributionAndPeople(t *testing.T) {
 		!regexp.MustCompile(`^TOTAL\s+2\s+2\s+0\s+0\s+0\s+0\s+4$`).MatchString(lines[2]) {
 		t.Errorf("distribution:\n%s", out)
 	}
+	// A trend is the distribution on each of its dates, added up over the
+	// departments (Dist A's two people reach level 1 on 2019-03-01).
+	out = mustCtl(t, "trend", "--field", "NETWORK_OPERATION", "--department", "Dist A", "--from", "2018-12-01", "--to", "2019-04-01")
+	if want := `ON          L0  L1  L2  L3  L4  L5  TOTAL
+2018-12-01   0   0   0   0   0   0      0
+2019-01-01   4   0   0   0   0   0      4
+2019-02-01   4   0   0   0   0   0      4
+2019-03-01   2   2   0   0   0   0      4
+2019-04-01   2   2   0   0   0   0      4
+`; out != want {
+		t.Errorf("trend:\n%s\nwant\n%s", out, want)
+	}
+	out = mustCtl(t, "trend", "--field", "network_operation", "--from", "2019-01-01", "--to", "2021-01-01", "--interval", "year")
+	if !regexp.MustCompile(`(?m)^2019-01-01(\s+\d+){7}\n2020-01-01(\s+\d+){7}\n2021-01-01(\s+\d+){7}\n$`).MatchString(out) {
+		t.Errorf("yearly trend of every department:\n%s", out)
+	}
+	var tr struct {
+		SkillTrend []struct {
+			On    string
+			Cells []distributionCell
+		}
+	}
+	mustJSON(t, &tr, "trend", "--field", "NETWORK_OPERATION", "--department", "Dist B", "--from", "2019-03-01", "--to", "2019-03-01", "--interval", "DAY")
+	if len(tr.SkillTrend) != 1 || tr.SkillTrend[0].On != "2019-03-01" || len(tr.SkillTrend[0].Cells) != 2 {
+		t.Errorf("trend as JSON: %+v", tr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trend", "--field", "NETWORK_OPERATION", "--from", "2019-01-01"}, "--to is required"},
+		{[]string{"trend", "--field", "NETWORK_OPERATION", "--from", "2019-01-01", "--to", "2019-02-01", "--interval", "FORTNIGHT"}, `--interval: "FORTNIGHT" is not a valid Interval`},
+		{[]string{"trend", "--field", "NETWORK_OPERATION", "--from", "2019-13-01", "--to", "2019-02-01"}, `--from: "2019-13-01" is not a date`},
+	} {
+		if code, _, stderr := ctl(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error saying %s", c.args, code, stderr, c.want)
+		}
+	}
+	if code, _, stderr := ctl(t, "trend", "--field", "NETWORK_OPERATION", "--from", "2019-02-01", "--to", "2019-01-01"); code == 0 || !strings.Contains(stderr, "must not be before from") {
+		t.Errorf("a trend that ends before it starts: exit %d, stderr %q", code, stderr)
+	}
+
 	var d struct{ SkillDistribution []distributionCell }
 	mustJSON(t, &d, "distribution", "--field", "NETWORK_OPERATION", "--as-of", "2019-02-15")
 	got := map[string]int{}

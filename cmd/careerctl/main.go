@@ -59,6 +59,7 @@ func commands() []command {
 		command{"person", "a person's levels, criteria, gaps and history", personCommand},
 		command{"accomplishments", "a person's accomplishments, with their ids and who recorded them", accomplishmentsCommand},
 		command{"distribution", "people per department and level in a field", distributionCommand},
+		command{"trend", "people per level in a field on a series of dates (monthly by default)", trendCommand},
 		command{"people", "list people (all pages), optionally filtered", peopleCommand},
 		command{"departments", "every department anyone has been or is in", departmentsCommand},
 		command{"import", "record commands from an NDJSON or CSV file in bulk (resumable)", importCommand},
