@@ -15,7 +15,7 @@ const accomplishmentsQuery = `query($id: ID!, $after: String) {
       pageInfo { hasNextPage endCursor }
       edges { node {
         id kind recordedAt recordedBy amendedAt amendedBy retracted retractionReason retractedBy
-        ... on Engagement { field title role startedOn completedOn outcome }
+        ... on Engagement { field title role startedOn completedOn outcome withinBudget peakHeadcount annualContractValueYen installationSites inquiriesPerYear complexity }
         ... on TechnologySuccession { successionKind title occurredOn fields }
         ... on SubordinateDevelopment { developmentKind occurredOn subordinateId }
         ... on ThemeAssessment { theme proficiency assessedOn }
@@ -41,6 +41,12 @@ type accomplishmentView struct {
 	StartedOn        string   `json:"startedOn,omitempty"`
 	CompletedOn      *string  `json:"completedOn,omitempty"`
 	Outcome          string   `json:"outcome,omitempty"`
+	WithinBudget     *bool    `json:"withinBudget,omitempty"`
+	PeakHeadcount    *int     `json:"peakHeadcount,omitempty"`
+	ContractYen      *int64   `json:"annualContractValueYen,omitempty"`
+	Sites            *int     `json:"installationSites,omitempty"`
+	InquiriesPerYear *int     `json:"inquiriesPerYear,omitempty"`
+	Complexity       []string `json:"complexity,omitempty"`
 	SuccessionKind   string   `json:"successionKind,omitempty"`
 	OccurredOn       string   `json:"occurredOn,omitempty"`
 	Fields           []string `json:"fields,omitempty"`
@@ -122,7 +128,7 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 		var what, date string
 		switch {
 		case a.Field != "":
-			what = fmt.Sprintf("%s %q (%s, %s)", a.Field, a.Title, a.Role, a.Outcome)
+			what = fmt.Sprintf("%s %q (%s)", a.Field, a.Title, strings.Join(engagementTerms(a), ", "))
 			date = a.StartedOn + " .. "
 			if a.CompletedOn != nil {
 				date += *a.CompletedOn
@@ -156,6 +162,41 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 	}
 	_, err := fmt.Fprintf(out, "%d accomplishments\n", len(all))
 	return err
+}
+
+// engagementTerms are what the levels of an engagement are judged by: the
+// role and outcome, the budget, the size and the complexity, as far as
+// they were recorded.
+func engagementTerms(a accomplishmentView) []string {
+	terms := []string{a.Role, a.Outcome}
+	if a.WithinBudget != nil && !*a.WithinBudget {
+		terms = append(terms, "not within budget")
+	}
+	for _, size := range []struct {
+		n    *int64
+		unit string
+	}{
+		{intPtr64(a.PeakHeadcount), " people at peak"},
+		{a.ContractYen, " yen a year"},
+		{intPtr64(a.Sites), " sites"},
+		{intPtr64(a.InquiriesPerYear), " inquiries a year"},
+	} {
+		if size.n != nil {
+			terms = append(terms, groupDigits(*size.n)+size.unit)
+		}
+	}
+	if len(a.Complexity) > 0 {
+		terms = append(terms, "complexity "+strings.Join(a.Complexity, "+"))
+	}
+	return terms
+}
+
+func intPtr64(n *int) *int64 {
+	if n == nil {
+		return nil
+	}
+	v := int64(*n)
+	return &v
 }
 
 // by is " by WHO", or "" when the log does not say who.

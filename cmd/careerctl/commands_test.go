@@ -220,7 +220,7 @@ func TestPersonCommand(t *testing.T) {
 	}
 	// Every accomplishment with its id, what it says and who recorded it.
 	out = mustCtl(t, "accomplishments", "PER1")
-	for _, want := range []string{"ENGAGEMENT", `SERVICE_DESK "Helpdesk rota" (PRACTITIONER, SUCCESSFUL)`, "2018-05-01 .. 2018-12-31",
+	for _, want := range []string{"ENGAGEMENT", `SERVICE_DESK "Helpdesk rota" (PRACTITIONER, SUCCESSFUL, not within budget)`, "2018-05-01 .. 2018-12-31",
 		"THEME_ASSESSMENT", "SERVICE_SUPPORT_MANAGEMENT at BASIC", "2 accomplishments"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("accomplishments output lacks %q:\n%s", want, out)
