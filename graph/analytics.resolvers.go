@@ -133,7 +133,8 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 			}
 		}
 	case p.Has(RoleManager) && p.Department != "":
-		if wantDept != "" && wantDept != p.Department {
+		// Their own department, named as the analytics take it (trimmed).
+		if _, err := authorizeDepartment(p, department); err != nil {
 			return nil, domain.Forbidden("a manager may only follow department %s", p.Department)
 		}
 		wantDept = p.Department

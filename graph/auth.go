@@ -92,7 +92,6 @@ func NewTokens(secret string) (*Tokens, error) {
 
 // Mint returns a signed token for p valid for ttl.
 func (t *Tokens) Mint(p Principal, ttl time.Duration, now time.Time) (string, error) {
-	p.Department = strings.TrimSpace(p.Department) // as the recorder keeps a department's name
 	for _, r := range p.Roles {
 		if !validRole(r) {
 			return "", fmt.Errorf("unknown role %q (admin, hr, manager, employee)", r)
@@ -147,10 +146,7 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		// what they recorded: a token must say who the caller is.
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: no sub (who the caller is)"}
 	}
-	// A department is named as the recorder keeps it, without the spaces
-	// around it that a claim typed by hand may carry ("Ops " would match
-	// no department, and every answer would read as a true zero).
-	p := Principal{Subject: c.Subject, Roles: c.Roles, Department: strings.TrimSpace(c.Department), Person: c.Person}
+	p := Principal{Subject: c.Subject, Roles: c.Roles, Department: c.Department, Person: c.Person}
 	if c.ExpiresAt != nil {
 		p.Expires = c.ExpiresAt.Time
 	}

@@ -165,7 +165,7 @@ func TestSubscription(t *testing.T) {
 		self := e.connect(t, e.token(t, employee("S1")))
 		self.subscribe("s", nil)
 		mgrA := e.connect(t, e.token(t, managerA))
-		mgrA.subscribe("a", nil)
+		mgrA.subscribe("a", map[string]any{"department": "Operations "}) // their own, as the analytics take it: trimmed
 		mgrB := e.connect(t, e.token(t, managerB))
 		mgrB.subscribe("b", nil)
 		byHR := e.connect(t, e.token(t, hr))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +44,27 @@ func TestTokenRefusals(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(args, func(string) string { return "" }, nil, &out, &errb); code == 0 || out.Len() > 0 {
 			t.Errorf("%s: exit %d, printed %q", name, code, out.String())
+		}
+	}
+}
+
+// TestTokenWarnsOfSpacesAroundADepartment: a manager's department with
+// spaces around it is minted as given (an earlier release may have
+// recorded it so) with a warning naming the department recorded since.
+func TestTokenWarnsOfSpacesAroundADepartment(t *testing.T) {
+	for dept, warned := range map[string]bool{"Ops ": true, " Ops": true, "Ops": false, "QA Dept": false} {
+		var out, errb bytes.Buffer
+		code := run([]string{"token", "--subject", "m", "--role", "manager", "--department", dept, "--secret", "x"}, func(string) string { return "" }, nil, &out, &errb)
+		if code != 0 || out.Len() == 0 {
+			t.Fatalf("%q: exit %d, stderr %q", dept, code, errb.String())
+		}
+		want := fmt.Sprintf("warning: --department %q has spaces around it; departments are recorded without them (%q)", dept, strings.TrimSpace(dept))
+		if got := strings.Contains(errb.String(), want); got != warned {
+			t.Errorf("%q: stderr %q, want the warning: %v", dept, errb.String(), warned)
+		}
+		tokens, _ := graph.NewTokens("x")
+		if p, err := tokens.Verify(strings.TrimSpace(out.String())); err != nil || p.Department != dept {
+			t.Errorf("%q: the token says %+v, %v; want the department as given", dept, p, err)
 		}
 	}
 }

@@ -44,6 +44,13 @@ func tokenCommand(c *cli, args []string) error {
 	if slices.Contains(roles, graph.RoleManager) && *department == "" {
 		return usagef("--department is required for the manager role")
 	}
+	if slices.Contains(roles, graph.RoleManager) && strings.TrimSpace(*department) != *department {
+		// Minted as given: an earlier release recorded departments untrimmed,
+		// and a manager of "QA Dept " needs a token that says so. A typo
+		// would otherwise read as a department with nobody in it.
+		fmt.Fprintf(c.stderr, "careerctl token: warning: --department %q has spaces around it; departments are recorded without them (%q): the token matches only a department an earlier release recorded with them\n",
+			*department, strings.TrimSpace(*department))
+	}
 	if slices.Contains(roles, graph.RoleEmployee) && *person == "" {
 		return usagef("--person is required for the employee role")
 	}
