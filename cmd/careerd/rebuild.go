@@ -512,7 +512,8 @@ func (m *Main) followActive(ctx context.Context) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		postgres.ListenSwitches(ctx, m.pool, m.Config.Schema, func() { m.followNow(ctx) })
+		presence := postgres.PresenceKey(m.Config.Schema, m.cat.ID(), m.cat.Version())
+		postgres.ListenSwitches(ctx, m.pool, m.Config.Schema, presence, func() { m.followNow(ctx) })
 	}()
 	// And every followEvery, should a notification be lost.
 	m.every(ctx, followEvery, func(ctx context.Context) { m.followNow(ctx) })

@@ -81,9 +81,12 @@ type Main struct {
 	// version of this instance's catalogue, or built in a newer format by
 	// this version, which this instance's own rebuild never replaces.
 	staleCatalogue, servedNewer bool
-	activeAtStart               postgres.Active // the registry's entry for the read model served at start
-	wg                          sync.WaitGroup
-	closeOnce                   sync.Once
+	// standingBy: the projector leaves the read model to an instance of
+	// the catalogue that judged it (standsBy).
+	standingBy    atomic.Bool
+	activeAtStart postgres.Active // the registry's entry for the read model served at start
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
 	// closing is set when Close starts: a NATS connection closed from then
 	// on is closed at shutdown. natsOpen counts the NATS connections whose
 	// closed handler has not run yet; Close waits for them, so that each
@@ -567,6 +570,12 @@ func (m *Main) startProjector(ctx context.Context) {
 	}
 	run := func(ctx context.Context) error {
 		for {
+			// Before every run (the first, and after each switch followed):
+			// a read model of another catalogue is left to an instance of
+			// that catalogue, if one runs.
+			if by, _ := m.standsBy(ctx); by { // a database that fails the look fails the run too, as ever
+				return nil
+			}
 			m.liveMu.Lock() // not while a switch holds it
 			pctx, stop := context.WithCancel(ctx)
 			ran := make(chan struct{})
@@ -618,11 +627,34 @@ func (m *Main) startProjector(ctx context.Context) {
 			})
 			defer standby.Stop()
 			locked := func(ctx context.Context) error {
+				if by, _ := m.standsBy(ctx); by {
+					took.Store(true) // it stood by, and said so: not "held by another"
+					return nil       // the lock goes back: an instance of the read model's catalogue takes it
+				}
 				took.Store(true)
 				m.log.Info("projector lock taken: this instance projects")
 				m.metrics.projecting.Set(1)
 				defer m.metrics.projecting.Set(0)
-				err := run(ctx)
+				// While it projects, an instance of the read model's catalogue
+				// may start: it then projects, and this one stops.
+				lctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				go func() {
+					tick := time.NewTicker(standByEvery)
+					defer tick.Stop()
+					for {
+						select {
+						case <-lctx.Done():
+							return
+						case <-tick.C:
+							if by, _ := m.standsBy(lctx); by {
+								cancel()
+								return
+							}
+						}
+					}
+				}()
+				err := run(lctx)
 				m.log.Info("projector lock released", "err", err)
 				return err
 			}
@@ -684,6 +716,47 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
+}
+
+// standByEvery is how often an instance that projects looks whether an
+// instance of the read model's catalogue has started. A variable for tests.
+var standByEvery = time.Second
+
+// standsBy reports whether this instance leaves projecting to another: the
+// active read model was judged by another catalogue (id or version) than
+// this instance's, and an instance with that catalogue runs
+// (postgres.CataloguePresent). Projecting, this instance would store
+// levels by its own rules beside those of the read model's, and the next
+// rebuild would be the only way back to one rule book. With no instance of
+// the read model's catalogue (every instance rolled back) it projects. It
+// logs when it starts and when it stops standing by.
+func (m *Main) standsBy(ctx context.Context) (bool, error) {
+	if m.pool == nil {
+		return false, nil
+	}
+	active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
+	if err != nil || !ok || (active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version()) {
+		m.noteStandBy(false, active, err)
+		return false, err
+	}
+	present, err := postgres.CataloguePresent(ctx, m.pool, m.Config.Schema, active.CatalogueID, active.CatalogueVersion)
+	m.noteStandBy(present, active, err)
+	return present, err
+}
+
+// noteStandBy logs a change of whether this instance stands by.
+func (m *Main) noteStandBy(by bool, active postgres.Active, err error) {
+	if err != nil || m.standingBy.Swap(by) == by {
+		return
+	}
+	if by {
+		m.log.Warn("the read model is judged by another catalogue and an instance with that catalogue runs: that instance projects, this one serves and stands by",
+			"catalogue", m.cat.ID(), "version", m.cat.Version(),
+			"read_model_catalogue", active.CatalogueID, "read_model_version", active.CatalogueVersion)
+		return
+	}
+	m.log.Info("no longer standing by: the read model is judged by this instance's catalogue, or no instance with its catalogue runs",
+		"catalogue", m.cat.ID(), "version", m.cat.Version())
 }
 
 // catalogueBehind reports whether the active read model was judged by a
