@@ -26,3 +26,16 @@ func TestEngagementTerms(t *testing.T) {
 		}
 	}
 }
+
+// A catalogue with levels above 9 keeps its level columns as wide as their
+// headers.
+func TestLevelColumnsHoldTheirHeaders(t *testing.T) {
+	var b strings.Builder
+	if err := printLevels(&b, "ON", []levelRow{{"2025-01-01", map[int]int{0: 1, 10: 2}}}, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 2 || len(lines[0]) != len(lines[1]) || !strings.HasSuffix(lines[0], "L10  TOTAL") || !strings.HasSuffix(lines[1], "  2      3") {
+		t.Errorf("levels 0-10:\n%s", b.String())
+	}
+}

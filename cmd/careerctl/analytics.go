@@ -131,7 +131,7 @@ func printLevels(w io.Writer, head string, rows []levelRow, totals bool) error {
 	if totals {
 		widest = grand
 	}
-	num := max(len(strconv.Itoa(widest)), 2)
+	num := max(len(strconv.Itoa(widest)), len("L"+strconv.Itoa(maxLevel)))
 	var b strings.Builder
 	row := func(name string, cells []string) {
 		b.WriteString(name + strings.Repeat(" ", width-displayWidth(name)))

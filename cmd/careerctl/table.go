@@ -11,7 +11,8 @@ import (
 
 // table aligns tab-terminated cells in columns, as text/tabwriter does
 // (same column blocks: a column spans the consecutive lines that have a
-// cell in it; the text after a line's last tab is not in a column), but by
+// cell in it; the text after a line's last tab is not in a column; only
+// '\t' ends a cell and '\n' a line), but by
 // the columns a terminal gives each character rather than by characters:
 // East Asian wide and fullwidth characters (佐藤, 運用管理部) take two,
 // combining marks none. tabwriter counted 佐藤 花子 as 5 columns where a
@@ -94,7 +95,10 @@ func (t *table) Flush() error {
 
 // displayWidth is the number of terminal columns s takes: two for an East
 // Asian wide or fullwidth character, none for a combining mark or a
-// zero-width format character, one for any other.
+// zero-width format character, one for any other. It measures code points,
+// not grapheme clusters: an emoji sequence (joined by U+200D, or made
+// wide by a variation selector) and East Asian ambiguous characters on a
+// CJK terminal may be drawn wider or narrower than counted.
 func displayWidth(s string) int {
 	n := 0
 	for _, r := range s {
