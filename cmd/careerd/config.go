@@ -147,6 +147,12 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if fs.NArg() > 0 {
+		// careerd takes flags only: a stray word (a flag's value given after
+		// a space where it takes none, "--dev false") would otherwise be
+		// ignored, and careerd start on its defaults.
+		return c, fmt.Errorf("unexpected argument %q: careerd takes flags only (careerd -h)", fs.Arg(0))
+	}
 	if devErr != "" {
 		given := false // --dev on the command line wins over the variable
 		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "dev" })

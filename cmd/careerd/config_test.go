@@ -135,6 +135,8 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--stream", "bad.name"}, `--stream ($CAREER_STREAM) must be a JetStream stream name`},
 		{nil, []string{"--stream", "bad/name"}, `--stream ($CAREER_STREAM) must be a JetStream stream name`},
 		{map[string]string{"CAREER_STREAM": "CAREER>"}, nil, `--stream ($CAREER_STREAM)`},
+		{nil, []string{"--dev", "false"}, `unexpected argument "false": careerd takes flags only`},
+		{nil, []string{"extra-arg", "--http-addr", "127.0.0.1:0"}, `unexpected argument "extra-arg"`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
