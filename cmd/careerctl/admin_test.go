@@ -56,7 +56,8 @@ func TestExportAgainstAFakeServer(t *testing.T) {
 
 // TestAnExportCutShortFails: careerd's trailer says an export stopped
 // before the end of the log; careerctl exits 1, names where to continue,
-// and leaves no file that looks complete.
+// keeps what it received in FILE.partial, and leaves no file that looks
+// complete.
 func TestAnExportCutShortFails(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
@@ -70,6 +71,49 @@ func TestAnExportCutShortFails(t *testing.T) {
 	if _, err := os.Stat(file); code != 1 || !os.IsNotExist(err) ||
 		!strings.Contains(errs, "careerd stopped after 2 events: failed after position 2: consumer gone; --after 2 continues") {
 		t.Errorf("an export cut short: exit %d, file there: %v, stderr %q", code, err == nil, errs)
+	}
+	// What was received is kept where --after can add the rest.
+	if raw, err := os.ReadFile(file + ".partial"); err != nil || string(raw) != exportBody ||
+		!strings.Contains(errs, "the 2 events received are in "+file+".partial") {
+		t.Errorf("an export cut short: partial %q (%v), stderr %q", raw, err, errs)
+	}
+}
+
+// TestAnExportWhoseStreamBreaksKeepsWhatItGot: careerd goes mid-line. To
+// stdout and to --out, what was received is written as whole lines only
+// (the cut-off one dropped), --out keeps it in FILE.partial, and the error
+// names the position --after continues from.
+func TestAnExportWhoseStreamBreaksKeepsWhatItGot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Trailer", graph.ExportTrailer)
+		fmt.Fprint(w, exportBody+`{"position":3,"personId":"E1","type":"Engage`)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection drops without the end of the body
+	}))
+	defer srv.Close()
+	const where = "the stream broke after 2 events (last position 2): unexpected EOF; --after 2 continues from the last one received"
+	code, out, errs := runAgainst(srv.URL, "export")
+	if code != 1 || out != exportBody || !strings.Contains(errs, where) {
+		t.Errorf("a broken export to stdout: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	file := filepath.Join(t.TempDir(), "log.ndjson")
+	code, _, errs = runAgainst(srv.URL, "export", "--out", file)
+	raw, err := os.ReadFile(file + ".partial")
+	if _, serr := os.Stat(file); code != 1 || err != nil || string(raw) != exportBody || !os.IsNotExist(serr) ||
+		!strings.Contains(errs, where+"; the 2 events received are in "+file+".partial ("+file+" was not written)") {
+		t.Errorf("a broken export to a file: exit %d, partial %q (%v), stderr %q", code, raw, err, errs)
+	}
+	// Broken before the first event: --after continues from where it began.
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"posi`)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer empty.Close()
+	code, out, errs = runAgainst(empty.URL, "export", "--after", "41")
+	if code != 1 || out != "" || !strings.Contains(errs, "after 0 events (last position 41): unexpected EOF; --after 41 continues") {
+		t.Errorf("an export broken at once: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
 
