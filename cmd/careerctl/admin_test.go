@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"github.com/careerledger/careerledger/graph"
@@ -249,6 +250,15 @@ func TestDemoAgainstCareerd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "demo: 0 recorded, ") {
 		t.Errorf("demo again: exit %d\n%s", code, out)
 	}
+	// A demo of other sizes (its 41st person new, its first one the same
+	// name) is refused, and records nothing.
+	code, out, errs = ctl(t, "demo", "--people", "41", "--departments", "5", "--years", "6", "--seed", "99", "--chunk", "300")
+	if code != 1 || !strings.Contains(errs, "E100001 is already ") || !strings.Contains(errs, "registered by another demo") {
+		t.Errorf("a demo of other sizes: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs := ctl(t, "person", "E100041"); code != 1 || !strings.Contains(errs, "NOT_FOUND") {
+		t.Errorf("a refused demo recorded its people: exit %d %s", code, errs)
+	}
 }
 
 func TestMigrate(t *testing.T) {
@@ -271,31 +281,68 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+// TestDemoRefusesAServerWithOtherPeople: a server whose first demo person
+// exists is asked, by the demo's first line sent again with its key,
+// whether that person is this demo's: refused as taken (another demo's
+// key, or none), the demo stops with nothing more sent; answered as a
+// duplicate, or as the key's reuse, it goes on.
 func TestDemoRefusesAServerWithOtherPeople(t *testing.T) {
 	first := generateDemo(demoConfig{People: 3, Departments: 2, Years: 2, Seed: 5, Today: time.Now()})[0]
-	var answer string
+	var mu sync.Mutex
+	var person, probe string
+	var imports []string // the first line of each import request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/graphql" {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/graphql":
+			fmt.Fprint(w, person)
+		case "/v1/import":
+			var lines []string
+			sc := bufio.NewScanner(r.Body)
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			imports = append(imports, lines[0])
+			for i := range lines {
+				if len(lines) == 1 { // the demo's question
+					fmt.Fprintln(w, probe)
+					continue
+				}
+				fmt.Fprintf(w, `{"line":%d,"ok":true,"duplicate":true}`+"\n", i+1)
+			}
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		fmt.Fprint(w, answer)
 	}))
 	defer srv.Close()
-	answer = `{"data":{"person":{"name":"Someone Else","memberships":[{"department":"Elsewhere"}]}}}`
-	code, _, errs := runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
-	if code != 1 || !strings.Contains(errs, "E100001 is already Someone Else, not this demo's first person") {
-		t.Errorf("other data: %d %q", code, errs)
+	demo := func() (int, string, string) {
+		imports = nil
+		return runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
 	}
-	// Unknown, or this demo's own first person: go on (to the bulk endpoint, missing here).
-	for _, a := range []string{
-		`{"data":{"person":null},"errors":[{"message":"person E100001 not found","extensions":{"code":"NOT_FOUND"}}]}`,
-		fmt.Sprintf(`{"data":{"person":{"name":%q,"memberships":[{"department":%q}]}}}`, first.Input["name"], first.Input["department"]),
+	person = `{"data":{"person":{"name":"Someone Else"}}}`
+	probe = `{"line":1,"ok":false,"code":"BAD_USER_INPUT","field":"id","message":"id: is already taken"}`
+	code, out, errs := demo()
+	if code != 1 || len(imports) != 1 || !strings.Contains(imports[0], `"idempotencyKey":"demo-s5-p3-d2-y2-1"`) ||
+		!strings.Contains(errs, "E100001 is already Someone Else, registered by another demo (other seed or sizes) or other data, not by this one "+
+			"(--seed 5 --people 3 --departments 2 --years 2): run the demo on an empty careerd, or with the seed and sizes used before") {
+		t.Errorf("another demo's first person: exit %d, %d imports %q\n%s\n%s", code, len(imports), imports, out, errs)
+	}
+	// Unknown: nothing asked, the demo goes on.
+	person = `{"data":{"person":null},"errors":[{"message":"person E100001 not found","extensions":{"code":"NOT_FOUND"}}]}`
+	if code, out, errs := demo(); code != 0 || len(imports) == 0 || !strings.Contains(imports[0], `"id":"E100001"`) {
+		t.Errorf("an empty server: exit %d, %d imports\n%s\n%s", code, len(imports), out, errs)
+	}
+	// This demo's own first person, answered as a duplicate or as the
+	// reuse of its key (the same demo another day): the demo goes on.
+	person = fmt.Sprintf(`{"data":{"person":{"name":%q}}}`, first.Input["name"])
+	for _, p := range []string{
+		`{"line":1,"ok":true,"duplicate":true,"personId":"E100001"}`,
+		`{"line":1,"ok":false,"code":"BAD_USER_INPUT","field":"idempotencyKey","message":"idempotencyKey: was already used for a different request"}`,
 	} {
-		answer = a
-		code, _, errs = runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
-		if code != 1 || !strings.Contains(errs, "POST /v1/import: the server does not have this endpoint") {
-			t.Errorf("%s: %d %q", a, code, errs)
+		probe = p
+		if code, out, errs := demo(); code != 0 || len(imports) < 2 || !strings.Contains(out, "demo: 0 recorded, ") {
+			t.Errorf("this demo again (%s): exit %d, %d imports\n%s\n%s", p, code, len(imports), out, errs)
 		}
 	}
 }
