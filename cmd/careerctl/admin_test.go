@@ -281,6 +281,33 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
+// TestDemoPrintsRefusedLinesAsImportDoes: a line careerd refuses is
+// printed "line N: CODE field: message", as import prints it.
+func TestDemoPrintsRefusedLinesAsImportDoes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/graphql":
+			fmt.Fprint(w, `{"data":{"person":null},"errors":[{"message":"person E100001 not found","extensions":{"code":"NOT_FOUND"}}]}`)
+		case "/v1/import":
+			sc := bufio.NewScanner(r.Body)
+			for n := 1; sc.Scan(); n++ {
+				if n == 2 {
+					fmt.Fprintln(w, `{"line":2,"ok":false,"code":"BAD_USER_INPUT","field":"id","message":"id: is already taken"}`)
+					continue
+				}
+				fmt.Fprintf(w, `{"line":%d,"ok":true}`+"\n", n)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	code, out, errs := runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
+	if code != 1 || !strings.Contains(out, "\nline 2: BAD_USER_INPUT id: is already taken\n") || strings.Contains(out, "{") {
+		t.Errorf("a refused demo line: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
 // TestDemoRefusesAServerWithOtherPeople: a server whose first demo person
 // exists is asked, by the demo's first line sent again with its key,
 // whether that person is this demo's: refused as taken (another demo's

@@ -112,7 +112,7 @@ func demoCommand(c *cli, args []string) error {
 			fmt.Fprintf(c.stdout, "... and %d more\n", len(t.refused)-20)
 			break
 		}
-		fmt.Fprintln(c.stdout, r)
+		fmt.Fprintln(c.stdout, r.text) // as import prints it
 	}
 	if len(t.refused) > 0 {
 		return errReported
