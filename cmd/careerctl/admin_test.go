@@ -140,8 +140,18 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 	}))
 	defer srv.Close()
 	code, out, errs := runAgainst(srv.URL, "rebuild")
-	if code != 0 || out != "rebuild running (position 0 of 1000)\n" {
+	if code != 0 || out != "rebuild running (position 0 of 1,000)\n" {
 		t.Errorf("rebuild: %d %q %q", code, out, errs)
+	}
+	// careerd answers a rebuild it has just started before it knows the
+	// head of the log: no "position 0 of 0", which reads as an empty log.
+	starting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		json.NewEncoder(w).Encode(rebuildStatus{State: "running"})
+	}))
+	defer starting.Close()
+	if code, out, errs := runAgainst(starting.URL, "rebuild"); code != 0 || out != "rebuild started (careerctl rebuild --wait shows its progress)\n" {
+		t.Errorf("a rebuild just started: %d %q %q", code, out, errs)
 	}
 	code, out, errs = runAgainst(srv.URL, "rebuild", "--wait")
 	if code != 0 || out != "rebuild done: 1,000 events\n" || polls != 4 || !strings.Contains(errs, "rebuild  ") {
