@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"github.com/careerledger/careerledger/graph"
@@ -56,7 +57,8 @@ func TestExportAgainstAFakeServer(t *testing.T) {
 
 // TestAnExportCutShortFails: careerd's trailer says an export stopped
 // before the end of the log; careerctl exits 1, names where to continue,
-// and leaves no file that looks complete.
+// keeps what it received in FILE.partial, and leaves no file that looks
+// complete.
 func TestAnExportCutShortFails(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
@@ -70,6 +72,49 @@ func TestAnExportCutShortFails(t *testing.T) {
 	if _, err := os.Stat(file); code != 1 || !os.IsNotExist(err) ||
 		!strings.Contains(errs, "careerd stopped after 2 events: failed after position 2: consumer gone; --after 2 continues") {
 		t.Errorf("an export cut short: exit %d, file there: %v, stderr %q", code, err == nil, errs)
+	}
+	// What was received is kept where --after can add the rest.
+	if raw, err := os.ReadFile(file + ".partial"); err != nil || string(raw) != exportBody ||
+		!strings.Contains(errs, "the 2 events received are in "+file+".partial") {
+		t.Errorf("an export cut short: partial %q (%v), stderr %q", raw, err, errs)
+	}
+}
+
+// TestAnExportWhoseStreamBreaksKeepsWhatItGot: careerd goes mid-line. To
+// stdout and to --out, what was received is written as whole lines only
+// (the cut-off one dropped), --out keeps it in FILE.partial, and the error
+// names the position --after continues from.
+func TestAnExportWhoseStreamBreaksKeepsWhatItGot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Trailer", graph.ExportTrailer)
+		fmt.Fprint(w, exportBody+`{"position":3,"personId":"E1","type":"Engage`)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection drops without the end of the body
+	}))
+	defer srv.Close()
+	const where = "the stream broke after 2 events (last position 2): unexpected EOF; --after 2 continues from the last one received"
+	code, out, errs := runAgainst(srv.URL, "export")
+	if code != 1 || out != exportBody || !strings.Contains(errs, where) {
+		t.Errorf("a broken export to stdout: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	file := filepath.Join(t.TempDir(), "log.ndjson")
+	code, _, errs = runAgainst(srv.URL, "export", "--out", file)
+	raw, err := os.ReadFile(file + ".partial")
+	if _, serr := os.Stat(file); code != 1 || err != nil || string(raw) != exportBody || !os.IsNotExist(serr) ||
+		!strings.Contains(errs, where+"; the 2 events received are in "+file+".partial ("+file+" was not written)") {
+		t.Errorf("a broken export to a file: exit %d, partial %q (%v), stderr %q", code, raw, err, errs)
+	}
+	// Broken before the first event: --after continues from where it began.
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"posi`)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer empty.Close()
+	code, out, errs = runAgainst(empty.URL, "export", "--after", "41")
+	if code != 1 || out != "" || !strings.Contains(errs, "after 0 events (last position 41): unexpected EOF; --after 41 continues") {
+		t.Errorf("an export broken at once: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
 
@@ -95,8 +140,18 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 	}))
 	defer srv.Close()
 	code, out, errs := runAgainst(srv.URL, "rebuild")
-	if code != 0 || out != "rebuild running (position 0 of 1000)\n" {
+	if code != 0 || out != "rebuild running (position 0 of 1,000)\n" {
 		t.Errorf("rebuild: %d %q %q", code, out, errs)
+	}
+	// careerd answers a rebuild it has just started before it knows the
+	// head of the log: no "position 0 of 0", which reads as an empty log.
+	starting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		json.NewEncoder(w).Encode(rebuildStatus{State: "running"})
+	}))
+	defer starting.Close()
+	if code, out, errs := runAgainst(starting.URL, "rebuild"); code != 0 || out != "rebuild started (careerctl rebuild --wait shows its progress)\n" {
+		t.Errorf("a rebuild just started: %d %q %q", code, out, errs)
 	}
 	code, out, errs = runAgainst(srv.URL, "rebuild", "--wait")
 	if code != 0 || out != "rebuild done: 1,000 events\n" || polls != 4 || !strings.Contains(errs, "rebuild  ") {
@@ -205,6 +260,15 @@ func TestDemoAgainstCareerd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "demo: 0 recorded, ") {
 		t.Errorf("demo again: exit %d\n%s", code, out)
 	}
+	// A demo of other sizes (its 41st person new, its first one the same
+	// name) is refused, and records nothing.
+	code, out, errs = ctl(t, "demo", "--people", "41", "--departments", "5", "--years", "6", "--seed", "99", "--chunk", "300")
+	if code != 1 || !strings.Contains(errs, "E100001 is already ") || !strings.Contains(errs, "registered by another demo") {
+		t.Errorf("a demo of other sizes: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs := ctl(t, "person", "E100041"); code != 1 || !strings.Contains(errs, "NOT_FOUND") {
+		t.Errorf("a refused demo recorded its people: exit %d %s", code, errs)
+	}
 }
 
 func TestMigrate(t *testing.T) {
@@ -227,31 +291,95 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
-func TestDemoRefusesAServerWithOtherPeople(t *testing.T) {
-	first := generateDemo(demoConfig{People: 3, Departments: 2, Years: 2, Seed: 5, Today: time.Now()})[0]
-	var answer string
+// TestDemoPrintsRefusedLinesAsImportDoes: a line careerd refuses is
+// printed "line N: CODE field: message", as import prints it.
+func TestDemoPrintsRefusedLinesAsImportDoes(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/graphql" {
+		switch r.URL.Path {
+		case "/graphql":
+			fmt.Fprint(w, `{"data":{"person":null},"errors":[{"message":"person E100001 not found","extensions":{"code":"NOT_FOUND"}}]}`)
+		case "/v1/import":
+			sc := bufio.NewScanner(r.Body)
+			for n := 1; sc.Scan(); n++ {
+				if n == 2 {
+					fmt.Fprintln(w, `{"line":2,"ok":false,"code":"BAD_USER_INPUT","field":"id","message":"id: is already taken"}`)
+					continue
+				}
+				fmt.Fprintf(w, `{"line":%d,"ok":true}`+"\n", n)
+			}
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		fmt.Fprint(w, answer)
 	}))
 	defer srv.Close()
-	answer = `{"data":{"person":{"name":"Someone Else","memberships":[{"department":"Elsewhere"}]}}}`
-	code, _, errs := runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
-	if code != 1 || !strings.Contains(errs, "E100001 is already Someone Else, not this demo's first person") {
-		t.Errorf("other data: %d %q", code, errs)
+	code, out, errs := runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
+	if code != 1 || !strings.Contains(out, "\nline 2: BAD_USER_INPUT id: is already taken\n") || strings.Contains(out, "{") {
+		t.Errorf("a refused demo line: exit %d\n%s\n%s", code, out, errs)
 	}
-	// Unknown, or this demo's own first person: go on (to the bulk endpoint, missing here).
-	for _, a := range []string{
-		`{"data":{"person":null},"errors":[{"message":"person E100001 not found","extensions":{"code":"NOT_FOUND"}}]}`,
-		fmt.Sprintf(`{"data":{"person":{"name":%q,"memberships":[{"department":%q}]}}}`, first.Input["name"], first.Input["department"]),
+}
+
+// TestDemoRefusesAServerWithOtherPeople: a server whose first demo person
+// exists is asked, by the demo's first line sent again with its key,
+// whether that person is this demo's: refused as taken (another demo's
+// key, or none), the demo stops with nothing more sent; answered as a
+// duplicate, or as the key's reuse, it goes on.
+func TestDemoRefusesAServerWithOtherPeople(t *testing.T) {
+	first := generateDemo(demoConfig{People: 3, Departments: 2, Years: 2, Seed: 5, Today: time.Now()})[0]
+	var mu sync.Mutex
+	var person, probe string
+	var imports []string // the first line of each import request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/graphql":
+			fmt.Fprint(w, person)
+		case "/v1/import":
+			var lines []string
+			sc := bufio.NewScanner(r.Body)
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			imports = append(imports, lines[0])
+			for i := range lines {
+				if len(lines) == 1 { // the demo's question
+					fmt.Fprintln(w, probe)
+					continue
+				}
+				fmt.Fprintf(w, `{"line":%d,"ok":true,"duplicate":true}`+"\n", i+1)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	demo := func() (int, string, string) {
+		imports = nil
+		return runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
+	}
+	person = `{"data":{"person":{"name":"Someone Else"}}}`
+	probe = `{"line":1,"ok":false,"code":"BAD_USER_INPUT","field":"id","message":"id: is already taken"}`
+	code, out, errs := demo()
+	if code != 1 || len(imports) != 1 || !strings.Contains(imports[0], `"idempotencyKey":"demo-s5-p3-d2-y2-1"`) ||
+		!strings.Contains(errs, "E100001 is already Someone Else, registered by another demo (other seed or sizes) or other data, not by this one "+
+			"(--seed 5 --people 3 --departments 2 --years 2): run the demo on an empty careerd, or with the seed and sizes used before") {
+		t.Errorf("another demo's first person: exit %d, %d imports %q\n%s\n%s", code, len(imports), imports, out, errs)
+	}
+	// Unknown: nothing asked, the demo goes on.
+	person = `{"data":{"person":null},"errors":[{"message":"person E100001 not found","extensions":{"code":"NOT_FOUND"}}]}`
+	if code, out, errs := demo(); code != 0 || len(imports) == 0 || !strings.Contains(imports[0], `"id":"E100001"`) {
+		t.Errorf("an empty server: exit %d, %d imports\n%s\n%s", code, len(imports), out, errs)
+	}
+	// This demo's own first person, answered as a duplicate or as the
+	// reuse of its key (the same demo another day): the demo goes on.
+	person = fmt.Sprintf(`{"data":{"person":{"name":%q}}}`, first.Input["name"])
+	for _, p := range []string{
+		`{"line":1,"ok":true,"duplicate":true,"personId":"E100001"}`,
+		`{"line":1,"ok":false,"code":"BAD_USER_INPUT","field":"idempotencyKey","message":"idempotencyKey: was already used for a different request"}`,
 	} {
-		answer = a
-		code, _, errs = runAgainst(srv.URL, "demo", "--people", "3", "--departments", "2", "--years", "2", "--seed", "5")
-		if code != 1 || !strings.Contains(errs, "POST /v1/import: the server does not have this endpoint") {
-			t.Errorf("%s: %d %q", a, code, errs)
+		probe = p
+		if code, out, errs := demo(); code != 0 || len(imports) < 2 || !strings.Contains(out, "demo: 0 recorded, ") {
+			t.Errorf("this demo again (%s): exit %d, %d imports\n%s\n%s", p, code, len(imports), out, errs)
 		}
 	}
 }

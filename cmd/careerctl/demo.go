@@ -36,8 +36,9 @@ func demoCommand(c *cli, args []string) error {
 	case *chunk < 1 || *chunk > maxBulkLines:
 		return usagef("--chunk must be between 1 and %d", maxBulkLines)
 	}
-	lines := generateDemo(demoConfig{People: *people, Departments: *departments, Years: *years, Seed: *seed, Today: time.Now()})
-	if err := demoPreflight(c, ep, lines[0]); err != nil {
+	cfg := demoConfig{People: *people, Departments: *departments, Years: *years, Seed: *seed, Today: time.Now()}
+	lines := generateDemo(cfg)
+	if err := demoPreflight(c, ep, lines[0], cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "demo: %s people in %d departments, %s commands over %d years\n",
@@ -111,7 +112,7 @@ func demoCommand(c *cli, args []string) error {
 			fmt.Fprintf(c.stdout, "... and %d more\n", len(t.refused)-20)
 			break
 		}
-		fmt.Fprintln(c.stdout, r)
+		fmt.Fprintln(c.stdout, r.text) // as import prints it
 	}
 	if len(t.refused) > 0 {
 		return errReported
@@ -120,13 +121,20 @@ func demoCommand(c *cli, args []string) error {
 }
 
 // demoPreflight refuses to add a demo to a server that already holds
-// another one (or other data under the demo's employee numbers): the
-// first generated person must be unknown, or be this demo's.
-func demoPreflight(c *cli, ep *endpoint, first demoLine) error {
+// another one (other seed or sizes) or other data under the demo's
+// employee numbers: the first generated person must be unknown, or be
+// this demo's. Which demo registered a person its idempotency key tells
+// (demo-s1-p2000-d20-y15-1: the seed and the sizes), and careerd knows it:
+// the first line sent again with this demo's key is answered as a
+// duplicate (or as the key's reuse, should the line differ) when the
+// person is this demo's, and refused ("id: is already taken") when it is
+// not. Either way it records nothing: it is sent only for a person that
+// exists.
+func demoPreflight(c *cli, ep *endpoint, first demoLine, cfg demoConfig) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	id := first.Input["id"].(string)
-	data, err := ep.graphql(ctx, `query($id: ID!) { person(id: $id) { name memberships { department } } }`, map[string]any{"id": id})
+	data, err := ep.graphql(ctx, `query($id: ID!) { person(id: $id) { name } }`, map[string]any{"id": id})
 	var gerrs GraphQLErrors
 	if errors.As(err, &gerrs) && gerrs.Code() == "NOT_FOUND" {
 		return nil
@@ -134,18 +142,32 @@ func demoPreflight(c *cli, ep *endpoint, first demoLine) error {
 	if err != nil {
 		return err
 	}
-	var res struct {
-		Person *struct {
-			Name        string
-			Memberships []struct{ Department string }
-		}
-	}
+	var res struct{ Person *struct{ Name string } }
 	if err := json.Unmarshal(data, &res); err != nil {
 		return fmt.Errorf("unexpected response: %w", err)
 	}
-	p := res.Person
-	if p == nil || p.Name == first.Input["name"] && len(p.Memberships) > 0 && p.Memberships[0].Department == first.Input["department"] {
-		return nil // nobody yet, or this demo again: every line is answered as a duplicate
+	if res.Person == nil {
+		return nil // nobody yet
 	}
-	return fmt.Errorf("%s is already %s, not this demo's first person: run the demo on an empty careerd (or with the seed and sizes used before)", id, p.Name)
+	line, err := json.Marshal(map[string]any{"op": first.Op, "input": first.Input})
+	if err != nil {
+		return err
+	}
+	results, _, err := ep.bulkImport(ctx, [][]byte{line})
+	if err != nil {
+		return err
+	}
+	if len(results) != 1 {
+		return fmt.Errorf("POST /v1/import answered %d lines for 1", len(results))
+	}
+	switch r := results[0]; {
+	case r.OK, r.Field == "idempotencyKey":
+		return nil // this demo again: its lines are answered by their keys
+	case r.Field == "id":
+		return fmt.Errorf("%s is already %s, registered by another demo (other seed or sizes) or other data, not by this one "+
+			"(--seed %d --people %d --departments %d --years %d): run the demo on an empty careerd, or with the seed and sizes used before",
+			id, res.Person.Name, cfg.Seed, cfg.People, cfg.Departments, cfg.Years)
+	default:
+		return fmt.Errorf("%s is already %s, and the demo could not tell whether this demo registered it: %s", id, res.Person.Name, r.refusal())
+	}
 }

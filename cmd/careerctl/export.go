@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"github.com/careerledger/careerledger/graph"
@@ -44,6 +45,19 @@ func exportCommand(c *cli, args []string) error {
 		w = f
 	}
 	n, last, err := ep.export(c.ctx, *after, w)
+	var cut *exportCutShort
+	if errors.As(err, &cut) && f != nil && n > 0 {
+		// What was received is kept, whole lines only, under the name
+		// that says it is not the whole log: the rest can be added to it
+		// (--after continues from its last line).
+		cerr := f.Close()
+		f = nil
+		if cerr != nil {
+			return fmt.Errorf("%w (and %s could not be written: %v)", err, filepath.Clean(*out+".partial"), cerr)
+		}
+		return fmt.Errorf("%w; the %s events received are in %s (%s was not written)",
+			err, groupDigits(n), filepath.Clean(*out+".partial"), filepath.Clean(*out))
+	}
 	if err != nil {
 		return err
 	}
@@ -63,6 +77,23 @@ func exportCommand(c *cli, args []string) error {
 	}
 	return nil
 }
+
+// exportCutShort is an export that ended before the end of the log: the
+// stream broke, or careerd's trailer says it stopped. The whole lines
+// received were written; after is the position --after continues from
+// (the last of them, or the --after the export started from).
+type exportCutShort struct {
+	events int64
+	after  string
+	why    string
+	err    error
+}
+
+func (e *exportCutShort) Error() string {
+	return fmt.Sprintf("GET /v1/export: %s; --after %s continues from the last one received", e.why, e.after)
+}
+
+func (e *exportCutShort) Unwrap() error { return e.err }
 
 // export copies the export stream to w and returns the number of events
 // and the last event's position.
@@ -87,39 +118,53 @@ func (e *endpoint) export(ctx context.Context, after uint64, w io.Writer) (int64
 	r := bufio.NewReaderSize(res.Body, 1<<20)
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var n int64
-	var last []byte
+	continueAt := strconv.FormatUint(after, 10)
+	// cutShort flushes the whole lines written and says where to continue.
+	cutShort := func(err error, why string) (int64, string, error) {
+		if ferr := bw.Flush(); ferr != nil {
+			return n, continueAt, ferr
+		}
+		return n, continueAt, &exportCutShort{events: n, after: continueAt, why: why, err: err}
+	}
 	for {
 		line, err := r.ReadBytes('\n')
-		if len(line) > 0 {
-			if len(bytes.TrimSpace(line)) > 0 {
-				n++
-				last = line
+		// Only whole lines are written: one cut off by a broken stream
+		// would be an event that is not one, and --after would skip it.
+		// The last line of a body that ended cleanly may lack its
+		// newline; it is whole if it is JSON.
+		whole := err == nil || err == io.EOF && json.Valid(line)
+		if whole && len(bytes.TrimSpace(line)) > 0 {
+			if line[len(line)-1] != '\n' {
+				line = append(line, '\n')
 			}
 			if _, werr := bw.Write(line); werr != nil {
-				return n, "", werr
+				return n, continueAt, werr
+			}
+			n++
+			if pos := positionOf(line); pos != "" {
+				continueAt = pos
 			}
 		}
-		if err == io.EOF {
+		if err == io.EOF && (whole || len(bytes.TrimSpace(line)) == 0) {
 			break
 		}
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the body ended in the middle of a line
+		}
 		if err != nil {
-			return n, "", fmt.Errorf("GET /v1/export: the stream broke after %d events: %w", n, err)
+			return cutShort(err, fmt.Sprintf("the stream broke after %d events (last position %s): %v", n, continueAt, err))
 		}
 	}
-	if len(last) > 0 && last[len(last)-1] != '\n' {
-		bw.WriteByte('\n')
-	}
 	if err := bw.Flush(); err != nil {
-		return n, "", err
+		return n, continueAt, err
 	}
 	// The trailer comes after the body: careerd says whether the export
 	// reached the end of the log. A careerd without it (an older one)
 	// is taken at its word.
 	if got := res.Trailer.Get(graph.ExportTrailer); got != "" && got != graph.ExportComplete {
-		return n, positionOf(last), fmt.Errorf("GET /v1/export: careerd stopped after %d events: %s; --after %s continues from the last one received",
-			n, got, positionOf(last))
+		return cutShort(nil, fmt.Sprintf("careerd stopped after %d events: %s", n, got))
 	}
-	return n, positionOf(last), nil
+	return n, continueAt, nil
 }
 
 // positionOf extracts "position" from an exported event line.

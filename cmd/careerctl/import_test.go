@@ -624,3 +624,14 @@ func TestNDJSONWithAByteOrderMark(t *testing.T) {
 		t.Errorf("with a mark %v, without %v: want the same request (and key)", got[1], plain[1])
 	}
 }
+
+// TestASmallImportPrintsItsLastProgressLineOnce: on a non-terminal, an
+// import done in one chunk says 100% once.
+func TestASmallImportPrintsItsLastProgressLineOnce(t *testing.T) {
+	srv := httptest.NewServer(&fakeBulk{keys: map[string]string{}})
+	defer srv.Close()
+	code, out, errs := runAgainst(srv.URL, "import", writeCommands(t, 7))
+	if n := strings.Count(errs, "import  7/7 lines  100%"); code != 0 || n != 1 {
+		t.Errorf("a small import: exit %d, its last progress line %d times\n%s\n%s", code, n, out, errs)
+	}
+}

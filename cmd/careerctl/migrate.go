@@ -18,7 +18,10 @@ import (
 func migrateCommand(c *cli, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	dbURL := fs.String("database-url", c.getenv("DATABASE_URL"), "PostgreSQL URL ($DATABASE_URL)")
+	// The default comes from the environment and holds a password: -h
+	// and a flag error show it masked, as careerd does.
+	dbURL := c.getenv("DATABASE_URL")
+	fs.Var(maskedValue{&dbURL, maskURL}, "database-url", "PostgreSQL `URL` ($DATABASE_URL)")
 	name := fs.String("schema", postgres.DefaultSchema, "name of the read model, as careerd's --schema")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -26,21 +29,24 @@ func migrateCommand(c *cli, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *dbURL == "" {
+	if dbURL == "" {
 		return usagef("--database-url (or $DATABASE_URL) is required")
+	}
+	if err := checkDatabaseURL(dbURL); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Minute)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, *dbURL)
+	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return fmt.Errorf("database URL: %w", err)
+		return fmt.Errorf("database URL %s: %w", maskURL(dbURL), redact(err, dbURL))
 	}
 	defer pool.Close()
 	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 	err = pool.Ping(pctx)
 	pcancel()
 	if err != nil {
-		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskPassword(*dbURL), err)
+		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskURL(dbURL), redact(err, dbURL))
 	}
 	schema, err := postgres.MigrateActive(ctx, pool, *name)
 	if err != nil {
@@ -48,13 +54,4 @@ func migrateCommand(c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "schema %s (read model %s) is migrated\n", schema, *name)
 	return nil
-}
-
-// maskPassword hides the password of a URL's user info.
-func maskPassword(u string) string {
-	cfg, err := pgxpool.ParseConfig(u)
-	if err != nil || cfg.ConnConfig.Password == "" {
-		return u
-	}
-	return fmt.Sprintf("%s@%s:%d/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -74,5 +76,48 @@ func TestMigrateFollowsARebuild(t *testing.T) {
 	}
 	if got := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = $1`, name); len(got) != 0 {
 		t.Errorf("migrate made the dropped schema %s again", name)
+	}
+}
+
+// TestMigrateNeverPrintsThePassword: $DATABASE_URL's password is masked in
+// -h and in a flag error, as careerd masks it, and a --database-url that
+// does not parse is a usage error (exit 2) naming the flag, the password
+// masked in it too.
+func TestMigrateNeverPrintsThePassword(t *testing.T) {
+	migrate := func(env string, args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"migrate"}, args...), func(k string) string {
+			if k == "DATABASE_URL" {
+				return env
+			}
+			return ""
+		}, nil, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	const url = "postgres://careerledger:Pa55word@db:5432/careerledger?sslmode=disable"
+	for _, args := range [][]string{{"-h"}, {"--no-such-flag"}, {"--schema"}} {
+		code, out := migrate(url, args...)
+		if strings.Contains(out, "Pa55word") || !strings.Contains(out, "postgres://careerledger:********@db:5432/careerledger?sslmode=disable") {
+			t.Errorf("migrate %v: exit %d, the password shown or the URL not masked:\n%s", args, code, out)
+		}
+	}
+	for _, bad := range []string{"notaurl", "postgres://u:Pa55word@db:badport/career", "host=db port=abc password=Pa55word"} {
+		code, out := migrate("", "--database-url", bad)
+		if code != 2 || !strings.Contains(out, "--database-url") || !strings.Contains(out, "is not a PostgreSQL connection string") ||
+			strings.Contains(out, "Pa55word") {
+			t.Errorf("migrate --database-url %s: exit %d, want 2 naming the flag without the password:\n%s", maskURL(bad), code, out)
+		}
+	}
+	for in, want := range map[string]string{
+		"postgres://postgres:Pa55word@db:5432/career?sslmode=disable":      "postgres://postgres:********@db:5432/career?sslmode=disable",
+		"postgres://db:5432/career?user=u&password=Pa55word&sslmode=false": "postgres://db:5432/career?user=u&password=********&sslmode=false",
+		"host=127.0.0.1 user=u password=Pa55word dbname=career":            "host=127.0.0.1 user=u password=******** dbname=career",
+		"host=db password='Pa55 word' dbname=career":                       "host=db password=******** dbname=career",
+		"postgres://app:pa/Pa55word@db/x":                                  "postgres://app:********@db/x",
+		"postgres://postgres@db:5432/career":                               "postgres://postgres@db:5432/career",
+	} {
+		if got := maskURL(in); got != want {
+			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -26,6 +26,7 @@ type progress struct {
 	drawn       bool
 	width       int    // of the last terminal line, to blank out leftovers
 	lastLine    string // the last plain line, not printed twice
+	lastDone    int64  // done when the last plain line was printed
 
 	// rate and eta as the server reports them (rebuild); negative = compute.
 	rate float64
@@ -84,8 +85,13 @@ func (p *progress) Stopped(done int64) {
 	p.Finish()
 }
 
-// Finish draws the final state and ends the terminal line.
+// Finish draws the final state and ends the terminal line. Plain lines
+// say it once: a last update already printed at this count is not printed
+// again with a rate a moment older.
 func (p *progress) Finish() {
+	if !p.tty && !p.stopped && p.lastLine != "" && p.lastDone == p.done {
+		return
+	}
 	p.draw()
 	if p.tty {
 		io.WriteString(p.w, "\n") //nolint:errcheck // progress is best effort
@@ -111,7 +117,7 @@ func (p *progress) draw() {
 		if line != p.lastLine {
 			io.WriteString(p.w, line+"\n") //nolint:errcheck // progress is best effort
 		}
-		p.lastLine = line
+		p.lastLine, p.lastDone = line, p.done
 		return
 	}
 	pad := ""

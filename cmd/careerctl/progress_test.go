@@ -82,6 +82,33 @@ func TestProgressPlainLines(t *testing.T) {
 	}
 }
 
+// TestProgressPlainFinalLineOnce: a small job done at its first update
+// prints its final line once on a non-terminal, not again at Finish with
+// a rate a moment older.
+func TestProgressPlainFinalLineOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	var w bytes.Buffer
+	p := newProgress(&w, clock.now, "import", "lines", 12, 0)
+	clock.advance(100 * time.Millisecond)
+	p.Set(12)
+	clock.advance(50 * time.Millisecond)
+	p.Finish()
+	if got := w.String(); got != "import  12/12 lines  100%  120 lines/s  done in 0s\n" {
+		t.Errorf("final plain line:\n%s", got)
+	}
+	// A count the last line did not show is drawn at Finish.
+	w.Reset()
+	p = newProgress(&w, clock.now, "import", "lines", 12, 0)
+	clock.advance(100 * time.Millisecond)
+	p.Set(6)
+	clock.advance(100 * time.Millisecond)
+	p.Set(12) // within 2 s: not drawn
+	p.Finish()
+	if got := w.String(); got != "import  6/12 lines   50%  60 lines/s  0s left\nimport  12/12 lines  100%  60 lines/s  done in 0s\n" {
+		t.Errorf("plain lines:\n%s", got)
+	}
+}
+
 func TestProgressReportedRate(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	var w bytes.Buffer

@@ -41,7 +41,13 @@ func rebuildCommand(c *cli, args []string) error {
 		return err
 	}
 	if !*wait {
-		fmt.Fprintf(c.stdout, "rebuild %s (position %d of %d)\n", st.State, st.Position, st.Head)
+		if st.State == "running" && st.Head == 0 {
+			// careerd answers a rebuild it just started before it knows
+			// the log's head: "position 0 of 0" would read as an empty log.
+			fmt.Fprintln(c.stdout, "rebuild started (careerctl rebuild --wait shows its progress)")
+			return nil
+		}
+		fmt.Fprintf(c.stdout, "rebuild %s (position %s of %s)\n", st.State, groupDigits(st.Position), groupDigits(st.Head))
 		return nil
 	}
 	prog := newProgress(c.stderr, nil, "rebuild", "events", st.Head, st.Position)
