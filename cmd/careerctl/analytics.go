@@ -50,17 +50,8 @@ func distributionCommand(c *cli, args []string) error {
 		}
 		vars["asOf"] = *asOf
 	}
-	if err := departmentGiven(fs, *department); err != nil {
+	if err := analyticsFilters(fs, *department, *knownAt, vars); err != nil {
 		return err
-	}
-	if *department != "" {
-		vars["department"] = *department
-	}
-	if *knownAt != "" {
-		if err := checkInstant("known-at", *knownAt); err != nil {
-			return err
-		}
-		vars["knownAt"] = *knownAt
 	}
 	data, err := ep.graphql(c.ctx, distributionQuery, vars)
 	if err != nil {
@@ -76,6 +67,24 @@ func distributionCommand(c *cli, args []string) error {
 		return fmt.Errorf("unexpected response: %w", err)
 	}
 	return printDistribution(c.stdout, res.SkillDistribution)
+}
+
+// analyticsFilters adds --department and --known-at to vars, checked as
+// every analytics command checks them.
+func analyticsFilters(fs *flag.FlagSet, department, knownAt string, vars map[string]any) error {
+	if err := departmentGiven(fs, department); err != nil {
+		return err
+	}
+	if department != "" {
+		vars["department"] = department
+	}
+	if knownAt != "" {
+		if err := checkInstant("known-at", knownAt); err != nil {
+			return err
+		}
+		vars["knownAt"] = knownAt
+	}
+	return nil
 }
 
 // printDistribution writes departments as rows and levels 0-5 (or more, if
@@ -207,17 +216,8 @@ func trendCommand(c *cli, args []string) error {
 		}
 	}
 	vars := map[string]any{"field": strings.ToUpper(*field), "from": *from, "to": *to, "interval": strings.ToUpper(*interval)}
-	if err := departmentGiven(fs, *department); err != nil {
+	if err := analyticsFilters(fs, *department, *knownAt, vars); err != nil {
 		return err
-	}
-	if *department != "" {
-		vars["department"] = *department
-	}
-	if *knownAt != "" {
-		if err := checkInstant("known-at", *knownAt); err != nil {
-			return err
-		}
-		vars["knownAt"] = *knownAt
 	}
 	data, err := ep.graphql(c.ctx, trendQuery, vars)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/careerledger/careerledger/cmd/internal/secrets"
 	"github.com/careerledger/careerledger/projections/postgres"
 )
 
@@ -21,7 +22,7 @@ func migrateCommand(c *cli, args []string) error {
 	// The default comes from the environment and holds a password: -h
 	// and a flag error show it masked, as careerd does.
 	dbURL := c.getenv("DATABASE_URL")
-	fs.Var(maskedValue{&dbURL, maskURL}, "database-url", "PostgreSQL `URL` ($DATABASE_URL)")
+	fs.Var(secrets.MaskedValue{P: &dbURL, Mask: maskURL}, "database-url", "PostgreSQL `URL` ($DATABASE_URL)")
 	name := fs.String("schema", postgres.DefaultSchema, "name of the read model, as careerd's --schema")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -39,14 +40,14 @@ func migrateCommand(c *cli, args []string) error {
 	defer cancel()
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return fmt.Errorf("database URL %s: %w", maskURL(dbURL), redact(err, dbURL))
+		return fmt.Errorf("database URL %s: %w", maskURL(dbURL), secrets.Redact(err, dbURL))
 	}
 	defer pool.Close()
 	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 	err = pool.Ping(pctx)
 	pcancel()
 	if err != nil {
-		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskURL(dbURL), redact(err, dbURL))
+		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskURL(dbURL), secrets.Redact(err, dbURL))
 	}
 	schema, err := postgres.MigrateActive(ctx, pool, *name)
 	if err != nil {

@@ -108,16 +108,4 @@ func TestMigrateNeverPrintsThePassword(t *testing.T) {
 			t.Errorf("migrate --database-url %s: exit %d, want 2 naming the flag without the password:\n%s", maskURL(bad), code, out)
 		}
 	}
-	for in, want := range map[string]string{
-		"postgres://postgres:Pa55word@db:5432/career?sslmode=disable":      "postgres://postgres:********@db:5432/career?sslmode=disable",
-		"postgres://db:5432/career?user=u&password=Pa55word&sslmode=false": "postgres://db:5432/career?user=u&password=********&sslmode=false",
-		"host=127.0.0.1 user=u password=Pa55word dbname=career":            "host=127.0.0.1 user=u password=******** dbname=career",
-		"host=db password='Pa55 word' dbname=career":                       "host=db password=******** dbname=career",
-		"postgres://app:pa/Pa55word@db/x":                                  "postgres://app:********@db/x",
-		"postgres://postgres@db:5432/career":                               "postgres://postgres@db:5432/career",
-	} {
-		if got := maskURL(in); got != want {
-			t.Errorf("maskURL(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
