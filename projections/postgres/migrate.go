@@ -85,20 +85,6 @@ func served(ctx context.Context, tx pgx.Tx, name, schema string) error {
 	return nil
 }
 
-// MinServerVersion is the oldest PostgreSQL (server_version_num) the read
-// models run on: a batch keeps distribution_deltas with MERGE (15).
-const MinServerVersion = 150000
-
-// supported refuses a server older than MinServerVersion, before anything is
-// migrated: on PostgreSQL 14 the first batch would fail on MERGE, again and
-// again, with a syntax error that names no version.
-func supported(num int, version string) error {
-	if num < MinServerVersion {
-		return fmt.Errorf("migrate: the read models need PostgreSQL 15 or later; this server is %s", version)
-	}
-	return nil
-}
-
 // migrate is Migrate; guard, if not nil, runs in the transaction that makes
 // the schema, first, and the schema is made only if it returns nil.
 func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, guard func(ctx context.Context, tx pgx.Tx) error) error {
@@ -107,14 +93,6 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, guard func(
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Release()
-	var num int
-	var version string
-	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_setting('server_version')`).Scan(&num, &version); err != nil {
-		return fmt.Errorf("migrate: server version: %w", err)
-	}
-	if err := supported(num, version); err != nil {
-		return err
-	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
 		return fmt.Errorf("migrate: lock: %w", err)
 	}

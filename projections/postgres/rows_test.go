@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -109,28 +108,6 @@ func TestRowValuesEncodeAsBefore(t *testing.T) {
 			if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
 				t.Errorf("%T as %d (format %d): %x, want %x", c.now, c.oid, format, got, want)
 			}
-		}
-	}
-}
-
-func TestMigrateRefusesAServerWithoutMerge(t *testing.T) {
-	for _, c := range []struct {
-		num     int
-		version string
-		ok      bool
-	}{
-		{140013, "14.13", false},
-		{149999, "14.99", false},
-		{150000, "15.0", true},
-		{150020, "15.20 (Debian 15.20-0+deb12u1)", true},
-		{170002, "17.2", true},
-	} {
-		err := supported(c.num, c.version)
-		if (err == nil) != c.ok {
-			t.Errorf("server %d: err = %v, want ok %v", c.num, err, c.ok)
-		}
-		if err != nil && (!strings.Contains(err.Error(), "PostgreSQL 15 or later") || !strings.Contains(err.Error(), c.version)) {
-			t.Errorf("server %d: %q does not name the version needed and the server's", c.num, err)
 		}
 	}
 }

@@ -696,6 +696,10 @@ type writes struct {
 	schema    string
 	copyAbove int
 	b         pgx.Batch
+	// zeroDeltas are the distribution deltas a flushed statement brought to
+	// 0; the flush deletes them (deleteZeroDelta) before it returns.
+	zeroDeltas      []deltaKey
+	deleteZeroDelta string
 }
 
 // queue adds a statement to the pipeline; it runs, in order, at the next
@@ -726,14 +730,21 @@ func statementName(sql string) string {
 	return f[0]
 }
 
-// flush sends the queued statements and waits for all of them.
+// flush sends the queued statements and waits for all of them, then
+// deletes the distribution deltas they brought to 0.
 func (w *writes) flush(ctx context.Context) error {
-	if w.b.Len() == 0 {
-		return nil
+	for w.b.Len() > 0 {
+		err := w.conn.SendBatch(ctx, &w.b).Close()
+		w.b = pgx.Batch{}
+		if err != nil {
+			return err
+		}
+		for _, k := range w.zeroDeltas {
+			w.queue(w.deleteZeroDelta, k.field, k.bucket.Time(), k.department, int32(k.level))
+		}
+		w.zeroDeltas = nil
 	}
-	err := w.conn.SendBatch(ctx, &w.b).Close()
-	w.b = pgx.Batch{}
-	return err
+	return nil
 }
 
 // column is a column of a table and its SQL type, for unnest.
@@ -1037,13 +1048,34 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 	}
 	if c := deltas.columns(); len(c.deltas) > 0 {
 		// One statement for the batch: a row some period already counted in
-		// is added to, or deleted when the sum is 0 (as a rebuild never
-		// writes it: the read model stays equal to one, row for row), and
-		// any other is inserted. MERGE (PostgreSQL 15) rather than an
-		// upsert, which cannot delete: a batch holds the checkpoint's row
-		// from its first statement, so no other batch writes the deltas
-		// meanwhile and MERGE's inserts race with nobody's.
-		w.queue(s.sql(sqlMergeDeltas), c.fields, dateArray(c.buckets), c.departments, c.levels, c.deltas)
+		// is added to, any other is inserted. A row the batch brings to 0
+		// is deleted after it (as a rebuild never writes one: the read
+		// model stays equal to one, row for row): the upsert answers those
+		// keys, rarely any, and flush deletes each by its key. An upsert
+		// cannot delete, and a MERGE joins the batch's keys with the
+		// table, which a generic plan made while the table was empty (a
+		// rebuild's first batches) did by hashing the whole table for
+		// every later batch: 10-13 ms a batch against 0.4.
+		q := w.queue(s.sql(sqlUpsertDeltas), c.fields, dateArray(c.buckets), c.departments, c.levels, c.deltas)
+		q.Fn = func(br pgx.BatchResults) error {
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("%s: %w", statementName(sqlUpsertDeltas), err)
+			}
+			var k deltaKey
+			var bucket time.Time
+			var level int32
+			_, err = pgx.ForEachRow(rows, []any{&k.field, &bucket, &k.department, &level}, func() error {
+				k.bucket, k.level = domain.DateOf(bucket), int(level)
+				w.zeroDeltas = append(w.zeroDeltas, k)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", statementName(sqlUpsertDeltas), err)
+			}
+			return nil
+		}
+		w.deleteZeroDelta = s.sql(sqlDeleteZeroDelta)
 	}
 	for _, in := range []struct {
 		table string
@@ -1059,16 +1091,18 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 
 // The statements of replacePeople whose text is not written in place.
 const (
-	// sqlMergeDeltas adds a batch's summed changes (none of them 0, their
-	// keys unique) to distribution_deltas.
-	sqlMergeDeltas = `MERGE INTO {s}.distribution_deltas AS d
-		USING (SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::bigint[])
-			AS c (field, bucket, department, level, delta)) AS c
-		ON d.field = c.field AND d.bucket = c.bucket AND d.department = c.department AND d.level = c.level
-		WHEN MATCHED AND d.delta + c.delta = 0 THEN DELETE
-		WHEN MATCHED THEN UPDATE SET delta = d.delta + c.delta
-		WHEN NOT MATCHED THEN INSERT (field, bucket, department, level, delta)
-			VALUES (c.field, c.bucket, c.department, c.level, c.delta)`
+	// sqlUpsertDeltas adds a batch's summed changes (none of them 0, their
+	// keys unique) to distribution_deltas and answers the keys of the rows
+	// it brought to 0.
+	sqlUpsertDeltas = `WITH d AS (INSERT INTO {s}.distribution_deltas AS d (field, bucket, department, level, delta)
+			SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::bigint[])
+			ON CONFLICT (field, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta
+			RETURNING field, bucket, department, level, delta)
+		SELECT field, bucket, department, level FROM d WHERE delta = 0`
+	// sqlDeleteZeroDelta deletes one row of distribution_deltas by its key
+	// if it is 0.
+	sqlDeleteZeroDelta = `DELETE FROM {s}.distribution_deltas
+		WHERE field = $1 AND bucket = $2 AND department = $3 AND level = $4 AND delta = 0`
 	sqlUpdateStandings = `UPDATE {s}.people SET standing = u.standing::jsonb, catalogue_id = $3, catalogue_version = $4
 				FROM unnest($1::text[], $2::text[]) AS u(id, standing) WHERE people.id = u.id`
 	sqlDeleteGone = `DELETE FROM {s}.%s t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
