@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careerledger/careerledger/cmd/internal/secrets"
@@ -49,10 +52,42 @@ func migrateCommand(c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach PostgreSQL at %s: %w", maskURL(dbURL), secrets.Redact(err, dbURL))
 	}
+	known, err := readModelNames(ctx, pool)
+	if err != nil {
+		return err
+	}
+	var existed bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, *name).Scan(&existed); err != nil {
+		return fmt.Errorf("is there a schema %s: %w", *name, err)
+	}
 	schema, err := postgres.MigrateActive(ctx, pool, *name)
 	if err != nil {
 		return fmt.Errorf("read model %s: %w", *name, err)
 	}
+	if !existed && !slices.Contains(known, *name) {
+		// Right for a first deployment, made ahead of its careerd; a
+		// misspelt --schema otherwise leaves an empty schema unnoticed.
+		recorded := "none"
+		if len(known) > 0 {
+			recorded = strings.Join(known, ", ")
+		}
+		fmt.Fprintf(c.stderr, "careerctl migrate: no read model %s was recorded and no schema of that name existed: made it, empty, for a careerd --schema %s to serve (read models recorded here: %s)\n",
+			*name, *name, recorded)
+	}
 	fmt.Fprintf(c.stdout, "schema %s (read model %s) is migrated\n", schema, *name)
 	return nil
+}
+
+// readModelNames returns the read models public.careerledger_read_models
+// records, none before any careerd recorded one.
+func readModelNames(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('public.careerledger_read_models') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, `SELECT name FROM public.careerledger_read_models ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -79,6 +79,41 @@ func TestMigrateFollowsARebuild(t *testing.T) {
 	}
 }
 
+// TestMigrateSaysWhenItMakesAReadModel: a --schema no read model or schema
+// has is made, empty (a first deployment's, ahead of its careerd), and
+// migrate says so, naming the read models recorded, so that a misspelt
+// name is seen; a known one is migrated without a word.
+func TestMigrateSaysWhenItMakesAReadModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local PostgreSQL")
+	}
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	code, out, errs := runAgainst("", "migrate", "--database-url", url)
+	if code != 0 || out != "schema careerledger (read model careerledger) is migrated\n" ||
+		!strings.Contains(errs, "no read model careerledger was recorded and no schema of that name existed: made it, empty, for a careerd --schema careerledger to serve (read models recorded here: none)") {
+		t.Fatalf("the first migrate: %d %q %q", code, out, errs)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	cat := domain.DefaultCatalogue()
+	if _, err := postgres.InitActive(ctx, pool, postgres.DefaultSchema, postgres.Active{Schema: postgres.DefaultSchema,
+		CatalogueID: cat.ID(), CatalogueVersion: cat.Version(), Format: postgres.Format}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runAgainst("", "migrate", "--database-url", url); code != 0 || errs != "" || !strings.Contains(out, "is migrated") {
+		t.Errorf("migrate of the recorded read model: %d %q %q, want it migrated without a word", code, out, errs)
+	}
+	code, out, errs = runAgainst("", "migrate", "--database-url", url, "--schema", "carerledger")
+	if code != 0 || !strings.Contains(out, "schema carerledger (read model carerledger) is migrated") ||
+		!strings.Contains(errs, "no read model carerledger was recorded and no schema of that name existed") || !strings.Contains(errs, "(read models recorded here: careerledger)") {
+		t.Errorf("a misspelt --schema: %d %q %q", code, out, errs)
+	}
+}
+
 // TestMigrateNeverPrintsThePassword: $DATABASE_URL's password is masked in
 // -h and in a flag error, as careerd masks it, and a --database-url that
 // does not parse is a usage error (exit 2) naming the flag, the password
