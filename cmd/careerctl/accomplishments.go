@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -26,35 +27,35 @@ const accomplishmentsQuery = `query($id: ID!, $after: String) {
 
 // accomplishmentView is one accomplishment as accomplishmentsQuery reads it.
 type accomplishmentView struct {
-	ID               string   `json:"id"`
-	Kind             string   `json:"kind"`
-	RecordedAt       string   `json:"recordedAt"`
-	RecordedBy       *string  `json:"recordedBy"`
-	AmendedAt        *string  `json:"amendedAt"`
-	AmendedBy        *string  `json:"amendedBy"`
-	Retracted        bool     `json:"retracted"`
-	RetractionReason *string  `json:"retractionReason"`
-	RetractedBy      *string  `json:"retractedBy"`
-	Field            string   `json:"field,omitempty"`
-	Title            string   `json:"title,omitempty"`
-	Role             string   `json:"role,omitempty"`
-	StartedOn        string   `json:"startedOn,omitempty"`
-	CompletedOn      *string  `json:"completedOn,omitempty"`
-	Outcome          string   `json:"outcome,omitempty"`
-	WithinBudget     *bool    `json:"withinBudget,omitempty"`
-	PeakHeadcount    *int     `json:"peakHeadcount,omitempty"`
-	ContractYen      *int64   `json:"annualContractValueYen,omitempty"`
-	Sites            *int     `json:"installationSites,omitempty"`
-	InquiriesPerYear *int     `json:"inquiriesPerYear,omitempty"`
-	Complexity       []string `json:"complexity,omitempty"`
-	SuccessionKind   string   `json:"successionKind,omitempty"`
-	OccurredOn       string   `json:"occurredOn,omitempty"`
-	Fields           []string `json:"fields,omitempty"`
-	DevelopmentKind  string   `json:"developmentKind,omitempty"`
-	SubordinateID    *string  `json:"subordinateId,omitempty"`
-	Theme            string   `json:"theme,omitempty"`
-	Proficiency      string   `json:"proficiency,omitempty"`
-	AssessedOn       string   `json:"assessedOn,omitempty"`
+	ID               string    `json:"id"`
+	Kind             string    `json:"kind"`
+	RecordedAt       string    `json:"recordedAt"`
+	RecordedBy       *string   `json:"recordedBy"`
+	AmendedAt        *string   `json:"amendedAt"`
+	AmendedBy        *string   `json:"amendedBy"`
+	Retracted        bool      `json:"retracted"`
+	RetractionReason *string   `json:"retractionReason"`
+	RetractedBy      *string   `json:"retractedBy"`
+	Field            string    `json:"field,omitempty"`
+	Title            string    `json:"title,omitempty"`
+	Role             string    `json:"role,omitempty"`
+	StartedOn        string    `json:"startedOn,omitempty"`
+	CompletedOn      *string   `json:"completedOn,omitempty"`
+	Outcome          string    `json:"outcome,omitempty"`
+	WithinBudget     *bool     `json:"withinBudget,omitempty"`
+	PeakHeadcount    *int      `json:"peakHeadcount,omitempty"`
+	ContractYen      *int64    `json:"annualContractValueYen,omitempty"`
+	Sites            *int      `json:"installationSites,omitempty"`
+	InquiriesPerYear *int      `json:"inquiriesPerYear,omitempty"`
+	Complexity       *[]string `json:"complexity,omitempty"` // nil but for an engagement, whose list may be empty
+	SuccessionKind   string    `json:"successionKind,omitempty"`
+	OccurredOn       string    `json:"occurredOn,omitempty"`
+	Fields           []string  `json:"fields,omitempty"`
+	DevelopmentKind  string    `json:"developmentKind,omitempty"`
+	SubordinateID    *string   `json:"subordinateId,omitempty"`
+	Theme            string    `json:"theme,omitempty"`
+	Proficiency      string    `json:"proficiency,omitempty"`
+	AssessedOn       string    `json:"assessedOn,omitempty"`
 }
 
 // accomplishmentsCommand lists a person's accomplishments, all pages, in
@@ -75,7 +76,7 @@ func accomplishmentsCommand(c *cli, args []string) error {
 		return err
 	}
 	vars := map[string]any{"id": id}
-	var all []accomplishmentView
+	all := []accomplishmentView{} // [] in --json for a person with none
 	total := 0
 	for {
 		data, err := ep.graphql(c.ctx, accomplishmentsQuery, vars)
@@ -128,13 +129,13 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 		var what, date string
 		switch {
 		case a.Field != "":
-			what = fmt.Sprintf("%s %q (%s)", a.Field, a.Title, strings.Join(engagementTerms(a), ", "))
+			what = fmt.Sprintf("%s %s (%s)", a.Field, quoteText(a.Title), strings.Join(engagementTerms(a), ", "))
 			date = a.StartedOn + " .. "
 			if a.CompletedOn != nil {
 				date += *a.CompletedOn
 			}
 		case a.SuccessionKind != "":
-			what, date = fmt.Sprintf("%s %q for %s", a.SuccessionKind, a.Title, strings.Join(a.Fields, ", ")), a.OccurredOn
+			what, date = fmt.Sprintf("%s %s for %s", a.SuccessionKind, quoteText(a.Title), strings.Join(a.Fields, ", ")), a.OccurredOn
 		case a.DevelopmentKind != "":
 			what, date = a.DevelopmentKind, a.OccurredOn
 			if a.SubordinateID != nil {
@@ -150,7 +151,7 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 		if a.Retracted {
 			st := "retracted" + by(a.RetractedBy)
 			if a.RetractionReason != nil {
-				st += fmt.Sprintf(": %q", *a.RetractionReason) // quoted: a tab or newline would break the table
+				st += ": " + quoteText(*a.RetractionReason) // quoted: a tab or newline would break the table
 			}
 			states = append(states, st)
 		}
@@ -160,7 +161,11 @@ func printAccomplishments(out io.Writer, all []accomplishmentView) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(out, "%d accomplishments\n", len(all))
+	noun := "accomplishments"
+	if len(all) == 1 {
+		noun = "accomplishment"
+	}
+	_, err := fmt.Fprintf(out, "%d %s\n", len(all), noun)
 	return err
 }
 
@@ -185,8 +190,8 @@ func engagementTerms(a accomplishmentView) []string {
 			terms = append(terms, groupDigits(*size.n)+size.unit)
 		}
 	}
-	if len(a.Complexity) > 0 {
-		terms = append(terms, "complexity "+strings.Join(a.Complexity, "+"))
+	if a.Complexity != nil && len(*a.Complexity) > 0 {
+		terms = append(terms, "complexity "+strings.Join(*a.Complexity, "+"))
 	}
 	return terms
 }
@@ -198,6 +203,12 @@ func intPtr64(n *int) *int64 {
 	v := int64(*n)
 	return &v
 }
+
+// quoteText quotes recorded text for a table: escaped where a character
+// would break the line or the table (a tab, a newline, a control
+// character), as written anywhere else, a Japanese full-width space (U+3000)
+// included, which strconv.Quote would escape.
+func quoteText(s string) string { return strconv.QuoteToGraphic(s) }
 
 // by is " by WHO", or "" when the log does not say who.
 func by(who *string) string {

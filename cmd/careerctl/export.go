@@ -55,8 +55,8 @@ func exportCommand(c *cli, args []string) error {
 		if cerr != nil {
 			return fmt.Errorf("%w (and %s could not be written: %v)", err, filepath.Clean(*out+".partial"), cerr)
 		}
-		return fmt.Errorf("%w; the %s events received are in %s (%s was not written)",
-			err, groupDigits(n), filepath.Clean(*out+".partial"), filepath.Clean(*out))
+		return fmt.Errorf("%w; the %s received are in %s (%s was not written)",
+			err, eventCount(n), filepath.Clean(*out+".partial"), filepath.Clean(*out))
 	}
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func exportCommand(c *cli, args []string) error {
 			return err
 		}
 		f = nil
-		fmt.Fprintf(c.stderr, "exported %s events to %s", groupDigits(n), filepath.Clean(*out))
+		fmt.Fprintf(c.stderr, "exported %s to %s", eventCount(n), filepath.Clean(*out))
 		if n > 0 {
 			fmt.Fprintf(c.stderr, " (last position %s; --after %s continues from there)", last, last)
 		}
@@ -152,7 +152,7 @@ func (e *endpoint) export(ctx context.Context, after uint64, w io.Writer) (int64
 			err = io.ErrUnexpectedEOF // the body ended in the middle of a line
 		}
 		if err != nil {
-			return cutShort(err, fmt.Sprintf("the stream broke after %d events (last position %s): %v", n, continueAt, err))
+			return cutShort(err, fmt.Sprintf("the stream broke after %s (last position %s): %v", eventCount(n), continueAt, err))
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -162,7 +162,7 @@ func (e *endpoint) export(ctx context.Context, after uint64, w io.Writer) (int64
 	// reached the end of the log. A careerd without it (an older one)
 	// is taken at its word.
 	if got := res.Trailer.Get(graph.ExportTrailer); got != "" && got != graph.ExportComplete {
-		return cutShort(nil, fmt.Sprintf("careerd stopped after %d events: %s", n, got))
+		return cutShort(nil, fmt.Sprintf("careerd stopped after %s: %s", eventCount(n), got))
 	}
 	return n, continueAt, nil
 }
@@ -176,4 +176,12 @@ func positionOf(line []byte) string {
 		return ""
 	}
 	return string(ev.Position)
+}
+
+// eventCount is n events, its digits grouped: "1 event", "41,174 events".
+func eventCount(n int64) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return groupDigits(n) + " events"
 }

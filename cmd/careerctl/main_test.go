@@ -37,6 +37,7 @@ func TestTokenRefusals(t *testing.T) {
 		"no secret":           {"token", "--subject", "a", "--role", "admin"},
 		"unknown role":        {"token", "--subject", "a", "--role", "king", "--secret", "x"},
 		"manager without dep": {"token", "--subject", "a", "--role", "manager", "--secret", "x"},
+		"manager of spaces":   {"token", "--subject", "a", "--role", "manager", "--department", "   ", "--secret", "x"},
 		"employee w/o person": {"token", "--subject", "a", "--role", "employee", "--secret", "x"},
 		"no subject":          {"token", "--role", "admin", "--secret", "x"},
 	}
@@ -158,6 +159,7 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 		{[]string{"distribution", "--field", "NETWORK"}, 2, `: --field: "NETWORK" is not a valid SpecialtyField; ` + fields},
 		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `: --field: "net" is not a valid SpecialtyField; ` + fields},
 		{[]string{"people", "--min-level", "-3"}, 2, `: --min-level: -3 is not a level (0 or more)`},
+		{[]string{"migrate", "--database-url", "postgres://u@127.0.0.1:1/x", "--schema", "careerledger "}, 2, `: --schema must name a read model as careerd's --schema does, without spaces around it or control characters, not "careerledger "`},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization"), 1, "127.0.0.1:1"},
 		{[]string{"distribution", "--field", "network_operation"}, 1, "127.0.0.1:1"},
 	} {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,6 +36,12 @@ func migrateCommand(c *cli, args []string) error {
 	}
 	if dbURL == "" {
 		return usagef("--database-url (or $DATABASE_URL) is required")
+	}
+	if *name == "" {
+		*name = postgres.DefaultSchema // as careerd takes an empty --schema
+	}
+	if strings.TrimSpace(*name) != *name || strings.IndexFunc(*name, unicode.IsControl) >= 0 {
+		return usagef("--schema must name a read model as careerd's --schema does, without spaces around it or control characters, not %q", *name)
 	}
 	if err := checkDatabaseURL(dbURL); err != nil {
 		return err

@@ -41,8 +41,8 @@ func tokenCommand(c *cli, args []string) error {
 		}
 	}
 	// What Mint would refuse for want of a flag is a missing flag too.
-	if slices.Contains(roles, graph.RoleManager) && *department == "" {
-		return usagef("--department is required for the manager role")
+	if slices.Contains(roles, graph.RoleManager) && strings.TrimSpace(*department) == "" {
+		return usagef("--department is required for the manager role (and names a department, not spaces)")
 	}
 	if slices.Contains(roles, graph.RoleManager) && strings.TrimSpace(*department) != *department {
 		// Minted as given: an earlier release recorded departments untrimmed,

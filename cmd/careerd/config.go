@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/careerledger/careerledger/cmd/internal/secrets"
 	"github.com/careerledger/careerledger/projections"
@@ -195,6 +196,12 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = "career.person"
 	}
+	if c.Schema == "" {
+		c.Schema = "careerledger"
+	}
+	if err := checkSchemaName(c.Schema); err != nil {
+		return c, fmt.Errorf("--schema ($CAREER_SCHEMA) %w", err)
+	}
 	if strings.ContainsAny(c.Stream, ".*>/\\ \t\r\n\f") {
 		return c, fmt.Errorf("--stream ($CAREER_STREAM) must be a JetStream stream name, without '.', '*', '>', '/', '\\' or spaces, not %q", c.Stream)
 	}
@@ -202,6 +209,17 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--subject-prefix ($CAREER_SUBJECT_PREFIX) must be NATS subject tokens joined by '.' (none empty, no '*', '>' or spaces), such as career.person, not %q", c.SubjectPrefix)
 	}
 	return c, nil
+}
+
+// checkSchemaName refuses a read model's name that would name a schema
+// other than the one meant: spaces around it ("careerledger " is another
+// schema, built anew from the whole log beside the real one) or a control
+// character.
+func checkSchemaName(name string) error {
+	if strings.TrimSpace(name) != name || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return fmt.Errorf("must name a PostgreSQL schema, without spaces around it or control characters, not %q", name)
+	}
+	return nil
 }
 
 // validSubjectPrefix reports whether p can begin the log's subjects

@@ -136,6 +136,8 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--stream", "bad/name"}, `--stream ($CAREER_STREAM) must be a JetStream stream name`},
 		{map[string]string{"CAREER_STREAM": "CAREER>"}, nil, `--stream ($CAREER_STREAM)`},
 		{nil, []string{"--dev", "false"}, `unexpected argument "false": careerd takes flags only`},
+		{nil, []string{"--schema", "careerledger "}, `--schema ($CAREER_SCHEMA) must name a PostgreSQL schema, without spaces around it or control characters, not "careerledger "`},
+		{map[string]string{"CAREER_SCHEMA": "career\tledger"}, nil, `--schema ($CAREER_SCHEMA) must name a PostgreSQL schema`},
 		{nil, []string{"extra-arg", "--http-addr", "127.0.0.1:0"}, `unexpected argument "extra-arg"`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
@@ -302,5 +304,15 @@ func TestMaskURLHidesAPasswordAfterLeadingSpace(t *testing.T) {
 		if got := maskURL(in); strings.Contains(got, "Pa55") {
 			t.Errorf("maskURL(%q) = %q: the password shows", in, got)
 		}
+	}
+}
+
+// An empty --schema is the default, as an empty --stream and
+// --subject-prefix are (it failed at the first migration, in PostgreSQL's
+// words).
+func TestAnEmptySchemaIsTheDefault(t *testing.T) {
+	cfg, err := ParseConfig([]string{"--dev", "--schema", ""}, func(string) string { return "" })
+	if err != nil || cfg.Schema != "careerledger" {
+		t.Errorf("--schema \"\": %q, %v; want careerledger", cfg.Schema, err)
 	}
 }

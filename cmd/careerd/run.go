@@ -714,6 +714,11 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		body["catalogue"] = "older than the read model's: rebuild the read model for it (careerctl rebuild --wait) or start careerd with the read model's catalogue"
 		body["catalogue_version"], body["read_model_catalogue_version"] = m.cat.Version(), active.CatalogueVersion
 	}
+	if m.standingBy.Load() {
+		// Whatever the versions (a rebuild on request may have gone back to
+		// an older catalogue than this instance's): another projects.
+		body["projector"] = "stands by: the read model is judged by another catalogue, and an instance with that catalogue projects"
+	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
 }

@@ -63,6 +63,13 @@ func TestAnOlderCatalogueStandsByForTheReadModels(t *testing.T) {
 	}
 	oldLogs.waitLog(t, "the read model is judged by another catalogue and an instance with that catalogue runs: that instance projects, this one serves and stands by",
 		map[string]string{"level": "WARN", "version": "1", "read_model_version": "2"})
+	if code, body := get(t, "http://"+old.Addr()+"/readyz"); code != 200 ||
+		!strings.Contains(body, `"projector":"stands by: the read model is judged by another catalogue, and an instance with that catalogue projects"`) {
+		t.Errorf("/readyz of the instance standing by = %d %s", code, body)
+	}
+	if _, body := get(t, "http://"+newer.Addr()+"/readyz"); strings.Contains(body, `"projector"`) {
+		t.Errorf("/readyz of the instance that projects = %s", body)
+	}
 	catalogueOf := func(id string) int {
 		t.Helper()
 		var v int
@@ -85,6 +92,9 @@ func TestAnOlderCatalogueStandsByForTheReadModels(t *testing.T) {
 	// projects again rather than leave every command unapplied.
 	newer.Close()
 	oldLogs.waitLog(t, "no longer standing by: the read model is judged by this instance's catalogue, or no instance with its catalogue runs", map[string]string{"level": "INFO"})
+	if _, body := get(t, "http://"+old.Addr()+"/readyz"); strings.Contains(body, `"projector"`) {
+		t.Errorf("/readyz after the rollback = %s, want no stand-by", body)
+	}
 	register(old, "V4")
 	if v := catalogueOf("V4"); v != 1 {
 		t.Errorf("after the rollback V4 was judged by version %d, want 1 (the only instance's)", v)
