@@ -66,7 +66,7 @@ var answerRules = map[string]func(args map[string]any) error{
 			first = &n
 		}
 		after, _ := args["after"].(string)
-		_, _, err := accomplishmentsPage(first, &after)
+		_, _, _, err := accomplishmentsPage(first, &after)
 		return err
 	},
 }

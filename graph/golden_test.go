@@ -162,7 +162,11 @@ func TestGolden(t *testing.T) {
 				{"the cursor of a person with an all-digit id to accomplishments", accomplishmentsPage,
 					map[string]any{"id": "E1003", "after": projections.PersonCursor("2")}},
 				{"a position cursor with a sign", accomplishmentsPage,
-					map[string]any{"id": "E1003", "after": base64.RawURLEncoding.EncodeToString([]byte("#+2"))}},
+					map[string]any{"id": "E1003", "after": base64.RawURLEncoding.EncodeToString([]byte("#+2#E1003"))}},
+				{"a position cursor without its person", accomplishmentsPage,
+					map[string]any{"id": "E1003", "after": base64.RawURLEncoding.EncodeToString([]byte("#2"))}},
+				{"another person's accomplishments cursor", accomplishmentsPage,
+					map[string]any{"id": "E1001", "after": field(t, acc.Data, "person.accomplishments.pageInfo.endCursor")}},
 			}
 			for _, c := range cases {
 				r := e.gql(t, adm, c.query, c.vars)

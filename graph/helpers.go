@@ -25,17 +25,18 @@ func pageSize(first *int) (int, error) {
 }
 
 // accomplishmentsPage reads Person.accomplishments' arguments: the size of
-// the page and the position after which it starts.
-func accomplishmentsPage(first *int, after *string) (int, uint64, error) {
+// the page, the position after which it starts, and the person whose list
+// the cursor pages ("" without one).
+func accomplishmentsPage(first *int, after *string) (int, uint64, string, error) {
 	n, err := pageSize(first)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
-	from, err := projections.DecodePositionCursor(deref(after))
+	from, person, err := projections.DecodePositionCursor(deref(after))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
-	return n, from, nil
+	return n, from, person, nil
 }
 
 // maxTrendPoints bounds the work one skillTrend request can ask for.

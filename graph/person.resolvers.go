@@ -94,9 +94,12 @@ func (r *personResolver) History(ctx context.Context, obj *model.Person, field *
 
 // Accomplishments is the resolver for the accomplishments field.
 func (r *personResolver) Accomplishments(ctx context.Context, obj *model.Person, first *int, after *string) (*model.AccomplishmentConnection, error) {
-	n, from, err := accomplishmentsPage(first, after)
+	n, from, of, err := accomplishmentsPage(first, after)
 	if err != nil {
 		return nil, err
+	}
+	if of != "" && of != obj.ID {
+		return nil, domain.Invalid("after", "is a cursor of another person's accomplishments")
 	}
 	page, err := r.ReadModel.Accomplishments(ctx, obj.ID, n, from)
 	if err != nil {
@@ -105,7 +108,7 @@ func (r *personResolver) Accomplishments(ctx context.Context, obj *model.Person,
 	conn := &model.AccomplishmentConnection{Edges: []model.AccomplishmentEdge{}, TotalCount: page.TotalCount,
 		PageInfo: model.PageInfo{HasNextPage: page.HasNext}}
 	for _, a := range page.Items {
-		c := projections.PositionCursor(a.Position)
+		c := projections.PositionCursor(obj.ID, a.Position)
 		conn.Edges = append(conn.Edges, model.AccomplishmentEdge{Cursor: c, Node: accomplishmentModel(a)})
 		conn.PageInfo.EndCursor = &c
 	}

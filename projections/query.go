@@ -12,10 +12,12 @@ import (
 )
 
 // Cursors are opaque to clients (base64url) and say what they point into:
-// a person cursor holds a person id, a position cursor "#" and a log
-// position. "#" is outside a person id's alphabet, so neither kind of list
-// takes the other's cursor for one of its own (a person id may be all
-// digits).
+// a person cursor holds a person id; an accomplishment cursor "#", a log
+// position, "#" and the id of the person whose list it pages. "#" is
+// outside a person id's alphabet, so neither kind of list takes the
+// other's cursor for one of its own (a person id may be all digits), and
+// one person's list does not take another's (a position of theirs would
+// skip this person's accomplishments up to it, in silence).
 
 // notACursor is the refusal of an after argument this API did not return.
 func notACursor() error { return domain.Invalid("after", "is not a cursor returned by this API") }
@@ -51,29 +53,32 @@ func DecodePersonCursor(cursor string) (string, error) {
 	return id, nil
 }
 
-// PositionCursor encodes a log position as a cursor.
-func PositionCursor(pos uint64) string {
-	return encodeCursor(positionMark + strconv.FormatUint(pos, 10))
+// PositionCursor is the cursor of the accomplishment at log position pos
+// in person's list.
+func PositionCursor(person string, pos uint64) string {
+	return encodeCursor(positionMark + strconv.FormatUint(pos, 10) + positionMark + person)
 }
 
-// DecodePositionCursor reverses PositionCursor ("" is position 0).
-func DecodePositionCursor(cursor string) (uint64, error) {
+// DecodePositionCursor reverses PositionCursor: the position and the
+// person ("" is position 0, of any person's list).
+func DecodePositionCursor(cursor string) (pos uint64, person string, err error) {
 	if cursor == "" {
-		return 0, nil
+		return 0, "", nil
 	}
 	s, err := decodeCursor(cursor)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	digits, ok := strings.CutPrefix(s, positionMark)
-	if !ok {
-		return 0, notACursor()
+	rest, ok := strings.CutPrefix(s, positionMark)
+	digits, person, found := strings.Cut(rest, positionMark)
+	if !ok || !found || domain.ValidatePersonID(person) != nil {
+		return 0, "", notACursor()
 	}
 	pos, perr := strconv.ParseUint(digits, 10, 64)
 	if perr != nil || strconv.FormatUint(pos, 10) != digits {
-		return 0, notACursor()
+		return 0, "", notACursor()
 	}
-	return pos, nil
+	return pos, person, nil
 }
 
 // HistoryOf filters a timeline to one field (nil = all fields).
