@@ -94,6 +94,15 @@ func (b *bulk) export(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
+	if after > 0 && b.Resolver != nil && b.Resolver.Head != nil {
+		// A position past the log's end (one of another log, a typo) would
+		// export nothing and say it was complete. A head that cannot be
+		// read is left to the read below, which says why.
+		if head, err := b.Resolver.Head(ctx); err == nil && after > head {
+			httpError(w, http.StatusBadRequest, "BAD_USER_INPUT", fmt.Sprintf("after: %d is past the end of the log (its last position is %d)", after, head))
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	// Sent after the body: "complete" once every event to the end of the
 	// log went out, the reason otherwise, so that a client tells a whole

@@ -214,6 +214,7 @@ func TestExportAndRebuildAgainstCareerd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"personId":"EXP1"`) {
 		t.Fatalf("export: %d %q", code, errs)
 	}
+	var last json.Number
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var ev struct {
 			Position json.Number
@@ -223,6 +224,16 @@ func TestExportAndRebuildAgainstCareerd(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Position == "" || ev.Type == "" {
 			t.Fatalf("export line %q: %v", line, err)
 		}
+		last = ev.Position
+	}
+	// A position past the end of the log is refused, not exported as an
+	// empty, complete log.
+	if code, out, errs := ctl(t, "export", "--after", "999999999"); code != 1 || out != "" ||
+		!strings.Contains(errs, "after: 999999999 is past the end of the log (its last position is ") {
+		t.Errorf("export --after past the end: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := ctl(t, "export", "--after", last.String()); code != 0 {
+		t.Errorf("export --after the last position: %d %q", code, errs)
 	}
 	code, _, errs = ctl(t, "rebuild", "--wait")
 	if code != 0 && strings.Contains(errs, "does not have this endpoint") {
