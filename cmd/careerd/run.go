@@ -596,6 +596,11 @@ func (m *Main) startProjector(ctx context.Context) {
 			if switched {
 				continue // restarted on purpose: the read model was switched
 			}
+			if by, _ := m.standsBy(ctx); by && errors.Is(err, postgres.ErrStandBy) {
+				// An instance of the read model's catalogue started: the
+				// batch did not commit, and this one stands by.
+				return nil
+			}
 			if errors.Is(err, postgres.ErrNotActive) && m.followNow(ctx) {
 				// Another instance switched the read model: followed now,
 				// not at the next look.

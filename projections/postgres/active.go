@@ -240,10 +240,10 @@ const switchChannel = "careerledger_read_models"
 // read model commits (on any instance), until ctx is done. It listens on a
 // session of its own, outside the pool, and opens it again a second after
 // it fails; switched also runs after each (re)connection, since a switch
-// may have committed while nobody listened. The session holds the shared
-// advisory lock presence (PresenceKey; 0: none) from before it listens.
-// It returns when ctx is done.
-func ListenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presence int64, switched func()) {
+// may have committed while nobody listened. The session holds presence
+// (the zero Presence: none) from before it listens. It returns when ctx
+// is done.
+func ListenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presence Presence, switched func()) {
 	for ctx.Err() == nil {
 		listenSwitches(ctx, pool, name, presence, switched)
 		select {
@@ -253,15 +253,15 @@ func ListenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presen
 	}
 }
 
-func listenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presence int64, switched func()) {
+func listenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presence Presence, switched func()) {
 	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return
 	}
 	defer conn.Close(context.WithoutCancel(ctx))   //nolint:errcheck // the session ends either way
 	conn.Exec(ctx, "SET idle_session_timeout = 0") //nolint:errcheck // older servers have no such timeout
-	if presence != 0 {
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", presence); err != nil {
+	if presence != (Presence{}) {
+		if _, err := conn.Exec(ctx, holdPresenceSQL, presence.Name, presence.CatalogueID, presence.Version); err != nil {
 			return
 		}
 	}

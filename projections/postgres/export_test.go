@@ -24,3 +24,6 @@ func SetLockIdleTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 	lockIdleTimeout = d
 	t.Cleanup(func() { lockIdleTimeout = was })
 }
+
+// HoldPresenceSQL lets tests take an instance's presence on a session.
+var HoldPresenceSQL = holdPresenceSQL

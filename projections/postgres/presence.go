@@ -2,48 +2,64 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"hash/fnv"
-	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // An instance says which catalogue it judges with while it runs: it holds
-// the shared advisory lock PresenceKey(name, its catalogue) on the session
-// it listens for switches on (ListenSwitches), so the lock goes with the
-// instance, a crash included. Before and while it projects into a read
-// model judged by another catalogue (another id, or another version of its
-// own: during a rolling upgrade of the catalogue, the instances not yet
-// restarted), an instance asks CataloguePresent whether an instance of the
-// read model's catalogue runs; if one does, that one projects, and this
-// one stands by: the stored levels follow one rule book. If none does
-// (every instance rolled back to an older catalogue), it projects, as
-// before: serving and projecting go on, its answers mixing two rule books
-// until the read model is rebuilt for its catalogue.
+// the shared advisory lock of its Presence on the session it listens for
+// switches on (ListenSwitches), so the lock goes with the instance, a crash
+// included. An instance whose catalogue is not the one that judged the read
+// model (another id, or another version of its own: during a rolling
+// upgrade of the catalogue, the instances not yet restarted) leaves
+// projecting to an instance of the read model's catalogue whenever one
+// runs: careerd looks (CataloguePresent) before and while it projects, and
+// every batch of a serving store checks it again in its transaction
+// (ErrStandBy), so that no batch commits by the other rules once the
+// newer instance is there. If none runs (every instance rolled back), it
+// projects, as before: serving and projecting go on, its answers mixing two
+// rule books until the read model is rebuilt for its catalogue.
 
-// PresenceKey is the key of the shared advisory lock an instance of read
-// model name holds while it runs with catalogue (id, version): a 64-bit
-// FNV-1a hash of a prefix, the name, the id and the version.
-func PresenceKey(name, catalogueID string, version int) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("careerledger catalogue\x00" + name + "\x00" + catalogueID + "\x00" + strconv.Itoa(version))) //nolint:errcheck // a hash.Hash never fails
-	return int64(h.Sum64())
+// Presence is what an instance of a deployment judges with.
+type Presence struct {
+	Name        string // the deployment: careerd's --schema
+	CatalogueID string
+	Version     int
 }
 
-// CataloguePresent reports whether an instance of read model name running
-// with catalogue (id, version) holds its presence lock in this database.
+// The lock is the two-key advisory lock (hashtext of the deployment and
+// the catalogue's id, the version), which SQL computes from the registry's
+// row as well as Go does from an instance's catalogue: pg_locks shows it
+// with classid the first key (its 32 bits unsigned), objid the second and
+// objsubid 2.
+const (
+	presenceText = `'careerledger catalogue' || chr(31) || %s || chr(31) || %s`
+	// presentSQL is true while a session holds the presence of the
+	// deployment, catalogue id and version its three arguments compute
+	// (SQL expressions, in that order).
+	presentSQL = `EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid = (hashtext(` + presenceText + `)::bigint & 4294967295)::oid AND l.objid = (%[3]s)::bigint::oid)`
+)
+
+// holdPresenceSQL takes the shared lock of the presence ($1 the deployment,
+// $2 the catalogue's id, $3 its version) for the rest of the session.
+var holdPresenceSQL = fmt.Sprintf(`SELECT pg_advisory_lock_shared(hashtext(`+presenceText+`), $3)`, "$1::text", "$2::text")
+
+// CataloguePresent reports whether an instance of deployment name running
+// with catalogue (id, version) holds its presence in this database.
 func CataloguePresent(ctx context.Context, pool *pgxpool.Pool, name, catalogueID string, version int) (bool, error) {
-	key := uint64(PresenceKey(name, catalogueID, version))
-	// pg_locks shows a bigint key's high 32 bits as classid, its low 32
-	// bits as objid, and objsubid 1.
 	var present bool
-	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks
-		WHERE locktype = 'advisory' AND granted AND objsubid = 1
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND classid = $1::bigint::oid AND objid = $2::bigint::oid)`, int64(key>>32), int64(key&0xffffffff)).Scan(&present)
+	err := pool.QueryRow(ctx, `SELECT `+fmt.Sprintf(presentSQL, "$1::text", "$2::text", "$3::int"), name, catalogueID, version).Scan(&present)
 	if err != nil {
 		return false, fmt.Errorf("is an instance of catalogue %s version %d present: %w", catalogueID, version, err)
 	}
 	return present, nil
 }
+
+// ErrStandBy is a batch's failure on a serving store whose catalogue is not
+// the one that judged its read model while an instance of that catalogue
+// runs: that instance projects, and this one stands by.
+var ErrStandBy = errors.New("the read model is judged by another catalogue, and an instance with it runs: it projects")

@@ -74,22 +74,35 @@ var ErrNotActive = errors.New("the read model was switched away from this schema
 // that the registry still names its schema. It takes the registry row in
 // key-share mode: a switch (which holds the row for update) waits for a
 // batch in flight, and a batch that comes after it sees the new schema.
+// With the row it checks that the store may project into it: judged by
+// the store's catalogue, or no instance of the catalogue that judged it
+// running (ErrStandBy otherwise).
 func (s *Store) queueActiveCheck(b *pgx.Batch) {
 	if s.Deployment == "" {
 		return
 	}
-	b.Queue(`SELECT count(*) FROM (SELECT FROM public.careerledger_read_models WHERE name = $1 AND schema = $2 FOR KEY SHARE) a`,
-		s.Deployment, s.schema).QueryRow(func(row pgx.Row) error {
+	b.Queue(activeCheckSQL, s.Deployment, s.schema, s.cat.ID(), s.cat.Version()).QueryRow(func(row pgx.Row) error {
 		var n int
-		if err := row.Scan(&n); err != nil {
+		var standBy bool
+		if err := row.Scan(&n, &standBy); err != nil {
 			return fmt.Errorf("read-model registry: %w", err)
 		}
 		if n == 0 {
 			return fmt.Errorf("%w %s (deployment %s)", ErrNotActive, s.schema, s.Deployment)
 		}
+		if standBy {
+			return fmt.Errorf("%w (deployment %s)", ErrStandBy, s.Deployment)
+		}
 		return nil
 	})
 }
+
+// activeCheckSQL is queueActiveCheck's statement: the rows of the registry
+// naming deployment $1 with schema $2, and whether a store of catalogue
+// ($3, $4) stands by for it.
+var activeCheckSQL = `SELECT count(*), coalesce(bool_or(NOT (a.catalogue_id = $3 AND a.catalogue_version = $4) AND ` +
+	fmt.Sprintf(presentSQL, "$1::text", "a.catalogue_id", "a.catalogue_version") + `), false)
+	FROM (SELECT catalogue_id, catalogue_version FROM public.careerledger_read_models WHERE name = $1 AND schema = $2 FOR KEY SHARE) a`
 
 // RunExclusive runs fn while this process holds the projector lock of the
 // store's read model: its Deployment, or its schema when it serves none
