@@ -161,8 +161,16 @@ func demoPreflight(c *cli, ep *endpoint, first demoLine, cfg demoConfig) error {
 		return fmt.Errorf("POST /v1/import answered %d lines for 1", len(results))
 	}
 	switch r := results[0]; {
-	case r.OK, r.Field == "idempotencyKey":
-		return nil // this demo again: its lines are answered by their keys
+	case r.OK:
+		return nil // this demo again, the same day: its lines are answered by their keys
+	case r.Field == "idempotencyKey":
+		// This demo's key, another request: the same demo made on another
+		// day (its dates run up to the day it is made), whose every line
+		// careerd would refuse as its key's reuse.
+		return fmt.Errorf("%s was registered by this demo (--seed %d --people %d --departments %d --years %d) on another day: "+
+			"a demo's dates run up to the day it is made, so today's lines differ from that day's and careerd would refuse each of them; "+
+			"the demo on this server stays as it was (run the demo on an empty careerd for today's)",
+			id, cfg.Seed, cfg.People, cfg.Departments, cfg.Years)
 	case r.Field == "id":
 		return fmt.Errorf("%s is already %s, registered by another demo (other seed or sizes) or other data, not by this one "+
 			"(--seed %d --people %d --departments %d --years %d): run the demo on an empty careerd, or with the seed and sizes used before",
