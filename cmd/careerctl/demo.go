@@ -126,10 +126,11 @@ func demoCommand(c *cli, args []string) error {
 // this demo's. Which demo registered a person its idempotency key tells
 // (demo-s1-p2000-d20-y15-1: the seed and the sizes), and careerd knows it:
 // the first line sent again with this demo's key is answered as a
-// duplicate (or as the key's reuse, should the line differ) when the
-// person is this demo's, and refused ("id: is already taken") when it is
-// not. Either way it records nothing: it is sent only for a person that
-// exists.
+// duplicate when the person is this demo's made the same day, refused as
+// the key's reuse when it is this demo's made another day (its dates, and
+// so every line, differ), and refused ("id: is already taken") when it is
+// not this demo's. Only the first goes on. None records anything: it is
+// sent only for a person that exists.
 func demoPreflight(c *cli, ep *endpoint, first demoLine, cfg demoConfig) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()

@@ -83,10 +83,9 @@ func exportCommand(c *cli, args []string) error {
 // received were written; after is the position --after continues from
 // (the last of them, or the --after the export started from).
 type exportCutShort struct {
-	events int64
-	after  string
-	why    string
-	err    error
+	after string
+	why   string
+	err   error
 }
 
 func (e *exportCutShort) Error() string {
@@ -124,7 +123,7 @@ func (e *endpoint) export(ctx context.Context, after uint64, w io.Writer) (int64
 		if ferr := bw.Flush(); ferr != nil {
 			return n, continueAt, ferr
 		}
-		return n, continueAt, &exportCutShort{events: n, after: continueAt, why: why, err: err}
+		return n, continueAt, &exportCutShort{after: continueAt, why: why, err: err}
 	}
 	for {
 		line, err := r.ReadBytes('\n')
