@@ -18,7 +18,9 @@ import (
 // runs: careerd looks (CataloguePresent) before and while it projects, and
 // every batch of a serving store checks it again in its transaction
 // (ErrStandBy), so that no batch commits by the other rules once the
-// newer instance is there. If none runs (every instance rolled back), it
+// newer instance is there: the batch takes the newer catalogue's lock
+// exclusively until it commits, so that instance, starting while the
+// batch is in flight, is present only after it. If none runs (every instance rolled back), it
 // projects, as before: serving and projecting go on, its answers mixing two
 // rule books until the read model is rebuilt for its catalogue.
 
@@ -33,13 +35,14 @@ type Presence struct {
 // the catalogue's id, the version), which SQL computes from the registry's
 // row as well as Go does from an instance's catalogue: pg_locks shows it
 // with classid the first key (its 32 bits unsigned), objid the second and
-// objsubid 2.
+// objsubid 2; an instance holds it shared, a batch standing in for none
+// exclusively (see activeCheckSQL), which is no presence.
 const (
 	presenceText = `'careerledger catalogue' || chr(31) || %s || chr(31) || %s`
 	// presentSQL is true while a session holds the presence of the
 	// deployment, catalogue id and version its three arguments compute
 	// (SQL expressions, in that order).
-	presentSQL = `EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+	presentSQL = `EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.mode = 'ShareLock' AND l.granted AND l.objsubid = 2
 		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND l.classid = (hashtext(` + presenceText + `)::bigint & 4294967295)::oid AND l.objid = (%[3]s)::bigint::oid)`
 )

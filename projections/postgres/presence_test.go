@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -91,5 +92,92 @@ func TestABatchStandsByForTheReadModelsCatalogue(t *testing.T) {
 	}
 	if err := store.ApplyEvents(bg, 2, reg(2, "S2")); err != nil {
 		t.Fatalf("only an instance of the store's catalogue runs: %v, want the batch applied", err)
+	}
+}
+
+// A batch that found no instance of the read model's catalogue running
+// keeps that true until it commits: an instance of that catalogue starting
+// while the batch is in flight is present only once the batch has
+// committed, and the next batch stands by. Neither does the batch's own
+// hold of the lock count as a presence.
+func TestANewerInstanceIsPresentOnlyAfterTheBatchInFlight(t *testing.T) {
+	const name = "inflight"
+	pool, store := servingStore(t, name)
+	cat := domain.DefaultCatalogue()
+	newer := cat.Version() + 1
+	if _, err := pool.Exec(bg, `UPDATE public.careerledger_read_models SET catalogue_version = $1 WHERE name = $2`, newer, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ApplyEvents(bg, 1, reg(1, "S1")); err != nil {
+		t.Fatal(err)
+	}
+	connect := func() *pgx.Conn {
+		t.Helper()
+		conn, err := pgx.ConnectConfig(bg, pool.Config().ConnConfig.Copy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(bg) })
+		return conn
+	}
+	// The checkpoint's row held, a batch stops after its check.
+	blocker := connect()
+	tx, err := blocker.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg)
+	if _, err := tx.Exec(bg, `SELECT FROM `+name+`.projection_checkpoint FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan error, 1)
+	go func() { applied <- store.ApplyEvents(bg, 2, reg(2, "S2")) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting bool
+		if err := pool.QueryRow(bg, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch never waited for the checkpoint's row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ok, err := postgres.CataloguePresent(bg, pool, name, cat.ID(), newer); err != nil || ok {
+		t.Errorf("present while only a batch holds the lock: %v, %v", ok, err)
+	}
+	instance := connect()
+	var got bool
+	if err := instance.QueryRow(bg, `SELECT pg_try_advisory_lock_shared(hashtext('careerledger catalogue' || chr(31) || $1::text || chr(31) || $2::text), $3)`,
+		name, cat.ID(), newer).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got {
+		t.Fatal("an instance of the newer catalogue became present while a batch that found none was in flight")
+	}
+	present := make(chan error, 1)
+	go func() {
+		_, err := instance.Exec(bg, postgres.HoldPresenceSQL, name, cat.ID(), newer)
+		present <- err
+	}()
+	select {
+	case err := <-present:
+		t.Fatalf("present before the batch committed (%v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := tx.Rollback(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-applied; err != nil {
+		t.Fatalf("the batch in flight: %v, want it applied", err)
+	}
+	if err := <-present; err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ApplyEvents(bg, 3, reg(3, "S3")); !errors.Is(err, postgres.ErrStandBy) {
+		t.Fatalf("the batch after: %v, want ErrStandBy", err)
 	}
 }

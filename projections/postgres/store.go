@@ -99,9 +99,15 @@ func (s *Store) queueActiveCheck(b *pgx.Batch) {
 
 // activeCheckSQL is queueActiveCheck's statement: the rows of the registry
 // naming deployment $1 with schema $2, and whether a store of catalogue
-// ($3, $4) stands by for it.
-var activeCheckSQL = `SELECT count(*), coalesce(bool_or(NOT (a.catalogue_id = $3 AND a.catalogue_version = $4) AND ` +
-	fmt.Sprintf(presentSQL, "$1::text", "a.catalogue_id", "a.catalogue_version") + `), false)
+// ($3, $4) stands by for it. When the catalogues differ it asks for the
+// presence lock of the read model's catalogue exclusively, for the
+// transaction: refused while an instance of it runs; granted otherwise,
+// and then held until the batch commits, so that an instance of that
+// catalogue starting meanwhile waits for the batch to end before it is
+// present, and the next batch stands by. (CASE, unlike AND, never takes
+// the lock when the catalogues match.)
+var activeCheckSQL = `SELECT count(*), coalesce(bool_or(CASE WHEN a.catalogue_id = $3 AND a.catalogue_version = $4 THEN false
+	ELSE NOT pg_try_advisory_xact_lock(hashtext(` + fmt.Sprintf(presenceText, "$1::text", "a.catalogue_id") + `), a.catalogue_version) END), false)
 	FROM (SELECT catalogue_id, catalogue_version FROM public.careerledger_read_models WHERE name = $1 AND schema = $2 FOR KEY SHARE) a`
 
 // RunExclusive runs fn while this process holds the projector lock of the
