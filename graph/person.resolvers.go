@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -158,8 +159,8 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if field != nil {
 		f.Field = domain.Field(*field)
 	}
-	if f.MinLevel < 0 || f.MinLevel > r.Resolver.Catalogue.MaxLevel() {
-		return nil, domain.Invalid("minLevel", "must be between 0 and 5")
+	if top := r.Resolver.Catalogue.MaxLevel(); f.MinLevel < 0 || f.MinLevel > top {
+		return nil, domain.Invalid("minLevel", fmt.Sprintf("must be between 0 and %d", top))
 	}
 	var page projections.PeoplePage
 	if knownAt != nil {

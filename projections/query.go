@@ -102,15 +102,18 @@ func LevelOnPeriods(periods []domain.LevelPeriod, field domain.Field, d domain.D
 	return 0
 }
 
-// SortChanges orders level changes by date, then by the contract's field order.
-func SortChanges(cs []domain.LevelChange) {
+// SortChanges orders level changes by date, then by the field order of the
+// catalogue that judged them (fields), as the domain's timeline is ordered
+// and the memory read model answers history: a catalogue may list its
+// fields in another order than the contract's.
+func SortChanges(cs []domain.LevelChange, fields []domain.Field) {
 	rank := func(f domain.Field) int {
-		for i, x := range domain.Fields {
+		for i, x := range fields {
 			if x == f {
 				return i
 			}
 		}
-		return len(domain.Fields)
+		return len(fields)
 	}
 	sort.SliceStable(cs, func(i, j int) bool {
 		if c := cs[i].On.Compare(cs[j].On); c != 0 {

@@ -143,7 +143,7 @@ func (s *Store) history(ctx context.Context, q querier, id string, field *domain
 	}); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	projections.SortChanges(out)
+	projections.SortChanges(out, s.cat.Fields())
 	return out, nil
 }
 
