@@ -80,8 +80,15 @@ type EvidenceWindow struct {
 }
 
 // ExpiresOn returns the first day on which evidence effective on d no longer
-// counts.
-func (w EvidenceWindow) ExpiresOn(d Date) Date { return d.AddDate(w.Years, w.Months, w.Days) }
+// counts: the years and months are calendar months, landing on the same day
+// of the month or, when that month is shorter, on its last day (2024-01-31
+// plus a month is 2024-02-29, 2024-02-29 plus a year 2025-02-28), and the
+// days are added after them. So later evidence never expires sooner, as it
+// would with time.AddDate's overflow into the next month (2024-01-31 plus a
+// month would be 2024-03-02, after 2024-02-01's 2024-03-01).
+func (w EvidenceWindow) ExpiresOn(d Date) Date {
+	return d.addMonthsClamped(12*w.Years + w.Months).AddDays(w.Days)
+}
 
 // String describes the window in words, e.g. "5 years".
 func (w EvidenceWindow) String() string {

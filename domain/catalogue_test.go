@@ -374,3 +374,41 @@ func TestCustomCatalogueWithOneFieldAndACommonSuccessionRule(t *testing.T) {
 		t.Errorf("standing %+v, want level 1 since 2021-06-01 (the start of e2) and no next level", s.Fields[0])
 	}
 }
+
+// A window of months or years ends on the same day of the month, or on
+// the month's last day when it is shorter: evidence of a later day never
+// expires sooner than evidence of an earlier one.
+func TestAWindowOfMonthsEndsOnTheMonthsLastDayWhenShorter(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		w          domain.EvidenceWindow
+		from, want string
+	}{
+		{domain.EvidenceWindow{Months: 1}, "2024-01-30", "2024-02-29"},
+		{domain.EvidenceWindow{Months: 1}, "2024-01-31", "2024-02-29"},
+		{domain.EvidenceWindow{Months: 1}, "2024-02-01", "2024-03-01"},
+		{domain.EvidenceWindow{Months: 1}, "2023-01-31", "2023-02-28"},
+		{domain.EvidenceWindow{Months: 3}, "2024-11-30", "2025-02-28"},
+		{domain.EvidenceWindow{Months: 13}, "2024-12-31", "2026-01-31"},
+		{domain.EvidenceWindow{Years: 1}, "2024-02-29", "2025-02-28"},
+		{domain.EvidenceWindow{Years: 4}, "2024-02-29", "2028-02-29"},
+		{domain.EvidenceWindow{Years: 2, Months: 1}, "2022-12-31", "2025-01-31"},
+		{domain.EvidenceWindow{Months: 1, Days: 1}, "2024-01-31", "2024-03-01"},
+		{domain.EvidenceWindow{Days: 30}, "2024-01-31", "2024-03-01"},
+	} {
+		if got := c.w.ExpiresOn(day(c.from)); got != day(c.want) {
+			t.Errorf("%+v from %s expires on %s, want %s", c.w, c.from, got, c.want)
+		}
+	}
+	// Never sooner for later evidence, day by day over eight years.
+	for _, w := range []domain.EvidenceWindow{{Months: 1}, {Years: 1}, {Years: 2, Months: 5, Days: 3}} {
+		prev := w.ExpiresOn(day("2019-12-31"))
+		for d := day("2020-01-01"); d.Before(day("2028-01-01")); d = d.AddDays(1) {
+			got := w.ExpiresOn(d)
+			if got.Before(prev) || !d.Before(got) {
+				t.Fatalf("%+v: %s expires on %s, the day before on %s", w, d, got, prev)
+			}
+			prev = got
+		}
+	}
+}

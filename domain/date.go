@@ -88,6 +88,16 @@ func (d Date) AddDate(years, months, days int) Date {
 	return DateOf(d.Time().AddDate(years, months, days))
 }
 
+// addMonthsClamped returns the date n calendar months later (earlier for
+// negative n), on the same day of the month or the month's last day when it
+// has fewer days.
+func (d Date) addMonthsClamped(n int) Date {
+	y, m, day := d.Time().Date()
+	first := time.Date(y, m+time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return DateOf(first.AddDate(0, 0, min(day, last)-1))
+}
+
 // Days returns the number of days since 1970-01-01; useful as a sort key.
 func (d Date) Days() int32 { return d.days - dayBias }
 

@@ -29,7 +29,11 @@ type Active struct {
 //
 //   - 2: distribution periods, accomplishments read from their event.
 //   - 3: the standing on a person's row holds levels and attainedOn only.
-const Format = 3
+//   - 4: an evidence window of months or years ends on the month's last day
+//     when the month is shorter (domain.EvidenceWindow.ExpiresOn), no longer
+//     in the month after; only a catalogue with such a window judges
+//     otherwise than format 3, but every schema is rebuilt once.
+const Format = 4
 
 const activeTable = `CREATE TABLE IF NOT EXISTS public.careerledger_read_models (
 	name              text PRIMARY KEY,
