@@ -114,6 +114,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"health", "extra"}, {"token", "--role", "admin", "--subject", "a", "--secret", "x", "extra"},
 		{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, {"token", "--subject", "a", "--role", "admin,Boss", "--secret", "x"},
 		{"token", "--subject", "a", "--role", "manager", "--secret", "x"}, {"token", "--subject", "a", "--role", "employee", "--secret", "x"},
+		{"token", "--subject", "a", "--role", "admin"}, {"token", "--subject", "a", "--role", "admin", "--secret", ""},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, env, nil, &out, &errb); code != 2 {
