@@ -67,13 +67,47 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded nats: %w", err)
 	}
+	// The server says why it cannot start (its listen address taken,
+	// JetStream unable to use the storage directory) only in its log,
+	// which is off: fatal records are caught here and end the wait with
+	// their words, rather than a bare "not ready" 10 s later.
+	fatal := &fatalLogger{c: make(chan string, 1)}
+	srv.SetLoggerV2(fatal, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("start embedded nats: not ready after 10s")
+	deadline := time.Now().Add(10 * time.Second)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		select {
+		case msg := <-fatal.c:
+			srv.Shutdown()
+			return nil, fmt.Errorf("start embedded nats: %s", msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, errors.New("start embedded nats: not ready after 10s")
+		}
 	}
 	return &Embedded{srv: srv}, nil
 }
+
+// fatalLogger is the embedded server's logger: it drops every record but
+// the first fatal one, which it hands to StartEmbedded. The server's own
+// loggers exit the process on a fatal record; this one does not, so the
+// start fails with an error instead.
+type fatalLogger struct{ c chan string }
+
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	select {
+	case l.c <- fmt.Sprintf(format, v...):
+	default:
+	}
+}
+
+func (*fatalLogger) Noticef(string, ...any) {}
+func (*fatalLogger) Warnf(string, ...any)   {}
+func (*fatalLogger) Errorf(string, ...any)  {}
+func (*fatalLogger) Debugf(string, ...any)  {}
+func (*fatalLogger) Tracef(string, ...any)  {}
 
 // Connect opens a client connection to the server: in-process, without
 // TCP, whether or not the server listens.

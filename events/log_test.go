@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -473,4 +476,38 @@ func TestAtAPositionWithoutAnEvent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEmbeddedStartSaysWhyItFails: a start the embedded server cannot make
+// (its listen address taken, a storage directory it cannot use) fails at
+// once with the server's own words, not with a bare "not ready" after 10 s
+// of waiting.
+func TestEmbeddedStartSaysWhyItFails(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		cfg  EmbeddedConfig
+		want string
+	}{
+		"listen address taken": {EmbeddedConfig{Dir: t.TempDir(), Listen: taken.Addr().String()}, "address already in use"},
+		"storage is a file":    {EmbeddedConfig{Dir: file}, "JetStream"},
+	} {
+		start := time.Now()
+		e, err := StartEmbedded(c.cfg)
+		if err == nil {
+			e.Shutdown()
+			t.Errorf("%s: started", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || time.Since(start) > 5*time.Second {
+			t.Errorf("%s: %v after %s, want an error saying %q at once", name, err, time.Since(start).Round(time.Millisecond), c.want)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -140,5 +141,24 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		return usageError{err}
 	}
+	if err == nil {
+		if f := fs.Lookup("server"); f != nil {
+			if err := checkServer(f.Value.String()); err != nil {
+				return usageError{err}
+			}
+		}
+	}
 	return err
+}
+
+// checkServer refuses a --server that is no http or https URL with a host:
+// "http//host:8080" or "host:8080" would otherwise fail every request
+// with Go's "unsupported protocol scheme", which import and demo retry
+// for half a minute before saying to run the command again.
+func checkServer(server string) error {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--server ($CAREER_SERVER) must be careerd's base URL, http:// or https:// and a host, such as http://127.0.0.1:8080, not %q", server)
+	}
+	return nil
 }

@@ -114,6 +114,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"health", "extra"}, {"token", "--role", "admin", "--subject", "a", "--secret", "x", "extra"},
 		{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, {"token", "--subject", "a", "--role", "admin,Boss", "--secret", "x"},
 		{"token", "--subject", "a", "--role", "manager", "--secret", "x"}, {"token", "--subject", "a", "--role", "employee", "--secret", "x"},
+		{"token", "--subject", "a", "--role", "admin"}, {"token", "--subject", "a", "--role", "admin", "--secret", ""},
+		// A --server that is no URL careerd could be at is refused before
+		// anything is tried (import and demo retried it for half a minute).
+		{"import", "f.ndjson", "--server", "http//127.0.0.1:8080"}, {"health", "--server", "127.0.0.1:8080"},
+		{"person", "E1", "--server", "notaurl"}, {"demo", "--server", "ftp://127.0.0.1:8080"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, env, nil, &out, &errb); code != 2 {

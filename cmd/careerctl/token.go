@@ -57,9 +57,14 @@ func tokenCommand(c *cli, args []string) error {
 	if *ttl <= 0 {
 		return usagef("--ttl must be positive")
 	}
+	if *secret == "" {
+		// A missing key is a missing flag, as careerd's missing
+		// --auth-secret is (status 2 there too).
+		return usagef("the auth secret is empty: set $CAREER_AUTH_SECRET or give --secret (careerd's --auth-secret)")
+	}
 	tokens, err := graph.NewTokens(*secret)
 	if err != nil {
-		return fmt.Errorf("%w: set $CAREER_AUTH_SECRET or --secret", err)
+		return err
 	}
 	tok, err := tokens.Mint(graph.Principal{Subject: *subject, Roles: roles, Department: *department, Person: *person}, *ttl, time.Now())
 	if err != nil {

@@ -77,12 +77,15 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		fs.Var(maskedValue{P: p, Mask: mask}, f.name, f.usage+" ($"+f.env+")")
 	}
 	var errs []string
+	// envErrs are the variables whose values do not parse, by the flag
+	// they set: an error unless the flag is given (flags win).
+	envErrs := map[string]string{}
 	var durations []envFlag
 	dur := func(p *time.Duration, f envFlag, def time.Duration) {
 		if v := getenv(f.env); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("$%s: %v", f.env, err))
+				envErrs[f.name] = fmt.Sprintf("$%s: %q is not a duration (such as 30s, 2m or 1h30m)", f.env, v)
 			}
 			def = d
 		}
@@ -93,7 +96,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		if v := getenv(f.env); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("$%s: %v", f.env, err))
+				envErrs[f.name] = fmt.Sprintf("$%s: %q is not a whole number", f.env, v)
 			}
 			def = n
 		}
@@ -105,11 +108,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	secret(&c.DatabaseURL, envFlag{"database-url", "DATABASE_URL", "PostgreSQL for the read models; empty = in-memory read models rebuilt from the log"}, "", maskURL)
 	str(&c.DataDir, envFlag{"data-dir", "CAREER_DATA_DIR", "embedded JetStream storage"}, "./data")
 	secret(&c.AuthSecret, envFlag{"auth-secret", "CAREER_AUTH_SECRET", "HMAC key for bearer tokens; empty = refuse to start unless --dev"}, "", maskAll)
-	dev, devErr := false, ""
+	dev := false
 	if v := getenv("CAREER_DEV"); v != "" {
 		var err error
 		if dev, err = strconv.ParseBool(v); err != nil {
-			devErr = fmt.Sprintf("$CAREER_DEV: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v)
+			envErrs["dev"] = fmt.Sprintf("$CAREER_DEV: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v)
 		}
 	}
 	fs.BoolVar(&c.Dev, "dev", dev, "development mode: admin token printed, GraphiQL and introspection on ($CAREER_DEV)")
@@ -133,7 +136,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if v := getenv("CAREER_SELF_ASSESSMENT"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("$CAREER_SELF_ASSESSMENT: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v))
+			envErrs["self-assessment"] = fmt.Sprintf("$CAREER_SELF_ASSESSMENT: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v)
 		}
 		selfAssessment = b
 	}
@@ -151,13 +154,14 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		// ignored, and careerd start on its defaults.
 		return c, fmt.Errorf("unexpected argument %q: careerd takes flags only (careerd -h)", fs.Arg(0))
 	}
-	if devErr != "" {
-		given := false // --dev on the command line wins over the variable
-		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "dev" })
-		if !given {
-			errs = append(errs, devErr)
+	// A flag on the command line wins over its variable, even one that
+	// does not parse; the others are reported by flag name.
+	fs.Visit(func(f *flag.Flag) { delete(envErrs, f.Name) })
+	fs.VisitAll(func(f *flag.Flag) {
+		if e, ok := envErrs[f.Name]; ok {
+			errs = append(errs, e)
 		}
-	}
+	})
 	for _, f := range durations {
 		if d := fs.Lookup(f.name).Value.(flag.Getter).Get().(time.Duration); d < 0 {
 			errs = append(errs, fmt.Sprintf("--%s ($%s) must not be negative, not %s", f.name, f.env, d))
@@ -167,11 +171,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	if lag < 0 {
-		return c, fmt.Errorf("--ready-max-lag must be >= 0")
+		return c, fmt.Errorf("--ready-max-lag ($CAREER_READY_MAX_LAG) must be >= 0, not %d", lag)
 	}
 	c.ReadyMaxLag = uint64(lag)
 	if c.ProjectorCache < 0 {
-		return c, fmt.Errorf("--projector-cache must be >= 0 (0 = no bound)")
+		return c, fmt.Errorf("--projector-cache ($CAREER_PROJECTOR_CACHE) must be >= 0 (0 = no bound), not %d", c.ProjectorCache)
 	}
 	if _, err := logLevel(c.LogLevel); err != nil {
 		return c, err
@@ -186,7 +190,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--auth-secret ($CAREER_AUTH_SECRET) is required unless --dev")
 	}
 	if c.Replicas < 1 {
-		return c, fmt.Errorf("--replicas must be >= 1")
+		return c, fmt.Errorf("--replicas ($CAREER_REPLICAS) must be >= 1, not %d", c.Replicas)
 	}
 	// Empty is the default, here as in the log, so that the level changes'
 	// subjects (derivedPrefix) follow the subjects the log writes.

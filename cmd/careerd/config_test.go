@@ -139,6 +139,12 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--schema", "careerledger "}, `--schema ($CAREER_SCHEMA) must name a PostgreSQL schema, without spaces around it or control characters, not "careerledger "`},
 		{map[string]string{"CAREER_SCHEMA": "career\tledger"}, nil, `--schema ($CAREER_SCHEMA) must name a PostgreSQL schema`},
 		{nil, []string{"extra-arg", "--http-addr", "127.0.0.1:0"}, `unexpected argument "extra-arg"`},
+		// Every refusal names the variable beside the flag, and the value.
+		{map[string]string{"CAREER_READY_MAX_LAG": "-1"}, nil, `--ready-max-lag ($CAREER_READY_MAX_LAG) must be >= 0, not -1`},
+		{nil, []string{"--projector-cache", "-5"}, `--projector-cache ($CAREER_PROJECTOR_CACHE) must be >= 0 (0 = no bound), not -5`},
+		{map[string]string{"CAREER_REPLICAS": "0"}, nil, `--replicas ($CAREER_REPLICAS) must be >= 1, not 0`},
+		{map[string]string{"CAREER_REPLICAS": "three"}, nil, `$CAREER_REPLICAS: "three" is not a whole number`},
+		{map[string]string{"CAREER_READY_MAX_STALL": "soon"}, nil, `$CAREER_READY_MAX_STALL: "soon" is not a duration`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
@@ -173,6 +179,12 @@ func TestBadValuesAreRefused(t *testing.T) {
 	cfg, err = ParseConfig([]string{"--dev"}, func(k string) string { return map[string]string{"CAREER_DEV": "yes"}[k] })
 	if err != nil || !cfg.Dev {
 		t.Errorf("--dev with CAREER_DEV=yes (the flag wins): %+v, %v", cfg.Dev, err)
+	}
+	// Flags win over variables, also over ones that do not parse.
+	bad := map[string]string{"CAREER_REPLICAS": "three", "CAREER_READY_MAX_STALL": "soon", "CAREER_SELF_ASSESSMENT": "maybe"}
+	cfg, err = ParseConfig([]string{"--dev", "--replicas", "3", "--ready-max-stall", "1m", "--self-assessment=false"}, func(k string) string { return bad[k] })
+	if err != nil || cfg.Replicas != 3 || cfg.ReadyMaxStall != time.Minute || cfg.SelfAssessment {
+		t.Errorf("flags over variables that do not parse: %d %s %v, %v", cfg.Replicas, cfg.ReadyMaxStall, cfg.SelfAssessment, err)
 	}
 }
 

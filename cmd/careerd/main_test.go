@@ -413,6 +413,8 @@ func TestAStartThatFailsSaysSoOnceInTheLog(t *testing.T) {
 			map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?connect_timeout=1"}},
 		{"listen address taken", "listen on " + taken.Addr().String(),
 			map[string]string{"CAREER_HTTP_ADDR": taken.Addr().String()}},
+		{"embedded NATS listen address taken", taken.Addr().String() + `, "listen tcp ` + taken.Addr().String() + `: bind: address already in use"`,
+			map[string]string{"CAREER_NATS_LISTEN": taken.Addr().String()}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := map[string]string{"CAREER_AUTH_SECRET": "x", "CAREER_HTTP_ADDR": "127.0.0.1:0", "CAREER_DATA_DIR": t.TempDir()}
