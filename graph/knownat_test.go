@@ -17,20 +17,21 @@ import (
 // TestBeforeAPersonWasKnown: asked about a time before anything was known
 // of a person (standing(knownAt) before their registration was recorded) or
 // true of them (department and standing asOf before they joined), a person
-// answers what was known and true then: no standing, no department, level
-// 0; never an error that would turn the whole person (or a whole page of
-// people) into null.
+// answers what was known and true then: every field at level 0, no
+// department; never an error that would turn the whole person (or a whole
+// page of people) into null.
 func TestBeforeAPersonWasKnown(t *testing.T) {
 	forEachBackend(t, options{}, func(t *testing.T, e *env) {
 		adm := e.token(t, admin)
 		beforeBoth := e.Clock.Peek().UTC().Format(time.RFC3339)
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "K1", "name": "Kenji Ono", "department": "Operations", "joinedOn": "2016-04-01"}, "")
+		k1Registered := e.Clock.Peek()
 		e.mutate(t, adm, &mAssess, map[string]any{"personId": "K1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2017-01-10"}, "")
 		beforeK2 := e.Clock.Peek().UTC().Format(time.RFC3339)
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "K2", "name": "Kana Ueda", "department": "Operations", "joinedOn": "2020-04-01"}, "")
 
 		r := e.gql(t, adm, `query($id: ID!, $knownAt: DateTime!) { person(id: $id) {
-			id name joinedOn
+			id name joinedOn recordedAt
 			departmentBeforeJoining: department(asOf: "2019-01-01")
 			memberships { department from to }
 			unknown: standing(knownAt: $knownAt) { field level attainedOn criteria { criterion } next { level } }
@@ -42,10 +43,20 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 		var p struct {
 			Person struct {
 				ID, Name, JoinedOn      string
+				RecordedAt              time.Time
 				DepartmentBeforeJoining *string
 				Memberships             []json.RawMessage
-				Unknown                 []json.RawMessage
-				UnknownInThePast        []json.RawMessage
+				Unknown                 []struct {
+					Field      string
+					Level      int
+					AttainedOn *string
+					Criteria   []json.RawMessage
+					Next       *struct{ Level int }
+				}
+				UnknownInThePast []struct {
+					Field string
+					Level int
+				}
 				BeforeJoining           []struct {
 					Field      string
 					Level      int
@@ -60,8 +71,17 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 		if got.ID != "K2" || got.Name != "Kana Ueda" || got.JoinedOn != "2020-04-01" || len(got.Memberships) != 1 {
 			t.Errorf("person: %s", r.Data)
 		}
-		if got.Unknown == nil || len(got.Unknown) != 0 || got.UnknownInThePast == nil || len(got.UnknownInThePast) != 0 {
-			t.Errorf("standing known before the registration: %s; want []", r.Data)
+		if k, _ := time.Parse(time.RFC3339, beforeK2); got.RecordedAt.Before(k) || got.RecordedAt.After(e.Clock.Peek()) {
+			t.Errorf("recordedAt %s, want between %s and now", got.RecordedAt, beforeK2)
+		}
+		if len(got.Unknown) != 3 || len(got.UnknownInThePast) != 3 {
+			t.Errorf("standing known before the registration: %s; want the three fields", r.Data)
+		}
+		for i, f := range got.Unknown {
+			if f.Level != 0 || f.AttainedOn != nil || len(f.Criteria) != 0 || f.Next == nil || f.Next.Level != 1 ||
+				got.UnknownInThePast[i].Level != 0 || f.Field != got.UnknownInThePast[i].Field {
+				t.Errorf("standing known before the registration: %s; want level 0 and level 1 next", r.Data)
+			}
 		}
 		if got.DepartmentBeforeJoining != nil {
 			t.Errorf("department before joining = %q, want null", *got.DepartmentBeforeJoining)
@@ -79,14 +99,15 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 		}
 
 		// A page of people as known between the two registrations: the one
-		// known then is judged, the other has no standing; the page stands.
+		// known then is judged, the other is at level 0; the page stands.
 		page := e.gql(t, adm, `query($knownAt: DateTime!) { people { edges { node {
-			id name standing(knownAt: $knownAt) { field level } } } } }`, map[string]any{"knownAt": beforeK2}).ok(t)
+			id name recordedAt standing(knownAt: $knownAt) { field level } } } } }`, map[string]any{"knownAt": beforeK2}).ok(t)
 		var people struct {
 			People struct {
 				Edges []struct {
 					Node struct {
-						ID, Name string
+						ID, Name   string
+						RecordedAt time.Time
 						Standing []struct {
 							Field string
 							Level int
@@ -99,19 +120,32 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 		if len(people.People.Edges) != 2 {
 			t.Fatalf("people: %s", page.Data)
 		}
+		if e0, e1 := people.People.Edges[0].Node, people.People.Edges[1].Node; e0.ID != "K1" || e1.ID != "K2" ||
+			e0.RecordedAt.After(k1Registered) || !e1.RecordedAt.Equal(got.RecordedAt) {
+			t.Errorf("recordedAt on a page: %s; want K1's registration's (by %s, not its later assessment's), K2's as the person's", page.Data, k1Registered)
+		}
 		for _, edge := range people.People.Edges {
 			n := edge.Node
-			if want := map[string]int{"K1": 3, "K2": 0}[n.ID]; len(n.Standing) != want || n.Name == "" {
-				t.Errorf("%s as known before K2 was registered: %s; want %d fields", n.ID, page.Data, want)
+			top := 0
+			for _, f := range n.Standing {
+				top = max(top, f.Level)
+			}
+			if len(n.Standing) != 3 || (n.ID == "K2" && top != 0) || n.Name == "" {
+				t.Errorf("%s as known before K2 was registered: %s; want three fields (K2's at level 0)", n.ID, page.Data)
 			}
 		}
-		// Before either was known, neither has a standing.
+		// Before either was known, both are at level 0.
 		page = e.gql(t, adm, `query($knownAt: DateTime!) { people { edges { node { id standing(knownAt: $knownAt) { level } } } } }`,
 			map[string]any{"knownAt": beforeBoth}).ok(t)
 		page.decode(t, &people)
 		for _, edge := range people.People.Edges {
-			if len(edge.Node.Standing) != 0 {
+			if len(edge.Node.Standing) != 3 {
 				t.Errorf("%s as known before anyone was registered: %s", edge.Node.ID, page.Data)
+			}
+			for _, f := range edge.Node.Standing {
+				if f.Level != 0 {
+					t.Errorf("%s as known before anyone was registered: %s", edge.Node.ID, page.Data)
+				}
 			}
 		}
 	})
@@ -638,13 +672,32 @@ func TestAFutureKnownAtIsRefused(t *testing.T) {
 
 // TestStandingKnownAtTheFirstInstant: 0001-01-01T00:00:00Z is an instant
 // like any other, before anything was recorded, so the standing known then
-// is [] (as one second later), with or without asOf; it is not taken as
-// knownAt left out, which answered what is known now.
+// is every field at level 0 (as one second later), with or without asOf;
+// it is not taken as knownAt left out, which answered what is known now.
 func TestStandingKnownAtTheFirstInstant(t *testing.T) {
 	forEachBackend(t, options{}, func(t *testing.T, e *env) {
 		adm := e.token(t, admin)
 		e.mutate(t, adm, &mRegister, map[string]any{"id": "Z0", "name": "Zero Time", "department": "Operations", "joinedOn": "2016-04-01"}, "")
 		e.mutate(t, adm, &mAssess, map[string]any{"personId": "Z0", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2017-01-10"}, "")
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "Z0", "field": "SERVICE_DESK", "title": "First-line support", "role": "PARTICIPANT",
+			"startedOn": "2016-05-01", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "Z0", "theme": "INFORMATION_ASSET_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2017-01-10"}, "")
+		levels := func(raw []json.RawMessage) (n, top int) {
+			for _, f := range raw {
+				var fs struct{ Level int }
+				if err := json.Unmarshal(f, &fs); err != nil {
+					t.Fatal(err)
+				}
+				n, top = n+1, max(top, fs.Level)
+			}
+			return n, top
+		}
+		now := e.gql(t, adm, `{ person(id: "Z0") { standing { field level } } }`, nil).ok(t)
+		var p0 struct{ Person struct{ Standing []json.RawMessage } }
+		now.decode(t, &p0)
+		if _, top := levels(p0.Person.Standing); top == 0 {
+			t.Fatalf("Z0 now: %s; want a level above 0", now.Data)
+		}
 		for _, k := range []string{"0001-01-01T00:00:00Z", "0001-01-01T00:00:01Z", "0001-01-01T09:00:00+09:00"} {
 			r := e.gql(t, adm, `query($k: DateTime!) { person(id: "Z0") {
 				standing(knownAt: $k) { field level }
@@ -655,8 +708,10 @@ func TestStandingKnownAtTheFirstInstant(t *testing.T) {
 				Person struct{ Standing, InThePast, History []json.RawMessage }
 			}
 			r.decode(t, &p)
-			if p.Person.Standing == nil || len(p.Person.Standing) != 0 || p.Person.InThePast == nil || len(p.Person.InThePast) != 0 || len(p.Person.History) != 0 {
-				t.Errorf("knownAt %s: %s; want every standing and the history []", k, r.Data)
+			n, top := levels(p.Person.Standing)
+			nPast, topPast := levels(p.Person.InThePast)
+			if n != 3 || top != 0 || nPast != 3 || topPast != 0 || p.Person.History == nil || len(p.Person.History) != 0 {
+				t.Errorf("knownAt %s: %s; want every field at level 0 and the history []", k, r.Data)
 			}
 		}
 	})

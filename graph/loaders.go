@@ -45,13 +45,39 @@ func (r *Resolver) standing(ctx context.Context, p *model.Person, asOf domain.Da
 			return domain.Standing{}, err
 		}
 		if ok {
-			// Registered after knownAt: a standing of no fields, as the
+			// Registered after knownAt: every field at level 0, as the
 			// read model answers it.
 			st, _ := projections.StandingOf(r.Catalogue, rs, asOf, knownAt)
 			return st, nil
 		}
 	}
 	return r.ReadModel.Standing(ctx, p.ID, asOf, knownAt)
+}
+
+// recordedAt resolves the instant a person's registration was recorded:
+// their first event's (nothing is recorded of a person before it).
+func (r *Resolver) recordedAt(ctx context.Context, p *model.Person) (time.Time, error) {
+	var rs []events.Recorded
+	if l := pageOf(p); l != nil {
+		got, ok, err := l.events(ctx, p.ID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok {
+			rs = got
+		}
+	}
+	if rs == nil {
+		m, err := r.ReadModel.PersonEvents(ctx, []string{p.ID})
+		if err != nil {
+			return time.Time{}, err
+		}
+		rs = m[p.ID]
+	}
+	if len(rs) == 0 {
+		return time.Time{}, domain.NotFound("person %s not found", p.ID)
+	}
+	return rs[0].RecordedAt, nil
 }
 
 // historyKnownAt resolves a person's level changes as known at knownAt,

@@ -16,6 +16,15 @@ import (
 	"github.com/careerledger/careerledger/projections"
 )
 
+// RecordedAt is the resolver for the recordedAt field.
+func (r *personResolver) RecordedAt(ctx context.Context, obj *model.Person) (*time.Time, error) {
+	t, err := r.recordedAt(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
 // Department is the resolver for the department field.
 func (r *personResolver) Department(ctx context.Context, obj *model.Person, asOf *domain.Date) (*string, error) {
 	d := r.today()
@@ -54,8 +63,9 @@ func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *
 	if knownAt != nil {
 		if knownAt.IsZero() {
 			// 0001-01-01T00:00:00Z, before anything was recorded: the read
-			// model takes a zero knownAt as "known now", so it is told here.
-			return []model.FieldStanding{}, nil
+			// model takes a zero knownAt as "known now", so it is judged
+			// here, on no evidence, as before any registration.
+			return standingModel(r.Catalogue.Evaluate(domain.Evidence{}, d)), nil
 		}
 		kt = *knownAt
 	}

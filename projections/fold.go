@@ -292,8 +292,9 @@ func newChanges(before, after []domain.LevelChange) []domain.LevelChange {
 // system knew them at knownAt (zero = now). Both stores answer standing
 // queries with it, so they cannot disagree. When nothing was known of the
 // person at knownAt (their registration was recorded later) the standing
-// has no fields, only the catalogue and asOf, and known is false: nothing
-// was judged then, which is not an error.
+// is every field judged on no evidence (level 0, with what the next level
+// asks), as for a person with no evidence, and known is false: which is
+// not an error.
 func StandingOf(cat *domain.Catalogue, rs []events.Recorded, asOf domain.Date, knownAt time.Time) (_ domain.Standing, known bool) {
 	var p *domain.Person
 	for _, r := range rs {
@@ -303,7 +304,7 @@ func StandingOf(cat *domain.Catalogue, rs []events.Recorded, asOf domain.Date, k
 		p = events.Apply(p, r)
 	}
 	if p == nil {
-		return domain.Standing{CatalogueID: cat.ID(), CatalogueVersion: cat.Version(), AsOf: asOf}, false
+		return cat.Evaluate(domain.Evidence{}, asOf), false
 	}
 	return cat.Evaluate(p.Evidence(), asOf), true
 }

@@ -192,10 +192,17 @@ func TestPersonCommand(t *testing.T) {
 	if levelOf(p.Person, "SERVICE_DESK") != 0 || len(p.Person.History) != 0 {
 		t.Errorf("known at registration: %+v, history %+v", p.Person.Standing, p.Person.History)
 	}
+	if at, err := time.Parse(time.RFC3339Nano, p.Person.RecordedAt); err != nil || at.After(registered) || registered.Sub(at) > time.Minute {
+		t.Errorf("recordedAt %q (%v), want the registration's instant, just before %s", p.Person.RecordedAt, err, registered)
+	}
+	if out := mustCtl(t, "person", "PER1", "--known-at", registered.UTC().Format(time.RFC3339Nano)); strings.Contains(out, "nothing was known") {
+		t.Errorf("known at the registration's own instant:\n%s", out)
+	}
 	before := registered.Add(-time.Hour).UTC().Format(time.RFC3339)
 	out = mustCtl(t, "person", "PER1", "--known-at", before)
 	if !strings.Contains(out, "PER1  Haruto Suzuki") || !strings.Contains(out, "nothing was known of PER1 at "+before) ||
-		!strings.Contains(out, "standing and history as known at "+before+"; departments as known now") {
+		!strings.Contains(out, "standing and history as known at "+before+"; departments as known now") ||
+		!strings.Contains(out, "SERVICE_DESK: level 0") || !strings.Contains(out, "SYSTEM_OPERATION: level 0") {
 		t.Errorf("known before the registration:\n%s", out)
 	}
 	// A malformed instant is refused once, though two fields use it.

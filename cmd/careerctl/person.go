@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 const personQuery = `query($id: ID!, $asOf: Date, $knownAt: DateTime) {
   person(id: $id) {
-    id name joinedOn
+    id name joinedOn recordedAt
     department(asOf: $asOf)
     memberships { department from to }
     standing(asOf: $asOf, knownAt: $knownAt) {
@@ -34,6 +35,7 @@ type personView struct {
 	ID          string  `json:"id"`
 	Name        string  `json:"name"`
 	JoinedOn    string  `json:"joinedOn"`
+	RecordedAt  string  `json:"recordedAt"`
 	Department  *string `json:"department"`
 	Memberships []struct {
 		Department string  `json:"department"`
@@ -153,10 +155,12 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 		// The standing and the history are as known then; the departments
 		// as known now.
 		fmt.Fprintf(&w, "standing and history as known at %s; departments as known now\n", knownAt)
-		if len(p.Standing) == 0 {
-			// The standing as known at an instant before the registration
-			// was recorded has no fields: nothing was known of the person.
-			fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded later\n", p.ID, knownAt)
+		k, errK := time.Parse(time.RFC3339Nano, knownAt)
+		r, errR := time.Parse(time.RFC3339Nano, p.RecordedAt)
+		if errK == nil && errR == nil && k.Before(r) {
+			// Before the registration was recorded every field is judged
+			// on no evidence: nothing was known of the person.
+			fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded at %s\n", p.ID, knownAt, p.RecordedAt)
 		}
 	}
 	for _, s := range p.Standing {

@@ -159,6 +159,7 @@ type ComplexityRoot struct {
 		JoinedOn        func(childComplexity int) int
 		Memberships     func(childComplexity int) int
 		Name            func(childComplexity int) int
+		RecordedAt      func(childComplexity int) int
 		Standing        func(childComplexity int, asOf *domain.Date, knownAt *time.Time) int
 	}
 
@@ -267,6 +268,7 @@ type MutationResolver interface {
 	RetractAccomplishment(ctx context.Context, input model.RetractAccomplishmentInput) (*model.AccomplishmentPayload, error)
 }
 type PersonResolver interface {
+	RecordedAt(ctx context.Context, obj *model.Person) (*time.Time, error)
 	Department(ctx context.Context, obj *model.Person, asOf *domain.Date) (*string, error)
 	Memberships(ctx context.Context, obj *model.Person) ([]model.Membership, error)
 	Standing(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) ([]model.FieldStanding, error)
@@ -851,6 +853,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Name(childComplexity), true
+	case "Person.recordedAt":
+		if e.ComplexityRoot.Person.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.RecordedAt(childComplexity), true
 	case "Person.standing":
 		if e.ComplexityRoot.Person.Standing == nil {
 			break
@@ -1678,11 +1686,13 @@ type Person {
   id: ID!
   name: String!
   joinedOn: Date!
+  "When the registration was recorded: before this instant nothing was known of the person (standing(knownAt:) judges them on no evidence, history(knownAt:) is empty)."
+  recordedAt: DateTime!
   "The department on asOf (default today; in a people(knownAt:) answer, the date of knownAt); null before joining and once departed."
   department(asOf: Date): String
   "Department membership over valid time."
   memberships: [Membership!]!
-  "One standing per field, all three: judged on evidence effective on or before asOf, as known at knownAt (default now); asOf defaults to today, or with knownAt to the date of knownAt (in careerd's time zone): the standing given then. Empty when knownAt is before the person's registration was recorded: nothing was known of them then."
+  "One standing per field, all three: judged on evidence effective on or before asOf, as known at knownAt (default now); asOf defaults to today, or with knownAt to the date of knownAt (in careerd's time zone): the standing given then. When knownAt is before the person's registration was recorded, nothing was known of them: every field at level 0, judged on no evidence."
   standing(asOf: Date, knownAt: DateTime): [FieldStanding!]!
   "Changes of level over valid time, oldest first. With knownAt, as the system knew them at that instant (what was recorded later left out), as standing(knownAt:) judges."
   history(field: SpecialtyField, knownAt: DateTime): [LevelChange!]!
@@ -1941,6 +1951,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_name(ctx, field)
 	case "joinedOn":
 		return ec.fieldContext_Person_joinedOn(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_Person_recordedAt(ctx, field)
 	case "department":
 		return ec.fieldContext_Person_department(ctx, field)
 	case "memberships":
@@ -4597,6 +4609,29 @@ func (ec *executionContext) _Person_joinedOn(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Person_joinedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Person", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Person_recordedAt(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().RecordedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Person_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Person", field, true, true, "DateTime")
 }
 
 func (ec *executionContext) _Person_department(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -9141,6 +9176,12 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "recordedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_recordedAt(ctx, field, obj)
+				})
 		case "department":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -10291,6 +10332,24 @@ func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
 	res := model.MarshalDateTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNDateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := model.UnmarshalDateTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DateTime!")
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalDateTime(*v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}

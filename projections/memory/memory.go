@@ -202,7 +202,7 @@ func (s *Store) Standing(_ context.Context, id string, asOf domain.Date, knownAt
 	if err != nil {
 		return domain.Standing{}, err
 	}
-	// A person registered after knownAt has a standing of no fields.
+	// A person registered after knownAt: every field at level 0.
 	st, _ := projections.StandingOf(s.cat, rs, asOf, knownAt)
 	return st, nil
 }

@@ -107,7 +107,7 @@ func (s *Store) Standing(ctx context.Context, id string, asOf domain.Date, known
 	if !ok {
 		return domain.Standing{}, domain.NotFound("person %s not found", id)
 	}
-	// A person registered after knownAt has a standing of no fields.
+	// A person registered after knownAt: every field at level 0.
 	st, _ := projections.StandingOf(s.cat, rs, asOf, knownAt)
 	return st, nil
 }

@@ -262,8 +262,8 @@ func checkPerson(t *testing.T, e *Env, r *rand.Rand, id string, f *personFold, c
 			d := dates[r.IntN(len(dates))]
 			got, err := e.Store.Standing(ctx, id, d, k)
 			if kp == nil {
-				// Nothing was known of the person: no fields, no error.
-				want := domain.Standing{CatalogueID: cat.ID(), CatalogueVersion: cat.Version(), AsOf: d}
+				// Nothing was known of the person: judged on no evidence, no error.
+				want := cat.Evaluate(domain.Evidence{}, d)
 				if err != nil || !reflect.DeepEqual(got, want) {
 					t.Errorf("standing %s on %s known at %s (before registration): %+v, %v; want %+v", id, d, k, got, err, want)
 				}

@@ -24,7 +24,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"departments over valid time: transfer and departure", testDepartments},
 		{"levels, history and attainedOn from evidence", testLevels},
 		{"retraction lowers the level and rewrites history; knownAt sees the past", testRetraction},
-		{"known before the registration was recorded: a standing of no fields", testKnownBeforeRegistration},
+		{"known before the registration was recorded: every field at level 0", testKnownBeforeRegistration},
 		{"amendment replaces the whole accomplishment", testAmendment},
 		{"accomplishments page in recording order", testAccomplishmentPaging},
 		{"people filter by department, field and minLevel, paged", testPeople},
@@ -214,8 +214,8 @@ func testRetraction(t *testing.T, e *Env) {
 }
 
 // testKnownBeforeRegistration: asked as known at an instant before their
-// registration was recorded, a person has a standing of no fields (nothing
-// was judged then), with the catalogue and asOf, not an error; an unknown
+// registration was recorded, a person has every field at level 0 (judged
+// on no evidence: nothing was known of them), not an error; an unknown
 // person is still NotFound.
 func testKnownBeforeRegistration(t *testing.T, e *Env) {
 	before := e.Clock.Peek()
@@ -223,8 +223,12 @@ func testKnownBeforeRegistration(t *testing.T, e *Env) {
 	level3(e, "E1")
 	for _, d := range []domain.Date{Today, domain.MustDate("2014-12-31")} {
 		st, err := e.Store.Standing(ctx, "E1", d, before)
-		want := domain.Standing{CatalogueID: e.Cat.ID(), CatalogueVersion: e.Cat.Version(), AsOf: d}
-		if err != nil || !reflect.DeepEqual(st, want) {
+		want := e.Cat.Evaluate(domain.Evidence{}, d)
+		atZero := len(st.Fields) == len(domain.Fields)
+		for _, f := range st.Fields {
+			atZero = atZero && f.Level == 0 && f.AttainedOn.IsZero()
+		}
+		if err != nil || !atZero || !reflect.DeepEqual(st, want) {
 			t.Errorf("standing on %s known before the registration = %+v, %v; want %+v, no error", d, st, err, want)
 		}
 	}
