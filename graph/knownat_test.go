@@ -57,7 +57,7 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 					Field string
 					Level int
 				}
-				BeforeJoining           []struct {
+				BeforeJoining []struct {
 					Field      string
 					Level      int
 					AttainedOn *string
@@ -108,7 +108,7 @@ func TestBeforeAPersonWasKnown(t *testing.T) {
 					Node struct {
 						ID, Name   string
 						RecordedAt time.Time
-						Standing []struct {
+						Standing   []struct {
 							Field string
 							Level int
 						}
@@ -693,7 +693,9 @@ func TestStandingKnownAtTheFirstInstant(t *testing.T) {
 			return n, top
 		}
 		now := e.gql(t, adm, `{ person(id: "Z0") { standing { field level } } }`, nil).ok(t)
-		var p0 struct{ Person struct{ Standing []json.RawMessage } }
+		var p0 struct {
+			Person struct{ Standing []json.RawMessage }
+		}
 		now.decode(t, &p0)
 		if _, top := levels(p0.Person.Standing); top == 0 {
 			t.Fatalf("Z0 now: %s; want a level above 0", now.Data)
