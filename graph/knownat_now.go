@@ -25,7 +25,16 @@ const knownAtRule = "must not be later than now"
 // is no tolerance for a client's clock running ahead: an instant a moment
 // in the future is refused like one a year ahead, and the message tells
 // the server's clock (leave knownAt out for what is known now).
-type noFutureKnownAt struct{ now func() time.Time }
+//
+// settle, when set, is then called for an operation with any knownAt, before
+// it runs: the read model must hold every event the log holds, or an answer
+// as known at an instant could miss events recorded before it (written to
+// the log, not yet applied: a projector behind, stalled, or taken over) and
+// change once they are applied.
+type noFutureKnownAt struct {
+	now    func() time.Time
+	settle func(ctx context.Context) error
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -35,7 +44,7 @@ var _ interface {
 func (noFutureKnownAt) ExtensionName() string                   { return "NoFutureKnownAt" }
 func (noFutureKnownAt) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (n noFutureKnownAt) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (n noFutureKnownAt) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
@@ -43,14 +52,23 @@ func (n noFutureKnownAt) MutateOperationContext(_ context.Context, oc *graphql.O
 	if n.now != nil {
 		now = n.now()
 	}
-	return laterKnownAt(oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, now, map[string]bool{})
+	found := false
+	if err := laterKnownAt(oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, now, map[string]bool{}, &found); err != nil {
+		return err
+	}
+	if found && n.settle != nil {
+		if err := n.settle(ctx); err != nil {
+			return &gqlerror.Error{Err: err, Message: err.Error()}
+		}
+	}
+	return nil
 }
 
 // laterKnownAt returns the refusal of the first knownAt in set (its
-// fragments included, each looked at once) that is later than now, or nil.
-// A knownAt that is no instant is left to its field, which refuses it as
-// malformed.
-func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars map[string]any, now time.Time, seen map[string]bool) *gqlerror.Error {
+// fragments included, each looked at once) that is later than now, or nil,
+// and sets *found when set has a knownAt that runs. A knownAt that is no
+// instant is left to its field, which refuses it as malformed.
+func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars map[string]any, now time.Time, seen map[string]bool, found *bool) *gqlerror.Error {
 	for _, sel := range set {
 		var err *gqlerror.Error
 		switch s := sel.(type) {
@@ -60,6 +78,9 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 			}
 			if arg := s.Arguments.ForName("knownAt"); arg != nil {
 				v, _ := arg.Value.Value(vars)
+				if v != nil {
+					*found = true
+				}
 				if t, perr := model.UnmarshalDateTime(v); perr == nil && t.After(now) {
 					de := &domain.Error{Kind: domain.KindInvalid, Field: "knownAt", Rule: knownAtRule,
 						Message: fmt.Sprintf("knownAt: %s (the server's clock reads %s; leave knownAt out for what is known now)",
@@ -71,24 +92,53 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 					return gerr
 				}
 			}
-			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
+			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen, found)
 		case *ast.InlineFragment:
 			if skipped(s.Directives, vars) {
 				continue
 			}
-			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
+			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen, found)
 		case *ast.FragmentSpread:
 			if skipped(s.Directives, vars) {
 				continue
 			}
 			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
 				seen[s.Name] = true
-				err = laterKnownAt(f.SelectionSet, frags, vars, now, seen)
+				err = laterKnownAt(f.SelectionSet, frags, vars, now, seen, found)
 			}
 		}
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// settleKnownAt waits, at most ReadYourWritesTimeout, until the read model
+// has applied the log's head as it is when an operation with a knownAt
+// arrives: every event recorded (stamped) before that instant and already
+// in the log is then in the answer. While the log cannot be reached the
+// read model answers as it is, as every query does then.
+func (r *Resolver) settleKnownAt(ctx context.Context) error {
+	if r.Head == nil {
+		return nil
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		return nil
+	}
+	timeout := r.ReadYourWritesTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := r.ReadModel.WaitFor(wctx, head); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return domain.Conflict("knownAt: the read model has not applied the event log up to its position %d within %s: "+
+			"an answer as known at an instant could miss events recorded before it and change once they are applied; retry the query shortly", head, timeout)
 	}
 	return nil
 }
