@@ -119,6 +119,10 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 		ReadModel: rm, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
 		Logger: logger, Now: pe.Clock.Peek, ReadYourWritesTimeout: 10 * time.Second,
 		NoSelfAssessment: opts.noSelfAssessment, Head: pe.Log.Head,
+		RecordedAt: func(ctx context.Context, pos uint64) (time.Time, error) {
+			rec, err := pe.Log.HeaderAt(ctx, pos)
+			return rec.RecordedAt, err
+		},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger,

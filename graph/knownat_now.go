@@ -25,7 +25,16 @@ const knownAtRule = "must not be later than now"
 // is no tolerance for a client's clock running ahead: an instant a moment
 // in the future is refused like one a year ahead, and the message tells
 // the server's clock (leave knownAt out for what is known now).
-type noFutureKnownAt struct{ now func() time.Time }
+//
+// settle, when set, is then called for an operation with any knownAt, before
+// it runs: the read model must hold every event the log holds, or an answer
+// as known at an instant could miss events recorded before it (written to
+// the log, not yet applied: a projector behind, stalled, or taken over) and
+// change once they are applied.
+type noFutureKnownAt struct {
+	now    func() time.Time
+	settle func(ctx context.Context, latest time.Time) error
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -35,7 +44,7 @@ var _ interface {
 func (noFutureKnownAt) ExtensionName() string                   { return "NoFutureKnownAt" }
 func (noFutureKnownAt) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (n noFutureKnownAt) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (n noFutureKnownAt) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
@@ -43,14 +52,23 @@ func (n noFutureKnownAt) MutateOperationContext(_ context.Context, oc *graphql.O
 	if n.now != nil {
 		now = n.now()
 	}
-	return laterKnownAt(oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, now, map[string]bool{})
+	var latest time.Time // the latest knownAt that runs; zero: none
+	if err := laterKnownAt(oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, now, map[string]bool{}, &latest); err != nil {
+		return err
+	}
+	if !latest.IsZero() && n.settle != nil {
+		if err := n.settle(ctx, latest); err != nil {
+			return &gqlerror.Error{Err: err, Message: err.Error()}
+		}
+	}
+	return nil
 }
 
 // laterKnownAt returns the refusal of the first knownAt in set (its
-// fragments included, each looked at once) that is later than now, or nil.
-// A knownAt that is no instant is left to its field, which refuses it as
-// malformed.
-func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars map[string]any, now time.Time, seen map[string]bool) *gqlerror.Error {
+// fragments included, each looked at once) that is later than now, or nil,
+// and moves *latest to the latest knownAt of set that runs. A knownAt that is no
+// instant is left to its field, which refuses it as malformed.
+func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars map[string]any, now time.Time, seen map[string]bool, latest *time.Time) *gqlerror.Error {
 	for _, sel := range set {
 		var err *gqlerror.Error
 		switch s := sel.(type) {
@@ -60,7 +78,11 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 			}
 			if arg := s.Arguments.ForName("knownAt"); arg != nil {
 				v, _ := arg.Value.Value(vars)
-				if t, perr := model.UnmarshalDateTime(v); perr == nil && t.After(now) {
+				t, perr := model.UnmarshalDateTime(v)
+				if perr == nil && t.After(*latest) {
+					*latest = t
+				}
+				if perr == nil && t.After(now) {
 					de := &domain.Error{Kind: domain.KindInvalid, Field: "knownAt", Rule: knownAtRule,
 						Message: fmt.Sprintf("knownAt: %s (the server's clock reads %s; leave knownAt out for what is known now)",
 							knownAtRule, now.UTC().Format(time.RFC3339Nano))}
@@ -71,24 +93,69 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 					return gerr
 				}
 			}
-			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
+			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen, latest)
 		case *ast.InlineFragment:
 			if skipped(s.Directives, vars) {
 				continue
 			}
-			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen)
+			err = laterKnownAt(s.SelectionSet, frags, vars, now, seen, latest)
 		case *ast.FragmentSpread:
 			if skipped(s.Directives, vars) {
 				continue
 			}
 			if f := frags.ForName(s.Name); f != nil && !seen[s.Name] {
 				seen[s.Name] = true
-				err = laterKnownAt(f.SelectionSet, frags, vars, now, seen)
+				err = laterKnownAt(f.SelectionSet, frags, vars, now, seen, latest)
 			}
 		}
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// settleKnownAt waits, at most ReadYourWritesTimeout, until the read model
+// has applied the log's head as it is when an operation whose latest
+// knownAt is latest arrives: every event recorded (stamped) before that
+// instant and already in the log is then in the answer. It does not wait
+// when the first event not applied yet was recorded more than
+// knownAtSettled after latest (the stamps of later positions may precede
+// it by no more than a write's time on its way to the log): a past report
+// stays available while the projector catches up. While the log cannot be
+// reached the read model answers as it is, as every query does then.
+func (r *Resolver) settleKnownAt(ctx context.Context, latest time.Time) error {
+	if r.Head == nil {
+		return nil
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		return nil
+	}
+	if rm, ok := r.ReadModel.(interface {
+		Readable(ctx context.Context) (uint64, error)
+	}); ok && r.RecordedAt != nil {
+		if applied, err := rm.Readable(ctx); err == nil {
+			if applied >= head {
+				return nil
+			}
+			if at, err := r.RecordedAt(ctx, applied+1); err == nil && latest.Before(at.Add(-knownAtSettled)) {
+				return nil
+			}
+		}
+	}
+	timeout := r.ReadYourWritesTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := r.ReadModel.WaitFor(wctx, head); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return domain.Conflict("knownAt: the read model has not applied the event log up to its position %d within %s: "+
+			"an answer as known at an instant could miss events recorded before it and change once they are applied; retry the query shortly", head, timeout)
 	}
 	return nil
 }

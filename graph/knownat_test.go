@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"sync/atomic"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/projectionstest"
 )
 
 // TestBeforeAPersonWasKnown: asked about a time before anything was known
@@ -553,14 +556,16 @@ func TestPeopleKnownAt(t *testing.T) {
 		if n := replays.Load(); n != 3 {
 			t.Errorf("three pages as known now: %d replays, want 3", n)
 		}
-		// Nor is a list kept that was replayed while the read model was
-		// behind the log: it may lack events recorded before the instant.
+		// Nor is a list answered while the read model is behind the log: it
+		// may lack events recorded before the instant, and would change
+		// once they are applied (TestAKnownAtAnswerWaitsForTheLogsHead). It
+		// is refused before anything is replayed.
 		replays.Store(0)
 		behind.Store(true)
-		walk(map[string]any{"k": e.Clock.Peek().Add(-3 * time.Minute).UTC().Format(time.RFC3339Nano)})
+		r := e.gql(t, h, list, map[string]any{"k": e.Clock.Peek().Add(-3 * time.Minute).UTC().Format(time.RFC3339Nano)})
 		behind.Store(false)
-		if n := replays.Load(); n != 2 {
-			t.Errorf("two pages (L1, L2) as known three minutes ago, the read model behind: %d replays, want 2", n)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "CONFLICT" || !strings.Contains(r.Errors[0].Message, "has not applied the event log") || replays.Load() != 0 {
+			t.Errorf("a list as known three minutes ago, the read model behind: %d replays, %s %+v", replays.Load(), r.Data, r.Errors)
 		}
 
 		// Before anyone was registered: no one.
@@ -577,7 +582,7 @@ func TestPeopleKnownAt(t *testing.T) {
 
 		// Each list as known then is a replay besides its page: four fit in
 		// a request, five do not.
-		r := e.gql(t, h, aliased(5, `people(first: 1, knownAt: "2026-01-01T00:00:00Z") { totalCount }`), nil)
+		r = e.gql(t, h, aliased(5, `people(first: 1, knownAt: "2026-01-01T00:00:00Z") { totalCount }`), nil)
 		if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
 			t.Errorf("five replays in one request: %+v, want COMPLEXITY_LIMIT_EXCEEDED", r.Errors)
 		}
@@ -715,6 +720,53 @@ func TestStandingKnownAtTheFirstInstant(t *testing.T) {
 			if n != 3 || top != 0 || nPast != 3 || topPast != 0 || p.Person.History == nil || len(p.Person.History) != 0 {
 				t.Errorf("knownAt %s: %s; want every field at level 0 and the history []", k, r.Data)
 			}
+		}
+	})
+}
+
+// TestAKnownAtAnswerWaitsForTheLogsHead: events recorded before an instant
+// but not yet applied (the projector behind, stalled, or handed over after
+// a crash) belong to what was known then. An answer as known at that
+// instant given without them changed once they were applied, so it waits
+// for the read model to apply the log's head first.
+func TestAKnownAtAnswerWaitsForTheLogsHead(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		h := e.token(t, hr)
+		e.Wait(e.Register("KH1", "Operations", "2020-01-01").Position)
+		e.StopProjector()
+		e.Clock.Advance(10 * time.Minute)
+		var pos uint64
+		for _, a := range []domain.Accomplishment{ // in the log, not applied
+			projectionstest.Assessment(domain.ServiceSupportManagement, domain.Basic, "2021-01-01"),
+			projectionstest.Engagement(domain.SystemOperation, domain.Participant, "2021-02-01", "2021-03-01", domain.Successful, true),
+		} {
+			res, err := e.Recorder.RecordAccomplishment(context.Background(), events.RecordAccomplishment{PersonID: "KH1", Accomplishment: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos = res.Position
+		}
+		const q = `query($k: DateTime) { person(id: "KH1") { standing(asOf: "2022-01-01", knownAt: $k) { field level } } }`
+		// An instant well before the events not applied yet is answered at
+		// once: a past report stays available while the projector is behind.
+		past := e.Clock.Peek().Add(-5 * time.Minute).Format(time.RFC3339) // after the registration
+		start := time.Now()
+		r := e.gql(t, h, q, map[string]any{"k": past}).ok(t)
+		if got := fmt.Sprint(field(t, r.Data, "person.standing")); got != "[map[field:SYSTEM_OPERATION level:0] map[field:NETWORK_OPERATION level:0] map[field:SERVICE_DESK level:0]]" || time.Since(start) > 5*time.Second {
+			t.Errorf("as known at %s, the projector behind: %s after %s", past, got, time.Since(start))
+		}
+		knownAt := e.Clock.Peek().Format(time.RFC3339)
+		answered := make(chan response, 1)
+		go func() { answered <- e.gql(t, h, q, map[string]any{"k": knownAt}) }()
+		select {
+		case r := <-answered:
+			t.Fatalf("answered as known at %s before the read model applied position %d: %s %+v", knownAt, pos, r.Data, r.Errors)
+		case <-time.After(300 * time.Millisecond):
+		}
+		e.StartProjector()
+		r = (<-answered).ok(t)
+		if got := fmt.Sprint(field(t, r.Data, "person.standing")); got != "[map[field:SYSTEM_OPERATION level:1] map[field:NETWORK_OPERATION level:1] map[field:SERVICE_DESK level:1]]" {
+			t.Errorf("as known at %s: %s", knownAt, got)
 		}
 	})
 }

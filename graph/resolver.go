@@ -78,6 +78,11 @@ type Resolver struct {
 	// instant is kept for its next pages only when the read model had
 	// applied the head before the list was replayed (nil: never kept).
 	Head func(ctx context.Context) (uint64, error)
+	// RecordedAt returns when the event at a position was recorded: an
+	// answer as known at an instant well before the first event the read
+	// model has not applied yet is given without waiting for it (nil:
+	// such an answer waits for the log's head).
+	RecordedAt func(ctx context.Context, position uint64) (time.Time, error)
 
 	lists knownAtLists // people lists as known at an instant, kept whole
 }

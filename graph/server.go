@@ -152,7 +152,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(lim.Complexity, complexity.WithFixedScalarValue(0)))
 	srv.Use(depthLimit{max: lim.Depth})
-	srv.Use(noFutureKnownAt{now: cfg.Resolver.Now})
+	srv.Use(noFutureKnownAt{now: cfg.Resolver.Now, settle: cfg.Resolver.settleKnownAt})
 	srv.Use(argumentsFirst{schema: es.Schema()})
 	if cfg.OnOperation != nil {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {

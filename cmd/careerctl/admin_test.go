@@ -179,6 +179,27 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 		t.Errorf("failed rebuild: %d %q", code, errs)
 	}
 
+	// careerd restarts (or another instance answers) while it is followed:
+	// "idle" is not a rebuild done, and careerctl does not exit 0.
+	var lostPolls int
+	lost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		lostPolls++
+		st := rebuildStatus{State: "running", Position: 4, Head: 9, EventsPerSecond: 5, ETASeconds: 1}
+		if lostPolls > 2 {
+			st = rebuildStatus{State: "idle"}
+		}
+		json.NewEncoder(w).Encode(st)
+	}))
+	defer lost.Close()
+	code, out, errs = runAgainst(lost.URL, "rebuild", "--wait")
+	lines = strings.Split(strings.TrimSpace(errs), "\n")
+	if code != 1 || out != "" || !strings.Contains(errs, "careerd no longer knows of the rebuild") || len(lines) < 2 ||
+		lines[len(lines)-2] != "rebuild  4/9 events   44%  stopped" {
+		t.Errorf("a rebuild careerd lost: %d %q %q", code, out, errs)
+	}
+
 	// Refused at once while careerd's event log is away: exit 1, its words.
 	const away = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back"
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,10 @@ type rebuildStatus struct {
 	Error           string  `json:"error"`
 }
 
+// errRebuildLost is rebuild --wait's answer when careerd stops knowing the
+// rebuild it was following.
+var errRebuildLost = errors.New("careerd no longer knows of the rebuild: it restarted (a rebuild it had not finished was dropped) or another instance answered; whether it finished is unknown: run careerctl rebuild --wait again")
+
 // rebuildPoll is how often rebuild --wait asks for progress.
 var rebuildPoll = 500 * time.Millisecond
 
@@ -64,10 +68,13 @@ func rebuildCommand(c *cli, args []string) error {
 			prog.Stopped(st.Position)
 			return fmt.Errorf("rebuild failed at position %s: %s", groupDigits(st.Position), st.Error)
 		case "idle":
-			// The server finished (or never started) between two polls.
-			prog.Finish()
-			fmt.Fprintln(c.stdout, "rebuild idle")
-			return nil
+			// careerd keeps the state of the last rebuild it ran until it
+			// stops, so "idle" after it answered the start is another
+			// process: careerd restarted (a rebuild it had not switched
+			// to is dropped by the next start) or another instance
+			// answered. That is not a rebuild done.
+			prog.Stopped(prog.done) // where it was last seen
+			return errRebuildLost
 		}
 		eta := time.Duration(-1)
 		if st.ETASeconds >= 0 && st.EventsPerSecond > 0 {
