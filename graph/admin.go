@@ -27,6 +27,9 @@ type LogReader interface {
 
 // RebuildStatus is the progress of a read-model rebuild.
 type RebuildStatus struct {
+	// ID names the rebuild (random, set when it starts): a client that
+	// follows one tells it from another instance's, or a later one.
+	ID              string  `json:"id,omitempty"`
 	State           string  `json:"state"` // idle, running, done, failed
 	Position        uint64  `json:"position"`
 	Head            uint64  `json:"head"`

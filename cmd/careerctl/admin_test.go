@@ -200,6 +200,25 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 		t.Errorf("a rebuild careerd lost: %d %q %q", code, out, errs)
 	}
 
+	// Behind a load balancer another instance answers with its own
+	// rebuild, done: not the one started.
+	var otherPolls int
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		otherPolls++
+		st := rebuildStatus{ID: "r1", State: "running", Position: 4, Head: 9, EventsPerSecond: 5, ETASeconds: 1}
+		if otherPolls > 2 {
+			st = rebuildStatus{ID: "r0", State: "done", Position: 9, Head: 9}
+		}
+		json.NewEncoder(w).Encode(st)
+	}))
+	defer other.Close()
+	code, out, errs = runAgainst(other.URL, "rebuild", "--wait")
+	if code != 1 || out != "" || !strings.Contains(errs, "careerd no longer knows of the rebuild") {
+		t.Errorf("another instance's rebuild done: %d %q %q", code, out, errs)
+	}
+
 	// Refused at once while careerd's event log is away: exit 1, its words.
 	const away = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back"
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 
 // rebuildStatus is the server's answer on /v1/rebuild.
 type rebuildStatus struct {
+	ID              string  `json:"id"`    // names the rebuild (careerd of this release on)
 	State           string  `json:"state"` // idle, running, done or failed
 	Position        int64   `json:"position"`
 	Head            int64   `json:"head"`
@@ -55,7 +56,14 @@ func rebuildCommand(c *cli, args []string) error {
 		return nil
 	}
 	prog := newProgress(c.stderr, nil, "rebuild", "events", st.Head, st.Position)
+	id := st.ID
 	for {
+		if id != "" && st.ID != id {
+			// Another rebuild: another instance's behind a load
+			// balancer, or one careerd started after a restart.
+			prog.Stopped(prog.done)
+			return errRebuildLost
+		}
 		switch st.State {
 		case "done":
 			prog.SetReported(st.Head, st.Head, st.EventsPerSecond, 0)

@@ -73,7 +73,7 @@ func (r *rebuilder) start(ctx context.Context, automatic bool) (graph.RebuildSta
 		return r.status, errors.New("careerd is shutting down")
 	}
 	r.running, r.automatic = true, automatic
-	r.status = graph.RebuildStatus{State: "running"}
+	r.status = graph.RebuildStatus{ID: fmt.Sprintf("%016x", rand.Uint64()), State: "running"}
 	rctx, stop := context.WithCancel(ctx)
 	unhook := func() bool { return false }
 	if m.runCtx != nil {

@@ -53,8 +53,10 @@ func rebuildAndCheck(t *testing.T, m *Main, token string) {
 			t.Fatalf("register: %d %+v", code, res.Errors)
 		}
 	}
-	if code, body := call(t, "POST", "http://"+addr+"/v1/rebuild", token); code != http.StatusAccepted {
-		t.Fatalf("start rebuild: %d %s", code, body)
+	code, body := call(t, "POST", "http://"+addr+"/v1/rebuild", token)
+	var started graph.RebuildStatus
+	if code != http.StatusAccepted || json.Unmarshal([]byte(body), &started) != nil || started.ID == "" {
+		t.Fatalf("start rebuild: %d %s; want 202 and the rebuild's id", code, body)
 	}
 	var st graph.RebuildStatus
 	deadline := time.Now().Add(20 * time.Second)
@@ -67,6 +69,9 @@ func rebuildAndCheck(t *testing.T, m *Main, token string) {
 		_, body := call(t, "GET", "http://"+addr+"/v1/rebuild", token)
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatal(body)
+		}
+		if st.ID != started.ID {
+			t.Fatalf("polled %+v; want the id of the rebuild started, %s", st, started.ID)
 		}
 		if st.State == "done" || st.State == "failed" {
 			break
@@ -89,10 +94,22 @@ func rebuildAndCheck(t *testing.T, m *Main, token string) {
 	if string(res.Data) != `{"people":{"totalCount":31}}` {
 		t.Errorf("after rebuild: %s %+v", res.Data, res.Errors)
 	}
-	code, body := call(t, "GET", "http://"+addr+"/v1/export?after=29", token)
+	code, body = call(t, "GET", "http://"+addr+"/v1/export?after=29", token)
 	lines := strings.Split(strings.TrimSpace(body), "\n")
 	if code != 200 || len(lines) != 2 || !strings.Contains(lines[1], `"personId":"AFTER"`) || !strings.Contains(lines[0], `"position":30`) {
 		t.Errorf("export after 29: %d %q", code, body)
+	}
+	// The next rebuild has an id of its own.
+	code, body = call(t, "POST", "http://"+addr+"/v1/rebuild", token)
+	var again graph.RebuildStatus
+	if code != http.StatusAccepted || json.Unmarshal([]byte(body), &again) != nil || again.ID == "" || again.ID == started.ID {
+		t.Errorf("a second rebuild: %d %s; want an id other than %s", code, body, started.ID)
+	}
+	for st := m.rebuild.RebuildStatus(); st.State == "running"; st = m.rebuild.RebuildStatus() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second rebuild did not finish: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
