@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -76,4 +77,24 @@ func TestLaterDatesAnswerTodaysState(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestATrendHoldsAtMost400Points: a trend answers up to 400 points (a
+// daily one over 400 days, to included when a step lands on it); one
+// more is refused as bad input naming interval, before anything is read.
+func TestATrendHoldsAtMost400Points(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	const q = `query($to: Date!) { skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: $to, interval: DAY) { on } }`
+	var got struct {
+		SkillTrend []struct{ On string } `json:"skillTrend"`
+	}
+	e.gql(t, adm, q, map[string]any{"to": "2026-02-04"}).ok(t).decode(t, &got)
+	if n := len(got.SkillTrend); n != 400 || got.SkillTrend[n-1].On != "2026-02-04" {
+		t.Fatalf("daily trend over 400 days: %d points, want 400 ending on to", n)
+	}
+	r := e.gql(t, adm, q, map[string]any{"to": "2026-02-05"})
+	if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "interval" || !strings.Contains(r.Errors[0].Message, "400 points") {
+		t.Errorf("daily trend over 401 days: %+v, want BAD_USER_INPUT on interval naming 400 points", r.Errors)
+	}
 }
