@@ -215,3 +215,54 @@ func TestAFollowedDepartmentIsOneSomeoneHasBeenIn(t *testing.T) {
 		t.Errorf("following a misspelt department: %s %s", m.Type, m.Payload)
 	}
 }
+
+// TestPeopleBeforeTheyJoinedAreJudgedOnTheirEvidence: people without a
+// department lists people who joined after asOf too, judged as
+// standing(asOf:) judges them, on the evidence effective by asOf:
+// experience brought from before joining counts (levels.md), so minLevel
+// lists such a person on a date before they joined, while the
+// distribution and a department filter, which count members, leave them
+// out.
+func TestPeopleBeforeTheyJoinedAreJudgedOnTheirEvidence(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "H1", "name": "Hire", "department": "Operations", "joinedOn": "2026-01-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "H2", "name": "Stay", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		levelOne(t, e, adm, "H1") // evidence of 2025, before H1 joined
+		r := e.gql(t, adm, `{
+			all: people(minLevel: 1, asOf: "2025-06-01") { totalCount edges { node { id department(asOf: "2025-06-01") standing(asOf: "2025-06-01") { level } } } }
+			members: people(department: "Operations", minLevel: 1, asOf: "2025-06-01") { totalCount }
+			dist: skillDistribution(field: SERVICE_DESK, asOf: "2025-06-01") { department level count } }`, nil).ok(t)
+		var got struct {
+			All struct {
+				TotalCount int
+				Edges      []struct {
+					Node struct {
+						ID         string
+						Department *string
+						Standing   []struct{ Level int }
+					}
+				}
+			}
+			Members struct{ TotalCount int }
+			Dist    []map[string]any
+		}
+		r.decode(t, &got)
+		if got.All.TotalCount != 1 || len(got.All.Edges) != 1 || got.All.Edges[0].Node.ID != "H1" {
+			t.Fatalf("people(minLevel: 1) before H1 joined: %s; want H1, judged on the experience they brought", r.Data)
+		}
+		n := got.All.Edges[0].Node
+		if n.Department != nil {
+			t.Errorf("H1's department before joining = %q, want null", *n.Department)
+		}
+		for _, s := range n.Standing {
+			if s.Level != 1 {
+				t.Errorf("H1's standing before joining %+v, want level 1 (the level minLevel judged)", n.Standing)
+			}
+		}
+		// Only H2 belonged to Operations then, at level 0.
+		if got.Members.TotalCount != 0 || len(got.Dist) != 1 || got.Dist[0]["level"] != float64(0) || got.Dist[0]["count"] != float64(1) {
+			t.Errorf("members at level 1 %d, distribution %v before H1 joined; want 0 and H2 alone at level 0", got.Members.TotalCount, got.Dist)
+		}
+	})
+}

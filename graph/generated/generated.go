@@ -1500,7 +1500,7 @@ type AccomplishmentEdge {
 	{Name: "../schema/analytics.graphqls", Input: `extend type Query {
   "People per department and level in field on asOf (default today); a manager sees only their department. With knownAt, as the system knew it then: what was recorded later (evidence, amendments, retractions, transfers, registrations) is left out, as standing(knownAt:) leaves it out for one person, and asOf defaults to the date of knownAt. A knownAt answer replays the events of the people who may count, so it takes longer than an indexed read (seconds for tens of thousands of people) and costs 1,000 of a request's complexity."
   skillDistribution(field: SpecialtyField!, asOf: Date, department: String, knownAt: DateTime): [DistributionCell!]!
-  "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value. With knownAt, every point as the system knew it then (see skillDistribution): one replay for all the points."
+  "The distribution on from, then every interval after it (a month after January 31 is the last day of February), while not after to: to is a point itself only when a step lands on it. Ask with to on a step (or ask skillDistribution for to) for the latest value. At most 400 points (a daily trend spans 400 days): more is refused, naming interval. With knownAt, every point as the system knew it then (see skillDistribution): one replay for all the points."
   skillTrend(field: SpecialtyField!, department: String, from: Date!, to: Date!, interval: Interval!, knownAt: DateTime): [TrendPoint!]!
   "Every department anyone has been or is in, departed people's included, sorted by byte order: the names a department filter accepts (an admin or hr names any of them; any other name is refused). A manager gets their own department."
   departments: [String!]!
@@ -1666,8 +1666,10 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
   """
   People, ordered by id; department and minLevel are judged as of asOf (default today).
   Without a department, everyone ever registered, departed people included (their
-  department is null) and people who joined after asOf (level 0 then): count the people
-  of a date with skillDistribution, or filter by department. minLevel without a field
+  department is null) and people who joined after asOf (judged, as standing(asOf:) judges
+  them, on the evidence effective by asOf: experience brought from before joining counts,
+  so minLevel may list them): count the people of a date with skillDistribution, or
+  filter by department. minLevel without a field
   means that level or above in any field. With knownAt (admin and hr), the list as the
   system knew it at that instant: only people whose registration was recorded by then,
   judged by their memberships and levels from what was recorded by then, and asOf
