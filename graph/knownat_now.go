@@ -26,14 +26,27 @@ const knownAtRule = "must not be later than now"
 // in the future is refused like one a year ahead, and the message tells
 // the server's clock (leave knownAt out for what is known now).
 //
-// settle, when set, is then called for an operation with any knownAt, before
-// it runs: the read model must hold every event the log holds, or an answer
-// as known at an instant could miss events recorded before it (written to
-// the log, not yet applied: a projector behind, stalled, or taken over) and
-// change once they are applied.
+// It notes an operation's latest knownAt (latestKnownAt) for settleKnownAt,
+// which runs with the operation (NewServer's AroundOperations), not here:
+// on a websocket an operation is prepared on the connection's reading
+// loop, so a wait here held up every other message of the connection
+// (other queries, a complete, a ping) until it ended.
 type noFutureKnownAt struct {
-	now    func() time.Time
-	settle func(ctx context.Context, latest time.Time) error
+	now func() time.Time
+}
+
+// knownAtLatest names the operation's latest knownAt among its Stats'
+// extensions.
+const knownAtLatest = "careerledger.knownAtLatest"
+
+// latestKnownAt returns the latest knownAt of the operation ctx runs, as
+// noFutureKnownAt noted it; false when it has none.
+func latestKnownAt(ctx context.Context) (time.Time, bool) {
+	if !graphql.HasOperationContext(ctx) {
+		return time.Time{}, false
+	}
+	t, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(knownAtLatest).(time.Time)
+	return t, ok
 }
 
 var _ interface {
@@ -56,10 +69,8 @@ func (n noFutureKnownAt) MutateOperationContext(ctx context.Context, oc *graphql
 	if err := laterKnownAt(oc.Operation.SelectionSet, oc.Doc.Fragments, oc.Variables, now, map[string]bool{}, &latest); err != nil {
 		return err
 	}
-	if !latest.IsZero() && n.settle != nil {
-		if err := n.settle(ctx, latest); err != nil {
-			return &gqlerror.Error{Err: err, Message: err.Error()}
-		}
+	if !latest.IsZero() {
+		oc.Stats.SetExtension(knownAtLatest, latest)
 	}
 	return nil
 }

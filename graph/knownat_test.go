@@ -770,3 +770,46 @@ func TestAKnownAtAnswerWaitsForTheLogsHead(t *testing.T) {
 		}
 	})
 }
+
+// TestAKnownAtWaitOnAWebsocketHoldsUpNothingElse: a knownAt operation
+// that waits for the read model (TestAKnownAtAnswerWaitsForTheLogsHead)
+// waits on its own: another operation sent after it on the same websocket
+// is answered meanwhile, and the waiting one once the read model applies
+// the log's head. (The wait used to run on the connection's reading loop,
+// where every later message waited for it.)
+func TestAKnownAtWaitOnAWebsocketHoldsUpNothingElse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, backends[0], options{})
+	e.Wait(e.Register("WS1", "Operations", "2020-01-01").Position)
+	e.StopProjector()
+	for _, a := range []domain.Accomplishment{ // in the log, not applied
+		projectionstest.Assessment(domain.ServiceSupportManagement, domain.Basic, "2021-01-01"),
+		projectionstest.Engagement(domain.SystemOperation, domain.Participant, "2021-02-01", "2021-03-01", domain.Successful, true),
+	} {
+		if _, err := e.Recorder.RecordAccomplishment(context.Background(), events.RecordAccomplishment{PersonID: "WS1", Accomplishment: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.connect(t, e.token(t, hr))
+	c.send(wsMessage{ID: "known", Type: "subscribe", Payload: mustJSON(t, map[string]any{
+		"query":     `query($k: DateTime) { person(id: "WS1") { standing(asOf: "2022-01-01", knownAt: $k) { level } } }`,
+		"variables": map[string]any{"k": e.Clock.Peek().UTC().Format(time.RFC3339Nano)}})})
+	c.send(wsMessage{ID: "now", Type: "subscribe", Payload: mustJSON(t, map[string]any{"query": `{ person(id: "WS1") { id } }`})})
+	m, err := c.next(5 * time.Second)
+	if err != nil || m.ID != "now" || m.Type != "next" || !strings.Contains(string(m.Payload), `"WS1"`) {
+		t.Fatalf("first message: %+v %v; want the answer to the operation sent second, while the first waits", m, err)
+	}
+	e.StartProjector()
+	for {
+		m, err := c.next(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ID == "known" && m.Type == "next" {
+			if !strings.Contains(string(m.Payload), `"level":1`) || strings.Contains(string(m.Payload), "errors") {
+				t.Errorf("as known now, once applied: %s", m.Payload)
+			}
+			return
+		}
+	}
+}

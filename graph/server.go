@@ -152,7 +152,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(lim.Complexity, complexity.WithFixedScalarValue(0)))
 	srv.Use(depthLimit{max: lim.Depth})
-	srv.Use(noFutureKnownAt{now: cfg.Resolver.Now, settle: cfg.Resolver.settleKnownAt})
+	srv.Use(noFutureKnownAt{now: cfg.Resolver.Now})
 	srv.Use(argumentsFirst{schema: es.Schema()})
 	if cfg.OnOperation != nil {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -174,10 +174,22 @@ func NewServer(cfg ServerConfig) http.Handler {
 			return resp
 		})
 	}
+	present := errorPresenter(log)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return boundOperation(ctx, lim.Request, func(ctx context.Context) graphql.ResponseHandler { return next(withWriteMark(ctx)) })
+		return boundOperation(ctx, lim.Request, func(ctx context.Context) graphql.ResponseHandler {
+			// An operation with a knownAt first waits for the read model
+			// to apply the log's head (settleKnownAt): here, under the
+			// operation's deadline and, on a websocket, on its own
+			// goroutine, not on the connection's reading loop.
+			if latest, ok := latestKnownAt(ctx); ok {
+				if err := cfg.Resolver.settleKnownAt(ctx, latest); err != nil {
+					return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}})
+				}
+			}
+			return next(withWriteMark(ctx))
+		})
 	})
-	srv.SetErrorPresenter(errorPresenter(log))
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverFunc(log))
 
 	var h http.Handler = srv

@@ -450,3 +450,29 @@ func TestAnAmendedThenRetractedAccomplishmentSaysBoth(t *testing.T) {
 		t.Errorf("an amended, then retracted accomplishment:\n%s", out)
 	}
 }
+
+// TestPersonWorksWithACareerdBeforeRecordedAt: a careerd that does not know
+// Person.recordedAt refuses the field at validation; careerctl person asks
+// again without it, and an empty standing as known at an instant (what
+// such a careerd answers before the registration was recorded) still says
+// that nothing was known.
+func TestPersonWorksWithACareerdBeforeRecordedAt(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Query string }
+		json.NewDecoder(r.Body).Decode(&req) //nolint:errcheck // the test's own requests
+		asked = append(asked, req.Query)
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(req.Query, "recordedAt") {
+			io.WriteString(w, `{"errors":[{"message":"Cannot query field \"recordedAt\" on type \"Person\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`) //nolint:errcheck
+			return
+		}
+		io.WriteString(w, `{"data":{"person":{"id":"OLD1","name":"Old Server","joinedOn":"2020-01-01","department":"Ops",`+ //nolint:errcheck
+			`"memberships":[{"department":"Ops","from":"2020-01-01","to":null}],"standing":[],"history":[]}}}`)
+	}))
+	defer srv.Close()
+	code, out, errs := runAgainst(srv.URL, "person", "OLD1", "--known-at", "2020-01-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "OLD1  Old Server") || !strings.Contains(out, "nothing was known of OLD1 at 2020-01-01T00:00:00Z") || len(asked) != 2 {
+		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(asked))
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -93,6 +94,13 @@ func personCommand(c *cli, args []string) error {
 		vars["knownAt"] = *knownAt
 	}
 	data, err := ep.graphql(c.ctx, personQuery, vars)
+	var gerrs GraphQLErrors
+	if errors.As(err, &gerrs) && gerrs.Code() == "GRAPHQL_VALIDATION_FAILED" && strings.Contains(gerrs.Error(), `"recordedAt"`) {
+		// A careerd before Person.recordedAt refuses the field at
+		// validation: ask again without it (printPerson then goes by the
+		// empty standing such a careerd answers before the registration).
+		data, err = ep.graphql(c.ctx, strings.Replace(personQuery, " recordedAt", "", 1), vars)
+	}
 	if err != nil {
 		return err
 	}
@@ -157,7 +165,11 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 		fmt.Fprintf(&w, "standing and history as known at %s; departments as known now\n", knownAt)
 		k, errK := time.Parse(time.RFC3339Nano, knownAt)
 		r, errR := time.Parse(time.RFC3339Nano, p.RecordedAt)
-		if errK == nil && errR == nil && k.Before(r) {
+		if p.RecordedAt == "" && len(p.Standing) == 0 {
+			// A careerd before Person.recordedAt: a standing of no fields
+			// as known at an instant before the registration was recorded.
+			fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded later\n", p.ID, knownAt)
+		} else if errK == nil && errR == nil && k.Before(r) {
 			// Before the registration was recorded every field is judged
 			// on no evidence: nothing was known of the person.
 			fmt.Fprintf(&w, "\nnothing was known of %s at %s: the registration was recorded at %s\n", p.ID, knownAt, p.RecordedAt)

@@ -135,7 +135,10 @@ func TestANewerInstanceIsPresentOnlyAfterTheBatchInFlight(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting bool
-		if err := pool.QueryRow(bg, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted)`).Scan(&waiting); err != nil {
+		// pg_locks is the whole server's: only a wait in this test's own
+		// database is the batch's.
+		if err := pool.QueryRow(bg, `SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database())`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting {
