@@ -165,6 +165,9 @@ func (r *Resolver) settleKnownAt(ctx context.Context, latest time.Time) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if wctx.Err() == nil {
+			return err // the read model failed to answer: not a wait that ran out
+		}
 		return domain.Conflict("knownAt: the read model has not applied the event log up to its position %d within %s: "+
 			"an answer as known at an instant could miss events recorded before it and change once they are applied; retry the query shortly", head, timeout)
 	}

@@ -813,3 +813,39 @@ func TestAKnownAtWaitOnAWebsocketHoldsUpNothingElse(t *testing.T) {
 		}
 	}
 }
+
+// TestAMutationWithAKnownAtAnswerIsRecordedWhileTheProjectorIsBehind: a
+// mutation whose answer asks for a standing as known at an instant is
+// recorded at once, the projector behind or not; its answer then waits
+// for its own event. (The knownAt wait for the log's head ran before the
+// mutation, which was refused after it, recording nothing.)
+func TestAMutationWithAKnownAtAnswerIsRecordedWhileTheProjectorIsBehind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.Wait(e.Register("MK1", "Operations", "2020-01-01").Position)
+	e.StopProjector()
+	if _, err := e.Recorder.RecordAccomplishment(context.Background(), events.RecordAccomplishment{PersonID: "MK1",
+		Accomplishment: projectionstest.Assessment(domain.ServiceSupportManagement, domain.Basic, "2021-01-01")}); err != nil {
+		t.Fatal(err)
+	}
+	head := e.head(t)
+	answered := make(chan response, 1)
+	go func() {
+		answered <- e.gql(t, adm, `mutation($in: RegisterPersonInput!, $k: DateTime!) { registerPerson(input: $in) { person { id standing(knownAt: $k) { level } } } }`,
+			map[string]any{"in": map[string]any{"id": "MK2", "name": "Mika Kato", "department": "Operations", "joinedOn": "2021-04-01"},
+				"k": e.Clock.Peek().Format(time.RFC3339)})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.head(t) == head {
+		if time.Now().After(deadline) {
+			t.Fatal("the mutation was not recorded while the projector was behind")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.StartProjector()
+	r := (<-answered).ok(t)
+	if got := fmt.Sprint(field(t, r.Data, "registerPerson.person.id")); got != "MK2" {
+		t.Errorf("answer: %s", r.Data)
+	}
+}
