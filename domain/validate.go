@@ -56,7 +56,7 @@ func (c *Catalogue) validateEngagement(e *Engagement, today Date) error {
 	if !e.Role.Valid() {
 		return oneOf("role", e.Role, Roles)
 	}
-	if err := validateDate("startedOn", e.StartedOn, today); err != nil {
+	if err := ValidateDate("startedOn", e.StartedOn, today); err != nil {
 		return err
 	}
 	if !e.Outcome.Valid() {
@@ -110,7 +110,7 @@ func (c *Catalogue) validateSuccession(s *SuccessionItem, today Date) error {
 	if err := validateText("title", s.Title, MaxTitleLength); err != nil {
 		return err
 	}
-	if err := validateDate("occurredOn", s.OccurredOn, today); err != nil {
+	if err := ValidateDate("occurredOn", s.OccurredOn, today); err != nil {
 		return err
 	}
 	if len(s.Fields) == 0 {
@@ -131,7 +131,7 @@ func validateDevelopment(d *Development, today Date) error {
 	if !d.Kind.Valid() {
 		return oneOf("kind", d.Kind, DevelopmentKinds)
 	}
-	if err := validateDate("occurredOn", d.OccurredOn, today); err != nil {
+	if err := ValidateDate("occurredOn", d.OccurredOn, today); err != nil {
 		return err
 	}
 	if d.SubordinateID != "" && ValidatePersonID(d.SubordinateID) != nil {
@@ -147,7 +147,7 @@ func validateAssessment(a *ThemeAssessment, today Date) error {
 	if !a.Proficiency.Valid() {
 		return oneOf("proficiency", a.Proficiency, Proficiencies)
 	}
-	return validateDate("assessedOn", a.AssessedOn, today)
+	return ValidateDate("assessedOn", a.AssessedOn, today)
 }
 
 // ValidateName checks a person's name: not blank, at most MaxNameLength
@@ -206,12 +206,21 @@ func unprintable(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
-func validateDate(field string, d, today Date) error {
-	if d.IsZero() {
+// EarliestDate is the earliest date a command may carry: no career
+// evidence, joining or transfer is older, and a year typed short (0202 for
+// 2020) is refused instead of recorded forever.
+var EarliestDate = MustDate("1900-01-01")
+
+// ValidateDate checks a date a command carries in field: given, not after
+// today, not before EarliestDate.
+func ValidateDate(field string, d, today Date) error {
+	switch {
+	case d.IsZero():
 		return Invalid(field, "is required")
-	}
-	if d.After(today) {
+	case d.After(today):
 		return Invalid(field, "must not be in the future (after "+today.String()+")")
+	case d.Before(EarliestDate):
+		return Invalid(field, "must not be before "+EarliestDate.String())
 	}
 	return nil
 }

@@ -462,7 +462,7 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 	if err := firstError(
 		validName(c.Name),
 		validDepartment(c.Department),
-		validDate("joinedOn", c.JoinedOn, today),
+		domain.ValidateDate("joinedOn", c.JoinedOn, today),
 	); err != nil {
 		// A name or department with a control character under a key is
 		// refused only once the key is known not to be a repeat: a release
@@ -472,7 +472,7 @@ func (c RegisterPerson) plan(r *Recorder) (plan, error) {
 			firstError(
 				validName(printable("name", c.Name)),
 				validDepartment(printable("department", c.Department)),
-				validDate("joinedOn", c.JoinedOn, today),
+				domain.ValidateDate("joinedOn", c.JoinedOn, today),
 			) != nil {
 			return plan{}, err
 		}
@@ -497,7 +497,7 @@ func (c TransferPerson) plan(r *Recorder) (plan, error) {
 	if err := firstError(
 		validPersonID(c.PersonID),
 		validDepartment(c.Department),
-		validDate("effectiveOn", c.EffectiveOn, today),
+		domain.ValidateDate("effectiveOn", c.EffectiveOn, today),
 	); err != nil {
 		// As a registration's: a department with a control character under
 		// a key is refused once the key is known not to be a repeat of
@@ -506,7 +506,7 @@ func (c TransferPerson) plan(r *Recorder) (plan, error) {
 			firstError(
 				validPersonID(c.PersonID),
 				validDepartment(printable("department", c.Department)),
-				validDate("effectiveOn", c.EffectiveOn, today),
+				domain.ValidateDate("effectiveOn", c.EffectiveOn, today),
 			) != nil {
 			return plan{}, err
 		}
@@ -528,7 +528,7 @@ func (c RecordDeparture) plan(r *Recorder) (plan, error) {
 	today := domain.DateOf(r.now())
 	if err := firstError(
 		validPersonID(c.PersonID),
-		validDate("effectiveOn", c.EffectiveOn, today),
+		domain.ValidateDate("effectiveOn", c.EffectiveOn, today),
 	); err != nil {
 		return plan{}, err
 	}
@@ -1034,16 +1034,6 @@ func personIDOK(id string) bool {
 func validName(name string) error { return domain.ValidateName(name) }
 
 func validDepartment(dept string) error { return domain.ValidateDepartment(dept) }
-
-func validDate(field string, d, today domain.Date) error {
-	switch {
-	case d.IsZero():
-		return domain.Invalid(field, "is required")
-	case d.After(today):
-		return domain.Invalid(field, "must not be in the future (after "+today.String()+")")
-	}
-	return nil
-}
 
 func firstError(errs ...error) error {
 	for _, err := range errs {
