@@ -138,6 +138,16 @@ func TestTwoProjectorsRace(t *testing.T) {
 	record := func(n int) uint64 { return recordWorkload(t, w, n) }
 	checkLedger := func(head uint64) {
 		t.Helper()
+		// A batch's commit is seen (waitFor) a moment before its store
+		// returns and notes it in the ledger: give the note that moment.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			l.mu.Lock()
+			_, noted := l.by[head]
+			l.mu.Unlock()
+			if noted {
+				break
+			}
+		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if len(l.double) > 0 {
