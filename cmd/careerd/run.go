@@ -257,7 +257,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format,
 			"read_model_version", m.activeAtStart.CatalogueVersion, "read_model_format", m.activeAtStart.Format)
 	} else if m.staleCatalogue {
-		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves")
+		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves",
+			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format,
+			"read_model_catalogue", m.activeAtStart.CatalogueID, "read_model_version", m.activeAtStart.CatalogueVersion,
+			"read_model_format", m.activeAtStart.Format)
 		if _, err := m.rebuild.startAutomatic(runCtx); err != nil {
 			m.log.Error("rebuild", "err", err)
 		}
@@ -728,6 +731,15 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		// A release older than the one that rebuilt the read model.
 		body["format"] = "older than the read model's: this release serves it as it is; upgrade it, or rebuild the read model for it (careerctl rebuild --wait)"
 		body["read_model_format_version"], body["format_version"] = active.Format, postgres.Format
+	}
+	if aerr == nil && active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() && active.Format == postgres.Format && m.pool != nil {
+		// Instances of a release before format presences (format 3) never
+		// stand by for this format: one holding the projector lock stores
+		// its own format's judgments in this read model.
+		if n, err := postgres.OlderReleasesPresent(ctx, m.pool, m.Config.Schema, m.cat.ID(), m.cat.Version()); err == nil && n > 0 {
+			body["older_releases"] = fmt.Sprintf("%d instance(s) of a release of an older read-model format run and may project into this read model by their format's rules: "+
+				"once they are all replaced, rebuild the read model (careerctl rebuild --wait) if the catalogue has an evidence window of months or years", n)
+		}
 	}
 	if m.standingBy.Load() {
 		// Whatever the versions (a rebuild on request may have gone back to

@@ -186,3 +186,46 @@ func TestAnOlderFormatStandsByForTheReadModels(t *testing.T) {
 		t.Errorf("/readyz after the rollback = %s, want no stand-by and the older format", body)
 	}
 }
+
+// TestInstancesOfAnOlderReleaseAreNamedInReadyz: an instance of a release
+// before format presences (format 3) holds its catalogue's presence only,
+// and never stands by for a newer format; while one runs, /readyz of an
+// instance serving a read model of its own format counts it, and stops
+// once it is gone. An instance of this release is not counted.
+func TestInstancesOfAnOlderReleaseAreNamedInReadyz(t *testing.T) {
+	cfg, pool := productionConfig(t)
+	m := start(t, cfg)
+	other := start(t, cfg) // this release: holds both presences
+	cat := domain.DefaultCatalogue()
+	readyz := func() string {
+		t.Helper()
+		code, body := get(t, "http://"+m.Addr()+"/readyz")
+		if code != 200 {
+			t.Fatalf("/readyz = %d %s", code, body)
+		}
+		return body
+	}
+	if body := readyz(); strings.Contains(body, "older_releases") {
+		t.Errorf("/readyz with instances of this release only = %s", body)
+	}
+	ctx, leave := context.WithCancel(context.Background())
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		postgres.ListenSwitches(ctx, pool, cfg.Schema, postgres.Presence{Name: cfg.Schema, CatalogueID: cat.ID(), Version: cat.Version()}, func() {})
+	}()
+	defer func() { leave(); <-listened }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(readyz(), `"older_releases":"1 instance(s) of a release of an older read-model format run`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz while an instance of an older release runs = %s", readyz())
+		}
+	}
+	leave()
+	<-listened
+	for deadline := time.Now().Add(10 * time.Second); strings.Contains(readyz(), "older_releases"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz once the older release stopped = %s", readyz())
+		}
+	}
+	other.Close()
+}

@@ -82,6 +82,25 @@ func FormatPresent(ctx context.Context, pool *pgxpool.Pool, name, catalogueID st
 	return present, nil
 }
 
+// OlderReleasesPresent counts the sessions holding the presence of
+// deployment name and catalogue (id, version) but no format presence of
+// that catalogue: instances of a release of format 3 or before, which
+// hold the one and not the other, and never stand by for a newer format.
+func OlderReleasesPresent(ctx context.Context, pool *pgxpool.Pool, name, catalogueID string, version int) (int, error) {
+	var n int
+	err := pool.QueryRow(ctx, `SELECT count(DISTINCT l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.mode = 'ShareLock' AND l.granted AND l.objsubid = 2
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid = (hashtext(`+fmt.Sprintf(presenceText, "$1::text", "$2::text")+`)::bigint & 4294967295)::oid AND l.objid = ($3::int)::bigint::oid
+		AND NOT EXISTS (SELECT FROM pg_locks f WHERE f.pid = l.pid AND f.locktype = 'advisory' AND f.mode = 'ShareLock' AND f.granted AND f.objsubid = 2
+			AND f.database = l.database
+			AND f.classid = (hashtext(`+fmt.Sprintf(formatPresenceText, "$1::text", "$2::text", "$3::int")+`)::bigint & 4294967295)::oid)`,
+		name, catalogueID, version).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("are instances of an older release present: %w", err)
+	}
+	return n, nil
+}
+
 // holdPresenceSQL takes the shared lock of the presence ($1 the deployment,
 // $2 the catalogue's id, $3 its version) for the rest of the session.
 var holdPresenceSQL = fmt.Sprintf(`SELECT pg_advisory_lock_shared(hashtext(`+presenceText+`), $3)`, "$1::text", "$2::text")
