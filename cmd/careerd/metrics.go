@@ -45,6 +45,9 @@ type metrics struct {
 	// catalogueBehind is 1 while this instance's catalogue is an older
 	// version than the one that judged the read model it serves.
 	catalogueBehind prometheus.Gauge
+	// formatBehind is 1 while this release writes an older read-model
+	// format than the one the read model it serves was built in.
+	formatBehind prometheus.Gauge
 
 	// opNames are the operation names ops has series for: clients name
 	// operations, so at most maxOperationNames get series of their own.
@@ -107,6 +110,9 @@ func newMetrics() *metrics {
 		catalogueBehind: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "careerledger_catalogue_behind_read_model", Help: "1 while this instance's catalogue is an older version than the one that judged the read model it serves (its explanations, histories and knownAt answers follow older rules than the stored levels), 0 otherwise.",
 		}),
+		formatBehind: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "careerledger_format_behind_read_model", Help: "1 while this release writes an older read-model format than the one the read model it serves was built in (a newer release rebuilt it), 0 otherwise.",
+		}),
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "careerledger_graphql_operation_duration_seconds", Help: "GraphQL operations by name, type and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -118,7 +124,7 @@ func newMetrics() *metrics {
 			Name: "careerledger_derived_dropped_total", Help: "Level changes dropped unpublished because the queue of those waiting for NATS was full.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.projFails, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.catalogueBehind, m.ops,
+	m.reg.MustRegister(m.requests, m.latency, m.appended, m.projected, m.evicted, m.projFails, m.position, m.lag, m.lagAge, m.liveLag, m.head, m.catalogueBehind, m.formatBehind, m.ops,
 		m.derivedFailed, m.derivedDropped, m.projecting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

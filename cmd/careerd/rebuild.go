@@ -512,7 +512,7 @@ func (m *Main) followActive(ctx context.Context) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		presence := postgres.Presence{Name: m.Config.Schema, CatalogueID: m.cat.ID(), Version: m.cat.Version()}
+		presence := postgres.Presence{Name: m.Config.Schema, CatalogueID: m.cat.ID(), Version: m.cat.Version(), Format: postgres.Format}
 		postgres.ListenSwitches(ctx, m.pool, m.Config.Schema, presence, func() { m.followNow(ctx) })
 	}()
 	// And every followEvery, should a notification be lost.

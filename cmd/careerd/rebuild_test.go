@@ -316,7 +316,11 @@ func TestAnOlderReadModelFormatIsRebuilt(t *testing.T) {
 	if err := postgres.WriteActive(context.Background(), pool, cfg.Schema, active); err != nil {
 		t.Fatal(err)
 	}
-	m2 := start(t, cfg)
+	var logs logLines
+	m2 := startLogging(t, cfg, &logs)
+	// The operator reads which format it was and which it becomes.
+	logs.waitLog(t, "the read model was built by another catalogue or format; rebuilding it while the old one serves", map[string]string{"level": "WARN",
+		"format": fmt.Sprint(postgres.Format), "read_model_format": fmt.Sprint(postgres.Format - 1), "version": "1", "read_model_version": "1"})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		now, _, err := postgres.ReadActive(context.Background(), pool, cfg.Schema)

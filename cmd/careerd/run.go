@@ -257,7 +257,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format,
 			"read_model_version", m.activeAtStart.CatalogueVersion, "read_model_format", m.activeAtStart.Format)
 	} else if m.staleCatalogue {
-		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves")
+		m.log.Warn("the read model was built by another catalogue or format; rebuilding it while the old one serves",
+			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format,
+			"read_model_catalogue", m.activeAtStart.CatalogueID, "read_model_version", m.activeAtStart.CatalogueVersion,
+			"read_model_format", m.activeAtStart.Format)
 		if _, err := m.rebuild.startAutomatic(runCtx); err != nil {
 			m.log.Error("rebuild", "err", err)
 		}
@@ -718,15 +721,33 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	if active, behind, err := m.catalogueBehind(ctx); err == nil && behind {
+	active, behind, aerr := m.catalogueBehind(ctx)
+	if aerr == nil && behind {
 		// Serving, and saying why its answers mix two rule books.
 		body["catalogue"] = "older than the read model's: rebuild the read model for it (careerctl rebuild --wait) or start careerd with the read model's catalogue"
 		body["catalogue_version"], body["read_model_catalogue_version"] = m.cat.Version(), active.CatalogueVersion
+	}
+	if aerr == nil && m.formatBehind(active) {
+		// A release older than the one that rebuilt the read model.
+		body["format"] = "older than the read model's: this release serves it as it is; upgrade it, or rebuild the read model for it (careerctl rebuild --wait)"
+		body["read_model_format_version"], body["format_version"] = active.Format, postgres.Format
+	}
+	if aerr == nil && active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() && active.Format == postgres.Format && m.pool != nil {
+		// Instances of a release before format presences (format 3) never
+		// stand by for this format: one holding the projector lock stores
+		// its own format's judgments in this read model.
+		if n, err := postgres.OlderReleasesPresent(ctx, m.pool, m.Config.Schema, m.cat.ID(), m.cat.Version()); err == nil && n > 0 {
+			body["older_releases"] = fmt.Sprintf("%d instance(s) of a release of an older read-model format run and may project into this read model by their format's rules: "+
+				"once they are all replaced, rebuild the read model (careerctl rebuild --wait) if the catalogue has an evidence window of months or years", n)
+		}
 	}
 	if m.standingBy.Load() {
 		// Whatever the versions (a rebuild on request may have gone back to
 		// an older catalogue than this instance's): another projects.
 		body["projector"] = "stands by: the read model is judged by another catalogue, and an instance with that catalogue projects"
+		if aerr == nil && active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() {
+			body["projector"] = "stands by: the read model was built in another format, and an instance of that format projects"
+		}
 	}
 	body["status"] = "ready"
 	writeJSON(w, http.StatusOK, body)
@@ -739,21 +760,29 @@ var standByEvery = time.Second
 // standsBy reports whether this instance leaves projecting to another: the
 // active read model was judged by another catalogue (id or version) than
 // this instance's, and an instance with that catalogue runs
-// (postgres.CataloguePresent). Projecting, this instance would store
-// levels by its own rules beside those of the read model's, and the next
-// rebuild would be the only way back to one rule book. With no instance of
-// the read model's catalogue (every instance rolled back) it projects. It
-// logs when it starts and when it stops standing by.
+// (postgres.CataloguePresent); or by this catalogue in another read-model
+// format than this release writes, and an instance of that catalogue and
+// format runs (postgres.FormatPresent). Projecting, this instance would
+// store levels by its own rules beside those of the read model's, and the
+// next rebuild would be the only way back to one rule book. With no such
+// instance (every instance rolled back) it projects. It logs when it
+// starts and when it stops standing by.
 func (m *Main) standsBy(ctx context.Context) (bool, error) {
 	if m.pool == nil {
 		return false, nil
 	}
 	active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
-	if err != nil || !ok || (active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version()) {
+	sameCatalogue := active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version()
+	if err != nil || !ok || (sameCatalogue && active.Format == postgres.Format) {
 		m.noteStandBy(false, active, err)
 		return false, err
 	}
-	present, err := postgres.CataloguePresent(ctx, m.pool, m.Config.Schema, active.CatalogueID, active.CatalogueVersion)
+	var present bool
+	if sameCatalogue {
+		present, err = postgres.FormatPresent(ctx, m.pool, m.Config.Schema, active.CatalogueID, active.CatalogueVersion, active.Format)
+	} else {
+		present, err = postgres.CataloguePresent(ctx, m.pool, m.Config.Schema, active.CatalogueID, active.CatalogueVersion)
+	}
 	m.noteStandBy(present, active, err)
 	return present, err
 }
@@ -763,6 +792,11 @@ func (m *Main) noteStandBy(by bool, active postgres.Active, err error) {
 	if err != nil || m.standingBy.Swap(by) == by {
 		return
 	}
+	if by && active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() {
+		m.log.Warn("the read model was built in another format and an instance of that format runs: that instance projects, this one serves and stands by",
+			"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format, "read_model_format", active.Format)
+		return
+	}
 	if by {
 		m.log.Warn("the read model is judged by another catalogue and an instance with that catalogue runs: that instance projects, this one serves and stands by",
 			"catalogue", m.cat.ID(), "version", m.cat.Version(),
@@ -770,7 +804,7 @@ func (m *Main) noteStandBy(by bool, active postgres.Active, err error) {
 		return
 	}
 	m.log.Info("no longer standing by: the read model is judged by this instance's catalogue, or no instance with its catalogue runs",
-		"catalogue", m.cat.ID(), "version", m.cat.Version())
+		"catalogue", m.cat.ID(), "version", m.cat.Version(), "format", postgres.Format)
 }
 
 // catalogueBehind reports whether the active read model was judged by a
@@ -788,6 +822,14 @@ func (m *Main) catalogueBehind(ctx context.Context) (postgres.Active, bool, erro
 		return active, false, err
 	}
 	return active, active.CatalogueID == m.cat.ID() && active.CatalogueVersion > m.cat.Version(), nil
+}
+
+// formatBehind reports whether active was built by this instance's
+// catalogue in a newer read-model format than this release writes (a
+// newer release's rebuild switched to it: a rolling upgrade, or a
+// rollback).
+func (m *Main) formatBehind(active postgres.Active) bool {
+	return active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() && active.Format > postgres.Format
 }
 
 // observe notes the read model's checkpoint and lag, on this instance's
@@ -821,12 +863,16 @@ func (m *Main) watchLag(ctx context.Context) {
 		}
 		m.metrics.head.Set(float64(head))
 		actx, acancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		if _, behind, err := m.catalogueBehind(actx); err == nil {
-			v := 0.0
+		if active, behind, err := m.catalogueBehind(actx); err == nil {
+			v, f := 0.0, 0.0
 			if behind {
 				v = 1
 			}
+			if m.formatBehind(active) {
+				f = 1
+			}
 			m.metrics.catalogueBehind.Set(v)
+			m.metrics.formatBehind.Set(f)
 		}
 		acancel()
 		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)

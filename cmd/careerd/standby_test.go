@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,4 +100,132 @@ func TestAnOlderCatalogueStandsByForTheReadModels(t *testing.T) {
 	if v := catalogueOf("V4"); v != 1 {
 		t.Errorf("after the rollback V4 was judged by version %d, want 1 (the only instance's)", v)
 	}
+}
+
+// TestAnOlderFormatStandsByForTheReadModels: during a rolling upgrade to a
+// release of a newer read-model format (same catalogue), the instance not
+// yet restarted may hold the projector lock when the new one's rebuild
+// switches the read model. It serves the newer model as it is, says in
+// /readyz and a gauge that its format is older, and leaves projecting to
+// the instance of the read model's format while one runs, as an instance
+// of an older catalogue does; rolled back (none runs), it projects again.
+// The newer release is played by the registry's format and the presence
+// an instance of it holds while it listens for switches.
+func TestAnOlderFormatStandsByForTheReadModels(t *testing.T) {
+	every := standByEvery
+	standByEvery = 100 * time.Millisecond
+	t.Cleanup(func() { standByEvery = every })
+	cfg, pool := productionConfig(t)
+	token := adminToken(t)
+	var logs logLines
+	old := startLogging(t, cfg, &logs)
+	logs.waitLog(t, "projector lock taken: this instance projects", nil)
+	cat := domain.DefaultCatalogue()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ok, err := postgres.FormatPresent(context.Background(), pool, cfg.Schema, cat.ID(), cat.Version(), postgres.Format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a running instance does not hold the presence of its read-model format")
+		}
+	}
+
+	newer := postgres.Format + 1
+	active, _, err := postgres.ReadActive(context.Background(), pool, cfg.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active.Format = newer
+	if err := postgres.WriteActive(context.Background(), pool, cfg.Schema, active); err != nil {
+		t.Fatal(err)
+	}
+	// An instance of the newer release: its presence, held as it listens.
+	nctx, leave := context.WithCancel(context.Background())
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		postgres.ListenSwitches(nctx, pool, cfg.Schema, postgres.Presence{Name: cfg.Schema, CatalogueID: cat.ID(), Version: cat.Version(), Format: newer}, func() {})
+	}()
+	defer func() { leave(); <-listened }()
+	logs.waitLog(t, "the read model was built in another format and an instance of that format runs: that instance projects, this one serves and stands by",
+		map[string]string{"level": "WARN", "format": fmt.Sprint(postgres.Format), "read_model_format": fmt.Sprint(newer)})
+	code, body := get(t, "http://"+old.Addr()+"/readyz")
+	for _, want := range []string{
+		`"projector":"stands by: the read model was built in another format, and an instance of that format projects"`,
+		`"format":"older than the read model's`,
+		fmt.Sprintf(`"read_model_format_version":%d`, newer),
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/readyz of the older format's instance = %d %s, want 200 with %s", code, body, want)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, metrics := get(t, "http://"+old.Addr()+"/metrics")
+		if strings.Contains(metrics, "\ncareerledger_format_behind_read_model 1\n") && strings.Contains(metrics, "\ncareerledger_projector_active 0\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the older format's instance does not say it is behind and stands by:\n%s", metrics)
+		}
+	}
+
+	// Rolled back: nobody writes the newer format any more, and the old
+	// instance projects again.
+	leave()
+	<-listened
+	logs.waitLog(t, "no longer standing by: the read model is judged by this instance's catalogue, or no instance with its catalogue runs", map[string]string{"level": "INFO"})
+	if code, res := post(t, old.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "W1", "name": "Person W1", "department": "Ops", "joinedOn": "2020-01-01"}}); code != 200 || len(res.Errors) > 0 {
+		t.Fatalf("register after the rollback: %d %+v", code, res.Errors)
+	}
+	if _, body := get(t, "http://"+old.Addr()+"/readyz"); strings.Contains(body, `"projector"`) || !strings.Contains(body, `"format":"older`) {
+		t.Errorf("/readyz after the rollback = %s, want no stand-by and the older format", body)
+	}
+}
+
+// TestInstancesOfAnOlderReleaseAreNamedInReadyz: an instance of a release
+// before format presences (format 3) holds its catalogue's presence only,
+// and never stands by for a newer format; while one runs, /readyz of an
+// instance serving a read model of its own format counts it, and stops
+// once it is gone. An instance of this release is not counted.
+func TestInstancesOfAnOlderReleaseAreNamedInReadyz(t *testing.T) {
+	cfg, pool := productionConfig(t)
+	m := start(t, cfg)
+	other := start(t, cfg) // this release: holds both presences
+	cat := domain.DefaultCatalogue()
+	readyz := func() string {
+		t.Helper()
+		code, body := get(t, "http://"+m.Addr()+"/readyz")
+		if code != 200 {
+			t.Fatalf("/readyz = %d %s", code, body)
+		}
+		return body
+	}
+	if body := readyz(); strings.Contains(body, "older_releases") {
+		t.Errorf("/readyz with instances of this release only = %s", body)
+	}
+	ctx, leave := context.WithCancel(context.Background())
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		postgres.ListenSwitches(ctx, pool, cfg.Schema, postgres.Presence{Name: cfg.Schema, CatalogueID: cat.ID(), Version: cat.Version()}, func() {})
+	}()
+	defer func() { leave(); <-listened }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(readyz(), `"older_releases":"1 instance(s) of a release of an older read-model format run`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz while an instance of an older release runs = %s", readyz())
+		}
+	}
+	leave()
+	<-listened
+	for deadline := time.Now().Add(10 * time.Second); strings.Contains(readyz(), "older_releases"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz once the older release stopped = %s", readyz())
+		}
+	}
+	other.Close()
 }

@@ -268,6 +268,11 @@ func listenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presen
 		if _, err := conn.Exec(ctx, holdPresenceSQL, presence.Name, presence.CatalogueID, presence.Version); err != nil {
 			return
 		}
+		if presence.Format > 0 {
+			if _, err := conn.Exec(ctx, holdFormatPresenceSQL, presence.Name, presence.CatalogueID, presence.Version, presence.Format); err != nil {
+				return
+			}
+		}
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+switchChannel); err != nil {
 		return

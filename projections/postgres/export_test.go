@@ -27,3 +27,7 @@ func SetLockIdleTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 
 // HoldPresenceSQL lets tests take an instance's presence on a session.
 var HoldPresenceSQL = holdPresenceSQL
+
+// HoldFormatPresenceSQL lets tests take an instance's format presence on a
+// session.
+var HoldFormatPresenceSQL = holdFormatPresenceSQL

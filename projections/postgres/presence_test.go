@@ -184,3 +184,54 @@ func TestANewerInstanceIsPresentOnlyAfterTheBatchInFlight(t *testing.T) {
 		t.Fatalf("the batch after: %v, want ErrStandBy", err)
 	}
 }
+
+// A serving store of the read model's catalogue commits no batch while an
+// instance of that catalogue writing the read model's (other) format runs:
+// a release of a newer format rebuilt the read model, and projects it. It
+// commits once none runs, and an instance of its own format, or of
+// another catalogue version, is no reason to stand by.
+func TestABatchStandsByForTheReadModelsFormat(t *testing.T) {
+	const name = "standbyformat"
+	pool, store := servingStore(t, name)
+	cat := domain.DefaultCatalogue()
+	newer := postgres.Format + 1
+	if _, err := pool.Exec(bg, `UPDATE public.careerledger_read_models SET format = $1 WHERE name = $2`, newer, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ApplyEvents(bg, 1, reg(1, "S1")); err != nil {
+		t.Fatalf("no instance of the newer format runs: %v, want the batch applied", err)
+	}
+	conn, err := pgx.ConnectConfig(bg, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(bg)
+	hold := func(version, format int) {
+		t.Helper()
+		if _, err := conn.Exec(bg, "SELECT pg_advisory_unlock_all()"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(bg, postgres.HoldFormatPresenceSQL, name, cat.ID(), version, format); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold(cat.Version(), newer)
+	if ok, err := postgres.FormatPresent(bg, pool, name, cat.ID(), cat.Version(), newer); err != nil || !ok {
+		t.Fatalf("FormatPresent = %v, %v while a session holds it", ok, err)
+	}
+	if err := store.ApplyEvents(bg, 2, reg(2, "S2")); !errors.Is(err, postgres.ErrStandBy) {
+		t.Fatalf("an instance of the newer format runs: %v, want ErrStandBy", err)
+	}
+	if cp, err := store.Checkpoint(bg); err != nil || cp != 1 {
+		t.Errorf("checkpoint %d, %v after the refused batch; want 1", cp, err)
+	}
+	for _, other := range []struct{ version, format int }{{cat.Version(), postgres.Format}, {cat.Version() + 1, newer}} {
+		hold(other.version, other.format)
+		if ok, err := postgres.FormatPresent(bg, pool, name, cat.ID(), cat.Version(), newer); err != nil || ok {
+			t.Fatalf("FormatPresent = %v, %v while only %+v is held", ok, err, other)
+		}
+	}
+	if err := store.ApplyEvents(bg, 2, reg(2, "S2")); err != nil {
+		t.Fatalf("no instance of the read model's catalogue and format runs: %v, want the batch applied", err)
+	}
+}

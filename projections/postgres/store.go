@@ -81,7 +81,7 @@ func (s *Store) queueActiveCheck(b *pgx.Batch) {
 	if s.Deployment == "" {
 		return
 	}
-	b.Queue(activeCheckSQL, s.Deployment, s.schema, s.cat.ID(), s.cat.Version()).QueryRow(func(row pgx.Row) error {
+	b.Queue(activeCheckSQL, s.Deployment, s.schema, s.cat.ID(), s.cat.Version(), Format).QueryRow(func(row pgx.Row) error {
 		var n int
 		var standBy bool
 		if err := row.Scan(&n, &standBy); err != nil {
@@ -99,16 +99,19 @@ func (s *Store) queueActiveCheck(b *pgx.Batch) {
 
 // activeCheckSQL is queueActiveCheck's statement: the rows of the registry
 // naming deployment $1 with schema $2, and whether a store of catalogue
-// ($3, $4) stands by for it. When the catalogues differ it asks for the
-// presence lock of the read model's catalogue exclusively, for the
-// transaction: refused while an instance of it runs; granted otherwise,
-// and then held until the batch commits, so that an instance of that
-// catalogue starting meanwhile waits for the batch to end before it is
-// present, and the next batch stands by. (CASE, unlike AND, never takes
-// the lock when the catalogues match.)
-var activeCheckSQL = `SELECT count(*), coalesce(bool_or(CASE WHEN a.catalogue_id = $3 AND a.catalogue_version = $4 THEN false
+// ($3, $4) writing format $5 stands by for it. When the catalogues differ
+// it asks for the presence lock of the read model's catalogue exclusively,
+// for the transaction: refused while an instance of it runs; granted
+// otherwise, and then held until the batch commits, so that an instance of
+// that catalogue starting meanwhile waits for the batch to end before it is
+// present, and the next batch stands by. When only the formats differ it
+// asks so for the format presence of the read model's catalogue and format.
+// (CASE, unlike AND, never takes a lock it does not need.)
+var activeCheckSQL = `SELECT count(*), coalesce(bool_or(CASE WHEN a.catalogue_id = $3 AND a.catalogue_version = $4 THEN
+		CASE WHEN a.format = $5 THEN false
+		ELSE NOT pg_try_advisory_xact_lock(hashtext(` + fmt.Sprintf(formatPresenceText, "$1::text", "a.catalogue_id", "a.catalogue_version") + `), a.format) END
 	ELSE NOT pg_try_advisory_xact_lock(hashtext(` + fmt.Sprintf(presenceText, "$1::text", "a.catalogue_id") + `), a.catalogue_version) END), false)
-	FROM (SELECT catalogue_id, catalogue_version FROM public.careerledger_read_models WHERE name = $1 AND schema = $2 FOR KEY SHARE) a`
+	FROM (SELECT catalogue_id, catalogue_version, format FROM public.careerledger_read_models WHERE name = $1 AND schema = $2 FOR KEY SHARE) a`
 
 // RunExclusive runs fn while this process holds the projector lock of the
 // store's read model: its Deployment, or its schema when it serves none
