@@ -41,6 +41,11 @@ type Limits struct {
 	// connection_init before it is closed (default 10 s): a connection
 	// that never says who it is holds nothing open for long.
 	WebsocketInit time.Duration
+	// Subscriptions bounds the subscriptions one websocket connection
+	// holds at once (default 100): each holds a buffer of level changes
+	// and goroutines until it completes, and 50,000 subscribe messages on
+	// one connection held 1.3 GB.
+	Subscriptions int
 	// Request bounds a query or mutation, over HTTP or a websocket
 	// (default 60 s, more than a mutation's read-your-writes wait): one
 	// whose reads hang on a silent connection ends with an error instead
@@ -66,6 +71,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.WebsocketInit <= 0 {
 		l.WebsocketInit = 10 * time.Second
+	}
+	if l.Subscriptions <= 0 {
+		l.Subscriptions = 100
 	}
 	if l.Request <= 0 {
 		l.Request = 60 * time.Second
@@ -109,7 +117,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if ws == nil {
 		ws = NewWebsockets()
 	}
-	addTransport(sessions{ws: ws, Transport: transport.Websocket{
+	addTransport(sessions{ws: ws, maxSubs: lim.Subscriptions, Transport: transport.Websocket{
 		// Every connection ends when the token it is authenticated by
 		// expires (or the server shuts down): see wsSession. Its timer,
 		// not a ping, closes it, at the expiry.
