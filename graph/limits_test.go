@@ -141,6 +141,20 @@ func TestLimits(t *testing.T) {
 		if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusRequestEntityTooLarge {
 			t.Errorf("a chunked body over 1 MiB: HTTP %d %.200s, want 413", r.Status, r.Raw)
 		}
+		// Without a valid token the body is not read: 401, not 413, and
+		// the server holds nothing of it (it read a chunked body into
+		// memory, up to the limit, before looking at the token).
+		for _, token := range []string{"", "not-a-token"} {
+			req, _ = http.NewRequest(http.MethodPost, e.url, io.MultiReader(strings.NewReader(big)))
+			req.ContentLength = -1
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusUnauthorized {
+				t.Errorf("a chunked body over 1 MiB without a valid token (%q): HTTP %d %.200s, want 401", token, r.Status, r.Raw)
+			}
+		}
 		// Just under the limit is served.
 		ok := `{"query":"{ catalogue { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<19) + `"}}`
 		req, _ = http.NewRequest(http.MethodPost, e.url, bytes.NewReader([]byte(ok)))

@@ -218,8 +218,11 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.SetRecoverFunc(recoverFunc(log))
 
 	var h http.Handler = srv
-	h = cfg.Tokens.Authenticate(h)
+	// The token first: limitBody reads a body of unknown length (chunked)
+	// into memory, up to BodyBytes, and a caller without a valid token
+	// must not make the server hold a megabyte for them.
 	h = limitBody(h, lim.BodyBytes)
+	h = cfg.Tokens.Authenticate(h)
 	return h
 }
 
