@@ -156,11 +156,18 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 	if r.LevelChanges == nil {
 		return nil, domain.Conflict("level-change notifications are not configured")
 	}
+	s := sessionFrom(ctx)
+	if s != nil && !s.takeSubscription() {
+		return nil, errTooManySubscriptions(s.maxSubs)
+	}
 	withdrawals := selectsWithdrawn(ctx)
 	in := r.LevelChanges.Subscribe(ctx)
 	out := make(chan *model.LevelChange, 16)
 	go func() {
 		defer close(out)
+		if s != nil {
+			defer s.releaseSubscription()
+		}
 		for {
 			select {
 			case <-ctx.Done():

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
@@ -115,6 +116,13 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 		results = append(results, ImportResult{Line: line})
 		if len(text) == 0 {
 			results[line-1] = failed(line, domain.Invalid("line", "is empty"))
+			continue
+		}
+		if !utf8.Valid(text) {
+			// JSON is UTF-8: decoded, the bytes that are not would be
+			// recorded as U+FFFD for good (a CSV saved as Shift_JIS turned
+			// every name into replacement characters).
+			results[line-1] = failed(line, errNotUTF8("line"))
 			continue
 		}
 		var head map[string]json.RawMessage
@@ -583,4 +591,9 @@ func (r *Resolver) asEmployeeIf(ctx context.Context, self bool, cmd events.Comma
 		return c, nil
 	}
 	return cmd, nil
+}
+
+// errNotUTF8 refuses text that is not UTF-8, named as field.
+func errNotUTF8(field string) error {
+	return domain.Invalid(field, "must be UTF-8 (a file saved in another encoding, such as Shift_JIS, is to be saved as UTF-8 first)")
 }

@@ -265,3 +265,49 @@ func TestBulkImportTakesLinesAsWritten(t *testing.T) {
 		}
 	})
 }
+
+// TestTextThatIsNotUTF8IsRefused: JSON is UTF-8, and a decoder takes each
+// byte that is not for U+FFFD. An import line or a GraphQL body that is not
+// UTF-8 (a name from a CSV saved as Shift_JIS) is refused, naming the line
+// or the body, and records nothing: before, the name was recorded as
+// replacement characters, for good, in an append-only log.
+func TestTextThatIsNotUTF8IsRefused(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	sjis := "\x89\xc1\x93\xa1" // 加藤 in Shift_JIS
+	before := e.head(t)
+	status, res := e.importLines(t, adm,
+		`{"op":"registerPerson","input":{"id":"U1","name":"`+sjis+`","department":"Operations","joinedOn":"2020-01-01"}}`,
+		`{"op":"registerPerson","input":{"id":"U2","name":"加藤","department":"Operations","joinedOn":"2020-01-01"}}`)
+	if status != http.StatusOK || len(res) != 2 {
+		t.Fatalf("HTTP %d %+v", status, res)
+	}
+	if r := res[0]; r.OK || r.Code != "BAD_USER_INPUT" || r.Field != "line" || !strings.Contains(r.Rule, "UTF-8") {
+		t.Errorf("a line in Shift_JIS: %+v", r)
+	}
+	if !res[1].OK {
+		t.Errorf("the UTF-8 line beside it: %+v", res[1])
+	}
+	if got := e.head(t); got != before+1 {
+		t.Errorf("the log moved from %d to %d, want one event", before, got)
+	}
+
+	// The same name in a GraphQL request's variables.
+	body := `{"query":"mutation($n: String!) { registerPerson(input: {id: \"U3\", name: $n, department: \"Operations\", joinedOn: \"2020-01-01\"}) { position } }","variables":{"n":"` + sjis + `"}}`
+	req, _ := http.NewRequest(http.MethodPost, e.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adm)
+	r := e.do(t, http.DefaultClient, req)
+	if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "UTF-8") {
+		t.Errorf("a GraphQL body in Shift_JIS: HTTP %d %s", r.Status, r.Raw)
+	}
+	if got := e.head(t); got != before+1 {
+		t.Errorf("the log moved to %d after the GraphQL request", got)
+	}
+	// Nobody was registered under a name of replacement characters.
+	for _, id := range []string{"U1", "U3"} {
+		if r := e.gql(t, adm, `{ person(id: "`+id+`") { name } }`, nil); len(r.Errors) == 0 || r.Errors[0].code() != "NOT_FOUND" {
+			t.Errorf("%s: %s", id, r.Raw)
+		}
+	}
+}

@@ -82,6 +82,34 @@ func TestLimits(t *testing.T) {
 		e.gql(t, adm, `{ catalogue { id version document } }`, nil).ok(t)
 	})
 
+	t.Run("fragments spread in fragments", func(t *testing.T) {
+		// Each fragment spreads the next twice: 22 of them, about 700
+		// bytes, select 2^22 fields once spread. The walks of the
+		// complexity and depth limits spread every fragment where it
+		// stands, so such a request held a core for seconds (30
+		// fragments: minutes) and was then served, its cost and depth
+		// being those of one __typename. It is refused by the fields it
+		// selects, counting each fragment once, whoever sends it.
+		emp := e.token(t, employee("L1"))
+		r := e.gql(t, emp, spreadTwice(22), nil)
+		refused(t, r, "COMPLEXITY_LIMIT_EXCEEDED")
+		if len(r.Errors) > 0 && !strings.Contains(r.Errors[0].Message, "fragments are spread") {
+			t.Errorf("the refusal does not say what is counted: %s", r.Raw)
+		}
+		// 2^60 once spread: refused as fast.
+		refused(t, e.gql(t, emp, spreadTwice(60), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		// Fragments spread a few times over are what clients send: 2^11
+		// fields once spread are served.
+		r = e.gql(t, emp, spreadTwice(10), nil).ok(t)
+		if field(t, r.Data, "__typename") != "Query" {
+			t.Errorf("10 fragments: %s", r.Raw)
+		}
+		// The limit is the server's (Limits.Selections).
+		small := newEnv(t, backends[0], options{limits: graph.Limits{Selections: 100}})
+		refused(t, small.gql(t, small.token(t, admin), spreadTwice(7), nil), "COMPLEXITY_LIMIT_EXCEEDED")
+		small.gql(t, small.token(t, admin), spreadTwice(5), nil).ok(t)
+	})
+
 	t.Run("parser tokens", func(t *testing.T) {
 		// 12,000 aliases of one field: far more tokens than the limit.
 		var b strings.Builder
@@ -112,6 +140,20 @@ func TestLimits(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+adm)
 		if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusRequestEntityTooLarge {
 			t.Errorf("a chunked body over 1 MiB: HTTP %d %.200s, want 413", r.Status, r.Raw)
+		}
+		// Without a valid token the body is not read: 401, not 413, and
+		// the server holds nothing of it (it read a chunked body into
+		// memory, up to the limit, before looking at the token).
+		for _, token := range []string{"", "not-a-token"} {
+			req, _ = http.NewRequest(http.MethodPost, e.url, io.MultiReader(strings.NewReader(big)))
+			req.ContentLength = -1
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusUnauthorized {
+				t.Errorf("a chunked body over 1 MiB without a valid token (%q): HTTP %d %.200s, want 401", token, r.Status, r.Raw)
+			}
 		}
 		// Just under the limit is served.
 		ok := `{"query":"{ catalogue { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<19) + `"}}`
@@ -358,6 +400,18 @@ func TestQueryDeadline(t *testing.T) {
 }
 
 // aliased is a query of n aliases (a0, a1 ...) of one selection.
+// spreadTwice returns a query whose fragment F0 spreads F1 twice, F1 F2,
+// and so on to Fn, which selects __typename: 2^n fields once spread.
+func spreadTwice(n int) string {
+	var b strings.Builder
+	b.WriteString("query { ...F0 }")
+	for i := range n {
+		fmt.Fprintf(&b, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on Query { __typename }", n)
+	return b.String()
+}
+
 func aliased(n int, selection string) string {
 	var b strings.Builder
 	b.WriteString("{")

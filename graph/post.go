@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -41,6 +42,14 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+		return
+	}
+	if !utf8.Valid(body) {
+		// JSON is UTF-8: decoded, the bytes that are not would become
+		// U+FFFD, and a name or title sent so recorded as such for good.
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(
+			"the request body is not UTF-8: JSON is UTF-8, and text in another encoding (such as Shift_JIS) would be recorded as replacement characters")}))
 		return
 	}
 	params := &graphql.RawParams{}

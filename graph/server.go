@@ -26,14 +26,26 @@ import (
 
 // Limits bound what one request may cost.
 type Limits struct {
-	Complexity  int   // default 5000, in objects: see costs
-	Depth       int   // default 12
+	Complexity int // default 5000, in objects: see costs
+	Depth      int // default 12
+	// Selections bounds the fields an operation selects once each
+	// fragment spread is replaced by its fragment (default 20,000): a
+	// fragment spread twice in another, spread twice in a third, and so
+	// on, doubles with each level, and the complexity and depth limits
+	// walk every spread, so 30 such fragments (a 1 KB request) held a
+	// core for minutes before either could refuse it.
+	Selections  int
 	ParserToken int   // default 10000
 	BodyBytes   int64 // default 1 MiB
 	// WebsocketInit is how long a websocket may take to send
 	// connection_init before it is closed (default 10 s): a connection
 	// that never says who it is holds nothing open for long.
 	WebsocketInit time.Duration
+	// Subscriptions bounds the subscriptions one websocket connection
+	// holds at once (default 100): each holds a buffer of level changes
+	// and goroutines until it completes, and 50,000 subscribe messages on
+	// one connection held 1.3 GB.
+	Subscriptions int
 	// Request bounds a query or mutation, over HTTP or a websocket
 	// (default 60 s, more than a mutation's read-your-writes wait): one
 	// whose reads hang on a silent connection ends with an error instead
@@ -48,6 +60,9 @@ func (l Limits) withDefaults() Limits {
 	if l.Depth <= 0 {
 		l.Depth = 12
 	}
+	if l.Selections <= 0 {
+		l.Selections = 20000
+	}
 	if l.ParserToken <= 0 {
 		l.ParserToken = 10000
 	}
@@ -56,6 +71,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.WebsocketInit <= 0 {
 		l.WebsocketInit = 10 * time.Second
+	}
+	if l.Subscriptions <= 0 {
+		l.Subscriptions = 100
 	}
 	if l.Request <= 0 {
 		l.Request = 60 * time.Second
@@ -99,7 +117,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if ws == nil {
 		ws = NewWebsockets()
 	}
-	addTransport(sessions{ws: ws, Transport: transport.Websocket{
+	addTransport(sessions{ws: ws, maxSubs: lim.Subscriptions, Transport: transport.Websocket{
 		// Every connection ends when the token it is authenticated by
 		// expires (or the server shuts down): see wsSession. Its timer,
 		// not a ping, closes it, at the expiry.
@@ -150,6 +168,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	// Before the complexity and depth limits, whose walks spread every
+	// fragment where it stands: this one counts each fragment once.
+	srv.Use(selectionLimit{max: lim.Selections})
 	srv.Use(extension.FixedComplexityLimit(lim.Complexity, complexity.WithFixedScalarValue(0)))
 	srv.Use(depthLimit{max: lim.Depth})
 	srv.Use(noFutureKnownAt{now: cfg.Resolver.Now})
@@ -197,8 +218,11 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.SetRecoverFunc(recoverFunc(log))
 
 	var h http.Handler = srv
-	h = cfg.Tokens.Authenticate(h)
+	// The token first: limitBody reads a body of unknown length (chunked)
+	// into memory, up to BodyBytes, and a caller without a valid token
+	// must not make the server hold a megabyte for them.
 	h = limitBody(h, lim.BodyBytes)
+	h = cfg.Tokens.Authenticate(h)
 	return h
 }
 
@@ -327,6 +351,67 @@ func limitBody(next http.Handler, n int64) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, n)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// selectionLimit refuses operations that select more than max fields once
+// their fragment spreads are replaced by their fragments. It counts each
+// fragment's fields once (a spread adds what its fragment was counted), so
+// it takes time in proportion to the document, however often fragments
+// spread one another; the walks after it (gqlgen's complexity, depthLimit)
+// take time in proportion to the count it bounds.
+type selectionLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = selectionLimit{}
+
+func (selectionLimit) ExtensionName() string                   { return "SelectionLimit" }
+func (selectionLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l selectionLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if n := selectionCount(oc.Operation.SelectionSet, oc.Doc.Fragments, map[string]int{}, l.max); n > l.max {
+		err := gqlerror.Errorf("operation selects more than %d fields once its fragments are spread (each spread counts its fragment's fields again); the limit is %d", l.max, l.max)
+		err.Extensions = map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}
+		return err
+	}
+	return nil
+}
+
+// selectionCount returns the fields set selects with every fragment spread
+// replaced by its fragment, or max+1 once that is more than max. counted
+// holds what each fragment spread so far counted.
+func selectionCount(set ast.SelectionSet, frags ast.FragmentDefinitionList, counted map[string]int, max int) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + selectionCount(s.SelectionSet, frags, counted, max)
+		case *ast.InlineFragment:
+			n += selectionCount(s.SelectionSet, frags, counted, max)
+		case *ast.FragmentSpread:
+			c, ok := counted[s.Name]
+			if !ok {
+				// Validation refuses cycles; were one let through, it
+				// would count as over the limit rather than recurse.
+				counted[s.Name] = max + 1
+				if f := frags.ForName(s.Name); f != nil {
+					c = selectionCount(f.SelectionSet, frags, counted, max)
+				} else {
+					c = 0
+				}
+				counted[s.Name] = c
+			}
+			n += c
+		}
+		if n > max {
+			return max + 1
+		}
+	}
+	return n
 }
 
 // depthLimit refuses operations nested deeper than max selections.

@@ -808,3 +808,85 @@ func outlives(t *testing.T, e *env, token string, d time.Duration, id string) {
 		t.Errorf("change %+v, want %s's", got, id)
 	}
 }
+
+// TestSubscriptionsPerConnectionAreBounded: a websocket connection holds at
+// most Limits.Subscriptions subscriptions at once (100 by default); one
+// more is refused, SUBSCRIPTION_LIMIT_EXCEEDED, until one completes. Each
+// holds a buffer of level changes and goroutines: 50,000 subscribe
+// messages on one employee's connection held 1.3 GB of the server's memory.
+func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
+	refusedAs := func(t *testing.T, c *wsClient, id string) {
+		t.Helper()
+		m, err := c.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Data   json.RawMessage
+			Errors []gqlError
+		}
+		if m.Type == "error" {
+			err = json.Unmarshal(m.Payload, &p.Errors)
+		} else {
+			err = json.Unmarshal(m.Payload, &p)
+		}
+		if err != nil || m.ID != id || len(p.Errors) != 1 || p.Errors[0].code() != "SUBSCRIPTION_LIMIT_EXCEEDED" ||
+			(len(p.Data) > 0 && string(p.Data) != "null") {
+			t.Fatalf("subscription %s: got %s %s %s, want SUBSCRIPTION_LIMIT_EXCEEDED", id, m.Type, m.ID, m.Payload)
+		}
+		if m.Type == "next" {
+			if m, err := c.next(5 * time.Second); err != nil || m.Type != "complete" || m.ID != id {
+				t.Fatalf("after the refusal of %s: %s %s %v, want it complete", id, m.Type, m.ID, err)
+			}
+		}
+	}
+	waitSubscribers := func(t *testing.T, e *env, n int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for e.Changes.Subscribers() != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d subscribers, want %d", e.Changes.Subscribers(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	t.Run("default", func(t *testing.T) {
+		e := newEnv(t, backends[0], options{})
+		c := e.connect(t, e.token(t, employee("B1")))
+		for i := range 100 {
+			c.subscribe(fmt.Sprint(i), nil)
+		}
+		waitSubscribers(t, e, 100)
+		c.subscribe("100", nil)
+		refusedAs(t, c, "100")
+		if n := e.Changes.Subscribers(); n != 100 {
+			t.Errorf("%d subscribers after the refusal, want 100", n)
+		}
+	})
+
+	t.Run("configured", func(t *testing.T) {
+		e := newEnv(t, backends[0], options{limits: graph.Limits{Subscriptions: 2}})
+		tok := e.token(t, employee("B1"))
+		c := e.connect(t, tok)
+		c.subscribe("1", nil)
+		c.subscribe("2", nil)
+		waitSubscribers(t, e, 2)
+		c.subscribe("3", nil)
+		refusedAs(t, c, "3")
+		// Another connection holds its own.
+		other := e.connect(t, tok)
+		other.subscribe("1", nil)
+		waitSubscribers(t, e, 3)
+		// A completed subscription makes room for another.
+		c.send(wsMessage{ID: "1", Type: "complete"})
+		if m, err := c.next(5 * time.Second); err != nil || m.Type != "complete" || m.ID != "1" {
+			t.Fatalf("after completing 1: %s %s %v", m.Type, m.ID, err)
+		}
+		waitSubscribers(t, e, 2)
+		c.subscribe("4", nil)
+		waitSubscribers(t, e, 3)
+		c.subscribe("5", nil)
+		refusedAs(t, c, "5")
+	})
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Close codes a websocket connection ends with besides the transport's own.
@@ -106,6 +107,30 @@ type wsSession struct {
 	reason  string
 	expires time.Time // the token's expiry; zero: none known yet
 	timer   *time.Timer
+
+	maxSubs int // subscriptions the connection may hold at once (Limits.Subscriptions)
+	subs    int // subscriptions it holds
+}
+
+// takeSubscription counts a subscription the connection starts, unless it
+// holds maxSubs already (then false). Each one holds a buffer of level
+// changes and two goroutines until it completes, so one connection's
+// subscribe messages must not hold the server's memory.
+func (s *wsSession) takeSubscription() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxSubs > 0 && s.subs >= s.maxSubs {
+		return false
+	}
+	s.subs++
+	return true
+}
+
+// releaseSubscription uncounts a subscription that has ended.
+func (s *wsSession) releaseSubscription() {
+	s.mu.Lock()
+	s.subs--
+	s.mu.Unlock()
 }
 
 type wsSessionKey struct{}
@@ -175,12 +200,13 @@ func (s *wsSession) release() {
 // operation on it) derives from.
 type sessions struct {
 	graphql.Transport
-	ws *Websockets
+	ws      *Websockets
+	maxSubs int // Limits.Subscriptions
 }
 
 func (t sessions) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx, cancel := context.WithCancel(r.Context())
-	s := &wsSession{cancel: cancel}
+	s := &wsSession{cancel: cancel, maxSubs: t.maxSubs}
 	s.ctx = context.WithValue(ctx, wsSessionKey{}, s)
 	if !t.ws.open(s) {
 		cancel()
@@ -272,4 +298,12 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 		return d.SetReadDeadline(t)
 	}
 	return nil
+}
+
+// errTooManySubscriptions refuses a subscription beyond the max a websocket
+// connection holds at once.
+func errTooManySubscriptions(max int) error {
+	err := gqlerror.Errorf("a websocket connection holds at most %d subscriptions at once: complete one, or open another connection", max)
+	err.Extensions = map[string]any{"code": "SUBSCRIPTION_LIMIT_EXCEEDED"}
+	return err
 }

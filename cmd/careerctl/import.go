@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // importLine is one command of an import file.
@@ -136,6 +137,10 @@ func (n *ndjsonReader) next() (importLine, error) {
 			continue
 		}
 		l := importLine{no: n.no}
+		if !utf8.Valid(text) {
+			l.err = badLine("", "%s", notUTF8)
+			return l, nil
+		}
 		if exportedEvent(text) {
 			l.err = badLine("", "%s", exportedLine)
 			l.err.exported = true
@@ -167,6 +172,10 @@ func (n *ndjsonReader) next() (importLine, error) {
 		return l, nil
 	}
 }
+
+// notUTF8 is why an import refuses a line or a CSV cell that is not UTF-8
+// (careerd refuses it too; JSON would turn each such byte into U+FFFD).
+const notUTF8 = "is not UTF-8: save the file as UTF-8 (a CSV file Excel saved as Shift_JIS is not)"
 
 // exportedLine is why an import refuses a line of an export.
 const exportedLine = `an event as careerctl export writes it (position, type, event: the log as recorded), which import does not take; ` +
@@ -273,6 +282,12 @@ func (c *csvReader) next() (importLine, error) {
 			continue
 		}
 		name := c.header[i]
+		if !utf8.ValidString(cell) {
+			// Sent as JSON, each byte that is not UTF-8 would become
+			// U+FFFD, and be recorded so for good.
+			l.err = badLine(name, "%s", notUTF8)
+			return l, nil
+		}
 		var v any
 		if k := inputFields[name].kind; k == kindEnumList {
 			v = splitList(cell, ";")

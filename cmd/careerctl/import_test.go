@@ -635,3 +635,22 @@ func TestASmallImportPrintsItsLastProgressLineOnce(t *testing.T) {
 		t.Errorf("a small import: exit %d, its last progress line %d times\n%s\n%s", code, n, out, errs)
 	}
 }
+
+// TestImportRefusesTextThatIsNotUTF8: a CSV cell or an NDJSON line that is
+// not UTF-8 (a file saved as Shift_JIS) is a refused line, naming the cell's
+// field: sent as JSON, its bytes became U+FFFD, and a name was recorded as
+// replacement characters for good.
+func TestImportRefusesTextThatIsNotUTF8(t *testing.T) {
+	sjis := "\x89\xc1\x93\xa1" // 加藤 in Shift_JIS
+	got, bad := readAll(t, "csv", "op,id,name,department,joinedOn\n"+
+		"registerPerson,P1,"+sjis+",Ops,2020-01-01\n"+
+		"registerPerson,P2,加藤,Ops,2020-01-01\n")
+	if !strings.HasPrefix(bad[2], "BAD_LINE name: is not UTF-8") || got[3] == nil || len(got)+len(bad) != 2 {
+		t.Errorf("CSV: good %v, bad %v", got, bad)
+	}
+	got, bad = readAll(t, "ndjson", `{"op":"registerPerson","input":{"id":"P1","name":"`+sjis+`","department":"Ops","joinedOn":"2020-01-01"}}`+"\n"+
+		`{"op":"registerPerson","input":{"id":"P2","name":"加藤","department":"Ops","joinedOn":"2020-01-01"}}`+"\n")
+	if !strings.Contains(bad[1], "is not UTF-8") || got[2] == nil || len(got)+len(bad) != 2 {
+		t.Errorf("NDJSON: good %v, bad %v", got, bad)
+	}
+}
