@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,19 +63,60 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 }
 
 // authorizePlacement checks the caller may change where a person works
-// (transfer, departure): admin, hr, or the manager of the person's
-// department. An employee records only their own accomplishments.
-func (r *Resolver) authorizePlacement(ctx context.Context, id string) error {
+// from effectiveOn on (transfer, departure): admin, hr, or the manager of
+// the department the person has belonged to every day from effectiveOn to
+// today: a back-dated change rewrites where they worked from its date, and
+// a manager rewrites only their own department's days. An employee records
+// only their own accomplishments.
+func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveOn domain.Date) error {
 	v, err := r.authorizePerson(ctx, id)
 	if err != nil {
 		return err
 	}
 	p, _ := PrincipalFrom(ctx)
-	if p.Has(RoleAdmin) || p.Has(RoleHR) ||
-		(p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department) {
+	if p.Has(RoleAdmin) || p.Has(RoleHR) {
+		return nil
+	}
+	today := r.today()
+	if p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(today) == p.Department {
+		if from, ok := inDepartmentSince(v, p.Department, effectiveOn, today); !ok {
+			return domain.Forbidden("not allowed to change where person %s works from %s: they have been in department %s only since %s, and a manager changes only their own department's days",
+				id, effectiveOn, p.Department, from)
+		}
 		return nil
 	}
 	return domain.Forbidden("not allowed to transfer or record the departure of person %s: needs the admin, hr or manager role", id)
+}
+
+// inDepartmentSince returns since when v has belonged to dept without a
+// break up to today (they do today), and whether that covers every day
+// from d (a d that is missing or after today is taken as today: it is
+// refused as such elsewhere). The department changes only where a
+// membership begins or ends: the latest such day whose eve is not in
+// dept begins the stretch.
+func inDepartmentSince(v projections.PersonView, dept string, d, today domain.Date) (domain.Date, bool) {
+	if d.IsZero() || d.After(today) {
+		d = today
+	}
+	var bounds []domain.Date
+	for _, m := range v.Memberships {
+		bounds = append(bounds, m.From)
+		if !m.To.IsZero() {
+			bounds = append(bounds, m.To)
+		}
+	}
+	slices.SortFunc(bounds, func(a, b domain.Date) int { return cmp.Compare(b.Days(), a.Days()) }) // latest first
+	since := today
+	for _, b := range bounds {
+		if b.After(today) {
+			continue
+		}
+		since = b
+		if v.DepartmentOn(b.AddDays(-1)) != dept {
+			break
+		}
+	}
+	return since, !d.Before(since)
 }
 
 // authorizeDepartment checks the caller may act on a department (register

@@ -601,3 +601,42 @@ func TestNoSelfAssessment(t *testing.T) {
 	book := e.gql(t, self, mSuccession, in(map[string]any{"personId": "S1", "kind": "PATENT_APPLICATION", "title": "t", "occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}})).ok(t)
 	e.gql(t, self, mAmend, in(map[string]any{"accomplishmentId": field(t, book.Data, "recordTechnologySuccession.accomplishmentId"), "title": "u"})).ok(t)
 }
+
+// TestAManagerChangesOnlyTheirOwnDepartmentsDays: a back-dated transfer
+// or departure rewrites where a person worked from its date; a manager
+// may record one only from a day the person has been in the manager's
+// department since, not over days they worked in another (in GraphQL as
+// in /v1/import), and nothing is recorded when refused.
+func TestAManagerChangesOnlyTheirOwnDepartmentsDays(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "T1", "name": "Moved", "department": "Network", "joinedOn": "2020-01-01"}, "")
+	e.mutate(t, adm, &mTransfer, map[string]any{"personId": "T1", "department": "Operations", "effectiveOn": "2023-06-01"}, "")
+	mgr := e.token(t, managerA)
+	head := e.head(t)
+	for _, c := range []struct {
+		query string
+		in    map[string]any
+	}{
+		{mTransfer, map[string]any{"personId": "T1", "department": "Network", "effectiveOn": "2022-01-01"}},
+		{mTransfer, map[string]any{"personId": "T1", "department": "Operations", "effectiveOn": "2023-05-31"}},
+		{mDeparture, map[string]any{"personId": "T1", "effectiveOn": "2021-03-01"}},
+	} {
+		r := e.gql(t, mgr, c.query, map[string]any{"in": c.in})
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "only since 2023-06-01") {
+			t.Errorf("%v as Operations' manager: %s %+v, want FORBIDDEN naming 2023-06-01", c.in, r.Data, r.Errors)
+		}
+	}
+	_, lines := e.importLines(t, mgr, `{"op":"recordDeparture","input":{"personId":"T1","effectiveOn":"2022-12-31"}}`)
+	if len(lines) != 1 || lines[0].OK || lines[0].Code != "FORBIDDEN" {
+		t.Errorf("a back-dated departure imported: %+v, want FORBIDDEN", lines)
+	}
+	if h := e.head(t); h != head {
+		t.Fatalf("the log's head moved from %d to %d: a refused change was recorded", head, h)
+	}
+	// From the day they came on, the days are the manager's department's.
+	r := e.mutate(t, mgr, &mTransfer, map[string]any{"personId": "T1", "department": "Network", "effectiveOn": "2023-06-01"}, "")
+	if got := field(t, r.Data, "transferPerson.person.department"); got != "Network" {
+		t.Errorf("a transfer from the day T1 came to Operations: department %v, want Network", got)
+	}
+}

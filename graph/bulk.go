@@ -356,8 +356,12 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 		if err := r.authorizeRecord(ctx, c); err != nil {
 			return nil, err
 		}
-	case events.TransferPerson, events.RecordDeparture:
-		if err := r.authorizePlacement(ctx, personID); err != nil {
+	case events.TransferPerson:
+		if err := r.authorizePlacement(ctx, personID, c.EffectiveOn); err != nil {
+			return nil, err
+		}
+	case events.RecordDeparture:
+		if err := r.authorizePlacement(ctx, personID, c.EffectiveOn); err != nil {
 			return nil, err
 		}
 	default:

@@ -38,7 +38,7 @@ func (r *mutationResolver) RegisterPerson(ctx context.Context, input model.Regis
 
 // TransferPerson is the resolver for the transferPerson field.
 func (r *mutationResolver) TransferPerson(ctx context.Context, input model.TransferPersonInput) (*model.PersonPayload, error) {
-	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
+	if err := r.authorizePlacement(ctx, input.PersonID, input.EffectiveOn); err != nil {
 		return nil, err
 	}
 	warnings, err := r.newDepartment(ctx, input.Department)
@@ -52,7 +52,7 @@ func (r *mutationResolver) TransferPerson(ctx context.Context, input model.Trans
 
 // RecordDeparture is the resolver for the recordDeparture field.
 func (r *mutationResolver) RecordDeparture(ctx context.Context, input model.RecordDepartureInput) (*model.PersonPayload, error) {
-	if err := r.authorizePlacement(ctx, input.PersonID); err != nil {
+	if err := r.authorizePlacement(ctx, input.PersonID, input.EffectiveOn); err != nil {
 		return nil, err
 	}
 	sending(ctx)
