@@ -1,6 +1,10 @@
 package postgres
 
-import "time"
+import (
+	"time"
+
+	"github.com/careerledger/careerledger/projections"
+)
 
 // DropIfAbandoned lets tests drive one step of DropAbandoned with a list
 // they read before other sessions moved on.
@@ -27,3 +31,8 @@ func SetLockIdleTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 
 // HoldPresenceSQL lets tests take an instance's presence on a session.
 var HoldPresenceSQL = holdPresenceSQL
+
+// PeopleStatements lets tests explain the statements People runs.
+func (s *Store) PeopleStatements(f projections.PeopleFilter) (count, page string, countArgs, pageArgs []any) {
+	return s.peopleStatements(f)
+}
