@@ -8,6 +8,7 @@ import (
 	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/careerledger/careerledger/projections/projectionstest"
 )
 
 // TestPeopleFiltersAreSemiJoins pins the shape of People's statements: each
@@ -40,5 +41,33 @@ func TestPeopleFiltersAreSemiJoins(t *testing.T) {
 				t.Errorf("%s: a filter runs as a subplan per person:\n%s\n%s", name, st.sql, plan)
 			}
 		}
+	}
+}
+
+// TestPeopleNoCountSkipsTheCount: a page asked for without its total is
+// answered by the page's statement alone, the same people in the same order.
+func TestPeopleNoCountSkipsTheCount(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	pool := pgtest.NewPool(t, "careerledger")
+	store := postgres.New(pool, cat, "careerledger")
+	env := projectionstest.Start(t, store, cat)
+	for _, id := range []string{"P1", "P2", "P3"} {
+		env.Register(id, "Ops", "2015-01-01")
+	}
+	f := projections.PeopleFilter{Department: "Ops", AsOf: domain.MustDate("2020-01-01"), First: 2}
+	counted, err := store.People(bg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.NoCount = true
+	page, err := store.People(bg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counted.TotalCount != 3 || page.TotalCount != 0 {
+		t.Errorf("total %d counted, %d uncounted; want 3 and 0", counted.TotalCount, page.TotalCount)
+	}
+	if len(page.People) != 2 || page.People[0].ID != "P1" || page.People[1].ID != "P2" || !page.HasNext {
+		t.Errorf("uncounted page %+v, want P1, P2 and more", page)
 	}
 }

@@ -294,8 +294,10 @@ func (s *Store) People(ctx context.Context, f projections.PeopleFilter) (project
 func (s *Store) people(ctx context.Context, q querier, f projections.PeopleFilter) (projections.PeoplePage, error) {
 	var page projections.PeoplePage
 	countSQL, pageSQL, countArgs, pageArgs := s.peopleStatements(f)
-	if err := q.QueryRow(ctx, countSQL, countArgs...).Scan(&page.TotalCount); err != nil {
-		return page, fmt.Errorf("people: %w", err)
+	if !f.NoCount {
+		if err := q.QueryRow(ctx, countSQL, countArgs...).Scan(&page.TotalCount); err != nil {
+			return page, fmt.Errorf("people: %w", err)
+		}
 	}
 	rows, err := q.Query(ctx, pageSQL, pageArgs...)
 	if err != nil {
