@@ -88,6 +88,21 @@ func trendDates(from, to domain.Date, interval model.Interval) ([]domain.Date, e
 	}
 }
 
+// selectsField reports whether the field being resolved, of type typ,
+// has name among its selections.
+func selectsField(ctx context.Context, typ, name string) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return true
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typ}) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // selectsWithdrawn reports whether the levelChanged subscription in ctx
 // selects withdrawn. Only such a subscription is sent withdrawals: one
 // written before withdrawals existed would receive a withdrawal as a

@@ -153,7 +153,8 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if err != nil {
 		return nil, err
 	}
-	f := projections.PeopleFilter{Department: dept, AsOf: r.today(), First: n, After: cursor, MinLevel: deref(minLevel)}
+	f := projections.PeopleFilter{Department: dept, AsOf: r.today(), First: n, After: cursor, MinLevel: deref(minLevel),
+		NoCount: !selectsField(ctx, "PersonConnection", "totalCount")}
 	switch {
 	case asOf != nil:
 		f.AsOf = *asOf

@@ -49,6 +49,10 @@ type PeopleFilter struct {
 	AsOf       domain.Date
 	First      int
 	After      string // cursor: the last person id of the previous page
+	// NoCount: the caller does not read TotalCount, which a store may then
+	// leave 0 rather than count every person who matches (a count per
+	// page makes paging through a list quadratic in its length).
+	NoCount bool
 }
 
 // PeoplePage is one page of people, ordered by id.

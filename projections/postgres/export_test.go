@@ -1,6 +1,10 @@
 package postgres
 
-import "time"
+import (
+	"time"
+
+	"github.com/careerledger/careerledger/projections"
+)
 
 // DropIfAbandoned lets tests drive one step of DropAbandoned with a list
 // they read before other sessions moved on.
@@ -31,3 +35,8 @@ var HoldPresenceSQL = holdPresenceSQL
 // HoldFormatPresenceSQL lets tests take an instance's format presence on a
 // session.
 var HoldFormatPresenceSQL = holdFormatPresenceSQL
+
+// PeopleStatements lets tests explain the statements People runs.
+func (s *Store) PeopleStatements(f projections.PeopleFilter) (count, page string, countArgs, pageArgs []any) {
+	return s.peopleStatements(f)
+}
