@@ -245,9 +245,12 @@ func trendCommand(c *cli, args []string) error {
 	return printLevels(c.stdout, "ON", rows, false)
 }
 
-const peopleQuery = `query($department: String, $field: SpecialtyField, $minLevel: Int, $asOf: Date, $after: String, $knownAt: DateTime) {
+// peopleQuery reads a page of people; $count asks for the total (the first
+// page only: counting every match again on each page of a long list made
+// paging through it quadratic).
+const peopleQuery = `query($department: String, $field: SpecialtyField, $minLevel: Int, $asOf: Date, $after: String, $knownAt: DateTime, $count: Boolean!) {
   people(department: $department, field: $field, minLevel: $minLevel, asOf: $asOf, first: 100, after: $after, knownAt: $knownAt) {
-    totalCount
+    totalCount @include(if: $count)
     pageInfo { hasNextPage endCursor }
     edges { node { id name joinedOn department(asOf: $asOf) standing(asOf: $asOf) { field level } } }
   }
@@ -348,6 +351,7 @@ func peopleCommand(c *cli, args []string) error {
 	}
 	var people []json.RawMessage
 	total := 0
+	vars["count"] = true
 	for {
 		data, err := ep.graphql(c.ctx, peopleQuery, vars)
 		if err != nil {
@@ -368,7 +372,9 @@ func peopleCommand(c *cli, args []string) error {
 		if err := json.Unmarshal(data, &res); err != nil {
 			return fmt.Errorf("unexpected response: %w", err)
 		}
-		total = res.People.TotalCount
+		if vars["count"] == true {
+			total, vars["count"] = res.People.TotalCount, false
+		}
 		for _, e := range res.People.Edges {
 			people = append(people, e.Node)
 		}
