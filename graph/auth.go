@@ -210,10 +210,14 @@ func bearer(h string) (string, bool) {
 // Authenticate rejects requests without a valid bearer token with 401. A
 // websocket upgrade may also come without the header (a browser cannot set
 // one) and authenticate in its connection_init payload instead; with the
-// header, it is checked here like any request's.
+// header, it is checked here like any request's. A handshake is a GET
+// without a body: a request with the Upgrade header and a body (a chunked
+// one is read into memory after this, up to the body limit) needs a token
+// like any other.
 func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.Header.Get("Authorization") == "" {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.Header.Get("Authorization") == "" &&
+			r.Method == http.MethodGet && r.ContentLength == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}

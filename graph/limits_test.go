@@ -155,6 +155,20 @@ func TestLimits(t *testing.T) {
 				t.Errorf("a chunked body over 1 MiB without a valid token (%q): HTTP %d %.200s, want 401", token, r.Status, r.Raw)
 			}
 		}
+		// Nor with a websocket's Upgrade header, which lets a handshake
+		// without a token through to authenticate in connection_init: a
+		// handshake has no body, and one that brings a body is refused
+		// before it is read (413 would say the server read it).
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, _ = http.NewRequest(method, e.url, io.MultiReader(strings.NewReader(big)))
+			req.ContentLength = -1
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			if r := e.do(t, http.DefaultClient, req); r.Status != http.StatusUnauthorized {
+				t.Errorf("%s with Upgrade: websocket and a chunked body over 1 MiB, without a token: HTTP %d %.200s, want 401", method, r.Status, r.Raw)
+			}
+		}
 		// Just under the limit is served.
 		ok := `{"query":"{ catalogue { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<19) + `"}}`
 		req, _ = http.NewRequest(http.MethodPost, e.url, bytes.NewReader([]byte(ok)))
