@@ -890,3 +890,31 @@ func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
 		refusedAs(t, c, "5")
 	})
 }
+
+// TestWebsocketMessageNotUTF8: a mutation sent over a websocket in another
+// encoding than UTF-8 is refused, as a POST body in one is: the connection
+// closes with 1007 and nothing is recorded. Decoded, each such byte became
+// U+FFFD, and the name was recorded as replacement characters for good.
+func TestWebsocketMessageNotUTF8(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	before := e.head(t)
+	c := e.connect(t, adm)
+	sjis := "\x89\xc1\x93\xa1" // 加藤 in Shift_JIS
+	msg := `{"id":"m","type":"subscribe","payload":{"query":"mutation($n: String!) { registerPerson(input: {id: \"W1\", name: $n, department: \"Operations\", joinedOn: \"2020-01-01\"}) { position } }","variables":{"n":"` + sjis + `"}}}`
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.next(5 * time.Second)
+	if websocket.CloseStatus(err) != 1007 {
+		t.Errorf("a message in Shift_JIS: got %s %s, %v; want the connection closed with 1007", m.Type, m.Payload, err)
+	}
+	if got := e.head(t); got != before {
+		t.Errorf("the log moved from %d to %d", before, got)
+	}
+	if r := e.gql(t, adm, `{ person(id: "W1") { name } }`, nil); len(r.Errors) == 0 || r.Errors[0].code() != "NOT_FOUND" {
+		t.Errorf("W1 registered: %s", r.Raw)
+	}
+}

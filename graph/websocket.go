@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -286,6 +289,34 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 	}
 	return c.WebsocketConn.WriteClose(code, reason)
 }
+
+// closeNotUTF8 is the close code for a message that is not UTF-8 (RFC
+// 6455, 1007: data inconsistent with the type of the message).
+const closeNotUTF8 = 1007
+
+// NextReader refuses a message that is not UTF-8 by closing the connection
+// with 1007, as RFC 6455 has an endpoint fail one: decoded, each byte that
+// is not UTF-8 becomes U+FFFD, and a mutation's name or title sent so would
+// be recorded as replacement characters for good (a POST body is refused
+// so too: postJSON).
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil {
+		return typ, r, err
+	}
+	msg, err := io.ReadAll(r)
+	if err != nil {
+		return typ, nil, err
+	}
+	if !utf8.Valid(msg) {
+		_ = c.WriteClose(closeNotUTF8, "a message is not UTF-8")
+		return typ, nil, errMessageNotUTF8
+	}
+	return typ, bytes.NewReader(msg), nil
+}
+
+// errMessageNotUTF8 is what NextReader returns for a message that is not UTF-8.
+var errMessageNotUTF8 = errors.New("websocket message is not UTF-8")
 
 func (c *wsConn) SetReadLimit(n int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
