@@ -83,7 +83,11 @@ type Main struct {
 	staleCatalogue, servedNewer bool
 	// standingBy: the projector leaves the read model to an instance of
 	// the catalogue that judged it (standsBy).
-	standingBy    atomic.Bool
+	standingBy atomic.Bool
+	// olderReleases is how many instances of a release before format
+	// presences run on this read model, as watchLag last counted them
+	// (postgres.OlderReleasesPresent): /readyz reads it, not the lock table.
+	olderReleases atomic.Int64
 	activeAtStart postgres.Active // the registry's entry for the read model served at start
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
@@ -732,14 +736,14 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		body["format"] = "older than the read model's: this release serves it as it is; upgrade it, or rebuild the read model for it (careerctl rebuild --wait)"
 		body["read_model_format_version"], body["format_version"] = active.Format, postgres.Format
 	}
-	if aerr == nil && active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() && active.Format == postgres.Format && m.pool != nil {
+	if n := m.olderReleases.Load(); n > 0 {
 		// Instances of a release before format presences (format 3) never
 		// stand by for this format: one holding the projector lock stores
-		// its own format's judgments in this read model.
-		if n, err := postgres.OlderReleasesPresent(ctx, m.pool, m.Config.Schema, m.cat.ID(), m.cat.Version()); err == nil && n > 0 {
-			body["older_releases"] = fmt.Sprintf("%d instance(s) of a release of an older read-model format run and may project into this read model by their format's rules: "+
-				"once they are all replaced, rebuild the read model (careerctl rebuild --wait) if the catalogue has an evidence window of months or years", n)
-		}
+		// its own format's judgments in this read model (counted each
+		// second by watchLag, not on every probe: it reads the server's
+		// lock table).
+		body["older_releases"] = fmt.Sprintf("%d instance(s) of a release of an older read-model format run and may project into this read model by their format's rules: "+
+			"once they are all replaced, rebuild the read model (careerctl rebuild --wait) if the catalogue has an evidence window of months or years", n)
 	}
 	if m.standingBy.Load() {
 		// Whatever the versions (a rebuild on request may have gone back to
@@ -873,6 +877,13 @@ func (m *Main) watchLag(ctx context.Context) {
 			}
 			m.metrics.catalogueBehind.Set(v)
 			m.metrics.formatBehind.Set(f)
+			older := 0
+			if active.CatalogueID == m.cat.ID() && active.CatalogueVersion == m.cat.Version() && active.Format == postgres.Format && m.pool != nil {
+				if n, err := postgres.OlderReleasesPresent(actx, m.pool, m.Config.Schema, m.cat.ID(), m.cat.Version()); err == nil {
+					older = n
+				}
+			}
+			m.olderReleases.Store(int64(older))
 		}
 		acancel()
 		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)

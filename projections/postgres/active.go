@@ -265,13 +265,17 @@ func listenSwitches(ctx context.Context, pool *pgxpool.Pool, name string, presen
 	defer conn.Close(context.WithoutCancel(ctx))   //nolint:errcheck // the session ends either way
 	conn.Exec(ctx, "SET idle_session_timeout = 0") //nolint:errcheck // older servers have no such timeout
 	if presence != (Presence{}) {
-		if _, err := conn.Exec(ctx, holdPresenceSQL, presence.Name, presence.CatalogueID, presence.Version); err != nil {
-			return
-		}
+		// The format's presence first: a session holding the catalogue's
+		// alone is an instance of a release before format presences
+		// (OlderReleasesPresent), which this one never is, even for a
+		// moment.
 		if presence.Format > 0 {
 			if _, err := conn.Exec(ctx, holdFormatPresenceSQL, presence.Name, presence.CatalogueID, presence.Version, presence.Format); err != nil {
 				return
 			}
+		}
+		if _, err := conn.Exec(ctx, holdPresenceSQL, presence.Name, presence.CatalogueID, presence.Version); err != nil {
+			return
 		}
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+switchChannel); err != nil {
