@@ -196,6 +196,13 @@ func ValidatePrintable(field, s string, multiline bool) error {
 			return &Error{Kind: KindInvalid, Field: field, Rule: "must not contain control characters",
 				Message: fmt.Sprintf("%s: must not contain control characters (U+%04X at character %d)", field, r, n)}
 		}
+		if r == utf8.RuneError {
+			// What a JSON decoder makes of text it could not read (a lone
+			// surrogate escape such as \ud800): recorded, it would stand
+			// for the lost characters forever.
+			return &Error{Kind: KindInvalid, Field: field, Rule: "must not contain the replacement character",
+				Message: fmt.Sprintf("%s: must not contain the replacement character U+FFFD (at character %d), which stands for text that could not be read", field, n)}
+		}
 	}
 	return nil
 }

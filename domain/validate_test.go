@@ -177,6 +177,8 @@ func TestValidateNameAndDepartment(t *testing.T) {
 		{"reason: lines and tabs", domain.ValidateReason, "recorded twice:\n\tonce in March\r\n", "", ""},
 		{"reason: a NUL", domain.ValidateReason, "twice\x00", "reason", "must not contain control characters"},
 		{"name: a zero-width joiner and an emoji are text", domain.ValidateName, "Hana \u200d\U0001F469", "", ""},
+		{"name: the replacement character", domain.ValidateName, "a\ufffdb", "name", "must not contain the replacement character"},
+		{"reason: the replacement character", domain.ValidateReason, "twice \ufffd", "reason", "must not contain the replacement character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -304,8 +304,22 @@ func TestTextThatIsNotUTF8IsRefused(t *testing.T) {
 	if got := e.head(t); got != before+1 {
 		t.Errorf("the log moved to %d after the GraphQL request", got)
 	}
+	// A lone surrogate escape is valid UTF-8 on the wire, and JSON reads it
+	// as the replacement character: refused as such, in a GraphQL
+	// request's variables as in an import line.
+	r = e.gql(t, adm, mRegister, map[string]any{"in": map[string]any{"id": "U4", "name": "a\ufffdb", "department": "Operations", "joinedOn": "2020-01-01"}})
+	if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "name" || !strings.Contains(r.Errors[0].Message, "replacement character") {
+		t.Errorf("a name with U+FFFD: %s", r.Raw)
+	}
+	_, res = e.importLines(t, adm, `{"op":"registerPerson","input":{"id":"U5","name":"a\ud800b","department":"Operations","joinedOn":"2020-01-01"}}`)
+	if len(res) != 1 || res[0].OK || res[0].Code != "BAD_USER_INPUT" || res[0].Field != "name" {
+		t.Errorf("an imported name with a lone surrogate escape: %+v", res)
+	}
+	if got := e.head(t); got != before+1 {
+		t.Errorf("the log moved to %d after the replacement characters", got)
+	}
 	// Nobody was registered under a name of replacement characters.
-	for _, id := range []string{"U1", "U3"} {
+	for _, id := range []string{"U1", "U3", "U4", "U5"} {
 		if r := e.gql(t, adm, `{ person(id: "`+id+`") { name } }`, nil); len(r.Errors) == 0 || r.Errors[0].code() != "NOT_FOUND" {
 			t.Errorf("%s: %s", id, r.Raw)
 		}
