@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -417,22 +418,11 @@ func TestHealthCommand(t *testing.T) {
 // PersonPayload.warnings refuses the field at validation (nothing
 // recorded); careerctl asks again without it.
 func TestMutationsWorkWithACareerdBeforeWarnings(t *testing.T) {
-	var asked []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ Query string }
-		json.NewDecoder(r.Body).Decode(&req) //nolint:errcheck // the test's own requests
-		asked = append(asked, req.Query)
-		w.Header().Set("Content-Type", "application/json")
-		if strings.Contains(req.Query, "warnings") {
-			io.WriteString(w, `{"errors":[{"message":"Cannot query field \"warnings\" on type \"PersonPayload\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`) //nolint:errcheck
-			return
-		}
-		io.WriteString(w, `{"data":{"registerPerson":{"position":"7","person":{"id":"OLD9","name":"Old Server","department":"Ops"}}}}`) //nolint:errcheck
-	}))
-	defer srv.Close()
+	srv, asked := olderCareerd(t, "PersonPayload", "warnings",
+		`{"data":{"registerPerson":{"position":"7","person":{"id":"OLD9","name":"Old Server","department":"Ops"}}}}`)
 	code, out, errs := runAgainst(srv.URL, "register-person", "--id", "OLD9", "--name", "Old Server", "--department", "Ops", "--joinedOn", "2020-01-01")
-	if code != 0 || !strings.Contains(out, "OLD9 (Old Server, Ops)") || len(asked) != 2 {
-		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(asked))
+	if code != 0 || !strings.Contains(out, "OLD9 (Old Server, Ops)") || len(*asked) != 2 {
+		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(*asked))
 	}
 }
 
@@ -457,22 +447,35 @@ func TestAnAmendedThenRetractedAccomplishmentSaysBoth(t *testing.T) {
 // such a careerd answers before the registration was recorded) still says
 // that nothing was known.
 func TestPersonWorksWithACareerdBeforeRecordedAt(t *testing.T) {
-	var asked []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, asked := olderCareerd(t, "Person", "recordedAt", `{"data":{"person":{"id":"OLD1","name":"Old Server","joinedOn":"2020-01-01","department":"Ops",`+
+		`"memberships":[{"department":"Ops","from":"2020-01-01","to":null}],"standing":[],"history":[]}}}`)
+	code, out, errs := runAgainst(srv.URL, "person", "OLD1", "--known-at", "2020-01-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "OLD1  Old Server") || !strings.Contains(out, "nothing was known of OLD1 at 2020-01-01T00:00:00Z") || len(*asked) != 2 {
+		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(*asked))
+	}
+}
+
+// olderCareerd is a careerd of a release before typ.field: it refuses a
+// query that asks for the field at validation, as gqlgen does, and answers
+// any other with answer. asked holds the queries it was sent. It stops
+// when the test ends.
+func olderCareerd(t *testing.T, typ, field, answer string) (srv *httptest.Server, asked *[]string) {
+	t.Helper()
+	var mu sync.Mutex
+	queries := []string{}
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Query string }
 		json.NewDecoder(r.Body).Decode(&req) //nolint:errcheck // the test's own requests
-		asked = append(asked, req.Query)
+		mu.Lock()
+		queries = append(queries, req.Query)
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		if strings.Contains(req.Query, "recordedAt") {
-			io.WriteString(w, `{"errors":[{"message":"Cannot query field \"recordedAt\" on type \"Person\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`) //nolint:errcheck
+		if strings.Contains(req.Query, field) {
+			fmt.Fprintf(w, `{"errors":[{"message":"Cannot query field \"%s\" on type \"%s\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`, field, typ)
 			return
 		}
-		io.WriteString(w, `{"data":{"person":{"id":"OLD1","name":"Old Server","joinedOn":"2020-01-01","department":"Ops",`+ //nolint:errcheck
-			`"memberships":[{"department":"Ops","from":"2020-01-01","to":null}],"standing":[],"history":[]}}}`)
+		io.WriteString(w, answer) //nolint:errcheck
 	}))
-	defer srv.Close()
-	code, out, errs := runAgainst(srv.URL, "person", "OLD1", "--known-at", "2020-01-01T00:00:00Z")
-	if code != 0 || !strings.Contains(out, "OLD1  Old Server") || !strings.Contains(out, "nothing was known of OLD1 at 2020-01-01T00:00:00Z") || len(asked) != 2 {
-		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(asked))
-	}
+	t.Cleanup(srv.Close)
+	return srv, &queries
 }
