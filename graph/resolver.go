@@ -37,6 +37,13 @@ type ReadModel interface {
 	// PersonEvents returns the events of many people in one call: what a
 	// page of people is resolved from, never one query per person.
 	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
+	// Readable returns the position up to which the read model answers
+	// every query.
+	Readable(ctx context.Context) (uint64, error)
+	// EarliestRecordedAfter returns a bound on when the events applied
+	// after position were recorded (see projections.ReadModel): a list as
+	// known at an instant before it is still the list replayed then.
+	EarliestRecordedAfter(ctx context.Context, position uint64) (earliest time.Time, any bool, err error)
 }
 
 // Commands records facts in the event log.
@@ -74,9 +81,8 @@ type Resolver struct {
 	// only. Off by default: the contract lets an employee record their own
 	// accomplishments, assessments included.
 	NoSelfAssessment bool
-	// Head returns the event log's head: a people list as known at an
-	// instant is kept for its next pages only when the read model had
-	// applied the head before the list was replayed (nil: never kept).
+	// Head returns the event log's head: an answer as known at an instant
+	// waits for the read model to apply it (nil: no wait).
 	Head func(ctx context.Context) (uint64, error)
 	// RecordedAt returns when the event at a position was recorded: an
 	// answer as known at an instant well before the first event the read

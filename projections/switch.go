@@ -28,6 +28,12 @@ type ReadModel interface {
 	Departments(ctx context.Context) ([]string, error)
 	// PeopleEverIn: see KnownAtReader.
 	PeopleEverIn(ctx context.Context, department string) ([]string, error)
+	// EarliestRecordedAfter returns a bound on when the events applied
+	// after position were recorded: none was recorded before it (the zero
+	// time when the store cannot tell); any is false when none is applied.
+	// An answer as known at an instant before the bound replays to what it
+	// did at position.
+	EarliestRecordedAfter(ctx context.Context, position uint64) (earliest time.Time, any bool, err error)
 	WaitFor(ctx context.Context, position uint64) error
 }
 
@@ -242,6 +248,16 @@ func (s *Switch) PeopleEverIn(ctx context.Context, department string) ([]string,
 		return nil, err
 	}
 	return rm.PeopleEverIn(ctx, department)
+}
+
+// EarliestRecordedAfter is the serving read model's (positions are the
+// log's, whichever read model serves).
+func (s *Switch) EarliestRecordedAfter(ctx context.Context, position uint64) (time.Time, bool, error) {
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return rm.EarliestRecordedAfter(ctx, position)
 }
 
 // Trend returns the distributions of field on dates (see Trend) from the

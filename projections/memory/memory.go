@@ -34,7 +34,24 @@ type Store struct {
 	ids      []string // sorted
 	accOwner map[string]string
 	dist     distIndex
+	// stamps is, batch by batch, the last position and the earliest
+	// recording instant of the batches applied lately (EarliestRecordedAfter);
+	// stampsFrom the position before the first of them.
+	stamps     []batchStamp
+	stampsFrom uint64
 }
+
+// batchStamp is one applied batch's last position and earliest recording
+// instant.
+type batchStamp struct {
+	last     uint64
+	earliest time.Time
+}
+
+// maxStamps is how many applied batches the store keeps the earliest
+// recording instant of; a question about events further back is answered
+// with a bound that admits anything.
+const maxStamps = 1 << 16
 
 // New returns an empty store judging with cat.
 func New(cat *domain.Catalogue) *Store {
@@ -82,8 +99,54 @@ func (s *Store) ApplyEvents(_ context.Context, position uint64, batch []events.R
 	for _, r := range batch {
 		s.deferred[r.PersonID] = append(s.deferred[r.PersonID], r)
 	}
+	s.stamp(batch)
 	s.position = position
 	return nil
+}
+
+// stamp notes a batch's last position and earliest recording instant.
+func (s *Store) stamp(batch []events.Recorded) {
+	if len(batch) == 0 {
+		return
+	}
+	st := batchStamp{last: batch[len(batch)-1].Position, earliest: batch[0].RecordedAt}
+	for _, r := range batch[1:] {
+		if r.RecordedAt.Before(st.earliest) {
+			st.earliest = r.RecordedAt
+		}
+	}
+	if len(s.stamps) == maxStamps {
+		half := maxStamps / 2
+		s.stampsFrom = s.stamps[half-1].last
+		s.stamps = append(s.stamps[:0], s.stamps[half:]...)
+	}
+	s.stamps = append(s.stamps, st)
+}
+
+// EarliestRecordedAfter returns a bound on when the events applied after
+// position were recorded: none of them was recorded before it (the
+// earliest one's instant, or the zero time when the store no longer
+// knows); any is false when no event after position is applied.
+func (s *Store) EarliestRecordedAfter(_ context.Context, position uint64) (earliest time.Time, any bool, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if position >= s.position {
+		return time.Time{}, false, nil
+	}
+	if position < s.stampsFrom {
+		return time.Time{}, true, nil // forgotten: anything may be there
+	}
+	i := sort.Search(len(s.stamps), func(i int) bool { return s.stamps[i].last > position })
+	if i == len(s.stamps) {
+		return time.Time{}, true, nil // not stamped: anything may be there
+	}
+	earliest = s.stamps[i].earliest
+	for _, st := range s.stamps[i+1:] {
+		if st.earliest.Before(earliest) {
+			earliest = st.earliest
+		}
+	}
+	return earliest, true, nil
 }
 
 // WaitFor blocks until position has been applied or ctx is done.
@@ -151,6 +214,7 @@ func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorde
 	// Whoever had deferred events is in people, or was never registered
 	// (nothing to show, as for a whole batch).
 	clear(s.deferred)
+	s.stamp(batch)
 	s.position, s.readable = position, position
 	s.mu.Unlock()
 	s.signal.Advance(position)

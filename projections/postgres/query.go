@@ -383,6 +383,25 @@ func (s *Store) PeopleEverIn(ctx context.Context, department string) ([]string, 
 	})
 }
 
+// EarliestRecordedAfter returns a bound on when the events stored after
+// position were recorded: none of them was recorded before it (the
+// earliest one's instant); any is false when no event after position is
+// stored. It reads the events after position through the primary key.
+func (s *Store) EarliestRecordedAfter(ctx context.Context, position uint64) (earliest time.Time, any bool, err error) {
+	at, err := read(ctx, s, func(q querier) (*time.Time, error) {
+		var at *time.Time
+		err := q.QueryRow(ctx, s.q(`SELECT min(recorded_at) FROM {s}.person_events WHERE position > $1`), int64(position)).Scan(&at)
+		return at, err
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("earliest recorded after %d: %w", position, err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
+}
+
 // distributionCounts is the +1 and -1 of every department and level on $2
 // (the date) in field $1 and department $3 (empty: all): the months before
 // $2's from the deltas, the days of its month up to it from the periods

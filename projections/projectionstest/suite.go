@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"a bulk catch-up publishes no withdrawal", testBulkCatchUpWithdrawsNothing},
 		{"distributions and people as known at any instant are what the read model answered then", testDistributionsKnownAt},
 		{"a person's history in the store is the log's, for a Recorder to read", testHistory},
+		{"the earliest recording instant of the events applied after a position", testEarliestRecordedAfter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,6 +247,37 @@ func testKnownBeforeRegistration(t *testing.T, e *Env) {
 	}
 	if _, err := e.Store.Standing(ctx, "nobody", Today, time.Time{}); domain.KindOf(err) != domain.KindNotFound {
 		t.Errorf("standing of an unknown person: err = %v, want NotFound", err)
+	}
+}
+
+func testEarliestRecordedAfter(t *testing.T, e *Env) {
+	if _, any, err := e.Store.EarliestRecordedAfter(ctx, 0); err != nil || any {
+		t.Errorf("an empty read model: any %v, err %v; want nothing after position 0", any, err)
+	}
+	r1 := e.Register("E1", "Ops", "2015-01-01")
+	r2 := e.Register("E2", "Ops", "2015-01-01")
+	e.Clock.Advance(-time.Hour) // E3's registration is stamped before E2's
+	r3 := e.Register("E3", "Ops", "2015-01-01")
+	r4 := e.Register("E4", "Ops", "2015-01-01")
+	rs, err := e.Store.PersonEvents(ctx, []string{"E1", "E2", "E3", "E4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(id string) time.Time { return rs[id][0].RecordedAt }
+	if !at("E3").Before(at("E2")) {
+		t.Fatalf("E3 recorded at %s, E2 at %s: want E3 first", at("E3"), at("E2"))
+	}
+	for _, c := range []struct {
+		after uint64
+		want  time.Time
+	}{{0, at("E3")}, {r1.Position, at("E3")}, {r2.Position, at("E3")}, {r3.Position, at("E4")}} {
+		got, any, err := e.Store.EarliestRecordedAfter(ctx, c.after)
+		if err != nil || !any || !got.Equal(c.want) {
+			t.Errorf("after %d: %s, any %v, err %v; want %s", c.after, got, any, err, c.want)
+		}
+	}
+	if _, any, err := e.Store.EarliestRecordedAfter(ctx, r4.Position); err != nil || any {
+		t.Errorf("after the last position: any %v, err %v; want nothing", any, err)
 	}
 }
 
