@@ -34,7 +34,7 @@ func (r *queryResolver) SkillDistribution(ctx context.Context, field model.Speci
 		d = r.dateOf(*knownAt) // the answer given then was of that day
 	}
 	if knownAt != nil {
-		points, err := projections.DistributionsKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, domain.Field(field), []domain.Date{d}, dept, *knownAt)
+		points, err := r.distributionsKnownAt(ctx, domain.Field(field), []domain.Date{d}, dept, *knownAt)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +65,7 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 	}
 	var points [][]projections.Cell
 	if knownAt != nil {
-		points, err = projections.DistributionsKnownAt(ctx, r.ReadModel, r.Resolver.Catalogue, domain.Field(field), dates, dept, *knownAt)
+		points, err = r.distributionsKnownAt(ctx, domain.Field(field), dates, dept, *knownAt)
 	} else {
 		points, err = projections.Trend(ctx, r.ReadModel, domain.Field(field), dates, dept)
 	}

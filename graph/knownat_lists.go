@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -9,46 +10,121 @@ import (
 	"github.com/careerledger/careerledger/projections"
 )
 
-// maxKnownAtLists is how many people lists as known at an instant are
-// kept whole, and knownAtListTTL for how long: the pages of one list are
-// cut from one replay (a list of 20,000 people is 200 pages of 100), and
-// a client paging through it sees one list, not pages of lists replayed
-// apart. knownAtSettled is how long after an instant events recorded
-// before it are taken to have reached the log (settleKnownAt).
+// Answers as known at an instant are replays of the log (seconds for tens
+// of thousands of people), so careerd keeps the latest few: the last
+// maxKnownAtLists people lists whole, so that the pages of one list are cut
+// from one replay (a list of 20,000 people is 200 pages of 100) and a
+// client paging through it sees one list, not pages of lists replayed
+// apart; and the last maxKnownAtDistributions distributions and trends,
+// which a dashboard asks for again and again. Each is kept knownAtKeptTTL.
+// knownAtSettled is how long after an instant events recorded before it
+// are taken to have reached the log (settleKnownAt).
 //
-// A kept list notes the read model's position before its replay read
-// anything; before a page is cut from it, the read model is asked when
-// the events it has applied since were recorded. Should one have been
-// recorded at or before the list's instant (a command stamped before it
-// whose event reached the log or the read model later: a recent instant,
-// or a projector catching up), the list is replayed again; otherwise a
-// replay now would give the same list, and the noted position moves on.
-// So a list as known a moment ago is replayed once, not once per page,
-// and a kept list never answers what a new replay would not.
+// A kept answer notes the read model's position before its replay read
+// anything; before it is given again, the read model is asked when the
+// events it has applied since were recorded. Should one have been recorded
+// at or before the answer's instant (a command stamped before it whose
+// event reached the log or the read model later: a recent instant, or a
+// projector catching up), the answer is replayed again; otherwise a replay
+// now would give the same answer, and the noted position moves on. So a
+// list as known a moment ago is replayed once, not once per page, and a
+// kept answer never says what a new replay would not.
 const (
-	maxKnownAtLists = 4
-	knownAtListTTL  = 10 * time.Minute
-	knownAtSettled  = time.Minute
+	maxKnownAtLists         = 4
+	maxKnownAtDistributions = 8
+	knownAtKeptTTL          = 10 * time.Minute
+	knownAtSettled          = time.Minute
 )
 
-// knownAtLists keeps the latest people lists as known at an instant. Its
-// zero value is ready.
-type knownAtLists struct {
+// knownAtKept keeps the latest answers of one kind as known at an instant.
+// Its zero value is ready.
+type knownAtKept[K comparable, V any] struct {
 	mu      sync.Mutex
-	entries []*knownAtList // oldest first
+	entries []*knownAtEntry[K, V] // oldest first
 }
 
-type knownAtList struct {
-	key  knownAtKey
+type knownAtEntry[K comparable, V any] struct {
+	key  K
 	made time.Time
-	// from: the list is the replay of the events applied up to this
+	// from: the answer is the replay of the events applied up to this
 	// position (and of none after it recorded by the instant).
-	from   uint64
-	people []projections.PersonView
+	from  uint64
+	value V
 }
 
-// knownAtKey is everything a list depends on but its page.
-type knownAtKey struct {
+// answer returns the answer kept for key if a replay now would give it,
+// and otherwise replays it with replay and keeps it in place of the
+// oldest, max kept at most.
+func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, knownAt time.Time, max int,
+	replay func() (V, error)) (V, error) {
+	if v, ok := k.kept(ctx, rm, key, knownAt); ok {
+		return v, nil
+	}
+	from, err := rm.Readable(ctx) // before the replay reads
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	v, err := replay()
+	if err != nil {
+		return v, err
+	}
+	now := time.Now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	entries := make([]*knownAtEntry[K, V], 0, max)
+	for _, e := range k.entries {
+		if e.key != key && now.Sub(e.made) < knownAtKeptTTL {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) >= max {
+		entries = entries[len(entries)-max+1:]
+	}
+	k.entries = append(entries, &knownAtEntry[K, V]{key: key, made: now, from: from, value: v})
+	return v, nil
+}
+
+// kept returns the answer kept for key if a replay now would give it: no
+// event applied since its replay was recorded at or before knownAt.
+func (k *knownAtKept[K, V]) kept(ctx context.Context, rm ReadModel, key K, knownAt time.Time) (V, bool) {
+	var zero V
+	now := time.Now()
+	k.mu.Lock()
+	var e *knownAtEntry[K, V]
+	for _, x := range k.entries {
+		if x.key == key && now.Sub(x.made) < knownAtKeptTTL {
+			e = x
+		}
+	}
+	var from uint64
+	if e != nil {
+		from = e.from
+	}
+	k.mu.Unlock()
+	if e == nil {
+		return zero, false
+	}
+	// The position first, then when what was applied after the noted one
+	// was recorded: the events up to the position are among those asked
+	// about.
+	applied, err := rm.Readable(ctx)
+	if err != nil {
+		return zero, false
+	}
+	earliest, any, err := rm.EarliestRecordedAfter(ctx, from)
+	if err != nil || any && !earliest.After(knownAt) {
+		return zero, false // replayed again, and kept in its place
+	}
+	k.mu.Lock()
+	e.from = max(e.from, applied)
+	k.mu.Unlock()
+	return e.value, true
+}
+
+// knownAtListKey is everything a people list as known at an instant
+// depends on but its page.
+type knownAtListKey struct {
 	department string
 	field      domain.Field
 	minLevel   int
@@ -61,68 +137,37 @@ type knownAtKey struct {
 // knownAt, replaying the log for it unless a list kept for it is still
 // what a replay would give.
 func (r *Resolver) peopleKnownAt(ctx context.Context, f projections.PeopleFilter, knownAt time.Time) (projections.PeoplePage, error) {
-	key := knownAtKey{department: f.Department, field: f.Field, minLevel: f.MinLevel, asOf: f.AsOf,
+	key := knownAtListKey{department: f.Department, field: f.Field, minLevel: f.MinLevel, asOf: f.AsOf,
 		knownAt: knownAt.UnixNano(), catalogue: r.Catalogue}
-	if people, ok := r.keptList(ctx, key, knownAt); ok {
-		return projections.PageOf(people, f), nil
-	}
-	from, err := r.ReadModel.Readable(ctx) // before the replay reads
+	people, err := r.lists.answer(ctx, r.ReadModel, key, knownAt, maxKnownAtLists, func() ([]projections.PersonView, error) {
+		return projections.PeopleKnownAt(ctx, r.ReadModel, r.Catalogue, projections.PeopleFilter{
+			Department: f.Department, Field: f.Field, MinLevel: f.MinLevel, AsOf: f.AsOf}, knownAt)
+	})
 	if err != nil {
 		return projections.PeoplePage{}, err
 	}
-	people, err := projections.PeopleKnownAt(ctx, r.ReadModel, r.Catalogue, f, knownAt)
-	if err != nil {
-		return projections.PeoplePage{}, err
-	}
-	now := time.Now()
-	l := &r.lists
-	l.mu.Lock()
-	kept := make([]*knownAtList, 0, maxKnownAtLists)
-	for _, e := range l.entries {
-		if e.key != key && now.Sub(e.made) < knownAtListTTL {
-			kept = append(kept, e)
-		}
-	}
-	if len(kept) == maxKnownAtLists {
-		kept = kept[1:]
-	}
-	l.entries = append(kept, &knownAtList{key: key, made: now, from: from, people: people})
-	l.mu.Unlock()
 	return projections.PageOf(people, f), nil
 }
 
-// keptList returns the list kept for key if a replay now would give it:
-// no event applied since its replay was recorded at or before knownAt.
-func (r *Resolver) keptList(ctx context.Context, key knownAtKey, knownAt time.Time) ([]projections.PersonView, bool) {
-	now := time.Now()
-	l := &r.lists
-	l.mu.Lock()
-	var e *knownAtList
-	for _, x := range l.entries {
-		if x.key == key && now.Sub(x.made) < knownAtListTTL {
-			e = x
-		}
+// knownAtDistributionKey is everything a distribution or trend as known
+// at an instant depends on.
+type knownAtDistributionKey struct {
+	field      domain.Field
+	dates      string // the dates, one after the other
+	department string
+	knownAt    int64
+	catalogue  *domain.Catalogue
+}
+
+// distributionsKnownAt is projections.DistributionsKnownAt, kept.
+func (r *Resolver) distributionsKnownAt(ctx context.Context, field domain.Field, dates []domain.Date, department string,
+	knownAt time.Time) ([][]projections.Cell, error) {
+	var b strings.Builder
+	for _, d := range dates {
+		b.WriteString(d.String())
 	}
-	var from uint64
-	if e != nil {
-		from = e.from
-	}
-	l.mu.Unlock()
-	if e == nil {
-		return nil, false
-	}
-	// The position first, then what was recorded after the noted one: the
-	// events up to the position are all among those asked about.
-	applied, err := r.ReadModel.Readable(ctx)
-	if err != nil {
-		return nil, false
-	}
-	earliest, any, err := r.ReadModel.EarliestRecordedAfter(ctx, from)
-	if err != nil || any && !earliest.After(knownAt) {
-		return nil, false // replayed again, and kept in its place
-	}
-	l.mu.Lock()
-	e.from = max(e.from, applied)
-	l.mu.Unlock()
-	return e.people, true
+	key := knownAtDistributionKey{field: field, dates: b.String(), department: department, knownAt: knownAt.UnixNano(), catalogue: r.Catalogue}
+	return r.distributions.answer(ctx, r.ReadModel, key, knownAt, maxKnownAtDistributions, func() ([][]projections.Cell, error) {
+		return projections.DistributionsKnownAt(ctx, r.ReadModel, r.Catalogue, field, dates, department, knownAt)
+	})
 }

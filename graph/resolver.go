@@ -90,7 +90,9 @@ type Resolver struct {
 	// such an answer waits for the log's head).
 	RecordedAt func(ctx context.Context, position uint64) (time.Time, error)
 
-	lists knownAtLists // people lists as known at an instant, kept whole
+	// Answers as known at an instant, kept (knownat_lists.go).
+	lists         knownAtKept[knownAtListKey, []projections.PersonView]
+	distributions knownAtKept[knownAtDistributionKey, [][]projections.Cell]
 }
 
 // dateOf is the date of instant t where "today" is: the time zone of Now.
