@@ -37,6 +37,10 @@ type ReadModel interface {
 	// PersonEvents returns the events of many people in one call: what a
 	// page of people is resolved from, never one query per person.
 	PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error)
+	// FirstRecordedAt returns, for each of ids with a stored event, when
+	// their first event (the registration) was recorded, without reading
+	// their other events: what recordedAt answers, a page at a time.
+	FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error)
 }
 
 // Commands records facts in the event log.

@@ -28,6 +28,10 @@ type ReadModel interface {
 	Departments(ctx context.Context) ([]string, error)
 	// PeopleEverIn: see KnownAtReader.
 	PeopleEverIn(ctx context.Context, department string) ([]string, error)
+	// FirstRecordedAt returns, for each of ids with a stored event, the
+	// instant their first event (their registration) was recorded: what
+	// PersonEvents' first event holds, read without the others.
+	FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error)
 	WaitFor(ctx context.Context, position uint64) error
 }
 
@@ -242,6 +246,16 @@ func (s *Switch) PeopleEverIn(ctx context.Context, department string) ([]string,
 		return nil, err
 	}
 	return rm.PeopleEverIn(ctx, department)
+}
+
+// FirstRecordedAt returns when each of ids' first event was recorded, from
+// the serving read model.
+func (s *Switch) FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error) {
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.FirstRecordedAt(ctx, ids)
 }
 
 // Trend returns the distributions of field on dates (see Trend) from the
