@@ -62,6 +62,16 @@ type Person struct {
 	prep *prepared
 }
 
+// ValidatePlacementDate checks the day a transfer or departure takes
+// effect against the day the person joined: not before it, whoever asks
+// (no one worked anywhere here before joining).
+func ValidatePlacementDate(effectiveOn, joinedOn Date) error {
+	if effectiveOn.Before(joinedOn) {
+		return Invalid("effectiveOn", "must not be before joinedOn ("+joinedOn.String()+")")
+	}
+	return nil
+}
+
 // NewPerson folds a PersonRegistered fact.
 func NewPerson(id, name, department string, joinedOn Date) *Person {
 	return &Person{

@@ -999,10 +999,7 @@ func placementAllowed(p *domain.Person, personID string, effectiveOn domain.Date
 	if p == nil {
 		return domain.NotFound("person %s not found", personID)
 	}
-	if effectiveOn.Before(p.JoinedOn) {
-		return domain.Invalid("effectiveOn", "must not be before joinedOn ("+p.JoinedOn.String()+")")
-	}
-	return nil
+	return domain.ValidatePlacementDate(effectiveOn, p.JoinedOn)
 }
 
 func validPersonID(id string) error {

@@ -66,8 +66,10 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 // from effectiveOn on (transfer, departure): admin, hr, or the manager of
 // the department the person has belonged to every day from effectiveOn to
 // today: a back-dated change rewrites where they worked from its date, and
-// a manager rewrites only their own department's days. An employee records
-// only their own accomplishments.
+// a manager rewrites only their own department's days. A date before the
+// person joined is invalid whoever sends it: the manager is told so, as an
+// admin is, not that the days are another department's. An employee
+// records only their own accomplishments.
 func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveOn domain.Date) error {
 	v, err := r.authorizePerson(ctx, id)
 	if err != nil {
@@ -79,6 +81,15 @@ func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveO
 	}
 	today := r.today()
 	if p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(today) == p.Department {
+		if !effectiveOn.IsZero() && effectiveOn.Before(v.JoinedOn) {
+			// The refusal the Recorder gives anyone: the date's own
+			// rules first (a date before 1900 is refused as such), then
+			// the joining day.
+			if err := domain.ValidateDate("effectiveOn", effectiveOn, today); err != nil {
+				return err
+			}
+			return domain.ValidatePlacementDate(effectiveOn, v.JoinedOn)
+		}
 		if from, ok := inDepartmentSince(v, p.Department, effectiveOn, today); !ok {
 			return domain.Forbidden("not allowed to change where person %s works from %s: they have been in department %s only since %s, and a manager changes only their own department's days",
 				id, effectiveOn, p.Department, from)

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -638,5 +639,80 @@ func TestAManagerChangesOnlyTheirOwnDepartmentsDays(t *testing.T) {
 	r := e.mutate(t, mgr, &mTransfer, map[string]any{"personId": "T1", "department": "Network", "effectiveOn": "2023-06-01"}, "")
 	if got := field(t, r.Data, "transferPerson.person.department"); got != "Network" {
 		t.Errorf("a transfer from the day T1 came to Operations: department %v, want Network", got)
+	}
+}
+
+// TestADateBeforeJoiningIsBadInputForAManagerToo: a transfer or departure
+// effective before the person joined is invalid whoever sends it, so a
+// manager of the person's department gets the refusal an admin gets,
+// BAD_USER_INPUT naming effectiveOn and the joining day (a date before
+// 1900 refused as such), in GraphQL and /v1/import alike, not FORBIDDEN
+// over days that were no department's; nothing is recorded. From the
+// joining day on, days outside the manager's unbroken stretch are still
+// FORBIDDEN.
+func TestADateBeforeJoiningIsBadInputForAManagerToo(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "J1", "name": "Moved", "department": "Network", "joinedOn": "2020-01-01"}, "")
+	e.mutate(t, adm, &mTransfer, map[string]any{"personId": "J1", "department": "Operations", "effectiveOn": "2023-06-01"}, "")
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "J2", "name": "Stayed", "department": "Operations", "joinedOn": "2021-04-01"}, "")
+	mgr := e.token(t, managerA)
+	head := e.head(t)
+	type refusal struct{ code, field, rule, message string }
+	for _, c := range []struct {
+		query, op, rule string
+		in              map[string]any
+	}{
+		{mTransfer, "transferPerson", "must not be before joinedOn (2020-01-01)", map[string]any{"personId": "J1", "department": "Network", "effectiveOn": "2019-12-31"}},
+		{mDeparture, "recordDeparture", "must not be before joinedOn (2020-01-01)", map[string]any{"personId": "J1", "effectiveOn": "2019-06-01"}},
+		{mTransfer, "transferPerson", "must not be before joinedOn (2021-04-01)", map[string]any{"personId": "J2", "department": "Network", "effectiveOn": "2021-03-31"}},
+		{mDeparture, "recordDeparture", "must not be before joinedOn (2021-04-01)", map[string]any{"personId": "J2", "effectiveOn": "2020-01-01"}},
+		{mDeparture, "recordDeparture", "must not be before 1900-01-01", map[string]any{"personId": "J1", "effectiveOn": "1899-12-31"}},
+	} {
+		var got [2]refusal
+		for i, token := range []string{adm, mgr} {
+			r := e.gql(t, token, c.query, map[string]any{"in": c.in})
+			if len(r.Errors) != 1 {
+				t.Fatalf("%v: %s %+v, want one error", c.in, r.Data, r.Errors)
+			}
+			got[i] = refusal{r.Errors[0].code(), r.Errors[0].field(), r.Errors[0].rule(), r.Errors[0].Message}
+		}
+		if want := (refusal{"BAD_USER_INPUT", "effectiveOn", c.rule, got[0].message}); got[0] != want || got[1] != got[0] {
+			t.Errorf("%v: admin %+v, Operations' manager %+v; want both BAD_USER_INPUT, effectiveOn, %q", c.in, got[0], got[1], c.rule)
+		}
+		line, _ := json.Marshal(map[string]any{"op": c.op, "input": c.in})
+		var imported [2]refusal
+		for i, token := range []string{adm, mgr} {
+			_, lines := e.importLines(t, token, string(line))
+			if len(lines) != 1 || lines[0].OK {
+				t.Fatalf("%s imported: %+v, want refused", line, lines)
+			}
+			imported[i] = refusal{lines[0].Code, lines[0].Field, lines[0].Rule, lines[0].Message}
+		}
+		if imported[0] != imported[1] || imported[1].code != "BAD_USER_INPUT" || imported[1].field != "effectiveOn" || imported[1].rule != c.rule {
+			t.Errorf("%s imported: admin %+v, Operations' manager %+v; want both BAD_USER_INPUT, effectiveOn, %q", line, imported[0], imported[1], c.rule)
+		}
+	}
+	// On and after J1 joined, the days before Operations are Network's.
+	for _, in := range []map[string]any{
+		{"personId": "J1", "effectiveOn": "2020-01-01"},
+		{"personId": "J1", "effectiveOn": "2023-05-31"},
+	} {
+		r := e.gql(t, mgr, mDeparture, map[string]any{"in": in})
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "only since 2023-06-01") {
+			t.Errorf("%v as Operations' manager: %s %+v, want FORBIDDEN naming 2023-06-01", in, r.Data, r.Errors)
+		}
+		line, _ := json.Marshal(map[string]any{"op": "recordDeparture", "input": in})
+		if _, lines := e.importLines(t, mgr, string(line)); len(lines) != 1 || lines[0].OK || lines[0].Code != "FORBIDDEN" {
+			t.Errorf("%s imported by Operations' manager: %+v, want FORBIDDEN", line, lines)
+		}
+	}
+	if h := e.head(t); h != head {
+		t.Fatalf("the log's head moved from %d to %d: a refused change was recorded", head, h)
+	}
+	// From the day J2 joined, the days are Operations'.
+	r := e.mutate(t, mgr, &mTransfer, map[string]any{"personId": "J2", "department": "Network", "effectiveOn": "2021-04-01"}, "")
+	if got := field(t, r.Data, "transferPerson.person.department"); got != "Network" {
+		t.Errorf("a transfer on the day J2 joined: department %v, want Network", got)
 	}
 }

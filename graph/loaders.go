@@ -14,12 +14,19 @@ import (
 // pageLoader fetches the events of every person of a page in one read-model
 // call, the first time any person's standing, history or accomplishments is
 // resolved; the other people of the page are then resolved from memory.
+// Their recordedAt is fetched apart, for the whole page in one call too,
+// without their events.
 type pageLoader struct {
 	rm   ReadModel
 	ids  []string
 	once sync.Once
 	evs  map[string][]events.Recorded
 	err  error
+	// The instants the page's people were registered, read on their own
+	// (not from their events) the first time any recordedAt is resolved.
+	firstOnce sync.Once
+	first     map[string]time.Time
+	firstErr  error
 }
 
 func (*pageLoader) IsPageLoader() {}
@@ -30,6 +37,14 @@ func (l *pageLoader) events(ctx context.Context, id string) ([]events.Recorded, 
 	})
 	rs, ok := l.evs[id]
 	return rs, ok, l.err
+}
+
+func (l *pageLoader) firstRecordedAt(ctx context.Context, id string) (time.Time, bool, error) {
+	l.firstOnce.Do(func() {
+		l.first, l.firstErr = l.rm.FirstRecordedAt(context.WithoutCancel(ctx), l.ids)
+	})
+	at, ok := l.first[id]
+	return at, ok, l.firstErr
 }
 
 func pageOf(p *model.Person) *pageLoader {
@@ -55,29 +70,27 @@ func (r *Resolver) standing(ctx context.Context, p *model.Person, asOf domain.Da
 }
 
 // recordedAt resolves the instant a person's registration was recorded:
-// their first event's (nothing is recorded of a person before it).
+// their first event's (nothing is recorded of a person before it), read
+// alone, for every person of the page at once when there is one.
 func (r *Resolver) recordedAt(ctx context.Context, p *model.Person) (time.Time, error) {
-	var rs []events.Recorded
 	if l := pageOf(p); l != nil {
-		got, ok, err := l.events(ctx, p.ID)
+		at, ok, err := l.firstRecordedAt(ctx, p.ID)
 		if err != nil {
 			return time.Time{}, err
 		}
 		if ok {
-			rs = got
+			return at, nil
 		}
 	}
-	if rs == nil {
-		m, err := r.ReadModel.PersonEvents(ctx, []string{p.ID})
-		if err != nil {
-			return time.Time{}, err
-		}
-		rs = m[p.ID]
+	m, err := r.ReadModel.FirstRecordedAt(ctx, []string{p.ID})
+	if err != nil {
+		return time.Time{}, err
 	}
-	if len(rs) == 0 {
+	at, ok := m[p.ID]
+	if !ok {
 		return time.Time{}, domain.NotFound("person %s not found", p.ID)
 	}
-	return rs[0].RecordedAt, nil
+	return at, nil
 }
 
 // historyKnownAt resolves a person's level changes as known at knownAt,

@@ -21,7 +21,16 @@ import (
 // countingReadModel counts the read-model calls a request makes.
 type countingReadModel struct {
 	graph.ReadModel
-	personEvents, standing, history atomic.Int32
+	personEvents, standing, history, firstRecordedAt atomic.Int32
+	// forget, when set, is a person FirstRecordedAt knows nothing of.
+	forget string
+}
+
+func (c *countingReadModel) FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error) {
+	c.firstRecordedAt.Add(1)
+	m, err := c.ReadModel.FirstRecordedAt(ctx, ids)
+	delete(m, c.forget)
+	return m, err
 }
 
 func (c *countingReadModel) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
@@ -94,5 +103,123 @@ func TestAPageOfPeopleIsResolvedWithOneReadModelCall(t *testing.T) {
 	}
 	if n := rm.standing.Load() + rm.history.Load(); n != 0 {
 		t.Errorf("per-person Standing/History called %d times for a page, want 0", n)
+	}
+}
+
+// TestRecordedAtReadsOnlyTheFirstEvent: recordedAt is the instant the
+// person's first event (the registration) was recorded, read without the
+// person's other events: one FirstRecordedAt call for a person and one for
+// a whole page, never PersonEvents (a person may have hundreds of events).
+func TestRecordedAtReadsOnlyTheFirstEvent(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	store := memory.New(cat)
+	env := projectionstest.Start(t, store, cat)
+	env.Register("P00", "Ops", "2015-01-01") // the registration is P00's only event
+	var ids []string
+	for i := 1; i < 25; i++ {
+		id := fmt.Sprintf("P%02d", i)
+		env.Register(id, "Ops", "2015-01-01")
+		env.Record(id, projectionstest.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-01-01"))
+		env.Record(id, projectionstest.Assessment(domain.StressManagement, domain.Basic, "2016-02-01"))
+		ids = append(ids, id)
+	}
+	all, err := store.PersonEvents(context.Background(), append(ids, "P00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm := &countingReadModel{ReadModel: store}
+	tokens, _ := graph.NewTokens("secret")
+	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Resolver: &graph.Resolver{
+		ReadModel: rm, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
+	defer srv.Close()
+	token, _ := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
+	type node struct {
+		ID         string
+		RecordedAt time.Time
+		Standing   []struct{ Level int }
+	}
+	query := func(q string, out any) []struct{ Extensions struct{ Code string } } {
+		t.Helper()
+		rm.personEvents.Store(0)
+		rm.firstRecordedAt.Store(0)
+		body, _ := json.Marshal(map[string]string{"query": q})
+		req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var r struct {
+			Data   json.RawMessage
+			Errors []struct{ Extensions struct{ Code string } }
+		}
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Errors) == 0 {
+			if err := json.Unmarshal(r.Data, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r.Errors
+	}
+	calls := func(what string, personEvents, first int32) {
+		t.Helper()
+		if n := rm.personEvents.Load(); n != personEvents {
+			t.Errorf("%s: PersonEvents called %d times, want %d", what, n, personEvents)
+		}
+		if n := rm.firstRecordedAt.Load(); n != first {
+			t.Errorf("%s: FirstRecordedAt called %d times, want %d", what, n, first)
+		}
+	}
+	registered := func(id string) time.Time { return all[id][0].RecordedAt }
+
+	for _, id := range []string{"P00", "P07"} {
+		var one struct{ Person node }
+		if errs := query(`{ person(id: "`+id+`") { id recordedAt } }`, &one); len(errs) > 0 {
+			t.Fatalf("person %s: %+v", id, errs)
+		}
+		if !one.Person.RecordedAt.Equal(registered(id)) {
+			t.Errorf("%s recordedAt %s, want its registration's %s", id, one.Person.RecordedAt, registered(id))
+		}
+		calls("person "+id, 0, 1)
+	}
+	if !all["P07"][2].RecordedAt.After(registered("P07")) {
+		t.Fatalf("P07's events: %+v", all["P07"])
+	}
+
+	var page struct {
+		People struct{ Edges []struct{ Node node } }
+	}
+	if errs := query(`{ people(first: 20) { edges { node { id recordedAt } } } }`, &page); len(errs) > 0 {
+		t.Fatalf("people: %+v", errs)
+	}
+	if len(page.People.Edges) != 20 {
+		t.Fatalf("people: %d edges, want 20", len(page.People.Edges))
+	}
+	for _, e := range page.People.Edges {
+		if !e.Node.RecordedAt.Equal(registered(e.Node.ID)) {
+			t.Errorf("%s recordedAt %s on a page, want its registration's %s", e.Node.ID, e.Node.RecordedAt, registered(e.Node.ID))
+		}
+	}
+	calls("a page", 0, 1)
+	if errs := query(`{ people(first: 20) { edges { node { id recordedAt standing { level } } } } }`, &page); len(errs) > 0 {
+		t.Fatalf("people: %+v", errs)
+	}
+	calls("a page with standings", 1, 1)
+
+	// A person the read model holds no event of: NOT_FOUND, as ever.
+	rm.forget = "P07"
+	var one struct{ Person node }
+	if errs := query(`{ person(id: "P07") { id recordedAt } }`, &one); len(errs) != 1 || errs[0].Extensions.Code != "NOT_FOUND" {
+		t.Errorf("recordedAt of a person without events: errors %+v, want NOT_FOUND", errs)
+	}
+	var p07 struct {
+		People struct{ Edges []struct{ Node node } }
+	}
+	if errs := query(`{ people(first: 10) { edges { node { id recordedAt } } } }`, &p07); len(errs) != 1 || errs[0].Extensions.Code != "NOT_FOUND" {
+		t.Errorf("recordedAt of a person without events on a page: errors %+v, want NOT_FOUND", errs)
 	}
 }

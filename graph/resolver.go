@@ -44,6 +44,10 @@ type ReadModel interface {
 	// after position were recorded (see projections.ReadModel): a list as
 	// known at an instant before it is still the list replayed then.
 	EarliestRecordedAfter(ctx context.Context, position uint64) (earliest time.Time, any bool, err error)
+	// FirstRecordedAt returns, for each of ids with a stored event, when
+	// their first event (the registration) was recorded, without reading
+	// their other events: what recordedAt answers, a page at a time.
+	FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error)
 }
 
 // Commands records facts in the event log.

@@ -34,6 +34,10 @@ type ReadModel interface {
 	// An answer as known at an instant before the bound replays to what it
 	// did at position.
 	EarliestRecordedAfter(ctx context.Context, position uint64) (earliest time.Time, any bool, err error)
+	// FirstRecordedAt returns, for each of ids with a stored event, the
+	// instant their first event (their registration) was recorded: what
+	// PersonEvents' first event holds, read without the others.
+	FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error)
 	WaitFor(ctx context.Context, position uint64) error
 }
 
@@ -258,6 +262,16 @@ func (s *Switch) EarliestRecordedAfter(ctx context.Context, position uint64) (ti
 		return time.Time{}, false, err
 	}
 	return rm.EarliestRecordedAfter(ctx, position)
+}
+
+// FirstRecordedAt returns when each of ids' first event was recorded, from
+// the serving read model.
+func (s *Switch) FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error) {
+	rm, err := s.reading(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rm.FirstRecordedAt(ctx, ids)
 }
 
 // Trend returns the distributions of field on dates (see Trend) from the

@@ -172,6 +172,22 @@ func (s *Store) PersonEvents(_ context.Context, ids []string) (map[string][]even
 	return out, nil
 }
 
+// FirstRecordedAt returns when each of ids' first stored event was
+// recorded (people with none are left out).
+func (s *Store) FirstRecordedAt(_ context.Context, ids []string) (map[string]time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]time.Time, len(ids))
+	for _, id := range ids {
+		if p, ok := s.people[id]; ok && len(p.events) > 0 {
+			out[id] = p.events[0].RecordedAt
+		} else if d := s.deferred[id]; len(d) > 0 {
+			out[id] = d[0].RecordedAt
+		}
+	}
+	return out, nil
+}
+
 // Apply stores a projected batch and advances the checkpoint.
 func (s *Store) Apply(_ context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection) error {
 	s.mu.Lock()

@@ -261,6 +261,32 @@ func (s *Store) personEvents(ctx context.Context, q querier, ids []string) (map[
 	return out, nil
 }
 
+// FirstRecordedAt returns when each of ids' first stored event was
+// recorded (people with none are left out): one probe of the index on
+// (person_id, position) per person, however many events each has.
+func (s *Store) FirstRecordedAt(ctx context.Context, ids []string) (map[string]time.Time, error) {
+	return read(ctx, s, func(q querier) (map[string]time.Time, error) {
+		ids := storableIDs(ids)
+		rows, err := q.Query(ctx, s.q(`SELECT i.id, e.recorded_at FROM unnest($1::text[]) AS i(id)
+			CROSS JOIN LATERAL (SELECT recorded_at FROM {s}.person_events
+				WHERE person_id = i.id ORDER BY position LIMIT 1) e`), ids)
+		if err != nil {
+			return nil, fmt.Errorf("first recorded at: %w", err)
+		}
+		out := make(map[string]time.Time, len(ids))
+		var id string
+		var at time.Time
+		_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+			out[id] = at
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("first recorded at: %w", err)
+		}
+		return out, nil
+	})
+}
+
 // LastEventUpTo returns the stored event at the highest position at or
 // below pos, its Event left undecoded (nil), and false when the store
 // holds none there: what a start compares with the log's event at that

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"distributions and people as known at any instant are what the read model answered then", testDistributionsKnownAt},
 		{"a person's history in the store is the log's, for a Recorder to read", testHistory},
 		{"the earliest recording instant of the events applied after a position", testEarliestRecordedAfter},
+		{"the instant each person's first event was recorded, read alone", testFirstRecordedAt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -922,4 +923,80 @@ func (h *askedHistory) PersonHistory(ctx context.Context, personID string) ([]ev
 		h.failed++
 	}
 	return rs, upTo, err
+}
+
+func testFirstRecordedAt(t *testing.T, e *Env) {
+	if got, err := e.Store.FirstRecordedAt(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("FirstRecordedAt of nobody = %v, %v; want none", got, err)
+	}
+	e.Register("E1", "Ops", "2015-01-01") // the registration is E1's only event
+	e.Register("E2", "Ops", "2015-01-01")
+	for i := range 12 {
+		e.Record("E2", Assessment(domain.Themes[i%len(domain.Themes)], domain.Basic, "2016-01-01"))
+	}
+	e.Must(e.Recorder.TransferPerson(ctx, events.TransferPerson{PersonID: "E2", Department: "Net", EffectiveOn: domain.MustDate("2020-01-01")}))
+	ids := []string{"E2", "nobody", "E1", "E2", "not a person id"}
+	check := func(name string, rm interface {
+		FirstRecordedAt(context.Context, []string) (map[string]time.Time, error)
+	}, want map[string]time.Time) {
+		t.Helper()
+		got, err := rm.FirstRecordedAt(ctx, ids)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: FirstRecordedAt = %v, want %v (nobody unknown)", name, got, want)
+		}
+		for id, at := range want {
+			if !got[id].Equal(at) {
+				t.Errorf("%s: %s first recorded at %s, want %s", name, id, got[id], at)
+			}
+		}
+	}
+	firsts := func() map[string]time.Time {
+		t.Helper()
+		all, err := e.Store.PersonEvents(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]time.Time{}
+		for id, rs := range all {
+			out[id] = rs[0].RecordedAt
+		}
+		return out
+	}
+	want := firsts()
+	if len(want) != 2 || !want["E1"].Before(want["E2"]) {
+		t.Fatalf("first events by PersonEvents: %v", want)
+	}
+	all, _ := e.Store.PersonEvents(ctx, []string{"E2"})
+	if n := len(all["E2"]); n != 14 || !all["E2"][n-1].RecordedAt.After(want["E2"]) {
+		t.Fatalf("E2 has %d events, the last recorded at %s", n, all["E2"][n-1].RecordedAt)
+	}
+	check("store", e.Store, want)
+	check("switch", projections.NewSwitch(e.Store), want)
+
+	// Events stored by a bulk catch-up, their people not written yet, count
+	// too, as they do for PersonEvents: a new person's and a later one of
+	// E1 (E1's first stays the registration).
+	e.StopProjector()
+	cp, err := e.Store.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := e.Clock.Now()
+	if err := e.Store.ApplyEvents(ctx, cp+2, []events.Recorded{
+		{Position: cp + 1, PersonID: "E1", RecordedAt: at, Type: "PersonTransferred", Version: 1,
+			Event: events.PersonTransferred{PersonID: "E1", Department: "Net", EffectiveOn: domain.MustDate("2021-01-01")}},
+		{Position: cp + 2, PersonID: "E3", RecordedAt: at.Add(time.Second), Type: "PersonRegistered", Version: 1,
+			Event: events.PersonRegistered{PersonID: "E3", Name: "Person E3", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, "E3")
+	want = firsts()
+	if len(want) != 3 || !want["E3"].Equal(at.Add(time.Second)) || !want["E1"].Before(at) {
+		t.Fatalf("first events by PersonEvents after a bulk batch: %v", want)
+	}
+	check("store after a bulk batch", e.Store, want)
 }
