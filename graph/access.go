@@ -172,6 +172,14 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 	if err != nil || want == "" || !(p.Has(RoleAdmin) || p.Has(RoleHR)) {
 		return want, err
 	}
+	if knownAt != nil {
+		// Allowed: the read model is waited for before it tells which
+		// departments exist (a placement recorded before knownAt may
+		// not be applied yet).
+		if err := r.awaitKnownAt(ctx); err != nil {
+			return "", err
+		}
+	}
 	known, err := r.ReadModel.Departments(ctx)
 	if err != nil {
 		return "", err

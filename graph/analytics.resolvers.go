@@ -26,6 +26,11 @@ func (r *queryResolver) SkillDistribution(ctx context.Context, field model.Speci
 	if err != nil {
 		return nil, err
 	}
+	if knownAt != nil {
+		if err := r.awaitKnownAt(ctx); err != nil {
+			return nil, err
+		}
+	}
 	d := r.today()
 	switch {
 	case asOf != nil:
@@ -65,6 +70,9 @@ func (r *queryResolver) SkillTrend(ctx context.Context, field model.SpecialtyFie
 	}
 	var points [][]projections.Cell
 	if knownAt != nil {
+		if err := r.awaitKnownAt(ctx); err != nil {
+			return nil, err
+		}
 		points, err = r.distributionsKnownAt(ctx, domain.Field(field), dates, dept, *knownAt)
 	} else {
 		points, err = projections.Trend(ctx, r.ReadModel, domain.Field(field), dates, dept)

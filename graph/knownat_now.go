@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -27,10 +28,13 @@ const knownAtRule = "must not be later than now"
 // the server's clock (leave knownAt out for what is known now).
 //
 // It notes an operation's latest knownAt (latestKnownAt) for settleKnownAt,
-// which runs with the operation (NewServer's AroundOperations), not here:
-// on a websocket an operation is prepared on the connection's reading
-// loop, so a wait here held up every other message of the connection
-// (other queries, a complete, a ping) until it ended.
+// which runs with the operation (NewServer's AroundOperations sets it up,
+// awaitKnownAt runs it), not here: on a websocket an operation is prepared
+// on the connection's reading loop, so a wait here held up every other
+// message of the connection (other queries, a complete, a ping) until it
+// ended. Nor before the operation's fields run: a field the caller may
+// not read is refused at once, FORBIDDEN, without waiting, and the wait
+// runs only for the fields that pass their authorisation.
 type noFutureKnownAt struct {
 	now func() time.Time
 }
@@ -126,23 +130,84 @@ func laterKnownAt(set ast.SelectionSet, frags ast.FragmentDefinitionList, vars m
 	return nil
 }
 
+// knownAtWait is an operation's wait for the read model (settleKnownAt).
+// NewServer's AroundOperations sets one up for a query or subscription
+// with a knownAt, and reads the log's head as the operation arrives; the
+// wait itself runs lazily, at most once, from the first field with a
+// knownAt whose caller is allowed it (awaitKnownAt), so that a field the
+// caller may not read is refused at once, FORBIDDEN, the read model
+// behind or not, and never waits.
+type knownAtWait struct {
+	latest time.Time     // the operation's latest knownAt
+	read   chan struct{} // closed once head and headErr are set
+	head   uint64
+	// headErr is the log's failure to tell its head: the read model then
+	// answers as it is.
+	headErr error
+	once    sync.Once
+	err     error
+}
+
+type knownAtWaitKey struct{}
+
+// withKnownAtWait returns ctx holding the wait of an operation whose
+// latest knownAt is latest, its head read meanwhile on a goroutine of its
+// own, under ctx (the operation's deadline). Without a log (Head nil)
+// nothing waits.
+func (r *Resolver) withKnownAtWait(ctx context.Context, latest time.Time) context.Context {
+	if r.Head == nil {
+		return ctx
+	}
+	w := &knownAtWait{latest: latest, read: make(chan struct{})}
+	go func() {
+		defer close(w.read)
+		w.head, w.headErr = r.Head(ctx)
+	}()
+	return context.WithValue(ctx, knownAtWaitKey{}, w)
+}
+
+// hasKnownAtWait tells whether the operation ctx runs has a wait for the
+// read model (withKnownAtWait), run or not.
+func hasKnownAtWait(ctx context.Context) bool {
+	_, ok := ctx.Value(knownAtWaitKey{}).(*knownAtWait)
+	return ok
+}
+
+// awaitKnownAt runs the operation's wait for the read model, once (a
+// later call answers as the first did): every field that takes a knownAt
+// calls it after it has authorised its caller and before it reads. An
+// operation without a wait (no knownAt, a mutation) does not wait.
+func (r *Resolver) awaitKnownAt(ctx context.Context) error {
+	w, _ := ctx.Value(knownAtWaitKey{}).(*knownAtWait)
+	if w == nil {
+		return nil
+	}
+	w.once.Do(func() {
+		select {
+		case <-w.read:
+		case <-ctx.Done():
+			w.err = ctx.Err()
+			return
+		}
+		if w.headErr != nil {
+			return
+		}
+		w.err = r.settleKnownAt(ctx, w.latest, w.head)
+	})
+	return w.err
+}
+
 // settleKnownAt waits, at most ReadYourWritesTimeout, until the read model
-// has applied the log's head as it is when an operation whose latest
-// knownAt is latest arrives: every event recorded (stamped) before that
+// has applied head, the log's head as it was when an operation whose latest
+// knownAt is latest arrived: every event recorded (stamped) before that
 // instant and already in the log is then in the answer. It does not wait
 // when the first event not applied yet was recorded more than
 // knownAtSettled after latest (the stamps of later positions may precede
 // it by no more than a write's time on its way to the log): a past report
 // stays available while the projector catches up. While the log cannot be
-// reached the read model answers as it is, as every query does then.
-func (r *Resolver) settleKnownAt(ctx context.Context, latest time.Time) error {
-	if r.Head == nil {
-		return nil
-	}
-	head, err := r.Head(ctx)
-	if err != nil {
-		return nil
-	}
+// reached the read model answers as it is, as every query does then
+// (awaitKnownAt).
+func (r *Resolver) settleKnownAt(ctx context.Context, latest time.Time, head uint64) error {
 	if rm, ok := r.ReadModel.(interface {
 		Readable(ctx context.Context) (uint64, error)
 	}); ok && r.RecordedAt != nil {

@@ -800,6 +800,102 @@ func TestAKnownAtAnswerWaitsForTheLogsHead(t *testing.T) {
 	})
 }
 
+// TestAKnownAtFieldTheCallerMayNotReadIsRefusedWithoutWaiting: the wait
+// for the read model (TestAKnownAtAnswerWaitsForTheLogsHead) comes after
+// authorisation. While the projector is behind, a knownAt field the caller
+// may not read (a person of another department, analytics without the
+// role, a manager's list as known then) is refused FORBIDDEN at once, not
+// CONFLICT once the wait runs out; one they may read still waits, in the
+// same operation as a refused one too. hr asking for a person whose
+// registration is not applied yet waits for it rather than being told
+// there is no such person.
+func TestAKnownAtFieldTheCallerMayNotReadIsRefusedWithoutWaiting(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		e.Register("FA1", "Operations", "2020-01-01")
+		e.Register("FB1", "Network", "2020-01-01")
+		e.StopProjector()
+		e.Clock.Advance(10 * time.Minute)
+		for _, id := range []string{"FA1", "FB1"} { // in the log, not applied
+			for _, a := range []domain.Accomplishment{
+				projectionstest.Assessment(domain.ServiceSupportManagement, domain.Basic, "2021-01-01"),
+				projectionstest.Engagement(domain.SystemOperation, domain.Participant, "2021-02-01", "2021-03-01", domain.Successful, true),
+			} {
+				if _, err := e.Recorder.RecordAccomplishment(context.Background(), events.RecordAccomplishment{PersonID: id, Accomplishment: a}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, err := e.Recorder.RegisterPerson(context.Background(), events.RegisterPerson{ID: "FN1", Name: "Fumi Noda", // in the log, not applied
+			Department: "Operations", JoinedOn: domain.MustDate("2020-01-01")}); err != nil {
+			t.Fatal(err)
+		}
+		k := map[string]any{"k": e.Clock.Peek().Format(time.RFC3339)}
+		mgr := e.token(t, managerA)
+		self, nobody := e.token(t, employee("FA1")), e.token(t, noRoles)
+		for _, c := range []struct {
+			name, tok, q string
+		}{
+			{"a manager's standing of another department's person", mgr, `query($k: DateTime) { person(id: "FB1") { standing(knownAt: $k) { level } } }`},
+			{"a manager's history of another department's person", mgr, `query($k: DateTime) { person(id: "FB1") { history(knownAt: $k) { on } } }`},
+			{"a manager's standing of a person not applied yet", mgr, `query($k: DateTime) { person(id: "FN1") { standing(knownAt: $k) { level } } }`},
+			{"a manager's people as known then", mgr, `query($k: DateTime) { people(knownAt: $k) { totalCount } }`},
+			{"a manager's analytics of another department", mgr, `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, department: "Network", knownAt: $k) { count } }`},
+			{"an employee's standing of another person", self, `query($k: DateTime) { person(id: "FB1") { standing(knownAt: $k) { level } } }`},
+			{"an employee's analytics", self, `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, knownAt: $k) { count } }`},
+			{"analytics without a role", nobody, `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, knownAt: $k) { count } }`},
+			{"an employee's trend", self, `query($k: DateTime) { skillTrend(field: SYSTEM_OPERATION, from: "2021-01-01", to: "2021-02-01", interval: MONTH, knownAt: $k) { on } }`},
+		} {
+			start := time.Now()
+			r := e.gql(t, c.tok, c.q, k)
+			if took := time.Since(start); len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || took > 3*time.Second {
+				t.Errorf("%s, the projector behind: %+v after %s; want FORBIDDEN at once", c.name, r.Errors, took)
+			}
+		}
+
+		// What the caller may read waits, beside what they may not.
+		type answer struct {
+			r    response
+			took time.Duration
+		}
+		ask := func(tok, q string) <-chan answer {
+			ch := make(chan answer, 1)
+			go func() {
+				start := time.Now()
+				r := e.gql(t, tok, q, k)
+				ch <- answer{r, time.Since(start)}
+			}()
+			return ch
+		}
+		mixed := ask(mgr, `query($k: DateTime) {
+			own: person(id: "FA1") { standing(asOf: "2022-01-01", knownAt: $k) { level } }
+			other: person(id: "FB1") { standing(asOf: "2022-01-01", knownAt: $k) { level } }
+			dist: skillDistribution(field: SYSTEM_OPERATION, asOf: "2022-01-01", knownAt: $k) { department level count } }`)
+		registered := ask(e.token(t, hr), `query($k: DateTime) { person(id: "FN1") { id standing(knownAt: $k) { level } } }`)
+		select {
+		case a := <-mixed:
+			t.Fatalf("a manager's own person as known now, answered before the read model applied the log: %s %+v", a.r.Data, a.r.Errors)
+		case a := <-registered:
+			t.Fatalf("hr's person registered as known now, answered before the read model applied the log: %s %+v", a.r.Data, a.r.Errors)
+		case <-time.After(500 * time.Millisecond):
+		}
+		e.StartProjector()
+		a := <-mixed
+		if len(a.r.Errors) != 1 || a.r.Errors[0].code() != "FORBIDDEN" || fmt.Sprint(a.r.Errors[0].Path) != "[other]" {
+			t.Errorf("the other department's person beside the own: %+v, want FORBIDDEN", a.r.Errors)
+		}
+		if got := fmt.Sprint(field(t, a.r.Data, "own.standing")); got != "[map[level:1] map[level:1] map[level:1]]" {
+			t.Errorf("the manager's own person as known now, once applied: %s", got)
+		}
+		if got := fmt.Sprint(field(t, a.r.Data, "dist")); !strings.Contains(got, "map[count:1 department:Operations level:1]") {
+			t.Errorf("the manager's analytics as known now, once applied: %s", got)
+		}
+		a = <-registered
+		if got := fmt.Sprint(field(t, a.r.Data, "person.id")); len(a.r.Errors) != 0 || got != "FN1" {
+			t.Errorf("hr's person registered before knownAt, once applied: %s %+v", a.r.Data, a.r.Errors)
+		}
+	})
+}
+
 // TestAKnownAtWaitOnAWebsocketHoldsUpNothingElse: a knownAt operation
 // that waits for the read model (TestAKnownAtAnswerWaitsForTheLogsHead)
 // waits on its own: another operation sent after it on the same websocket

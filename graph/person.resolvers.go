@@ -68,6 +68,11 @@ func (r *personResolver) Standing(ctx context.Context, obj *model.Person, asOf *
 			return standingModel(r.Catalogue.Evaluate(domain.Evidence{}, d)), nil
 		}
 		kt = *knownAt
+		// The person is the caller's to read (person, people): the
+		// read model is waited for now, not before.
+		if err := r.awaitKnownAt(ctx); err != nil {
+			return nil, err
+		}
 	}
 	st, err := r.standing(ctx, obj, d, kt)
 	if err != nil {
@@ -89,6 +94,9 @@ func (r *personResolver) History(ctx context.Context, obj *model.Person, field *
 	var cs []domain.LevelChange
 	var err error
 	if knownAt != nil {
+		if err = r.awaitKnownAt(ctx); err != nil {
+			return nil, err
+		}
 		cs, err = r.historyKnownAt(ctx, obj, f, *knownAt)
 	} else {
 		cs, err = r.history(ctx, obj, f)
@@ -129,6 +137,15 @@ func (r *personResolver) Accomplishments(ctx context.Context, obj *model.Person,
 // Person is the resolver for the person field.
 func (r *queryResolver) Person(ctx context.Context, id string) (*model.Person, error) {
 	v, err := r.authorizePerson(ctx, id)
+	if domain.KindOf(err) == domain.KindNotFound && hasKnownAtWait(ctx) {
+		// Admin or hr, who may read anyone (others are refused
+		// FORBIDDEN): a registration recorded before knownAt may not be
+		// applied yet, so the read model is waited for, then asked again.
+		if err := r.awaitKnownAt(ctx); err != nil {
+			return nil, err
+		}
+		v, err = r.authorizePerson(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +192,9 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	}
 	var page projections.PeoplePage
 	if knownAt != nil {
+		if err := r.awaitKnownAt(ctx); err != nil {
+			return nil, err
+		}
 		page, err = r.peopleKnownAt(ctx, f, *knownAt)
 	} else {
 		page, err = r.ReadModel.People(ctx, f)

@@ -198,18 +198,20 @@ func NewServer(cfg ServerConfig) http.Handler {
 	present := errorPresenter(log)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return boundOperation(ctx, lim.Request, func(ctx context.Context) graphql.ResponseHandler {
-			// A query with a knownAt first waits for the read model to
-			// apply the log's head (settleKnownAt): here, under the
+			// A query with a knownAt waits for the read model to apply
+			// the log's head as it is now (settleKnownAt): under the
 			// operation's deadline and, on a websocket, on its own
-			// goroutine, not on the connection's reading loop. A mutation
-			// does not: its answer waits for the read model to apply its
-			// own event, after the head it found, and a wait before it
-			// ran would refuse it, recording nothing, while the
-			// projector is behind.
+			// goroutine, not on the connection's reading loop. Not here,
+			// before its fields run: each field with a knownAt waits
+			// (awaitKnownAt, once for the operation) after it has
+			// authorised its caller, so that a field the caller may not
+			// read is refused at once, FORBIDDEN, and never waits. A
+			// mutation does not wait: its answer waits for the read
+			// model to apply its own event, after the head it found, and
+			// a wait before it ran would refuse it, recording nothing,
+			// while the projector is behind.
 			if latest, ok := latestKnownAt(ctx); ok && graphql.GetOperationContext(ctx).Operation.Operation != ast.Mutation {
-				if err := cfg.Resolver.settleKnownAt(ctx, latest); err != nil {
-					return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}})
-				}
+				ctx = cfg.Resolver.withKnownAtWait(ctx, latest)
 			}
 			return next(withWriteMark(ctx))
 		})
