@@ -40,6 +40,9 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	w.Header().Add("Content-Type", contentType)
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
+	if refuseSlowBody(w, err) {
+		return
+	}
 	if err != nil {
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
