@@ -169,7 +169,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		},
 	}})
 	addTransport(transport.Options{})
-	addTransport(transport.GET{})
+	addTransport(getQuery{})
 	addTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserToken)
