@@ -51,6 +51,10 @@ type BulkConfig struct {
 	Tokens    *Tokens
 	Log       LogReader
 	Rebuilder Rebuilder // optional
+	// BodyRead bounds how long a request's body (an import's) may take to
+	// arrive (default DefaultImportBodyRead, 5 minutes), as
+	// Limits.BodyRead bounds a /graphql body.
+	BodyRead time.Duration
 }
 
 // NewBulkHandler serves POST /v1/import (NDJSON commands in, NDJSON results
@@ -62,7 +66,11 @@ func NewBulkHandler(cfg BulkConfig) http.Handler {
 	mux.HandleFunc("GET /v1/export", b.export)
 	mux.HandleFunc("POST /v1/rebuild", b.startRebuild)
 	mux.HandleFunc("GET /v1/rebuild", b.rebuildStatus)
-	return cfg.Tokens.Authenticate(mux)
+	d := cfg.BodyRead
+	if d <= 0 {
+		d = DefaultImportBodyRead
+	}
+	return readBodyWithin(cfg.Tokens.Authenticate(mux), d)
 }
 
 type bulk struct {

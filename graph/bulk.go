@@ -139,6 +139,10 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("an import request carries at most %d MiB", MaxImportBytes>>20))
 			return
 		}
+		if refuseSlowBody(w, err) {
+			// Before any line ran: nothing is recorded.
+			return
+		}
 		httpError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body: "+err.Error())
 		return
 	}

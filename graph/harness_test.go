@@ -75,6 +75,8 @@ type options struct {
 	catalogue *domain.Catalogue
 	// readModel, when set, wraps the read model the API reads.
 	readModel func(graph.ReadModel) graph.ReadModel
+	// importBodyRead is the bulk handler's BodyRead (0: its default).
+	importBodyRead time.Duration
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -127,7 +129,7 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: tokens, Dev: opts.dev, Limits: opts.limits, Logger: logger,
 		Websockets: opts.websockets}))
-	mux.Handle("/v1/", graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: tokens, Log: pe.Log}))
+	mux.Handle("/v1/", graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: tokens, Log: pe.Log, BodyRead: opts.importBodyRead}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e := &env{Env: pe, backend: b.name, srv: srv, url: srv.URL + "/graphql", tokens: tokens, logs: logs, ids: map[string]string{}}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -40,6 +41,9 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	w.Header().Add("Content-Type", contentType)
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
+	if refuseSlowBody(w, err) {
+		return
+	}
 	if err != nil {
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
@@ -179,4 +183,39 @@ func untouched(data []byte) bool {
 		}
 	}
 	return !in
+}
+
+// getQuery is gqlgen's GET transport but for text that is not UTF-8: a
+// query string's values are percent-decoded into bytes, which the parser
+// and the JSON decoder of variables take each for U+FFFD, so a department
+// or an id sent so reached the resolvers as replacement characters. Such a
+// request is refused as postJSON refuses such a body.
+type getQuery struct{ transport.GET }
+
+var _ graphql.Transport = getQuery{}
+
+func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if query, err := url.ParseQuery(r.URL.RawQuery); err == nil && !validQuery(query) {
+		w.Header().Set("Content-Type", responseContentType(r))
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf(
+			"the query string is not UTF-8 once percent-decoded: JSON and GraphQL are UTF-8, and text in another encoding (such as Shift_JIS) would be read as replacement characters")}))
+		return
+	}
+	t.GET.Do(w, r, exec)
+}
+
+// validQuery reports whether every name and value of q is UTF-8.
+func validQuery(q url.Values) bool {
+	for k, vs := range q {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }

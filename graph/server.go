@@ -37,6 +37,12 @@ type Limits struct {
 	Selections  int
 	ParserToken int   // default 10000
 	BodyBytes   int64 // default 1 MiB
+	// BodyRead bounds how long a request's body may take to arrive
+	// (default DefaultBodyRead, 30 s), from when the request's headers
+	// are read: a client sending it slower is answered 408 and nothing is
+	// recorded. A request without a body (a websocket, a GET) is not
+	// bounded by it.
+	BodyRead time.Duration
 	// WebsocketInit is how long a websocket may take to send
 	// connection_init before it is closed (default 10 s): a connection
 	// that never says who it is holds nothing open for long.
@@ -68,6 +74,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BodyBytes <= 0 {
 		l.BodyBytes = 1 << 20
+	}
+	if l.BodyRead <= 0 {
+		l.BodyRead = DefaultBodyRead
 	}
 	if l.WebsocketInit <= 0 {
 		l.WebsocketInit = 10 * time.Second
@@ -160,7 +169,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		},
 	}})
 	addTransport(transport.Options{})
-	addTransport(transport.GET{})
+	addTransport(getQuery{})
 	addTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserToken)
@@ -222,9 +231,11 @@ func NewServer(cfg ServerConfig) http.Handler {
 	var h http.Handler = srv
 	// The token first: limitBody reads a body of unknown length (chunked)
 	// into memory, up to BodyBytes, and a caller without a valid token
-	// must not make the server hold a megabyte for them.
+	// must not make the server hold a megabyte for them. The body's read
+	// deadline before both: a refused request's body is bounded too.
 	h = limitBody(h, lim.BodyBytes)
 	h = cfg.Tokens.Authenticate(h)
+	h = readBodyWithin(h, lim.BodyRead)
 	return h
 }
 
@@ -340,6 +351,9 @@ func limitBody(next http.Handler, n int64) http.Handler {
 			// limit, so that an oversized one gets 413 like any other
 			// rather than a transport's read error.
 			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
+			if refuseSlowBody(w, err) {
+				return
+			}
 			if err != nil {
 				httpError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
 				return

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/careerledger/careerledger/cmd/internal/secrets"
+	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	ProjectorCache int
 	RYWTimeout     time.Duration
 	RequestTimeout time.Duration
+	// BodyReadTimeout and ImportReadTimeout bound how long a request's
+	// body may take to arrive, on /graphql and on /v1/import.
+	BodyReadTimeout   time.Duration
+	ImportReadTimeout time.Duration
 	// SelfAssessment lets an employee record theme assessments of
 	// themselves (the contract's default); off, only managers and hr do.
 	SelfAssessment  bool
@@ -132,6 +137,10 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		projections.DefaultMaxCached)
 	dur(&c.RYWTimeout, envFlag{"read-your-writes-timeout", "CAREER_RYW_TIMEOUT", "how long a mutation waits for the read model"}, 10*time.Second)
 	dur(&c.RequestTimeout, envFlag{"request-timeout", "CAREER_REQUEST_TIMEOUT", "how long a GraphQL query or mutation may take, over HTTP or a websocket (subscriptions excepted); 0 = 60s"}, 60*time.Second)
+	dur(&c.BodyReadTimeout, envFlag{"body-read-timeout", "CAREER_BODY_READ_TIMEOUT",
+		"how long a /graphql request's body may take to arrive (408 past it, nothing recorded); 0 = 30s"}, graph.DefaultBodyRead)
+	dur(&c.ImportReadTimeout, envFlag{"import-read-timeout", "CAREER_IMPORT_READ_TIMEOUT",
+		"how long a /v1/import request's body (at most 32 MiB) may take to arrive (408 past it, nothing recorded); 0 = 5m"}, graph.DefaultImportBodyRead)
 	selfAssessment := true
 	if v := getenv("CAREER_SELF_ASSESSMENT"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -281,7 +290,8 @@ func (c Config) Masked() []any {
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
 		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
 		"ready_max_lag", c.ReadyMaxLag, "ready_max_stall", c.ReadyMaxStall.String(), "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
-		"request_timeout", c.RequestTimeout.String(), "self_assessment", c.SelfAssessment,
+		"request_timeout", c.RequestTimeout.String(), "body_read_timeout", c.BodyReadTimeout.String(),
+		"import_read_timeout", c.ImportReadTimeout.String(), "self_assessment", c.SelfAssessment,
 		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel, "time_zone", c.TimeZone,
 	}
 }

@@ -125,6 +125,9 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--read-your-writes-timeout", "-1s"}, "--read-your-writes-timeout"},
 		{nil, []string{"--shutdown-timeout", "-5s"}, "--shutdown-timeout"},
 		{map[string]string{"CAREER_REQUEST_TIMEOUT": "-1s"}, nil, "--request-timeout"},
+		{map[string]string{"CAREER_BODY_READ_TIMEOUT": "-1s"}, nil, "--body-read-timeout"},
+		{nil, []string{"--import-read-timeout", "-1m"}, "--import-read-timeout"},
+		{map[string]string{"CAREER_IMPORT_READ_TIMEOUT": "5"}, nil, "$CAREER_IMPORT_READ_TIMEOUT"},
 		{map[string]string{"CAREER_SELF_ASSESSMENT": "maybe"}, nil, "$CAREER_SELF_ASSESSMENT"},
 		{map[string]string{"DATABASE_URL": "not a url"}, nil, "--database-url ($DATABASE_URL) \"not a url\" is not a PostgreSQL connection string"},
 		{nil, []string{"--database-url", "postgres://u:x@db:badport/career"}, "--database-url"},
@@ -185,6 +188,16 @@ func TestBadValuesAreRefused(t *testing.T) {
 	cfg, err = ParseConfig([]string{"--dev", "--replicas", "3", "--ready-max-stall", "1m", "--self-assessment=false"}, func(k string) string { return bad[k] })
 	if err != nil || cfg.Replicas != 3 || cfg.ReadyMaxStall != time.Minute || cfg.SelfAssessment {
 		t.Errorf("flags over variables that do not parse: %d %s %v, %v", cfg.Replicas, cfg.ReadyMaxStall, cfg.SelfAssessment, err)
+	}
+	// The body read bounds: 30s and 5m unless set.
+	cfg, err = ParseConfig([]string{"--dev"}, func(string) string { return "" })
+	if err != nil || cfg.BodyReadTimeout != 30*time.Second || cfg.ImportReadTimeout != 5*time.Minute {
+		t.Errorf("the body read bounds by default: %s %s, %v", cfg.BodyReadTimeout, cfg.ImportReadTimeout, err)
+	}
+	env := map[string]string{"CAREER_BODY_READ_TIMEOUT": "45s", "CAREER_IMPORT_READ_TIMEOUT": "20m"}
+	cfg, err = ParseConfig([]string{"--dev", "--import-read-timeout", "10m"}, func(k string) string { return env[k] })
+	if err != nil || cfg.BodyReadTimeout != 45*time.Second || cfg.ImportReadTimeout != 10*time.Minute {
+		t.Errorf("the body read bounds set: %s %s, %v", cfg.BodyReadTimeout, cfg.ImportReadTimeout, err)
 	}
 }
 

@@ -30,6 +30,12 @@ import (
 	"github.com/careerledger/careerledger/projections/postgres"
 )
 
+// idleTimeout is how long a kept-alive HTTP connection may wait for its
+// next request before it is closed: without one (and without a
+// ReadTimeout, which it would default to) an idle connection was held
+// for as long as its client kept it.
+const idleTimeout = 2 * time.Minute
+
 var (
 	_ projections.ReadModel = (*memory.Store)(nil)
 	_ projections.ReadModel = (*postgres.Store)(nil)
@@ -221,11 +227,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	m.websockets = graph.NewWebsockets()
 	mux.Handle("/graphql", compressed(graph.NewServer(graph.ServerConfig{Resolver: resolver, Tokens: m.tokens, Dev: cfg.Dev, Logger: m.log,
-		OnOperation: m.metrics.operation, Websockets: m.websockets, Limits: graph.Limits{Request: cfg.RequestTimeout}})))
+		OnOperation: m.metrics.operation, Websockets: m.websockets, Limits: graph.Limits{Request: cfg.RequestTimeout, BodyRead: cfg.BodyReadTimeout}})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.handler())
-	mux.Handle("/v1/", compressed(graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: m.tokens, Log: m.eventLog, Rebuilder: m.rebuild})))
+	mux.Handle("/v1/", compressed(graph.NewBulkHandler(graph.BulkConfig{Resolver: resolver, Tokens: m.tokens, Log: m.eventLog, Rebuilder: m.rebuild,
+		BodyRead: cfg.ImportReadTimeout})))
 	if cfg.Dev {
 		mux.Handle("GET /{$}", graph.Playground())
 	}
@@ -233,7 +240,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	m.server = &http.Server{Handler: requestIDs(m.metrics.instrument(m.log, mux)), ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout: it would bound a websocket's life and every body
+	// alike; each handler bounds the reading of its own body instead
+	// (--body-read-timeout, --import-read-timeout). IdleTimeout closes a
+	// kept-alive connection that sends no next request.
+	m.server = &http.Server{Handler: requestIDs(m.metrics.instrument(m.log, mux)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idleTimeout}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
