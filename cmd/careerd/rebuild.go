@@ -195,12 +195,15 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 			stop()
 			return err
 		}
-		cp, err := target.Checkpoint(ctx)
+		// Readable first: the checkpoint, read after it, is at least as
+		// far (a batch committed between the two reads would otherwise
+		// end the loop on a stale checkpoint, reported as the position).
+		readable, err := target.Readable(ctx)
 		if err != nil {
 			stop()
 			return err
 		}
-		readable, err := target.Readable(ctx)
+		cp, err := target.Checkpoint(ctx)
 		if err != nil {
 			stop()
 			return err

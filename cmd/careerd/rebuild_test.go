@@ -19,6 +19,7 @@ import (
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -119,18 +120,55 @@ func TestRebuildWithoutDowntimeInMemory(t *testing.T) {
 }
 
 func TestRebuildWithoutDowntimeOnPostgres(t *testing.T) {
-	// The retired schema goes at once, to whichever instance sweeps first.
+	// A query that took the old read model just before a switch runs its
+	// statements on it after the switch (People runs four, each on its
+	// own): the retired schema outlives the switch by retiredGrace so
+	// that they finish. rebuildAndCheck queries across its switches, so
+	// their grace outlasts the test; a switch with no query in flight
+	// then has none, and its retired schemas go at once.
 	grace, every := retiredGrace, sweepRetiredEvery
-	retiredGrace, sweepRetiredEvery = 0, 50*time.Millisecond
+	retiredGrace, sweepRetiredEvery = time.Hour, 50*time.Millisecond
 	t.Cleanup(func() { retiredGrace, sweepRetiredEvery = grace, every })
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	cfg := baseConfig(t)
 	cfg.DatabaseURL = pgtest.URL(pool)
 	m := start(t, cfg)
+	old := m.store.Current()
 	rebuildAndCheck(t, m, m.DevToken())
 	active, ok, err := postgres.ReadActive(context.Background(), pool, cfg.Schema)
 	if err != nil || !ok || active.Schema == cfg.Schema || !strings.HasPrefix(active.Schema, cfg.Schema+"_") {
 		t.Errorf("active read model after rebuild = %+v, %v, %v", active, ok, err)
+	}
+	// A query in flight on the model switched away from is answered, as
+	// it was before the switch, within the grace.
+	if page, err := old.People(context.Background(), projections.PeopleFilter{First: 1}); err != nil || page.TotalCount != 30 {
+		t.Errorf("a query on the retired read model within its grace: %+v, %v", page, err)
+	}
+	// The instance that switched drops what it retired once the grace is
+	// over (rebuildAndCheck's rebuilds are done: nothing reads it).
+	retiredGrace = 0
+	if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", m.DevToken()); code != http.StatusAccepted {
+		t.Fatalf("start rebuild: %d %s", code, body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); m.rebuild.RebuildStatus().State == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the last rebuild did not finish: %+v", m.rebuild.RebuildStatus())
+		}
+	}
+	if st := m.rebuild.RebuildStatus(); st.State != "done" {
+		t.Fatalf("the last rebuild: %+v", st)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, []string{cfg.Schema, active.Schema})
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("schemas %v, retired with no grace, are still there", left)
+		}
+	}
+	if active, _, err = postgres.ReadActive(context.Background(), pool, cfg.Schema); err != nil {
+		t.Fatal(err)
 	}
 	// A rebuild that died (its claim ended with its session) before it
 	// switched or cleaned up: the next sweep drops its schema.
@@ -150,17 +188,15 @@ func TestRebuildWithoutDowntimeOnPostgres(t *testing.T) {
 	if string(res.Data) != `{"people":{"totalCount":31}}` {
 		t.Errorf("after restart: %s %+v", res.Data, res.Errors)
 	}
-	// The schema the rebuild retired is dropped, by whichever instance
-	// swept after the grace (the first one may have stopped before), and
-	// so is the dead rebuild's.
+	// The restarted instance's sweep drops the dead rebuild's schema.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, []string{cfg.Schema, dead})
+		left := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, []string{dead})
 		if len(left) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("schemas %v are still there (retired, and a dead rebuild's)", left)
+			t.Fatalf("schema %v, a dead rebuild's, is still there", left)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
