@@ -385,7 +385,7 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	if pg, ok := old.(*postgres.Store); ok && pg.Schema() != schema {
 		// Queries in flight on the old schema finish first. A process that
 		// stops before this runs leaves it to sweepRetired.
-		grace := retiredGrace
+		grace := m.retiredGrace()
 		go func() { // not Close's to wait for: a stop cancels it
 			select {
 			case <-time.After(grace + time.Second):
@@ -424,13 +424,25 @@ var (
 	sweepRetiredEvery = time.Minute
 )
 
+// retiredGrace returns how long a retired schema outlives its switch here:
+// retiredGrace, and no less than a request may take (--request-timeout),
+// since a query that took the old read model just before the switch reads
+// it with several statements until it ends. A grace of 0 (tests) drops at
+// once.
+func (m *Main) retiredGrace() time.Duration {
+	if retiredGrace == 0 {
+		return 0
+	}
+	return max(retiredGrace, m.Config.RequestTimeout)
+}
+
 // sweepRetired drops, at start and then every sweepRetiredEvery until ctx
 // is done, the schemas a switch retired more than retiredGrace ago that
 // are still there (the instance that switched stopped before dropping
 // them), and those of rebuilds that died (a restart after a kill cleans
 // up at once).
 func (m *Main) sweepRetired(ctx context.Context) {
-	grace := retiredGrace
+	grace := m.retiredGrace()
 	sweep := func(ctx context.Context) { m.dropRetired(ctx, grace) }
 	m.wg.Add(1)
 	go func() {

@@ -1001,3 +1001,16 @@ func TestAStoredEventIsTheLogsToTheMicrosecond(t *testing.T) {
 		}
 	}
 }
+
+// TestARetiredSchemaOutlivesTheLongestRequest: a query that took the old
+// read model just before a switch may read it, statement by statement,
+// for as long as a request may take; the schema is dropped no sooner.
+func TestARetiredSchemaOutlivesTheLongestRequest(t *testing.T) {
+	for _, c := range []struct{ request, want time.Duration }{
+		{10 * time.Second, retiredGrace}, {60 * time.Second, 60 * time.Second}, {5 * time.Minute, 5 * time.Minute}} {
+		m := &Main{Config: Config{RequestTimeout: c.request}}
+		if got := m.retiredGrace(); got != c.want {
+			t.Errorf("request timeout %v: a retired schema is kept %v, want %v", c.request, got, c.want)
+		}
+	}
+}
