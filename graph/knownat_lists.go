@@ -20,9 +20,10 @@ import (
 // knownAtSettled is how long after an instant events recorded before it
 // are taken to have reached the log (settleKnownAt).
 //
-// A kept answer notes the read model's position before its replay read
-// anything; before it is given again, the read model is asked when the
-// events it has applied since were recorded. Should one have been recorded
+// A kept answer notes the read model's position (its checkpoint: the
+// events stored, a bulk catch-up's too, which a replay reads) before its
+// replay read anything; before it is given again, the read model is asked
+// when the events it has stored since were recorded. Should one have been recorded
 // at or before the answer's instant (a command stamped before it whose
 // event reached the log or the read model later: a recent instant, or a
 // projector catching up), the answer is replayed again; otherwise a replay
@@ -46,7 +47,7 @@ type knownAtKept[K comparable, V any] struct {
 type knownAtEntry[K comparable, V any] struct {
 	key  K
 	made time.Time
-	// from: the answer is the replay of the events applied up to this
+	// from: the answer is the replay of the events stored up to this
 	// position (and of none after it recorded by the instant).
 	from  uint64
 	value V
@@ -60,7 +61,7 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	if v, ok := k.kept(ctx, rm, key, knownAt); ok {
 		return v, nil
 	}
-	from, err := rm.Readable(ctx) // before the replay reads
+	from, err := rm.Checkpoint(ctx) // before the replay reads
 	if err != nil {
 		var zero V
 		return zero, err
@@ -105,10 +106,13 @@ func (k *knownAtKept[K, V]) kept(ctx context.Context, rm ReadModel, key K, known
 	if e == nil {
 		return zero, false
 	}
-	// The position first, then when what was applied after the noted one
+	// The position first, then when what was stored after the noted one
 	// was recorded: the events up to the position are among those asked
-	// about.
-	applied, err := rm.Readable(ctx)
+	// about. The checkpoint, not Readable: during a bulk catch-up Readable
+	// stays where the catch-up began, and the noted position with it, so
+	// that every check would read every event the catch-up has stored so
+	// far (in PostgreSQL, a scan of person_events from there on each page).
+	applied, err := rm.Checkpoint(ctx)
 	if err != nil {
 		return zero, false
 	}
