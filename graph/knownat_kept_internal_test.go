@@ -8,6 +8,7 @@ import (
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/memory"
 )
 
@@ -77,5 +78,44 @@ func TestAKeptAnswerIsCheckedAgainstWhatWasStoredSinceTheLastCheck(t *testing.T)
 	store1(knownAt.Add(-time.Minute))
 	if v := ask(); v != 2 || replays != 2 {
 		t.Errorf("after an event recorded before the instant: answer %d, %d replays; want a new replay", v, replays)
+	}
+}
+
+// TestAKeptAnswerIsNotGivenAgainFromAnotherReadModel: once the Switch
+// serves another read model (a rebuild's, perhaps of a damaged one), an
+// answer replayed on the one before is replayed again, not given from
+// what that one held; the new model's answer is kept in its turn.
+func TestAKeptAnswerIsNotGivenAgainFromAnotherReadModel(t *testing.T) {
+	ctx := context.Background()
+	cat := domain.DefaultCatalogue()
+	knownAt := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	reg := events.Recorded{Position: 1, PersonID: "E1", RecordedAt: knownAt.Add(-time.Hour), Type: "PersonRegistered", Version: 1,
+		Event: events.PersonRegistered{PersonID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2020-01-01")}}
+	stores := []*memory.Store{memory.New(cat), memory.New(cat)}
+	for _, s := range stores {
+		if err := s.ApplyEvents(ctx, 1, []events.Recorded{reg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sw := projections.NewSwitch(stores[0])
+	var kept knownAtKept[string, int]
+	replays := 0
+	ask := func() int {
+		t.Helper()
+		v, err := kept.answer(ctx, sw, "k", knownAt, 1, func() (int, error) { replays++; return replays, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v, w := ask(), ask(); v != 1 || w != 1 {
+		t.Fatalf("asked twice on one model: %d then %d, want 1 twice (kept)", v, w)
+	}
+	sw.Set(stores[1])
+	if v := ask(); v != 2 {
+		t.Errorf("after the switch: answer %d, want 2 (replayed on the model now serving)", v)
+	}
+	if v := ask(); v != 2 {
+		t.Errorf("asked again after the switch: answer %d, want 2 (kept)", v)
 	}
 }

@@ -29,7 +29,9 @@ import (
 // projector catching up), the answer is replayed again; otherwise a replay
 // now would give the same answer, and the noted position moves on. So a
 // list as known a moment ago is replayed once, not once per page, and a
-// kept answer never says what a new replay would not.
+// kept answer never says what a new replay would not. An answer is kept
+// for the read model it was replayed on: once another serves (a rebuild
+// switched to), it is replayed anew.
 const (
 	maxKnownAtLists         = 4
 	maxKnownAtDistributions = 8
@@ -49,8 +51,23 @@ type knownAtEntry[K comparable, V any] struct {
 	made time.Time
 	// from: the answer is the replay of the events stored up to this
 	// position (and of none after it recorded by the instant).
-	from  uint64
+	from uint64
+	// model is the read model that was serving (knownAtServing) when the
+	// answer was replayed: its positions and stamps are that model's, and
+	// one switched to (a rebuild, perhaps of a damaged model) answers
+	// anew.
+	model any
 	value V
+}
+
+// knownAtServing returns the read model rm reads from now when rm is a
+// projections.Switch (a store, compared by its pointer), and nil for any
+// other rm, which reads from itself throughout.
+func knownAtServing(rm ReadModel) any {
+	if s, ok := rm.(interface{ Current() projections.ReadModel }); ok {
+		return s.Current()
+	}
+	return nil
 }
 
 // answer returns the answer kept for key if a replay now would give it,
@@ -61,6 +78,7 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	if v, ok := k.kept(ctx, rm, key, knownAt); ok {
 		return v, nil
 	}
+	model := knownAtServing(rm)
 	from, err := rm.Checkpoint(ctx) // before the replay reads
 	if err != nil {
 		var zero V
@@ -69,6 +87,9 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	v, err := replay()
 	if err != nil {
 		return v, err
+	}
+	if knownAtServing(rm) != model {
+		return v, nil // the read model was switched meanwhile: not kept
 	}
 	now := time.Now()
 	k.mu.Lock()
@@ -82,7 +103,7 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	if len(entries) >= max {
 		entries = entries[len(entries)-max+1:]
 	}
-	k.entries = append(entries, &knownAtEntry[K, V]{key: key, made: now, from: from, value: v})
+	k.entries = append(entries, &knownAtEntry[K, V]{key: key, made: now, from: from, model: model, value: v})
 	return v, nil
 }
 
@@ -99,11 +120,12 @@ func (k *knownAtKept[K, V]) kept(ctx context.Context, rm ReadModel, key K, known
 		}
 	}
 	var from uint64
+	var model any
 	if e != nil {
-		from = e.from
+		from, model = e.from, e.model
 	}
 	k.mu.Unlock()
-	if e == nil {
+	if e == nil || knownAtServing(rm) != model {
 		return zero, false
 	}
 	// The position first, then when what was stored after the noted one
@@ -117,7 +139,7 @@ func (k *knownAtKept[K, V]) kept(ctx context.Context, rm ReadModel, key K, known
 		return zero, false
 	}
 	earliest, any, err := rm.EarliestRecordedAfter(ctx, from)
-	if err != nil || any && !earliest.After(knownAt) {
+	if err != nil || any && !earliest.After(knownAt) || knownAtServing(rm) != model {
 		return zero, false // replayed again, and kept in its place
 	}
 	k.mu.Lock()
