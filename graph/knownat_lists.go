@@ -20,15 +20,18 @@ import (
 // knownAtSettled is how long after an instant events recorded before it
 // are taken to have reached the log (settleKnownAt).
 //
-// A kept answer notes the read model's position before its replay read
-// anything; before it is given again, the read model is asked when the
-// events it has applied since were recorded. Should one have been recorded
+// A kept answer notes the read model's position (its checkpoint: the
+// events stored, a bulk catch-up's too, which a replay reads) before its
+// replay read anything; before it is given again, the read model is asked
+// when the events it has stored since were recorded. Should one have been recorded
 // at or before the answer's instant (a command stamped before it whose
 // event reached the log or the read model later: a recent instant, or a
 // projector catching up), the answer is replayed again; otherwise a replay
 // now would give the same answer, and the noted position moves on. So a
 // list as known a moment ago is replayed once, not once per page, and a
-// kept answer never says what a new replay would not.
+// kept answer never says what a new replay would not. An answer is kept
+// for the read model it was replayed on: once another serves (a rebuild
+// switched to), it is replayed anew.
 const (
 	maxKnownAtLists         = 4
 	maxKnownAtDistributions = 8
@@ -46,10 +49,25 @@ type knownAtKept[K comparable, V any] struct {
 type knownAtEntry[K comparable, V any] struct {
 	key  K
 	made time.Time
-	// from: the answer is the replay of the events applied up to this
+	// from: the answer is the replay of the events stored up to this
 	// position (and of none after it recorded by the instant).
-	from  uint64
+	from uint64
+	// model is the read model that was serving (knownAtServing) when the
+	// answer was replayed: its positions and stamps are that model's, and
+	// one switched to (a rebuild, perhaps of a damaged model) answers
+	// anew.
+	model any
 	value V
+}
+
+// knownAtServing returns the read model rm reads from now when rm is a
+// projections.Switch (a store, compared by its pointer), and nil for any
+// other rm, which reads from itself throughout.
+func knownAtServing(rm ReadModel) any {
+	if s, ok := rm.(interface{ Current() projections.ReadModel }); ok {
+		return s.Current()
+	}
+	return nil
 }
 
 // answer returns the answer kept for key if a replay now would give it,
@@ -60,7 +78,8 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	if v, ok := k.kept(ctx, rm, key, knownAt); ok {
 		return v, nil
 	}
-	from, err := rm.Readable(ctx) // before the replay reads
+	model := knownAtServing(rm)
+	from, err := rm.Checkpoint(ctx) // before the replay reads
 	if err != nil {
 		var zero V
 		return zero, err
@@ -68,6 +87,9 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	v, err := replay()
 	if err != nil {
 		return v, err
+	}
+	if knownAtServing(rm) != model {
+		return v, nil // the read model was switched meanwhile: not kept
 	}
 	now := time.Now()
 	k.mu.Lock()
@@ -81,7 +103,7 @@ func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, kno
 	if len(entries) >= max {
 		entries = entries[len(entries)-max+1:]
 	}
-	k.entries = append(entries, &knownAtEntry[K, V]{key: key, made: now, from: from, value: v})
+	k.entries = append(entries, &knownAtEntry[K, V]{key: key, made: now, from: from, model: model, value: v})
 	return v, nil
 }
 
@@ -98,22 +120,26 @@ func (k *knownAtKept[K, V]) kept(ctx context.Context, rm ReadModel, key K, known
 		}
 	}
 	var from uint64
+	var model any
 	if e != nil {
-		from = e.from
+		from, model = e.from, e.model
 	}
 	k.mu.Unlock()
-	if e == nil {
+	if e == nil || knownAtServing(rm) != model {
 		return zero, false
 	}
-	// The position first, then when what was applied after the noted one
+	// The position first, then when what was stored after the noted one
 	// was recorded: the events up to the position are among those asked
-	// about.
-	applied, err := rm.Readable(ctx)
+	// about. The checkpoint, not Readable: during a bulk catch-up Readable
+	// stays where the catch-up began, and the noted position with it, so
+	// that every check would read every event the catch-up has stored so
+	// far (in PostgreSQL, a scan of person_events from there on each page).
+	applied, err := rm.Checkpoint(ctx)
 	if err != nil {
 		return zero, false
 	}
 	earliest, any, err := rm.EarliestRecordedAfter(ctx, from)
-	if err != nil || any && !earliest.After(knownAt) {
+	if err != nil || any && !earliest.After(knownAt) || knownAtServing(rm) != model {
 		return zero, false // replayed again, and kept in its place
 	}
 	k.mu.Lock()

@@ -40,6 +40,11 @@ type ReadModel interface {
 	// Readable returns the position up to which the read model answers
 	// every query.
 	Readable(ctx context.Context) (uint64, error)
+	// Checkpoint returns the position of the last event the read model
+	// stores, its people written or not (a bulk catch-up's): what a
+	// replay as known at an instant reads, and EarliestRecordedAfter
+	// answers for.
+	Checkpoint(ctx context.Context) (uint64, error)
 	// EarliestRecordedAfter returns a bound on when the events applied
 	// after position were recorded (see projections.ReadModel): a list as
 	// known at an instant before it is still the list replayed then.
