@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,5 +119,48 @@ func TestAKeptAnswerIsNotGivenAgainFromAnotherReadModel(t *testing.T) {
 	}
 	if v := ask(); v != 2 {
 		t.Errorf("asked again after the switch: answer %d, want 2 (kept)", v)
+	}
+}
+
+// TestRequestsForOneAnswerShareItsReplay: requests for an answer as known
+// at an instant that come while it is being replayed wait for that replay
+// and are answered from it, instead of each replaying it; a replay that
+// fails leaves the next request to replay it.
+func TestRequestsForOneAnswerShareItsReplay(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New(domain.DefaultCatalogue())
+	knownAt := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var kept knownAtKept[string, int]
+	var replays atomic.Int64
+	release := make(chan struct{})
+	slow := func() (int, error) {
+		replays.Add(1)
+		<-release
+		return 7, nil
+	}
+	var wg sync.WaitGroup
+	answers := make([]int, 5)
+	for i := range answers {
+		wg.Go(func() {
+			v, err := kept.answer(ctx, store, "k", knownAt, 1, slow)
+			if err != nil {
+				t.Error(err)
+			}
+			answers[i] = v
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the others come while the first replays
+	close(release)
+	wg.Wait()
+	if n := replays.Load(); n != 1 || fmt.Sprint(answers) != "[7 7 7 7 7]" {
+		t.Errorf("five requests at once: %d replays, answers %v; want one replay, its answer for all", n, answers)
+	}
+	// A failed replay is not kept: the next request replays.
+	fail := func() (int, error) { return 0, fmt.Errorf("read failed") }
+	if _, err := kept.answer(ctx, store, "other", knownAt, 1, fail); err == nil {
+		t.Fatal("a failing replay answered")
+	}
+	if v, err := kept.answer(ctx, store, "other", knownAt, 1, func() (int, error) { return 8, nil }); err != nil || v != 8 {
+		t.Errorf("after a failed replay: %d, %v; want a new replay's 8", v, err)
 	}
 }

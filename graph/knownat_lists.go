@@ -44,6 +44,11 @@ const (
 type knownAtKept[K comparable, V any] struct {
 	mu      sync.Mutex
 	entries []*knownAtEntry[K, V] // oldest first
+	// replaying holds, for each key being replayed, a channel closed when
+	// that replay ends: a request for the same answer waits for it rather
+	// than replay it too (a dashboard's panels opening at once, or every
+	// client after an event recorded before the instant).
+	replaying map[K]chan struct{}
 }
 
 type knownAtEntry[K comparable, V any] struct {
@@ -72,12 +77,48 @@ func knownAtServing(rm ReadModel) any {
 
 // answer returns the answer kept for key if a replay now would give it,
 // and otherwise replays it with replay and keeps it in place of the
-// oldest, max kept at most.
+// oldest, max kept at most. Requests for one key that come while it is
+// replayed wait for that replay.
 func (k *knownAtKept[K, V]) answer(ctx context.Context, rm ReadModel, key K, knownAt time.Time, max int,
 	replay func() (V, error)) (V, error) {
-	if v, ok := k.kept(ctx, rm, key, knownAt); ok {
-		return v, nil
+	for {
+		if v, ok := k.kept(ctx, rm, key, knownAt); ok {
+			return v, nil
+		}
+		k.mu.Lock()
+		ch, busy := k.replaying[key]
+		if !busy {
+			if k.replaying == nil {
+				k.replaying = map[K]chan struct{}{}
+			}
+			ch = make(chan struct{})
+			k.replaying[key] = ch
+		}
+		k.mu.Unlock()
+		if !busy {
+			defer func() {
+				k.mu.Lock()
+				delete(k.replaying, key)
+				k.mu.Unlock()
+				close(ch)
+			}()
+			return k.replay(ctx, rm, key, max, replay)
+		}
+		// Another request replays it: its answer, once kept, is checked as
+		// any kept answer is; should it not be kept (it failed, or the read
+		// model was switched), this request replays it.
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
 	}
+}
+
+// replay replays the answer for key and keeps it in place of the oldest,
+// max kept at most.
+func (k *knownAtKept[K, V]) replay(ctx context.Context, rm ReadModel, key K, max int, replay func() (V, error)) (V, error) {
 	model := knownAtServing(rm)
 	from, err := rm.Checkpoint(ctx) // before the replay reads
 	if err != nil {
