@@ -787,14 +787,8 @@ func (w *writes) flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if n := len(w.zeroDeltas); n > 0 {
-			// One statement for them all, as for every other table.
-			fields, departments := make([]string, n), make([]string, n)
-			buckets, levels := make([]time.Time, n), make([]int32, n)
-			for i, k := range w.zeroDeltas {
-				fields[i], buckets[i], departments[i], levels[i] = k.field, k.bucket.Time(), k.department, int32(k.level)
-			}
-			w.queue(w.deleteZeroDelta, fields, dateArray(buckets), departments, levels)
+		for _, k := range w.zeroDeltas {
+			w.queue(w.deleteZeroDelta, k.field, k.bucket.Time(), k.department, int32(k.level))
 		}
 		w.zeroDeltas = nil
 	}
@@ -1105,7 +1099,7 @@ func (s *Store) replacePeople(ctx context.Context, w *writes, people []projectio
 		// is added to, any other is inserted. A row the batch brings to 0
 		// is deleted after it (as a rebuild never writes one: the read
 		// model stays equal to one, row for row): the upsert answers those
-		// keys, and flush deletes them in one statement. An upsert
+		// keys, rarely any, and flush deletes each by its key. An upsert
 		// cannot delete, and a MERGE joins the batch's keys with the
 		// table, which a generic plan made while the table was empty (a
 		// rebuild's first batches) did by hashing the whole table for
@@ -1153,11 +1147,10 @@ const (
 			ON CONFLICT (field, bucket, department, level) DO UPDATE SET delta = d.delta + EXCLUDED.delta
 			RETURNING field, bucket, department, level, delta)
 		SELECT field, bucket, department, level FROM d WHERE delta = 0`
-	// sqlDeleteZeroDelta deletes the rows of distribution_deltas of the
-	// given keys that are 0.
-	sqlDeleteZeroDelta = `DELETE FROM {s}.distribution_deltas t
-		USING unnest($1::text[], $2::date[], $3::text[], $4::int[]) AS k(field, bucket, department, level)
-		WHERE t.field = k.field AND t.bucket = k.bucket AND t.department = k.department AND t.level = k.level AND t.delta = 0`
+	// sqlDeleteZeroDelta deletes one row of distribution_deltas by its key
+	// if it is 0.
+	sqlDeleteZeroDelta = `DELETE FROM {s}.distribution_deltas
+		WHERE field = $1 AND bucket = $2 AND department = $3 AND level = $4 AND delta = 0`
 	sqlUpdateStandings = `UPDATE {s}.people SET standing = u.standing::jsonb, catalogue_id = $3, catalogue_version = $4
 				FROM unnest($1::text[], $2::text[]) AS u(id, standing) WHERE people.id = u.id`
 	sqlDeleteGone = `DELETE FROM {s}.%s t USING unnest($1::text[], $2::text[], $3::date[]) AS k(person_id, field, day)
