@@ -51,6 +51,9 @@ type Claims struct {
 type Tokens struct {
 	secret []byte
 	now    func() time.Time // the clock expiry is checked against (nil: time.Now)
+	// maxLifetime bounds how long a token may live (0: no bound); see
+	// SetMaxLifetime.
+	maxLifetime time.Duration
 
 	// verified holds the principals of tokens verified before, until their
 	// expiry: a client sends the same token with every request, and
@@ -67,6 +70,7 @@ type Tokens struct {
 type verifiedToken struct {
 	p              Principal
 	notBefore, exp time.Time // notBefore zero: no nbf claim
+	issued         time.Time // zero: no iat claim
 }
 
 // ruleExpired is the Rule of the error of a token refused for its expiry:
@@ -79,6 +83,16 @@ func tokenExpired(err error) bool {
 	return errors.As(err, &de) && de.Rule == ruleExpired
 }
 
+// ruleLifetime is the Rule of the error of a token refused for living
+// longer than the maximum token lifetime.
+const ruleLifetime = "lifetime"
+
+// tokenTooLong reports whether err refuses a token for its lifetime.
+func tokenTooLong(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de) && de.Rule == ruleLifetime
+}
+
 // maxVerified bounds Tokens.verified.
 const maxVerified = 10_000
 
@@ -88,6 +102,51 @@ func NewTokens(secret string) (*Tokens, error) {
 		return nil, errors.New("auth secret is empty")
 	}
 	return &Tokens{secret: []byte(secret)}, nil
+}
+
+// SetMaxLifetime bounds how long a token Verify accepts may live: one whose
+// exp is more than limit after now, or, when it has an iat, more than
+// limit after its iat, is refused (0: no bound). A manager's department is in
+// their token alone, so a token that lives for years keeps a department's
+// access long after its manager left it. Set it before t verifies tokens
+// on other goroutines; a token verified before is held to the new bound.
+func (t *Tokens) SetMaxLifetime(limit time.Duration) { t.maxLifetime = limit }
+
+// lifetimeError refuses a token expiring at exp, issued at iat (zero: no
+// iat claim), that lives longer than t.maxLifetime at at.
+func (t *Tokens) lifetimeError(at, exp, iat time.Time) error {
+	limit := t.maxLifetime
+	if limit <= 0 {
+		return nil
+	}
+	const mint = ": mint one that expires sooner (careerctl token --ttl)"
+	if !iat.IsZero() && exp.Sub(iat) > limit {
+		return &domain.Error{Kind: domain.KindUnauthenticated, Rule: ruleLifetime,
+			Message: "bearer token lives too long: issued at " + iat.UTC().Format(time.RFC3339) + " to expire at " + exp.UTC().Format(time.RFC3339) +
+				", " + lifetimeString(exp.Sub(iat)) + ", more than the maximum token lifetime of " + lifetimeString(limit) + mint}
+	}
+	if exp.After(at.Add(limit)) {
+		return &domain.Error{Kind: domain.KindUnauthenticated, Rule: ruleLifetime,
+			Message: "bearer token lives too long: it expires at " + exp.UTC().Format(time.RFC3339) + ", more than the maximum token lifetime of " +
+				lifetimeString(limit) + " from now (" + at.UTC().Format(time.RFC3339) + ")" + mint}
+	}
+	return nil
+}
+
+// lifetimeString says d without trailing zero units, and in days too when
+// it is whole days: 9600h (400 days), 1h30m, 87600h0m1s.
+func lifetimeString(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	if day := 24 * time.Hour; d >= 2*day && d%day == 0 {
+		s += fmt.Sprintf(" (%d days)", d/day)
+	}
+	return s
 }
 
 // Mint returns a signed token for p valid for ttl.
@@ -114,8 +173,8 @@ func (t *Tokens) Mint(p Principal, ttl time.Duration, now time.Time) (string, er
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 }
 
-// Verify checks a token's signature, algorithm and expiry and returns its
-// principal.
+// Verify checks a token's signature, algorithm, expiry and lifetime (see
+// SetMaxLifetime) and returns its principal.
 func (t *Tokens) Verify(token string) (Principal, error) {
 	now := time.Now
 	if t.now != nil {
@@ -126,6 +185,12 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	v, ok := t.verified[token]
 	t.mu.Unlock()
 	if ok && at.Before(v.exp) && !at.Before(v.notBefore) {
+		// Checked again: "from now" moves with the clock, which may have
+		// gone back, and the bound may be another than when it was
+		// verified.
+		if err := t.lifetimeError(at, v.exp, v.issued); err != nil {
+			return Principal{}, err
+		}
 		p := v.p
 		p.Roles = slices.Clone(p.Roles) // the caller's own, as a decoded one is
 		return p, nil
@@ -140,6 +205,13 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 				Message: "bearer token expired at " + c.ExpiresAt.UTC().Format(time.RFC3339) + ": mint a new one (careerctl token)"}
 		}
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: " + err.Error()}
+	}
+	var issued time.Time
+	if c.IssuedAt != nil {
+		issued = c.IssuedAt.Time
+	}
+	if err := t.lifetimeError(at, c.ExpiresAt.Time, issued); err != nil {
+		return Principal{}, err
 	}
 	if events.Actor(c.Subject) == "" {
 		// Every event says who recorded it, and an employee changes only
@@ -166,7 +238,7 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	case !storableClaim(p.Department) || !storableClaim(p.Person):
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: its department or person is not valid UTF-8 text without NUL"}
 	}
-	v = verifiedToken{p: p, exp: p.Expires}
+	v = verifiedToken{p: p, exp: p.Expires, issued: issued}
 	v.p.Roles = slices.Clone(p.Roles) // the cache's own
 	if c.NotBefore != nil {
 		v.notBefore = c.NotBefore.Time
@@ -231,7 +303,7 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger", error="invalid_token"`)
 			msg := "invalid bearer token"
-			if tokenExpired(err) {
+			if tokenExpired(err) || tokenTooLong(err) {
 				// Said as Verify says it: when, and what to do.
 				msg = err.Error()
 			}

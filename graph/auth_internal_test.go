@@ -178,3 +178,130 @@ func TestHTTPErrorsAreLabelledAsWhatTheyAre(t *testing.T) {
 		}
 	}
 }
+
+// TestTokensThatLiveTooLongAreRefused: with a maximum token lifetime, a
+// token is refused (401, saying the rule and the maximum) when it expires
+// more than the maximum from now, with or without an iat, or more than the
+// maximum after its iat; one within it is accepted, and a remembered token
+// is checked again (the clock may have gone back). Without a maximum, any
+// expiry is accepted.
+func TestTokensThatLiveTooLongAreRefused(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	tk, err := NewTokens("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.now = func() time.Time { return clock }
+	sign := func(iat, exp time.Time) string {
+		t.Helper()
+		c := Claims{Roles: []string{RoleManager}, Department: "Operations", RegisteredClaims: jwt.RegisteredClaims{
+			Subject: "kato", ExpiresAt: jwt.NewNumericDate(exp)}}
+		if !iat.IsZero() {
+			c.IssuedAt = jwt.NewNumericDate(iat)
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(tk.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const day = 24 * time.Hour
+	tenYears := sign(clock, clock.Add(3650*day))
+	if _, err := tk.Verify(tenYears); err != nil {
+		t.Errorf("a ten-year token without a maximum: %v, want it accepted", err)
+	}
+
+	tk = &Tokens{secret: tk.secret, now: tk.now}
+	tk.SetMaxLifetime(30 * day)
+	for _, c := range []struct {
+		name, token string
+		want        string // "" accepted
+	}{
+		{"minted for the maximum", mintFor(t, tk, 30*day, clock), ""},
+		{"no iat, expiring within the maximum", sign(time.Time{}, clock.Add(29*day)), ""},
+		{"issued long ago, expiring within the maximum of both", sign(clock.Add(-day), clock.Add(29*day)), ""},
+		{"minted for longer", mintFor(t, tk, 31*day, clock),
+			"bearer token lives too long: issued at 2026-11-27T09:00:00Z to expire at 2026-12-28T09:00:00Z, 744h (31 days), more than the maximum token lifetime of 720h (30 days): mint one that expires sooner (careerctl token --ttl)"},
+		{"ten years", tenYears, "more than the maximum token lifetime of 720h (30 days)"},
+		{"no iat, expiring past the maximum", sign(time.Time{}, clock.Add(30*day+time.Second)),
+			"bearer token lives too long: it expires at 2026-12-27T09:00:01Z, more than the maximum token lifetime of 720h (30 days) from now (2026-11-27T09:00:00Z): mint one that expires sooner (careerctl token --ttl)"},
+		{"issued long ago, expiring soon", sign(clock.Add(-40*day), clock.Add(time.Hour)),
+			"issued at 2026-10-18T09:00:00Z to expire at 2026-11-27T10:00:00Z, 961h, more than the maximum token lifetime of 720h (30 days)"},
+		{"issued in the future, expiring past the maximum from now", sign(clock.Add(5*day), clock.Add(32*day)),
+			"it expires at 2026-12-29T09:00:00Z, more than the maximum token lifetime of 720h (30 days) from now"},
+	} {
+		p, err := tk.Verify(c.token)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v, want it accepted", c.name, err)
+		case c.want == "" && p.Subject == "":
+			t.Errorf("%s: no principal", c.name)
+		case c.want != "" && (!tokenTooLong(err) || tokenExpired(err) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want it refused saying %q", c.name, err, c.want)
+		}
+	}
+
+	// A token accepted and remembered is checked again: with the clock
+	// gone back two days, it expires more than the maximum from now.
+	within := sign(time.Time{}, clock.Add(29*day))
+	if _, ok := tk.verified[within]; !ok {
+		t.Fatal("an accepted token is not remembered")
+	}
+	clock = clock.Add(-2 * day)
+	if _, err := tk.Verify(within); !tokenTooLong(err) || !strings.Contains(err.Error(), "from now (2026-11-25T09:00:00Z)") {
+		t.Errorf("a remembered token, the clock gone back: %v, want it refused for its lifetime", err)
+	}
+	clock = clock.Add(2 * day)
+	if _, err := tk.Verify(within); err != nil {
+		t.Errorf("a remembered token, the clock back where it was: %v", err)
+	}
+
+	// A remembered token is held to a bound set after it was verified,
+	// its iat's included.
+	issuedBefore := sign(clock.Add(-day), clock.Add(29*day))
+	if _, err := tk.Verify(issuedBefore); err != nil {
+		t.Fatal(err)
+	}
+	tk.SetMaxLifetime(29*day + 12*time.Hour)
+	if _, err := tk.Verify(issuedBefore); !tokenTooLong(err) || !strings.Contains(err.Error(), "720h (30 days), more than the maximum token lifetime of 708h") {
+		t.Errorf("a remembered token, the bound lowered under its iat-exp span: %v, want it refused for its lifetime", err)
+	}
+	tk.SetMaxLifetime(30 * day)
+
+	// Over HTTP: 401 saying the rule and the maximum, as an expired one
+	// says when it expired.
+	h := tk.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { t.Error("a refused token reached the handler") }))
+	req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+	req.Header.Set("Authorization", "Bearer "+tenYears)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if want := "bearer token lives too long: issued at 2026-11-27T09:00:00Z to expire at 2036-11-24T09:00:00Z, 87600h (3650 days), more than the maximum token lifetime of 720h (30 days)"; rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("over HTTP: %d %s, want 401 saying %s", rec.Code, rec.Body, want)
+	}
+}
+
+// mintFor mints an hr token valid for ttl from now.
+func mintFor(t *testing.T, tk *Tokens, ttl time.Duration, now time.Time) string {
+	t.Helper()
+	tok, err := tk.Mint(Principal{Subject: "ito", Roles: []string{RoleHR}}, ttl, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestLifetimeString: a lifetime is said without trailing zero units, and
+// in days when it is whole days.
+func TestLifetimeString(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		9600 * time.Hour:              "9600h (400 days)",
+		24 * time.Hour:                "24h",
+		90 * time.Minute:              "1h30m",
+		87600*time.Hour + time.Second: "87600h0m1s",
+		45 * time.Second:              "45s",
+	} {
+		if got := lifetimeString(d); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
+		}
+	}
+}

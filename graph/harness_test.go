@@ -77,6 +77,8 @@ type options struct {
 	readModel func(graph.ReadModel) graph.ReadModel
 	// importBodyRead is the bulk handler's BodyRead (0: its default).
 	importBodyRead time.Duration
+	// maxTokenLifetime is the tokens' maximum lifetime (0: no bound).
+	maxTokenLifetime time.Duration
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -111,6 +113,7 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens.SetMaxLifetime(opts.maxTokenLifetime)
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var rm graph.ReadModel = pe.Store

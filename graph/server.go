@@ -157,6 +157,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 			if tokenExpired(err) {
 				return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "token expired"), closeForbidden), nil, err
 			}
+			if tokenTooLong(err) {
+				return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "token lifetime too long"), closeForbidden), nil, err
+			}
 			if err != nil {
 				return refuse, nil, err
 			}

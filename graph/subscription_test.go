@@ -395,6 +395,46 @@ func mintWith(t *testing.T, secret string) string {
 	return tok
 }
 
+// TestATokenThatLivesTooLongIsRefused: with a maximum token lifetime, a
+// token that lives longer is refused over HTTP (401 saying the rule and the
+// maximum), on a websocket's upgrade (401) and in its connection_init
+// (4403 "token lifetime too long"); one within it is served.
+func TestATokenThatLivesTooLongIsRefused(t *testing.T) {
+	e := newEnv(t, backends[0], options{maxTokenLifetime: 24 * time.Hour})
+	long, err := e.tokens.Mint(hr, 25*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gql(t, e.token(t, hr), `{ catalogue { id } }`, nil).ok(t)
+	want := "more than the maximum token lifetime of 24h: mint one that expires sooner"
+	if r := e.gql(t, long, `{ catalogue { id } }`, nil); r.Status != http.StatusUnauthorized || len(r.Errors) != 1 ||
+		!strings.Contains(r.Errors[0].Message, want) || r.Errors[0].code() != "UNAUTHENTICATED" {
+		t.Errorf("over HTTP: %d %s, want 401 saying %q", r.Status, r.Raw, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http"), &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {"Bearer " + long}}})
+	if err == nil {
+		conn.CloseNow()
+		t.Error("a websocket upgrade with the token was accepted")
+	} else if res == nil || res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a websocket upgrade with the token: %v, want 401", err)
+	}
+
+	c := e.dial(t, map[string]any{"Authorization": "Bearer " + long})
+	m, err := c.next(5 * time.Second)
+	var ce websocket.CloseError
+	if err == nil {
+		t.Fatalf("connection_init with the token: got %s %s, want the connection closed", m.Type, m.Payload)
+	}
+	if !errors.As(err, &ce) || ce.Code != 4403 || ce.Reason != "token lifetime too long" {
+		t.Errorf("connection_init with the token: closed with %v, want 4403 \"token lifetime too long\"", err)
+	}
+	e.connect(t, e.token(t, hr))
+}
+
 // TestSubscriptionSlowClient: a subscriber that stops reading is dropped;
 // the feed never blocks and the other subscribers keep receiving.
 func TestSubscriptionSlowClient(t *testing.T) {

@@ -19,7 +19,7 @@ func tokenCommand(c *cli, args []string) error {
 	fs.Var(&roles, "role", "admin, hr, manager or employee (repeatable, or comma-separated)")
 	department := fs.String("department", "", "a manager's department")
 	person := fs.String("person", "", "the person id the caller is (employees)")
-	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid (careerd refuses one longer than its --max-token-lifetime, 400 days by default)")
 	secret := new(string)
 	secretFlag(fs, secret, "secret", c.getenv("CAREER_AUTH_SECRET"), "HMAC `key` ($CAREER_AUTH_SECRET)")
 	if err := parseFlags(fs, args); err != nil {

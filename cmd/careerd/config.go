@@ -52,11 +52,20 @@ type Config struct {
 	// TimeZone names where "today" is: the date a new record may not pass,
 	// and the default asOf of queries.
 	TimeZone string
+	// MaxTokenLifetime bounds how long a bearer token may live, from now
+	// and from its iat (0: no bound).
+	MaxTokenLifetime time.Duration
 }
 
 type envFlag struct {
 	name, env, usage string
 }
+
+// DefaultMaxTokenLifetime is --max-token-lifetime's default, 400 days: far
+// above the tokens careerctl (24h) and careerd --dev (30 days) mint, and
+// above a year's, so that the tokens deployments use keep working, while a
+// token minted to last for years does not.
+const DefaultMaxTokenLifetime = 400 * 24 * time.Hour
 
 // usageOutput is where -h and flag errors are printed.
 var usageOutput io.Writer = os.Stderr
@@ -113,6 +122,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	secret(&c.DatabaseURL, envFlag{"database-url", "DATABASE_URL", "PostgreSQL for the read models; empty = in-memory read models rebuilt from the log"}, "", maskURL)
 	str(&c.DataDir, envFlag{"data-dir", "CAREER_DATA_DIR", "embedded JetStream storage"}, "./data")
 	secret(&c.AuthSecret, envFlag{"auth-secret", "CAREER_AUTH_SECRET", "HMAC key for bearer tokens; empty = refuse to start unless --dev"}, "", maskAll)
+	dur(&c.MaxTokenLifetime, envFlag{"max-token-lifetime", "CAREER_MAX_TOKEN_LIFETIME",
+		"longest a bearer token may live: one expiring later than this from now, or from its iat, is refused (401); 0 = no bound"}, DefaultMaxTokenLifetime)
 	dev := false
 	if v := getenv("CAREER_DEV"); v != "" {
 		var err error
@@ -287,6 +298,7 @@ func (c Config) Masked() []any {
 	return []any{
 		"http_addr", c.HTTPAddr, "nats_url", maskURL(c.NATSURL), "nats_listen", c.NATSListen,
 		"database_url", maskURL(c.DatabaseURL), "data_dir", c.DataDir, "auth_secret", mask(c.AuthSecret),
+		"max_token_lifetime", c.MaxTokenLifetime.String(),
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
 		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
 		"ready_max_lag", c.ReadyMaxLag, "ready_max_stall", c.ReadyMaxStall.String(), "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/graph"
 )
 
 // TestDerivedEventsFollowTheSubjectPrefix: two deployments on one NATS
@@ -148,6 +151,10 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{map[string]string{"CAREER_REPLICAS": "0"}, nil, `--replicas ($CAREER_REPLICAS) must be >= 1, not 0`},
 		{map[string]string{"CAREER_REPLICAS": "three"}, nil, `$CAREER_REPLICAS: "three" is not a whole number`},
 		{map[string]string{"CAREER_READY_MAX_STALL": "soon"}, nil, `$CAREER_READY_MAX_STALL: "soon" is not a duration`},
+		{map[string]string{"CAREER_MAX_TOKEN_LIFETIME": "-1h"}, nil, `--max-token-lifetime ($CAREER_MAX_TOKEN_LIFETIME) must not be negative, not -1h0m0s`},
+		{nil, []string{"--max-token-lifetime", "-720h"}, `--max-token-lifetime ($CAREER_MAX_TOKEN_LIFETIME) must not be negative, not -720h0m0s`},
+		{map[string]string{"CAREER_MAX_TOKEN_LIFETIME": "400d"}, nil, `$CAREER_MAX_TOKEN_LIFETIME: "400d" is not a duration`},
+		{nil, []string{"--max-token-lifetime", "1y"}, `invalid value "1y" for flag -max-token-lifetime`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
@@ -198,6 +205,71 @@ func TestBadValuesAreRefused(t *testing.T) {
 	cfg, err = ParseConfig([]string{"--dev", "--import-read-timeout", "10m"}, func(k string) string { return env[k] })
 	if err != nil || cfg.BodyReadTimeout != 45*time.Second || cfg.ImportReadTimeout != 10*time.Minute {
 		t.Errorf("the body read bounds set: %s %s, %v", cfg.BodyReadTimeout, cfg.ImportReadTimeout, err)
+	}
+}
+
+// TestMaxTokenLifetimeSetting: --max-token-lifetime is 400 days unless
+// set, by $CAREER_MAX_TOKEN_LIFETIME or the flag, which wins; 0 is no
+// bound.
+func TestMaxTokenLifetimeSetting(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		args []string
+		want time.Duration
+	}{
+		{"", nil, 9600 * time.Hour},
+		{"720h", nil, 720 * time.Hour},
+		{"0", nil, 0},
+		{"720h", []string{"--max-token-lifetime", "8h"}, 8 * time.Hour},
+		{"soon", []string{"--max-token-lifetime=0"}, 0},
+	} {
+		cfg, err := ParseConfig(append([]string{"--auth-secret", "x"}, c.args...), func(k string) string {
+			if k == "CAREER_MAX_TOKEN_LIFETIME" {
+				return c.env
+			}
+			return ""
+		})
+		if err != nil || cfg.MaxTokenLifetime != c.want {
+			t.Errorf("$CAREER_MAX_TOKEN_LIFETIME=%q %v: %s, %v; want %s", c.env, c.args, cfg.MaxTokenLifetime, err, c.want)
+		}
+	}
+}
+
+// TestTokensThatLiveTooLongAreRefused: careerd refuses (401, naming the
+// maximum) a token that lives longer than --max-token-lifetime, and serves
+// one within it, the admin token --dev prints included (it lives 30 days,
+// or the maximum when that is shorter).
+func TestTokensThatLiveTooLongAreRefused(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.AuthSecret = "s3cret"
+	cfg.MaxTokenLifetime = time.Hour
+	m := NewMain(cfg, io.Discard)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	tokens, err := graph.NewTokens("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	within, _ := tokens.Mint(graph.Principal{Subject: "ito", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
+	beyond, _ := tokens.Mint(graph.Principal{Subject: "ito", Roles: []string{graph.RoleHR}}, 2*time.Hour, time.Now())
+	for name, tok := range map[string]string{"the dev token": m.DevToken(), "a token for the maximum": within} {
+		if code, res := post(t, m.Addr(), tok, `{ catalogue { id } }`, nil); code != http.StatusOK || len(res.Errors) > 0 {
+			t.Errorf("%s: %d %+v, want it served", name, code, res.Errors)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+m.Addr()+"/graphql", strings.NewReader(`{"query":"{ catalogue { id } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+beyond)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if want := "more than the maximum token lifetime of 1h: mint one that expires sooner"; res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), want) {
+		t.Errorf("a token for two hours: %d %s, want 401 saying %q", res.StatusCode, body, want)
 	}
 }
 

@@ -190,6 +190,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.tokens, err = graph.NewTokens(secret); err != nil {
 		return err
 	}
+	m.tokens.SetMaxLifetime(cfg.MaxTokenLifetime)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel, m.runCtx = cancel, runCtx
@@ -253,7 +254,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	if cfg.Dev {
-		m.devToken, err = m.tokens.Mint(graph.Principal{Subject: "dev-admin", Roles: []string{graph.RoleAdmin}}, 30*24*time.Hour, m.now())
+		m.devToken, err = m.tokens.Mint(graph.Principal{Subject: "dev-admin", Roles: []string{graph.RoleAdmin}}, devTokenTTL(cfg.MaxTokenLifetime), m.now())
 		if err != nil {
 			return err
 		}
@@ -1042,4 +1043,15 @@ func compressed(h http.Handler) http.Handler {
 		}
 		z.ServeHTTP(w, r)
 	})
+}
+
+// devTokenTTL is how long the admin token --dev prints lives: 30 days, or
+// the maximum token lifetime when that is shorter (a longer one would be
+// refused).
+func devTokenTTL(maxLifetime time.Duration) time.Duration {
+	const ttl = 30 * 24 * time.Hour
+	if maxLifetime > 0 && maxLifetime < ttl {
+		return maxLifetime
+	}
+	return ttl
 }
