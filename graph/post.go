@@ -189,20 +189,68 @@ func untouched(data []byte) bool {
 // query string's values are percent-decoded into bytes, which the parser
 // and the JSON decoder of variables take each for U+FFFD, so a department
 // or an id sent so reached the resolvers as replacement characters. Such a
-// request is refused as postJSON refuses such a body.
+// request is refused as postJSON refuses such a body. Its other refusals
+// of the request itself (a malformed percent escape, variables or
+// extensions that are not JSON, a mutation) carry extensions.code
+// BAD_REQUEST like postJSON's: transport.GET writes them with a message
+// alone.
 type getQuery struct{ transport.GET }
 
 var _ graphql.Transport = getQuery{}
 
 func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	if query, err := url.ParseQuery(r.URL.RawQuery); err == nil && !validQuery(query) {
+	refuse := func(status int, msg string) {
 		w.Header().Set("Content-Type", responseContentType(r))
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf(
-			"the query string is not UTF-8 once percent-decoded: JSON and GraphQL are UTF-8, and text in another encoding (such as Shift_JIS) would be read as replacement characters")}))
+		w.WriteHeader(status)
+		writeResponse(w, exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf("%s", msg)}))
+	}
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	switch {
+	case err != nil:
+		refuse(http.StatusBadRequest, "the query string could not be parsed: "+err.Error())
+		return
+	case !validQuery(query):
+		refuse(http.StatusBadRequest, "the query string is not UTF-8 once percent-decoded: JSON and GraphQL are UTF-8, and text in another encoding (such as Shift_JIS) would be read as replacement characters")
 		return
 	}
-	t.GET.Do(w, r, exec)
+	for _, name := range []string{"variables", "extensions"} {
+		if v := query.Get(name); v != "" {
+			var m map[string]any
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.UseNumber()
+			if err := dec.Decode(&m); err != nil {
+				refuse(http.StatusBadRequest, name+" could not be decoded: not a JSON object: "+err.Error())
+				return
+			}
+		}
+	}
+	gw := &queriesOnly{ResponseWriter: w}
+	t.GET.Do(gw, r, exec)
+	if gw.refused {
+		refuse(http.StatusNotAcceptable, "GET requests only allow query operations: send a mutation with POST")
+	}
+}
+
+// queriesOnly holds back transport.GET's refusal of an operation that is
+// not a query (406, its message alone) for getQuery to write with a code.
+type queriesOnly struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (w *queriesOnly) WriteHeader(status int) {
+	if status == http.StatusNotAcceptable {
+		w.refused = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *queriesOnly) Write(b []byte) (int, error) {
+	if w.refused {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // validQuery reports whether every name and value of q is UTF-8.

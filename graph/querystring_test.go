@@ -46,3 +46,43 @@ func TestAQueryStringThatIsNotUTF8IsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAGETsRefusalsCarryACode: every refusal of a GET /graphql's query
+// string carries extensions.code BAD_REQUEST, as a POST's do: a malformed
+// percent escape, variables or extensions that are not a JSON object, and
+// a mutation (406, nothing recorded). Before, transport.GET wrote these
+// with a message alone.
+func TestAGETsRefusalsCarryACode(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	get := func(t *testing.T, rawQuery string) response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.url+"?"+rawQuery, nil)
+		req.Header.Set("Authorization", "Bearer "+adm)
+		return e.do(t, http.DefaultClient, req)
+	}
+	const count = `{ people { totalCount } }`
+	q := "query=" + url.QueryEscape(count)
+	register := `mutation { registerPerson(input: {id: "G1", name: "Gil", department: "Operations", joinedOn: "2020-01-01"}) { person { id } } }`
+	for _, c := range []struct {
+		name, raw string
+		status    int
+		says      string
+	}{
+		{"a malformed escape", q + "&variables=%ZZ", http.StatusBadRequest, `invalid URL escape "%ZZ"`},
+		{"variables that are not JSON", q + "&variables=notjson", http.StatusBadRequest, "variables could not be decoded"},
+		{"variables that are an array", q + "&variables=" + url.QueryEscape(`[1]`), http.StatusBadRequest, "variables could not be decoded"},
+		{"extensions that are not JSON", q + "&extensions=notjson", http.StatusBadRequest, "extensions could not be decoded"},
+		{"a mutation", "query=" + url.QueryEscape(register), http.StatusNotAcceptable, "only allow query operations"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := get(t, c.raw)
+			if r.Status != c.status || len(r.Errors) != 1 || r.Errors[0].code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, c.says) || (len(r.Data) > 0 && string(r.Data) != "null") {
+				t.Errorf("HTTP %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	if r := get(t, q).ok(t); !strings.Contains(string(r.Data), `"totalCount":0`) {
+		t.Fatalf("a GET query after the refusals (the mutation recorded nothing): %s", r.Raw)
+	}
+}
