@@ -295,12 +295,14 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 		}
 		token, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
+			closeUnread(w, r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger"`)
 			httpError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "missing bearer token")
 			return
 		}
 		p, err := t.Verify(token)
 		if err != nil {
+			closeUnread(w, r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="careerledger", error="invalid_token"`)
 			msg := "invalid bearer token"
 			if tokenExpired(err) || tokenTooLong(err) {
@@ -312,6 +314,16 @@ func (t *Tokens) Authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
+}
+
+// closeUnread makes the answer to a request refused before its body is
+// read close the connection: otherwise the server reads on the body it
+// will not use (to reuse the connection) before it answers, as long as
+// the client takes to send it, up to the body read timeout.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // storableClaim reports whether a claim is text the read models can hold

@@ -73,6 +73,8 @@ func stalled(t *testing.T, e *env, head, first string) (*http.Response, string, 
 // already sent are not recorded either); a request refused for its token
 // is not held by its body either. Before, each held its connection and a
 // goroutine for as long as the client kept sending a byte now and then.
+// A request refused for its token is answered at once, its connection
+// closed, rather than after its body (which nothing reads) or the bound.
 func TestASlowBodyIsCutOff(t *testing.T) {
 	const bound = 400 * time.Millisecond
 	e := newEnv(t, backends[0], options{limits: graph.Limits{BodyRead: bound}, importBodyRead: bound})
@@ -112,6 +114,9 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 			}
 			if took < bound && c.status == http.StatusRequestTimeout || took > bound+5*time.Second {
 				t.Errorf("answered after %v, want about %v", took, bound)
+			}
+			if c.status == http.StatusUnauthorized && took >= bound {
+				t.Errorf("refused for its token after %v: the server read on the body it will not use, up to the bound (%v)", took, bound)
 			}
 		})
 	}

@@ -92,6 +92,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, err := principal(ctx)
 	if err != nil {
+		closeUnread(w, r)
 		httpError(w, http.StatusUnauthorized, "UNAUTHENTICATED", err.Error())
 		return
 	}
