@@ -165,8 +165,10 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		return nil, domain.Conflict("level-change notifications are not configured")
 	}
 	s := sessionFrom(ctx)
-	if s != nil && !s.takeSubscription() {
-		return nil, errTooManySubscriptions(s.maxSubs)
+	if s != nil {
+		if err := s.takeSubscription(p.Subject); err != nil {
+			return nil, err
+		}
 	}
 	withdrawals := selectsWithdrawn(ctx)
 	in := r.LevelChanges.Subscribe(ctx)
@@ -174,7 +176,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 	go func() {
 		defer close(out)
 		if s != nil {
-			defer s.releaseSubscription()
+			defer s.releaseSubscription(p.Subject)
 		}
 		for {
 			select {

@@ -52,6 +52,13 @@ type Limits struct {
 	// and goroutines until it completes, and 50,000 subscribe messages on
 	// one connection held 1.3 GB.
 	Subscriptions int
+	// SubscriptionsPerCaller bounds the subscriptions one caller (a
+	// token's subject) holds at once across all its websocket connections
+	// (default 1000): Subscriptions alone bounds nothing for a caller who
+	// opens more connections. 1000 is ten connections' worth, room for a
+	// dashboard following every department and person it shows, and holds
+	// about 26 MB of buffers and goroutines at most.
+	SubscriptionsPerCaller int
 	// Request bounds a query or mutation, over HTTP or a websocket
 	// (default 60 s, more than a mutation's read-your-writes wait): one
 	// whose reads hang on a silent connection ends with an error instead
@@ -83,6 +90,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Subscriptions <= 0 {
 		l.Subscriptions = 100
+	}
+	if l.SubscriptionsPerCaller <= 0 {
+		l.SubscriptionsPerCaller = 1000
 	}
 	if l.Request <= 0 {
 		l.Request = 60 * time.Second
@@ -126,7 +136,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if ws == nil {
 		ws = NewWebsockets()
 	}
-	addTransport(sessions{ws: ws, maxSubs: lim.Subscriptions, Transport: transport.Websocket{
+	addTransport(sessions{ws: ws, maxSubs: lim.Subscriptions, maxCallerSubs: lim.SubscriptionsPerCaller, Transport: transport.Websocket{
 		// Every connection ends when the token it is authenticated by
 		// expires (or the server shuts down): see wsSession. Its timer,
 		// not a ping, closes it, at the expiry.

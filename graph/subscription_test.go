@@ -854,50 +854,56 @@ func outlives(t *testing.T, e *env, token string, d time.Duration, id string) {
 // more is refused, SUBSCRIPTION_LIMIT_EXCEEDED, until one completes. Each
 // holds a buffer of level changes and goroutines: 50,000 subscribe
 // messages on one employee's connection held 1.3 GB of the server's memory.
-func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
-	refusedAs := func(t *testing.T, c *wsClient, id string) {
-		t.Helper()
-		m, err := c.next(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p struct {
-			Data   json.RawMessage
-			Errors []gqlError
-		}
-		if m.Type == "error" {
-			err = json.Unmarshal(m.Payload, &p.Errors)
-		} else {
-			err = json.Unmarshal(m.Payload, &p)
-		}
-		if err != nil || m.ID != id || len(p.Errors) != 1 || p.Errors[0].code() != "SUBSCRIPTION_LIMIT_EXCEEDED" ||
-			(len(p.Data) > 0 && string(p.Data) != "null") {
-			t.Fatalf("subscription %s: got %s %s %s, want SUBSCRIPTION_LIMIT_EXCEEDED", id, m.Type, m.ID, m.Payload)
-		}
-		if m.Type == "next" {
-			if m, err := c.next(5 * time.Second); err != nil || m.Type != "complete" || m.ID != id {
-				t.Fatalf("after the refusal of %s: %s %s %v, want it complete", id, m.Type, m.ID, err)
-			}
+// refusedAs waits for subscription id's refusal with
+// SUBSCRIPTION_LIMIT_EXCEEDED and returns its message.
+func refusedAs(t *testing.T, c *wsClient, id string) string {
+	t.Helper()
+	m, err := c.next(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Data   json.RawMessage
+		Errors []gqlError
+	}
+	if m.Type == "error" {
+		err = json.Unmarshal(m.Payload, &p.Errors)
+	} else {
+		err = json.Unmarshal(m.Payload, &p)
+	}
+	if err != nil || m.ID != id || len(p.Errors) != 1 || p.Errors[0].code() != "SUBSCRIPTION_LIMIT_EXCEEDED" ||
+		(len(p.Data) > 0 && string(p.Data) != "null") {
+		t.Fatalf("subscription %s: got %s %s %s, want SUBSCRIPTION_LIMIT_EXCEEDED", id, m.Type, m.ID, m.Payload)
+	}
+	if m.Type == "next" {
+		if m, err := c.next(5 * time.Second); err != nil || m.Type != "complete" || m.ID != id {
+			t.Fatalf("after the refusal of %s: %s %s %v, want it complete", id, m.Type, m.ID, err)
 		}
 	}
-	waitSubscribers := func(t *testing.T, e *env, n int) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for e.Changes.Subscribers() != n {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d subscribers, want %d", e.Changes.Subscribers(), n)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	return p.Errors[0].Message
+}
 
+// waitSubscribersExactly waits until the level-change broadcaster has
+// exactly n subscribers.
+func waitSubscribersExactly(t *testing.T, e *env, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Changes.Subscribers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers, want %d", e.Changes.Subscribers(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		e := newEnv(t, backends[0], options{})
 		c := e.connect(t, e.token(t, employee("B1")))
 		for i := range 100 {
 			c.subscribe(fmt.Sprint(i), nil)
 		}
-		waitSubscribers(t, e, 100)
+		waitSubscribersExactly(t, e, 100)
 		c.subscribe("100", nil)
 		refusedAs(t, c, "100")
 		if n := e.Changes.Subscribers(); n != 100 {
@@ -911,24 +917,101 @@ func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
 		c := e.connect(t, tok)
 		c.subscribe("1", nil)
 		c.subscribe("2", nil)
-		waitSubscribers(t, e, 2)
+		waitSubscribersExactly(t, e, 2)
 		c.subscribe("3", nil)
 		refusedAs(t, c, "3")
 		// Another connection holds its own.
 		other := e.connect(t, tok)
 		other.subscribe("1", nil)
-		waitSubscribers(t, e, 3)
+		waitSubscribersExactly(t, e, 3)
 		// A completed subscription makes room for another.
 		c.send(wsMessage{ID: "1", Type: "complete"})
 		if m, err := c.next(5 * time.Second); err != nil || m.Type != "complete" || m.ID != "1" {
 			t.Fatalf("after completing 1: %s %s %v", m.Type, m.ID, err)
 		}
-		waitSubscribers(t, e, 2)
+		waitSubscribersExactly(t, e, 2)
 		c.subscribe("4", nil)
-		waitSubscribers(t, e, 3)
+		waitSubscribersExactly(t, e, 3)
 		c.subscribe("5", nil)
 		refusedAs(t, c, "5")
 	})
+}
+
+// TestSubscriptionsPerCallerAreBounded: one caller (a token's subject)
+// holds at most Limits.SubscriptionsPerCaller subscriptions across all its
+// websocket connections; one more, on any of them, is refused with
+// SUBSCRIPTION_LIMIT_EXCEEDED naming the limit, and the connection's other
+// subscriptions carry on. Another subject has a count of its own, and a
+// closed connection's subscriptions free their slots.
+func TestSubscriptionsPerCallerAreBounded(t *testing.T) {
+	ws := graph.NewWebsockets()
+	e := newEnv(t, backends[0], options{websockets: ws, limits: graph.Limits{SubscriptionsPerCaller: 3}})
+	adm, hrTok := e.token(t, admin), e.token(t, hr)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "L1", "name": "Limit One", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	namesTheLimit := func(t *testing.T, msg string) {
+		t.Helper()
+		if !strings.Contains(msg, "at most 3 subscriptions") || !strings.Contains(msg, "caller") {
+			t.Errorf("refusal %q does not name the per-caller limit of 3", msg)
+		}
+	}
+
+	// Over the limit across two connections.
+	a1, a2 := e.connect(t, adm), e.connect(t, adm)
+	a1.subscribe("1", nil)
+	a1.subscribe("2", nil)
+	a2.subscribe("1", nil)
+	waitSubscribersExactly(t, e, 3)
+	a2.subscribe("2", nil)
+	namesTheLimit(t, refusedAs(t, a2, "2"))
+	a1.subscribe("3", nil)
+	namesTheLimit(t, refusedAs(t, a1, "3"))
+
+	// Another subject counts its own.
+	h := e.connect(t, hrTok)
+	for _, id := range []string{"1", "2", "3"} {
+		h.subscribe(id, nil)
+	}
+	waitSubscribersExactly(t, e, 6)
+	h.subscribe("4", nil)
+	namesTheLimit(t, refusedAs(t, h, "4"))
+
+	// Closed connections free their slots.
+	for _, c := range []*wsClient{a1, a2} {
+		if err := c.conn.Close(websocket.StatusNormalClosure, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSubscribersExactly(t, e, 3)
+	deadline := time.Now().Add(5 * time.Second)
+	for ws.Subscriptions() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions counted after closing the admin's connections, want hr's 3", ws.Subscriptions())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a3 := e.connect(t, adm)
+	for _, id := range []string{"1", "2", "3"} {
+		a3.subscribe(id, nil)
+	}
+	waitSubscribersExactly(t, e, 6)
+	a3.subscribe("4", nil)
+	namesTheLimit(t, refusedAs(t, a3, "4"))
+
+	// The refused connection's subscriptions still deliver.
+	levelOne(t, e, adm, "L1")
+	m, err := a3.next(10 * time.Second)
+	if err != nil || m.Type != "next" || (m.ID != "1" && m.ID != "2" && m.ID != "3") {
+		t.Fatalf("after the refusal: %s %s %s %v, want a level change", m.Type, m.ID, m.Payload, err)
+	}
+	var p struct {
+		Data struct {
+			LevelChanged change `json:"levelChanged"`
+		} `json:"data"`
+		Errors []gqlError `json:"errors"`
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 || p.Data.LevelChanged.PersonID != "L1" {
+		t.Fatalf("after the refusal: payload %s %v, want L1's level change", m.Payload, err)
+	}
 }
 
 // TestWebsocketMessageNotUTF8: a mutation sent over a websocket in another

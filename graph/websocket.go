@@ -38,13 +38,16 @@ type Websockets struct {
 	mu       sync.Mutex
 	closing  bool
 	sessions map[*wsSession]struct{}
-	wg       sync.WaitGroup
+	// callers counts the subscriptions each caller (a token's subject)
+	// holds across all its connections.
+	callers map[string]int
+	wg      sync.WaitGroup
 }
 
 // NewWebsockets returns an empty set of websocket connections for
 // ServerConfig.Websockets.
 func NewWebsockets() *Websockets {
-	return &Websockets{sessions: map[*wsSession]struct{}{}}
+	return &Websockets{sessions: map[*wsSession]struct{}{}, callers: map[string]int{}}
 }
 
 // Shutdown ends every websocket connection with 1001 Going Away (a
@@ -89,6 +92,39 @@ func (ws *Websockets) open(s *wsSession) bool {
 	return true
 }
 
+// takeCaller counts a subscription subject starts, unless it holds max
+// already across its connections (then false; max 0: no bound).
+func (ws *Websockets) takeCaller(subject string, max int) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if max > 0 && ws.callers[subject] >= max {
+		return false
+	}
+	ws.callers[subject]++
+	return true
+}
+
+// releaseCaller uncounts a subscription of subject that has ended.
+func (ws *Websockets) releaseCaller(subject string) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.callers[subject]--; ws.callers[subject] <= 0 {
+		delete(ws.callers, subject)
+	}
+}
+
+// Subscriptions returns how many subscriptions the connections hold now,
+// all callers together.
+func (ws *Websockets) Subscriptions() int {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	n := 0
+	for _, c := range ws.callers {
+		n += c
+	}
+	return n
+}
+
 func (ws *Websockets) release(s *wsSession) {
 	ws.mu.Lock()
 	delete(ws.sessions, s)
@@ -113,27 +149,38 @@ type wsSession struct {
 
 	maxSubs int // subscriptions the connection may hold at once (Limits.Subscriptions)
 	subs    int // subscriptions it holds
+
+	ws            *Websockets // counts each caller's subscriptions (nil: none counted)
+	maxCallerSubs int         // subscriptions one caller may hold at once (Limits.SubscriptionsPerCaller)
 }
 
-// takeSubscription counts a subscription the connection starts, unless it
-// holds maxSubs already (then false). Each one holds a buffer of level
-// changes and two goroutines until it completes, so one connection's
-// subscribe messages must not hold the server's memory.
-func (s *wsSession) takeSubscription() bool {
+// takeSubscription counts a subscription subject starts on the connection,
+// unless the connection holds maxSubs already or subject holds
+// maxCallerSubs across all its connections: then it returns the error that
+// refuses it. Each one holds a buffer of level changes and two goroutines
+// until it completes, so neither one connection's subscribe messages nor
+// one caller's connections must hold the server's memory.
+func (s *wsSession) takeSubscription(subject string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.maxSubs > 0 && s.subs >= s.maxSubs {
-		return false
+		return errTooManySubscriptions(s.maxSubs)
+	}
+	if s.ws != nil && !s.ws.takeCaller(subject, s.maxCallerSubs) {
+		return errTooManyCallerSubscriptions(s.maxCallerSubs)
 	}
 	s.subs++
-	return true
+	return nil
 }
 
-// releaseSubscription uncounts a subscription that has ended.
-func (s *wsSession) releaseSubscription() {
+// releaseSubscription uncounts a subscription of subject that has ended.
+func (s *wsSession) releaseSubscription(subject string) {
 	s.mu.Lock()
 	s.subs--
 	s.mu.Unlock()
+	if s.ws != nil {
+		s.ws.releaseCaller(subject)
+	}
 }
 
 type wsSessionKey struct{}
@@ -203,13 +250,14 @@ func (s *wsSession) release() {
 // operation on it) derives from.
 type sessions struct {
 	graphql.Transport
-	ws      *Websockets
-	maxSubs int // Limits.Subscriptions
+	ws            *Websockets
+	maxSubs       int // Limits.Subscriptions
+	maxCallerSubs int // Limits.SubscriptionsPerCaller
 }
 
 func (t sessions) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx, cancel := context.WithCancel(r.Context())
-	s := &wsSession{cancel: cancel, maxSubs: t.maxSubs}
+	s := &wsSession{cancel: cancel, maxSubs: t.maxSubs, ws: t.ws, maxCallerSubs: t.maxCallerSubs}
 	s.ctx = context.WithValue(ctx, wsSessionKey{}, s)
 	if !t.ws.open(s) {
 		cancel()
@@ -335,6 +383,14 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 // connection holds at once.
 func errTooManySubscriptions(max int) error {
 	err := gqlerror.Errorf("a websocket connection holds at most %d subscriptions at once: complete one, or open another connection", max)
+	err.Extensions = map[string]any{"code": "SUBSCRIPTION_LIMIT_EXCEEDED"}
+	return err
+}
+
+// errTooManyCallerSubscriptions refuses a subscription beyond the max one
+// caller (a token's subject) holds at once across all its connections.
+func errTooManyCallerSubscriptions(max int) error {
+	err := gqlerror.Errorf("a caller (a token's subject) holds at most %d subscriptions at once across all its websocket connections: complete one", max)
 	err.Extensions = map[string]any{"code": "SUBSCRIPTION_LIMIT_EXCEEDED"}
 	return err
 }
