@@ -912,7 +912,8 @@ func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
 	})
 
 	t.Run("configured", func(t *testing.T) {
-		e := newEnv(t, backends[0], options{limits: graph.Limits{Subscriptions: 2}})
+		ws := graph.NewWebsockets()
+		e := newEnv(t, backends[0], options{websockets: ws, limits: graph.Limits{Subscriptions: 2}})
 		tok := e.token(t, employee("B1"))
 		c := e.connect(t, tok)
 		c.subscribe("1", nil)
@@ -930,6 +931,15 @@ func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
 			t.Fatalf("after completing 1: %s %s %v", m.Type, m.ID, err)
 		}
 		waitSubscribersExactly(t, e, 2)
+		// The connection uncounts it when its goroutine ends, which may
+		// come after the broadcaster's count drops.
+		deadline := time.Now().Add(5 * time.Second)
+		for ws.Subscriptions() != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d subscriptions counted after completing 1, want 2", ws.Subscriptions())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		c.subscribe("4", nil)
 		waitSubscribersExactly(t, e, 3)
 		c.subscribe("5", nil)
