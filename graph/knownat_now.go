@@ -208,10 +208,8 @@ func (r *Resolver) awaitKnownAt(ctx context.Context) error {
 // reached the read model answers as it is, as every query does then
 // (awaitKnownAt).
 func (r *Resolver) settleKnownAt(ctx context.Context, latest time.Time, head uint64) error {
-	if rm, ok := r.ReadModel.(interface {
-		Readable(ctx context.Context) (uint64, error)
-	}); ok && r.RecordedAt != nil {
-		if applied, err := rm.Readable(ctx); err == nil {
+	if r.RecordedAt != nil {
+		if applied, err := r.ReadModel.Readable(ctx); err == nil {
 			if applied >= head {
 				return nil
 			}
