@@ -1039,3 +1039,35 @@ func TestAnalyticsKnownAtAreKept(t *testing.T) {
 		}
 	})
 }
+
+// TestPeoplesOwnArgumentsAreRefusedWithoutWaiting: people(knownAt:) with a
+// department waits for the read model before it checks the department
+// (a placement recorded before knownAt may not be applied yet), but its
+// other arguments need no read model: while the projector is behind, a
+// first, after or minLevel out of bounds is refused at once, naming the
+// argument, not CONFLICT once the wait runs out.
+func TestPeoplesOwnArgumentsAreRefusedWithoutWaiting(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		e.Wait(e.Register("PW1", "Operations", "2020-01-01").Position)
+		e.StopProjector()
+		e.Clock.Advance(10 * time.Minute)
+		if _, err := e.Recorder.RegisterPerson(context.Background(), events.RegisterPerson{ID: "PW2", Name: "Pia West", // in the log, not applied
+			Department: "Operations", JoinedOn: domain.MustDate("2020-01-01")}); err != nil {
+			t.Fatal(err)
+		}
+		k := map[string]any{"k": e.Clock.Peek().Format(time.RFC3339)}
+		h := e.token(t, hr)
+		for _, c := range []struct{ args, field string }{
+			{`first: 0`, "first"},
+			{`after: "not a cursor"`, "after"},
+			{`minLevel: 99`, "minLevel"},
+		} {
+			start := time.Now()
+			r := e.gql(t, h, `query($k: DateTime) { people(department: "Operations", `+c.args+`, knownAt: $k) { totalCount } }`, k)
+			if took := time.Since(start); len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != c.field || took > 3*time.Second {
+				t.Errorf("people(%s), the projector behind: %+v after %s; want BAD_USER_INPUT on %s at once", c.args, r.Errors, took, c.field)
+			}
+		}
+		e.StartProjector()
+	})
+}

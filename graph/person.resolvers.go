@@ -158,15 +158,22 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if err != nil {
 		return nil, err
 	}
-	dept, err := r.department(ctx, p, department, knownAt)
-	if err != nil {
-		return nil, err
-	}
+	// The arguments that need no read model first: with knownAt, the
+	// department's look-up waits for the read model, and one of these
+	// out of bounds is refused at once, naming it, not CONFLICT once
+	// that wait runs out.
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
 	cursor, err := projections.DecodePersonCursor(deref(after))
+	if err != nil {
+		return nil, err
+	}
+	if top := r.Resolver.Catalogue.MaxLevel(); deref(minLevel) < 0 || deref(minLevel) > top {
+		return nil, domain.Invalid("minLevel", fmt.Sprintf("must be between 0 and %d", top))
+	}
+	dept, err := r.department(ctx, p, department, knownAt)
 	if err != nil {
 		return nil, err
 	}
@@ -186,9 +193,6 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	}
 	if field != nil {
 		f.Field = domain.Field(*field)
-	}
-	if top := r.Resolver.Catalogue.MaxLevel(); f.MinLevel < 0 || f.MinLevel > top {
-		return nil, domain.Invalid("minLevel", fmt.Sprintf("must be between 0 and %d", top))
 	}
 	var page projections.PeoplePage
 	if knownAt != nil {

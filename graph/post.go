@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -71,6 +72,18 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	if opErr != nil {
 		w.WriteHeader(statusOf(contentType, opErr))
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		// A subscription is served over a websocket, where its connection
+		// and its caller hold a bounded number (Limits.Subscriptions,
+		// SubscriptionsPerCaller): over a POST it was counted by neither,
+		// and no request deadline ended it, so that any number of them
+		// each held a connection, a subscriber's buffer and goroutines
+		// until a level change came.
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{gqlerror.Errorf(
+			"a subscription is served over a websocket only (graphql-transport-ws on /graphql), not over a POST")}))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)

@@ -60,11 +60,15 @@ type Limits struct {
 	// about 26 MB of buffers and goroutines at most.
 	SubscriptionsPerCaller int
 	// Request bounds a query or mutation, over HTTP or a websocket
-	// (default 60 s, more than a mutation's read-your-writes wait): one
+	// (default DefaultRequest, 60 s, more than a mutation's read-your-writes wait): one
 	// whose reads hang on a silent connection ends with an error instead
 	// of holding its client forever. Subscriptions are not bounded by it.
 	Request time.Duration
 }
+
+// DefaultRequest is Limits.Request's default: how long a query or
+// mutation may take when no bound is given.
+const DefaultRequest = 60 * time.Second
 
 func (l Limits) withDefaults() Limits {
 	if l.Complexity <= 0 {
@@ -95,7 +99,7 @@ func (l Limits) withDefaults() Limits {
 		l.SubscriptionsPerCaller = 1000
 	}
 	if l.Request <= 0 {
-		l.Request = 60 * time.Second
+		l.Request = DefaultRequest
 	}
 	return l
 }

@@ -1051,3 +1051,25 @@ func TestWebsocketMessageNotUTF8(t *testing.T) {
 		t.Errorf("W1 registered: %s", r.Raw)
 	}
 }
+
+// TestASubscriptionOverPOSTIsRefused: a subscription is served over a
+// websocket only, where its connection and its caller hold a bounded
+// number. Sent as a POST it is refused at once, 400 BAD_REQUEST, holding
+// nothing: before, it was counted by neither bound and no request deadline
+// ended it, so one caller's POSTs each held a connection, a subscriber and
+// its goroutines until a level change came, however many they sent.
+func TestASubscriptionOverPOSTIsRefused(t *testing.T) {
+	ws := graph.NewWebsockets()
+	e := newEnv(t, backends[0], options{websockets: ws, limits: graph.Limits{Subscriptions: 1, SubscriptionsPerCaller: 1}})
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 3 {
+		r := e.post(t, client, e.token(t, admin), map[string]any{"query": "subscription { levelChanged { personId } }"})
+		if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "BAD_REQUEST" ||
+			!strings.Contains(r.Errors[0].Message, "over a websocket only") {
+			t.Fatalf("a subscription over POST: status %d, %s; want 400 BAD_REQUEST, served over a websocket only", r.Status, r.Raw)
+		}
+	}
+	if n := e.Changes.Subscribers(); n != 0 {
+		t.Errorf("%d subscribers after subscriptions over POST were refused, want 0", n)
+	}
+}

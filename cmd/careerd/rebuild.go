@@ -427,13 +427,18 @@ var (
 // retiredGrace returns how long a retired schema outlives its switch here:
 // retiredGrace, and no less than a request may take (--request-timeout),
 // since a query that took the old read model just before the switch reads
-// it with several statements until it ends. A grace of 0 (tests) drops at
-// once.
+// it with several statements until it ends. A --request-timeout of 0 is
+// graph.DefaultRequest, as the server bounds requests with. A grace of 0
+// (tests) drops at once.
 func (m *Main) retiredGrace() time.Duration {
 	if retiredGrace == 0 {
 		return 0
 	}
-	return max(retiredGrace, m.Config.RequestTimeout)
+	request := m.Config.RequestTimeout
+	if request <= 0 {
+		request = graph.DefaultRequest
+	}
+	return max(retiredGrace, request)
 }
 
 // sweepRetired drops, at start and then every sweepRetiredEvery until ctx

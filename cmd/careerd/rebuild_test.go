@@ -1007,7 +1007,9 @@ func TestAStoredEventIsTheLogsToTheMicrosecond(t *testing.T) {
 // for as long as a request may take; the schema is dropped no sooner.
 func TestARetiredSchemaOutlivesTheLongestRequest(t *testing.T) {
 	for _, c := range []struct{ request, want time.Duration }{
-		{10 * time.Second, retiredGrace}, {60 * time.Second, 60 * time.Second}, {5 * time.Minute, 5 * time.Minute}} {
+		{10 * time.Second, retiredGrace}, {60 * time.Second, 60 * time.Second}, {5 * time.Minute, 5 * time.Minute},
+		// 0 is the server's default bound, not none.
+		{0, graph.DefaultRequest}} {
 		m := &Main{Config: Config{RequestTimeout: c.request}}
 		if got := m.retiredGrace(); got != c.want {
 			t.Errorf("request timeout %v: a retired schema is kept %v, want %v", c.request, got, c.want)

@@ -1676,8 +1676,8 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
   defaults to the date of knownAt. Each node is then the person as known at knownAt: its
   memberships, and its department, standing and history unless given their own asOf or
   knownAt (its accomplishments are as known now). That answer replays the events of
-  everyone who may match; the pages of one list as known more than a minute ago are
-  cut from one replay, kept for 10 minutes when the read model had caught up with the log.
+  everyone who may match; the pages of one list are cut from one replay, kept for up to
+  10 minutes while no event recorded by knownAt reaches the read model after it.
   """
   people(department: String, field: SpecialtyField, minLevel: Int, asOf: Date, first: Int = 20, after: String, knownAt: DateTime): PersonConnection!
   "One accomplishment by id; null when unknown."
