@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,29 @@ func ParseDate(s string) (Date, error) {
 		return Date{}, fmt.Errorf("date %q is not YYYY-MM-DD", s)
 	}
 	return DateOf(t), nil
+}
+
+// ParseInstant reads an RFC 3339 date-time with its offset as RFC 3339
+// writes one: "T" and "Z" in either case (its section 5.6), the offset's
+// hours 00 to 23. time.RFC3339Nano alone refused "2026-01-02t15:04:05z",
+// which RFC 3339 allows, as not RFC 3339, and took "+24:00", which it
+// does not.
+func ParseInstant(s string) (time.Time, error) {
+	u := s
+	if len(u) > 10 && u[10] == 't' {
+		u = u[:10] + "T" + u[11:]
+	}
+	if strings.HasSuffix(u, "z") {
+		u = u[:len(u)-1] + "Z"
+	}
+	t, err := time.Parse(time.RFC3339Nano, u)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if _, off := t.Zone(); off <= -24*60*60 || off >= 24*60*60 {
+		return time.Time{}, fmt.Errorf("instant %q: an offset's hours run 00 to 23", s)
+	}
+	return t, nil
 }
 
 // MustDate parses YYYY-MM-DD and panics on error; for tests and constants.

@@ -55,6 +55,8 @@ func (x intVariableExecutor) CreateOperationContext(ctx context.Context, params 
 	if len(errs) == 1 && oc != nil && oc.Operation != nil {
 		if bad := x.badInt(oc.Operation, params.Variables, errs[0]); bad != nil {
 			errs = gqlerror.List{bad}
+		} else if bad := x.badShape(oc.Operation, params.Variables, errs[0]); bad != nil {
+			errs = gqlerror.List{bad}
 		}
 	}
 	if len(errs) == 0 && oc != nil && oc.Operation != nil {
@@ -270,6 +272,78 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 				Extensions: map[string]any{"code": codes[named.Kind], "field": named.Field, "rule": named.Rule}}
 		}
 		return &gqlerror.Error{Message: err.Error(), Path: p, Err: err}
+	}
+	return nil
+}
+
+// badShape returns, when e is gqlparser's refusal of a variable (or a
+// field or an item of one) that is absent or null where a value is
+// required ("must be defined", "cannot be null"), that names a field its
+// input type does not have ("unknown field"), or that is not an object
+// where an input object goes, the bad-input error naming that field as
+// /v1/import names it ("title: is required"); nil for any other error.
+// The value is found again from the variables as sent, so the rule is
+// told from what was given, not from gqlparser's wording.
+func (x intVariableExecutor) badShape(op *ast.OperationDefinition, vars map[string]any, e *gqlerror.Error) *gqlerror.Error {
+	p := e.Path
+	if len(p) < 2 || p[0] != ast.PathName("variable") {
+		return nil
+	}
+	name, _ := p[1].(ast.PathName)
+	def := op.VariableDefinitions.ForName(string(name))
+	if def == nil {
+		return nil
+	}
+	typ := def.Type
+	val, given := vars[string(name)]
+	for _, step := range p[2:] {
+		if !given || val == nil {
+			return nil
+		}
+		switch s := step.(type) {
+		case ast.PathName:
+			in := x.schema.Types[typ.Name()]
+			fields, ok := val.(map[string]any)
+			if typ.Elem != nil || in == nil || in.Kind != ast.InputObject || !ok {
+				return nil
+			}
+			f := in.Fields.ForName(string(s))
+			if f == nil {
+				if _, named := fields[string(s)]; named {
+					return badInput(p, "is not an input field of "+in.Name)
+				}
+				return nil
+			}
+			typ = f.Type
+			val, given = fields[string(s)]
+		case ast.PathIndex:
+			if typ.Elem == nil {
+				return nil
+			}
+			typ = typ.Elem
+			list, ok := val.([]any)
+			if !ok {
+				continue // one value given for a list, coerced to a list of one
+			}
+			if int(s) >= len(list) {
+				return nil
+			}
+			val = list[s]
+		}
+	}
+	if !given || val == nil {
+		if !typ.NonNull {
+			return nil
+		}
+		if _, item := p[len(p)-1].(ast.PathIndex); item {
+			return badInput(p, "must not hold null")
+		}
+		return badInput(p, "is required")
+	}
+	if in := x.schema.Types[typ.NamedType]; typ.Elem == nil && in != nil && in.Kind == ast.InputObject {
+		if _, ok := val.(map[string]any); !ok {
+			return badInput(p, "must be a JSON object ("+in.Name+"), not "+jsonKind(val))
+		}
 	}
 	return nil
 }

@@ -350,6 +350,22 @@ func TestMalformedNumbers(t *testing.T) {
 		{"ID variable a boolean", `query($p: ID!) { person(id: $p) { id } }`, map[string]any{"p": true}, 200, "BAD_USER_INPUT", "p", "must be a string or an integer"},
 		{"Boolean variable a string in an input", mEngagement, in(map[string]any{"withinBudget": "yes"}), 200, "BAD_USER_INPUT", "withinBudget", "must be true or false (GraphQL Boolean), not a JSON string"},
 		{"String literal a number", engagement(`idempotencyKey: 5`), nil, 422, "GRAPHQL_VALIDATION_FAILED", "idempotencyKey", "String cannot represent"},
+		// A variable, or a field or an item of one, that is absent or null
+		// where a value is required, a field its input type does not have,
+		// or a value that is not an object where an input object goes, is
+		// bad input naming that field, as /v1/import names it ("title: is
+		// required"); gqlparser refused it as GRAPHQL_VALIDATION_FAILED
+		// (HTTP 422) with "must be defined", "cannot be null" or "unknown
+		// field", naming nothing but in its path.
+		{"input field missing from a variable", mEngagement, in(map[string]any{"title": nil}), 200, "BAD_USER_INPUT", "title", "is required"},
+		{"input field null in a variable", mEngagement, map[string]any{"in": withNulls(engagementInput(map[string]any{"withinBudget": null{}}))}, 200, "BAD_USER_INPUT", "withinBudget", "is required"},
+		{"list input field null in a variable", mEngagement, map[string]any{"in": withNulls(engagementInput(map[string]any{"complexity": null{}}))}, 200, "BAD_USER_INPUT", "complexity", "is required"},
+		{"null item of a list in a variable", mEngagement, in(map[string]any{"complexity": []any{"OPERATION_REQUIREMENTS", nil}}), 200, "BAD_USER_INPUT", "complexity", "must not hold null"},
+		{"unknown input field in a variable", mEngagement, in(map[string]any{"bogus": 1}), 200, "BAD_USER_INPUT", "bogus", "is not an input field of RecordEngagementInput"},
+		{"input variable left out", mEngagement, map[string]any{}, 200, "BAD_USER_INPUT", "in", "is required"},
+		{"input variable null", mEngagement, map[string]any{"in": nil}, 200, "BAD_USER_INPUT", "in", "is required"},
+		{"input variable not an object", mEngagement, map[string]any{"in": 5}, 200, "BAD_USER_INPUT", "in", "must be a JSON object (RecordEngagementInput), not the number 5"},
+		{"required argument variable left out", `query($p: ID!) { person(id: $p) { id } }`, map[string]any{}, 200, "BAD_USER_INPUT", "p", "is required"},
 		// The smallest Int passes the scalar and meets the field's own rule.
 		{"Int literal -2^31 in an input", engagement(`installationSites: -2147483648`), nil, 200, "BAD_USER_INPUT", "installationSites", ">= 0"},
 	} {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
 )
 
@@ -193,7 +194,7 @@ func checkDate(flagName, s string) error {
 // checkInstant refuses, as a usage error naming the flag, an instant that
 // is not RFC 3339 with its offset (what careerd's DateTime takes).
 func checkInstant(flagName, s string) error {
-	if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+	if _, err := domain.ParseInstant(s); err != nil {
 		return usagef("--%s: %q is not an RFC 3339 instant with its offset (such as 2026-01-02T15:04:05Z or 2026-01-02T15:04:05+09:00)", flagName, s)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/careerledger/careerledger/domain"
 )
 
 const personQuery = `query($id: ID!, $asOf: Date, $knownAt: DateTime) {
@@ -163,7 +165,7 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 		// The standing and the history are as known then; the departments
 		// as known now.
 		fmt.Fprintf(&w, "standing and history as known at %s; departments as known now\n", knownAt)
-		k, errK := time.Parse(time.RFC3339Nano, knownAt)
+		k, errK := domain.ParseInstant(knownAt)
 		r, errR := time.Parse(time.RFC3339Nano, p.RecordedAt)
 		if p.RecordedAt == "" && len(p.Standing) == 0 {
 			// A careerd before Person.recordedAt: a standing of no fields

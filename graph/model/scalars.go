@@ -51,7 +51,7 @@ func UnmarshalDateTime(v any) (time.Time, error) {
 	if !ok {
 		return time.Time{}, invalid("must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z (a string)")
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := domain.ParseInstant(s)
 	if err != nil {
 		return time.Time{}, invalid("must be an RFC 3339 date-time with its offset, such as 2026-01-02T15:04:05Z or 2026-01-02T15:04:05+09:00")
 	}
