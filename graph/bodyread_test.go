@@ -73,8 +73,9 @@ func stalled(t *testing.T, e *env, head, first string) (*http.Response, string, 
 // already sent are not recorded either); a request refused for its token
 // is not held by its body either. Before, each held its connection and a
 // goroutine for as long as the client kept sending a byte now and then.
-// A request refused for its token is answered at once, its connection
-// closed, rather than after its body (which nothing reads) or the bound.
+// A request refused for its token, its content type or its number of
+// lines is answered at once, its connection closed, rather than after its
+// body (which nothing reads) or the bound.
 func TestASlowBodyIsCutOff(t *testing.T) {
 	const bound = 400 * time.Millisecond
 	e := newEnv(t, backends[0], options{limits: graph.Limits{BodyRead: bound}, importBodyRead: bound})
@@ -86,6 +87,7 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 	host := "Host: " + e.srv.Listener.Addr().String()
 	auth := "Authorization: Bearer " + adm
 	half := len(register) / 2
+	overLines := strings.Repeat("{}\n", graph.MaxImportLines+1)
 	for _, c := range []struct {
 		name, head, first string
 		status            int
@@ -101,6 +103,10 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 			fmt.Sprintf("Content-Length: %d", len(register)), string(register[:half]), http.StatusUnauthorized, "UNAUTHENTICATED"},
 		{"an import without a token", "POST /v1/import HTTP/1.1\r\n" + host + "\r\nContent-Type: application/x-ndjson\r\n" +
 			fmt.Sprintf("Content-Length: %d", 2*len(line)), line, http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"a /graphql body of a type not served", "POST /graphql HTTP/1.1\r\n" + host + "\r\n" + auth + "\r\nContent-Type: text/plain\r\n" +
+			fmt.Sprintf("Content-Length: %d", len(register)), string(register[:half]), http.StatusBadRequest, "BAD_REQUEST"},
+		{"an import over its lines", "POST /v1/import HTTP/1.1\r\n" + host + "\r\n" + auth + "\r\nContent-Type: application/x-ndjson\r\n" +
+			fmt.Sprintf("Content-Length: %d", len(overLines)+len(line)), overLines, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, body, took := stalled(t, e, c.head, c.first)
@@ -115,8 +121,8 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 			if took < bound && c.status == http.StatusRequestTimeout || took > bound+5*time.Second {
 				t.Errorf("answered after %v, want about %v", took, bound)
 			}
-			if c.status == http.StatusUnauthorized && took >= bound {
-				t.Errorf("refused for its token after %v: the server read on the body it will not use, up to the bound (%v)", took, bound)
+			if c.status != http.StatusRequestTimeout && took >= bound {
+				t.Errorf("refused (%d) after %v: the server read on the body it will not use, up to the bound (%v)", c.status, took, bound)
 			}
 		})
 	}

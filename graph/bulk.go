@@ -110,6 +110,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	for sc.Scan() {
 		line++
 		if line > MaxImportLines {
+			closeUnread(w, r) // the rest is not read: answered at once
 			httpError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("an import request carries at most %d lines", MaxImportLines))
 			return
 		}

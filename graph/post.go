@@ -280,3 +280,25 @@ func validQuery(q url.Values) bool {
 	}
 	return true
 }
+
+// unsupported answers the requests no other transport serves (a POST of
+// another content type than JSON, a PUT, ...), as gqlgen does, 400, but
+// naming what is served, with a code, and at once: without it, gqlgen's
+// answer to a POST it does not serve left the body unread, and the
+// server read on it, to reuse the connection, before sending the answer
+// (up to the body read timeout for a client that sends slowly).
+type unsupported struct{}
+
+var _ graphql.Transport = unsupported{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	closeUnread(w, r)
+	what := r.Method
+	if ct := r.Header.Get("Content-Type"); ct != "" && r.Method == http.MethodPost {
+		what = fmt.Sprintf("a POST of %q", ct)
+	}
+	httpError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf(
+		"%s is not served: a GraphQL request is a POST of application/json, a GET with the query in its query string, or a websocket upgrade (graphql-transport-ws)", what))
+}

@@ -188,6 +188,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	addTransport(transport.Options{})
 	addTransport(getQuery{})
 	addTransport(postJSON{})
+	addTransport(unsupported{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserToken)
 	if cfg.Dev {
