@@ -219,6 +219,56 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 		t.Errorf("another instance's rebuild done: %d %q %q", code, out, errs)
 	}
 
+	// careerd restarts, or a proxy before it answers 502, while the
+	// rebuild goes on: the wait asks again rather than end at the first
+	// failed poll, which it reported with the transport's words alone.
+	var blipPolls int
+	blip := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		blipPolls++
+		n := blipPolls
+		mu.Unlock()
+		switch {
+		case n == 3:
+			panic(http.ErrAbortHandler) // the connection dropped, no answer
+		case n == 4 || n == 5:
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+		st := rebuildStatus{ID: "r1", State: "running", Position: 4, Head: 9, EventsPerSecond: 5, ETASeconds: 1}
+		if n > 6 {
+			st = rebuildStatus{ID: "r1", State: "done", Position: 9, Head: 9}
+		}
+		json.NewEncoder(w).Encode(st)
+	}))
+	defer blip.Close()
+	if code, out, errs := runAgainst(blip.URL, "rebuild", "--wait"); code != 0 || out != "rebuild done: 9 events\n" {
+		t.Errorf("a rebuild followed through failed polls: %d %q %q", code, out, errs)
+	}
+
+	// careerd killed for good mid-rebuild: whether the rebuild switched
+	// before is unknown, and careerctl says so, its last line showing
+	// where it was last seen.
+	var gonePolls int
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gonePolls++
+		n := gonePolls
+		mu.Unlock()
+		if n > 2 {
+			panic(http.ErrAbortHandler)
+		}
+		json.NewEncoder(w).Encode(rebuildStatus{ID: "r1", State: "running", Position: 4, Head: 9, EventsPerSecond: 5, ETASeconds: 1})
+	}))
+	defer gone.Close()
+	code, out, errs = runAgainst(gone.URL, "rebuild", "--wait")
+	lines = strings.Split(strings.TrimSpace(errs), "\n")
+	if code != 1 || out != "" || !strings.Contains(errs, "lost careerd while following the rebuild") ||
+		!strings.Contains(errs, "whether it finished is unknown: run careerctl rebuild --wait again") ||
+		len(lines) < 2 || lines[len(lines)-2] != "rebuild  4/9 events   44%  stopped" || gonePolls < 2+bulkAttempts {
+		t.Errorf("a rebuild whose careerd went away: %d %q %q (%d polls)", code, out, errs, gonePolls)
+	}
+
 	// Refused at once while careerd's event log is away: exit 1, its words.
 	const away = "the event log is unreachable: the connection to NATS is lost and reconnecting: the rebuild was not started; start it again once it is back"
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

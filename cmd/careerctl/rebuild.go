@@ -97,11 +97,52 @@ func rebuildCommand(c *cli, args []string) error {
 			return errors.New("stopped waiting; the rebuild goes on on the server (careerctl rebuild --wait shows it again)")
 		case <-time.After(rebuildPoll):
 		}
-		if st, err = ep.rebuild(c.ctx, http.MethodGet); err != nil {
-			return err
+		if st, err = ep.pollRebuild(c.ctx); err != nil {
+			if c.ctx.Err() != nil {
+				fmt.Fprintln(c.stderr)
+				return errors.New("stopped waiting; the rebuild goes on on the server (careerctl rebuild --wait shows it again)")
+			}
+			// careerd went away (killed, restarting) or its answers
+			// failed for longer than a restart takes: the rebuild may
+			// have switched just before, or been dropped with careerd.
+			prog.Stopped(prog.done) // where it was last seen
+			return fmt.Errorf("lost careerd while following the rebuild: %w; whether it finished is unknown: run careerctl rebuild --wait again", err)
 		}
 	}
 }
+
+// pollRebuild asks how the rebuild is going, asking again (as an import
+// sends a chunk again: eight attempts over about 24 s) while careerd is
+// unreachable or answers 5xx: a careerd restarting, a proxy's 502. Before,
+// the first failed poll ended the wait with the transport's words alone,
+// as if the rebuild had failed; a careerd back in time answers "idle",
+// which says the rebuild was dropped (errRebuildLost).
+func (e *endpoint) pollRebuild(ctx context.Context) (rebuildStatus, error) {
+	var lastErr error
+	for attempt := range bulkAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return rebuildStatus{}, ctx.Err()
+			case <-time.After(min(bulkRetryDelay<<(attempt-1), 32*bulkRetryDelay)):
+			}
+		}
+		st, err := e.rebuild(ctx, http.MethodGet)
+		var pe *pollError
+		if err == nil || !errors.As(err, &pe) || ctx.Err() != nil {
+			return st, err
+		}
+		lastErr = err
+	}
+	return rebuildStatus{}, fmt.Errorf("%d polls failed, the last: %w", bulkAttempts, lastErr)
+}
+
+// pollError is a failure that asking again may mend: careerd unreachable,
+// or answering 5xx.
+type pollError struct{ err error }
+
+func (e *pollError) Error() string { return e.err.Error() }
+func (e *pollError) Unwrap() error { return e.err }
 
 // rebuild starts a rebuild (POST) or asks how it is going (GET).
 func (e *endpoint) rebuild(ctx context.Context, method string) (rebuildStatus, error) {
@@ -114,11 +155,15 @@ func (e *endpoint) rebuild(ctx context.Context, method string) (rebuildStatus, e
 	req.Header.Set("Accept", "application/json")
 	res, err := e.http.Do(req)
 	if err != nil {
-		return rebuildStatus{}, err
+		return rebuildStatus{}, &pollError{err}
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	raw, rerr := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	switch {
+	case rerr != nil:
+		return rebuildStatus{}, &pollError{fmt.Errorf("%s /v1/rebuild: reading the answer: %w", method, rerr)}
+	case res.StatusCode >= 500:
+		return rebuildStatus{}, &pollError{httpError(res, raw)}
 	case res.StatusCode == http.StatusNotFound:
 		return rebuildStatus{}, fmt.Errorf("%s /v1/rebuild: %w", method, errNotImplemented)
 	case res.StatusCode == http.StatusConflict && method == http.MethodPost:

@@ -657,6 +657,62 @@ func TestReadyzSeesAStalledProjector(t *testing.T) {
 	}
 }
 
+// TestReadyzDoesNotCallABulkCatchUpStalled: a bulk catch-up stores events
+// batch by batch and makes them readable only at the head, so the readable
+// position stands still while it runs; the checkpoint moving is progress.
+// Before, /readyz said "projector stalled" of a catch-up longer than
+// --ready-max-stall (a first start on a long log). Once the checkpoint
+// stops too, it is a stall.
+func TestReadyzDoesNotCallABulkCatchUpStalled(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	cfg.ReadyMaxStall = 300 * time.Millisecond
+	m := start(t, cfg)
+	url := "http://" + m.Addr() + "/readyz"
+	resume := m.pauseLive()
+	defer resume()
+	ctx := context.Background()
+	const n = 10
+	for i := range n {
+		id := fmt.Sprintf("B%d", i)
+		if _, _, err := m.eventLog.Append(ctx, id, 0, "", events.PersonRegistered{PersonID: id, Name: "n", Department: "Ops",
+			JoinedOn: domain.MustDate("2020-01-01")}, time.Now(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recorded, err := m.eventLog.Read(ctx, 0, n)
+	if err != nil || len(recorded) != n {
+		t.Fatalf("read the log: %d events, %v", len(recorded), err)
+	}
+	st, ok := m.store.Current().(*postgres.Store)
+	if !ok {
+		t.Fatalf("the serving store is a %T, want a postgres store", m.store.Current())
+	}
+	// The catch-up's batches, one every 100 ms: a second over three times
+	// the stall bound, the readable position at 0 throughout.
+	for i, e := range recorded {
+		if err := st.ApplyEvents(ctx, e.Position, []events.Recorded{e}); err != nil {
+			t.Fatalf("store event %d: %v", i+1, err)
+		}
+		for range 2 {
+			time.Sleep(50 * time.Millisecond)
+			code, body := get(t, url)
+			if strings.Contains(body, "projector stalled") || !strings.Contains(body, `"checkpoint":0,`) {
+				t.Fatalf("/readyz after %d events stored of a catch-up = %d %s, want behind, not stalled", i+1, code, body)
+			}
+		}
+	}
+	// Nothing stored any more: stalled.
+	deadline := time.Now().Add(5 * time.Second)
+	for code, body := get(t, url); !strings.Contains(body, "projector stalled"); code, body = get(t, url) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz with the catch-up stopped = %d %s, want projector stalled", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestEachInstanceSaysWhetherItProjects: of two instances on one database,
 // the one that takes the projector lock says so, and the other says,
 // once, that it stands by.
