@@ -208,7 +208,8 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 			stop()
 			return err
 		}
-		r.update(func(s *graph.RebuildStatus) { s.Head, s.Position = head, cp })
+		// The log's head, read first, is at least the checkpoint read after it.
+		r.update(func(s *graph.RebuildStatus) { s.Head, s.Position = max(head, cp), cp })
 		if readable >= head {
 			break
 		}

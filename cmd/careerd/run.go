@@ -711,10 +711,10 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "read model unreachable", "error": err.Error()})
 		return
 	}
-	lag := uint64(0)
-	if head > cp {
-		lag = head - cp
-	}
+	// The head was read first: events appended and applied since make the
+	// checkpoint the later reading of where the log is.
+	head = max(head, cp)
+	lag := head - cp
 	body := map[string]any{"head": head, "checkpoint": cp, "lag": lag}
 	// A projector that stalls (a process stopped, a statement hung) with
 	// few events behind is behind all the same. One in a bulk catch-up
