@@ -33,7 +33,9 @@ func (*pageLoader) IsPageLoader() {}
 
 func (l *pageLoader) events(ctx context.Context, id string) ([]events.Recorded, bool, error) {
 	l.once.Do(func() {
-		l.evs, l.err = l.rm.PersonEvents(context.WithoutCancel(ctx), l.ids)
+		ctx, cancel := shared(ctx)
+		defer cancel()
+		l.evs, l.err = l.rm.PersonEvents(ctx, l.ids)
 	})
 	rs, ok := l.evs[id]
 	return rs, ok, l.err
@@ -41,10 +43,25 @@ func (l *pageLoader) events(ctx context.Context, id string) ([]events.Recorded, 
 
 func (l *pageLoader) firstRecordedAt(ctx context.Context, id string) (time.Time, bool, error) {
 	l.firstOnce.Do(func() {
-		l.first, l.firstErr = l.rm.FirstRecordedAt(context.WithoutCancel(ctx), l.ids)
+		ctx, cancel := shared(ctx)
+		defer cancel()
+		l.first, l.firstErr = l.rm.FirstRecordedAt(ctx, l.ids)
 	})
 	at, ok := l.first[id]
 	return at, ok, l.firstErr
+}
+
+// shared returns the context of a read whose answer the page's fields
+// share: not ended by the cancellation of the field that happens to make
+// it, but bounded by its deadline, the request's (--request-timeout), so
+// that a read model that does not answer does not hold the request past
+// it.
+func shared(ctx context.Context) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, deadline)
+	}
+	return detached, func() {}
 }
 
 func pageOf(p *model.Person) *pageLoader {

@@ -223,3 +223,51 @@ func TestRecordedAtReadsOnlyTheFirstEvent(t *testing.T) {
 		t.Errorf("recordedAt of a person without events on a page: errors %+v, want NOT_FOUND", errs)
 	}
 }
+
+// hungReadModel does not answer a page's reads until their context ends.
+type hungReadModel struct{ graph.ReadModel }
+
+func (hungReadModel) PersonEvents(ctx context.Context, ids []string) (map[string][]events.Recorded, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(20 * time.Second):
+		return nil, fmt.Errorf("not ended by the request's deadline")
+	}
+}
+
+// A page's shared read is bounded by the request's deadline: a read model
+// that does not answer does not hold the request past --request-timeout.
+func TestAPagesReadEndsWithTheRequestsDeadline(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	store := memory.New(cat)
+	env := projectionstest.Start(t, store, cat)
+	env.Register("P01", "Ops", "2015-01-01")
+	tokens, _ := graph.NewTokens("secret")
+	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Limits: graph.Limits{Request: 300 * time.Millisecond},
+		Resolver: &graph.Resolver{ReadModel: hungReadModel{store}, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
+	defer srv.Close()
+	token, _ := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
+	body, _ := json.Marshal(map[string]string{"query": `{ people(first: 20) { edges { node { id standing { field level } } } } }`})
+	req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Errors []struct{ Message string } `json:"errors"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("answered after %v, past the 300ms request bound", took)
+	}
+	if len(out.Errors) == 0 {
+		t.Error("no error for a read that did not answer within the request bound")
+	}
+}
