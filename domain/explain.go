@@ -273,7 +273,11 @@ func (p *prepared) missingThemes(t *themeReq, d Date, have int) string {
 func (p *prepared) missingSuccession(r *req, d Date) string {
 	items, kinds := p.successionCount(r, d, nil)
 	scope := p.scopeName(r)
+	elsewhere := p.successionElsewhere(r, d, kinds)
 	if items == 0 && r.succ.MinCount == 1 {
+		if elsewhere != "" {
+			return "needs a technology-succession item for " + scope + " (" + elsewhere + ")" + p.windowNote()
+		}
 		return "needs a technology-succession item for " + scope + p.windowNote()
 	}
 	if !r.succ.DistinctKinds {
@@ -290,9 +294,56 @@ func (p *prepared) missingSuccession(r *req, d Date) string {
 	if len(has) > 0 {
 		hasText = strings.Join(has, ", ")
 	}
+	if elsewhere != "" {
+		hasText += "; " + elsewhere
+	}
 	more := r.succ.MinCount - bits.OnesCount64(kinds)
 	return fmt.Sprintf("needs technology-succession items of %d more distinct %s for %s (has: %s)%s",
 		more, plural(more, "kind", "kinds"), scope, hasText, p.windowNote())
+}
+
+// successionElsewhere names the items in force on d that name only other
+// fields than r's, one per kind the field does not have yet (kinds), the
+// least id of each: "recorded for other fields only: INTERNAL_PAPER E1.AB
+// for NETWORK_OPERATION". An item recorded under the wrong field is the
+// likeliest reason a person who wrote a paper is told they need one. It
+// is "" for a rule of any field, or when there is no such item.
+func (p *prepared) successionElsewhere(r *req, d Date, kinds uint64) string {
+	if r.scope < 0 {
+		return ""
+	}
+	pick := make([]int, len(SuccessionKinds))
+	for k := range pick {
+		pick[k] = -1
+	}
+	for i := range p.ev.Successions {
+		s := &p.ev.Successions[i]
+		k := p.succKind[i]
+		if k < 0 || p.succMask[i] == 0 || p.succMask[i]&(1<<r.scope) != 0 || kinds&(1<<k) != 0 || !p.active(s.OccurredOn, d) {
+			continue
+		}
+		if j := pick[k]; j < 0 || s.ID < p.ev.Successions[j].ID {
+			pick[k] = i
+		}
+	}
+	var out []string
+	for _, i := range pick {
+		if i < 0 {
+			continue
+		}
+		var fields []string
+		for f, name := range p.c.fields {
+			if p.succMask[i]&(1<<f) != 0 {
+				fields = append(fields, string(name))
+			}
+		}
+		s := &p.ev.Successions[i]
+		out = append(out, fmt.Sprintf("%s %s for %s", s.Kind, s.ID, strings.Join(fields, "+")))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "recorded for other fields only: " + strings.Join(out, ", ")
 }
 
 func (p *prepared) missingDevelopment(r *DevelopmentRule, d Date) string {

@@ -462,6 +462,39 @@ func TestExplanations(t *testing.T) {
 				{Criterion: "subordinateDevelopment", Evidence: []string{}, Missing: "needs a subordinate-development record (MENTORING or COACHING)"},
 			},
 		},
+		{
+			// A paper recorded for another field only is the likeliest
+			// reason someone who wrote one is told they need one: the
+			// gap names it, and one dated after asOf is left out.
+			name: "an item recorded for another field only", field: SD, level: 4,
+			ev: with(level3(SD), item("s9", domain.InternalPaper, "2022-03-01", NO, SO),
+				item("s8", domain.Book, "2025-01-01", NO)),
+			want: []domain.CriterionResult{
+				{Criterion: "engagement", Evidence: []string{}, Missing: "needs a SUCCESSFUL engagement within budget in SERVICE_DESK as LEAD meeting >= 2 of: SUPPORTED_SYSTEM, NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT, completed on or before 2024-06-30; closest: e3 \"operations e3\" lacks role LEAD (is MEMBER)"},
+				{Criterion: "themes", Evidence: []string{}, Missing: "needs an assessment of one of STRESS_MANAGEMENT, CUSTOMER_SATISFACTION, SUBCONTRACT_MANAGEMENT, CONTRACT_MANAGEMENT at GUIDES_SUBORDINATES or higher (best: CUSTOMER_SATISFACTION at PRACTICE)"},
+				{Criterion: "technologySuccession", Evidence: []string{}, Missing: "needs a technology-succession item for SERVICE_DESK (recorded for other fields only: INTERNAL_PAPER s9 for SYSTEM_OPERATION+NETWORK_OPERATION)"},
+				{Criterion: "subordinateDevelopment", Evidence: []string{}, Missing: "needs a subordinate-development record (MENTORING or COACHING)"},
+			},
+		},
+		{
+			// Of the kinds the field lacks, the least id of each kind
+			// recorded for other fields only; a kind the field has
+			// already is not named again.
+			name: "distinct kinds recorded for other fields only", field: NO, level: 5,
+			ev: func() Evidence {
+				ev := level4(NO, nil)
+				return with(ev, item("s2", domain.Book, "2021-05-01", NO),
+					item("s7", domain.ExternalTalk, "2021-06-01", SD), item("s5", domain.ExternalTalk, "2021-07-01", SO),
+					item("s6", domain.Book, "2021-08-01", SD),
+					assess("t9", domain.StressManagement, domain.GuidesSubordinates, "2021-01-01"))
+			}(),
+			want: []domain.CriterionResult{
+				{Criterion: "engagement", Evidence: []string{}, Missing: "needs a SUCCESSFUL engagement within budget in NETWORK_OPERATION as LEAD meeting >= 2 of: NETWORK_REQUIREMENTS, APPLICATION_REQUIREMENTS, ORGANIZATION, CONTRACT, with peakHeadcount >= 10 or annualContractValueYen >= 100000000 or installationSites >= 100 or >= 4 of those criteria, completed on or before 2024-06-30; closest: e4 \"operations e4\" lacks size (has peakHeadcount -, annualContractValueYen -, installationSites -, 2 criteria)"},
+				{Criterion: "themes", Evidence: []string{}, Missing: "needs an assessment of one of SERVICE_LEVEL_MANAGEMENT, NETWORK_OPERATION_MANAGEMENT, STRESS_MANAGEMENT, INFORMATION_ASSET_MANAGEMENT at GUIDES_OTHERS or higher (best: NETWORK_OPERATION_MANAGEMENT at GUIDES_SUBORDINATES)"},
+				{Criterion: "technologySuccession", Evidence: []string{"s1", "s2"}, Missing: "needs technology-succession items of 2 more distinct kinds for NETWORK_OPERATION (has: BOOK; recorded for other fields only: EXTERNAL_TALK s5 for SYSTEM_OPERATION)"},
+				{Criterion: "subordinateDevelopment", Met: true, Evidence: []string{"d1"}},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

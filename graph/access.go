@@ -245,6 +245,49 @@ func (r *Resolver) newDepartment(ctx context.Context, department string) ([]stri
 	return []string{newDepartmentWarning(ctx, name, known)}, nil
 }
 
+// supersededPlacement warns of a transfer (to department) or a departure
+// (department nil) that does not decide where the person is today: the log takes
+// placements in any order of valid time, so a back-dated one recorded
+// after a later-dated one holds only until that one, and whoever
+// back-dated a move (hr correcting last year, say) was left with the
+// person where they were, told only by the payload's department. Recorded all the same (it rewrites the
+// days in between); the warning names the placement that decides today.
+// It reads the person as projected after the write.
+func (r *Resolver) supersededPlacement(ctx context.Context, id string, department *string, effectiveOn domain.Date) []string {
+	what, want := "the departure", ""
+	if department != nil {
+		want = strings.TrimSpace(*department) // as the recorder keeps it
+		what = fmt.Sprintf("the transfer to %q", want)
+	}
+	today := r.today()
+	v, err := r.ReadModel.Person(ctx, id)
+	if err != nil || effectiveOn.After(today) {
+		return nil
+	}
+	got := v.DepartmentOn(today)
+	if got == want {
+		return nil
+	}
+	// The placement that decides today: the start of the membership
+	// today is in, or, in none, the end of the latest one (a departure).
+	var on domain.Date
+	for _, m := range v.Memberships {
+		switch {
+		case got != "" && m.Department == got && !m.From.After(today) && (m.To.IsZero() || m.To.After(today)):
+			on = m.From
+		case got == "" && !m.To.IsZero() && !m.To.After(today) && m.To.After(on):
+			on = m.To
+		}
+	}
+	if on.IsZero() {
+		return nil
+	}
+	if got == "" {
+		return []string{fmt.Sprintf("%s takes effect on %s, but a departure effective %s, recorded before it, ends it: %s is in no department today", what, effectiveOn, on, id)}
+	}
+	return []string{fmt.Sprintf("%s takes effect on %s, but a placement effective %s, recorded before it, has %s in %q from then on: their department today is %q", what, effectiveOn, on, id, got, got)}
+}
+
 // newDepartmentWarning is the warning of a placement into department, no
 // one's before: with the closest of known to an admin or hr.
 func newDepartmentWarning(ctx context.Context, department string, known []string) string {

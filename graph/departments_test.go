@@ -266,3 +266,64 @@ func TestPeopleBeforeTheyJoinedAreJudgedOnTheirEvidence(t *testing.T) {
 		}
 	})
 }
+
+// TestABackDatedPlacementALaterOneSupersedesIsWarnedOf: a transfer or a
+// departure dated before a placement recorded earlier holds only until
+// that one, so it leaves the person where they are today: recorded (it
+// rewrites the days in between), with a warning naming the placement that
+// decides today, rather than a payload whose department alone tells the
+// manager their move did not take.
+func TestABackDatedPlacementALaterOneSupersedesIsWarnedOf(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		const reg = `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) { warnings } }`
+		const tr = `mutation($in: TransferPersonInput!) { transferPerson(input: $in) { person { department } warnings } }`
+		const dep = `mutation($in: RecordDepartureInput!) { recordDeparture(input: $in) { person { department } warnings } }`
+		warnings := func(r response, name string) []string {
+			t.Helper()
+			r.ok(t)
+			var w []string
+			for _, v := range field(t, r.Data, name+".warnings").([]any) {
+				w = append(w, v.(string))
+			}
+			return w
+		}
+		e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "B1", "name": "B", "department": "NOC", "joinedOn": "2017-04-01"}}).ok(t)
+		e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "B2", "name": "B", "department": "NOC", "joinedOn": "2017-04-01"}}).ok(t)
+		e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "B3", "name": "B", "department": "NOC", "joinedOn": "2017-04-01"}}).ok(t)
+		// Today's placements, without a warning: each decides today.
+		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B1", "department": "Service Desk", "effectiveOn": "2023-01-01"}}), "transferPerson"); len(w) != 1 || !strings.Contains(w[0], "is new") {
+			t.Errorf("a transfer that decides today: %q, want only the new department's warning", w)
+		}
+		if w := warnings(e.gql(t, adm, dep, map[string]any{"in": map[string]any{"personId": "B2", "effectiveOn": "2023-01-01"}}), "recordDeparture"); len(w) != 0 {
+			t.Errorf("a departure that decides today: %q", w)
+		}
+		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B3", "department": "Service Desk", "effectiveOn": "2023-01-01"}}), "transferPerson"); len(w) != 0 {
+			t.Errorf("a transfer that decides today: %q", w)
+		}
+
+		w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B1", "department": "Data Center Ops", "effectiveOn": "2020-01-01"}}), "transferPerson")
+		want := `the transfer to "Data Center Ops" takes effect on 2020-01-01, but a placement effective 2023-01-01, recorded before it, has B1 in "Service Desk" from then on: their department today is "Service Desk"`
+		if len(w) != 2 || w[1] != want {
+			t.Errorf("a back-dated transfer a later one supersedes: %q, want the new department's warning and %q", w, want)
+		}
+		w = warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B2", "department": "Data Center Ops", "effectiveOn": "2020-01-01"}}), "transferPerson")
+		want = `the transfer to "Data Center Ops" takes effect on 2020-01-01, but a departure effective 2023-01-01, recorded before it, ends it: B2 is in no department today`
+		if len(w) != 1 || w[0] != want {
+			t.Errorf("a back-dated transfer a later departure ends: %q, want %q", w, want)
+		}
+		w = warnings(e.gql(t, adm, dep, map[string]any{"in": map[string]any{"personId": "B3", "effectiveOn": "2020-01-01"}}), "recordDeparture")
+		want = `the departure takes effect on 2020-01-01, but a placement effective 2023-01-01, recorded before it, has B3 in "Service Desk" from then on: their department today is "Service Desk"`
+		if len(w) != 1 || w[0] != want {
+			t.Errorf("a back-dated departure a later transfer supersedes: %q, want %q", w, want)
+		}
+		// A repeat records nothing and is not warned of.
+		once := map[string]any{"personId": "B3", "department": "Data Center Ops", "effectiveOn": "2019-01-01", "idempotencyKey": "move-b3"}
+		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": once}), "transferPerson"); len(w) != 1 {
+			t.Errorf("a back-dated transfer: %q, want one warning", w)
+		}
+		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": once}), "transferPerson"); len(w) != 0 {
+			t.Errorf("its repeat: %q, want no warning", w)
+		}
+	})
+}

@@ -47,7 +47,11 @@ func (r *mutationResolver) TransferPerson(ctx context.Context, input model.Trans
 	}
 	sending(ctx)
 	res, err := r.Commands.TransferPerson(ctx, transferCommand(input))
-	return r.personPayload(ctx, res, err, warnings...)
+	pl, err := r.personPayload(ctx, res, err, warnings...)
+	if err == nil && !res.Duplicate {
+		pl.Warnings = append(pl.Warnings, r.supersededPlacement(ctx, res.PersonID, &input.Department, input.EffectiveOn)...)
+	}
+	return pl, err
 }
 
 // RecordDeparture is the resolver for the recordDeparture field.
@@ -57,7 +61,11 @@ func (r *mutationResolver) RecordDeparture(ctx context.Context, input model.Reco
 	}
 	sending(ctx)
 	res, err := r.Commands.RecordDeparture(ctx, departureCommand(input))
-	return r.personPayload(ctx, res, err)
+	pl, err := r.personPayload(ctx, res, err)
+	if err == nil && !res.Duplicate {
+		pl.Warnings = append(pl.Warnings, r.supersededPlacement(ctx, res.PersonID, nil, input.EffectiveOn)...)
+	}
+	return pl, err
 }
 
 // RecordEngagement is the resolver for the recordEngagement field.
