@@ -43,9 +43,10 @@ func ParseDate(s string) (Date, error) {
 
 // ParseInstant reads an RFC 3339 date-time with its offset as RFC 3339
 // writes one: "T" and "Z" in either case (its section 5.6), the offset's
-// hours 00 to 23. time.RFC3339Nano alone refused "2026-01-02t15:04:05z",
-// which RFC 3339 allows, as not RFC 3339, and took "+24:00", which it
-// does not.
+// hours 00 to 23 and its minutes 00 to 59, a fraction of a second after a
+// ".". time.RFC3339Nano alone refused "2026-01-02t15:04:05z", which RFC
+// 3339 allows, as not RFC 3339, and took "+24:00", "+00:60" (an hour
+// ahead) and "15:04:05,5", which it does not.
 func ParseInstant(s string) (time.Time, error) {
 	u := s
 	if len(u) > 10 && u[10] == 't' {
@@ -58,8 +59,13 @@ func ParseInstant(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if _, off := t.Zone(); off <= -24*60*60 || off >= 24*60*60 {
-		return time.Time{}, fmt.Errorf("instant %q: an offset's hours run 00 to 23", s)
+	// Parsed, u is "YYYY-MM-DDTHH:MM:SS", a fraction, then "Z" or
+	// "+hh:mm" / "-hh:mm".
+	if u[19] == ',' {
+		return time.Time{}, fmt.Errorf("instant %q: a fraction of a second follows a \".\"", s)
+	}
+	if off := u[len(u)-6:]; u[len(u)-1] != 'Z' && (off[1:3] > "23" || off[4:6] > "59") {
+		return time.Time{}, fmt.Errorf("instant %q: an offset's hours run 00 to 23, its minutes 00 to 59", s)
 	}
 	return t, nil
 }

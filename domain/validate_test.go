@@ -221,3 +221,23 @@ func TestEveryDayIsADate(t *testing.T) {
 		t.Errorf("an engagement started and completed on 1970-01-01: %v", err)
 	}
 }
+
+// TestParseInstantIsRFC3339: ParseInstant takes what RFC 3339's
+// date-time allows, "T" and "Z" in either case included, and refuses what
+// Go's RFC 3339 layout takes beyond it: an offset's hours past 23 or its
+// minutes past 59 ("+00:60", read as an hour ahead), and a fraction of a
+// second after a comma (time-secfrac is "." 1*DIGIT).
+func TestParseInstantIsRFC3339(t *testing.T) {
+	for _, s := range []string{"2026-01-02T15:04:05Z", "2026-01-02t15:04:05z", "2026-01-02T15:04:05.5+23:59",
+		"2026-01-02T15:04:05-00:00", "2026-01-02T15:04:05.123456789+09:00"} {
+		if _, err := domain.ParseInstant(s); err != nil {
+			t.Errorf("ParseInstant(%q): %v, want it read", s, err)
+		}
+	}
+	for _, s := range []string{"2026-01-02T15:04:05+24:00", "2026-01-02T15:04:05-24:00", "2026-01-02T15:04:05+00:60",
+		"2026-01-02T15:04:05-05:99", "2026-01-02T15:04:05,5Z", "2026-01-02T15:04:05,123+09:00", "2026-01-02 15:04:05Z"} {
+		if tm, err := domain.ParseInstant(s); err == nil {
+			t.Errorf("ParseInstant(%q) = %v, want it refused: not RFC 3339", s, tm)
+		}
+	}
+}

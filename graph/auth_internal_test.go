@@ -159,6 +159,11 @@ func TestHTTPErrorsAreLabelledAsWhatTheyAre(t *testing.T) {
 		if c.token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.token)
 		}
+		if c.path == "/graphql" {
+			// What a transport reads: a chunked body of another type is
+			// left to the catch-all, unread (TestASlowBodyIsCutOff).
+			req.Header.Set("Content-Type", "application/json")
+		}
 		rec := httptest.NewRecorder()
 		c.h.ServeHTTP(rec, req)
 		ct, body := rec.Header().Get("Content-Type"), rec.Body.Bytes()

@@ -105,6 +105,8 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 			fmt.Sprintf("Content-Length: %d", 2*len(line)), line, http.StatusUnauthorized, "UNAUTHENTICATED"},
 		{"a /graphql body of a type not served", "POST /graphql HTTP/1.1\r\n" + host + "\r\n" + auth + "\r\nContent-Type: text/plain\r\n" +
 			fmt.Sprintf("Content-Length: %d", len(register)), string(register[:half]), http.StatusBadRequest, "BAD_REQUEST"},
+		{"a chunked /graphql body of a type not served", "POST /graphql HTTP/1.1\r\n" + host + "\r\n" + auth + "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked",
+			fmt.Sprintf("%x\r\n%s\r\n", half, register[:half]), http.StatusBadRequest, "BAD_REQUEST"},
 		{"an import over its lines", "POST /v1/import HTTP/1.1\r\n" + host + "\r\n" + auth + "\r\nContent-Type: application/x-ndjson\r\n" +
 			fmt.Sprintf("Content-Length: %d", len(overLines)+len(line)), overLines, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE"},
 	} {

@@ -438,9 +438,11 @@ func TestAnInstantNeedsItsOffset(t *testing.T) {
 	adm := e.token(t, admin)
 	e.mutate(t, adm, &mRegister, map[string]any{"id": "Z1", "name": "Zen", "department": "Operations", "joinedOn": "2020-01-01"}, "")
 	q := `query($k: DateTime) { person(id: "Z1") { standing(knownAt: $k) { level } } }`
-	// An offset of 24 hours or more is no RFC 3339 offset (its hours run
-	// 00 to 23), though Go's parser takes "+24:00".
-	for _, k := range []string{"2026-11-27 06:00:12", "2026-11-27T06:00:12", "", "yesterday", "2026-01-02T15:04:05+24:00", "2026-01-02T15:04:05-24:00"} {
+	// An offset's hours run 00 to 23 and its minutes 00 to 59, and a
+	// fraction of a second follows a ".", in RFC 3339, though Go's parser
+	// takes "+24:00", "+00:60" and ",5".
+	for _, k := range []string{"2026-11-27 06:00:12", "2026-11-27T06:00:12", "", "yesterday", "2026-01-02T15:04:05+24:00", "2026-01-02T15:04:05-24:00",
+		"2026-01-02T15:04:05+00:60", "2026-01-02T15:04:05,5Z"} {
 		r := e.gql(t, adm, q, map[string]any{"k": k})
 		if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "with its offset") {
 			t.Errorf("knownAt %q: %+v, want BAD_USER_INPUT naming the offset", k, r.Errors)

@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // postJSON is gqlgen's POST transport (transport.POST with its defaults:
@@ -240,8 +241,24 @@ func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 	gw := &queriesOnly{ResponseWriter: w}
 	t.GET.Do(gw, r, exec)
 	if gw.refused {
+		if subscription(query.Get("query"), query.Get("operationName")) {
+			refuse(http.StatusNotAcceptable, "a subscription is served over a websocket only (graphql-transport-ws on /graphql), not over a GET")
+			return
+		}
 		refuse(http.StatusNotAcceptable, "GET requests only allow query operations: send a mutation with POST")
 	}
+}
+
+// subscription reports whether the operation of doc that name selects (the
+// only one when name is empty) is a subscription; transport.GET, which
+// refused it, has parsed and validated doc already.
+func subscription(doc, name string) bool {
+	d, err := parser.ParseQuery(&ast.Source{Input: doc})
+	if err != nil {
+		return false
+	}
+	op := d.Operations.ForName(name)
+	return op != nil && op.Operation == ast.Subscription
 }
 
 // queriesOnly holds back transport.GET's refusal of an operation that is

@@ -74,6 +74,11 @@ func TestAGETsRefusalsCarryACode(t *testing.T) {
 		{"variables that are an array", q + "&variables=" + url.QueryEscape(`[1]`), http.StatusBadRequest, "variables could not be decoded"},
 		{"extensions that are not JSON", q + "&extensions=notjson", http.StatusBadRequest, "extensions could not be decoded"},
 		{"a mutation", "query=" + url.QueryEscape(register), http.StatusNotAcceptable, "only allow query operations"},
+		// Told where a subscription is served: "send it with POST" sent it
+		// to a refusal of its own (TestASubscriptionOverPOSTIsRefused).
+		{"a subscription", "query=" + url.QueryEscape(`subscription { levelChanged { personId } }`), http.StatusNotAcceptable, "over a websocket only"},
+		{"a subscription named among queries", "operationName=S&query=" + url.QueryEscape(`query Q { people { totalCount } } subscription S { levelChanged { personId } }`),
+			http.StatusNotAcceptable, "over a websocket only"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := get(t, c.raw)

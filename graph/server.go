@@ -364,10 +364,13 @@ func limitBody(next http.Handler, n int64) http.Handler {
 			tooLarge(w)
 			return
 		}
-		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody && (postJSON{}).Supports(r) {
 			// A body of unknown length (chunked) is read here, up to the
 			// limit, so that an oversized one gets 413 like any other
-			// rather than a transport's read error.
+			// rather than a transport's read error. Only one postJSON
+			// reads: a request no transport serves is refused at once
+			// (unsupported), not once its body, sent slowly, has come or
+			// the body read timeout has passed.
 			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
 			if refuseSlowBody(w, err) {
 				return

@@ -711,6 +711,19 @@ func TestReadyzDoesNotCallABulkCatchUpStalled(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A read of the checkpoint that fails (the read model slow to answer
+	// /readyz's or the lag watch's bound) is not progress either: taken
+	// for the readable position, each such read and the next that
+	// answered moved "the checkpoint", and a stalled catch-up whose read
+	// model answered slowly never came out stalled.
+	failed, cancel := context.WithCancel(ctx)
+	cancel()
+	for i := range 3 {
+		m.observe(0, m.storedCheckpoint(failed, 0), n)
+		if code, body := get(t, url); !strings.Contains(body, "projector stalled") {
+			t.Fatalf("/readyz after %d failed reads of the checkpoint = %d %s, want projector stalled", i+1, code, body)
+		}
+	}
 }
 
 // TestEachInstanceSaysWhetherItProjects: of two instances on one database,

@@ -877,16 +877,28 @@ func (m *Main) observe(cp, stored, lag uint64) time.Duration {
 }
 
 // storedCheckpoint is the read model's checkpoint: the events it stored,
-// readable or not yet. It is cp, the readable position, when the read
-// model does not answer in time.
+// readable or not yet. When the read model does not answer in time it is
+// the checkpoint last observed (lastStored): a read that failed is no
+// news, where taking cp for it moved the checkpoint twice (to cp, then
+// back at the next read that answered), and a stalled bulk catch-up on a
+// slow read model never came out stalled.
 func (m *Main) storedCheckpoint(ctx context.Context, cp uint64) uint64 {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	stored, err := m.store.Checkpoint(ctx)
 	if err != nil {
-		return cp
+		return m.lastStored(cp)
 	}
 	return stored
+}
+
+// lastStored is the checkpoint last observed, or cp, the readable
+// position, when none was or it is behind cp (a checkpoint is never
+// behind the readable position).
+func (m *Main) lastStored(cp uint64) uint64 {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	return max(m.progressStored, cp)
 }
 
 // watchLag exports how far the read model trails the log, in events and in
@@ -947,8 +959,8 @@ func (m *Main) watchLag(ctx context.Context) {
 			m.metrics.lagAge.Set(m.now().Sub(oldest.RecordedAt).Seconds())
 		}
 		// After the metrics: a read model that did not answer is not
-		// asked again (its checkpoint taken as the readable position).
-		stored := cp
+		// asked again (its checkpoint taken as last observed).
+		stored := m.lastStored(cp)
 		if read {
 			stored = m.storedCheckpoint(ctx, cp)
 		}
