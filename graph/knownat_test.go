@@ -1073,6 +1073,27 @@ func TestPeoplesOwnArgumentsAreRefusedWithoutWaiting(t *testing.T) {
 				t.Errorf("people(%s), the projector behind: %+v after %s; want BAD_USER_INPUT on %s at once", c.args, r.Errors, took, c.field)
 			}
 		}
+		// Who may list is decided first, by the token alone: an employee,
+		// or a manager asking about another instant, is refused FORBIDDEN
+		// whatever the arguments say, as before they were checked early.
+		for _, c := range []struct {
+			who  graph.Principal
+			args string
+		}{
+			{employee("PW1"), `first: 0`},
+			{employee("PW1"), `minLevel: 99`},
+			{managerA, `first: 0, knownAt: $k`},
+			{managerA, `minLevel: 99, asOf: "2021-01-01"`},
+		} {
+			q, vars := `{ people(`+c.args+`) { totalCount } }`, map[string]any(nil)
+			if strings.Contains(c.args, "$k") {
+				q, vars = `query($k: DateTime) `+q, k
+			}
+			r := e.gql(t, e.token(t, c.who), q, vars)
+			if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+				t.Errorf("%s: people(%s): %+v; want FORBIDDEN", c.who.Subject, c.args, r.Errors)
+			}
+		}
 		e.StartProjector()
 	})
 }

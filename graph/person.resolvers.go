@@ -158,7 +158,18 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	if err != nil {
 		return nil, err
 	}
-	// The arguments that need no read model first: with knownAt, the
+	// What the token alone decides first: who may list people, and a
+	// manager only their department as of today, as known now (a past
+	// department, or one as known before a transfer out was recorded,
+	// would reach people who have since left it).
+	if _, err := authorizeDepartment(p, department); err != nil {
+		return nil, err
+	}
+	managerOnly := !p.Has(RoleAdmin) && !p.Has(RoleHR)
+	if managerOnly && (knownAt != nil || asOf != nil && *asOf != r.today()) {
+		return nil, domain.Forbidden("a manager may only list department %s as of today, as known now", p.Department)
+	}
+	// Then the arguments that need no read model: with knownAt, the
 	// department's look-up waits for the read model, and one of these
 	// out of bounds is refused at once, naming it, not CONFLICT once
 	// that wait runs out.
@@ -184,12 +195,6 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 		f.AsOf = *asOf
 	case knownAt != nil:
 		f.AsOf = r.dateOf(*knownAt) // the list given then was of that day
-	}
-	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && (f.AsOf != r.today() || knownAt != nil) {
-		// A manager reads the people of their department as of today, as
-		// known now; a past department, or one as known before a transfer
-		// out was recorded, would reach people who have since left it.
-		return nil, domain.Forbidden("a manager may only list department %s as of today, as known now", p.Department)
 	}
 	if field != nil {
 		f.Field = domain.Field(*field)
