@@ -268,7 +268,7 @@ func TestRebuildAgainstAFakeServer(t *testing.T) {
 	mu.Lock()
 	goneSeen := gonePolls
 	mu.Unlock()
-	if code != 1 || out != "" || !strings.Contains(errs, "lost careerd while following the rebuild") ||
+	if code != 1 || out != "" || !strings.Contains(errs, "could not follow the rebuild (careerd gone or failing)") ||
 		!strings.Contains(errs, "whether it finished is unknown: run careerctl rebuild --wait again") ||
 		len(lines) < 2 || lines[len(lines)-2] != "rebuild  4/9 events   44%  stopped" || goneSeen < 2+bulkAttempts {
 		t.Errorf("a rebuild whose careerd went away: %d %q %q (%d polls)", code, out, errs, goneSeen)

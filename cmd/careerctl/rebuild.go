@@ -106,7 +106,7 @@ func rebuildCommand(c *cli, args []string) error {
 			// failed for longer than a restart takes: the rebuild may
 			// have switched just before, or been dropped with careerd.
 			prog.Stopped(prog.done) // where it was last seen
-			return fmt.Errorf("lost careerd while following the rebuild: %w; whether it finished is unknown: run careerctl rebuild --wait again", err)
+			return fmt.Errorf("could not follow the rebuild (careerd gone or failing): %w; whether it finished is unknown: run careerctl rebuild --wait again", err)
 		}
 	}
 }
