@@ -177,10 +177,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.Catalogue != "" {
 		data, err := os.ReadFile(cfg.Catalogue)
 		if err != nil {
-			return fmt.Errorf("catalogue: %w", err)
+			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE): %w", err)
 		}
 		if m.cat, err = domain.ParseCatalogue(data); err != nil {
-			return fmt.Errorf("catalogue %s: %w", cfg.Catalogue, err)
+			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE) %s: %w", cfg.Catalogue, err)
 		}
 	}
 	m.log.Info("catalogue loaded", "id", m.cat.ID(), "version", m.cat.Version())
