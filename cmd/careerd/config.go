@@ -245,6 +245,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.Replicas < 1 {
 		return c, fmt.Errorf("--replicas ($CAREER_REPLICAS) must be >= 1, not %d", c.Replicas)
 	}
+	if c.Replicas > 1 && c.NATSURL == "" {
+		// NATS's own refusal came only once the log was opened, naming
+		// neither the flag nor the embedded server.
+		return c, fmt.Errorf("--replicas ($CAREER_REPLICAS) must be 1 with the embedded server (no --nats-url), which is one server, not %d: replicas need a NATS cluster given by --nats-url", c.Replicas)
+	}
 	// Empty is the default, here as in the log, so that the level changes'
 	// subjects (derivedPrefix) follow the subjects the log writes.
 	if c.Stream == "" {

@@ -150,6 +150,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{map[string]string{"CAREER_READY_MAX_LAG": "-1"}, nil, `--ready-max-lag ($CAREER_READY_MAX_LAG) must be >= 0, not -1`},
 		{nil, []string{"--projector-cache", "-5"}, `--projector-cache ($CAREER_PROJECTOR_CACHE) must be >= 0 (0 = no bound), not -5`},
 		{map[string]string{"CAREER_REPLICAS": "0"}, nil, `--replicas ($CAREER_REPLICAS) must be >= 1, not 0`},
+		{map[string]string{"CAREER_REPLICAS": "3"}, nil, `--replicas ($CAREER_REPLICAS) must be 1 with the embedded server (no --nats-url), which is one server, not 3`},
 		{map[string]string{"CAREER_REPLICAS": "three"}, nil, `$CAREER_REPLICAS (--replicas): "three" is not a whole number`},
 		{map[string]string{"CAREER_READY_MAX_STALL": "soon"}, nil, `$CAREER_READY_MAX_STALL (--ready-max-stall): "soon" is not a duration`},
 		{map[string]string{"CAREER_MAX_TOKEN_LIFETIME": "-1h"}, nil, `--max-token-lifetime ($CAREER_MAX_TOKEN_LIFETIME) must not be negative, not -1h0m0s`},
@@ -203,7 +204,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 	}
 	// Flags win over variables, also over ones that do not parse.
 	bad := map[string]string{"CAREER_REPLICAS": "three", "CAREER_READY_MAX_STALL": "soon", "CAREER_SELF_ASSESSMENT": "maybe"}
-	cfg, err = ParseConfig([]string{"--dev", "--replicas", "3", "--ready-max-stall", "1m", "--self-assessment=false"}, func(k string) string { return bad[k] })
+	cfg, err = ParseConfig([]string{"--dev", "--nats-url", "nats://127.0.0.1:1", "--replicas", "3", "--ready-max-stall", "1m", "--self-assessment=false"}, func(k string) string { return bad[k] })
 	if err != nil || cfg.Replicas != 3 || cfg.ReadyMaxStall != time.Minute || cfg.SelfAssessment {
 		t.Errorf("flags over variables that do not parse: %d %s %v, %v", cfg.Replicas, cfg.ReadyMaxStall, cfg.SelfAssessment, err)
 	}
@@ -472,5 +473,38 @@ func TestAMissingCatalogueNamesTheFlag(t *testing.T) {
 	_ = m.Close()
 	if err == nil || !strings.Contains(err.Error(), "--catalogue ($CAREER_CATALOGUE)") || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("a missing catalogue: %v, want an error naming --catalogue and the file", err)
+	}
+}
+
+// TestEmbeddedServerSettingsWithANATSURLAreSaid: --nats-listen and
+// --sync-interval belong to the embedded server; given with --nats-url,
+// where none runs, the start says they are ignored. Replicas need a
+// cluster: with --nats-url they are accepted.
+func TestEmbeddedServerSettingsWithANATSURLAreSaid(t *testing.T) {
+	env := map[string]string{"NATS_URL": "nats://127.0.0.1:1", "CAREER_NATS_LISTEN": "127.0.0.1:0", "CAREER_SYNC_INTERVAL": "1s", "CAREER_REPLICAS": "3"}
+	cfg, err := ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	m := NewMain(cfg, &log)
+	_ = m.Run(context.Background()) // NATS is not there: the start fails after the warnings
+	_ = m.Close()
+	for _, want := range []string{`"msg":"--nats-listen ($CAREER_NATS_LISTEN) is ignored`, `"msg":"--sync-interval ($CAREER_SYNC_INTERVAL) is ignored`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the start does not say %s:\n%s", want, log.String())
+		}
+	}
+	delete(env, "NATS_URL")
+	log.Reset()
+	cfg, err = ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--replicas", "1"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = NewMain(cfg, &log)
+	err = m.Run(context.Background())
+	_ = m.Close()
+	if err != nil || strings.Contains(log.String(), "is ignored") {
+		t.Errorf("the embedded server's own settings: %v, %s", err, log.String())
 	}
 }

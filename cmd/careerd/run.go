@@ -172,6 +172,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return lerr
 	}
 	m.log.Info("careerd starting", cfg.Masked()...)
+	if cfg.NATSURL != "" {
+		// Settings of the embedded server, which does not run: said, so
+		// that no one counts on them.
+		if cfg.NATSListen != "" {
+			m.log.Warn("--nats-listen ($CAREER_NATS_LISTEN) is ignored: it opens the embedded server to NATS clients, and with --nats-url none runs; clients reach the NATS server itself",
+				"nats_listen", cfg.NATSListen)
+		}
+		if cfg.SyncInterval != 0 {
+			m.log.Warn("--sync-interval ($CAREER_SYNC_INTERVAL) is ignored: it is the embedded server's, and with --nats-url none runs; durability is the NATS server's setting (jetstream { sync_interval: always })",
+				"sync_interval", cfg.SyncInterval.String())
+		}
+	}
 
 	m.cat = domain.DefaultCatalogue()
 	if cfg.Catalogue != "" {
