@@ -322,7 +322,12 @@ func (v *checkedValue) Set(s string) error {
 
 // Get and IsBoolFlag are the wrapped value's: the flag package asks them
 // of a boolean flag (--dev takes no value) and ParseConfig of a duration.
-func (v *checkedValue) Get() any { return v.Value.(flag.Getter).Get() }
+func (v *checkedValue) Get() any {
+	if g, ok := v.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return v.Value.String()
+}
 
 func (v *checkedValue) IsBoolFlag() bool {
 	b, ok := v.Value.(interface{ IsBoolFlag() bool })
