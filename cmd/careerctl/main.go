@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -134,12 +135,34 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// parseFlags is fs.Parse with its errors (an unknown flag, a bad value;
-// the flag package prints them with the usage) marked as usage errors.
+// parseFlags is fs.Parse with its errors (an unknown flag, a bad value)
+// marked as usage errors. The flag package would print such an error and
+// then the whole usage, ending in its own "parse error": the error is
+// returned alone instead, a value of the wrong kind naming the rule
+// (--ttl: "1d" is not a duration (such as 30s, 2m or 1h30m)), and -h
+// prints the usage as before.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	out := fs.Output() // a command's own usage prints there too
+	fs.SetOutput(io.Discard)
+	var bad error
+	fs.VisitAll(func(f *flag.Flag) { f.Value = &ruleValue{Value: f.Value, name: f.Name, bad: &bad} })
 	err := fs.Parse(args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		return usageError{err}
+	fs.VisitAll(func(f *flag.Flag) { f.Value = f.Value.(*ruleValue).Value })
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		if fs.Usage != nil {
+			fs.Usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		return err
+	}
+	if err != nil {
+		if bad != nil {
+			return usageError{bad}
+		}
+		return usageError{fmt.Errorf("%w (careerctl %s -h lists its flags)", err, fs.Name())}
 	}
 	if err == nil {
 		if f := fs.Lookup("server"); f != nil {
@@ -149,6 +172,44 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	}
 	return err
+}
+
+// ruleValue is a flag's value while parseFlags parses: a value of the
+// wrong kind for one of the flag package's own types (a duration, a
+// number, a boolean) is put in the rule it breaks; other values' errors
+// say theirs already.
+type ruleValue struct {
+	flag.Value
+	name string
+	bad  *error
+}
+
+func (v *ruleValue) Set(s string) error {
+	err := v.Value.Set(s)
+	if err == nil || (err.Error() != "parse error" && err.Error() != "value out of range") {
+		return err
+	}
+	rule := "is not a value it takes"
+	if g, ok := v.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case time.Duration:
+			rule = "is not a duration (such as 30s, 2m or 1h30m)"
+		case int, int64, uint, uint64:
+			rule = "is not a whole number in range"
+		case float64:
+			rule = "is not a number"
+		case bool:
+			rule = "is not true or false (1, t, TRUE, 0, f, FALSE...)"
+		}
+	}
+	*v.bad = fmt.Errorf("--%s: %q %s", v.name, s, rule)
+	return *v.bad
+}
+
+// IsBoolFlag is the wrapped value's: a boolean flag takes no value.
+func (v *ruleValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // checkServer refuses a --server that is no http or https URL with a host:

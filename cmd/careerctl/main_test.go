@@ -174,3 +174,35 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestABadFlagIsOneLine: a flag's value of the wrong kind, or an unknown
+// flag, is one line naming the flag and the rule, without the command's
+// usage printed around it; -h prints the usage once.
+func TestABadFlagIsOneLine(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"CAREER_TOKEN": "t", "CAREER_SERVER": "http://127.0.0.1:1", "CAREER_AUTH_SECRET": "x"}[k]
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "--subject", "a", "--role", "admin", "--ttl", "1d"}, `careerctl token: --ttl: "1d" is not a duration (such as 30s, 2m or 1h30m)`},
+		{[]string{"import", "f.ndjson", "--chunk", "many"}, `careerctl import: --chunk: "many" is not a whole number in range`},
+		{[]string{"health", "--ready=nah"}, `careerctl health: --ready: "nah" is not true or false (1, t, TRUE, 0, f, FALSE...)`},
+		{[]string{"person", "E1", "--bogus"}, `careerctl person: flag provided but not defined: -bogus (careerctl person -h lists its flags)`},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(tc.args, env, nil, &out, &errb); code != 2 || errb.String() != tc.want+"\n" {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q alone", tc.args, code, errb.String(), tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{[]string{"token", "-h"}, "-ttl duration"}, {[]string{"person", "-h"}, "usage: careerctl person"}} {
+		var out, errb bytes.Buffer
+		if code := run(tc.args, env, nil, &out, &errb); code != 0 || strings.Count(errb.String(), tc.want) != 1 {
+			t.Errorf("%v: exit %d, want 0 and the usage once, showing %q:\n%s", tc.args, code, tc.want, errb.String())
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -73,8 +75,16 @@ var usageOutput io.Writer = os.Stderr
 // ParseConfig reads flags from args with defaults from getenv.
 func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("careerd", flag.ContinueOnError)
-	fs.SetOutput(usageOutput)
+	// The flag package prints its own error and then the whole usage on a
+	// value it cannot parse, which buries the one line that matters: -h
+	// prints the usage below, and a bad value is the error returned alone.
+	fs.SetOutput(io.Discard)
 	var c Config
+	// envOf is each flag's variable, for the errors.
+	envOf := map[string]string{}
+	// bad is the value a flag refused (the flag package keeps only its
+	// message, prefixed with its own words).
+	var bad *badValueError
 	str := func(p *string, f envFlag, def string) {
 		if v := getenv(f.env); v != "" {
 			def = v
@@ -99,7 +109,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		if v := getenv(f.env); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				envErrs[f.name] = fmt.Sprintf("$%s: %q is not a duration (such as 30s, 2m or 1h30m)", f.env, v)
+				envErrs[f.name] = fmt.Sprintf("$%s (--%s): %q %s", f.env, f.name, v, ruleDuration)
 			}
 			def = d
 		}
@@ -110,7 +120,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		if v := getenv(f.env); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				envErrs[f.name] = fmt.Sprintf("$%s: %q is not a whole number", f.env, v)
+				envErrs[f.name] = fmt.Sprintf("$%s (--%s): %q %s", f.env, f.name, v, ruleInt)
 			}
 			def = n
 		}
@@ -128,7 +138,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if v := getenv("CAREER_DEV"); v != "" {
 		var err error
 		if dev, err = strconv.ParseBool(v); err != nil {
-			envErrs["dev"] = fmt.Sprintf("$CAREER_DEV: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v)
+			envErrs["dev"] = fmt.Sprintf("$CAREER_DEV (--dev): %q %s", v, ruleBool)
 		}
 	}
 	fs.BoolVar(&c.Dev, "dev", dev, "development mode: admin token printed, GraphiQL and introspection on ($CAREER_DEV)")
@@ -156,7 +166,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if v := getenv("CAREER_SELF_ASSESSMENT"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			envErrs["self-assessment"] = fmt.Sprintf("$CAREER_SELF_ASSESSMENT: %q is not true or false (1, t, TRUE, 0, f, FALSE...)", v)
+			envErrs["self-assessment"] = fmt.Sprintf("$CAREER_SELF_ASSESSMENT (--self-assessment): %q %s", v, ruleBool)
 		}
 		selfAssessment = b
 	}
@@ -165,8 +175,25 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	dur(&c.ShutdownTimeout, envFlag{"shutdown-timeout", "CAREER_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"}, 20*time.Second)
 	str(&c.LogLevel, envFlag{"log-level", "CAREER_LOG_LEVEL", "debug, info, warn or error"}, "info")
 	str(&c.TimeZone, envFlag{"time-zone", "CAREER_TIME_ZONE", "IANA time zone of \"today\" (no date after today is accepted; queries default to today), e.g. Asia/Tokyo"}, "UTC")
+	fs.VisitAll(func(f *flag.Flag) {
+		if i := strings.LastIndex(f.Usage, "($"); i >= 0 && strings.HasSuffix(f.Usage, ")") {
+			envOf[f.Name] = f.Usage[i+2 : len(f.Usage)-1]
+		}
+		f.Value = &checkedValue{Value: f.Value, flag: f.Name, env: envOf[f.Name], bad: &bad}
+	})
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			// The usage names each flag's kind from its own value.
+			fs.VisitAll(func(f *flag.Flag) { f.Value = f.Value.(*checkedValue).Value })
+			fs.SetOutput(usageOutput)
+			fmt.Fprintln(usageOutput, "Usage of careerd (every flag can also be set by the variable named with it; flags win):")
+			fs.PrintDefaults()
+			return c, err
+		}
+		if bad != nil {
+			return c, bad
+		}
+		return c, fmt.Errorf("%w (careerd -h lists the flags)", err)
 	}
 	if fs.NArg() > 0 {
 		// careerd takes flags only: a stray word (a flag's value given after
@@ -194,6 +221,12 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--ready-max-lag ($CAREER_READY_MAX_LAG) must be >= 0, not %d", lag)
 	}
 	c.ReadyMaxLag = uint64(lag)
+	if err := checkListenAddr(c.HTTPAddr, false); err != nil {
+		return c, fmt.Errorf("--http-addr ($CAREER_HTTP_ADDR) %w", err)
+	}
+	if err := checkListenAddr(c.NATSListen, true); err != nil {
+		return c, fmt.Errorf("--nats-listen ($CAREER_NATS_LISTEN) %w", err)
+	}
 	if c.ProjectorCache < 0 {
 		return c, fmt.Errorf("--projector-cache ($CAREER_PROJECTOR_CACHE) must be >= 0 (0 = no bound), not %d", c.ProjectorCache)
 	}
@@ -211,6 +244,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	if c.Replicas < 1 {
 		return c, fmt.Errorf("--replicas ($CAREER_REPLICAS) must be >= 1, not %d", c.Replicas)
+	}
+	if c.Replicas > 1 && c.NATSURL == "" {
+		// NATS's own refusal came only once the log was opened, naming
+		// neither the flag nor the embedded server.
+		return c, fmt.Errorf("--replicas ($CAREER_REPLICAS) must be 1 with the embedded server (no --nats-url), which is one server, not %d: replicas need a NATS cluster given by --nats-url", c.Replicas)
 	}
 	// Empty is the default, here as in the log, so that the level changes'
 	// subjects (derivedPrefix) follow the subjects the log writes.
@@ -233,6 +271,81 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--subject-prefix ($CAREER_SUBJECT_PREFIX) must be NATS subject tokens joined by '.' (none empty, no '*', '>' or spaces), such as career.person, not %q", c.SubjectPrefix)
 	}
 	return c, nil
+}
+
+// The rules a flag's value breaks, in the errors of both its sources.
+const (
+	ruleDuration = "is not a duration (such as 30s, 2m or 1h30m)"
+	ruleInt      = "is not a whole number"
+	ruleBool     = "is not true or false (1, t, TRUE, 0, f, FALSE...)"
+)
+
+// badValueError is a flag given on the command line with a value of the
+// wrong kind: it names the flag, its variable, the value and the rule,
+// where the flag package says only "parse error".
+type badValueError struct {
+	flag, env, value, rule string
+}
+
+func (e *badValueError) Error() string {
+	return fmt.Sprintf("--%s ($%s): %q %s", e.flag, e.env, e.value, e.rule)
+}
+
+// checkedValue is a flag's value that fails with a badValueError.
+type checkedValue struct {
+	flag.Value
+	flag, env string
+	bad       **badValueError
+}
+
+func (v *checkedValue) Set(s string) error {
+	err := v.Value.Set(s)
+	if err == nil {
+		return nil
+	}
+	rule := "is not a value it takes: " + err.Error()
+	var kind any
+	if g, ok := v.Value.(flag.Getter); ok {
+		kind = g.Get()
+	}
+	switch kind.(type) {
+	case time.Duration:
+		rule = ruleDuration
+	case int:
+		rule = ruleInt
+	case bool:
+		rule = ruleBool
+	}
+	*v.bad = &badValueError{flag: v.flag, env: v.env, value: s, rule: rule}
+	return *v.bad
+}
+
+// Get and IsBoolFlag are the wrapped value's: the flag package asks them
+// of a boolean flag (--dev takes no value) and ParseConfig of a duration.
+func (v *checkedValue) Get() any {
+	if g, ok := v.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return v.Value.String()
+}
+
+func (v *checkedValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// checkListenAddr refuses an address to listen on that is no host:port
+// (a bare port such as 8080, a URL): found here it is a usage error naming
+// the flag, where the listen at start fails only after the log is opened.
+// An empty one is allowed where it means "none".
+func checkListenAddr(addr string, emptyOK bool) error {
+	if addr == "" && emptyOK {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("must be host:port to listen on (such as 127.0.0.1:8080 or :8080), not %q", addr)
+	}
+	return nil
 }
 
 // checkSchemaName refuses a read model's name that would name a schema

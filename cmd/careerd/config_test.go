@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,12 +150,23 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{map[string]string{"CAREER_READY_MAX_LAG": "-1"}, nil, `--ready-max-lag ($CAREER_READY_MAX_LAG) must be >= 0, not -1`},
 		{nil, []string{"--projector-cache", "-5"}, `--projector-cache ($CAREER_PROJECTOR_CACHE) must be >= 0 (0 = no bound), not -5`},
 		{map[string]string{"CAREER_REPLICAS": "0"}, nil, `--replicas ($CAREER_REPLICAS) must be >= 1, not 0`},
-		{map[string]string{"CAREER_REPLICAS": "three"}, nil, `$CAREER_REPLICAS: "three" is not a whole number`},
-		{map[string]string{"CAREER_READY_MAX_STALL": "soon"}, nil, `$CAREER_READY_MAX_STALL: "soon" is not a duration`},
+		{map[string]string{"CAREER_REPLICAS": "3"}, nil, `--replicas ($CAREER_REPLICAS) must be 1 with the embedded server (no --nats-url), which is one server, not 3`},
+		{map[string]string{"CAREER_REPLICAS": "three"}, nil, `$CAREER_REPLICAS (--replicas): "three" is not a whole number`},
+		{map[string]string{"CAREER_READY_MAX_STALL": "soon"}, nil, `$CAREER_READY_MAX_STALL (--ready-max-stall): "soon" is not a duration`},
 		{map[string]string{"CAREER_MAX_TOKEN_LIFETIME": "-1h"}, nil, `--max-token-lifetime ($CAREER_MAX_TOKEN_LIFETIME) must not be negative, not -1h0m0s`},
 		{nil, []string{"--max-token-lifetime", "-720h"}, `--max-token-lifetime ($CAREER_MAX_TOKEN_LIFETIME) must not be negative, not -720h0m0s`},
-		{map[string]string{"CAREER_MAX_TOKEN_LIFETIME": "400d"}, nil, `$CAREER_MAX_TOKEN_LIFETIME: "400d" is not a duration`},
-		{nil, []string{"--max-token-lifetime", "1y"}, `invalid value "1y" for flag -max-token-lifetime`},
+		{map[string]string{"CAREER_MAX_TOKEN_LIFETIME": "400d"}, nil, `$CAREER_MAX_TOKEN_LIFETIME (--max-token-lifetime): "400d" is not a duration`},
+		// A flag's value of the wrong kind says the same, by the flag.
+		{nil, []string{"--max-token-lifetime", "1y"}, `--max-token-lifetime ($CAREER_MAX_TOKEN_LIFETIME): "1y" is not a duration (such as 30s, 2m or 1h30m)`},
+		{nil, []string{"--replicas", "three"}, `--replicas ($CAREER_REPLICAS): "three" is not a whole number`},
+		{nil, []string{"--self-assessment=maybe"}, `--self-assessment ($CAREER_SELF_ASSESSMENT): "maybe" is not true or false`},
+		{nil, []string{"--dev=yes"}, `--dev ($CAREER_DEV): "yes" is not true or false`},
+		{nil, []string{"--no-such-flag"}, `flag provided but not defined: -no-such-flag (careerd -h lists the flags)`},
+		// An address to listen on that is no host:port is refused before
+		// anything starts.
+		{nil, []string{"--http-addr", "8080"}, `--http-addr ($CAREER_HTTP_ADDR) must be host:port to listen on (such as 127.0.0.1:8080 or :8080), not "8080"`},
+		{map[string]string{"CAREER_HTTP_ADDR": "http://127.0.0.1:8080"}, nil, `--http-addr ($CAREER_HTTP_ADDR) must be host:port`},
+		{nil, []string{"--nats-listen", "4222"}, `--nats-listen ($CAREER_NATS_LISTEN) must be host:port`},
 	} {
 		args := append([]string{"--auth-secret", "x"}, tc.args...)
 		_, err := ParseConfig(args, func(k string) string { return tc.env[k] })
@@ -192,7 +204,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 	}
 	// Flags win over variables, also over ones that do not parse.
 	bad := map[string]string{"CAREER_REPLICAS": "three", "CAREER_READY_MAX_STALL": "soon", "CAREER_SELF_ASSESSMENT": "maybe"}
-	cfg, err = ParseConfig([]string{"--dev", "--replicas", "3", "--ready-max-stall", "1m", "--self-assessment=false"}, func(k string) string { return bad[k] })
+	cfg, err = ParseConfig([]string{"--dev", "--nats-url", "nats://127.0.0.1:1", "--replicas", "3", "--ready-max-stall", "1m", "--self-assessment=false"}, func(k string) string { return bad[k] })
 	if err != nil || cfg.Replicas != 3 || cfg.ReadyMaxStall != time.Minute || cfg.SelfAssessment {
 		t.Errorf("flags over variables that do not parse: %d %s %v, %v", cfg.Replicas, cfg.ReadyMaxStall, cfg.SelfAssessment, err)
 	}
@@ -411,5 +423,88 @@ func TestAnEmptySchemaIsTheDefault(t *testing.T) {
 	cfg, err := ParseConfig([]string{"--dev", "--schema", ""}, func(string) string { return "" })
 	if err != nil || cfg.Schema != "careerledger" {
 		t.Errorf("--schema \"\": %q, %v; want careerledger", cfg.Schema, err)
+	}
+}
+
+// TestABadFlagIsOneLine: a value of the wrong kind on the command line is
+// the error alone, without the usage printed before it (sixty lines that
+// pushed the error off the screen), and -h still prints the usage with
+// each flag's kind and variable.
+func TestABadFlagIsOneLine(t *testing.T) {
+	var out strings.Builder
+	usageOutput = &out
+	defer func() { usageOutput = os.Stderr }()
+	none := func(string) string { return "" }
+	for _, args := range [][]string{{"--shutdown-timeout", "x"}, {"--replicas", "abc"}, {"--dev=maybe"}, {"--bogus"}, {"--auth-secret"}} {
+		out.Reset()
+		if _, err := ParseConfig(args, none); err == nil || errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: %v, want an error", args, err)
+		}
+		if out.Len() > 0 {
+			t.Errorf("%v printed beside its error:\n%s", args, out.String())
+		}
+	}
+	// The error is the rule alone, not the flag package's words around it.
+	_, err := ParseConfig([]string{"--shutdown-timeout", "20"}, none)
+	if want := `--shutdown-timeout ($CAREER_SHUTDOWN_TIMEOUT): "20" is not a duration (such as 30s, 2m or 1h30m)`; err == nil || err.Error() != want {
+		t.Errorf("--shutdown-timeout 20: %v, want %s", err, want)
+	}
+	out.Reset()
+	if _, err := ParseConfig([]string{"-h"}, none); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, want := range []string{"-shutdown-timeout duration", "-replicas int", "-http-addr string", "($CAREER_SHUTDOWN_TIMEOUT) (default 20s)", "-dev\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-h does not show %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestAMissingCatalogueNamesTheFlag: a --catalogue careerd cannot read
+// fails the start with an error naming the flag and its variable.
+func TestAMissingCatalogueNamesTheFlag(t *testing.T) {
+	cfg, err := ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--catalogue", filepath.Join(t.TempDir(), "none.json")}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg, io.Discard)
+	err = m.Run(context.Background())
+	_ = m.Close()
+	if err == nil || !strings.Contains(err.Error(), "--catalogue ($CAREER_CATALOGUE)") || !strings.Contains(err.Error(), "none.json") {
+		t.Errorf("a missing catalogue: %v, want an error naming --catalogue and the file", err)
+	}
+}
+
+// TestEmbeddedServerSettingsWithANATSURLAreSaid: --nats-listen and
+// --sync-interval belong to the embedded server; given with --nats-url,
+// where none runs, the start says they are ignored. Replicas need a
+// cluster: with --nats-url they are accepted.
+func TestEmbeddedServerSettingsWithANATSURLAreSaid(t *testing.T) {
+	env := map[string]string{"NATS_URL": "nats://127.0.0.1:1", "CAREER_NATS_LISTEN": "127.0.0.1:0", "CAREER_SYNC_INTERVAL": "1s", "CAREER_REPLICAS": "3"}
+	cfg, err := ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	m := NewMain(cfg, &log)
+	_ = m.Run(context.Background()) // NATS is not there: the start fails after the warnings
+	_ = m.Close()
+	for _, want := range []string{`"msg":"--nats-listen ($CAREER_NATS_LISTEN) is ignored`, `"msg":"--sync-interval ($CAREER_SYNC_INTERVAL) is ignored`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the start does not say %s:\n%s", want, log.String())
+		}
+	}
+	delete(env, "NATS_URL")
+	log.Reset()
+	cfg, err = ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--replicas", "1"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = NewMain(cfg, &log)
+	err = m.Run(context.Background())
+	_ = m.Close()
+	if err != nil || strings.Contains(log.String(), "is ignored") {
+		t.Errorf("the embedded server's own settings: %v, %s", err, log.String())
 	}
 }

@@ -172,15 +172,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return lerr
 	}
 	m.log.Info("careerd starting", cfg.Masked()...)
+	if cfg.NATSURL != "" {
+		// Settings of the embedded server, which does not run: said, so
+		// that no one counts on them.
+		if cfg.NATSListen != "" {
+			m.log.Warn("--nats-listen ($CAREER_NATS_LISTEN) is ignored: it opens the embedded server to NATS clients, and with --nats-url none runs; clients reach the NATS server itself",
+				"nats_listen", cfg.NATSListen)
+		}
+		if cfg.SyncInterval != 0 {
+			m.log.Warn("--sync-interval ($CAREER_SYNC_INTERVAL) is ignored: it is the embedded server's, and with --nats-url none runs; durability is the NATS server's setting (jetstream { sync_interval: always })",
+				"sync_interval", cfg.SyncInterval.String())
+		}
+	}
 
 	m.cat = domain.DefaultCatalogue()
 	if cfg.Catalogue != "" {
 		data, err := os.ReadFile(cfg.Catalogue)
 		if err != nil {
-			return fmt.Errorf("catalogue: %w", err)
+			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE): %w", err)
 		}
 		if m.cat, err = domain.ParseCatalogue(data); err != nil {
-			return fmt.Errorf("catalogue %s: %w", cfg.Catalogue, err)
+			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE) %s: %w", cfg.Catalogue, err)
 		}
 	}
 	m.log.Info("catalogue loaded", "id", m.cat.ID(), "version", m.cat.Version())
