@@ -200,16 +200,23 @@ func jsonKind(val any) string {
 	return fmt.Sprintf("a %T", val)
 }
 
+// variableOf returns the path of gqlparser's refusal e of a variable's
+// value (["variable", name, field...]), the variable's name and its
+// definition in op; the definition is nil when e is of no variable of op.
+func variableOf(op *ast.OperationDefinition, e *gqlerror.Error) (ast.Path, ast.PathName, *ast.VariableDefinition) {
+	p := e.Path
+	if len(p) < 2 || p[0] != ast.PathName("variable") {
+		return p, "", nil
+	}
+	name, _ := p[1].(ast.PathName)
+	return p, name, op.VariableDefinitions.ForName(string(name))
+}
+
 // badInt returns, when e is gqlparser's refusal of a variable's value where
 // an Int or an enum goes, the bad-input error of that value at the same path
 // (["variable", name, field...]); nil for any other error.
 func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string]any, e *gqlerror.Error) *gqlerror.Error {
-	p := e.Path
-	if len(p) < 2 || p[0] != ast.PathName("variable") {
-		return nil
-	}
-	name, _ := p[1].(ast.PathName)
-	def := op.VariableDefinitions.ForName(string(name))
+	p, name, def := variableOf(op, e)
 	if def == nil {
 		return nil
 	}
@@ -285,12 +292,7 @@ func (x intVariableExecutor) badInt(op *ast.OperationDefinition, vars map[string
 // The value is found again from the variables as sent, so the rule is
 // told from what was given, not from gqlparser's wording.
 func (x intVariableExecutor) badShape(op *ast.OperationDefinition, vars map[string]any, e *gqlerror.Error) *gqlerror.Error {
-	p := e.Path
-	if len(p) < 2 || p[0] != ast.PathName("variable") {
-		return nil
-	}
-	name, _ := p[1].(ast.PathName)
-	def := op.VariableDefinitions.ForName(string(name))
+	p, name, def := variableOf(op, e)
 	if def == nil {
 		return nil
 	}

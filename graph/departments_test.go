@@ -141,31 +141,22 @@ func TestANewDepartmentIsRecordedWithAWarning(t *testing.T) {
 		adm := e.token(t, admin)
 		const reg = `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) { person { department } warnings } }`
 		const tr = `mutation($in: TransferPersonInput!) { transferPerson(input: $in) { person { department } warnings } }`
-		warnings := func(r response, name string) []string {
-			t.Helper()
-			r.ok(t)
-			var w []string
-			for _, v := range field(t, r.Data, name+".warnings").([]any) {
-				w = append(w, v.(string))
-			}
-			return w
-		}
-		if w := warnings(e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "W1", "name": "W", "department": "WAN Engineering", "joinedOn": "2020-01-01"}}), "registerPerson"); len(w) != 1 || w[0] != `department "WAN Engineering" is new: no one has been in it before` {
+		if w := warningsOf(t, e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "W1", "name": "W", "department": "WAN Engineering", "joinedOn": "2020-01-01"}}), "registerPerson"); len(w) != 1 || w[0] != `department "WAN Engineering" is new: no one has been in it before` {
 			t.Errorf("the first registration into a department: %q", w)
 		}
-		if w := warnings(e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "W2", "name": "W", "department": "WAN Engineering", "joinedOn": "2020-01-01"}}), "registerPerson"); len(w) != 0 {
+		if w := warningsOf(t, e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "W2", "name": "W", "department": "WAN Engineering", "joinedOn": "2020-01-01"}}), "registerPerson"); len(w) != 0 {
 			t.Errorf("a registration into a known department: %q", w)
 		}
 		// A repeat records nothing, so warns of nothing, even where the
 		// department is gone from the read model since (a same-day
 		// transfer took its only placement away).
 		once := map[string]any{"id": "R1", "name": "R", "department": "Typo Dept", "joinedOn": "2020-01-01", "idempotencyKey": "hire-r1"}
-		warnings(e.gql(t, adm, reg, map[string]any{"in": once}), "registerPerson")
-		warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "R1", "department": "WAN Engineering", "effectiveOn": "2020-01-01"}}), "transferPerson")
-		if w := warnings(e.gql(t, adm, reg, map[string]any{"in": once}), "registerPerson"); len(w) != 0 {
+		warningsOf(t, e.gql(t, adm, reg, map[string]any{"in": once}), "registerPerson")
+		warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "R1", "department": "WAN Engineering", "effectiveOn": "2020-01-01"}}), "transferPerson")
+		if w := warningsOf(t, e.gql(t, adm, reg, map[string]any{"in": once}), "registerPerson"); len(w) != 0 {
 			t.Errorf("a repeated registration: %q, want no warning", w)
 		}
-		w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "W2", "department": "WAN Enginering", "effectiveOn": "2021-01-01"}}), "transferPerson")
+		w := warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "W2", "department": "WAN Enginering", "effectiveOn": "2021-01-01"}}), "transferPerson")
 		if len(w) != 1 || !strings.Contains(w[0], `did you mean "WAN Engineering"?`) {
 			t.Errorf("a transfer into a misspelt department: %q", w)
 		}
@@ -178,7 +169,7 @@ func TestANewDepartmentIsRecordedWithAWarning(t *testing.T) {
 
 		// A manager is told a department is new, not the names of others.
 		mgr := e.token(t, graph.Principal{Subject: "m-wan", Roles: []string{graph.RoleManager}, Department: "WAN Enginering"})
-		w = warnings(e.gql(t, mgr, tr, map[string]any{"in": map[string]any{"personId": "W2", "department": "WAN Enginerring", "effectiveOn": "2022-01-01"}}), "transferPerson")
+		w = warningsOf(t, e.gql(t, mgr, tr, map[string]any{"in": map[string]any{"personId": "W2", "department": "WAN Enginerring", "effectiveOn": "2022-01-01"}}), "transferPerson")
 		if len(w) != 1 || w[0] != `department "WAN Enginerring" is new: no one has been in it before` {
 			t.Errorf("a manager's transfer into a new department: %q, want the warning without other names", w)
 		}
@@ -279,51 +270,54 @@ func TestABackDatedPlacementALaterOneSupersedesIsWarnedOf(t *testing.T) {
 		const reg = `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) { warnings } }`
 		const tr = `mutation($in: TransferPersonInput!) { transferPerson(input: $in) { person { department } warnings } }`
 		const dep = `mutation($in: RecordDepartureInput!) { recordDeparture(input: $in) { person { department } warnings } }`
-		warnings := func(r response, name string) []string {
-			t.Helper()
-			r.ok(t)
-			var w []string
-			for _, v := range field(t, r.Data, name+".warnings").([]any) {
-				w = append(w, v.(string))
-			}
-			return w
-		}
 		e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "B1", "name": "B", "department": "NOC", "joinedOn": "2017-04-01"}}).ok(t)
 		e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "B2", "name": "B", "department": "NOC", "joinedOn": "2017-04-01"}}).ok(t)
 		e.gql(t, adm, reg, map[string]any{"in": map[string]any{"id": "B3", "name": "B", "department": "NOC", "joinedOn": "2017-04-01"}}).ok(t)
 		// Today's placements, without a warning: each decides today.
-		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B1", "department": "Service Desk", "effectiveOn": "2023-01-01"}}), "transferPerson"); len(w) != 1 || !strings.Contains(w[0], "is new") {
+		if w := warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B1", "department": "Service Desk", "effectiveOn": "2023-01-01"}}), "transferPerson"); len(w) != 1 || !strings.Contains(w[0], "is new") {
 			t.Errorf("a transfer that decides today: %q, want only the new department's warning", w)
 		}
-		if w := warnings(e.gql(t, adm, dep, map[string]any{"in": map[string]any{"personId": "B2", "effectiveOn": "2023-01-01"}}), "recordDeparture"); len(w) != 0 {
+		if w := warningsOf(t, e.gql(t, adm, dep, map[string]any{"in": map[string]any{"personId": "B2", "effectiveOn": "2023-01-01"}}), "recordDeparture"); len(w) != 0 {
 			t.Errorf("a departure that decides today: %q", w)
 		}
-		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B3", "department": "Service Desk", "effectiveOn": "2023-01-01"}}), "transferPerson"); len(w) != 0 {
+		if w := warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B3", "department": "Service Desk", "effectiveOn": "2023-01-01"}}), "transferPerson"); len(w) != 0 {
 			t.Errorf("a transfer that decides today: %q", w)
 		}
 
-		w := warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B1", "department": "Data Center Ops", "effectiveOn": "2020-01-01"}}), "transferPerson")
+		w := warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B1", "department": "Data Center Ops", "effectiveOn": "2020-01-01"}}), "transferPerson")
 		want := `the transfer to "Data Center Ops" takes effect on 2020-01-01, but a placement effective 2023-01-01, recorded before it, has B1 in "Service Desk" from then on: their department today is "Service Desk"`
 		if len(w) != 2 || w[1] != want {
 			t.Errorf("a back-dated transfer a later one supersedes: %q, want the new department's warning and %q", w, want)
 		}
-		w = warnings(e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B2", "department": "Data Center Ops", "effectiveOn": "2020-01-01"}}), "transferPerson")
+		w = warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": map[string]any{"personId": "B2", "department": "Data Center Ops", "effectiveOn": "2020-01-01"}}), "transferPerson")
 		want = `the transfer to "Data Center Ops" takes effect on 2020-01-01, but a departure effective 2023-01-01, recorded before it, ends it: B2 is in no department today`
 		if len(w) != 1 || w[0] != want {
 			t.Errorf("a back-dated transfer a later departure ends: %q, want %q", w, want)
 		}
-		w = warnings(e.gql(t, adm, dep, map[string]any{"in": map[string]any{"personId": "B3", "effectiveOn": "2020-01-01"}}), "recordDeparture")
+		w = warningsOf(t, e.gql(t, adm, dep, map[string]any{"in": map[string]any{"personId": "B3", "effectiveOn": "2020-01-01"}}), "recordDeparture")
 		want = `the departure takes effect on 2020-01-01, but a placement effective 2023-01-01, recorded before it, has B3 in "Service Desk" from then on: their department today is "Service Desk"`
 		if len(w) != 1 || w[0] != want {
 			t.Errorf("a back-dated departure a later transfer supersedes: %q, want %q", w, want)
 		}
 		// A repeat records nothing and is not warned of.
 		once := map[string]any{"personId": "B3", "department": "Data Center Ops", "effectiveOn": "2019-01-01", "idempotencyKey": "move-b3"}
-		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": once}), "transferPerson"); len(w) != 1 {
+		if w := warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": once}), "transferPerson"); len(w) != 1 {
 			t.Errorf("a back-dated transfer: %q, want one warning", w)
 		}
-		if w := warnings(e.gql(t, adm, tr, map[string]any{"in": once}), "transferPerson"); len(w) != 0 {
+		if w := warningsOf(t, e.gql(t, adm, tr, map[string]any{"in": once}), "transferPerson"); len(w) != 0 {
 			t.Errorf("its repeat: %q, want no warning", w)
 		}
 	})
+}
+
+// warningsOf returns the warnings of the mutation name's answer in r,
+// which must have no error.
+func warningsOf(t *testing.T, r response, name string) []string {
+	t.Helper()
+	r.ok(t)
+	var w []string
+	for _, v := range field(t, r.Data, name+".warnings").([]any) {
+		w = append(w, v.(string))
+	}
+	return w
 }
