@@ -59,19 +59,8 @@ func TestAPageOfPeopleIsResolvedWithOneReadModelCall(t *testing.T) {
 		env.Record(id, projectionstest.Engagement(domain.ServiceDesk, domain.Practitioner, "2016-02-01", "", domain.Ongoing, false))
 	}
 	rm := &countingReadModel{ReadModel: store}
-	tokens, _ := graph.NewTokens("secret")
-	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Resolver: &graph.Resolver{
-		ReadModel: rm, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
-	defer srv.Close()
-	token, _ := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
-	body, _ := json.Marshal(map[string]string{"query": `{ people(first: 20) { edges { node { id standing { field level } history { on to } } } } }`})
-	req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, token := hrServer(t, rm, cat, graph.Limits{})
+	res := postAs(t, url, token, `{ people(first: 20) { edges { node { id standing { field level } history { on to } } } } }`)
 	defer res.Body.Close()
 	var out struct {
 		Data struct {
@@ -128,11 +117,7 @@ func TestRecordedAtReadsOnlyTheFirstEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	rm := &countingReadModel{ReadModel: store}
-	tokens, _ := graph.NewTokens("secret")
-	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Resolver: &graph.Resolver{
-		ReadModel: rm, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
-	defer srv.Close()
-	token, _ := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
+	url, token := hrServer(t, rm, cat, graph.Limits{})
 	type node struct {
 		ID         string
 		RecordedAt time.Time
@@ -142,14 +127,7 @@ func TestRecordedAtReadsOnlyTheFirstEvent(t *testing.T) {
 		t.Helper()
 		rm.personEvents.Store(0)
 		rm.firstRecordedAt.Store(0)
-		body, _ := json.Marshal(map[string]string{"query": q})
-		req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := postAs(t, url, token, q)
 		defer res.Body.Close()
 		var r struct {
 			Data   json.RawMessage
@@ -243,20 +221,9 @@ func TestAPagesReadEndsWithTheRequestsDeadline(t *testing.T) {
 	store := memory.New(cat)
 	env := projectionstest.Start(t, store, cat)
 	env.Register("P01", "Ops", "2015-01-01")
-	tokens, _ := graph.NewTokens("secret")
-	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Limits: graph.Limits{Request: 300 * time.Millisecond},
-		Resolver: &graph.Resolver{ReadModel: hungReadModel{store}, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
-	defer srv.Close()
-	token, _ := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
-	body, _ := json.Marshal(map[string]string{"query": `{ people(first: 20) { edges { node { id standing { field level } } } } }`})
-	req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	url, token := hrServer(t, hungReadModel{store}, cat, graph.Limits{Request: 300 * time.Millisecond})
 	start := time.Now()
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := postAs(t, url, token, `{ people(first: 20) { edges { node { id standing { field level } } } } }`)
 	defer res.Body.Close()
 	var out struct {
 		Errors []struct{ Message string } `json:"errors"`
@@ -270,4 +237,33 @@ func TestAPagesReadEndsWithTheRequestsDeadline(t *testing.T) {
 	if len(out.Errors) == 0 {
 		t.Error("no error for a read that did not answer within the request bound")
 	}
+}
+
+// hrServer serves the API over rm with limits, its clock on
+// projectionstest.Today, and returns its URL and an hr token.
+func hrServer(t *testing.T, rm graph.ReadModel, cat *domain.Catalogue, limits graph.Limits) (url, token string) {
+	t.Helper()
+	tokens, _ := graph.NewTokens("secret")
+	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Limits: limits, Resolver: &graph.Resolver{
+		ReadModel: rm, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
+	t.Cleanup(srv.Close)
+	token, err := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, token
+}
+
+// postAs posts query to url as JSON with token.
+func postAs(t *testing.T, url, token, query string) *http.Response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

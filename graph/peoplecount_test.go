@@ -1,15 +1,11 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
@@ -43,11 +39,7 @@ func TestPeopleAreCountedOnlyWhenTotalCountIsSelected(t *testing.T) {
 		env.Register(fmt.Sprintf("P%02d", i), "Ops", "2015-01-01")
 	}
 	rm := &filterRecorder{ReadModel: store}
-	tokens, _ := graph.NewTokens("secret")
-	srv := httptest.NewServer(graph.NewServer(graph.ServerConfig{Tokens: tokens, Resolver: &graph.Resolver{
-		ReadModel: rm, Catalogue: cat, Now: func() time.Time { return projectionstest.Today.Time() }}}))
-	defer srv.Close()
-	token, _ := tokens.Mint(graph.Principal{Subject: "hr", Roles: []string{graph.RoleHR}}, time.Hour, time.Now())
+	url, token := hrServer(t, rm, cat, graph.Limits{})
 	for _, c := range []struct {
 		query   string
 		noCount bool
@@ -59,19 +51,12 @@ func TestPeopleAreCountedOnlyWhenTotalCountIsSelected(t *testing.T) {
 		{`{ people(first: 2) { ... on PersonConnection { n: totalCount } } }`, false, 3},
 	} {
 		rm.filters = nil
-		body, _ := json.Marshal(map[string]string{"query": c.query})
-		req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := postAs(t, url, token, c.query)
 		var out struct {
 			Data   map[string]map[string]any
 			Errors []any
 		}
-		err = json.NewDecoder(res.Body).Decode(&out)
+		err := json.NewDecoder(res.Body).Decode(&out)
 		res.Body.Close()
 		if err != nil || len(out.Errors) > 0 {
 			t.Fatalf("%s: %v %v", c.query, err, out.Errors)
