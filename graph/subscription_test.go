@@ -933,13 +933,7 @@ func TestSubscriptionsPerConnectionAreBounded(t *testing.T) {
 		waitSubscribersExactly(t, e, 2)
 		// The connection uncounts it when its goroutine ends, which may
 		// come after the broadcaster's count drops.
-		deadline := time.Now().Add(5 * time.Second)
-		for ws.Subscriptions() != 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d subscriptions counted after completing 1, want 2", ws.Subscriptions())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitCounted(t, ws, 2, "after completing 1")
 		c.subscribe("4", nil)
 		waitSubscribersExactly(t, e, 3)
 		c.subscribe("5", nil)
@@ -992,13 +986,7 @@ func TestSubscriptionsPerCallerAreBounded(t *testing.T) {
 		}
 	}
 	waitSubscribersExactly(t, e, 3)
-	deadline := time.Now().Add(5 * time.Second)
-	for ws.Subscriptions() != 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d subscriptions counted after closing the admin's connections, want hr's 3", ws.Subscriptions())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitCounted(t, ws, 3, "after closing the admin's connections (hr's)")
 	a3 := e.connect(t, adm)
 	for _, id := range []string{"1", "2", "3"} {
 		a3.subscribe(id, nil)
@@ -1071,5 +1059,19 @@ func TestASubscriptionOverPOSTIsRefused(t *testing.T) {
 	}
 	if n := e.Changes.Subscribers(); n != 0 {
 		t.Errorf("%d subscribers after subscriptions over POST were refused, want 0", n)
+	}
+}
+
+// waitCounted waits up to 5 s for ws to count n subscriptions: a
+// connection uncounts one when its goroutine ends, which may come after
+// the broadcaster's count drops.
+func waitCounted(t *testing.T, ws *graph.Websockets, n int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for ws.Subscriptions() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions counted %s, want %d", ws.Subscriptions(), when, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

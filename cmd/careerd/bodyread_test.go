@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 )
 
@@ -35,21 +34,8 @@ func TestASlowBodyIsCutOffAndAWebsocketIsNot(t *testing.T) {
 	// A websocket, open past both bounds.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr()+"/graphql", &websocket.DialOptions{
-		Subprotocols: []string{"graphql-transport-ws"},
-		HTTPHeader:   http.Header{"Authorization": {"Bearer " + tok}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openSession(ctx, t, m, tok)
 	defer c.CloseNow()
-	if err := wsjson.Write(ctx, c, map[string]any{"type": "connection_init"}); err != nil {
-		t.Fatal(err)
-	}
-	var ack struct{ Type string }
-	if err := wsjson.Read(ctx, c, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("connection_init: %+v, %v", ack, err)
-	}
 
 	in := map[string]any{"id": "SLOW1", "name": "Slow", "department": "Operations", "joinedOn": "2020-01-01"}
 	body, _ := json.Marshal(map[string]any{"query": registerMutation, "variables": map[string]any{"in": in}})

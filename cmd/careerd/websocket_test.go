@@ -17,21 +17,8 @@ func TestShutdownClosesSubscriptionsWithGoingAway(t *testing.T) {
 	m := start(t, baseConfig(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr()+"/graphql", &websocket.DialOptions{
-		Subprotocols: []string{"graphql-transport-ws"},
-		HTTPHeader:   http.Header{"Authorization": {"Bearer " + m.DevToken()}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openSession(ctx, t, m, m.DevToken())
 	defer c.CloseNow()
-	if err := wsjson.Write(ctx, c, map[string]any{"type": "connection_init"}); err != nil {
-		t.Fatal(err)
-	}
-	var ack struct{ Type string }
-	if err := wsjson.Read(ctx, c, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("connection_init: %+v, %v", ack, err)
-	}
 	if err := wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe",
 		"payload": map[string]any{"query": `subscription { levelChanged { personId } }`}}); err != nil {
 		t.Fatal(err)
@@ -59,4 +46,27 @@ func TestShutdownClosesSubscriptionsWithGoingAway(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the subscriber's connection was not closed")
 	}
+}
+
+// openSession opens a graphql-transport-ws connection to m's /graphql
+// with token on its upgrade and waits for its connection_ack.
+func openSession(ctx context.Context, t *testing.T, m *Main, token string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr()+"/graphql", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wsjson.Write(ctx, c, map[string]any{"type": "connection_init"}); err != nil {
+		c.CloseNow() //nolint:errcheck // failing anyway
+		t.Fatal(err)
+	}
+	var ack struct{ Type string }
+	if err := wsjson.Read(ctx, c, &ack); err != nil || ack.Type != "connection_ack" {
+		c.CloseNow() //nolint:errcheck // failing anyway
+		t.Fatalf("connection_init: %+v, %v", ack, err)
+	}
+	return c
 }
