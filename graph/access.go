@@ -41,6 +41,12 @@ func (r *Resolver) allowedPerson(p Principal, v projections.PersonView) bool {
 	return false
 }
 
+// isSelf reports whether id is the person p's token names as an employee:
+// theirs to read whether or not anyone registered them yet.
+func isSelf(p Principal, id string) bool {
+	return p.Has(RoleEmployee) && p.Person != "" && p.Person == id
+}
+
 // authorizePerson loads a person and checks the caller may read it and
 // record for it (the two coincide in the roles table).
 func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.PersonView, error) {
@@ -50,8 +56,12 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 	}
 	v, err := r.ReadModel.Person(ctx, id)
 	if err != nil {
-		if domain.KindOf(err) == domain.KindNotFound && !p.Has(RoleAdmin) && !p.Has(RoleHR) {
+		if domain.KindOf(err) == domain.KindNotFound && !p.Has(RoleAdmin) && !p.Has(RoleHR) && !isSelf(p, id) {
 			// Do not tell a manager or employee which ids exist elsewhere.
+			// Their own id tells them nothing they do not know: an
+			// employee whose person no registration names (not registered
+			// yet, or a token with a typo) is told NOT_FOUND, as an admin
+			// is, not that they may not see themselves.
 			return v, domain.Forbidden("not allowed to access person %s", id)
 		}
 		return v, err
@@ -69,13 +79,21 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 // a manager rewrites only their own department's days. A date before the
 // person joined is invalid whoever sends it: the manager is told so, as an
 // admin is, not that the days are another department's. An employee
-// records only their own accomplishments.
+// records only their own accomplishments: told so before the person is
+// looked up, whether or not anyone is registered under id (their own id
+// included).
 func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveOn domain.Date) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && !(p.Has(RoleManager) && p.Department != "") {
+		return errPlacementRole(id)
+	}
 	v, err := r.authorizePerson(ctx, id)
 	if err != nil {
 		return err
 	}
-	p, _ := PrincipalFrom(ctx)
 	if p.Has(RoleAdmin) || p.Has(RoleHR) {
 		return nil
 	}
@@ -96,6 +114,10 @@ func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveO
 		}
 		return nil
 	}
+	return errPlacementRole(id)
+}
+
+func errPlacementRole(id string) error {
 	return domain.Forbidden("not allowed to transfer or record the departure of person %s: needs the admin, hr or manager role", id)
 }
 

@@ -716,3 +716,159 @@ func TestADateBeforeJoiningIsBadInputForAManagerToo(t *testing.T) {
 		t.Errorf("a transfer on the day J2 joined: department %v, want Network", got)
 	}
 }
+
+// TestAnEmployeesOwnUnknownIdIsNotFound: an employee whose token names a
+// person no registration names (not registered yet, or a typo in the
+// token) is told NOT_FOUND for that id, as admin is, wherever a person is
+// looked up for them: person (with knownAt too), accomplishment, the
+// recording mutations, amendments and retractions, /v1/import and
+// levelChanged with a personId. Any other unknown id stays FORBIDDEN, as
+// an existing person outside their reach is, so ids of others do not
+// leak; transfers and departures, which an employee never records, are
+// FORBIDDEN whatever the id. Nothing is recorded.
+func TestAnEmployeesOwnUnknownIdIsNotFound(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "B1", "name": "Bea", "department": "Network", "joinedOn": "2020-01-01"}, "")
+		self := e.token(t, employee("E404"))
+		lead := e.token(t, graph.Principal{Subject: "lead-m404", Roles: []string{graph.RoleManager, graph.RoleEmployee}, Department: "Operations", Person: "M404"})
+		head := e.head(t)
+
+		type ask struct {
+			name, query string
+			vars        func(id string) map[string]any
+		}
+		engagement := func(id string) map[string]any {
+			return in(map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+				"startedOn": "2026-01-05", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}})
+		}
+		asks := []ask{
+			{"person", `query($id: ID!) { person(id: $id) { id name } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"person known at", `query($id: ID!) { person(id: $id) { id standing(knownAt: "2026-06-01T08:00:00Z") { level } } }`,
+				func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"accomplishment", `query($id: ID!) { accomplishment(id: $id) { id } }`, func(id string) map[string]any { return map[string]any{"id": id + ".AAAAAAAAAA"} }},
+			{"recordEngagement", mEngagement, engagement},
+			{"recordTechnologySuccession", mSuccession, func(id string) map[string]any {
+				return in(map[string]any{"personId": id, "kind": "BOOK", "title": "t", "occurredOn": "2026-01-05", "fields": []string{"SERVICE_DESK"}})
+			}},
+			{"recordSubordinateDevelopment", mDevelopment, func(id string) map[string]any {
+				return in(map[string]any{"personId": id, "kind": "COACHING", "occurredOn": "2026-01-05"})
+			}},
+			{"assessTheme", mAssess, func(id string) map[string]any {
+				return in(map[string]any{"personId": id, "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2026-01-05"})
+			}},
+			{"amendAccomplishment", mAmend, func(id string) map[string]any {
+				return in(map[string]any{"accomplishmentId": id + ".AAAAAAAAAA", "title": "u"})
+			}},
+			{"retractAccomplishment", mRetract, func(id string) map[string]any {
+				return in(map[string]any{"accomplishmentId": id + ".AAAAAAAAAA", "reason": "r"})
+			}},
+		}
+		answer := func(token string, a ask, id string) (code, msg string) {
+			t.Helper()
+			r := e.gql(t, token, a.query, a.vars(id))
+			if len(r.Errors) != 1 {
+				t.Fatalf("%s of %s: %s, want one error", a.name, id, r.Raw)
+			}
+			return r.Errors[0].code(), r.Errors[0].Message
+		}
+		for _, a := range asks {
+			wantCode, wantMsg := answer(adm, a, "E404")
+			if wantCode != "NOT_FOUND" {
+				t.Fatalf("admin's %s of E404: %s %q, want NOT_FOUND", a.name, wantCode, wantMsg)
+			}
+			if code, msg := answer(self, a, "E404"); code != wantCode || msg != wantMsg {
+				t.Errorf("the employee's %s of their own unregistered id: %s %q, want %s %q as admin is told", a.name, code, msg, wantCode, wantMsg)
+			}
+			if code, msg := answer(lead, a, "M404"); code != "NOT_FOUND" {
+				t.Errorf("a manager's %s of their own unregistered id: %s %q, want NOT_FOUND", a.name, code, msg)
+			}
+			for _, other := range []string{"E405", "B1"} {
+				if code, msg := answer(self, a, other); code != "FORBIDDEN" {
+					t.Errorf("the employee's %s of %s: %s %q, want FORBIDDEN", a.name, other, code, msg)
+				}
+			}
+		}
+		// Where they are to work is not theirs to record, whoever the id.
+		for _, m := range []string{mTransfer, mDeparture} {
+			r := e.gql(t, self, m, in(map[string]any{"personId": "E404", "department": "Operations", "effectiveOn": "2026-05-01"}))
+			if m == mDeparture {
+				r = e.gql(t, self, m, in(map[string]any{"personId": "E404", "effectiveOn": "2026-05-01"}))
+			}
+			if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "needs the admin, hr or manager role") {
+				t.Errorf("the employee placing their own unregistered id: %s, want FORBIDDEN naming the roles", r.Raw)
+			}
+		}
+
+		// /v1/import, line by line, as admin is answered.
+		lines := []string{
+			`{"op":"recordEngagement","input":{"personId":"E404","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"assessTheme","input":{"personId":"E404","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2026-01-05"}}`,
+			`{"op":"amendAccomplishment","input":{"accomplishmentId":"E404.AAAAAAAAAA","title":"u"}}`,
+			`{"op":"retractAccomplishment","input":{"accomplishmentId":"E404.AAAAAAAAAA","reason":"r"}}`,
+			`{"op":"recordEngagement","input":{"personId":"E405","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"retractAccomplishment","input":{"accomplishmentId":"E405.AAAAAAAAAA","reason":"r"}}`,
+			`{"op":"recordDeparture","input":{"personId":"E404","effectiveOn":"2026-05-01"}}`,
+		}
+		_, byAdmin := e.importLines(t, adm, lines...)
+		_, bySelf := e.importLines(t, self, lines...)
+		want := []string{"NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"}
+		if len(bySelf) != len(want) || len(byAdmin) != len(want) {
+			t.Fatalf("import: admin %+v, employee %+v", byAdmin, bySelf)
+		}
+		for i, code := range want {
+			if bySelf[i].OK || bySelf[i].Code != code {
+				t.Errorf("the employee's import line %d: %+v, want %s", i+1, bySelf[i], code)
+			}
+			if code == "NOT_FOUND" && (byAdmin[i].Code != code || byAdmin[i].Message != bySelf[i].Message) {
+				t.Errorf("import line %d: admin %+v, employee %+v, want the same NOT_FOUND", i+1, byAdmin[i], bySelf[i])
+			}
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+		}
+
+		// levelChanged naming their own unregistered id is refused as
+		// admin's is; left out, it follows their person from its
+		// registration on.
+		for _, c := range []struct {
+			token string
+			vars  map[string]any
+			code  string
+		}{
+			{self, map[string]any{"personId": "E404"}, "NOT_FOUND"},
+			{adm, map[string]any{"personId": "E404"}, "NOT_FOUND"},
+			{self, map[string]any{"personId": "E405"}, "FORBIDDEN"},
+		} {
+			ws := e.connect(t, c.token)
+			ws.subscribe("x", c.vars)
+			m, err := ws.next(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []gqlError
+			if m.Type == "error" {
+				err = json.Unmarshal(m.Payload, &errs)
+			} else {
+				var p struct{ Errors []gqlError }
+				err = json.Unmarshal(m.Payload, &p)
+				errs = p.Errors
+			}
+			if err != nil || len(errs) != 1 || errs[0].code() != c.code {
+				t.Errorf("levelChanged(%v): %s %s, want one %s error", c.vars, m.Type, m.Payload, c.code)
+			}
+		}
+		ws := e.connect(t, self)
+		ws.subscribe("mine", nil)
+		waitSubscribers(t, e, 1)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "E404", "name": "Late", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "E404", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+			"startedOn": "2021-01-05", "completedOn": "2021-06-30", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "E404", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "")
+		if c := ws.change("mine"); c.PersonID != "E404" {
+			t.Errorf("the employee's subscription delivered %+v, want a change of E404", c)
+		}
+		// Once registered, the id is theirs to read.
+		e.gql(t, self, `{ person(id: "E404") { id } }`, nil).ok(t)
+	})
+}
