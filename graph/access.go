@@ -48,7 +48,8 @@ func isSelf(p Principal, id string) bool {
 }
 
 // authorizePerson loads a person and checks the caller may read it and
-// record for it (the two coincide in the roles table).
+// record for it (the two coincide in the roles table, but for a departed
+// employee acting as themselves: refuseDeparted).
 func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.PersonView, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -70,6 +71,35 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 		return v, domain.Forbidden("not allowed to access person %s", id)
 	}
 	return v, nil
+}
+
+// refuseDeparted refuses a record, amendment or retraction by a caller
+// acting on v only as the employee v is (actsAsEmployee) once v is in no
+// department today: an employee records their own accomplishments while
+// they work here, as a manager reaches the people in their department as
+// of today. A departed employee still reads their own person; admin and
+// hr record for them (back-dated evidence included), and a transfer that
+// places them in a department again (a return) gives them back the right.
+// "Today" is the resolver's, in careerd's time zone, the recorder's too,
+// so a departure it takes (none dated after today) counts at once.
+func (r *Resolver) refuseDeparted(p Principal, v projections.PersonView) error {
+	today := r.today()
+	if !r.actsAsEmployee(p, v) || v.DepartmentOn(today) != "" {
+		return nil
+	}
+	// The departure that decides today: the latest end of a membership
+	// on or before it.
+	var on domain.Date
+	for _, m := range v.Memberships {
+		if !m.To.IsZero() && !m.To.After(today) && m.To.After(on) {
+			on = m.To
+		}
+	}
+	since := "is in no department today"
+	if !on.IsZero() {
+		since = fmt.Sprintf("departed on %s and is in no department today", on)
+	}
+	return domain.Forbidden("person %s %s: a departed employee no longer records, amends or retracts their own accomplishments; hr or an admin records them instead", v.ID, since)
 }
 
 // authorizePlacement checks the caller may change where a person works
