@@ -41,8 +41,15 @@ func (r *Resolver) allowedPerson(p Principal, v projections.PersonView) bool {
 	return false
 }
 
+// isSelf reports whether id is the person p's token names as an employee:
+// theirs to read whether or not anyone registered them yet.
+func isSelf(p Principal, id string) bool {
+	return p.Has(RoleEmployee) && p.Person != "" && p.Person == id
+}
+
 // authorizePerson loads a person and checks the caller may read it and
-// record for it (the two coincide in the roles table).
+// record for it (the two coincide in the roles table, but for a departed
+// employee acting as themselves: refuseDeparted).
 func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.PersonView, error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -50,8 +57,12 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 	}
 	v, err := r.ReadModel.Person(ctx, id)
 	if err != nil {
-		if domain.KindOf(err) == domain.KindNotFound && !p.Has(RoleAdmin) && !p.Has(RoleHR) {
+		if domain.KindOf(err) == domain.KindNotFound && !p.Has(RoleAdmin) && !p.Has(RoleHR) && !isSelf(p, id) {
 			// Do not tell a manager or employee which ids exist elsewhere.
+			// Their own id tells them nothing they do not know: an
+			// employee whose person no registration names (not registered
+			// yet, or a token with a typo) is told NOT_FOUND, as an admin
+			// is, not that they may not see themselves.
 			return v, domain.Forbidden("not allowed to access person %s", id)
 		}
 		return v, err
@@ -62,6 +73,35 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 	return v, nil
 }
 
+// refuseDeparted refuses a record, amendment or retraction by a caller
+// acting on v only as the employee v is (actsAsEmployee) once v is in no
+// department today: an employee records their own accomplishments while
+// they work here, as a manager reaches the people in their department as
+// of today. A departed employee still reads their own person; admin and
+// hr record for them (back-dated evidence included), and a transfer that
+// places them in a department again (a return) gives them back the right.
+// "Today" is the resolver's, in careerd's time zone, the recorder's too,
+// so a departure it takes (none dated after today) counts at once.
+func (r *Resolver) refuseDeparted(p Principal, v projections.PersonView) error {
+	today := r.today()
+	if !r.actsAsEmployee(p, v) || v.DepartmentOn(today) != "" {
+		return nil
+	}
+	// The departure that decides today: the latest end of a membership
+	// on or before it.
+	var on domain.Date
+	for _, m := range v.Memberships {
+		if !m.To.IsZero() && !m.To.After(today) && m.To.After(on) {
+			on = m.To
+		}
+	}
+	since := "is in no department today"
+	if !on.IsZero() {
+		since = fmt.Sprintf("departed on %s and is in no department today", on)
+	}
+	return domain.Forbidden("person %s %s: a departed employee no longer records, amends or retracts their own accomplishments; hr or an admin records them instead", v.ID, since)
+}
+
 // authorizePlacement checks the caller may change where a person works
 // from effectiveOn on (transfer, departure): admin, hr, or the manager of
 // the department the person has belonged to every day from effectiveOn to
@@ -69,13 +109,21 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 // a manager rewrites only their own department's days. A date before the
 // person joined is invalid whoever sends it: the manager is told so, as an
 // admin is, not that the days are another department's. An employee
-// records only their own accomplishments.
+// records only their own accomplishments: told so before the person is
+// looked up, whether or not anyone is registered under id (their own id
+// included).
 func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveOn domain.Date) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && !(p.Has(RoleManager) && p.Department != "") {
+		return errPlacementRole(id)
+	}
 	v, err := r.authorizePerson(ctx, id)
 	if err != nil {
 		return err
 	}
-	p, _ := PrincipalFrom(ctx)
 	if p.Has(RoleAdmin) || p.Has(RoleHR) {
 		return nil
 	}
@@ -96,6 +144,10 @@ func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveO
 		}
 		return nil
 	}
+	return errPlacementRole(id)
+}
+
+func errPlacementRole(id string) error {
 	return domain.Forbidden("not allowed to transfer or record the departure of person %s: needs the admin, hr or manager role", id)
 }
 

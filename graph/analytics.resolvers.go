@@ -157,6 +157,14 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		if wantPerson != "" && wantPerson != p.Person {
 			return nil, domain.Forbidden("an employee may only follow their own person")
 		}
+		if wantPerson != "" {
+			// Named, their own person is one a registration names, as
+			// for anyone naming a person (NOT_FOUND otherwise): reading
+			// it is. Left out, it is followed from its registration on.
+			if _, err := r.authorizePerson(ctx, wantPerson); err != nil {
+				return nil, err
+			}
+		}
 		wantPerson = p.Person
 	default:
 		return nil, domain.Forbidden("not allowed to follow level changes")

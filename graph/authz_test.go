@@ -223,6 +223,28 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 			}
 		})
+		t.Run("employeeSelf departed", func(t *testing.T) {
+			// Once departed, the employee still reads their own person
+			// and accomplishments, and records, amends and retracts
+			// nothing of theirs (TestADepartedEmployeeRecordsNothingOfTheirs).
+			tg := targets["employeeSelf"]
+			e.mutate(t, adm, &mDeparture, map[string]any{"personId": tg.person, "effectiveOn": "2026-05-31"}, "")
+			tok := e.token(t, employee(tg.person))
+			for _, op := range operations {
+				if !strings.Contains(" "+op.allowed+" ", " employeeSelf ") {
+					continue
+				}
+				var vars map[string]any
+				if op.vars != nil {
+					vars = op.vars(tg.person, tg.eng, tg.theme)
+				}
+				before := e.head(t)
+				checkAccess(t, op, !op.mutation, e.gql(t, tok, op.query, vars))
+				if after := e.head(t); after != before {
+					t.Errorf("%s: log head moved from %d to %d", op.name, before, after)
+				}
+			}
+		})
 	})
 }
 
@@ -714,5 +736,302 @@ func TestADateBeforeJoiningIsBadInputForAManagerToo(t *testing.T) {
 	r := e.mutate(t, mgr, &mTransfer, map[string]any{"personId": "J2", "department": "Network", "effectiveOn": "2021-04-01"}, "")
 	if got := field(t, r.Data, "transferPerson.person.department"); got != "Network" {
 		t.Errorf("a transfer on the day J2 joined: department %v, want Network", got)
+	}
+}
+
+// TestAnEmployeesOwnUnknownIdIsNotFound: an employee whose token names a
+// person no registration names (not registered yet, or a typo in the
+// token) is told NOT_FOUND for that id, as admin is, wherever a person is
+// looked up for them: person (with knownAt too), accomplishment, the
+// recording mutations, amendments and retractions, /v1/import and
+// levelChanged with a personId. Any other unknown id stays FORBIDDEN, as
+// an existing person outside their reach is, so ids of others do not
+// leak; transfers and departures, which an employee never records, are
+// FORBIDDEN whatever the id. Nothing is recorded.
+func TestAnEmployeesOwnUnknownIdIsNotFound(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "B1", "name": "Bea", "department": "Network", "joinedOn": "2020-01-01"}, "")
+		self := e.token(t, employee("E404"))
+		lead := e.token(t, graph.Principal{Subject: "lead-m404", Roles: []string{graph.RoleManager, graph.RoleEmployee}, Department: "Operations", Person: "M404"})
+		head := e.head(t)
+
+		type ask struct {
+			name, query string
+			vars        func(id string) map[string]any
+		}
+		engagement := func(id string) map[string]any {
+			return in(map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+				"startedOn": "2026-01-05", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}})
+		}
+		asks := []ask{
+			{"person", `query($id: ID!) { person(id: $id) { id name } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"person known at", `query($id: ID!) { person(id: $id) { id standing(knownAt: "2026-06-01T08:00:00Z") { level } } }`,
+				func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"accomplishment", `query($id: ID!) { accomplishment(id: $id) { id } }`, func(id string) map[string]any { return map[string]any{"id": id + ".AAAAAAAAAA"} }},
+			{"recordEngagement", mEngagement, engagement},
+			{"recordTechnologySuccession", mSuccession, func(id string) map[string]any {
+				return in(map[string]any{"personId": id, "kind": "BOOK", "title": "t", "occurredOn": "2026-01-05", "fields": []string{"SERVICE_DESK"}})
+			}},
+			{"recordSubordinateDevelopment", mDevelopment, func(id string) map[string]any {
+				return in(map[string]any{"personId": id, "kind": "COACHING", "occurredOn": "2026-01-05"})
+			}},
+			{"assessTheme", mAssess, func(id string) map[string]any {
+				return in(map[string]any{"personId": id, "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2026-01-05"})
+			}},
+			{"amendAccomplishment", mAmend, func(id string) map[string]any {
+				return in(map[string]any{"accomplishmentId": id + ".AAAAAAAAAA", "title": "u"})
+			}},
+			{"retractAccomplishment", mRetract, func(id string) map[string]any {
+				return in(map[string]any{"accomplishmentId": id + ".AAAAAAAAAA", "reason": "r"})
+			}},
+		}
+		answer := func(token string, a ask, id string) (code, msg string) {
+			t.Helper()
+			r := e.gql(t, token, a.query, a.vars(id))
+			if len(r.Errors) != 1 {
+				t.Fatalf("%s of %s: %s, want one error", a.name, id, r.Raw)
+			}
+			return r.Errors[0].code(), r.Errors[0].Message
+		}
+		for _, a := range asks {
+			wantCode, wantMsg := answer(adm, a, "E404")
+			if wantCode != "NOT_FOUND" {
+				t.Fatalf("admin's %s of E404: %s %q, want NOT_FOUND", a.name, wantCode, wantMsg)
+			}
+			if code, msg := answer(self, a, "E404"); code != wantCode || msg != wantMsg {
+				t.Errorf("the employee's %s of their own unregistered id: %s %q, want %s %q as admin is told", a.name, code, msg, wantCode, wantMsg)
+			}
+			if code, msg := answer(lead, a, "M404"); code != "NOT_FOUND" {
+				t.Errorf("a manager's %s of their own unregistered id: %s %q, want NOT_FOUND", a.name, code, msg)
+			}
+			for _, other := range []string{"E405", "B1"} {
+				if code, msg := answer(self, a, other); code != "FORBIDDEN" {
+					t.Errorf("the employee's %s of %s: %s %q, want FORBIDDEN", a.name, other, code, msg)
+				}
+			}
+		}
+		// Where they are to work is not theirs to record, whoever the id.
+		for _, m := range []string{mTransfer, mDeparture} {
+			r := e.gql(t, self, m, in(map[string]any{"personId": "E404", "department": "Operations", "effectiveOn": "2026-05-01"}))
+			if m == mDeparture {
+				r = e.gql(t, self, m, in(map[string]any{"personId": "E404", "effectiveOn": "2026-05-01"}))
+			}
+			if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "needs the admin, hr or manager role") {
+				t.Errorf("the employee placing their own unregistered id: %s, want FORBIDDEN naming the roles", r.Raw)
+			}
+		}
+
+		// /v1/import, line by line, as admin is answered.
+		lines := []string{
+			`{"op":"recordEngagement","input":{"personId":"E404","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"assessTheme","input":{"personId":"E404","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2026-01-05"}}`,
+			`{"op":"amendAccomplishment","input":{"accomplishmentId":"E404.AAAAAAAAAA","title":"u"}}`,
+			`{"op":"retractAccomplishment","input":{"accomplishmentId":"E404.AAAAAAAAAA","reason":"r"}}`,
+			`{"op":"recordEngagement","input":{"personId":"E405","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"retractAccomplishment","input":{"accomplishmentId":"E405.AAAAAAAAAA","reason":"r"}}`,
+			`{"op":"recordDeparture","input":{"personId":"E404","effectiveOn":"2026-05-01"}}`,
+		}
+		_, byAdmin := e.importLines(t, adm, lines...)
+		_, bySelf := e.importLines(t, self, lines...)
+		want := []string{"NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"}
+		if len(bySelf) != len(want) || len(byAdmin) != len(want) {
+			t.Fatalf("import: admin %+v, employee %+v", byAdmin, bySelf)
+		}
+		for i, code := range want {
+			if bySelf[i].OK || bySelf[i].Code != code {
+				t.Errorf("the employee's import line %d: %+v, want %s", i+1, bySelf[i], code)
+			}
+			if code == "NOT_FOUND" && (byAdmin[i].Code != code || byAdmin[i].Message != bySelf[i].Message) {
+				t.Errorf("import line %d: admin %+v, employee %+v, want the same NOT_FOUND", i+1, byAdmin[i], bySelf[i])
+			}
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+		}
+
+		// levelChanged naming their own unregistered id is refused as
+		// admin's is; left out, it follows their person from its
+		// registration on.
+		for _, c := range []struct {
+			token string
+			vars  map[string]any
+			code  string
+		}{
+			{self, map[string]any{"personId": "E404"}, "NOT_FOUND"},
+			{adm, map[string]any{"personId": "E404"}, "NOT_FOUND"},
+			{self, map[string]any{"personId": "E405"}, "FORBIDDEN"},
+		} {
+			ws := e.connect(t, c.token)
+			ws.subscribe("x", c.vars)
+			m, err := ws.next(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []gqlError
+			if m.Type == "error" {
+				err = json.Unmarshal(m.Payload, &errs)
+			} else {
+				var p struct{ Errors []gqlError }
+				err = json.Unmarshal(m.Payload, &p)
+				errs = p.Errors
+			}
+			if err != nil || len(errs) != 1 || errs[0].code() != c.code {
+				t.Errorf("levelChanged(%v): %s %s, want one %s error", c.vars, m.Type, m.Payload, c.code)
+			}
+		}
+		ws := e.connect(t, self)
+		ws.subscribe("mine", nil)
+		waitSubscribers(t, e, 1)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "E404", "name": "Late", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "E404", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+			"startedOn": "2021-01-05", "completedOn": "2021-06-30", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}, "")
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "E404", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}, "")
+		if c := ws.change("mine"); c.PersonID != "E404" {
+			t.Errorf("the employee's subscription delivered %+v, want a change of E404", c)
+		}
+		// Once registered, the id is theirs to read.
+		e.gql(t, self, `{ person(id: "E404") { id } }`, nil).ok(t)
+	})
+}
+
+// TestADepartedEmployeeRecordsNothingOfTheirs: an employee in no
+// department today (a departure effective on or before today, in the
+// server's time zone) still reads their own person and accomplishments,
+// but records, amends and retracts nothing of theirs, a manager acting on
+// themselves included: FORBIDDEN naming the person, the departure's date
+// and who records instead, in GraphQL and /v1/import alike, and nothing
+// is recorded. Admin and hr record for them (back-dated evidence); a
+// departure dated after today is refused as such and leaves the employee
+// recording; a return (a transfer after the departure) gives the right
+// back.
+func TestADepartedEmployeeRecordsNothingOfTheirs(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm, hrTok := e.token(t, admin), e.token(t, hr)
+		for _, id := range []string{"D1", "D2", "D3", "M1", "A1"} {
+			e.mutate(t, adm, &mRegister, map[string]any{"id": id, "name": "Person " + id, "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		}
+		self := e.token(t, employee("D1"))
+		lead := e.token(t, graph.Principal{Subject: "lead-m1", Roles: []string{graph.RoleManager, graph.RoleEmployee}, Department: "Operations", Person: "M1"})
+		engagement := func(id string) map[string]any {
+			return map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "desk", "role": "PARTICIPANT",
+				"startedOn": "2021-01-05", "completedOn": "2021-06-30", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}
+		}
+		eng := field(t, e.mutate(t, self, &mEngagement, engagement("D1"), "").Data, "recordEngagement.accomplishmentId").(string)
+		book := field(t, e.mutate(t, self, &mSuccession, map[string]any{"personId": "D1", "kind": "BOOK", "title": "t",
+			"occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}}, "").Data, "recordTechnologySuccession.accomplishmentId").(string)
+		leads := field(t, e.mutate(t, lead, &mEngagement, engagement("M1"), "").Data, "recordEngagement.accomplishmentId").(string)
+		e.mutate(t, adm, &mDeparture, map[string]any{"personId": "D1", "effectiveOn": "2026-03-31"}, "")
+		e.mutate(t, hrTok, &mDeparture, map[string]any{"personId": "M1", "effectiveOn": "2026-05-31"}, "")
+		// A departure effective today counts today.
+		e.mutate(t, adm, &mDeparture, map[string]any{"personId": "D2", "effectiveOn": projectionstest.Today.String()}, "")
+
+		refused := func(who, what, person, on string, r response) {
+			t.Helper()
+			if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || field(t, r.Data, what) != nil {
+				t.Errorf("%s: %s's %s: %s, want FORBIDDEN and no data", person, who, what, r.Raw)
+				return
+			}
+			for _, s := range []string{"person " + person, "departed on " + on, "hr or an admin"} {
+				if !strings.Contains(r.Errors[0].Message, s) {
+					t.Errorf("%s's %s: %q does not say %q", who, what, r.Errors[0].Message, s)
+				}
+			}
+		}
+		head := e.head(t)
+		for _, c := range []struct {
+			who, token, person, on, own string
+		}{
+			{"the employee", self, "D1", "2026-03-31", eng},
+			{"the manager of themselves", lead, "M1", "2026-05-31", leads},
+			{"the employee departed today", e.token(t, employee("D2")), "D2", projectionstest.Today.String(), ""},
+		} {
+			eg := engagement(c.person)
+			eg["startedOn"] = "2026-01-05" // while they were here
+			refused(c.who, "recordEngagement", c.person, c.on, e.gql(t, c.token, mEngagement, in(eg)))
+			refused(c.who, "recordTechnologySuccession", c.person, c.on, e.gql(t, c.token, mSuccession, in(map[string]any{"personId": c.person,
+				"kind": "BOOK", "title": "t", "occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}})))
+			refused(c.who, "recordSubordinateDevelopment", c.person, c.on, e.gql(t, c.token, mDevelopment, in(map[string]any{"personId": c.person,
+				"kind": "COACHING", "occurredOn": "2021-01-05"})))
+			refused(c.who, "assessTheme", c.person, c.on, e.gql(t, c.token, mAssess, in(map[string]any{"personId": c.person,
+				"theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-01-05"})))
+			if c.own != "" {
+				refused(c.who, "amendAccomplishment", c.person, c.on, e.gql(t, c.token, mAmend, in(map[string]any{"accomplishmentId": c.own, "title": "later"})))
+				refused(c.who, "retractAccomplishment", c.person, c.on, e.gql(t, c.token, mRetract, in(map[string]any{"accomplishmentId": c.own, "reason": "r"})))
+				// What they recorded they still read, and themselves.
+				e.gql(t, c.token, `query($id: ID!) { accomplishment(id: $id) { id } }`, map[string]any{"id": c.own}).ok(t)
+			}
+			if r := e.gql(t, c.token, `query($id: ID!) { person(id: $id) { id department standing { level } } }`, map[string]any{"id": c.person}).ok(t); field(t, r.Data, "person.department") != nil {
+				t.Errorf("%s reads %s in a department: %s", c.who, c.person, r.Data)
+			}
+		}
+		_, lines := e.importLines(t, self,
+			`{"op":"recordEngagement","input":{"personId":"D1","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"amendAccomplishment","input":{"accomplishmentId":"`+eng+`","title":"later"}}`,
+			`{"op":"retractAccomplishment","input":{"accomplishmentId":"`+book+`","reason":"r"}}`,
+		)
+		if len(lines) != 3 {
+			t.Fatalf("import: %+v", lines)
+		}
+		for i, l := range lines {
+			if l.OK || l.Code != "FORBIDDEN" || !strings.Contains(l.Message, "departed on 2026-03-31") || !strings.Contains(l.Message, "hr or an admin") {
+				t.Errorf("the departed employee's import line %d: %+v, want FORBIDDEN naming the departure", i+1, l)
+			}
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+		}
+
+		// Admin and hr record for them, back-dated evidence included.
+		e.mutate(t, adm, &mEngagement, engagement("D1"), "")
+		e.mutate(t, hrTok, &mAmend, map[string]any{"accomplishmentId": eng, "title": "corrected by hr"}, "")
+		e.mutate(t, hrTok, &mRetract, map[string]any{"accomplishmentId": leads, "reason": "duplicate"}, "")
+
+		// A departure dated after today is refused as such: D3 still works
+		// here and records.
+		tomorrow := projectionstest.Today.AddDays(1).String()
+		if r := e.gql(t, adm, mDeparture, in(map[string]any{"personId": "D3", "effectiveOn": tomorrow})); len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "effectiveOn" {
+			t.Errorf("a departure dated %s: %s, want BAD_USER_INPUT naming effectiveOn", tomorrow, r.Raw)
+		}
+		e.mutate(t, e.token(t, employee("D3")), &mEngagement, engagement("D3"), "")
+
+		// A return: back in a department today, they record again.
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "D1", "department": "Network", "effectiveOn": "2026-05-01"}, "")
+		e.mutate(t, self, &mEngagement, engagement("D1"), "")
+		e.mutate(t, self, &mAmend, map[string]any{"accomplishmentId": book, "title": "back"}, "")
+		_, lines = e.importLines(t, self, `{"op":"retractAccomplishment","input":{"accomplishmentId":"`+book+`","reason":"r"}}`)
+		if len(lines) != 1 || !lines[0].OK {
+			t.Errorf("the returned employee's import of a retraction: %+v, want it recorded", lines)
+		}
+	})
+}
+
+// TestADepartureCountsFromTodayInTheServersTimeZone: "today" is the date
+// in the server's time zone for the departure the recorder takes (no date
+// after today) and for the employee it then stops: at 00:00 in Tokyo
+// (15:00 UTC the day before), a departure effective that Tokyo date is
+// recorded, and the employee no longer records for themselves, though
+// the UTC date is the eve of the departure.
+func TestADepartureCountsFromTodayInTheServersTimeZone(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, backends[0], options{zone: tokyo})
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "Z1", "name": "Zone", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	e.Clock.Advance(6 * time.Hour) // the clock read 18:00 in Tokyo (09:00 UTC)
+	if now := e.Clock.Peek(); now.UTC().Format(time.DateOnly) != "2026-06-01" || now.In(tokyo).Format(time.DateOnly) != "2026-06-02" {
+		t.Fatalf("the clock reads %s: want 2026-06-01 in UTC and 2026-06-02 in Tokyo", now.UTC())
+	}
+	e.mutate(t, adm, &mDeparture, map[string]any{"personId": "Z1", "effectiveOn": "2026-06-02"}, "")
+	head := e.head(t)
+	r := e.gql(t, e.token(t, employee("Z1")), mSuccession, in(map[string]any{"personId": "Z1", "kind": "BOOK", "title": "t",
+		"occurredOn": "2026-01-05", "fields": []string{"SERVICE_DESK"}}))
+	if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "departed on 2026-06-02") {
+		t.Errorf("the employee recording on the day of their departure in Tokyo: %s, want FORBIDDEN naming 2026-06-02", r.Raw)
+	}
+	if h := e.head(t); h != head {
+		t.Errorf("the log's head moved from %d to %d: a refused request recorded something", head, h)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections/memory"
 	"github.com/careerledger/careerledger/projections/postgres"
@@ -79,6 +80,9 @@ type options struct {
 	importBodyRead time.Duration
 	// maxTokenLifetime is the tokens' maximum lifetime (0: no bound).
 	maxTokenLifetime time.Duration
+	// zone, when set, is the server's time zone (careerd's --time-zone):
+	// the recorder's and the resolver's clock read in it, as careerd's do.
+	zone *time.Location
 }
 
 // env is one running API: embedded JetStream, the recorder on a fixed clock,
@@ -120,9 +124,15 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 	if opts.readModel != nil {
 		rm = opts.readModel(rm)
 	}
+	now := pe.Clock.Peek
+	if opts.zone != nil {
+		zone := opts.zone
+		now = func() time.Time { return pe.Clock.Peek().In(zone) }
+		pe.Recorder = events.NewRecorder(pe.Log, cat, func() time.Time { return pe.Clock.Now().In(zone) })
+	}
 	resolver := &graph.Resolver{
 		ReadModel: rm, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
-		Logger: logger, Now: pe.Clock.Peek, ReadYourWritesTimeout: 10 * time.Second,
+		Logger: logger, Now: now, ReadYourWritesTimeout: 10 * time.Second,
 		NoSelfAssessment: opts.noSelfAssessment, Head: pe.Log.Head,
 		RecordedAt: func(ctx context.Context, pos uint64) (time.Time, error) {
 			rec, err := pe.Log.HeaderAt(ctx, pos)

@@ -33,14 +33,19 @@ func (r *Resolver) record(ctx context.Context, cmd events.RecordAccomplishment) 
 }
 
 // authorizeRecord checks the caller may record cmd: they may record for
-// its person, and, with NoSelfAssessment, an assessment is not their own
-// as an employee.
+// its person, not as a departed employee of themselves (refuseDeparted),
+// and, with NoSelfAssessment, an assessment is not their own as an
+// employee.
 func (r *Resolver) authorizeRecord(ctx context.Context, cmd events.RecordAccomplishment) error {
 	v, err := r.authorizePerson(ctx, cmd.PersonID)
 	if err != nil {
 		return err
 	}
-	if p, _ := PrincipalFrom(ctx); r.NoSelfAssessment && cmd.Accomplishment.Assessment != nil && r.actsAsEmployee(p, v) {
+	p, _ := PrincipalFrom(ctx)
+	if err := r.refuseDeparted(p, v); err != nil {
+		return err
+	}
+	if r.NoSelfAssessment && cmd.Accomplishment.Assessment != nil && r.actsAsEmployee(p, v) {
 		return errNoSelfAssessment(cmd.PersonID)
 	}
 	return nil
@@ -86,13 +91,18 @@ func (r *Resolver) authorizeAccomplishmentPerson(ctx context.Context, id string)
 // manager (not a manager changing their own), the caller otherwise, who
 // then changes only what they recorded and nobody else changed since.
 // The Recorder decides that on the log, not on a read model that may lag.
+// A departed employee changes nothing of theirs (refuseDeparted).
 func (r *Resolver) authorizeChange(ctx context.Context, id string) (onlyBy string, err error) {
 	v, _, err := r.authorizeAccomplishmentPerson(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	if p, _ := PrincipalFrom(ctx); !r.actsAsEmployee(p, v) {
+	p, _ := PrincipalFrom(ctx)
+	if !r.actsAsEmployee(p, v) {
 		return "", nil
+	}
+	if err := r.refuseDeparted(p, v); err != nil {
+		return "", err
 	}
 	if r.NoSelfAssessment {
 		// Nor does an employee change an assessment of theirs, recorded

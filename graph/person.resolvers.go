@@ -138,9 +138,10 @@ func (r *personResolver) Accomplishments(ctx context.Context, obj *model.Person,
 func (r *queryResolver) Person(ctx context.Context, id string) (*model.Person, error) {
 	v, err := r.authorizePerson(ctx, id)
 	if domain.KindOf(err) == domain.KindNotFound && hasKnownAtWait(ctx) {
-		// Admin or hr, who may read anyone (others are refused
-		// FORBIDDEN): a registration recorded before knownAt may not be
-		// applied yet, so the read model is waited for, then asked again.
+		// Admin or hr, who may read anyone, or an employee asking for
+		// their own id (others are refused FORBIDDEN): a registration
+		// recorded before knownAt may not be applied yet, so the read
+		// model is waited for, then asked again.
 		if err := r.awaitKnownAt(ctx); err != nil {
 			return nil, err
 		}
