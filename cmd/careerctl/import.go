@@ -299,6 +299,13 @@ func (c *csvReader) next() (importLine, error) {
 		}
 		var v any
 		if k := inputFields[name].kind; k == kindEnumList {
+			if strings.Contains(cell, ",") {
+				// No enum value holds a comma: a list written as on the
+				// command line, which careerd would refuse as one value.
+				l.err = badLine(name, "%q: the items of a list are separated by \";\" in a CSV cell (%s)",
+					cell, strings.ReplaceAll(cell, ",", ";"))
+				return l, nil
+			}
 			v = splitList(cell, ";")
 		} else {
 			var cerr error

@@ -675,6 +675,19 @@ func TestCSVRowsOfEmptyCellsAreSkipped(t *testing.T) {
 	}
 }
 
+// TestACSVListWrittenWithCommas: a list cell written with commas, as the
+// command line takes it, is refused saying the separator; careerd refused
+// it as one value that is no criterion.
+func TestACSVListWrittenWithCommas(t *testing.T) {
+	got, bad := readAll(t, "csv", "op,personId,kind,title,occurredOn,fields\n"+
+		"recordTechnologySuccession,E1,BOOK,t,2020-01-01,\"SERVICE_DESK, NETWORK_OPERATION\"\n"+
+		"recordTechnologySuccession,E1,BOOK,t,2020-01-01,SERVICE_DESK;NETWORK_OPERATION\n")
+	want := `BAD_LINE fields: "SERVICE_DESK, NETWORK_OPERATION": the items of a list are separated by ";" in a CSV cell (SERVICE_DESK; NETWORK_OPERATION)`
+	if bad[2] != want || got[3] == nil || len(got)+len(bad) != 2 {
+		t.Errorf("good %v, bad %v, want line 2 %q", got, bad, want)
+	}
+}
+
 // TestTheSummaryCountsCommandsAndLines: the summary says how many commands
 // the file holds and on how many lines, the numbers its refusals name (a
 // header, comments, blank lines and a cell's line breaks included); it
