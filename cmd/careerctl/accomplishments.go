@@ -178,16 +178,16 @@ func engagementTerms(a accomplishmentView) []string {
 		terms = append(terms, "not within budget")
 	}
 	for _, size := range []struct {
-		n    *int64
-		unit string
+		n         *int64
+		one, many string
 	}{
-		{intPtr64(a.PeakHeadcount), " people at peak"},
-		{a.ContractYen, " yen a year"},
-		{intPtr64(a.Sites), " sites"},
-		{intPtr64(a.InquiriesPerYear), " inquiries a year"},
+		{intPtr64(a.PeakHeadcount), "person at peak", "people at peak"},
+		{a.ContractYen, "yen a year", "yen a year"},
+		{intPtr64(a.Sites), "site", "sites"},
+		{intPtr64(a.InquiriesPerYear), "inquiry a year", "inquiries a year"},
 	} {
 		if size.n != nil {
-			terms = append(terms, groupDigits(*size.n)+size.unit)
+			terms = append(terms, plural(*size.n, size.one, size.many))
 		}
 	}
 	if a.Complexity != nil && len(*a.Complexity) > 0 {

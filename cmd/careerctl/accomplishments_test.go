@@ -21,6 +21,8 @@ func TestEngagementTerms(t *testing.T) {
 			"LEAD, SUCCESSFUL, 12 people at peak, 3,000,000,000 yen a year, 3 sites, 48,000 inquiries a year, complexity CONTRACT+ORGANIZATION"},
 		{accomplishmentView{Role: "MEMBER", Outcome: "ONGOING", WithinBudget: &no}, "MEMBER, ONGOING, not within budget"},
 		{accomplishmentView{Role: "PARTICIPANT", Outcome: "FAILED", Complexity: &[]string{}}, "PARTICIPANT, FAILED"},
+		{accomplishmentView{Role: "LEAD", Outcome: "SUCCESSFUL", PeakHeadcount: n(1), Sites: n(1), InquiriesPerYear: n(1)},
+			"LEAD, SUCCESSFUL, 1 person at peak, 1 site, 1 inquiry a year"},
 	} {
 		if got := strings.Join(engagementTerms(c.a), ", "); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)

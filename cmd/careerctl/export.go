@@ -178,9 +178,13 @@ func positionOf(line []byte) string {
 }
 
 // eventCount is n events, its digits grouped: "1 event", "41,174 events".
-func eventCount(n int64) string {
+func eventCount(n int64) string { return plural(n, "event", "events") }
+
+// plural is n and the noun in its number, the digits grouped: "1 line",
+// "40,000 lines".
+func plural[N int | int64](n N, one, many string) string {
 	if n == 1 {
-		return "1 event"
+		return "1 " + one
 	}
-	return groupDigits(n) + " events"
+	return groupDigits(int64(n)) + " " + many
 }

@@ -247,7 +247,7 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 		case h == "op":
 			c.opCol = i
 		case inputFields[h].usage == "":
-			return nil, fmt.Errorf("CSV header: column %d %q is not an input field name", i+1, h)
+			return nil, fmt.Errorf("CSV header: column %d %q is not an input field name%s", i+1, h, casedColumn(h))
 		}
 		seen[h] = true
 		c.header = append(c.header, h)
@@ -267,9 +267,18 @@ func (c *csvReader) next() (importLine, error) {
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return importLine{}, fmt.Errorf("CSV line %d: %w", pe.StartLine, pe.Err)
+			hint := ""
+			if errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrQuote) {
+				hint = ` (a cell that holds a quote is quoted whole, its quotes doubled: "Oda ""Nobu"" Ken")`
+			}
+			return importLine{}, fmt.Errorf("CSV line %d: %w%s", pe.StartLine, pe.Err, hint)
 		}
 		return importLine{}, err
+	}
+	if emptyRow(rec) {
+		// A row of empty cells, as a spreadsheet saves the rows below
+		// its data: a blank line, skipped as NDJSON's are.
+		return c.next()
 	}
 	l := importLine{no: no}
 	if len(rec) != len(c.header) {
@@ -290,6 +299,13 @@ func (c *csvReader) next() (importLine, error) {
 		}
 		var v any
 		if k := inputFields[name].kind; k == kindEnumList {
+			if strings.Contains(cell, ",") {
+				// No enum value holds a comma: a list written as on the
+				// command line, which careerd would refuse as one value.
+				l.err = badLine(name, "%q: the items of a list are separated by \";\" in a CSV cell (%s)",
+					cell, strings.ReplaceAll(cell, ",", ";"))
+				return l, nil
+			}
 			v = splitList(cell, ";")
 		} else {
 			var cerr error
@@ -303,6 +319,31 @@ func (c *csvReader) next() (importLine, error) {
 	}
 	l.body, l.err = requestLine(c.base, no, strings.TrimSpace(rec[c.opCol]), input)
 	return l, nil
+}
+
+// emptyRow reports whether every cell of a CSV record is empty (or
+// spaces).
+func emptyRow(rec []string) bool {
+	for _, cell := range rec {
+		if strings.TrimSpace(cell) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// casedColumn is the hint for a CSV header cell that names "op" or an
+// input field in another case: names are matched exactly.
+func casedColumn(h string) string {
+	if strings.EqualFold(h, "op") {
+		return `: names are matched exactly, write "op"`
+	}
+	for name := range inputFields {
+		if strings.EqualFold(h, name) {
+			return fmt.Sprintf(": names are matched exactly, write %q", name)
+		}
+	}
+	return ""
 }
 
 // checkpoint is the progress file of an import: the last line of the file
@@ -406,7 +447,7 @@ func importCommand(c *cli, args []string) error {
 		return err
 	}
 	base := filepath.Base(file)
-	total, err := countLines(file, *format, base)
+	total, lines, err := countLines(file, *format, base)
 	if err != nil {
 		return err
 	}
@@ -426,7 +467,7 @@ func importCommand(c *cli, args []string) error {
 		return err
 	}
 	var t tally
-	prog := newProgress(c.stderr, nil, "import", "lines", int64(total), 0)
+	prog := newProgress(c.stderr, nil, "import", "commands", int64(total), 0)
 	var (
 		batch   [][]byte
 		nos     []int
@@ -491,7 +532,7 @@ func importCommand(c *cli, args []string) error {
 	}
 	prog.Finish()
 	os.Remove(progressPath(file))
-	printTally(c.stdout, file, total, &t)
+	printTally(c.stdout, file, total, lines, &t)
 	if len(t.refused) > 0 {
 		return errReported
 	}
@@ -499,33 +540,61 @@ func importCommand(c *cli, args []string) error {
 }
 
 // countLines counts the commands of a file (bad lines included) for the
-// progress display; a file that cannot be parsed at all fails here, before
-// anything is sent.
-func countLines(file, format, base string) (int, error) {
+// progress display and the summary, and the file's lines (a header, blank
+// lines, comments and a CSV cell's line breaks included: the numbers an
+// editor shows, which the refusals name); a file that cannot be parsed at
+// all fails here, before anything is sent.
+func countLines(file, format, base string) (commands, lines int, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
-	lr, err := newLineReader(f, format, base)
+	lc := &lineCounter{r: f}
+	lr, err := newLineReader(lc, format, base)
 	if err != nil {
-		return 0, err
+		return 0, 0, fmt.Errorf("%s: %w; nothing was sent", file, err)
 	}
 	n := 0
 	for {
 		l, err := lr.next()
 		if err == io.EOF {
-			return n, nil
+			return n, lc.lines(), nil
 		}
 		if err != nil {
-			return 0, err
+			return 0, 0, fmt.Errorf("%s: %w; nothing was sent", file, err)
 		}
 		if n == 0 && l.err != nil && l.err.exported {
 			// A whole export, most likely: one refusal, not one a line.
-			return 0, fmt.Errorf("%s line %d is %s; nothing was sent", file, l.no, l.err.message)
+			return 0, 0, fmt.Errorf("%s line %d is %s; nothing was sent", file, l.no, l.err.message)
 		}
 		n++
 	}
+}
+
+// lineCounter counts the lines of what is read through it: its line
+// feeds, and a last line without one.
+type lineCounter struct {
+	r        io.Reader
+	newlines int
+	last     byte
+	any      bool
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.newlines += bytes.Count(p[:n], []byte{'\n'})
+		c.last, c.any = p[n-1], true
+	}
+	return n, err
+}
+
+func (c *lineCounter) lines() int {
+	if c.any && c.last != '\n' {
+		return c.newlines + 1
+	}
+	return c.newlines
 }
 
 // interrupted reports what a stopped import did and how to resume.
@@ -537,17 +606,20 @@ func interrupted(c *cli, err error, t *tally, file string) error {
 	if c.ctx.Err() != nil {
 		err = errors.New("interrupted")
 	}
-	printTally(c.stdout, file, -1, t)
+	printTally(c.stdout, file, -1, -1, t)
 	if _, serr := os.Stat(progressPath(file)); serr == nil {
 		return fmt.Errorf("%w\nrun the same command again to resume after the last acknowledged line (%s)", err, progressPath(file))
 	}
 	return fmt.Errorf("%w\nrun the same command again: lines already recorded are answered as duplicates", err)
 }
 
-func printTally(w io.Writer, file string, total int, t *tally) {
+// printTally prints the summary of an import: the file's commands and
+// lines (when it was read through, total >= 0), what became of the
+// commands, and the refused lines and warnings by line number.
+func printTally(w io.Writer, file string, total, lines int, t *tally) {
 	of := ""
 	if total >= 0 {
-		of = fmt.Sprintf(" of %s lines", groupDigits(int64(total)))
+		of = fmt.Sprintf(", %s on %s", plural(total, "command", "commands"), plural(lines, "line", "lines"))
 	}
 	// Already recorded: answered as duplicates of their keys, by an earlier
 	// run or by an attempt of this one cut short before its answer came

@@ -101,11 +101,14 @@ func TestCSVParsing(t *testing.T) {
 
 func TestCSVHeaderErrors(t *testing.T) {
 	for text, want := range map[string]string{
-		"":                            "empty",
-		"personId,title\nE1,x\n":      `no "op" column`,
-		"op,personId,colour\n":        `column 3 "colour" is not an input field name`,
-		"op,personId,personId\n":      `column "personId" appears twice`,
-		"op,title\nassessTheme,\"x\n": `CSV line 2`,
+		"":                                    "empty",
+		"personId,title\nE1,x\n":              `no "op" column`,
+		"op,personId,colour\n":                `column 3 "colour" is not an input field name`,
+		"op,personId,personId\n":              `column "personId" appears twice`,
+		"op,title\nassessTheme,\"x\n":         `CSV line 2`,
+		"Op,personId\n":                       `column 1 "Op" is not an input field name: names are matched exactly, write "op"`,
+		"op,PersonID\n":                       `column 2 "PersonID" is not an input field name: names are matched exactly, write "personId"`,
+		"op,title\nassessTheme,Bad \"quote\n": `CSV line 2: bare " in non-quoted-field (a cell that holds a quote is quoted whole, its quotes doubled`,
 	} {
 		lr, err := newLineReader(strings.NewReader(text), "csv", "f.csv")
 		if err == nil {
@@ -370,7 +373,7 @@ func TestImportChunksReportsAndResumes(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "resuming after line 10") {
 		t.Fatalf("resumed import: exit %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, "of 25 lines: 14 recorded, 0 already recorded (duplicates), 1 refused, 10 skipped") ||
+	if !strings.Contains(out, "cmds.ndjson, 25 commands on 25 lines: 14 recorded, 0 already recorded (duplicates), 1 refused, 10 skipped") ||
 		!strings.Contains(out, "line 19: BAD_USER_INPUT title: must not be bad") || strings.Contains(out, "line 7:") {
 		t.Errorf("resumed summary:\n%s", out)
 	}
@@ -402,7 +405,7 @@ func TestImportGoesOnWhenTheReadModelLags(t *testing.T) {
 	defer srv.Close()
 	path := writeCommands(t, 12)
 	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "5")
-	if code != 0 || !strings.Contains(out, "of 12 lines: 12 recorded, 0 already recorded (duplicates), 0 refused") ||
+	if code != 0 || !strings.Contains(out, ", 12 commands on 12 lines: 12 recorded, 0 already recorded (duplicates), 0 refused") ||
 		!strings.Contains(out, "3 of the chunks before its read model showed them (202 Accepted)") {
 		t.Fatalf("import answered 202: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -536,7 +539,7 @@ func TestImportAgainstCareerd(t *testing.T) {
 {"op":"assessTheme","input":{"personId":"IMP1","theme":"SERVICE_SUPPORT_MANAGEMENT","proficiency":"BASIC","assessedOn":"2019-06-01"}}
 `), 0o644)
 	code, out, errs := ctl(t, "import", nd, "--chunk", "2")
-	if code != 1 || !strings.Contains(out, "of 6 lines: 3 recorded, 0 already recorded (duplicates), 3 refused") ||
+	if code != 1 || !strings.Contains(out, "org.ndjson, 6 commands on 6 lines: 3 recorded, 0 already recorded (duplicates), 3 refused") ||
 		!strings.Contains(out, "line 2: BAD_USER_INPUT completedOn: must not be before startedOn") || !strings.Contains(out, "line 4: NOT_FOUND: ") ||
 		!strings.Contains(out, `line 5: BAD_LINE op: unknown op "frobnicate"`) ||
 		strings.Index(out, "line 4:") > strings.Index(out, "line 5:") || strings.Index(out, "line 2:") > strings.Index(out, "line 4:") ||
@@ -573,7 +576,7 @@ func TestImportOfLinesRecordedBeforeCareerdWentAway(t *testing.T) {
 	defer srv.Close()
 	path := writeCommands(t, 6)
 	code, out, errs := runAgainst(srv.URL, "import", path, "--chunk", "3")
-	if code != 0 || !strings.Contains(out, "of 6 lines: 3 recorded, 3 already recorded (duplicates), 0 refused") {
+	if code != 0 || !strings.Contains(out, ", 6 commands on 6 lines: 3 recorded, 3 already recorded (duplicates), 0 refused") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
 	if fake.requests != 3 || len(fake.keys) != 6 {
@@ -631,7 +634,7 @@ func TestASmallImportPrintsItsLastProgressLineOnce(t *testing.T) {
 	srv := httptest.NewServer(&fakeBulk{keys: map[string]string{}})
 	defer srv.Close()
 	code, out, errs := runAgainst(srv.URL, "import", writeCommands(t, 7))
-	if n := strings.Count(errs, "import  7/7 lines  100%"); code != 0 || n != 1 {
+	if n := strings.Count(errs, "import  7/7 commands  100%"); code != 0 || n != 1 {
 		t.Errorf("a small import: exit %d, its last progress line %d times\n%s\n%s", code, n, out, errs)
 	}
 }
@@ -652,5 +655,77 @@ func TestImportRefusesTextThatIsNotUTF8(t *testing.T) {
 		`{"op":"registerPerson","input":{"id":"P2","name":"加藤","department":"Ops","joinedOn":"2020-01-01"}}`+"\n")
 	if !strings.Contains(bad[1], "is not UTF-8") || got[2] == nil || len(got)+len(bad) != 2 {
 		t.Errorf("NDJSON: good %v, bad %v", got, bad)
+	}
+}
+
+// TestCSVRowsOfEmptyCellsAreSkipped: a row whose cells are all empty, as a
+// spreadsheet saves the rows below its data (",,,,"), is a blank line,
+// skipped as NDJSON's blank lines are; it was refused as an unknown op ""
+// and failed the import. The lines after it keep their numbers.
+func TestCSVRowsOfEmptyCellsAreSkipped(t *testing.T) {
+	got, bad := readAll(t, "csv", "op,id,name,department,joinedOn\n"+
+		"registerPerson,P1,Aiko,Ops,2020-01-01\n"+
+		",,,,\n"+
+		" , ,,\t,\n"+
+		",,\n"+
+		"registerPerson,P2,Ren,Ops,2020-01-01\n"+
+		",,,,\n")
+	if len(bad) != 0 || len(got) != 2 || got[2] == nil || got[6] == nil {
+		t.Errorf("good %v, bad %v: want lines 2 and 6 alone", got, bad)
+	}
+}
+
+// TestACSVListWrittenWithCommas: a list cell written with commas, as the
+// command line takes it, is refused saying the separator; careerd refused
+// it as one value that is no criterion.
+func TestACSVListWrittenWithCommas(t *testing.T) {
+	got, bad := readAll(t, "csv", "op,personId,kind,title,occurredOn,fields\n"+
+		"recordTechnologySuccession,E1,BOOK,t,2020-01-01,\"SERVICE_DESK, NETWORK_OPERATION\"\n"+
+		"recordTechnologySuccession,E1,BOOK,t,2020-01-01,SERVICE_DESK;NETWORK_OPERATION\n")
+	want := `BAD_LINE fields: "SERVICE_DESK, NETWORK_OPERATION": the items of a list are separated by ";" in a CSV cell (SERVICE_DESK; NETWORK_OPERATION)`
+	if bad[2] != want || got[3] == nil || len(got)+len(bad) != 2 {
+		t.Errorf("good %v, bad %v, want line 2 %q", got, bad, want)
+	}
+}
+
+// TestTheSummaryCountsCommandsAndLines: the summary says how many commands
+// the file holds and on how many lines, the numbers its refusals name (a
+// header, comments, blank lines and a cell's line breaks included); it
+// said "of 4 lines" for a file of 8, whose refused line was line 8.
+func TestTheSummaryCountsCommandsAndLines(t *testing.T) {
+	srv := httptest.NewServer(&fakeBulk{keys: map[string]string{}})
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "org.csv")
+	os.WriteFile(path, []byte("op,personId,kind,title,occurredOn,fields\n"+
+		"# papers\n"+
+		"recordTechnologySuccession,E1,BOOK,\"Two\nlines\",2020-01-01,SERVICE_DESK\n"+
+		"\n"+
+		"recordTechnologySuccession,E1,BOOK,t2,2020-01-01,SERVICE_DESK\n"+
+		",,,,,\n"+
+		"recordTechnologySuccession,E1,BOOK,bad,2020-01-01,SERVICE_DESK\n"+
+		"recordTechnologySuccession,E1,BOOK,t4,2020-01-01,SERVICE_DESK"), 0o644)
+	code, out, errs := runAgainst(srv.URL, "import", path)
+	if code != 1 || !strings.Contains(out, "org.csv, 4 commands on 9 lines: 3 recorded, 0 already recorded (duplicates), 1 refused\n") ||
+		!strings.Contains(out, "line 8: BAD_USER_INPUT title: must not be bad") || !strings.Contains(errs, "import  4/4 commands  100%") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+	one := filepath.Join(t.TempDir(), "one.ndjson")
+	os.WriteFile(one, []byte(`{"op":"recordTechnologySuccession","input":{"personId":"E1","kind":"BOOK","title":"t","occurredOn":"2020-01-01","fields":["SERVICE_DESK"]}}`+"\n"), 0o644)
+	if code, out, errs := runAgainst(srv.URL, "import", one); code != 0 || !strings.Contains(out, "one.ndjson, 1 command on 1 line: 1 recorded") {
+		t.Errorf("one line: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestAFileThatCannotBeReadSendsNothing: a CSV file that does not parse is
+// refused naming the file and the line, saying that nothing was sent.
+func TestAFileThatCannotBeReadSendsNothing(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "names.csv")
+	os.WriteFile(path, []byte("op,id,name,department,joinedOn\nregisterPerson,P1,Aiko,Ops,2020-01-01\nregisterPerson,P2,Oda \"Nobu\",Ops,2020-01-01\n"), 0o644)
+	code, out, errs := runAgainst(srv.URL, "import", path)
+	if code != 1 || fake.requests != 0 || !strings.Contains(errs, "names.csv: CSV line 3: bare \" in non-quoted-field") || !strings.Contains(errs, "; nothing was sent") {
+		t.Errorf("exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
 	}
 }

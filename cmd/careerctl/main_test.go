@@ -164,6 +164,13 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 		{[]string{"distribution", "--field", "NETWORK"}, 2, `: --field: "NETWORK" is not a valid SpecialtyField; ` + fields},
 		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `: --field: "net" is not a valid SpecialtyField; ` + fields},
 		{[]string{"people", "--min-level", "-3"}, 2, `: --min-level: -3 is not a level (0 or more)`},
+		// A whole number too long for what careerd takes is told by that
+		// rule, not as "not a whole number".
+		{append(slices.Clone(engagement), "--field", "service_desk", "--annualContractValueYen", "99999999999999999999"), 2,
+			`: --annualContractValueYen: "99999999999999999999" must be at most 2^53 (9007199254740992) in absolute value`},
+		{append(slices.Clone(engagement), "--field", "service_desk", "--peakHeadcount", "99999999999999999999"), 2,
+			`: --peakHeadcount: "99999999999999999999" must be from -2147483648 to 2147483647 (a 32-bit integer)`},
+		{append(slices.Clone(engagement), "--field", "service_desk", "--peakHeadcount", "1.5"), 2, `: --peakHeadcount: "1.5" is not a whole number`},
 		{[]string{"migrate", "--database-url", "postgres://u@127.0.0.1:1/x", "--schema", "careerledger "}, 2, `: --schema must name a read model as careerd's --schema does, without spaces around it or control characters, not "careerledger "`},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization"), 1, "127.0.0.1:1"},
 		{[]string{"distribution", "--field", "network_operation"}, 1, "127.0.0.1:1"},

@@ -143,6 +143,14 @@ func convertValue(name, text string) (any, error) {
 		return text, nil
 	case kindInt, kindYen:
 		n, err := strconv.ParseInt(strings.ReplaceAll(text, "_", ""), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// A whole number, too long for what careerd takes: its rule,
+			// not "is not a whole number".
+			if f.kind == kindYen {
+				return nil, usagef("%s: %q must be at most 2^53 (9007199254740992) in absolute value", name, text)
+			}
+			return nil, usagef("%s: %q must be from -2147483648 to 2147483647 (a 32-bit integer)", name, text)
+		}
 		if err != nil {
 			return nil, usagef("%s: %q is not a whole number", name, text)
 		}
