@@ -206,7 +206,8 @@ func authorizeDepartment(p Principal, dept *string) (string, error) {
 // for an admin or hr, who may name any department, checks that someone has
 // been in the one named: a misspelt name would otherwise answer an empty
 // list that looks like a true one. A manager's filter is their own
-// department, which needs no check. A name is taken exactly as given when
+// department, checked likewise: a token minted with a misspelt one would
+// answer every list empty (the refusal names no other department). A name is taken exactly as given when
 // a department has it (a log written before departments were trimmed may
 // hold "QA Dept " beside "QA Dept"), else trimmed, as the recorder keeps
 // it. Given empty, it is refused.
@@ -221,8 +222,14 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		return "", domain.Invalid("department", "must not be empty (leave it out for every department)")
 	}
 	want, err := authorizeDepartment(p, dept)
-	if err != nil || want == "" || !(p.Has(RoleAdmin) || p.Has(RoleHR)) {
+	if err != nil || want == "" {
 		return want, err
+	}
+	manager := !(p.Has(RoleAdmin) || p.Has(RoleHR))
+	if manager {
+		// The department of the token, as given: a misspelt one would
+		// answer every list empty, and every write refused, in silence.
+		dept = &want
 	}
 	if knownAt != nil {
 		// Allowed: the read model is waited for before it tells which
@@ -263,6 +270,14 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 		if len(ids) > 0 {
 			return name, nil
 		}
+	}
+	if manager {
+		// Other departments' names are not told to a manager (departments
+		// lists only theirs): no hint.
+		return "", &domain.Error{Kind: domain.KindInvalid, Field: "department",
+			Rule: "must name a department someone has been in",
+			Message: fmt.Sprintf("department: no one has been in department %q, the department of your token: "+
+				"a manager's token names their department as it is recorded (ask hr or an admin for one that does)", want)}
 	}
 	if err := domain.ValidateDepartment(want); err != nil {
 		return "", err

@@ -321,3 +321,43 @@ func warningsOf(t *testing.T, r response, name string) []string {
 	}
 	return w
 }
+
+// TestAManagersDepartmentIsOneSomeoneHasBeenIn: a manager's analytics and
+// lists are of the department their token names, so a token minted with
+// a misspelt one is refused, naming the field and the token, rather than
+// answering every list empty; the refusal names no other department.
+func TestAManagersDepartmentIsOneSomeoneHasBeenIn(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "M1", "name": "Person M1", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "M2", "name": "Person M2", "department": "Network", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "M2", "department": "Operations", "effectiveOn": "2024-01-01"}, "")
+		misspelt := e.token(t, graph.Principal{Subject: "manager-x", Roles: []string{graph.RoleManager}, Department: "Operation"})
+		queries := map[string]string{
+			"people":            `{ people { totalCount } }`,
+			"people filtered":   `{ people(department: "Operation") { totalCount } }`,
+			"skillDistribution": `{ skillDistribution(field: SERVICE_DESK) { count } }`,
+			"skillTrend":        `{ skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2026-01-01", interval: YEAR) { on } }`,
+			"as known at":       `query($k: DateTime!) { skillDistribution(field: SERVICE_DESK, knownAt: $k) { count } }`,
+		}
+		vars := map[string]any{"k": "2026-06-01T00:00:00Z"} // the harness's clock reads 2026-06-01T09:00
+		for name, q := range queries {
+			r := e.gql(t, misspelt, q, vars)
+			if len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" || r.Errors[0].field() != "department" ||
+				!strings.Contains(r.Errors[0].rule(), "someone has been in") || !strings.Contains(r.Errors[0].Message, `"Operation", the department of your token`) {
+				t.Errorf("%s with a misspelt token: errors %+v, want BAD_USER_INPUT on department naming the token", name, r.Errors)
+				continue
+			}
+			if strings.Contains(r.Errors[0].Message, "Operations") || strings.Contains(r.Errors[0].Message, "Network") {
+				t.Errorf("%s: message %q names another department", name, r.Errors[0].Message)
+			}
+			if name == "people filtered" {
+				continue // another manager's filter names not theirs
+			}
+			// The manager of a department people have been in is answered,
+			// one everyone has left included.
+			e.gql(t, e.token(t, managerA), q, vars).ok(t)
+			e.gql(t, e.token(t, graph.Principal{Subject: "manager-n", Roles: []string{graph.RoleManager}, Department: "Network"}), q, vars).ok(t)
+		}
+	})
+}
