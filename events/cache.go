@@ -116,7 +116,7 @@ func (e *personEntry) fold(rec Recorded) {
 	id := a.ID()
 	if _, amended := deref(rec.Event).(AccomplishmentAmended); amended {
 		if w, ok := e.who[id]; ok {
-			w.amended = rec.RecordedBy
+			w.amended, w.wasAmended = rec.RecordedBy, true
 			e.who[id] = w
 		}
 		return
@@ -128,13 +128,31 @@ func (e *personEntry) fold(rec Recorded) {
 }
 
 // changers are who recorded an accomplishment and who last amended it
-// (Recorded.RecordedBy: "" when the log does not say).
-type changers struct{ recorded, amended string }
+// (Recorded.RecordedBy: "" when the event does not say), and whether it
+// was amended at all.
+type changers struct {
+	recorded, amended string
+	wasAmended        bool
+}
+
+// unnamed reports whether the event that recorded the accomplishment, or
+// the one that last amended it, says nobody did.
+func (w changers) unnamed() bool { return w.recorded == "" || w.wasAmended && w.amended == "" }
+
+// errWhoFromHistory is mayChange's refusal of a change it cannot judge from
+// the History: a read model projected by a release before events said who
+// recorded them stores nobody for events the log says someone recorded.
+// Like any refusal decided from the History it is never the answer: the
+// Recorder reads the person again from the log alone and decides there.
+func errWhoFromHistory(id string) error {
+	return domain.Forbidden("accomplishment %s: who changed it is read again from the log", id)
+}
 
 // mayChange refuses, FORBIDDEN, a change of accomplishment id that only
 // its recorder may make (by, see AmendAccomplishment.OnlyBy) when someone
 // else recorded it or last amended it. What the log does not say who did
-// counts as by's.
+// counts as by's; what a History does not say is asked of the log
+// (errWhoFromHistory).
 func (e *personEntry) mayChange(id, by string) error {
 	if by == "" {
 		return nil
@@ -144,6 +162,8 @@ func (e *personEntry) mayChange(id, by string) error {
 		return nil // unknown: the command's own decision says so
 	}
 	switch {
+	case e.fromHistory && w.unnamed():
+		return errWhoFromHistory(id)
 	case w.recorded != "" && w.recorded != by:
 		return domain.Forbidden("accomplishment %s was recorded by %s: an employee amends or retracts only what they recorded themselves", id, w.recorded)
 	case w.amended != "" && w.amended != by:

@@ -236,3 +236,77 @@ func TestARecorderReadsTheLogWhenItsHistoryIsSlow(t *testing.T) {
 		t.Errorf("history asked %d times, folded %d: want 1 and 0 (paused after it failed)", h.reads, r.historyReads.Load())
 	}
 }
+
+// TestAHistoryThatDoesNotSayWhoIsNotTrustedWithAPermission: a read model
+// projected by a release before the events said who recorded them (it
+// stores "" for who) gives a Recorder an accomplishment nobody recorded,
+// which every employee may change. The log says who did: an employee's
+// amendment or retraction of someone else's accomplishment is refused
+// whether the Recorder read the person from the log or from such a
+// History, single or in a batch, and the recorder's own goes through.
+func TestAHistoryThatDoesNotSayWhoIsNotTrustedWithAPermission(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		alice, bob := WithActor(ctx, "alice"), WithActor(ctx, "bob")
+		r0 := newRecorder(l)
+		mustRegister(t, r0, "E3001")
+		rec, err := r0.RecordAccomplishment(alice, RecordAccomplishment{PersonID: "E3001", Accomplishment: sampleEngagement("Alice's migration")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRegister(t, r0, "E3002")
+		anonymous := func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+			for i := range rs {
+				rs[i].RecordedBy = "" // as a release before who was kept projects it
+			}
+			return rs, upTo
+		}
+		retitle := func(title string) func(domain.Accomplishment) (domain.Accomplishment, error) {
+			return func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+				cur.Engagement.Title = title
+				return cur, nil
+			}
+		}
+		forbidden := func(how string, err error) {
+			t.Helper()
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindForbidden {
+				t.Errorf("%s: %v, want FORBIDDEN (alice recorded it, the log says so)", how, err)
+			}
+		}
+		for _, c := range []struct {
+			name    string
+			history History
+		}{{"the log", nil}, {"a history without who", &logHistory{l: l, edit: anonymous}}} {
+			t.Run(c.name, func(t *testing.T) {
+				recorder := func() *Recorder {
+					r := newRecorder(l)
+					if c.history != nil {
+						r.History = c.history
+					}
+					return r
+				}
+				_, err := recorder().AmendAccomplishment(bob, AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+					OnlyBy: "bob", Patch: retitle("Bob's now")})
+				forbidden("amend", err)
+				_, err = recorder().RetractAccomplishment(bob, RetractAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+					OnlyBy: "bob", Reason: "not mine, but gone"})
+				forbidden("retract", err)
+				out := recorder().RecordBatch(bob, []Command{AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+					OnlyBy: "bob", Patch: retitle("Bob's in a batch")}})
+				forbidden("batch", out[0].Err)
+				rs, _, err := l.Load(ctx, "E3001")
+				if err != nil || len(rs) != 2 {
+					t.Fatalf("the log holds %d events of E3001 (%v): want the registration and alice's record only", len(rs), err)
+				}
+			})
+		}
+		// Alice changes what she recorded, read from such a History too.
+		r := newRecorder(l)
+		r.History = &logHistory{l: l, edit: anonymous}
+		if _, err := r.AmendAccomplishment(alice, AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+			OnlyBy: "alice", Patch: retitle("Alice's migration, amended")}); err != nil {
+			t.Errorf("alice amends her own: %v", err)
+		}
+	})
+}
