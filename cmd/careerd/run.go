@@ -675,8 +675,8 @@ func (m *Main) startProjector(ctx context.Context) {
 				}
 				took.Store(true)
 				m.log.Info("projector lock taken: this instance projects")
-				m.metrics.projecting.Set(1)
-				defer m.metrics.projecting.Set(0)
+				m.metrics.setProjecting(true)
+				defer m.metrics.setProjecting(false)
 				// While it projects, an instance of the read model's catalogue
 				// may start: it then projects, and this one stops.
 				lctx, cancel := context.WithCancel(ctx)
@@ -703,7 +703,7 @@ func (m *Main) startProjector(ctx context.Context) {
 			postgres.RunExclusive(ctx, m.pool, m.Config.Schema, m.log, time.Second, locked) //nolint:errcheck // returns nil when ctx is done
 			return
 		}
-		m.metrics.projecting.Set(1)
+		m.metrics.setProjecting(true)
 		run(ctx) //nolint:errcheck // returns nil when ctx is done
 	}()
 }
@@ -960,6 +960,7 @@ func (m *Main) watchLag(ctx context.Context) {
 		default:
 			return
 		}
+		m.metrics.readModelAt(cp)
 		if head <= cp {
 			m.observe(cp, cp, 0)
 			m.metrics.lag.Set(0)
