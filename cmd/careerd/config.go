@@ -405,20 +405,33 @@ func maskAll(s string) string {
 }
 
 // Masked returns the configuration as printable key/value pairs with
-// secrets masked.
+// secrets masked: the settings that apply only. The embedded server's
+// (--data-dir, --nats-listen, --sync-interval) are left out with
+// --nats-url, where none runs (Run warns of those given anyway), and
+// --schema without --database-url, where the read models are in memory.
+// Before, the start's record showed a data_dir that nothing used.
 func (c Config) Masked() []any {
 	mask := maskAll
-	return []any{
-		"http_addr", c.HTTPAddr, "nats_url", maskURL(c.NATSURL), "nats_listen", c.NATSListen,
-		"database_url", maskURL(c.DatabaseURL), "data_dir", c.DataDir, "auth_secret", mask(c.AuthSecret),
+	out := []any{"http_addr", c.HTTPAddr, "nats_url", maskURL(c.NATSURL)}
+	if c.NATSURL == "" {
+		out = append(out, "nats_listen", c.NATSListen, "data_dir", c.DataDir)
+	}
+	out = append(out, "database_url", maskURL(c.DatabaseURL), "auth_secret", mask(c.AuthSecret),
 		"max_token_lifetime", c.MaxTokenLifetime.String(),
 		"dev", c.Dev, "catalogue", c.Catalogue, "stream", c.Stream, "subject_prefix", c.SubjectPrefix, "replicas", c.Replicas,
-		"duplicate_window", c.DuplicateWindow.String(), "sync_interval", c.SyncInterval.String(), "schema", c.Schema,
+		"duplicate_window", c.DuplicateWindow.String())
+	if c.NATSURL == "" {
+		out = append(out, "sync_interval", c.SyncInterval.String())
+	}
+	if c.DatabaseURL != "" {
+		out = append(out, "schema", c.Schema)
+	}
+	return append(out,
 		"ready_max_lag", c.ReadyMaxLag, "ready_max_stall", c.ReadyMaxStall.String(), "projector_cache", c.ProjectorCache, "read_your_writes_timeout", c.RYWTimeout.String(),
 		"request_timeout", c.RequestTimeout.String(), "body_read_timeout", c.BodyReadTimeout.String(),
 		"import_read_timeout", c.ImportReadTimeout.String(), "self_assessment", c.SelfAssessment,
 		"shutdown_timeout", c.ShutdownTimeout.String(), "log_level", c.LogLevel, "time_zone", c.TimeZone,
-	}
+	)
 }
 
 // maxCached is Projector.MaxCached for --projector-cache (0: no bound).
