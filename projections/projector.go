@@ -289,6 +289,7 @@ type Projector struct {
 	dirty       map[string]struct{} // people whose events were stored but not projected
 	bulkUntil   uint64              // the head when Run started: defer the batches before it
 	deferredAny bool                // people were deferred (or left behind) since the last judgment
+	endingBulk  bool                // the next judgment is of the batch that ends a bulk catch-up
 	batches     uint64              // batches prepared in this run: the clock of personState.seen
 	committed   atomic.Uint64       // the last position the store committed in this run
 	// reported is the last position OnCommitted was given or passed over
@@ -298,6 +299,38 @@ type Projector struct {
 	reported atomic.Uint64
 	// stopAt, when not 0, is the last position Run applies (StopAfter).
 	stopAt atomic.Uint64
+	// writeMu guards the bulk judgment in progress (BulkWrite): since when
+	// (zero: none) and how many people.
+	writeMu     sync.Mutex
+	writeSince  time.Time
+	writePeople int
+}
+
+// BulkWrite reports the judgment and write of the people a bulk catch-up
+// deferred, while it runs: with the batch that reaches the head the
+// catch-up started from, or of the people a stopped catch-up left behind.
+// It is one batch, one transaction, and it moves neither the readable
+// position nor the checkpoint until it commits: at a million events over
+// 100,000 people it took 32 s. since is when the judgment began (on this
+// process's clock, not Now), people how many it judges; ok is false while
+// none runs. A watcher of progress (careerd's /readyz) takes it for
+// progress, within a bound of its own, rather than for a stall.
+func (p *Projector) BulkWrite() (since time.Time, people int, ok bool) {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	return p.writeSince, p.writePeople, !p.writeSince.IsZero()
+}
+
+// bulkWriting notes a bulk judgment of people beginning (people > 0) or
+// over (people 0).
+func (p *Projector) bulkWriting(people int) {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	if people == 0 {
+		p.writeSince, p.writePeople = time.Time{}, 0
+		return
+	}
+	p.writeSince, p.writePeople = time.Now(), people
 }
 
 // StopAfter makes Run apply the log up to pos and return nil there, from
@@ -325,8 +358,9 @@ type headSource interface {
 // Folding and judging a batch overlaps with the store applying the batch
 // before it; batches are still applied one at a time, in order.
 func (p *Projector) Run(ctx context.Context) error {
-	p.cache, p.dirty, p.bulkUntil, p.deferredAny = map[string]*personState{}, map[string]struct{}{}, 0, false
+	p.cache, p.dirty, p.bulkUntil, p.deferredAny, p.endingBulk = map[string]*personState{}, map[string]struct{}{}, 0, false, false
 	p.batches = 0
+	defer p.bulkWriting(0) // a bulk write the run did not see through is over with it
 	from, err := p.Store.Checkpoint(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -419,6 +453,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		if !deferred {
 			p.bulkUntil = 0
 		}
+		p.endingBulk = ends
 		w, ok, err := p.prepare(fctx, batch, deferred)
 		if err != nil || !ok {
 			return err
@@ -492,6 +527,7 @@ func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) (inter
 	} else {
 		err = p.Store.Apply(ctx, checkpoint, nil, w.people)
 	}
+	p.bulkWriting(0)
 	if err != nil {
 		return true, fmt.Errorf("write people left behind at %d: %w", checkpoint, err)
 	}
@@ -509,6 +545,7 @@ type prepared struct {
 	batch    []events.Recorded
 	deferred bool // store the events only; the people stay dirty
 	endsBulk bool // the batch that reaches the head a bulk catch-up started from
+	bulk     bool // it judges people a bulk catch-up deferred (BulkWrite runs until it is written)
 	people   []PersonProjection
 	derived  []LevelChanged
 }
@@ -531,6 +568,9 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 		err = k.ApplyDerived(ctx, w.position, w.batch, w.people, p.toKeep(w.derived))
 	} else {
 		err = p.Store.Apply(ctx, w.position, w.batch, w.people)
+	}
+	if w.bulk {
+		p.bulkWriting(0)
 	}
 	if err != nil {
 		return fmt.Errorf("apply batch ending at %d: %w", w.position, err)
@@ -770,6 +810,17 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		}
 	}
 	clear(p.dirty)
+	// What a bulk catch-up or a recovery reveals is history the read model
+	// now answers, not news: only batches applied as they come notify.
+	notify := !p.deferredAny
+	// The judgment of everyone a bulk catch-up touched (deferred, or all
+	// in the one batch that reached its head), or left behind: reported
+	// by BulkWrite until their write returns.
+	bulk := !notify || p.endingBulk
+	p.deferredAny, p.endingBulk = false, false
+	if bulk && len(ids) > 0 {
+		p.bulkWriting(len(ids))
+	}
 	slices.Sort(ids) // the same batch writes its rows in the same order
 	people := make([]PersonProjection, len(ids))
 	workers := min(runtime.GOMAXPROCS(0), (len(ids)+63)/64)
@@ -788,10 +839,6 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 		}
 		wg.Wait()
 	}
-	// What a bulk catch-up or a recovery reveals is history the read model
-	// now answers, not news: only batches applied as they come notify.
-	notify := !p.deferredAny
-	p.deferredAny = false
 	var derived []LevelChanged
 	for i, id := range ids {
 		st := p.cache[id]
@@ -815,5 +862,5 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 			derived = append(derived, LevelChanged{PersonID: id, Department: dept, Change: c, Position: position})
 		}
 	}
-	return prepared{position: position, batch: batch, people: people, derived: derived}
+	return prepared{position: position, batch: batch, people: people, derived: derived, bulk: bulk}
 }

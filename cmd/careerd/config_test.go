@@ -508,3 +508,47 @@ func TestEmbeddedServerSettingsWithANATSURLAreSaid(t *testing.T) {
 		t.Errorf("the embedded server's own settings: %v, %s", err, log.String())
 	}
 }
+
+// TestTheStartLogsOnlyTheSettingsThatApply: the "careerd starting" record
+// shows the embedded server's settings (data_dir, nats_listen,
+// sync_interval) only when it runs, that is without --nats-url, and the
+// read models' schema only with --database-url. Before, it showed a
+// data_dir with --nats-url, where nothing uses it.
+func TestTheStartLogsOnlyTheSettingsThatApply(t *testing.T) {
+	starting := func(t *testing.T, args []string, env map[string]string) map[string]any {
+		t.Helper()
+		cfg, err := ParseConfig(append([]string{"--dev", "--http-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs logLines
+		m := NewMain(cfg, &logs)
+		_ = m.Run(context.Background()) // with an unreachable NATS it fails after the record
+		_ = m.Close()
+		recs := logs.find(t, "careerd starting", nil)
+		if len(recs) != 1 {
+			t.Fatalf("%d records \"careerd starting\", want 1:\n%s", len(recs), logs.String())
+		}
+		return recs[0]
+	}
+	embeddedOnly := []string{"data_dir", "nats_listen", "sync_interval"}
+	rec := starting(t, []string{"--data-dir", "/var/lib/careerd-unused"}, map[string]string{"NATS_URL": "nats://127.0.0.1:1"})
+	for _, key := range append(embeddedOnly, "schema") {
+		if v, ok := rec[key]; ok {
+			t.Errorf("with --nats-url and no --database-url the start logs %s=%v, which does not apply", key, v)
+		}
+	}
+	if rec["nats_url"] != "nats://127.0.0.1:1" || rec["replicas"] == nil {
+		t.Errorf("with --nats-url the start does not log nats_url and replicas: %v", rec)
+	}
+	dir := t.TempDir()
+	rec = starting(t, []string{"--data-dir", dir}, map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?connect_timeout=1"})
+	for _, key := range append(embeddedOnly, "schema", "database_url") {
+		if _, ok := rec[key]; !ok {
+			t.Errorf("with the embedded server and a database the start does not log %s: %v", key, rec)
+		}
+	}
+	if rec["data_dir"] != dir {
+		t.Errorf("data_dir logged as %v, want %s", rec["data_dir"], dir)
+	}
+}

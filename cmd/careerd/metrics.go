@@ -42,6 +42,11 @@ type metrics struct {
 	// projecting is 1 while this instance projects (holds the projector
 	// lock, with PostgreSQL).
 	projecting prometheus.Gauge
+	// active is what projecting says, under posMu with position: while
+	// this instance projects, position is the projector's, otherwise the
+	// read model's as watchLag reads it (readModelAt).
+	posMu  sync.Mutex
+	active bool
 	// catalogueBehind is 1 while this instance's catalogue is an older
 	// version than the one that judged the read model it serves.
 	catalogueBehind prometheus.Gauge
@@ -91,7 +96,7 @@ func newMetrics() *metrics {
 			Name: "careerledger_projector_active", Help: "1 while this instance projects the log into the read model (with PostgreSQL: holds the projector lock), 0 otherwise.",
 		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "careerledger_projection_position", Help: "Log position of the last event applied by this instance.",
+			Name: "careerledger_projection_position", Help: "Log position up to which the read model answers: while this instance projects (careerledger_projector_active 1), of the last event it applied; while it stands by, the read model's as read each second.",
 		}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "careerledger_projection_lag_events", Help: "Events between the log head and the read model checkpoint.",
@@ -134,7 +139,37 @@ func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 
 func (m *metrics) applied(pos uint64, n int) {
 	m.projected.Add(float64(n))
+	m.posMu.Lock()
+	defer m.posMu.Unlock()
 	m.position.Set(float64(pos))
+}
+
+// setProjecting says whether this instance projects
+// (careerledger_projector_active).
+func (m *metrics) setProjecting(on bool) {
+	m.posMu.Lock()
+	defer m.posMu.Unlock()
+	m.active = on
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.projecting.Set(v)
+}
+
+// readModelAt is the read model's readable position as watchLag read it:
+// the position gauge of an instance that does not project. Before, the
+// gauge of an instance standing by kept the last position it applied when
+// it last projected (or 0 if it never had), and a dashboard showed that
+// instance's projection frozen while the read model they share moved on.
+// A reading taken before this instance took the projector lock is
+// dropped: the projector's own is newer.
+func (m *metrics) readModelAt(pos uint64) {
+	m.posMu.Lock()
+	defer m.posMu.Unlock()
+	if !m.active {
+		m.position.Set(float64(pos))
+	}
 }
 
 // liveLagBuckets doubles from 1 ms to about 65 s, with the 50 ms of the

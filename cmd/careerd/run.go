@@ -62,7 +62,13 @@ type Main struct {
 	store    *projections.Switch
 	rebuild  *rebuilder
 	projMu   sync.Mutex
-	projStop context.CancelFunc // stops the live projector's current run (pauseLive)
+	// projector is the live projector (startProjector): /readyz asks it
+	// whether a bulk catch-up's write is running (BulkWrite).
+	projector *projections.Projector
+	// projectorStore, when set (by tests), is the store the live projector
+	// writes to, in place of store: a real one wrapped, to delay a write.
+	projectorStore func(*projections.Switch) projections.Store
+	projStop       context.CancelFunc // stops the live projector's current run (pauseLive)
 	// projFailures counts the projector's failed runs since it last
 	// applied a batch, for saying when it recovers.
 	projFailures atomic.Int64
@@ -586,8 +592,12 @@ func (m *Main) startBus(ctx context.Context) error {
 // restarting after errors; with PostgreSQL only the instance holding the
 // projector lock projects.
 func (m *Main) startProjector(ctx context.Context) {
+	var store projections.Store = m.store
+	if m.projectorStore != nil {
+		store = m.projectorStore(m.store)
+	}
 	p := &projections.Projector{
-		Catalogue: m.cat, Source: m.eventLog, Store: m.store, Notifier: m.bus, Now: m.now, Logger: m.log,
+		Catalogue: m.cat, Source: m.eventLog, Store: store, Notifier: m.bus, Now: m.now, Logger: m.log,
 		// A backlog (a fresh memory model at start, a long stop) is caught up
 		// in bulk: each person judged once, at the head. Up to ten batches
 		// (a restart after a crash, a lock handed over) are projected as
@@ -605,6 +615,7 @@ func (m *Main) startProjector(ctx context.Context) {
 		MaxCached:   m.Config.maxCached(),
 		OnEvicted:   func(n int) { m.metrics.evicted.Add(float64(n)) },
 	}
+	m.projector = p
 	run := func(ctx context.Context) error {
 		for {
 			// Before every run (the first, and after each switch followed):
@@ -675,8 +686,8 @@ func (m *Main) startProjector(ctx context.Context) {
 				}
 				took.Store(true)
 				m.log.Info("projector lock taken: this instance projects")
-				m.metrics.projecting.Set(1)
-				defer m.metrics.projecting.Set(0)
+				m.metrics.setProjecting(true)
+				defer m.metrics.setProjecting(false)
 				// While it projects, an instance of the read model's catalogue
 				// may start: it then projects, and this one stops.
 				lctx, cancel := context.WithCancel(ctx)
@@ -703,7 +714,7 @@ func (m *Main) startProjector(ctx context.Context) {
 			postgres.RunExclusive(ctx, m.pool, m.Config.Schema, m.log, time.Second, locked) //nolint:errcheck // returns nil when ctx is done
 			return
 		}
-		m.metrics.projecting.Set(1)
+		m.metrics.setProjecting(true)
 		run(ctx) //nolint:errcheck // returns nil when ctx is done
 	}()
 }
@@ -736,7 +747,20 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	if lag > 0 {
 		stored = m.storedCheckpoint(ctx, cp)
 	}
-	if stalled := m.observe(cp, stored, lag); stalled > 0 {
+	stalled := m.observe(cp, stored, lag)
+	if since, people, ok := m.projector.BulkWrite(); ok && lag > 0 {
+		// The write that judges everyone at the end of a bulk catch-up
+		// moves nothing until it commits (32 s at a million events): a
+		// projector busy with it is not stalled, until it has run for
+		// longer than --ready-max-write. Only this instance's projector
+		// is seen: another instance's /readyz sees the read model alone.
+		running := time.Since(since)
+		body["writing_people"], body["writing_seconds"] = people, running.Seconds()
+		if running <= m.Config.ReadyMaxWrite {
+			stalled = 0
+		}
+	}
+	if stalled > 0 {
 		body["stalled_seconds"] = stalled.Seconds()
 		if m.Config.ReadyMaxStall > 0 && stalled > m.Config.ReadyMaxStall {
 			body["status"] = "projector stalled"
@@ -960,6 +984,7 @@ func (m *Main) watchLag(ctx context.Context) {
 		default:
 			return
 		}
+		m.metrics.readModelAt(cp)
 		if head <= cp {
 			m.observe(cp, cp, 0)
 			m.metrics.lag.Set(0)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +230,98 @@ func TestInstancesOfAnOlderReleaseAreNamedInReadyz(t *testing.T) {
 		}
 	}
 	other.Close()
+}
+
+// TestTheGaugesOfAnInstanceStandingByFollowTheReadModel: an instance that
+// projected and lost the projector lock to another (its lock session
+// ended) stands by; its careerledger_projection_position follows the read
+// model the other projects into, as careerledger_projector_active says
+// which one projects. Before, it kept the last position it applied, and a
+// dashboard showed that instance's projection frozen.
+func TestTheGaugesOfAnInstanceStandingByFollowTheReadModel(t *testing.T) {
+	cfg, pool := productionConfig(t)
+	token := adminToken(t)
+	var la, lb logLines
+	a := startLogging(t, cfg, &la)
+	la.waitLog(t, "projector lock taken: this instance projects", nil)
+	b := startLogging(t, cfg, &lb)
+	lb.waitLog(t, "projector lock held by another instance: this instance serves and takes over if that one stops", nil)
+	gauges := func(m *Main) (active, position int) {
+		t.Helper()
+		_, body := get(t, "http://"+m.Addr()+"/metrics")
+		return metricValue(body, "careerledger_projector_active"), metricValue(body, "careerledger_projection_position")
+	}
+	register := func(m *Main, id string) int {
+		t.Helper()
+		code, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+			"id": id, "name": "Person " + id, "department": "Ops", "joinedOn": "2020-01-01"}})
+		if code != 200 || len(res.Errors) > 0 {
+			t.Fatalf("register %s: %d %+v", id, code, res.Errors)
+		}
+		var out struct {
+			RegisterPerson struct{ Position string }
+		}
+		if err := json.Unmarshal(res.Data, &out); err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.Atoi(out.RegisterPerson.Position)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// waitGauges waits up to 10 s for m's gauges to read active and position.
+	waitGauges := func(m *Main, name string, active, position int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			gotActive, gotPosition := gauges(m)
+			if gotActive == active && gotPosition == position {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %s: projector_active %d, projection_position %d; want %d and %d", name, gotActive, gotPosition, active, position)
+			}
+		}
+	}
+	pos := register(a, "G1")
+	waitGauges(a, "a", 1, pos)
+	waitGauges(b, "b", 0, pos) // never projected: the read model's, not 0
+
+	// a's lock session ends (a failover, pg_terminate_backend): b takes the
+	// lock, or a again, whichever asks first; end it again until b holds it.
+	key := postgres.ProjectorLockKey(cfg.Schema)
+	for attempt := 0; ; attempt++ {
+		if act, _ := gauges(b); act == 1 {
+			break
+		}
+		if attempt == 10 {
+			t.Fatalf("instance b never took the projector lock over in %d attempts", attempt)
+		}
+		var ended int
+		if err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid::bigint = ($1::bigint >> 32) & 4294967295
+			AND objid::bigint = $1::bigint & 4294967295 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+			key).Scan(&ended); err != nil {
+			t.Fatal(err)
+		}
+		if ended != 1 {
+			t.Fatalf("ended %d lock sessions, want 1", ended)
+		}
+		// a notices (its lock session answers no ping), then b takes the
+		// lock, or a takes it again (and says so), whichever asks first.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if actB, _ := gauges(b); actB == 1 || len(la.find(t, "projector lock taken: this instance projects", nil)) > attempt+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nobody took the projector lock after its session ended\nA:\n%s\nB:\n%s", la.String(), lb.String())
+			}
+		}
+	}
+	// a stands by now: it projected up to pos, and follows what b applies.
+	for _, id := range []string{"G2", "G3"} {
+		pos = register(a, id)
+	}
+	waitGauges(b, "b", 1, pos)
+	waitGauges(a, "a", 0, pos)
 }
