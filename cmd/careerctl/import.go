@@ -227,7 +227,14 @@ type csvReader struct {
 }
 
 func newCSVReader(r io.Reader, base string) (*csvReader, error) {
-	cr := csv.NewReader(r)
+	// A byte order mark, as Excel's "CSV UTF-8" saves one, is dropped from
+	// the stream before it is parsed: left in, it made a quoted first
+	// cell a bare quote, and a first comment or blank line a header.
+	br := bufio.NewReader(r)
+	if mark, _ := br.Peek(3); string(mark) == "\uFEFF" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()

@@ -729,3 +729,47 @@ func TestAFileThatCannotBeReadSendsNothing(t *testing.T) {
 		t.Errorf("exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
 	}
 }
+
+// TestACSVFileWithAByteOrderMark: a byte order mark, as Excel's "CSV
+// UTF-8" and editors on Windows save one, is dropped from the start of the
+// file before it is parsed, whatever its first line is: a quoted header
+// cell, a comment or a blank line. It was dropped from the header's cells
+// only, once parsed: a quoted first cell was refused as a bare quote, and
+// a first comment or blank line was taken for the header.
+func TestACSVFileWithAByteOrderMark(t *testing.T) {
+	const header = "op,id,name,department,joinedOn\n"
+	const row = "registerPerson,P1,Aiko,Ops,2020-01-01\n"
+	plain, _ := readAll(t, "csv", header+row)
+	for name, c := range map[string]struct {
+		text string
+		line int
+	}{
+		"plain header":   {"\uFEFF" + header + row, 2},
+		"quoted header":  {"\uFEFF\"op\",\"id\",\"name\",\"department\",\"joinedOn\"\n" + row, 2},
+		"a comment":      {"\uFEFF# people\n" + header + row, 3},
+		"a blank line":   {"\uFEFF\n" + header + row, 3},
+		"CRLF, comments": {"\uFEFF# people\r\n" + strings.ReplaceAll(header+"# and more\n"+row, "\n", "\r\n"), 4},
+	} {
+		lr, err := newLineReader(strings.NewReader(c.text), "csv", "cmds.csv")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		l, err := lr.next()
+		if err != nil || l.err != nil || l.no != c.line {
+			t.Errorf("%s: line %d, %v %v, want line %d", name, l.no, err, l.err, c.line)
+			continue
+		}
+		var v map[string]any
+		json.Unmarshal(l.body, &v)
+		if in := v["input"].(map[string]any); in["name"] != "Aiko" || in["id"] != "P1" {
+			t.Errorf("%s: %v", name, v)
+		}
+		if c.line == 2 && !reflect.DeepEqual(v, plain[2]) {
+			t.Errorf("%s: %v, without the mark %v: want the same request (and key)", name, v, plain[2])
+		}
+	}
+	if _, err := newLineReader(strings.NewReader("\uFEFF"), "csv", "cmds.csv"); err == nil || !strings.Contains(err.Error(), "the CSV file is empty") {
+		t.Errorf("a file of a byte order mark alone: %v, want it called empty", err)
+	}
+}
