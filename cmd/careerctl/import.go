@@ -270,7 +270,6 @@ func (c *csvReader) next() (importLine, error) {
 	if err == io.EOF {
 		return importLine{}, err
 	}
-	no, _ := c.r.FieldPos(0)
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
@@ -282,6 +281,9 @@ func (c *csvReader) next() (importLine, error) {
 		}
 		return importLine{}, err
 	}
+	// Where the record's first cell begins, asked only of a record read
+	// whole: the reader does not know it of a failed one (it panics).
+	no, _ := c.r.FieldPos(0)
 	if emptyRow(rec) {
 		// A row of empty cells, as a spreadsheet saves the rows below
 		// its data: a blank line, skipped as NDJSON's are.

@@ -773,3 +773,27 @@ func TestACSVFileWithAByteOrderMark(t *testing.T) {
 		t.Errorf("a file of a byte order mark alone: %v, want it called empty", err)
 	}
 }
+
+// TestAQuoteInARowsFirstCellIsTold: a row whose first cell holds a stray
+// quote, or opens a quote it never closes, is refused naming its line,
+// as one in any other cell is, and nothing is sent; careerctl panicked
+// (it asked the CSV reader where the failed row's first cell began, which
+// it does not know).
+func TestAQuoteInARowsFirstCellIsTold(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	for name, c := range map[string]struct{ text, want string }{
+		"a stray quote": {"name,op,id,department,joinedOn\nAiko,registerPerson,P1,Ops,2020-01-01\nOda \"Nobu\",registerPerson,P2,Ops,2020-01-01\n",
+			"names.csv: CSV line 3: bare \" in non-quoted-field"},
+		"an open quote": {"op,id,name,department,joinedOn\nregisterPerson,P1,Aiko,Ops,2020-01-01\n\"registerPerson,P2,Ren,Ops,2020-01-01\n",
+			"names.csv: CSV line 3: extraneous or missing \" in quoted-field"},
+	} {
+		path := filepath.Join(t.TempDir(), "names.csv")
+		os.WriteFile(path, []byte(c.text), 0o644)
+		code, out, errs := runAgainst(srv.URL, "import", path)
+		if code != 1 || fake.requests != 0 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "; nothing was sent") {
+			t.Errorf("%s: exit %d, %d requests\n%s\n%s", name, code, fake.requests, out, errs)
+		}
+	}
+}
