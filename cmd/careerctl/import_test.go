@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -795,5 +796,19 @@ func TestAQuoteInARowsFirstCellIsTold(t *testing.T) {
 		if code != 1 || fake.requests != 0 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "; nothing was sent") {
 			t.Errorf("%s: exit %d, %d requests\n%s\n%s", name, code, fake.requests, out, errs)
 		}
+	}
+}
+
+// TestManyRowsOfEmptyCellsAreSkippedInAFewBytesOfStack: the rows of empty
+// cells a spreadsheet saves below its data (a formatted column: up to
+// its last row, 1,048,576 in Excel) are skipped one after another, not
+// each by a deeper call: 3,000,000 of them (6 MB) overflowed careerctl's
+// stack, 1 GB.
+func TestManyRowsOfEmptyCellsAreSkippedInAFewBytesOfStack(t *testing.T) {
+	defer debug.SetMaxStack(debug.SetMaxStack(32 << 20))
+	text := "op,id,name\n" + strings.Repeat(",,\n", 500_000) + "registerPerson,P1,Aiko\n"
+	got, bad := readAll(t, "csv", text)
+	if len(bad) != 0 || len(got) != 1 || got[500_002] == nil {
+		t.Errorf("good %d, bad %v: want line 500002 alone", len(got), bad)
 	}
 }
