@@ -310,3 +310,64 @@ func TestAHistoryThatDoesNotSayWhoIsNotTrustedWithAPermission(t *testing.T) {
 		}
 	})
 }
+
+// TestAHistoryThatDoesNotSayWhoAmendedIsNotTrustedWithAPermission: as
+// TestAHistoryThatDoesNotSayWhoIsNotTrustedWithAPermission, for the last
+// amendment: a History that names who recorded an accomplishment but not
+// who amended it since (the amendment projected by a release before events
+// said who recorded them, in a rolling upgrade) does not let its recorder
+// change it after their manager's amendment, single or in a batch. The
+// log says the manager amended it.
+func TestAHistoryThatDoesNotSayWhoAmendedIsNotTrustedWithAPermission(t *testing.T) {
+	forEachBackend(t, LogConfig{}, func(t *testing.T, l *Log, _ *nats.Conn) {
+		ctx := ctxT(t)
+		alice, mgr := WithActor(ctx, "alice"), WithActor(ctx, "mgr")
+		r0 := newRecorder(l)
+		mustRegister(t, r0, "E3101")
+		rec, err := r0.RecordAccomplishment(alice, RecordAccomplishment{PersonID: "E3101", Accomplishment: sampleEngagement("Alice's migration")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		retitle := func(title string) func(domain.Accomplishment) (domain.Accomplishment, error) {
+			return func(cur domain.Accomplishment) (domain.Accomplishment, error) {
+				cur.Engagement.Title = title
+				return cur, nil
+			}
+		}
+		if _, err := r0.AmendAccomplishment(mgr, AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID, Patch: retitle("Corrected by her manager")}); err != nil {
+			t.Fatal(err)
+		}
+		amendedByNobody := func(rs []Recorded, upTo uint64) ([]Recorded, uint64) {
+			for i := range rs {
+				if _, ok := deref(rs[i].Event).(AccomplishmentAmended); ok {
+					rs[i].RecordedBy = ""
+				}
+			}
+			return rs, upTo
+		}
+		recorder := func() *Recorder {
+			r := newRecorder(l)
+			r.History = &logHistory{l: l, edit: amendedByNobody}
+			return r
+		}
+		forbidden := func(how string, err error) {
+			t.Helper()
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindForbidden || !strings.Contains(de.Message, "last amended by mgr") {
+				t.Errorf("%s: %v, want FORBIDDEN naming mgr (the log says mgr amended it last)", how, err)
+			}
+		}
+		_, err = recorder().AmendAccomplishment(alice, AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+			OnlyBy: "alice", Patch: retitle("Alice's again")})
+		forbidden("amend", err)
+		_, err = recorder().RetractAccomplishment(alice, RetractAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+			OnlyBy: "alice", Reason: "mine, but corrected"})
+		forbidden("retract", err)
+		out := recorder().RecordBatch(alice, []Command{AmendAccomplishment{AccomplishmentID: rec.AccomplishmentID,
+			OnlyBy: "alice", Patch: retitle("Alice's in a batch")}})
+		forbidden("batch", out[0].Err)
+		if rs, _, err := l.Load(ctx, "E3101"); err != nil || len(rs) != 3 {
+			t.Fatalf("the log holds %d events of E3101 (%v): want the registration, alice's record and mgr's amendment only", len(rs), err)
+		}
+	})
+}

@@ -1035,3 +1035,52 @@ func TestADepartureCountsFromTodayInTheServersTimeZone(t *testing.T) {
 		t.Errorf("the log's head moved from %d to %d: a refused request recorded something", head, h)
 	}
 }
+
+// TestAManagersOwnUnknownIdIsNotFound: a manager's token names the person
+// they are (the contract's person claim, whatever the roles beside it, as
+// actsAsEmployee reads it) without the employee role too: their own id,
+// when no registration names it, is told NOT_FOUND as admin is, in
+// GraphQL and /v1/import alike; it was FORBIDDEN, as if they could not see
+// themselves, unless the token also had the employee role. Another
+// unknown id stays FORBIDDEN. Nothing is recorded.
+func TestAManagersOwnUnknownIdIsNotFound(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "B1", "name": "Bea", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		lead := e.token(t, graph.Principal{Subject: "lead-m404", Roles: []string{graph.RoleManager}, Department: "Operations", Person: "M404"})
+		head := e.head(t)
+		engagement := func(id string) map[string]any {
+			return in(map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
+				"startedOn": "2026-01-05", "outcome": "ONGOING", "withinBudget": true, "complexity": []string{}})
+		}
+		for _, c := range []struct {
+			name, query string
+			vars        func(id string) map[string]any
+		}{
+			{"person", `query($id: ID!) { person(id: $id) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"accomplishment", `query($id: ID!) { accomplishment(id: $id) { id } }`, func(id string) map[string]any { return map[string]any{"id": id + ".AAAAAAAAAA"} }},
+			{"recordEngagement", mEngagement, engagement},
+			{"retractAccomplishment", mRetract, func(id string) map[string]any {
+				return in(map[string]any{"accomplishmentId": id + ".AAAAAAAAAA", "reason": "r"})
+			}},
+		} {
+			want := e.gql(t, adm, c.query, c.vars("M404"))
+			got := e.gql(t, lead, c.query, c.vars("M404"))
+			if len(got.Errors) != 1 || len(want.Errors) != 1 || got.Errors[0].code() != "NOT_FOUND" || got.Errors[0].Message != want.Errors[0].Message {
+				t.Errorf("the manager's %s of their own unregistered id: %s, want %s as admin is told", c.name, got.Raw, want.Raw)
+			}
+			if r := e.gql(t, lead, c.query, c.vars("M405")); len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+				t.Errorf("the manager's %s of another unknown id: %s, want FORBIDDEN", c.name, r.Raw)
+			}
+		}
+		_, lines := e.importLines(t, lead,
+			`{"op":"recordEngagement","input":{"personId":"M404","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"recordEngagement","input":{"personId":"M405","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`)
+		if len(lines) != 2 || lines[0].Code != "NOT_FOUND" || lines[1].Code != "FORBIDDEN" {
+			t.Errorf("the manager's import: %+v, want NOT_FOUND for their own id, FORBIDDEN for another", lines)
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+		}
+	})
+}

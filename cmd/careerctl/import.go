@@ -227,7 +227,14 @@ type csvReader struct {
 }
 
 func newCSVReader(r io.Reader, base string) (*csvReader, error) {
-	cr := csv.NewReader(r)
+	// A byte order mark, as Excel's "CSV UTF-8" saves one, is dropped from
+	// the stream before it is parsed: left in, it made a quoted first
+	// cell a bare quote, and a first comment or blank line a header.
+	br := bufio.NewReader(r)
+	if mark, _ := br.Peek(3); string(mark) == "\uFEFF" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -259,27 +266,34 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 }
 
 func (c *csvReader) next() (importLine, error) {
-	rec, err := c.r.Read()
-	if err == io.EOF {
-		return importLine{}, err
-	}
-	no, _ := c.r.FieldPos(0)
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			hint := ""
-			if errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrQuote) {
-				hint = ` (a cell that holds a quote is quoted whole, its quotes doubled: "Oda ""Nobu"" Ken")`
-			}
-			return importLine{}, fmt.Errorf("CSV line %d: %w%s", pe.StartLine, pe.Err, hint)
+	var rec []string
+	for {
+		var err error
+		rec, err = c.r.Read()
+		if err == io.EOF {
+			return importLine{}, err
 		}
-		return importLine{}, err
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				hint := ""
+				if errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrQuote) {
+					hint = ` (a cell that holds a quote is quoted whole, its quotes doubled: "Oda ""Nobu"" Ken")`
+				}
+				return importLine{}, fmt.Errorf("CSV line %d: %w%s", pe.StartLine, pe.Err, hint)
+			}
+			return importLine{}, err
+		}
+		// A row of empty cells, as a spreadsheet saves the rows below its
+		// data (a million of them, for a formatted column): a blank line,
+		// skipped as NDJSON's are, in a loop rather than a call each.
+		if !emptyRow(rec) {
+			break
+		}
 	}
-	if emptyRow(rec) {
-		// A row of empty cells, as a spreadsheet saves the rows below
-		// its data: a blank line, skipped as NDJSON's are.
-		return c.next()
-	}
+	// Where the record's first cell begins, asked only of a record read
+	// whole: the reader does not know it of a failed one (it panics).
+	no, _ := c.r.FieldPos(0)
 	l := importLine{no: no}
 	if len(rec) != len(c.header) {
 		l.err = badLine("", "%d cells, the header has %d", len(rec), len(c.header))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -727,5 +728,87 @@ func TestAFileThatCannotBeReadSendsNothing(t *testing.T) {
 	code, out, errs := runAgainst(srv.URL, "import", path)
 	if code != 1 || fake.requests != 0 || !strings.Contains(errs, "names.csv: CSV line 3: bare \" in non-quoted-field") || !strings.Contains(errs, "; nothing was sent") {
 		t.Errorf("exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+}
+
+// TestACSVFileWithAByteOrderMark: a byte order mark, as Excel's "CSV
+// UTF-8" and editors on Windows save one, is dropped from the start of the
+// file before it is parsed, whatever its first line is: a quoted header
+// cell, a comment or a blank line. It was dropped from the header's cells
+// only, once parsed: a quoted first cell was refused as a bare quote, and
+// a first comment or blank line was taken for the header.
+func TestACSVFileWithAByteOrderMark(t *testing.T) {
+	const header = "op,id,name,department,joinedOn\n"
+	const row = "registerPerson,P1,Aiko,Ops,2020-01-01\n"
+	plain, _ := readAll(t, "csv", header+row)
+	for name, c := range map[string]struct {
+		text string
+		line int
+	}{
+		"plain header":   {"\uFEFF" + header + row, 2},
+		"quoted header":  {"\uFEFF\"op\",\"id\",\"name\",\"department\",\"joinedOn\"\n" + row, 2},
+		"a comment":      {"\uFEFF# people\n" + header + row, 3},
+		"a blank line":   {"\uFEFF\n" + header + row, 3},
+		"CRLF, comments": {"\uFEFF# people\r\n" + strings.ReplaceAll(header+"# and more\n"+row, "\n", "\r\n"), 4},
+	} {
+		lr, err := newLineReader(strings.NewReader(c.text), "csv", "cmds.csv")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		l, err := lr.next()
+		if err != nil || l.err != nil || l.no != c.line {
+			t.Errorf("%s: line %d, %v %v, want line %d", name, l.no, err, l.err, c.line)
+			continue
+		}
+		var v map[string]any
+		json.Unmarshal(l.body, &v)
+		if in := v["input"].(map[string]any); in["name"] != "Aiko" || in["id"] != "P1" {
+			t.Errorf("%s: %v", name, v)
+		}
+		if c.line == 2 && !reflect.DeepEqual(v, plain[2]) {
+			t.Errorf("%s: %v, without the mark %v: want the same request (and key)", name, v, plain[2])
+		}
+	}
+	if _, err := newLineReader(strings.NewReader("\uFEFF"), "csv", "cmds.csv"); err == nil || !strings.Contains(err.Error(), "the CSV file is empty") {
+		t.Errorf("a file of a byte order mark alone: %v, want it called empty", err)
+	}
+}
+
+// TestAQuoteInARowsFirstCellIsTold: a row whose first cell holds a stray
+// quote, or opens a quote it never closes, is refused naming its line,
+// as one in any other cell is, and nothing is sent; careerctl panicked
+// (it asked the CSV reader where the failed row's first cell began, which
+// it does not know).
+func TestAQuoteInARowsFirstCellIsTold(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	for name, c := range map[string]struct{ text, want string }{
+		"a stray quote": {"name,op,id,department,joinedOn\nAiko,registerPerson,P1,Ops,2020-01-01\nOda \"Nobu\",registerPerson,P2,Ops,2020-01-01\n",
+			"names.csv: CSV line 3: bare \" in non-quoted-field"},
+		"an open quote": {"op,id,name,department,joinedOn\nregisterPerson,P1,Aiko,Ops,2020-01-01\n\"registerPerson,P2,Ren,Ops,2020-01-01\n",
+			"names.csv: CSV line 3: extraneous or missing \" in quoted-field"},
+	} {
+		path := filepath.Join(t.TempDir(), "names.csv")
+		os.WriteFile(path, []byte(c.text), 0o644)
+		code, out, errs := runAgainst(srv.URL, "import", path)
+		if code != 1 || fake.requests != 0 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "; nothing was sent") {
+			t.Errorf("%s: exit %d, %d requests\n%s\n%s", name, code, fake.requests, out, errs)
+		}
+	}
+}
+
+// TestManyRowsOfEmptyCellsAreSkippedInAFewBytesOfStack: the rows of empty
+// cells a spreadsheet saves below its data (a formatted column: up to
+// its last row, 1,048,576 in Excel) are skipped one after another, not
+// each by a deeper call: 3,000,000 of them (6 MB) overflowed careerctl's
+// stack, 1 GB.
+func TestManyRowsOfEmptyCellsAreSkippedInAFewBytesOfStack(t *testing.T) {
+	defer debug.SetMaxStack(debug.SetMaxStack(32 << 20))
+	text := "op,id,name\n" + strings.Repeat(",,\n", 500_000) + "registerPerson,P1,Aiko\n"
+	got, bad := readAll(t, "csv", text)
+	if len(bad) != 0 || len(got) != 1 || got[500_002] == nil {
+		t.Errorf("good %d, bad %v: want line 500002 alone", len(got), bad)
 	}
 }
