@@ -224,6 +224,10 @@ type csvReader struct {
 	base   string
 	header []string
 	opCol  int
+	// width is the header's cells, unnamed ones at its end included: a
+	// spreadsheet saves a column once used to the right of the data as
+	// an empty header cell and an empty cell in every row.
+	width int
 }
 
 func newCSVReader(r io.Reader, base string) (*csvReader, error) {
@@ -244,7 +248,10 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CSV header: %w", err)
 	}
-	c := &csvReader{r: cr, base: base, opCol: -1}
+	c := &csvReader{r: cr, base: base, opCol: -1, width: len(header)}
+	for len(header) > 1 && strings.TrimSpace(strings.TrimPrefix(header[len(header)-1], "\uFEFF")) == "" {
+		header = header[:len(header)-1]
+	}
 	seen := map[string]bool{}
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF"))
@@ -295,6 +302,17 @@ func (c *csvReader) next() (importLine, error) {
 	// whole: the reader does not know it of a failed one (it panics).
 	no, _ := c.r.FieldPos(0)
 	l := importLine{no: no}
+	if len(rec) == c.width && c.width > len(c.header) {
+		// The cells of the unnamed columns at the header's end: empty, as
+		// a spreadsheet saves them, or a value no field takes.
+		for i := len(c.header); i < len(rec); i++ {
+			if strings.TrimSpace(rec[i]) != "" {
+				l.err = badLine("", "cell %d holds %q, but its column has no name in the header (name it, or empty the column)", i+1, rec[i])
+				return l, nil
+			}
+		}
+		rec = rec[:len(c.header)]
+	}
 	if len(rec) != len(c.header) {
 		l.err = badLine("", "%d cells, the header has %d", len(rec), len(c.header))
 		return l, nil

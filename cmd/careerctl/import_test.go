@@ -812,3 +812,20 @@ func TestManyRowsOfEmptyCellsAreSkippedInAFewBytesOfStack(t *testing.T) {
 		t.Errorf("good %d, bad %v: want line 500002 alone", len(got), bad)
 	}
 }
+
+// TestUnnamedColumnsAtTheHeadersEndAreEmptyColumns: a spreadsheet saves a
+// column once used to the right of the data as an empty header cell and
+// an empty cell in every row; the file is read as without it (it was
+// refused whole: column 7 "" is not an input field name). A value in such
+// a column is refused on its line, naming the cell.
+func TestUnnamedColumnsAtTheHeadersEndAreEmptyColumns(t *testing.T) {
+	got, bad := readAll(t, "csv", "op,id,name,department,joinedOn,,\n"+
+		"registerPerson,P1,Aiko,Ops,2020-01-01,,\n"+
+		"registerPerson,P2,Ren,Ops,2020-01-01,, \n"+
+		"registerPerson,P3,Mio,Ops,2020-01-01,,note\n"+
+		"registerPerson,P4,Kai,Ops,2020-01-01\n")
+	want := `BAD_LINE: cell 7 holds "note", but its column has no name in the header (name it, or empty the column)`
+	if len(got) != 3 || got[2] == nil || got[3] == nil || got[5] == nil || bad[4] != want {
+		t.Errorf("good %v, bad %v: want lines 2, 3 and 5, and line 4 refused %q", got, bad, want)
+	}
+}
