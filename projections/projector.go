@@ -410,6 +410,16 @@ func (p *Projector) Run(ctx context.Context) error {
 		// tail is history too) or past BulkAbove: in bulk.
 		if from == 0 || interrupted || head > from+p.BulkAbove {
 			p.bulkUntil = head
+			// A fresh read model's catch-up, and the tail of an
+			// interrupted one, are history however short: their head
+			// batch publishes nothing even when it is their first (no
+			// deferred batch before it). Before, a whole log or a tail
+			// that came in one batch was published as news, at every
+			// start of the memory model. Past BulkAbove, a backlog that
+			// fits in the first batch is still projected as it comes.
+			if (from == 0 || interrupted) && head > from {
+				p.deferredAny = true
+			}
 		}
 	}
 	max := p.MaxBatch

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/memory"
@@ -250,7 +252,9 @@ func (r *rebuilder) build(ctx context.Context, start time.Time) (err error) {
 	// Then the switch brings the new model up to exactly what the serving
 	// one holds once the registry has moved (no batch commits on it after
 	// that).
-	catchUp := func(ctx context.Context, upTo uint64) error { return m.catchUpTo(ctx, target, upTo) }
+	catchUp := func(ctx context.Context, readable, stored uint64) error {
+		return m.catchUpTo(ctx, target, readable, stored)
+	}
 	// careerd's own rebuild never switches back over one at least as new
 	// that another instance switched to meanwhile.
 	return m.switchTo(ctx, target, schema, automatic, catchUp)
@@ -328,11 +332,12 @@ func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.
 // projector on it (it continues from target's checkpoint). It pauses the
 // live projector and holds queries throughout; it moves the registry (with
 // PostgreSQL), and then, with catchUp, has target brought up to the final
-// position of the model the switch replaced, so that nothing a query saw
-// before the switch (a write whose mutation returned) is missing after it.
-// The steps are in docs/projections.md.
+// positions of the model the switch replaced (readable and stored: see
+// catchUpTo), so that nothing a query saw before the switch (a write whose
+// mutation returned) is missing after it, and a bulk catch-up it was in
+// the middle of goes on in bulk. The steps are in docs/projections.md.
 func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool,
-	catchUp func(ctx context.Context, upTo uint64) error) error {
+	catchUp func(ctx context.Context, readable, stored uint64) error) error {
 	resume := m.pauseLive()
 	defer resume()
 	old := m.store.Current() // after the pause: a follow may have switched meanwhile
@@ -356,9 +361,9 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 		}
 	}
 	if catchUp != nil {
-		upTo, err := from.Readable(ctx)
+		readable, stored, err := positions(ctx, from)
 		if err == nil {
-			err = catchUp(ctx, upTo)
+			err = catchUp(ctx, readable, stored)
 		}
 		if err != nil {
 			if m.pool == nil {
@@ -569,8 +574,8 @@ func (m *Main) followNow(ctx context.Context) bool {
 		return false
 	}
 	target := m.postgresStore(active.Schema)
-	if upTo, err := cur.Readable(ctx); err == nil {
-		if err := m.catchUpTo(ctx, target, upTo); err != nil {
+	if readable, stored, err := positions(ctx, cur); err == nil {
+		if err := m.catchUpTo(ctx, target, readable, stored); err != nil {
 			m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
 		}
 	}
@@ -581,12 +586,35 @@ func (m *Main) followNow(ctx context.Context) bool {
 	return true
 }
 
-// catchUpTo projects the log into target until it has applied upTo, with
-// projectors of its own that publish nothing (what they apply was
-// published from the model target replaces) and stop there, for at most
-// switchCatchUp. A projector that loses a race to another one writing
-// target (the switching instance's rebuild, catching up) starts again.
-func (m *Main) catchUpTo(ctx context.Context, target projections.ReadModel, upTo uint64) error {
+// positions returns the final readable position of the model a switch
+// replaces and its checkpoint: they differ when it was in the middle of a
+// bulk catch-up (events stored whose people are not judged yet).
+func positions(ctx context.Context, from projections.Store) (readable, stored uint64, err error) {
+	// Final: no batch commits on it any more. Readable first all the same,
+	// so that the checkpoint is never read behind it.
+	if readable, err = from.Readable(ctx); err != nil {
+		return 0, 0, err
+	}
+	if stored, err = from.Checkpoint(ctx); err != nil {
+		return 0, 0, err
+	}
+	return readable, max(readable, stored), nil
+}
+
+// catchUpTo brings target, for at most switchCatchUp, up to what the model
+// it replaces holds: readable up to readable, and its events stored up to
+// stored. Up to readable it projects the log with projectors of its own
+// that publish nothing (what they apply was published from the model
+// target replaces) and stop there; a projector that loses a race to
+// another one writing target (the switching instance's rebuild, catching
+// up) starts again. Beyond it, up to stored, the old model was in the
+// middle of a bulk catch-up: target stores those events as that catch-up
+// did, judging nobody (storeUnjudged), so that the live projector finds
+// people behind and finishes the catch-up in bulk, as it would have on the
+// old model after a restart, publishing none of it. Brought up to
+// readable only, it found a short backlog and nobody behind, and published
+// the catch-up's level changes as news.
+func (m *Main) catchUpTo(ctx context.Context, target projections.ReadModel, readable, stored uint64) error {
 	cctx, cancel := context.WithTimeout(ctx, switchCatchUp)
 	defer cancel()
 	for {
@@ -594,16 +622,58 @@ func (m *Main) catchUpTo(ctx context.Context, target projections.ReadModel, upTo
 		if err != nil {
 			return err
 		}
-		if at >= upTo {
-			return nil
+		if at >= readable {
+			break
 		}
 		p := &projections.Projector{Catalogue: m.cat, Source: m.eventLog, Store: target, Now: m.now, MaxCached: m.Config.maxCached()}
-		p.StopAfter(upTo)
+		p.StopAfter(readable)
 		if err := p.Run(cctx); err != nil && !errors.Is(err, projections.ErrCheckpointMoved) {
 			return err
 		}
 		if err := cctx.Err(); err != nil {
 			return err
+		}
+	}
+	return m.storeUnjudged(cctx, target, stored)
+}
+
+// storeUnjudged stores in target the log's events after its checkpoint up
+// to stored, as a bulk catch-up stores them (Store.ApplyEvents): the
+// people they touch are left behind, for the live projector to judge in
+// bulk. A batch refused because another instance's catch-up moved the
+// checkpoint first is read again from there; refused with the checkpoint
+// where it was, it is an error.
+func (m *Main) storeUnjudged(ctx context.Context, target projections.Store, stored uint64) error {
+	refused, refusedAt := false, uint64(0)
+	for {
+		at, err := target.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		if at >= stored {
+			return nil
+		}
+		if refused && at == refusedAt {
+			return fmt.Errorf("store the events after %d up to %d unjudged: refused at a checkpoint that did not move", at, stored)
+		}
+		batch, err := m.eventLog.Read(ctx, at, int(min(stored-at, projections.DefaultMaxBatch)))
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(batch, func(r events.Recorded) bool { return r.Position > stored }); i >= 0 {
+			batch = batch[:i]
+		}
+		if len(batch) == 0 {
+			return fmt.Errorf("the log holds no event after %d up to %d, where the read model switched from stored events", at, stored)
+		}
+		err = target.ApplyEvents(ctx, batch[len(batch)-1].Position, batch)
+		switch {
+		case errors.Is(err, projections.ErrCheckpointMoved):
+			refused, refusedAt = true, at
+		case err != nil:
+			return fmt.Errorf("store the events after %d up to %d unjudged: %w", at, stored, err)
+		default:
+			refused = false
 		}
 	}
 }

@@ -424,7 +424,9 @@ func TestStopWithABatchInFlightMarksThePublishedOnes(t *testing.T) {
 }
 
 // The tail of an interrupted bulk catch-up is history however short: it is
-// caught up in bulk, and publishes nothing.
+// caught up in bulk, and publishes nothing, also when it comes in one batch
+// (its head batch is then its first: no deferred batch before it, which
+// was all that kept a head batch quiet).
 func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
 	cat := domain.DefaultCatalogue()
 	env := startLog(t, cat)
@@ -433,37 +435,71 @@ func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
 	if err != nil || len(rs) != 4 {
 		t.Fatalf("log: %d events, %v", len(rs), err)
 	}
-	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	now := func() time.Time { return env.Clock.Peek() }
-	// A bulk catch-up to 4 stores 1 and 2 (their people deferred) and stops.
-	var first notes
-	b1 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &first, Now: now, Bulk: true,
-		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: pos[3]}}
-	cancel, done := runRestarting(t, b1)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if cp, err := store.Checkpoint(bg); err != nil || cp == pos[1] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first bulk run did not store 1 and 2")
-		}
+	for name, tail := range map[string][][]events.Recorded{
+		"in two batches": {rs[2:3], rs[3:4]},
+		"in one batch":   {rs[2:4]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+			// A bulk catch-up to 4 stores 1 and 2 (their people deferred) and stops.
+			var first notes
+			b1 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &first, Now: now, Bulk: true,
+				Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: pos[3]}}
+			cancel, done := runRestarting(t, b1)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+				if cp, err := store.Checkpoint(bg); err != nil || cp == pos[1] {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the first bulk run did not store 1 and 2")
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			// Resumed with a backlog of two events, well within BulkAbove.
+			var second notes
+			b2 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &second, Now: now, Bulk: true, BulkAbove: 100,
+				Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: tail}, head: pos[3]}}
+			cancel, done = runRestarting(t, b2)
+			waitFor(t, store, pos[3])
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := append(first.all(), second.all()...); len(got) != 0 {
+				t.Errorf("an interrupted bulk catch-up and its tail published %+v", got)
+			}
+		})
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+}
+
+// A fresh read model's catch-up is history even when the whole log comes
+// in one batch: before, that batch was projected as news (the memory read
+// model published the log's level changes again at every start).
+func TestAFreshCatchUpInOneBatchIsNotNews(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
 	}
-	// Resumed with a backlog of two events, well within BulkAbove.
-	var second notes
-	b2 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &second, Now: now, Bulk: true, BulkAbove: 100,
-		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[2:3], rs[3:4]}}, head: pos[3]}}
-	cancel, done = runRestarting(t, b2)
+	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	var got notes
+	b := &projections.Projector{Catalogue: cat, Store: store, Notifier: &got, Now: func() time.Time { return env.Clock.Peek() },
+		Bulk: true, BulkAbove: 100,
+		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs}}, head: pos[3]}}
+	cancel, done := runRestarting(t, b)
 	waitFor(t, store, pos[3])
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := append(first.all(), second.all()...); len(got) != 0 {
-		t.Errorf("an interrupted bulk catch-up and its tail published %+v", got)
+	if all := got.all(); len(all) != 0 {
+		t.Errorf("a fresh read model's catch-up in one batch published %+v", all)
 	}
 }
 
