@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,26 +135,28 @@ func TestAnIdThatBreaksTheRuleIsBadInputForEveryone(t *testing.T) {
 			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
 		}
 
-		// levelChanged naming such a personId.
+		// levelChanged naming such a personId, or an empty one (an unset
+		// variable, as an empty department is: not a request for everyone).
 		for _, r := range roles {
-			ws := e.connect(t, r.token)
-			ws.subscribe("x", map[string]any{"personId": "bad id"})
-			m, err := ws.next(5 * time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errs []gqlError
-			if m.Type == "error" {
-				err = json.Unmarshal(m.Payload, &errs)
-			} else {
-				var p struct{ Errors []gqlError }
-				err = json.Unmarshal(m.Payload, &p)
-				errs = p.Errors
-			}
-			if err != nil || len(errs) != 1 || errs[0].code() != "BAD_USER_INPUT" || errs[0].field() != "personId" || errs[0].rule() != rule {
-				t.Errorf("levelChanged(personId: \"bad id\") by %s: %s %s, want BAD_USER_INPUT naming personId", r.name, m.Type, m.Payload)
+			for _, id := range []string{"bad id", ""} {
+				ws := e.connect(t, r.token)
+				ws.subscribe("x", map[string]any{"personId": id})
+				m, err := ws.next(5 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var errs []gqlError
+				if m.Type == "error" {
+					err = json.Unmarshal(m.Payload, &errs)
+				} else {
+					var p struct{ Errors []gqlError }
+					err = json.Unmarshal(m.Payload, &p)
+					errs = p.Errors
+				}
+				if err != nil || len(errs) != 1 || errs[0].code() != "BAD_USER_INPUT" || errs[0].field() != "personId" || errs[0].rule() != rule {
+					t.Errorf("levelChanged(personId: %q) by %s: %s %s, want BAD_USER_INPUT naming personId", id, r.name, m.Type, m.Payload)
+				}
 			}
 		}
-		_ = fmt.Sprint
 	})
 }
