@@ -9,11 +9,19 @@ import (
 
 var personIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// PersonIDRule is the rule every person id keeps, in the words an error
+// gives it.
+const PersonIDRule = "must be 1-64 characters of A-Z a-z 0-9 _ -"
+
 // ValidatePersonID checks that id is 1-64 characters of A-Z a-z 0-9 _ -,
 // which also makes it a single NATS subject token.
-func ValidatePersonID(id string) error {
+func ValidatePersonID(id string) error { return ValidatePersonIDOf("id", id) }
+
+// ValidatePersonIDOf is ValidatePersonID for the input field (or argument)
+// field the id came in: "personId", "subordinateId", ...
+func ValidatePersonIDOf(field, id string) error {
 	if !personIDPattern.MatchString(id) {
-		return Invalid("id", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+		return Invalid(field, PersonIDRule)
 	}
 	return nil
 }

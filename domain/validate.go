@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,19 +50,19 @@ func (c *Catalogue) ValidateAccomplishment(a Accomplishment, today Date) error {
 
 func (c *Catalogue) validateEngagement(e *Engagement, today Date) error {
 	if !c.HasField(e.Field) {
-		return oneOf("field", e.Field, c.fields)
+		return oneOf("field", "SpecialtyField", e.Field, c.fields)
 	}
 	if err := validateText("title", e.Title, MaxTitleLength); err != nil {
 		return err
 	}
 	if !e.Role.Valid() {
-		return oneOf("role", e.Role, Roles)
+		return oneOf("role", "EngagementRole", e.Role, Roles)
 	}
 	if err := ValidateDate("startedOn", e.StartedOn, today); err != nil {
 		return err
 	}
 	if !e.Outcome.Valid() {
-		return oneOf("outcome", e.Outcome, Outcomes)
+		return oneOf("outcome", "Outcome", e.Outcome, Outcomes)
 	}
 	switch {
 	case e.Outcome == Ongoing && !e.CompletedOn.IsZero():
@@ -93,7 +95,7 @@ func (c *Catalogue) validateEngagement(e *Engagement, today Date) error {
 	for i, cr := range e.Complexity {
 		switch {
 		case !cr.Valid():
-			return Invalid("complexity", fmt.Sprintf("unknown criterion %q (one of %s)", cr, joinCodes(Criteria)))
+			return oneOf("complexity", "ComplexityCriterion", cr, Criteria)
 		case !slices.Contains(usable, cr):
 			return Invalid("complexity", fmt.Sprintf("%s is not a criterion of %s (it uses %s)", cr, e.Field, joinCodes(usable)))
 		case slices.Contains(e.Complexity[:i], cr):
@@ -105,7 +107,7 @@ func (c *Catalogue) validateEngagement(e *Engagement, today Date) error {
 
 func (c *Catalogue) validateSuccession(s *SuccessionItem, today Date) error {
 	if !s.Kind.Valid() {
-		return oneOf("kind", s.Kind, SuccessionKinds)
+		return oneOf("kind", "SuccessionKind", s.Kind, SuccessionKinds)
 	}
 	if err := validateText("title", s.Title, MaxTitleLength); err != nil {
 		return err
@@ -118,7 +120,7 @@ func (c *Catalogue) validateSuccession(s *SuccessionItem, today Date) error {
 	}
 	for i, f := range s.Fields {
 		if !c.HasField(f) {
-			return Invalid("fields", fmt.Sprintf("unknown field %q (one of %s)", f, joinCodes(c.fields)))
+			return oneOf("fields", "SpecialtyField", f, c.fields)
 		}
 		if slices.Contains(s.Fields[:i], f) {
 			return Invalid("fields", fmt.Sprintf("lists %s more than once", f))
@@ -129,23 +131,23 @@ func (c *Catalogue) validateSuccession(s *SuccessionItem, today Date) error {
 
 func validateDevelopment(d *Development, today Date) error {
 	if !d.Kind.Valid() {
-		return oneOf("kind", d.Kind, DevelopmentKinds)
+		return oneOf("kind", "DevelopmentKind", d.Kind, DevelopmentKinds)
 	}
 	if err := ValidateDate("occurredOn", d.OccurredOn, today); err != nil {
 		return err
 	}
-	if d.SubordinateID != "" && ValidatePersonID(d.SubordinateID) != nil {
-		return Invalid("subordinateId", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+	if d.SubordinateID != "" {
+		return ValidatePersonIDOf("subordinateId", d.SubordinateID)
 	}
 	return nil
 }
 
 func validateAssessment(a *ThemeAssessment, today Date) error {
 	if !a.Theme.Valid() {
-		return oneOf("theme", a.Theme, Themes)
+		return oneOf("theme", "Theme", a.Theme, Themes)
 	}
 	if !a.Proficiency.Valid() {
-		return oneOf("proficiency", a.Proficiency, Proficiencies)
+		return oneOf("proficiency", "Proficiency", a.Proficiency, Proficiencies)
 	}
 	return ValidateDate("assessedOn", a.AssessedOn, today)
 }
@@ -232,9 +234,28 @@ func ValidateDate(field string, d, today Date) error {
 	return nil
 }
 
-func oneOf[T ~string](field string, got T, valid []T) error {
+// oneOf refuses got, given for field, a value of the enum typ (its name in
+// the API: "SuccessionKind") that valid does not hold, in the words the
+// API refuses any enum's value with: the value as JSON writes it,
+// " (enum values are upper case)" for one of valid in another case, then
+// the values it takes, in their order:
+//
+//	kind: is not a valid SuccessionKind: "MENTORING"; must be one of COMMUNITY_ACTIVITY, BOOK, ...
+//
+// An empty value is required. The error's Field is field, its Rule what
+// follows "field: ".
+func oneOf[T ~string](field, typ string, got T, valid []T) error {
+	values := "; must be one of " + joinCodes(valid)
 	if got == "" {
-		return Invalid(field, "is required (one of "+joinCodes(valid)+")")
+		return Invalid(field, "is required"+values)
 	}
-	return Invalid(field, fmt.Sprintf("unknown value %q (one of %s)", got, joinCodes(valid)))
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(got)) // a string always encodes
+	rule := "is not a valid " + typ + ": " + strings.TrimSuffix(b.String(), "\n")
+	if slices.Contains(valid, T(strings.ToUpper(string(got)))) {
+		rule += " (enum values are upper case)"
+	}
+	return Invalid(field, rule+values)
 }

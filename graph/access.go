@@ -51,10 +51,15 @@ func isSelf(p Principal, id string) bool {
 
 // authorizePerson loads a person and checks the caller may read it and
 // record for it (the two coincide in the roles table, but for a departed
-// employee acting as themselves: refuseDeparted).
-func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.PersonView, error) {
+// employee acting as themselves: refuseDeparted). An id that breaks the id
+// rule is bad input naming field, the argument it came in, whoever asks
+// (personIDInput).
+func (r *Resolver) authorizePerson(ctx context.Context, field, id string) (projections.PersonView, error) {
 	p, err := principal(ctx)
 	if err != nil {
+		return projections.PersonView{}, err
+	}
+	if err := personIDInput(field, id); err != nil {
 		return projections.PersonView{}, err
 	}
 	v, err := r.ReadModel.Person(ctx, id)
@@ -73,6 +78,28 @@ func (r *Resolver) authorizePerson(ctx context.Context, id string) (projections.
 		return v, domain.Forbidden("not allowed to access person %s", id)
 	}
 	return v, nil
+}
+
+// personIDInput refuses a person id that breaks the id rule (1-64
+// characters of A-Z a-z 0-9 _ -) as bad input naming field, the argument
+// or input field as the caller wrote it (personId, id), for every role:
+// every id ever recorded keeps the rule (the log refuses an append to any
+// other), so such an id is no one's, and saying so tells a manager or an
+// employee nothing of which ids exist elsewhere.
+func personIDInput(field, id string) error {
+	return domain.ValidatePersonIDOf(field, id)
+}
+
+// accomplishmentIDInput is personIDInput for the person part of an
+// accomplishment id (before its first "."), named as field. An id without
+// a "." is no accomplishment's, told as such where it is looked up.
+func accomplishmentIDInput(field, id string) error {
+	personID, _, ok := strings.Cut(id, ".")
+	if !ok || personIDInput(field, personID) == nil {
+		return nil
+	}
+	return &domain.Error{Kind: domain.KindInvalid, Field: field, Rule: domain.PersonIDRule,
+		Message: fmt.Sprintf("%s: the person id before its \".\" (%q) %s", field, personID, domain.PersonIDRule)}
 }
 
 // refuseDeparted refuses a record, amendment or retraction by a caller
@@ -113,16 +140,19 @@ func (r *Resolver) refuseDeparted(p Principal, v projections.PersonView) error {
 // admin is, not that the days are another department's. An employee
 // records only their own accomplishments: told so before the person is
 // looked up, whether or not anyone is registered under id (their own id
-// included).
+// included), an id that breaks the id rule aside (bad input, to anyone).
 func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveOn domain.Date) error {
 	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
+	if err := personIDInput("personId", id); err != nil {
+		return err // no one's, whoever asks: bad input before the role
+	}
 	if !p.Has(RoleAdmin) && !p.Has(RoleHR) && !(p.Has(RoleManager) && p.Department != "") {
 		return errPlacementRole(id)
 	}
-	v, err := r.authorizePerson(ctx, id)
+	v, err := r.authorizePerson(ctx, "personId", id)
 	if err != nil {
 		return err
 	}

@@ -125,6 +125,13 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		return nil, err
 	}
 	wantDept, wantPerson := deref(department), deref(personID)
+	if personID != nil {
+		// An id that breaks the id rule is no one's: bad input, whoever
+		// asks (an employee's included, before whether it is theirs).
+		if err := personIDInput("personId", wantPerson); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case p.Has(RoleAdmin), p.Has(RoleHR):
 		if department != nil {
@@ -136,7 +143,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		}
 		if wantPerson != "" {
 			// Likewise a person no registration names (NOT_FOUND).
-			if _, err := r.authorizePerson(ctx, wantPerson); err != nil {
+			if _, err := r.authorizePerson(ctx, "personId", wantPerson); err != nil {
 				return nil, err
 			}
 		}
@@ -149,7 +156,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		if wantPerson != "" {
 			// Someone outside the department would never be heard of:
 			// refused as reading them is, not followed in silence.
-			if _, err := r.authorizePerson(ctx, wantPerson); err != nil {
+			if _, err := r.authorizePerson(ctx, "personId", wantPerson); err != nil {
 				return nil, err
 			}
 		}
@@ -161,7 +168,7 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 			// Named, their own person is one a registration names, as
 			// for anyone naming a person (NOT_FOUND otherwise): reading
 			// it is. Left out, it is followed from its registration on.
-			if _, err := r.authorizePerson(ctx, wantPerson); err != nil {
+			if _, err := r.authorizePerson(ctx, "personId", wantPerson); err != nil {
 				return nil, err
 			}
 		}

@@ -324,12 +324,29 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	case *model.AssessThemeInput:
 		cmd, personID = assessmentCommand(*in), in.PersonID
 	case *model.AmendAccomplishmentInput:
+		// As in GraphQL: the id before what it amends.
+		if err := accomplishmentIDInput("accomplishmentId", in.AccomplishmentID); err != nil {
+			return nil, err
+		}
 		if err := amendsNothing(*in); err != nil {
 			return nil, err
 		}
 		cmd, personID = amendCommand(*in), strings.SplitN(in.AccomplishmentID, ".", 2)[0]
 	case *model.RetractAccomplishmentInput:
+		if err := accomplishmentIDInput("accomplishmentId", in.AccomplishmentID); err != nil {
+			return nil, err
+		}
 		cmd, personID = retractCommand(*in), strings.SplitN(in.AccomplishmentID, ".", 2)[0]
+	}
+	switch cmd.(type) {
+	case events.AmendAccomplishment, events.RetractAccomplishment:
+		// Checked above, by its accomplishmentId.
+	default:
+		// A personId that breaks the id rule is no one's: bad input,
+		// whoever sends it, as in GraphQL.
+		if err := personIDInput("personId", personID); err != nil {
+			return nil, err
+		}
 	}
 	// admin and hr may record for anyone (an unknown person is the
 	// recorder's NOT_FOUND); others are checked against the read model, or
@@ -371,7 +388,7 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 			return nil, err
 		}
 	default:
-		if _, err := r.authorizePerson(ctx, personID); err != nil {
+		if _, err := r.authorizePerson(ctx, "personId", personID); err != nil {
 			return nil, err
 		}
 	}

@@ -37,7 +37,7 @@ func (r *Resolver) record(ctx context.Context, cmd events.RecordAccomplishment) 
 // and, with NoSelfAssessment, an assessment is not their own as an
 // employee.
 func (r *Resolver) authorizeRecord(ctx context.Context, cmd events.RecordAccomplishment) error {
-	v, err := r.authorizePerson(ctx, cmd.PersonID)
+	v, err := r.authorizePerson(ctx, "personId", cmd.PersonID)
 	if err != nil {
 		return err
 	}
@@ -64,18 +64,26 @@ func (r *Resolver) actsAsEmployee(p Principal, v projections.PersonView) bool {
 }
 
 // authorizeAccomplishment finds the person an accomplishment belongs to and
-// checks the caller may read it and record for the person.
-func (r *Resolver) authorizeAccomplishment(ctx context.Context, id string) (string, error) {
-	_, personID, err := r.authorizeAccomplishmentPerson(ctx, id)
+// checks the caller may read it and record for the person; field is the
+// argument the id came in (an id whose person part breaks the id rule is
+// bad input naming it: accomplishmentIDInput).
+func (r *Resolver) authorizeAccomplishment(ctx context.Context, field, id string) (string, error) {
+	_, personID, err := r.authorizeAccomplishmentPerson(ctx, field, id)
 	return personID, err
 }
 
-func (r *Resolver) authorizeAccomplishmentPerson(ctx context.Context, id string) (projections.PersonView, string, error) {
+func (r *Resolver) authorizeAccomplishmentPerson(ctx context.Context, field, id string) (projections.PersonView, string, error) {
 	personID, _, ok := strings.Cut(id, ".")
 	if !ok {
 		return projections.PersonView{}, "", domain.NotFound("accomplishment %s not found", id)
 	}
-	v, err := r.authorizePerson(ctx, personID)
+	if _, err := principal(ctx); err != nil {
+		return projections.PersonView{}, "", err
+	}
+	if err := accomplishmentIDInput(field, id); err != nil {
+		return projections.PersonView{}, "", err
+	}
+	v, err := r.authorizePerson(ctx, field, personID)
 	if err != nil {
 		if domain.KindOf(err) == domain.KindNotFound {
 			return v, "", domain.NotFound("accomplishment %s not found", id)
@@ -93,7 +101,7 @@ func (r *Resolver) authorizeAccomplishmentPerson(ctx context.Context, id string)
 // The Recorder decides that on the log, not on a read model that may lag.
 // A departed employee changes nothing of theirs (refuseDeparted).
 func (r *Resolver) authorizeChange(ctx context.Context, id string) (onlyBy string, err error) {
-	v, _, err := r.authorizeAccomplishmentPerson(ctx, id)
+	v, _, err := r.authorizeAccomplishmentPerson(ctx, "accomplishmentId", id)
 	if err != nil {
 		return "", err
 	}

@@ -136,7 +136,7 @@ func (r *personResolver) Accomplishments(ctx context.Context, obj *model.Person,
 
 // Person is the resolver for the person field.
 func (r *queryResolver) Person(ctx context.Context, id string) (*model.Person, error) {
-	v, err := r.authorizePerson(ctx, id)
+	v, err := r.authorizePerson(ctx, "id", id)
 	if domain.KindOf(err) == domain.KindNotFound && hasKnownAtWait(ctx) {
 		// Admin or hr, who may read anyone, or an employee asking for
 		// their own id (others are refused FORBIDDEN): a registration
@@ -145,7 +145,7 @@ func (r *queryResolver) Person(ctx context.Context, id string) (*model.Person, e
 		if err := r.awaitKnownAt(ctx); err != nil {
 			return nil, err
 		}
-		v, err = r.authorizePerson(ctx, id)
+		v, err = r.authorizePerson(ctx, "id", id)
 	}
 	if err != nil {
 		return nil, err
@@ -231,7 +231,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 
 // Accomplishment is the resolver for the accomplishment field.
 func (r *queryResolver) Accomplishment(ctx context.Context, id string) (model.Accomplishment, error) {
-	if _, err := r.authorizeAccomplishment(ctx, id); err != nil {
+	if _, err := r.authorizeAccomplishment(ctx, "id", id); err != nil {
 		return nil, err
 	}
 	a, err := r.ReadModel.Accomplishment(ctx, id)
