@@ -162,6 +162,9 @@ func (t *Tokens) Mint(p Principal, ttl time.Duration, now time.Time) (string, er
 	if p.Has(RoleEmployee) && p.Person == "" {
 		return "", errors.New("an employee token needs a person")
 	}
+	if p.Person != "" && domain.ValidatePersonID(p.Person) != nil {
+		return "", fmt.Errorf("person %q is no person id: it %s", p.Person, domain.PersonIDRule)
+	}
 	c := Claims{
 		Roles: p.Roles, Department: p.Department, Person: p.Person,
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -237,6 +240,10 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: an employee token needs a person"}
 	case !storableClaim(p.Department) || !storableClaim(p.Person):
 		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: its department or person is not valid UTF-8 text without NUL"}
+	case p.Person != "" && domain.ValidatePersonID(p.Person) != nil:
+		// No one has such an id: every read and write of their own would
+		// be refused as bad input, and levelChanged follow no one.
+		return Principal{}, &domain.Error{Kind: domain.KindUnauthenticated, Message: "invalid bearer token: its person is no person id (it " + domain.PersonIDRule + ")"}
 	}
 	v = verifiedToken{p: p, exp: p.Expires, issued: issued}
 	v.p.Roles = slices.Clone(p.Roles) // the cache's own

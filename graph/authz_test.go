@@ -316,6 +316,8 @@ func TestAuthentication(t *testing.T) {
 		{"an employee without a person", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"employee"}}))},
 		{"a department with a NUL", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"manager"}, "department": "Op\x00s"}))},
 		{"a person with a NUL", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"employee"}, "person": "E\x001"}))},
+		{"a person that is no person id", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"employee"}, "person": "a b"}))},
+		{"a manager's person that is no person id", "Bearer " + sign(jwt.SigningMethodHS256, []byte(testSecret), claims(map[string]any{"roles": []string{"manager"}, "department": "Operations", "person": "a b"}))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

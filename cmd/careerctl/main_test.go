@@ -114,6 +114,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"health", "extra"}, {"token", "--role", "admin", "--subject", "a", "--secret", "x", "extra"},
 		{"token", "--subject", "a", "--role", "boss", "--secret", "x"}, {"token", "--subject", "a", "--role", "admin,Boss", "--secret", "x"},
 		{"token", "--subject", "a", "--role", "manager", "--secret", "x"}, {"token", "--subject", "a", "--role", "employee", "--secret", "x"},
+		{"token", "--subject", "a", "--role", "employee", "--person", "a b", "--secret", "x"},
+		{"token", "--subject", "a", "--role", "manager", "--department", "Ops", "--person", "E1.X", "--secret", "x"},
 		{"token", "--subject", "a", "--role", "admin"}, {"token", "--subject", "a", "--role", "admin", "--secret", ""},
 		// A --server that is no URL careerd could be at is refused before
 		// anything is tried (import and demo retried it for half a minute).

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
 )
 
@@ -53,6 +54,9 @@ func tokenCommand(c *cli, args []string) error {
 	}
 	if slices.Contains(roles, graph.RoleEmployee) && *person == "" {
 		return usagef("--person is required for the employee role")
+	}
+	if *person != "" && domain.ValidatePersonID(*person) != nil {
+		return usagef("--person %q is no person id: it %s", *person, domain.PersonIDRule)
 	}
 	if *ttl <= 0 {
 		return usagef("--ttl must be positive")
