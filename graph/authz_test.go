@@ -864,21 +864,8 @@ func TestAnEmployeesOwnUnknownIdIsNotFound(t *testing.T) {
 			{adm, map[string]any{"personId": "E404"}, "NOT_FOUND"},
 			{self, map[string]any{"personId": "E405"}, "FORBIDDEN"},
 		} {
-			ws := e.connect(t, c.token)
-			ws.subscribe("x", c.vars)
-			m, err := ws.next(5 * time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errs []gqlError
-			if m.Type == "error" {
-				err = json.Unmarshal(m.Payload, &errs)
-			} else {
-				var p struct{ Errors []gqlError }
-				err = json.Unmarshal(m.Payload, &p)
-				errs = p.Errors
-			}
-			if err != nil || len(errs) != 1 || errs[0].code() != c.code {
+			m, errs := e.subscribeRefused(t, c.token, c.vars)
+			if len(errs) != 1 || errs[0].code() != c.code {
 				t.Errorf("levelChanged(%v): %s %s, want one %s error", c.vars, m.Type, m.Payload, c.code)
 			}
 		}

@@ -1,10 +1,8 @@
 package graph_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/careerledger/careerledger/graph"
 )
@@ -139,21 +137,8 @@ func TestAnIdThatBreaksTheRuleIsBadInputForEveryone(t *testing.T) {
 		// variable, as an empty department is: not a request for everyone).
 		for _, r := range roles {
 			for _, id := range []string{"bad id", ""} {
-				ws := e.connect(t, r.token)
-				ws.subscribe("x", map[string]any{"personId": id})
-				m, err := ws.next(5 * time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var errs []gqlError
-				if m.Type == "error" {
-					err = json.Unmarshal(m.Payload, &errs)
-				} else {
-					var p struct{ Errors []gqlError }
-					err = json.Unmarshal(m.Payload, &p)
-					errs = p.Errors
-				}
-				if err != nil || len(errs) != 1 || errs[0].code() != "BAD_USER_INPUT" || errs[0].field() != "personId" || errs[0].rule() != rule {
+				m, errs := e.subscribeRefused(t, r.token, map[string]any{"personId": id})
+				if len(errs) != 1 || errs[0].code() != "BAD_USER_INPUT" || errs[0].field() != "personId" || errs[0].rule() != rule {
 					t.Errorf("levelChanged(personId: %q) by %s: %s %s, want BAD_USER_INPUT naming personId", id, r.name, m.Type, m.Payload)
 				}
 			}

@@ -354,32 +354,44 @@ func TestSubscriptionRefused(t *testing.T) {
 		{"hr following a department nobody has been in", e.token(t, hr), map[string]any{"department": "Nowhere"}, "BAD_USER_INPUT"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ws := e.connect(t, c.token)
-			ws.subscribe("x", c.vars)
-			m, err := ws.next(5 * time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errs []gqlError
-			switch m.Type {
-			case "error":
-				err = json.Unmarshal(m.Payload, &errs)
-			case "next":
-				var p struct {
-					Data   json.RawMessage
-					Errors []gqlError
-				}
-				err = json.Unmarshal(m.Payload, &p)
-				errs = p.Errors
-				if string(p.Data) != "" && string(p.Data) != "null" {
-					t.Errorf("data %s", p.Data)
-				}
-			}
-			if err != nil || len(errs) != 1 || errs[0].code() != c.code {
+			m, errs := e.subscribeRefused(t, c.token, c.vars)
+			if len(errs) != 1 || errs[0].code() != c.code {
 				t.Errorf("got %s %s, want one %s error", m.Type, m.Payload, c.code)
 			}
 		})
 	}
+}
+
+// subscribeRefused opens a connection with token, subscribes to
+// levelChanged with vars and returns the first message and its errors
+// (an "error" message's, or a "next" one's, which must carry no data).
+func (e *env) subscribeRefused(t *testing.T, token string, vars map[string]any) (wsMessage, []gqlError) {
+	t.Helper()
+	ws := e.connect(t, token)
+	ws.subscribe("x", vars)
+	m, err := ws.next(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []gqlError
+	switch m.Type {
+	case "error":
+		err = json.Unmarshal(m.Payload, &errs)
+	case "next":
+		var p struct {
+			Data   json.RawMessage
+			Errors []gqlError
+		}
+		err = json.Unmarshal(m.Payload, &p)
+		errs = p.Errors
+		if string(p.Data) != "" && string(p.Data) != "null" {
+			t.Errorf("levelChanged(%v): data %s", vars, p.Data)
+		}
+	}
+	if err != nil {
+		t.Fatalf("levelChanged(%v): %s %s: %v", vars, m.Type, m.Payload, err)
+	}
+	return m, errs
 }
 
 func mintWith(t *testing.T, secret string) string {
