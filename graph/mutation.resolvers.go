@@ -80,7 +80,7 @@ func (r *mutationResolver) RecordTechnologySuccession(ctx context.Context, input
 
 // RecordSubordinateDevelopment is the resolver for the recordSubordinateDevelopment field.
 func (r *mutationResolver) RecordSubordinateDevelopment(ctx context.Context, input model.RecordSubordinateDevelopmentInput) (*model.AccomplishmentPayload, error) {
-	if err := emptySubordinate(input.SubordinateID); err != nil {
+	if err := subordinateInput(input.SubordinateID); err != nil {
 		return nil, err
 	}
 	return r.record(ctx, developmentCommand(input))
