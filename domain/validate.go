@@ -242,13 +242,13 @@ func ValidateDate(field string, d, today Date) error {
 //
 //	kind: is not a valid SuccessionKind: "MENTORING"; must be one of COMMUNITY_ACTIVITY, BOOK, ...
 //
-// An empty value is required. The error's Field is field, its Rule what
+// An empty value is refused alike (`is not a valid SuccessionKind: ""`),
+// as GraphQL refuses an empty enum value: only a value given empty reaches
+// here (the API's inputs require each enum's field, and a null amendment
+// of one is refused before). The error's Field is field, its Rule what
 // follows "field: ".
 func oneOf[T ~string](field, typ string, got T, valid []T) error {
 	values := "; must be one of " + joinCodes(valid)
-	if got == "" {
-		return Invalid(field, "is required"+values)
-	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -67,7 +67,7 @@ func TestValidateAccomplishment(t *testing.T) {
 		}(), wantField: "accomplishment", wantRule: "exactly one"},
 
 		{name: "engagement: unknown field", a: eng(func(e *Engagement) { e.Field = "DATA_CENTER" }), wantField: "field", wantRule: `is not a valid SpecialtyField: "DATA_CENTER"; must be one of SYSTEM_OPERATION, NETWORK_OPERATION, SERVICE_DESK`},
-		{name: "engagement: field required", a: eng(func(e *Engagement) { e.Field = "" }), wantField: "field", wantRule: "required"},
+		{name: "engagement: an empty field", a: eng(func(e *Engagement) { e.Field = "" }), wantField: "field", wantRule: `is not a valid SpecialtyField: ""; must be one of SYSTEM_OPERATION,`},
 		{name: "engagement: empty title", a: eng(func(e *Engagement) { e.Title = "" }), wantField: "title", wantRule: "must not be empty"},
 		{name: "engagement: blank title", a: eng(func(e *Engagement) { e.Title = " \t" }), wantField: "title", wantRule: "must not be empty"},
 		{name: "engagement: title of 201 characters", a: eng(func(e *Engagement) { e.Title = strings.Repeat("運", 201) }), wantField: "title", wantRule: "at most 200"},
@@ -110,7 +110,7 @@ func TestValidateAccomplishment(t *testing.T) {
 		{name: "succession: names no field", a: succ(func(s *SuccessionItem) { s.Fields = nil }), wantField: "fields", wantRule: "at least one field"},
 		{name: "succession: unknown field", a: succ(func(s *SuccessionItem) { s.Fields = []Field{SO, "DATA_CENTER"} }), wantField: "fields", wantRule: `is not a valid SpecialtyField: "DATA_CENTER"; must be one of SYSTEM_OPERATION,`},
 		{name: "succession: a kind in lower case", a: succ(func(s *SuccessionItem) { s.Kind = "book" }), wantField: "kind", wantRule: `is not a valid SuccessionKind: "book" (enum values are upper case); must be one of`},
-		{name: "succession: no kind", a: succ(func(s *SuccessionItem) { s.Kind = "" }), wantField: "kind", wantRule: `is required; must be one of COMMUNITY_ACTIVITY,`},
+		{name: "succession: no kind", a: succ(func(s *SuccessionItem) { s.Kind = "" }), wantField: "kind", wantRule: `is not a valid SuccessionKind: ""; must be one of COMMUNITY_ACTIVITY,`},
 		{name: "succession: a field twice", a: succ(func(s *SuccessionItem) { s.Fields = []Field{SO, SO} }), wantField: "fields", wantRule: "more than once"},
 
 		{name: "development: unknown kind", a: dev(func(d *Development) { d.Kind = "TRAINING" }), wantField: "kind", wantRule: `is not a valid DevelopmentKind: "TRAINING"; must be one of MENTORING, COACHING`},

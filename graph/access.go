@@ -251,7 +251,7 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 	if dept != nil && strings.TrimSpace(*dept) == "" {
 		// Left out, the filter is every department; given empty it is a
 		// mistake (an unset variable), not a request for everyone.
-		return "", domain.Invalid("department", "must not be empty (leave it out for every department)")
+		return "", errEmptyDepartment()
 	}
 	want, err := authorizeDepartment(p, dept)
 	if err != nil || want == "" {
@@ -320,6 +320,13 @@ func (r *Resolver) department(ctx context.Context, p Principal, dept *string, kn
 	}
 	return "", &domain.Error{Kind: domain.KindInvalid, Field: "department",
 		Rule: "must name a department someone has been in (see departments)", Message: msg}
+}
+
+// errEmptyDepartment refuses a department filter given empty (or spaces
+// only): left out, it is every department; given empty, it is most likely
+// an unset variable.
+func errEmptyDepartment() error {
+	return domain.Invalid("department", "must not be empty (leave it out for every department)")
 }
 
 // newDepartment warns of a registration or transfer into a department no

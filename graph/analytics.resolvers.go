@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/careerledger/careerledger/domain"
@@ -131,6 +132,12 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		if err := personIDInput("personId", wantPerson); err != nil {
 			return nil, err
 		}
+	}
+	if department != nil && strings.TrimSpace(*department) == "" {
+		// Likewise an empty department, whoever asks: an unset variable,
+		// not every department (a manager's was taken for their own, an
+		// employee's followed them, as if it were left out).
+		return nil, errEmptyDepartment()
 	}
 	switch {
 	case p.Has(RoleAdmin), p.Has(RoleHR):

@@ -310,3 +310,35 @@ func TestLifetimeString(t *testing.T) {
 		}
 	}
 }
+
+// TestMintRefusesAPersonThatIsNoPersonId: Mint makes no token Verify would
+// refuse: one whose person claim breaks the id rule, with the employee
+// role or a manager's, is an error naming the rule, not a token refused at
+// its first use.
+func TestMintRefusesAPersonThatIsNoPersonId(t *testing.T) {
+	tk, err := NewTokens("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, p := range []Principal{
+		{Subject: "e", Roles: []string{RoleEmployee}, Person: "a b"},
+		{Subject: "e", Roles: []string{RoleEmployee}, Person: "E1.X"},
+		{Subject: "e", Roles: []string{RoleEmployee}, Person: "E\x001"},
+		{Subject: "e", Roles: []string{RoleEmployee}, Person: strings.Repeat("a", 65)},
+		{Subject: "m", Roles: []string{RoleManager}, Department: "Operations", Person: "a b"},
+		{Subject: "h", Roles: []string{RoleHR}, Person: "a b"},
+	} {
+		tok, err := tk.Mint(p, time.Hour, now)
+		if err == nil || !strings.Contains(err.Error(), "must be 1-64 characters of A-Z a-z 0-9 _ -") {
+			t.Errorf("Mint(%+v) = %q, %v: want it refused naming the id rule", p, tok, err)
+		}
+	}
+	tok, err := tk.Mint(Principal{Subject: "e", Roles: []string{RoleEmployee}, Person: "E_1-a"}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := tk.Verify(tok); err != nil || p.Person != "E_1-a" {
+		t.Errorf("a person id that keeps the rule: %+v %v", p, err)
+	}
+}

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -142,6 +143,49 @@ func TestAnIdThatBreaksTheRuleIsBadInputForEveryone(t *testing.T) {
 					t.Errorf("levelChanged(personId: %q) by %s: %s %s, want BAD_USER_INPUT naming personId", id, r.name, m.Type, m.Payload)
 				}
 			}
+		}
+	})
+}
+
+// TestASubordinateIdThatBreaksTheRuleIsBadInputForEveryone: a
+// subordinateId is a person id too; one that breaks the id rule is bad
+// input naming subordinateId to every role, before who may record for the
+// person is asked (as an empty one already was), in
+// recordSubordinateDevelopment, amendAccomplishment and their /v1/import
+// lines alike. Before, a manager or employee recording for someone out of
+// their reach was told FORBIDDEN, one within it BAD_USER_INPUT.
+func TestASubordinateIdThatBreaksTheRuleIsBadInputForEveryone(t *testing.T) {
+	const rule = "must be 1-64 characters of A-Z a-z 0-9 _ -"
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "E1", "name": "Eve", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		dev := field(t, e.mutate(t, adm, &mDevelopment, map[string]any{"personId": "E1", "kind": "MENTORING",
+			"occurredOn": "2024-01-01"}, "").Data, "recordSubordinateDevelopment.accomplishmentId").(string)
+		head := e.head(t)
+		roles := map[string]string{"admin": adm, "manager of E1": e.token(t, managerA), "manager of another department": e.token(t, managerB),
+			"E1": e.token(t, employee("E1")), "another employee": e.token(t, employee("E2"))}
+		for _, sub := range []string{"bad id", "x.y", strings.Repeat("a", 65)} {
+			for name, tok := range roles {
+				record := map[string]any{"personId": "E1", "kind": "COACHING", "occurredOn": "2024-02-01", "subordinateId": sub}
+				amend := map[string]any{"accomplishmentId": dev, "subordinateId": sub}
+				for _, c := range []struct {
+					op, q string
+					in    map[string]any
+				}{{"recordSubordinateDevelopment", mDevelopment, record}, {"amendAccomplishment", mAmend, amend}} {
+					g := e.gql(t, tok, c.q, in(c.in))
+					if len(g.Errors) != 1 || g.Errors[0].code() != "BAD_USER_INPUT" || g.Errors[0].field() != "subordinateId" || g.Errors[0].rule() != rule {
+						t.Errorf("%s with subordinateId %q by %s: %s, want BAD_USER_INPUT naming subordinateId", c.op, sub, name, g.Raw)
+					}
+					line, _ := json.Marshal(map[string]any{"op": c.op, "input": c.in})
+					_, got := e.importLines(t, tok, string(line))
+					if len(got) != 1 || got[0].OK || got[0].Code != "BAD_USER_INPUT" || got[0].Field != "subordinateId" || got[0].Rule != rule {
+						t.Errorf("%s line with subordinateId %q by %s: %+v, want BAD_USER_INPUT naming subordinateId", c.op, sub, name, got)
+					}
+				}
+			}
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
 		}
 	})
 }

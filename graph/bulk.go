@@ -317,7 +317,7 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	case *model.RecordTechnologySuccessionInput:
 		cmd, personID = successionCommand(*in), in.PersonID
 	case *model.RecordSubordinateDevelopmentInput:
-		if err := emptySubordinate(in.SubordinateID); err != nil {
+		if err := subordinateInput(in.SubordinateID); err != nil {
 			return nil, err
 		}
 		cmd, personID = developmentCommand(*in), in.PersonID

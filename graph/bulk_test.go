@@ -325,3 +325,46 @@ func TestTextThatIsNotUTF8IsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestAnAmendmentLineIsAnsweredAsTheMutation: an amendAccomplishment line
+// of /v1/import is answered with the code, field and message the mutation
+// gives the same input, whoever sends it and whatever the id: one that
+// names no field to change is bad input on input (a check of the input
+// alone, made before the id is looked up, as the line made it) also for an
+// id without a ".", one no one has, or one of another department (the
+// mutation said NOT_FOUND or FORBIDDEN where the line said bad input). No
+// id's existence is told by it: the refusal is the same for every id.
+func TestAnAmendmentLineIsAnsweredAsTheMutation(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "E1", "name": "Eve", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "N1", "name": "Ned", "department": "Network", "joinedOn": "2020-01-01"}, "")
+		other := field(t, e.mutate(t, adm, &mSuccession, map[string]any{"personId": "N1", "kind": "BOOK", "title": "b",
+			"occurredOn": "2024-01-01", "fields": []string{"SYSTEM_OPERATION"}}, "").Data, "recordTechnologySuccession.accomplishmentId").(string)
+		head := e.head(t)
+		roles := map[string]string{"admin": adm, "hr": e.token(t, hr), "manager": e.token(t, managerA), "employee": e.token(t, employee("E1"))}
+		for _, id := range []string{"XYZ", "a b", "E404.AAAAAAAAAA", other, "bad id.AAAAAAAAAA"} {
+			for _, amend := range []map[string]any{{}, {"subordinateId": ""}} {
+				for name, tok := range roles {
+					input := map[string]any{"accomplishmentId": id}
+					for k, v := range amend {
+						input[k] = v
+					}
+					g := e.gql(t, tok, mAmend, in(input))
+					line, _ := json.Marshal(map[string]any{"op": "amendAccomplishment", "input": input})
+					_, got := e.importLines(t, tok, string(line))
+					if len(g.Errors) != 1 || len(got) != 1 {
+						t.Fatalf("amend %v by %s: %s / %+v, want one refusal each", input, name, g.Raw, got)
+					}
+					w, l := g.Errors[0], got[0]
+					if l.OK || l.Code != w.code() || l.Field != w.field() || l.Message != w.Message {
+						t.Errorf("amend %v by %s:\n line     %s %s %q\n mutation %s %s %q", input, name, l.Code, l.Field, l.Message, w.code(), w.field(), w.Message)
+					}
+				}
+			}
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused amendment recorded something", head, h)
+		}
+	})
+}

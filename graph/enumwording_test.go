@@ -30,6 +30,10 @@ func TestAnAmendedKindIsRefusedInTheWordsOfAnEnum(t *testing.T) {
 			{succ, "book", mSuccession, map[string]any{"personId": "K1", "title": "b", "occurredOn": "2024-01-01", "fields": []string{"SYSTEM_OPERATION"}}},
 			{dev, "BOOK", mDevelopment, map[string]any{"personId": "K1", "occurredOn": "2024-01-01"}},
 			{dev, "coaching", mDevelopment, map[string]any{"personId": "K1", "occurredOn": "2024-01-01"}},
+			// Given empty, as GraphQL refuses an empty enum value (not
+			// "is required": it was given).
+			{succ, "", mSuccession, map[string]any{"personId": "K1", "title": "b", "occurredOn": "2024-01-01", "fields": []string{"SYSTEM_OPERATION"}}},
+			{dev, "", mDevelopment, map[string]any{"personId": "K1", "occurredOn": "2024-01-01"}},
 		} {
 			c.in["kind"] = c.kind
 			want := e.gql(t, adm, c.record, in(c.in))

@@ -189,22 +189,28 @@ func notFor(kind domain.AccomplishmentKind, fields map[string]bool) error {
 	return nil
 }
 
-// emptySubordinate refuses a subordinateId given as "": left out, there is
+// subordinateInput refuses a subordinateId given as "": left out, there is
 // no one to name; given empty, it is a mistake (an unset variable), as an
-// empty department filter is.
-func emptySubordinate(p *string) error {
-	if p != nil && *p == "" {
+// empty department filter is. One that breaks the id rule is no one's, and
+// refused as such (the domain's words), whoever asks: like the empty one,
+// from the input alone, before who may record for the person is asked.
+func subordinateInput(p *string) error {
+	switch {
+	case p == nil:
+		return nil
+	case *p == "":
 		return domain.Invalid("subordinateId", "must not be empty (leave it out when no one is named)")
 	}
-	return nil
+	return domain.ValidatePersonIDOf("subordinateId", *p)
 }
 
 // amendsNothing refuses an amendment that names no field to change: it
 // would add an event that changes nothing to a log kept forever, and an
-// empty subordinateId. It needs no state, so it runs before the command.
+// empty subordinateId or one that breaks the id rule. It needs no state,
+// so it runs before the command.
 func amendsNothing(in model.AmendAccomplishmentInput) error {
 	if v, _ := in.SubordinateID.ValueOK(); v != nil {
-		if err := emptySubordinate(v); err != nil {
+		if err := subordinateInput(v); err != nil {
 			return err
 		}
 	}

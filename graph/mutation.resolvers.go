@@ -80,7 +80,7 @@ func (r *mutationResolver) RecordTechnologySuccession(ctx context.Context, input
 
 // RecordSubordinateDevelopment is the resolver for the recordSubordinateDevelopment field.
 func (r *mutationResolver) RecordSubordinateDevelopment(ctx context.Context, input model.RecordSubordinateDevelopmentInput) (*model.AccomplishmentPayload, error) {
-	if err := emptySubordinate(input.SubordinateID); err != nil {
+	if err := subordinateInput(input.SubordinateID); err != nil {
 		return nil, err
 	}
 	return r.record(ctx, developmentCommand(input))
@@ -93,11 +93,17 @@ func (r *mutationResolver) AssessTheme(ctx context.Context, input model.AssessTh
 
 // AmendAccomplishment is the resolver for the amendAccomplishment field.
 func (r *mutationResolver) AmendAccomplishment(ctx context.Context, input model.AmendAccomplishmentInput) (*model.AccomplishmentPayload, error) {
-	onlyBy, err := r.authorizeChange(ctx, input.AccomplishmentID)
-	if err != nil {
+	// The input alone first, as a /v1/import line checks it: an id that
+	// breaks the id rule, then an amendment of nothing (the same refusal
+	// for every id, so it tells no one which exist), then who may amend.
+	if err := accomplishmentIDInput("accomplishmentId", input.AccomplishmentID); err != nil {
 		return nil, err
 	}
 	if err := amendsNothing(input); err != nil {
+		return nil, err
+	}
+	onlyBy, err := r.authorizeChange(ctx, input.AccomplishmentID)
+	if err != nil {
 		return nil, err
 	}
 	cmd := amendCommand(input)

@@ -352,10 +352,17 @@ func TestSubscriptionRefused(t *testing.T) {
 		// is: a subscription that would deliver nothing, ever, in silence.
 		{"admin following nobody", e.token(t, admin), map[string]any{"personId": "NOBODY"}, "NOT_FOUND"},
 		{"hr following a department nobody has been in", e.token(t, hr), map[string]any{"department": "Nowhere"}, "BAD_USER_INPUT"},
+		// An empty department is an unset variable, not a request for every
+		// department, to a manager and an employee as to admin (they were
+		// followed their own department or person in silence).
+		{"manager following an empty department", e.token(t, managerB), map[string]any{"department": ""}, "BAD_USER_INPUT"},
+		{"manager following a department of spaces", e.token(t, managerB), map[string]any{"department": "  "}, "BAD_USER_INPUT"},
+		{"employee following an empty department", e.token(t, employee("S1")), map[string]any{"department": ""}, "BAD_USER_INPUT"},
+		{"admin following an empty department", e.token(t, admin), map[string]any{"department": ""}, "BAD_USER_INPUT"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, errs := e.subscribeRefused(t, c.token, c.vars)
-			if len(errs) != 1 || errs[0].code() != c.code {
+			if len(errs) != 1 || errs[0].code() != c.code || (c.code == "BAD_USER_INPUT" && errs[0].field() != "department") {
 				t.Errorf("got %s %s, want one %s error", m.Type, m.Payload, c.code)
 			}
 		})
