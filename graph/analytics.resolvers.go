@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,6 +99,15 @@ func (r *queryResolver) Departments(ctx context.Context) ([]string, error) {
 	case p.Has(RoleAdmin), p.Has(RoleHR):
 		return r.ReadModel.Departments(ctx)
 	case p.Has(RoleManager) && p.Department != "":
+		// Theirs, once someone has been in it: as the analytics refuse a
+		// token's department no one has been in, this does not list it.
+		known, err := r.ReadModel.Departments(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := slices.BinarySearch(known, p.Department); !ok {
+			return []string{}, nil
+		}
 		return []string{p.Department}, nil
 	}
 	return nil, domain.Forbidden("not allowed: needs the admin, hr or manager role")
@@ -178,6 +188,19 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 			if _, err := r.authorizePerson(ctx, "personId", wantPerson); err != nil {
 				return nil, err
 			}
+		}
+		if department != nil {
+			// Their own department today, or the filter would deliver
+			// nothing, ever, in silence (their changes are of theirs).
+			want := strings.TrimSpace(*department)
+			v, err := r.ReadModel.Person(ctx, p.Person)
+			if err != nil && domain.KindOf(err) != domain.KindNotFound {
+				return nil, err
+			}
+			if err != nil || v.DepartmentOn(r.today()) != want {
+				return nil, domain.Forbidden("an employee may only follow their own person: department %s is not theirs today (leave department out)", want)
+			}
+			wantDept = want
 		}
 		wantPerson = p.Person
 	default:

@@ -340,6 +340,16 @@ func TestAManagersDepartmentIsOneSomeoneHasBeenIn(t *testing.T) {
 			"skillTrend":        `{ skillTrend(field: SERVICE_DESK, from: "2025-01-01", to: "2026-01-01", interval: YEAR) { on } }`,
 			"as known at":       `query($k: DateTime!) { skillDistribution(field: SERVICE_DESK, knownAt: $k) { count } }`,
 		}
+		// Nor does departments list it; the manager's own is listed.
+		var got struct{ Departments []string }
+		e.gql(t, misspelt, `{ departments }`, nil).ok(t).decode(t, &got)
+		if len(got.Departments) != 0 {
+			t.Errorf("departments with a misspelt token = %q, want none", got.Departments)
+		}
+		e.gql(t, e.token(t, managerA), `{ departments }`, nil).ok(t).decode(t, &got)
+		if !slices.Equal(got.Departments, []string{"Operations"}) {
+			t.Errorf("manager A's departments = %q, want [Operations]", got.Departments)
+		}
 		vars := map[string]any{"k": "2026-06-01T00:00:00Z"} // the harness's clock reads 2026-06-01T09:00
 		for name, q := range queries {
 			r := e.gql(t, misspelt, q, vars)

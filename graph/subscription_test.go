@@ -164,13 +164,15 @@ func TestSubscription(t *testing.T) {
 		byAdmin.subscribe("1", map[string]any{"personId": "S1"})
 		self := e.connect(t, e.token(t, employee("S1")))
 		self.subscribe("s", nil)
+		selfDept := e.connect(t, e.token(t, employee("S1")))
+		selfDept.subscribe("d", map[string]any{"department": "Operations "}) // their own today, trimmed
 		mgrA := e.connect(t, e.token(t, managerA))
 		mgrA.subscribe("a", map[string]any{"department": "Operations "}) // their own, as the analytics take it: trimmed
 		mgrB := e.connect(t, e.token(t, managerB))
 		mgrB.subscribe("b", nil)
 		byHR := e.connect(t, e.token(t, hr))
 		byHR.subscribe("h", map[string]any{"department": "Operations"})
-		waitSubscribers(t, e, 5)
+		waitSubscribers(t, e, 6)
 
 		// Level 1 in every field for S1: a participation and a common theme.
 		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "S1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
@@ -185,7 +187,7 @@ func TestSubscription(t *testing.T) {
 			name   string
 			client *wsClient
 			id     string
-		}{{"admin", byAdmin, "1"}, {"employee", self, "s"}, {"manager A", mgrA, "a"}, {"hr", byHR, "h"}} {
+		}{{"admin", byAdmin, "1"}, {"employee", self, "s"}, {"employee in their department", selfDept, "d"}, {"manager A", mgrA, "a"}, {"hr", byHR, "h"}} {
 			fields := map[string]bool{}
 			for range 3 {
 				got := c.client.change(c.id)
@@ -359,6 +361,11 @@ func TestSubscriptionRefused(t *testing.T) {
 		{"manager following a department of spaces", e.token(t, managerB), map[string]any{"department": "  "}, "BAD_USER_INPUT"},
 		{"employee following an empty department", e.token(t, employee("S1")), map[string]any{"department": ""}, "BAD_USER_INPUT"},
 		{"admin following an empty department", e.token(t, admin), map[string]any{"department": ""}, "BAD_USER_INPUT"},
+		// An employee's changes are of their own person: a department not
+		// theirs today would deliver nothing, ever, in silence.
+		{"employee following another department", e.token(t, employee("S1")), map[string]any{"department": "Network"}, "FORBIDDEN"},
+		{"employee following another department, naming themselves", e.token(t, employee("S1")), map[string]any{"department": "Network", "personId": "S1"}, "FORBIDDEN"},
+		{"employee not registered following a department", e.token(t, employee("S9")), map[string]any{"department": "Operations"}, "FORBIDDEN"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, errs := e.subscribeRefused(t, c.token, c.vars)
