@@ -1004,7 +1004,7 @@ func placementAllowed(p *domain.Person, personID string, effectiveOn domain.Date
 
 func validPersonID(id string) error {
 	if !personIDOK(id) {
-		return domain.Invalid("personId", "must be 1-64 characters of A-Z a-z 0-9 _ -")
+		return domain.Invalid("personId", domain.PersonIDRule)
 	}
 	return nil
 }
