@@ -442,20 +442,9 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		applied <- nil
 	}()
-	handle := func(fctx context.Context, batch []events.Recorded) error {
-		if len(batch) == 0 {
-			return nil // nothing to fold, and nothing ends the bulk phase
-		}
-		last := false // the batch reaches StopAfter's position
-		if until := p.stopAt.Load(); until > 0 {
-			if batch[0].Position > until {
-				return errStopAt
-			}
-			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut < len(batch) {
-				batch = batch[:cut]
-			}
-			last = batch[len(batch)-1].Position >= until
-		}
+	// send folds a batch and hands it to the apply goroutine; last: the
+	// batch reaches StopAfter's position.
+	send := func(fctx context.Context, batch []events.Recorded, last bool) error {
 		// Before the head Run started from, defer; the batch that reaches
 		// it judges everyone, and ends the bulk phase.
 		deferred := batch[len(batch)-1].Position < p.bulkUntil
@@ -478,6 +467,36 @@ func (p *Projector) Run(ctx context.Context) error {
 		case <-fctx.Done():
 			return fctx.Err()
 		}
+	}
+	handle := func(fctx context.Context, batch []events.Recorded) error {
+		if len(batch) == 0 {
+			return nil // nothing to fold, and nothing ends the bulk phase
+		}
+		last := false // the batch reaches StopAfter's position
+		if until := p.stopAt.Load(); until > 0 {
+			if batch[0].Position > until {
+				return errStopAt
+			}
+			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut < len(batch) {
+				batch = batch[:cut]
+			}
+			last = batch[len(batch)-1].Position >= until
+		}
+		if until := p.bulkUntil; until != 0 && batch[len(batch)-1].Position > until {
+			// The batch reaches the head a bulk catch-up started from and
+			// goes past it: the catch-up ends at the head, and the events
+			// after it (recorded since Run read the head) are a batch of
+			// their own, applied as they come and publishing what they
+			// change. Judged with the catch-up's history, a live change
+			// in them was never published.
+			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut > 0 {
+				if err := send(fctx, batch[:cut], false); err != nil {
+					return err
+				}
+				batch = batch[cut:]
+			}
+		}
+		return send(fctx, batch, last)
 	}
 	err = p.Source.Follow(fctx, from, max, handle)
 	if errors.Is(err, errStopAt) {

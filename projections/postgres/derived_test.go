@@ -503,6 +503,83 @@ func TestAFreshCatchUpInOneBatchIsNotNews(t *testing.T) {
 	}
 }
 
+// Events recorded after the head a bulk catch-up started from are news,
+// also when they come in the batch that reaches that head: that batch ends
+// the catch-up at the head, and the events after it are applied as they
+// come, publishing what they change, as when they come in a batch of their
+// own. Before, the head batch judged them with the catch-up's history and
+// published none of their changes (since fresh and interrupted catch-ups
+// publish nothing, also when the head batch is the first).
+func TestLiveEventsInTheHeadBatchAreNews(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	now := func() time.Time { return env.Clock.Peek() }
+	// Each catch-up reads its head at 3: event 4 (system operation to
+	// level 3) is recorded after it started, live.
+	run := func(t *testing.T, store *postgres.Store, head uint64, batches ...[]events.Recorded) []projections.LevelChanged {
+		t.Helper()
+		var got notes
+		p := &projections.Projector{Catalogue: cat, Store: store, Notifier: &got, Now: now, Bulk: true, BulkAbove: 100,
+			Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: batches}, head: head}}
+		cancel, done := runRestarting(t, p)
+		waitFor(t, store, batches[len(batches)-1][len(batches[len(batches)-1])-1].Position)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return got.all()
+	}
+	fresh := func(t *testing.T) *postgres.Store {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	}
+	want := run(t, fresh(t), pos[2], rs[0:3], rs[3:4])
+	if len(want) == 0 {
+		t.Fatal("event 4 in a batch of its own after the catch-up published nothing")
+	}
+	for _, c := range want {
+		if c.Position != pos[3] {
+			t.Fatalf("the catch-up to 3 published %+v", c)
+		}
+	}
+	t.Run("fresh, the head batch its first", func(t *testing.T) {
+		if got := run(t, fresh(t), pos[2], rs[0:4]); !reflect.DeepEqual(got, want) {
+			t.Errorf("published %+v, want %+v", got, want)
+		}
+	})
+	t.Run("fresh, after a deferred batch", func(t *testing.T) {
+		if got := run(t, fresh(t), pos[2], rs[0:1], rs[1:4]); !reflect.DeepEqual(got, want) {
+			t.Errorf("published %+v, want %+v", got, want)
+		}
+	})
+	t.Run("the tail of an interrupted catch-up", func(t *testing.T) {
+		store := fresh(t)
+		// A bulk catch-up to 4 stores 1 (its person deferred) and stops.
+		b1 := &projections.Projector{Catalogue: cat, Store: store, Now: now, Bulk: true,
+			Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1]}}, head: pos[3]}}
+		cancel, done := runRestarting(t, b1)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if cp, err := store.Checkpoint(bg); err != nil || cp == pos[0] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first bulk run did not store 1")
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := run(t, store, pos[2], rs[1:4]); !reflect.DeepEqual(got, want) {
+			t.Errorf("published %+v, want %+v", got, want)
+		}
+	})
+}
+
 // stoppedAtBehind is a store whose projector is stopped as it looks for
 // people left behind: right after it published the kept changes again,
 // before it follows the log.
