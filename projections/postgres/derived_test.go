@@ -580,6 +580,90 @@ func TestLiveEventsInTheHeadBatchAreNews(t *testing.T) {
 	})
 }
 
+// recordsDuringRecovery is a store that, as the people a stopped bulk
+// catch-up left behind are written (the batch without events at the
+// checkpoint), has record called first: an event recorded while that
+// write runs (32 s at a million events).
+type recordsDuringRecovery struct {
+	*postgres.Store
+	record func()
+}
+
+func (s *recordsDuringRecovery) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
+	if len(batch) == 0 && len(people) > 0 && s.record != nil {
+		s.record()
+		s.record = nil
+	}
+	return s.Store.ApplyDerived(ctx, position, batch, people, derived)
+}
+
+// An event recorded while a projector writes the people an interrupted
+// bulk catch-up left behind is news: the catch-up's tail is what the log
+// held when the run started. Before, the head was read after that write,
+// and the event was judged with the tail's history, its change never
+// published.
+func TestAnEventRecordedDuringTheRecoveryIsNews(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	must := func(res events.Result, err error) uint64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Position
+	}
+	must(env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")}))
+	for _, a := range []domain.Accomplishment{
+		pt.Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+			domain.OperationRequirements, domain.OperationSystems),
+		pt.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"),
+	} {
+		must(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
+	}
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	now := func() time.Time { return env.Clock.Peek() }
+	// A bulk catch-up to 3 stores 1 and 2 (their person deferred) and stops.
+	b1 := &projections.Projector{Catalogue: cat, Store: store, Now: now, Bulk: true,
+		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: rs[2].Position}}
+	cancel, done := runRestarting(t, b1)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if cp, err := store.Checkpoint(bg); err != nil || cp == rs[1].Position {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first bulk run did not store 1 and 2")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The next run writes E1, left behind, and while it does E1's change
+	// to level 3 in system operation is recorded.
+	var live uint64
+	var got notes
+	b2 := &projections.Projector{Catalogue: cat, Source: env.Log, Notifier: &got, Now: now, Bulk: true, BulkAbove: 100,
+		Store: &recordsDuringRecovery{Store: store, record: func() {
+			live = must(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",
+				Accomplishment: pt.Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01")}))
+		}}}
+	cancel, done = runRestarting(t, b2)
+	waitFor(t, store, rs[2].Position+1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Position: live,
+		Change: domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2017-06-01"), From: 2, To: 3}}}
+	if all := got.all(); !reflect.DeepEqual(all, want) {
+		t.Errorf("published %+v, want only the change recorded during the recovery, %+v", all, want)
+	}
+}
+
 // stoppedAtBehind is a store whose projector is stopped as it looks for
 // people left behind: right after it published the kept changes again,
 // before it follows the log.
