@@ -389,6 +389,22 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	// The head is read as the run starts, before the people a stopped
+	// catch-up left behind are written: what is recorded during that
+	// write (32 s at a million events) comes after the catch-up, and is
+	// news. Read after it, such events were the catch-up's tail.
+	hs, bulk := p.Source.(headSource)
+	bulk = bulk && p.Bulk
+	var head uint64
+	if bulk {
+		if head, err = hs.Head(ctx); err != nil {
+			if ctx.Err() != nil {
+				return stoppedEarly()
+			}
+			p.cache = nil
+			return fmt.Errorf("read the head: %w", err)
+		}
+	}
 	interrupted, err := p.catchUpBehind(ctx, from)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -397,15 +413,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.cache = nil
 		return err
 	}
-	if hs, ok := p.Source.(headSource); ok && p.Bulk {
-		head, err := hs.Head(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return stoppedEarly()
-			}
-			p.cache = nil
-			return fmt.Errorf("read the head: %w", err)
-		}
+	if bulk {
 		// From a fresh read model, after an interrupted bulk catch-up (its
 		// tail is history too) or past BulkAbove: in bulk.
 		if from == 0 || interrupted || head > from+p.BulkAbove {
@@ -442,20 +450,9 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		applied <- nil
 	}()
-	handle := func(fctx context.Context, batch []events.Recorded) error {
-		if len(batch) == 0 {
-			return nil // nothing to fold, and nothing ends the bulk phase
-		}
-		last := false // the batch reaches StopAfter's position
-		if until := p.stopAt.Load(); until > 0 {
-			if batch[0].Position > until {
-				return errStopAt
-			}
-			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut < len(batch) {
-				batch = batch[:cut]
-			}
-			last = batch[len(batch)-1].Position >= until
-		}
+	// send folds a batch and hands it to the apply goroutine; last: the
+	// batch reaches StopAfter's position.
+	send := func(fctx context.Context, batch []events.Recorded, last bool) error {
 		// Before the head Run started from, defer; the batch that reaches
 		// it judges everyone, and ends the bulk phase.
 		deferred := batch[len(batch)-1].Position < p.bulkUntil
@@ -478,6 +475,36 @@ func (p *Projector) Run(ctx context.Context) error {
 		case <-fctx.Done():
 			return fctx.Err()
 		}
+	}
+	handle := func(fctx context.Context, batch []events.Recorded) error {
+		if len(batch) == 0 {
+			return nil // nothing to fold, and nothing ends the bulk phase
+		}
+		last := false // the batch reaches StopAfter's position
+		if until := p.stopAt.Load(); until > 0 {
+			if batch[0].Position > until {
+				return errStopAt
+			}
+			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut < len(batch) {
+				batch = batch[:cut]
+			}
+			last = batch[len(batch)-1].Position >= until
+		}
+		if until := p.bulkUntil; until != 0 && batch[len(batch)-1].Position > until {
+			// The batch reaches the head a bulk catch-up started from and
+			// goes past it: the catch-up ends at the head, and the events
+			// after it (recorded since Run read the head) are a batch of
+			// their own, applied as they come and publishing what they
+			// change. Judged with the catch-up's history, a live change
+			// in them was never published.
+			if cut := sort.Search(len(batch), func(i int) bool { return batch[i].Position > until }); cut > 0 {
+				if err := send(fctx, batch[:cut], false); err != nil {
+					return err
+				}
+				batch = batch[cut:]
+			}
+		}
+		return send(fctx, batch, last)
 	}
 	err = p.Source.Follow(fctx, from, max, handle)
 	if errors.Is(err, errStopAt) {

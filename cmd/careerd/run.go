@@ -692,8 +692,9 @@ func (m *Main) startProjector(ctx context.Context) {
 				// may start: it then projects, and this one stops.
 				lctx, cancel := context.WithCancel(ctx)
 				defer cancel()
+				every := standByEvery // read here: nothing waits for the look's goroutine
 				go func() {
-					tick := time.NewTicker(standByEvery)
+					tick := time.NewTicker(every)
 					defer tick.Stop()
 					for {
 						select {

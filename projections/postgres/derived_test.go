@@ -503,6 +503,167 @@ func TestAFreshCatchUpInOneBatchIsNotNews(t *testing.T) {
 	}
 }
 
+// Events recorded after the head a bulk catch-up started from are news,
+// also when they come in the batch that reaches that head: that batch ends
+// the catch-up at the head, and the events after it are applied as they
+// come, publishing what they change, as when they come in a batch of their
+// own. Before, the head batch judged them with the catch-up's history and
+// published none of their changes (since fresh and interrupted catch-ups
+// publish nothing, also when the head batch is the first).
+func TestLiveEventsInTheHeadBatchAreNews(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	now := func() time.Time { return env.Clock.Peek() }
+	// Each catch-up reads its head at 3: event 4 (system operation to
+	// level 3) is recorded after it started, live.
+	run := func(t *testing.T, store *postgres.Store, head uint64, batches ...[]events.Recorded) []projections.LevelChanged {
+		t.Helper()
+		var got notes
+		p := &projections.Projector{Catalogue: cat, Store: store, Notifier: &got, Now: now, Bulk: true, BulkAbove: 100,
+			Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: batches}, head: head}}
+		cancel, done := runRestarting(t, p)
+		waitFor(t, store, batches[len(batches)-1][len(batches[len(batches)-1])-1].Position)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return got.all()
+	}
+	fresh := func(t *testing.T) *postgres.Store {
+		return postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	}
+	want := run(t, fresh(t), pos[2], rs[0:3], rs[3:4])
+	if len(want) == 0 {
+		t.Fatal("event 4 in a batch of its own after the catch-up published nothing")
+	}
+	for _, c := range want {
+		if c.Position != pos[3] {
+			t.Fatalf("the catch-up to 3 published %+v", c)
+		}
+	}
+	t.Run("fresh, the head batch its first", func(t *testing.T) {
+		if got := run(t, fresh(t), pos[2], rs[0:4]); !reflect.DeepEqual(got, want) {
+			t.Errorf("published %+v, want %+v", got, want)
+		}
+	})
+	t.Run("fresh, after a deferred batch", func(t *testing.T) {
+		if got := run(t, fresh(t), pos[2], rs[0:1], rs[1:4]); !reflect.DeepEqual(got, want) {
+			t.Errorf("published %+v, want %+v", got, want)
+		}
+	})
+	t.Run("the tail of an interrupted catch-up", func(t *testing.T) {
+		store := fresh(t)
+		// A bulk catch-up to 4 stores 1 (its person deferred) and stops.
+		b1 := &projections.Projector{Catalogue: cat, Store: store, Now: now, Bulk: true,
+			Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1]}}, head: pos[3]}}
+		cancel, done := runRestarting(t, b1)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if cp, err := store.Checkpoint(bg); err != nil || cp == pos[0] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first bulk run did not store 1")
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := run(t, store, pos[2], rs[1:4]); !reflect.DeepEqual(got, want) {
+			t.Errorf("published %+v, want %+v", got, want)
+		}
+	})
+}
+
+// recordsDuringRecovery is a store that, as the people a stopped bulk
+// catch-up left behind are written (the batch without events at the
+// checkpoint), has record called first: an event recorded while that
+// write runs (32 s at a million events).
+type recordsDuringRecovery struct {
+	*postgres.Store
+	record func()
+}
+
+func (s *recordsDuringRecovery) ApplyDerived(ctx context.Context, position uint64, batch []events.Recorded, people []projections.PersonProjection, derived []projections.LevelChanged) error {
+	if len(batch) == 0 && len(people) > 0 && s.record != nil {
+		s.record()
+		s.record = nil
+	}
+	return s.Store.ApplyDerived(ctx, position, batch, people, derived)
+}
+
+// An event recorded while a projector writes the people an interrupted
+// bulk catch-up left behind is news: the catch-up's tail is what the log
+// held when the run started. Before, the head was read after that write,
+// and the event was judged with the tail's history, its change never
+// published.
+func TestAnEventRecordedDuringTheRecoveryIsNews(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	env := startLog(t, cat)
+	must := func(res events.Result, err error) uint64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Position
+	}
+	must(env.Recorder.RegisterPerson(bg, events.RegisterPerson{ID: "E1", Name: "Person E1", Department: "Ops", JoinedOn: domain.MustDate("2015-01-01")}))
+	for _, a := range []domain.Accomplishment{
+		pt.Engagement(domain.SystemOperation, domain.Member, "2016-01-01", "2017-01-01", domain.Successful, true,
+			domain.OperationRequirements, domain.OperationSystems),
+		pt.Assessment(domain.ServiceSupportManagement, domain.Basic, "2016-02-01"),
+	} {
+		must(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1", Accomplishment: a}))
+	}
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
+	now := func() time.Time { return env.Clock.Peek() }
+	// A bulk catch-up to 3 stores 1 and 2 (their person deferred) and stops.
+	b1 := &projections.Projector{Catalogue: cat, Store: store, Now: now, Bulk: true,
+		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: rs[2].Position}}
+	cancel, done := runRestarting(t, b1)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if cp, err := store.Checkpoint(bg); err != nil || cp == rs[1].Position {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first bulk run did not store 1 and 2")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The next run writes E1, left behind, and while it does E1's change
+	// to level 3 in system operation is recorded.
+	var live uint64
+	var got notes
+	b2 := &projections.Projector{Catalogue: cat, Source: env.Log, Notifier: &got, Now: now, Bulk: true, BulkAbove: 100,
+		Store: &recordsDuringRecovery{Store: store, record: func() {
+			live = must(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",
+				Accomplishment: pt.Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01")}))
+		}}}
+	cancel, done = runRestarting(t, b2)
+	waitFor(t, store, rs[2].Position+1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := []projections.LevelChanged{{PersonID: "E1", Department: "Ops", Position: live,
+		Change: domain.LevelChange{Field: domain.SystemOperation, On: domain.MustDate("2017-06-01"), From: 2, To: 3}}}
+	if all := got.all(); !reflect.DeepEqual(all, want) {
+		t.Errorf("published %+v, want only the change recorded during the recovery, %+v", all, want)
+	}
+}
+
 // stoppedAtBehind is a store whose projector is stopped as it looks for
 // people left behind: right after it published the kept changes again,
 // before it follows the log.
