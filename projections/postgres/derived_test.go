@@ -385,6 +385,19 @@ func recordLevels(t *testing.T, env *pt.Env) []uint64 {
 	return out
 }
 
+// levelsLog starts a log holding recordLevels' four events and reads them
+// back: the log, their positions and the events.
+func levelsLog(t *testing.T, cat *domain.Catalogue) (*pt.Env, []uint64, []events.Recorded) {
+	t.Helper()
+	env := startLog(t, cat)
+	pos := recordLevels(t, env)
+	rs, err := env.Log.Read(bg, 0, 10)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("log: %d events, %v", len(rs), err)
+	}
+	return env, pos, rs
+}
+
 // A projector stopped while a batch is in flight has published the
 // batches it committed: the next start publishes nothing again.
 func TestStopWithABatchInFlightMarksThePublishedOnes(t *testing.T) {
@@ -429,12 +442,7 @@ func TestStopWithABatchInFlightMarksThePublishedOnes(t *testing.T) {
 // was all that kept a head batch quiet).
 func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
 	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	pos := recordLevels(t, env)
-	rs, err := env.Log.Read(bg, 0, 10)
-	if err != nil || len(rs) != 4 {
-		t.Fatalf("log: %d events, %v", len(rs), err)
-	}
+	env, pos, rs := levelsLog(t, cat)
 	now := func() time.Time { return env.Clock.Peek() }
 	for name, tail := range map[string][][]events.Recorded{
 		"in two batches": {rs[2:3], rs[3:4]},
@@ -481,12 +489,7 @@ func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
 // model published the log's level changes again at every start).
 func TestAFreshCatchUpInOneBatchIsNotNews(t *testing.T) {
 	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	pos := recordLevels(t, env)
-	rs, err := env.Log.Read(bg, 0, 10)
-	if err != nil || len(rs) != 4 {
-		t.Fatalf("log: %d events, %v", len(rs), err)
-	}
+	env, pos, rs := levelsLog(t, cat)
 	store := postgres.New(pgtest.NewPool(t, postgres.DefaultSchema), cat, "")
 	var got notes
 	b := &projections.Projector{Catalogue: cat, Store: store, Notifier: &got, Now: func() time.Time { return env.Clock.Peek() },
@@ -512,12 +515,7 @@ func TestAFreshCatchUpInOneBatchIsNotNews(t *testing.T) {
 // publish nothing, also when the head batch is the first).
 func TestLiveEventsInTheHeadBatchAreNews(t *testing.T) {
 	cat := domain.DefaultCatalogue()
-	env := startLog(t, cat)
-	pos := recordLevels(t, env)
-	rs, err := env.Log.Read(bg, 0, 10)
-	if err != nil || len(rs) != 4 {
-		t.Fatalf("log: %d events, %v", len(rs), err)
-	}
+	env, pos, rs := levelsLog(t, cat)
 	now := func() time.Time { return env.Clock.Peek() }
 	// Each catch-up reads its head at 3: event 4 (system operation to
 	// level 3) is recorded after it started, live.
