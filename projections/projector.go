@@ -306,14 +306,16 @@ type Projector struct {
 	writePeople int
 }
 
-// BulkWrite reports the judgment and write of the people a bulk catch-up
-// deferred, while it runs: with the batch that reaches the head the
-// catch-up started from, or of the people a stopped catch-up left behind.
-// It is one batch, one transaction, and it moves neither the readable
-// position nor the checkpoint until it commits: at a million events over
-// 100,000 people it took 32 s. since is when the judgment began (on this
-// process's clock, not Now), people how many it judges; ok is false while
-// none runs. A watcher of progress (careerd's /readyz) takes it for
+// BulkWrite reports the write of the people a bulk catch-up deferred,
+// while it runs: with the batch that reaches the head the catch-up
+// started from, or of the people a stopped catch-up left behind (with
+// their judgment, which nothing else runs beside). It is one batch, one
+// transaction, and it moves neither the readable position nor the
+// checkpoint until it commits: at a million events over 100,000 people it
+// took 32 s. since is when the write began (on this process's clock, not
+// Now), people how many it writes; ok is false while none runs (the head
+// batch judged while the batch before it is still being stored is not
+// reported until its own write begins, so that a hung store is a stall). A watcher of progress (careerd's /readyz) takes it for
 // progress, within a bound of its own, rather than for a stall.
 func (p *Projector) BulkWrite() (since time.Time, people int, ok bool) {
 	p.writeMu.Lock()
@@ -557,6 +559,7 @@ func (p *Projector) catchUpBehind(ctx context.Context, checkpoint uint64) (inter
 		p.dirty[id] = struct{}{}
 	}
 	p.deferredAny = true
+	p.bulkWriting(len(behind)) // judged and written now, nothing before it in flight
 	w := p.judge(checkpoint, nil)
 	// It reveals nothing, but must not drop what is kept unpublished.
 	if k, ok := p.keeper(); ok {
@@ -599,6 +602,12 @@ func (p *Projector) apply(ctx context.Context, w prepared) error {
 			p.OnStored(w.position, len(w.batch))
 		}
 		return nil
+	}
+	if w.bulk && len(w.people) > 0 {
+		// Reported from when the write begins, not when the batch was
+		// judged: the write of the batch before it may still run then,
+		// and a hung one is a stall, not this write.
+		p.bulkWriting(len(w.people))
 	}
 	var err error
 	if k, ok := p.keeper(); ok {
@@ -852,12 +861,9 @@ func (p *Projector) judge(position uint64, batch []events.Recorded) prepared {
 	notify := !p.deferredAny
 	// The judgment of everyone a bulk catch-up touched (deferred, or all
 	// in the one batch that reached its head), or left behind: reported
-	// by BulkWrite until their write returns.
+	// by BulkWrite while their write runs (apply).
 	bulk := !notify || p.endingBulk
 	p.deferredAny, p.endingBulk = false, false
-	if bulk && len(ids) > 0 {
-		p.bulkWriting(len(ids))
-	}
 	slices.Sort(ids) // the same batch writes its rows in the same order
 	people := make([]PersonProjection, len(ids))
 	workers := min(runtime.GOMAXPROCS(0), (len(ids)+63)/64)

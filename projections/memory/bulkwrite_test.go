@@ -102,3 +102,69 @@ func TestBulkWriteReportsTheWriteAtTheHeadOfABulkCatchUp(t *testing.T) {
 		t.Errorf("writes of people and what BulkWrite said as each began: %v, want %v", store.writes, want)
 	}
 }
+
+// heldEvents is a memory store whose storing of a deferred batch ending at
+// or after from is held until release is closed.
+type heldEvents struct {
+	*memory.Store
+	from    uint64
+	held    chan struct{} // closed once a store is held
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *heldEvents) ApplyEvents(ctx context.Context, position uint64, batch []events.Recorded) error {
+	if position >= h.from {
+		h.once.Do(func() { close(h.held) })
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return h.Store.ApplyEvents(ctx, position, batch)
+}
+
+// TestBulkWriteIsNotReportedWhileTheWriteBeforeItHangs: the batch that
+// reaches a bulk catch-up's head may be judged while the deferred batch
+// before it is still being stored; BulkWrite reports the head's write
+// only once it begins, so that a hung store of events before it is seen
+// as the stall it is (careerd's /readyz), not taken for the head's write
+// for up to --ready-max-write.
+func TestBulkWriteIsNotReportedWhileTheWriteBeforeItHangs(t *testing.T) {
+	cat := domain.DefaultCatalogue()
+	e := projectionstest.Start(t, memory.New(cat), cat)
+	var last uint64
+	for i := range 7 {
+		e.Register(fmt.Sprintf("E%d", i), "Ops", "2020-01-01")
+		last = e.Record(fmt.Sprintf("E%d", i), projectionstest.Assessment(domain.StressManagement, domain.Basic, "2021-03-01")).Position
+	}
+	e.StopProjector()
+	// Batches of 4 up to the head (14): the last deferred one ends at 12.
+	store := &heldEvents{Store: memory.New(cat), from: last - 4, held: make(chan struct{}), release: make(chan struct{})}
+	p := &projections.Projector{Catalogue: cat, Source: e.Log, Store: store, Now: e.Clock.Peek, Bulk: true, MaxBatch: 4}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case <-store.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no deferred batch reached the held store")
+	}
+	// Meanwhile the follower judges the head batch and hands it over.
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if _, n, ok := p.BulkWrite(); ok {
+			t.Fatalf("BulkWrite reports a write of %d people while the store of the events before it hangs", n)
+		}
+	}
+	close(store.release)
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := store.WaitFor(wctx, last); err != nil {
+		t.Fatalf("the read model did not reach %d: %v", last, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
