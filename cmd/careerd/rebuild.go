@@ -574,10 +574,12 @@ func (m *Main) followNow(ctx context.Context) bool {
 		return false
 	}
 	target := m.postgresStore(active.Schema)
-	if readable, stored, err := positions(ctx, cur); err == nil {
-		if err := m.catchUpTo(ctx, target, readable, stored); err != nil {
-			m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
-		}
+	if readable, stored, err := positions(ctx, cur); err != nil {
+		// The old model gone or unreachable: its final position is not
+		// known, so the new one serves as its projector has brought it.
+		m.log.Warn("following the read model switch: the old model's position could not be read, so the new model did not catch up with it; serving it anyway", "schema", active.Schema, "old_schema", cur.Schema(), "err", err)
+	} else if err := m.catchUpTo(ctx, target, readable, stored); err != nil {
+		m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
 	}
 	m.store.Set(target)
 	release()
