@@ -11,6 +11,7 @@ import (
 	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // midBulkSwitch is a deployment whose serving read model is in the middle
@@ -246,5 +247,48 @@ func checkNewModelHoldsTheOld(t *testing.T, s *midBulkSwitch, target projections
 	}
 	if readable != s.readable || stored != s.stored {
 		t.Errorf("the new model is readable up to %d and stores up to %d; the old one %d and %d", readable, stored, s.readable, s.stored)
+	}
+}
+
+// TestAFollowerThatCannotReadTheOldModelSaysSo: an instance following
+// another's switch whose old model is gone (dropped, unreachable) cannot
+// bring the new model up to it; it serves the new one all the same, and
+// says so. Before, it logged only that it had followed the switch.
+func TestAFollowerThatCannotReadTheOldModelSaysSo(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	logs := &logLines{}
+	m := startLogging(t, cfg, logs)
+	old, ok := m.store.Current().(*postgres.Store)
+	if !ok {
+		t.Fatalf("the serving store is a %T, want a postgres store", m.store.Current())
+	}
+	ctx := context.Background()
+	schema, claim, err := m.claimSchema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(claim.Release)
+	if _, err := m.newReadModel(ctx, schema, claim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.SwitchActive(ctx, m.pool, m.Config.Schema, postgres.Active{Schema: schema,
+		CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{old.Schema()}.Sanitize()+" CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for cur, _ := m.store.Current().(*postgres.Store); cur == nil || cur.Schema() != schema; cur, _ = m.store.Current().(*postgres.Store) {
+		if time.Now().After(deadline) {
+			t.Fatal("the instance did not follow the switch")
+		}
+		m.followNow(ctx)
+	}
+	const msg = "following the read model switch: the old model's position could not be read, so the new model did not catch up with it; serving it anyway"
+	if len(logs.find(t, msg, map[string]string{"schema": schema, "old_schema": old.Schema()})) == 0 {
+		t.Errorf("no warning that the new model serves without catching up; logs:\n%s", logs.String())
 	}
 }
