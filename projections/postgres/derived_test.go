@@ -385,6 +385,29 @@ func recordLevels(t *testing.T, env *pt.Env) []uint64 {
 	return out
 }
 
+// stopAtStored runs p until store's checkpoint is pos, then stops it: a
+// bulk catch-up interrupted once it stored its deferred batches.
+func stopAtStored(t *testing.T, p *projections.Projector, store *postgres.Store, pos uint64) {
+	t.Helper()
+	cancel, done := runRestarting(t, p)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		cp, err := store.Checkpoint(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp == pos {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bulk run stored up to %d, want %d", cp, pos)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // levelsLog starts a log holding recordLevels' four events and reads them
 // back: the log, their positions and the events.
 func levelsLog(t *testing.T, cat *domain.Catalogue) (*pt.Env, []uint64, []events.Recorded) {
@@ -454,24 +477,12 @@ func TestTailOfAnInterruptedBulkCatchUpIsNotNews(t *testing.T) {
 			var first notes
 			b1 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &first, Now: now, Bulk: true,
 				Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: pos[3]}}
-			cancel, done := runRestarting(t, b1)
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-				if cp, err := store.Checkpoint(bg); err != nil || cp == pos[1] {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the first bulk run did not store 1 and 2")
-				}
-			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stopAtStored(t, b1, store, pos[1])
 			// Resumed with a backlog of two events, well within BulkAbove.
 			var second notes
 			b2 := &projections.Projector{Catalogue: cat, Store: store, Notifier: &second, Now: now, Bulk: true, BulkAbove: 100,
 				Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: tail}, head: pos[3]}}
-			cancel, done = runRestarting(t, b2)
+			cancel, done := runRestarting(t, b2)
 			waitFor(t, store, pos[3])
 			cancel()
 			if err := <-done; err != nil {
@@ -559,19 +570,7 @@ func TestLiveEventsInTheHeadBatchAreNews(t *testing.T) {
 		// A bulk catch-up to 4 stores 1 (its person deferred) and stops.
 		b1 := &projections.Projector{Catalogue: cat, Store: store, Now: now, Bulk: true,
 			Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1]}}, head: pos[3]}}
-		cancel, done := runRestarting(t, b1)
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			if cp, err := store.Checkpoint(bg); err != nil || cp == pos[0] {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the first bulk run did not store 1")
-			}
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stopAtStored(t, b1, store, pos[0])
 		if got := run(t, store, pos[2], rs[1:4]); !reflect.DeepEqual(got, want) {
 			t.Errorf("published %+v, want %+v", got, want)
 		}
@@ -627,19 +626,7 @@ func TestAnEventRecordedDuringTheRecoveryIsNews(t *testing.T) {
 	// A bulk catch-up to 3 stores 1 and 2 (their person deferred) and stops.
 	b1 := &projections.Projector{Catalogue: cat, Store: store, Now: now, Bulk: true,
 		Source: &gatedHeadSource{gatedSource: &gatedSource{release: closed(), batches: [][]events.Recorded{rs[0:1], rs[1:2]}}, head: rs[2].Position}}
-	cancel, done := runRestarting(t, b1)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if cp, err := store.Checkpoint(bg); err != nil || cp == rs[1].Position {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first bulk run did not store 1 and 2")
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stopAtStored(t, b1, store, rs[1].Position)
 	// The next run writes E1, left behind, and while it does E1's change
 	// to level 3 in system operation is recorded.
 	var live uint64
@@ -649,7 +636,7 @@ func TestAnEventRecordedDuringTheRecoveryIsNews(t *testing.T) {
 			live = must(env.Recorder.RecordAccomplishment(bg, events.RecordAccomplishment{PersonID: "E1",
 				Accomplishment: pt.Assessment(domain.ServiceLevelManagement, domain.Practice, "2017-06-01")}))
 		}}}
-	cancel, done = runRestarting(t, b2)
+	cancel, done := runRestarting(t, b2)
 	waitFor(t, store, rs[2].Position+1)
 	cancel()
 	if err := <-done; err != nil {
