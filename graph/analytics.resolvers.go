@@ -160,8 +160,18 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		}
 		if wantPerson != "" {
 			// Likewise a person no registration names (NOT_FOUND).
-			if _, err := r.authorizePerson(ctx, "personId", wantPerson); err != nil {
+			v, err := r.authorizePerson(ctx, "personId", wantPerson)
+			if err != nil {
 				return nil, err
+			}
+			// And a person not in the department named: a change is
+			// published with the person's department when it is found,
+			// so the two together would deliver nothing until they move
+			// there, in silence.
+			if department != nil {
+				if err := r.followedTogether(v, wantDept); err != nil {
+					return nil, err
+				}
 			}
 		}
 	case p.Has(RoleManager) && p.Department != "":
