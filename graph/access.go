@@ -35,7 +35,12 @@ func (r *Resolver) allowedPerson(p Principal, v projections.PersonView) bool {
 		return true
 	case p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department:
 		return true
-	case p.Has(RoleEmployee) && p.Person != "" && p.Person == v.ID:
+	case (p.Has(RoleEmployee) || p.Has(RoleManager)) && isSelf(p, v.ID):
+		// The person the token names is the caller, with the employee
+		// role or a manager's alone (as actsAsEmployee takes it): they
+		// read themselves wherever they are, departed included, as the
+		// employee they are. What they record of their own is limited as
+		// an employee's is (refuseDeparted).
 		return true
 	}
 	return false
@@ -197,6 +202,16 @@ func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveO
 				id, effectiveOn, p.Department, from)
 		}
 		return nil
+	}
+	if p.Has(RoleManager) && p.Department != "" {
+		// Their own person outside their department (departed, say),
+		// whom they read as the employee they are: a manager, who is
+		// not told they need the manager role.
+		where := fmt.Sprintf("are not in department %s today", p.Department)
+		if v.DepartmentOn(today) == "" {
+			where = "are in no department today"
+		}
+		return domain.Forbidden("not allowed to transfer or record the departure of person %s: they %s, and a manager does so only for the people of their own department", id, where)
 	}
 	return errPlacementRole(id)
 }
