@@ -35,7 +35,12 @@ func (r *Resolver) allowedPerson(p Principal, v projections.PersonView) bool {
 		return true
 	case p.Has(RoleManager) && p.Department != "" && v.DepartmentOn(r.today()) == p.Department:
 		return true
-	case p.Has(RoleEmployee) && p.Person != "" && p.Person == v.ID:
+	case (p.Has(RoleEmployee) || p.Has(RoleManager)) && isSelf(p, v.ID):
+		// The person the token names is the caller, with the employee
+		// role or a manager's alone (as actsAsEmployee takes it): they
+		// read themselves wherever they are, departed included, as the
+		// employee they are. What they record of their own is limited as
+		// an employee's is (refuseDeparted).
 		return true
 	}
 	return false
@@ -131,6 +136,28 @@ func (r *Resolver) refuseDeparted(p Principal, v projections.PersonView) error {
 	return domain.Forbidden("person %s %s: a departed employee no longer records, amends or retracts their own accomplishments; hr or an admin records them instead", v.ID, since)
 }
 
+// followedTogether refuses a levelChanged subscription naming both a
+// person (v) and a department (dept) the person is not in today: a change
+// is published with the person's department on the day it is found, so the
+// two together would deliver nothing until the person moves there, in
+// silence (an employee naming a department not theirs is refused alike).
+// Bad input naming both arguments: leaving department out follows the
+// person wherever they are.
+func (r *Resolver) followedTogether(v projections.PersonView, dept string) error {
+	now := v.DepartmentOn(r.today())
+	if now == dept {
+		return nil
+	}
+	where := fmt.Sprintf("they are in department %s", now)
+	if now == "" {
+		where = "they are in no department"
+	}
+	return &domain.Error{Kind: domain.KindInvalid, Field: "personId",
+		Rule: "must be in the department given today (leave department out to follow the person wherever they are)",
+		Message: fmt.Sprintf("personId: %s is not in department %s today (%s): a level change is published with the person's department when it is found, "+
+			"so levelChanged with both would deliver nothing until they move there; leave department out to follow %s wherever they are", v.ID, dept, where, v.ID)}
+}
+
 // authorizePlacement checks the caller may change where a person works
 // from effectiveOn on (transfer, departure): admin, hr, or the manager of
 // the department the person has belonged to every day from effectiveOn to
@@ -175,6 +202,16 @@ func (r *Resolver) authorizePlacement(ctx context.Context, id string, effectiveO
 				id, effectiveOn, p.Department, from)
 		}
 		return nil
+	}
+	if p.Has(RoleManager) && p.Department != "" {
+		// Their own person outside their department (departed, say),
+		// whom they read as the employee they are: a manager, who is
+		// not told they need the manager role.
+		where := fmt.Sprintf("are not in department %s today", p.Department)
+		if v.DepartmentOn(today) == "" {
+			where = "are in no department today"
+		}
+		return domain.Forbidden("not allowed to transfer or record the departure of person %s: they %s, and a manager does so only for the people of their own department", id, where)
 	}
 	return errPlacementRole(id)
 }

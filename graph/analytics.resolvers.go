@@ -160,9 +160,41 @@ func (r *subscriptionResolver) LevelChanged(ctx context.Context, department *str
 		}
 		if wantPerson != "" {
 			// Likewise a person no registration names (NOT_FOUND).
-			if _, err := r.authorizePerson(ctx, "personId", wantPerson); err != nil {
+			v, err := r.authorizePerson(ctx, "personId", wantPerson)
+			if err != nil {
 				return nil, err
 			}
+			// And a person not in the department named: a change is
+			// published with the person's department when it is found,
+			// so the two together would deliver nothing until they move
+			// there, in silence.
+			if department != nil {
+				if err := r.followedTogether(v, wantDept); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case p.Has(RoleManager) && p.Department != "" && wantPerson != "" && isSelf(p, wantPerson):
+		// Their own person, the person the token names (with the employee
+		// role or without): followed wherever they are, departed
+		// included, as an employee follows theirs, not only while in the
+		// department they manage (their changes would otherwise stop, in
+		// silence, once they are not). A department named is the one they
+		// manage or their own person's today, and their person is in it.
+		v, err := r.authorizePerson(ctx, "personId", wantPerson)
+		if err != nil {
+			return nil, err
+		}
+		wantDept = ""
+		if department != nil {
+			want := strings.TrimSpace(*department)
+			if want != p.Department && v.DepartmentOn(r.today()) != want {
+				return nil, domain.Forbidden("a manager may only follow department %s", p.Department)
+			}
+			if err := r.followedTogether(v, want); err != nil {
+				return nil, err
+			}
+			wantDept = want
 		}
 	case p.Has(RoleManager) && p.Department != "":
 		// Their own department, named as the analytics take it (trimmed).

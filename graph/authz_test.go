@@ -897,7 +897,7 @@ func TestAnEmployeesOwnUnknownIdIsNotFound(t *testing.T) {
 func TestADepartedEmployeeRecordsNothingOfTheirs(t *testing.T) {
 	forEachBackend(t, options{}, func(t *testing.T, e *env) {
 		adm, hrTok := e.token(t, admin), e.token(t, hr)
-		for _, id := range []string{"D1", "D2", "D3", "M1", "A1"} {
+		for _, id := range []string{"D1", "D2", "D3", "M1", "M2", "A1"} {
 			e.mutate(t, adm, &mRegister, map[string]any{"id": id, "name": "Person " + id, "department": "Operations", "joinedOn": "2020-01-01"}, "")
 		}
 		self := e.token(t, employee("D1"))
@@ -910,8 +910,13 @@ func TestADepartedEmployeeRecordsNothingOfTheirs(t *testing.T) {
 		book := field(t, e.mutate(t, self, &mSuccession, map[string]any{"personId": "D1", "kind": "BOOK", "title": "t",
 			"occurredOn": "2021-01-05", "fields": []string{"SERVICE_DESK"}}, "").Data, "recordTechnologySuccession.accomplishmentId").(string)
 		leads := field(t, e.mutate(t, lead, &mEngagement, engagement("M1"), "").Data, "recordEngagement.accomplishmentId").(string)
+		// A manager's token without the employee role names the person
+		// they are too (TestAManagerAloneWhoseOwnPersonDeparted).
+		alone := e.token(t, graph.Principal{Subject: "lead-m2", Roles: []string{graph.RoleManager}, Department: "Operations", Person: "M2"})
+		alones := field(t, e.mutate(t, alone, &mEngagement, engagement("M2"), "").Data, "recordEngagement.accomplishmentId").(string)
 		e.mutate(t, adm, &mDeparture, map[string]any{"personId": "D1", "effectiveOn": "2026-03-31"}, "")
 		e.mutate(t, hrTok, &mDeparture, map[string]any{"personId": "M1", "effectiveOn": "2026-05-31"}, "")
+		e.mutate(t, hrTok, &mDeparture, map[string]any{"personId": "M2", "effectiveOn": "2026-05-30"}, "")
 		// A departure effective today counts today.
 		e.mutate(t, adm, &mDeparture, map[string]any{"personId": "D2", "effectiveOn": projectionstest.Today.String()}, "")
 
@@ -933,6 +938,7 @@ func TestADepartedEmployeeRecordsNothingOfTheirs(t *testing.T) {
 		}{
 			{"the employee", self, "D1", "2026-03-31", eng},
 			{"the manager of themselves", lead, "M1", "2026-05-31", leads},
+			{"the manager alone of themselves", alone, "M2", "2026-05-30", alones},
 			{"the employee departed today", e.token(t, employee("D2")), "D2", projectionstest.Today.String(), ""},
 		} {
 			eg := engagement(c.person)
@@ -1070,6 +1076,88 @@ func TestAManagersOwnUnknownIdIsNotFound(t *testing.T) {
 		}
 		if h := e.head(t); h != head {
 			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+		}
+	})
+}
+
+// TestAManagerAloneWhoseOwnPersonDeparted: a manager's token without the
+// employee role names the person they are (actsAsEmployee's reading of
+// the claim); once that person has departed, the manager reads
+// themselves and follows their levels as a departed employee does, and
+// records, amends and retracts nothing of theirs, FORBIDDEN naming the
+// departure, in GraphQL and /v1/import alike (TestADepartedEmployee-
+// RecordsNothingOfTheirs for each mutation). Before, they were told "not
+// allowed to access person M1" of themselves. Their department's people
+// they reach as before: the token's department is what they manage. A
+// manager whose own person is in another department reads and records
+// for themselves too, and is told why they may not move themselves.
+func TestAManagerAloneWhoseOwnPersonDeparted(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		for id, dept := range map[string]string{"M1": "Operations", "B1": "Operations", "M3": "Network"} {
+			e.mutate(t, adm, &mRegister, map[string]any{"id": id, "name": "Person " + id, "department": dept, "joinedOn": "2020-01-01"}, "")
+		}
+		lead := e.token(t, graph.Principal{Subject: "lead-m1", Roles: []string{graph.RoleManager}, Department: "Operations", Person: "M1"})
+		engagement := func(id string) map[string]any {
+			return map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "desk", "role": "PARTICIPANT",
+				"startedOn": "2021-01-05", "completedOn": "2021-06-30", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}
+		}
+		own := field(t, e.mutate(t, lead, &mEngagement, engagement("M1"), "").Data, "recordEngagement.accomplishmentId").(string)
+		e.mutate(t, adm, &mDeparture, map[string]any{"personId": "M1", "effectiveOn": "2026-05-31"}, "")
+
+		// Themselves: read, not changed.
+		if r := e.gql(t, lead, `{ person(id: "M1") { id department } }`, nil).ok(t); field(t, r.Data, "person.id") != "M1" || field(t, r.Data, "person.department") != nil {
+			t.Errorf("the departed manager reads themselves: %s", r.Data)
+		}
+		e.gql(t, lead, `query($id: ID!) { accomplishment(id: $id) { id } }`, map[string]any{"id": own}).ok(t)
+		head := e.head(t)
+		_, lines := e.importLines(t, lead,
+			`{"op":"recordEngagement","input":{"personId":"M1","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"amendAccomplishment","input":{"accomplishmentId":"`+own+`","title":"later"}}`,
+			`{"op":"retractAccomplishment","input":{"accomplishmentId":"`+own+`","reason":"r"}}`)
+		if len(lines) != 3 {
+			t.Fatalf("import: %+v", lines)
+		}
+		for i, l := range lines {
+			if l.OK || l.Code != "FORBIDDEN" || !strings.Contains(l.Message, "person M1 departed on 2026-05-31") || !strings.Contains(l.Message, "hr or an admin") {
+				t.Errorf("the departed manager's import line %d: %+v, want FORBIDDEN naming the departure", i+1, l)
+			}
+		}
+		r := e.gql(t, lead, mTransfer, in(map[string]any{"personId": "M1", "department": "Operations", "effectiveOn": "2026-06-01"}))
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "they are in no department today, and a manager does so only for the people of their own department") {
+			t.Errorf("the departed manager returns themselves: %s, want FORBIDDEN saying they are in no department", r.Raw)
+		}
+		if h := e.head(t); h != head {
+			t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+		}
+
+		// Their department: reached as the token says.
+		e.gql(t, lead, `{ person(id: "B1") { id } }`, nil).ok(t)
+		e.mutate(t, lead, &mEngagement, engagement("B1"), "")
+
+		// Their levels: followed as a departed employee follows theirs
+		// (a change of a departed person is published with no
+		// department); with the department they manage, refused naming
+		// both arguments, as it would deliver nothing.
+		ws := e.connect(t, lead)
+		ws.subscribe("self", map[string]any{"personId": "M1"})
+		waitSubscribers(t, e, 1)
+		e.mutate(t, adm, &mAssess, map[string]any{"personId": "M1", "theme": "SERVICE_SUPPORT_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2025-02-01"}, "")
+		if got := ws.change("self"); got.PersonID != "M1" || got.To != 1 {
+			t.Errorf("the departed manager following themselves: %+v, want M1's change to level 1", got)
+		}
+		if m, errs := e.subscribeRefused(t, lead, map[string]any{"personId": "M1", "department": "Operations"}); len(errs) != 1 || errs[0].code() != "BAD_USER_INPUT" || errs[0].field() != "personId" ||
+			!strings.Contains(errs[0].Message, "personId: M1 is not in department Operations today (they are in no department)") {
+			t.Errorf("the departed manager following themselves in their department: %s %s, want BAD_USER_INPUT naming personId and department", m.Type, m.Payload)
+		}
+
+		// A manager whose own person is in another department.
+		away := e.token(t, graph.Principal{Subject: "lead-m3", Roles: []string{graph.RoleManager}, Department: "Operations", Person: "M3"})
+		e.gql(t, away, `{ person(id: "M3") { id } }`, nil).ok(t)
+		e.mutate(t, away, &mEngagement, engagement("M3"), "")
+		r = e.gql(t, away, mDeparture, in(map[string]any{"personId": "M3", "effectiveOn": "2026-06-01"}))
+		if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" || !strings.Contains(r.Errors[0].Message, "they are not in department Operations today") {
+			t.Errorf("the manager records their own departure from another department: %s, want FORBIDDEN saying why", r.Raw)
 		}
 	})
 }

@@ -162,6 +162,9 @@ func TestSubscription(t *testing.T) {
 
 		byAdmin := e.connect(t, adm)
 		byAdmin.subscribe("1", map[string]any{"personId": "S1"})
+		// A person and the department they are in today, together.
+		byAdminBoth := e.connect(t, adm)
+		byAdminBoth.subscribe("p", map[string]any{"personId": "S1", "department": "Operations"})
 		self := e.connect(t, e.token(t, employee("S1")))
 		self.subscribe("s", nil)
 		selfDept := e.connect(t, e.token(t, employee("S1")))
@@ -172,7 +175,7 @@ func TestSubscription(t *testing.T) {
 		mgrB.subscribe("b", nil)
 		byHR := e.connect(t, e.token(t, hr))
 		byHR.subscribe("h", map[string]any{"department": "Operations"})
-		waitSubscribers(t, e, 6)
+		waitSubscribers(t, e, 7)
 
 		// Level 1 in every field for S1: a participation and a common theme.
 		e.mutate(t, adm, &mEngagement, map[string]any{"personId": "S1", "field": "SERVICE_DESK", "title": "t", "role": "PARTICIPANT",
@@ -187,7 +190,7 @@ func TestSubscription(t *testing.T) {
 			name   string
 			client *wsClient
 			id     string
-		}{{"admin", byAdmin, "1"}, {"employee", self, "s"}, {"employee in their department", selfDept, "d"}, {"manager A", mgrA, "a"}, {"hr", byHR, "h"}} {
+		}{{"admin", byAdmin, "1"}, {"admin with a department", byAdminBoth, "p"}, {"employee", self, "s"}, {"employee in their department", selfDept, "d"}, {"manager A", mgrA, "a"}, {"hr", byHR, "h"}} {
 			fields := map[string]bool{}
 			for range 3 {
 				got := c.client.change(c.id)
@@ -205,7 +208,7 @@ func TestSubscription(t *testing.T) {
 			t.Errorf("manager B: first change %+v, want S2's", got)
 		}
 		// S2's changes (department B) reach none of the others.
-		for name, c := range map[string]*wsClient{"admin": byAdmin, "employee": self, "manager A": mgrA, "hr": byHR} {
+		for name, c := range map[string]*wsClient{"admin": byAdmin, "admin with a department": byAdminBoth, "employee": self, "manager A": mgrA, "hr": byHR} {
 			if m, err := c.next(100 * time.Millisecond); err == nil {
 				t.Errorf("%s received %s %s", name, m.Type, m.Payload)
 			}
@@ -338,7 +341,11 @@ func TestSubscriptionRefused(t *testing.T) {
 		})
 	}
 
-	e.mutate(t, e.token(t, admin), &mRegister, map[string]any{"id": "S1", "name": "S", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	adm := e.token(t, admin)
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "S1", "name": "S", "department": "Operations", "joinedOn": "2020-01-01"}, "")
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "S3", "name": "S", "department": "Network", "joinedOn": "2020-01-01"}, "")
+	e.mutate(t, adm, &mRegister, map[string]any{"id": "S4", "name": "S", "department": "Network", "joinedOn": "2020-01-01"}, "")
+	e.mutate(t, adm, &mDeparture, map[string]any{"personId": "S4", "effectiveOn": "2026-05-01"}, "")
 	for _, c := range []struct {
 		name  string
 		token string
@@ -371,6 +378,32 @@ func TestSubscriptionRefused(t *testing.T) {
 			m, errs := e.subscribeRefused(t, c.token, c.vars)
 			if len(errs) != 1 || errs[0].code() != c.code || (c.code == "BAD_USER_INPUT" && errs[0].field() != "department") {
 				t.Errorf("got %s %s, want one %s error", m.Type, m.Payload, c.code)
+			}
+		})
+	}
+
+	for _, c := range []struct {
+		name  string
+		token string
+		vars  map[string]any
+		says  string
+	}{
+		// A person and a department they are not in today: a change is
+		// published with the person's department when it is found, so
+		// the two would deliver nothing until the person moved there, as
+		// an employee's department not theirs would.
+		{"admin following a person in another department", adm, map[string]any{"department": "Operations", "personId": "S3"},
+			"personId: S3 is not in department Operations today (they are in department Network)"},
+		{"hr following a person in another department", e.token(t, hr), map[string]any{"department": "Network", "personId": "S1"},
+			"personId: S1 is not in department Network today (they are in department Operations)"},
+		{"admin following a departed person in their last department", adm, map[string]any{"department": "Network", "personId": "S4"},
+			"personId: S4 is not in department Network today (they are in no department)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, errs := e.subscribeRefused(t, c.token, c.vars)
+			if len(errs) != 1 || errs[0].code() != "BAD_USER_INPUT" || errs[0].field() != "personId" || !strings.Contains(errs[0].Message, c.says) ||
+				!strings.Contains(errs[0].Message, "leave department out") {
+				t.Errorf("got %s %s, want BAD_USER_INPUT naming personId and department: %q", m.Type, m.Payload, c.says)
 			}
 		})
 	}
