@@ -220,6 +220,10 @@ type levelFile struct {
 	Fields      map[Field]*Requirement `json:"fields,omitempty"`
 }
 
+// MaxCatalogueLevels is the most levels a catalogue may list: no level
+// above it exists in any catalogue (careerctl refuses one before asking).
+const MaxCatalogueLevels = maxLevels
+
 // The limits that keep compiled rules in machine words.
 const (
 	maxLevels       = 9

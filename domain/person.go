@@ -1,9 +1,11 @@
 package domain
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,21 @@ func ValidatePersonIDOf(field, id string) error {
 		return Invalid(field, PersonIDRule)
 	}
 	return nil
+}
+
+// ValidateAccomplishmentIDOf refuses an accomplishment id whose person
+// part (before its first ".") breaks the person id rule, naming field
+// (accomplishmentId, id) and quoting that part: no one's accomplishment
+// has such an id, since the log appends under no such person. An id
+// without a "." is not refused here: it is no accomplishment's, told as
+// not found where it is looked up.
+func ValidateAccomplishmentIDOf(field, id string) error {
+	personID, _, ok := strings.Cut(id, ".")
+	if !ok || personIDPattern.MatchString(personID) {
+		return nil
+	}
+	return &Error{Kind: KindInvalid, Field: field, Rule: PersonIDRule,
+		Message: fmt.Sprintf("%s: the person id before its \".\" (%q) %s", field, personID, PersonIDRule)}
 }
 
 // Placement says that from On the person belongs to Department; an empty

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/careerledger/careerledger/domain"
@@ -104,6 +105,99 @@ func TestUpcastEngagementV1(t *testing.T) {
 	current, _ := os.ReadFile(filepath.Join("testdata", "EngagementRecorded.v2.json"))
 	if !bytes.Equal(append(body, '\n'), current) {
 		t.Errorf("re-encoding an upcast v1 body:\n got %s\nwant %s", body, current)
+	}
+}
+
+// TestAnAmendmentNestsTheCurrentBodies: the current version of
+// AccomplishmentAmended nests each *Recorded event's body at that event's
+// current version, every member of the amendment is in amendedNests under
+// the event its field holds, and every version has its row. A new version
+// of EngagementRecorded fails here until AccomplishmentAmended gets its
+// own with its row, whose upcaster lifts the old amendments' engagements:
+// left alone, they would be read in the new shape (a version 1
+// engagement's budgetKept and size read as nothing).
+func TestAnAmendmentNestsTheCurrentBodies(t *testing.T) {
+	current, _ := CurrentVersion("AccomplishmentAmended")
+	for v := 1; v <= current; v++ {
+		if amendedNests[v] == nil {
+			t.Errorf("amendedNests has no row for AccomplishmentAmended version %d", v)
+		}
+	}
+	if len(amendedNests) != current {
+		t.Errorf("amendedNests has %d rows, AccomplishmentAmended %d versions", len(amendedNests), current)
+	}
+	nests := amendedNests[current]
+	st := reflect.TypeFor[AccomplishmentAmended]()
+	members := 0
+	for i := range st.NumField() {
+		f := st.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "accomplishmentId" {
+			continue
+		}
+		members++
+		n, ok := nests[name]
+		if !ok {
+			t.Errorf("member %q of AccomplishmentAmended is not in amendedNests", name)
+			continue
+		}
+		if typ := reflect.Zero(f.Type.Elem()).Interface().(Event).EventType(); n.typ != typ {
+			t.Errorf("member %q nests %s, amendedNests says %s", name, typ, n.typ)
+		}
+		if v, _ := CurrentVersion(n.typ); n.version != v {
+			t.Errorf("AccomplishmentAmended version %d nests %s version %d, whose current version is %d: give AccomplishmentAmended a version nesting it",
+				current, n.typ, n.version, v)
+		}
+	}
+	if members != len(nests) {
+		t.Errorf("AccomplishmentAmended has %d nested members, amendedNests %d", members, len(nests))
+	}
+}
+
+// TestAnAmendmentsEngagementIsUpcastAsARecordedOne: an amendment whose
+// engagement is a body of an older EngagementRecorded version is lifted
+// through EngagementRecorded's own upcasters, to the engagement Decode
+// reads from that body recorded. No amendment holds a version 1
+// engagement (the type came with version 2), so the table here is one
+// such an amendment would have had.
+func TestAnAmendmentsEngagementIsUpcastAsARecordedOne(t *testing.T) {
+	v1, err := os.ReadFile(filepath.Join("testdata", "EngagementRecorded.v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"accomplishmentId":"E1001.ABCDEFGHIJ","engagement":` + string(bytes.TrimSpace(v1)) + `}`)
+	decoded, err := Decode("EngagementRecorded", 1, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := decoded.(EngagementRecorded)
+	decode := schemas["AccomplishmentAmended"].decode
+	// Read as it is, the old engagement loses what version 2 renamed.
+	asIs, err := decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := asIs.(AccomplishmentAmended).Engagement; e == nil || reflect.DeepEqual(*e, recorded) {
+		t.Fatalf("an old engagement read without its upcaster: %+v, want it to differ from %+v", e, recorded)
+	}
+	up := nestedUpcasters(map[int]map[string]nestedBody{
+		1: {"engagement": {"EngagementRecorded", 1}, "assessment": {"ThemeAssessed", 1}},
+		2: {"engagement": {"EngagementRecorded", 2}, "assessment": {"ThemeAssessed", 1}},
+	})
+	lifted, err := up[1](body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(lifted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := AccomplishmentAmended{AccomplishmentID: "E1001.ABCDEFGHIJ", Engagement: &recorded}
+	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(recorded, examples()[3]) {
+		t.Errorf("the amendment upcast: %#v\nwant %#v", got, want)
+	}
+	if _, err := up[1]([]byte(`{"accomplishmentId":"E1.AAAAAAAAAA","engagement":{"size":7}}`)); err == nil {
+		t.Error("an engagement its upcaster cannot read was lifted without an error")
 	}
 }
 

@@ -3,7 +3,11 @@
 // The contract: one struct per fact (PersonRegistered, EngagementRecorded,
 // ...), each with a type name and a schema version; Encode and Decode turn
 // them into JSON bodies and back, upcasting bodies written under older
-// versions. The bodies of a fixed example of every type at its current version
+// versions. An AccomplishmentAmended nests another event's body (its
+// engagement is an EngagementRecorded body): a new version of that event
+// gives the amendment a new version too, whose upcaster lifts the nested
+// body through that event's own upcasters (amendedNests, codec.go), so an
+// engagement amended and one recorded are read alike. The bodies of a fixed example of every type at its current version
 // live in testdata/ as golden files: the log is forever, so an accidental
 // change to a stored shape must fail a test. Bodies are read and written
 // without reflection (fastjson.go), exactly as encoding/json would: the

@@ -81,8 +81,10 @@ type ThemeAssessed struct {
 //
 // Its nested bodies have the shape of the matching *Recorded event at that
 // event's current version (the type was introduced after EngagementRecorded
-// v2). If a nested shape ever changes, bump this type's version too and
-// upcast the nested value.
+// v2). If a nested shape ever changes, this type gets a new version too:
+// amendedNests (codec.go) says which version of each nested event every
+// version of it holds, and its upcasters lift a nested body through that
+// event's own.
 type AccomplishmentAmended struct {
 	AccomplishmentID string                          `json:"accomplishmentId"`
 	Engagement       *EngagementRecorded             `json:"engagement,omitempty"`

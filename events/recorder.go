@@ -582,6 +582,11 @@ func isUnprintable(err error, field string) bool {
 }
 
 func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
+	// An id whose person part breaks the id rule is bad input, as
+	// GraphQL and an import line have it, not an accomplishment not found.
+	if err := domain.ValidateAccomplishmentIDOf("accomplishmentId", c.AccomplishmentID); err != nil {
+		return plan{}, err
+	}
 	personID, ok := personOf(c.AccomplishmentID)
 	if !ok {
 		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)
@@ -636,6 +641,11 @@ func (c AmendAccomplishment) plan(r *Recorder) (plan, error) {
 }
 
 func (c RetractAccomplishment) plan(*Recorder) (plan, error) {
+	// An id whose person part breaks the id rule is bad input, as
+	// GraphQL and an import line have it, not an accomplishment not found.
+	if err := domain.ValidateAccomplishmentIDOf("accomplishmentId", c.AccomplishmentID); err != nil {
+		return plan{}, err
+	}
 	personID, ok := personOf(c.AccomplishmentID)
 	if !ok {
 		return plan{}, domain.NotFound("accomplishment %s not found", c.AccomplishmentID)

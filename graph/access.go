@@ -97,14 +97,10 @@ func personIDInput(field, id string) error {
 
 // accomplishmentIDInput is personIDInput for the person part of an
 // accomplishment id (before its first "."), named as field. An id without
-// a "." is no accomplishment's, told as such where it is looked up.
+// a "." is no accomplishment's, told as such where it is looked up. The
+// Recorder refuses such an id in the same words.
 func accomplishmentIDInput(field, id string) error {
-	personID, _, ok := strings.Cut(id, ".")
-	if !ok || personIDInput(field, personID) == nil {
-		return nil
-	}
-	return &domain.Error{Kind: domain.KindInvalid, Field: field, Rule: domain.PersonIDRule,
-		Message: fmt.Sprintf("%s: the person id before its \".\" (%q) %s", field, personID, domain.PersonIDRule)}
+	return domain.ValidateAccomplishmentIDOf(field, id)
 }
 
 // refuseDeparted refuses a record, amendment or retraction by a caller

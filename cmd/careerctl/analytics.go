@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/careerledger/careerledger/domain"
 )
 
 const distributionQuery = `query($field: SpecialtyField!, $asOf: Date, $department: String, $knownAt: DateTime) {
@@ -331,8 +334,12 @@ func peopleCommand(c *cli, args []string) error {
 		}
 		vars["field"] = strings.ToUpper(*field)
 	}
-	if *minLevel < 0 {
-		return usagef("--min-level: %d is not a level (0 or more)", *minLevel)
+	// careerd takes 0 to its catalogue's highest level (5 in the built-in
+	// one): what no catalogue has is refused here, and careerd's refusal of
+	// a level its catalogue lacks is told as this flag's.
+	if *minLevel < 0 || *minLevel > domain.MaxCatalogueLevels {
+		return usagef("--min-level: %d is not a level: must be between 0 and the highest level of careerd's catalogue (5 in the built-in one; no catalogue has more than %d)",
+			*minLevel, domain.MaxCatalogueLevels)
 	}
 	if *minLevel > 0 { // everyone is at level 0 or higher
 		vars["minLevel"] = *minLevel
@@ -354,6 +361,9 @@ func peopleCommand(c *cli, args []string) error {
 	vars["count"] = true
 	for {
 		data, err := ep.graphql(c.ctx, peopleQuery, vars)
+		if rule, ok := refusedArgument(err, "minLevel"); ok {
+			return usagef("--min-level: %d is not a level of careerd's catalogue: %s", *minLevel, rule)
+		}
 		if err != nil {
 			return err
 		}
@@ -441,4 +451,20 @@ func departmentGiven(fs *flag.FlagSet, department string) error {
 		return usagef("--department must not be empty (leave it out for every department)")
 	}
 	return nil
+}
+
+// refusedArgument returns the rule by which careerd refused argument as bad
+// input, when err is that refusal: careerctl cannot check it itself (the
+// rule depends on careerd's catalogue), but it is the flag's all the same.
+func refusedArgument(err error, argument string) (string, bool) {
+	var es GraphQLErrors
+	if !errors.As(err, &es) {
+		return "", false
+	}
+	for _, e := range es {
+		if e.Extensions.Code == "BAD_USER_INPUT" && e.Extensions.Field == argument && e.Extensions.Rule != "" {
+			return e.Extensions.Rule, true
+		}
+	}
+	return "", false
 }

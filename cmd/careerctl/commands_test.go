@@ -366,6 +366,19 @@ func TestDistributionAndPeople(t *testing.T) {
 	if people.TotalCount != 2 {
 		t.Errorf("people at level >= 1 in any field: %+v", people)
 	}
+	// A level above the catalogue's highest (5, the built-in one's) is a
+	// usage error naming the flag and careerd's rule, as one no catalogue
+	// has is; it was careerd's refusal of minLevel, exit 1.
+	mustJSON(t, &people, "people", "--department", "Dist A", "--min-level", "5")
+	if people.TotalCount != 0 {
+		t.Errorf("people at level 5: %+v", people)
+	}
+	for _, level := range []string{"6", "9"} {
+		if code, out, stderr := ctl(t, "people", "--min-level", level); code != 2 || out != "" ||
+			!strings.Contains(stderr, "careerctl people: --min-level: "+level+" is not a level of careerd's catalogue: must be between 0 and 5\n") {
+			t.Errorf("--min-level %s: exit %d, stdout %q, stderr %q; want a usage error saying careerd's rule", level, code, out, stderr)
+		}
+	}
 }
 
 func TestPeopleAllPages(t *testing.T) {

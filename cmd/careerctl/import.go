@@ -113,7 +113,8 @@ func opNames() []string {
 }
 
 // ndjsonReader reads {"op": ..., "input": {...}} lines; blank lines and
-// lines starting with # are skipped.
+// comments, lines whose first character other than white space is #, are
+// skipped.
 type ndjsonReader struct {
 	r    *bufio.Reader
 	base string
@@ -238,7 +239,7 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 	if mark, _ := br.Peek(3); string(mark) == "\uFEFF" {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(&indentedComments{r: br})
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -270,6 +271,120 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 		return nil, errors.New(`CSV header: no "op" column`)
 	}
 	return c, nil
+}
+
+// indentedComments passes CSV text on with the spaces and tabs before a
+// comment's # dropped, so that the CSV reader, which takes a line for a
+// comment only when # is its first character, skips "   # note" too: a
+// comment is a line whose first character other than a space or a tab is
+// #. Only a line that begins a row can be one: a line inside a quoted
+// cell (one that holds a line break) is the cell's, whatever it starts
+// with, and so is a quoted first cell ("# 1", a value that starts with #).
+// Nothing else changes, the line breaks included (refusals name the
+// file's own line numbers).
+type indentedComments struct {
+	r      *bufio.Reader
+	buf    []byte // what a read of r became
+	out    []byte // what of buf is still to be passed on
+	blanks []byte // the spaces and tabs that begin the line, held back
+	state  csvState
+	err    error
+}
+
+// csvState is where in CSV text a byte is, as encoding/csv reads it
+// (without LazyQuotes or TrimLeadingSpace).
+type csvState int
+
+const (
+	rowStart    csvState = iota // a line that begins a row, at or in its leading blanks
+	cellStart                   // after a comma
+	plainCell                   // in a cell not quoted
+	quotedCell                  // in a quoted cell
+	quoteInCell                 // after a quote in a quoted cell: its end, or the first of two
+	commentRow                  // in a comment
+)
+
+func (c *indentedComments) Read(p []byte) (int, error) {
+	for len(c.out) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		var chunk []byte
+		chunk, c.err = c.r.ReadSlice('\n')
+		if errors.Is(c.err, bufio.ErrBufferFull) {
+			c.err = nil // a line longer than the buffer: its next part follows
+		}
+		c.buf = c.buf[:0]
+		for _, b := range chunk {
+			c.step(b)
+		}
+		if c.err != nil {
+			c.buf, c.blanks = append(c.buf, c.blanks...), c.blanks[:0]
+		}
+		c.out = c.buf
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
+func (c *indentedComments) step(b byte) {
+	switch c.state {
+	case rowStart:
+		switch b {
+		case ' ', '\t':
+			c.blanks = append(c.blanks, b)
+			return
+		case '#':
+			c.blanks = c.blanks[:0]
+			c.state = commentRow
+		case '\n':
+		case '"':
+			// A quote opens a quoted cell only as the cell's first
+			// character; after blanks the reader refuses it as bare.
+			if len(c.blanks) == 0 {
+				c.state = quotedCell
+			} else {
+				c.state = plainCell
+			}
+		case ',':
+			c.state = cellStart
+		default:
+			c.state = plainCell
+		}
+		c.buf, c.blanks = append(c.buf, c.blanks...), c.blanks[:0]
+	case cellStart, plainCell:
+		switch {
+		case b == '"' && c.state == cellStart:
+			c.state = quotedCell
+		case b == ',':
+			c.state = cellStart
+		case b == '\n':
+			c.state = rowStart
+		default:
+			c.state = plainCell
+		}
+	case quotedCell:
+		if b == '"' {
+			c.state = quoteInCell
+		}
+	case quoteInCell:
+		switch b {
+		case '"':
+			c.state = quotedCell
+		case ',':
+			c.state = cellStart
+		case '\n':
+			c.state = rowStart
+		default:
+			c.state = plainCell // refused by the reader
+		}
+	case commentRow:
+		if b == '\n' {
+			c.state = rowStart
+		}
+	}
+	c.buf = append(c.buf, b)
 }
 
 func (c *csvReader) next() (importLine, error) {

@@ -829,3 +829,46 @@ func TestUnnamedColumnsAtTheHeadersEndAreEmptyColumns(t *testing.T) {
 		t.Errorf("good %v, bad %v: want lines 2, 3 and 5, and line 4 refused %q", got, bad, want)
 	}
 }
+
+// TestAnIndentedCSVCommentIsAComment: a CSV line whose first character
+// other than a space or a tab is # is a comment, as in NDJSON; "   # note"
+// was read as a row (refused, "1 cells, the header has 5", or the file
+// refused whole when the note held a quote). A quoted cell is a value
+// whatever it starts with, the first of a row ("# 1" or "  # 1") as a
+// line inside one that holds a line break; a quote after the blanks stays
+// a bare quote, refused, not a comment skipped.
+func TestAnIndentedCSVCommentIsAComment(t *testing.T) {
+	got, bad := readAll(t, "csv", "  # people, from HR\n"+
+		"name,op,id,department,joinedOn\n"+
+		"   # note\n"+
+		"\t# a \"quoted\" note, with a comma\n"+
+		"# not indented\n"+
+		"    # "+strings.Repeat("a long note ", 1000)+"\n"+
+		"Aiko,registerPerson,P1,Ops,2020-01-01\n"+
+		"\"# 1 Ren\",registerPerson,P2,Ops,2020-01-01\n"+
+		"\"  # 2 Mio\",registerPerson,P3,Ops,2020-01-01\n"+
+		"\"Kai\n  # his second line\",registerPerson,P4,Ops,2020-01-01\n"+
+		"  \t \n"+
+		"Yui,registerPerson,P5,Ops,2020-01-01\n")
+	if len(bad) != 0 {
+		t.Errorf("refused: %v", bad)
+	}
+	names := map[int]any{}
+	for no, v := range got {
+		names[no] = v["input"].(map[string]any)["name"]
+	}
+	want := map[int]any{7: "Aiko", 8: "# 1 Ren", 9: "# 2 Mio", 10: "Kai\n  # his second line", 13: "Yui"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("names by line %v, want %v", names, want)
+	}
+	if got, bad := readAll(t, "ndjson", "   # note\n\t# another\n"); len(got)+len(bad) != 0 {
+		t.Errorf("NDJSON: good %v, bad %v, want the comments skipped", got, bad)
+	}
+	lr, err := newLineReader(strings.NewReader("op,id,name,department,joinedOn\n  \"# P1\",registerPerson,Aiko,Ops,2020-01-01\n"), "csv", "cmds.csv")
+	if err == nil {
+		_, err = lr.next()
+	}
+	if err == nil || !strings.Contains(err.Error(), "CSV line 2: bare \" in non-quoted-field") {
+		t.Errorf("a quote after blanks: %v, want it refused as a bare quote", err)
+	}
+}

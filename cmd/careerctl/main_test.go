@@ -165,7 +165,9 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 			`: --proficiency: "EXPERT" is not a valid Proficiency; must be one of BASIC, PRACTICE, GUIDES_SUBORDINATES, GUIDES_OTHERS`},
 		{[]string{"distribution", "--field", "NETWORK"}, 2, `: --field: "NETWORK" is not a valid SpecialtyField; ` + fields},
 		{[]string{"people", "--field", "net", "--min-level", "2"}, 2, `: --field: "net" is not a valid SpecialtyField; ` + fields},
-		{[]string{"people", "--min-level", "-3"}, 2, `: --min-level: -3 is not a level (0 or more)`},
+		{[]string{"people", "--min-level", "-3"}, 2, `: --min-level: -3 is not a level: must be between 0 and the highest level of careerd's catalogue (5 in the built-in one; no catalogue has more than 9)`},
+		{[]string{"people", "--min-level", "10"}, 2, `: --min-level: 10 is not a level: must be between 0 and the highest level of careerd's catalogue`},
+		{[]string{"people", "--min-level", "9"}, 1, "127.0.0.1:1"},
 		// A whole number too long for what careerd takes is told by that
 		// rule, not as "not a whole number".
 		{append(slices.Clone(engagement), "--field", "service_desk", "--annualContractValueYen", "99999999999999999999"), 2,
