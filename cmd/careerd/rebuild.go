@@ -333,9 +333,11 @@ func (m *Main) newReadModel(ctx context.Context, schema string, claim *postgres.
 // live projector and holds queries throughout; it moves the registry (with
 // PostgreSQL), and then, with catchUp, has target brought up to the final
 // positions of the model the switch replaced (readable and stored: see
-// catchUpTo), so that nothing a query saw before the switch (a write whose
-// mutation returned) is missing after it, and a bulk catch-up it was in
-// the middle of goes on in bulk. The steps are in docs/projections.md.
+// catchUpTo), or to those the switch to that model recorded, if further
+// (it was still catching up, on another instance, with the one before it),
+// so that nothing a query saw before the switch (a write whose mutation
+// returned) is missing after it, and a bulk catch-up it was in the middle
+// of goes on in bulk. The steps are in docs/projections.md.
 func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schema string, forward bool,
 	catchUp func(ctx context.Context, readable, stored uint64) error) error {
 	resume := m.pauseLive()
@@ -346,22 +348,35 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 	release := m.store.Hold()
 	defer release()
 	from := old // the model whose final position the new one catches up to
+	var sw postgres.Switched
 	if m.pool != nil {
 		// From this commit on, no instance's batch commits on the schema
 		// it replaces (postgres.Store.Deployment): its position is final.
 		// That schema is the registry's, which another instance may have
-		// switched to since this one last followed.
-		replaced, err := postgres.SwitchActive(ctx, m.pool, m.Config.Schema,
+		// switched to since this one last followed; and it may still be
+		// catching up with the one before it (that switch, on another
+		// instance, has not served it yet): the positions to reach are
+		// then the ones recorded for it, which the switch returns.
+		var err error
+		sw, err = postgres.SwitchActive(ctx, m.pool, m.Config.Schema,
 			postgres.Active{Schema: schema, CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}, forward)
 		if err != nil {
 			return err
 		}
-		if pg, ok := old.(*postgres.Store); replaced != "" && (!ok || pg.Schema() != replaced) {
-			from = postgres.New(m.pool, m.cat, replaced)
+		if pg, ok := old.(*postgres.Store); sw.Replaced != "" && (!ok || pg.Schema() != sw.Replaced) {
+			from = postgres.New(m.pool, m.cat, sw.Replaced)
 		}
 	}
 	if catchUp != nil {
-		readable, stored, err := positions(ctx, from)
+		readable, stored, err := sw.Readable, sw.Stored, error(nil)
+		if !sw.Known {
+			// The memory model, or a replaced schema that could not be
+			// read in the switch.
+			var r, s uint64
+			if r, s, err = positions(ctx, from); err == nil {
+				readable, stored = max(readable, r), max(stored, s)
+			}
+		}
 		if err == nil {
 			err = catchUp(ctx, readable, stored)
 		}

@@ -43,6 +43,11 @@ const activeTable = `CREATE TABLE IF NOT EXISTS public.careerledger_read_models 
 	switched_at       timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS format int NOT NULL DEFAULT 1;
+-- The positions the switch to the active schema (catch_up_for) brought it
+-- up to, or is bringing it up to: see SwitchActive.
+ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS catch_up_for text;
+ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS catch_up_readable bigint;
+ALTER TABLE public.careerledger_read_models ADD COLUMN IF NOT EXISTS catch_up_stored bigint;
 CREATE TABLE IF NOT EXISTS public.careerledger_retired_schemas (
 	name       text NOT NULL,
 	schema     text NOT NULL,
@@ -75,7 +80,9 @@ const registryLockKey = 0x6361726565726c03
 const registryShape = `SELECT to_regclass('public.careerledger_rebuilds') IS NOT NULL
 	AND to_regclass('public.careerledger_retired_schemas') IS NOT NULL
 	AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('public.careerledger_read_models')
-		AND attname = 'format' AND NOT attisdropped)`
+		AND attname = 'format' AND NOT attisdropped)
+	AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('public.careerledger_read_models')
+		AND attname = 'catch_up_stored' AND NOT attisdropped)`
 
 func ensureRegistry(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, ok := registries.Load(pool); ok {
@@ -148,11 +155,35 @@ func WriteActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active)
 	return err
 }
 
+// Switched is what SwitchActive replaced, and the positions the read model
+// it made active must be brought up to before it serves.
+type Switched struct {
+	// Replaced is the schema the switch replaced ("" before the first).
+	Replaced string
+	// Readable and Stored are the positions the new model must reach
+	// before it serves: readable up to Readable, its events stored up to
+	// Stored (beyond Readable when the replaced model was in the middle of
+	// a bulk catch-up). They are the replaced model's own, read with the
+	// registry row held, or, if further, those the switch to it recorded:
+	// a replaced model may itself still be catching up with the one before
+	// it (its switch, on another instance, has moved the registry and not
+	// yet served it), and a write that model acknowledged must not go
+	// missing either.
+	Readable, Stored uint64
+	// Known is false when the replaced model's own positions could not be
+	// read (its schema gone or damaged, or no switch replaced one):
+	// Readable and Stored are then only those recorded, if any.
+	Known bool
+}
+
 // SwitchActive is WriteActive, or WriteActiveForward when forward, that
-// also returns the schema the switch replaced ("" before the first), read
-// with the registry row held: once the switch commits, no serving store's
-// batch commits on it (Store.Deployment), so its position is final.
-func SwitchActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) (replaced string, err error) {
+// also returns what the switch replaced and the positions to catch up to
+// (Switched), read with the registry row held: once the switch commits, no
+// serving store's batch commits on the replaced schema (Store.Deployment),
+// so its position is final but for the catch-up of a switch to it still
+// in progress, whose target the registry recorded. The switch records the
+// positions it returns for the schema it made active, for the next switch.
+func SwitchActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) (Switched, error) {
 	return writeActive(ctx, pool, name, a, forward)
 }
 
@@ -170,9 +201,9 @@ func WriteActiveForward(ctx context.Context, pool *pgxpool.Pool, name string, a 
 // switch would make active.
 var ErrAsNew = errors.New("the active read model is already of this catalogue version and format, or newer")
 
-func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) (replaced string, err error) {
+func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active, forward bool) (sw Switched, err error) {
 	if err := ensureRegistry(ctx, pool); err != nil {
-		return "", err
+		return sw, err
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// For update: it waits for the serving store's batches in flight
@@ -182,7 +213,7 @@ func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active,
 		if err != nil {
 			return err
 		}
-		replaced = old
+		sw = Switched{Replaced: old}
 		if forward {
 			var cur Active
 			err := tx.QueryRow(ctx, `SELECT catalogue_id, catalogue_version, format FROM public.careerledger_read_models WHERE name = $1`, name).
@@ -204,12 +235,27 @@ func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active,
 		if !exists {
 			return fmt.Errorf("schema %s does not exist", a.Schema)
 		}
+		if old != "" && old != a.Schema {
+			if sw.Readable, sw.Stored, sw.Known, err = catchUpTarget(ctx, tx, name, old); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO public.careerledger_read_models (name, schema, catalogue_id, catalogue_version, format)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE
 			SET schema = EXCLUDED.schema, catalogue_id = EXCLUDED.catalogue_id,
 			    catalogue_version = EXCLUDED.catalogue_version, format = EXCLUDED.format, switched_at = now()`,
 			name, a.Schema, a.CatalogueID, a.CatalogueVersion, a.Format); err != nil {
 			return err
+		}
+		if old != "" && old != a.Schema {
+			// For the next switch, which may come while the new model is
+			// still being brought up to these positions (another
+			// instance's, and it reads the new model's own behind them).
+			if _, err := tx.Exec(ctx, `UPDATE public.careerledger_read_models
+				SET catch_up_for = $2, catch_up_readable = $3, catch_up_stored = $4 WHERE name = $1`,
+				name, a.Schema, int64(sw.Readable), int64(sw.Stored)); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM public.careerledger_retired_schemas WHERE name = $1 AND schema = $2`, name, a.Schema); err != nil {
 			return err
@@ -231,9 +277,53 @@ func writeActive(ctx context.Context, pool *pgxpool.Pool, name string, a Active,
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("switch read model: %w", err)
+		return Switched{}, fmt.Errorf("switch read model: %w", err)
 	}
-	return replaced, nil
+	return sw, nil
+}
+
+// catchUpTarget returns the positions a model replacing schema old must
+// reach before it serves (Switched), in tx, which holds deployment name's
+// registry row for update: the serving stores' batches on old have
+// committed or wait to fail. They are old's own readable position and
+// checkpoint, read in one statement (known is false if they cannot be
+// read: its schema dropped or damaged, which must not keep a rebuild from
+// replacing it), or, if further, those recorded by the switch that made
+// old active: until that switch's catch-up is done (on another instance),
+// old's own are behind what the model before it acknowledged, and that
+// catch-up, which checks no registry, goes on writing old after this
+// switch commits, up to those recorded positions and no further. Recorded
+// positions hold only for the schema they were recorded for (a switch by
+// an earlier release moved the registry without recording any).
+func catchUpTarget(ctx context.Context, tx pgx.Tx, name, old string) (readable, stored uint64, known bool, err error) {
+	var recReadable, recStored int64
+	err = tx.QueryRow(ctx, `SELECT coalesce(catch_up_readable, 0), coalesce(catch_up_stored, 0)
+		FROM public.careerledger_read_models WHERE name = $1 AND catch_up_for = $2`, name, old).Scan(&recReadable, &recStored)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, false, err
+	}
+	var ownReadable, ownStored int64
+	// A savepoint: a failure here must not fail the switch.
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	err = sp.QueryRow(ctx, `SELECT coalesce(people_from, position), position FROM `+pgx.Identifier{old}.Sanitize()+`.projection_checkpoint
+		WHERE name = $1`, checkpointName).Scan(&ownReadable, &ownStored)
+	switch {
+	case err == nil || errors.Is(err, pgx.ErrNoRows): // no row: nothing projected yet
+		known = true
+		err = sp.Commit(ctx)
+	default:
+		ownReadable, ownStored = 0, 0
+		err = sp.Rollback(ctx)
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	readable = uint64(max(ownReadable, recReadable))
+	stored = uint64(max(ownStored, recStored, ownReadable, recReadable))
+	return readable, stored, known, nil
 }
 
 // switchChannel is the PostgreSQL notification channel a switch notifies,

@@ -552,13 +552,13 @@ func TestABatchAfterASwitchAwayIsRefused(t *testing.T) {
 	if err := store.ApplyEvents(bg, 1, reg(1, "P1")); err != nil {
 		t.Fatalf("a batch while the schema is active: %v", err)
 	}
-	replaced, err := postgres.SwitchActive(bg, pool, name, postgres.Active{Schema: name + "_new", CatalogueID: cat.ID(),
+	sw, err := postgres.SwitchActive(bg, pool, name, postgres.Active{Schema: name + "_new", CatalogueID: cat.ID(),
 		CatalogueVersion: cat.Version(), Format: postgres.Format}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if replaced != name {
-		t.Errorf("the switch replaced %q, want %q", replaced, name)
+	if sw.Replaced != name {
+		t.Errorf("the switch replaced %q, want %q", sw.Replaced, name)
 	}
 	if err := store.ApplyEvents(bg, 2, reg(2, "P2")); !errors.Is(err, postgres.ErrNotActive) {
 		t.Errorf("a batch after the switch away: %v, want ErrNotActive", err)
@@ -705,5 +705,72 @@ func TestMigrateActiveMigratesTheServedSchema(t *testing.T) {
 	}
 	if exists(name) {
 		t.Errorf("the schema switched away from and dropped, %s, was made again", name)
+	}
+}
+
+// TestASwitchReturnsThePositionsToCatchUpTo: a switch returns the replaced
+// model's readable position and checkpoint, read with the registry row
+// held, and records them for the model it made active. A switch that
+// replaces a model still being caught up (behind what it was recorded to
+// reach) returns the recorded positions; one that replaces a model gone
+// past them returns its own; a record for another schema (a switch by an
+// earlier release moved the registry without one) counts for nothing; and
+// a replaced model whose positions cannot be read does not stop the
+// switch, which says so and returns what was recorded.
+func TestASwitchReturnsThePositionsToCatchUpTo(t *testing.T) {
+	const name = "chain"
+	pool, store := servingStore(t, name)
+	cat := domain.DefaultCatalogue()
+	if err := store.ApplyEvents(bg, 1, reg(1, "P1")); err != nil {
+		t.Fatal(err)
+	}
+	at := func(schema string, readable, stored int64) {
+		t.Helper()
+		if _, err := pool.Exec(bg, `UPDATE `+pgx.Identifier{schema}.Sanitize()+`.projection_checkpoint
+			SET position = $1::bigint, people_from = nullif($2::bigint, $1::bigint)`, stored, readable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema := func(i int) string { return fmt.Sprintf("%s_%d", name, i) }
+	for i := 1; i <= 6; i++ {
+		if err := postgres.Migrate(bg, pool, schema(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := postgres.New(pool, cat, schema(i)).ApplyEvents(bg, 1, reg(1, "P1")); err != nil {
+			t.Fatal(err)
+		}
+		at(schema(i), 1, 1)
+	}
+	switchTo := func(schema string, want postgres.Switched) {
+		t.Helper()
+		got, err := postgres.SwitchActive(bg, pool, name, postgres.Active{Schema: schema, CatalogueID: cat.ID(),
+			CatalogueVersion: cat.Version(), Format: postgres.Format}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("switch to %s: %+v, want %+v", schema, got, want)
+		}
+	}
+	at(name, 6, 9) // in the middle of a bulk catch-up
+	at(schema(1), 3, 3)
+	switchTo(schema(1), postgres.Switched{Replaced: name, Readable: 6, Stored: 9, Known: true})
+	// _1 is still being brought up to 6 and 9 when _2 replaces it.
+	switchTo(schema(2), postgres.Switched{Replaced: schema(1), Readable: 6, Stored: 9, Known: true})
+	// _2 went past them.
+	at(schema(2), 12, 12)
+	switchTo(schema(3), postgres.Switched{Replaced: schema(2), Readable: 12, Stored: 12, Known: true})
+	// An earlier release's switch to _4 records nothing: _3's record is
+	// not _4's.
+	if _, err := pool.Exec(bg, `UPDATE public.careerledger_read_models SET schema = $2 WHERE name = $1`, name, schema(4)); err != nil {
+		t.Fatal(err)
+	}
+	switchTo(schema(5), postgres.Switched{Replaced: schema(4), Readable: 1, Stored: 1, Known: true})
+	if _, err := pool.Exec(bg, `DROP TABLE `+pgx.Identifier{schema(5)}.Sanitize()+`.projection_checkpoint`); err != nil {
+		t.Fatal(err)
+	}
+	switchTo(schema(6), postgres.Switched{Replaced: schema(5), Readable: 1, Stored: 1, Known: false})
+	if active, _, err := postgres.ReadActive(bg, pool, name); err != nil || active.Schema != schema(6) {
+		t.Errorf("active %s (%v), want %s", active.Schema, err, schema(6))
 	}
 }

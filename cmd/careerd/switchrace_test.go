@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/careerledger/careerledger/events/natstest"
+	"github.com/careerledger/careerledger/projections"
+	"github.com/careerledger/careerledger/projections/postgres"
+	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// TestASwitchOverAModelStillCatchingUpMissesNothing: two rebuilds, on two
+// instances of one deployment, switch one right after the other. Instance
+// A switches from the serving model S0 to S1, and is still bringing S1 up
+// to S0's final position when instance B, whose switch waited for A's,
+// switches from S1 to S2. S1 is then behind writes S0 acknowledged, and
+// B must bring S2 up to S0's final positions (readable and stored: S0 is
+// in the middle of a bulk catch-up), which A's switch recorded, not to
+// S1's. Before, B caught S2 up to S1 as it was, and served it on B
+// without them: a person S0 showed was not found.
+func TestASwitchOverAModelStillCatchingUpMissesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	every := followEvery
+	followEvery = time.Hour // only the notification: B follows A's switch late
+	t.Cleanup(func() { followEvery = every })
+	server := natstest.Start(t)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	env := map[string]string{"NATS_URL": server.URL(), "DATABASE_URL": pgtest.URL(pool),
+		"CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing projects but the test.
+	release := holdProjectorLock(t, pool, cfg.Schema)
+	t.Cleanup(release)
+	a, b := start(t, cfg), start(t, cfg)
+	s0, ok := a.store.Current().(*postgres.Store)
+	if !ok {
+		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())
+	}
+
+	// Both rebuilds reached A1's events (and S0 was readable there); S0
+	// then judged A2's, and stored A3's unjudged in a bulk catch-up; A4's
+	// it has not reached.
+	reached := appendLevelOne(t, a, "A1")[2]
+	readable := appendLevelOne(t, a, "A2")[2]
+	stored := appendLevelOne(t, a, "A3")[2]
+	appendLevelOne(t, a, "A4")
+	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
+	p.StopAfter(readable)
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deferred, err := a.eventLog.Read(ctx, readable, int(stored-readable))
+	if err != nil || len(deferred) != int(stored-readable) {
+		t.Fatalf("read the log after %d: %d events, %v", readable, len(deferred), err)
+	}
+	if err := s0.ApplyEvents(ctx, stored, deferred); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := func(m *Main) (projections.ReadModel, string) {
+		t.Helper()
+		schema, claim, err := m.claimSchema(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(claim.Release)
+		target, err := m.newReadModel(ctx, schema, claim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.catchUpTo(ctx, target, reached, reached); err != nil {
+			t.Fatal(err)
+		}
+		return target, schema
+	}
+	s1, schema1 := rebuilt(a)
+	s2, schema2 := rebuilt(b)
+
+	// A's switch takes the registry row first, B's waits for it: both
+	// rebuilds finished at once. A's catch-up waits until B has switched.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // only a lock to give back
+	if _, err := tx.Exec(ctx, `SELECT FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, cfg.Schema); err != nil {
+		t.Fatal(err)
+	}
+	catching, goOn := make(chan [2]uint64, 1), make(chan struct{})
+	aDone, bDone := make(chan error, 1), make(chan error, 1)
+	go func() {
+		aDone <- a.switchTo(ctx, s1, schema1, false, func(ctx context.Context, r, s uint64) error {
+			catching <- [2]uint64{r, s}
+			select {
+			case <-goOn:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return a.catchUpTo(ctx, s1, r, s)
+		})
+	}()
+	awaitRowWaiters(t, pool, 1)
+	go func() {
+		bDone <- b.switchTo(ctx, s2, schema2, false, func(ctx context.Context, r, s uint64) error {
+			return b.catchUpTo(ctx, s2, r, s)
+		})
+	}()
+	awaitRowWaiters(t, pool, 2)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-catching:
+		if got != [2]uint64{readable, stored} {
+			t.Errorf("A's switch catches S1 up to %v, want S0's final positions %v", got, [2]uint64{readable, stored})
+		}
+	case err := <-aDone:
+		t.Fatalf("A's switch ended before its catch-up: %v", err)
+	case <-ctx.Done():
+		t.Fatal("A's switch did not reach its catch-up")
+	}
+	select {
+	case err := <-bDone:
+		if err != nil {
+			t.Fatalf("B's switch: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("B's switch did not end while A's caught up")
+	}
+	if active, _, _ := postgres.ReadActive(ctx, pool, cfg.Schema); active.Schema != schema2 {
+		t.Fatalf("the active schema is %s, want B's %s (B's switch after A's)", active.Schema, schema2)
+	}
+	if cur, _ := b.store.Current().(*postgres.Store); cur == nil || cur.Schema() != schema2 {
+		t.Fatalf("B serves %v, want %s", b.store.Current(), schema2)
+	}
+	// S1 is still where its rebuild left it.
+	if r, err := s1.Readable(ctx); err != nil || r != reached {
+		t.Fatalf("S1 is readable up to %d (%v) during A's catch-up, want %d", r, err, reached)
+	}
+	gotReadable, err := s2.Readable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotStored, err := s2.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotReadable != readable || gotStored != stored {
+		t.Errorf("S2 serves on B readable up to %d, storing up to %d; S0, which it replaced through S1, was final at %d and %d",
+			gotReadable, gotStored, readable, stored)
+	}
+	// What S0 showed, B shows.
+	_, res := post(t, b.Addr(), adminToken(t), `query { person(id: "A2") { id } }`, nil)
+	var got struct{ Person *struct{ ID string } }
+	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
+		t.Errorf("B after its switch: A2, whom S0 showed, is missing: %s %+v", res.Data, res.Errors)
+	}
+
+	close(goOn)
+	select {
+	case err := <-aDone:
+		if err != nil {
+			t.Fatalf("A's switch: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("A's switch did not end")
+	}
+}
+
+// holdProjectorLock takes deployment name's projector lock on a session
+// of pool until the returned release (once; later calls do nothing).
+func holdProjectorLock(t *testing.T, pool *pgxpool.Pool, name string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := postgres.ProjectorLockKey(name)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		conn.Release()
+		t.Fatal(err)
+	}
+	released := false
+	return func() {
+		if !released {
+			released = true
+			conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck // the session ends with the release anyway
+			conn.Release()
+		}
+	}
+}
+
+// awaitRowWaiters waits until n sessions of pool's database wait for a
+// row lock (a tuple's, or the transaction holding it).
+func awaitRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting int
+		if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT l.pid) FROM pg_locks l
+			JOIN pg_stat_activity a ON a.pid = l.pid AND a.datname = current_database()
+			WHERE NOT l.granted AND l.locktype IN ('transactionid', 'tuple')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions wait for a row lock, want %d", waiting, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
