@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/careerledger/careerledger/graph"
 )
 
 // importLine is one command of an import file.
@@ -158,10 +160,13 @@ func (n *ndjsonReader) next() (importLine, error) {
 			if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
 				l.err = badLine("", `not JSON: each line is one {"op": "<mutation>", "input": {...}} object`)
 			} else {
-				l.err = badLine("", "not a command object: %v", err)
+				l.err = commandObjectError(err)
 			}
 		} else if err := casedKey(text); err != nil {
 			l.err = err
+		} else if k, ok := graph.RepeatedKey(text); ok {
+			// encoding/json would keep the last value without a word.
+			l.err = badLine(k, "%s", graph.RepeatedKeyRule)
 		} else if dec.More() {
 			l.err = badLine("", "more than one JSON value on the line")
 		} else if cmd.Input == nil {
@@ -171,6 +176,24 @@ func (n *ndjsonReader) next() (importLine, error) {
 		}
 		return l, nil
 	}
+}
+
+// commandObjectError words why a line that is JSON is no command object:
+// as the line's reader would, not as encoding/json does ("cannot unmarshal
+// array into Go value of type struct { Op string ... }").
+func commandObjectError(err error) *lineError {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		switch typ.Field {
+		case "":
+			return badLine("", `not a command object: each line is one {"op": "<mutation>", "input": {...}} object, not a JSON %s`, typ.Value)
+		case "op":
+			return badLine("op", "must be a string, the mutation's name (one of %s), not a JSON %s", strings.Join(opNames(), ", "), typ.Value)
+		case "input":
+			return badLine("input", "must be an object of the mutation's input fields, not a JSON %s", typ.Value)
+		}
+	}
+	return badLine("", "not a command object: %v", err)
 }
 
 // notUTF8 is why an import refuses a line or a CSV cell that is not UTF-8

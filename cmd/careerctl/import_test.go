@@ -829,3 +829,36 @@ func TestUnnamedColumnsAtTheHeadersEndAreEmptyColumns(t *testing.T) {
 		t.Errorf("good %v, bad %v: want lines 2, 3 and 5, and line 4 refused %q", got, bad, want)
 	}
 }
+
+// TestImportLinesThatAreNoCommand: a line that gives a key twice is
+// refused naming the key (encoding/json kept the last, so the evidence
+// went to the second personId), and a line of the wrong JSON shape is told
+// in the import's words, not as Go's decoder words it.
+func TestImportLinesThatAreNoCommand(t *testing.T) {
+	text := `{"op": "assessTheme", "input": {"personId": "E1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01", "personId": "E2"}}
+{"op": "assessTheme", "op": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}
+[1, 2]
+{"op": 5, "input": {}}
+{"op": "assessTheme", "input": [1]}
+{"op": "assessTheme", "input": {"personId": "E1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}}`
+	lr, _ := newLineReader(strings.NewReader(text), "ndjson", "cmds.ndjson")
+	for i, want := range []string{
+		"BAD_LINE personId: is given more than once on the line: give each key once",
+		"BAD_LINE op: is given more than once on the line: give each key once",
+		`BAD_LINE: not a command object: each line is one {"op": "<mutation>", "input": {...}} object, not a JSON array`,
+		"BAD_LINE op: must be a string, the mutation's name (one of registerPerson, ",
+		"BAD_LINE input: must be an object of the mutation's input fields, not a JSON array",
+		"",
+	} {
+		l, err := lr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case want == "" && (l.err != nil || l.body == nil):
+			t.Errorf("line %d: %v", i+1, l.err)
+		case want != "" && (l.err == nil || !strings.HasPrefix(l.err.String(), want) || l.body != nil):
+			t.Errorf("line %d: %v (body %s), want %q", i+1, l.err, l.body, want)
+		}
+	}
+}
