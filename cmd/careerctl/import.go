@@ -34,6 +34,9 @@ type importLine struct {
 type lineError struct {
 	field, message string
 	exported       bool // the line is an event as careerctl export writes it
+	// wrongFormat: the file's first command is of the other format (a
+	// CSV header read as NDJSON): one refusal for the file, not one a line.
+	wrongFormat bool
 }
 
 func (e *lineError) String() string {
@@ -120,6 +123,7 @@ type ndjsonReader struct {
 	r    *bufio.Reader
 	base string
 	no   int
+	read int // the commands read so far
 }
 
 func (n *ndjsonReader) next() (importLine, error) {
@@ -139,6 +143,7 @@ func (n *ndjsonReader) next() (importLine, error) {
 			continue
 		}
 		l := importLine{no: n.no}
+		n.read++
 		if !utf8.Valid(text) {
 			l.err = badLine("", "%s", notUTF8)
 			return l, nil
@@ -157,7 +162,10 @@ func (n *ndjsonReader) next() (importLine, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cmd); err != nil {
 			var syntax *json.SyntaxError
-			if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if (errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)) && n.read == 1 && csvHeader(text) {
+				l.err = badLine("", "%s", csvHeaderLine)
+				l.err.wrongFormat = true
+			} else if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
 				l.err = badLine("", `not JSON: each line is one {"op": "<mutation>", "input": {...}} object`)
 			} else {
 				l.err = commandObjectError(err)
@@ -194,6 +202,41 @@ func commandObjectError(err error) *lineError {
 		}
 	}
 	return badLine("", "not a command object: %v", err)
+}
+
+// csvHeaderLine is why an import read as NDJSON refuses a file whose first
+// line is a CSV header (a CSV file not named .csv): before, each of its
+// lines was refused as "not JSON".
+const csvHeaderLine = `a CSV header (its cells name op and input fields), but the file is read as NDJSON: ` +
+	`a file is read as CSV when its name ends in .csv or with --format csv`
+
+// csvHeader reports whether text, a line that is not JSON, reads as a CSV
+// header row of an import: two cells or more, one of them op.
+func csvHeader(text []byte) bool {
+	cells, err := csv.NewReader(bytes.NewReader(text)).Read()
+	return err == nil && len(cells) > 1 && slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) == "op" })
+}
+
+// ndjsonStart is why an import read as CSV refuses a file whose first line
+// is an NDJSON command: before, the CSV reader's words for the first
+// quote of {"op": ...} were all it said.
+const ndjsonStart = `its first line is an NDJSON command ({"op": "<mutation>", "input": {...}}), but the file is read as CSV, ` +
+	`as its name ends in .csv or --format csv says: give --format ndjson`
+
+// ndjsonCommand reports whether head, the start of a file, begins (after
+// blank lines and # comments) with a line that opens a JSON object naming
+// "op".
+func ndjsonCommand(head []byte) bool {
+	for len(head) > 0 {
+		line, rest, _ := bytes.Cut(head, []byte("\n"))
+		line = bytes.TrimSpace(line)
+		head = rest
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		return line[0] == '{' && bytes.Contains(line, []byte(`"op"`))
+	}
+	return false
 }
 
 // notUTF8 is why an import refuses a line or a CSV cell that is not UTF-8
@@ -260,6 +303,9 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 	br := bufio.NewReader(r)
 	if mark, _ := br.Peek(3); string(mark) == "\uFEFF" {
 		br.Discard(3)
+	}
+	if head, _ := br.Peek(4096); ndjsonCommand(head) {
+		return nil, errors.New(ndjsonStart)
 	}
 	cr := csv.NewReader(br)
 	cr.Comment = '#'
@@ -619,7 +665,7 @@ func countLines(file, format, base string) (commands, lines int, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %w; nothing was sent", file, err)
 		}
-		if n == 0 && l.err != nil && l.err.exported {
+		if n == 0 && l.err != nil && (l.err.exported || l.err.wrongFormat) {
 			// A whole export, most likely: one refusal, not one a line.
 			return 0, 0, fmt.Errorf("%s line %d is %s; nothing was sent", file, l.no, l.err.message)
 		}

@@ -862,3 +862,47 @@ func TestImportLinesThatAreNoCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestImportRefusesAFileOfTheOtherFormat: a CSV file not named .csv is
+// read as NDJSON, and an NDJSON file named .csv as CSV. Before, the first
+// had every line refused as "not JSON" and the second was told only the
+// CSV reader's words for its first quote; each is now one refusal saying
+// which format the file was read as and how to ask for the other, before
+// anything is sent. A CSV-like line among NDJSON commands stays a line's
+// refusal.
+func TestImportRefusesAFileOfTheOtherFormat(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	const header = "op,personId,theme,proficiency,assessedOn\n"
+	const row = "assessTheme,E1,STRESS_MANAGEMENT,BASIC,2021-01-01\n"
+	const command = `{"op":"assessTheme","input":{"personId":"E1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2021-01-01"}}` + "\n"
+	csvFile := filepath.Join(dir, "org.txt")
+	os.WriteFile(csvFile, []byte("# exported from the HR sheet\n"+header+row), 0o644)
+	code, out, errs := runAgainst(srv.URL, "import", csvFile)
+	if code != 1 || !strings.Contains(errs, csvFile+" line 2 is a CSV header") || !strings.Contains(errs, "--format csv") ||
+		!strings.Contains(errs, "nothing was sent") || strings.Contains(out, "not JSON") || fake.requests != 0 {
+		t.Errorf("a CSV file read as NDJSON: exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+	if code, out, errs = runAgainst(srv.URL, "import", "--format", "csv", csvFile); code != 0 || fake.requests != 1 {
+		t.Errorf("the same file with --format csv: exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+	ndjsonFile := filepath.Join(dir, "org.csv")
+	os.WriteFile(ndjsonFile, []byte(command+command), 0o644)
+	requests := fake.requests
+	code, out, errs = runAgainst(srv.URL, "import", ndjsonFile)
+	if code != 1 || !strings.Contains(errs, ndjsonFile+": its first line is an NDJSON command") || !strings.Contains(errs, "--format ndjson") ||
+		!strings.Contains(errs, "nothing was sent") || strings.Contains(errs, "bare \"") || fake.requests != requests {
+		t.Errorf("an NDJSON file read as CSV: exit %d, %d requests\n%s\n%s", code, fake.requests-requests, out, errs)
+	}
+	if code, out, errs = runAgainst(srv.URL, "import", "--format", "ndjson", ndjsonFile); code != 0 || fake.requests != requests+1 {
+		t.Errorf("the same file with --format ndjson: exit %d\n%s\n%s", code, out, errs)
+	}
+	mixed := filepath.Join(dir, "mixed.ndjson")
+	os.WriteFile(mixed, []byte(command+header), 0o644)
+	code, out, errs = runAgainst(srv.URL, "import", mixed)
+	if code != 1 || !strings.Contains(out, "line 2: BAD_LINE: not JSON") {
+		t.Errorf("a CSV header after a command: exit %d\n%s\n%s", code, out, errs)
+	}
+}
