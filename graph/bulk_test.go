@@ -417,3 +417,39 @@ func TestRepeatedKey(t *testing.T) {
 		}
 	}
 }
+
+// TestARequestThatGivesAKeyTwiceIsRefused: a variable's input that gives
+// personId twice was recorded for the last one (encoding/json keeps it),
+// where the same input written in the query is refused by validation. The
+// request is refused, naming the key, and records nothing; the same
+// variables given once each are recorded.
+func TestARequestThatGivesAKeyTwiceIsRefused(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.importLines(t, adm,
+			`{"op":"registerPerson","input":{"id":"V1","name":"Var One","department":"Operations","joinedOn":"2015-04-01"}}`,
+			`{"op":"registerPerson","input":{"id":"V2","name":"Var Two","department":"Operations","joinedOn":"2015-04-01"}}`)
+		head := e.head(t)
+		const query = `mutation($i: AssessThemeInput!) { assessTheme(input: $i) { person { id } } }`
+		send := func(variables string) response {
+			t.Helper()
+			q, _ := json.Marshal(query)
+			req, _ := http.NewRequest(http.MethodPost, e.url, strings.NewReader(`{"query":`+string(q)+`,"variables":{"i":`+variables+`}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+adm)
+			return e.do(t, http.DefaultClient, req)
+		}
+		const assess = `"theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01"`
+		r := send(`{"personId":"V1",` + assess + `,"personId":"V2"}`)
+		if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "BAD_USER_INPUT" ||
+			r.Errors[0].field() != "personId" || r.Errors[0].rule() != graph.RepeatedKeyInRequestRule {
+			t.Errorf("personId given twice: status %d, %s", r.Status, r.Raw)
+		}
+		if e.head(t) != head {
+			t.Errorf("a request giving a key twice recorded events: head %d -> %d", head, e.head(t))
+		}
+		if r := send(`{"personId":"V1",` + assess + `}`); r.Status != http.StatusOK || len(r.Errors) != 0 || !strings.Contains(string(r.Data), `"id":"V1"`) {
+			t.Errorf("personId given once: status %d, %s", r.Status, r.Raw)
+		}
+	})
+}

@@ -8,6 +8,10 @@ import (
 // RepeatedKeyRule is why a line that gives a key twice is refused.
 const RepeatedKeyRule = "is given more than once on the line: give each key once"
 
+// RepeatedKeyInRequestRule is why a GraphQL request body that gives a key
+// twice in one of its objects (a variable's input, say) is refused.
+const RepeatedKeyInRequestRule = "is given more than once in an object of the request: give each key once"
+
 // RepeatedKey reports the first key that an object in the JSON text gives
 // twice, at any depth. encoding/json keeps the last of them without a
 // word, so an import line {"personId": "E1", ..., "personId": "E2"} would
