@@ -75,6 +75,10 @@ func newLineReader(r io.Reader, format, base string) (lineReader, error) {
 // same line of the same file is recorded once however often it is sent.
 func requestLine(base string, no int, op string, input map[string]any) ([]byte, *lineError) {
 	m, ok := mutationByOp(op)
+	if !ok && op == "" {
+		// Left out (or an empty CSV cell): not an op of that name.
+		return nil, badLine("op", "is required: the mutation's name (one of %s)", strings.Join(opNames(), ", "))
+	}
 	if !ok {
 		return nil, badLine("op", "unknown op %q (one of %s)", op, strings.Join(opNames(), ", "))
 	}

@@ -906,3 +906,18 @@ func TestImportRefusesAFileOfTheOtherFormat(t *testing.T) {
 		t.Errorf("a CSV header after a command: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// TestALineWithoutAnOp: a line that leaves op out, or a CSV row whose op
+// cell is empty, is told that op is required; it was told of an unknown
+// op "".
+func TestALineWithoutAnOp(t *testing.T) {
+	const want = "BAD_LINE op: is required: the mutation's name (one of registerPerson, "
+	_, bad := readAll(t, "ndjson", `{"input": {"personId": "E1"}}`+"\n")
+	if !strings.HasPrefix(bad[1], want) {
+		t.Errorf("NDJSON: %q, want %q", bad[1], want)
+	}
+	_, bad = readAll(t, "csv", "op,personId,kind,occurredOn\n,E1,MENTORING,2020-01-01\n")
+	if !strings.HasPrefix(bad[2], want) {
+		t.Errorf("CSV: %q, want %q", bad[2], want)
+	}
+}
