@@ -285,6 +285,9 @@ func (r *Resolver) planLine(ctx context.Context, p Principal, text []byte, regis
 	if err := lineKeys(keys); err != nil {
 		return nil, err
 	}
+	if k, ok := RepeatedKey(text); ok {
+		return nil, domain.Invalid(k, RepeatedKeyRule)
+	}
 	var l importLine // its keys now exactly importLine's, which encoding/json would match in any case
 	if err := json.Unmarshal(text, &l); err != nil {
 		return nil, domain.Invalid("line", "is not a JSON object with op and input")

@@ -67,6 +67,18 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 			"json request body could not be decoded: %+v body:%s", err, string(body))}))
 		return
 	}
+	if k, ok := RepeatedKey(body); ok {
+		// encoding/json keeps the last of two equal keys: a variable's
+		// {"personId": "E1", ..., "personId": "E2"} recorded for E2, where
+		// the same input written in the query is refused ("There can be
+		// only one input field named").
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{{
+			Message:    k + ": " + RepeatedKeyInRequestRule,
+			Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": k, "rule": RepeatedKeyInRequestRule},
+		}}))
+		return
+	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	rc, opErr := exec.CreateOperationContext(ctx, params)

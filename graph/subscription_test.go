@@ -1134,3 +1134,32 @@ func waitCounted(t *testing.T, ws *graph.Websockets, n int, when string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestWebsocketMessageThatRepeatsAKey: a mutation sent over a websocket
+// whose variables give personId twice was recorded for the last one, as a
+// POST body's was; the connection closes with 4400 naming the key, and
+// nothing is recorded.
+func TestWebsocketMessageThatRepeatsAKey(t *testing.T) {
+	e := newEnv(t, backends[0], options{})
+	adm := e.token(t, admin)
+	e.importLines(t, adm,
+		`{"op":"registerPerson","input":{"id":"W1","name":"Web One","department":"Operations","joinedOn":"2015-04-01"}}`,
+		`{"op":"registerPerson","input":{"id":"W2","name":"Web Two","department":"Operations","joinedOn":"2015-04-01"}}`)
+	before := e.head(t)
+	c := e.connect(t, adm)
+	msg := `{"id":"m","type":"subscribe","payload":{"query":"mutation($i: AssessThemeInput!) { assessTheme(input: $i) { position } }",` +
+		`"variables":{"i":{"personId":"W1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-01","personId":"W2"}}}}`
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.next(5 * time.Second)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4400 || !strings.Contains(ce.Reason, `"personId"`) {
+		t.Errorf("a message giving personId twice: got %s %s, %v; want the connection closed with 4400 naming personId", m.Type, m.Payload, err)
+	}
+	if got := e.head(t); got != before {
+		t.Errorf("the log moved from %d to %d", before, got)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -360,8 +362,26 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		_ = c.WriteClose(closeNotUTF8, "a message is not UTF-8")
 		return typ, nil, errMessageNotUTF8
 	}
+	if k, ok := RepeatedKey(msg); ok {
+		// As a POST body that gives a key twice is refused: decoded, the
+		// last value would be taken (a mutation's variables recorded for
+		// the second personId). The close reason holds at most 123 bytes.
+		if len(k) > 40 {
+			k = strings.ToValidUTF8(k[:40], "") + "..."
+		}
+		_ = c.WriteClose(closeInvalidMessage, fmt.Sprintf("a message gives the key %q more than once", k))
+		return typ, nil, errMessageRepeatsAKey
+	}
 	return typ, bytes.NewReader(msg), nil
 }
+
+// closeInvalidMessage is graphql-transport-ws's close code for a message
+// the server cannot take.
+const closeInvalidMessage = 4400
+
+// errMessageRepeatsAKey is what NextReader returns for a message that gives
+// a key twice in one of its objects.
+var errMessageRepeatsAKey = errors.New("websocket message gives a key more than once")
 
 // errMessageNotUTF8 is what NextReader returns for a message that is not UTF-8.
 var errMessageNotUTF8 = errors.New("websocket message is not UTF-8")

@@ -107,6 +107,13 @@ func TestMutationCommands(t *testing.T) {
 	if lvl := levelOf(p.Person, "SYSTEM_OPERATION"); lvl != 4 {
 		t.Errorf("after amending back: level %d, want 4", lvl)
 	}
+	// A list given empty is emptied: the engagement meets no criteria.
+	mustCtl(t, "amend-accomplishment", "--accomplishmentId", eng, "--complexity", "")
+	mustJSON(t, &p, "person", "MUT1", "--as-of", "2018-01-01")
+	if lvl := levelOf(p.Person, "SYSTEM_OPERATION"); lvl != 2 {
+		t.Errorf("after emptying the complexity: level %d, want 2", lvl)
+	}
+	mustCtl(t, "amend-accomplishment", "--accomplishmentId", eng, "--complexity", "OPERATION_REQUIREMENTS,ORGANIZATION")
 	// retract: the mentoring was needed for level 4.
 	out = mustCtl(t, "retract-accomplishment", "--accomplishmentId", dev, "--reason", "recorded for the wrong person")
 	if !strings.Contains(out, "retracted") {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/careerledger/careerledger/graph"
 )
 
 // importLine is one command of an import file.
@@ -32,6 +34,9 @@ type importLine struct {
 type lineError struct {
 	field, message string
 	exported       bool // the line is an event as careerctl export writes it
+	// wrongFormat: the file's first command is of the other format (a
+	// CSV header read as NDJSON): one refusal for the file, not one a line.
+	wrongFormat bool
 }
 
 func (e *lineError) String() string {
@@ -70,6 +75,10 @@ func newLineReader(r io.Reader, format, base string) (lineReader, error) {
 // same line of the same file is recorded once however often it is sent.
 func requestLine(base string, no int, op string, input map[string]any) ([]byte, *lineError) {
 	m, ok := mutationByOp(op)
+	if !ok && op == "" {
+		// Left out (or an empty CSV cell): not an op of that name.
+		return nil, badLine("op", "is required: the mutation's name (one of %s)", strings.Join(opNames(), ", "))
+	}
 	if !ok {
 		return nil, badLine("op", "unknown op %q (one of %s)", op, strings.Join(opNames(), ", "))
 	}
@@ -119,6 +128,7 @@ type ndjsonReader struct {
 	r    *bufio.Reader
 	base string
 	no   int
+	read int // the commands read so far
 }
 
 func (n *ndjsonReader) next() (importLine, error) {
@@ -138,6 +148,7 @@ func (n *ndjsonReader) next() (importLine, error) {
 			continue
 		}
 		l := importLine{no: n.no}
+		n.read++
 		if !utf8.Valid(text) {
 			l.err = badLine("", "%s", notUTF8)
 			return l, nil
@@ -156,13 +167,19 @@ func (n *ndjsonReader) next() (importLine, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cmd); err != nil {
 			var syntax *json.SyntaxError
-			if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if (errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)) && n.read == 1 && csvHeader(text) {
+				l.err = badLine("", "%s", csvHeaderLine)
+				l.err.wrongFormat = true
+			} else if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
 				l.err = badLine("", `not JSON: each line is one {"op": "<mutation>", "input": {...}} object`)
 			} else {
-				l.err = badLine("", "not a command object: %v", err)
+				l.err = commandObjectError(err)
 			}
 		} else if err := casedKey(text); err != nil {
 			l.err = err
+		} else if k, ok := graph.RepeatedKey(text); ok {
+			// encoding/json would keep the last value without a word.
+			l.err = badLine(k, "%s", graph.RepeatedKeyRule)
 		} else if dec.More() {
 			l.err = badLine("", "more than one JSON value on the line")
 		} else if cmd.Input == nil {
@@ -172,6 +189,59 @@ func (n *ndjsonReader) next() (importLine, error) {
 		}
 		return l, nil
 	}
+}
+
+// commandObjectError words why a line that is JSON is no command object:
+// as the line's reader would, not as encoding/json does ("cannot unmarshal
+// array into Go value of type struct { Op string ... }").
+func commandObjectError(err error) *lineError {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		switch typ.Field {
+		case "":
+			return badLine("", `not a command object: each line is one {"op": "<mutation>", "input": {...}} object, not a JSON %s`, typ.Value)
+		case "op":
+			return badLine("op", "must be a string, the mutation's name (one of %s), not a JSON %s", strings.Join(opNames(), ", "), typ.Value)
+		case "input":
+			return badLine("input", "must be an object of the mutation's input fields, not a JSON %s", typ.Value)
+		}
+	}
+	return badLine("", "not a command object: %v", err)
+}
+
+// csvHeaderLine is why an import read as NDJSON refuses a file whose first
+// line is a CSV header (a CSV file not named .csv): before, each of its
+// lines was refused as "not JSON".
+const csvHeaderLine = `a CSV header (its cells name op and input fields), but the file is read as NDJSON: ` +
+	`a file is read as CSV when its name ends in .csv or with --format csv`
+
+// csvHeader reports whether text, a line that is not JSON, reads as a CSV
+// header row of an import: two cells or more, one of them op.
+func csvHeader(text []byte) bool {
+	cells, err := csv.NewReader(bytes.NewReader(text)).Read()
+	return err == nil && len(cells) > 1 && slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) == "op" })
+}
+
+// ndjsonStart is why an import read as CSV refuses a file whose first line
+// is an NDJSON command: before, the CSV reader's words for the first
+// quote of {"op": ...} were all it said.
+const ndjsonStart = `its first line is an NDJSON command ({"op": "<mutation>", "input": {...}}), but the file is read as CSV, ` +
+	`as its name ends in .csv or --format csv says: give --format ndjson`
+
+// ndjsonCommand reports whether head, the start of a file, begins (after
+// blank lines and # comments) with a line that opens a JSON object naming
+// "op".
+func ndjsonCommand(head []byte) bool {
+	for len(head) > 0 {
+		line, rest, _ := bytes.Cut(head, []byte("\n"))
+		line = bytes.TrimSpace(line)
+		head = rest
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		return line[0] == '{' && bytes.Contains(line, []byte(`"op"`))
+	}
+	return false
 }
 
 // notUTF8 is why an import refuses a line or a CSV cell that is not UTF-8
@@ -238,6 +308,9 @@ func newCSVReader(r io.Reader, base string) (*csvReader, error) {
 	br := bufio.NewReader(r)
 	if mark, _ := br.Peek(3); string(mark) == "\uFEFF" {
 		br.Discard(3)
+	}
+	if head, _ := br.Peek(4096); ndjsonCommand(head) {
+		return nil, errors.New(ndjsonStart)
 	}
 	cr := csv.NewReader(&indentedComments{r: br})
 	cr.Comment = '#'
@@ -711,7 +784,7 @@ func countLines(file, format, base string) (commands, lines int, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %w; nothing was sent", file, err)
 		}
-		if n == 0 && l.err != nil && l.err.exported {
+		if n == 0 && l.err != nil && (l.err.exported || l.err.wrongFormat) {
 			// A whole export, most likely: one refusal, not one a line.
 			return 0, 0, fmt.Errorf("%s line %d is %s; nothing was sent", file, l.no, l.err.message)
 		}

@@ -872,3 +872,95 @@ func TestAnIndentedCSVCommentIsAComment(t *testing.T) {
 		t.Errorf("a quote after blanks: %v, want it refused as a bare quote", err)
 	}
 }
+
+// TestImportLinesThatAreNoCommand: a line that gives a key twice is
+// refused naming the key (encoding/json kept the last, so the evidence
+// went to the second personId), and a line of the wrong JSON shape is told
+// in the import's words, not as Go's decoder words it.
+func TestImportLinesThatAreNoCommand(t *testing.T) {
+	text := `{"op": "assessTheme", "input": {"personId": "E1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01", "personId": "E2"}}
+{"op": "assessTheme", "op": "registerPerson", "input": {"id": "E1", "name": "Aiko", "department": "NOC", "joinedOn": "2020-04-01"}}
+[1, 2]
+{"op": 5, "input": {}}
+{"op": "assessTheme", "input": [1]}
+{"op": "assessTheme", "input": {"personId": "E1", "theme": "STRESS_MANAGEMENT", "proficiency": "BASIC", "assessedOn": "2021-02-01"}}`
+	lr, _ := newLineReader(strings.NewReader(text), "ndjson", "cmds.ndjson")
+	for i, want := range []string{
+		"BAD_LINE personId: is given more than once on the line: give each key once",
+		"BAD_LINE op: is given more than once on the line: give each key once",
+		`BAD_LINE: not a command object: each line is one {"op": "<mutation>", "input": {...}} object, not a JSON array`,
+		"BAD_LINE op: must be a string, the mutation's name (one of registerPerson, ",
+		"BAD_LINE input: must be an object of the mutation's input fields, not a JSON array",
+		"",
+	} {
+		l, err := lr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case want == "" && (l.err != nil || l.body == nil):
+			t.Errorf("line %d: %v", i+1, l.err)
+		case want != "" && (l.err == nil || !strings.HasPrefix(l.err.String(), want) || l.body != nil):
+			t.Errorf("line %d: %v (body %s), want %q", i+1, l.err, l.body, want)
+		}
+	}
+}
+
+// TestImportRefusesAFileOfTheOtherFormat: a CSV file not named .csv is
+// read as NDJSON, and an NDJSON file named .csv as CSV. Before, the first
+// had every line refused as "not JSON" and the second was told only the
+// CSV reader's words for its first quote; each is now one refusal saying
+// which format the file was read as and how to ask for the other, before
+// anything is sent. A CSV-like line among NDJSON commands stays a line's
+// refusal.
+func TestImportRefusesAFileOfTheOtherFormat(t *testing.T) {
+	fake := &fakeBulk{keys: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	const header = "op,personId,theme,proficiency,assessedOn\n"
+	const row = "assessTheme,E1,STRESS_MANAGEMENT,BASIC,2021-01-01\n"
+	const command = `{"op":"assessTheme","input":{"personId":"E1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2021-01-01"}}` + "\n"
+	csvFile := filepath.Join(dir, "org.txt")
+	os.WriteFile(csvFile, []byte("# exported from the HR sheet\n"+header+row), 0o644)
+	code, out, errs := runAgainst(srv.URL, "import", csvFile)
+	if code != 1 || !strings.Contains(errs, csvFile+" line 2 is a CSV header") || !strings.Contains(errs, "--format csv") ||
+		!strings.Contains(errs, "nothing was sent") || strings.Contains(out, "not JSON") || fake.requests != 0 {
+		t.Errorf("a CSV file read as NDJSON: exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+	if code, out, errs = runAgainst(srv.URL, "import", "--format", "csv", csvFile); code != 0 || fake.requests != 1 {
+		t.Errorf("the same file with --format csv: exit %d, %d requests\n%s\n%s", code, fake.requests, out, errs)
+	}
+	ndjsonFile := filepath.Join(dir, "org.csv")
+	os.WriteFile(ndjsonFile, []byte(command+command), 0o644)
+	requests := fake.requests
+	code, out, errs = runAgainst(srv.URL, "import", ndjsonFile)
+	if code != 1 || !strings.Contains(errs, ndjsonFile+": its first line is an NDJSON command") || !strings.Contains(errs, "--format ndjson") ||
+		!strings.Contains(errs, "nothing was sent") || strings.Contains(errs, "bare \"") || fake.requests != requests {
+		t.Errorf("an NDJSON file read as CSV: exit %d, %d requests\n%s\n%s", code, fake.requests-requests, out, errs)
+	}
+	if code, out, errs = runAgainst(srv.URL, "import", "--format", "ndjson", ndjsonFile); code != 0 || fake.requests != requests+1 {
+		t.Errorf("the same file with --format ndjson: exit %d\n%s\n%s", code, out, errs)
+	}
+	mixed := filepath.Join(dir, "mixed.ndjson")
+	os.WriteFile(mixed, []byte(command+header), 0o644)
+	code, out, errs = runAgainst(srv.URL, "import", mixed)
+	if code != 1 || !strings.Contains(out, "line 2: BAD_LINE: not JSON") {
+		t.Errorf("a CSV header after a command: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestALineWithoutAnOp: a line that leaves op out, or a CSV row whose op
+// cell is empty, is told that op is required; it was told of an unknown
+// op "".
+func TestALineWithoutAnOp(t *testing.T) {
+	const want = "BAD_LINE op: is required: the mutation's name (one of registerPerson, "
+	_, bad := readAll(t, "ndjson", `{"input": {"personId": "E1"}}`+"\n")
+	if !strings.HasPrefix(bad[1], want) {
+		t.Errorf("NDJSON: %q, want %q", bad[1], want)
+	}
+	_, bad = readAll(t, "csv", "op,personId,kind,occurredOn\n,E1,MENTORING,2020-01-01\n")
+	if !strings.HasPrefix(bad[2], want) {
+		t.Errorf("CSV: %q, want %q", bad[2], want)
+	}
+}
