@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -63,7 +62,7 @@ type accomplishmentView struct {
 // retract-accomplishment take), what each says, and who recorded, amended
 // or retracted it.
 func accomplishmentsCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("accomplishments", flag.ContinueOnError)
+	fs := newFlagSet("accomplishments")
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: careerctl accomplishments ID [--json]")

@@ -25,7 +25,7 @@ type distributionCell struct {
 
 // distributionCommand prints people per department and level in a field.
 func distributionCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("distribution", flag.ContinueOnError)
+	fs := newFlagSet("distribution")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	field := fs.String("field", "", "SYSTEM_OPERATION, NETWORK_OPERATION or SERVICE_DESK (required)")
@@ -186,7 +186,7 @@ const trendQuery = `query($field: SpecialtyField!, $department: String, $from: D
 
 // trendCommand prints people per level in a field on a series of dates.
 func trendCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("trend", flag.ContinueOnError)
+	fs := newFlagSet("trend")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	field := fs.String("field", "", "SYSTEM_OPERATION, NETWORK_OPERATION or SERVICE_DESK (required)")
@@ -273,7 +273,7 @@ type personRow struct {
 // departmentsCommand prints every department anyone has been or is in, one
 // per line: the names the department filters accept.
 func departmentsCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("departments", flag.ContinueOnError)
+	fs := newFlagSet("departments")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")
@@ -306,7 +306,7 @@ func departmentsCommand(c *cli, args []string) error {
 
 // peopleCommand lists people, all pages, with their levels.
 func peopleCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("people", flag.ContinueOnError)
+	fs := newFlagSet("people")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	department := fs.String("department", "", "only people in this department (as of --as-of)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 )
@@ -12,7 +11,7 @@ import (
 // demoCommand fills a running careerd with a generated organisation through
 // the bulk endpoint.
 func demoCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := newFlagSet("demo")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	people := fs.Int("people", 2000, "people to register")

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/careerledger/careerledger/graph"
 	"io"
@@ -18,7 +17,7 @@ import (
 
 // exportCommand streams the event log as NDJSON from GET /v1/export.
 func exportCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs := newFlagSet("export")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	after := fs.Uint64("after", 0, "only events after this log position")

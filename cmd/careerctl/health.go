@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 // healthCommand checks a careerd's liveness (or readiness with --ready); it
 // serves as the container health check.
 func healthCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs := newFlagSet("health")
 	fs.SetOutput(c.stderr)
 	server := fs.String("server", envOr(c.getenv, "CAREER_SERVER", "http://127.0.0.1:8080"), "careerd base URL ($CAREER_SERVER)")
 	ready := fs.Bool("ready", false, "check readiness (/readyz) instead of liveness (/healthz)")

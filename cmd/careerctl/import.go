@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -636,7 +635,7 @@ func (t *tally) add(no int, r bulkResult) {
 // importCommand sends an NDJSON or CSV file of commands to the bulk
 // endpoint in chunks.
 func importCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs := newFlagSet("import")
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: careerctl import FILE [--format ndjson|csv] [--chunk 1000]")

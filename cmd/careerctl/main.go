@@ -135,6 +135,19 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// newFlagSet is a command's flag set: errors are returned, not exited on,
+// and -h prints "usage: careerctl NAME [flags]" before the flags (the flag
+// package's own "Usage of NAME:" does not say how to run it). A command
+// with arguments sets a usage of its own.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: careerctl %s [flags]\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // parseFlags is fs.Parse with its errors (an unknown flag, a bad value)
 // marked as usage errors. The flag package would print such an error and
 // then the whole usage, ending in its own "parse error": the error is
@@ -150,12 +163,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.VisitAll(func(f *flag.Flag) { f.Value = f.Value.(*ruleValue).Value })
 	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
-		if fs.Usage != nil {
-			fs.Usage()
-		} else {
-			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
-			fs.PrintDefaults()
-		}
+		fs.Usage()
 		return err
 	}
 	if err != nil {

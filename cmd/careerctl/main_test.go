@@ -210,7 +210,8 @@ func TestABadFlagIsOneLine(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
-	}{{[]string{"token", "-h"}, "-ttl duration"}, {[]string{"person", "-h"}, "usage: careerctl person"}} {
+	}{{[]string{"token", "-h"}, "-ttl duration"}, {[]string{"person", "-h"}, "usage: careerctl person"},
+		{[]string{"people", "-h"}, "usage: careerctl people [flags]"}, {[]string{"register-person", "-h"}, "usage: careerctl register-person [flags]"}} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, env, nil, &out, &errb); code != 0 || strings.Count(errb.String(), tc.want) != 1 {
 			t.Errorf("%v: exit %d, want 0 and the usage once, showing %q:\n%s", tc.args, code, tc.want, errb.String())

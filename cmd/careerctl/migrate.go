@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,7 +20,7 @@ import (
 // the read model; after a rebuild its schema is another): the one command
 // that talks to a store directly.
 func migrateCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs := newFlagSet("migrate")
 	fs.SetOutput(c.stderr)
 	// The default comes from the environment and holds a password: -h
 	// and a flag error show it masked, as careerd does.

@@ -222,7 +222,7 @@ func splitList(text, sep string) []string {
 
 // run executes the mutation's command.
 func (m mutationSpec) run(c *cli, args []string) error {
-	fs := flag.NewFlagSet(m.command, flag.ContinueOnError)
+	fs := newFlagSet(m.command)
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	asJSON := fs.Bool("json", false, "print the GraphQL response data as JSON")

@@ -68,7 +68,7 @@ type personView struct {
 // personCommand shows one person's standing per field with the criteria of
 // the current and the next level, the history and the department.
 func personCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("person", flag.ContinueOnError)
+	fs := newFlagSet("person")
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: careerctl person ID [--as-of YYYY-MM-DD] [--known-at RFC3339] [--json]")

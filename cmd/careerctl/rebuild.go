@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,7 +30,7 @@ var rebuildPoll = 500 * time.Millisecond
 
 // rebuildCommand asks careerd to rebuild its read model from the log.
 func rebuildCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	fs := newFlagSet("rebuild")
 	fs.SetOutput(c.stderr)
 	ep := endpointFlags(fs, c)
 	wait := fs.Bool("wait", false, "show progress until the rebuild is done")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 // tokenCommand mints a bearer token with the server's secret.
 func tokenCommand(c *cli, args []string) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs := newFlagSet("token")
 	fs.SetOutput(c.stderr)
 	subject := fs.String("subject", "", "who the token is for (required)")
 	var roles multiFlag
