@@ -1661,7 +1661,7 @@ type AccomplishmentPayload {
 directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on INPUT_FIELD_DEFINITION | FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/person.graphqls", Input: `type Query {
-  "A person by id; null when unknown."
+  "A person by id; null when unknown, with a NOT_FOUND error naming the id."
   person(id: ID!): Person
   """
   People, ordered by id; department and minLevel are judged as of asOf (default today).
@@ -1680,7 +1680,7 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
   10 minutes while no event recorded by knownAt reaches the read model after it.
   """
   people(department: String, field: SpecialtyField, minLevel: Int, asOf: Date, first: Int = 20, after: String, knownAt: DateTime): PersonConnection!
-  "One accomplishment by id; null when unknown."
+  "One accomplishment by id; null when unknown, with a NOT_FOUND error naming the id."
   accomplishment(id: ID!): Accomplishment
 }
 
