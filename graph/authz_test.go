@@ -1161,3 +1161,67 @@ func TestAManagerAloneWhoseOwnPersonDeparted(t *testing.T) {
 		}
 	})
 }
+
+// TestAManagersOwnPersonElsewhereReachesNoOneElseThere: a manager's token
+// reads and follows the person it names wherever they are (its `person`
+// claim is the caller), and nobody else of that person's department: the
+// claim widens what the caller may do to themselves only, never the
+// department the token manages. Reading, recording for, amending,
+// retracting, placing or following another person of that department, or
+// the department itself, stays FORBIDDEN, in GraphQL and /v1/import alike,
+// and nothing is recorded.
+func TestAManagersOwnPersonElsewhereReachesNoOneElseThere(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		for id, dept := range map[string]string{"M3": "Network", "N1": "Network", "B1": "Operations"} {
+			e.mutate(t, adm, &mRegister, map[string]any{"id": id, "name": "Person " + id, "department": dept, "joinedOn": "2020-01-01"}, "")
+		}
+		eng := func(id string) map[string]any {
+			return map[string]any{"personId": id, "field": "SERVICE_DESK", "title": "desk", "role": "PARTICIPANT",
+				"startedOn": "2021-01-05", "completedOn": "2021-06-30", "outcome": "SUCCESSFUL", "withinBudget": true, "complexity": []string{}}
+		}
+		theirs := field(t, e.mutate(t, adm, &mEngagement, eng("N1"), "").Data, "recordEngagement.accomplishmentId").(string)
+		for _, tok := range []struct {
+			name  string
+			roles []string
+		}{{"manager alone", []string{graph.RoleManager}}, {"manager and employee", []string{graph.RoleManager, graph.RoleEmployee}}} {
+			t.Run(tok.name, func(t *testing.T) {
+				away := e.token(t, graph.Principal{Subject: "lead-m3", Roles: tok.roles, Department: "Operations", Person: "M3"})
+				// Themselves, in Network, and their own department: reached.
+				e.gql(t, away, `{ person(id: "M3") { id } }`, nil).ok(t)
+				e.gql(t, away, `{ person(id: "B1") { id } }`, nil).ok(t)
+				head := e.head(t)
+				forbidden := func(what string, r response) {
+					t.Helper()
+					if len(r.Errors) != 1 || r.Errors[0].code() != "FORBIDDEN" {
+						t.Errorf("%s of N1, in their own person's department: %s, want FORBIDDEN", what, r.Raw)
+					}
+				}
+				forbidden("person", e.gql(t, away, `{ person(id: "N1") { id } }`, nil))
+				forbidden("accomplishment", e.gql(t, away, `query($id: ID!) { accomplishment(id: $id) { id } }`, map[string]any{"id": theirs}))
+				forbidden("recordEngagement", e.gql(t, away, mEngagement, in(eng("N1"))))
+				forbidden("retractAccomplishment", e.gql(t, away, mRetract, in(map[string]any{"accomplishmentId": theirs, "reason": "r"})))
+				forbidden("transferPerson", e.gql(t, away, mTransfer, in(map[string]any{"personId": "N1", "department": "Operations", "effectiveOn": "2026-06-01"})))
+				forbidden("people", e.gql(t, away, `{ people(department: "Network") { totalCount } }`, nil))
+				_, lines := e.importLines(t, away,
+					`{"op":"recordEngagement","input":{"personId":"N1","field":"SERVICE_DESK","title":"t","role":"PARTICIPANT","startedOn":"2026-01-05","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+					`{"op":"amendAccomplishment","input":{"accomplishmentId":"`+theirs+`","title":"later"}}`)
+				if len(lines) != 2 || lines[0].Code != "FORBIDDEN" || lines[1].Code != "FORBIDDEN" {
+					t.Errorf("import lines for N1: %+v, want FORBIDDEN", lines)
+				}
+				if h := e.head(t); h != head {
+					t.Fatalf("the log's head moved from %d to %d: a refused request recorded something", head, h)
+				}
+				for _, vars := range []map[string]any{
+					{"personId": "N1"},
+					{"personId": "N1", "department": "Network"},
+					{"department": "Network"},
+				} {
+					if m, errs := e.subscribeRefused(t, away, vars); len(errs) != 1 || errs[0].code() != "FORBIDDEN" {
+						t.Errorf("levelChanged(%v): %s %s, want FORBIDDEN", vars, m.Type, m.Payload)
+					}
+				}
+			})
+		}
+	})
+}

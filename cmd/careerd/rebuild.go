@@ -372,9 +372,18 @@ func (m *Main) switchTo(ctx context.Context, target projections.ReadModel, schem
 		if !sw.Known {
 			// The memory model, or a replaced schema that could not be
 			// read in the switch.
-			var r, s uint64
-			if r, s, err = positions(ctx, from); err == nil {
+			r, s, perr := positions(ctx, from)
+			switch {
+			case perr == nil:
 				readable, stored = max(readable, r), max(stored, s)
+			case readable > 0 || stored > 0:
+				// It does not answer now either, but the switch to it
+				// recorded what it was to be brought up to: the new model
+				// reaches that from the log, which needs nothing of it.
+				m.log.Warn("read model switch: the replaced model's position could not be read; the new model catches up to the position recorded for it", "schema", schema,
+					"replaced", sw.Replaced, "readable", readable, "stored", stored, "err", perr)
+			default:
+				err = perr
 			}
 		}
 		if err == nil {

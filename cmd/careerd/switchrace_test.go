@@ -10,6 +10,7 @@ import (
 	"github.com/careerledger/careerledger/projections"
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -216,5 +217,86 @@ func awaitRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 			t.Fatalf("%d sessions wait for a row lock, want %d", waiting, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions: a
+// switch replaces a model (S1) that the switch before it (S0 to S1, on an
+// instance that died before its catch-up ran) recorded was to be brought
+// up to S0's final positions, and S1's own positions cannot be read (its
+// checkpoint gone). Those recorded positions are known all the same: the
+// new model (S2) is brought up to them from the log before it serves,
+// which needs nothing of S1, and a person S0 showed is found. Before, the
+// switch gave up its catch-up when S1 did not answer after the commit
+// either, and served S2 where its rebuild had left it.
+func TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	every := followEvery
+	followEvery = time.Hour
+	t.Cleanup(func() { followEvery = every })
+	server := natstest.Start(t)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	env := map[string]string{"NATS_URL": server.URL(), "DATABASE_URL": pgtest.URL(pool),
+		"CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdProjectorLock(t, pool, cfg.Schema)
+	t.Cleanup(release)
+	a, b := start(t, cfg), start(t, cfg)
+	s0, ok := a.store.Current().(*postgres.Store)
+	if !ok {
+		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())
+	}
+	reached := appendLevelOne(t, a, "A1")[2]
+	final := appendLevelOne(t, a, "A2")[2]
+	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
+	p.StopAfter(final)
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := func(m *Main) (projections.ReadModel, string) {
+		t.Helper()
+		schema, claim, err := m.claimSchema(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(claim.Release)
+		target, err := m.newReadModel(ctx, schema, claim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.catchUpTo(ctx, target, reached, reached); err != nil {
+			t.Fatal(err)
+		}
+		return target, schema
+	}
+	_, schema1 := rebuilt(a)
+	s2, schema2 := rebuilt(b)
+
+	// The switch to S1, whose instance died before bringing S1 up to S0.
+	sw, err := postgres.SwitchActive(ctx, pool, cfg.Schema, postgres.Active{Schema: schema1, CatalogueID: a.cat.ID(),
+		CatalogueVersion: a.cat.Version(), Format: postgres.Format}, false)
+	if err != nil || sw.Readable != final {
+		t.Fatalf("the switch to S1: %+v, %v; want it to record S0's final position %d", sw, err, final)
+	}
+	// S1's own positions cannot be read any more.
+	if _, err := pool.Exec(ctx, `DROP TABLE `+pgx.Identifier{schema1}.Sanitize()+`.projection_checkpoint`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.switchTo(ctx, s2, schema2, false, func(ctx context.Context, r, s uint64) error {
+		return b.catchUpTo(ctx, s2, r, s)
+	}); err != nil {
+		t.Fatalf("B's switch: %v", err)
+	}
+	if got, err := s2.Readable(ctx); err != nil || got != final {
+		t.Errorf("S2 serves on B readable up to %d (%v); the switch to S1 recorded S0's final position, %d", got, err, final)
+	}
+	_, res := post(t, b.Addr(), adminToken(t), `query { person(id: "A2") { id } }`, nil)
+	var got struct{ Person *struct{ ID string } }
+	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
+		t.Errorf("B after its switch: A2, whom S0 showed, is missing: %s %+v", res.Data, res.Errors)
 	}
 }
