@@ -176,6 +176,7 @@ func TestABadValueListsTheValuesTaken(t *testing.T) {
 			`: --peakHeadcount: "99999999999999999999" must be from -2147483648 to 2147483647 (a 32-bit integer)`},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--peakHeadcount", "1.5"), 2, `: --peakHeadcount: "1.5" is not a whole number`},
 		{[]string{"migrate", "--database-url", "postgres://u@127.0.0.1:1/x", "--schema", "careerledger "}, 2, `: --schema must name a read model as careerd's --schema does, without spaces around it or control characters, not "careerledger "`},
+		{[]string{"migrate", "--database-url", "postgres://u@127.0.0.1:1/x", "--schema", strings.Repeat("s", 64)}, 2, `: --schema must be at most 63 bytes, as careerd's --schema`},
 		{append(slices.Clone(engagement), "--field", "service_desk", "--complexity", "organization"), 1, "127.0.0.1:1"},
 		{[]string{"distribution", "--field", "network_operation"}, 1, "127.0.0.1:1"},
 	} {

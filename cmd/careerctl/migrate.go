@@ -42,6 +42,10 @@ func migrateCommand(c *cli, args []string) error {
 	if strings.TrimSpace(*name) != *name || strings.IndexFunc(*name, unicode.IsControl) >= 0 {
 		return usagef("--schema must name a read model as careerd's --schema does, without spaces around it or control characters, not %q", *name)
 	}
+	if len(*name) > 63 {
+		// careerd refuses it too: PostgreSQL cuts a name at 63 bytes.
+		return usagef("--schema must be at most 63 bytes, as careerd's --schema (PostgreSQL cuts a longer name, and read models named alike up to there would share a schema), not %d: %q", len(*name), *name)
+	}
 	if err := checkDatabaseURL(dbURL); err != nil {
 		return err
 	}

@@ -253,6 +253,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.AuthSecret == "" && !c.Dev {
 		return c, fmt.Errorf("--auth-secret ($CAREER_AUTH_SECRET) is required unless --dev")
 	}
+	if c.DuplicateWindow == 0 {
+		// JetStream takes a window of 0 for its default, 2 minutes: "0"
+		// would start careerd on a window it does not say, never "none".
+		return c, fmt.Errorf("--duplicate-window ($CAREER_DUPLICATE_WINDOW) must be more than 0 (JetStream takes 0 for its default, 2m: there is no turning the window off), not 0s")
+	}
 	if c.Replicas < 1 {
 		return c, fmt.Errorf("--replicas ($CAREER_REPLICAS) must be >= 1, not %d", c.Replicas)
 	}
@@ -366,6 +371,11 @@ func checkListenAddr(addr string, emptyOK bool) error {
 func checkSchemaName(name string) error {
 	if strings.TrimSpace(name) != name || strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return fmt.Errorf("must name a PostgreSQL schema, without spaces around it or control characters, not %q", name)
+	}
+	// PostgreSQL cuts a longer name at 63 bytes without an error: two
+	// read models whose names differ after that would share one schema.
+	if len(name) > maxSchemaName {
+		return fmt.Errorf("must be at most %d bytes (PostgreSQL cuts a longer name, and read models named alike up to there would share a schema), not %d: %q", maxSchemaName, len(name), name)
 	}
 	return nil
 }

@@ -145,6 +145,13 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{nil, []string{"--dev", "false"}, `unexpected argument "false": careerd takes flags only`},
 		{nil, []string{"--schema", "careerledger "}, `--schema ($CAREER_SCHEMA) must name a PostgreSQL schema, without spaces around it or control characters, not "careerledger "`},
 		{map[string]string{"CAREER_SCHEMA": "career\tledger"}, nil, `--schema ($CAREER_SCHEMA) must name a PostgreSQL schema`},
+		// PostgreSQL cuts a name at 63 bytes: one longer would share its
+		// schema with every name alike up to there.
+		{nil, []string{"--schema", strings.Repeat("s", 64)}, `--schema ($CAREER_SCHEMA) must be at most 63 bytes`},
+		{map[string]string{"CAREER_SCHEMA": strings.Repeat("ß", 32)}, nil, `--schema ($CAREER_SCHEMA) must be at most 63 bytes`},
+		// JetStream takes a window of 0 for its own default.
+		{nil, []string{"--duplicate-window", "0"}, `--duplicate-window ($CAREER_DUPLICATE_WINDOW) must be more than 0`},
+		{map[string]string{"CAREER_DUPLICATE_WINDOW": "0s"}, nil, `--duplicate-window ($CAREER_DUPLICATE_WINDOW) must be more than 0`},
 		{nil, []string{"extra-arg", "--http-addr", "127.0.0.1:0"}, `unexpected argument "extra-arg"`},
 		// Every refusal names the variable beside the flag, and the value.
 		{map[string]string{"CAREER_READY_MAX_LAG": "-1"}, nil, `--ready-max-lag ($CAREER_READY_MAX_LAG) must be >= 0, not -1`},
@@ -188,6 +195,9 @@ func TestBadValuesAreRefused(t *testing.T) {
 		if _, err := ParseConfig([]string{"--dev", "--database-url", good}, func(string) string { return "" }); err != nil {
 			t.Errorf("--database-url %s (well formed, unreachable): %v, want it accepted", maskURL(good), err)
 		}
+	}
+	if _, err := ParseConfig([]string{"--dev", "--schema", strings.Repeat("s", 63)}, func(string) string { return "" }); err != nil {
+		t.Errorf("--schema of 63 bytes: %v, want it accepted", err)
 	}
 	for _, good := range []string{"career.person", "acme-hr.people_v2", "people"} {
 		if _, err := ParseConfig([]string{"--dev", "--subject-prefix", good, "--stream", "ACME_HR-2"}, func(string) string { return "" }); err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
@@ -302,12 +303,31 @@ func (m *Main) claimSchema(ctx context.Context) (string, *postgres.Rebuild, erro
 	// The start time names it for people; the random part keeps two
 	// rebuilds started in the same second (two instances on a new
 	// catalogue) out of each other's schema.
-	schema := fmt.Sprintf("%s_%s_%08x", m.Config.Schema, m.now().UTC().Format("20060102t150405"), rand.Uint32())
+	schema := rebuildSchemaName(m.Config.Schema, m.now(), rand.Uint32())
 	claim, err := postgres.BeginRebuild(ctx, m.pool, m.Config.Schema, schema)
 	if err != nil {
 		return "", nil, err
 	}
 	return schema, claim, nil
+}
+
+// maxSchemaName is PostgreSQL's limit on a name, in bytes (NAMEDATALEN - 1):
+// it cuts a longer one there, in every statement, without an error.
+const maxSchemaName = 63
+
+// rebuildSchemaName names a rebuild's schema: the read model's name, the
+// start time and a random part, with the name cut (at a character) so that
+// the whole fits in maxSchemaName. Uncut, a long name's schema was cut by
+// PostgreSQL to the serving schema's own name: the rebuild "filled" the
+// schema it was to replace, switched to it, and noted it as retired, so the
+// sweep dropped the read model being served a minute later.
+func rebuildSchemaName(name string, at time.Time, random uint32) string {
+	suffix := fmt.Sprintf("_%s_%08x", at.UTC().Format("20060102t150405"), random)
+	for len(name)+len(suffix) > maxSchemaName {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	return name + suffix
 }
 
 // newReadModel returns an empty read model in schema, claimed by

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
@@ -1013,6 +1014,77 @@ func TestARetiredSchemaOutlivesTheLongestRequest(t *testing.T) {
 		m := &Main{Config: Config{RequestTimeout: c.request}}
 		if got := m.retiredGrace(); got != c.want {
 			t.Errorf("request timeout %v: a retired schema is kept %v, want %v", c.request, got, c.want)
+		}
+	}
+}
+
+// TestALongReadModelNameRebuildsBesideItsSchema: a rebuild's schema is the
+// read model's name with a time and a random part after it, and PostgreSQL
+// cuts a name at 63 bytes. With a long --schema that cut gave back the
+// serving schema's own name: the rebuild "filled" the schema it was to
+// replace, switched to it and noted it as retired, and the sweep dropped
+// the read model being served.
+func TestALongReadModelNameRebuildsBesideItsSchema(t *testing.T) {
+	grace, every := retiredGrace, sweepRetiredEvery
+	retiredGrace, sweepRetiredEvery = 0, 50*time.Millisecond
+	t.Cleanup(func() { retiredGrace, sweepRetiredEvery = grace, every })
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL = pgtest.URL(pool)
+	cfg.Schema = "careerledger_" + strings.Repeat("long_", 10) // 63 bytes, the most PostgreSQL keeps
+	if len(cfg.Schema) != 63 {
+		t.Fatalf("the name is %d bytes", len(cfg.Schema))
+	}
+	m := start(t, cfg)
+	token := m.DevToken()
+	code, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "L1", "name": "Person", "department": "Ops", "joinedOn": "2020-01-01"}})
+	if code != 200 || len(res.Errors) > 0 {
+		t.Fatalf("register: %d %+v", code, res.Errors)
+	}
+	if code, body := call(t, "POST", "http://"+m.Addr()+"/v1/rebuild", token); code != http.StatusAccepted {
+		t.Fatalf("start rebuild: %d %s", code, body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	st := m.rebuild.RebuildStatus()
+	for ; st.State == "running"; st = m.rebuild.RebuildStatus() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the rebuild did not finish: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st.State != "done" {
+		t.Fatalf("rebuild: %+v", st)
+	}
+	active := pgtest.Strings(t, pool, `SELECT schema FROM public.careerledger_read_models WHERE name = $1`, cfg.Schema)
+	if len(active) != 1 || active[0] == cfg.Schema || len(active[0]) > 63 {
+		t.Fatalf("the read model is served from %q; want a schema of its own, of at most 63 bytes", active)
+	}
+	if left := pgtest.Strings(t, pool, `SELECT nspname::text FROM pg_namespace WHERE nspname = $1`, active[0]); len(left) != 1 {
+		t.Fatalf("the schema switched to, %s, is not there by that name", active[0])
+	}
+	// Sweeps come every 50 ms: the read model served outlives them.
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		_, res := post(t, m.Addr(), token, `{ person(id: "L1") { id } }`, nil)
+		if string(res.Data) != `{"person":{"id":"L1"}}` {
+			t.Fatalf("after the rebuild and a sweep: %s %+v", res.Data, res.Errors)
+		}
+	}
+	if left := pgtest.Strings(t, pool, `SELECT nspname::text FROM pg_namespace WHERE nspname = $1`, cfg.Schema); len(left) != 0 {
+		t.Errorf("the replaced schema %s was not dropped", cfg.Schema)
+	}
+}
+
+func TestARebuildsSchemaNameFitsPostgreSQL(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 26, 30, 0, time.UTC)
+	if got := rebuildSchemaName("careerledger", at, 0x6cfe1c81); got != "careerledger_20261128t102630_6cfe1c81" {
+		t.Errorf("short name: %q", got)
+	}
+	// Cut at a character, never inside one.
+	for _, name := range []string{strings.Repeat("s", 63), strings.Repeat("ß", 31) + "s"} {
+		got := rebuildSchemaName(name, at, 1)
+		if len(got) > 63 || !utf8.ValidString(got) || !strings.HasSuffix(got, "_20261128t102630_00000001") {
+			t.Errorf("%q: %q (%d bytes)", name, got, len(got))
 		}
 	}
 }
