@@ -499,6 +499,10 @@ func (r *Resolver) awaitProjection(ctx context.Context, pos uint64) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, projections.ErrUnavailable) {
+			// Not a wait that ran out: the read model could not be asked.
+			return err
+		}
 		return domain.Conflict("recorded at position %d, but the read model did not apply it within %s; retry the query shortly", pos, timeout)
 	}
 	return nil

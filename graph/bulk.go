@@ -19,6 +19,7 @@ import (
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph/generated"
 	"github.com/careerledger/careerledger/graph/model"
+	"github.com/careerledger/careerledger/projections"
 )
 
 // BatchCommands records many commands at once; the recorder's bulk path
@@ -178,8 +179,25 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	}
 	// run plans and records one phase of lines, in order, and returns the
 	// people it newly registered.
-	transient := map[string]int{} // lines not recorded for want of the log, by code
+	transient := map[string]int{} // lines not recorded for want of the log or the read model, by code
 	var transientErr error
+	// fail answers a line that failed, before its command (planLine) or in
+	// it.
+	fail := func(line int, err error) {
+		results[line-1] = failed(line, err)
+		switch code := results[line-1].Code; {
+		case code == "UNAVAILABLE" || code == "TIMEOUT":
+			// Told once for the request below, at warn as a
+			// mutation's is: the client sends the lines again.
+			transient[code]++
+			transientErr = err
+			if errors.Is(err, projections.ErrUnavailable) {
+				transient["readModel"]++
+			}
+		case code == "INTERNAL":
+			b.Resolver.logger().ErrorContext(ctx, "import line failed", "request_id", RequestID(ctx), "line", line, "err", err)
+		}
+	}
 	run := func(register bool, registered map[string]bool) map[string]bool {
 		var plan []planned
 		for _, l := range lines {
@@ -188,7 +206,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			}
 			cmd, err := b.Resolver.planLine(ctx, p, l.text, registered)
 			if err != nil {
-				results[l.line-1] = failed(l.line, err)
+				fail(l.line, err)
 				continue
 			}
 			plan = append(plan, planned{line: l.line, cmd: cmd})
@@ -197,16 +215,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 		record := func(i int, res events.Result, err error) {
 			pl := plan[i]
 			if err != nil {
-				results[pl.line-1] = failed(pl.line, err)
-				switch code := results[pl.line-1].Code; {
-				case code == "UNAVAILABLE" || code == "TIMEOUT":
-					// Told once for the request below, at warn as a
-					// mutation's is: the client sends the lines again.
-					transient[code]++
-					transientErr = err
-				case domain.KindOf(err) == domain.KindInternal:
-					b.Resolver.logger().ErrorContext(ctx, "import line failed", "request_id", RequestID(ctx), "line", pl.line, "err", err)
-				}
+				fail(pl.line, err)
 				return
 			}
 			results[pl.line-1] = ImportResult{Line: pl.line, OK: true, Position: position(res.Position), PersonID: res.PersonID,
@@ -241,7 +250,11 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 	registered := run(true, nil)
 	run(false, registered)
 	if len(transient) > 0 {
-		b.Resolver.logger().WarnContext(ctx, "import lines not recorded: the event log is unreachable or did not answer",
+		msg := "import lines not recorded: the event log is unreachable or did not answer"
+		if transient["readModel"] == transient["UNAVAILABLE"]+transient["TIMEOUT"] {
+			msg = "import lines not recorded: the read model is unreachable"
+		}
+		b.Resolver.logger().WarnContext(ctx, msg,
 			"request_id", RequestID(ctx), "unavailable", transient["UNAVAILABLE"], "timeout", transient["TIMEOUT"], "err", transientErr)
 	}
 	status := http.StatusOK

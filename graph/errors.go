@@ -19,6 +19,7 @@ import (
 
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
+	"github.com/careerledger/careerledger/projections"
 )
 
 // codes maps domain error kinds to GraphQL extensions.code: the one table
@@ -57,16 +58,49 @@ const (
 	timeoutQuery = "the request timed out or was cancelled"
 	// A mutation that ended before it sent its write.
 	timeoutBeforeWrite = "the request timed out or was cancelled before its write was sent: nothing was recorded; send it again"
+
+	// The read model (PostgreSQL) unreachable (UNAVAILABLE): before a
+	// mutation sent its write (reading who may do what, or the departments
+	// to warn of), or after the write was recorded, reading the answer.
+	readModelMutation   = "the read model is unreachable: nothing was recorded; send the request again once it is back"
+	readModelQuery      = "the read model is unreachable; try again once it is back"
+	readModelAfterWrite = "the write was recorded, but the read model is unreachable and its answer cannot be read: " +
+		"query it once the read model is back. Sending the request again with the same idempotencyKey records nothing more; without one, a retry records it twice"
 )
 
 // logLine ends the warning logged for each failureOf code.
 var logLine = map[string]string{"UNAVAILABLE": "the event log is unreachable", "TIMEOUT": "timed out or cancelled"}
 
+// logLineOf ends the warning logged for err, told code by failureOf.
+func logLineOf(err error, code string) string {
+	if code == "UNAVAILABLE" && !errors.Is(err, events.ErrUnavailable) {
+		return "the read model is unreachable"
+	}
+	return logLine[code]
+}
+
+// answerUnread is the failure of a mutation whose command was recorded
+// (or repeated one recorded before) to read its answer: the read-your-
+// writes wait or the read of the payload.
+type answerUnread struct{ err error }
+
+func (e answerUnread) Error() string { return "recorded, but the answer is unread: " + e.err.Error() }
+func (e answerUnread) Unwrap() error { return e.err }
+
+// afterWrite marks err, a failure to read a recorded command's answer, as
+// such, so that the client is not told that nothing was recorded.
+func afterWrite(err error) error {
+	if err == nil || !errors.Is(err, projections.ErrUnavailable) {
+		return err
+	}
+	return answerUnread{err}
+}
+
 // failureOf returns the code and message a client is told for an error
-// that is neither the client's nor a bug: the event log unreachable
-// (UNAVAILABLE) or an answer that did not come in time or was lost
-// (TIMEOUT); mutation chooses the words for a write. It returns "" for any
-// other error.
+// that is neither the client's nor a bug: the event log or the read model
+// unreachable (UNAVAILABLE) or an answer that did not come in time or was
+// lost (TIMEOUT); mutation chooses the words for a write. It returns "" for
+// any other error.
 func failureOf(err error, mutation, writing bool) (code, message string) {
 	switch {
 	case errors.Is(err, events.ErrUnavailable):
@@ -74,6 +108,17 @@ func failureOf(err error, mutation, writing bool) (code, message string) {
 			return "UNAVAILABLE", unavailableMutation
 		}
 		return "UNAVAILABLE", unavailableQuery
+	case errors.Is(err, projections.ErrUnavailable):
+		// Before the deadline's case: a connection that timed out wraps
+		// context.DeadlineExceeded, but the request had time left.
+		var unread answerUnread
+		switch {
+		case mutation && errors.As(err, &unread):
+			return "UNAVAILABLE", readModelAfterWrite
+		case mutation:
+			return "UNAVAILABLE", readModelMutation
+		}
+		return "UNAVAILABLE", readModelQuery
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, events.ErrUnconfirmed):
 		if mutation && (errors.Is(err, events.ErrNothingSent) || !writing) {
 			return "TIMEOUT", timeoutBeforeWrite
@@ -100,7 +145,7 @@ var notAValidEnum = regexp.MustCompile(`^(?s)(.*) is not a valid ([A-Z][A-Za-z]*
 
 // errorPresenter turns resolver errors into GraphQL errors: domain errors
 // keep their message and get their code; an event log that cannot be
-// reached is UNAVAILABLE, a deadline, a cancel or a lost acknowledgement
+// reached is UNAVAILABLE, as is a read model that cannot be, a deadline, a cancel or a lost acknowledgement
 // TIMEOUT (each logged at warn with the request id); anything else is
 // logged with the request id and shown as a generic INTERNAL error.
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
@@ -155,8 +200,13 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return gerr
 			}
 		}
+		if isMutation(ctx) && len(gerr.Path) > 1 {
+			// A field of a mutation's payload: the mutation's own field
+			// answered, so its command was recorded.
+			err = afterWrite(err)
+		}
 		if code, msg := failureOf(err, isMutation(ctx), writing(ctx)); code != "" {
-			log.WarnContext(ctx, "request failed: "+logLine[code], "request_id", RequestID(ctx),
+			log.WarnContext(ctx, "request failed: "+logLineOf(err, code), "request_id", RequestID(ctx),
 				"path", gerr.Path.String(), "code", code, "err", err)
 			gerr.Message = msg
 			gerr.Extensions = map[string]any{"code": code, "requestId": RequestID(ctx)}

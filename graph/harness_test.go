@@ -76,6 +76,8 @@ type options struct {
 	catalogue *domain.Catalogue
 	// readModel, when set, wraps the read model the API reads.
 	readModel func(graph.ReadModel) graph.ReadModel
+	// commands, when set, wraps the recorder the API sends commands to.
+	commands func(graph.Commands) graph.Commands
 	// importBodyRead is the bulk handler's BodyRead (0: its default).
 	importBodyRead time.Duration
 	// maxTokenLifetime is the tokens' maximum lifetime (0: no bound).
@@ -130,8 +132,12 @@ func newEnv(t *testing.T, b backend, opts options) *env {
 		now = func() time.Time { return pe.Clock.Peek().In(zone) }
 		pe.Recorder = events.NewRecorder(pe.Log, cat, func() time.Time { return pe.Clock.Now().In(zone) })
 	}
+	var commands graph.Commands = pe.Recorder
+	if opts.commands != nil {
+		commands = opts.commands(commands)
+	}
 	resolver := &graph.Resolver{
-		ReadModel: rm, Commands: pe.Recorder, Catalogue: cat, LevelChanges: pe.Changes,
+		ReadModel: rm, Commands: commands, Catalogue: cat, LevelChanges: pe.Changes,
 		Logger: logger, Now: now, ReadYourWritesTimeout: 10 * time.Second,
 		NoSelfAssessment: opts.noSelfAssessment, Head: pe.Log.Head,
 		RecordedAt: func(ctx context.Context, pos uint64) (time.Time, error) {

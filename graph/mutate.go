@@ -132,11 +132,11 @@ func (r *Resolver) personPayload(ctx context.Context, res events.Result, err err
 		return nil, err
 	}
 	if err := r.awaitProjection(ctx, res.Position); err != nil {
-		return nil, err
+		return nil, afterWrite(err)
 	}
 	v, err := r.ReadModel.Person(ctx, res.PersonID)
 	if err != nil {
-		return nil, err
+		return nil, afterWrite(err)
 	}
 	if warnings == nil || res.Duplicate {
 		warnings = []string{} // a repeat recorded nothing: nothing to warn of
@@ -149,15 +149,15 @@ func (r *Resolver) accomplishmentPayload(ctx context.Context, res events.Result,
 		return nil, err
 	}
 	if err := r.awaitProjection(ctx, res.Position); err != nil {
-		return nil, err
+		return nil, afterWrite(err)
 	}
 	v, err := r.ReadModel.Person(ctx, res.PersonID)
 	if err != nil {
-		return nil, err
+		return nil, afterWrite(err)
 	}
 	a, err := r.ReadModel.Accomplishment(ctx, res.AccomplishmentID)
 	if err != nil {
-		return nil, err
+		return nil, afterWrite(err)
 	}
 	return &model.AccomplishmentPayload{Position: position(res.Position), Person: *personModel(v),
 		AccomplishmentID: res.AccomplishmentID, Accomplishment: accomplishmentModel(a)}, nil

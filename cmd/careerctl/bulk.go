@@ -72,12 +72,13 @@ func (e *endpoint) bulkImport(ctx context.Context, lines [][]byte) ([]bulkResult
 		res, accepted, retry, err := e.postBulk(ctx, body, len(lines))
 		if err == nil {
 			res = keepRecorded(earlier, res)
-			// Lines careerd could not send to its event log (UNAVAILABLE)
+			// Lines careerd could not send to its event log, or could not
+			// authorize for want of its read model (UNAVAILABLE),
 			// or whose write went unconfirmed (TIMEOUT) are sent again with
 			// the chunk, as a failed request is: their keys make the lines
 			// recorded meanwhile duplicates, answered as recorded above.
 			if n := countFunc(res, transient); n > 0 {
-				earlier, lastErr = res, fmt.Errorf("careerd could not record %d lines of the chunk (UNAVAILABLE or TIMEOUT: its event log unreachable)", n)
+				earlier, lastErr = res, fmt.Errorf("careerd could not record %d lines of the chunk (UNAVAILABLE or TIMEOUT: its event log or read model unreachable)", n)
 				continue
 			}
 			return res, accepted, nil

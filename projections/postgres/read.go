@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careerledger/careerledger/projections"
 )
 
 // readRetries is how many times a read whose connection was lost runs
@@ -42,6 +44,9 @@ type querier interface {
 //
 // fn is read-only and starts from scratch each time: whatever it read
 // before failing is dropped with its result.
+//
+// A read that fails because PostgreSQL cannot be reached (unreachable) is
+// projections.ErrUnavailable, wrapping the driver's error.
 func read[T any](ctx context.Context, s *Store, fn func(q querier) (T, error)) (T, error) {
 	v, err := fn(s.pool)
 	for range readRetries {
@@ -51,12 +56,56 @@ func read[T any](ctx context.Context, s *Store, fn func(q querier) (T, error)) (
 		var conn *pgxpool.Conn
 		if conn, err = s.liveConn(ctx); err != nil {
 			var zero T
-			return zero, fmt.Errorf("read again after a lost connection: %w", err)
+			return zero, unavailable(ctx, fmt.Errorf("read again after a lost connection: %w", err))
 		}
 		v, err = fn(conn)
 		conn.Release()
 	}
-	return v, err
+	return v, unavailable(ctx, err)
+}
+
+// unavailableError is projections.ErrUnavailable with its cause.
+type unavailableError struct{ cause error }
+
+func (e unavailableError) Error() string {
+	return projections.ErrUnavailable.Error() + ": " + e.cause.Error()
+}
+
+func (e unavailableError) Unwrap() []error { return []error{projections.ErrUnavailable, e.cause} }
+
+// unavailable returns err, a read's failure, as projections.ErrUnavailable
+// when it says PostgreSQL cannot be reached (unreachable), as it is
+// otherwise.
+func unavailable(ctx context.Context, err error) error {
+	if unreachable(ctx, err) {
+		return unavailableError{err}
+	}
+	return err
+}
+
+// unreachable reports whether err, a read's failure while ctx is live, says
+// that PostgreSQL cannot be reached: no connection could be opened
+// (*pgconn.ConnectError: the connection refused or timed out, no route to
+// the host, its name not resolved; or the server answered that it is
+// starting, shutting down or in recovery, 57P03, or has no connection to
+// spare, 53300, or class 08), or the connection was still lost after the
+// read ran again (connectionLost). Not: a connection the server refused
+// for another reason (a password, a database that does not exist: the
+// configuration's to fix, not an outage), an error of the statement (a
+// syntax or permission error, a constraint, a cancel), the read's own
+// (not found, an undecodable row), nor ctx ending (the request's deadline
+// or the client gone, which are the request's).
+func unreachable(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	if connect := (*pgconn.ConnectError)(nil); errors.As(err, &connect) {
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
+			return pgErr.Code == "57P03" || pgErr.Code == "53300" || strings.HasPrefix(pgErr.Code, "08")
+		}
+		return true
+	}
+	return connectionLost(ctx, err)
 }
 
 // liveConn acquires a connection that answers a ping. A connection whose
