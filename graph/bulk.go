@@ -207,6 +207,7 @@ func (b *bulk) importLines(w http.ResponseWriter, r *http.Request) {
 			cmd, err := b.Resolver.planLine(ctx, p, l.text, registered)
 			if err != nil {
 				fail(l.line, err)
+				b.Resolver.unsentLine(l.text, err)
 				continue
 			}
 			plan = append(plan, planned{line: l.line, cmd: cmd})
@@ -283,6 +284,21 @@ var inputs = map[string]reflect.Type{
 	"assessTheme":                  reflect.TypeFor[model.AssessThemeInput](),
 	"amendAccomplishment":          reflect.TypeFor[model.AmendAccomplishmentInput](),
 	"retractAccomplishment":        reflect.TypeFor[model.RetractAccomplishmentInput](),
+}
+
+// unsentLine tells Resolver.Unsent of an import line refused before its
+// command was sent, when it names a mutation (a line that is not a JSON
+// object, or names none, is no command).
+func (r *Resolver) unsentLine(text []byte, err error) {
+	if r.Unsent == nil {
+		return
+	}
+	var l struct {
+		Op string `json:"op"`
+	}
+	if json.Unmarshal(text, &l) == nil && inputs[l.Op] != nil {
+		r.Unsent(l.Op, err)
+	}
 }
 
 // planLine decodes one import line strictly (every key known, every

@@ -244,6 +244,26 @@ type writeMark struct{ sent atomic.Bool }
 
 type writeKey struct{}
 
+// fieldWriteKey holds the writeMark of one mutation field (countUnsent).
+type fieldWriteKey struct{}
+
+// countUnsent tells unsent of each mutation field that failed before it
+// sent its command (Resolver.Unsent).
+func countUnsent(unsent func(command string, err error)) graphql.FieldMiddleware {
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		if fc == nil || fc.Object != "Mutation" || inputs[fc.Field.Name] == nil {
+			return next(ctx)
+		}
+		m := &writeMark{}
+		res, err := next(context.WithValue(ctx, fieldWriteKey{}, m))
+		if err != nil && !m.sent.Load() {
+			unsent(fc.Field.Name, err)
+		}
+		return res, err
+	}
+}
+
 // withWriteMark gives an operation a writeMark (NewServer).
 func withWriteMark(ctx context.Context) context.Context {
 	return context.WithValue(ctx, writeKey{}, &writeMark{})
@@ -252,6 +272,9 @@ func withWriteMark(ctx context.Context) context.Context {
 // sending marks the operation of ctx as having sent a command.
 func sending(ctx context.Context) {
 	if m, ok := ctx.Value(writeKey{}).(*writeMark); ok {
+		m.sent.Store(true)
+	}
+	if m, ok := ctx.Value(fieldWriteKey{}).(*writeMark); ok {
 		m.sent.Store(true)
 	}
 }

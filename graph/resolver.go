@@ -98,6 +98,13 @@ type Resolver struct {
 	// model has not applied yet is given without waiting for it (nil:
 	// such an answer waits for the log's head).
 	RecordedAt func(ctx context.Context, position uint64) (time.Time, error)
+	// Unsent, when set, is told of each command (by its mutation's name)
+	// that failed before it was sent to Commands: refused (not
+	// authorized, bad input found first) or not decided (the read model
+	// unreachable, the request's deadline), err saying why. A mutation
+	// field and an import line naming a mutation alike; what Commands is
+	// sent, it answers itself.
+	Unsent func(command string, err error)
 
 	// Answers as known at an instant, kept (knownat_lists.go).
 	lists         knownAtKept[knownAtListKey, []projections.PersonView]

@@ -222,6 +222,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 			return resp
 		})
 	}
+	if cfg.Resolver.Unsent != nil {
+		srv.AroundFields(countUnsent(cfg.Resolver.Unsent))
+	}
 	present := errorPresenter(log)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return boundOperation(ctx, lim.Request, func(ctx context.Context) graphql.ResponseHandler {

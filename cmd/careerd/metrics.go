@@ -19,6 +19,7 @@ import (
 	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/events"
 	"github.com/careerledger/careerledger/graph"
+	"github.com/careerledger/careerledger/projections"
 )
 
 type metrics struct {
@@ -80,7 +81,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"path"}),
 		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "careerledger_commands_total", Help: "Commands by name and result (recorded, duplicate, refused, unavailable, failed).",
+			Name: "careerledger_commands_total", Help: "Commands by mutation name and result (recorded, duplicate, refused, unavailable, failed), each counted once where it ended: a command refused or failed before it reached the recorder too.",
 		}, []string{"command", "result"}),
 		projected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projected_events_total", Help: "Events applied to the read model by this instance.",
@@ -255,19 +256,38 @@ type countingCommands struct {
 }
 
 func (c countingCommands) count(name string, res events.Result, err error) (events.Result, error) {
-	result := "recorded"
-	switch {
-	case errors.Is(err, events.ErrUnavailable):
-		result = "unavailable"
-	case err != nil && graphKind(err) == "internal":
-		result = "failed"
-	case err != nil:
-		result = "refused"
-	case res.Duplicate:
+	result := resultOf(err)
+	if err == nil && res.Duplicate {
 		result = "duplicate"
 	}
 	c.m.appended.WithLabelValues(name, result).Inc()
 	return res, err
+}
+
+// unsent counts a command that failed before it reached the Recorder
+// (graph.Resolver.Unsent): refused there (not authorized, bad input the
+// resolver found first), the read model unreachable, or failed. Before,
+// such a command was not counted at all, and an outage of the read model
+// never showed in careerledger_commands_total.
+func (m *metrics) unsent(command string, err error) {
+	m.appended.WithLabelValues(command, resultOf(err)).Inc()
+}
+
+// resultOf is the result label of a command that ended with err:
+// recorded (nil), unavailable (the event log or the read model
+// unreachable: nothing recorded, safe to send again), failed (an internal
+// error, a deadline or a cancel), refused (the client's: bad input,
+// forbidden, not found, a conflict).
+func resultOf(err error) string {
+	switch {
+	case err == nil:
+		return "recorded"
+	case errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable):
+		return "unavailable"
+	case graphKind(err) == "internal":
+		return "failed"
+	}
+	return "refused"
 }
 
 func (c countingCommands) RegisterPerson(ctx context.Context, cmd events.RegisterPerson) (events.Result, error) {

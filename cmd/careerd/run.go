@@ -239,7 +239,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	resolver := &graph.Resolver{
 		ReadModel: m.store, Commands: countingCommands{recorder, m.metrics}, Catalogue: m.cat,
 		LevelChanges: m.broadcast, Logger: m.log, Now: m.now, ReadYourWritesTimeout: cfg.RYWTimeout,
-		NoSelfAssessment: !cfg.SelfAssessment, Head: m.eventLog.Head,
+		NoSelfAssessment: !cfg.SelfAssessment, Head: m.eventLog.Head, Unsent: m.metrics.unsent,
 		RecordedAt: func(ctx context.Context, pos uint64) (time.Time, error) {
 			rec, err := m.eventLog.HeaderAt(ctx, pos)
 			return rec.RecordedAt, err
