@@ -191,15 +191,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	m.cat = domain.DefaultCatalogue()
-	if cfg.Catalogue != "" {
-		data, err := os.ReadFile(cfg.Catalogue)
-		if err != nil {
-			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE): %w", err)
-		}
-		if m.cat, err = domain.ParseCatalogue(data); err != nil {
-			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE) %s: %w", cfg.Catalogue, err)
-		}
+	if m.cat, err = loadCatalogue(cfg.Catalogue); err != nil {
+		return err
 	}
 	m.log.Info("catalogue loaded", "id", m.cat.ID(), "version", m.cat.Version())
 
