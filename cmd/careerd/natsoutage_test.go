@@ -452,8 +452,11 @@ func TestShutdownLogsEachNATSConnectionClosed(t *testing.T) {
 //
 // The first failure is logged; the runs that fail after it, once a second,
 // are counted (careerledger_projector_failures_total) and said again only
-// once every failureLogEvery (a minute), with their count.
+// once every failureLogEvery (a minute; here 1.1 s), with their count.
 func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
+	every := failureLogEvery
+	failureLogEvery = 1100 * time.Millisecond
+	t.Cleanup(func() { failureLogEvery = every })
 	s := natstest.Start(t)
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
 	env := map[string]string{"NATS_URL": withCredentials(s), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
@@ -511,8 +514,12 @@ func TestAFailingProjectorSaysSoAndWaitsBeforeRetrying(t *testing.T) {
 	if n := len(logs.find(t, "projector failed; restarting from the checkpoint", nil)); n != 1 {
 		t.Errorf("%d failures logged in about 2.5 s, want the first alone", n)
 	}
-	if n := len(logs.find(t, "projector still failing; restarting from the checkpoint every second", nil)); n != 0 {
-		t.Errorf("the failure was said again %d times within a minute", n)
+	// Said again once every failureLogEvery (here 1.1 s: at the third
+	// failure, 2 s after the first), with the count.
+	if recs := logs.find(t, "projector still failing; restarting from the checkpoint every second", map[string]string{"level": "ERROR"}); len(recs) != 1 {
+		t.Errorf("the failure was said again %d times in about 2.5 s at once every 1.1 s, want once", len(recs))
+	} else if recs[0]["err"] == nil || recs[0]["failed_runs"] == nil {
+		t.Errorf("the reminder lacks the error or the count: %v", recs[0])
 	}
 	if n := len(logs.find(t, "published again the level changes of the last batch", nil)); n > 1 {
 		t.Errorf("the last batch's level changes were published again %d times while the projector failed, want once at most", n)
