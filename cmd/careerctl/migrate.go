@@ -27,6 +27,7 @@ func migrateCommand(c *cli, args []string) error {
 	dbURL := c.getenv("DATABASE_URL")
 	fs.Var(secrets.MaskedValue{P: &dbURL, Mask: maskURL}, "database-url", "PostgreSQL `URL` ($DATABASE_URL)")
 	name := fs.String("schema", postgres.DefaultSchema, "name of the read model, as careerd's --schema")
+	create := fs.Bool("create", false, "make the read model --schema names if no read model of that name is recorded and no schema has it, beside the read models recorded (without it, only a database that records none gets one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,13 +71,20 @@ func migrateCommand(c *cli, args []string) error {
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, *name).Scan(&existed); err != nil {
 		return fmt.Errorf("is there a schema %s: %w", *name, err)
 	}
+	if !existed && !slices.Contains(known, *name) && len(known) > 0 && !*create {
+		// A misspelt --schema once made an empty read model, and exit 0.
+		// The first read model of a database (none recorded) is made
+		// without a word more: a first deployment's first migrate.
+		return usagef("--schema %s: no read model of that name is recorded and no schema has it (read models recorded here: %s); "+
+			"migrate makes a new read model beside recorded ones only with --create", *name, strings.Join(known, ", "))
+	}
 	schema, err := postgres.MigrateActive(ctx, pool, *name)
 	if err != nil {
 		return fmt.Errorf("read model %s: %w", *name, err)
 	}
 	if !existed && !slices.Contains(known, *name) {
-		// Right for a first deployment, made ahead of its careerd; a
-		// misspelt --schema otherwise leaves an empty schema unnoticed.
+		// Right for a first deployment, made ahead of its careerd, or one
+		// asked for with --create: said all the same.
 		recorded := "none"
 		if len(known) > 0 {
 			recorded = strings.Join(known, ", ")

@@ -80,9 +80,12 @@ func TestMigrateFollowsARebuild(t *testing.T) {
 }
 
 // TestMigrateSaysWhenItMakesAReadModel: a --schema no read model or schema
-// has is made, empty (a first deployment's, ahead of its careerd), and
-// migrate says so, naming the read models recorded, so that a misspelt
-// name is seen; a known one is migrated without a word.
+// has is made, empty, on a database that records no read model (a first
+// deployment's, ahead of its careerd), and migrate says so; a known one is
+// migrated without a word. Beside recorded read models, a name none has
+// (misspelt, say) is refused, exit 2, naming --schema, the read models
+// recorded and --create, and nothing is made; with --create it is made,
+// and said.
 func TestMigrateSaysWhenItMakesAReadModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the local PostgreSQL")
@@ -108,9 +111,22 @@ func TestMigrateSaysWhenItMakesAReadModel(t *testing.T) {
 		t.Errorf("migrate of the recorded read model: %d %q %q, want it migrated without a word", code, out, errs)
 	}
 	code, out, errs = runAgainst("", "migrate", "--database-url", url, "--schema", "carerledger")
-	if code != 0 || !strings.Contains(out, "schema carerledger (read model carerledger) is migrated") ||
-		!strings.Contains(errs, "no read model carerledger was recorded and no schema of that name existed") || !strings.Contains(errs, "(read models recorded here: careerledger)") {
-		t.Errorf("a misspelt --schema: %d %q %q", code, out, errs)
+	if code != 2 || out != "" || !strings.Contains(errs, "--schema carerledger: no read model of that name is recorded and no schema has it (read models recorded here: careerledger)") ||
+		!strings.Contains(errs, "--create") {
+		t.Errorf("a misspelt --schema: %d %q %q, want exit 2 naming --schema, the read models recorded and --create", code, out, errs)
+	}
+	if got := pgtest.Strings(t, pool, `SELECT nspname FROM pg_namespace WHERE nspname = 'carerledger'`); len(got) != 0 {
+		t.Errorf("a refused --schema made the schema %v", got)
+	}
+	code, out, errs = runAgainst("", "migrate", "--database-url", url, "--schema", "second", "--create")
+	if code != 0 || !strings.Contains(out, "schema second (read model second) is migrated") ||
+		!strings.Contains(errs, "no read model second was recorded and no schema of that name existed") || !strings.Contains(errs, "(read models recorded here: careerledger)") {
+		t.Errorf("a new read model with --create: %d %q %q", code, out, errs)
+	}
+	// Made ahead of its careerd, the schema is there: migrated again
+	// without --create.
+	if code, out, errs := runAgainst("", "migrate", "--database-url", url, "--schema", "second"); code != 0 || !strings.Contains(out, "schema second (read model second) is migrated") {
+		t.Errorf("migrate of a schema made ahead of its careerd: %d %q %q", code, out, errs)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/careerledger/careerledger/domain"
+
 	"github.com/careerledger/careerledger/cmd/internal/secrets"
 	"github.com/careerledger/careerledger/graph"
 	"github.com/careerledger/careerledger/projections"
@@ -286,8 +288,40 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if !validSubjectPrefix(c.SubjectPrefix) {
 		return c, fmt.Errorf("--subject-prefix ($CAREER_SUBJECT_PREFIX) must be NATS subject tokens joined by '.' (none empty, no '*', '>' or spaces), such as career.person, not %q", c.SubjectPrefix)
 	}
+	// A catalogue careerd cannot read or use is a bad setting, refused
+	// here (status 2) as the others are, not a start that failed.
+	if _, err := loadCatalogue(c.Catalogue); err != nil {
+		return c, err
+	}
 	return c, nil
 }
+
+// loadCatalogue reads and parses the catalogue file path (""= the built-in
+// one). Its errors are settingErrors naming --catalogue, its variable and
+// the file.
+func loadCatalogue(path string) (*domain.Catalogue, error) {
+	if path == "" {
+		return domain.DefaultCatalogue(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &settingError{fmt.Errorf("--catalogue ($CAREER_CATALOGUE) must name a catalogue file careerd can read: %w", err)}
+	}
+	cat, err := domain.ParseCatalogue(data)
+	if err != nil {
+		return nil, &settingError{fmt.Errorf("--catalogue ($CAREER_CATALOGUE) %s must be a valid catalogue: %w", path, err)}
+	}
+	return cat, nil
+}
+
+// settingError is a setting careerd refuses when Run finds it unusable
+// (a --catalogue file changed or removed since ParseConfig read it, say):
+// careerd exits with status 2, as for the settings ParseConfig refuses,
+// not 1, a start that failed.
+type settingError struct{ err error }
+
+func (e *settingError) Error() string { return e.err.Error() }
+func (e *settingError) Unwrap() error { return e.err }
 
 // The rules a flag's value breaks, in the errors of both its sources.
 const (

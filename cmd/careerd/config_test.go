@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/careerledger/careerledger/domain"
 	"github.com/careerledger/careerledger/graph"
 )
 
@@ -470,19 +471,48 @@ func TestABadFlagIsOneLine(t *testing.T) {
 	}
 }
 
-// TestAMissingCatalogueNamesTheFlag: a --catalogue careerd cannot read
-// fails the start with an error naming the flag and its variable.
+// TestAMissingCatalogueNamesTheFlag: a --catalogue careerd cannot read, or
+// that is no valid catalogue, is a bad setting: refused before the start
+// (status 2, as main does for every ParseConfig error) with an error
+// naming the flag, its variable, the file and the reason; one that goes
+// bad between the parse and the start is refused by Run, and serve exits
+// with 2 as well, not 1 (a start that failed).
 func TestAMissingCatalogueNamesTheFlag(t *testing.T) {
-	cfg, err := ParseConfig([]string{"--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(),
-		"--catalogue", filepath.Join(t.TempDir(), "none.json")}, func(string) string { return "" })
+	dir := t.TempDir()
+	invalid := filepath.Join(dir, "invalid.json")
+	if err := os.WriteFile(invalid, []byte(`{"id": "x"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := func(path string) []string {
+		return []string{"--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--catalogue", path}
+	}
+	missing := filepath.Join(dir, "none.json")
+	for path, why := range map[string]string{missing: "no such file", invalid: "must be a valid catalogue"} {
+		_, err := ParseConfig(args(path), func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "--catalogue ($CAREER_CATALOGUE)") || !strings.Contains(err.Error(), path) ||
+			!strings.Contains(err.Error(), why) {
+			t.Errorf("--catalogue %s: %v, want a refusal naming --catalogue, the file and %q", path, err, why)
+		}
+	}
+
+	good := filepath.Join(dir, "catalogue.json")
+	if err := os.WriteFile(good, domain.DefaultCatalogueJSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(args(good), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMain(cfg, io.Discard)
-	err = m.Run(context.Background())
-	_ = m.Close()
-	if err == nil || !strings.Contains(err.Error(), "--catalogue ($CAREER_CATALOGUE)") || !strings.Contains(err.Error(), "none.json") {
-		t.Errorf("a missing catalogue: %v, want an error naming --catalogue and the file", err)
+	if err := os.Remove(good); err != nil {
+		t.Fatal(err)
+	}
+	var logs logLines
+	if code := serve(context.Background(), NewMain(cfg, &logs)); code != 2 {
+		t.Errorf("a catalogue gone before the start: exit status %d, want 2 (a bad setting)", code)
+	}
+	rec := logs.waitLog(t, "careerd failed to start", map[string]string{"level": "ERROR"})
+	if e, _ := rec["err"].(string); !strings.Contains(e, "--catalogue ($CAREER_CATALOGUE)") || !strings.Contains(e, "catalogue.json") {
+		t.Errorf("the refusal logged: %q, want it to name --catalogue and the file", e)
 	}
 }
 

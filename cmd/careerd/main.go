@@ -35,12 +35,17 @@ func main() {
 }
 
 // serve runs m until ctx is done, then stops it, and returns careerd's exit
-// status: 1 when it failed to start (Run has logged why, and nothing is
-// said of stopping what never served) or did not stop cleanly, else 0.
-// Every word goes to m's log, as structured as the rest of it.
+// status: 2 when Run refused a setting (a settingError: a --catalogue it
+// cannot use), as main does for the settings ParseConfig refuses; 1 when
+// it failed to start otherwise (Run has logged why, and nothing is said of
+// stopping what never served) or did not stop cleanly; else 0. Every word
+// goes to m's log, as structured as the rest of it.
 func serve(ctx context.Context, m *Main) int {
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close() // releases what the start opened; its failure is logged
+		if _, ok := errors.AsType[*settingError](err); ok {
+			return 2
+		}
 		return 1
 	}
 	<-ctx.Done()

@@ -191,15 +191,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	m.cat = domain.DefaultCatalogue()
-	if cfg.Catalogue != "" {
-		data, err := os.ReadFile(cfg.Catalogue)
-		if err != nil {
-			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE): %w", err)
-		}
-		if m.cat, err = domain.ParseCatalogue(data); err != nil {
-			return fmt.Errorf("--catalogue ($CAREER_CATALOGUE) %s: %w", cfg.Catalogue, err)
-		}
+	if m.cat, err = loadCatalogue(cfg.Catalogue); err != nil {
+		return err
 	}
 	m.log.Info("catalogue loaded", "id", m.cat.ID(), "version", m.cat.Version())
 
@@ -588,6 +581,10 @@ func (m *Main) startBus(ctx context.Context) error {
 	}
 }
 
+// failureLogEvery is how often a projector that goes on failing (it tries
+// again every second) says so again after its first failure.
+var failureLogEvery = time.Minute
+
 // startProjector folds the log into the read model in the background,
 // restarting after errors; with PostgreSQL only the instance holding the
 // projector lock projects.
@@ -616,6 +613,7 @@ func (m *Main) startProjector(ctx context.Context) {
 		OnEvicted:   func(n int) { m.metrics.evicted.Add(float64(n)) },
 	}
 	m.projector = p
+	var lastLogged time.Time // when a failure of the projector was last logged
 	run := func(ctx context.Context) error {
 		for {
 			// Before every run (the first, and after each switch followed):
@@ -654,9 +652,18 @@ func (m *Main) startProjector(ctx context.Context) {
 				// not at the next look.
 				continue
 			}
-			m.log.Error("projector failed; restarting from the checkpoint", "err", err)
 			m.metrics.projFails.Inc()
-			m.projFailures.Add(1)
+			// The first failure is logged with its error; while the
+			// projector goes on failing (once a second), it is said again
+			// only once every failureLogEvery, and its recovery once
+			// (OnApplied).
+			if now := time.Now(); m.projFailures.Add(1) == 1 {
+				lastLogged = now
+				m.log.Error("projector failed; restarting from the checkpoint", "err", err)
+			} else if now.Sub(lastLogged) >= failureLogEvery {
+				lastLogged = now
+				m.log.Error("projector still failing; restarting from the checkpoint every second", "err", err, "failed_runs", m.projFailures.Load())
+			}
 			select {
 			case <-ctx.Done():
 				return nil
@@ -709,8 +716,17 @@ func (m *Main) startProjector(ctx context.Context) {
 					}
 				}()
 				err := run(lctx)
-				m.log.Info("projector lock released", "err", err)
-				return err
+				if cause := context.Cause(lctx); errors.Is(cause, postgres.ErrLockLost) {
+					// Not a hand-over: RunExclusive logs the lost lock, with
+					// its error, as "projector lock lost".
+					return err
+				}
+				if err != nil {
+					m.log.Warn("projector lock released after the projector failed", "err", err)
+					return err
+				}
+				m.log.Info("projector lock released")
+				return nil
 			}
 			postgres.RunExclusive(ctx, m.pool, m.Config.Schema, m.log, time.Second, locked) //nolint:errcheck // returns nil when ctx is done
 			return

@@ -40,3 +40,11 @@ var HoldFormatPresenceSQL = holdFormatPresenceSQL
 func (s *Store) PeopleStatements(f projections.PeopleFilter) (count, page string, countArgs, pageArgs []any) {
 	return s.peopleStatements(f)
 }
+
+// SetFailureLogEvery sets how often RunExclusive says again that trying
+// for the lock still fails, until the test ends.
+func SetFailureLogEvery(t interface{ Cleanup(func()) }, d time.Duration) {
+	was := failureLogEvery
+	failureLogEvery = d
+	t.Cleanup(func() { failureLogEvery = was })
+}

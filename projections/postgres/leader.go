@@ -54,20 +54,66 @@ var lockPingTimeout = 10 * time.Second
 // the old behaviour.
 var lockIdleTimeout = 10 * time.Second
 
+// ErrLockLost is the error of a projector lock held and then lost: its
+// session failed (a dropped connection, a database gone silent) while fn
+// ran. fn's context is cancelled with it as the cause (context.Cause), so
+// that fn can tell a lost lock from a clean stop.
+var ErrLockLost = errors.New("projector lock lost")
+
+// failureLogEvery is how often RunExclusive says again that trying for the
+// lock still fails: the first failure is logged with its error, the ones
+// that follow (once every retry) only this often, and the recovery once.
+var failureLogEvery = time.Minute
+
 // RunExclusive runs fn while this process holds the projector lock of read
 // model name (ProjectorLockKey) in the database behind pool: of many
 // careerd instances serving one read model exactly one projects, and another
 // takes over within retry when it dies (its session, and so its lock, ends).
 // It returns when ctx is done.
+//
+// A failure (the database cannot be reached to try for the lock, the lock
+// is lost, fn fails) is logged at warn with its error when it begins a run
+// of failures; while they go on, once every retry, it says so again only
+// once every failureLogEvery, with their count; when a try reaches the
+// database again it logs the recovery once, at info.
 func RunExclusive(ctx context.Context, pool *pgxpool.Pool, name string, log *slog.Logger, retry time.Duration, fn func(ctx context.Context) error) error {
 	key := ProjectorLockKey(name)
+	var (
+		failures       int
+		since, lastLog time.Time
+	)
+	reached := func() {
+		if failures > 0 && log != nil {
+			log.Info("projector lock: the database answers again", "failed_tries", failures,
+				"failing_for", time.Since(since).Round(time.Millisecond).String())
+		}
+		failures = 0
+	}
 	for {
-		err := runLocked(ctx, pool, key, fn)
+		err := runLocked(ctx, pool, key, reached, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil && log != nil {
-			log.Warn("projector stopped", "err", err)
+		if err != nil {
+			failures++
+			now := time.Now()
+			switch {
+			case log == nil:
+			case failures == 1:
+				since, lastLog = now, now
+				switch {
+				case errors.Is(err, ErrLockLost):
+					log.Warn("projector lock lost: this instance stopped projecting; trying for the lock again", "err", err, "retry", retry.String())
+				case errors.Is(err, errLockTry):
+					log.Warn("cannot try for the projector lock; trying again, quietly while it fails", "err", err, "retry", retry.String())
+				default:
+					log.Warn("projector stopped", "err", err)
+				}
+			case now.Sub(lastLog) >= failureLogEvery:
+				lastLog = now
+				log.Warn("projector lock: still failing", "err", err, "failed_tries", failures,
+					"failing_for", now.Sub(since).Round(time.Millisecond).String())
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -77,28 +123,33 @@ func RunExclusive(ctx context.Context, pool *pgxpool.Pool, name string, log *slo
 	}
 }
 
-func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx context.Context) error) error {
+// errLockTry marks a failure to try for the lock: the database could not be
+// asked.
+var errLockTry = errors.New("projector lock")
+
+func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, reached func(), fn func(ctx context.Context) error) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("projector lock: %w", err)
+		return fmt.Errorf("%w: %w", errLockTry, err)
 	}
 	defer conn.Release()
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
 		conn.Conn().Close(context.Background()) //nolint:errcheck // discarding a broken session
-		return fmt.Errorf("projector lock: %w", err)
+		return fmt.Errorf("%w: %w", errLockTry, err)
 	}
+	reached()
 	if !got {
 		return nil // another instance projects; try again later
 	}
 	if err := setIdleTimeout(ctx, conn, lockIdleTimeout); err != nil {
 		conn.Conn().Close(context.Background()) //nolint:errcheck // the lock goes with the session
-		return fmt.Errorf("projector lock: %w", err)
+		return fmt.Errorf("%w: %w", errLockTry, err)
 	}
 	// Hold the lock only while the session is alive: if the database drops
 	// it, stop projecting at once so a rival can take over cleanly.
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	lctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	done := make(chan error, 1)
 	go func() { done <- fn(lctx) }()
 	tick := time.NewTicker(time.Second)
@@ -119,10 +170,15 @@ func runLocked(ctx context.Context, pool *pgxpool.Pool, key int64, fn func(ctx c
 				if errors.Is(err, context.DeadlineExceeded) && lctx.Err() == nil {
 					err = fmt.Errorf("the database did not answer the lock session's ping within %s", lockPingTimeout)
 				}
-				cancel()
+				lost := fmt.Errorf("%w: %w", ErrLockLost, err)
+				if ctx.Err() == nil {
+					cancel(lost)
+				} else {
+					cancel(nil)
+				}
 				<-done
 				conn.Conn().Close(context.Background()) //nolint:errcheck // discarding a broken session
-				return fmt.Errorf("projector lock lost: %w", err)
+				return lost
 			}
 		}
 	}
