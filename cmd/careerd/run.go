@@ -394,14 +394,38 @@ func (m *Main) natsOptions(name string) []nats.Option {
 	)
 }
 
+// defaultConnectTimeout bounds the opening of a PostgreSQL connection when
+// DATABASE_URL sets no connect_timeout. Without it, a database that takes
+// the connection and says nothing (a host behind a silent network, a
+// stalled server) held every read needing a new connection until the
+// request's deadline, 60 s, and answered TIMEOUT: the read model
+// unreachable, told UNAVAILABLE only when it refused. 5 s, as the ping at
+// start and a NATS write.
+const defaultConnectTimeout = 5 * time.Second
+
+// poolConfig parses DATABASE_URL for careerd's pool: a connect_timeout it
+// sets (0, no bound, included) is kept; none gets defaultConnectTimeout.
+func poolConfig(databaseURL string) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 && !strings.Contains(databaseURL, "connect_timeout") {
+		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	return pc, nil
+}
+
 func (m *Main) openReadModel(ctx context.Context) error {
 	cfg := m.Config
 	if cfg.DatabaseURL == "" {
 		m.store = projections.NewSwitch(memory.New(m.cat))
 		return nil
 	}
-	var err error
-	m.pool, err = pgxpool.New(ctx, cfg.DatabaseURL)
+	pc, err := poolConfig(cfg.DatabaseURL)
+	if err == nil {
+		m.pool, err = pgxpool.NewWithConfig(ctx, pc)
+	}
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = m.pool.Ping(pctx)
