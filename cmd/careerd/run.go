@@ -70,7 +70,8 @@ type Main struct {
 	projectorStore func(*projections.Switch) projections.Store
 	projStop       context.CancelFunc // stops the live projector's current run (pauseLive)
 	// projFailures counts the projector's failed runs since it last
-	// applied a batch, for saying when it recovers.
+	// applied a batch or gave up the projector lock, for saying when it
+	// recovers (and for /readyz).
 	projFailures atomic.Int64
 	projRun      chan struct{} // closed when the live projector's current run has returned
 	projDone     chan struct{} // closed when the live projector has stopped
@@ -719,6 +720,11 @@ func (m *Main) startProjector(ctx context.Context) {
 				m.log.Info("projector lock taken: this instance projects")
 				m.metrics.setProjecting(true)
 				defer m.metrics.setProjecting(false)
+				// The failed runs end with the lock: an instance standing
+				// by is no failing projector (/readyz), and a failure after
+				// it takes the lock again begins a series, logged as the
+				// first, not one muted as a repeat within failureLogEvery.
+				defer m.projFailures.Store(0)
 				// While it projects, an instance of the read model's catalogue
 				// may start: it then projects, and this one stops.
 				lctx, cancel := context.WithCancel(ctx)
