@@ -194,7 +194,11 @@ func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
 	proxy := startPGProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
 	env := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
 		"CAREER_REQUEST_TIMEOUT": "20s",
-		"DATABASE_URL":           fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cc.User, proxy.ln.Addr(), cc.Database)}
+		// Slots to spare: the instance's own loops (the lock, the
+		// position read each second) open connections too while the
+		// database is silent, each for up to the connect timeout, and a
+		// pool they fill makes the query wait for a slot, not a connection.
+		"DATABASE_URL": fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&pool_max_conns=20", cc.User, proxy.ln.Addr(), cc.Database)}
 	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
