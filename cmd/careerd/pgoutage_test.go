@@ -154,3 +154,84 @@ func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// silence closes the connections p forwarded and, from then on, takes new
+// ones without forwarding them or answering: PostgreSQL's host gone
+// silent (a network dropping its packets, a stalled server).
+func (p *pgProxy) silence(t *testing.T) {
+	addr := p.ln.Addr().String()
+	p.cut()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// TestAQueryWhilePostgreSQLIsSilentIsUnavailable: careerd whose PostgreSQL
+// goes silent (its connections lost, new ones taken and never answered)
+// answers a query UNAVAILABLE once the connection it opens times out
+// (defaultConnectTimeout, DATABASE_URL setting no connect_timeout), not
+// TIMEOUT at the request's deadline; a connect_timeout DATABASE_URL sets
+// is kept.
+func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
+	s := natstest.Start(t)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	cc := pool.Config().ConnConfig
+	proxy := startPGProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
+	env := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
+		"CAREER_REQUEST_TIMEOUT": "20s",
+		// Slots to spare: the instance's own loops (the lock, the
+		// position read each second) open connections too while the
+		// database is silent, each for up to the connect timeout, and a
+		// pool they fill makes the query wait for a slot, not a connection.
+		"DATABASE_URL": fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&pool_max_conns=20", cc.User, proxy.ln.Addr(), cc.Database)}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logLines
+	m := startLogging(t, cfg, &logs)
+	logs.waitLog(t, "projector lock taken: this instance projects", map[string]string{"level": "INFO"})
+	token := adminToken(t)
+	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
+		t.Fatalf("register: %+v", res.Errors)
+	}
+
+	proxy.silence(t)
+	start := time.Now()
+	res := postAs(t, m.Addr(), token, "pg-silent-1", `query { person(id: "E1") { id } }`, nil)
+	took := time.Since(start)
+	if len(res.Errors) != 1 || res.Errors[0].Extensions["code"] != "UNAVAILABLE" ||
+		res.Errors[0].Message != "the read model is unreachable; try again once it is back" {
+		t.Errorf("a query while PostgreSQL is silent, after %v: %+v, want UNAVAILABLE", took, res.Errors)
+	}
+	if took > defaultConnectTimeout+3*time.Second {
+		t.Errorf("the query took %v, want about %v (the connect timeout)", took, defaultConnectTimeout)
+	}
+
+	for url, want := range map[string]time.Duration{
+		"postgres://u@h/db":                   defaultConnectTimeout,
+		"postgres://u@h/db?connect_timeout=2": 2 * time.Second,
+		"postgres://u@h/db?connect_timeout=0": 0,
+		"host=h user=u connect_timeout=3":     3 * time.Second,
+	} {
+		if pc, err := poolConfig(url); err != nil || pc.ConnConfig.ConnectTimeout != want {
+			t.Errorf("poolConfig(%q): %v, want a connect timeout of %v", url, err, want)
+		}
+	}
+}

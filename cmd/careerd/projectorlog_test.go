@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,80 @@ func TestAProjectorThatLosesPostgreSQLSaysTheLockIsLost(t *testing.T) {
 	}
 	if _, ok := recs[0]["err"]; ok {
 		t.Errorf("the release carries an err attribute: %v", recs[0])
+	}
+}
+
+// TestAnInstanceThatLostTheLockIsNotAFailingProjector: an instance whose
+// projector failed and then lost the projector lock to another stands by;
+// its failed runs end with the lock, so /readyz does not call it a failing
+// projector while another projects (or none does yet), and a failure
+// after it takes the lock again begins a series, logged as the first.
+func TestAnInstanceThatLostTheLockIsNotAFailingProjector(t *testing.T) {
+	cfg, pool := productionConfig(t)
+	ctx := context.Background()
+	var logs logLines
+	m := startLogging(t, cfg, &logs)
+	logs.waitLog(t, "projector lock taken: this instance projects", nil)
+	token := adminToken(t)
+	register := func(id string) {
+		post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+			"id": id, "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}})
+	}
+	register("E1")
+	table := pgx.Identifier{postgres.DefaultSchema, "person_events"}.Sanitize()
+	away := pgx.Identifier{postgres.DefaultSchema, "person_events_away"}.Sanitize()
+	if _, err := pool.Exec(ctx, "ALTER TABLE "+table+" RENAME TO person_events_away"); err != nil {
+		t.Fatal(err)
+	}
+	register("E2") // recorded, not applied: the projector fails
+	logs.waitLog(t, "projector failed; restarting from the checkpoint", map[string]string{"level": "ERROR"})
+
+	// The lock's session ends; the test takes the lock before the instance
+	// tries again (a second later).
+	key := postgres.ProjectorLockKey(cfg.Schema)
+	holder, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release()
+	if _, err := holder.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND ((classid::bigint << 32) | objid::bigint) = $1`, key); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var got bool
+		if err := holder.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lock was not free 10 s after its session was ended")
+		}
+	}
+	logs.waitLog(t, "projector lock lost: this instance stopped projecting; trying for the lock again", nil)
+	time.Sleep(1500 * time.Millisecond) // a try for the lock, held by another
+	if code, body := get(t, "http://"+m.Addr()+"/readyz"); strings.Contains(body, "projector failing") {
+		t.Errorf("/readyz of an instance standing by: %d %s, want no failing projector: it projects no more", code, body)
+	}
+
+	// It takes the lock back and fails again: a new series, its error
+	// logged as a first failure.
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(logs.find(t, "projector lock taken: this instance projects", nil)) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock was not taken again")
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(logs.find(t, "projector failed; restarting from the checkpoint", nil)) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failure after the lock was taken again was not logged as a first failure:\n%s", logs.String())
+		}
+	}
+	if _, err := pool.Exec(ctx, "ALTER TABLE "+away+" RENAME TO person_events"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -70,7 +70,8 @@ type Main struct {
 	projectorStore func(*projections.Switch) projections.Store
 	projStop       context.CancelFunc // stops the live projector's current run (pauseLive)
 	// projFailures counts the projector's failed runs since it last
-	// applied a batch, for saying when it recovers.
+	// applied a batch or gave up the projector lock, for saying when it
+	// recovers (and for /readyz).
 	projFailures atomic.Int64
 	projRun      chan struct{} // closed when the live projector's current run has returned
 	projDone     chan struct{} // closed when the live projector has stopped
@@ -394,14 +395,38 @@ func (m *Main) natsOptions(name string) []nats.Option {
 	)
 }
 
+// defaultConnectTimeout bounds the opening of a PostgreSQL connection when
+// DATABASE_URL sets no connect_timeout. Without it, a database that takes
+// the connection and says nothing (a host behind a silent network, a
+// stalled server) held every read needing a new connection until the
+// request's deadline, 60 s, and answered TIMEOUT: the read model
+// unreachable, told UNAVAILABLE only when it refused. 5 s, as the ping at
+// start and a NATS write.
+const defaultConnectTimeout = 5 * time.Second
+
+// poolConfig parses DATABASE_URL for careerd's pool: a connect_timeout it
+// sets (0, no bound, included) is kept; none gets defaultConnectTimeout.
+func poolConfig(databaseURL string) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 && !strings.Contains(databaseURL, "connect_timeout") {
+		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	return pc, nil
+}
+
 func (m *Main) openReadModel(ctx context.Context) error {
 	cfg := m.Config
 	if cfg.DatabaseURL == "" {
 		m.store = projections.NewSwitch(memory.New(m.cat))
 		return nil
 	}
-	var err error
-	m.pool, err = pgxpool.New(ctx, cfg.DatabaseURL)
+	pc, err := poolConfig(cfg.DatabaseURL)
+	if err == nil {
+		m.pool, err = pgxpool.NewWithConfig(ctx, pc)
+	}
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = m.pool.Ping(pctx)
@@ -695,6 +720,11 @@ func (m *Main) startProjector(ctx context.Context) {
 				m.log.Info("projector lock taken: this instance projects")
 				m.metrics.setProjecting(true)
 				defer m.metrics.setProjecting(false)
+				// The failed runs end with the lock: an instance standing
+				// by is no failing projector (/readyz), and a failure after
+				// it takes the lock again begins a series, logged as the
+				// first, not one muted as a repeat within failureLogEvery.
+				defer m.projFailures.Store(0)
 				// While it projects, an instance of the read model's catalogue
 				// may start: it then projects, and this one stops.
 				lctx, cancel := context.WithCancel(ctx)
