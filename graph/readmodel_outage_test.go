@@ -2,12 +2,7 @@ package graph_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -21,68 +16,18 @@ import (
 	"github.com/careerledger/careerledger/projections/projectionstest"
 )
 
-// tcpProxy forwards connections to a server until it is cut: then nothing
-// listens at its address any more (a connection is refused) and the
-// connections it forwarded are closed, as when the server's host goes
-// away.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }() //nolint:errcheck // ends with either side
-			go func() { io.Copy(c, s); c.Close() }() //nolint:errcheck // ends with either side
-		}
-	}()
-	return p
-}
-
-func (p *tcpProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // cuttingCommands cuts the proxy before a command once cutNext is set:
 // the mutation read what it needed before sending its command, which the
 // log records, and the read model is gone when its answer is read.
 type cuttingCommands struct {
 	graph.Commands
-	proxy   func() *tcpProxy
+	proxy   func() *pgtest.Proxy
 	cutNext *atomic.Bool
 }
 
 func (c cuttingCommands) RecordAccomplishment(ctx context.Context, cmd events.RecordAccomplishment) (events.Result, error) {
 	if c.cutNext.Load() {
-		c.proxy().cut()
+		c.proxy().Cut()
 	}
 	return c.Commands.RecordAccomplishment(ctx, cmd)
 }
@@ -96,13 +41,12 @@ func (c cuttingCommands) RecordAccomplishment(ctx context.Context, cmd events.Re
 // it was recorded. Each is logged at warn with the request id, not at
 // error as a bug.
 func TestAReadModelThatCannotBeReachedIsUnavailable(t *testing.T) {
-	var proxy *tcpProxy
+	var proxy *pgtest.Proxy
 	var cutNext atomic.Bool
 	b := backend{"postgres", func(t *testing.T, cat *domain.Catalogue) projectionstest.ReadModel {
 		pool := pgtest.NewPool(t, postgres.DefaultSchema)
-		cc := pool.Config().ConnConfig
-		proxy = startProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
-		via, err := pgxpool.New(context.Background(), fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cc.User, proxy.ln.Addr(), cc.Database))
+		proxy = pgtest.StartProxy(t, pool)
+		via, err := pgxpool.New(context.Background(), proxy.URL())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +54,7 @@ func TestAReadModelThatCannotBeReachedIsUnavailable(t *testing.T) {
 		return postgres.New(via, cat, postgres.DefaultSchema)
 	}}
 	e := newEnv(t, b, options{commands: func(c graph.Commands) graph.Commands {
-		return cuttingCommands{Commands: c, proxy: func() *tcpProxy { return proxy }, cutNext: &cutNext}
+		return cuttingCommands{Commands: c, proxy: func() *pgtest.Proxy { return proxy }, cutNext: &cutNext}
 	}})
 	adm := e.token(t, admin)
 	e.mutate(t, adm, &mRegister, map[string]any{"id": "E1", "name": "Aiko Sato", "department": "Operations", "joinedOn": "2019-04-01"}, "")

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,55 +12,6 @@ import (
 	"github.com/careerledger/careerledger/projections/postgres"
 	"github.com/careerledger/careerledger/projections/postgres/pgtest"
 )
-
-// pgProxy forwards connections to PostgreSQL until it is cut: then
-// nothing listens at its address (a new connection is refused) and the
-// connections it forwarded are closed, as when the database's host goes
-// away.
-type pgProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startPGProxy(t *testing.T, target string) *pgProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pgProxy{ln: ln}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }() //nolint:errcheck // ends with either side
-			go func() { io.Copy(c, s); c.Close() }() //nolint:errcheck // ends with either side
-		}
-	}()
-	return p
-}
-
-func (p *pgProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 // TestAMutationWhilePostgreSQLIsAwayIsUnavailable: careerd in its
 // production configuration whose PostgreSQL goes away (its connections
@@ -76,10 +23,9 @@ func (p *pgProxy) cut() {
 func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
 	s := natstest.Start(t)
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	cc := pool.Config().ConnConfig
-	proxy := startPGProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
+	proxy := pgtest.StartProxy(t, pool)
 	env := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
-		"DATABASE_URL": fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cc.User, proxy.ln.Addr(), cc.Database)}
+		"DATABASE_URL": proxy.URL()}
 	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +57,7 @@ func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	start := time.Now()
 	res := postAs(t, m.Addr(), token, "pg-outage-1", successionMutation, successionInput("k1"))
 	if took := time.Since(start); took > 2*time.Second {
@@ -155,32 +101,6 @@ func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
 	}
 }
 
-// silence closes the connections p forwarded and, from then on, takes new
-// ones without forwarding them or answering: PostgreSQL's host gone
-// silent (a network dropping its packets, a stalled server).
-func (p *pgProxy) silence(t *testing.T) {
-	addr := p.ln.Addr().String()
-	p.cut()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c)
-			p.mu.Unlock()
-		}
-	}()
-}
-
 // TestAQueryWhilePostgreSQLIsSilentIsUnavailable: careerd whose PostgreSQL
 // goes silent (its connections lost, new ones taken and never answered)
 // answers a query UNAVAILABLE once the connection it opens times out
@@ -190,15 +110,14 @@ func (p *pgProxy) silence(t *testing.T) {
 func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
 	s := natstest.Start(t)
 	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	cc := pool.Config().ConnConfig
-	proxy := startPGProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
+	proxy := pgtest.StartProxy(t, pool)
 	env := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
 		"CAREER_REQUEST_TIMEOUT": "20s",
 		// Slots to spare: the instance's own loops (the lock, the
 		// position read each second) open connections too while the
 		// database is silent, each for up to the connect timeout, and a
 		// pool they fill makes the query wait for a slot, not a connection.
-		"DATABASE_URL": fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&pool_max_conns=20", cc.User, proxy.ln.Addr(), cc.Database)}
+		"DATABASE_URL": proxy.URL("pool_max_conns=20")}
 	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +131,7 @@ func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
 		t.Fatalf("register: %+v", res.Errors)
 	}
 
-	proxy.silence(t)
+	proxy.Silence(t)
 	start := time.Now()
 	res := postAs(t, m.Addr(), token, "pg-silent-1", `query { person(id: "E1") { id } }`, nil)
 	took := time.Since(start)
