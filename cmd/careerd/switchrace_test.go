@@ -26,25 +26,7 @@ import (
 func TestASwitchOverAModelStillCatchingUpMissesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	every := followEvery
-	followEvery = time.Hour // only the notification: B follows A's switch late
-	t.Cleanup(func() { followEvery = every })
-	server := natstest.Start(t)
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	env := map[string]string{"NATS_URL": server.URL(), "DATABASE_URL": pgtest.URL(pool),
-		"CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
-	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Nothing projects but the test.
-	release := holdProjectorLock(t, pool, cfg.Schema)
-	t.Cleanup(release)
-	a, b := start(t, cfg), start(t, cfg)
-	s0, ok := a.store.Current().(*postgres.Store)
-	if !ok {
-		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())
-	}
+	pool, cfg, a, b, s0 := twoInstancesLateToFollow(t)
 
 	// Both rebuilds reached A1's events (and S0 was readable there); S0
 	// then judged A2's, and stored A3's unjudged in a bulk catch-up; A4's
@@ -232,24 +214,7 @@ func awaitRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 func TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	every := followEvery
-	followEvery = time.Hour
-	t.Cleanup(func() { followEvery = every })
-	server := natstest.Start(t)
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	env := map[string]string{"NATS_URL": server.URL(), "DATABASE_URL": pgtest.URL(pool),
-		"CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
-	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := holdProjectorLock(t, pool, cfg.Schema)
-	t.Cleanup(release)
-	a, b := start(t, cfg), start(t, cfg)
-	s0, ok := a.store.Current().(*postgres.Store)
-	if !ok {
-		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())
-	}
+	pool, cfg, a, b, s0 := twoInstancesLateToFollow(t)
 	reached := appendLevelOne(t, a, "A1")[2]
 	final := appendLevelOne(t, a, "A2")[2]
 	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
@@ -299,4 +264,32 @@ func TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions(t *testing
 	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
 		t.Errorf("B after its switch: A2, whom S0 showed, is missing: %s %+v", res.Data, res.Errors)
 	}
+}
+
+// twoInstancesLateToFollow starts two careerd instances A and B on one
+// database and one embedded JetStream server, with nothing projecting but
+// the test (it holds the projector lock) and each following another's
+// switch only on its notification, not on the periodic check: the
+// database's pool, their configuration, the two instances and the
+// PostgreSQL model A serves.
+func twoInstancesLateToFollow(t *testing.T) (*pgxpool.Pool, Config, *Main, *Main, *postgres.Store) {
+	t.Helper()
+	every := followEvery
+	followEvery = time.Hour
+	t.Cleanup(func() { followEvery = every })
+	server := natstest.Start(t)
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	env := map[string]string{"NATS_URL": server.URL(), "DATABASE_URL": pgtest.URL(pool),
+		"CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
+	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(holdProjectorLock(t, pool, cfg.Schema))
+	a, b := start(t, cfg), start(t, cfg)
+	s0, ok := a.store.Current().(*postgres.Store)
+	if !ok {
+		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())
+	}
+	return pool, cfg, a, b, s0
 }
