@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,23 +22,8 @@ import (
 // commands are counted in careerledger_commands_total as unavailable, and
 // one refused before it reached the Recorder (FORBIDDEN) as refused.
 func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
-	s := natstest.Start(t)
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	proxy := pgtest.StartProxy(t, pool)
-	env := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
-		"DATABASE_URL": proxy.URL()}
-	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs logLines
-	m := startLogging(t, cfg, &logs)
-	logs.waitLog(t, "projector lock taken: this instance projects", map[string]string{"level": "INFO"})
-	token := adminToken(t)
-	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
-		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
-		t.Fatalf("register: %+v", res.Errors)
-	}
+	proxy := pgtest.StartProxy(t, pgtest.NewPool(t, postgres.DefaultSchema))
+	m, logs, token := projectingThrough(t, proxy, map[string]string{"DATABASE_URL": proxy.URL()})
 	tokens, _ := graph.NewTokens("test-secret")
 	other, err := tokens.Mint(graph.Principal{Subject: "e2", Roles: []string{graph.RoleEmployee}, Person: "E2"}, time.Hour, time.Now())
 	if err != nil {
@@ -108,28 +94,13 @@ func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
 // TIMEOUT at the request's deadline; a connect_timeout DATABASE_URL sets
 // is kept.
 func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
-	s := natstest.Start(t)
-	pool := pgtest.NewPool(t, postgres.DefaultSchema)
-	proxy := pgtest.StartProxy(t, pool)
-	env := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0",
-		"CAREER_REQUEST_TIMEOUT": "20s",
+	proxy := pgtest.StartProxy(t, pgtest.NewPool(t, postgres.DefaultSchema))
+	m, _, token := projectingThrough(t, proxy, map[string]string{"CAREER_REQUEST_TIMEOUT": "20s",
 		// Slots to spare: the instance's own loops (the lock, the
 		// position read each second) open connections too while the
 		// database is silent, each for up to the connect timeout, and a
 		// pool they fill makes the query wait for a slot, not a connection.
-		"DATABASE_URL": proxy.URL("pool_max_conns=20")}
-	cfg, err := ParseConfig(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs logLines
-	m := startLogging(t, cfg, &logs)
-	logs.waitLog(t, "projector lock taken: this instance projects", map[string]string{"level": "INFO"})
-	token := adminToken(t)
-	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
-		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
-		t.Fatalf("register: %+v", res.Errors)
-	}
+		"DATABASE_URL": proxy.URL("pool_max_conns=20")})
 
 	proxy.Silence(t)
 	start := time.Now()
@@ -153,4 +124,28 @@ func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
 			t.Errorf("poolConfig(%q): %v, want a connect timeout of %v", url, err, want)
 		}
 	}
+}
+
+// projectingThrough starts careerd in its production configuration (an
+// embedded JetStream server of the test's, the read model through proxy,
+// env added to it) and waits until it projects; E1 is registered. It
+// returns careerd, its logs and an admin token.
+func projectingThrough(t *testing.T, proxy *pgtest.Proxy, env map[string]string) (*Main, *logLines, string) {
+	t.Helper()
+	s := natstest.Start(t)
+	vars := map[string]string{"NATS_URL": s.URL(), "CAREER_AUTH_SECRET": "test-secret", "CAREER_HTTP_ADDR": "127.0.0.1:0"}
+	maps.Copy(vars, env)
+	cfg, err := ParseConfig(nil, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logLines{}
+	m := startLogging(t, cfg, logs)
+	logs.waitLog(t, "projector lock taken: this instance projects", map[string]string{"level": "INFO"})
+	token := adminToken(t)
+	if _, res := post(t, m.Addr(), token, registerMutation, map[string]any{"in": map[string]any{
+		"id": "E1", "name": "Aiko Sato", "department": "Ops", "joinedOn": "2019-04-01"}}); len(res.Errors) > 0 {
+		t.Fatalf("register: %+v", res.Errors)
+	}
+	return m, logs, token
 }

@@ -47,24 +47,8 @@ func TestASwitchOverAModelStillCatchingUpMissesNothing(t *testing.T) {
 	if err := s0.ApplyEvents(ctx, stored, deferred); err != nil {
 		t.Fatal(err)
 	}
-	rebuilt := func(m *Main) (projections.ReadModel, string) {
-		t.Helper()
-		schema, claim, err := m.claimSchema(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(claim.Release)
-		target, err := m.newReadModel(ctx, schema, claim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.catchUpTo(ctx, target, reached, reached); err != nil {
-			t.Fatal(err)
-		}
-		return target, schema
-	}
-	s1, schema1 := rebuilt(a)
-	s2, schema2 := rebuilt(b)
+	s1, schema1 := rebuiltTo(ctx, t, a, reached)
+	s2, schema2 := rebuiltTo(ctx, t, b, reached)
 
 	// A's switch takes the registry row first, B's waits for it: both
 	// rebuilds finished at once. A's catch-up waits until B has switched.
@@ -222,24 +206,8 @@ func TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions(t *testing
 	if err := p.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rebuilt := func(m *Main) (projections.ReadModel, string) {
-		t.Helper()
-		schema, claim, err := m.claimSchema(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(claim.Release)
-		target, err := m.newReadModel(ctx, schema, claim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.catchUpTo(ctx, target, reached, reached); err != nil {
-			t.Fatal(err)
-		}
-		return target, schema
-	}
-	_, schema1 := rebuilt(a)
-	s2, schema2 := rebuilt(b)
+	_, schema1 := rebuiltTo(ctx, t, a, reached)
+	s2, schema2 := rebuiltTo(ctx, t, b, reached)
 
 	// The switch to S1, whose instance died before bringing S1 up to S0.
 	sw, err := postgres.SwitchActive(ctx, pool, cfg.Schema, postgres.Active{Schema: schema1, CatalogueID: a.cat.ID(),
@@ -292,4 +260,23 @@ func twoInstancesLateToFollow(t *testing.T) (*pgxpool.Pool, Config, *Main, *Main
 		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())
 	}
 	return pool, cfg, a, b, s0
+}
+
+// rebuiltTo is a rebuild on m brought up to position reached, not yet
+// switched to: the new model and its schema.
+func rebuiltTo(ctx context.Context, t *testing.T, m *Main, reached uint64) (projections.ReadModel, string) {
+	t.Helper()
+	schema, claim, err := m.claimSchema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(claim.Release)
+	target, err := m.newReadModel(ctx, schema, claim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.catchUpTo(ctx, target, reached, reached); err != nil {
+		t.Fatal(err)
+	}
+	return target, schema
 }
