@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -96,23 +97,51 @@ func ensureRegistry(ctx context.Context, pool *pgxpool.Pool) error {
 		registries.Store(pool, struct{}{})
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(registryLockKey)); err != nil {
+	for wait := registryRetry; ; wait = min(2*wait, time.Second) {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(registryLockKey)); err != nil {
+				return err
+			}
+			// The instance this one waited for may have made them.
+			if err := tx.QueryRow(ctx, registryShape).Scan(&current); err != nil || current {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = "+registryLockTimeout); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, activeTable)
 			return err
+		})
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable {
+			// Another transaction holds a registry table (a switch, or an
+			// older release's end of a bulk write, can hold its row for
+			// half a minute). Waiting in the lock's queue would hold every
+			// other look at the registry behind this DDL's exclusive lock:
+			// give way, and try again.
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("active read model: the registry's tables stayed in use: %w", ctx.Err())
+			case <-time.After(wait):
+			}
+			continue
 		}
-		// The instance this one waited for may have made them.
-		if err := tx.QueryRow(ctx, registryShape).Scan(&current); err != nil || current {
-			return err
+		if err != nil {
+			return fmt.Errorf("active read model: %w", err)
 		}
-		_, err := tx.Exec(ctx, activeTable)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("active read model: %w", err)
+		registries.Store(pool, struct{}{})
+		return nil
 	}
-	registries.Store(pool, struct{}{})
-	return nil
 }
+
+// registryLockTimeout bounds how long the registry's DDL waits for its
+// tables' exclusive lock, and so how long it can hold others' reads of the
+// registry queued behind it; registryRetry is the first pause before it
+// tries again (doubling up to a second).
+const (
+	registryLockTimeout = "'200ms'"
+	registryRetry       = 50 * time.Millisecond
+	lockNotAvailable    = "55P03"
+)
 
 // ReadActive returns the active read model of deployment name; ok is false
 // when none has been recorded yet.
