@@ -477,6 +477,17 @@ func scalarOf(typ reflect.Type, name string) string {
 	return f.Type.NamedType
 }
 
+// isDateField reports whether the input field name of the input type typ
+// is a Date (not a list of them).
+func isDateField(typ reflect.Type, name string) bool {
+	def := inputSchema.Types[typ.Name()]
+	if def == nil {
+		return false
+	}
+	f := def.Fields.ForName(name)
+	return f != nil && f.Type.Elem == nil && f.Type.NamedType == "Date"
+}
+
 // decodeStrict decodes a JSON object into the struct v field by field, so
 // that an error names the input field, unknown keys are refused and
 // required (non-pointer, non-omittable) fields must be present.
@@ -516,6 +527,22 @@ func decodeStrict(raw json.RawMessage, v reflect.Value) error {
 			}
 			if n, ok := given.(json.Number); ok {
 				val = json.RawMessage(strconv.Quote(string(n)))
+			}
+		}
+		if isDateField(t, name) && string(val) != "null" {
+			// As the Date scalar reads it in a mutation: encoding/json took
+			// "" for a date left out, and told a day that does not exist
+			// "is not YYYY-MM-DD".
+			dec := json.NewDecoder(bytes.NewReader(val))
+			dec.UseNumber()
+			var given any
+			if dec.Decode(&given) == nil {
+				if _, err := model.UnmarshalDate(given); err != nil {
+					var de *domain.Error
+					if errors.As(err, &de) {
+						return domain.Invalid(name, de.Rule)
+					}
+				}
 			}
 		}
 		if trimmed := bytes.TrimLeft(val, " \t\r\n"); isList(f.Type) && len(trimmed) > 0 && trimmed[0] != '[' && string(val) != "null" {

@@ -179,6 +179,44 @@ func TestBulkImportRefusesAnEmptySubordinate(t *testing.T) {
 	})
 }
 
+// TestBulkImportReadsDatesAsGraphQLDoes: a date in an import line is read
+// as the Date scalar reads it in a mutation. An empty string was taken for
+// a date left out, so an ONGOING engagement with "completedOn": "" was
+// recorded where the same mutation is refused, and a day that does not
+// exist was told "is not YYYY-MM-DD" of a value that is.
+func TestBulkImportReadsDatesAsGraphQLDoes(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		e.importLines(t, adm, `{"op":"registerPerson","input":{"id":"D1","name":"Dates","department":"Operations","joinedOn":"2015-04-01"}}`)
+		head := e.head(t)
+		lines := []string{
+			`{"op":"recordEngagement","input":{"personId":"D1","field":"SYSTEM_OPERATION","title":"t","role":"MEMBER","startedOn":"2016-01-01","completedOn":"","outcome":"ONGOING","withinBudget":true,"complexity":[]}}`,
+			`{"op":"assessTheme","input":{"personId":"D1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":"2016-02-30"}}`,
+			`{"op":"assessTheme","input":{"personId":"D1","theme":"STRESS_MANAGEMENT","proficiency":"BASIC","assessedOn":""}}`,
+			`{"op":"transferPerson","input":{"personId":"D1","department":"Network","effectiveOn":20160101}}`,
+		}
+		want := []struct{ field, rule string }{
+			{"completedOn", `must be a date YYYY-MM-DD that exists, not ""`},
+			{"assessedOn", `must be a date YYYY-MM-DD that exists, not "2016-02-30"`},
+			{"assessedOn", `must be a date YYYY-MM-DD that exists, not ""`},
+			{"effectiveOn", `must be a date string YYYY-MM-DD`},
+		}
+		_, res := e.importLines(t, adm, lines...)
+		if len(res) != len(lines) {
+			t.Fatalf("%d results for %d lines: %+v", len(res), len(lines), res)
+		}
+		for i, w := range want {
+			got := res[i]
+			if got.OK || got.Code != "BAD_USER_INPUT" || got.Field != w.field || got.Rule != w.rule {
+				t.Errorf("line %d: %+v, want BAD_USER_INPUT on %q with %q", i+1, got, w.field, w.rule)
+			}
+		}
+		if e.head(t) != head {
+			t.Errorf("refused lines recorded events: head %d -> %d", head, e.head(t))
+		}
+	})
+}
+
 // TestImportResultForm: a recorded line always says whether it was a
 // repeat; a refused line does not.
 func TestImportResultForm(t *testing.T) {
