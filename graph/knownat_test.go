@@ -299,6 +299,146 @@ func TestHistoryKnownAt(t *testing.T) {
 	})
 }
 
+// TestDepartmentKnownAt: a person's department and memberships with
+// knownAt are as the system knew them then, from the events recorded up to
+// it, as standing(knownAt:) and history(knownAt:) are, so that a past report
+// of level and department agrees: a back-dated transfer recorded later is
+// left out (without knownAt it shows), alone and on a page of people alike;
+// before the registration was recorded (or at the first instant) there is
+// no department and no membership; a people(knownAt:) node's own
+// department and memberships stay as that list knew them, unless given
+// their own knownAt.
+func TestDepartmentKnownAt(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		adm := e.token(t, admin)
+		before := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		e.mutate(t, adm, &mRegister, map[string]any{"id": "DK1", "name": "Daichi Kato", "department": "Operations", "joinedOn": "2015-04-01"}, "")
+		then := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+		e.Clock.Advance(24 * time.Hour)
+		e.mutate(t, adm, &mTransfer, map[string]any{"personId": "DK1", "department": "Network", "effectiveOn": "2019-01-01"}, "")
+		now := e.Clock.Peek().UTC().Format(time.RFC3339Nano)
+
+		const fields = `
+			then: department(asOf: "2020-01-01", knownAt: $then)
+			thenToday: department(knownAt: $then)
+			now: department(asOf: "2020-01-01")
+			nowKnown: department(asOf: "2020-01-01", knownAt: $now)
+			unknown: department(asOf: "2020-01-01", knownAt: $before)
+			first: department(asOf: "2020-01-01", knownAt: "0001-01-01T00:00:00Z")
+			membershipsThen: memberships(knownAt: $then) { department from to }
+			memberships { department from to }
+			membershipsUnknown: memberships(knownAt: $before) { department from to }
+			membershipsFirst: memberships(knownAt: "0001-01-01T00:00:00Z") { department from to }`
+		type answer struct {
+			Then, ThenToday, Now, NowKnown, Unknown, First *string
+			MembershipsThen, Memberships                   json.RawMessage
+			MembershipsUnknown, MembershipsFirst           json.RawMessage
+		}
+		vars := map[string]any{"then": then, "now": now, "before": before}
+		var alone struct{ Person answer }
+		e.gql(t, adm, `query($then: DateTime!, $now: DateTime!, $before: DateTime!) { person(id: "DK1") {`+fields+` } }`, vars).ok(t).decode(t, &alone)
+		var onPage struct {
+			People struct {
+				Edges []struct{ Node answer }
+			}
+		}
+		e.gql(t, adm, `query($then: DateTime!, $now: DateTime!, $before: DateTime!) { people { edges { node {`+fields+` } } } }`, vars).ok(t).decode(t, &onPage)
+		if len(onPage.People.Edges) != 1 {
+			t.Fatalf("people: %+v", onPage.People.Edges)
+		}
+		const wantThen = `[{"department":"Operations","from":"2015-04-01","to":null}]`
+		const wantNow = `[{"department":"Operations","from":"2015-04-01","to":"2019-01-01"},{"department":"Network","from":"2019-01-01","to":null}]`
+		str := func(s *string) string {
+			if s == nil {
+				return "null"
+			}
+			return *s
+		}
+		for name, got := range map[string]answer{"alone": alone.Person, "on a page": onPage.People.Edges[0].Node} {
+			if str(got.Then) != "Operations" || str(got.ThenToday) != "Operations" {
+				t.Errorf("%s: department as known before the back-dated transfer was recorded: %s (asOf 2020-01-01), %s (the date of knownAt); want Operations",
+					name, str(got.Then), str(got.ThenToday))
+			}
+			if str(got.Now) != "Network" || str(got.NowKnown) != "Network" {
+				t.Errorf("%s: department as known now: %s, as known at %s: %s; want Network", name, str(got.Now), now, str(got.NowKnown))
+			}
+			if got.Unknown != nil || got.First != nil {
+				t.Errorf("%s: department as known before the registration was recorded: %s, at the first instant: %s; want null", name, str(got.Unknown), str(got.First))
+			}
+			if string(got.MembershipsThen) != wantThen || string(got.Memberships) != wantNow {
+				t.Errorf("%s: memberships as known then %s, want %s; as known now %s, want %s", name, got.MembershipsThen, wantThen, got.Memberships, wantNow)
+			}
+			if string(got.MembershipsUnknown) != "[]" || string(got.MembershipsFirst) != "[]" {
+				t.Errorf("%s: memberships as known before the registration was recorded: %s, at the first instant: %s; want []", name, got.MembershipsUnknown, got.MembershipsFirst)
+			}
+		}
+
+		// A node of a list as known then is the person as known then; its
+		// own knownAt overrides the list's.
+		var known struct {
+			People struct {
+				Edges []struct {
+					Node struct {
+						Department, Later, Past       *string
+						Memberships, LaterMemberships json.RawMessage
+					}
+				}
+			}
+		}
+		e.gql(t, adm, `query($then: DateTime!, $now: DateTime!) { people(knownAt: $then) { edges { node {
+			department past: department(asOf: "2020-01-01") later: department(asOf: "2020-01-01", knownAt: $now)
+			memberships { department from to } laterMemberships: memberships(knownAt: $now) { department from to } } } } }`,
+			map[string]any{"then": then, "now": now}).ok(t).decode(t, &known)
+		if len(known.People.Edges) != 1 {
+			t.Fatalf("people as known then: %+v", known.People.Edges)
+		}
+		n := known.People.Edges[0].Node
+		if str(n.Department) != "Operations" || str(n.Past) != "Operations" || string(n.Memberships) != wantThen {
+			t.Errorf("a node of people(knownAt:) as known then: department %s, on 2020-01-01 %s, memberships %s; want Operations and %s",
+				str(n.Department), str(n.Past), n.Memberships, wantThen)
+		}
+		if str(n.Later) != "Network" || string(n.LaterMemberships) != wantNow {
+			t.Errorf("a node of people(knownAt:) with its own later knownAt: department %s, memberships %s; want Network and %s", str(n.Later), n.LaterMemberships, wantNow)
+		}
+	})
+}
+
+// TestDepartmentKnownAtWaitsForTheLogsHead: a department or memberships as
+// known at an instant wait, as standing(knownAt:) does, for the read model
+// to apply the log's head: a transfer recorded before the instant but not
+// applied yet belongs to what was known then.
+func TestDepartmentKnownAtWaitsForTheLogsHead(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		h := e.token(t, hr)
+		e.Wait(e.Register("KD1", "Operations", "2020-01-01").Position)
+		for _, c := range []struct{ name, q, department, on string }{
+			{"department", `query($k: DateTime) { person(id: "KD1") { department(asOf: "2022-01-01", knownAt: $k) } }`, "Network", "2021-01-01"},
+			{"memberships", `query($k: DateTime) { person(id: "KD1") { memberships(knownAt: $k) { department } } }`, "Service Desk", "2021-06-01"},
+		} {
+			e.StopProjector()
+			e.Clock.Advance(10 * time.Minute)
+			if _, err := e.Recorder.TransferPerson(context.Background(), events.TransferPerson{PersonID: "KD1", Department: c.department,
+				EffectiveOn: domain.MustDate(c.on)}); err != nil { // in the log, not applied
+				t.Fatal(err)
+			}
+			knownAt := e.Clock.Peek().Format(time.RFC3339)
+			answered := make(chan response, 1)
+			go func() { answered <- e.gql(t, h, c.q, map[string]any{"k": knownAt}) }()
+			select {
+			case r := <-answered:
+				t.Errorf("%s answered as known at %s before the read model applied the transfer: %s %+v", c.name, knownAt, r.Data, r.Errors)
+				e.StartProjector()
+				continue
+			case <-time.After(300 * time.Millisecond):
+			}
+			e.StartProjector()
+			if r := (<-answered).ok(t); !strings.Contains(string(r.Data), c.department) {
+				t.Errorf("%s as known at %s: %s; want the transfer to %s", c.name, knownAt, r.Data, c.department)
+			}
+		}
+	})
+}
+
 // editedCatalogue is the built-in catalogue after edit changed its JSON.
 func editedCatalogue(t *testing.T, edit func(doc map[string]any)) *domain.Catalogue {
 	t.Helper()
@@ -662,6 +802,8 @@ func TestAFutureKnownAtIsRefused(t *testing.T) {
 	fields := map[string]string{
 		"standing":          `query($k: DateTime) { person(id: "F1") { standing(knownAt: $k) { level } } }`,
 		"history":           `query($k: DateTime) { person(id: "F1") { history(knownAt: $k) { field on to } } }`,
+		"department":        `query($k: DateTime) { person(id: "F1") { department(asOf: "2020-01-01", knownAt: $k) } }`,
+		"memberships":       `query($k: DateTime) { person(id: "F1") { memberships(knownAt: $k) { department } } }`,
 		"people":            `query($k: DateTime) { people(knownAt: $k) { totalCount } }`,
 		"skillDistribution": `query($k: DateTime) { skillDistribution(field: NETWORK_OPERATION, knownAt: $k) { level count } }`,
 		"skillTrend": `query($k: DateTime) { skillTrend(field: NETWORK_OPERATION, from: "2026-05-01", to: "2026-06-01",
@@ -694,15 +836,17 @@ func TestAFutureKnownAtIsRefused(t *testing.T) {
 	// A literal as a variable, and one field of several.
 	refused(t, e.gql(t, adm, `{ person(id: "F1") { name standing { level } later: standing(knownAt: "2099-01-01T00:00:00Z") { level } } }`, nil))
 
-	// A mutation whose answer selects a standing as known later records
-	// nothing.
-	head := e.head(t)
-	r := e.gql(t, adm, `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) {
-		person { id standing(knownAt: "2099-01-01T00:00:00Z") { level } } } }`,
-		map[string]any{"in": map[string]any{"id": "F2", "name": "Fumio", "department": "Operations", "joinedOn": "2020-01-01"}})
-	refused(t, r)
-	if h := e.head(t); h != head {
-		t.Errorf("the log's head moved from %d to %d: the refused mutation was recorded", head, h)
+	// A mutation whose answer selects a standing, a department or
+	// memberships as known later records nothing.
+	for _, answer := range []string{`standing(knownAt: "2099-01-01T00:00:00Z") { level }`, `department(knownAt: "2099-01-01T00:00:00Z")`,
+		`memberships(knownAt: "2099-01-01T00:00:00Z") { department }`} {
+		head := e.head(t)
+		r := e.gql(t, adm, `mutation($in: RegisterPersonInput!) { registerPerson(input: $in) { person { id `+answer+` } } }`,
+			map[string]any{"in": map[string]any{"id": "F2", "name": "Fumio", "department": "Operations", "joinedOn": "2020-01-01"}})
+		refused(t, r)
+		if h := e.head(t); h != head {
+			t.Errorf("the log's head moved from %d to %d: the mutation answering %s was recorded", head, h, answer)
+		}
 	}
 	if r := e.gql(t, adm, `{ person(id: "F2") { id } }`, nil); string(r.Data) != `{"person":null}` {
 		t.Errorf("F2 after the refused registration: %s %+v; want not found", r.Data, r.Errors)
@@ -842,6 +986,7 @@ func TestAKnownAtFieldTheCallerMayNotReadIsRefusedWithoutWaiting(t *testing.T) {
 		}{
 			{"a manager's standing of another department's person", mgr, `query($k: DateTime) { person(id: "FB1") { standing(knownAt: $k) { level } } }`},
 			{"a manager's history of another department's person", mgr, `query($k: DateTime) { person(id: "FB1") { history(knownAt: $k) { on } } }`},
+			{"a manager's department of another department's person", mgr, `query($k: DateTime) { person(id: "FB1") { department(knownAt: $k) } }`},
 			{"a manager's standing of a person not applied yet", mgr, `query($k: DateTime) { person(id: "FN1") { standing(knownAt: $k) { level } } }`},
 			{"a manager's people as known then", mgr, `query($k: DateTime) { people(knownAt: $k) { totalCount } }`},
 			{"a manager's analytics of another department", mgr, `query($k: DateTime) { skillDistribution(field: SYSTEM_OPERATION, department: "Network", knownAt: $k) { count } }`},

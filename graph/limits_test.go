@@ -291,6 +291,13 @@ func TestRealisticPagesFitTheComplexityLimit(t *testing.T) {
 			{"a daily trend over a year", `{ ` + trend + ` }`, nil, 4027},
 			{"two daily trends over a year", `{ a: ` + trend + ` b: ` + trend + ` }`, nil, 8054},
 			{"600 distributions", `{` + distributions.String() + ` }`, nil, 6000},
+			// A department as known then reads the person's events, as
+			// history as known then does: it costs what that list costs
+			// (1), where a department as known now costs nothing.
+			{"a department as known now and then", `{ person(id: "E1") { department then: department(knownAt: "2026-01-01T00:00:00Z") } }`, nil, 2},
+			{"a department as known then", `{ person(id: "E1") { department(knownAt: "2026-01-01T00:00:00Z") } }`, nil, 2},
+			{"a history as known then", `{ person(id: "E1") { history(knownAt: "2026-01-01T00:00:00Z") { on } } }`, nil, 2},
+			{"memberships as known then", `{ person(id: "E1") { memberships(knownAt: "2026-01-01T00:00:00Z") { department } } }`, nil, 2},
 		}
 		for _, p := range append(pages, others...) {
 			r := e.gql(t, adm, p.query, p.vars)

@@ -129,6 +129,50 @@ func (r *Resolver) historyKnownAt(ctx context.Context, p *model.Person, field *d
 	return projections.HistoryKnownAt(r.Catalogue, m[p.ID], field, knownAt), nil
 }
 
+// membershipPeriods resolves a person's department periods as known at
+// knownAt, for department and memberships: without one, those the person
+// came with (as known now, or as a people(knownAt:) list knew them); with
+// one, from their events recorded by then, once the read model has applied
+// the log's head (the person was authorised where it was looked up: person,
+// people).
+func (r *Resolver) membershipPeriods(ctx context.Context, p *model.Person, knownAt *time.Time) ([]domain.Membership, error) {
+	switch {
+	case knownAt == nil:
+		return p.MembershipPeriods, nil
+	case p.KnownAt != nil && p.KnownAt.Equal(*knownAt):
+		return p.MembershipPeriods, nil // the list's own instant, folded already
+	case knownAt.IsZero():
+		// 0001-01-01T00:00:00Z, before anything was recorded: no
+		// period, as standing(knownAt:) judges on no evidence then,
+		// without waiting for or reading the read model.
+		return nil, nil
+	}
+	if err := r.awaitKnownAt(ctx); err != nil {
+		return nil, err
+	}
+	return r.membershipsKnownAt(ctx, p, *knownAt)
+}
+
+// membershipsKnownAt resolves a person's department periods as known at
+// knownAt, from their events (the page's when there is one), as
+// historyKnownAt resolves their level changes.
+func (r *Resolver) membershipsKnownAt(ctx context.Context, p *model.Person, knownAt time.Time) ([]domain.Membership, error) {
+	if l := pageOf(p); l != nil {
+		rs, ok, err := l.events(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return projections.MembershipsKnownAt(rs, knownAt), nil
+		}
+	}
+	m, err := r.ReadModel.PersonEvents(ctx, []string{p.ID})
+	if err != nil {
+		return nil, err
+	}
+	return projections.MembershipsKnownAt(m[p.ID], knownAt), nil
+}
+
 // history resolves a person's level changes, from the page when there is one.
 func (r *Resolver) history(ctx context.Context, p *model.Person, field *domain.Field) ([]domain.LevelChange, error) {
 	if l := pageOf(p); l != nil {

@@ -26,22 +26,33 @@ func (r *personResolver) RecordedAt(ctx context.Context, obj *model.Person) (*ti
 }
 
 // Department is the resolver for the department field.
-func (r *personResolver) Department(ctx context.Context, obj *model.Person, asOf *domain.Date) (*string, error) {
+func (r *personResolver) Department(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) (*string, error) {
+	periods, err := r.membershipPeriods(ctx, obj, knownAt)
+	if err != nil {
+		return nil, err
+	}
+	if knownAt == nil {
+		knownAt = obj.KnownAt // as the list it is part of was given then
+	}
 	d := r.today()
 	switch {
 	case asOf != nil:
 		d = *asOf
-	case obj.KnownAt != nil:
-		d = r.dateOf(*obj.KnownAt) // as the list it is part of was given then
+	case knownAt != nil:
+		d = r.dateOf(*knownAt) // the department given then was of that day
 	}
-	v := projections.PersonView{Memberships: obj.MembershipPeriods}
+	v := projections.PersonView{Memberships: periods}
 	return strPtr(v.DepartmentOn(d)), nil
 }
 
 // Memberships is the resolver for the memberships field.
-func (r *personResolver) Memberships(ctx context.Context, obj *model.Person) ([]model.Membership, error) {
-	out := make([]model.Membership, len(obj.MembershipPeriods))
-	for i, m := range obj.MembershipPeriods {
+func (r *personResolver) Memberships(ctx context.Context, obj *model.Person, knownAt *time.Time) ([]model.Membership, error) {
+	periods, err := r.membershipPeriods(ctx, obj, knownAt)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Membership, len(periods))
+	for i, m := range periods {
 		out[i] = model.Membership{Department: m.Department, From: m.From, To: datePtr(m.To)}
 	}
 	return out, nil

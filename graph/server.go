@@ -306,8 +306,9 @@ const documentCost = 50
 // the accomplishment types add up (they select scalars only, so they cost
 // nothing). Other lists count once, whatever their length: their length is
 // the data's (a person's memberships, history, three fields' standing), not
-// the request's. The catalogue document costs documentCost, the
-// departments list distributionCost. An answer as known at an instant
+// the request's. A person's department with knownAt, a read of their
+// events as history(knownAt:) is, costs 1 as that list does. The catalogue
+// document costs documentCost, the departments list distributionCost. An answer as known at an instant
 // (knownAt: analytics, or a page of people) costs replayCost more, once
 // for a whole trend.
 func costs(c *generated.ComplexityRoot) {
@@ -328,6 +329,14 @@ func costs(c *generated.ComplexityRoot) {
 		return listCost(child, first)
 	}
 	c.Person.Accomplishments = func(child int, first *int, _ *string) int { return listCost(child, first) }
+	// A department as known at an instant is a read of the person's
+	// events, as history(knownAt:) is: it costs 1, as that list does.
+	c.Person.Department = func(_ int, _ *domain.Date, knownAt *time.Time) int {
+		if knownAt != nil {
+			return 1
+		}
+		return 0
+	}
 	c.Query.SkillDistribution = func(child int, _ model.SpecialtyField, _ *domain.Date, _ *string, knownAt *time.Time) int {
 		if knownAt != nil {
 			return replayCost + child

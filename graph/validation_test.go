@@ -437,6 +437,10 @@ func TestAMutationsArgumentsAreReadBeforeItRuns(t *testing.T) {
 			"asOf", asQuery.Errors[0].rule()},
 		{"a knownAt variable in a fragment of the answer", `mutation($k: DateTime) { ` + register() + ` { person { ...S } } }
 			fragment S on Person { standing(knownAt: $k) { level } }`, map[string]any{"k": "yesterday"}, "knownAt", "RFC 3339"},
+		{"a department's knownAt in the answer", `mutation { ` + register() + ` { person { department(knownAt: "2026-11-27T05:30") } } }`, nil,
+			"knownAt", "RFC 3339"},
+		{"a memberships' knownAt variable in the answer", `mutation($k: DateTime) { ` + register() + ` { person { memberships(knownAt: $k) { department } } } }`,
+			map[string]any{"k": "yesterday"}, "knownAt", "RFC 3339"},
 		{"a later mutation's date", `mutation { a: ` + register() + ` { person { id } }
 			b: registerPerson(input: {id: "B1", name: "Bo", department: "Operations", joinedOn: "2020-02-30"}) { person { id } } }`, nil,
 			"joinedOn", "YYYY-MM-DD"},

@@ -300,3 +300,15 @@ func HistoryKnownAt(cat *domain.Catalogue, rs []events.Recorded, field *domain.F
 	}
 	return HistoryOf(cat.Timeline(p.Evidence()), field)
 }
+
+// MembershipsKnownAt returns a person's department periods as the system
+// knew them at knownAt, from their events: a transfer or departure
+// recorded later left out. Nothing known then (the registration was
+// recorded later) is no period.
+func MembershipsKnownAt(rs []events.Recorded, knownAt time.Time) []domain.Membership {
+	p := foldKnownAt(rs, knownAt)
+	if p == nil {
+		return nil
+	}
+	return p.Memberships()
+}

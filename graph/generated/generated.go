@@ -153,11 +153,11 @@ type ComplexityRoot struct {
 
 	Person struct {
 		Accomplishments func(childComplexity int, first *int, after *string) int
-		Department      func(childComplexity int, asOf *domain.Date) int
+		Department      func(childComplexity int, asOf *domain.Date, knownAt *time.Time) int
 		History         func(childComplexity int, field *model.SpecialtyField, knownAt *time.Time) int
 		ID              func(childComplexity int) int
 		JoinedOn        func(childComplexity int) int
-		Memberships     func(childComplexity int) int
+		Memberships     func(childComplexity int, knownAt *time.Time) int
 		Name            func(childComplexity int) int
 		RecordedAt      func(childComplexity int) int
 		Standing        func(childComplexity int, asOf *domain.Date, knownAt *time.Time) int
@@ -269,8 +269,8 @@ type MutationResolver interface {
 }
 type PersonResolver interface {
 	RecordedAt(ctx context.Context, obj *model.Person) (*time.Time, error)
-	Department(ctx context.Context, obj *model.Person, asOf *domain.Date) (*string, error)
-	Memberships(ctx context.Context, obj *model.Person) ([]model.Membership, error)
+	Department(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) (*string, error)
+	Memberships(ctx context.Context, obj *model.Person, knownAt *time.Time) ([]model.Membership, error)
 	Standing(ctx context.Context, obj *model.Person, asOf *domain.Date, knownAt *time.Time) ([]model.FieldStanding, error)
 	History(ctx context.Context, obj *model.Person, field *model.SpecialtyField, knownAt *time.Time) ([]model.LevelChange, error)
 	Accomplishments(ctx context.Context, obj *model.Person, first *int, after *string) (*model.AccomplishmentConnection, error)
@@ -817,7 +817,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Department(childComplexity, args["asOf"].(*domain.Date)), true
+		return e.ComplexityRoot.Person.Department(childComplexity, args["asOf"].(*domain.Date), args["knownAt"].(*time.Time)), true
 	case "Person.history":
 		if e.ComplexityRoot.Person.History == nil {
 			break
@@ -846,7 +846,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Person.Memberships(childComplexity), true
+		args, err := ec.field_Person_memberships_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.Memberships(childComplexity, args["knownAt"].(*time.Time)), true
 	case "Person.name":
 		if e.ComplexityRoot.Person.Name == nil {
 			break
@@ -1690,10 +1695,10 @@ type Person {
   joinedOn: Date!
   "When the registration was recorded: before this instant nothing was known of the person (standing(knownAt:) judges them on no evidence, history(knownAt:) is empty)."
   recordedAt: DateTime!
-  "The department on asOf (default today; in a people(knownAt:) answer, the date of knownAt); null before joining and once departed."
-  department(asOf: Date): String
-  "Department membership over valid time."
-  memberships: [Membership!]!
+  "The department on asOf, as known at knownAt (default now; in a people(knownAt:) answer, that list's knownAt): a transfer or departure recorded later is left out, as standing(knownAt:) leaves it out. asOf defaults to today, or with knownAt to the date of knownAt (in careerd's time zone). Null before joining and once departed, and when knownAt is before the person's registration was recorded."
+  department(asOf: Date, knownAt: DateTime): String
+  "Department membership over valid time, as known at knownAt (default now; in a people(knownAt:) answer, that list's knownAt): what was recorded later left out, as standing(knownAt:) judges. Empty when knownAt is before the person's registration was recorded."
+  memberships(knownAt: DateTime): [Membership!]!
   "One standing per field, all three: judged on evidence effective on or before asOf, as known at knownAt (default now); asOf defaults to today, or with knownAt to the date of knownAt (in careerd's time zone): the standing given then. When knownAt is before the person's registration was recorded, nothing was known of them: every field at level 0, judged on no evidence."
   standing(asOf: Date, knownAt: DateTime): [FieldStanding!]!
   "Changes of level over valid time, oldest first. With knownAt, as the system knew them at that instant (what was recorded later left out), as standing(knownAt:) judges."
@@ -2288,6 +2293,14 @@ func (ec *executionContext) field_Person_department_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["asOf"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "knownAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["knownAt"] = arg1
 	return args, nil
 }
 
@@ -2310,6 +2323,20 @@ func (ec *executionContext) field_Person_history_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["knownAt"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Person_memberships_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "knownAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["knownAt"] = arg0
 	return args, nil
 }
 
@@ -4646,7 +4673,7 @@ func (ec *executionContext) _Person_department(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Person().Department(ctx, obj, fc.Args["asOf"].(*domain.Date))
+			return ec.Resolvers.Person().Department(ctx, obj, fc.Args["asOf"].(*domain.Date), fc.Args["knownAt"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4689,7 +4716,8 @@ func (ec *executionContext) _Person_memberships(ctx context.Context, field graph
 			return ec.fieldContext_Person_memberships(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Person().Memberships(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Person().Memberships(ctx, obj, fc.Args["knownAt"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.Membership) graphql.Marshaler {
@@ -4699,7 +4727,7 @@ func (ec *executionContext) _Person_memberships(ctx context.Context, field graph
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Person_memberships(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Person_memberships(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
@@ -4708,6 +4736,17 @@ func (ec *executionContext) fieldContext_Person_memberships(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Membership(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Person_memberships_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
