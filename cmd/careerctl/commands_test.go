@@ -177,12 +177,15 @@ func TestPersonCommand(t *testing.T) {
 	mustCtl(t, "record-engagement", "--personId", "PER1", "--field", "SERVICE_DESK", "--title", "Helpdesk rota", "--role", "PRACTITIONER",
 		"--startedOn", "2018-05-01", "--completedOn", "2018-12-31", "--outcome", "SUCCESSFUL")
 	mustCtl(t, "assess-theme", "--personId", "PER1", "--theme", "SERVICE_SUPPORT_MANAGEMENT", "--proficiency", "BASIC", "--assessedOn", "2018-06-01")
+	// A back-dated transfer, recorded after the registration.
+	mustCtl(t, "transfer-person", "--personId", "PER1", "--department", "Person Network", "--effectiveOn", "2019-01-01")
 
 	out := mustCtl(t, "person", "PER1")
 	for _, want := range []string{
-		"PER1  Haruto Suzuki", "joined 2018-04-01; department today: Person Desk",
+		"PER1  Haruto Suzuki", "joined 2018-04-01; department today: Person Network",
 		"SYSTEM_OPERATION: level 2 since 2018-06-01", "SERVICE_DESK: level 2 since 2018-06-01",
-		"next: level 3", "not met", "history", "2018-06-01  SERVICE_DESK", "0 -> 2", "Person Desk  2018-04-01 .. now",
+		"next: level 3", "not met", "history", "2018-06-01  SERVICE_DESK", "0 -> 2",
+		"Person Desk     2018-04-01 .. before 2019-01-01", "Person Network  2019-01-01 .. now",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("person output lacks %q:\n%s", want, out)
@@ -200,16 +203,29 @@ func TestPersonCommand(t *testing.T) {
 	if levelOf(p.Person, "SERVICE_DESK") != 0 || len(p.Person.History) != 0 {
 		t.Errorf("known at registration: %+v, history %+v", p.Person.Standing, p.Person.History)
 	}
+	// The departments as known then too: the transfer recorded later is
+	// left out, so that the report agrees with its standing.
+	if dept, _ := json.Marshal(p.Person.Department); string(dept) != `"Person Desk"` || len(p.Person.Memberships) != 1 || p.Person.Memberships[0].To != nil {
+		t.Errorf("departments known at registration: %s, memberships %+v; want Person Desk alone", dept, p.Person.Memberships)
+	}
+	atRegistration := registered.UTC().Format(time.RFC3339Nano)
+	out = mustCtl(t, "person", "PER1", "--known-at", atRegistration)
+	if !strings.Contains(out, "joined 2018-04-01; department at "+atRegistration+": Person Desk") ||
+		!strings.Contains(out, "standing, history and departments as known at "+atRegistration) ||
+		!strings.Contains(out, "Person Desk  2018-04-01 .. now") || strings.Contains(out, "Person Network") {
+		t.Errorf("known at the registration: the departments as known then, Person Desk alone:\n%s", out)
+	}
+	if strings.Contains(out, "nothing was known") {
+		t.Errorf("known at the registration's own instant:\n%s", out)
+	}
 	if at, err := time.Parse(time.RFC3339Nano, p.Person.RecordedAt); err != nil || at.After(registered) || registered.Sub(at) > time.Minute {
 		t.Errorf("recordedAt %q (%v), want the registration's instant, just before %s", p.Person.RecordedAt, err, registered)
-	}
-	if out := mustCtl(t, "person", "PER1", "--known-at", registered.UTC().Format(time.RFC3339Nano)); strings.Contains(out, "nothing was known") {
-		t.Errorf("known at the registration's own instant:\n%s", out)
 	}
 	before := registered.Add(-time.Hour).UTC().Format(time.RFC3339)
 	out = mustCtl(t, "person", "PER1", "--known-at", before)
 	if !strings.Contains(out, "PER1  Haruto Suzuki") || !strings.Contains(out, "nothing was known of PER1 at "+before) ||
-		!strings.Contains(out, "standing and history as known at "+before+"; departments as known now") ||
+		!strings.Contains(out, "standing, history and departments as known at "+before) ||
+		!strings.Contains(out, "department at "+before+": none") || !regexp.MustCompile(`departments\n  \(none\)`).MatchString(out) ||
 		!strings.Contains(out, "SERVICE_DESK: level 0") || !strings.Contains(out, "SYSTEM_OPERATION: level 0") {
 		t.Errorf("known before the registration:\n%s", out)
 	}
@@ -472,6 +488,37 @@ func TestPersonWorksWithACareerdBeforeRecordedAt(t *testing.T) {
 	code, out, errs := runAgainst(srv.URL, "person", "OLD1", "--known-at", "2020-01-01T00:00:00Z")
 	if code != 0 || !strings.Contains(out, "OLD1  Old Server") || !strings.Contains(out, "nothing was known of OLD1 at 2020-01-01T00:00:00Z") || len(*asked) != 2 {
 		t.Errorf("against an older careerd: exit %d, %q %q, %d requests", code, out, errs, len(*asked))
+	}
+}
+
+// TestPersonWorksWithACareerdBeforeDepartmentKnownAt: a careerd whose
+// department and memberships take no knownAt refuses the argument at
+// validation; careerctl person asks again without it and says that the
+// departments are as known now.
+func TestPersonWorksWithACareerdBeforeDepartmentKnownAt(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Query string }
+		json.NewDecoder(r.Body).Decode(&req) //nolint:errcheck // the test's own requests
+		mu.Lock()
+		asked = append(asked, req.Query)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(req.Query, "department(asOf: $asOf, knownAt:") || strings.Contains(req.Query, "memberships(knownAt:") {
+			io.WriteString(w, `{"errors":[{"message":"Unknown argument \"knownAt\" on field \"Person.department\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}},`+ //nolint:errcheck
+				`{"message":"Unknown argument \"knownAt\" on field \"Person.memberships\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`)
+			return
+		}
+		io.WriteString(w, `{"data":{"person":{"id":"OLD2","name":"Old Server","joinedOn":"2020-01-01","recordedAt":"2020-01-01T00:00:00Z","department":"Ops",`+ //nolint:errcheck
+			`"memberships":[{"department":"Ops","from":"2020-01-01","to":null}],"standing":[],"history":[]}}}`)
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errs := runAgainst(srv.URL, "person", "OLD2", "--known-at", "2021-01-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "standing and history as known at 2021-01-01T00:00:00Z; departments as known now") ||
+		!strings.Contains(out, "department today: Ops") || len(asked) != 2 ||
+		strings.Contains(asked[1], "department(asOf: $asOf, knownAt:") || strings.Contains(asked[1], "memberships(knownAt:") || !strings.Contains(asked[1], "recordedAt") {
+		t.Errorf("against a careerd before department(knownAt:): exit %d, %q %q, asked %q", code, out, errs, asked)
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 const personQuery = `query($id: ID!, $asOf: Date, $knownAt: DateTime) {
   person(id: $id) {
     id name joinedOn recordedAt
-    department(asOf: $asOf)
-    memberships { department from to }
+    department(asOf: $asOf, knownAt: $knownAt)
+    memberships(knownAt: $knownAt) { department from to }
     standing(asOf: $asOf, knownAt: $knownAt) {
       field level attainedOn catalogueId catalogueVersion
       criteria { criterion met evidence missing }
@@ -95,13 +95,29 @@ func personCommand(c *cli, args []string) error {
 		}
 		vars["knownAt"] = *knownAt
 	}
-	data, err := ep.graphql(c.ctx, personQuery, vars)
+	query, departmentsKnownAt := personQuery, true
+	data, err := ep.graphql(c.ctx, query, vars)
 	var gerrs GraphQLErrors
-	if errors.As(err, &gerrs) && gerrs.Code() == "GRAPHQL_VALIDATION_FAILED" && strings.Contains(gerrs.Error(), `"recordedAt"`) {
-		// A careerd before Person.recordedAt refuses the field at
-		// validation: ask again without it (printPerson then goes by the
-		// empty standing such a careerd answers before the registration).
-		data, err = ep.graphql(c.ctx, strings.Replace(personQuery, " recordedAt", "", 1), vars)
+	if errors.As(err, &gerrs) && gerrs.Code() == "GRAPHQL_VALIDATION_FAILED" {
+		// An older careerd refuses at validation what it does not know,
+		// every such field at once: ask again without it.
+		msg := gerrs.Error()
+		if strings.Contains(msg, `"recordedAt"`) {
+			// Before Person.recordedAt: printPerson then goes by the
+			// empty standing such a careerd answers before the
+			// registration.
+			query = strings.Replace(query, " recordedAt", "", 1)
+		}
+		if strings.Contains(msg, `Unknown argument "knownAt" on field "Person.department"`) ||
+			strings.Contains(msg, `Unknown argument "knownAt" on field "Person.memberships"`) {
+			// Before department(knownAt:) and memberships(knownAt:): the
+			// departments as known now, and printPerson says so.
+			query = departmentsKnownNow.Replace(query)
+			departmentsKnownAt = false
+		}
+		if query != personQuery {
+			data, err = ep.graphql(c.ctx, query, vars)
+		}
 	}
 	if err != nil {
 		return err
@@ -118,8 +134,14 @@ func personCommand(c *cli, args []string) error {
 	if *asJSON {
 		return writeJSON(c.stdout, data)
 	}
-	return printPerson(c.stdout, res.Person, *asOf, *knownAt)
+	return printPerson(c.stdout, res.Person, *asOf, *knownAt, departmentsKnownAt)
 }
+
+// departmentsKnownNow turns personQuery into the query of a careerd whose
+// department and memberships take no knownAt.
+var departmentsKnownNow = strings.NewReplacer(
+	"department(asOf: $asOf, knownAt: $knownAt)", "department(asOf: $asOf)",
+	"memberships(knownAt: $knownAt)", "memberships")
 
 // parseWithOneArg parses fs from args that hold one positional argument,
 // before or after the flags.
@@ -149,11 +171,19 @@ func parseWithOneArg(fs *flag.FlagSet, args []string, what string) (string, erro
 	return pos, nil
 }
 
-func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
+// printPerson writes p as known at knownAt (now when empty): its
+// departments too unless departmentsKnownAt is false (a careerd whose
+// department and memberships take no knownAt answers them as known now).
+func printPerson(out io.Writer, p *personView, asOf, knownAt string, departmentsKnownAt bool) error {
 	var w bytes.Buffer
 	when := "today"
-	if asOf != "" {
+	switch {
+	case asOf != "":
 		when = "on " + asOf
+	case knownAt != "" && departmentsKnownAt:
+		// careerd judges the department on the date of knownAt (in its
+		// time zone), as the standing.
+		when = "at " + knownAt
 	}
 	dept := "none"
 	if p.Department != nil {
@@ -162,9 +192,11 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 	fmt.Fprintf(&w, "%s  %s\n", p.ID, p.Name)
 	fmt.Fprintf(&w, "joined %s; department %s: %s\n", p.JoinedOn, when, dept)
 	if knownAt != "" {
-		// The standing and the history are as known then; the departments
-		// as known now.
-		fmt.Fprintf(&w, "standing and history as known at %s; departments as known now\n", knownAt)
+		if departmentsKnownAt {
+			fmt.Fprintf(&w, "standing, history and departments as known at %s\n", knownAt)
+		} else {
+			fmt.Fprintf(&w, "standing and history as known at %s; departments as known now\n", knownAt)
+		}
 		k, errK := domain.ParseInstant(knownAt)
 		r, errR := time.Parse(time.RFC3339Nano, p.RecordedAt)
 		if p.RecordedAt == "" && len(p.Standing) == 0 {
@@ -211,6 +243,9 @@ func printPerson(out io.Writer, p *personView, asOf, knownAt string) error {
 	}
 	fmt.Fprintln(&w, "\ndepartments")
 	tw = newTable(&w, 2)
+	if len(p.Memberships) == 0 {
+		fmt.Fprintln(tw, "  (none)")
+	}
 	for _, m := range p.Memberships {
 		to := "now"
 		if m.To != nil {
