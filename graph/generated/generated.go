@@ -1679,8 +1679,8 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
   system knew it at that instant: only people whose registration was recorded by then,
   judged by their memberships and levels from what was recorded by then, and asOf
   defaults to the date of knownAt. Each node is then the person as known at knownAt: its
-  memberships, and its department, standing and history unless given their own asOf or
-  knownAt (its accomplishments are as known now). That answer replays the events of
+  memberships, department, standing and history unless given their own knownAt (or, but
+  for memberships, asOf; its accomplishments are as known now). That answer replays the events of
   everyone who may match; the pages of one list are cut from one replay, kept for up to
   10 minutes while no event recorded by knownAt reaches the read model after it.
   """

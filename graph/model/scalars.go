@@ -152,8 +152,9 @@ type Person struct {
 	// of a page at once.
 	Page PageLoader
 	// KnownAt, when set, is the instant the person is known as (a node of
-	// people(knownAt:)): the default knownAt of standing and history, and
-	// its date the default asOf of department and standing.
+	// people(knownAt:)): the default knownAt of standing and history (its
+	// memberships are as known then already, MembershipPeriods), and its
+	// date the default asOf of department and standing.
 	KnownAt *time.Time
 }
 
