@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"strings"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -62,9 +64,10 @@ func refusedBeforeRun(errs gqlerror.List) error {
 }
 
 // query counts the mutation fields of the operation named name (the only
-// one when name is "") in query, err saying why it was refused.
+// one when name is "") in query, err saying why it was refused. A query
+// without the word mutation has none, and is not parsed.
 func (c refusals) query(query, name string, err error) {
-	if c.unsent == nil || query == "" {
+	if c.unsent == nil || !strings.Contains(query, "mutation") {
 		return
 	}
 	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, c.tokens)

@@ -185,8 +185,8 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 		{"one the schema does not have next to one it has", postQuery(
 			`mutation { launchRockets { position } recordEngagement(input: {}) { position } }`, nil, protocol),
 			map[string]int{"recordEngagement": 1}},
-		{"a query that is not valid", postQuery(`{ catalogue { nope } registerPerson(input: {}) { position } }`, nil, protocol), nil},
-		{"a subscription that is not valid", postQuery(`subscription { levelChanged(nope: 1) { personId } registerPerson { position } }`, nil, protocol), nil},
+		{"a query that is not valid", postQuery(`query mutationLike { catalogue { nope } registerPerson(input: {}) { position } }`, nil, protocol), nil},
+		{"a subscription that is not valid", postQuery(`subscription mutationLike { levelChanged(nope: 1) { personId } registerPerson { position } }`, nil, protocol), nil},
 		{"a document that does not parse", postQuery(`mutation { registerPerson(input: {`, nil, protocol), nil},
 		{"no operation to pick", postQuery(`mutation A { registerPerson(input: {}) { position } } mutation B { transferPerson(input: {}) { position } }`, nil, protocol), nil},
 		{"a mutation sent with GET", func(t *testing.T) {
