@@ -36,21 +36,32 @@ import (
 // one that is not a String, an ID or a Boolean where one goes (5 for a
 // String, 1.5 for an ID), which gqlparser either refuses so or, for a
 // number given as a String or an ID, lets through.
+//
+// It also counts the mutation fields of every operation refused there,
+// by gqlgen or by it, before anything ran (refusals).
 type intVariables struct {
 	graphql.Transport
-	schema *ast.Schema
+	schema  *ast.Schema
+	refused refusals
 }
 
 func (t intVariables) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	t.Transport.Do(w, r, intVariableExecutor{GraphExecutor: exec, schema: t.schema})
+	t.Transport.Do(w, r, intVariableExecutor{GraphExecutor: exec, schema: t.schema, refused: t.refused})
 }
 
 type intVariableExecutor struct {
 	graphql.GraphExecutor
-	schema *ast.Schema
+	schema  *ast.Schema
+	refused refusals
 }
 
 func (x intVariableExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	oc, errs := x.createOperationContext(ctx, params)
+	x.refused.request(oc, params, errs)
+	return oc, errs
+}
+
+func (x intVariableExecutor) createOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	oc, errs := x.GraphExecutor.CreateOperationContext(ctx, params)
 	if len(errs) == 1 && oc != nil && oc.Operation != nil {
 		if bad := x.badInt(oc.Operation, params.Variables, errs[0]); bad != nil {

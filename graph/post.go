@@ -17,6 +17,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/careerledger/careerledger/domain"
 )
 
 // postJSON is gqlgen's POST transport (transport.POST with its defaults:
@@ -26,8 +28,13 @@ import (
 // scanner, byte by byte: for a person's standing a tenth of a request's
 // processor time outside the resolvers. An answer of data alone, which
 // that pass would leave as it is, is written as it stands; any other goes
-// through json.Marshal as before (writeResponse).
-type postJSON struct{ transport.POST }
+// through json.Marshal as before (writeResponse). A body refused before
+// gqlgen (a key given twice) has the mutation fields it names counted as
+// refused (refused).
+type postJSON struct {
+	transport.POST
+	refused refusals
+}
 
 var _ graphql.Transport = postJSON{}
 
@@ -37,7 +44,7 @@ const (
 	contentGraphQLResponse = "application/graphql-response+json"
 )
 
-func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	contentType := responseContentType(r)
 	w.Header().Add("Content-Type", contentType)
@@ -71,7 +78,9 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		// encoding/json keeps the last of two equal keys: a variable's
 		// {"personId": "E1", ..., "personId": "E2"} recorded for E2, where
 		// the same input written in the query is refused ("There can be
-		// only one input field named").
+		// only one input field named"). Its mutation is counted as
+		// refused, as the same line of an import is (unsentLine).
+		t.refused.query(params.Query, params.OperationName, domain.Invalid(k, RepeatedKeyInRequestRule))
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{{
 			Message:    k + ": " + RepeatedKeyInRequestRule,
@@ -220,7 +229,12 @@ func untouched(data []byte) bool {
 // extensions that are not JSON, a mutation) carry extensions.code
 // BAD_REQUEST like postJSON's: transport.GET writes them with a message
 // alone.
-type getQuery struct{ transport.GET }
+//
+// A mutation it refuses (406) is counted as refused (refused).
+type getQuery struct {
+	transport.GET
+	refused refusals
+}
 
 var _ graphql.Transport = getQuery{}
 
@@ -253,24 +267,21 @@ func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 	gw := &queriesOnly{ResponseWriter: w}
 	t.GET.Do(gw, r, exec)
 	if gw.refused {
-		if subscription(query.Get("query"), query.Get("operationName")) {
+		// transport.GET, which refused it, has parsed and validated the
+		// document already.
+		doc, err := parser.ParseQuery(&ast.Source{Input: query.Get("query")})
+		var op *ast.OperationDefinition
+		if err == nil {
+			op = doc.Operations.ForName(query.Get("operationName"))
+		}
+		if op != nil && op.Operation == ast.Subscription {
 			refuse(http.StatusNotAcceptable, "a subscription is served over a websocket only (graphql-transport-ws on /graphql), not over a GET")
 			return
 		}
-		refuse(http.StatusNotAcceptable, "GET requests only allow query operations: send a mutation with POST")
+		const rule = "GET requests only allow query operations: send a mutation with POST"
+		t.refused.operation(doc, op, domain.Invalid("query", rule))
+		refuse(http.StatusNotAcceptable, rule)
 	}
-}
-
-// subscription reports whether the operation of doc that name selects (the
-// only one when name is empty) is a subscription; transport.GET, which
-// refused it, has parsed and validated doc already.
-func subscription(doc, name string) bool {
-	d, err := parser.ParseQuery(&ast.Source{Input: doc})
-	if err != nil {
-		return false
-	}
-	op := d.Operations.ForName(name)
-	return op != nil && op.Operation == ast.Subscription
 }
 
 // queriesOnly holds back transport.GET's refusal of an operation that is

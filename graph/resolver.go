@@ -102,8 +102,9 @@ type Resolver struct {
 	// that failed before it was sent to Commands: refused (not
 	// authorized, bad input found first) or not decided (the read model
 	// unreachable, the request's deadline), err saying why. A mutation
-	// field and an import line naming a mutation alike; what Commands is
-	// sent, it answers itself.
+	// field and an import line naming a mutation alike, and each mutation
+	// field of a request refused before any resolver ran (refusals); what
+	// Commands is sent, it answers itself.
 	Unsent func(command string, err error)
 
 	// Answers as known at an instant, kept (knownat_lists.go).

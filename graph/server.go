@@ -135,7 +135,10 @@ func NewServer(cfg ServerConfig) http.Handler {
 	es := generated.NewExecutableSchema(c)
 	srv := handler.New(es)
 	srv.SetValidationRulesFn(validationRules)
-	addTransport := func(t graphql.Transport) { srv.AddTransport(intVariables{Transport: t, schema: es.Schema()}) }
+	refused := refusals{unsent: cfg.Resolver.Unsent, tokens: lim.ParserToken}
+	addTransport := func(t graphql.Transport) {
+		srv.AddTransport(intVariables{Transport: t, schema: es.Schema(), refused: refused})
+	}
 	ws := cfg.Websockets
 	if ws == nil {
 		ws = NewWebsockets()
@@ -144,7 +147,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		// Every connection ends when the token it is authenticated by
 		// expires (or the server shuts down): see wsSession. Its timer,
 		// not a ping, closes it, at the expiry.
-		Implementation:        wsImplementation{inner: transport.CoderWebsocketImplementation{}},
+		Implementation:        wsImplementation{inner: transport.CoderWebsocketImplementation{}, refused: refused},
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           lim.WebsocketInit,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
@@ -186,8 +189,8 @@ func NewServer(cfg ServerConfig) http.Handler {
 		},
 	}})
 	addTransport(transport.Options{})
-	addTransport(getQuery{})
-	addTransport(postJSON{})
+	addTransport(getQuery{refused: refused})
+	addTransport(postJSON{refused: refused})
 	addTransport(unsupported{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.ParserToken)

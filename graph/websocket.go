@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/careerledger/careerledger/domain"
 )
 
 // Close codes a websocket connection ends with besides the transport's own.
@@ -209,6 +212,14 @@ func (s *wsSession) expireAt(t time.Time) {
 	s.timer = time.AfterFunc(time.Until(t), func() { s.end(closeForbidden, "token expired") })
 }
 
+// authenticated reports whether the session knows the token it is
+// authenticated by (its upgrade's or its connection_init's).
+func (s *wsSession) authenticated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.expires.IsZero()
+}
+
 // end closes the session with code and reason, unless it was ended already.
 func (s *wsSession) end(code int, reason string) {
 	s.mu.Lock()
@@ -280,7 +291,8 @@ func (t sessions) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 // wsImplementation accepts websocket connections with inner and binds each
 // to its request's session.
 type wsImplementation struct {
-	inner transport.WebsocketImplementation
+	inner   transport.WebsocketImplementation
+	refused refusals // counts a mutation in a message refused before the transport reads it
 }
 
 func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -292,7 +304,7 @@ func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	if s == nil {
 		return conn, nil
 	}
-	c := &wsConn{WebsocketConn: conn, s: s}
+	c := &wsConn{WebsocketConn: conn, s: s, refused: i.refused}
 	go func() {
 		// The transport closes a connection whose context is cancelled
 		// only once it runs (after connection_init), and with 1000; this
@@ -312,7 +324,8 @@ var errSessionEnded = errors.New("websocket session ended: token expired or serv
 // and closes with the session's code whatever code the transport asks for.
 type wsConn struct {
 	transport.WebsocketConn
-	s *wsSession
+	s       *wsSession
+	refused refusals
 }
 
 var (
@@ -369,10 +382,33 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		if len(k) > 40 {
 			k = strings.ToValidUTF8(k[:40], "") + "..."
 		}
+		c.countRefused(msg, domain.Invalid(k, RepeatedKeyInRequestRule))
 		_ = c.WriteClose(closeInvalidMessage, fmt.Sprintf("a message gives the key %q more than once", k))
 		return typ, nil, errMessageRepeatsAKey
 	}
 	return typ, bytes.NewReader(msg), nil
+}
+
+// countRefused counts the mutation fields of msg, a message refused before
+// the transport read it, when it is an operation (graphql-transport-ws's
+// subscribe, graphql-ws's start: a query or a mutation is sent so too) of
+// a connection that has said who it is (its upgrade's token or its
+// connection_init's): one that has not would have had the message refused
+// for that, no command.
+func (c *wsConn) countRefused(msg []byte, err error) {
+	if c.refused.unsent == nil || !c.s.authenticated() {
+		return
+	}
+	var m struct {
+		Type    string `json:"type"`
+		Payload struct {
+			Query         string `json:"query"`
+			OperationName string `json:"operationName"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal(msg, &m) == nil && (m.Type == "subscribe" || m.Type == "start") {
+		c.refused.query(m.Payload.Query, m.Payload.OperationName, err)
+	}
 }
 
 // closeInvalidMessage is graphql-transport-ws's close code for a message

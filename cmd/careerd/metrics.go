@@ -81,7 +81,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"path"}),
 		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "careerledger_commands_total", Help: "Commands by mutation name and result (recorded, duplicate, refused, unavailable, failed), each counted once where it ended: a command refused or failed before it reached the recorder too.",
+			Name: "careerledger_commands_total", Help: "Commands by mutation name and result (recorded, duplicate, refused, unavailable, failed), each counted once where it ended: a command refused or failed before it reached the recorder too, and each mutation field of a request refused before it ran (validation, variables, a limit, a key given twice).",
 		}, []string{"command", "result"}),
 		projected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "careerledger_projected_events_total", Help: "Events applied to the read model by this instance.",
@@ -266,7 +266,8 @@ func (c countingCommands) count(name string, res events.Result, err error) (even
 
 // unsent counts a command that failed before it reached the Recorder
 // (graph.Resolver.Unsent): refused there (not authorized, bad input the
-// resolver found first), the read model unreachable, or failed. Before,
+// resolver found first, or a request refused before any resolver ran),
+// the read model unreachable, or failed. Before,
 // such a command was not counted at all, and an outage of the read model
 // never showed in careerledger_commands_total.
 func (m *metrics) unsent(command string, err error) {
