@@ -264,6 +264,30 @@ func countUnsent(unsent func(command string, err error)) graphql.FieldMiddleware
 	}
 }
 
+// mutationFields runs mw around every field of a mutation operation,
+// outside any middleware srv.AroundFields adds, and leaves queries and
+// subscriptions alone.
+type mutationFields struct{ mw graphql.FieldMiddleware }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = mutationFields{}
+
+func (mutationFields) ExtensionName() string                   { return "MutationFields" }
+func (mutationFields) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (m mutationFields) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return nil
+	}
+	inner := oc.ResolverMiddleware
+	oc.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
+		return m.mw(ctx, func(ctx context.Context) (any, error) { return inner(ctx, next) })
+	}
+	return nil
+}
+
 // withWriteMark gives an operation a writeMark (NewServer).
 func withWriteMark(ctx context.Context) context.Context {
 	return context.WithValue(ctx, writeKey{}, &writeMark{})
