@@ -191,6 +191,15 @@ func TestAnAppendWhileNATSIsAwayFailsAtOnceAndIsNeverRecorded(t *testing.T) {
 // postAs posts a GraphQL request with a request id.
 func postAs(t *testing.T, addr, token, requestID, query string, vars map[string]any) gqlResponse {
 	t.Helper()
+	out, err := tryPostAs(addr, token, requestID, query, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryPostAs is postAs returning its failure, for a goroutine of a test.
+func tryPostAs(addr, token, requestID, query string, vars map[string]any) (gqlResponse, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", "http://"+addr+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -198,15 +207,15 @@ func postAs(t *testing.T, addr, token, requestID, query string, vars map[string]
 	req.Header.Set("X-Request-Id", requestID)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return gqlResponse{}, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	var out gqlResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%d %s: %v", res.StatusCode, raw, err)
+		return gqlResponse{}, fmt.Errorf("%d %s: %w", res.StatusCode, raw, err)
 	}
-	return out
+	return out, nil
 }
 
 const successionMutation = `mutation($in: RecordTechnologySuccessionInput!) {

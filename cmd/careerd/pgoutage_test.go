@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"io"
 	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/graph"
@@ -96,10 +100,11 @@ func TestAMutationWhilePostgreSQLIsAwayIsUnavailable(t *testing.T) {
 func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
 	proxy := pgtest.StartProxy(t, pgtest.NewPool(t, postgres.DefaultSchema))
 	m, _, token := projectingThrough(t, proxy, map[string]string{"CAREER_REQUEST_TIMEOUT": "20s",
-		// Slots to spare: the instance's own loops (the lock, the
-		// position read each second) open connections too while the
-		// database is silent, each for up to the connect timeout, and a
-		// pool they fill makes the query wait for a slot, not a connection.
+		// Slots to spare, so that the query opens a connection of its
+		// own: the instance's own loops (the lock, the position read each
+		// second) open connections too while the database is silent, and
+		// a query behind a pool they fill waits for a slot, then asks
+		// whether the database can be reached (the next test).
 		"DATABASE_URL": proxy.URL("pool_max_conns=20")})
 
 	proxy.Silence(t)
@@ -124,6 +129,155 @@ func TestAQueryWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
 			t.Errorf("poolConfig(%q): %v, want a connect timeout of %v", url, err, want)
 		}
 	}
+}
+
+// TestARequestBehindAFullPoolWhilePostgreSQLIsSilentIsUnavailable:
+// careerd in its production configuration (the pool's default size) whose
+// every pooled connection is held (as statements stuck on a database gone
+// silent hold them, or its own loops opening connections one after the
+// other) when PostgreSQL goes silent answers a query and a mutation
+// UNAVAILABLE within about the connect timeout, not TIMEOUT at the
+// request's deadline, and records nothing.
+func TestARequestBehindAFullPoolWhilePostgreSQLIsSilentIsUnavailable(t *testing.T) {
+	proxy := pgtest.StartProxy(t, pgtest.NewPool(t, postgres.DefaultSchema))
+	m, _, token := projectingThrough(t, proxy, map[string]string{"CAREER_REQUEST_TIMEOUT": "30s", "DATABASE_URL": proxy.URL()})
+	head, err := m.eventLog.Head(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdPool(t, m)
+	defer release()
+	proxy.Silence(t)
+
+	start := time.Now()
+	answers := postTogether(t, m, token, map[string]request{
+		"silent-query":    {`query { person(id: "E1") { id } }`, nil},
+		"silent-mutation": {successionMutation, successionInput("silent-1")},
+	})
+	for id, want := range map[string]string{
+		"silent-query":    "the read model is unreachable; try again once it is back",
+		"silent-mutation": "the read model is unreachable: nothing was recorded; send the request again once it is back",
+	} {
+		a := answers[id]
+		if len(a.res.Errors) != 1 || a.res.Errors[0].Extensions["code"] != "UNAVAILABLE" || a.res.Errors[0].Message != want {
+			t.Errorf("%s, behind a full pool while PostgreSQL is silent, after %v: %+v, want UNAVAILABLE %q", id, a.took, a.res.Errors, want)
+		}
+		// The wait before asking whether PostgreSQL can be reached, then
+		// the connect timeout of that question.
+		if a.took > time.Second+defaultConnectTimeout+2*time.Second {
+			t.Errorf("%s took %v, want about %v (the connect timeout)", id, a.took, defaultConnectTimeout)
+		}
+	}
+	t.Logf("answered after %v", time.Since(start))
+	if h, err := m.eventLog.Head(t.Context()); err != nil || h != head {
+		t.Errorf("the log's head %d (%v), want %d: nothing recorded", h, err, head)
+	}
+}
+
+// TestARequestWaitingForABusyPoolIsServed: careerd whose every pooled
+// connection is held for a while by a healthy PostgreSQL (a bulk import's
+// batches, say) serves a query and a mutation once they come free, however
+// long past the point where a request asks whether PostgreSQL can be
+// reached, never UNAVAILABLE; the mutation sent again with its key
+// records nothing more.
+func TestARequestWaitingForABusyPoolIsServed(t *testing.T) {
+	proxy := pgtest.StartProxy(t, pgtest.NewPool(t, postgres.DefaultSchema))
+	m, _, token := projectingThrough(t, proxy, map[string]string{"DATABASE_URL": proxy.URL()})
+	head, err := m.eventLog.Head(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const busy = 4 * time.Second
+	release := holdPool(t, m)
+	time.AfterFunc(busy, release)
+
+	answers := postTogether(t, m, token, map[string]request{
+		"busy-query":    {`query { person(id: "E1") { id } }`, nil},
+		"busy-mutation": {successionMutation, successionInput("busy-1")},
+	})
+	for id, a := range answers {
+		if len(a.res.Errors) > 0 {
+			t.Errorf("%s, waiting %v for a busy pool: %+v, want it served", id, a.took, a.res.Errors)
+		}
+		if a.took < busy-time.Second {
+			t.Errorf("%s answered after %v, while every connection was held for %v", id, a.took, busy)
+		}
+	}
+	res := postAs(t, m.Addr(), token, "busy-again", successionMutation, successionInput("busy-1"))
+	if len(res.Errors) > 0 || string(res.Data) != string(answers["busy-mutation"].res.Data) {
+		t.Errorf("the mutation sent again: %s %+v, want the first answer %s", res.Data, res.Errors, answers["busy-mutation"].res.Data)
+	}
+	if h, err := m.eventLog.Head(t.Context()); err != nil || h != head+1 {
+		t.Errorf("the log's head %d (%v), want %d: the mutation recorded once", h, err, head+1)
+	}
+}
+
+// holdPool acquires every connection of careerd's pool that its own loops
+// leave (the projector's lock holds one for as long as it projects) and
+// returns what releases them (once).
+func holdPool(t *testing.T, m *Main) func() {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		held []*pgxpool.Conn
+	)
+	release := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Release()
+		}
+		held = nil
+	}
+	t.Cleanup(release)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		c, err := m.pool.Acquire(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		mu.Lock()
+		held = append(held, c)
+		mu.Unlock()
+	}
+	if s := m.pool.Stat(); len(held) == 0 || s.AcquiredConns() != s.MaxConns() {
+		t.Fatalf("held %d of the pool's connections, %d of %d acquired in all: want them all acquired", len(held), s.AcquiredConns(), s.MaxConns())
+	}
+	return release
+}
+
+type request struct {
+	query string
+	vars  map[string]any
+}
+
+type answer struct {
+	res  gqlResponse
+	took time.Duration
+}
+
+// postTogether sends each request (by its request id) at once, in
+// parallel, and returns their answers and how long each took.
+func postTogether(t *testing.T, m *Main, token string, reqs map[string]request) map[string]answer {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := map[string]answer{}
+	start := time.Now()
+	for id, r := range reqs {
+		wg.Go(func() {
+			res, err := tryPostAs(m.Addr(), token, id, r.query, r.vars)
+			if err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+			mu.Lock()
+			out[id] = answer{res, time.Since(start)}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // projectingThrough starts careerd in its production configuration (an

@@ -28,12 +28,14 @@ type querier interface {
 }
 
 // read runs fn, a read of the read model outside any transaction (one
-// statement or several), first on the pool. When it fails because the
-// connection it ran on was lost (connectionLost: PostgreSQL ended the
-// session, restarted or failed over, a proxy closed it, before or while
-// the statement ran), it runs fn again, whole, on a connection that has
-// just answered a ping, at once, up to readRetries times, while ctx is
-// live. Any other error is returned at once.
+// statement or several), first on a connection of the pool (acquire: a
+// wait for one while PostgreSQL cannot be reached ends, unreachable, well
+// before ctx does). When it fails because the connection it ran on was
+// lost (connectionLost: PostgreSQL ended the session, restarted or
+// failed over, a proxy closed it, before or while the statement ran), it
+// runs fn again, whole, on a connection that has just answered a ping, at
+// once, up to readRetries times, while ctx is live. Any other error is
+// returned at once.
 //
 // A connection PostgreSQL ended stays in the pool until a statement fails
 // on it (the pool pings a connection before handing it out only after it
@@ -48,7 +50,13 @@ type querier interface {
 // A read that fails because PostgreSQL cannot be reached (unreachable) is
 // projections.ErrUnavailable, wrapping the driver's error.
 func read[T any](ctx context.Context, s *Store, fn func(q querier) (T, error)) (T, error) {
-	v, err := fn(s.pool)
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		var zero T
+		return zero, unavailable(ctx, err)
+	}
+	v, err := fn(conn)
+	conn.Release()
 	for range readRetries {
 		if !connectionLost(ctx, err) {
 			break
@@ -115,7 +123,7 @@ func unreachable(ctx context.Context, err error) bool {
 // meanwhile; then liveConn returns the last ping's error.
 func (s *Store) liveConn(ctx context.Context) (*pgxpool.Conn, error) {
 	for n := s.pool.Stat().MaxConns(); ; n-- {
-		conn, err := s.pool.Acquire(ctx)
+		conn, err := s.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -63,7 +63,8 @@ type Store struct {
 	// rebuild's model before its switch.
 	Deployment string
 
-	sqls sync.Map // template -> statement: see sql
+	sqls   sync.Map // template -> statement: see sql
+	prober prober   // see acquire
 }
 
 // ErrNotActive is a batch's failure on a store whose deployment's registry
@@ -130,7 +131,8 @@ func New(pool *pgxpool.Pool, cat *domain.Catalogue, schema string) *Store {
 	if schema == "" {
 		schema = DefaultSchema
 	}
-	return &Store{pool: pool, cat: cat, schema: schema, PollInterval: 10 * time.Millisecond}
+	return &Store{pool: pool, cat: cat, schema: schema, PollInterval: 10 * time.Millisecond,
+		prober: prober{cfg: pool.Config().ConnConfig.Config.Copy()}}
 }
 
 // Schema returns the PostgreSQL schema the store reads and writes.

@@ -112,3 +112,99 @@ func TestAReadModelThatCannotBeReachedIsUnavailable(t *testing.T) {
 		t.Errorf("a database that does not exist: %v, want an error that is not ErrUnavailable", err)
 	}
 }
+
+// holdAll acquires every connection of pool and returns what releases
+// them (also done at the end of the test).
+func holdAll(t *testing.T, pool *pgxpool.Pool) func() {
+	t.Helper()
+	var held []*pgxpool.Conn
+	release := func() {
+		for _, c := range held {
+			c.Release()
+		}
+		held = nil
+	}
+	t.Cleanup(release)
+	for range pool.Stat().MaxConns() {
+		c, err := pool.Acquire(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	return release
+}
+
+// TestAReadBehindAFullPoolOfASilentDatabaseIsUnavailable: a read that
+// waits for a connection of a pool whose every connection is held (by
+// statements stuck on the silent server, say) fails with
+// projections.ErrUnavailable once it has waited a second and a connection
+// of its own cannot be opened within the connect timeout, not when its
+// context ends. A pool with no connect
+// timeout (connect_timeout=0, on purpose) is never asked about: its reads
+// wait until their context ends.
+func TestAReadBehindAFullPoolOfASilentDatabaseIsUnavailable(t *testing.T) {
+	proxy := pgtest.StartProxy(t, pgtest.NewPool(t, postgres.DefaultSchema))
+	for _, timeout := range []string{"0", "1"} {
+		p, err := pgxpool.New(bg, proxy.URL("pool_max_conns=2", "connect_timeout="+timeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		s := postgres.New(p, domain.DefaultCatalogue(), postgres.DefaultSchema)
+		if _, err := s.Readable(bg); err != nil {
+			t.Fatal(err)
+		}
+		holdAll(t, p)
+		if timeout == "0" {
+			ctx, cancel := context.WithTimeout(bg, 3*time.Second)
+			_, err := s.Readable(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, projections.ErrUnavailable) {
+				t.Errorf("connect_timeout=0, a read behind a full pool: %v, want its deadline", err)
+			}
+			continue
+		}
+		proxy.Silence(t)
+		ctx, cancel := context.WithTimeout(bg, 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		errs := make(chan error, 3)
+		for range cap(errs) {
+			go func() { _, err := s.Person(ctx, "E1"); errs <- err }()
+		}
+		for range cap(errs) {
+			if err := <-errs; !errors.Is(err, projections.ErrUnavailable) {
+				t.Errorf("a read behind a full pool of a silent database: %v, want projections.ErrUnavailable", err)
+			}
+		}
+		// A second of waiting, then the connect timeout of the question.
+		if took := time.Since(start); took < time.Second || took > 3*time.Second {
+			t.Errorf("the reads failed after %v, want about 2s", took)
+		}
+	}
+}
+
+// TestAReadWaitingForABusyPoolIsServed: a read that waits for a
+// connection of a pool whose every connection is held by a database that
+// answers is served once one comes free, however long past the second
+// after which it asks whether the database can be reached.
+func TestAReadWaitingForABusyPoolIsServed(t *testing.T) {
+	pool := pgtest.NewPool(t, postgres.DefaultSchema)
+	p, err := pgxpool.New(bg, pgtest.URL(pool)+"&pool_max_conns=2&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	s := postgres.New(p, domain.DefaultCatalogue(), postgres.DefaultSchema)
+	release := holdAll(t, p)
+	const busy = 3500 * time.Millisecond
+	time.AfterFunc(busy, release)
+	start := time.Now()
+	if _, err := s.Readable(bg); err != nil {
+		t.Errorf("a read waiting for a busy pool: %v, want it served", err)
+	}
+	if took := time.Since(start); took < busy {
+		t.Errorf("the read was served after %v, while every connection was held for %v", took, busy)
+	}
+}
