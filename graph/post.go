@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -265,14 +265,16 @@ func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		}
 	}
 	gw := &queriesOnly{ResponseWriter: w}
-	t.GET.Do(gw, r, exec)
+	seen := &seenOperation{GraphExecutor: exec}
+	t.GET.Do(gw, r, seen)
 	if gw.refused {
-		// transport.GET, which refused it, has parsed and validated the
-		// document already.
-		doc, err := parser.ParseQuery(&ast.Source{Input: query.Get("query")})
+		// transport.GET refused the operation it had prepared: the one
+		// the query string names, or a persisted one its hash names (the
+		// query string then holds no document to parse).
+		var doc *ast.QueryDocument
 		var op *ast.OperationDefinition
-		if err == nil {
-			op = doc.Operations.ForName(query.Get("operationName"))
+		if seen.oc != nil {
+			doc, op = seen.oc.Doc, seen.oc.Operation
 		}
 		if op != nil && op.Operation == ast.Subscription {
 			refuse(http.StatusNotAcceptable, "a subscription is served over a websocket only (graphql-transport-ws on /graphql), not over a GET")
@@ -282,6 +284,19 @@ func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		t.refused.operation(doc, op, domain.Invalid("query", rule))
 		refuse(http.StatusNotAcceptable, rule)
 	}
+}
+
+// seenOperation is a GraphExecutor that keeps the operation context it
+// prepared last (getQuery's, of one request).
+type seenOperation struct {
+	graphql.GraphExecutor
+	oc *graphql.OperationContext
+}
+
+func (x *seenOperation) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	oc, errs := x.GraphExecutor.CreateOperationContext(ctx, params)
+	x.oc = oc
+	return oc, errs
 }
 
 // queriesOnly holds back transport.GET's refusal of an operation that is

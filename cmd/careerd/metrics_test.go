@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -202,6 +203,30 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 				t.Fatalf("GET mutation: %d, want 406", res.StatusCode)
 			}
 		}, map[string]int{"registerPerson": 1}},
+		{"a persisted mutation sent with GET", func(t *testing.T) {
+			// The document known by its hash alone: sent once with a
+			// variable missing (refused, so nothing is recorded, and kept).
+			sum := sha256.Sum256([]byte(registerMutation))
+			ext := fmt.Sprintf(`{"persistedQuery":{"version":1,"sha256Hash":"%x"}}`, sum)
+			body, _ := json.Marshal(map[string]any{"query": registerMutation, "extensions": json.RawMessage(ext)})
+			postBody(t, string(body), ok)
+			before := commandCounts(t, addr)
+			q := url.Values{"extensions": {ext}, "variables": {`{"in":{"name":"N","department":"Operations","joinedOn":"2024-01-01"}}`}}
+			req, _ := http.NewRequest("GET", "http://"+addr+"/graphql?"+q.Encode(), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusNotAcceptable {
+				t.Fatalf("GET persisted mutation: %d, want 406", res.StatusCode)
+			}
+			after := commandCounts(t, addr)
+			if d := after[`command="registerPerson",result="refused"`] - before[`command="registerPerson",result="refused"`]; d != 1 {
+				t.Errorf("a persisted mutation sent with GET counted %d times as refused, want once", d)
+			}
+		}, map[string]int{"registerPerson": 2}},
 		{"a websocket mutation that is not valid", wsMessage(`{"id":"m","type":"subscribe","payload":{"query":"mutation { retractAccomplishment(input: {reason: \"x\"}) { position } }"}}`, 0),
 			map[string]int{"retractAccomplishment": 1}},
 		{"a websocket message that gives a key twice", wsMessage(`{"id":"m","type":"subscribe","payload":{"query":"mutation($i: AssessThemeInput!) { assessTheme(input: $i) { position } }",`+
