@@ -80,7 +80,7 @@ func (t postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		// the same input written in the query is refused ("There can be
 		// only one input field named"). Its mutation is counted as
 		// refused, as the same line of an import is (unsentLine).
-		t.refused.query(params.Query, params.OperationName, domain.Invalid(k, RepeatedKeyInRequestRule))
+		t.refused.query(ctx, params.Query, params.OperationName, params.Extensions, domain.Invalid(k, RepeatedKeyInRequestRule))
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{{
 			Message:    k + ": " + RepeatedKeyInRequestRule,

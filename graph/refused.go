@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,6 +27,10 @@ import (
 type refusals struct {
 	unsent func(command string, err error) // Resolver.Unsent; nil counts nothing
 	tokens int                             // Limits.ParserToken
+	// persisted holds the documents of persisted queries by hash (the
+	// server's AutomaticPersistedQuery cache): a refused body or message
+	// that names its document so holds no query.
+	persisted graphql.Cache[string]
 }
 
 // request counts what CreateOperationContext refused with errs: the
@@ -41,7 +46,7 @@ func (c refusals) request(oc *graphql.OperationContext, params *graphql.RawParam
 		c.operation(oc.Doc, oc.Operation, refusedBeforeRun(errs))
 	case oc != nil && oc.Doc != nil: // no operation of that name
 	case invalidDocument(errs):
-		c.query(params.Query, params.OperationName, refusedBeforeRun(errs))
+		c.query(context.Background(), params.Query, params.OperationName, nil, refusedBeforeRun(errs))
 	}
 }
 
@@ -64,10 +69,20 @@ func refusedBeforeRun(errs gqlerror.List) error {
 }
 
 // query counts the mutation fields of the operation named name (the only
-// one when name is "") in query, err saying why it was refused. A query
+// one when name is "") in query, or when query is empty in the persisted
+// document extensions name, err saying why it was refused. A query
 // without the word mutation has none, and is not parsed.
-func (c refusals) query(query, name string, err error) {
-	if c.unsent == nil || !strings.Contains(query, "mutation") {
+func (c refusals) query(ctx context.Context, query, name string, extensions map[string]any, err error) {
+	if c.unsent == nil {
+		return
+	}
+	if query == "" && c.persisted != nil {
+		pq, _ := extensions["persistedQuery"].(map[string]any)
+		if hash, _ := pq["sha256Hash"].(string); hash != "" {
+			query, _ = c.persisted.Get(ctx, hash)
+		}
+	}
+	if !strings.Contains(query, "mutation") {
 		return
 	}
 	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, c.tokens)

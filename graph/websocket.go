@@ -402,12 +402,15 @@ func (c *wsConn) countRefused(msg []byte, err error) {
 	var m struct {
 		Type    string `json:"type"`
 		Payload struct {
-			Query         string `json:"query"`
-			OperationName string `json:"operationName"`
+			Query         string          `json:"query"`
+			OperationName string          `json:"operationName"`
+			Extensions    json.RawMessage `json:"extensions"`
 		} `json:"payload"`
 	}
 	if json.Unmarshal(msg, &m) == nil && (m.Type == "subscribe" || m.Type == "start") {
-		c.refused.query(m.Payload.Query, m.Payload.OperationName, err)
+		var ext map[string]any // a persisted query's hash: the query is then empty
+		_ = json.Unmarshal(m.Payload.Extensions, &ext)
+		c.refused.query(c.s.ctx, m.Payload.Query, m.Payload.OperationName, ext, err)
 	}
 }
 

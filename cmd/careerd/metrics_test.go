@@ -172,6 +172,19 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 			postBody(t, `{"query":"mutation($i: RetractAccomplishmentInput!) { retractAccomplishment(input: $i) { position } }",`+
 				`"variables":{"i":{"accomplishmentId":"A1","reason":"wrong","reason":"right"}}}`, http.StatusBadRequest)
 		}, map[string]int{"retractAccomplishment": 1}},
+		{"a body that gives a key twice for a persisted mutation", func(t *testing.T) {
+			const doc = `mutation($i: RetractAccomplishmentInput!) { retractAccomplishment(input: $i) { position } }`
+			ext := fmt.Sprintf(`{"persistedQuery":{"version":1,"sha256Hash":"%x"}}`, sha256.Sum256([]byte(doc)))
+			body, _ := json.Marshal(map[string]any{"query": doc, "extensions": json.RawMessage(ext)})
+			postBody(t, string(body), ok) // kept, refused: its variable is missing
+			before := commandCounts(t, addr)
+			postBody(t, `{"extensions":`+ext+`,"variables":{"i":{"accomplishmentId":"A1","reason":"wrong","reason":"right"}}}`, http.StatusBadRequest)
+			after := commandCounts(t, addr)
+			const key = `command="retractAccomplishment",result="refused"`
+			if d := after[key] - before[key]; d != 1 {
+				t.Errorf("a persisted mutation whose body gives a key twice counted %d times as refused, want once", d)
+			}
+		}, map[string]int{"retractAccomplishment": 2}},
 		{"two mutation fields", postQuery(`mutation {
 			recordTechnologySuccession(input: {personId: "E1"}) { position }
 			recordSubordinateDevelopment(input: {personId: "E1", kind: NOT_A_KIND, occurredOn: "2024-01-01"}) { position } }`, nil, protocol),
