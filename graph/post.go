@@ -80,7 +80,7 @@ func (t postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		// the same input written in the query is refused ("There can be
 		// only one input field named"). Its mutation is counted as
 		// refused, as the same line of an import is (unsentLine).
-		t.refused.query(ctx, params.Query, params.OperationName, params.Extensions, domain.Invalid(k, RepeatedKeyInRequestRule))
+		t.refused.query(ctx, params.Query, params.OperationName, params.Extensions, params.Variables, domain.Invalid(k, RepeatedKeyInRequestRule))
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{{
 			Message:    k + ": " + RepeatedKeyInRequestRule,
@@ -273,15 +273,16 @@ func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		// query string then holds no document to parse).
 		var doc *ast.QueryDocument
 		var op *ast.OperationDefinition
+		var vars map[string]any
 		if seen.oc != nil {
-			doc, op = seen.oc.Doc, seen.oc.Operation
+			doc, op, vars = seen.oc.Doc, seen.oc.Operation, seen.oc.Variables
 		}
 		if op != nil && op.Operation == ast.Subscription {
 			refuse(http.StatusNotAcceptable, "a subscription is served over a websocket only (graphql-transport-ws on /graphql), not over a GET")
 			return
 		}
 		const rule = "GET requests only allow query operations: send a mutation with POST"
-		t.refused.operation(doc, op, domain.Invalid("query", rule))
+		t.refused.operation(doc, op, vars, domain.Invalid("query", rule))
 		refuse(http.StatusNotAcceptable, rule)
 	}
 }

@@ -405,12 +405,14 @@ func (c *wsConn) countRefused(msg []byte, err error) {
 			Query         string          `json:"query"`
 			OperationName string          `json:"operationName"`
 			Extensions    json.RawMessage `json:"extensions"`
+			Variables     json.RawMessage `json:"variables"`
 		} `json:"payload"`
 	}
 	if json.Unmarshal(msg, &m) == nil && (m.Type == "subscribe" || m.Type == "start") {
-		var ext map[string]any // a persisted query's hash: the query is then empty
+		var ext, vars map[string]any // ext: a persisted query's hash, the query then empty
 		_ = json.Unmarshal(m.Payload.Extensions, &ext)
-		c.refused.query(c.s.ctx, m.Payload.Query, m.Payload.OperationName, ext, err)
+		_ = json.Unmarshal(m.Payload.Variables, &vars)
+		c.refused.query(c.s.ctx, m.Payload.Query, m.Payload.OperationName, ext, vars, err)
 	}
 }
 

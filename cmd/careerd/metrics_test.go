@@ -193,6 +193,11 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 			a: amendAccomplishment(input: {}) { position }
 			b: amendAccomplishment(input: {}) { position } }`, nil, protocol),
 			map[string]int{"amendAccomplishment": 2}},
+		{"mutation fields left out by @skip or @include", postQuery(`mutation($s: Boolean!) {
+			recordDeparture(input: {personId: "E1", effectiveOn: "2024-01-01"}) @skip(if: $s) { position }
+			... on Mutation @include(if: false) { recordEngagement(input: {}) { position } }
+			transferPerson(input: {personId: "E1", effectiveOn: "2024-01-01"}) { position } }`, map[string]any{"s": true}, protocol),
+			map[string]int{"transferPerson": 1}},
 		{"a mutation in a fragment", postQuery(`mutation { ...F } fragment F on Mutation { registerPerson(input: {name: 1}) { position } }`, nil, protocol),
 			map[string]int{"registerPerson": 1}},
 		{"a mutation the schema does not have", postQuery(`mutation { launchRockets(count: 3) { position } }`, nil, protocol), nil},
