@@ -12,8 +12,9 @@ import (
 )
 
 // pageLoader fetches the events of every person of a page in one read-model
-// call, the first time any person's standing, history or accomplishments is
-// resolved; the other people of the page are then resolved from memory.
+// call, the first time any person's standing, history, or department or
+// memberships as known at an instant, is resolved; the other people of the
+// page are then resolved from memory.
 // Their recordedAt is fetched apart, for the whole page in one call too,
 // without their events.
 type pageLoader struct {
