@@ -1242,3 +1242,34 @@ func TestPeoplesOwnArgumentsAreRefusedWithoutWaiting(t *testing.T) {
 		e.StartProjector()
 	})
 }
+
+// TestDepartmentKnownAtOnAPageWaitsWhateverElseReadThePage: on a page of
+// people, a field that needs no wait (a standing as known now) reads the
+// page's events at once; a department as known at an instant on the same
+// page must still answer from events read after the read model applied
+// the log's head, not from that earlier read.
+func TestDepartmentKnownAtOnAPageWaitsWhateverElseReadThePage(t *testing.T) {
+	forEachBackend(t, options{}, func(t *testing.T, e *env) {
+		h := e.token(t, hr)
+		e.Wait(e.Register("KP1", "Operations", "2020-01-01").Position)
+		e.StopProjector()
+		e.Clock.Advance(10 * time.Minute)
+		if _, err := e.Recorder.TransferPerson(context.Background(), events.TransferPerson{PersonID: "KP1", Department: "Network",
+			EffectiveOn: domain.MustDate("2021-01-01")}); err != nil { // in the log, not applied
+			t.Fatal(err)
+		}
+		knownAt := e.Clock.Peek().Format(time.RFC3339)
+		answered := make(chan response, 1)
+		go func() {
+			answered <- e.gql(t, h, `query($k: DateTime) { people { edges { node { id standing { level }
+				department(asOf: "2022-01-01", knownAt: $k) memberships(knownAt: $k) { department } history(knownAt: $k) { on } } } } }`,
+				map[string]any{"k": knownAt})
+		}()
+		time.Sleep(300 * time.Millisecond)
+		e.StartProjector()
+		r := (<-answered).ok(t)
+		if strings.Count(string(r.Data), "Network") != 2 {
+			t.Errorf("department and memberships as known at %s on a page also holding a standing as known now: %s; want the transfer to Network in both", knownAt, r.Data)
+		}
+	})
+}

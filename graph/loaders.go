@@ -12,13 +12,19 @@ import (
 )
 
 // pageLoader fetches the events of every person of a page in one read-model
-// call, the first time any person's standing, history or accomplishments is
-// resolved; the other people of the page are then resolved from memory.
+// call, the first time any person's standing, history, or department or
+// memberships as known at an instant, is resolved; the other people of the
+// page are then resolved from memory.
 // Their recordedAt is fetched apart, for the whole page in one call too,
 // without their events.
 type pageLoader struct {
-	rm   ReadModel
-	ids  []string
+	rm  ReadModel
+	ids []string
+	// wait is the operation's wait for the read model (awaitKnownAt), run
+	// before the events are read whichever field reads them first: a field
+	// as known now (standing) may come first, and the fields as known at an
+	// instant answer from the same read.
+	wait func(context.Context) error
 	once sync.Once
 	evs  map[string][]events.Recorded
 	err  error
@@ -35,6 +41,11 @@ func (l *pageLoader) events(ctx context.Context, id string) ([]events.Recorded, 
 	l.once.Do(func() {
 		ctx, cancel := shared(ctx)
 		defer cancel()
+		if l.wait != nil {
+			// Its failure is the knownAt fields' to tell (each waits
+			// itself, and is told the same); the others read on.
+			_ = l.wait(ctx)
+		}
 		l.evs, l.err = l.rm.PersonEvents(ctx, l.ids)
 	})
 	rs, ok := l.evs[id]

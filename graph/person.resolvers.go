@@ -225,7 +225,7 @@ func (r *queryResolver) People(ctx context.Context, department *string, field *m
 	}
 	conn := &model.PersonConnection{Edges: []model.PersonEdge{}, TotalCount: page.TotalCount,
 		PageInfo: model.PageInfo{HasNextPage: page.HasNext}}
-	loader := &pageLoader{rm: r.ReadModel}
+	loader := &pageLoader{rm: r.ReadModel, wait: r.awaitKnownAt}
 	for _, v := range page.People {
 		loader.ids = append(loader.ids, v.ID)
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/careerledger/careerledger/domain"
 )
@@ -80,7 +80,7 @@ func (t postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		// the same input written in the query is refused ("There can be
 		// only one input field named"). Its mutation is counted as
 		// refused, as the same line of an import is (unsentLine).
-		t.refused.query(params.Query, params.OperationName, domain.Invalid(k, RepeatedKeyInRequestRule))
+		t.refused.query(ctx, params.Query, params.OperationName, params.Extensions, params.Variables, domain.Invalid(k, RepeatedKeyInRequestRule))
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{{
 			Message:    k + ": " + RepeatedKeyInRequestRule,
@@ -265,23 +265,39 @@ func (t getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		}
 	}
 	gw := &queriesOnly{ResponseWriter: w}
-	t.GET.Do(gw, r, exec)
+	seen := &seenOperation{GraphExecutor: exec}
+	t.GET.Do(gw, r, seen)
 	if gw.refused {
-		// transport.GET, which refused it, has parsed and validated the
-		// document already.
-		doc, err := parser.ParseQuery(&ast.Source{Input: query.Get("query")})
+		// transport.GET refused the operation it had prepared: the one
+		// the query string names, or a persisted one its hash names (the
+		// query string then holds no document to parse).
+		var doc *ast.QueryDocument
 		var op *ast.OperationDefinition
-		if err == nil {
-			op = doc.Operations.ForName(query.Get("operationName"))
+		var vars map[string]any
+		if seen.oc != nil {
+			doc, op, vars = seen.oc.Doc, seen.oc.Operation, seen.oc.Variables
 		}
 		if op != nil && op.Operation == ast.Subscription {
 			refuse(http.StatusNotAcceptable, "a subscription is served over a websocket only (graphql-transport-ws on /graphql), not over a GET")
 			return
 		}
 		const rule = "GET requests only allow query operations: send a mutation with POST"
-		t.refused.operation(doc, op, domain.Invalid("query", rule))
+		t.refused.operation(doc, op, vars, domain.Invalid("query", rule))
 		refuse(http.StatusNotAcceptable, rule)
 	}
+}
+
+// seenOperation is a GraphExecutor that keeps the operation context it
+// prepared last (getQuery's, of one request).
+type seenOperation struct {
+	graphql.GraphExecutor
+	oc *graphql.OperationContext
+}
+
+func (x *seenOperation) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	oc, errs := x.GraphExecutor.CreateOperationContext(ctx, params)
+	x.oc = oc
+	return oc, errs
 }
 
 // queriesOnly holds back transport.GET's refusal of an operation that is

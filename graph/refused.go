@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,6 +27,10 @@ import (
 type refusals struct {
 	unsent func(command string, err error) // Resolver.Unsent; nil counts nothing
 	tokens int                             // Limits.ParserToken
+	// persisted holds the documents of persisted queries by hash (the
+	// server's AutomaticPersistedQuery cache): a refused body or message
+	// that names its document so holds no query.
+	persisted graphql.Cache[string]
 }
 
 // request counts what CreateOperationContext refused with errs: the
@@ -38,10 +43,10 @@ func (c refusals) request(oc *graphql.OperationContext, params *graphql.RawParam
 	}
 	switch {
 	case oc != nil && oc.Operation != nil:
-		c.operation(oc.Doc, oc.Operation, refusedBeforeRun(errs))
+		c.operation(oc.Doc, oc.Operation, params.Variables, refusedBeforeRun(errs))
 	case oc != nil && oc.Doc != nil: // no operation of that name
 	case invalidDocument(errs):
-		c.query(params.Query, params.OperationName, refusedBeforeRun(errs))
+		c.query(context.Background(), params.Query, params.OperationName, nil, params.Variables, refusedBeforeRun(errs))
 	}
 }
 
@@ -64,23 +69,35 @@ func refusedBeforeRun(errs gqlerror.List) error {
 }
 
 // query counts the mutation fields of the operation named name (the only
-// one when name is "") in query, err saying why it was refused. A query
+// one when name is "") in query, or when query is empty in the persisted
+// document extensions name, err saying why it was refused. A query
 // without the word mutation has none, and is not parsed.
-func (c refusals) query(query, name string, err error) {
-	if c.unsent == nil || !strings.Contains(query, "mutation") {
+func (c refusals) query(ctx context.Context, query, name string, extensions, vars map[string]any, err error) {
+	if c.unsent == nil {
+		return
+	}
+	if query == "" && c.persisted != nil {
+		pq, _ := extensions["persistedQuery"].(map[string]any)
+		if hash, _ := pq["sha256Hash"].(string); hash != "" {
+			query, _ = c.persisted.Get(ctx, hash)
+		}
+	}
+	if !strings.Contains(query, "mutation") {
 		return
 	}
 	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, c.tokens)
 	if perr != nil {
 		return
 	}
-	c.operation(doc, doc.Operations.ForName(name), err)
+	c.operation(doc, doc.Operations.ForName(name), vars, err)
 }
 
 // operation counts each mutation field op selects, once per response key
 // (an alias is a command of its own, as it runs as one), at its top
-// level, through fragments on Mutation.
-func (c refusals) operation(doc *ast.QueryDocument, op *ast.OperationDefinition, err error) {
+// level, through fragments on Mutation; a field or fragment that @skip or
+// @include leaves out (with vars, the variables as sent) would never have
+// run, and is no command.
+func (c refusals) operation(doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any, err error) {
 	if c.unsent == nil || op == nil || op.Operation != ast.Mutation {
 		return
 	}
@@ -91,16 +108,16 @@ func (c refusals) operation(doc *ast.QueryDocument, op *ast.OperationDefinition,
 		for _, sel := range set {
 			switch s := sel.(type) {
 			case *ast.Field:
-				if inputs[s.Name] != nil && !keys[s.Alias] {
+				if inputs[s.Name] != nil && !keys[s.Alias] && !skipped(s.Directives, vars) {
 					keys[s.Alias] = true
 					c.unsent(s.Name, err)
 				}
 			case *ast.InlineFragment:
-				if s.TypeCondition == "" || s.TypeCondition == "Mutation" {
+				if (s.TypeCondition == "" || s.TypeCondition == "Mutation") && !skipped(s.Directives, vars) {
 					walk(s.SelectionSet)
 				}
 			case *ast.FragmentSpread:
-				if doc == nil || spread[s.Name] {
+				if doc == nil || spread[s.Name] || skipped(s.Directives, vars) {
 					continue
 				}
 				spread[s.Name] = true

@@ -135,7 +135,8 @@ func NewServer(cfg ServerConfig) http.Handler {
 	es := generated.NewExecutableSchema(c)
 	srv := handler.New(es)
 	srv.SetValidationRulesFn(validationRules)
-	refused := refusals{unsent: cfg.Resolver.Unsent, tokens: lim.ParserToken}
+	persisted := lru.New[string](1000)
+	refused := refusals{unsent: cfg.Resolver.Unsent, tokens: lim.ParserToken, persisted: persisted}
 	addTransport := func(t graphql.Transport) {
 		srv.AddTransport(intVariables{Transport: t, schema: es.Schema(), refused: refused})
 	}
@@ -197,7 +198,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if cfg.Dev {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
 	// Before the complexity and depth limits, whose walks spread every
 	// fragment where it stands: this one counts each fragment once.
 	srv.Use(selectionLimit{max: lim.Selections})

@@ -402,12 +402,17 @@ func (c *wsConn) countRefused(msg []byte, err error) {
 	var m struct {
 		Type    string `json:"type"`
 		Payload struct {
-			Query         string `json:"query"`
-			OperationName string `json:"operationName"`
+			Query         string          `json:"query"`
+			OperationName string          `json:"operationName"`
+			Extensions    json.RawMessage `json:"extensions"`
+			Variables     json.RawMessage `json:"variables"`
 		} `json:"payload"`
 	}
 	if json.Unmarshal(msg, &m) == nil && (m.Type == "subscribe" || m.Type == "start") {
-		c.refused.query(m.Payload.Query, m.Payload.OperationName, err)
+		var ext, vars map[string]any // ext: a persisted query's hash, the query then empty
+		_ = json.Unmarshal(m.Payload.Extensions, &ext)
+		_ = json.Unmarshal(m.Payload.Variables, &vars)
+		c.refused.query(c.s.ctx, m.Payload.Query, m.Payload.OperationName, ext, vars, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -171,6 +172,19 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 			postBody(t, `{"query":"mutation($i: RetractAccomplishmentInput!) { retractAccomplishment(input: $i) { position } }",`+
 				`"variables":{"i":{"accomplishmentId":"A1","reason":"wrong","reason":"right"}}}`, http.StatusBadRequest)
 		}, map[string]int{"retractAccomplishment": 1}},
+		{"a body that gives a key twice for a persisted mutation", func(t *testing.T) {
+			const doc = `mutation($i: RetractAccomplishmentInput!) { retractAccomplishment(input: $i) { position } }`
+			ext := fmt.Sprintf(`{"persistedQuery":{"version":1,"sha256Hash":"%x"}}`, sha256.Sum256([]byte(doc)))
+			body, _ := json.Marshal(map[string]any{"query": doc, "extensions": json.RawMessage(ext)})
+			postBody(t, string(body), ok) // kept, refused: its variable is missing
+			before := commandCounts(t, addr)
+			postBody(t, `{"extensions":`+ext+`,"variables":{"i":{"accomplishmentId":"A1","reason":"wrong","reason":"right"}}}`, http.StatusBadRequest)
+			after := commandCounts(t, addr)
+			const key = `command="retractAccomplishment",result="refused"`
+			if d := after[key] - before[key]; d != 1 {
+				t.Errorf("a persisted mutation whose body gives a key twice counted %d times as refused, want once", d)
+			}
+		}, map[string]int{"retractAccomplishment": 2}},
 		{"two mutation fields", postQuery(`mutation {
 			recordTechnologySuccession(input: {personId: "E1"}) { position }
 			recordSubordinateDevelopment(input: {personId: "E1", kind: NOT_A_KIND, occurredOn: "2024-01-01"}) { position } }`, nil, protocol),
@@ -179,6 +193,11 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 			a: amendAccomplishment(input: {}) { position }
 			b: amendAccomplishment(input: {}) { position } }`, nil, protocol),
 			map[string]int{"amendAccomplishment": 2}},
+		{"mutation fields left out by @skip or @include", postQuery(`mutation($s: Boolean!) {
+			recordDeparture(input: {personId: "E1", effectiveOn: "2024-01-01"}) @skip(if: $s) { position }
+			... on Mutation @include(if: false) { recordEngagement(input: {}) { position } }
+			transferPerson(input: {personId: "E1", effectiveOn: "2024-01-01"}) { position } }`, map[string]any{"s": true}, protocol),
+			map[string]int{"transferPerson": 1}},
 		{"a mutation in a fragment", postQuery(`mutation { ...F } fragment F on Mutation { registerPerson(input: {name: 1}) { position } }`, nil, protocol),
 			map[string]int{"registerPerson": 1}},
 		{"a mutation the schema does not have", postQuery(`mutation { launchRockets(count: 3) { position } }`, nil, protocol), nil},
@@ -202,6 +221,30 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 				t.Fatalf("GET mutation: %d, want 406", res.StatusCode)
 			}
 		}, map[string]int{"registerPerson": 1}},
+		{"a persisted mutation sent with GET", func(t *testing.T) {
+			// The document known by its hash alone: sent once with a
+			// variable missing (refused, so nothing is recorded, and kept).
+			sum := sha256.Sum256([]byte(registerMutation))
+			ext := fmt.Sprintf(`{"persistedQuery":{"version":1,"sha256Hash":"%x"}}`, sum)
+			body, _ := json.Marshal(map[string]any{"query": registerMutation, "extensions": json.RawMessage(ext)})
+			postBody(t, string(body), ok)
+			before := commandCounts(t, addr)
+			q := url.Values{"extensions": {ext}, "variables": {`{"in":{"name":"N","department":"Operations","joinedOn":"2024-01-01"}}`}}
+			req, _ := http.NewRequest("GET", "http://"+addr+"/graphql?"+q.Encode(), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusNotAcceptable {
+				t.Fatalf("GET persisted mutation: %d, want 406", res.StatusCode)
+			}
+			after := commandCounts(t, addr)
+			if d := after[`command="registerPerson",result="refused"`] - before[`command="registerPerson",result="refused"`]; d != 1 {
+				t.Errorf("a persisted mutation sent with GET counted %d times as refused, want once", d)
+			}
+		}, map[string]int{"registerPerson": 2}},
 		{"a websocket mutation that is not valid", wsMessage(`{"id":"m","type":"subscribe","payload":{"query":"mutation { retractAccomplishment(input: {reason: \"x\"}) { position } }"}}`, 0),
 			map[string]int{"retractAccomplishment": 1}},
 		{"a websocket message that gives a key twice", wsMessage(`{"id":"m","type":"subscribe","payload":{"query":"mutation($i: AssessThemeInput!) { assessTheme(input: $i) { position } }",`+
