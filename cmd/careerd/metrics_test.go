@@ -125,6 +125,20 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 		}
 	}
 	const ok, protocol = http.StatusOK, http.StatusUnprocessableEntity // as gqlgen answers them under application/json
+	// getRefused sends a GET that careerd refuses as a mutation (406).
+	getRefused := func(t *testing.T, q url.Values) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/graphql?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotAcceptable {
+			t.Fatalf("GET %s: %d, want 406", q.Encode(), res.StatusCode)
+		}
+	}
 	wsMessage := func(msg string, wantClose websocket.StatusCode) func(*testing.T) {
 		return func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -209,17 +223,7 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 		{"a document that does not parse", postQuery(`mutation { registerPerson(input: {`, nil, protocol), nil},
 		{"no operation to pick", postQuery(`mutation A { registerPerson(input: {}) { position } } mutation B { transferPerson(input: {}) { position } }`, nil, protocol), nil},
 		{"a mutation sent with GET", func(t *testing.T) {
-			q := url.Values{"query": {`mutation { registerPerson(input: {name: "N", department: "Operations", joinedOn: "2024-01-01"}) { position } }`}}
-			req, _ := http.NewRequest("GET", "http://"+addr+"/graphql?"+q.Encode(), nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusNotAcceptable {
-				t.Fatalf("GET mutation: %d, want 406", res.StatusCode)
-			}
+			getRefused(t, url.Values{"query": {`mutation { registerPerson(input: {name: "N", department: "Operations", joinedOn: "2024-01-01"}) { position } }`}})
 		}, map[string]int{"registerPerson": 1}},
 		{"a persisted mutation sent with GET", func(t *testing.T) {
 			// The document known by its hash alone: sent once with a
@@ -229,17 +233,7 @@ func TestMutationsRefusedBeforeTheyRunAreCounted(t *testing.T) {
 			body, _ := json.Marshal(map[string]any{"query": registerMutation, "extensions": json.RawMessage(ext)})
 			postBody(t, string(body), ok)
 			before := commandCounts(t, addr)
-			q := url.Values{"extensions": {ext}, "variables": {`{"in":{"name":"N","department":"Operations","joinedOn":"2024-01-01"}}`}}
-			req, _ := http.NewRequest("GET", "http://"+addr+"/graphql?"+q.Encode(), nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusNotAcceptable {
-				t.Fatalf("GET persisted mutation: %d, want 406", res.StatusCode)
-			}
+			getRefused(t, url.Values{"extensions": {ext}, "variables": {`{"in":{"name":"N","department":"Operations","joinedOn":"2024-01-01"}}`}})
 			after := commandCounts(t, addr)
 			if d := after[`command="registerPerson",result="refused"`] - before[`command="registerPerson",result="refused"`]; d != 1 {
 				t.Errorf("a persisted mutation sent with GET counted %d times as refused, want once", d)
