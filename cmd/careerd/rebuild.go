@@ -593,7 +593,8 @@ func (m *Main) followActive(ctx context.Context) {
 // if it serves another one: as a switch does, its projector stops on the
 // old model, and the new one serves once it holds what the old one had
 // (whose position is final: the registry moved, so no batch commits on it
-// any more).
+// any more), or what the switch recorded for it, if further; only the
+// record when the old model cannot be read.
 // It reports whether it switched.
 func (m *Main) followNow(ctx context.Context) bool {
 	active, ok, err := postgres.ReadActive(ctx, m.pool, m.Config.Schema)
@@ -618,12 +619,33 @@ func (m *Main) followNow(ctx context.Context) bool {
 		return false
 	}
 	target := m.postgresStore(active.Schema)
-	if readable, stored, err := positions(ctx, cur); err != nil {
-		// The old model gone or unreachable: its final position is not
-		// known, so the new one serves as its projector has brought it.
-		m.log.Warn("following the read model switch: the old model's position could not be read, so the new model did not catch up with it; serving it anyway", "schema", active.Schema, "old_schema", cur.Schema(), "err", err)
-	} else if err := m.catchUpTo(ctx, target, readable, stored); err != nil {
-		m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
+	// The positions the switch recorded for the new model: those of the
+	// model it replaced, or further (that one was still catching up with
+	// the one before it). This instance's old model may be behind them
+	// (it served the one before without a catch-up), or gone: the retired
+	// schema's sweep drops it while a slow follower still serves it.
+	recReadable, recStored, recorded, rerr := postgres.ReadCatchUp(ctx, m.pool, m.Config.Schema, active.Schema)
+	recorded = recorded && rerr == nil && (recReadable > 0 || recStored > 0) // 0: nothing known when it switched
+	readable, stored, err := positions(ctx, cur)
+	switch {
+	case err == nil:
+		readable, stored = max(readable, recReadable), max(stored, recStored)
+	case recorded:
+		// The log holds what the record names: the new model reaches it
+		// without the old one.
+		m.log.Warn("following the read model switch: the old model's position could not be read; the new model catches up to the position recorded for it", "schema", active.Schema,
+			"old_schema", cur.Schema(), "readable", recReadable, "stored", recStored, "err", err)
+		readable, stored, err = recReadable, recStored, nil
+	default:
+		// Neither the old model's final position nor a record: the new
+		// one serves as its projector has brought it.
+		m.log.Warn("following the read model switch: the old model's position could not be read, so the new model did not catch up with it; serving it anyway", "schema", active.Schema,
+			"old_schema", cur.Schema(), "err", errors.Join(err, rerr))
+	}
+	if err == nil {
+		if err := m.catchUpTo(ctx, target, readable, stored); err != nil {
+			m.log.Warn("following the read model switch: the new model did not catch up with the old one; serving it anyway", "schema", active.Schema, "err", err)
+		}
 	}
 	m.store.Set(target)
 	release()

@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,6 +238,128 @@ func TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions(t *testing
 	}
 }
 
+// TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions: instance
+// A switches from S0 to S1 and is still bringing S1 up to S0's final
+// positions (readable and stored: S0 is in the middle of a bulk catch-up)
+// when instance B, slow to follow, finds S0 gone (the retired schema's
+// sweep dropped it). B cannot read its old model's positions, but A's
+// switch recorded them: B brings S1 up to them from the log before it
+// serves S1, and a person S0 showed is found on B. Before, B served S1
+// where its rebuild had left it, without that person, until a projector
+// caught it up.
+func TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logs := &logLines{}
+	pool, cfg, a, b, s0 := twoInstancesLateToFollowLogging(t, logs)
+	if cur, _ := b.store.Current().(*postgres.Store); cur == nil || cur.Schema() != s0.Schema() {
+		t.Fatalf("B serves %v, want S0 (%s)", b.store.Current(), s0.Schema())
+	}
+	// The rebuild reached A1's events; S0 then judged A2's, and stored
+	// A3's unjudged in a bulk catch-up; A4's it has not reached.
+	reached := appendLevelOne(t, a, "A1")[2]
+	readable := appendLevelOne(t, a, "A2")[2]
+	stored := appendLevelOne(t, a, "A3")[2]
+	appendLevelOne(t, a, "A4")
+	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
+	p.StopAfter(readable)
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deferred, err := a.eventLog.Read(ctx, readable, int(stored-readable))
+	if err != nil || len(deferred) != int(stored-readable) {
+		t.Fatalf("read the log after %d: %d events, %v", readable, len(deferred), err)
+	}
+	if err := s0.ApplyEvents(ctx, stored, deferred); err != nil {
+		t.Fatal(err)
+	}
+	s1, schema1 := rebuiltTo(ctx, t, a, reached)
+
+	// B is slow to follow: its live projector's pause waits (its queries
+	// are held from the moment it sees the switch).
+	b.liveMu.Lock()
+	var unlockOnce sync.Once
+	unlockB := func() { unlockOnce.Do(b.liveMu.Unlock) }
+	defer unlockB()
+
+	// A's switch, whose catch-up waits until B has followed.
+	catching, goOn := make(chan [2]uint64, 1), make(chan struct{})
+	var goOnce sync.Once
+	letAGoOn := func() { goOnce.Do(func() { close(goOn) }) }
+	defer letAGoOn()
+	aDone := make(chan error, 1)
+	go func() {
+		aDone <- a.switchTo(ctx, s1, schema1, false, func(ctx context.Context, r, s uint64) error {
+			catching <- [2]uint64{r, s}
+			select {
+			case <-goOn:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return a.catchUpTo(ctx, s1, r, s)
+		})
+	}()
+	select {
+	case got := <-catching:
+		if got != [2]uint64{readable, stored} {
+			t.Fatalf("A's switch catches S1 up to %v, want S0's final positions %v", got, [2]uint64{readable, stored})
+		}
+	case err := <-aDone:
+		t.Fatalf("A's switch ended before its catch-up: %v", err)
+	case <-ctx.Done():
+		t.Fatal("A's switch did not reach its catch-up")
+	}
+
+	// The sweep drops S0 while B still serves it.
+	dropped, err := postgres.DropRetired(ctx, pool, cfg.Schema, 0)
+	if err != nil || !slices.Contains(dropped, s0.Schema()) {
+		t.Fatalf("the sweep dropped %v (%v), want S0 (%s)", dropped, err, s0.Schema())
+	}
+	unlockB()
+	deadline := time.Now().Add(10 * time.Second)
+	for cur, _ := b.store.Current().(*postgres.Store); cur == nil || cur.Schema() != schema1; cur, _ = b.store.Current().(*postgres.Store) {
+		if time.Now().After(deadline) {
+			t.Fatal("B did not follow the switch")
+		}
+		b.followNow(ctx)
+	}
+
+	// Nothing projects (the test holds the projector lock) and A's
+	// catch-up has not run: what S1 holds, B's follow brought it.
+	gotReadable, err := s1.Readable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotStored, err := s1.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotReadable != readable || gotStored != stored {
+		t.Errorf("S1 serves on B readable up to %d, storing up to %d; A's switch recorded S0's final %d and %d",
+			gotReadable, gotStored, readable, stored)
+	}
+	_, res := post(t, b.Addr(), adminToken(t), `query { person(id: "A2") { id } }`, nil)
+	var got struct{ Person *struct{ ID string } }
+	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
+		t.Errorf("B after following: A2, whom S0 showed, is missing: %s %+v", res.Data, res.Errors)
+	}
+	const msg = "following the read model switch: the old model's position could not be read; the new model catches up to the position recorded for it"
+	if len(logs.find(t, msg, map[string]string{"schema": schema1, "old_schema": s0.Schema(),
+		"readable": strconv.FormatUint(readable, 10), "stored": strconv.FormatUint(stored, 10)})) == 0 {
+		t.Errorf("no warning naming the recorded positions B caught up to; logs:\n%s", logs.String())
+	}
+
+	letAGoOn()
+	select {
+	case err := <-aDone:
+		if err != nil {
+			t.Fatalf("A's switch: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("A's switch did not end")
+	}
+}
+
 // twoInstancesLateToFollow starts two careerd instances A and B on one
 // database and one embedded JetStream server, with nothing projecting but
 // the test (it holds the projector lock) and each following another's
@@ -241,6 +367,13 @@ func TestASwitchOverAnUnreadableModelStillReachesTheRecordedPositions(t *testing
 // database's pool, their configuration, the two instances and the
 // PostgreSQL model A serves.
 func twoInstancesLateToFollow(t *testing.T) (*pgxpool.Pool, Config, *Main, *Main, *postgres.Store) {
+	t.Helper()
+	return twoInstancesLateToFollowLogging(t, io.Discard)
+}
+
+// twoInstancesLateToFollowLogging is twoInstancesLateToFollow with B
+// logging to logsB.
+func twoInstancesLateToFollowLogging(t *testing.T, logsB io.Writer) (*pgxpool.Pool, Config, *Main, *Main, *postgres.Store) {
 	t.Helper()
 	every := followEvery
 	followEvery = time.Hour
@@ -254,7 +387,7 @@ func twoInstancesLateToFollow(t *testing.T) (*pgxpool.Pool, Config, *Main, *Main
 		t.Fatal(err)
 	}
 	t.Cleanup(holdProjectorLock(t, pool, cfg.Schema))
-	a, b := start(t, cfg), start(t, cfg)
+	a, b := start(t, cfg), startLogging(t, cfg, logsB)
 	s0, ok := a.store.Current().(*postgres.Store)
 	if !ok {
 		t.Fatalf("the serving store is a %T, want a postgres store", a.store.Current())

@@ -160,6 +160,29 @@ func ReadActive(ctx context.Context, pool *pgxpool.Pool, name string) (a Active,
 	return a, true, nil
 }
 
+// ReadCatchUp returns the positions the switch to schema recorded that it
+// brings the model in schema up to (readable and stored: see Switched), if
+// the registry row of deployment name still holds them for schema: ok is
+// false when it holds none, or holds those of another schema (a later
+// switch, or one by an earlier release, which records none). An instance
+// following a switch brings the new model up to them when it cannot read
+// the model it served (dropped, damaged) or finds it behind them.
+func ReadCatchUp(ctx context.Context, pool *pgxpool.Pool, name, schema string) (readable, stored uint64, ok bool, err error) {
+	if err := ensureRegistry(ctx, pool); err != nil {
+		return 0, 0, false, err
+	}
+	var r, s int64
+	err = pool.QueryRow(ctx, `SELECT coalesce(catch_up_readable, 0), coalesce(catch_up_stored, 0)
+		FROM public.careerledger_read_models WHERE name = $1 AND catch_up_for = $2`, name, schema).Scan(&r, &s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("read model catch-up positions: %w", err)
+	}
+	return uint64(r), uint64(max(r, s)), true, nil
+}
+
 // InitActive records a as deployment name's first read model unless one is
 // recorded already (another instance was first), and returns the one that
 // is.

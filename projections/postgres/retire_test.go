@@ -741,6 +741,13 @@ func TestASwitchReturnsThePositionsToCatchUpTo(t *testing.T) {
 		}
 		at(schema(i), 1, 1)
 	}
+	recorded := func(schema string, readable, stored uint64, ok bool) {
+		t.Helper()
+		r, s, gotOK, err := postgres.ReadCatchUp(bg, pool, name, schema)
+		if err != nil || r != readable || s != stored || gotOK != ok {
+			t.Errorf("recorded for %s: %d, %d, %v (%v); want %d, %d, %v", schema, r, s, gotOK, err, readable, stored, ok)
+		}
+	}
 	switchTo := func(schema string, want postgres.Switched) {
 		t.Helper()
 		got, err := postgres.SwitchActive(bg, pool, name, postgres.Active{Schema: schema, CatalogueID: cat.ID(),
@@ -751,8 +758,11 @@ func TestASwitchReturnsThePositionsToCatchUpTo(t *testing.T) {
 		if got != want {
 			t.Errorf("switch to %s: %+v, want %+v", schema, got, want)
 		}
+		// What a follower reads.
+		recorded(schema, want.Readable, want.Stored, true)
 	}
-	at(name, 6, 9) // in the middle of a bulk catch-up
+	recorded(name, 0, 0, false) // no switch yet
+	at(name, 6, 9)              // in the middle of a bulk catch-up
 	at(schema(1), 3, 3)
 	switchTo(schema(1), postgres.Switched{Replaced: name, Readable: 6, Stored: 9, Known: true})
 	// _1 is still being brought up to 6 and 9 when _2 replaces it.
@@ -765,6 +775,8 @@ func TestASwitchReturnsThePositionsToCatchUpTo(t *testing.T) {
 	if _, err := pool.Exec(bg, `UPDATE public.careerledger_read_models SET schema = $2 WHERE name = $1`, name, schema(4)); err != nil {
 		t.Fatal(err)
 	}
+	recorded(schema(3), 12, 12, true) // still the record, and _3's
+	recorded(schema(4), 0, 0, false)
 	switchTo(schema(5), postgres.Switched{Replaced: schema(4), Readable: 1, Stored: 1, Known: true})
 	if _, err := pool.Exec(bg, `DROP TABLE `+pgx.Identifier{schema(5)}.Sanitize()+`.projection_checkpoint`); err != nil {
 		t.Fatal(err)
