@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,8 +118,14 @@ func TestAReadModelThatCannotBeReachedIsUnavailable(t *testing.T) {
 // them (also done at the end of the test).
 func holdAll(t *testing.T, pool *pgxpool.Pool) func() {
 	t.Helper()
-	var held []*pgxpool.Conn
+	// release runs from a timer as well as from the cleanup.
+	var (
+		mu   sync.Mutex
+		held []*pgxpool.Conn
+	)
 	release := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range held {
 			c.Release()
 		}
@@ -130,7 +137,9 @@ func holdAll(t *testing.T, pool *pgxpool.Pool) func() {
 		if err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
 		held = append(held, c)
+		mu.Unlock()
 	}
 	return release
 }
