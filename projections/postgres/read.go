@@ -20,8 +20,9 @@ import (
 // again (see read): a read runs at most readRetries+1 times.
 const readRetries = 2
 
-// querier runs the statements of a read: the pool (each statement on any
-// of its connections) or one connection.
+// querier runs the statements of a read: one connection of the pool,
+// held for the whole read (see read), so a read's statements run one after
+// the other, each one's rows closed before the next.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
