@@ -273,11 +273,17 @@ func TestAFollowerThatCannotReadTheOldModelSaysSo(t *testing.T) {
 	if _, err := m.newReadModel(ctx, schema, claim); err != nil {
 		t.Fatal(err)
 	}
+	// The instance's own follow (its listener, its half-second look) waits
+	// until the old model is gone: it would otherwise follow in between.
+	m.liveMu.Lock()
 	if _, err := postgres.SwitchActive(ctx, m.pool, m.Config.Schema, postgres.Active{Schema: schema,
 		CatalogueID: m.cat.ID(), CatalogueVersion: m.cat.Version(), Format: postgres.Format}, false); err != nil {
+		m.liveMu.Unlock()
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{old.Schema()}.Sanitize()+" CASCADE"); err != nil {
+	_, err = pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{old.Schema()}.Sanitize()+" CASCADE")
+	m.liveMu.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
