@@ -32,25 +32,8 @@ func TestASwitchOverAModelStillCatchingUpMissesNothing(t *testing.T) {
 	defer cancel()
 	pool, cfg, a, b, s0 := twoInstancesLateToFollow(t)
 
-	// Both rebuilds reached A1's events (and S0 was readable there); S0
-	// then judged A2's, and stored A3's unjudged in a bulk catch-up; A4's
-	// it has not reached.
-	reached := appendLevelOne(t, a, "A1")[2]
-	readable := appendLevelOne(t, a, "A2")[2]
-	stored := appendLevelOne(t, a, "A3")[2]
-	appendLevelOne(t, a, "A4")
-	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
-	p.StopAfter(readable)
-	if err := p.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	deferred, err := a.eventLog.Read(ctx, readable, int(stored-readable))
-	if err != nil || len(deferred) != int(stored-readable) {
-		t.Fatalf("read the log after %d: %d events, %v", readable, len(deferred), err)
-	}
-	if err := s0.ApplyEvents(ctx, stored, deferred); err != nil {
-		t.Fatal(err)
-	}
+	// Both rebuilds reach A1's events (and S0 was readable there).
+	reached, readable, stored := midBulkCatchUp(ctx, t, a, s0)
 	s1, schema1 := rebuiltTo(ctx, t, a, reached)
 	s2, schema2 := rebuiltTo(ctx, t, b, reached)
 
@@ -115,24 +98,8 @@ func TestASwitchOverAModelStillCatchingUpMissesNothing(t *testing.T) {
 	if r, err := s1.Readable(ctx); err != nil || r != reached {
 		t.Fatalf("S1 is readable up to %d (%v) during A's catch-up, want %d", r, err, reached)
 	}
-	gotReadable, err := s2.Readable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotStored, err := s2.Checkpoint(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gotReadable != readable || gotStored != stored {
-		t.Errorf("S2 serves on B readable up to %d, storing up to %d; S0, which it replaced through S1, was final at %d and %d",
-			gotReadable, gotStored, readable, stored)
-	}
-	// What S0 showed, B shows.
-	_, res := post(t, b.Addr(), adminToken(t), `query { person(id: "A2") { id } }`, nil)
-	var got struct{ Person *struct{ ID string } }
-	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
-		t.Errorf("B after its switch: A2, whom S0 showed, is missing: %s %+v", res.Data, res.Errors)
-	}
+	// S0, which S2 replaced through S1, was final at readable and stored.
+	checkServesS0sFinal(ctx, t, b, s2, "S2", readable, stored)
 
 	close(goOn)
 	select {
@@ -255,24 +222,8 @@ func TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions(t *testing.T) {
 	if cur, _ := b.store.Current().(*postgres.Store); cur == nil || cur.Schema() != s0.Schema() {
 		t.Fatalf("B serves %v, want S0 (%s)", b.store.Current(), s0.Schema())
 	}
-	// The rebuild reached A1's events; S0 then judged A2's, and stored
-	// A3's unjudged in a bulk catch-up; A4's it has not reached.
-	reached := appendLevelOne(t, a, "A1")[2]
-	readable := appendLevelOne(t, a, "A2")[2]
-	stored := appendLevelOne(t, a, "A3")[2]
-	appendLevelOne(t, a, "A4")
-	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
-	p.StopAfter(readable)
-	if err := p.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	deferred, err := a.eventLog.Read(ctx, readable, int(stored-readable))
-	if err != nil || len(deferred) != int(stored-readable) {
-		t.Fatalf("read the log after %d: %d events, %v", readable, len(deferred), err)
-	}
-	if err := s0.ApplyEvents(ctx, stored, deferred); err != nil {
-		t.Fatal(err)
-	}
+	// The rebuild reaches A1's events.
+	reached, readable, stored := midBulkCatchUp(ctx, t, a, s0)
 	s1, schema1 := rebuiltTo(ctx, t, a, reached)
 
 	// B is slow to follow: its live projector's pause waits (its queries
@@ -326,23 +277,8 @@ func TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions(t *testing.T) {
 
 	// Nothing projects (the test holds the projector lock) and A's
 	// catch-up has not run: what S1 holds, B's follow brought it.
-	gotReadable, err := s1.Readable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotStored, err := s1.Checkpoint(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gotReadable != readable || gotStored != stored {
-		t.Errorf("S1 serves on B readable up to %d, storing up to %d; A's switch recorded S0's final %d and %d",
-			gotReadable, gotStored, readable, stored)
-	}
-	_, res := post(t, b.Addr(), adminToken(t), `query { person(id: "A2") { id } }`, nil)
-	var got struct{ Person *struct{ ID string } }
-	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
-		t.Errorf("B after following: A2, whom S0 showed, is missing: %s %+v", res.Data, res.Errors)
-	}
+	// A's switch recorded S0's final positions.
+	checkServesS0sFinal(ctx, t, b, s1, "S1", readable, stored)
 	const msg = "following the read model switch: the old model's position could not be read; the new model catches up to the position recorded for it"
 	if len(logs.find(t, msg, map[string]string{"schema": schema1, "old_schema": s0.Schema(),
 		"readable": strconv.FormatUint(readable, 10), "stored": strconv.FormatUint(stored, 10)})) == 0 {
@@ -357,6 +293,55 @@ func TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("A's switch did not end")
+	}
+}
+
+// midBulkCatchUp records level-one evidence for A1 to A4 through a and
+// leaves s0 in the middle of a bulk catch-up: A2's events judged
+// (readable), A3's stored unjudged (stored), A4's not reached. reached is
+// the position of A1's, for a rebuild to stop at.
+func midBulkCatchUp(ctx context.Context, t *testing.T, a *Main, s0 *postgres.Store) (reached, readable, stored uint64) {
+	t.Helper()
+	reached = appendLevelOne(t, a, "A1")[2]
+	readable = appendLevelOne(t, a, "A2")[2]
+	stored = appendLevelOne(t, a, "A3")[2]
+	appendLevelOne(t, a, "A4")
+	p := &projections.Projector{Catalogue: a.cat, Source: a.eventLog, Store: s0, Now: a.now}
+	p.StopAfter(readable)
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deferred, err := a.eventLog.Read(ctx, readable, int(stored-readable))
+	if err != nil || len(deferred) != int(stored-readable) {
+		t.Fatalf("read the log after %d: %d events, %v", readable, len(deferred), err)
+	}
+	if err := s0.ApplyEvents(ctx, stored, deferred); err != nil {
+		t.Fatal(err)
+	}
+	return reached, readable, stored
+}
+
+// checkServesS0sFinal: model, served on b, is readable up to readable
+// and stores up to stored (S0's final positions, from midBulkCatchUp), and
+// b finds A2, whom S0 showed.
+func checkServesS0sFinal(ctx context.Context, t *testing.T, b *Main, model projections.ReadModel, name string, readable, stored uint64) {
+	t.Helper()
+	gotReadable, err := model.Readable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotStored, err := model.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotReadable != readable || gotStored != stored {
+		t.Errorf("%s serves on B readable up to %d, storing up to %d; S0 was final at %d and %d",
+			name, gotReadable, gotStored, readable, stored)
+	}
+	_, res := post(t, b.Addr(), adminToken(t), `query { person(id: "A2") { id } }`, nil)
+	var got struct{ Person *struct{ ID string } }
+	if len(res.Errors) > 0 || json.Unmarshal(res.Data, &got) != nil || got.Person == nil {
+		t.Errorf("B on %s: A2, whom S0 showed, is missing: %s %+v", name, res.Data, res.Errors)
 	}
 }
 
