@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"maps"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careerledger/careerledger/events/natstest"
 	"github.com/careerledger/careerledger/graph"
@@ -145,7 +142,7 @@ func TestARequestBehindAFullPoolWhilePostgreSQLIsSilentIsUnavailable(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	release := holdPool(t, m)
+	release := pgtest.HoldConns(t, m.pool)
 	defer release()
 	proxy.Silence(t)
 
@@ -188,7 +185,7 @@ func TestARequestWaitingForABusyPoolIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	const busy = 4 * time.Second
-	release := holdPool(t, m)
+	release := pgtest.HoldConns(t, m.pool)
 	time.AfterFunc(busy, release)
 
 	answers := postTogether(t, m, token, map[string]request{
@@ -210,41 +207,6 @@ func TestARequestWaitingForABusyPoolIsServed(t *testing.T) {
 	if h, err := m.eventLog.Head(t.Context()); err != nil || h != head+1 {
 		t.Errorf("the log's head %d (%v), want %d: the mutation recorded once", h, err, head+1)
 	}
-}
-
-// holdPool acquires every connection of careerd's pool that its own loops
-// leave (the projector's lock holds one for as long as it projects) and
-// returns what releases them (once).
-func holdPool(t *testing.T, m *Main) func() {
-	t.Helper()
-	var (
-		mu   sync.Mutex
-		held []*pgxpool.Conn
-	)
-	release := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Release()
-		}
-		held = nil
-	}
-	t.Cleanup(release)
-	for {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		c, err := m.pool.Acquire(ctx)
-		cancel()
-		if err != nil {
-			break
-		}
-		mu.Lock()
-		held = append(held, c)
-		mu.Unlock()
-	}
-	if s := m.pool.Stat(); len(held) == 0 || s.AcquiredConns() != s.MaxConns() {
-		t.Fatalf("held %d of the pool's connections, %d of %d acquired in all: want them all acquired", len(held), s.AcquiredConns(), s.MaxConns())
-	}
-	return release
 }
 
 type request struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,36 +113,6 @@ func TestAReadModelThatCannotBeReachedIsUnavailable(t *testing.T) {
 	}
 }
 
-// holdAll acquires every connection of pool and returns what releases
-// them (also done at the end of the test).
-func holdAll(t *testing.T, pool *pgxpool.Pool) func() {
-	t.Helper()
-	// release runs from a timer as well as from the cleanup.
-	var (
-		mu   sync.Mutex
-		held []*pgxpool.Conn
-	)
-	release := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Release()
-		}
-		held = nil
-	}
-	t.Cleanup(release)
-	for range pool.Stat().MaxConns() {
-		c, err := pool.Acquire(bg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		held = append(held, c)
-		mu.Unlock()
-	}
-	return release
-}
-
 // TestAReadBehindAFullPoolOfASilentDatabaseIsUnavailable: a read that
 // waits for a connection of a pool whose every connection is held (by
 // statements stuck on the silent server, say) fails with
@@ -164,7 +133,7 @@ func TestAReadBehindAFullPoolOfASilentDatabaseIsUnavailable(t *testing.T) {
 		if _, err := s.Readable(bg); err != nil {
 			t.Fatal(err)
 		}
-		holdAll(t, p)
+		pgtest.HoldConns(t, p)
 		if timeout == "0" {
 			ctx, cancel := context.WithTimeout(bg, 3*time.Second)
 			_, err := s.Readable(ctx)
@@ -206,7 +175,7 @@ func TestAReadWaitingForABusyPoolIsServed(t *testing.T) {
 	}
 	t.Cleanup(p.Close)
 	s := postgres.New(p, domain.DefaultCatalogue(), postgres.DefaultSchema)
-	release := holdAll(t, p)
+	release := pgtest.HoldConns(t, p)
 	const busy = 3500 * time.Millisecond
 	time.AfterFunc(busy, release)
 	start := time.Now()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,6 +81,43 @@ func NewPool(t testing.TB, schema string, options ...string) *pgxpool.Pool {
 func URL(pool *pgxpool.Pool) string {
 	cc := pool.Config().ConnConfig
 	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cc.User, cc.Host, cc.Port, cc.Database)
+}
+
+// HoldConns acquires every connection of pool that comes free within 2 s
+// of asking (all of them, if nothing else holds one) and fails the test
+// unless the pool then has every connection acquired. It returns what
+// releases the connections it holds: safe from any goroutine, once or
+// more, and run at the end of the test too.
+func HoldConns(t testing.TB, pool *pgxpool.Pool) (release func()) {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		held []*pgxpool.Conn
+	)
+	release = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Release()
+		}
+		held = nil
+	}
+	t.Cleanup(release)
+	for n := int32(0); n < pool.Stat().MaxConns(); n++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := pool.Acquire(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		mu.Lock()
+		held = append(held, c)
+		mu.Unlock()
+	}
+	if s := pool.Stat(); len(held) == 0 || s.AcquiredConns() != s.MaxConns() {
+		t.Fatalf("pgtest: held %d of the pool's connections, %d of %d acquired in all: want them all acquired", len(held), s.AcquiredConns(), s.MaxConns())
+	}
+	return release
 }
 
 // Strings runs a query of one text column and returns its values, failing
