@@ -47,19 +47,9 @@ func TestASwitchOverAModelStillCatchingUpMissesNothing(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT FROM public.careerledger_read_models WHERE name = $1 FOR UPDATE`, cfg.Schema); err != nil {
 		t.Fatal(err)
 	}
-	catching, goOn := make(chan [2]uint64, 1), make(chan struct{})
-	aDone, bDone := make(chan error, 1), make(chan error, 1)
-	go func() {
-		aDone <- a.switchTo(ctx, s1, schema1, false, func(ctx context.Context, r, s uint64) error {
-			catching <- [2]uint64{r, s}
-			select {
-			case <-goOn:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return a.catchUpTo(ctx, s1, r, s)
-		})
-	}()
+	goOn := make(chan struct{})
+	catching, aDone := switchHeldInCatchUp(ctx, a, s1, schema1, goOn)
+	bDone := make(chan error, 1)
 	awaitRowWaiters(t, pool, 1)
 	go func() {
 		bDone <- b.switchTo(ctx, s2, schema2, false, func(ctx context.Context, r, s uint64) error {
@@ -234,22 +224,11 @@ func TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions(t *testing.T) {
 	defer unlockB()
 
 	// A's switch, whose catch-up waits until B has followed.
-	catching, goOn := make(chan [2]uint64, 1), make(chan struct{})
+	goOn := make(chan struct{})
 	var goOnce sync.Once
 	letAGoOn := func() { goOnce.Do(func() { close(goOn) }) }
 	defer letAGoOn()
-	aDone := make(chan error, 1)
-	go func() {
-		aDone <- a.switchTo(ctx, s1, schema1, false, func(ctx context.Context, r, s uint64) error {
-			catching <- [2]uint64{r, s}
-			select {
-			case <-goOn:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return a.catchUpTo(ctx, s1, r, s)
-		})
-	}()
+	catching, aDone := switchHeldInCatchUp(ctx, a, s1, schema1, goOn)
 	select {
 	case got := <-catching:
 		if got != [2]uint64{readable, stored} {
@@ -294,6 +273,25 @@ func TestAFollowerWhoseOldModelIsGoneReachesTheRecordedPositions(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("A's switch did not end")
 	}
+}
+
+// switchHeldInCatchUp starts a's switch to target (schema): its catch-up
+// sends the positions it is to reach on catching, then waits until goOn
+// is closed before it catches up; done gets the switch's result.
+func switchHeldInCatchUp(ctx context.Context, a *Main, target projections.ReadModel, schema string, goOn <-chan struct{}) (catching <-chan [2]uint64, done <-chan error) {
+	c, d := make(chan [2]uint64, 1), make(chan error, 1)
+	go func() {
+		d <- a.switchTo(ctx, target, schema, false, func(ctx context.Context, r, s uint64) error {
+			c <- [2]uint64{r, s}
+			select {
+			case <-goOn:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return a.catchUpTo(ctx, target, r, s)
+		})
+	}()
+	return c, d
 }
 
 // midBulkCatchUp records level-one evidence for A1 to A4 through a and
